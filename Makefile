@@ -1,0 +1,62 @@
+# Mnemo — the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+UV_VERSION ?= 0.13.9
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+VENV_STAMP := .venv/.mnemo-synced
+
+.PHONY: install run test test-unit test-integration test-e2e lint fmt proto proto-check bench bench-ingest clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV_STAMP): $(UV) pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+	$(UV) sync --all-packages --frozen
+	@touch $(VENV_STAMP)
+
+uv.lock: $(UV) pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+	$(UV) lock
+	@touch uv.lock
+
+install: $(VENV_STAMP)
+
+run: install
+	.venv/bin/mnemo run
+
+test: install
+	.venv/bin/python -m pytest -q $(PYTEST_ARGS)
+
+test-unit: install
+	.venv/bin/python -m pytest -q tests/unit
+
+test-integration: install
+	.venv/bin/python -m pytest -q tests/integration
+
+test-e2e: install
+	.venv/bin/python -m pytest -q tests/e2e
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy libs/*/src/mnemo services/*/src/mnemo
+	$(MAKE) --no-print-directory proto-check
+
+fmt: install
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+proto: install
+	.venv/bin/python -m mnemo.contracts.proto write proto
+
+proto-check: install
+	.venv/bin/python -m mnemo.contracts.proto check proto
+
+bench: install
+	.venv/bin/python bench/ingest.py $(BENCH_ARGS)
+
+clean:
+	rm -rf .venv $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

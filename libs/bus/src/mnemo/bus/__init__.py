@@ -1,0 +1,30 @@
+"""The message bus over NATS JetStream.
+
+Exports: `connect`, `ensure_streams`, `Publisher` (commands, events, signals with the
+standard headers), `Consumer`/`ConsumerSpec`/`Delivery`/`Reject` (durable pull consumers
+with ack-after-commit, bounded backoff and dead letters), and `serve`/`ask`/`QueryFailed`
+(request/reply query services).
+"""
+
+from mnemo.bus.connection import connect
+from mnemo.bus.consumer import Consumer, ConsumerSpec, Delivery, Handler, Reject
+from mnemo.bus.publisher import Publisher, PublishError, context_ids
+from mnemo.bus.queries import QueryFailed, ask, serve
+from mnemo.bus.streams import ensure_streams, stream_configs
+
+__all__ = [
+    "Consumer",
+    "ConsumerSpec",
+    "Delivery",
+    "Handler",
+    "PublishError",
+    "Publisher",
+    "QueryFailed",
+    "Reject",
+    "ask",
+    "connect",
+    "context_ids",
+    "ensure_streams",
+    "serve",
+    "stream_configs",
+]

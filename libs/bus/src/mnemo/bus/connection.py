@@ -1,0 +1,33 @@
+"""Connecting to NATS: reconnect forever, so an outage is a pause, not a crash."""
+
+import nats
+from nats.aio.client import Client
+
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
+
+
+async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Client:
+    """A NATS connection that keeps reconnecting while the server is away."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats_error", error=str(exc))
+
+    async def on_disconnect() -> None:
+        log.warning("nats_disconnected")
+
+    async def on_reconnect() -> None:
+        log.info("nats_reconnected")
+
+    return await nats.connect(
+        servers=[url],
+        name=name,
+        connect_timeout=connect_timeout,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        allow_reconnect=True,
+        error_cb=on_error,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=on_reconnect,
+    )

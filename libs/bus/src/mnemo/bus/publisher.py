@@ -1,0 +1,125 @@
+"""Publishing commands, events and signals with the headers every message carries."""
+
+import asyncio
+from collections.abc import Sequence
+
+import msgspec
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from mnemo.contracts import Command, Envelope, Headers, Signal, Topology
+from mnemo.telemetry import current_context, inject_trace
+
+_encoder = msgspec.json.Encoder()
+
+
+class PublishError(Exception):
+    """JetStream did not acknowledge a publish in time: nothing may be assumed stored."""
+
+
+def message_headers(
+    *,
+    msg_id: str,
+    tenant: str,
+    correlation_id: str,
+    causation_id: str,
+    msg_type: str,
+    service: str,
+    traceparent: str | None = None,
+) -> dict[str, str]:
+    headers = {
+        Headers.MSG_ID: msg_id,
+        Headers.TENANT: tenant,
+        Headers.CORRELATION: correlation_id,
+        Headers.CAUSATION: causation_id,
+        Headers.TYPE: msg_type,
+        Headers.SERVICE: service,
+    }
+    if traceparent:
+        headers[Headers.TRACEPARENT] = traceparent
+    else:
+        inject_trace(headers)
+    return headers
+
+
+class Publisher:
+    """Publishes to one topology's streams on behalf of `service`."""
+
+    def __init__(
+        self, nc: Client, topology: Topology, service: str, *, ack_timeout: float = 5.0
+    ) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream(timeout=ack_timeout)
+        self.topology = topology
+        self.service = service
+        self._ack_timeout = ack_timeout
+
+    async def publish_command(self, command: Command, *, correlation_id: str, causation_id: str) -> None:
+        """Publish a command; returns once JetStream has stored it (deduplicated by id)."""
+        name = type(command).__struct_config__.tag
+        assert isinstance(name, str)
+        headers = message_headers(
+            msg_id=command.command_id,
+            tenant=command.tenant_id,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            msg_type=name,
+            service=self.service,
+        )
+        subject = self.topology.cmd_subject(name, command.tenant_id)
+        await self._publish_all([(subject, _encoder.encode(command), headers)])
+
+    async def publish_events(self, events: Sequence[Envelope]) -> None:
+        """Publish stored events in order, each with Nats-Msg-Id = event_id (the relay's job)."""
+        batch = []
+        for event in events:
+            headers = message_headers(
+                msg_id=event.event_id,
+                tenant=event.tenant_id,
+                correlation_id=event.correlation_id,
+                causation_id=event.causation_id,
+                msg_type=event.event_type,
+                service=event.actor.split(":", 1)[0],
+                traceparent=event.traceparent,
+            )
+            subject = self.topology.evt_subject(event.tenant_id, event.event_type)
+            batch.append((subject, _encoder.encode(event), headers))
+        await self._publish_all(batch)
+
+    async def publish_signal(self, signal: Signal) -> None:
+        headers = message_headers(
+            msg_id=signal.signal_id,
+            tenant=signal.tenant_id,
+            correlation_id=signal.correlation_id,
+            causation_id=signal.causation_id,
+            msg_type=signal.signal_type,
+            service=signal.service,
+        )
+        subject = self.topology.ops_subject(signal.tenant_id, signal.signal_type)
+        await self._publish_all([(subject, _encoder.encode(signal), headers)])
+
+    async def _publish_all(self, batch: list[tuple[str, bytes, dict[str, str]]]) -> None:
+        # Pipelined: all messages go out in order on one connection, then the acks are awaited.
+        futures = [
+            await self.js.publish_async(subject, payload, headers=headers)
+            for subject, payload, headers in batch
+        ]
+        try:
+            acks = await asyncio.wait_for(asyncio.gather(*futures), self._ack_timeout)
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            for future in futures:
+                future.cancel()
+            raise PublishError(f"no JetStream ack within {self._ack_timeout}s") from exc
+        except Exception as exc:
+            raise PublishError(f"JetStream refused a publish: {exc}") from exc
+        for ack in acks:
+            if getattr(ack, "stream", None) is None:
+                raise PublishError(f"JetStream returned no stream in its ack: {ack!r}")
+
+
+def context_ids(default_correlation: str, default_cause: str) -> tuple[str, str]:
+    """(correlation_id, causation_id) from the message being handled, else the defaults."""
+    ctx = current_context()
+    if ctx is None:
+        return default_correlation, default_cause
+    return ctx.correlation_id, ctx.message_id

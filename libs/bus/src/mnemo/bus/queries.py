@@ -1,0 +1,121 @@
+"""Request/reply query services on the NATS micro API: replicas share a queue group.
+
+A query endpoint takes a msgspec request type and returns a response struct or a
+`QueryError`; the reply says which with the `Mnemo-Reply` header.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import msgspec
+from nats.aio.client import Client
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.micro import add_service
+from nats.micro.request import Request
+from nats.micro.service import Service
+from opentelemetry import trace
+
+from mnemo.contracts import Headers, QueryError, Topology
+from mnemo.telemetry import (
+    MessageContext,
+    extract_trace,
+    get_logger,
+    inject_trace,
+    message_context,
+    tracer,
+)
+
+log = get_logger(__name__)
+
+REPLY_KIND = "Mnemo-Reply"
+REQUEST_ID = "Mnemo-Request-Id"
+_encoder = msgspec.json.Encoder()
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+Endpoint = Callable[[Any], Awaitable[Any]]
+
+
+class QueryFailed(Exception):
+    """A query service answered with an error, or nobody answered."""
+
+    def __init__(self, error: QueryError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+async def serve(
+    nc: Client,
+    topology: Topology,
+    service: str,
+    endpoints: dict[str, tuple[type, Endpoint]],
+) -> Service:
+    """Start `service`'s query endpoints: name -> (request type, async handler)."""
+    svc = await add_service(
+        nc, name=f"{topology.root}-{service}", version="0.1.0", queue_group=f"{topology.root}-{service}"
+    )
+    for name, (request_type, handler) in endpoints.items():
+        await svc.add_endpoint(
+            name=name,
+            subject=topology.svc_subject(service, name),
+            handler=_wrap(request_type, handler),
+        )
+    return svc
+
+
+def _wrap(request_type: type, handler: Endpoint) -> Callable[[Request], Awaitable[None]]:
+    decoder = msgspec.json.Decoder(request_type)
+
+    async def endpoint(request: Request) -> None:
+        headers = dict(request.headers or {})
+        correlation = headers.get(Headers.CORRELATION, "")
+        ctx = MessageContext(
+            correlation_id=correlation,
+            message_id=headers.get(REQUEST_ID, correlation),
+            tenant_id=headers.get(Headers.TENANT),
+            request_id=headers.get(REQUEST_ID),
+        )
+        with (
+            message_context(ctx),
+            tracer().start_as_current_span(
+                f"query {request.subject}",
+                context=extract_trace(headers),
+                kind=trace.SpanKind.SERVER,
+            ),
+        ):
+            try:
+                payload = decoder.decode(request.data)
+                result = await handler(payload)
+                kind = "error" if isinstance(result, QueryError) else "ok"
+            except msgspec.ValidationError as exc:
+                result, kind = QueryError(code="bad_request", message=str(exc)), "error"
+            except Exception as exc:
+                log.exception("query_failed", subject=request.subject)
+                result, kind = QueryError(code="internal", message=repr(exc)), "error"
+            await request.respond(_encoder.encode(result), headers={REPLY_KIND: kind})
+
+    return endpoint
+
+
+async def ask(
+    nc: Client,
+    subject: str,
+    request: msgspec.Struct,
+    response_type: type[Resp],
+    *,
+    headers: dict[str, str] | None = None,
+    timeout: float = 5.0,
+) -> Resp:
+    """Send a query and decode its answer; raise `QueryFailed` on an error or no answer."""
+    hdrs = dict(headers or {})
+    inject_trace(hdrs)
+    try:
+        msg = await nc.request(subject, _encoder.encode(request), timeout=timeout, headers=hdrs)
+    except NoRespondersError:
+        raise QueryFailed(QueryError(code="unavailable", message=f"no service answers {subject}")) from None
+    except (NatsTimeoutError, TimeoutError):
+        raise QueryFailed(QueryError(code="timeout", message=f"{subject} did not answer in {timeout}s")) from None
+    if (msg.headers or {}).get(REPLY_KIND) == "error":
+        raise QueryFailed(msgspec.json.decode(msg.data, type=QueryError))
+    return msgspec.json.decode(msg.data, type=response_type)

@@ -1,0 +1,60 @@
+"""Mnemo message contracts: the one definition of every event, command, signal and query.
+
+Exports the envelope, the event data types, the ingest command, operational signals,
+query messages, subject/stream naming and deterministic id helpers.
+"""
+
+from mnemo.contracts.commands import COMMAND_TYPES, Command, IngestMemory
+from mnemo.contracts.envelope import Envelope, NewEvent
+from mnemo.contracts.events import (
+    EVENT_TYPES,
+    EventData,
+    ExtractedFact,
+    FactExtracted,
+    MemoryRecorded,
+    MemorySynthesized,
+)
+from mnemo.contracts.headers import Headers
+from mnemo.contracts.ids import derived_id, new_id
+from mnemo.contracts.queries import (
+    AuditEntry,
+    AuditQuery,
+    AuditResult,
+    HealthReport,
+    QueryError,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+)
+from mnemo.contracts.signals import SIGNAL_TYPES, Signal
+from mnemo.contracts.subjects import Topology
+from mnemo.contracts.time import utcnow
+
+__all__ = [
+    "COMMAND_TYPES",
+    "EVENT_TYPES",
+    "SIGNAL_TYPES",
+    "AuditEntry",
+    "AuditQuery",
+    "AuditResult",
+    "Command",
+    "Envelope",
+    "EventData",
+    "ExtractedFact",
+    "FactExtracted",
+    "Headers",
+    "HealthReport",
+    "IngestMemory",
+    "MemoryRecorded",
+    "MemorySynthesized",
+    "NewEvent",
+    "QueryError",
+    "SearchHit",
+    "SearchQuery",
+    "SearchResult",
+    "Signal",
+    "Topology",
+    "derived_id",
+    "new_id",
+    "utcnow",
+]

@@ -1,0 +1,61 @@
+"""Domain event data. Each type is tagged with its event_type; the envelope carries it."""
+
+from typing import Any
+
+import msgspec
+
+
+class _EventData(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    pass
+
+
+class MemoryRecorded(_EventData, tag="memory.recorded"):
+    """Something an agent sent was accepted into a subject's memory (after redaction)."""
+
+    memory_id: str
+    user_id: str
+    content: str
+    source_type: str = "api_text"
+    source_id: str | None = None
+    session_id: str | None = None
+    agent_id: str | None = None
+    metadata: dict[str, Any] = {}
+
+
+class ExtractedFact(msgspec.Struct, frozen=True, kw_only=True):
+    """One fact about the subject, with the span of the memory it came from."""
+
+    fact_id: str
+    attribute: str
+    value: str
+    statement: str
+    kind: str  # "static" (stable trait) or "dynamic" (current context)
+    confidence: float
+    span: tuple[int, int]
+
+
+class FactExtracted(_EventData, tag="fact.extracted"):
+    """Synthesis found a fact about the subject in a recorded memory."""
+
+    memory_id: str
+    user_id: str
+    fact: ExtractedFact
+    extractor: str
+
+
+class MemorySynthesized(_EventData, tag="memory.synthesized"):
+    """Synthesis finished its pass over one recorded memory."""
+
+    memory_id: str
+    user_id: str
+    fact_ids: list[str] = []
+    extractor: str
+
+
+EventData = MemoryRecorded | FactExtracted | MemorySynthesized
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    "memory.recorded": MemoryRecorded,
+    "fact.extracted": FactExtracted,
+    "memory.synthesized": MemorySynthesized,
+}

@@ -1,0 +1,70 @@
+"""Request/reply messages for the query services (retrieval, audit, health)."""
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+
+class QueryError(msgspec.Struct, frozen=True, kw_only=True):
+    """A query that could not be answered: `code` is machine-readable, `message` for people."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    user_id: str
+    query: str
+    limit: int = 10
+    source_type: str | None = None
+
+
+class SearchHit(msgspec.Struct, frozen=True, kw_only=True):
+    memory_id: str
+    content: str
+    similarity: float
+    source_type: str
+    ingested_at: datetime
+    metadata: dict[str, Any] = {}
+
+
+class SearchResult(msgspec.Struct, frozen=True, kw_only=True):
+    results: list[SearchHit]
+
+
+class AuditQuery(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    correlation_id: str
+    limit: int = 500
+
+
+class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One step of a chain: who (service) did what (kind, type) when, and what caused it."""
+
+    message_id: str
+    kind: str  # request | command | event | signal
+    type: str
+    service: str
+    timestamp: datetime
+    correlation_id: str
+    causation_id: str | None
+    subject: str
+    recorded_by: str
+    audited_at: datetime
+    data: dict[str, Any] = {}
+
+
+class AuditResult(msgspec.Struct, frozen=True, kw_only=True):
+    correlation_id: str
+    events: list[AuditEntry]
+
+
+class HealthReport(msgspec.Struct, frozen=True, kw_only=True):
+    """A service's view of its own dependencies: name -> "ok" or an error text."""
+
+    service: str
+    status: str
+    checks: dict[str, str]

@@ -1,0 +1,48 @@
+"""Subject and stream naming. One `Topology` value names everything on the bus.
+
+The root is configurable so that tests (and several deployments on one NATS) each get
+their own streams and subjects; production uses the default root "mnemo".
+"""
+
+import msgspec
+
+
+class Topology(msgspec.Struct, frozen=True, kw_only=True):
+    root: str = "mnemo"
+
+    @property
+    def cmd_stream(self) -> str:
+        return f"{self.root.upper()}_CMD"
+
+    @property
+    def evt_stream(self) -> str:
+        return f"{self.root.upper()}_EVT"
+
+    @property
+    def ops_stream(self) -> str:
+        return f"{self.root.upper()}_OPS"
+
+    def cmd_subject(self, command: str, tenant: str) -> str:
+        return f"{self.root}.cmd.{command}.{tenant}"
+
+    def evt_subject(self, tenant: str, event_type: str) -> str:
+        return f"{self.root}.evt.{tenant}.{event_type}"
+
+    def ops_subject(self, tenant: str, signal_type: str) -> str:
+        return f"{self.root}.ops.{tenant}.{signal_type}"
+
+    def svc_subject(self, service: str, endpoint: str) -> str:
+        """Request/reply endpoint of a query service (NATS micro, queue group per service)."""
+        return f"{self.root}.svc.{service}.{endpoint}"
+
+    @property
+    def cmd_all(self) -> str:
+        return f"{self.root}.cmd.>"
+
+    @property
+    def evt_all(self) -> str:
+        return f"{self.root}.evt.>"
+
+    @property
+    def ops_all(self) -> str:
+        return f"{self.root}.ops.>"

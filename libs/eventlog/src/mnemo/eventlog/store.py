@@ -1,0 +1,131 @@
+"""Append to and read from the Postgres event log.
+
+Appends are optimistic (a unique stream_id + stream_version) and idempotent (a unique
+event_id: appending a stored event again returns what is stored and writes nothing).
+"""
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import asyncpg
+
+from mnemo.contracts import Envelope, NewEvent
+from mnemo.eventlog.codec import COLUMNS, encode_data, encode_metadata, row_to_envelope
+from mnemo.eventlog.errors import IdempotencyConflict, WrongExpectedVersion
+
+# expected_version values: a number is "the stream is at exactly this version";
+NO_STREAM: Final = -1  # the stream must not exist yet
+ANY: Final = None  # no expectation (still one winner per version under concurrency)
+
+_INSERT = f"""
+INSERT INTO mnemo.events (event_id, stream_id, stream_version, event_type, tenant_id,
+                          data, metadata, occurred_at)
+SELECT e.event_id, $1, e.stream_version, e.event_type, e.tenant_id,
+       e.data::jsonb, e.metadata::jsonb, e.occurred_at
+FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::timestamptz[])
+     AS e(event_id, stream_version, event_type, tenant_id, data, metadata, occurred_at)
+RETURNING {COLUMNS}
+"""
+
+
+class EventStore:
+    """The event log over an asyncpg pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: int | None = ANY,
+    ) -> list[Envelope]:
+        """Append `events` to `stream_id` atomically and return them as stored.
+
+        If every event id is already stored, nothing is written and the stored events
+        are returned: a retried append is a no-op, not a duplicate.
+        """
+        if not events:
+            return []
+        ids = [e.event_id for e in events]
+        async with self._pool.acquire() as conn:
+            stored = await self._stored(conn, ids)
+            if stored is not None:
+                return stored
+            try:
+                async with conn.transaction():
+                    current = await conn.fetchval(
+                        "SELECT max(stream_version) FROM mnemo.events WHERE stream_id = $1",
+                        stream_id,
+                    )
+                    current = -1 if current is None else current
+                    if expected_version is not ANY and expected_version != current:
+                        raise WrongExpectedVersion(stream_id, expected_version, current)
+                    rows = await conn.fetch(
+                        _INSERT,
+                        stream_id,
+                        ids,
+                        [current + 1 + i for i in range(len(events))],
+                        [e.event_type for e in events],
+                        [e.tenant_id for e in events],
+                        [encode_data(e) for e in events],
+                        [encode_metadata(e) for e in events],
+                        [e.occurred_at for e in events],
+                    )
+            except asyncpg.UniqueViolationError as exc:
+                # A concurrent writer won. If it wrote these very events, this was a retry.
+                stored = await self._stored(conn, ids)
+                if stored is not None:
+                    return stored
+                if exc.constraint_name == "events_stream_version_key":
+                    actual = await conn.fetchval(
+                        "SELECT max(stream_version) FROM mnemo.events WHERE stream_id = $1",
+                        stream_id,
+                    )
+                    raise WrongExpectedVersion(stream_id, expected_version, actual) from None
+                raise
+        return [row_to_envelope(r) for r in rows]
+
+    async def _stored(self, conn: Any, ids: list[str]) -> list[Envelope] | None:
+        rows = await conn.fetch(
+            f"SELECT {COLUMNS} FROM mnemo.events WHERE event_id = ANY($1::uuid[])"
+            " ORDER BY global_position",
+            ids,
+        )
+        if not rows:
+            return None
+        if len(rows) != len(ids):
+            raise IdempotencyConflict(
+                f"{len(rows)} of {len(ids)} event ids are already stored; a retry must "
+                "resend the same batch"
+            )
+        return [row_to_envelope(r) for r in rows]
+
+    async def read_all(self, after: int = 0, limit: int = 1000) -> list[Envelope]:
+        """Committed events with global_position > `after`, in position order."""
+        rows = await self._pool.fetch(
+            f"SELECT {COLUMNS} FROM mnemo.events WHERE global_position > $1"
+            " ORDER BY global_position LIMIT $2",
+            after,
+            limit,
+        )
+        return [row_to_envelope(r) for r in rows]
+
+    async def read_stream(self, stream_id: str) -> list[Envelope]:
+        rows = await self._pool.fetch(
+            f"SELECT {COLUMNS} FROM mnemo.events WHERE stream_id = $1 ORDER BY stream_version",
+            stream_id,
+        )
+        return [row_to_envelope(r) for r in rows]
+
+    async def get(self, event_id: str) -> Envelope | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {COLUMNS} FROM mnemo.events WHERE event_id = $1::uuid", event_id
+        )
+        return row_to_envelope(row) if row else None
+
+    async def head(self) -> int:
+        """The highest global position written so far (0 for an empty log)."""
+        value = await self._pool.fetchval("SELECT coalesce(max(global_position), 0) FROM mnemo.events")
+        return int(value)

@@ -1,0 +1,25 @@
+"""Settings every service shares. Services subclass `ServiceSettings` and add their own."""
+
+import msgspec
+
+
+class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
+    # MNEMO_NATS_URL: the NATS server with JetStream (required).
+    nats_url: str
+    # MNEMO_BUS_ROOT: root of every subject and stream name; separate roots never mix.
+    bus_root: str = "mnemo"
+    # MNEMO_LOG_LEVEL: debug, info, warning or error.
+    log_level: str = "info"
+    # MNEMO_OTLP_ENDPOINT: OTLP/HTTP traces endpoint; tracing exports nothing when unset.
+    otlp_endpoint: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
+            raise ValueError("MNEMO_LOG_LEVEL must be one of debug, info, warning, error")
+        if not self.bus_root.replace("_", "").replace("-", "").isalnum():
+            raise ValueError("MNEMO_BUS_ROOT must be letters, digits, '-' or '_'")
+
+
+class DatabaseSettings(ServiceSettings, kw_only=True, frozen=True):
+    # MNEMO_DATABASE_URL: PostgreSQL DSN of the event log (required).
+    database_url: str
