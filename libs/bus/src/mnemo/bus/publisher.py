@@ -79,7 +79,7 @@ class Publisher:
                 correlation_id=event.correlation_id,
                 causation_id=event.causation_id,
                 msg_type=event.event_type,
-                service=event.actor.split(":", 1)[0],
+                service=event.service,
                 traceparent=event.traceparent,
             )
             subject = self.topology.evt_subject(event.tenant_id, event.event_type)

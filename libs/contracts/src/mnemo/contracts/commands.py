@@ -13,7 +13,7 @@ class _Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     actor: str
 
 
-class IngestMemory(_Command, tag="ingest.memory"):
+class IngestMemory(_Command, tag="ingest.memory", frozen=True, kw_only=True):
     """Record `content` into `user_id`'s memory under the id `memory_id`."""
 
     memory_id: str

@@ -16,7 +16,9 @@ class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
     occurred_at: datetime
     correlation_id: str
     causation_id: str
+    # Who asked for it (a key's principal, or the service itself) and which service wrote it.
     actor: str
+    service: str
     traceparent: str | None = None
 
     @property
@@ -38,5 +40,6 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     correlation_id: str
     causation_id: str
     actor: str
+    service: str
     data: EventData
     traceparent: str | None = None

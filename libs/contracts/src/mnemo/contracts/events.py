@@ -9,7 +9,7 @@ class _EventData(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     pass
 
 
-class MemoryRecorded(_EventData, tag="memory.recorded"):
+class MemoryRecorded(_EventData, tag="memory.recorded", frozen=True, kw_only=True):
     """Something an agent sent was accepted into a subject's memory (after redaction)."""
 
     memory_id: str
@@ -34,7 +34,7 @@ class ExtractedFact(msgspec.Struct, frozen=True, kw_only=True):
     span: tuple[int, int]
 
 
-class FactExtracted(_EventData, tag="fact.extracted"):
+class FactExtracted(_EventData, tag="fact.extracted", frozen=True, kw_only=True):
     """Synthesis found a fact about the subject in a recorded memory."""
 
     memory_id: str
@@ -43,7 +43,7 @@ class FactExtracted(_EventData, tag="fact.extracted"):
     extractor: str
 
 
-class MemorySynthesized(_EventData, tag="memory.synthesized"):
+class MemorySynthesized(_EventData, tag="memory.synthesized", frozen=True, kw_only=True):
     """Synthesis finished its pass over one recorded memory."""
 
     memory_id: str

@@ -26,6 +26,7 @@ def encode_metadata(event: NewEvent) -> str:
         "correlation_id": event.correlation_id,
         "causation_id": event.causation_id,
         "actor": event.actor,
+        "service": event.service,
     }
     if event.traceparent:
         meta["traceparent"] = event.traceparent
@@ -46,6 +47,7 @@ def row_to_envelope(row: Any) -> Envelope:
         correlation_id=meta["correlation_id"],
         causation_id=meta["causation_id"],
         actor=meta["actor"],
+        service=meta.get("service", ""),
         traceparent=meta.get("traceparent"),
         data=_data_decoder.decode(row["data"]),
     )

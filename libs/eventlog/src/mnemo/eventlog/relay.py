@@ -21,7 +21,7 @@ log = get_logger(__name__)
 
 _BATCH = f"""
 SELECT {COLUMNS} FROM mnemo.events
-WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
 ORDER BY transaction_id, global_position
 LIMIT $3
@@ -56,33 +56,56 @@ class Relay:
         self.published = 0
 
     async def run(self) -> None:
-        """Relay until cancelled. Survives bus and database outages, resuming from the checkpoint."""
-        listener = await self._listen()
+        """Relay until cancelled. Survives bus and database outages, resuming from the checkpoint.
+
+        Replicas may all run a relay: a session advisory lock lets one publish at a time,
+        and another takes over when its connection goes.
+        """
         backoff = 0.1
-        try:
-            while True:
-                try:
-                    moved = await self.pump()
-                    backoff = 0.1
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    log.warning("relay_retry", error=str(exc), backoff=backoff)
-                    moved = 0
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, self._max_backoff)
-                    continue
-                except Exception as exc:  # the bus raises its own errors when NATS is away
-                    log.warning("relay_publish_failed", error=repr(exc), backoff=backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, self._max_backoff)
-                    continue
-                if moved == 0:
-                    self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._poll_interval)
-        finally:
-            if listener is not None:
-                with contextlib.suppress(Exception):
-                    await self._pool.release(listener)
+        while True:
+            try:
+                async with self._pool.acquire() as leader:
+                    await self._lead(leader)
+                    await leader.add_listener("mnemo_events", self._on_notify)
+                    try:
+                        await self._follow(leader)
+                    finally:
+                        await leader.remove_listener("mnemo_events", self._on_notify)
+                        await leader.execute("SELECT pg_advisory_unlock_all()")
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("relay_database_unavailable", error=str(exc), backoff=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _lead(self, conn: asyncpg.Connection) -> None:
+        key = int.from_bytes(self._name.encode()[:8].ljust(8, b"\0"), "big", signed=True)
+        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+            await asyncio.sleep(self._poll_interval)
+        log.info("relay_leading", name=self._name)
+
+    async def _follow(self, leader: asyncpg.Connection) -> None:
+        backoff = 0.1
+        while True:
+            # Cleared before reading, so a notification that lands mid-pump is not lost.
+            self._wake.clear()
+            try:
+                moved = await self.pump()
+                backoff = 0.1
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                raise
+            except Exception as exc:  # the bus raises its own errors while NATS is away
+                log.warning("relay_publish_failed", error=repr(exc), backoff=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            if moved == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                # A dead leader connection must end leadership, not go unnoticed.
+                await leader.fetchval("SELECT 1")
 
     async def pump(self) -> int:
         """Publish everything committed past the checkpoint; return how many were published."""
@@ -111,20 +134,10 @@ class Relay:
     async def _save(self, xid: str, position: int) -> None:
         await self._pool.execute(
             """INSERT INTO mnemo.checkpoints (name, transaction_id, global_position)
-               VALUES ($1, $2::xid8, $3)
+               VALUES ($1, $2::text::xid8, $3)
                ON CONFLICT (name) DO UPDATE SET transaction_id = EXCLUDED.transaction_id,
                    global_position = EXCLUDED.global_position, updated_at = now()""",
             self._name,
             xid,
             position,
         )
-
-    async def _listen(self) -> asyncpg.Connection | None:
-        try:
-            conn = await self._pool.acquire()
-            await conn.add_listener("mnemo_events", lambda *_: self._wake.set())
-            return conn
-        except (OSError, asyncpg.PostgresError) as exc:
-            # Without LISTEN the relay still works by polling; it is only slower to react.
-            log.warning("relay_listen_failed", error=str(exc))
-            return None

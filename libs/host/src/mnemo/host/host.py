@@ -1,0 +1,145 @@
+"""The lifecycle every backend service shares, written once."""
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from nats.aio.client import Client
+
+from mnemo.bus import Consumer, ConsumerSpec, Handler, Publisher, connect, ensure_streams, serve
+from mnemo.bus.queries import Endpoint
+from mnemo.contracts import HealthReport, Topology
+from mnemo.eventlog import connect as connect_db
+from mnemo.eventlog import migrate, migrate_eventlog
+from mnemo.settings import DatabaseSettings, ServiceSettings
+from mnemo.telemetry import configure, get_logger
+
+log = get_logger(__name__)
+
+HealthCheck = Callable[[], Awaitable[None]]
+
+
+class _HealthRequest:
+    pass
+
+
+class Host:
+    """Owns one service's connections and background work, and stops them in order."""
+
+    def __init__(self, service: str, settings: ServiceSettings) -> None:
+        self.service = service
+        self.settings = settings
+        self.topology = Topology(root=settings.bus_root)
+        self.nc: Client | None = None
+        self.publisher: Publisher | None = None
+        self.pool: asyncpg.Pool | None = None
+        self._consumers: list[Consumer] = []
+        self._tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._endpoints: dict[str, tuple[type, Endpoint]] = {}
+        self._checks: dict[str, HealthCheck] = {}
+        self._running: list[asyncio.Task[None]] = []
+
+    async def start(self, migrations: dict[str, Path] | None = None) -> None:
+        """Connect to NATS (and Postgres when configured), create streams, run migrations."""
+        configure(self.service, level=self.settings.log_level, otlp_endpoint=self.settings.otlp_endpoint)
+        self.nc = await connect(self.settings.nats_url, name=f"mnemo-{self.service}")
+        self.publisher = Publisher(self.nc, self.topology, self.service)
+        await ensure_streams(self.publisher.js, self.topology)
+        self._checks["nats"] = self._check_nats
+        if isinstance(self.settings, DatabaseSettings):
+            self.pool = await connect_db(self.settings.database_url)
+            async with self.pool.acquire() as conn:
+                await migrate_eventlog(conn)
+                for component, folder in (migrations or {}).items():
+                    await migrate(conn, component, folder)
+            self._checks["postgres"] = self._check_postgres
+        log.info("service_started", bus_root=self.topology.root)
+
+    def consume(self, spec: ConsumerSpec, handler: Handler) -> Consumer:
+        assert self.publisher is not None, "start() first"
+        consumer = Consumer(self.publisher, spec, handler)
+        self._consumers.append(consumer)
+        return consumer
+
+    def background(self, task: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._tasks.append(task)
+
+    def query(self, name: str, request_type: type, handler: Endpoint) -> None:
+        self._endpoints[name] = (request_type, handler)
+
+    def health_check(self, name: str, check: HealthCheck) -> None:
+        self._checks[name] = check
+
+    async def health(self, _: object = None) -> HealthReport:
+        checks: dict[str, str] = {}
+        for name, check in self._checks.items():
+            try:
+                await asyncio.wait_for(check(), 2.0)
+                checks[name] = "ok"
+            except Exception as exc:
+                checks[name] = f"error: {exc!r}"[:300]
+        status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
+        return HealthReport(service=self.service, status=status, checks=checks)
+
+    async def serve_forever(self) -> None:
+        """Run consumers, tasks and queries until SIGTERM/SIGINT, then stop cleanly."""
+        assert self.nc is not None
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        endpoints = {**self._endpoints, "health": (dict, self.health)}
+        svc = await serve(self.nc, self.topology, self.service, endpoints)
+        for consumer in self._consumers:
+            await consumer.ensure()
+            self._running.append(asyncio.create_task(consumer.run()))
+        for task in self._tasks:
+            self._running.append(asyncio.create_task(task()))
+        log.info("service_ready")
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait([waiter, *self._running], return_when=asyncio.FIRST_COMPLETED)
+        for task in self._running:
+            if task.done() and task.exception():
+                log.error("service_task_crashed", error=repr(task.exception()))
+        log.info("service_stopping")
+        await self.close(svc)
+
+    async def close(self, svc: Any = None) -> None:
+        for consumer in self._consumers:
+            consumer.stop()
+        for task in self._running:
+            task.cancel()
+        for task in self._running:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if svc is not None:
+            with contextlib.suppress(Exception):
+                await svc.stop()
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                await self.nc.drain()
+        if self.pool is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.pool.close(), 5)
+
+    async def _check_nats(self) -> None:
+        assert self.publisher is not None
+        await self.publisher.js.account_info()
+
+    async def _check_postgres(self) -> None:
+        assert self.pool is not None
+        await self.pool.fetchval("SELECT 1")
+
+
+def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a service's async main; exit code 1 with the reason on a settings error."""
+    from mnemo.settings import SettingsError
+
+    try:
+        asyncio.run(main())
+    except SettingsError as exc:
+        raise SystemExit(f"configuration error: {exc}") from None

@@ -1,0 +1,79 @@
+"""Turning bus messages into audit entries, and audit entries into a causal chain."""
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from mnemo.bus import Delivery
+from mnemo.contracts import AuditEntry, Headers
+
+# Content never goes into the audit: it says what happened, not what was said.
+_WITHHELD = {"content", "statement", "value"}
+
+_TIME_FIELD = {"command": "issued_at", "event": "recorded_at", "signal": "occurred_at"}
+
+
+def _summary(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _summary(v) for k, v in value.items() if k not in _WITHHELD}
+    return value
+
+
+def entry_row(kind: str, delivery: Delivery) -> tuple[Any, ...]:
+    """The audit row for one message: (tenant, id, kind, type, service, ...)."""
+    body = msgspec.json.decode(delivery.data)
+    if not isinstance(body, dict):
+        body = {}
+    if kind == "signal" and body.get("signal_type") == "http.request":
+        kind = "request"
+    stamp = body.get(_TIME_FIELD["signal" if kind == "request" else kind])
+    timestamp = datetime.fromisoformat(stamp) if isinstance(stamp, str) else datetime.now()
+    msg_type = delivery.headers.get(Headers.TYPE) or body.get("type") or "unknown"
+    if kind == "event":
+        data = {
+            key: body.get(key)
+            for key in ("stream_id", "stream_version", "global_position", "actor", "occurred_at")
+        }
+        data["data"] = _summary(body.get("data") or {})
+    elif kind in ("signal", "request"):
+        data = _summary(body.get("data") or {})
+    else:
+        data = _summary({k: v for k, v in body.items() if k not in {"type", "tenant_id"}})
+    causation = delivery.causation_id if delivery.causation_id != delivery.msg_id else None
+    return (
+        delivery.tenant_id,
+        delivery.msg_id,
+        kind,
+        msg_type,
+        delivery.headers.get(Headers.SERVICE, "unknown"),
+        delivery.correlation_id,
+        causation,
+        delivery.subject,
+        timestamp,
+        msgspec.json.encode(data).decode(),
+    )
+
+
+def causal_order(entries: list[AuditEntry]) -> list[AuditEntry]:
+    """Causes before effects; siblings (and unrelated roots) by time."""
+    by_id = {e.message_id: e for e in entries}
+    children: dict[str | None, list[AuditEntry]] = {}
+    for entry in entries:
+        parent = entry.causation_id if entry.causation_id in by_id else None
+        children.setdefault(parent, []).append(entry)
+    ordered: list[AuditEntry] = []
+    seen: set[str] = set()
+
+    def visit(parent: str | None) -> None:
+        for entry in sorted(children.get(parent, []), key=lambda e: (e.timestamp, e.kind)):
+            if entry.message_id in seen:
+                continue
+            seen.add(entry.message_id)
+            ordered.append(entry)
+            visit(entry.message_id)
+
+    visit(None)
+    # Anything left is in a cycle (should not happen); keep it, by time, rather than drop it.
+    ordered.extend(sorted((e for e in entries if e.message_id not in seen), key=lambda e: e.timestamp))
+    return ordered

@@ -1,0 +1,3 @@
+from mnemo.gateway.bootstrap import main
+
+main()

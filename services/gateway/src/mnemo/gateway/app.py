@@ -1,0 +1,64 @@
+"""The Litestar application: routes, middleware, error shapes, start-up and shutdown."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from mnemo.bus import Publisher, connect, ensure_streams
+from mnemo.contracts import Topology
+from mnemo.gateway.correlation import CorrelationMiddleware
+from mnemo.gateway.deps import Deps
+from mnemo.gateway.problems import Problem, handle_http_exception, handle_problem, handle_unexpected
+from mnemo.gateway.routes.audit import audit_events
+from mnemo.gateway.routes.health import health
+from mnemo.gateway.routes.ingest import ingest
+from mnemo.gateway.routes.search import search
+from mnemo.gateway.settings import GatewaySettings
+
+SERVICE = "gateway"
+
+
+def create_app(settings: GatewaySettings) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        topology = Topology(root=settings.bus_root)
+        nc = await connect(settings.nats_url, name="mnemo-gateway")
+        publisher = Publisher(nc, topology, SERVICE)
+        await ensure_streams(publisher.js, topology)
+        app.state.deps = Deps(settings=settings, nc=nc, publisher=publisher, topology=topology)
+        app.state.publisher = publisher
+        try:
+            yield
+        finally:
+            await nc.drain()
+
+    return Litestar(
+        route_handlers=[ingest, search, audit_events, health],
+        middleware=[CorrelationMiddleware],
+        lifespan=[lifespan],
+        exception_handlers={
+            Problem: handle_problem,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Mnemo",
+            version="0.1.0",
+            path="/docs",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        on_app_init=[_no_litestar_logging],
+        debug=False,
+    )
+
+
+def _no_litestar_logging(config: AppConfig) -> AppConfig:
+    # structlog writes our lines; Litestar's own logging config would add a second format.
+    config.logging_config = None
+    return config

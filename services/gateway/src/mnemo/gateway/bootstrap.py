@@ -1,0 +1,27 @@
+"""Wiring: settings -> app -> uvicorn."""
+
+import uvicorn
+
+from mnemo.gateway.app import SERVICE, create_app
+from mnemo.gateway.settings import GatewaySettings
+from mnemo.settings import SettingsError, load_settings
+from mnemo.telemetry import configure
+
+
+def main() -> None:
+    try:
+        settings = load_settings(GatewaySettings)
+    except SettingsError as exc:
+        raise SystemExit(f"configuration error: {exc}") from None
+    configure(SERVICE, level=settings.log_level, otlp_endpoint=settings.otlp_endpoint)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=settings.gateway_host,
+            port=settings.gateway_port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+    )
+    server.run()

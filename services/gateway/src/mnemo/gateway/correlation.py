@@ -1,0 +1,94 @@
+"""Correlation and request ids for every HTTP call, and the audit signal for each request.
+
+`x-correlation-id` comes from the caller or is made here; `x-request-id` is always new.
+Both go back on every response (errors included) and into every log line and message.
+"""
+
+import asyncio
+import re
+import time
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from mnemo.bus import Publisher
+from mnemo.contracts import Signal, new_id, utcnow
+from mnemo.telemetry import MessageContext, get_logger, message_context
+
+log = get_logger(__name__)
+
+_VALID = re.compile(r"^[\x21-\x7e]{1,128}$")
+_QUIET = ("/v1/health", "/docs", "/schema")
+_pending: set[asyncio.Task[None]] = set()
+
+
+def ids_of(scope: Scope) -> tuple[str, str]:
+    state = scope["state"]
+    return state["correlation_id"], state["request_id"]
+
+
+class CorrelationMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        given = headers.get("x-correlation-id", "")
+        correlation_id = given if _VALID.match(given) else new_id()
+        request_id = new_id()
+        state = scope.setdefault("state", {})
+        state.update(correlation_id=correlation_id, request_id=request_id)
+        started, status = utcnow(), [0]
+        clock = time.perf_counter()
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-correlation-id", correlation_id.encode()),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        ctx = MessageContext(
+            correlation_id=correlation_id, message_id=request_id, request_id=request_id
+        )
+        with message_context(ctx):
+            await self.app(scope, receive, send_with_ids)
+            elapsed_ms = round((time.perf_counter() - clock) * 1000, 2)
+            path = scope["path"]
+            log.info("http_request", method=scope["method"], path=path, status=status[0], ms=elapsed_ms)
+        tenant = state.get("tenant_id")
+        publisher: Publisher | None = getattr(scope["app"].state, "publisher", None)
+        if tenant and publisher and not path.startswith(_QUIET):
+            signal = Signal(
+                signal_id=request_id,
+                signal_type="http.request",
+                tenant_id=tenant,
+                service="gateway",
+                occurred_at=started,
+                correlation_id=correlation_id,
+                causation_id=request_id,
+                data={
+                    "method": scope["method"],
+                    "path": path,
+                    "status": status[0],
+                    "request_id": request_id,
+                    "actor": state.get("actor"),
+                    "duration_ms": elapsed_ms,
+                },
+            )
+            # Published after the response so that auditing adds no latency to the caller.
+            task = asyncio.create_task(_publish(publisher, signal))
+            _pending.add(task)
+            task.add_done_callback(_pending.discard)
+
+
+async def _publish(publisher: Publisher, signal: Signal) -> None:
+    try:
+        await publisher.publish_signal(signal)
+    except Exception as exc:
+        log.warning("audit_signal_failed", error=repr(exc), request_id=signal.signal_id)
+

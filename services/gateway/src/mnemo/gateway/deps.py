@@ -1,0 +1,49 @@
+"""What request handlers need, built once at start-up and kept on the app's state."""
+
+from dataclasses import dataclass
+
+from litestar import Request
+from nats.aio.client import Client
+
+from mnemo.bus import Publisher, QueryFailed, ask
+from mnemo.contracts import Headers, Topology
+from mnemo.gateway.problems import Problem
+from mnemo.gateway.settings import GatewaySettings
+
+_QUERY_STATUS = {"unavailable": 503, "timeout": 504, "invalid": 400, "not_found": 404}
+
+
+@dataclass
+class Deps:
+    settings: GatewaySettings
+    nc: Client
+    publisher: Publisher
+    topology: Topology
+
+    async def ask(
+        self, request: Request, service: str, endpoint: str, query: object, answer: type, tenant: str
+    ) -> object:
+        """Ask a query service, mapping its failures to problems the caller can act on."""
+        state = request.scope["state"]
+        headers = {
+            Headers.CORRELATION: state["correlation_id"],
+            Headers.TENANT: tenant,
+            "Mnemo-Request-Id": state["request_id"],
+        }
+        try:
+            return await ask(
+                self.nc,
+                self.topology.svc_subject(service, endpoint),
+                query,  # type: ignore[arg-type]
+                answer,
+                headers=headers,
+                timeout=self.settings.query_timeout,
+            )
+        except QueryFailed as exc:
+            status = _QUERY_STATUS.get(exc.error.code, 502)
+            code = exc.error.code.upper() if status < 500 else f"{service.upper()}_{exc.error.code.upper()}"
+            raise Problem(status, code, exc.error.message, field=exc.error.field) from None
+
+
+def deps_of(request: Request) -> Deps:
+    return request.app.state.deps  # type: ignore[no-any-return]

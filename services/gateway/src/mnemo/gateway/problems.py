@@ -1,0 +1,85 @@
+"""RFC 7807 problem details: every error the gateway returns has this one shape."""
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+class Problem(Exception):
+    """An error to return to the caller: status, a machine code, and what to do about it."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        field: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.details = dict(details or {})
+        if field is not None:
+            self.details["field"] = field
+
+
+def problem_response(request: Request, problem: Problem) -> Response[bytes]:
+    body = {
+        "type": f"https://mnemo.dev/errors/{problem.code.lower().replace('_', '-')}",
+        "title": _TITLES.get(problem.status, "Error"),
+        "status": problem.status,
+        "detail": problem.detail,
+        "instance": request.url.path,
+        "code": problem.code,
+        "details": problem.details,
+    }
+    return Response(
+        content=msgspec.json.encode(body),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def handle_problem(request: Request, exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, Problem)
+    return problem_response(request, exc)
+
+
+def handle_http_exception(request: Request, exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, HTTPException)
+    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(
+        exc.status_code, "HTTP_ERROR"
+    )
+    detail = exc.detail if exc.status_code != 404 else f"no route for {request.url.path}"
+    return problem_response(request, Problem(exc.status_code, code, str(detail)))
+
+
+def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
+    log.exception("unhandled_error", path=request.url.path)
+    return problem_response(request, Problem(500, "INTERNAL", "an unexpected error occurred"))

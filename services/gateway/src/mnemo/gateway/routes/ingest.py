@@ -1,0 +1,123 @@
+"""POST /v1/ingest: validate, publish an ingest command, answer 202 once JetStream has it."""
+
+import re
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, post
+
+from mnemo.bus import PublishError
+from mnemo.contracts import IngestMemory, derived_id, new_id, utcnow
+from mnemo.gateway.auth import authenticate
+from mnemo.gateway.deps import deps_of
+from mnemo.gateway.problems import Problem
+from mnemo.gateway.validation import as_json, decode_body
+
+SOURCE_TYPES = {
+    "api_text",
+    "conversation",
+    "voice",
+    "action",
+    "agent_summary",
+    "onboarding",
+    "meeting",
+}
+MAX_CONTENT_BYTES = 100 * 1024
+MAX_USER_ID = 256
+_SOURCE_ID = re.compile(r"^[A-Za-z0-9:_./\-\u2013]{1,256}$")
+
+
+class IngestRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
+    user_id: str
+    content: str
+    source_type: str = "api_text"
+    source_id: str | None = None
+    session_id: str | None = None
+    agent_id: str | None = None
+    metadata: dict[str, Any] = {}
+
+
+def validate(item: IngestRequest) -> datetime | None:
+    """Check the seed's limits; return the client's timestamp (valid time) if it sent one."""
+    if not item.user_id or len(item.user_id) > MAX_USER_ID:
+        raise Problem(400, "INVALID_REQUEST", "userId must be 1-256 characters", field="userId")
+    if not item.content.strip():
+        raise Problem(400, "INVALID_REQUEST", "content must not be empty", field="content")
+    if len(item.content.encode()) > MAX_CONTENT_BYTES:
+        raise Problem(413, "CONTENT_TOO_LARGE", "content exceeds 100 KB", field="content")
+    if item.source_type not in SOURCE_TYPES:
+        allowed = ", ".join(sorted(SOURCE_TYPES))
+        raise Problem(
+            400, "INVALID_REQUEST", f"sourceType must be one of: {allowed}", field="sourceType"
+        )
+    if item.source_id is not None and not _SOURCE_ID.match(item.source_id):
+        raise Problem(
+            400,
+            "INVALID_REQUEST",
+            "sourceId must be 1-256 characters of letters, digits and :_./-",
+            field="sourceId",
+        )
+    stamp = item.metadata.get("timestamp")
+    if stamp is None:
+        return None
+    try:
+        when = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        raise Problem(
+            400, "INVALID_REQUEST", "metadata.timestamp must be ISO 8601", field="metadata.timestamp"
+        ) from None
+    if when.tzinfo is None:
+        raise Problem(
+            400,
+            "INVALID_REQUEST",
+            "metadata.timestamp needs a timezone (e.g. Z)",
+            field="metadata.timestamp",
+        )
+    return when
+
+
+def to_command(item: IngestRequest, tenant_id: str, actor: str) -> IngestMemory:
+    occurred_at = validate(item)
+    if item.source_id is not None:
+        # Same tenant + user + sourceId: same memory and command ids, so it is stored once.
+        memory_id = derived_id("memory", tenant_id, item.user_id, item.source_id)
+        command_id = derived_id("ingest", memory_id)
+    else:
+        memory_id, command_id = new_id(), new_id()
+    return IngestMemory(
+        command_id=command_id,
+        tenant_id=tenant_id,
+        issued_at=utcnow(),
+        actor=actor,
+        memory_id=memory_id,
+        user_id=item.user_id,
+        content=item.content,
+        source_type=item.source_type,
+        source_id=item.source_id,
+        session_id=item.session_id,
+        agent_id=item.agent_id,
+        metadata=item.metadata,
+        occurred_at=occurred_at,
+    )
+
+
+@post("/v1/ingest", status_code=202)
+async def ingest(request: Request) -> Response[bytes]:
+    deps = deps_of(request)
+    principal = authenticate(request, deps.settings)
+    item = await decode_body(request, IngestRequest)
+    command = to_command(item, principal.tenant_id, principal.actor)
+    state = request.scope["state"]
+    try:
+        await deps.publisher.publish_command(
+            command, correlation_id=state["correlation_id"], causation_id=state["request_id"]
+        )
+    except PublishError as exc:
+        # Not acknowledged means not accepted: the caller must retry, nothing is promised.
+        raise Problem(503, "NOT_ACCEPTED", f"the ingest could not be queued: {exc}") from None
+    return Response(
+        as_json({"id": command.memory_id, "queued": True}),
+        status_code=202,
+        media_type="application/json",
+    )

@@ -1,0 +1,27 @@
+"""Gateway settings, from MNEMO_* environment variables."""
+
+from mnemo.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
+    # MNEMO_GATEWAY_HOST: address to listen on (0.0.0.0 in containers).
+    gateway_host: str = "127.0.0.1"
+    # MNEMO_GATEWAY_PORT: port to listen on.
+    gateway_port: int = 8080
+    # MNEMO_DEV_API_KEY: a development key that acts for the tenant MNEMO_DEV_TENANT.
+    dev_api_key: str | None = None
+    # MNEMO_DEV_TENANT: the tenant the development key belongs to.
+    dev_tenant: str = "dev"
+    # MNEMO_MAX_BODY_BYTES: largest request body accepted (413 beyond).
+    max_body_bytes: int = 6 * 1024 * 1024
+    # MNEMO_QUERY_TIMEOUT: seconds to wait for a query service's answer.
+    query_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.gateway_port < 65536:
+            raise ValueError("MNEMO_GATEWAY_PORT must be a port number (1-65535)")
+        if self.dev_api_key is not None and len(self.dev_api_key) < 16:
+            raise ValueError("MNEMO_DEV_API_KEY must be at least 16 characters")
+        if not self.dev_tenant.replace("-", "").replace("_", "").isalnum():
+            raise ValueError("MNEMO_DEV_TENANT must be letters, digits, '-' or '_'")

@@ -1,0 +1,68 @@
+"""Decoding request bodies and query parameters with errors that name the field."""
+
+import re
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Request
+
+from mnemo.gateway.problems import Problem
+
+T = TypeVar("T")
+
+_FIELD = re.compile(r"`\$\.([A-Za-z0-9_.\[\]]+)`")
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+
+
+def field_of(message: str) -> str | None:
+    if match := _MISSING.search(message):
+        return match.group(1)
+    if match := _FIELD.search(message):
+        return match.group(1)
+    return None
+
+
+async def decode_body(request: Request, type_: type[T], *, status: int = 400) -> T:
+    """The JSON body as `type_`; malformed JSON or a wrong field is a 400 naming it."""
+    body = await request.body()
+    if not body:
+        raise Problem(400, "INVALID_REQUEST", "the request needs a JSON body")
+    try:
+        return msgspec.json.decode(body, type=type_)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        raise Problem(status, "INVALID_REQUEST", message, field=field_of(message)) from None
+    except msgspec.DecodeError as exc:
+        raise Problem(400, "MALFORMED_JSON", f"the body is not valid JSON: {exc}") from None
+
+
+def query_param(
+    request: Request, name: str, *, required: bool = False, max_len: int = 256
+) -> str | None:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        if required:
+            raise Problem(400, "INVALID_REQUEST", f"query parameter {name!r} is required", field=name)
+        return None
+    if len(value) > max_len:
+        raise Problem(
+            400, "INVALID_REQUEST", f"{name!r} is longer than {max_len} characters", field=name
+        )
+    return value
+
+
+def int_param(request: Request, name: str, *, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Problem(400, "INVALID_REQUEST", f"{name!r} must be an integer", field=name) from None
+    if not low <= value <= high:
+        raise Problem(400, "INVALID_REQUEST", f"{name!r} must be between {low} and {high}", field=name)
+    return value
+
+
+def as_json(value: Any) -> bytes:
+    return msgspec.json.encode(value)

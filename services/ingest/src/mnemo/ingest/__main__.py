@@ -1,0 +1,4 @@
+from mnemo.host import run
+from mnemo.ingest.bootstrap import main
+
+run(main)

@@ -1,0 +1,6 @@
+import sys
+
+from mnemo.host import run
+from mnemo.retrieval.bootstrap import main, rebuild
+
+run(rebuild if sys.argv[1:2] == ["rebuild"] else main)

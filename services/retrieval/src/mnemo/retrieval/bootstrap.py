@@ -1,0 +1,80 @@
+"""Wiring: settings -> host -> Qdrant index, the indexing consumer, the search query."""
+
+from qdrant_client import AsyncQdrantClient
+
+from mnemo.bus import ConsumerSpec
+from mnemo.contracts import MemoryRecorded, SearchQuery
+from mnemo.eventlog import EventStore
+from mnemo.host import Host
+from mnemo.retrieval.embedder import HashingEmbedder
+from mnemo.retrieval.handlers import SERVICE, RetrievalHandlers
+from mnemo.retrieval.index import MemoryIndex
+from mnemo.retrieval.settings import RetrievalSettings
+from mnemo.settings import load_settings
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
+
+
+def qdrant_client(settings: RetrievalSettings) -> AsyncQdrantClient:
+    if settings.qdrant_url:
+        return AsyncQdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
+    return AsyncQdrantClient(path=settings.qdrant_path)
+
+
+def memory_index(settings: RetrievalSettings, client: AsyncQdrantClient) -> MemoryIndex:
+    embedder = HashingEmbedder(settings.embedding_dim)
+    return MemoryIndex(client, f"{settings.bus_root}_memories", embedder)
+
+
+async def main() -> None:
+    settings = load_settings(RetrievalSettings)
+    host = Host(SERVICE, settings)
+    await host.start()
+    assert host.publisher is not None
+    client = qdrant_client(settings)
+    index = memory_index(settings, client)
+    await index.ensure()
+    handlers = RetrievalHandlers(index, host.publisher)
+    topology = host.topology
+    host.consume(
+        ConsumerSpec(
+            durable=f"{SERVICE}-index",
+            stream=topology.evt_stream,
+            filter_subjects=[topology.evt_subject("*", "memory.recorded")],
+        ),
+        handlers.memory_recorded,
+    )
+    host.query("search", SearchQuery, handlers.search)
+
+    async def qdrant_ok() -> None:
+        await client.get_collections()
+
+    host.health_check("qdrant", qdrant_ok)
+    try:
+        await host.serve_forever()
+    finally:
+        await client.close()
+
+
+async def rebuild() -> None:
+    """Drop the Qdrant projection and rebuild it from the event log."""
+    settings = load_settings(RetrievalSettings)
+    host = Host(SERVICE, settings)
+    await host.start()
+    assert host.pool is not None
+    client = qdrant_client(settings)
+    index = memory_index(settings, client)
+    await index.drop()
+    await index.ensure()
+    store, position, count = EventStore(host.pool), 0, 0
+    while batch := await store.read_all(after=position, limit=1000):
+        for envelope in batch:
+            if isinstance(envelope.data, MemoryRecorded):
+                await index.index(envelope)
+                count += 1
+        position = batch[-1].global_position
+    log.info("retrieval_rebuilt", memories=count, position=position)
+    print(f"rebuilt the memory index from the log: {count} memories up to position {position}")
+    await client.close()
+    await host.close()

@@ -1,0 +1,103 @@
+"""The Qdrant projection of recorded memories: one point per memory, tenant-scoped."""
+
+from datetime import datetime
+
+from qdrant_client import AsyncQdrantClient, models
+
+from mnemo.contracts import Envelope, MemoryRecorded, SearchHit, SearchQuery
+from mnemo.retrieval.embedder import HashingEmbedder
+
+
+class MemoryIndex:
+    def __init__(self, client: AsyncQdrantClient, collection: str, embedder: HashingEmbedder) -> None:
+        self._client = client
+        self._collection = collection
+        self._embedder = embedder
+
+    async def ensure(self) -> None:
+        if await self._client.collection_exists(self._collection):
+            return
+        await self._client.create_collection(
+            self._collection,
+            vectors_config=models.VectorParams(
+                size=self._embedder.dim, distance=models.Distance.COSINE
+            ),
+        )
+        if self._client.init_options.get("path") is None and self._client.init_options.get(
+            "location"
+        ) != ":memory:":
+            # Only a Qdrant server uses payload indexes; the embedded engine scans anyway.
+            for field in ("tenant_id", "user_id", "source_type"):
+                await self._client.create_payload_index(
+                    self._collection, field, models.PayloadSchemaType.KEYWORD
+                )
+
+    async def drop(self) -> None:
+        await self._client.delete_collection(self._collection)
+
+    async def index(self, envelope: Envelope) -> None:
+        """Upsert the memory's point; the same memory indexed twice is still one point."""
+        memory = envelope.data
+        assert isinstance(memory, MemoryRecorded)
+        payload = {
+            "tenant_id": envelope.tenant_id,
+            "user_id": memory.user_id,
+            "memory_id": memory.memory_id,
+            "event_id": envelope.event_id,
+            "content": memory.content,
+            "source_type": memory.source_type,
+            "session_id": memory.session_id,
+            "agent_id": memory.agent_id,
+            "metadata": memory.metadata,
+            "occurred_at": envelope.occurred_at.isoformat(),
+            "recorded_at": envelope.recorded_at.isoformat(),
+            "embedding_model": self._embedder.name,
+        }
+        await self._client.upsert(
+            self._collection,
+            points=[
+                models.PointStruct(
+                    id=memory.memory_id,
+                    vector=self._embedder.embed(memory.content),
+                    payload=payload,
+                )
+            ],
+        )
+
+    async def search(self, query: SearchQuery) -> list[SearchHit]:
+        must = [
+            models.FieldCondition(key="tenant_id", match=models.MatchValue(value=query.tenant_id)),
+            models.FieldCondition(key="user_id", match=models.MatchValue(value=query.user_id)),
+        ]
+        if query.source_type:
+            must.append(
+                models.FieldCondition(
+                    key="source_type", match=models.MatchValue(value=query.source_type)
+                )
+            )
+        response = await self._client.query_points(
+            self._collection,
+            query=self._embedder.embed(query.query),
+            query_filter=models.Filter(must=must),  # type: ignore[arg-type]
+            limit=query.limit,
+            with_payload=True,
+        )
+        hits = []
+        for point in response.points:
+            p = point.payload or {}
+            metadata = dict(p.get("metadata") or {})
+            for key, name in (("session_id", "sessionId"), ("agent_id", "agentId")):
+                if p.get(key):
+                    metadata[name] = p[key]
+            metadata["sourceType"] = p["source_type"]
+            hits.append(
+                SearchHit(
+                    memory_id=p["memory_id"],
+                    content=p["content"],
+                    similarity=round(float(point.score), 6),
+                    source_type=p["source_type"],
+                    ingested_at=datetime.fromisoformat(p["recorded_at"]),
+                    metadata=metadata,
+                )
+            )
+        return hits
