@@ -8,6 +8,7 @@ from litestar.config.app import AppConfig
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.types import ASGIApp
 
 from mnemo.bus import Publisher, connect, ensure_streams
 from mnemo.contracts import Topology
@@ -21,6 +22,12 @@ from mnemo.gateway.routes.search import search
 from mnemo.gateway.settings import GatewaySettings
 
 SERVICE = "gateway"
+
+
+def create_asgi(settings: GatewaySettings) -> ASGIApp:
+    """The app as served: Litestar inside the correlation middleware."""
+    app = create_app(settings)
+    return CorrelationMiddleware(app, app.state)
 
 
 def create_app(settings: GatewaySettings) -> Litestar:
@@ -39,7 +46,6 @@ def create_app(settings: GatewaySettings) -> Litestar:
 
     return Litestar(
         route_handlers=[ingest, search, audit_events, health],
-        middleware=[CorrelationMiddleware],
         lifespan=[lifespan],
         exception_handlers={
             Problem: handle_problem,

@@ -2,7 +2,7 @@
 
 import uvicorn
 
-from mnemo.gateway.app import SERVICE, create_app
+from mnemo.gateway.app import SERVICE, create_asgi
 from mnemo.gateway.settings import GatewaySettings
 from mnemo.settings import SettingsError, load_settings
 from mnemo.telemetry import configure
@@ -16,7 +16,7 @@ def main() -> None:
     configure(SERVICE, level=settings.log_level, otlp_endpoint=settings.otlp_endpoint)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings),
+            create_asgi(settings),
             host=settings.gateway_host,
             port=settings.gateway_port,
             log_config=None,

@@ -7,6 +7,7 @@ Both go back on every response (errors included) and into every log line and mes
 import asyncio
 import re
 import time
+from typing import Any
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from mnemo.bus import Publisher
@@ -26,8 +27,11 @@ def ids_of(scope: Scope) -> tuple[str, str]:
 
 
 class CorrelationMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """Wraps the whole ASGI app, so that even unrouted requests (404s) get their ids."""
+
+    def __init__(self, app: ASGIApp, state: Any) -> None:
         self.app = app
+        self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,7 +65,7 @@ class CorrelationMiddleware:
             path = scope["path"]
             log.info("http_request", method=scope["method"], path=path, status=status[0], ms=elapsed_ms)
         tenant = state.get("tenant_id")
-        publisher: Publisher | None = getattr(scope["app"].state, "publisher", None)
+        publisher: Publisher | None = getattr(self.state, "publisher", None)
         if tenant and publisher and not path.startswith(_QUIET):
             signal = Signal(
                 signal_id=request_id,

@@ -1,0 +1,94 @@
+"""All five services as real processes against the session's NATS and PostgreSQL."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+SERVICES = ("ingest", "synthesis", "retrieval", "audit", "gateway")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Stack:
+    def __init__(self, *, nats_url: str, database_url: str, home: Path, bus_root: str, port: int) -> None:
+        self.home = home
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.api_key = "mk_dev_" + os.urandom(16).hex()
+        self.env = {
+            **os.environ,
+            "MNEMO_NATS_URL": nats_url,
+            "MNEMO_DATABASE_URL": database_url,
+            "MNEMO_BUS_ROOT": bus_root,
+            "MNEMO_HOME": str(home),
+            "MNEMO_QDRANT_PATH": str(home / "qdrant"),
+            "MNEMO_GATEWAY_PORT": str(port),
+            "MNEMO_DEV_API_KEY": self.api_key,
+            "MNEMO_DEV_TENANT": "e2e",
+        }
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, *services: str) -> None:
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        for name in services or SERVICES:
+            log = open(self.home / "logs" / f"{name}.log", "ab")  # noqa: SIM115
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", f"mnemo.{name}"], env=self.env, stdout=log, stderr=log
+            )
+
+    def stop(self, *services: str) -> None:
+        names = services or tuple(self.procs)
+        for name in names:
+            proc = self.procs.get(name)
+            if proc and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name in names:
+            proc = self.procs.pop(name, None)
+            if proc is None:
+                continue
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def wait_healthy(self, timeout: float = 90.0) -> dict:
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited ({proc.returncode}):\n{self.log_tail(name)}")
+            try:
+                response = httpx.get(f"{self.base_url}/v1/health", timeout=5)
+                last = response.text
+                if response.status_code == 200:
+                    return response.json()
+            except httpx.HTTPError as exc:
+                last = exc
+            time.sleep(0.3)
+        tails = "\n".join(f"--- {n}\n{self.log_tail(n)}" for n in self.procs)
+        raise RuntimeError(f"stack not healthy in {timeout}s: {last}\n{tails}")
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.home / "logs" / f"{name}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def client(self, **headers: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {self.api_key}", **headers},
+            timeout=15,
+        )

@@ -1,0 +1,99 @@
+"""One ingest through all five services, from the HTTP request to the audit chain."""
+
+import uuid
+
+from .waiting import eventually
+
+
+def search(api, user_id: str, q: str) -> list[dict]:
+    response = api.get("/v1/search", params={"userId": user_id, "q": q})
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
+def chain(api, correlation_id: str) -> dict:
+    response = api.get("/v1/audit/events", params={"correlation_id": correlation_id})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_ingest_becomes_searchable_and_its_audit_chain_names_all_five_services(api, user_id):
+    correlation = "corr-" + uuid.uuid4().hex
+    response = api.post(
+        "/v1/ingest",
+        json={"userId": user_id, "content": "I work at Stripe and I love TypeScript.", "sessionId": "s1"},
+        headers={"x-correlation-id": correlation},
+    )
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["queued"] is True and body["id"]
+    assert response.headers["x-correlation-id"] == correlation
+    assert response.headers["x-request-id"]
+
+    hits = eventually(lambda: search(api, user_id, "typescript"))
+    assert hits[0]["id"] == body["id"]
+    assert hits[0]["content"] == "I work at Stripe and I love TypeScript."
+    assert hits[0]["sourceType"] == "api_text"
+    assert hits[0]["metadata"]["sessionId"] == "s1"
+
+    def complete_chain():
+        found = chain(api, correlation)
+        types = [e["type"] for e in found["events"]]
+        wanted = {"http.request", "ingest.memory", "memory.recorded", "memory.synthesized", "memory.indexed"}
+        return found if wanted <= set(types) else None
+
+    found = eventually(complete_chain)
+    events = found["events"]
+    types = [e["type"] for e in events]
+    # Causal order: request, then command, then the memory, then what it caused.
+    assert types[:3] == ["http.request", "ingest.memory", "memory.recorded"]
+    assert set(types[3:]) >= {"fact.extracted", "memory.synthesized", "memory.indexed"}
+    by_type = {e["type"]: e for e in events}
+    assert by_type["http.request"]["service"] == "gateway"
+    assert by_type["ingest.memory"]["service"] == "gateway"
+    assert by_type["memory.recorded"]["service"] == "ingest"
+    assert by_type["memory.synthesized"]["service"] == "synthesis"
+    assert by_type["memory.indexed"]["service"] == "retrieval"
+    assert {e["recorded_by"] for e in events} == {"audit"}
+    assert found["services"] == ["audit", "gateway", "ingest", "retrieval", "synthesis"]
+    # Every step names its cause, and the derived events are caused by the memory event.
+    recorded = by_type["memory.recorded"]
+    assert by_type["ingest.memory"]["causation_id"] == by_type["http.request"]["message_id"]
+    assert recorded["causation_id"] == by_type["ingest.memory"]["message_id"]
+    for derived in ("memory.synthesized", "fact.extracted", "memory.indexed"):
+        assert by_type[derived]["causation_id"] == recorded["message_id"]
+    assert all(e["timestamp"] for e in events)
+    assert all(e["correlation_id"] == correlation for e in events)
+    # The audit says what happened, never what was said.
+    assert "TypeScript" not in str(events)
+
+
+def test_the_same_ingest_sent_twice_is_one_memory(api, user_id):
+    item = {"userId": user_id, "content": "Remember the blue notebook.", "sourceId": "note:42"}
+    first = api.post("/v1/ingest", json=item)
+    second = api.post("/v1/ingest", json=item)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["id"] == second.json()["id"]
+    eventually(lambda: search(api, user_id, "blue notebook"))
+    # Let a duplicate (if any) catch up before counting: a later marker memory is indexed.
+    api.post("/v1/ingest", json={"userId": user_id, "content": "marker zebra"})
+    eventually(lambda: search(api, user_id, "zebra"))
+    hits = [h for h in search(api, user_id, "blue notebook") if "notebook" in h["content"]]
+    assert len(hits) == 1
+
+
+def test_one_users_memories_are_not_anothers(api, user_id):
+    api.post("/v1/ingest", json={"userId": user_id, "content": "my secret garden is in Kyoto"})
+    eventually(lambda: search(api, user_id, "garden Kyoto"))
+    assert search(api, user_id + "-other", "garden Kyoto") == []
+
+
+def test_health_reports_each_dependency(api):
+    response = api.get("/v1/health")
+    assert response.status_code == 200
+    services = response.json()["services"]
+    assert set(services) == {"gateway", "ingest", "synthesis", "retrieval", "audit"}
+    assert services["gateway"]["checks"] == {"nats": "ok"}
+    assert services["ingest"]["checks"] == {"nats": "ok", "postgres": "ok"}
+    assert services["retrieval"]["checks"]["qdrant"] == "ok"
+    assert services["audit"]["checks"]["postgres"] == "ok"

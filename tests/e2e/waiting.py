@@ -1,0 +1,17 @@
+"""Polling the public API until an asynchronous effect shows (no timing asserts)."""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def eventually(probe: Callable[[], Any], *, timeout: float = 30.0, every: float = 0.2) -> Any:
+    """Call `probe` until it returns something truthy; fail with its last value otherwise."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"not reached in {timeout}s; last value: {last!r}")

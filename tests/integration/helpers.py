@@ -1,0 +1,45 @@
+"""Small builders shared by the integration tests (fresh ids every call)."""
+
+from mnemo.contracts import MemoryRecorded, NewEvent, new_id, utcnow
+
+
+def memory_event(tenant: str = "t1", content: str = "hello", event_id: str | None = None) -> NewEvent:
+    memory_id = new_id()
+    return NewEvent(
+        event_id=event_id or new_id(),
+        tenant_id=tenant,
+        occurred_at=utcnow(),
+        correlation_id=new_id(),
+        causation_id=new_id(),
+        actor="test",
+        service="test",
+        data=MemoryRecorded(memory_id=memory_id, user_id="u1", content=content),
+    )
+
+
+async def stream_messages(js, stream: str, subject: str, *, expect: int, timeout: float = 15.0):
+    """Every message on `subject` in `stream`, in stream order, once `expect` have arrived."""
+    import asyncio
+
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        sub = await js.pull_subscribe(
+            subject,
+            stream=stream,
+            config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL),
+        )
+        got = []
+        try:
+            while True:
+                try:
+                    got.extend(await sub.fetch(100, timeout=0.5))
+                except Exception:
+                    break
+        finally:
+            await sub.unsubscribe()
+        if len(got) >= expect or loop.time() > deadline:
+            return got
+        await asyncio.sleep(0.2)

@@ -1,0 +1,110 @@
+"""The outbox relay over real PostgreSQL and NATS: order, gap safety, outages."""
+
+import asyncio
+import contextlib
+
+import asyncpg
+import msgspec
+
+from mnemo.bus import Publisher, connect
+from mnemo.contracts import Envelope, Headers, Topology
+from mnemo.eventlog import EventStore, Relay
+from mnemo.eventlog.codec import encode_data, encode_metadata
+from mnemo.runtime.nats_server import NatsServer
+from mnemo.bus import ensure_streams
+
+from .helpers import memory_event, stream_messages
+
+
+async def test_relay_publishes_in_order_with_msg_id_and_checkpoints(log_pool, publisher, topology):
+    store = EventStore(log_pool)
+    events = [memory_event(tenant="acme", content=f"m{i}") for i in range(5)]
+    for event in events:
+        await store.append(f"s-{event.event_id}", [event])
+    relay = Relay(log_pool, publisher)
+    assert await relay.pump() == 5
+    assert await relay.pump() == 0  # the checkpoint holds: nothing is published twice
+    msgs = await stream_messages(
+        publisher.js, topology.evt_stream, topology.evt_subject("acme", "memory.recorded"), expect=5
+    )
+    assert [m.headers[Headers.MSG_ID] for m in msgs] == [e.event_id for e in events]
+    decoded = [msgspec.json.decode(m.data, type=Envelope) for m in msgs]
+    assert [d.data.content for d in decoded] == [f"m{i}" for i in range(5)]
+    assert all(m.headers[Headers.CORRELATION] == e.correlation_id for m, e in zip(msgs, events))
+
+
+async def test_relay_never_skips_a_position_committed_late(log_pool, fresh_database, publisher, topology):
+    """Position 1 is taken by a transaction that commits after position 2's: both arrive, 1 first."""
+    late = memory_event(tenant="gap", content="late")
+    early = memory_event(tenant="gap", content="early")
+    conn = await asyncpg.connect(fresh_database)
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        await conn.execute(
+            """INSERT INTO mnemo.events (event_id, stream_id, stream_version, event_type,
+                   tenant_id, data, metadata, occurred_at)
+               VALUES ($1, $2, 0, 'memory.recorded', 'gap', $3::jsonb, $4::jsonb, now())""",
+            late.event_id,
+            "s-late",
+            encode_data(late),
+            encode_metadata(late),
+        )
+        stored = await EventStore(log_pool).append("s-early", [early])
+        relay = Relay(log_pool, publisher)
+        assert await relay.pump() == 0, "nothing may pass a transaction still in flight"
+        await tx.commit()
+    finally:
+        await conn.close()
+    assert await relay.pump() == 2
+    msgs = await stream_messages(
+        publisher.js, topology.evt_stream, topology.evt_subject("gap", "memory.recorded"), expect=2
+    )
+    positions = [msgspec.json.decode(m.data, type=Envelope).global_position for m in msgs]
+    assert positions[1] == stored[0].global_position
+    assert positions[0] < positions[1]
+
+
+async def test_events_committed_while_nats_is_down_are_published_after(log_pool, tmp_path):
+    nats = NatsServer(tmp_path / "nats")
+    url = nats.start()
+    topo = Topology(root="outage")
+    nc = await connect(url, name="relay-outage-test")
+    relay_task = None
+    try:
+        publisher = Publisher(nc, topo, "ingest", ack_timeout=1.0)
+        await ensure_streams(publisher.js, topo)
+        relay = Relay(log_pool, publisher, poll_interval=0.2, max_backoff=0.5)
+        relay_task = asyncio.create_task(relay.run())
+        store = EventStore(log_pool)
+        await store.append("s-before", [memory_event(tenant="o")])
+        await _until(lambda: relay.published == 1)
+
+        nats.stop()
+        during = [memory_event(tenant="o", content=f"during {i}") for i in range(3)]
+        for event in during:
+            await store.append(f"s-{event.event_id}", [event])
+        await asyncio.sleep(1.0)
+        assert relay.published == 1, "nothing can be published while NATS is down"
+
+        nats.start()
+        await _until(lambda: relay.published == 4, timeout=30)
+        msgs = await stream_messages(
+            nc.jetstream(), topo.evt_stream, topo.evt_subject("o", "memory.recorded"), expect=4
+        )
+        assert [m.headers[Headers.MSG_ID] for m in msgs][1:] == [e.event_id for e in during]
+    finally:
+        if relay_task:
+            relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay_task
+        await nc.close()
+        nats.stop()
+
+
+async def _until(condition, timeout: float = 15.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
