@@ -20,7 +20,9 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, *, nats_url: str, database_url: str, home: Path, bus_root: str, port: int) -> None:
+    def __init__(
+        self, *, nats_url: str, database_url: str, home: Path, bus_root: str, port: int
+    ) -> None:
         self.home = home
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"

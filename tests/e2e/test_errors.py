@@ -43,7 +43,9 @@ def test_content_over_100kb_is_413(api):
 
 
 def test_malformed_json_is_400(api):
-    response = api.post("/v1/ingest", content=b"{not json", headers={"content-type": "application/json"})
+    response = api.post(
+        "/v1/ingest", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert assert_problem(response, 400)["code"] == "MALFORMED_JSON"
 
 
@@ -54,7 +56,9 @@ def test_unknown_route_is_404_in_the_same_shape(api):
 def test_search_needs_user_id_and_q(api):
     assert_problem(api.get("/v1/search", params={"q": "x"}), 400, "userId")
     assert_problem(api.get("/v1/search", params={"userId": "u"}), 400, "q")
-    assert_problem(api.get("/v1/search", params={"userId": "u", "q": "x", "limit": 500}), 400, "limit")
+    assert_problem(
+        api.get("/v1/search", params={"userId": "u", "q": "x", "limit": 500}), 400, "limit"
+    )
 
 
 def test_a_bad_correlation_id_is_replaced_and_request_ids_are_unique(api):

@@ -21,7 +21,11 @@ def test_ingest_becomes_searchable_and_its_audit_chain_names_all_five_services(a
     correlation = "corr-" + uuid.uuid4().hex
     response = api.post(
         "/v1/ingest",
-        json={"userId": user_id, "content": "I work at Stripe and I love TypeScript.", "sessionId": "s1"},
+        json={
+            "userId": user_id,
+            "content": "I work at Stripe and I love TypeScript.",
+            "sessionId": "s1",
+        },
         headers={"x-correlation-id": correlation},
     )
     assert response.status_code == 202, response.text
@@ -39,7 +43,13 @@ def test_ingest_becomes_searchable_and_its_audit_chain_names_all_five_services(a
     def complete_chain():
         found = chain(api, correlation)
         types = [e["type"] for e in found["events"]]
-        wanted = {"http.request", "ingest.memory", "memory.recorded", "memory.synthesized", "memory.indexed"}
+        wanted = {
+            "http.request",
+            "ingest.memory",
+            "memory.recorded",
+            "memory.synthesized",
+            "memory.indexed",
+        }
         return found if wanted <= set(types) else None
 
     found = eventually(complete_chain)

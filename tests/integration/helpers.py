@@ -3,7 +3,9 @@
 from mnemo.contracts import MemoryRecorded, NewEvent, new_id, utcnow
 
 
-def memory_event(tenant: str = "t1", content: str = "hello", event_id: str | None = None) -> NewEvent:
+def memory_event(
+    tenant: str = "t1", content: str = "hello", event_id: str | None = None
+) -> NewEvent:
     memory_id = new_id()
     return NewEvent(
         event_id=event_id or new_id(),

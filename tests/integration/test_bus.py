@@ -1,4 +1,4 @@
-"""The bus over a real NATS JetStream: dedupe, redelivery, backoff, dead letters, traces, queries."""
+"""The bus over real NATS JetStream: dedupe, redelivery, backoff, dead letters, traces, queries."""
 
 import asyncio
 import contextlib
@@ -90,9 +90,15 @@ async def test_a_consumer_that_dies_before_ack_is_redelivered_and_processed_once
 ):
     cmd = command()
     await publish(publisher, cmd)
-    dying = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("dying_consumer.py")), nats_url,
-         fresh_database, topology.root, "work"],
+    dying = subprocess.run(  # noqa: ASYNC221 - the test waits for the process on purpose
+        [
+            sys.executable,
+            str(Path(__file__).with_name("dying_consumer.py")),
+            nats_url,
+            fresh_database,
+            topology.root,
+            "work",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -173,11 +179,16 @@ async def test_request_reply_query_service(nc, topology):
     svc = await serve(nc, topology, "retrieval", {"search": (SearchQuery, search)})
     subject = topology.svc_subject("retrieval", "search")
     try:
-        ok = await ask(nc, subject, SearchQuery(tenant_id="t", user_id="u", query="q"), SearchResult)
+        ok = await ask(
+            nc, subject, SearchQuery(tenant_id="t", user_id="u", query="q"), SearchResult
+        )
         assert ok.results == []
         try:
             await ask(
-                nc, subject, SearchQuery(tenant_id="t", user_id="u", query="q", limit=99), SearchResult
+                nc,
+                subject,
+                SearchQuery(tenant_id="t", user_id="u", query="q", limit=99),
+                SearchResult,
             )
             raise AssertionError("expected QueryFailed")
         except QueryFailed as exc:
@@ -185,7 +196,9 @@ async def test_request_reply_query_service(nc, topology):
     finally:
         await svc.stop()
     try:
-        await ask(nc, subject, SearchQuery(tenant_id="t", user_id="u", query="q"), SearchResult, timeout=1)
+        await ask(
+            nc, subject, SearchQuery(tenant_id="t", user_id="u", query="q"), SearchResult, timeout=1
+        )
         raise AssertionError("expected QueryFailed")
     except QueryFailed as exc:
         assert exc.error.code in {"unavailable", "timeout"}

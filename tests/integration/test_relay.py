@@ -6,12 +6,11 @@ import contextlib
 import asyncpg
 import msgspec
 
-from mnemo.bus import Publisher, connect
+from mnemo.bus import Publisher, connect, ensure_streams
 from mnemo.contracts import Envelope, Headers, Topology
 from mnemo.eventlog import EventStore, Relay
 from mnemo.eventlog.codec import encode_data, encode_metadata
 from mnemo.runtime.nats_server import NatsServer
-from mnemo.bus import ensure_streams
 
 from .helpers import memory_event, stream_messages
 
@@ -30,11 +29,16 @@ async def test_relay_publishes_in_order_with_msg_id_and_checkpoints(log_pool, pu
     assert [m.headers[Headers.MSG_ID] for m in msgs] == [e.event_id for e in events]
     decoded = [msgspec.json.decode(m.data, type=Envelope) for m in msgs]
     assert [d.data.content for d in decoded] == [f"m{i}" for i in range(5)]
-    assert all(m.headers[Headers.CORRELATION] == e.correlation_id for m, e in zip(msgs, events))
+    assert all(
+        m.headers[Headers.CORRELATION] == e.correlation_id
+        for m, e in zip(msgs, events, strict=True)
+    )
 
 
-async def test_relay_never_skips_a_position_committed_late(log_pool, fresh_database, publisher, topology):
-    """Position 1 is taken by a transaction that commits after position 2's: both arrive, 1 first."""
+async def test_relay_never_skips_a_position_committed_late(
+    log_pool, fresh_database, publisher, topology
+):
+    """Position 1 is taken by a transaction committing after position 2's: both arrive, 1 first."""
     late = memory_event(tenant="gap", content="late")
     early = memory_event(tenant="gap", content="early")
     conn = await asyncpg.connect(fresh_database)

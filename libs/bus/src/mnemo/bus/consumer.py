@@ -107,7 +107,7 @@ class Consumer:
             while not self._stopping.is_set():
                 try:
                     msgs = await sub.fetch(self._spec.batch, timeout=1.0)
-                except (NatsTimeoutError, TimeoutError, asyncio.TimeoutError):
+                except (NatsTimeoutError, TimeoutError):
                     continue
                 except Exception as exc:  # connection gone: wait for the reconnect
                     log.warning("consumer_fetch_failed", error=repr(exc))
@@ -156,9 +156,11 @@ class Consumer:
     async def _retry_or_dead_letter(self, msg: Msg, delivery: Delivery, exc: Exception) -> None:
         if delivery.num_delivered >= self._spec.max_deliver:
             log.error("message_failed_finally", error=repr(exc), deliveries=delivery.num_delivered)
-            await self._dead_letter(msg, delivery, f"failed {delivery.num_delivered} times: {exc!r}")
+            await self._dead_letter(
+                msg, delivery, f"failed {delivery.num_delivered} times: {exc!r}"
+            )
             return
-        delay = self._wait(_RetryState(delivery.num_delivered))
+        delay = self._wait(_RetryState(delivery.num_delivered))  # type: ignore[arg-type]
         log.warning(
             "message_failed_will_retry",
             error=repr(exc),

@@ -54,7 +54,9 @@ class Publisher:
         self.service = service
         self._ack_timeout = ack_timeout
 
-    async def publish_command(self, command: Command, *, correlation_id: str, causation_id: str) -> None:
+    async def publish_command(
+        self, command: Command, *, correlation_id: str, causation_id: str
+    ) -> None:
         """Publish a command; returns once JetStream has stored it (deduplicated by id)."""
         name = type(command).__struct_config__.tag
         assert isinstance(name, str)
@@ -106,7 +108,7 @@ class Publisher:
         ]
         try:
             acks = await asyncio.wait_for(asyncio.gather(*futures), self._ack_timeout)
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             for future in futures:
                 future.cancel()
             raise PublishError(f"no JetStream ack within {self._ack_timeout}s") from exc

@@ -53,7 +53,10 @@ async def serve(
 ) -> Service:
     """Start `service`'s query endpoints: name -> (request type, async handler)."""
     svc = await add_service(
-        nc, name=f"{topology.root}-{service}", version="0.1.0", queue_group=f"{topology.root}-{service}"
+        nc,
+        name=f"{topology.root}-{service}",
+        version="0.1.0",
+        queue_group=f"{topology.root}-{service}",
     )
     for name, (request_type, handler) in endpoints.items():
         await svc.add_endpoint(
@@ -65,7 +68,7 @@ async def serve(
 
 
 def _wrap(request_type: type, handler: Endpoint) -> Callable[[Request], Awaitable[None]]:
-    decoder = msgspec.json.Decoder(request_type)
+    decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(request_type)
 
     async def endpoint(request: Request) -> None:
         headers = dict(request.headers or {})
@@ -113,9 +116,13 @@ async def ask(
     try:
         msg = await nc.request(subject, _encoder.encode(request), timeout=timeout, headers=hdrs)
     except NoRespondersError:
-        raise QueryFailed(QueryError(code="unavailable", message=f"no service answers {subject}")) from None
+        raise QueryFailed(
+            QueryError(code="unavailable", message=f"no service answers {subject}")
+        ) from None
     except (NatsTimeoutError, TimeoutError):
-        raise QueryFailed(QueryError(code="timeout", message=f"{subject} did not answer in {timeout}s")) from None
+        raise QueryFailed(
+            QueryError(code="timeout", message=f"{subject} did not answer in {timeout}s")
+        ) from None
     if (msg.headers or {}).get(REPLY_KIND) == "error":
         raise QueryFailed(msgspec.json.decode(msg.data, type=QueryError))
     return msgspec.json.decode(msg.data, type=response_type)

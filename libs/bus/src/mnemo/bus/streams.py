@@ -16,33 +16,22 @@ def stream_configs(topology: Topology) -> list[StreamConfig]:
     each service's shared durable consumer, and a second durable (the audit's) can then
     read every command too, which a work-queue stream forbids.
     """
-    common = {
-        "storage": StorageType.FILE,
-        "discard": DiscardPolicy.OLD,
-        "duplicate_window": 600.0,  # Nats-Msg-Id dedupe: retries within 10 min are dropped
-    }
+
+    def stream(name: str, subject: str, max_age: float) -> StreamConfig:
+        return StreamConfig(
+            name=name,
+            subjects=[subject],
+            retention=RetentionPolicy.LIMITS,
+            max_age=max_age,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD,
+            duplicate_window=600.0,  # Nats-Msg-Id dedupe: retries within 10 min are dropped
+        )
+
     return [
-        StreamConfig(
-            name=topology.cmd_stream,
-            subjects=[topology.cmd_all],
-            retention=RetentionPolicy.LIMITS,
-            max_age=7 * DAY,
-            **common,
-        ),
-        StreamConfig(
-            name=topology.evt_stream,
-            subjects=[topology.evt_all],
-            retention=RetentionPolicy.LIMITS,
-            max_age=30 * DAY,
-            **common,
-        ),
-        StreamConfig(
-            name=topology.ops_stream,
-            subjects=[topology.ops_all],
-            retention=RetentionPolicy.LIMITS,
-            max_age=7 * DAY,
-            **common,
-        ),
+        stream(topology.cmd_stream, topology.cmd_all, 7 * DAY),
+        stream(topology.evt_stream, topology.evt_all, 30 * DAY),
+        stream(topology.ops_stream, topology.ops_all, 7 * DAY),
     ]
 
 

@@ -82,7 +82,8 @@ class Relay:
 
     async def _lead(self, conn: asyncpg.Connection) -> None:
         key = int.from_bytes(self._name.encode()[:8].ljust(8, b"\0"), "big", signed=True)
-        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+        # Not the leader: wait for the lock, polling (another replica may hold it for long).
+        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):  # noqa: ASYNC110
             await asyncio.sleep(self._poll_interval)
         log.info("relay_leading", name=self._name)
 

@@ -127,5 +127,7 @@ class EventStore:
 
     async def head(self) -> int:
         """The highest global position written so far (0 for an empty log)."""
-        value = await self._pool.fetchval("SELECT coalesce(max(global_position), 0) FROM mnemo.events")
+        value = await self._pool.fetchval(
+            "SELECT coalesce(max(global_position), 0) FROM mnemo.events"
+        )
         return int(value)

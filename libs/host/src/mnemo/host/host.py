@@ -45,7 +45,9 @@ class Host:
 
     async def start(self, migrations: dict[str, Path] | None = None) -> None:
         """Connect to NATS (and Postgres when configured), create streams, run migrations."""
-        configure(self.service, level=self.settings.log_level, otlp_endpoint=self.settings.otlp_endpoint)
+        configure(
+            self.service, level=self.settings.log_level, otlp_endpoint=self.settings.otlp_endpoint
+        )
         self.nc = await connect(self.settings.nats_url, name=f"mnemo-{self.service}")
         self.publisher = Publisher(self.nc, self.topology, self.service)
         await ensure_streams(self.publisher.js, self.topology)
@@ -102,9 +104,9 @@ class Host:
         log.info("service_ready")
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait([waiter, *self._running], return_when=asyncio.FIRST_COMPLETED)
-        for task in self._running:
-            if task.done() and task.exception():
-                log.error("service_task_crashed", error=repr(task.exception()))
+        for running in self._running:
+            if running.done() and not running.cancelled() and running.exception():
+                log.error("service_task_crashed", error=repr(running.exception()))
         log.info("service_stopping")
         await self.close(svc)
 

@@ -2,6 +2,7 @@
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -12,7 +13,9 @@ _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 _SECRET_KEYS = {"authorization", "api_key", "apikey", "password", "secret", "token", "key"}
 
 
-def _drop_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _drop_secrets(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key in list(event_dict):
         if key.lower() in _SECRET_KEYS:
             event_dict[key] = "[REDACTED]"

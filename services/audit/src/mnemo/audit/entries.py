@@ -75,5 +75,7 @@ def causal_order(entries: list[AuditEntry]) -> list[AuditEntry]:
 
     visit(None)
     # Anything left is in a cycle (should not happen); keep it, by time, rather than drop it.
-    ordered.extend(sorted((e for e in entries if e.message_id not in seen), key=lambda e: e.timestamp))
+    ordered.extend(
+        sorted((e for e in entries if e.message_id not in seen), key=lambda e: e.timestamp)
+    )
     return ordered

@@ -41,7 +41,9 @@ class AuditHandlers:
 
     async def events(self, query: AuditQuery) -> AuditResult | QueryError:
         if not query.correlation_id:
-            return QueryError(code="invalid", message="correlation_id is required", field="correlation_id")
+            return QueryError(
+                code="invalid", message="correlation_id is required", field="correlation_id"
+            )
         limit = min(max(query.limit, 1), self._max_chain)
         rows = await self._pool.fetch(_SELECT, query.tenant_id, query.correlation_id, limit)
         entries = [

@@ -8,6 +8,7 @@ import asyncio
 import re
 import time
 from typing import Any
+
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from mnemo.bus import Publisher
@@ -61,9 +62,10 @@ class CorrelationMiddleware:
         )
         with message_context(ctx):
             await self.app(scope, receive, send_with_ids)
+            method = str(scope.get("method", ""))
             elapsed_ms = round((time.perf_counter() - clock) * 1000, 2)
             path = scope["path"]
-            log.info("http_request", method=scope["method"], path=path, status=status[0], ms=elapsed_ms)
+            log.info("http_request", method=method, path=path, status=status[0], ms=elapsed_ms)
         tenant = state.get("tenant_id")
         publisher: Publisher | None = getattr(self.state, "publisher", None)
         if tenant and publisher and not path.startswith(_QUIET):
@@ -76,7 +78,7 @@ class CorrelationMiddleware:
                 correlation_id=correlation_id,
                 causation_id=request_id,
                 data={
-                    "method": scope["method"],
+                    "method": method,
                     "path": path,
                     "status": status[0],
                     "request_id": request_id,
@@ -95,4 +97,3 @@ async def _publish(publisher: Publisher, signal: Signal) -> None:
         await publisher.publish_signal(signal)
     except Exception as exc:
         log.warning("audit_signal_failed", error=repr(exc), request_id=signal.signal_id)
-

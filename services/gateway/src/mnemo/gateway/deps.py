@@ -21,7 +21,13 @@ class Deps:
     topology: Topology
 
     async def ask(
-        self, request: Request, service: str, endpoint: str, query: object, answer: type, tenant: str
+        self,
+        request: Request,
+        service: str,
+        endpoint: str,
+        query: object,
+        answer: type,
+        tenant: str,
     ) -> object:
         """Ask a query service, mapping its failures to problems the caller can act on."""
         state = request.scope["state"]
@@ -41,7 +47,11 @@ class Deps:
             )
         except QueryFailed as exc:
             status = _QUERY_STATUS.get(exc.error.code, 502)
-            code = exc.error.code.upper() if status < 500 else f"{service.upper()}_{exc.error.code.upper()}"
+            code = (
+                exc.error.code.upper()
+                if status < 500
+                else f"{service.upper()}_{exc.error.code.upper()}"
+            )
             raise Problem(status, code, exc.error.message, field=exc.error.field) from None
 
 

@@ -42,7 +42,9 @@ def query_param(
     value = request.query_params.get(name)
     if value is None or value == "":
         if required:
-            raise Problem(400, "INVALID_REQUEST", f"query parameter {name!r} is required", field=name)
+            raise Problem(
+                400, "INVALID_REQUEST", f"query parameter {name!r} is required", field=name
+            )
         return None
     if len(value) > max_len:
         raise Problem(
@@ -60,7 +62,9 @@ def int_param(request: Request, name: str, *, default: int, low: int, high: int)
     except ValueError:
         raise Problem(400, "INVALID_REQUEST", f"{name!r} must be an integer", field=name) from None
     if not low <= value <= high:
-        raise Problem(400, "INVALID_REQUEST", f"{name!r} must be between {low} and {high}", field=name)
+        raise Problem(
+            400, "INVALID_REQUEST", f"{name!r} must be between {low} and {high}", field=name
+        )
     return value
 
 

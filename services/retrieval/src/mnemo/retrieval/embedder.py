@@ -6,6 +6,7 @@ texts that share words are close under cosine similarity.
 """
 
 import hashlib
+import itertools
 import math
 import re
 
@@ -21,7 +22,7 @@ class HashingEmbedder:
 
     def embed(self, text: str) -> list[float]:
         words = _WORD.findall(text.lower())
-        features = words + [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
+        features = words + [f"{a}_{b}" for a, b in itertools.pairwise(words)]
         vector = [0.0] * self.dim
         for feature in features:
             digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()

@@ -9,7 +9,9 @@ from mnemo.retrieval.embedder import HashingEmbedder
 
 
 class MemoryIndex:
-    def __init__(self, client: AsyncQdrantClient, collection: str, embedder: HashingEmbedder) -> None:
+    def __init__(
+        self, client: AsyncQdrantClient, collection: str, embedder: HashingEmbedder
+    ) -> None:
         self._client = client
         self._collection = collection
         self._embedder = embedder
@@ -23,9 +25,10 @@ class MemoryIndex:
                 size=self._embedder.dim, distance=models.Distance.COSINE
             ),
         )
-        if self._client.init_options.get("path") is None and self._client.init_options.get(
-            "location"
-        ) != ":memory:":
+        if (
+            self._client.init_options.get("path") is None
+            and self._client.init_options.get("location") != ":memory:"
+        ):
             # Only a Qdrant server uses payload indexes; the embedded engine scans anyway.
             for field in ("tenant_id", "user_id", "source_type"):
                 await self._client.create_payload_index(

@@ -23,7 +23,9 @@ _OBJ = r"(?P<value>[^.!?\n,;]{2,80})"
 
 RULES = [
     Rule("name", "static", re.compile(rf"\bmy name is {_OBJ}", re.I), "Name is {}", 0.9),
-    Rule("employer", "static", re.compile(rf"\bI work (?:at|for) {_OBJ}", re.I), "Works at {}", 0.8),
+    Rule(
+        "employer", "static", re.compile(rf"\bI work (?:at|for) {_OBJ}", re.I), "Works at {}", 0.8
+    ),
     Rule("location", "static", re.compile(rf"\bI live in {_OBJ}", re.I), "Lives in {}", 0.8),
     Rule(
         "preference",

@@ -21,7 +21,9 @@ async def audit_events(request: Request) -> Response[bytes]:
     assert isinstance(result, AuditResult)
     body = {
         "correlation_id": result.correlation_id,
-        "services": sorted({e.service for e in result.events} | {e.recorded_by for e in result.events}),
+        "services": sorted(
+            {e.service for e in result.events} | {e.recorded_by for e in result.events}
+        ),
         "events": result.events,
     }
     return Response(as_json(body), media_type="application/json")

@@ -18,9 +18,8 @@ async def health(request: Request) -> Response[bytes]:
 
     async def backend(name: str) -> dict[str, object]:
         try:
-            report = await ask(
-                deps.nc, deps.topology.svc_subject(name, "health"), {}, HealthReport, timeout=2.5
-            )  # type: ignore[arg-type]
+            subject = deps.topology.svc_subject(name, "health")
+            report = await ask(deps.nc, subject, {}, HealthReport, timeout=2.5)  # type: ignore[arg-type]
             return {"status": report.status, "checks": report.checks}
         except QueryFailed as exc:
             return {"status": "down", "error": str(exc)}
@@ -31,8 +30,10 @@ async def health(request: Request) -> Response[bytes]:
     except Exception as exc:
         nats = f"error: {exc!r}"
     reports = await asyncio.gather(*(backend(name) for name in BACKENDS))
-    services = {"gateway": {"status": "ok", "checks": {"nats": nats}}}
+    services: dict[str, dict[str, object]] = {"gateway": {"status": "ok", "checks": {"nats": nats}}}
     services.update(dict(zip(BACKENDS, reports, strict=True)))
     healthy = all(s["status"] == "ok" for s in services.values())
     body = {"status": "ok" if healthy else "degraded", "services": services}
-    return Response(as_json(body), status_code=200 if healthy else 503, media_type="application/json")
+    return Response(
+        as_json(body), status_code=200 if healthy else 503, media_type="application/json"
+    )

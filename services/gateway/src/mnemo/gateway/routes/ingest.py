@@ -65,7 +65,10 @@ def validate(item: IngestRequest) -> datetime | None:
         when = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
     except ValueError:
         raise Problem(
-            400, "INVALID_REQUEST", "metadata.timestamp must be ISO 8601", field="metadata.timestamp"
+            400,
+            "INVALID_REQUEST",
+            "metadata.timestamp must be ISO 8601",
+            field="metadata.timestamp",
         ) from None
     if when.tzinfo is None:
         raise Problem(

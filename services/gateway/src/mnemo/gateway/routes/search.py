@@ -19,7 +19,9 @@ async def search(request: Request) -> Response[bytes]:
         limit=int_param(request, "limit", default=10, low=1, high=50),
         source_type=query_param(request, "sourceType"),
     )
-    result = await deps.ask(request, "retrieval", "search", query, SearchResult, principal.tenant_id)
+    result = await deps.ask(
+        request, "retrieval", "search", query, SearchResult, principal.tenant_id
+    )
     assert isinstance(result, SearchResult)
     body = {
         "results": [

@@ -1,0 +1,180 @@
+"""Ingest throughput and 202->searchable lag of a whole local stack, at a stated load.
+
+Prints figures; never asserts on them. Usage: python bench/ingest.py [--items N] [--concurrency C]
+"""
+
+import argparse
+import asyncio
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from mnemo.runtime.nats_server import NatsServer
+from mnemo.runtime.ports import free_port
+from mnemo.runtime.postgres_server import PostgresServer
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    cpu = "unknown cpu"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (
+        f"{cpu}, {cores} cores, {mem_kb / 1024 / 1024:.0f} GiB, Python {platform.python_version()}"
+    )
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def load(
+    base: str, key: str, items: int, concurrency: int
+) -> tuple[float, dict[str, datetime]]:
+    accepted: dict[str, datetime] = {}
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(items):
+        queue.put_nowait(i)
+    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=30
+    ) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                body = {
+                    "userId": f"bench-user-{i % 50}",
+                    "content": f"Bench memory {i}: I like hiking near lake {i % 97} with friends.",
+                    "sessionId": f"s{i % 10}",
+                }
+                response = await client.post("/v1/ingest", json=body)
+                response.raise_for_status()
+                accepted[response.json()["id"]] = datetime.now(UTC)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - start, accepted
+
+
+async def observe(dsn: str, accepted: dict[str, datetime], timeout: float) -> dict[str, object]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            indexed = await conn.fetchval(
+                "SELECT count(*) FROM audit.entries WHERE type = 'memory.indexed'"
+            )
+            if indexed >= len(accepted):
+                break
+            await asyncio.sleep(0.5)
+        recorded = await conn.fetch(
+            "SELECT data->'data'->>'memory_id' AS id, recorded_at FROM mnemo.events"
+            " WHERE event_type = 'memory.recorded'"
+        )
+        indexed_rows = await conn.fetch(
+            "SELECT data->>'memory_id' AS id, \"timestamp\" FROM audit.entries"
+            " WHERE type = 'memory.indexed'"
+        )
+    finally:
+        await conn.close()
+    first = min(accepted.values())
+    rec_times = [r["recorded_at"] for r in recorded if r["id"] in accepted]
+    idx = {r["id"]: r["timestamp"] for r in indexed_rows if r["id"] in accepted}
+    lags = [(idx[i] - accepted[i]).total_seconds() * 1000 for i in idx]
+    return {
+        "recorded": len(rec_times),
+        "recorded_per_s": len(rec_times) / max((max(rec_times) - first).total_seconds(), 1e-9),
+        "indexed": len(idx),
+        "indexed_per_s": len(idx) / max((max(idx.values()) - first).total_seconds(), 1e-9),
+        "lag_p50_ms": statistics.median(lags) if lags else float("nan"),
+        "lag_p95_ms": pct(lags, 95) if lags else float("nan"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--timeout", type=float, default=300)
+    args = parser.parse_args()
+
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="mnemo-bench-") as tmp:
+        home = Path(tmp)
+        nats_url = os.environ.get("MNEMO_NATS_URL")
+        dsn = os.environ.get("MNEMO_DATABASE_URL")
+        if not nats_url:
+            nats = NatsServer(home / "nats")
+            nats_url = nats.start()
+            stack.callback(nats.stop)
+        if not dsn:
+            pg = PostgresServer(home / "postgres")
+            dsn = pg.start()
+            stack.callback(pg.stop)
+        port = free_port()
+        key = "mk_bench_" + os.urandom(12).hex()
+        env = {
+            **os.environ,
+            "MNEMO_HOME": str(home / "home"),
+            "MNEMO_NATS_URL": nats_url,
+            "MNEMO_DATABASE_URL": dsn,
+            "MNEMO_GATEWAY_PORT": str(port),
+            "MNEMO_DEV_API_KEY": key,
+            "MNEMO_LOG_LEVEL": "warning",
+        }
+        run = subprocess.Popen(
+            [str(Path(sys.executable).with_name("mnemo")), "run"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        stack.callback(lambda: (run.send_signal(signal.SIGTERM), run.wait(30)))
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or run.poll() is not None:
+                raise SystemExit("the stack did not become healthy")
+            time.sleep(0.5)
+
+        print(f"machine: {machine()}")
+        print(
+            f"load: {args.items} ingests, {args.concurrency} concurrent clients, one stack"
+            " (one replica of each service)"
+        )
+        elapsed, accepted = asyncio.run(load(base, key, args.items, args.concurrency))
+        rate = len(accepted) / elapsed
+        print(f"accepted: {len(accepted)} in {elapsed:.2f}s = {rate:.0f}/s at the gateway")
+        figures = asyncio.run(observe(dsn, accepted, args.timeout))
+        print(f"recorded: {figures['recorded']} = {figures['recorded_per_s']:.0f}/s in the log")
+        print(f"indexed:  {figures['indexed']} = {figures['indexed_per_s']:.0f}/s searchable")
+        print(
+            f"202 -> searchable lag: p50 {figures['lag_p50_ms']:.0f} ms,"
+            f" p95 {figures['lag_p95_ms']:.0f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()

