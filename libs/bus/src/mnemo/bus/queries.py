@@ -28,8 +28,8 @@ from mnemo.telemetry import (
 
 log = get_logger(__name__)
 
-REPLY_KIND = "Mnemo-Reply"
-REQUEST_ID = "Mnemo-Request-Id"
+REPLY_KIND = Headers.REPLY
+REQUEST_ID = Headers.REQUEST_ID
 _encoder = msgspec.json.Encoder()
 
 Req = TypeVar("Req")

@@ -12,5 +12,8 @@ class Headers:
     TENANT: Final = "Mnemo-Tenant"
     TYPE: Final = "Mnemo-Type"
     SERVICE: Final = "Mnemo-Service"
+    # On query requests: the HTTP request that asked. On replies: "ok" or "error".
+    REQUEST_ID: Final = "Mnemo-Request-Id"
+    REPLY: Final = "Mnemo-Reply"
     TRACEPARENT: Final = "traceparent"
     TRACESTATE: Final = "tracestate"

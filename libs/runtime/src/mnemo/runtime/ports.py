@@ -10,7 +10,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def accepts_connections(host: str, port: int, timeout: float = 0.5) -> bool:
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     """True when something accepts TCP connections on `host:port`."""
     try:
         with socket.create_connection((host, port), timeout=timeout):

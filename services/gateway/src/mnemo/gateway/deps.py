@@ -34,7 +34,7 @@ class Deps:
         headers = {
             Headers.CORRELATION: state["correlation_id"],
             Headers.TENANT: tenant,
-            "Mnemo-Request-Id": state["request_id"],
+            Headers.REQUEST_ID: state["request_id"],
         }
         try:
             return await ask(
