@@ -107,6 +107,8 @@ _HEADER_DOCS: dict[str, str] = {
     "TRACESTATE": "W3C vendor trace state, carried along with traceparent.",
 }
 _OPTIONAL_HEADERS = {"TRACEPARENT", "TRACESTATE"}
+# Carried by query requests and replies only, never by JetStream messages.
+_QUERY_ONLY_HEADERS = {"REQUEST_ID", "REPLY"}
 _TRACEPARENT_PATTERN = "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 
 
@@ -199,7 +201,7 @@ def _header_names() -> list[tuple[str, str]]:
     return [
         (attr, value)
         for attr, value in vars(Headers).items()
-        if attr.isupper() and isinstance(value, str)
+        if attr.isupper() and isinstance(value, str) and attr not in _QUERY_ONLY_HEADERS
     ]
 
 
