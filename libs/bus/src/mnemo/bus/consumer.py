@@ -114,7 +114,14 @@ class Consumer:
                     await asyncio.sleep(0.5)
                     continue
                 for msg in msgs:
-                    await self._handle(msg)
+                    try:
+                        await self._handle(msg)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:
+                        # Ack/nak/dead-letter failed (NATS away): the message will be
+                        # redelivered after ack_wait; keep consuming the rest.
+                        log.warning("message_settle_failed", error=repr(exc), subject=msg.subject)
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()

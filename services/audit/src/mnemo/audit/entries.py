@@ -6,7 +6,7 @@ from typing import Any
 import msgspec
 
 from mnemo.bus import Delivery
-from mnemo.contracts import AuditEntry, Headers
+from mnemo.contracts import AuditEntry, Headers, utcnow
 
 # Content never goes into the audit: it says what happened, not what was said.
 _WITHHELD = {"content", "statement", "value"}
@@ -28,7 +28,7 @@ def entry_row(kind: str, delivery: Delivery) -> tuple[Any, ...]:
     if kind == "signal" and body.get("signal_type") == "http.request":
         kind = "request"
     stamp = body.get(_TIME_FIELD["signal" if kind == "request" else kind])
-    timestamp = datetime.fromisoformat(stamp) if isinstance(stamp, str) else datetime.now()
+    timestamp = datetime.fromisoformat(stamp) if isinstance(stamp, str) else utcnow()
     msg_type = delivery.headers.get(Headers.TYPE) or body.get("type") or "unknown"
     if kind == "event":
         data = {
