@@ -40,6 +40,24 @@ def machine() -> str:
     )
 
 
+def cpu_by_process(root_pid: int) -> str:
+    """CPU seconds each process of the stack has used so far (where the time goes)."""
+    import psutil
+
+    used: dict[str, float] = {}
+    client = psutil.Process()
+    for proc in [client, *psutil.Process(root_pid).children(recursive=True)]:
+        try:
+            args = proc.cmdline()
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        name = next((a.split(".")[-1] for a in args if a.startswith("mnemo.")), None)
+        name = "bench-client" if proc.pid == client.pid else name or Path(args[0]).name
+        used[name] = used.get(name, 0.0) + times.user + times.system
+    return ", ".join(f"{k} {v:.1f}" for k, v in sorted(used.items(), key=lambda kv: -kv[1]))
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -87,7 +105,7 @@ async def observe(dsn: str, accepted: dict[str, datetime], timeout: float) -> di
                 break
             await asyncio.sleep(0.5)
         recorded = await conn.fetch(
-            "SELECT data->'data'->>'memory_id' AS id, recorded_at FROM mnemo.events"
+            "SELECT data->>'memory_id' AS id, recorded_at FROM mnemo.events"
             " WHERE event_type = 'memory.recorded'"
         )
         indexed_rows = await conn.fetch(
@@ -174,6 +192,7 @@ def main() -> None:
             f"202 -> searchable lag: p50 {figures['lag_p50_ms']:.0f} ms,"
             f" p95 {figures['lag_p95_ms']:.0f} ms"
         )
+        print(f"cpu seconds by process: {cpu_by_process(run.pid)}")
 
 
 if __name__ == "__main__":

@@ -7,12 +7,13 @@ with ack-after-commit, bounded backoff and dead letters), and `serve`/`ask`/`Que
 """
 
 from mnemo.bus.connection import connect
-from mnemo.bus.consumer import Consumer, ConsumerSpec, Delivery, Handler, Reject
+from mnemo.bus.consumer import BatchHandler, Consumer, ConsumerSpec, Delivery, Handler, Reject
 from mnemo.bus.publisher import Publisher, PublishError, context_ids
 from mnemo.bus.queries import QueryFailed, ask, serve
 from mnemo.bus.streams import ensure_streams, stream_configs
 
 __all__ = [
+    "BatchHandler",
     "Consumer",
     "ConsumerSpec",
     "Delivery",

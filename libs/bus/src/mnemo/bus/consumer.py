@@ -51,6 +51,8 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
+# Handles a whole fetched batch at once (one round trip instead of many); all or nothing.
+BatchHandler = Callable[[list[Delivery]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,17 @@ class ConsumerSpec:
 class Consumer:
     """Runs `handler` over a durable pull consumer until stopped."""
 
-    def __init__(self, publisher: Publisher, spec: ConsumerSpec, handler: Handler) -> None:
+    def __init__(
+        self,
+        publisher: Publisher,
+        spec: ConsumerSpec,
+        handler: Handler,
+        batch_handler: BatchHandler | None = None,
+    ) -> None:
         self._publisher = publisher
         self._spec = spec
         self._handler = handler
+        self._batch_handler = batch_handler
         self._wait = wait_exponential(
             multiplier=spec.backoff_initial, min=spec.backoff_initial, max=spec.backoff_max
         )
@@ -113,6 +122,9 @@ class Consumer:
                     log.warning("consumer_fetch_failed", error=repr(exc))
                     await asyncio.sleep(0.5)
                     continue
+                batched = self._batch_handler is not None and len(msgs) > 1
+                if batched and await self._handle_batch(msgs):
+                    continue
                 for msg in msgs:
                     try:
                         await self._handle(msg)
@@ -128,6 +140,34 @@ class Consumer:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    async def _handle_batch(self, msgs: list[Msg]) -> bool:
+        """Handle and ack the batch in one go; False means: do them one by one instead."""
+        assert self._batch_handler is not None
+        deliveries = [_delivery(m) for m in msgs]
+        with tracer().start_as_current_span(
+            f"consume-batch {self._spec.durable}",
+            kind=trace.SpanKind.CONSUMER,
+            links=[
+                trace.Link(trace.get_current_span(extract_trace(d.headers)).get_span_context())
+                for d in deliveries
+            ],
+            attributes={"messaging.batch.message_count": len(msgs)},
+        ):
+            try:
+                await self._batch_handler(deliveries)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # One bad message must not hold back the rest: retry them singly, where
+                # each failure gets its own backoff and dead letter.
+                log.warning("batch_failed_retrying_singly", error=repr(exc), size=len(msgs))
+                return False
+        for msg in msgs:
+            with contextlib.suppress(Exception):
+                await msg.ack()
+        self.handled += len(msgs)
+        return True
 
     async def _handle(self, msg: Msg) -> None:
         delivery = _delivery(msg)

@@ -89,16 +89,22 @@ class Publisher:
         await self._publish_all(batch)
 
     async def publish_signal(self, signal: Signal) -> None:
-        headers = message_headers(
-            msg_id=signal.signal_id,
-            tenant=signal.tenant_id,
-            correlation_id=signal.correlation_id,
-            causation_id=signal.causation_id,
-            msg_type=signal.signal_type,
-            service=signal.service,
-        )
-        subject = self.topology.ops_subject(signal.tenant_id, signal.signal_type)
-        await self._publish_all([(subject, _encoder.encode(signal), headers)])
+        await self.publish_signals([signal])
+
+    async def publish_signals(self, signals: Sequence[Signal]) -> None:
+        batch = []
+        for signal in signals:
+            headers = message_headers(
+                msg_id=signal.signal_id,
+                tenant=signal.tenant_id,
+                correlation_id=signal.correlation_id,
+                causation_id=signal.causation_id,
+                msg_type=signal.signal_type,
+                service=signal.service,
+            )
+            subject = self.topology.ops_subject(signal.tenant_id, signal.signal_type)
+            batch.append((subject, _encoder.encode(signal), headers))
+        await self._publish_all(batch)
 
     async def _publish_all(self, batch: list[tuple[str, bytes, dict[str, str]]]) -> None:
         # Pipelined: all messages go out in order on one connection, then the acks are awaited.

@@ -8,9 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import uvloop
 from nats.aio.client import Client
 
-from mnemo.bus import Consumer, ConsumerSpec, Handler, Publisher, connect, ensure_streams, serve
+from mnemo.bus import (
+    BatchHandler,
+    Consumer,
+    ConsumerSpec,
+    Handler,
+    Publisher,
+    connect,
+    ensure_streams,
+    serve,
+)
 from mnemo.bus.queries import Endpoint
 from mnemo.contracts import HealthReport, Topology
 from mnemo.eventlog import connect as connect_db
@@ -61,9 +71,11 @@ class Host:
             self._checks["postgres"] = self._check_postgres
         log.info("service_started", bus_root=self.topology.root)
 
-    def consume(self, spec: ConsumerSpec, handler: Handler) -> Consumer:
+    def consume(
+        self, spec: ConsumerSpec, handler: Handler, batch_handler: BatchHandler | None = None
+    ) -> Consumer:
         assert self.publisher is not None, "start() first"
-        consumer = Consumer(self.publisher, spec, handler)
+        consumer = Consumer(self.publisher, spec, handler, batch_handler)
         self._consumers.append(consumer)
         return consumer
 
@@ -142,6 +154,6 @@ def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     from mnemo.settings import SettingsError
 
     try:
-        asyncio.run(main())
+        uvloop.run(main())
     except SettingsError as exc:
         raise SystemExit(f"configuration error: {exc}") from None

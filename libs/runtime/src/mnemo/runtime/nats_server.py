@@ -66,6 +66,10 @@ class NatsServer:
         self._stop_orphan()
         if self.port is None:
             self.port = free_port(self.host)
+        elif port_open(self.host, self.port):
+            raise NatsServerError(
+                f"port {self.port} on {self.host} is already in use; choose another port"
+            )
         monitor_port = free_port(self.host)
         command = [
             str(nats_server_binary()),
@@ -116,7 +120,8 @@ class NatsServer:
             if port_open(self.host, self.port):
                 try:
                     response = httpx.get(health_url, timeout=2.0)
-                    if response.status_code == 200:
+                    # Still alive: a taken client port makes it exit after JetStream is up.
+                    if response.status_code == 200 and self._proc.poll() is None:
                         return
                     last = f"{response.status_code} {response.text.strip()}"
                 except httpx.HTTPError as exc:
@@ -144,4 +149,3 @@ class NatsServer:
             pass
         finally:
             self._pid_file.unlink(missing_ok=True)
-

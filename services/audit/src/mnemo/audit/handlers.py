@@ -39,6 +39,14 @@ class AuditHandlers:
 
         return record
 
+    def batch_recorder(self, kind: str) -> Any:
+        async def record_all(deliveries: list[Delivery]) -> None:
+            rows = [entry_row(kind, d) for d in deliveries]
+            async with self._pool.acquire() as conn:
+                await conn.executemany(_INSERT, rows)
+
+        return record_all
+
     async def events(self, query: AuditQuery) -> AuditResult | QueryError:
         if not query.correlation_id:
             return QueryError(

@@ -22,6 +22,8 @@ def main() -> None:
             log_config=None,
             access_log=False,
             lifespan="on",
+            loop="uvloop",
+            http="httptools",
         )
     )
     server.run()

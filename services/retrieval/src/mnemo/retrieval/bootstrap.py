@@ -44,6 +44,7 @@ async def main() -> None:
             filter_subjects=[topology.evt_subject("*", "memory.recorded")],
         ),
         handlers.memory_recorded,
+        handlers.memories_recorded,
     )
     host.query("search", SearchQuery, handlers.search)
 

@@ -1,5 +1,7 @@
 """What retrieval does: index each recorded memory (then say so), answer searches."""
 
+from datetime import datetime
+
 from mnemo.bus import Delivery, Publisher
 from mnemo.contracts import (
     Envelope,
@@ -26,27 +28,19 @@ class RetrievalHandlers:
         self._publisher = publisher
 
     async def memory_recorded(self, delivery: Delivery) -> None:
-        envelope: Envelope = delivery.decode(Envelope)
-        if not isinstance(envelope.data, MemoryRecorded):
-            return
-        await self._index.index(envelope)
-        # The index signal is what makes "accepted -> searchable" visible in the audit.
-        await self._publisher.publish_signal(
-            Signal(
-                signal_id=derived_id(envelope.event_id, "memory.indexed"),
-                signal_type="memory.indexed",
-                tenant_id=envelope.tenant_id,
-                service=SERVICE,
-                occurred_at=utcnow(),
-                correlation_id=envelope.correlation_id,
-                causation_id=envelope.event_id,
-                data={
-                    "memory_id": envelope.data.memory_id,
-                    "lag_ms": int((utcnow() - envelope.recorded_at).total_seconds() * 1000),
-                },
-            )
-        )
-        log.info("memory_indexed", memory_id=envelope.data.memory_id)
+        await self.memories_recorded([delivery])
+
+    async def memories_recorded(self, deliveries: list[Delivery]) -> None:
+        """Index the memories, then say so: the signal makes "searchable" visible in the audit."""
+        envelopes = [
+            e
+            for e in (d.decode(Envelope) for d in deliveries)
+            if isinstance(e.data, MemoryRecorded)
+        ]
+        await self._index.index_all(envelopes)
+        now = utcnow()
+        await self._publisher.publish_signals([indexed_signal(e, now) for e in envelopes])
+        log.info("memories_indexed", count=len(envelopes))
 
     async def search(self, query: SearchQuery) -> SearchResult | QueryError:
         if not 1 <= query.limit <= MAX_LIMIT:
@@ -54,3 +48,20 @@ class RetrievalHandlers:
                 code="invalid", message=f"limit must be 1..{MAX_LIMIT}", field="limit"
             )
         return SearchResult(results=await self._index.search(query))
+
+
+def indexed_signal(envelope: Envelope, now: datetime) -> Signal:
+    assert isinstance(envelope.data, MemoryRecorded)
+    return Signal(
+        signal_id=derived_id(envelope.event_id, "memory.indexed"),
+        signal_type="memory.indexed",
+        tenant_id=envelope.tenant_id,
+        service=SERVICE,
+        occurred_at=now,
+        correlation_id=envelope.correlation_id,
+        causation_id=envelope.event_id,
+        data={
+            "memory_id": envelope.data.memory_id,
+            "lag_ms": int((now - envelope.recorded_at).total_seconds() * 1000),
+        },
+    )

@@ -40,6 +40,14 @@ class MemoryIndex:
 
     async def index(self, envelope: Envelope) -> None:
         """Upsert the memory's point; the same memory indexed twice is still one point."""
+        await self.index_all([envelope])
+
+    async def index_all(self, envelopes: list[Envelope]) -> None:
+        """Upsert many memories in one call."""
+        if envelopes:
+            await self._client.upsert(self._collection, points=[self._point(e) for e in envelopes])
+
+    def _point(self, envelope: Envelope) -> models.PointStruct:
         memory = envelope.data
         assert isinstance(memory, MemoryRecorded)
         payload = {
@@ -56,15 +64,8 @@ class MemoryIndex:
             "recorded_at": envelope.recorded_at.isoformat(),
             "embedding_model": self._embedder.name,
         }
-        await self._client.upsert(
-            self._collection,
-            points=[
-                models.PointStruct(
-                    id=memory.memory_id,
-                    vector=self._embedder.embed(memory.content),
-                    payload=payload,
-                )
-            ],
+        return models.PointStruct(
+            id=memory.memory_id, vector=self._embedder.embed(memory.content), payload=payload
         )
 
     async def search(self, query: SearchQuery) -> list[SearchHit]:

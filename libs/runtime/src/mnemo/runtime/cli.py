@@ -1,0 +1,44 @@
+"""The `mnemo` command: `mnemo run` (what `make run` does) and `mnemo servers`."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mnemo.runtime.servers import serve_servers
+from mnemo.runtime.settings import load_run_settings
+from mnemo.runtime.supervisor import Supervisor
+from mnemo.settings import SettingsError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mnemo",
+        description="Run Mnemo on this machine. Configuration comes from MNEMO_* variables.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser(
+        "run",
+        help="start NATS, PostgreSQL and the five services; print the URL and a dev key",
+    )
+    commands.add_parser(
+        "servers",
+        help="start only NATS and PostgreSQL and print their MNEMO_*_URL settings",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `mnemo` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_run_settings()
+    except SettingsError as exc:
+        print(f"mnemo: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "run":
+        return Supervisor(settings).run()
+    return serve_servers(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""NATS and PostgreSQL for a run: the embedded ones, or those named by MNEMO_*_URL."""
+
+import signal
+import threading
+
+from mnemo.runtime.nats_server import NatsServer, NatsServerError
+from mnemo.runtime.ports import port_open
+from mnemo.runtime.postgres_server import PostgresServer, PostgresServerError
+from mnemo.runtime.run_record import HomeInUse, RunRecord
+from mnemo.runtime.settings import RunSettings
+
+TICK = 0.5
+
+
+class StartupError(RuntimeError):
+    """Something the run needs could not be started; the message says what to do."""
+
+
+class Servers:
+    """NATS and PostgreSQL: the embedded ones, or those named by MNEMO_*_URL."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.nats: NatsServer | None = None
+        self.postgres: PostgresServer | None = None
+        self.nats_url = settings.nats_url or ""
+        self.database_url = settings.database_url or ""
+
+    def start(self) -> None:
+        """Start the embedded servers that no MNEMO_*_URL replaces; fill in the URLs."""
+        home, logs = self.settings.home_dir, self.settings.logs_dir
+        self._check_fixed_ports()
+        if not self.nats_url:
+            self.nats = NatsServer(
+                home / "nats", port=self.settings.nats_port, log_path=logs / "nats.log"
+            )
+            print(f"Starting NATS (JetStream data in {self.nats.data_dir}) ...", flush=True)
+            self.nats_url = self.nats.start()
+        if not self.database_url:
+            self.postgres = PostgresServer(
+                home / "postgres", port=self.settings.postgres_port, log_path=logs / "postgres.log"
+            )
+            print(f"Starting PostgreSQL (data in {self.postgres.data_dir}) ...", flush=True)
+            self.database_url = self.postgres.start()
+
+    def _check_fixed_ports(self) -> None:
+        wanted = {
+            "MNEMO_NATS_PORT": None if self.nats_url else self.settings.nats_port,
+            "MNEMO_POSTGRES_PORT": None if self.database_url else self.settings.postgres_port,
+        }
+        for variable, port in wanted.items():
+            if port is not None and port_open("127.0.0.1", port):
+                raise StartupError(
+                    f"port {port} ({variable}) is already in use; "
+                    f"choose another or unset {variable} for a free one"
+                )
+
+    def stop(self) -> None:
+        """Stop the embedded servers (servers given by URL are not ours to stop)."""
+        if self.nats is not None:
+            self.nats.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+
+def serve_servers(settings: RunSettings) -> int:
+    """`mnemo servers`: only NATS and PostgreSQL, until Ctrl-C or SIGTERM."""
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _signum, _frame: stopping.set())
+    record = RunRecord(settings.home_dir / "run")
+    try:
+        record.claim()
+    except HomeInUse as exc:
+        print(f"mnemo: {exc}", flush=True)
+        return 1
+    servers = Servers(settings)
+    try:
+        servers.start()
+        print(
+            f"\nMNEMO_NATS_URL={servers.nats_url}\n"
+            f"MNEMO_DATABASE_URL={servers.database_url}\n\n"
+            f"Logs in {settings.logs_dir}. Press Ctrl-C to stop.",
+            flush=True,
+        )
+        while not stopping.wait(TICK):
+            pass
+        return 0
+    except (StartupError, NatsServerError, PostgresServerError) as exc:
+        print(f"mnemo: {exc}", flush=True)
+        return 1
+    finally:
+        servers.stop()
+        record.release()
+        print("Servers stopped.", flush=True)

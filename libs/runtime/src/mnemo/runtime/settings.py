@@ -1,0 +1,80 @@
+"""What `mnemo run` reads from MNEMO_* environment variables, and the development key."""
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+from mnemo.settings import load_settings
+
+
+class RunSettings(msgspec.Struct, kw_only=True, frozen=True):
+    # MNEMO_HOME: folder for the embedded servers' data, the logs and the dev key.
+    home: str = ".mnemo"
+    # MNEMO_NATS_URL: use this NATS server instead of starting an embedded one.
+    nats_url: str | None = None
+    # MNEMO_DATABASE_URL: use this PostgreSQL DSN instead of starting an embedded server.
+    database_url: str | None = None
+    # MNEMO_NATS_PORT: fixed port for the embedded NATS (a free port when unset).
+    nats_port: int | None = None
+    # MNEMO_POSTGRES_PORT: fixed port for the embedded PostgreSQL (a free port when unset).
+    postgres_port: int | None = None
+    # MNEMO_GATEWAY_PORT: port the gateway listens on.
+    gateway_port: int = 8080
+    # MNEMO_DEV_API_KEY: the development key; generated once into MNEMO_HOME when unset.
+    dev_api_key: str | None = None
+    # MNEMO_DEV_TENANT: the tenant the development key acts for.
+    dev_tenant: str = "dev"
+    # MNEMO_QDRANT_PATH: folder of the embedded Qdrant (MNEMO_HOME/qdrant when unset).
+    qdrant_path: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("nats_port", "postgres_port", "gateway_port"):
+            port = getattr(self, name)
+            if port is not None and not 0 < port < 65536:
+                raise ValueError(f"MNEMO_{name.upper()} must be a port number (1-65535)")
+        if self.dev_api_key is not None and len(self.dev_api_key) < 16:
+            raise ValueError("MNEMO_DEV_API_KEY must be at least 16 characters")
+        if not self.dev_tenant.replace("-", "").replace("_", "").isalnum():
+            raise ValueError("MNEMO_DEV_TENANT must be letters, digits, '-' or '_'")
+
+    @property
+    def home_dir(self) -> Path:
+        """MNEMO_HOME as an absolute path (children may run in another folder)."""
+        return Path(self.home).expanduser().absolute()
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home_dir / "logs"
+
+    @property
+    def qdrant_dir(self) -> Path:
+        return Path(self.qdrant_path).absolute() if self.qdrant_path else self.home_dir / "qdrant"
+
+
+def load_run_settings(environ: Mapping[str, str] | None = None) -> RunSettings:
+    """RunSettings from the environment; SettingsError names the variable at fault."""
+    env = os.environ if environ is None else environ
+    # An empty optional variable means "not set" (a common way to unset one in a shell).
+    cleaned = {key: value for key, value in env.items() if value != ""}
+    return load_settings(RunSettings, cleaned)
+
+
+def dev_api_key(settings: RunSettings) -> str:
+    """MNEMO_DEV_API_KEY, else the key stored in MNEMO_HOME, else a new one stored there."""
+    if settings.dev_api_key:
+        return settings.dev_api_key
+    path = settings.home_dir / "dev_api_key"
+    if path.exists():
+        stored = path.read_text().strip()
+        if stored:
+            return stored
+    key = "mk_dev_" + secrets.token_hex(16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Only the owner may read the key.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+    return key
