@@ -1,0 +1,112 @@
+"""`make run` from nothing: embedded servers, the README's curl examples as written,
+a clean stop, and a second run that still has the data."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from mnemo.runtime.ports import free_port, port_open
+
+from .waiting import eventually
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+MNEMO = str(Path(sys.executable).with_name("mnemo"))
+
+pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="the examples use curl")
+
+
+def readme_blocks() -> list[list[str]]:
+    """The shell commands of each bash block under '## Try it', continuation lines joined."""
+    section = README.read_text().split("## Try it", 1)[1].split("\n## ", 1)[0]
+    blocks = []
+    for body in re.findall(r"```bash\n(.*?)```", section, flags=re.S):
+        joined = body.replace("\\\n", " ")
+        blocks.append(
+            [line for line in joined.splitlines() if line.strip() and not line.startswith("#")]
+        )
+    return blocks
+
+
+class Run:
+    """`mnemo run` in a folder, as a user starts it; stdout is collected as it comes."""
+
+    def __init__(self, cwd: Path, port: int) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MNEMO_")}
+        env["MNEMO_GATEWAY_PORT"] = str(port)
+        self.proc = subprocess.Popen(
+            [MNEMO, "run"],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def wait_ready(self) -> str:
+        def ready() -> bool:
+            assert self.proc.poll() is None, "".join(self.lines)
+            return any("Mnemo is running" in line for line in self.lines)
+
+        eventually(ready, timeout=150, every=0.5)
+        return "".join(self.lines)
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(60)
+
+
+def shell(cwd: Path, exports: list[str], command: str, port: int) -> str:
+    script = "\n".join([*exports, command]).replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+    result = subprocess.run(
+        ["bash", "-c", script], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_make_run_then_the_readme_examples_work_and_data_survives_a_restart(tmp_path):
+    port = free_port()
+    run = Run(tmp_path, port)
+    try:
+        banner = run.wait_ready()
+        key = (tmp_path / ".mnemo" / "dev_api_key").read_text().strip()
+        assert f"http://127.0.0.1:{port}" in banner and key in banner
+        assert (tmp_path / ".mnemo" / "logs" / "gateway.log").exists()
+
+        first, second = readme_blocks()
+        exports, (ingest, search, audit, health) = first[:2], first[2:]
+        [bad_ingest] = second
+        assert '"queued":true' in shell(tmp_path, exports, ingest, port)
+        eventually(lambda: "TypeScript" in shell(tmp_path, exports, search, port))
+        five = ["audit", "gateway", "ingest", "retrieval", "synthesis"]
+        eventually(lambda: json.loads(shell(tmp_path, exports, audit, port))["services"] == five)
+        assert '"status":"ok"' in shell(tmp_path, exports, health, port)
+        assert '"field":"userId"' in shell(tmp_path, exports, bad_ingest, port)
+    finally:
+        code = run.stop()
+    assert code == 0, "".join(run.lines)
+    assert not port_open("127.0.0.1", port)
+
+    again = Run(tmp_path, port)
+    try:
+        again.wait_ready()
+        first = readme_blocks()[0]
+        exports, search = first[:2], first[3]
+        assert "TypeScript" in shell(tmp_path, exports, search, port)
+    finally:
+        assert again.stop() == 0, "".join(again.lines)
