@@ -58,18 +58,29 @@ class Publisher:
         self, command: Command, *, correlation_id: str, causation_id: str
     ) -> None:
         """Publish a command; returns once JetStream has stored it (deduplicated by id)."""
-        name = type(command).__struct_config__.tag
-        assert isinstance(name, str)
-        headers = message_headers(
-            msg_id=command.command_id,
-            tenant=command.tenant_id,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-            msg_type=name,
-            service=self.service,
+        await self.publish_commands(
+            [command], correlation_id=correlation_id, causation_id=causation_id
         )
-        subject = self.topology.cmd_subject(name, command.tenant_id)
-        await self._publish_all([(subject, _encoder.encode(command), headers)])
+
+    async def publish_commands(
+        self, commands: Sequence[Command], *, correlation_id: str, causation_id: str
+    ) -> None:
+        """Publish commands pipelined; returns once JetStream has stored every one."""
+        batch = []
+        for command in commands:
+            name = type(command).__struct_config__.tag
+            assert isinstance(name, str)
+            headers = message_headers(
+                msg_id=command.command_id,
+                tenant=command.tenant_id,
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+                msg_type=name,
+                service=self.service,
+            )
+            subject = self.topology.cmd_subject(name, command.tenant_id)
+            batch.append((subject, _encoder.encode(command), headers))
+        await self._publish_all(batch)
 
     async def publish_events(self, events: Sequence[Envelope]) -> None:
         """Publish stored events in order, each with Nats-Msg-Id = event_id (the relay's job)."""

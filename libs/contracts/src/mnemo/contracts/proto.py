@@ -36,7 +36,11 @@ from mnemo.contracts.headers import Headers
 from mnemo.contracts.queries import (
     AuditQuery,
     AuditResult,
+    GetMemoryQuery,
     HealthReport,
+    ListMemoriesQuery,
+    MemoryPage,
+    MemoryView,
     QueryError,
     SearchQuery,
     SearchResult,
@@ -53,6 +57,10 @@ ASYNCAPI_FILE = "asyncapi.json"
 QUERY_TYPES: tuple[type[msgspec.Struct], ...] = (
     SearchQuery,
     SearchResult,
+    ListMemoriesQuery,
+    MemoryPage,
+    GetMemoryQuery,
+    MemoryView,
     AuditQuery,
     AuditResult,
     HealthReport,
@@ -77,6 +85,10 @@ QUERY_ENDPOINTS: tuple[QueryEndpoint, ...] = (
     QueryEndpoint(
         "retrieval", "search", SearchQuery, SearchResult, "Semantic search over a user's memories."
     ),
+    QueryEndpoint(
+        "retrieval", "memories", ListMemoriesQuery, MemoryPage, "A page of a user's memories."
+    ),
+    QueryEndpoint("retrieval", "memory", GetMemoryQuery, MemoryView, "One memory by its id."),
     QueryEndpoint(
         "audit", "events", AuditQuery, AuditResult, "Every audited step of one correlation id."
     ),

@@ -68,3 +68,42 @@ class HealthReport(msgspec.Struct, frozen=True, kw_only=True):
     service: str
     status: str
     checks: dict[str, str]
+
+
+class ListMemoriesQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of one user's memories, newest first, optionally filtered."""
+
+    tenant_id: str
+    user_id: str
+    limit: int = 20
+    offset: int = 0
+    source_type: str | None = None
+    session_id: str | None = None
+    q: str | None = None
+
+
+class GetMemoryQuery(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    memory_id: str
+
+
+class MemoryView(msgspec.Struct, frozen=True, kw_only=True):
+    """A recorded memory as the API shows it."""
+
+    memory_id: str
+    user_id: str
+    content: str
+    source_type: str
+    source_id: str | None
+    session_id: str | None
+    agent_id: str | None
+    metadata: dict[str, Any]
+    occurred_at: datetime
+    recorded_at: datetime
+
+
+class MemoryPage(msgspec.Struct, frozen=True, kw_only=True):
+    memories: list[MemoryView]
+    total: int
+    limit: int
+    offset: int

@@ -17,7 +17,8 @@ from mnemo.gateway.deps import Deps
 from mnemo.gateway.problems import Problem, handle_http_exception, handle_problem, handle_unexpected
 from mnemo.gateway.routes.audit import audit_events
 from mnemo.gateway.routes.health import health
-from mnemo.gateway.routes.ingest import ingest
+from mnemo.gateway.routes.ingest import ingest, ingest_batch
+from mnemo.gateway.routes.memories import get_memory, list_memories
 from mnemo.gateway.routes.search import search
 from mnemo.gateway.settings import GatewaySettings
 
@@ -45,7 +46,15 @@ def create_app(settings: GatewaySettings) -> Litestar:
             await nc.drain()
 
     return Litestar(
-        route_handlers=[ingest, search, audit_events, health],
+        route_handlers=[
+            ingest,
+            ingest_batch,
+            list_memories,
+            get_memory,
+            search,
+            audit_events,
+            health,
+        ],
         lifespan=[lifespan],
         exception_handlers={
             Problem: handle_problem,

@@ -15,11 +15,11 @@ _MISSING = re.compile(r"missing required field `([^`]+)`")
 
 
 def field_of(message: str) -> str | None:
-    if match := _MISSING.search(message):
-        return match.group(1)
-    if match := _FIELD.search(message):
-        return match.group(1)
-    return None
+    """The JSON path msgspec names ("items[1].userId"), without the leading "$."."""
+    at = match.group(1) if (match := _FIELD.search(message)) else None
+    if missing := _MISSING.search(message):
+        return f"{at}.{missing.group(1)}" if at else missing.group(1)
+    return at
 
 
 async def decode_body(request: Request, type_: type[T], *, status: int = 400) -> T:

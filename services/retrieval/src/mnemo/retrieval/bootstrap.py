@@ -3,12 +3,13 @@
 from qdrant_client import AsyncQdrantClient
 
 from mnemo.bus import ConsumerSpec
-from mnemo.contracts import MemoryRecorded, SearchQuery
+from mnemo.contracts import GetMemoryQuery, ListMemoriesQuery, MemoryRecorded, SearchQuery
 from mnemo.eventlog import EventStore
 from mnemo.host import Host
 from mnemo.retrieval.embedder import HashingEmbedder
 from mnemo.retrieval.handlers import SERVICE, RetrievalHandlers
 from mnemo.retrieval.index import MemoryIndex
+from mnemo.retrieval.memories import SQL, MemoryTable
 from mnemo.retrieval.settings import RetrievalSettings
 from mnemo.settings import load_settings
 from mnemo.telemetry import get_logger
@@ -30,12 +31,12 @@ def memory_index(settings: RetrievalSettings, client: AsyncQdrantClient) -> Memo
 async def main() -> None:
     settings = load_settings(RetrievalSettings)
     host = Host(SERVICE, settings)
-    await host.start()
-    assert host.publisher is not None
+    await host.start(migrations={"retrieval": SQL})
+    assert host.publisher is not None and host.pool is not None
     client = qdrant_client(settings)
     index = memory_index(settings, client)
     await index.ensure()
-    handlers = RetrievalHandlers(index, host.publisher)
+    handlers = RetrievalHandlers(index, MemoryTable(host.pool), host.publisher)
     topology = host.topology
     host.consume(
         ConsumerSpec(
@@ -47,6 +48,8 @@ async def main() -> None:
         handlers.memories_recorded,
     )
     host.query("search", SearchQuery, handlers.search)
+    host.query("memories", ListMemoriesQuery, handlers.list_memories)
+    host.query("memory", GetMemoryQuery, handlers.get_memory)
 
     async def qdrant_ok() -> None:
         await client.get_collections()
@@ -62,18 +65,20 @@ async def rebuild() -> None:
     """Drop the Qdrant projection and rebuild it from the event log."""
     settings = load_settings(RetrievalSettings)
     host = Host(SERVICE, settings)
-    await host.start()
+    await host.start(migrations={"retrieval": SQL})
     assert host.pool is not None
     client = qdrant_client(settings)
     index = memory_index(settings, client)
+    memories = MemoryTable(host.pool)
     await index.drop()
     await index.ensure()
+    await memories.clear()
     store, position, count = EventStore(host.pool), 0, 0
     while batch := await store.read_all(after=position, limit=1000):
-        for envelope in batch:
-            if isinstance(envelope.data, MemoryRecorded):
-                await index.index(envelope)
-                count += 1
+        recorded = [e for e in batch if isinstance(e.data, MemoryRecorded)]
+        await memories.record_all(recorded)
+        await index.index_all(recorded)
+        count += len(recorded)
         position = batch[-1].global_position
     log.info("retrieval_rebuilt", memories=count, position=position)
     print(f"rebuilt the memory index from the log: {count} memories up to position {position}")

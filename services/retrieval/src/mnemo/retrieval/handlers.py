@@ -5,7 +5,11 @@ from datetime import datetime
 from mnemo.bus import Delivery, Publisher
 from mnemo.contracts import (
     Envelope,
+    GetMemoryQuery,
+    ListMemoriesQuery,
+    MemoryPage,
     MemoryRecorded,
+    MemoryView,
     QueryError,
     SearchQuery,
     SearchResult,
@@ -14,6 +18,7 @@ from mnemo.contracts import (
     utcnow,
 )
 from mnemo.retrieval.index import MemoryIndex
+from mnemo.retrieval.memories import MemoryTable
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -23,8 +28,9 @@ MAX_LIMIT = 50
 
 
 class RetrievalHandlers:
-    def __init__(self, index: MemoryIndex, publisher: Publisher) -> None:
+    def __init__(self, index: MemoryIndex, memories: MemoryTable, publisher: Publisher) -> None:
         self._index = index
+        self._memories = memories
         self._publisher = publisher
 
     async def memory_recorded(self, delivery: Delivery) -> None:
@@ -37,10 +43,24 @@ class RetrievalHandlers:
             for e in (d.decode(Envelope) for d in deliveries)
             if isinstance(e.data, MemoryRecorded)
         ]
+        await self._memories.record_all(envelopes)
         await self._index.index_all(envelopes)
         now = utcnow()
         await self._publisher.publish_signals([indexed_signal(e, now) for e in envelopes])
         log.info("memories_indexed", count=len(envelopes))
+
+    async def list_memories(self, query: ListMemoriesQuery) -> MemoryPage | QueryError:
+        if not 1 <= query.limit <= 100:
+            return QueryError(code="invalid", message="limit must be 1..100", field="limit")
+        if query.offset < 0:
+            return QueryError(code="invalid", message="offset must be >= 0", field="offset")
+        return await self._memories.page(query)
+
+    async def get_memory(self, query: GetMemoryQuery) -> MemoryView | QueryError:
+        found = await self._memories.get(query)
+        if found is None:
+            return QueryError(code="not_found", message=f"no memory {query.memory_id!r}")
+        return found
 
     async def search(self, query: SearchQuery) -> SearchResult | QueryError:
         if not 1 <= query.limit <= MAX_LIMIT:

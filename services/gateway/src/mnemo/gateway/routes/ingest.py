@@ -105,22 +105,61 @@ def to_command(item: IngestRequest, tenant_id: str, actor: str) -> IngestMemory:
     )
 
 
-@post("/v1/ingest", status_code=202)
-async def ingest(request: Request) -> Response[bytes]:
+class BatchRequest(msgspec.Struct):
+    items: list[IngestRequest]
+
+
+MAX_BATCH = 50
+
+
+async def publish(request: Request, commands: list[IngestMemory]) -> None:
+    """Publish and wait for JetStream's acks: a 202 promises the items are durable."""
     deps = deps_of(request)
-    principal = authenticate(request, deps.settings)
-    item = await decode_body(request, IngestRequest)
-    command = to_command(item, principal.tenant_id, principal.actor)
     state = request.scope["state"]
     try:
-        await deps.publisher.publish_command(
-            command, correlation_id=state["correlation_id"], causation_id=state["request_id"]
+        await deps.publisher.publish_commands(
+            commands, correlation_id=state["correlation_id"], causation_id=state["request_id"]
         )
     except PublishError as exc:
         # Not acknowledged means not accepted: the caller must retry, nothing is promised.
         raise Problem(503, "NOT_ACCEPTED", f"the ingest could not be queued: {exc}") from None
+
+
+@post("/v1/ingest", status_code=202)
+async def ingest(request: Request) -> Response[bytes]:
+    principal = authenticate(request, deps_of(request).settings)
+    item = await decode_body(request, IngestRequest)
+    command = to_command(item, principal.tenant_id, principal.actor)
+    await publish(request, [command])
     return Response(
         as_json({"id": command.memory_id, "queued": True}),
         status_code=202,
         media_type="application/json",
     )
+
+
+@post("/v1/ingest/batch", status_code=202)
+async def ingest_batch(request: Request) -> Response[bytes]:
+    """All items or none: one bad item refuses the batch, naming its index."""
+    principal = authenticate(request, deps_of(request).settings)
+    batch = await decode_body(request, BatchRequest)
+    if not 1 <= len(batch.items) <= MAX_BATCH:
+        raise Problem(
+            400, "INVALID_REQUEST", f"items must hold 1 to {MAX_BATCH} entries", field="items"
+        )
+    commands = []
+    for index, item in enumerate(batch.items):
+        try:
+            commands.append(to_command(item, principal.tenant_id, principal.actor))
+        except Problem as problem:
+            field = f"items[{index}].{problem.details.get('field', '')}".rstrip(".")
+            raise Problem(
+                problem.status,
+                problem.code,
+                f"item {index}: {problem.detail}",
+                field=field,
+                details={"index": index},
+            ) from None
+    await publish(request, commands)
+    body = {"queued": len(commands), "ids": [c.memory_id for c in commands]}
+    return Response(as_json(body), status_code=202, media_type="application/json")

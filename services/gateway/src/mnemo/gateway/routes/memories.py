@@ -1,0 +1,66 @@
+"""GET /v1/memories and GET /v1/memories/{id}: a user's recorded memories (the read model)."""
+
+from litestar import Request, Response, get
+
+from mnemo.contracts import GetMemoryQuery, ListMemoriesQuery, MemoryPage, MemoryView
+from mnemo.gateway.auth import authenticate
+from mnemo.gateway.deps import deps_of
+from mnemo.gateway.problems import Problem
+from mnemo.gateway.routes.ingest import SOURCE_TYPES
+from mnemo.gateway.validation import as_json, int_param, query_param
+
+
+def memory_json(memory: MemoryView) -> dict[str, object]:
+    return {
+        "id": memory.memory_id,
+        "userId": memory.user_id,
+        "content": memory.content,
+        "sourceType": memory.source_type,
+        "sourceId": memory.source_id,
+        "sessionId": memory.session_id,
+        "agentId": memory.agent_id,
+        "metadata": memory.metadata,
+        "synthesized": False,
+        "occurredAt": memory.occurred_at,
+        "createdAt": memory.recorded_at,
+        "expiresAt": None,
+    }
+
+
+@get("/v1/memories")
+async def list_memories(request: Request) -> Response[bytes]:
+    deps = deps_of(request)
+    principal = authenticate(request, deps.settings)
+    source_type = query_param(request, "sourceType")
+    if source_type is not None and source_type not in SOURCE_TYPES:
+        raise Problem(
+            400, "INVALID_REQUEST", f"unknown sourceType {source_type!r}", field="sourceType"
+        )
+    query = ListMemoriesQuery(
+        tenant_id=principal.tenant_id,
+        user_id=query_param(request, "userId", required=True) or "",
+        limit=int_param(request, "limit", default=20, low=1, high=100),
+        offset=int_param(request, "offset", default=0, low=0, high=1_000_000),
+        source_type=source_type,
+        session_id=query_param(request, "sessionId"),
+        q=query_param(request, "q", max_len=4000),
+    )
+    page = await deps.ask(request, "retrieval", "memories", query, MemoryPage, principal.tenant_id)
+    assert isinstance(page, MemoryPage)
+    body = {
+        "memories": [memory_json(m) for m in page.memories],
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
+    }
+    return Response(as_json(body), media_type="application/json")
+
+
+@get("/v1/memories/{memory_id:str}")
+async def get_memory(request: Request, memory_id: str) -> Response[bytes]:
+    deps = deps_of(request)
+    principal = authenticate(request, deps.settings)
+    query = GetMemoryQuery(tenant_id=principal.tenant_id, memory_id=memory_id)
+    memory = await deps.ask(request, "retrieval", "memory", query, MemoryView, principal.tenant_id)
+    assert isinstance(memory, MemoryView)
+    return Response(as_json(memory_json(memory)), media_type="application/json")

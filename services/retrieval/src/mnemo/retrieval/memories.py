@@ -1,0 +1,115 @@
+"""The memories read model in PostgreSQL: list, filter, count and fetch recorded memories."""
+
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from mnemo.contracts import (
+    Envelope,
+    GetMemoryQuery,
+    ListMemoriesQuery,
+    MemoryPage,
+    MemoryRecorded,
+    MemoryView,
+)
+
+SQL = Path(__file__).parent / "sql"
+
+_UPSERT = """
+INSERT INTO retrieval.memories (tenant_id, memory_id, user_id, content, source_type, source_id,
+    session_id, agent_id, metadata, occurred_at, recorded_at, global_position)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12)
+ON CONFLICT (tenant_id, memory_id) DO NOTHING
+"""
+
+_COLUMNS = """memory_id, user_id, content, source_type, source_id, session_id, agent_id,
+    metadata::text AS metadata, occurred_at, recorded_at"""
+
+
+def _row(envelope: Envelope) -> tuple[Any, ...]:
+    memory = envelope.data
+    assert isinstance(memory, MemoryRecorded)
+    return (
+        envelope.tenant_id,
+        memory.memory_id,
+        memory.user_id,
+        memory.content,
+        memory.source_type,
+        memory.source_id,
+        memory.session_id,
+        memory.agent_id,
+        msgspec.json.encode(memory.metadata).decode(),
+        envelope.occurred_at,
+        envelope.recorded_at,
+        envelope.global_position,
+    )
+
+
+def _view(row: Any) -> MemoryView:
+    return MemoryView(
+        memory_id=row["memory_id"],
+        user_id=row["user_id"],
+        content=row["content"],
+        source_type=row["source_type"],
+        source_id=row["source_id"],
+        session_id=row["session_id"],
+        agent_id=row["agent_id"],
+        metadata=msgspec.json.decode(row["metadata"]),
+        occurred_at=row["occurred_at"],
+        recorded_at=row["recorded_at"],
+    )
+
+
+class MemoryTable:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def record_all(self, envelopes: list[Envelope]) -> None:
+        """Insert the memories; one already there (a redelivery) is left as it is."""
+        if envelopes:
+            async with self._pool.acquire() as conn:
+                await conn.executemany(_UPSERT, [_row(e) for e in envelopes])
+
+    async def page(self, query: ListMemoriesQuery) -> MemoryPage:
+        where = ["tenant_id = $1", "user_id = $2"]
+        args: list[Any] = [query.tenant_id, query.user_id]
+        for column, value in (("source_type", query.source_type), ("session_id", query.session_id)):
+            if value is not None:
+                args.append(value)
+                where.append(f"{column} = ${len(args)}")
+        if query.q:
+            args.append(f"%{_escape_like(query.q)}%")
+            where.append(f"content ILIKE ${len(args)}")
+        condition = " AND ".join(where)
+        async with self._pool.acquire() as conn:
+            total = await conn.fetchval(
+                f"SELECT count(*) FROM retrieval.memories WHERE {condition}", *args
+            )
+            rows = await conn.fetch(
+                f"SELECT {_COLUMNS} FROM retrieval.memories WHERE {condition}"
+                f" ORDER BY recorded_at DESC, memory_id"
+                f" LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+                *args,
+                query.limit,
+                query.offset,
+            )
+        return MemoryPage(
+            memories=[_view(r) for r in rows], total=total, limit=query.limit, offset=query.offset
+        )
+
+    async def get(self, query: GetMemoryQuery) -> MemoryView | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {_COLUMNS} FROM retrieval.memories WHERE tenant_id = $1 AND memory_id = $2",
+            query.tenant_id,
+            query.memory_id,
+        )
+        return _view(row) if row else None
+
+    async def clear(self) -> None:
+        await self._pool.execute("TRUNCATE retrieval.memories")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

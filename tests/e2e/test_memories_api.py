@@ -1,0 +1,88 @@
+"""Batch ingest and the memories read model, through the gateway over running services."""
+
+from .test_errors import assert_problem
+from .waiting import eventually
+
+
+def memories(api, user_id: str, **params) -> dict:
+    response = api.get("/v1/memories", params={"userId": user_id, **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_batch_is_accepted_listed_newest_first_and_fetchable(api, user_id):
+    items = [
+        {"userId": user_id, "content": "first: I moved to Lisbon", "sourceType": "conversation"},
+        {
+            "userId": user_id,
+            "content": "second: standup notes",
+            "sourceType": "meeting",
+            "sessionId": "s-9",
+            "agentId": "agent-7",
+            "metadata": {"title": "Standup"},
+        },
+        {"userId": user_id, "content": "third: bought a bike", "sourceId": "crm:17"},
+    ]
+    response = api.post("/v1/ingest/batch", json={"items": items})
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["queued"] == 3 and len(set(body["ids"])) == 3
+
+    page = eventually(lambda: (p := memories(api, user_id))["total"] == 3 and p)
+    assert {m["id"] for m in page["memories"]} == set(body["ids"])
+    stamps = [m["createdAt"] for m in page["memories"]]
+    assert stamps == sorted(stamps, reverse=True)
+
+    meeting = memories(api, user_id, sourceType="meeting")
+    assert meeting["total"] == 1
+    [m] = meeting["memories"]
+    assert (m["sessionId"], m["agentId"], m["metadata"]["title"]) == ("s-9", "agent-7", "Standup")
+    assert memories(api, user_id, q="lisbon")["total"] == 1
+    assert (
+        memories(api, user_id, limit=1, offset=1)["memories"][0]["id"] == page["memories"][1]["id"]
+    )
+
+    one = api.get(f"/v1/memories/{body['ids'][2]}")
+    assert one.status_code == 200
+    assert one.json()["content"] == "third: bought a bike"
+    assert one.json()["sourceId"] == "crm:17"
+
+
+def test_a_batch_with_one_bad_item_is_refused_whole(api, user_id):
+    items = [
+        {"userId": user_id, "content": "fine"},
+        {"userId": user_id, "content": "bad source", "sourceType": "telepathy"},
+    ]
+    problem = assert_problem(api.post("/v1/ingest/batch", json={"items": items}), 400)
+    assert problem["details"]["field"] == "items[1].sourceType"
+    assert problem["details"]["index"] == 1
+    missing = [{"userId": user_id, "content": "x"}, {"content": "no user"}]
+    assert_problem(api.post("/v1/ingest/batch", json={"items": missing}), 400, "items[1].userId")
+    too_big = [{"userId": user_id, "content": "a" * (100 * 1024 + 1)}]
+    assert_problem(api.post("/v1/ingest/batch", json={"items": too_big}), 413, "items[0].content")
+
+    # Nothing of the refused batches was stored: a later marker is the only memory.
+    api.post("/v1/ingest", json={"userId": user_id, "content": "marker"})
+    page = eventually(lambda: (p := memories(api, user_id))["total"] >= 1 and p)
+    assert [m["content"] for m in page["memories"]] == ["marker"]
+
+
+def test_batch_size_limits(api, user_id):
+    assert_problem(api.post("/v1/ingest/batch", json={"items": []}), 400, "items")
+    many = [{"userId": user_id, "content": f"m{i}"} for i in range(51)]
+    assert_problem(api.post("/v1/ingest/batch", json={"items": many}), 400, "items")
+    assert_problem(api.post("/v1/ingest/batch", json={"items": "nope"}), 400, "items")
+
+
+def test_source_id_is_idempotent_across_single_and_batch(api, user_id):
+    item = {"userId": user_id, "content": "once only", "sourceId": "doc:1"}
+    single = api.post("/v1/ingest", json=item).json()["id"]
+    batch = api.post("/v1/ingest/batch", json={"items": [item, item]}).json()["ids"]
+    assert batch == [single, single]
+    api.post("/v1/ingest", json={"userId": user_id, "content": "marker two"})
+    page = eventually(lambda: (p := memories(api, user_id))["total"] >= 2 and p)
+    assert sorted(m["content"] for m in page["memories"]) == ["marker two", "once only"]
+
+
+def test_an_unknown_memory_is_404(api):
+    assert_problem(api.get("/v1/memories/00000000-0000-0000-0000-000000000000"), 404)
