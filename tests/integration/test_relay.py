@@ -51,7 +51,7 @@ async def test_relay_never_skips_a_position_committed_late(
                VALUES ($1, $2, 0, 'memory.recorded', 'gap', $3::jsonb, $4::jsonb, now())""",
             late.event_id,
             "s-late",
-            encode_data(late),
+            encode_data(late).decode(),
             encode_metadata(late),
         )
         stored = await EventStore(log_pool).append("s-early", [early])

@@ -35,8 +35,24 @@ def stream_configs(topology: Topology) -> list[StreamConfig]:
     ]
 
 
+class UnsupportedServer(RuntimeError):
+    """The NATS server is too old for what Mnemo needs."""
+
+
+def check_server(version: tuple[int, int]) -> None:
+    """Consumers filter on several subjects, which NATS supports from 2.10 on."""
+    if version < (2, 10):
+        found = ".".join(map(str, version))
+        raise UnsupportedServer(
+            f"NATS server {found} is too old: Mnemo needs 2.10 or newer (multi-subject"
+            " consumers); unset MNEMO_NATS_URL to use the bundled nats-server"
+        )
+
+
 async def ensure_streams(js: JetStreamContext, topology: Topology) -> None:
     """Create the topology's streams, or bring existing ones to the current config."""
+    server = js._nc.connected_server_version
+    check_server((server.major, server.minor))
     for config in stream_configs(topology):
         try:
             await js.add_stream(config)

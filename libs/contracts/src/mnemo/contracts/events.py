@@ -52,10 +52,19 @@ class MemorySynthesized(_EventData, tag="memory.synthesized", frozen=True, kw_on
     extractor: str
 
 
-EventData = MemoryRecorded | FactExtracted | MemorySynthesized
+class MemoryForgotten(_EventData, tag="memory.forgotten", frozen=True, kw_only=True):
+    """Everything of one subject was forgotten: its data keys are shredded, so its sealed
+    events can never be read again, and every projection drops what it holds of it."""
+
+    user_id: str
+    removed: dict[str, int] = {}
+
+
+EventData = MemoryRecorded | FactExtracted | MemorySynthesized | MemoryForgotten
 
 EVENT_TYPES: dict[str, type[EventData]] = {
     "memory.recorded": MemoryRecorded,
     "fact.extracted": FactExtracted,
     "memory.synthesized": MemorySynthesized,
+    "memory.forgotten": MemoryForgotten,
 }

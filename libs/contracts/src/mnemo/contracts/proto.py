@@ -36,6 +36,8 @@ from mnemo.contracts.headers import Headers
 from mnemo.contracts.queries import (
     AuditQuery,
     AuditResult,
+    ForgetResult,
+    ForgetSubject,
     GetMemoryQuery,
     HealthReport,
     ListMemoriesQuery,
@@ -61,6 +63,8 @@ QUERY_TYPES: tuple[type[msgspec.Struct], ...] = (
     MemoryPage,
     GetMemoryQuery,
     MemoryView,
+    ForgetSubject,
+    ForgetResult,
     AuditQuery,
     AuditResult,
     HealthReport,
@@ -89,6 +93,9 @@ QUERY_ENDPOINTS: tuple[QueryEndpoint, ...] = (
         "retrieval", "memories", ListMemoriesQuery, MemoryPage, "A page of a user's memories."
     ),
     QueryEndpoint("retrieval", "memory", GetMemoryQuery, MemoryView, "One memory by its id."),
+    QueryEndpoint(
+        "ingest", "forget", ForgetSubject, ForgetResult, "Forget a subject (crypto-shredding)."
+    ),
     QueryEndpoint(
         "audit", "events", AuditQuery, AuditResult, "Every audited step of one correlation id."
     ),

@@ -107,3 +107,17 @@ class MemoryPage(msgspec.Struct, frozen=True, kw_only=True):
     total: int
     limit: int
     offset: int
+
+
+class ForgetSubject(msgspec.Struct, frozen=True, kw_only=True):
+    """Forget everything of one subject (request/reply, so the caller learns what went)."""
+
+    tenant_id: str
+    user_id: str
+    actor: str
+
+
+class ForgetResult(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: str
+    removed: dict[str, int]
+    event_id: str

@@ -1,10 +1,16 @@
-"""Rows <-> envelopes. JSON is encoded with msgspec; Postgres stores it as jsonb."""
+"""Rows <-> envelopes. JSON is encoded with msgspec; Postgres stores it as jsonb.
 
+Sealed rows (see sealing.py) are opened with the keys passed in; a row whose key has
+been shredded decodes to nothing, so forgotten events simply are not there to readers.
+"""
+
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
 from mnemo.contracts import Envelope, EventData, NewEvent
+from mnemo.eventlog.sealing import open_sealed, sealed_key_id
 
 _data_decoder = msgspec.json.Decoder(EventData)
 _meta_decoder = msgspec.json.Decoder(dict[str, Any])
@@ -17,8 +23,8 @@ COLUMNS = (
 )
 
 
-def encode_data(event: NewEvent) -> str:
-    return _encoder.encode(event.data).decode()
+def encode_data(event: NewEvent) -> bytes:
+    return _encoder.encode(event.data)
 
 
 def encode_metadata(event: NewEvent) -> str:
@@ -33,7 +39,27 @@ def encode_metadata(event: NewEvent) -> str:
     return _encoder.encode(meta).decode()
 
 
-def row_to_envelope(row: Any) -> Envelope:
+def key_ids(rows: Iterable[Any]) -> set[str]:
+    """The key ids that sealed rows need to be opened."""
+    found = set()
+    for row in rows:
+        if '"sealed"' in row["data"]:
+            key_id = sealed_key_id(_meta_decoder.decode(row["data"]))
+            if key_id:
+                found.add(key_id)
+    return found
+
+
+def row_to_envelope(row: Any, keys: dict[str, bytes] | None = None) -> Envelope | None:
+    """The stored event, or None when it is sealed and its key is gone."""
+    raw: bytes | str = row["data"]
+    if '"sealed"' in row["data"]:
+        stored = _meta_decoder.decode(row["data"])
+        if sealed_key_id(stored):
+            opened = open_sealed(stored, row["event_id"], keys or {})
+            if opened is None:
+                return None
+            raw = opened
     meta = _meta_decoder.decode(row["metadata"])
     return Envelope(
         event_id=row["event_id"],
@@ -49,5 +75,10 @@ def row_to_envelope(row: Any) -> Envelope:
         actor=meta["actor"],
         service=meta.get("service", ""),
         traceparent=meta.get("traceparent"),
-        data=_data_decoder.decode(row["data"]),
+        data=_data_decoder.decode(raw),
     )
+
+
+def rows_to_envelopes(rows: Iterable[Any], keys: dict[str, bytes]) -> list[Envelope]:
+    """Every readable event of `rows`, in their order."""
+    return [e for e in (row_to_envelope(r, keys) for r in rows) if e is not None]

@@ -14,7 +14,8 @@ from typing import Protocol
 import asyncpg
 
 from mnemo.contracts import Envelope
-from mnemo.eventlog.codec import COLUMNS, row_to_envelope
+from mnemo.eventlog.codec import COLUMNS, key_ids, rows_to_envelopes
+from mnemo.eventlog.keyring import KeyRing
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -53,6 +54,7 @@ class Relay:
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
         self._wake = asyncio.Event()
+        self._keyring = KeyRing()
         self.published = 0
 
     async def run(self) -> None:
@@ -116,7 +118,11 @@ class Relay:
             rows = await self._pool.fetch(_BATCH, xid, position, self._batch_size)
             if not rows:
                 return total
-            await self._publisher.publish_events([row_to_envelope(r) for r in rows])
+            keys = await self._keyring.keys(self._pool, key_ids(rows))
+            # Events of a subject forgotten meanwhile are unreadable: they are not published.
+            readable = rows_to_envelopes(rows, keys)
+            if readable:
+                await self._publisher.publish_events(readable)
             last = rows[-1]
             await self._save(last["transaction_id"], last["global_position"])
             total += len(rows)

@@ -10,8 +10,16 @@ from typing import Any, Final
 import asyncpg
 
 from mnemo.contracts import Envelope, NewEvent
-from mnemo.eventlog.codec import COLUMNS, encode_data, encode_metadata, row_to_envelope
+from mnemo.eventlog.codec import (
+    COLUMNS,
+    encode_data,
+    encode_metadata,
+    key_ids,
+    rows_to_envelopes,
+)
 from mnemo.eventlog.errors import IdempotencyConflict, WrongExpectedVersion
+from mnemo.eventlog.keyring import KeyRing
+from mnemo.eventlog.sealing import SEALED_TYPES, seal
 
 # expected_version values: a number is "the stream is at exactly this version";
 NO_STREAM: Final = -1  # the stream must not exist yet
@@ -34,6 +42,7 @@ class EventStore:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self.keyring = KeyRing()
 
     async def append(
         self,
@@ -53,6 +62,7 @@ class EventStore:
             stored = await self._stored(conn, ids)
             if stored is not None:
                 return stored
+            data, keys = await self._encode(conn, events)
             try:
                 async with conn.transaction():
                     current = await conn.fetchval(
@@ -69,7 +79,7 @@ class EventStore:
                         [current + 1 + i for i in range(len(events))],
                         [e.event_type for e in events],
                         [e.tenant_id for e in events],
-                        [encode_data(e) for e in events],
+                        data,
                         [encode_metadata(e) for e in events],
                         [e.occurred_at for e in events],
                     )
@@ -85,7 +95,27 @@ class EventStore:
                     )
                     raise WrongExpectedVersion(stream_id, expected_version, actual) from None
                 raise
-        return [row_to_envelope(r) for r in rows]
+        return rows_to_envelopes(rows, keys)
+
+    async def _encode(
+        self, conn: Any, events: Sequence[NewEvent]
+    ) -> tuple[list[str], dict[str, bytes]]:
+        """Each event's stored data: sealed with its subject's key when it carries content."""
+        data: list[str] = []
+        keys: dict[str, bytes] = {}
+        for event in events:
+            plain = encode_data(event)
+            user_id = getattr(event.data, "user_id", None)
+            if event.event_type in SEALED_TYPES and user_id:
+                key_id, key = await self.keyring.key_for(conn, event.tenant_id, user_id)
+                keys[key_id] = key
+                data.append(seal(plain, event.event_id, key_id, key))
+            else:
+                data.append(plain.decode())
+        return data, keys
+
+    async def _open(self, conn: Any, rows: list[Any]) -> list[Envelope]:
+        return rows_to_envelopes(rows, await self.keyring.keys(conn, key_ids(rows)))
 
     async def _stored(self, conn: Any, ids: list[str]) -> list[Envelope] | None:
         rows = await conn.fetch(
@@ -100,30 +130,53 @@ class EventStore:
                 f"{len(rows)} of {len(ids)} event ids are already stored; a retry must "
                 "resend the same batch"
             )
-        return [row_to_envelope(r) for r in rows]
+        # A forgotten subject's events stay stored but unreadable: they come back empty.
+        return await self._open(conn, rows)
 
-    async def read_all(self, after: int = 0, limit: int = 1000) -> list[Envelope]:
-        """Committed events with global_position > `after`, in position order."""
-        rows = await self._pool.fetch(
-            f"SELECT {COLUMNS} FROM mnemo.events WHERE global_position > $1"
-            " ORDER BY global_position LIMIT $2",
-            after,
-            limit,
-        )
-        return [row_to_envelope(r) for r in rows]
+    async def read_all(self, after: int = 0, limit: int = 1000) -> tuple[list[Envelope], int]:
+        """Readable events with global_position > `after`, in position order, and the last
+        position read (forgotten events are skipped, so it can lie past the last envelope)."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {COLUMNS} FROM mnemo.events WHERE global_position > $1"
+                " ORDER BY global_position LIMIT $2",
+                after,
+                limit,
+            )
+            last = rows[-1]["global_position"] if rows else after
+            return await self._open(conn, rows), last
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:
-        rows = await self._pool.fetch(
-            f"SELECT {COLUMNS} FROM mnemo.events WHERE stream_id = $1 ORDER BY stream_version",
-            stream_id,
-        )
-        return [row_to_envelope(r) for r in rows]
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {COLUMNS} FROM mnemo.events WHERE stream_id = $1 ORDER BY stream_version",
+                stream_id,
+            )
+            return await self._open(conn, rows)
 
     async def get(self, event_id: str) -> Envelope | None:
-        row = await self._pool.fetchrow(
-            f"SELECT {COLUMNS} FROM mnemo.events WHERE event_id = $1::uuid", event_id
-        )
-        return row_to_envelope(row) if row else None
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {COLUMNS} FROM mnemo.events WHERE event_id = $1::uuid", event_id
+            )
+            found = await self._open(conn, rows)
+        return found[0] if found else None
+
+    async def forget_subject(self, tenant_id: str, user_id: str) -> dict[str, int]:
+        """Shred the subject's keys; return how many of its sealed events that silenced."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            counts = await conn.fetch(
+                """SELECT event_type, count(*) AS n FROM mnemo.events
+                   WHERE tenant_id = $1 AND data->>'user_id' = $2 AND data ? 'sealed'
+                     AND data->'sealed'->>'key_id' IN (
+                         SELECT key_id::text FROM mnemo.subject_keys
+                         WHERE tenant_id = $1 AND user_id = $2)
+                   GROUP BY event_type""",
+                tenant_id,
+                user_id,
+            )
+            await self.keyring.shred(conn, tenant_id, user_id)
+        return {r["event_type"]: r["n"] for r in counts}
 
     async def head(self) -> int:
         """The highest global position written so far (0 for an empty log)."""

@@ -16,6 +16,7 @@ from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
 from mnemo.gateway.problems import Problem, handle_http_exception, handle_problem, handle_unexpected
 from mnemo.gateway.routes.audit import audit_events
+from mnemo.gateway.routes.forget import forget_memory, forget_user
 from mnemo.gateway.routes.health import health
 from mnemo.gateway.routes.ingest import ingest, ingest_batch
 from mnemo.gateway.routes.memories import get_memory, list_memories
@@ -51,6 +52,8 @@ def create_app(settings: GatewaySettings) -> Litestar:
             ingest_batch,
             list_memories,
             get_memory,
+            forget_memory,
+            forget_user,
             search,
             audit_events,
             health,

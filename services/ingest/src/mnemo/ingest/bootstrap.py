@@ -1,6 +1,7 @@
 """Wiring: settings -> host -> command consumer, relay, health."""
 
 from mnemo.bus import ConsumerSpec
+from mnemo.contracts import ForgetSubject
 from mnemo.eventlog import EventStore, Relay
 from mnemo.host import Host
 from mnemo.ingest.handlers import SERVICE, IngestHandlers
@@ -23,6 +24,7 @@ async def main() -> None:
         ),
         handlers.ingest_memory,
     )
+    host.query("forget", ForgetSubject, handlers.forget)
     if settings.relay_enabled:
         relay = Relay(host.pool, host.publisher, batch_size=settings.relay_batch)
         host.background(relay.run)

@@ -1,9 +1,19 @@
 """What ingest does for each command."""
 
 from mnemo.bus import Delivery
-from mnemo.contracts import IngestMemory, MemoryRecorded, NewEvent, derived_id
+from mnemo.contracts import (
+    ForgetResult,
+    ForgetSubject,
+    IngestMemory,
+    MemoryForgotten,
+    MemoryRecorded,
+    NewEvent,
+    derived_id,
+    new_id,
+    utcnow,
+)
 from mnemo.eventlog import NO_STREAM, EventStore, WrongExpectedVersion
-from mnemo.telemetry import get_logger
+from mnemo.telemetry import current_context, get_logger
 
 log = get_logger(__name__)
 
@@ -12,6 +22,10 @@ SERVICE = "ingest"
 
 def memory_stream(tenant_id: str, memory_id: str) -> str:
     return f"memory-{tenant_id}-{memory_id}"
+
+
+def subject_stream(tenant_id: str, user_id: str) -> str:
+    return f"subject-{tenant_id}-{derived_id('subject', tenant_id, user_id)}"
 
 
 class IngestHandlers:
@@ -56,3 +70,28 @@ class IngestHandlers:
             event_id=stored[0].event_id,
             position=stored[0].global_position,
         )
+
+    async def forget(self, request: ForgetSubject) -> ForgetResult:
+        """Shred the subject's keys, then record that it was forgotten.
+
+        Shredding comes first: once it commits, the subject's content in the log is
+        unreadable, whatever happens next. Idempotent: a repeat removes nothing more.
+        """
+        removed = await self._store.forget_subject(request.tenant_id, request.user_id)
+        ctx = current_context()
+        cause = ctx.message_id if ctx and ctx.message_id else new_id()
+        event = NewEvent(
+            event_id=derived_id(cause, "memory.forgotten"),
+            tenant_id=request.tenant_id,
+            occurred_at=utcnow(),
+            correlation_id=ctx.correlation_id if ctx and ctx.correlation_id else cause,
+            causation_id=cause,
+            actor=request.actor,
+            service=SERVICE,
+            data=MemoryForgotten(user_id=request.user_id, removed=removed),
+        )
+        [stored] = await self._store.append(
+            subject_stream(request.tenant_id, request.user_id), [event]
+        )
+        log.info("subject_forgotten", removed=removed)
+        return ForgetResult(user_id=request.user_id, removed=removed, event_id=stored.event_id)

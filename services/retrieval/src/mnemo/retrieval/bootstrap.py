@@ -42,7 +42,10 @@ async def main() -> None:
         ConsumerSpec(
             durable=f"{SERVICE}-index",
             stream=topology.evt_stream,
-            filter_subjects=[topology.evt_subject("*", "memory.recorded")],
+            filter_subjects=[
+                topology.evt_subject("*", "memory.recorded"),
+                topology.evt_subject("*", "memory.forgotten"),
+            ],
         ),
         handlers.memory_recorded,
         handlers.memories_recorded,
@@ -74,12 +77,15 @@ async def rebuild() -> None:
     await index.ensure()
     await memories.clear()
     store, position, count = EventStore(host.pool), 0, 0
-    while batch := await store.read_all(after=position, limit=1000):
+    while True:
+        batch, last = await store.read_all(after=position, limit=1000)
+        if last == position:
+            break
         recorded = [e for e in batch if isinstance(e.data, MemoryRecorded)]
         await memories.record_all(recorded)
         await index.index_all(recorded)
         count += len(recorded)
-        position = batch[-1].global_position
+        position = last
     log.info("retrieval_rebuilt", memories=count, position=position)
     print(f"rebuilt the memory index from the log: {count} memories up to position {position}")
     await client.close()

@@ -7,6 +7,7 @@ from mnemo.contracts import (
     Envelope,
     GetMemoryQuery,
     ListMemoriesQuery,
+    MemoryForgotten,
     MemoryPage,
     MemoryRecorded,
     MemoryView,
@@ -37,12 +38,28 @@ class RetrievalHandlers:
         await self.memories_recorded([delivery])
 
     async def memories_recorded(self, deliveries: list[Delivery]) -> None:
+        """Apply the events in order: runs of recorded memories are indexed together, and a
+        forgotten subject is dropped exactly where it falls in the stream."""
+        run: list[Envelope] = []
+        for envelope in (d.decode(Envelope) for d in deliveries):
+            if isinstance(envelope.data, MemoryRecorded):
+                run.append(envelope)
+            elif isinstance(envelope.data, MemoryForgotten):
+                await self._index_run(run)
+                run = []
+                await self._forget(envelope)
+        await self._index_run(run)
+
+    async def _forget(self, envelope: Envelope) -> None:
+        assert isinstance(envelope.data, MemoryForgotten)
+        removed = await self._memories.forget(envelope.tenant_id, envelope.data.user_id)
+        await self._index.forget(envelope.tenant_id, envelope.data.user_id)
+        log.info("subject_dropped_from_projections", memories=removed)
+
+    async def _index_run(self, envelopes: list[Envelope]) -> None:
         """Index the memories, then say so: the signal makes "searchable" visible in the audit."""
-        envelopes = [
-            e
-            for e in (d.decode(Envelope) for d in deliveries)
-            if isinstance(e.data, MemoryRecorded)
-        ]
+        if not envelopes:
+            return
         await self._memories.record_all(envelopes)
         await self._index.index_all(envelopes)
         now = utcnow()

@@ -68,6 +68,23 @@ class MemoryIndex:
             id=memory.memory_id, vector=self._embedder.embed(memory.content), payload=payload
         )
 
+    async def forget(self, tenant_id: str, user_id: str) -> None:
+        await self._client.delete(
+            self._collection,
+            points_selector=models.FilterSelector(
+                filter=models.Filter(
+                    must=[
+                        models.FieldCondition(
+                            key="tenant_id", match=models.MatchValue(value=tenant_id)
+                        ),
+                        models.FieldCondition(
+                            key="user_id", match=models.MatchValue(value=user_id)
+                        ),
+                    ]
+                )
+            ),
+        )
+
     async def search(self, query: SearchQuery) -> list[SearchHit]:
         must = [
             models.FieldCondition(key="tenant_id", match=models.MatchValue(value=query.tenant_id)),

@@ -107,6 +107,14 @@ class MemoryTable:
         )
         return _view(row) if row else None
 
+    async def forget(self, tenant_id: str, user_id: str) -> int:
+        result = await self._pool.execute(
+            "DELETE FROM retrieval.memories WHERE tenant_id = $1 AND user_id = $2",
+            tenant_id,
+            user_id,
+        )
+        return int(result.split()[-1])
+
     async def clear(self) -> None:
         await self._pool.execute("TRUNCATE retrieval.memories")
 

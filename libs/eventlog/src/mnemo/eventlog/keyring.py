@@ -1,0 +1,52 @@
+"""Per-subject data keys: created on first use, looked up in bulk, shredded on forget."""
+
+import os
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
+
+KEY_BYTES = 32  # AES-256
+
+
+class KeyRing:
+    """Keys live in `mnemo.subject_keys`; every call takes the connection to use."""
+
+    async def key_for(self, conn: Any, tenant_id: str, user_id: str) -> tuple[str, bytes]:
+        """The subject's current (key_id, key), creating one if it has none."""
+        row = await conn.fetchrow(
+            """INSERT INTO mnemo.subject_keys (key_id, tenant_id, user_id, key)
+               VALUES ($1, $2, $3, $4)
+               ON CONFLICT (tenant_id, user_id) DO UPDATE SET tenant_id = EXCLUDED.tenant_id
+               RETURNING key_id::text AS key_id, key""",
+            uuid.uuid4(),
+            tenant_id,
+            user_id,
+            os.urandom(KEY_BYTES),
+        )
+        return row["key_id"], bytes(row["key"])
+
+    async def keys(self, conn: Any, key_ids: Iterable[str]) -> dict[str, bytes]:
+        wanted = sorted(set(key_ids))
+        if not wanted:
+            return {}
+        rows = await conn.fetch(
+            "SELECT key_id::text AS key_id, key FROM mnemo.subject_keys"
+            " WHERE key_id = ANY($1::uuid[])",
+            wanted,
+        )
+        return {r["key_id"]: bytes(r["key"]) for r in rows}
+
+    async def shred(self, conn: Any, tenant_id: str, user_id: str) -> int:
+        """Delete the subject's keys: whatever they sealed can never be read again."""
+        result = await conn.execute(
+            "DELETE FROM mnemo.subject_keys WHERE tenant_id = $1 AND user_id = $2",
+            tenant_id,
+            user_id,
+        )
+        shredded = int(result.split()[-1])
+        log.info("subject_keys_shredded", tenant_id=tenant_id, keys=shredded)
+        return shredded

@@ -1,0 +1,92 @@
+"""Forget a user: every projection drops them, the log keeps no readable content, and a
+rebuild of the projections from the log brings nothing back."""
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import uuid
+
+import asyncpg
+
+from .test_errors import assert_problem
+from .test_memories_api import memories
+from .test_thin_path import search
+from .waiting import eventually
+
+
+def log_mentions(stack, text: str) -> int:
+    async def count() -> int:
+        conn = await asyncpg.connect(stack.env["MNEMO_DATABASE_URL"])
+        try:
+            return await conn.fetchval(
+                "SELECT count(*) FROM mnemo.events WHERE data::text LIKE $1", f"%{text}%"
+            )
+        finally:
+            await conn.close()
+
+    return asyncio.run(count())
+
+
+def rebuild_retrieval(stack) -> None:
+    stack.stop("retrieval")
+    shutil.rmtree(stack.home / "qdrant", ignore_errors=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "mnemo.retrieval", "rebuild"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    stack.start("retrieval")
+    stack.wait_healthy()
+
+
+def test_forget_then_rebuild_brings_nothing_back(stack, api, user_id):
+    token = uuid.uuid4().hex[:10]
+    other = user_id + "-stays"
+    items = [
+        {"userId": user_id, "content": f"I work at Zorblax{token} and I love kayaking"},
+        {"userId": user_id, "content": f"my passport number is P{token}"},
+        {"userId": other, "content": f"the other user also mentions Zorblax{token}"},
+    ]
+    assert api.post("/v1/ingest/batch", json={"items": items}).status_code == 202
+    eventually(lambda: memories(api, user_id)["total"] == 2)
+    eventually(lambda: memories(api, other)["total"] == 1)
+    eventually(lambda: search(api, user_id, f"Zorblax{token}"))
+
+    response = api.delete("/v1/user", params={"userId": user_id})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["deleted"] is True
+    assert body["removed"]["memories"] == 2
+    assert body["removed"]["facts"] >= 1  # "I work at ..." is a fact synthesis extracted
+
+    eventually(lambda: memories(api, user_id)["total"] == 0)
+    assert search(api, user_id, f"Zorblax{token}") == []
+    assert log_mentions(stack, f"P{token}") == 0
+    assert log_mentions(stack, f"Zorblax{token}") == 0  # the other user's content is sealed too
+
+    rebuild_retrieval(stack)
+    assert memories(api, user_id)["total"] == 0
+    assert search(api, user_id, f"Zorblax{token}") == []
+    assert memories(api, other)["total"] == 1
+
+    again = api.delete("/v1/memory", params={"userId": user_id})
+    assert again.status_code == 200
+    assert again.json()["removed"] == {"memories": 0, "facts": 0}
+
+
+def test_a_forgotten_user_can_start_over(api, user_id):
+    api.post("/v1/ingest", json={"userId": user_id, "content": "before"})
+    eventually(lambda: memories(api, user_id)["total"] == 1)
+    api.delete("/v1/memory", params={"userId": user_id})
+    eventually(lambda: memories(api, user_id)["total"] == 0)
+    api.post("/v1/ingest", json={"userId": user_id, "content": "after"})
+    page = eventually(lambda: (p := memories(api, user_id))["total"] == 1 and p)
+    assert page["memories"][0]["content"] == "after"
+
+
+def test_forget_needs_a_user_id(api):
+    assert_problem(api.delete("/v1/user"), 400, "userId")

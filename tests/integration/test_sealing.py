@@ -1,0 +1,81 @@
+"""Crypto-shredding: content is sealed in the log; forgetting a subject makes it unreadable."""
+
+from mnemo.contracts import Headers, MemoryRecorded, NewEvent, new_id, utcnow
+from mnemo.eventlog import EventStore, Relay
+
+from .helpers import stream_messages
+
+
+def said(user: str, content: str, tenant: str = "acme") -> NewEvent:
+    return NewEvent(
+        event_id=new_id(),
+        tenant_id=tenant,
+        occurred_at=utcnow(),
+        correlation_id=new_id(),
+        causation_id=new_id(),
+        actor="test",
+        service="test",
+        data=MemoryRecorded(memory_id=new_id(), user_id=user, content=content),
+    )
+
+
+async def raw_data(pool) -> str:
+    rows = await pool.fetch("SELECT data::text AS d FROM mnemo.events")
+    return "\n".join(r["d"] for r in rows)
+
+
+async def test_content_is_sealed_at_rest_and_readable_through_the_store(log_pool):
+    store = EventStore(log_pool)
+    [stored] = await store.append("s-1", [said("alice", "my locker code is 4711")])
+    assert stored.data.content == "my locker code is 4711"
+    assert "4711" not in await raw_data(log_pool)
+    [again] = await store.read_stream("s-1")
+    assert again.data.content == "my locker code is 4711"
+
+
+async def test_forgetting_a_subject_makes_its_events_unreadable_and_only_its_own(log_pool):
+    store = EventStore(log_pool)
+    await store.append("s-a1", [said("alice", "alice likes tea")])
+    await store.append("s-a2", [said("alice", "alice lives in Oslo")])
+    await store.append("s-b1", [said("bob", "bob likes coffee")])
+
+    assert await store.forget_subject("acme", "alice") == {"memory.recorded": 2}
+    assert await store.read_stream("s-a1") == []
+    readable, _ = await store.read_all()
+    assert [e.data.content for e in readable] == ["bob likes coffee"]
+    raw = await raw_data(log_pool)
+    assert "tea" not in raw and "Oslo" not in raw
+    # The rows are still there, unchanged: the log was not edited.
+    assert await log_pool.fetchval("SELECT count(*) FROM mnemo.events") == 3
+    assert await store.forget_subject("acme", "alice") == {}
+
+
+async def test_a_subject_forgotten_then_heard_again_gets_a_new_key(log_pool):
+    store = EventStore(log_pool)
+    await store.append("s-old", [said("carol", "old words")])
+    await store.forget_subject("acme", "carol")
+    await store.append("s-new", [said("carol", "new words")])
+    readable, _ = await store.read_all()
+    assert [e.data.content for e in readable] == ["new words"]
+
+
+async def test_the_same_user_id_in_another_tenant_is_not_forgotten(log_pool):
+    store = EventStore(log_pool)
+    await store.append("s-t1", [said("dave", "in tenant one", tenant="one")])
+    await store.append("s-t2", [said("dave", "in tenant two", tenant="two")])
+    await store.forget_subject("one", "dave")
+    readable, _ = await store.read_all()
+    assert [e.data.content for e in readable] == ["in tenant two"]
+
+
+async def test_the_relay_does_not_publish_what_was_forgotten(log_pool, publisher, topology):
+    store = EventStore(log_pool)
+    await store.append("s-e1", [said("erin", "erin's words")])
+    kept = said("frank", "frank's words")
+    await store.append("s-f1", [kept])
+    await store.forget_subject("acme", "erin")
+    assert await Relay(log_pool, publisher).pump() == 2
+    msgs = await stream_messages(
+        publisher.js, topology.evt_stream, topology.evt_subject("acme", "memory.recorded"), expect=1
+    )
+    assert [m.headers[Headers.MSG_ID] for m in msgs] == [kept.event_id]
