@@ -8,6 +8,7 @@ from mnemo.contracts.commands import COMMAND_TYPES, Command, IngestMemory
 from mnemo.contracts.envelope import Envelope, NewEvent
 from mnemo.contracts.events import (
     EVENT_TYPES,
+    ChunkSpan,
     EventData,
     ExtractedFact,
     FactExtracted,
@@ -44,6 +45,7 @@ __all__ = [
     "AuditEntry",
     "AuditQuery",
     "AuditResult",
+    "ChunkSpan",
     "Command",
     "Envelope",
     "EventData",

@@ -9,8 +9,20 @@ class _EventData(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     pass
 
 
+class ChunkSpan(msgspec.Struct, frozen=True, kw_only=True):
+    """One searchable piece of a memory: content[start:end]."""
+
+    index: int
+    start: int
+    end: int
+
+
 class MemoryRecorded(_EventData, tag="memory.recorded", frozen=True, kw_only=True):
-    """Something an agent sent was accepted into a subject's memory (after redaction)."""
+    """Something an agent sent was accepted into a subject's memory (after redaction).
+
+    `chunks` split the content for search (none: the whole content is one chunk);
+    `redactions` counts the secrets replaced by placeholders, by kind.
+    """
 
     memory_id: str
     user_id: str
@@ -20,6 +32,11 @@ class MemoryRecorded(_EventData, tag="memory.recorded", frozen=True, kw_only=Tru
     session_id: str | None = None
     agent_id: str | None = None
     metadata: dict[str, Any] = {}
+    chunks: list[ChunkSpan] = []
+    redactions: dict[str, int] = {}
+
+    def chunk_spans(self) -> list[ChunkSpan]:
+        return self.chunks or [ChunkSpan(index=0, start=0, end=len(self.content))]
 
 
 class ExtractedFact(msgspec.Struct, frozen=True, kw_only=True):

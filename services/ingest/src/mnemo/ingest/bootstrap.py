@@ -14,7 +14,11 @@ async def main() -> None:
     host = Host(SERVICE, settings)
     await host.start()
     assert host.pool is not None and host.publisher is not None
-    handlers = IngestHandlers(EventStore(host.pool))
+    handlers = IngestHandlers(
+        EventStore(host.pool),
+        chunk_max=settings.chunk_max_chars,
+        chunk_overlap=settings.chunk_overlap_chars,
+    )
     topology = host.topology
     host.consume(
         ConsumerSpec(

@@ -1,7 +1,9 @@
 """What ingest does for each command."""
 
 from mnemo.bus import Delivery
+from mnemo.chunking import chunk_text
 from mnemo.contracts import (
+    ChunkSpan,
     ForgetResult,
     ForgetSubject,
     IngestMemory,
@@ -29,8 +31,18 @@ def subject_stream(tenant_id: str, user_id: str) -> str:
 
 
 class IngestHandlers:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(
+        self, store: EventStore, *, chunk_max: int = 1200, chunk_overlap: int = 200
+    ) -> None:
         self._store = store
+        self._chunk_max = chunk_max
+        self._chunk_overlap = chunk_overlap
+
+    def _chunks(self, content: str) -> list[ChunkSpan]:
+        if len(content) <= self._chunk_max:
+            return []  # one chunk, the whole content: nothing to record
+        pieces = chunk_text(content, max_chars=self._chunk_max, overlap_chars=self._chunk_overlap)
+        return [ChunkSpan(index=c.index, start=c.start, end=c.end) for c in pieces]
 
     async def ingest_memory(self, delivery: Delivery) -> None:
         """Append `memory.recorded` for the command; a repeat of it appends nothing."""
@@ -54,6 +66,7 @@ class IngestHandlers:
                 session_id=command.session_id,
                 agent_id=command.agent_id,
                 metadata=command.metadata,
+                chunks=self._chunks(command.content),
             ),
         )
         stream = memory_stream(command.tenant_id, command.memory_id)

@@ -8,3 +8,7 @@ class IngestSettings(DatabaseSettings, kw_only=True, frozen=True):
     relay_enabled: bool = True
     # MNEMO_RELAY_BATCH: how many events the relay publishes per round trip.
     relay_batch: int = 500
+    # MNEMO_CHUNK_MAX_CHARS: longest searchable chunk of a memory, in characters.
+    chunk_max_chars: int = 1200
+    # MNEMO_CHUNK_OVERLAP_CHARS: how much of a chunk the next one repeats.
+    chunk_overlap_chars: int = 200

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from qdrant_client import AsyncQdrantClient, models
 
-from mnemo.contracts import Envelope, MemoryRecorded, SearchHit, SearchQuery
+from mnemo.contracts import Envelope, MemoryRecorded, SearchHit, SearchQuery, derived_id
 from mnemo.retrieval.embedder import HashingEmbedder
 
 
@@ -39,23 +39,24 @@ class MemoryIndex:
         await self._client.delete_collection(self._collection)
 
     async def index(self, envelope: Envelope) -> None:
-        """Upsert the memory's point; the same memory indexed twice is still one point."""
+        """Upsert the memory's points; the same memory indexed twice is still the same points."""
         await self.index_all([envelope])
 
     async def index_all(self, envelopes: list[Envelope]) -> None:
-        """Upsert many memories in one call."""
-        if envelopes:
-            await self._client.upsert(self._collection, points=[self._point(e) for e in envelopes])
+        """Upsert every chunk of many memories in one call."""
+        points = [point for e in envelopes for point in self._points(e)]
+        if points:
+            await self._client.upsert(self._collection, points=points)
 
-    def _point(self, envelope: Envelope) -> models.PointStruct:
+    def _points(self, envelope: Envelope) -> list[models.PointStruct]:
+        """One point per chunk, its id derived from the memory id and the chunk's index."""
         memory = envelope.data
         assert isinstance(memory, MemoryRecorded)
-        payload = {
+        common = {
             "tenant_id": envelope.tenant_id,
             "user_id": memory.user_id,
             "memory_id": memory.memory_id,
             "event_id": envelope.event_id,
-            "content": memory.content,
             "source_type": memory.source_type,
             "session_id": memory.session_id,
             "agent_id": memory.agent_id,
@@ -63,10 +64,27 @@ class MemoryIndex:
             "occurred_at": envelope.occurred_at.isoformat(),
             "recorded_at": envelope.recorded_at.isoformat(),
             "embedding_model": self._embedder.name,
+            "chunks": len(memory.chunk_spans()),
         }
-        return models.PointStruct(
-            id=memory.memory_id, vector=self._embedder.embed(memory.content), payload=payload
-        )
+        points = []
+        for span in memory.chunk_spans():
+            text = memory.content[span.start : span.end]
+            payload = {
+                **common,
+                "content": text,
+                "chunk_index": span.index,
+                "chunk_start": span.start,
+                "chunk_end": span.end,
+            }
+            point_id = (
+                memory.memory_id
+                if span.index == 0
+                else derived_id(memory.memory_id, str(span.index))
+            )
+            points.append(
+                models.PointStruct(id=point_id, vector=self._embedder.embed(text), payload=payload)
+            )
+        return points
 
     async def forget(self, tenant_id: str, user_id: str) -> None:
         await self._client.delete(
@@ -111,6 +129,13 @@ class MemoryIndex:
                 if p.get(key):
                     metadata[name] = p[key]
             metadata["sourceType"] = p["source_type"]
+            if p.get("chunks", 1) > 1:
+                metadata["chunk"] = {
+                    "index": p["chunk_index"],
+                    "start": p["chunk_start"],
+                    "end": p["chunk_end"],
+                    "of": p["chunks"],
+                }
             hits.append(
                 SearchHit(
                     memory_id=p["memory_id"],
