@@ -32,3 +32,28 @@ def test_a_short_message_stays_one_chunk(api, user_id):
     [hit] = eventually(lambda: search(api, user_id, "sweet reminder"))
     assert hit["content"] == "short and sweet reminder"
     assert "chunk" not in hit["metadata"]
+
+
+def test_recognised_metadata_is_searchable(api, user_id):
+    body = {
+        "userId": user_id,
+        "content": "we agreed on the plan",
+        "metadata": {
+            "title": "Quarterly Offsite",
+            "author": "Priya",
+            "timestamp": "2026-06-08T10:00:00Z",
+        },
+        "sessionId": "s-meta",
+        "agentId": "agent-meta",
+        "sourceType": "meeting",
+    }
+    api.post("/v1/ingest", json=body)
+    [hit] = eventually(lambda: search(api, user_id, "offsite"))
+    metadata = hit["metadata"]
+    assert metadata["title"] == "Quarterly Offsite"
+    assert metadata["timestamp"] == "2026-06-08T10:00:00Z"
+    assert (metadata["sessionId"], metadata["agentId"], metadata["sourceType"]) == (
+        "s-meta",
+        "agent-meta",
+        "meeting",
+    )

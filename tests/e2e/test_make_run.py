@@ -24,14 +24,21 @@ pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="the exampl
 
 
 def readme_blocks() -> list[list[str]]:
-    """The shell commands of each bash block under '## Try it', continuation lines joined."""
+    """The shell commands of each bash block under '## Try it': continuation lines joined,
+    and a quoted argument that spans lines kept whole."""
     section = README.read_text().split("## Try it", 1)[1].split("\n## ", 1)[0]
     blocks = []
     for body in re.findall(r"```bash\n(.*?)```", section, flags=re.S):
-        joined = body.replace("\\\n", " ")
-        blocks.append(
-            [line for line in joined.splitlines() if line.strip() and not line.startswith("#")]
-        )
+        commands: list[str] = []
+        pending = ""
+        for line in body.replace("\\\n", " ").splitlines():
+            if not pending and (not line.strip() or line.startswith("#")):
+                continue
+            pending = f"{pending}\n{line}" if pending else line
+            if pending.count("'") % 2 == 0:
+                commands.append(pending)
+                pending = ""
+        blocks.append(commands)
     return blocks
 
 
@@ -88,9 +95,9 @@ def test_make_run_then_the_readme_examples_work_and_data_survives_a_restart(tmp_
         assert f"http://127.0.0.1:{port}" in banner and key in banner
         assert (tmp_path / ".mnemo" / "logs" / "gateway.log").exists()
 
-        first, second = readme_blocks()
+        first, more, errors = readme_blocks()
         exports, (ingest, search, audit, health) = first[:2], first[2:]
-        [bad_ingest] = second
+        [bad_ingest] = errors
         assert '"queued":true' in shell(tmp_path, exports, ingest, port)
         eventually(lambda: "TypeScript" in shell(tmp_path, exports, search, port))
         five = ["audit", "gateway", "ingest", "retrieval", "synthesis"]
@@ -105,8 +112,13 @@ def test_make_run_then_the_readme_examples_work_and_data_survives_a_restart(tmp_
     again = Run(tmp_path, port)
     try:
         again.wait_ready()
-        first = readme_blocks()[0]
+        first, more, _ = readme_blocks()
         exports, search = first[:2], first[3]
         assert "TypeScript" in shell(tmp_path, exports, search, port)
+        batch, listing, forget = more
+        assert '"queued":2' in shell(tmp_path, exports, batch, port)
+        eventually(lambda: "Prefers email" in shell(tmp_path, exports, listing, port))
+        forgotten = json.loads(shell(tmp_path, exports, forget, port))
+        assert forgotten["deleted"] is True and forgotten["removed"]["memories"] == 3
     finally:
         assert again.stop() == 0, "".join(again.lines)

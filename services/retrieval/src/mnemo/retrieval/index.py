@@ -7,6 +7,8 @@ from qdrant_client import AsyncQdrantClient, models
 from mnemo.contracts import Envelope, MemoryRecorded, SearchHit, SearchQuery, derived_id
 from mnemo.retrieval.embedder import HashingEmbedder
 
+SEARCHABLE_METADATA = ("title", "author", "actionType", "resourceType")
+
 
 class MemoryIndex:
     def __init__(
@@ -67,6 +69,10 @@ class MemoryIndex:
             "chunks": len(memory.chunk_spans()),
         }
         points = []
+        # Recognised metadata that names the memory is searchable along with its words.
+        heading = " ".join(
+            str(memory.metadata[k]) for k in SEARCHABLE_METADATA if memory.metadata.get(k)
+        )
         for span in memory.chunk_spans():
             text = memory.content[span.start : span.end]
             payload = {
@@ -82,7 +88,11 @@ class MemoryIndex:
                 else derived_id(memory.memory_id, str(span.index))
             )
             points.append(
-                models.PointStruct(id=point_id, vector=self._embedder.embed(text), payload=payload)
+                models.PointStruct(
+                    id=point_id,
+                    vector=self._embedder.embed(f"{heading}\n{text}" if heading else text),
+                    payload=payload,
+                )
             )
         return points
 
