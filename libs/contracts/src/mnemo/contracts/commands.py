@@ -25,6 +25,8 @@ class IngestMemory(_Command, tag="ingest.memory", frozen=True, kw_only=True):
     agent_id: str | None = None
     metadata: dict[str, Any] = {}
     occurred_at: datetime | None = None
+    # Secrets the gateway replaced with placeholders before publishing, by kind.
+    redactions: dict[str, int] = {}
 
 
 Command = IngestMemory

@@ -14,6 +14,7 @@ from mnemo.bus import Publisher, connect, ensure_streams
 from mnemo.contracts import Topology
 from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
+from mnemo.gateway.limits import Limits, parse_limits
 from mnemo.gateway.problems import Problem, handle_http_exception, handle_problem, handle_unexpected
 from mnemo.gateway.routes.audit import audit_events
 from mnemo.gateway.routes.forget import forget_memory, forget_user
@@ -39,7 +40,15 @@ def create_app(settings: GatewaySettings) -> Litestar:
         nc = await connect(settings.nats_url, name="mnemo-gateway")
         publisher = Publisher(nc, topology, SERVICE)
         await ensure_streams(publisher.js, topology)
-        app.state.deps = Deps(settings=settings, nc=nc, publisher=publisher, topology=topology)
+        limits = await Limits.open(
+            publisher.js,
+            topology,
+            parse_limits(settings.rate_limits, "MNEMO_RATE_LIMITS"),
+            parse_limits(settings.monthly_quotas, "MNEMO_MONTHLY_QUOTAS"),
+        )
+        app.state.deps = Deps(
+            settings=settings, nc=nc, publisher=publisher, topology=topology, limits=limits
+        )
         app.state.publisher = publisher
         try:
             yield

@@ -30,3 +30,16 @@ def authenticate(request: Request, settings: GatewaySettings) -> Principal:
     state["tenant_id"] = principal.tenant_id
     state["actor"] = principal.actor
     return principal
+
+
+async def authorize(request: Request, action: str) -> Principal:
+    """Authenticate, then charge the call to the key's rate limit and the tenant's quota."""
+    from mnemo.gateway.deps import deps_of
+
+    deps = deps_of(request)
+    principal = authenticate(request, deps.settings)
+    key = request.headers.get("authorization", "").partition(" ")[2].strip()
+    usage = await deps.limits.charge(principal.tenant_id, key, action)
+    if usage is not None:
+        request.scope["state"]["rate_usage"] = usage
+    return principal

@@ -13,6 +13,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from mnemo.bus import Publisher
 from mnemo.contracts import Signal, new_id, utcnow
+from mnemo.gateway.limits import usage_headers
 from mnemo.telemetry import MessageContext, get_logger, message_context
 
 log = get_logger(__name__)
@@ -50,11 +51,17 @@ class CorrelationMiddleware:
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
+                extra = [
                     (b"x-correlation-id", correlation_id.encode()),
                     (b"x-request-id", request_id.encode()),
                 ]
+                usage = state.get("rate_usage")
+                present = {bytes(k).lower() for k, _ in message.get("headers", [])}
+                if usage is not None and b"x-ratelimit-limit" not in present:
+                    extra += [
+                        (k.lower().encode(), v.encode()) for k, v in usage_headers(usage).items()
+                    ]
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         ctx = MessageContext(

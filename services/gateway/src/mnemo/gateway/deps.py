@@ -7,6 +7,7 @@ from nats.aio.client import Client
 
 from mnemo.bus import Publisher, QueryFailed, ask
 from mnemo.contracts import Headers, Topology
+from mnemo.gateway.limits import Limits
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.settings import GatewaySettings
 
@@ -19,6 +20,7 @@ class Deps:
     nc: Client
     publisher: Publisher
     topology: Topology
+    limits: Limits
 
     async def ask(
         self,

@@ -39,8 +39,10 @@ class Problem(Exception):
         *,
         field: str | None = None,
         details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
+        self.headers = dict(headers or {})
         self.status = status
         self.code = code
         self.detail = detail
@@ -63,6 +65,7 @@ def problem_response(request: Request, problem: Problem) -> Response[bytes]:
         content=msgspec.json.encode(body),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
+        headers=problem.headers,
     )
 
 

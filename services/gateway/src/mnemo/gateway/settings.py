@@ -1,5 +1,6 @@
 """Gateway settings, from MNEMO_* environment variables."""
 
+from mnemo.gateway.limits import parse_limits
 from mnemo.settings import ServiceSettings
 
 
@@ -16,6 +17,10 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
     max_body_bytes: int = 6 * 1024 * 1024
     # MNEMO_QUERY_TIMEOUT: seconds to wait for a query service's answer.
     query_timeout: float = 5.0
+    # MNEMO_RATE_LIMITS: calls per minute per key, by action ("default" for the rest).
+    rate_limits: str = "ingest=6000,batch=600,search=3000,memories=3000,forget=600,default=6000"
+    # MNEMO_MONTHLY_QUOTAS: calls per calendar month per tenant, by action (none: unlimited).
+    monthly_quotas: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -23,5 +28,7 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
             raise ValueError("MNEMO_GATEWAY_PORT must be a port number (1-65535)")
         if self.dev_api_key is not None and len(self.dev_api_key) < 16:
             raise ValueError("MNEMO_DEV_API_KEY must be at least 16 characters")
+        parse_limits(self.rate_limits, "MNEMO_RATE_LIMITS")
+        parse_limits(self.monthly_quotas, "MNEMO_MONTHLY_QUOTAS")
         if not self.dev_tenant.replace("-", "").replace("_", "").isalnum():
             raise ValueError("MNEMO_DEV_TENANT must be letters, digits, '-' or '_'")

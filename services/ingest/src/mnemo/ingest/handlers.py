@@ -67,6 +67,7 @@ class IngestHandlers:
                 agent_id=command.agent_id,
                 metadata=command.metadata,
                 chunks=self._chunks(command.content),
+                redactions=command.redactions,
             ),
         )
         stream = memory_stream(command.tenant_id, command.memory_id)

@@ -3,7 +3,7 @@
 from litestar import Request, Response, get
 
 from mnemo.contracts import AuditQuery, AuditResult
-from mnemo.gateway.auth import authenticate
+from mnemo.gateway.auth import authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.validation import as_json, int_param, query_param
 
@@ -11,7 +11,7 @@ from mnemo.gateway.validation import as_json, int_param, query_param
 @get("/v1/audit/events")
 async def audit_events(request: Request) -> Response[bytes]:
     deps = deps_of(request)
-    principal = authenticate(request, deps.settings)
+    principal = await authorize(request, "audit")
     query = AuditQuery(
         tenant_id=principal.tenant_id,
         correlation_id=query_param(request, "correlation_id", required=True) or "",

@@ -8,14 +8,14 @@ caller learns what was removed. Projections drop the rest as `memory.forgotten` 
 from litestar import Request, Response, delete
 
 from mnemo.contracts import ForgetResult, ForgetSubject
-from mnemo.gateway.auth import authenticate
+from mnemo.gateway.auth import authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.validation import as_json, query_param
 
 
 async def _forget(request: Request) -> Response[bytes]:
     deps = deps_of(request)
-    principal = authenticate(request, deps.settings)
+    principal = await authorize(request, "forget")
     user_id = query_param(request, "userId", required=True) or ""
     query = ForgetSubject(tenant_id=principal.tenant_id, user_id=user_id, actor=principal.actor)
     result = await deps.ask(request, "ingest", "forget", query, ForgetResult, principal.tenant_id)

@@ -1,6 +1,7 @@
 """POST /v1/ingest: validate, publish an ingest command, answer 202 once JetStream has it."""
 
 import re
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -9,9 +10,10 @@ from litestar import Request, Response, post
 
 from mnemo.bus import PublishError
 from mnemo.contracts import IngestMemory, derived_id, new_id, utcnow
-from mnemo.gateway.auth import authenticate
+from mnemo.gateway.auth import authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
+from mnemo.gateway.secrets import redact_text, redact_value
 from mnemo.gateway.validation import as_json, decode_body
 
 SOURCE_TYPES = {
@@ -88,6 +90,9 @@ def to_command(item: IngestRequest, tenant_id: str, actor: str) -> IngestMemory:
         command_id = derived_id("ingest", memory_id)
     else:
         memory_id, command_id = new_id(), new_id()
+    counts: Counter[str] = Counter()
+    content = redact_text(item.content, counts)
+    metadata = redact_value(item.metadata, counts)
     return IngestMemory(
         command_id=command_id,
         tenant_id=tenant_id,
@@ -95,13 +100,14 @@ def to_command(item: IngestRequest, tenant_id: str, actor: str) -> IngestMemory:
         actor=actor,
         memory_id=memory_id,
         user_id=item.user_id,
-        content=item.content,
+        content=content,
         source_type=item.source_type,
         source_id=item.source_id,
         session_id=item.session_id,
         agent_id=item.agent_id,
-        metadata=item.metadata,
+        metadata=metadata,
         occurred_at=occurred_at,
+        redactions=dict(counts),
     )
 
 
@@ -127,7 +133,7 @@ async def publish(request: Request, commands: list[IngestMemory]) -> None:
 
 @post("/v1/ingest", status_code=202)
 async def ingest(request: Request) -> Response[bytes]:
-    principal = authenticate(request, deps_of(request).settings)
+    principal = await authorize(request, "ingest")
     item = await decode_body(request, IngestRequest)
     command = to_command(item, principal.tenant_id, principal.actor)
     await publish(request, [command])
@@ -141,7 +147,7 @@ async def ingest(request: Request) -> Response[bytes]:
 @post("/v1/ingest/batch", status_code=202)
 async def ingest_batch(request: Request) -> Response[bytes]:
     """All items or none: one bad item refuses the batch, naming its index."""
-    principal = authenticate(request, deps_of(request).settings)
+    principal = await authorize(request, "batch")
     batch = await decode_body(request, BatchRequest)
     if not 1 <= len(batch.items) <= MAX_BATCH:
         raise Problem(

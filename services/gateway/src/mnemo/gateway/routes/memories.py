@@ -3,7 +3,7 @@
 from litestar import Request, Response, get
 
 from mnemo.contracts import GetMemoryQuery, ListMemoriesQuery, MemoryPage, MemoryView
-from mnemo.gateway.auth import authenticate
+from mnemo.gateway.auth import authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import SOURCE_TYPES
@@ -30,7 +30,7 @@ def memory_json(memory: MemoryView) -> dict[str, object]:
 @get("/v1/memories")
 async def list_memories(request: Request) -> Response[bytes]:
     deps = deps_of(request)
-    principal = authenticate(request, deps.settings)
+    principal = await authorize(request, "memories")
     source_type = query_param(request, "sourceType")
     if source_type is not None and source_type not in SOURCE_TYPES:
         raise Problem(
@@ -59,7 +59,7 @@ async def list_memories(request: Request) -> Response[bytes]:
 @get("/v1/memories/{memory_id:str}")
 async def get_memory(request: Request, memory_id: str) -> Response[bytes]:
     deps = deps_of(request)
-    principal = authenticate(request, deps.settings)
+    principal = await authorize(request, "memories")
     query = GetMemoryQuery(tenant_id=principal.tenant_id, memory_id=memory_id)
     memory = await deps.ask(request, "retrieval", "memory", query, MemoryView, principal.tenant_id)
     assert isinstance(memory, MemoryView)

@@ -1,0 +1,94 @@
+"""Rate limits and quotas, shared by gateway replicas: 429 with Retry-After, 402 past quota."""
+
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from .stack import free_port
+from .test_errors import assert_problem
+from .waiting import eventually
+
+
+@pytest.fixture
+def strict_gateways(stack):
+    """Two more gateway replicas with tight limits, on the same bus as the stack."""
+    procs, urls = [], []
+    # Its own key, so the stack's other tests do not spend this key's per-minute budget.
+    key = stack.api_key + "-strict"
+    for _ in range(2):
+        port = free_port()
+        env = {
+            **stack.env,
+            "MNEMO_GATEWAY_PORT": str(port),
+            "MNEMO_RATE_LIMITS": "search=4,default=1000",
+            "MNEMO_MONTHLY_QUOTAS": "ingest=2",
+            "MNEMO_DEV_API_KEY": key,
+        }
+        log = open(stack.home / "logs" / f"gateway-strict-{port}.log", "ab")  # noqa: SIM115
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "mnemo.gateway"], env=env, stdout=log, stderr=log
+            )
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        for url in urls:
+            eventually(lambda u=url: _up(u), timeout=60)
+        yield [
+            httpx.Client(
+                base_url=u, headers={"Authorization": f"Bearer {stack.api_key}"}, timeout=15
+            )
+            for u in urls
+        ]
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(15)
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/v1/health", timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_rate_limit_is_shared_by_replicas_and_answers_429(strict_gateways, user_id):
+    a, b = strict_gateways
+    params = {"userId": user_id, "q": "anything"}
+    first = a.get("/v1/search", params=params)
+    if int(first.headers["X-RateLimit-Reset"]) < 15:
+        # Too close to the end of the minute window for four more calls to share it.
+        time.sleep(int(first.headers["X-RateLimit-Reset"]) + 1)
+        first = a.get("/v1/search", params=params)
+    assert first.status_code == 200
+    assert first.headers["X-RateLimit-Limit"] == "4"
+    assert first.headers["X-RateLimit-Remaining"] == "3"
+    assert b.get("/v1/search", params=params).headers["X-RateLimit-Remaining"] == "2"
+    assert a.get("/v1/search", params=params).status_code == 200
+    assert b.get("/v1/search", params=params).headers["X-RateLimit-Remaining"] == "0"
+    limited = a.get("/v1/search", params=params)
+    body = assert_problem(limited, 429)
+    assert body["code"] == "RATE_LIMIT"
+    assert 0 < int(limited.headers["Retry-After"]) <= 60
+    assert limited.headers["X-RateLimit-Remaining"] == "0"
+    assert body["details"]["retryAfter"] == int(limited.headers["Retry-After"])
+
+
+def test_monthly_quota_answers_402(strict_gateways, user_id):
+    a, b = strict_gateways
+    item = {"userId": user_id, "content": "counted"}
+    statuses = [client.post("/v1/ingest", json=item).status_code for client in (a, b, a)]
+    assert statuses[:2] == [202, 202]
+    assert statuses[2] == 402
+    assert_problem(b.post("/v1/ingest", json=item), 402)
+
+
+def test_every_response_carries_rate_limit_headers(api, user_id):
+    response = api.get("/v1/memories", params={"userId": user_id})
+    for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
+        assert header in response.headers
+    assert response.headers["X-RateLimit-Limit"] == "3000"  # the default for memories
