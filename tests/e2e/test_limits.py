@@ -38,9 +38,7 @@ def strict_gateways(stack):
         for url in urls:
             eventually(lambda u=url: _up(u), timeout=60)
         yield [
-            httpx.Client(
-                base_url=u, headers={"Authorization": f"Bearer {stack.api_key}"}, timeout=15
-            )
+            httpx.Client(base_url=u, headers={"Authorization": f"Bearer {key}"}, timeout=15)
             for u in urls
         ]
     finally:
