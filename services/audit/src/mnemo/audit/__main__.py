@@ -1,4 +1,6 @@
-from mnemo.audit.bootstrap import main
+import sys
+
+from mnemo.audit.bootstrap import main, rebuild
 from mnemo.host import run
 
-run(main)
+run(rebuild if sys.argv[1:2] == ["rebuild"] else main)
