@@ -1,6 +1,7 @@
 """Batch ingest and the memories read model, through the gateway over running services."""
 
 from .test_errors import assert_problem
+from .test_thin_path import chain
 from .waiting import eventually
 
 
@@ -86,3 +87,43 @@ def test_source_id_is_idempotent_across_single_and_batch(api, user_id):
 
 def test_an_unknown_memory_is_404(api):
     assert_problem(api.get("/v1/memories/00000000-0000-0000-0000-000000000000"), 404)
+
+
+def test_a_batch_triggers_one_synthesis_pass_per_user(api, user_id):
+    other = user_id + "-b"
+    correlation = "corr-batch-" + user_id
+    items = [{"userId": user_id, "content": f"a{i}: I like tea number {i}"} for i in range(3)]
+    items += [{"userId": other, "content": f"b{i}: I live in Town{i}"} for i in range(2)]
+    response = api.post(
+        "/v1/ingest/batch", json={"items": items}, headers={"x-correlation-id": correlation}
+    )
+    ids = response.json()["ids"]
+
+    def passes():
+        events = chain(api, correlation)["events"]
+        found = [e for e in events if e["type"] == "subject.synthesized"]
+        synthesized = [e for e in events if e["type"] == "memory.synthesized"]
+        return found if len(synthesized) == 5 and len(found) >= 2 else None
+
+    found = eventually(passes)
+    by_user = {e["data"]["data"]["user_id"]: e["data"]["data"]["memory_ids"] for e in found}
+    assert len(found) == 2
+    assert sorted(by_user[user_id]) == sorted(ids[:3])
+    assert sorted(by_user[other]) == sorted(ids[3:])
+
+
+def test_a_single_ingest_is_its_own_pass(api, user_id):
+    correlation = "corr-single-" + user_id
+    memory_id = api.post(
+        "/v1/ingest",
+        json={"userId": user_id, "content": "just one"},
+        headers={"x-correlation-id": correlation},
+    ).json()["id"]
+
+    def passes():
+        found = [e for e in chain(api, correlation)["events"] if e["type"] == "subject.synthesized"]
+        return found or None
+
+    [found] = eventually(passes)
+    assert found["data"]["data"]["memory_ids"] == [memory_id]
+    assert found["service"] == "synthesis"

@@ -15,6 +15,7 @@ from mnemo.contracts.events import (
     MemoryForgotten,
     MemoryRecorded,
     MemorySynthesized,
+    SubjectSynthesized,
 )
 from mnemo.contracts.headers import Headers
 from mnemo.contracts.ids import derived_id, new_id
@@ -69,6 +70,7 @@ __all__ = [
     "SearchQuery",
     "SearchResult",
     "Signal",
+    "SubjectSynthesized",
     "Topology",
     "derived_id",
     "new_id",

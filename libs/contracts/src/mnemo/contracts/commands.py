@@ -27,6 +27,10 @@ class IngestMemory(_Command, tag="ingest.memory", frozen=True, kw_only=True):
     occurred_at: datetime | None = None
     # Secrets the gateway replaced with placeholders before publishing, by kind.
     redactions: dict[str, int] = {}
+    # Set for batch items: synthesis makes one pass per user per batch, once all of that
+    # user's `batch_user_items` memories are in.
+    batch_id: str | None = None
+    batch_user_items: int = 1
 
 
 Command = IngestMemory

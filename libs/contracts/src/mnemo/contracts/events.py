@@ -34,6 +34,8 @@ class MemoryRecorded(_EventData, tag="memory.recorded", frozen=True, kw_only=Tru
     metadata: dict[str, Any] = {}
     chunks: list[ChunkSpan] = []
     redactions: dict[str, int] = {}
+    batch_id: str | None = None
+    batch_user_items: int = 1
 
     def chunk_spans(self) -> list[ChunkSpan]:
         return self.chunks or [ChunkSpan(index=0, start=0, end=len(self.content))]
@@ -69,6 +71,15 @@ class MemorySynthesized(_EventData, tag="memory.synthesized", frozen=True, kw_on
     extractor: str
 
 
+class SubjectSynthesized(_EventData, tag="subject.synthesized", frozen=True, kw_only=True):
+    """A synthesis pass over one subject finished: once per single ingest, and once per
+    user per batch, after all of that user's memories in the batch were synthesized."""
+
+    user_id: str
+    memory_ids: list[str]
+    batch_id: str | None = None
+
+
 class MemoryForgotten(_EventData, tag="memory.forgotten", frozen=True, kw_only=True):
     """Everything of one subject was forgotten: its data keys are shredded, so its sealed
     events can never be read again, and every projection drops what it holds of it."""
@@ -77,11 +88,14 @@ class MemoryForgotten(_EventData, tag="memory.forgotten", frozen=True, kw_only=T
     removed: dict[str, int] = {}
 
 
-EventData = MemoryRecorded | FactExtracted | MemorySynthesized | MemoryForgotten
+EventData = (
+    MemoryRecorded | FactExtracted | MemorySynthesized | SubjectSynthesized | MemoryForgotten
+)
 
 EVENT_TYPES: dict[str, type[EventData]] = {
     "memory.recorded": MemoryRecorded,
     "fact.extracted": FactExtracted,
     "memory.synthesized": MemorySynthesized,
+    "subject.synthesized": SubjectSynthesized,
     "memory.forgotten": MemoryForgotten,
 }

@@ -68,6 +68,8 @@ class IngestHandlers:
                 metadata=command.metadata,
                 chunks=self._chunks(command.content),
                 redactions=command.redactions,
+                batch_id=command.batch_id,
+                batch_user_items=command.batch_user_items,
             ),
         )
         stream = memory_stream(command.tenant_id, command.memory_id)

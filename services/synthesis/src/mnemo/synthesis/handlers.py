@@ -8,11 +8,13 @@ from mnemo.contracts import (
     MemoryRecorded,
     MemorySynthesized,
     NewEvent,
+    SubjectSynthesized,
     derived_id,
     utcnow,
 )
 from mnemo.eventlog import NO_STREAM, EventStore, WrongExpectedVersion
 from mnemo.synthesis import extractor
+from mnemo.synthesis.passes import PassTracker
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -24,9 +26,14 @@ def synthesis_stream(tenant_id: str, memory_id: str) -> str:
     return f"synthesis-{tenant_id}-{memory_id}"
 
 
+def pass_stream(tenant_id: str, user_id: str) -> str:
+    return f"synthesis-pass-{tenant_id}-{derived_id('subject', tenant_id, user_id)}"
+
+
 class SynthesisHandlers:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, passes: PassTracker) -> None:
         self._store = store
+        self._passes = passes
 
     async def memory_recorded(self, delivery: Delivery) -> None:
         """Extract facts and append them, plus `memory.synthesized`, caused by the memory."""
@@ -85,10 +92,36 @@ class SynthesisHandlers:
             await self._store.append(stream, events, expected_version=NO_STREAM)
         except WrongExpectedVersion:
             log.info("memory_already_synthesized", memory_id=memory.memory_id)
-            return
+        # Even when the memory was done before (a redelivery), its pass may not have been.
+        await self._pass_if_due(envelope, memory)
         log.info(
             "memory_synthesized",
             memory_id=memory.memory_id,
             facts=len(facts),
             lag_ms=int((utcnow() - envelope.recorded_at).total_seconds() * 1000),
         )
+
+    async def _pass_if_due(self, envelope: Envelope, memory: MemoryRecorded) -> None:
+        members = await self._passes.complete_pass(envelope.tenant_id, memory)
+        if members is None:
+            return
+        # The same id whichever replica sees the batch's last memory: stored once.
+        pass_id = (
+            derived_id(memory.batch_id, envelope.tenant_id, memory.user_id, "subject.synthesized")
+            if memory.batch_id
+            else derived_id(envelope.event_id, "subject.synthesized")
+        )
+        event = NewEvent(
+            event_id=pass_id,
+            tenant_id=envelope.tenant_id,
+            occurred_at=envelope.occurred_at,
+            correlation_id=envelope.correlation_id,
+            causation_id=envelope.event_id,
+            actor=SERVICE,
+            service=SERVICE,
+            data=SubjectSynthesized(
+                user_id=memory.user_id, memory_ids=members, batch_id=memory.batch_id
+            ),
+        )
+        await self._store.append(pass_stream(envelope.tenant_id, memory.user_id), [event])
+        log.info("subject_synthesized", memories=len(members), batch_id=memory.batch_id)

@@ -166,6 +166,14 @@ async def ingest_batch(request: Request) -> Response[bytes]:
                 field=field,
                 details={"index": index},
             ) from None
+    # One synthesis pass per user touched: each item says which batch it is in and how
+    # many items of the batch belong to its user.
+    batch_id = request.scope["state"]["request_id"]
+    per_user = Counter(user for user, _ in {(c.user_id, c.memory_id) for c in commands})
+    commands = [
+        msgspec.structs.replace(c, batch_id=batch_id, batch_user_items=per_user[c.user_id])
+        for c in commands
+    ]
     await publish(request, commands)
     body = {"queued": len(commands), "ids": [c.memory_id for c in commands]}
     return Response(as_json(body), status_code=202, media_type="application/json")
