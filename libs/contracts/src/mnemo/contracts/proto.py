@@ -43,6 +43,8 @@ from mnemo.contracts.queries import (
     ListMemoriesQuery,
     MemoryPage,
     MemoryView,
+    Profile,
+    ProfileQuery,
     QueryError,
     SearchQuery,
     SearchResult,
@@ -65,6 +67,8 @@ QUERY_TYPES: tuple[type[msgspec.Struct], ...] = (
     MemoryView,
     ForgetSubject,
     ForgetResult,
+    ProfileQuery,
+    Profile,
     AuditQuery,
     AuditResult,
     HealthReport,
@@ -93,6 +97,9 @@ QUERY_ENDPOINTS: tuple[QueryEndpoint, ...] = (
         "retrieval", "memories", ListMemoriesQuery, MemoryPage, "A page of a user's memories."
     ),
     QueryEndpoint("retrieval", "memory", GetMemoryQuery, MemoryView, "One memory by its id."),
+    QueryEndpoint(
+        "synthesis", "profile", ProfileQuery, Profile, "A subject's static and dynamic facts."
+    ),
     QueryEndpoint(
         "ingest", "forget", ForgetSubject, ForgetResult, "Forget a subject (crypto-shredding)."
     ),

@@ -20,6 +20,9 @@ class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
     query: str
     limit: int = 10
     source_type: str | None = None
+    # asOf: only memories that happened by then; asOfKnowledge: only those known by then.
+    occurred_before: datetime | None = None
+    recorded_before: datetime | None = None
 
 
 class SearchHit(msgspec.Struct, frozen=True, kw_only=True):
@@ -121,3 +124,17 @@ class ForgetResult(msgspec.Struct, frozen=True, kw_only=True):
     user_id: str
     removed: dict[str, int]
     event_id: str
+
+
+class ProfileQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """A subject's synthesized profile as it was (asOf) or as it was known (asOfKnowledge)."""
+
+    tenant_id: str
+    user_id: str
+    as_of: datetime | None = None
+    as_of_knowledge: datetime | None = None
+
+
+class Profile(msgspec.Struct, frozen=True, kw_only=True):
+    static: list[str]
+    dynamic: list[str]

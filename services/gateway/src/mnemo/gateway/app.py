@@ -17,6 +17,7 @@ from mnemo.gateway.deps import Deps
 from mnemo.gateway.limits import Limits, parse_limits
 from mnemo.gateway.problems import Problem, handle_http_exception, handle_problem, handle_unexpected
 from mnemo.gateway.routes.audit import audit_events
+from mnemo.gateway.routes.context import context
 from mnemo.gateway.routes.forget import forget_memory, forget_user
 from mnemo.gateway.routes.health import health
 from mnemo.gateway.routes.ingest import ingest, ingest_batch
@@ -64,6 +65,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             forget_memory,
             forget_user,
             search,
+            context,
             audit_events,
             health,
         ],

@@ -18,7 +18,9 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
     # MNEMO_QUERY_TIMEOUT: seconds to wait for a query service's answer.
     query_timeout: float = 5.0
     # MNEMO_RATE_LIMITS: calls per minute per key, by action ("default" for the rest).
-    rate_limits: str = "ingest=6000,batch=600,search=3000,memories=3000,forget=600,default=6000"
+    rate_limits: str = (
+        "ingest=6000,batch=600,search=3000,context=3000,memories=3000,forget=600,default=6000"
+    )
     # MNEMO_MONTHLY_QUOTAS: calls per calendar month per tenant, by action (none: unlimited).
     monthly_quotas: str = ""
 

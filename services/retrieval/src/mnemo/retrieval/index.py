@@ -65,6 +65,8 @@ class MemoryIndex:
             "metadata": memory.metadata,
             "occurred_at": envelope.occurred_at.isoformat(),
             "recorded_at": envelope.recorded_at.isoformat(),
+            "occurred_ts": envelope.occurred_at.timestamp(),
+            "recorded_ts": envelope.recorded_at.timestamp(),
             "embedding_model": self._embedder.name,
             "chunks": len(memory.chunk_spans()),
         }
@@ -118,6 +120,14 @@ class MemoryIndex:
             models.FieldCondition(key="tenant_id", match=models.MatchValue(value=query.tenant_id)),
             models.FieldCondition(key="user_id", match=models.MatchValue(value=query.user_id)),
         ]
+        for key, bound in (
+            ("occurred_ts", query.occurred_before),
+            ("recorded_ts", query.recorded_before),
+        ):
+            if bound is not None:
+                must.append(
+                    models.FieldCondition(key=key, range=models.Range(lte=bound.timestamp()))
+                )
         if query.source_type:
             must.append(
                 models.FieldCondition(

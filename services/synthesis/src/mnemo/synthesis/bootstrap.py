@@ -1,11 +1,13 @@
 """Wiring: settings -> host -> consumer of recorded memories."""
 
 from mnemo.bus import ConsumerSpec
+from mnemo.contracts import ProfileQuery
 from mnemo.eventlog import EventStore
 from mnemo.host import Host
 from mnemo.settings import load_settings
-from mnemo.synthesis.handlers import SERVICE, SynthesisHandlers
+from mnemo.synthesis.handlers import SERVICE, ProfileHandlers, SynthesisHandlers
 from mnemo.synthesis.passes import SQL, PassTracker
+from mnemo.synthesis.profiles import FactTable
 from mnemo.synthesis.settings import SynthesisSettings
 
 
@@ -24,4 +26,18 @@ async def main() -> None:
         ),
         handlers.memory_recorded,
     )
+    profiles = ProfileHandlers(FactTable(host.pool))
+    host.consume(
+        ConsumerSpec(
+            durable=f"{SERVICE}-profiles",
+            stream=topology.evt_stream,
+            filter_subjects=[
+                topology.evt_subject("*", "fact.extracted"),
+                topology.evt_subject("*", "memory.forgotten"),
+            ],
+        ),
+        profiles.fact_event,
+        profiles.fact_events,
+    )
+    host.query("profile", ProfileQuery, profiles.profile)
     await host.serve_forever()

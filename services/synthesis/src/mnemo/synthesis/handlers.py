@@ -5,9 +5,12 @@ from mnemo.contracts import (
     Envelope,
     ExtractedFact,
     FactExtracted,
+    MemoryForgotten,
     MemoryRecorded,
     MemorySynthesized,
     NewEvent,
+    Profile,
+    ProfileQuery,
     SubjectSynthesized,
     derived_id,
     utcnow,
@@ -15,6 +18,7 @@ from mnemo.contracts import (
 from mnemo.eventlog import NO_STREAM, EventStore, WrongExpectedVersion
 from mnemo.synthesis import extractor
 from mnemo.synthesis.passes import PassTracker
+from mnemo.synthesis.profiles import FactTable
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -125,3 +129,28 @@ class SynthesisHandlers:
         )
         await self._store.append(pass_stream(envelope.tenant_id, memory.user_id), [event])
         log.info("subject_synthesized", memories=len(members), batch_id=memory.batch_id)
+
+
+class ProfileHandlers:
+    """Keeps the facts read model and answers profile queries."""
+
+    def __init__(self, facts: FactTable) -> None:
+        self._facts = facts
+
+    async def fact_events(self, deliveries: list[Delivery]) -> None:
+        """Apply in stream order: facts are recorded, a forgotten subject's facts dropped."""
+        run: list[Envelope] = []
+        for envelope in (d.decode(Envelope) for d in deliveries):
+            if isinstance(envelope.data, MemoryForgotten):
+                await self._facts.record_all(run)
+                run = []
+                await self._facts.forget(envelope.tenant_id, envelope.data.user_id)
+            else:
+                run.append(envelope)
+        await self._facts.record_all(run)
+
+    async def fact_event(self, delivery: Delivery) -> None:
+        await self.fact_events([delivery])
+
+    async def profile(self, query: ProfileQuery) -> Profile:
+        return await self._facts.profile(query)

@@ -1,0 +1,68 @@
+"""GET /v1/context: the synthesized profile (static, dynamic) and, with q, relevant chunks."""
+
+import asyncio
+from datetime import datetime
+
+from litestar import Request, Response, get
+
+from mnemo.contracts import Profile, ProfileQuery, SearchQuery, SearchResult
+from mnemo.gateway.auth import authorize
+from mnemo.gateway.deps import deps_of
+from mnemo.gateway.problems import Problem
+from mnemo.gateway.validation import as_json, int_param, query_param
+
+
+def time_param(request: Request, name: str) -> datetime | None:
+    raw = query_param(request, name, max_len=64)
+    if raw is None:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise Problem(400, "INVALID_REQUEST", f"{name!r} must be ISO 8601", field=name) from None
+    if when.tzinfo is None:
+        raise Problem(400, "INVALID_REQUEST", f"{name!r} needs a timezone (e.g. Z)", field=name)
+    return when
+
+
+@get("/v1/context")
+async def context(request: Request) -> Response[bytes]:
+    deps = deps_of(request)
+    principal = await authorize(request, "context")
+    user_id = query_param(request, "userId", required=True) or ""
+    q = query_param(request, "q", max_len=4000)
+    limit = int_param(request, "limit", default=5, low=1, high=20)
+    as_of = time_param(request, "asOf")
+    as_of_knowledge = time_param(request, "asOfKnowledge")
+    tenant = principal.tenant_id
+    profile_query = ProfileQuery(
+        tenant_id=tenant, user_id=user_id, as_of=as_of, as_of_knowledge=as_of_knowledge
+    )
+    asks = [deps.ask(request, "synthesis", "profile", profile_query, Profile, tenant)]
+    if q:
+        search = SearchQuery(
+            tenant_id=tenant,
+            user_id=user_id,
+            query=q,
+            limit=limit,
+            occurred_before=as_of,
+            recorded_before=as_of_knowledge,
+        )
+        asks.append(deps.ask(request, "retrieval", "search", search, SearchResult, tenant))
+    answers = await asyncio.gather(*asks)
+    profile = answers[0]
+    assert isinstance(profile, Profile)
+    relevant = []
+    if q:
+        found = answers[1]
+        assert isinstance(found, SearchResult)
+        relevant = [
+            {
+                "content": hit.content,
+                "similarity": hit.similarity,
+                "metadata": {**hit.metadata, "id": hit.memory_id, "ingestedAt": hit.ingested_at},
+            }
+            for hit in found.results
+        ]
+    body = {"static": profile.static, "dynamic": profile.dynamic, "relevant": relevant}
+    return Response(as_json(body), media_type="application/json")
