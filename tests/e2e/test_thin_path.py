@@ -107,3 +107,52 @@ def test_health_reports_each_dependency(api):
     assert services["ingest"]["checks"] == {"nats": "ok", "postgres": "ok"}
     assert services["retrieval"]["checks"]["qdrant"] == "ok"
     assert services["audit"]["checks"]["postgres"] == "ok"
+
+
+def test_post_search_as_the_anansi_sdk_sends_it(api, user_id):
+    api.post(
+        "/v1/ingest/batch",
+        json={
+            "items": [
+                {
+                    "userId": user_id,
+                    "content": "the red kite nests on the cliff",
+                    "sessionId": "a",
+                    "sourceId": "doc:kite",
+                },
+                {
+                    "userId": user_id,
+                    "content": "the red kite flies over the lake",
+                    "sessionId": "b",
+                },
+            ]
+        },
+    )
+    eventually(lambda: len(search(api, user_id, "red kite")) == 2)
+    body = {
+        "userId": user_id,
+        "query": "red kite",
+        "searchMode": "hybrid",
+        "alpha": 0.5,
+        "limit": 5,
+        "filters": {"sessionId": "a"},
+    }
+    response = api.post("/v1/search", json=body)
+    assert response.status_code == 200, response.text
+    [hit] = response.json()["results"]
+    assert hit["content"] == "the red kite nests on the cliff"
+    assert hit["sourceId"] == "doc:kite" and hit["score"] == hit["similarity"]
+    strict = api.post("/v1/search", json={**body, "filters": None, "threshold": 0.9999})
+    assert strict.json()["results"] == []
+
+
+def test_post_search_checks_its_fields(api, user_id):
+    from .test_errors import assert_problem
+
+    base = {"userId": user_id, "query": "x"}
+    assert_problem(
+        api.post("/v1/search", json={**base, "searchMode": "psychic"}), 400, "searchMode"
+    )
+    assert_problem(api.post("/v1/search", json={**base, "alpha": 2}), 400, "alpha")
+    assert_problem(api.post("/v1/search", json={**base, "limit": 51}), 400, "limit")
+    assert_problem(api.post("/v1/search", json={"query": "x"}), 400, "userId")

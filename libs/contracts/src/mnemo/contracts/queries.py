@@ -20,6 +20,13 @@ class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
     query: str
     limit: int = 10
     source_type: str | None = None
+    session_id: str | None = None
+    agent_id: str | None = None
+    # Results scoring below this are left out.
+    threshold: float | None = None
+    # vector | keyword | hybrid; alpha weighs dense against keyword in hybrid (1 = dense only).
+    mode: str = "hybrid"
+    alpha: float = 0.5
     # asOf: only memories that happened by then; asOfKnowledge: only those known by then.
     occurred_before: datetime | None = None
     recorded_before: datetime | None = None
@@ -32,6 +39,7 @@ class SearchHit(msgspec.Struct, frozen=True, kw_only=True):
     source_type: str
     ingested_at: datetime
     metadata: dict[str, Any] = {}
+    source_id: str | None = None
 
 
 class SearchResult(msgspec.Struct, frozen=True, kw_only=True):

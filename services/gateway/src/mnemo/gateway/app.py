@@ -22,7 +22,7 @@ from mnemo.gateway.routes.forget import forget_memory, forget_user
 from mnemo.gateway.routes.health import health
 from mnemo.gateway.routes.ingest import ingest, ingest_batch
 from mnemo.gateway.routes.memories import get_memory, list_memories
-from mnemo.gateway.routes.search import search
+from mnemo.gateway.routes.search import search, search_post
 from mnemo.gateway.settings import GatewaySettings
 
 SERVICE = "gateway"
@@ -65,6 +65,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             forget_memory,
             forget_user,
             search,
+            search_post,
             context,
             audit_events,
             health,

@@ -62,6 +62,7 @@ class MemoryIndex:
             "source_type": memory.source_type,
             "session_id": memory.session_id,
             "agent_id": memory.agent_id,
+            "source_id": memory.source_id,
             "metadata": memory.metadata,
             "occurred_at": envelope.occurred_at.isoformat(),
             "recorded_at": envelope.recorded_at.isoformat(),
@@ -128,18 +129,20 @@ class MemoryIndex:
                 must.append(
                     models.FieldCondition(key=key, range=models.Range(lte=bound.timestamp()))
                 )
-        if query.source_type:
-            must.append(
-                models.FieldCondition(
-                    key="source_type", match=models.MatchValue(value=query.source_type)
-                )
-            )
+        for key, wanted in (
+            ("source_type", query.source_type),
+            ("session_id", query.session_id),
+            ("agent_id", query.agent_id),
+        ):
+            if wanted:
+                must.append(models.FieldCondition(key=key, match=models.MatchValue(value=wanted)))
         response = await self._client.query_points(
             self._collection,
             query=self._embedder.embed(query.query),
             query_filter=models.Filter(must=must),  # type: ignore[arg-type]
             limit=query.limit,
             with_payload=True,
+            score_threshold=query.threshold,
         )
         hits = []
         for point in response.points:
@@ -164,6 +167,7 @@ class MemoryIndex:
                     source_type=p["source_type"],
                     ingested_at=datetime.fromisoformat(p["recorded_at"]),
                     metadata=metadata,
+                    source_id=p.get("source_id"),
                 )
             )
         return hits

@@ -1,39 +1,114 @@
-"""GET /v1/search: hybrid search over a user's memories (asks the retrieval service)."""
+"""Search over a user's memory chunks (asks the retrieval service).
 
-from litestar import Request, Response, get
+GET /v1/search is the seed's form; POST /v1/search takes what the anansi-memory SDK sends:
+`{userId, query, searchMode, threshold, alpha, limit, filters, sessionId}`.
+"""
 
-from mnemo.contracts import SearchQuery, SearchResult
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+from litestar import Request, Response, get, post
+
+from mnemo.contracts import SearchHit, SearchQuery, SearchResult
 from mnemo.gateway.auth import authorize
 from mnemo.gateway.deps import deps_of
-from mnemo.gateway.validation import as_json, int_param, query_param
+from mnemo.gateway.problems import Problem
+from mnemo.gateway.routes.context import time_param
+from mnemo.gateway.validation import as_json, decode_body, int_param, query_param
+
+MAX_LIMIT = 50
+
+
+class SearchFilters(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    source_type: str | None = None
+    session_id: str | None = None
+    agent_id: str | None = None
+    as_of: datetime | None = None
+    as_of_knowledge: datetime | None = None
+
+
+class SearchRequest(msgspec.Struct, rename="camel"):
+    user_id: str
+    query: str
+    search_mode: Literal["vector", "keyword", "hybrid"] = "hybrid"
+    threshold: float | None = None
+    alpha: float | None = None
+    limit: int = 10
+    filters: SearchFilters | None = None
+    session_id: str | None = None
+
+
+def hit_json(hit: SearchHit) -> dict[str, Any]:
+    return {
+        "id": hit.memory_id,
+        "content": hit.content,
+        "similarity": hit.similarity,
+        "score": hit.similarity,
+        "sourceType": hit.source_type,
+        "sourceId": hit.source_id,
+        "ingestedAt": hit.ingested_at,
+        "metadata": hit.metadata,
+    }
+
+
+async def run_search(request: Request, query: SearchQuery) -> Response[bytes]:
+    result = await deps_of(request).ask(
+        request, "retrieval", "search", query, SearchResult, query.tenant_id
+    )
+    assert isinstance(result, SearchResult)
+    body = {"results": [hit_json(hit) for hit in result.results]}
+    return Response(as_json(body), media_type="application/json")
 
 
 @get("/v1/search")
 async def search(request: Request) -> Response[bytes]:
-    deps = deps_of(request)
     principal = await authorize(request, "search")
     query = SearchQuery(
         tenant_id=principal.tenant_id,
         user_id=query_param(request, "userId", required=True) or "",
         query=query_param(request, "q", required=True, max_len=4000) or "",
-        limit=int_param(request, "limit", default=10, low=1, high=50),
+        limit=int_param(request, "limit", default=10, low=1, high=MAX_LIMIT),
         source_type=query_param(request, "sourceType"),
+        session_id=query_param(request, "sessionId"),
+        occurred_before=time_param(request, "asOf"),
+        recorded_before=time_param(request, "asOfKnowledge"),
     )
-    result = await deps.ask(
-        request, "retrieval", "search", query, SearchResult, principal.tenant_id
+    return await run_search(request, query)
+
+
+@post("/v1/search", status_code=200)
+async def search_post(request: Request) -> Response[bytes]:
+    principal = await authorize(request, "search")
+    body = await decode_body(request, SearchRequest)
+    if not body.user_id or len(body.user_id) > 256:
+        raise Problem(400, "INVALID_REQUEST", "userId must be 1-256 characters", field="userId")
+    if not body.query.strip():
+        raise Problem(400, "INVALID_REQUEST", "query must not be empty", field="query")
+    if not 1 <= body.limit <= MAX_LIMIT:
+        raise Problem(
+            400, "INVALID_REQUEST", f"limit must be between 1 and {MAX_LIMIT}", field="limit"
+        )
+    if body.alpha is not None and not 0.0 <= body.alpha <= 1.0:
+        raise Problem(400, "INVALID_REQUEST", "alpha must be between 0 and 1", field="alpha")
+    filters = body.filters or SearchFilters()
+    for name, when in (("asOf", filters.as_of), ("asOfKnowledge", filters.as_of_knowledge)):
+        if when is not None and when.tzinfo is None:
+            raise Problem(
+                400, "INVALID_REQUEST", f"filters.{name} needs a timezone", field=f"filters.{name}"
+            )
+    query = SearchQuery(
+        tenant_id=principal.tenant_id,
+        user_id=body.user_id,
+        query=body.query,
+        limit=body.limit,
+        source_type=filters.source_type,
+        session_id=body.session_id or filters.session_id,
+        agent_id=filters.agent_id,
+        threshold=body.threshold,
+        mode=body.search_mode,
+        alpha=0.5 if body.alpha is None else body.alpha,
+        occurred_before=filters.as_of,
+        recorded_before=filters.as_of_knowledge,
     )
-    assert isinstance(result, SearchResult)
-    body = {
-        "results": [
-            {
-                "id": hit.memory_id,
-                "content": hit.content,
-                "similarity": hit.similarity,
-                "sourceType": hit.source_type,
-                "ingestedAt": hit.ingested_at,
-                "metadata": hit.metadata,
-            }
-            for hit in result.results
-        ]
-    }
-    return Response(as_json(body), media_type="application/json")
+    return await run_search(request, query)
