@@ -1,6 +1,7 @@
 """All five services as real processes against the session's NATS and PostgreSQL."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -63,6 +64,23 @@ class Stack:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+    def rebuild(self, service: str) -> str:
+        """Stop `service`, run its rebuild command, start it again; return what it printed."""
+        self.stop(service)
+        if service == "retrieval":
+            shutil.rmtree(self.home / "qdrant", ignore_errors=True)
+        result = subprocess.run(
+            [sys.executable, "-m", f"mnemo.{service}", "rebuild"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        self.start(service)
+        self.wait_healthy()
+        return result.stdout
 
     def wait_healthy(self, timeout: float = 90.0) -> dict:
         deadline = time.monotonic() + timeout

@@ -2,9 +2,6 @@
 rebuild of the projections from the log brings nothing back."""
 
 import asyncio
-import shutil
-import subprocess
-import sys
 import uuid
 
 import asyncpg
@@ -26,21 +23,6 @@ def log_mentions(stack, text: str) -> int:
             await conn.close()
 
     return asyncio.run(count())
-
-
-def rebuild_retrieval(stack) -> None:
-    stack.stop("retrieval")
-    shutil.rmtree(stack.home / "qdrant", ignore_errors=True)
-    result = subprocess.run(
-        [sys.executable, "-m", "mnemo.retrieval", "rebuild"],
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    stack.start("retrieval")
-    stack.wait_healthy()
 
 
 def test_forget_then_rebuild_brings_nothing_back(stack, api, user_id):
@@ -68,7 +50,7 @@ def test_forget_then_rebuild_brings_nothing_back(stack, api, user_id):
     assert log_mentions(stack, f"P{token}") == 0
     assert log_mentions(stack, f"Zorblax{token}") == 0  # the other user's content is sealed too
 
-    rebuild_retrieval(stack)
+    stack.rebuild("retrieval")
     assert memories(api, user_id)["total"] == 0
     assert search(api, user_id, f"Zorblax{token}") == []
     assert memories(api, other)["total"] == 1
