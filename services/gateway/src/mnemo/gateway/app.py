@@ -14,6 +14,7 @@ from mnemo.bus import Publisher, connect, ensure_streams
 from mnemo.contracts import Topology
 from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
+from mnemo.gateway.idempotency import TTL_SECONDS, IdempotencyMiddleware
 from mnemo.gateway.limits import Limits, parse_limits
 from mnemo.gateway.problems import Problem, handle_http_exception, handle_problem, handle_unexpected
 from mnemo.gateway.routes.audit import audit_events
@@ -31,7 +32,8 @@ SERVICE = "gateway"
 def create_asgi(settings: GatewaySettings) -> ASGIApp:
     """The app as served: Litestar inside the correlation middleware."""
     app = create_app(settings)
-    return CorrelationMiddleware(app, app.state)
+    # Correlation outermost, so replayed answers get this call's ids too.
+    return CorrelationMiddleware(IdempotencyMiddleware(app, app.state), app.state)
 
 
 def create_app(settings: GatewaySettings) -> Litestar:
@@ -51,6 +53,9 @@ def create_app(settings: GatewaySettings) -> Litestar:
             settings=settings, nc=nc, publisher=publisher, topology=topology, limits=limits
         )
         app.state.publisher = publisher
+        app.state.idempotency = await publisher.js.create_key_value(
+            bucket=f"{topology.root.upper()}_IDEMPOTENCY", ttl=TTL_SECONDS, history=1
+        )
         try:
             yield
         finally:

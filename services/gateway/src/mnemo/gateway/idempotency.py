@@ -1,0 +1,172 @@
+"""Idempotency-Key on POST/PUT/PATCH/DELETE: the first response is kept 24 h in a NATS KV
+bucket shared by every gateway replica and replayed to retries (`Idempotent-Replayed:
+true`). The same key with another method, path or body is a 409; 5xx answers are never
+kept, so a retry after one runs the handler again. Concurrent requests with one key run
+the handler once: the first to create the key's entry runs it, the others wait for it.
+"""
+
+import asyncio
+import base64
+import hashlib
+from typing import Any
+
+import msgspec
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
+
+# Plain ASGI: the messages built here are ordinary dicts.
+ASGIApp = Any
+Message = dict[str, Any]
+Receive = Any
+Send = Any
+Scope = Any
+
+METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+TTL_SECONDS = 24 * 3600
+WAIT_SECONDS = 30.0
+
+
+class Kept(msgspec.Struct):
+    fingerprint: str
+    done: bool = False
+    status: int = 0
+    headers: list[tuple[str, str]] = []
+    body: str = ""  # base64
+
+
+def _problem(status: int, code: str, detail: str, path: str) -> Kept:
+    body = {
+        "type": f"https://mnemo.dev/errors/{code.lower().replace('_', '-')}",
+        "title": "Conflict" if status == 409 else "Bad Request",
+        "status": status,
+        "detail": detail,
+        "instance": path,
+        "code": code,
+        "details": {"field": "Idempotency-Key"} if status == 400 else {},
+    }
+    return Kept(
+        fingerprint="",
+        done=True,
+        status=status,
+        headers=[("content-type", "application/problem+json")],
+        body=base64.b64encode(msgspec.json.encode(body)).decode(),
+    )
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, state: Any) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        key = headers.get("idempotency-key")
+        kv: KeyValue | None = getattr(self.state, "idempotency", None)
+        if scope["type"] != "http" or scope["method"] not in METHODS or key is None or kv is None:
+            await self.app(scope, receive, send)
+            return
+        if not 1 <= len(key) <= 255 or not all(32 <= ord(c) < 127 for c in key):
+            detail = "Idempotency-Key must be 1-255 printable ASCII characters"
+            await _send(
+                send, _problem(400, "INVALID_IDEMPOTENCY_KEY", detail, scope["path"]), False
+            )
+            return
+        body = await _read_body(receive)
+        principal = hashlib.sha256(headers.get("authorization", "").encode()).hexdigest()[:24]
+        entry_key = f"{principal}.{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+        target = f"{scope['method']} {scope['path']}?{scope.get('query_string', b'').decode()}"
+        fingerprint = hashlib.sha256(target.encode() + b"\n" + body).hexdigest()
+        kept = await self._claim_or_wait(kv, entry_key, fingerprint)
+        if kept is None:
+            await self._run(scope, body, send, kv, entry_key, fingerprint)
+        elif kept.fingerprint != fingerprint:
+            detail = "this Idempotency-Key was used with another method, path or body"
+            await _send(
+                send, _problem(409, "IDEMPOTENCY_BODY_MISMATCH", detail, scope["path"]), False
+            )
+        else:
+            await _send(send, kept, True)
+
+    async def _claim_or_wait(self, kv: KeyValue, key: str, fingerprint: str) -> Kept | None:
+        """None: we hold the key and must run the handler. Else the finished answer to replay."""
+        deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+        while True:
+            try:
+                await kv.create(key, msgspec.json.encode(Kept(fingerprint=fingerprint)))
+                return None
+            except KeyWrongLastSequenceError:
+                pass
+            try:
+                kept = msgspec.json.decode((await kv.get(key)).value or b"{}", type=Kept)
+            except KeyNotFoundError:
+                continue  # the holder answered 5xx and let go: try to take it
+            if kept.done or kept.fingerprint != fingerprint:
+                return kept
+            if asyncio.get_running_loop().time() > deadline:
+                return _problem(409, "IDEMPOTENCY_IN_PROGRESS", "still running", "")
+            await asyncio.sleep(0.05)
+
+    async def _run(
+        self, scope: Scope, body: bytes, send: Send, kv: KeyValue, key: str, fingerprint: str
+    ) -> None:
+        sent: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
+        replayed = False
+
+        async def receive() -> Message:
+            nonlocal replayed
+            if replayed:
+                return {"type": "http.disconnect"}
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                sent["status"] = message["status"]
+                sent["headers"] = [
+                    (k.decode(), v.decode("latin-1")) for k, v in message.get("headers", [])
+                ]
+            elif message["type"] == "http.response.body":
+                sent["body"] += message.get("body", b"")
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            if sent["status"] >= 500:
+                await kv.delete(key)
+            else:
+                kept = Kept(
+                    fingerprint=fingerprint,
+                    done=True,
+                    status=sent["status"],
+                    headers=[h for h in sent["headers"] if h[0].lower() not in _PER_CALL],
+                    body=base64.b64encode(sent["body"]).decode(),
+                )
+                await kv.put(key, msgspec.json.encode(kept))
+
+
+# Headers that describe one call, not the answer: a replay gets fresh ones.
+_PER_CALL = {"x-request-id", "date", "server", "content-length"}
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _send(send: Send, kept: Kept, replay: bool) -> None:
+    body = base64.b64decode(kept.body)
+    headers = [(k.encode(), v.encode()) for k, v in kept.headers]
+    headers.append((b"content-length", str(len(body)).encode()))
+    if replay:
+        headers.append((b"idempotent-replayed", b"true"))
+    await send({"type": "http.response.start", "status": kept.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
