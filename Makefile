@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 VENV_STAMP := .venv/.mnemo-synced
 
-.PHONY: install run test test-unit test-integration test-e2e lint fmt proto proto-check bench bench-ingest clean
+.PHONY: install run test test-unit test-integration test-e2e lint fmt proto proto-check bench bench-ingest bench-locomo clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -60,3 +60,6 @@ bench: install
 
 clean:
 	rm -rf .venv $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
+
+bench-locomo: install
+	.venv/bin/python bench/locomo.py $(BENCH_ARGS)
