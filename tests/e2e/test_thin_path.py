@@ -105,7 +105,7 @@ def test_health_reports_each_dependency(api):
     assert set(services) == {"gateway", "ingest", "synthesis", "retrieval", "audit"}
     assert services["gateway"]["checks"] == {"nats": "ok"}
     assert services["ingest"]["checks"] == {"nats": "ok", "postgres": "ok"}
-    assert services["retrieval"]["checks"]["qdrant"] == "ok"
+    assert services["retrieval"]["checks"]["vectors"] == "ok"
     assert services["audit"]["checks"]["postgres"] == "ok"
 
 

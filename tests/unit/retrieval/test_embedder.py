@@ -2,7 +2,7 @@
 
 import math
 
-from mnemo.retrieval.embedder import HashingEmbedder
+from mnemo.embeddings import HashingEmbedder
 
 
 def cosine(a: list[float], b: list[float]) -> float:
@@ -11,19 +11,19 @@ def cosine(a: list[float], b: list[float]) -> float:
 
 def test_deterministic_and_unit_length():
     embedder = HashingEmbedder(64)
-    vector = embedder.embed("I love TypeScript")
-    assert vector == embedder.embed("I love TypeScript")
+    vector = embedder.embed(["I love TypeScript"])[0]
+    assert vector == embedder.embed(["I love TypeScript"])[0]
     assert math.isclose(sum(v * v for v in vector), 1.0)
     assert len(vector) == 64
 
 
 def test_shared_words_are_closer_than_unrelated_text():
     embedder = HashingEmbedder(256)
-    query = embedder.embed("typescript")
-    related = embedder.embed("I love TypeScript and Rust")
-    unrelated = embedder.embed("The cat sat on the mat")
+    query = embedder.embed(["typescript"])[0]
+    related = embedder.embed(["I love TypeScript and Rust"])[0]
+    unrelated = embedder.embed(["The cat sat on the mat"])[0]
     assert cosine(query, related) > cosine(query, unrelated)
 
 
 def test_empty_text_still_has_a_vector():
-    assert math.isclose(sum(v * v for v in HashingEmbedder(8).embed("...")), 1.0)
+    assert math.isclose(sum(v * v for v in HashingEmbedder(8).embed(["..."])[0]), 1.0)

@@ -1,31 +1,93 @@
-"""Wiring: settings -> host -> Qdrant index, the indexing consumer, the search query."""
+"""Wiring: settings -> host -> vector store + embedder, the indexing consumer, the queries."""
 
+import asyncpg
 from qdrant_client import AsyncQdrantClient
 
 from mnemo.bus import ConsumerSpec
 from mnemo.contracts import GetMemoryQuery, ListMemoriesQuery, MemoryRecorded, SearchQuery
+from mnemo.embeddings import Embedder, embedder_from_settings
 from mnemo.eventlog import EventStore
 from mnemo.host import Host
-from mnemo.retrieval.embedder import HashingEmbedder
 from mnemo.retrieval.handlers import SERVICE, RetrievalHandlers
 from mnemo.retrieval.index import MemoryIndex
 from mnemo.retrieval.memories import SQL, MemoryTable
 from mnemo.retrieval.settings import RetrievalSettings
+from mnemo.retrieval.stores import (
+    EdgeVectorStore,
+    QdrantClientStore,
+    SparseEncoder,
+    VectorStore,
+    VectorStoreError,
+)
 from mnemo.settings import load_settings
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
 
 
-def qdrant_client(settings: RetrievalSettings) -> AsyncQdrantClient:
+def vector_store(settings: RetrievalSettings) -> VectorStore:
+    collection = f"{settings.bus_root}_memories"
     if settings.qdrant_url:
-        return AsyncQdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
-    return AsyncQdrantClient(path=settings.qdrant_path)
+        client = AsyncQdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
+        return QdrantClientStore(client, collection)
+    if settings.vector_store == "qdrant-local":
+        return QdrantClientStore(AsyncQdrantClient(path=settings.qdrant_path), collection)
+    return EdgeVectorStore(settings.qdrant_path)
 
 
-def memory_index(settings: RetrievalSettings, client: AsyncQdrantClient) -> MemoryIndex:
-    embedder = HashingEmbedder(settings.embedding_dim)
-    return MemoryIndex(client, f"{settings.bus_root}_memories", embedder)
+def embedder(settings: RetrievalSettings) -> Embedder:
+    return embedder_from_settings(
+        settings.embedder,
+        url=settings.embedding_url,
+        model=settings.embedding_model,
+        key=settings.embedding_api_key,
+        dim=settings.embedding_dim,
+    )
+
+
+async def open_index(settings: RetrievalSettings, pool: asyncpg.Pool) -> MemoryIndex:
+    """The index, re-built from the log when its vectors came from another embedder."""
+    index = MemoryIndex(vector_store(settings), embedder(settings), SparseEncoder())
+    collection = f"{settings.bus_root}_memories"
+    model, dim = index.embedder.name, index.embedder.dim
+    row = await pool.fetchrow(
+        "SELECT embedder, dim FROM retrieval.index_meta WHERE collection = $1", collection
+    )
+    stale = row is not None and (row["embedder"], row["dim"]) != (model, dim)
+    try:
+        await index.ensure()
+    except VectorStoreError:
+        stale = True
+    if stale:
+        log.warning("reindexing_for_new_embedder", was=dict(row) if row else None, now=model)
+        await index.drop()
+        await index.ensure()
+        await reindex(index, MemoryTable(pool), EventStore(pool), memories_too=False)
+    await pool.execute(
+        """INSERT INTO retrieval.index_meta (collection, embedder, dim) VALUES ($1, $2, $3)
+           ON CONFLICT (collection) DO UPDATE SET embedder = $2, dim = $3, updated_at = now()""",
+        collection,
+        model,
+        dim,
+    )
+    return index
+
+
+async def reindex(
+    index: MemoryIndex, memories: MemoryTable, store: EventStore, *, memories_too: bool = True
+) -> tuple[int, int]:
+    """Replay the log into the projections; (memories indexed, last position read)."""
+    position, count = 0, 0
+    while True:
+        batch, last = await store.read_all(after=position, limit=500)
+        if last == position:
+            return count, position
+        recorded = [e for e in batch if isinstance(e.data, MemoryRecorded)]
+        if memories_too:
+            await memories.record_all(recorded)
+        await index.index_all(recorded)
+        count += len(recorded)
+        position = last
 
 
 async def main() -> None:
@@ -33,9 +95,7 @@ async def main() -> None:
     host = Host(SERVICE, settings)
     await host.start(migrations={"retrieval": SQL})
     assert host.publisher is not None and host.pool is not None
-    client = qdrant_client(settings)
-    index = memory_index(settings, client)
-    await index.ensure()
+    index = await open_index(settings, host.pool)
     handlers = RetrievalHandlers(index, MemoryTable(host.pool), host.publisher)
     topology = host.topology
     host.consume(
@@ -54,39 +114,29 @@ async def main() -> None:
     host.query("memories", ListMemoriesQuery, handlers.list_memories)
     host.query("memory", GetMemoryQuery, handlers.get_memory)
 
-    async def qdrant_ok() -> None:
-        await client.get_collections()
+    async def vectors_ok() -> None:
+        await index.count()
 
-    host.health_check("qdrant", qdrant_ok)
+    host.health_check("vectors", vectors_ok)
     try:
         await host.serve_forever()
     finally:
-        await client.close()
+        await index.close()
 
 
 async def rebuild() -> None:
-    """Drop the Qdrant projection and rebuild it from the event log."""
+    """Drop the search index and the memories read model and rebuild both from the log."""
     settings = load_settings(RetrievalSettings)
     host = Host(SERVICE, settings)
     await host.start(migrations={"retrieval": SQL})
     assert host.pool is not None
-    client = qdrant_client(settings)
-    index = memory_index(settings, client)
+    index = await open_index(settings, host.pool)
     memories = MemoryTable(host.pool)
     await index.drop()
     await index.ensure()
     await memories.clear()
-    store, position, count = EventStore(host.pool), 0, 0
-    while True:
-        batch, last = await store.read_all(after=position, limit=1000)
-        if last == position:
-            break
-        recorded = [e for e in batch if isinstance(e.data, MemoryRecorded)]
-        await memories.record_all(recorded)
-        await index.index_all(recorded)
-        count += len(recorded)
-        position = last
+    count, position = await reindex(index, memories, EventStore(host.pool))
     log.info("retrieval_rebuilt", memories=count, position=position)
     print(f"rebuilt the memory index from the log: {count} memories up to position {position}")
-    await client.close()
+    await index.close()
     await host.close()

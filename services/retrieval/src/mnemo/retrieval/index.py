@@ -1,59 +1,80 @@
-"""The Qdrant projection of recorded memories: one point per memory, tenant-scoped."""
+"""The search projection of recorded memories: one point per chunk, with a dense vector
+from the embedder and a BM25-style sparse vector, in whichever `VectorStore` is configured.
+"""
 
+import asyncio
 from datetime import datetime
-
-from qdrant_client import AsyncQdrantClient, models
+from typing import Any
 
 from mnemo.contracts import Envelope, MemoryRecorded, SearchHit, SearchQuery, derived_id
-from mnemo.retrieval.embedder import HashingEmbedder
+from mnemo.embeddings import Embedder
+from mnemo.retrieval.stores import (
+    SparseEncoder,
+    StoreFilter,
+    StoreHit,
+    StorePoint,
+    VectorStore,
+)
 
+# Recognised metadata that names a memory is searchable along with its words.
 SEARCHABLE_METADATA = ("title", "author", "actionType", "resourceType")
 
 
+def indexed_text(memory: MemoryRecorded, text: str) -> str:
+    """What a chunk is indexed as: its words, headed by what names the memory."""
+    heading = " ".join(
+        str(memory.metadata[k]) for k in SEARCHABLE_METADATA if memory.metadata.get(k)
+    )
+    return f"{heading}\n{text}" if heading else text
+
+
 class MemoryIndex:
-    def __init__(
-        self, client: AsyncQdrantClient, collection: str, embedder: HashingEmbedder
-    ) -> None:
-        self._client = client
-        self._collection = collection
+    def __init__(self, store: VectorStore, embedder: Embedder, sparse: SparseEncoder) -> None:
+        self._store = store
         self._embedder = embedder
+        self._sparse = sparse
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
 
     async def ensure(self) -> None:
-        if await self._client.collection_exists(self._collection):
-            return
-        await self._client.create_collection(
-            self._collection,
-            vectors_config=models.VectorParams(
-                size=self._embedder.dim, distance=models.Distance.COSINE
-            ),
-        )
-        if (
-            self._client.init_options.get("path") is None
-            and self._client.init_options.get("location") != ":memory:"
-        ):
-            # Only a Qdrant server uses payload indexes; the embedded engine scans anyway.
-            for field in ("tenant_id", "user_id", "source_type"):
-                await self._client.create_payload_index(
-                    self._collection, field, models.PayloadSchemaType.KEYWORD
-                )
+        await self._store.ensure(self._embedder.dim)
 
     async def drop(self) -> None:
-        await self._client.delete_collection(self._collection)
+        await self._store.drop()
+
+    async def count(self) -> int:
+        return await self._store.count()
+
+    async def close(self) -> None:
+        await self._store.close()
 
     async def index(self, envelope: Envelope) -> None:
         """Upsert the memory's points; the same memory indexed twice is still the same points."""
         await self.index_all([envelope])
 
     async def index_all(self, envelopes: list[Envelope]) -> None:
-        """Upsert every chunk of many memories in one call."""
-        points = [point for e in envelopes for point in self._points(e)]
-        if points:
-            await self._client.upsert(self._collection, points=points)
+        """Upsert every chunk of many memories, embedded in one batch."""
+        pieces = [piece for e in envelopes for piece in self._pieces(e)]
+        if not pieces:
+            return
+        texts = [text for _, text, _ in pieces]
+        # The model is CPU-bound: off the event loop, so queries keep being answered.
+        dense = await asyncio.to_thread(self._embedder.embed, texts)
+        points = [
+            StorePoint(
+                id=point_id, dense=vector, sparse=self._sparse.document(text), payload=payload
+            )
+            for (point_id, text, payload), vector in zip(pieces, dense, strict=True)
+        ]
+        await self._store.upsert(points)
 
-    def _points(self, envelope: Envelope) -> list[models.PointStruct]:
-        """One point per chunk, its id derived from the memory id and the chunk's index."""
+    def _pieces(self, envelope: Envelope) -> list[tuple[str, str, dict[str, Any]]]:
+        """(point id, text to index, payload) for each chunk of the memory."""
         memory = envelope.data
         assert isinstance(memory, MemoryRecorded)
+        spans = memory.chunk_spans()
         common = {
             "tenant_id": envelope.tenant_id,
             "user_id": memory.user_id,
@@ -69,14 +90,11 @@ class MemoryIndex:
             "occurred_ts": envelope.occurred_at.timestamp(),
             "recorded_ts": envelope.recorded_at.timestamp(),
             "embedding_model": self._embedder.name,
-            "chunks": len(memory.chunk_spans()),
+            "embedding_dim": self._embedder.dim,
+            "chunks": len(spans),
         }
-        points = []
-        # Recognised metadata that names the memory is searchable along with its words.
-        heading = " ".join(
-            str(memory.metadata[k]) for k in SEARCHABLE_METADATA if memory.metadata.get(k)
-        )
-        for span in memory.chunk_spans():
+        pieces = []
+        for span in spans:
             text = memory.content[span.start : span.end]
             payload = {
                 **common,
@@ -90,84 +108,59 @@ class MemoryIndex:
                 if span.index == 0
                 else derived_id(memory.memory_id, str(span.index))
             )
-            points.append(
-                models.PointStruct(
-                    id=point_id,
-                    vector=self._embedder.embed(f"{heading}\n{text}" if heading else text),
-                    payload=payload,
-                )
-            )
-        return points
+            pieces.append((point_id, indexed_text(memory, text), payload))
+        return pieces
 
     async def forget(self, tenant_id: str, user_id: str) -> None:
-        await self._client.delete(
-            self._collection,
-            points_selector=models.FilterSelector(
-                filter=models.Filter(
-                    must=[
-                        models.FieldCondition(
-                            key="tenant_id", match=models.MatchValue(value=tenant_id)
-                        ),
-                        models.FieldCondition(
-                            key="user_id", match=models.MatchValue(value=user_id)
-                        ),
-                    ]
-                )
-            ),
-        )
+        await self._store.delete_subject(tenant_id, user_id)
 
     async def search(self, query: SearchQuery) -> list[SearchHit]:
-        must = [
-            models.FieldCondition(key="tenant_id", match=models.MatchValue(value=query.tenant_id)),
-            models.FieldCondition(key="user_id", match=models.MatchValue(value=query.user_id)),
-        ]
-        for key, bound in (
-            ("occurred_ts", query.occurred_before),
-            ("recorded_ts", query.recorded_before),
-        ):
-            if bound is not None:
-                must.append(
-                    models.FieldCondition(key=key, range=models.Range(lte=bound.timestamp()))
-                )
-        for key, wanted in (
-            ("source_type", query.source_type),
-            ("session_id", query.session_id),
-            ("agent_id", query.agent_id),
-        ):
-            if wanted:
-                must.append(models.FieldCondition(key=key, match=models.MatchValue(value=wanted)))
-        response = await self._client.query_points(
-            self._collection,
-            query=self._embedder.embed(query.query),
-            query_filter=models.Filter(must=must),  # type: ignore[arg-type]
-            limit=query.limit,
-            with_payload=True,
-            score_threshold=query.threshold,
+        mode = query.mode if query.mode in ("vector", "keyword", "hybrid") else "hybrid"
+        dense = None
+        if mode != "keyword":
+            [dense] = await asyncio.to_thread(self._embedder.embed, [query.query])
+        store_filter = StoreFilter(
+            tenant_id=query.tenant_id,
+            user_id=query.user_id,
+            source_type=query.source_type,
+            session_id=query.session_id,
+            agent_id=query.agent_id,
+            occurred_before=query.occurred_before.timestamp() if query.occurred_before else None,
+            recorded_before=query.recorded_before.timestamp() if query.recorded_before else None,
         )
-        hits = []
-        for point in response.points:
-            p = point.payload or {}
-            metadata = dict(p.get("metadata") or {})
-            for key, name in (("session_id", "sessionId"), ("agent_id", "agentId")):
-                if p.get(key):
-                    metadata[name] = p[key]
-            metadata["sourceType"] = p["source_type"]
-            if p.get("chunks", 1) > 1:
-                metadata["chunk"] = {
-                    "index": p["chunk_index"],
-                    "start": p["chunk_start"],
-                    "end": p["chunk_end"],
-                    "of": p["chunks"],
-                }
-            hits.append(
-                SearchHit(
-                    memory_id=p["memory_id"],
-                    content=p["content"],
-                    similarity=round(float(point.score), 6),
-                    source_type=p["source_type"],
-                    ingested_at=datetime.fromisoformat(p["recorded_at"]),
-                    metadata=metadata,
-                    source_id=p.get("source_id"),
-                )
-            )
-        return hits
+        hits = await self._store.search(
+            dense,
+            self._sparse.query(query.query),
+            store_filter,
+            query.limit,
+            mode=mode,  # type: ignore[arg-type]
+            alpha=query.alpha,
+        )
+        if query.threshold is not None:
+            hits = [h for h in hits if h.score >= query.threshold]
+        return [search_hit(h) for h in hits]
+
+
+def search_hit(hit: StoreHit) -> SearchHit:
+    p = hit.payload
+    metadata = dict(p.get("metadata") or {})
+    for key, name in (("session_id", "sessionId"), ("agent_id", "agentId")):
+        if p.get(key):
+            metadata[name] = p[key]
+    metadata["sourceType"] = p["source_type"]
+    if p.get("chunks", 1) > 1:
+        metadata["chunk"] = {
+            "index": p["chunk_index"],
+            "start": p["chunk_start"],
+            "end": p["chunk_end"],
+            "of": p["chunks"],
+        }
+    return SearchHit(
+        memory_id=p["memory_id"],
+        content=p["content"],
+        similarity=round(float(hit.score), 6),
+        source_type=p["source_type"],
+        ingested_at=datetime.fromisoformat(p["recorded_at"]),
+        metadata=metadata,
+        source_id=p.get("source_id"),
+    )

@@ -4,11 +4,32 @@ from mnemo.settings import DatabaseSettings
 
 
 class RetrievalSettings(DatabaseSettings, kw_only=True, frozen=True):
-    # MNEMO_QDRANT_URL: a Qdrant server; when unset, Qdrant runs embedded at MNEMO_QDRANT_PATH.
+    # MNEMO_QDRANT_URL: a Qdrant server (shared by replicas); overrides MNEMO_VECTOR_STORE.
     qdrant_url: str | None = None
     # MNEMO_QDRANT_API_KEY: API key for the Qdrant server, if it needs one.
     qdrant_api_key: str | None = None
-    # MNEMO_QDRANT_PATH: folder of the embedded Qdrant (one process per folder).
+    # MNEMO_VECTOR_STORE: the embedded engine: "edge" (qdrant-edge) or "qdrant-local"
+    # (qdrant-client's pure-Python local mode).
+    vector_store: str = "edge"
+    # MNEMO_QDRANT_PATH: folder of the embedded engine (one process per folder).
     qdrant_path: str = ".mnemo/qdrant"
-    # MNEMO_EMBEDDING_DIM: size of the hashing embedder's vectors.
-    embedding_dim: int = 256
+    # MNEMO_EMBEDDER: "minilm" (all-MiniLM-L6-v2, offline), "openai" (any OpenAI-compatible
+    # /v1/embeddings server) or "hashing" (no meaning; for tests).
+    embedder: str = "minilm"
+    # MNEMO_EMBEDDING_URL / _MODEL / _API_KEY: the server, model and key for "openai".
+    embedding_url: str | None = None
+    embedding_model: str | None = None
+    embedding_api_key: str | None = None
+    # MNEMO_EMBEDDING_DIM: vector size for "hashing" (and "openai" when known in advance).
+    embedding_dim: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.vector_store not in ("edge", "qdrant-local"):
+            raise ValueError("MNEMO_VECTOR_STORE must be edge or qdrant-local")
+        if self.embedder not in ("minilm", "openai", "hashing"):
+            raise ValueError("MNEMO_EMBEDDER must be minilm, openai or hashing")
+        if self.embedder == "openai" and not (self.embedding_url and self.embedding_model):
+            raise ValueError(
+                "MNEMO_EMBEDDER=openai needs MNEMO_EMBEDDING_URL and MNEMO_EMBEDDING_MODEL"
+            )

