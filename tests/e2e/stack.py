@@ -41,12 +41,14 @@ class Stack:
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, *services: str) -> None:
+    def start(self, *services: str, **overrides: str) -> None:
+        """Start services (all by default); `overrides` are extra MNEMO_* settings."""
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        env = {**self.env, **overrides}
         for name in services or SERVICES:
             log = open(self.home / "logs" / f"{name}.log", "ab")  # noqa: SIM115
             self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", f"mnemo.{name}"], env=self.env, stdout=log, stderr=log
+                [sys.executable, "-m", f"mnemo.{name}"], env=env, stdout=log, stderr=log
             )
 
     def stop(self, *services: str) -> None:

@@ -36,6 +36,9 @@ MAX_TOKENS = 256
 
 # Fewer texts than this per thread are not worth a second thread.
 _MIN_BATCH = 8
+# At most this many tokens, padding included, in one batch: 16 texts cut at 256 tokens,
+# whose attention scores then take 50 MB.
+_BATCH_TOKENS = 4096
 
 # One embedding computation at a time in a process: two would only fight for the cores,
 # and the BLAS thread limit is process-wide.
@@ -57,6 +60,23 @@ def bundled_model_dir() -> Path:
             f"run `make install`), or pass model_dir= a folder holding them"
         )
     return Path(spec.origin).parent / "model"
+
+
+def _length_batches(order: list[int], lengths: list[int], size: int) -> list[list[int]]:
+    """`order` (indexes sorted by length) cut into batches of at most `size` texts and
+    `_BATCH_TOKENS` tokens, padding included: long texts go fewer to a batch, since
+    attention's memory grows with the square of their length."""
+    batches: list[list[int]] = []
+    for i in order:
+        if (
+            not batches
+            or len(batches[-1]) == size
+            or (len(batches[-1]) + 1) * lengths[i] > _BATCH_TOKENS
+        ):
+            batches.append([i])
+        else:
+            batches[-1].append(i)
+    return batches
 
 
 class MiniLMEmbedder:
@@ -97,7 +117,7 @@ class MiniLMEmbedder:
         by_length = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         # Small calls are split so that every core gets a share.
         size = min(self.batch_size, max(_MIN_BATCH, math.ceil(len(texts) / self.threads)))
-        batches = [by_length[start : start + size] for start in range(0, len(by_length), size)]
+        batches = _length_batches(by_length, [len(e.ids) for e in encodings], size)
         groups = [[encodings[i] for i in rows] for rows in batches]
         with _COMPUTING, _blas().limit(limits=1, user_api="blas"):
             if len(groups) <= 1 or self.threads == 1:

@@ -95,6 +95,7 @@ class OpenAICompatibleEmbedder:
         return vectors
 
     def close(self) -> None:
+        """Close the pooled HTTP connections."""
         self._client.close()
 
     def _post(self, batch: list[str]) -> Any:

@@ -20,12 +20,15 @@ from mnemo.retrieval.stores import (
 SEARCHABLE_METADATA = ("title", "author", "actionType", "resourceType")
 
 
-def indexed_text(memory: MemoryRecorded, text: str) -> str:
-    """What a chunk is indexed as: its words, headed by what names the memory."""
-    heading = " ".join(
-        str(memory.metadata[k]) for k in SEARCHABLE_METADATA if memory.metadata.get(k)
-    )
-    return f"{heading}\n{text}" if heading else text
+def indexed_text(envelope: Envelope, memory: MemoryRecorded, text: str) -> str:
+    """What a chunk is indexed as: its words, headed by its context: what names the memory,
+    who said it (author or role) and when it happened."""
+    parts = [str(memory.metadata[k]) for k in SEARCHABLE_METADATA if memory.metadata.get(k)]
+    if memory.metadata.get("role") and not memory.metadata.get("author"):
+        parts.append(str(memory.metadata["role"]))
+    when = envelope.occurred_at
+    parts.append(f"{when.day} {when:%B %Y}")
+    return " ".join(parts) + "\n" + text
 
 
 class MemoryIndex:
@@ -108,7 +111,7 @@ class MemoryIndex:
                 if span.index == 0
                 else derived_id(memory.memory_id, str(span.index))
             )
-            pieces.append((point_id, indexed_text(memory, text), payload))
+            pieces.append((point_id, indexed_text(envelope, memory, text), payload))
         return pieces
 
     async def forget(self, tenant_id: str, user_id: str) -> None:

@@ -1,0 +1,141 @@
+"""Search through the gateway: each mode, every filter, tenant isolation, and a re-index
+when the embedding model changes."""
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from .stack import free_port
+from .test_thin_path import search
+from .waiting import eventually
+
+NOTES = [
+    {
+        "content": "The orchestra hired a new xylophone player",
+        "sourceType": "meeting",
+        "sessionId": "s-music",
+        "agentId": "agent-a",
+        "metadata": {"timestamp": "2025-03-01T10:00:00Z"},
+    },
+    {
+        "content": "Remember to file the quarterly tax return",
+        "sourceType": "action",
+        "sessionId": "s-admin",
+        "agentId": "agent-b",
+        "metadata": {"timestamp": "2025-06-01T10:00:00Z"},
+    },
+    {
+        "content": "My grandmother's pasta recipe needs fresh basil",
+        "sourceType": "conversation",
+        "sessionId": "s-food",
+        "agentId": "agent-a",
+        "metadata": {"timestamp": "2025-09-01T10:00:00Z"},
+    },
+]
+
+
+@pytest.fixture
+def notes(api, user_id):
+    items = [{"userId": user_id, **note} for note in NOTES]
+    assert api.post("/v1/ingest/batch", json={"items": items}).status_code == 202
+    eventually(lambda: len(search(api, user_id, "tax return basil xylophone")) == 3)
+    return user_id
+
+
+def post_search(api, user_id: str, query: str, **body) -> list[dict]:
+    response = api.post("/v1/search", json={"userId": user_id, "query": query, **body})
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
+def contents(results: list[dict]) -> list[str]:
+    return [r["content"] for r in results]
+
+
+def test_each_search_mode(api, notes):
+    # Dense: meaning without shared words.
+    assert (
+        "xylophone"
+        in post_search(api, notes, "percussion musician", searchMode="vector")[0]["content"]
+    )
+    # Keyword: the exact rare word, and nothing for words no memory has.
+    assert contents(post_search(api, notes, "basil", searchMode="keyword")) == [NOTES[2]["content"]]
+    assert post_search(api, notes, "zeppelin", searchMode="keyword") == []
+    # Hybrid: both, and its alpha extremes are the pure modes.
+    assert "tax" in post_search(api, notes, "taxes", searchMode="hybrid")[0]["content"]
+    assert contents(post_search(api, notes, "basil", searchMode="hybrid", alpha=0)) == contents(
+        post_search(api, notes, "basil", searchMode="keyword")
+    )
+    assert contents(post_search(api, notes, "recipe", searchMode="hybrid", alpha=1)) == contents(
+        post_search(api, notes, "recipe", searchMode="vector")
+    )
+
+
+def test_every_filter(api, notes):
+    q = "xylophone tax basil"
+    assert len(post_search(api, notes, q, filters={"sourceType": "action"})) == 1
+    assert len(post_search(api, notes, q, filters={"agentId": "agent-a"})) == 2
+    assert len(post_search(api, notes, q, sessionId="s-food")) == 1
+    assert len(post_search(api, notes, q, filters={"asOf": "2025-07-01T00:00:00Z"})) == 2
+    assert post_search(api, notes, q, filters={"asOfKnowledge": "2020-01-01T00:00:00Z"}) == []
+    got = api.get("/v1/search", params={"userId": notes, "q": q, "sourceType": "meeting"})
+    assert len(got.json()["results"]) == 1
+    got = api.get("/v1/search", params={"userId": notes, "q": q, "asOf": "2025-04-01T00:00:00Z"})
+    assert contents(got.json()["results"]) == [NOTES[0]["content"]]
+
+
+def test_another_tenant_sees_nothing(stack, api, notes):
+    port, key = free_port(), stack.api_key + "-other-tenant"
+    env = {
+        **stack.env,
+        "MNEMO_GATEWAY_PORT": str(port),
+        "MNEMO_DEV_TENANT": "other",
+        "MNEMO_DEV_API_KEY": key,
+    }
+    log = open(stack.home / "logs" / f"gateway-other-{port}.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnemo.gateway"], env=env, stdout=log, stderr=log
+    )
+    try:
+        other = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=15,
+        )
+        eventually(lambda: _get(other, "/v1/health") == 200, timeout=60)
+        assert search(other, notes, "xylophone tax basil") == []
+        assert other.get("/v1/memories", params={"userId": notes}).json()["total"] == 0
+        other.post("/v1/ingest", json={"userId": notes, "content": "other tenant's zebra"})
+        eventually(lambda: search(other, notes, "zebra"))
+        assert all("zebra" not in h["content"] for h in search(api, notes, "zebra"))
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+def _get(client: httpx.Client, path: str) -> int:
+    try:
+        return client.get(path).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def test_changing_the_embedding_model_reindexes_from_the_log(stack, api, notes):
+    stack.stop("retrieval")
+    stack.start("retrieval", MNEMO_EMBEDDER="hashing", MNEMO_EMBEDDING_DIM="512")
+    stack.wait_healthy()
+    try:
+        # 512-d hashing vectors now: the old 384-d index was dropped and rebuilt from the log.
+        found = post_search(api, notes, "grandmother pasta recipe fresh basil", searchMode="vector")
+        assert "basil" in found[0]["content"]
+        assert len(found) == 3
+    finally:
+        stack.stop("retrieval")
+        stack.start("retrieval")
+        stack.wait_healthy()
+    assert (
+        "xylophone"
+        in post_search(api, notes, "percussion musician", searchMode="vector")[0]["content"]
+    )
