@@ -47,9 +47,17 @@ class SearchResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class AuditQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """Audited steps of one tenant: one correlation's chain (in causal order) or, without
+    one, everything in time order; narrowed by time range, actor and type; paginated."""
+
     tenant_id: str
-    correlation_id: str
+    correlation_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    actor: str | None = None
+    type: str | None = None
     limit: int = 500
+    offset: int = 0
 
 
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,8 +77,10 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class AuditResult(msgspec.Struct, frozen=True, kw_only=True):
-    correlation_id: str
+    correlation_id: str | None
     events: list[AuditEntry]
+    total: int = 0
+    next_offset: int | None = None
 
 
 class HealthReport(msgspec.Struct, frozen=True, kw_only=True):

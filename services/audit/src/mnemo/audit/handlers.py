@@ -18,14 +18,15 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
 ON CONFLICT DO NOTHING
 """
 
-_SELECT = """
-SELECT message_id, kind, type, service, "timestamp", correlation_id, causation_id, subject,
-       audited_at, data::text AS data
-FROM audit.entries
-WHERE tenant_id = $1 AND correlation_id = $2
-ORDER BY "timestamp"
-LIMIT $3
-"""
+_COLUMNS = """message_id, kind, type, service, "timestamp", correlation_id, causation_id,
+    subject, audited_at, data::text AS data"""
+
+_WHERE = """tenant_id = $1
+  AND ($2::text IS NULL OR correlation_id = $2)
+  AND ($3::timestamptz IS NULL OR "timestamp" >= $3)
+  AND ($4::timestamptz IS NULL OR "timestamp" <= $4)
+  AND ($5::text IS NULL OR data->>'actor' = $5)
+  AND ($6::text IS NULL OR type = $6)"""
 
 
 class AuditHandlers:
@@ -48,26 +49,61 @@ class AuditHandlers:
         return record_all
 
     async def events(self, query: AuditQuery) -> AuditResult | QueryError:
-        if not query.correlation_id:
+        if not 1 <= query.limit <= self._max_chain:
             return QueryError(
-                code="invalid", message="correlation_id is required", field="correlation_id"
+                code="invalid", message=f"limit must be 1..{self._max_chain}", field="limit"
             )
-        limit = min(max(query.limit, 1), self._max_chain)
-        rows = await self._pool.fetch(_SELECT, query.tenant_id, query.correlation_id, limit)
-        entries = [
-            AuditEntry(
-                message_id=r["message_id"],
-                kind=r["kind"],
-                type=r["type"],
-                service=r["service"],
-                timestamp=r["timestamp"],
-                correlation_id=r["correlation_id"],
-                causation_id=r["causation_id"],
-                subject=r["subject"],
-                recorded_by=SERVICE,
-                audited_at=r["audited_at"],
-                data=msgspec.json.decode(r["data"]),
-            )
-            for r in rows
-        ]
-        return AuditResult(correlation_id=query.correlation_id, events=causal_order(entries))
+        if query.offset < 0:
+            return QueryError(code="invalid", message="offset must be >= 0", field="offset")
+        args = (
+            query.tenant_id,
+            query.correlation_id,
+            query.since,
+            query.until,
+            query.actor,
+            query.type,
+        )
+        async with self._pool.acquire() as conn:
+            total = await conn.fetchval(f"SELECT count(*) FROM audit.entries WHERE {_WHERE}", *args)
+            if query.correlation_id:
+                # A chain is ordered by cause, which needs all of it; chains are small.
+                rows = await conn.fetch(
+                    f"SELECT {_COLUMNS} FROM audit.entries WHERE {_WHERE}"
+                    f' ORDER BY "timestamp" LIMIT {self._max_chain}',
+                    *args,
+                )
+                page = causal_order([_entry(r) for r in rows])[
+                    query.offset : query.offset + query.limit
+                ]
+            else:
+                rows = await conn.fetch(
+                    f"SELECT {_COLUMNS} FROM audit.entries WHERE {_WHERE}"
+                    ' ORDER BY "timestamp", message_id LIMIT $7 OFFSET $8',
+                    *args,
+                    query.limit,
+                    query.offset,
+                )
+                page = [_entry(r) for r in rows]
+        end = query.offset + len(page)
+        return AuditResult(
+            correlation_id=query.correlation_id,
+            events=page,
+            total=total,
+            next_offset=end if end < total else None,
+        )
+
+
+def _entry(r: Any) -> AuditEntry:
+    return AuditEntry(
+        message_id=r["message_id"],
+        kind=r["kind"],
+        type=r["type"],
+        service=r["service"],
+        timestamp=r["timestamp"],
+        correlation_id=r["correlation_id"],
+        causation_id=r["causation_id"],
+        subject=r["subject"],
+        recorded_by=SERVICE,
+        audited_at=r["audited_at"],
+        data=msgspec.json.decode(r["data"]),
+    )
