@@ -5,39 +5,14 @@ Prints figures; never asserts on them. Usage: python bench/ingest.py [--items N]
 
 import argparse
 import asyncio
-import os
-import platform
-import signal
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import httpx
-
-from mnemo.runtime.nats_server import NatsServer
-from mnemo.runtime.ports import free_port
-from mnemo.runtime.postgres_server import PostgresServer
-
-
-def machine() -> str:
-    cores = os.cpu_count()
-    with open("/proc/meminfo") as f:
-        mem_kb = int(f.readline().split()[1])
-    cpu = "unknown cpu"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (
-        f"{cpu}, {cores} cores, {mem_kb / 1024 / 1024:.0f} GiB, Python {platform.python_version()}"
-    )
+from local_stack import describe, local_stack, machine
 
 
 def cpu_by_process(root_pid: int) -> str:
@@ -135,49 +110,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
 
-    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="mnemo-bench-") as tmp:
-        home = Path(tmp)
-        nats_url = os.environ.get("MNEMO_NATS_URL")
-        dsn = os.environ.get("MNEMO_DATABASE_URL")
-        if not nats_url:
-            nats = NatsServer(home / "nats")
-            nats_url = nats.start()
-            stack.callback(nats.stop)
-        if not dsn:
-            pg = PostgresServer(home / "postgres")
-            dsn = pg.start()
-            stack.callback(pg.stop)
-        port = free_port()
-        key = "mk_bench_" + os.urandom(12).hex()
-        env = {
-            **os.environ,
-            "MNEMO_HOME": str(home / "home"),
-            "MNEMO_NATS_URL": nats_url,
-            "MNEMO_DATABASE_URL": dsn,
-            "MNEMO_GATEWAY_PORT": str(port),
-            "MNEMO_DEV_API_KEY": key,
-            "MNEMO_LOG_LEVEL": "warning",
-        }
-        run = subprocess.Popen(
-            [str(Path(sys.executable).with_name("mnemo")), "run"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        stack.callback(lambda: (run.send_signal(signal.SIGTERM), run.wait(30)))
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or run.poll() is not None:
-                raise SystemExit("the stack did not become healthy")
-            time.sleep(0.5)
-
-        print(f"machine: {machine()}")
+    with local_stack() as local:
+        base, key, dsn = local.base_url, local.api_key, local.database_url
+        print(f"machine: {describe(machine())}")
         print(
             f"load: {args.items} ingests, {args.concurrency} concurrent clients, one stack"
             " (one replica of each service)"
@@ -192,7 +127,7 @@ def main() -> None:
             f"202 -> searchable lag: p50 {figures['lag_p50_ms']:.0f} ms,"
             f" p95 {figures['lag_p95_ms']:.0f} ms"
         )
-        print(f"cpu seconds by process: {cpu_by_process(run.pid)}")
+        print(f"cpu seconds by process: {cpu_by_process(local.pid)}")
 
 
 if __name__ == "__main__":

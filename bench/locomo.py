@@ -21,26 +21,16 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from local_stack import local_stack, machine
 from locomo_data import CATEGORIES, Conversation, load
 from locomo_metrics import KS, Recall, format_table, percentile, ranked_dia_ids
-
-from mnemo.runtime.nats_server import NatsServer
-from mnemo.runtime.ports import free_port
-from mnemo.runtime.postgres_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "locomo" / "locomo_dev.json"
@@ -51,70 +41,6 @@ BASELINES = (
 )
 MAX_BATCH = 50
 MAX_SEARCH_LIMIT = 50
-
-
-def machine() -> dict[str, Any]:
-    with open("/proc/meminfo") as f:
-        mem_kb = int(f.readline().split()[1])
-    cpu = "unknown cpu"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": round(mem_kb / 1024 / 1024, 1),
-        "python": platform.python_version(),
-    }
-
-
-@contextmanager
-def local_stack() -> Iterator[tuple[str, str]]:
-    """A whole stack of its own, as bench/ingest.py runs it; yields (base url, api key)."""
-    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="mnemo-locomo-") as tmp:
-        home = Path(tmp)
-        nats_url = os.environ.get("MNEMO_NATS_URL")
-        dsn = os.environ.get("MNEMO_DATABASE_URL")
-        if not nats_url:
-            nats = NatsServer(home / "nats")
-            nats_url = nats.start()
-            stack.callback(nats.stop)
-        if not dsn:
-            pg = PostgresServer(home / "postgres")
-            dsn = pg.start()
-            stack.callback(pg.stop)
-        port = free_port()
-        key = "mk_bench_" + os.urandom(12).hex()
-        env = {
-            **os.environ,
-            "MNEMO_HOME": str(home / "home"),
-            "MNEMO_NATS_URL": nats_url,
-            "MNEMO_DATABASE_URL": dsn,
-            "MNEMO_GATEWAY_PORT": str(port),
-            "MNEMO_DEV_API_KEY": key,
-            "MNEMO_LOG_LEVEL": "warning",
-        }
-        run = subprocess.Popen(
-            [str(Path(sys.executable).with_name("mnemo")), "run"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        stack.callback(lambda: (run.send_signal(signal.SIGTERM), run.wait(30)))
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or run.poll() is not None:
-                raise SystemExit("the stack did not become healthy")
-            time.sleep(0.5)
-        yield base, key
 
 
 async def call(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -404,7 +330,8 @@ def main() -> None:
     if args.base_url:
         result = asyncio.run(bench(args, args.base_url.rstrip("/"), args.api_key))
     else:
-        with local_stack() as (base, key):
+        with local_stack("mnemo-locomo-") as local:
+            base, key = local.base_url, local.api_key
             result = asyncio.run(bench(args, base, key))
     print()
     print(report(result))
