@@ -1,4 +1,4 @@
-"""The `mnemo` command: `mnemo run` (what `make run` does) and `mnemo servers`."""
+"""The `mnemo` command: `mnemo run` (what `make run` does), `mnemo servers`, `mnemo tail`."""
 
 import argparse
 import sys
@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from mnemo.runtime.servers import serve_servers
 from mnemo.runtime.settings import load_run_settings
 from mnemo.runtime.supervisor import Supervisor
+from mnemo.runtime.tail import DEFAULT_URL, run_tail
 from mnemo.settings import SettingsError
 
 
@@ -24,12 +25,27 @@ def build_parser() -> argparse.ArgumentParser:
         "servers",
         help="start only NATS and PostgreSQL and print their MNEMO_*_URL settings",
     )
+    tail = commands.add_parser(
+        "tail",
+        help="follow the gateway's event stream and print one line per event",
+    )
+    tail.add_argument("--url", default=DEFAULT_URL, help=f"gateway URL (default {DEFAULT_URL})")
+    tail.add_argument(
+        "--key", help="API key (default: MNEMO_DEV_API_KEY, else MNEMO_HOME/dev_api_key)"
+    )
+    tail.add_argument(
+        "--type", action="append", dest="types", metavar="TYPE", help="only this event type"
+    )
+    tail.add_argument("--user", help="only events about this userId")
+    tail.add_argument("--agent", help="only events about this agentId")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `mnemo` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.command == "tail":
+        return run_tail(args.url, args.key, args.types, args.user, args.agent)
     try:
         settings = load_run_settings()
     except SettingsError as exc:

@@ -19,6 +19,7 @@ from mnemo.gateway.limits import Limits, parse_limits
 from mnemo.gateway.problems import Problem, handle_http_exception, handle_problem, handle_unexpected
 from mnemo.gateway.routes.audit import audit_events
 from mnemo.gateway.routes.context import context
+from mnemo.gateway.routes.events import events_stream
 from mnemo.gateway.routes.forget import forget_memory, forget_user
 from mnemo.gateway.routes.health import health
 from mnemo.gateway.routes.ingest import ingest, ingest_batch
@@ -73,6 +74,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             search_post,
             context,
             audit_events,
+            events_stream,
             health,
         ],
         lifespan=[lifespan],

@@ -24,6 +24,8 @@ def main() -> None:
             lifespan="on",
             loop="uvloop",
             http="httptools",
+            # Streams (SSE) never end by themselves: on shutdown they get 5 s, then go.
+            timeout_graceful_shutdown=5,
         )
     )
     server.run()

@@ -1,0 +1,156 @@
+"""`mnemo tail`: follow the gateway's event stream (GET /v1/events/stream) and print it.
+
+One line per event: `<recorded_at> <event_type> <service> user=<u> corr=<correlation_id>`.
+A dropped connection is resumed with `Last-Event-ID`, so nothing is missed or repeated;
+Ctrl-C exits 0.
+"""
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 10.0
+# The server pings every 15 s; a silent connection for this long is a dead one.
+READ_TIMEOUT = 45.0
+
+
+class TailError(Exception):
+    """Something a retry will not fix (a wrong key, a bad filter)."""
+
+
+@dataclass
+class SseEvent:
+    id: str | None = None
+    event: str = "message"
+    data: list[str] = field(default_factory=list)
+
+
+def parse_sse(lines: Iterable[str]) -> Iterator[SseEvent]:
+    """Server-Sent Events from a stream of lines (comments and `retry:` are skipped)."""
+    current = SseEvent()
+    for line in lines:
+        if line == "":
+            if current.data or current.id is not None:
+                yield current
+            current = SseEvent()
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "id":
+            current.id = value
+        elif name == "event":
+            current.event = value
+        elif name == "data":
+            current.data.append(value)
+
+
+def format_event(data: dict[str, Any]) -> str:
+    return (
+        f"{data.get('recorded_at')} {data.get('event_type')} {data.get('service')}"
+        f" user={data.get('user_id') or '-'} corr={data.get('correlation_id')}"
+    )
+
+
+def resolve_key(given: str | None, environ: dict[str, str] | None = None) -> str | None:
+    env = os.environ if environ is None else environ
+    if given:
+        return given
+    if key := env.get("MNEMO_DEV_API_KEY"):
+        return key
+    path = Path(env.get("MNEMO_HOME", ".mnemo")).expanduser() / "dev_api_key"
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def tail(
+    url: str,
+    key: str,
+    *,
+    types: list[str] | None = None,
+    user: str | None = None,
+    agent: str | None = None,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Follow the stream forever, reconnecting after drops; raises TailError on a 4xx."""
+    query: dict[str, str | list[str]] = {"type": list(types or [])}
+    query.update({name: v for name, v in (("userId", user), ("agentId", agent)) if v})
+    params = httpx.QueryParams(query)
+    last_id: str | None = None
+    delay = RETRY_SECONDS
+    timeout = httpx.Timeout(10.0, read=READ_TIMEOUT)
+    with httpx.Client(base_url=url, timeout=timeout) as client:
+        while True:
+            headers = {"Authorization": f"Bearer {key}", "Accept": "text/event-stream"}
+            if last_id is not None:
+                headers["Last-Event-ID"] = last_id
+            try:
+                with client.stream(
+                    "GET", "/v1/events/stream", params=params, headers=headers
+                ) as response:
+                    if 400 <= response.status_code < 500 and response.status_code != 429:
+                        response.read()
+                        raise TailError(f"{response.status_code}: {response.text.strip()}")
+                    if response.status_code != 200:
+                        raise httpx.TransportError(f"status {response.status_code}")
+                    delay = RETRY_SECONDS
+                    for event in parse_sse(response.iter_lines()):
+                        if event.event == "overflow":
+                            print("mnemo tail: fell behind; resuming", file=err, flush=True)
+                            break
+                        if event.id is not None:
+                            last_id = event.id
+                        try:
+                            data = json.loads("\n".join(event.data))
+                        except ValueError:
+                            continue
+                        if isinstance(data, dict):
+                            print(format_event(data), file=out, flush=True)
+                # The server ended the stream (restarting?): resume after a pause.
+                sleep(RETRY_SECONDS)
+            except httpx.HTTPError as exc:
+                print(
+                    f"mnemo tail: {exc or type(exc).__name__}; reconnecting", file=err, flush=True
+                )
+                sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_SECONDS)
+
+
+def run_tail(
+    url: str,
+    key: str | None,
+    types: list[str] | None,
+    user: str | None,
+    agent: str | None = None,
+) -> int:
+    """The `mnemo tail` command; returns the exit code."""
+    key = resolve_key(key)
+    if not key:
+        print(
+            "mnemo tail: no API key: pass --key, set MNEMO_DEV_API_KEY,"
+            " or run from where MNEMO_HOME/dev_api_key exists",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        tail(url, key, types=types, user=user, agent=agent)
+    except KeyboardInterrupt:
+        return 0
+    except TailError as exc:
+        print(f"mnemo tail: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,238 @@
+"""GET /v1/events/stream: the caller's domain events, live, as Server-Sent Events.
+
+Each event is `id: <EVT stream sequence>`, `event: <event_type>`, `data: <JSON>`; the JSON
+says what happened (ids, type, times, who) and never what was said: no content, statement,
+value or metadata.
+
+Query parameters (all optional):
+
+- `userId`, `agentId`: only events about that user / agent;
+- `type`: only these event types (repeat it, or separate with commas);
+- `lastEventId` (or the `Last-Event-ID` header, which wins): resume after that sequence,
+  with no gap and no repeat; without it the stream starts with the next new event;
+- `heartbeat`: seconds between `: ping` comment lines, 1-60 (default 15).
+
+Every client gets its own ephemeral ordered consumer on the EVT stream, filtered on its
+tenant, and its own bounded queue; a client that falls `QUEUE_SIZE` events behind is sent
+`event: overflow` and disconnected (it resumes with `Last-Event-ID`, losing nothing), so a
+slow reader never holds back the others. The consumer is deleted when the client goes.
+The first line sent, `: connected`, means the consumer exists: events from then on arrive.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from litestar import Request, get
+from litestar.response import Stream
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from mnemo.gateway.auth import authorize
+from mnemo.gateway.deps import deps_of
+from mnemo.gateway.problems import Problem
+from mnemo.gateway.validation import int_param, query_param
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
+
+HEARTBEAT_SECONDS = 15
+QUEUE_SIZE = 1000
+# The server deletes a consumer nobody listens to after this long, should our delete fail.
+INACTIVE_THRESHOLD = 30.0
+RETRY_MS = 2000
+
+_ENVELOPE_FIELDS = (
+    "event_id",
+    "event_type",
+    "tenant_id",
+    "stream_id",
+    "occurred_at",
+    "recorded_at",
+    "correlation_id",
+    "causation_id",
+    "service",
+)
+_DATA_FIELDS = ("user_id", "agent_id", "memory_id")
+_decoder = msgspec.json.Decoder()
+_closing: set[asyncio.Task[None]] = set()
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    user_id: str | None = None
+    agent_id: str | None = None
+    types: frozenset[str] = frozenset()
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        if self.types and event["event_type"] not in self.types:
+            return False
+        if self.user_id is not None and event["user_id"] != self.user_id:
+            return False
+        return self.agent_id is None or event["agent_id"] == self.agent_id
+
+
+def public_event(envelope: dict[str, Any]) -> dict[str, Any]:
+    """What the stream shows of an envelope: identities and times, never content."""
+    data = envelope.get("data")
+    data = data if isinstance(data, dict) else {}
+    event = {name: envelope.get(name) for name in _ENVELOPE_FIELDS}
+    for name in _DATA_FIELDS:
+        value = data.get(name)
+        event[name] = value if isinstance(value, str) else None
+    return event
+
+
+def sse_message(seq: int, event: dict[str, Any]) -> bytes:
+    event_type = str(event["event_type"]).replace("\n", " ").replace("\r", " ")
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, event_type.encode(), _encoder.encode(event))
+
+
+def _last_event_id(request: Request) -> int | None:
+    raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise Problem(
+            400,
+            "INVALID_REQUEST",
+            "Last-Event-ID must be a stream sequence (a non-negative integer)",
+            field="lastEventId",
+        )
+    return value
+
+
+def _types(request: Request) -> frozenset[str]:
+    values = request.query_params.getall("type", [])
+    return frozenset(t.strip() for value in values for t in value.split(",") if t.strip())
+
+
+@get("/v1/events/stream")
+async def events_stream(request: Request) -> Stream:
+    deps = deps_of(request)
+    principal = await authorize(request, "stream")
+    wanted = EventFilter(
+        user_id=query_param(request, "userId"),
+        agent_id=query_param(request, "agentId"),
+        types=_types(request),
+    )
+    last = _last_event_id(request)
+    heartbeat = int_param(request, "heartbeat", default=HEARTBEAT_SECONDS, low=1, high=60)
+    subject = deps.topology.evt_subject(principal.tenant_id, ">")
+    stream = deps.topology.evt_stream
+    return Stream(
+        _events(deps.publisher.js, stream, subject, wanted, last, heartbeat),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(
+    js: JetStreamContext,
+    stream: str,
+    subject: str,
+    wanted: EventFilter,
+    last: int | None,
+    heartbeat: float,
+) -> AsyncIterator[bytes]:
+    queue: asyncio.Queue[Msg] = asyncio.Queue(maxsize=QUEUE_SIZE)
+    overflowed = asyncio.Event()
+
+    async def deliver(msg: Msg) -> None:
+        if overflowed.is_set():
+            return
+        try:
+            queue.put_nowait(msg)
+        except asyncio.QueueFull:
+            overflowed.set()
+
+    if last is None:
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
+    else:
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=last + 1
+        )
+    config.inactive_threshold = INACTIVE_THRESHOLD
+    sub = await js.subscribe(
+        subject,
+        stream=stream,
+        cb=deliver,
+        ordered_consumer=True,
+        config=config,
+        deliver_policy=config.deliver_policy,
+    )
+    log.info("sse_client_connected", subject=subject, last_event_id=last)
+    sent = last or 0
+    try:
+        yield b": connected\nretry: %d\n\n" % RETRY_MS
+        while True:
+            if overflowed.is_set():
+                while not queue.empty():
+                    msg = queue.get_nowait()
+                    if message := _message(msg, wanted):
+                        yield message
+                    sent = msg.metadata.sequence.stream
+                yield _overflow(sent)
+                return
+            try:
+                msg = await asyncio.wait_for(queue.get(), timeout=heartbeat)
+            except TimeoutError:
+                yield b": ping\n\n"
+                continue
+            if message := _message(msg, wanted):
+                yield message
+            sent = msg.metadata.sequence.stream
+    finally:
+        # Not awaited here: a client that went away cancelled this generator's scope (anyio
+        # cancels every later await in it), and a generator closed when collected cannot
+        # wait either. A task of its own always finishes the clean-up.
+        task = asyncio.get_running_loop().create_task(_close(js, stream, sub))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+        log.info("sse_client_gone", subject=subject, last_sent=sent)
+
+
+def _message(msg: Msg, wanted: EventFilter) -> bytes | None:
+    seq = msg.metadata.sequence.stream
+    try:
+        envelope = _decoder.decode(msg.data)
+    except msgspec.DecodeError:
+        log.warning("sse_undecodable_event", seq=seq)
+        return None
+    if not isinstance(envelope, dict):
+        return None
+    event = public_event(envelope)
+    return sse_message(seq, event) if wanted.matches(event) else None
+
+
+def _overflow(sent: int) -> bytes:
+    body = _encoder.encode(
+        {
+            "reason": "client too slow: its queue of events overflowed",
+            "lastEventId": sent,
+            "action": "reconnect with Last-Event-ID to resume with no gap",
+        }
+    )
+    # No `id:` line: the client's last id stays the last event it really got.
+    return b"event: overflow\ndata: %s\n\n" % body
+
+
+async def _close(js: JetStreamContext, stream: str, sub: Any) -> None:
+    """Unsubscribe and delete the client's consumer (else the server drops it when idle)."""
+    consumer = getattr(sub, "_consumer", None)
+    with contextlib.suppress(Exception):
+        await sub.unsubscribe()
+    if isinstance(consumer, str):
+        try:
+            await asyncio.wait_for(js.delete_consumer(stream, consumer), 2.0)
+        except Exception as exc:
+            log.info("sse_consumer_not_deleted", consumer=consumer, error=repr(exc))
