@@ -22,7 +22,15 @@ def test_profile_and_relevant_chunks_in_valid_and_knowledge_time(api, user_id):
         "metadata": {"timestamp": "2026-06-08T09:00:00Z"},
     }
     api.post("/v1/ingest", json=body)
-    found = eventually(lambda: (c := context(api, user_id, q="webhook retry"))["relevant"] and c)
+    # Retrieval and synthesis catch up independently: wait for both.
+    found = eventually(
+        lambda: (
+            (c := context(api, user_id, q="webhook retry"))["relevant"]
+            and c["static"]
+            and c["dynamic"]
+            and c
+        )
+    )
     assert "Works at Stripe" in found["static"]
     assert "Working on a webhook retry system" in found["dynamic"]
     [hit] = found["relevant"]

@@ -19,6 +19,7 @@ from mnemo.retrieval.stores import (
     VectorStore,
     VectorStoreError,
 )
+from mnemo.retrieval.stores.sparse import VERSION as SPARSE_VERSION
 from mnemo.settings import load_settings
 from mnemo.telemetry import get_logger
 
@@ -49,7 +50,8 @@ async def open_index(settings: RetrievalSettings, pool: asyncpg.Pool) -> MemoryI
     """The index, re-built from the log when its vectors came from another embedder."""
     index = MemoryIndex(vector_store(settings), embedder(settings), SparseEncoder())
     collection = f"{settings.bus_root}_memories"
-    model, dim = index.embedder.name, index.embedder.dim
+    # Vectors are stale when either the embedder or the sparse encoding changed.
+    model, dim = f"{index.embedder.name}|{SPARSE_VERSION}", index.embedder.dim
     row = await pool.fetchrow(
         "SELECT embedder, dim FROM retrieval.index_meta WHERE collection = $1", collection
     )

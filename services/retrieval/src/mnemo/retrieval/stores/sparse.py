@@ -40,9 +40,42 @@ B = 0.75
 AVG_DOC_WORDS = 40.0
 
 
+STEM = True
+# Names how documents become sparse vectors; a change means the index must be rebuilt.
+VERSION = f"bm25-k{K1}-b{B}-avg{AVG_DOC_WORDS}" + ("-stem1" if STEM else "")
+
+_VOWEL = re.compile(r"[aeiouy]")
+_DOUBLE = re.compile(r"([bdfgklmnprtz])\1$")
+
+
+def stem(word: str) -> str:
+    """A light English suffix stripper (a few of Porter's steps): plurals, -ing and -ed, so
+    "hiking", "hiked" and "hikes" meet "hike"'s stem. Short words and numbers stay whole."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix):
+            base = word[: -len(suffix)]
+            if len(base) >= 3 and _VOWEL.search(base):
+                word = base[:-1] if _DOUBLE.search(base) else base
+            break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    if word.endswith("y") and len(word) > 4:
+        word = word[:-1] + "i"
+    return word
+
+
 def words(text: str) -> list[str]:
-    """Lowercased words of `text`, stopwords removed."""
-    return [w for w in _WORD.findall(text.casefold()) if w not in STOPWORDS]
+    """Lowercased words of `text`, stopwords removed, each stemmed."""
+    found = [w for w in _WORD.findall(text.casefold()) if w not in STOPWORDS]
+    return [stem(w) for w in found] if STEM else found
 
 
 def term_id(word: str) -> int:
