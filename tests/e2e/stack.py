@@ -1,5 +1,6 @@
 """All five services as real processes against the session's NATS and PostgreSQL."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -7,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -67,6 +69,38 @@ class Stack:
                 proc.kill()
                 proc.wait()
 
+    @contextlib.contextmanager
+    def extra_gateway(self, key: str, **overrides: str) -> Iterator[httpx.Client]:
+        """One more gateway replica on the same bus, with its own key and settings; yields a
+        client of it once it is healthy."""
+        port = free_port()
+        env = {
+            **self.env,
+            "MNEMO_GATEWAY_PORT": str(port),
+            "MNEMO_DEV_API_KEY": key,
+            **overrides,
+        }
+        log = open(self.home / "logs" / f"gateway-{port}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mnemo.gateway"], env=env, stdout=log, stderr=log
+        )
+        client = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=15,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not _healthy(client):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"extra gateway did not start; see {log.name}")
+                time.sleep(0.2)
+            yield client
+        finally:
+            client.close()
+            proc.terminate()
+            proc.wait(15)
+
     def rebuild(self, service: str) -> str:
         """Stop `service`, run its rebuild command, start it again; return what it printed."""
         self.stop(service)
@@ -114,3 +148,10 @@ class Stack:
             headers={"Authorization": f"Bearer {self.api_key}", **headers},
             timeout=15,
         )
+
+
+def _healthy(client: httpx.Client) -> bool:
+    try:
+        return client.get("/v1/health").status_code == 200
+    except httpx.HTTPError:
+        return False

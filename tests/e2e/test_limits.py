@@ -1,57 +1,20 @@
 """Rate limits and quotas, shared by gateway replicas: 429 with Retry-After, 402 past quota."""
 
-import subprocess
-import sys
 import time
 
-import httpx
 import pytest
 
-from .stack import free_port
 from .test_errors import assert_problem
-from .waiting import eventually
 
 
 @pytest.fixture
 def strict_gateways(stack):
-    """Two more gateway replicas with tight limits, on the same bus as the stack."""
-    procs, urls = [], []
-    # Its own key, so the stack's other tests do not spend this key's per-minute budget.
+    """Two more gateway replicas with tight limits, on the same bus as the stack, with their
+    own key so the stack's other tests do not spend this key's per-minute budget."""
     key = stack.api_key + "-strict"
-    for _ in range(2):
-        port = free_port()
-        env = {
-            **stack.env,
-            "MNEMO_GATEWAY_PORT": str(port),
-            "MNEMO_RATE_LIMITS": "search=4,default=1000",
-            "MNEMO_MONTHLY_QUOTAS": "ingest=2",
-            "MNEMO_DEV_API_KEY": key,
-        }
-        log = open(stack.home / "logs" / f"gateway-strict-{port}.log", "ab")  # noqa: SIM115
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "mnemo.gateway"], env=env, stdout=log, stderr=log
-            )
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    try:
-        for url in urls:
-            eventually(lambda u=url: _up(u), timeout=60)
-        yield [
-            httpx.Client(base_url=u, headers={"Authorization": f"Bearer {key}"}, timeout=15)
-            for u in urls
-        ]
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(15)
-
-
-def _up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/v1/health", timeout=3).status_code == 200
-    except httpx.HTTPError:
-        return False
+    limits = {"MNEMO_RATE_LIMITS": "search=4,default=1000", "MNEMO_MONTHLY_QUOTAS": "ingest=2"}
+    with stack.extra_gateway(key, **limits) as a, stack.extra_gateway(key, **limits) as b:
+        yield [a, b]
 
 
 def test_rate_limit_is_shared_by_replicas_and_answers_429(strict_gateways, user_id):

@@ -1,13 +1,8 @@
 """Search through the gateway: each mode, every filter, tenant isolation, and a re-index
 when the embedding model changes."""
 
-import subprocess
-import sys
-
-import httpx
 import pytest
 
-from .stack import free_port
 from .test_thin_path import search
 from .waiting import eventually
 
@@ -87,39 +82,13 @@ def test_every_filter(api, notes):
 
 
 def test_another_tenant_sees_nothing(stack, api, notes):
-    port, key = free_port(), stack.api_key + "-other-tenant"
-    env = {
-        **stack.env,
-        "MNEMO_GATEWAY_PORT": str(port),
-        "MNEMO_DEV_TENANT": "other",
-        "MNEMO_DEV_API_KEY": key,
-    }
-    log = open(stack.home / "logs" / f"gateway-other-{port}.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mnemo.gateway"], env=env, stdout=log, stderr=log
-    )
-    try:
-        other = httpx.Client(
-            base_url=f"http://127.0.0.1:{port}",
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=15,
-        )
-        eventually(lambda: _get(other, "/v1/health") == 200, timeout=60)
+    key = stack.api_key + "-other-tenant"
+    with stack.extra_gateway(key, MNEMO_DEV_TENANT="other") as other:
         assert search(other, notes, "xylophone tax basil") == []
         assert other.get("/v1/memories", params={"userId": notes}).json()["total"] == 0
         other.post("/v1/ingest", json={"userId": notes, "content": "other tenant's zebra"})
         eventually(lambda: search(other, notes, "zebra"))
         assert all("zebra" not in h["content"] for h in search(api, notes, "zebra"))
-    finally:
-        proc.terminate()
-        proc.wait(15)
-
-
-def _get(client: httpx.Client, path: str) -> int:
-    try:
-        return client.get(path).status_code
-    except httpx.HTTPError:
-        return 0
 
 
 def test_changing_the_embedding_model_reindexes_from_the_log(stack, api, notes):

@@ -17,7 +17,6 @@ import pytest
 
 from mnemo.gateway.routes import events as events_route
 
-from .stack import free_port
 from .waiting import eventually
 
 FIELDS = {
@@ -223,23 +222,10 @@ def test_resume_with_last_event_id_has_no_gap_and_no_repeat(stack, api, reader):
 
 def test_another_tenant_never_reaches_the_stream(stack, api, reader):
     sse = reader()
-    port, key = free_port(), stack.api_key + "-other-tenant"
-    env = {
-        **stack.env,
-        "MNEMO_GATEWAY_PORT": str(port),
-        "MNEMO_DEV_TENANT": "other",
-        "MNEMO_DEV_API_KEY": key,
-    }
-    log = open(stack.home / "logs" / f"gateway-other-{port}.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mnemo.gateway"], env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
+    key = stack.api_key + "-other-tenant"
     other_user, ours = fresh_user(), fresh_user()
-    try:
-        other = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=15)
-        eventually(lambda: _status(other, "/v1/health") == 200, timeout=60)
-        other_sse = SseReader(base, key)
+    with stack.extra_gateway(key, MNEMO_DEV_TENANT="other") as other:
+        other_sse = SseReader(str(other.base_url).rstrip("/"), key)
         try:
             ingest(other, other_user, "The other tenant's secret zebra.")
             eventually(lambda: other_sse.of_user(other_user), timeout=60)
@@ -252,16 +238,6 @@ def test_another_tenant_never_reaches_the_stream(stack, api, reader):
             assert not other_sse.of_user(ours)
         finally:
             other_sse.stop()
-    finally:
-        proc.terminate()
-        proc.wait(15)
-
-
-def _status(client: httpx.Client, path: str) -> int:
-    try:
-        return client.get(path).status_code
-    except httpx.HTTPError:
-        return 0
 
 
 def test_heartbeats_and_bad_requests(stack, api, reader):
