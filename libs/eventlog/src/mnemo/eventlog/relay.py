@@ -55,6 +55,9 @@ class Relay:
         self._max_backoff = max_backoff
         self._wake = asyncio.Event()
         self._keyring = KeyRing()
+        # The checkpoint as this relay last read or wrote it; only the leader moves it, so
+        # it is read once per leadership rather than once per batch.
+        self._position: tuple[str, int] | None = None
         self.published = 0
 
     async def run(self) -> None:
@@ -83,6 +86,7 @@ class Relay:
         self._wake.set()
 
     async def _lead(self, conn: asyncpg.Connection) -> None:
+        self._position = None  # another replica may have led, and moved it, meanwhile
         key = int.from_bytes(self._name.encode()[:8].ljust(8, b"\0"), "big", signed=True)
         # Not the leader: wait for the lock, polling (another replica may hold it for long).
         while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):  # noqa: ASYNC110
@@ -114,7 +118,9 @@ class Relay:
         """Publish everything committed past the checkpoint; return how many were published."""
         total = 0
         while True:
-            xid, position = await self._checkpoint()
+            if self._position is None:
+                self._position = await self._checkpoint()
+            xid, position = self._position
             rows = await self._pool.fetch(_BATCH, xid, position, self._batch_size)
             if not rows:
                 return total
@@ -125,6 +131,7 @@ class Relay:
                 await self._publisher.publish_events(readable)
             last = rows[-1]
             await self._save(last["transaction_id"], last["global_position"])
+            self._position = (last["transaction_id"], last["global_position"])
             total += len(rows)
             self.published += len(rows)
             if len(rows) < self._batch_size:

@@ -53,16 +53,13 @@ class EventStore:
         """Append `events` to `stream_id` atomically and return them as stored.
 
         If every event id is already stored, nothing is written and the stored events
-        are returned: a retried append is a no-op, not a duplicate.
+        are returned: a retried append is a no-op, not a duplicate. Retries are rare, so
+        they are recognised when the append fails, not looked for before every append.
         """
         if not events:
             return []
         ids = [e.event_id for e in events]
         async with self._pool.acquire() as conn:
-            stored = await self._stored(conn, ids)
-            if stored is not None:
-                return stored
-            data, keys = await self._encode(conn, events)
             try:
                 async with conn.transaction():
                     current = await conn.fetchval(
@@ -72,6 +69,9 @@ class EventStore:
                     current = -1 if current is None else current
                     if expected_version is not ANY and expected_version != current:
                         raise WrongExpectedVersion(stream_id, expected_version, current)
+                    # After the version read, so this transaction's first write (and so its
+                    # xid, which the relay orders by) comes after the one it follows.
+                    data, keys = await self._encode(conn, events)
                     rows = await conn.fetch(
                         _INSERT,
                         stream_id,
@@ -83,6 +83,11 @@ class EventStore:
                         [encode_metadata(e) for e in events],
                         [e.occurred_at for e in events],
                     )
+            except WrongExpectedVersion:
+                stored = await self._stored(conn, ids)
+                if stored is not None:
+                    return stored
+                raise
             except asyncpg.UniqueViolationError as exc:
                 # A concurrent writer won. If it wrote these very events, this was a retry.
                 stored = await self._stored(conn, ids)
