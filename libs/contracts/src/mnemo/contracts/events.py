@@ -1,5 +1,6 @@
 """Domain event data. Each type is tagged with its event_type; the envelope carries it."""
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -41,8 +42,27 @@ class MemoryRecorded(_EventData, tag="memory.recorded", frozen=True, kw_only=Tru
         return self.chunks or [ChunkSpan(index=0, start=0, end=len(self.content))]
 
 
+# What synthesis sorts facts into (the `category` of a fact).
+FACT_CATEGORIES = (
+    "preferences",
+    "identity",
+    "work",
+    "relations",
+    "places",
+    "plans",
+    "activities",
+)
+
+# What an entity in a subject's world can be (the `type` of an entity).
+ENTITY_TYPES = ("person", "organization", "tool", "place")
+
+
 class ExtractedFact(msgspec.Struct, frozen=True, kw_only=True):
-    """One fact about the subject, with the span of the memory it came from."""
+    """One fact about the subject, with the span of the memory it came from.
+
+    `single`: the attribute holds one value at a time (employer, location, manager...),
+    so a different value later supersedes this one; otherwise values accumulate.
+    """
 
     fact_id: str
     attribute: str
@@ -51,14 +71,68 @@ class ExtractedFact(msgspec.Struct, frozen=True, kw_only=True):
     kind: str  # "static" (stable trait) or "dynamic" (current context)
     confidence: float
     span: tuple[int, int]
+    category: str = "identity"
+    single: bool = False
 
 
 class FactExtracted(_EventData, tag="fact.extracted", frozen=True, kw_only=True):
-    """Synthesis found a fact about the subject in a recorded memory."""
+    """Synthesis found a new fact about the subject in a recorded memory; it is true from
+    the memory's occurred_at (valid time) until a fact.superseded ends it."""
 
     memory_id: str
     user_id: str
     fact: ExtractedFact
+    extractor: str
+
+
+class FactCorroborated(_EventData, tag="fact.corroborated", frozen=True, kw_only=True):
+    """A fact already known was said again: one more piece of evidence (memory and span)
+    and a higher confidence, not a second fact."""
+
+    memory_id: str
+    user_id: str
+    fact_id: str
+    span: tuple[int, int]
+    confidence: float
+
+
+class FactSuperseded(_EventData, tag="fact.superseded", frozen=True, kw_only=True):
+    """A fact stopped being true at `valid_to` (valid time); nothing is deleted.
+
+    `reason` "replaced": a conflicting value of a one-value attribute took over
+    (`superseded_by` names that fact); "negated": the subject said it no longer holds
+    (`span` of memory_id says where). A fact learnt late that a later one had already
+    replaced is bounded the same way, right after its fact.extracted.
+    """
+
+    memory_id: str
+    user_id: str
+    fact_id: str
+    valid_to: datetime
+    reason: str = "replaced"
+    superseded_by: str | None = None
+    span: tuple[int, int] | None = None
+
+
+class ExtractedEntity(msgspec.Struct, frozen=True, kw_only=True):
+    """A person, organization, tool or place in the subject's world. `entity_id` is the
+    same for every mention of one name and type by one subject."""
+
+    entity_id: str
+    name: str
+    type: str  # one of ENTITY_TYPES
+    relationship: str  # to the subject: "manager", "employer", "uses", "lives in", ...
+    confidence: float
+    span: tuple[int, int] | None = None
+
+
+class EntityExtracted(_EventData, tag="entity.extracted", frozen=True, kw_only=True):
+    """Synthesis saw an entity in a recorded memory, related to the subject as stated; the
+    latest mention (valid time) says the current relationship."""
+
+    memory_id: str
+    user_id: str
+    entity: ExtractedEntity
     extractor: str
 
 
@@ -69,6 +143,8 @@ class MemorySynthesized(_EventData, tag="memory.synthesized", frozen=True, kw_on
     user_id: str
     fact_ids: list[str] = []
     extractor: str
+    entity_ids: list[str] = []
+    superseded_fact_ids: list[str] = []
 
 
 class SubjectSynthesized(_EventData, tag="subject.synthesized", frozen=True, kw_only=True):
@@ -89,12 +165,22 @@ class MemoryForgotten(_EventData, tag="memory.forgotten", frozen=True, kw_only=T
 
 
 EventData = (
-    MemoryRecorded | FactExtracted | MemorySynthesized | SubjectSynthesized | MemoryForgotten
+    MemoryRecorded
+    | FactExtracted
+    | FactCorroborated
+    | FactSuperseded
+    | EntityExtracted
+    | MemorySynthesized
+    | SubjectSynthesized
+    | MemoryForgotten
 )
 
 EVENT_TYPES: dict[str, type[EventData]] = {
     "memory.recorded": MemoryRecorded,
     "fact.extracted": FactExtracted,
+    "fact.corroborated": FactCorroborated,
+    "fact.superseded": FactSuperseded,
+    "entity.extracted": EntityExtracted,
     "memory.synthesized": MemorySynthesized,
     "subject.synthesized": SubjectSynthesized,
     "memory.forgotten": MemoryForgotten,

@@ -36,6 +36,8 @@ from mnemo.contracts.headers import Headers
 from mnemo.contracts.queries import (
     AuditQuery,
     AuditResult,
+    EntitiesQuery,
+    EntityGraph,
     ForgetResult,
     ForgetSubject,
     GetMemoryQuery,
@@ -69,6 +71,8 @@ QUERY_TYPES: tuple[type[msgspec.Struct], ...] = (
     ForgetResult,
     ProfileQuery,
     Profile,
+    EntitiesQuery,
+    EntityGraph,
     AuditQuery,
     AuditResult,
     HealthReport,
@@ -99,6 +103,13 @@ QUERY_ENDPOINTS: tuple[QueryEndpoint, ...] = (
     QueryEndpoint("retrieval", "memory", GetMemoryQuery, MemoryView, "One memory by its id."),
     QueryEndpoint(
         "synthesis", "profile", ProfileQuery, Profile, "A subject's static and dynamic facts."
+    ),
+    QueryEndpoint(
+        "synthesis",
+        "entities",
+        EntitiesQuery,
+        EntityGraph,
+        "A subject's entities (people, organizations, tools, places) and relationships.",
     ),
     QueryEndpoint(
         "ingest", "forget", ForgetSubject, ForgetResult, "Forget a subject (crypto-shredding)."

@@ -156,3 +156,31 @@ class ProfileQuery(msgspec.Struct, frozen=True, kw_only=True):
 class Profile(msgspec.Struct, frozen=True, kw_only=True):
     static: list[str]
     dynamic: list[str]
+
+
+class EntitiesQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """A subject's entity graph, optionally one type, as it was (asOf) or was known
+    (asOfKnowledge). Answered with `not_found` until the subject has been synthesized."""
+
+    tenant_id: str
+    user_id: str
+    type: str | None = None  # one of ENTITY_TYPES
+    as_of: datetime | None = None
+    as_of_knowledge: datetime | None = None
+
+
+class EntityView(msgspec.Struct, frozen=True, kw_only=True):
+    """One entity as its latest mention relates it to the subject."""
+
+    entity_id: str
+    name: str
+    type: str
+    relationship: str
+    confidence: float
+    mentions: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+class EntityGraph(msgspec.Struct, frozen=True, kw_only=True):
+    entities: list[EntityView]
