@@ -116,10 +116,11 @@ class FactSuperseded(_EventData, tag="fact.superseded", frozen=True, kw_only=Tru
 
 class ExtractedEntity(msgspec.Struct, frozen=True, kw_only=True):
     """A person, organization, tool or place in the subject's world. `entity_id` is the
-    same for every mention of one name and type by one subject."""
+    same for every mention of one name and type by one subject. `value` is its name as
+    said (called value, like a fact's, so that the audit withholds it)."""
 
     entity_id: str
-    name: str
+    value: str
     type: str  # one of ENTITY_TYPES
     relationship: str  # to the subject: "manager", "employer", "uses", "lives in", ...
     confidence: float
