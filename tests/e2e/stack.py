@@ -40,6 +40,8 @@ class Stack:
             "MNEMO_GATEWAY_PORT": str(port),
             "MNEMO_DEV_API_KEY": self.api_key,
             "MNEMO_DEV_TENANT": "e2e",
+            "MNEMO_KEY_SECRET": "e2e-key-secret-" + os.urandom(8).hex(),
+            "MNEMO_OPEN_SIGNUP": "true",
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 

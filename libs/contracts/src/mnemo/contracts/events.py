@@ -165,6 +165,55 @@ class MemoryForgotten(_EventData, tag="memory.forgotten", frozen=True, kw_only=T
     removed: dict[str, int] = {}
 
 
+class TenantCreated(_EventData, tag="tenant.created", frozen=True, kw_only=True):
+    """A tenant (an organisation: it owns keys, agents and data) came into being."""
+
+    name: str
+    email: str | None = None
+
+
+class AgentCreated(_EventData, tag="agent.created", frozen=True, kw_only=True):
+    """An agent of the tenant was registered."""
+
+    agent_id: str
+    name: str
+    description: str | None = None
+    metadata: dict[str, Any] = {}
+
+
+class AgentUpdated(_EventData, tag="agent.updated", frozen=True, kw_only=True):
+    """An agent's new name, description and metadata (the whole new state)."""
+
+    agent_id: str
+    name: str
+    description: str | None = None
+    metadata: dict[str, Any] = {}
+
+
+class AgentDeleted(_EventData, tag="agent.deleted", frozen=True, kw_only=True):
+    """An agent was removed; its keys are revoked by `key.revoked` events beside this one."""
+
+    agent_id: str
+
+
+class KeyIssued(_EventData, tag="key.issued", frozen=True, kw_only=True):
+    """An API key was issued. Only its HMAC-SHA256 `digest` is kept, never the key."""
+
+    key_id: str
+    kind: str  # master | agent
+    agent_id: str | None = None
+    label: str | None = None
+    prefix: str
+    digest: str
+
+
+class KeyRevoked(_EventData, tag="key.revoked", frozen=True, kw_only=True):
+    """An API key stops working, on every gateway."""
+
+    key_id: str
+    digest: str
+
+
 EventData = (
     MemoryRecorded
     | FactExtracted
@@ -174,6 +223,12 @@ EventData = (
     | MemorySynthesized
     | SubjectSynthesized
     | MemoryForgotten
+    | TenantCreated
+    | AgentCreated
+    | AgentUpdated
+    | AgentDeleted
+    | KeyIssued
+    | KeyRevoked
 )
 
 EVENT_TYPES: dict[str, type[EventData]] = {
@@ -185,4 +240,10 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "memory.synthesized": MemorySynthesized,
     "subject.synthesized": SubjectSynthesized,
     "memory.forgotten": MemoryForgotten,
+    "tenant.created": TenantCreated,
+    "agent.created": AgentCreated,
+    "agent.updated": AgentUpdated,
+    "agent.deleted": AgentDeleted,
+    "key.issued": KeyIssued,
+    "key.revoked": KeyRevoked,
 }

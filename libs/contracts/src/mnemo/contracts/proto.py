@@ -29,6 +29,23 @@ from typing import Any
 
 import msgspec
 
+from mnemo.contracts.accounts import (
+    AgentInfo,
+    AgentPage,
+    CreateAgent,
+    CreateTenant,
+    DeleteAgent,
+    GetAgent,
+    IssuedKey,
+    IssueKey,
+    KeyInfo,
+    KeyList,
+    ListAgents,
+    ListKeys,
+    NewTenant,
+    RevokeKey,
+    UpdateAgent,
+)
 from mnemo.contracts.commands import COMMAND_TYPES
 from mnemo.contracts.envelope import Envelope
 from mnemo.contracts.events import EVENT_TYPES
@@ -77,6 +94,21 @@ QUERY_TYPES: tuple[type[msgspec.Struct], ...] = (
     AuditResult,
     HealthReport,
     QueryError,
+    CreateTenant,
+    NewTenant,
+    IssueKey,
+    IssuedKey,
+    RevokeKey,
+    KeyInfo,
+    ListKeys,
+    KeyList,
+    CreateAgent,
+    UpdateAgent,
+    DeleteAgent,
+    GetAgent,
+    AgentInfo,
+    ListAgents,
+    AgentPage,
 )
 
 
@@ -114,6 +146,23 @@ QUERY_ENDPOINTS: tuple[QueryEndpoint, ...] = (
     QueryEndpoint(
         "ingest", "forget", ForgetSubject, ForgetResult, "Forget a subject (crypto-shredding)."
     ),
+    QueryEndpoint(
+        "ingest",
+        "create_tenant",
+        CreateTenant,
+        NewTenant,
+        "A tenant, its master key, maybe an agent.",
+    ),
+    QueryEndpoint("ingest", "issue_key", IssueKey, IssuedKey, "Issue an API key (shown once)."),
+    QueryEndpoint("ingest", "revoke_key", RevokeKey, KeyInfo, "Revoke an API key everywhere."),
+    QueryEndpoint("ingest", "list_keys", ListKeys, KeyList, "A tenant's API keys (no secrets)."),
+    QueryEndpoint("ingest", "create_agent", CreateAgent, AgentInfo, "Register an agent."),
+    QueryEndpoint("ingest", "update_agent", UpdateAgent, AgentInfo, "Change an agent."),
+    QueryEndpoint(
+        "ingest", "delete_agent", DeleteAgent, AgentInfo, "Remove an agent, revoke its keys."
+    ),
+    QueryEndpoint("ingest", "get_agent", GetAgent, AgentInfo, "One agent of a tenant."),
+    QueryEndpoint("ingest", "list_agents", ListAgents, AgentPage, "A page of a tenant's agents."),
     QueryEndpoint(
         "audit", "events", AuditQuery, AuditResult, "Every audited step of one correlation id."
     ),

@@ -56,6 +56,8 @@ class AuditQuery(msgspec.Struct, frozen=True, kw_only=True):
     until: datetime | None = None
     actor: str | None = None
     type: str | None = None
+    # For an agent-scoped caller: only chains started by requests made with its keys.
+    agent_id: str | None = None
     limit: int = 500
     offset: int = 0
 
@@ -100,12 +102,15 @@ class ListMemoriesQuery(msgspec.Struct, frozen=True, kw_only=True):
     offset: int = 0
     source_type: str | None = None
     session_id: str | None = None
+    agent_id: str | None = None
     q: str | None = None
 
 
 class GetMemoryQuery(msgspec.Struct, frozen=True, kw_only=True):
     tenant_id: str
     memory_id: str
+    # Set for an agent-scoped caller: another agent's memory is not found.
+    agent_id: str | None = None
 
 
 class MemoryView(msgspec.Struct, frozen=True, kw_only=True):
@@ -151,6 +156,8 @@ class ProfileQuery(msgspec.Struct, frozen=True, kw_only=True):
     user_id: str
     as_of: datetime | None = None
     as_of_knowledge: datetime | None = None
+    # For an agent-scoped caller: only what was learnt from that agent's memories.
+    agent_id: str | None = None
 
 
 class Profile(msgspec.Struct, frozen=True, kw_only=True):

@@ -159,6 +159,17 @@ class EventStore:
             )
             return await self._open(conn, rows)
 
+    async def read_types(self, event_types: Sequence[str]) -> list[Envelope]:
+        """Every readable event of these types, in position order (for small projections
+        that rebuild from the log when their service starts)."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {COLUMNS} FROM mnemo.events WHERE event_type = ANY($1::text[])"
+                " ORDER BY global_position",
+                list(event_types),
+            )
+            return await self._open(conn, rows)
+
     async def get(self, event_id: str) -> Envelope | None:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(

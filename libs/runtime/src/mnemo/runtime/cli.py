@@ -1,9 +1,11 @@
-"""The `mnemo` command: `mnemo run` (what `make run` does), `mnemo servers`, `mnemo tail`."""
+"""The `mnemo` command: `mnemo run` (what `make run` does), `mnemo servers`, `mnemo tail`,
+`mnemo admin create-tenant`."""
 
 import argparse
 import sys
 from collections.abc import Sequence
 
+from mnemo.runtime.admin import create_tenant
 from mnemo.runtime.servers import serve_servers
 from mnemo.runtime.settings import load_run_settings
 from mnemo.runtime.supervisor import Supervisor
@@ -38,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tail.add_argument("--user", help="only events about this userId")
     tail.add_argument("--agent", help="only events about this agentId")
+    admin = commands.add_parser("admin", help="manage tenants of a running Mnemo")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    create = admin_commands.add_parser(
+        "create-tenant", help="make a tenant and print its first master key (mk_)"
+    )
+    create.add_argument("--name", required=True, help="the tenant's name")
+    create.add_argument("--email", help="a contact address")
     return parser
 
 
@@ -53,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "run":
         return Supervisor(settings).run()
+    if args.command == "admin":
+        return create_tenant(settings, args.name, args.email)
     return serve_servers(settings)
 
 

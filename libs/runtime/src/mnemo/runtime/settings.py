@@ -29,6 +29,10 @@ class RunSettings(msgspec.Struct, kw_only=True, frozen=True):
     dev_tenant: str = "dev"
     # MNEMO_QDRANT_PATH: folder of the embedded Qdrant (MNEMO_HOME/qdrant when unset).
     qdrant_path: str | None = None
+    # MNEMO_KEY_SECRET: secret of the API keys' digests; generated once into MNEMO_HOME.
+    key_secret: str | None = None
+    # MNEMO_BUS_ROOT: first token of every NATS subject (for `mnemo admin`).
+    bus_root: str = "mnemo"
 
     def __post_init__(self) -> None:
         for name in ("nats_port", "postgres_port", "gateway_port"):
@@ -66,12 +70,22 @@ def dev_api_key(settings: RunSettings) -> str:
     """MNEMO_DEV_API_KEY, else the key stored in MNEMO_HOME, else a new one stored there."""
     if settings.dev_api_key:
         return settings.dev_api_key
-    path = settings.home_dir / "dev_api_key"
+    return _stored(settings.home_dir / "dev_api_key", "mk_dev_" + secrets.token_hex(16))
+
+
+def key_secret(settings: RunSettings) -> str:
+    """MNEMO_KEY_SECRET, else the secret stored in MNEMO_HOME, else a new one stored there."""
+    if settings.key_secret:
+        return settings.key_secret
+    return _stored(settings.home_dir / "key_secret", secrets.token_hex(32))
+
+
+def _stored(path: Path, new: str) -> str:
     if path.exists():
         stored = path.read_text().strip()
         if stored:
             return stored
-    key = "mk_dev_" + secrets.token_hex(16)
+    key = new
     path.parent.mkdir(parents=True, exist_ok=True)
     # Only the owner may read the key.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

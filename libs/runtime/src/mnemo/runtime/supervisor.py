@@ -16,7 +16,7 @@ from mnemo.runtime.process import tail
 from mnemo.runtime.run_record import HomeInUse, RunRecord
 from mnemo.runtime.servers import Servers, StartupError
 from mnemo.runtime.services import RESTART_LIMIT, RESTART_WINDOW, SERVICES, ServiceProcess
-from mnemo.runtime.settings import RunSettings, dev_api_key
+from mnemo.runtime.settings import RunSettings, dev_api_key, key_secret
 
 HEALTH_TIMEOUT = 90.0
 TICK = 0.5
@@ -53,6 +53,8 @@ class Supervisor:
         try:
             self._check_gateway_port()
             self.servers.start()
+            # Where `mnemo admin` finds the bus of this run.
+            (self.record.folder / "nats_url").write_text(self.servers.nats_url + "\n")
             if not self._stopping.is_set():
                 self._start_services()
             return self._watch()
@@ -86,6 +88,7 @@ class Supervisor:
             "MNEMO_GATEWAY_PORT": str(s.gateway_port),
             "MNEMO_DEV_API_KEY": dev_api_key(s),
             "MNEMO_DEV_TENANT": s.dev_tenant,
+            "MNEMO_KEY_SECRET": key_secret(s),
             "MNEMO_QDRANT_PATH": str(s.qdrant_dir),
             # Log lines reach the log files as they happen, not when a buffer fills.
             "PYTHONUNBUFFERED": "1",

@@ -26,7 +26,10 @@ _WHERE = """tenant_id = $1
   AND ($3::timestamptz IS NULL OR "timestamp" >= $3)
   AND ($4::timestamptz IS NULL OR "timestamp" <= $4)
   AND ($5::text IS NULL OR data->>'actor' = $5)
-  AND ($6::text IS NULL OR type = $6)"""
+  AND ($6::text IS NULL OR type = $6)
+  AND ($7::text IS NULL OR correlation_id IN (
+      SELECT a.correlation_id FROM audit.entries a
+      WHERE a.tenant_id = $1 AND a.data->>'actor' LIKE 'agent:' || $7 || '/%'))"""
 
 
 class AuditHandlers:
@@ -62,6 +65,7 @@ class AuditHandlers:
             query.until,
             query.actor,
             query.type,
+            query.agent_id,
         )
         async with self._pool.acquire() as conn:
             total = await conn.fetchval(f"SELECT count(*) FROM audit.entries WHERE {_WHERE}", *args)

@@ -11,12 +11,24 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ASGIApp
 
 from mnemo.bus import Publisher, connect, ensure_streams
-from mnemo.contracts import Topology
+from mnemo.contracts import Topology, key_usage_bucket, keys_bucket
+from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
 from mnemo.gateway.idempotency import TTL_SECONDS, IdempotencyMiddleware
 from mnemo.gateway.limits import Limits, parse_limits
 from mnemo.gateway.problems import Problem, handle_http_exception, handle_problem, handle_unexpected
+from mnemo.gateway.routes.accounts import (
+    create_agent,
+    create_key,
+    delete_agent,
+    get_agent,
+    list_agents,
+    list_keys,
+    revoke_key,
+    sign_up,
+    update_agent,
+)
 from mnemo.gateway.routes.audit import audit_events
 from mnemo.gateway.routes.context import context
 from mnemo.gateway.routes.events import events_stream
@@ -50,8 +62,18 @@ def create_app(settings: GatewaySettings) -> Litestar:
             parse_limits(settings.rate_limits, "MNEMO_RATE_LIMITS"),
             parse_limits(settings.monthly_quotas, "MNEMO_MONTHLY_QUOTAS"),
         )
+        keys = KeyCache(
+            await publisher.js.create_key_value(bucket=keys_bucket(topology.root), history=1),
+            await publisher.js.create_key_value(bucket=key_usage_bucket(topology.root), history=1),
+        )
+        await keys.start()
         app.state.deps = Deps(
-            settings=settings, nc=nc, publisher=publisher, topology=topology, limits=limits
+            settings=settings,
+            nc=nc,
+            publisher=publisher,
+            topology=topology,
+            limits=limits,
+            keys=keys,
         )
         app.state.publisher = publisher
         app.state.idempotency = await publisher.js.create_key_value(
@@ -60,6 +82,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
         try:
             yield
         finally:
+            await keys.stop()
             await nc.drain()
 
     return Litestar(
@@ -76,6 +99,15 @@ def create_app(settings: GatewaySettings) -> Litestar:
             audit_events,
             events_stream,
             health,
+            sign_up,
+            create_key,
+            list_keys,
+            revoke_key,
+            create_agent,
+            list_agents,
+            get_agent,
+            update_agent,
+            delete_agent,
         ],
         lifespan=[lifespan],
         exception_handlers={

@@ -1,35 +1,170 @@
-"""Who is calling. For now one development key per deployment; scoped keys come later."""
+"""Who is calling, and what their key lets them reach.
 
+Keys are `mk_` (master: the whole tenant) or `ak_` (agent: one agent's memories). The
+gateway keeps no key: it computes the presented key's HMAC-SHA256 under MNEMO_KEY_SECRET
+and looks the digest up in a copy of the keys bucket that a NATS KV watch keeps current,
+so a revocation reaches every replica as fast as the watch delivers it (milliseconds).
+The development key (MNEMO_DEV_API_KEY) acts as a master key of MNEMO_DEV_TENANT.
+"""
+
+import asyncio
+import contextlib
 import hmac
+import time
 from dataclasses import dataclass
 
+import msgspec
 from litestar import Request
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
+from mnemo.contracts import KeyGrant, key_digest, utcnow
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.settings import GatewaySettings
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
+
+# last_used_at is written at most this often per key and replica.
+USAGE_EVERY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
 class Principal:
     tenant_id: str
     actor: str
+    kind: str  # master | agent
+    key_id: str
+    agent_id: str | None = None
+
+    @property
+    def is_master(self) -> bool:
+        return self.kind == "master"
 
 
-def authenticate(request: Request, settings: GatewaySettings) -> Principal:
+class KeyCache:
+    """Digest -> grant, kept in step with the keys bucket by a watch."""
+
+    def __init__(self, keys: KeyValue, usage: KeyValue) -> None:
+        self._kv = keys
+        self._usage = usage
+        self._grants: dict[str, KeyGrant] = {}
+        self._used: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._follow(), name="key-cache")
+        # The initial values come first; wait for them so the first call sees every key.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), 10)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                watcher = await self._kv.watchall()
+                async for entry in watcher:
+                    if entry is None:  # the initial values are all in
+                        self._ready.set()
+                        continue
+                    if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
+                        self._grants.pop(entry.key, None)
+                    else:
+                        self._grants[entry.key] = msgspec.json.decode(entry.value, type=KeyGrant)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the connection comes back; so does the watch
+                log.warning("key_watch_failed", error=repr(exc))
+                await asyncio.sleep(0.5)
+
+    async def grant(self, digest: str) -> KeyGrant | None:
+        found = self._grants.get(digest)
+        if found is not None:
+            return found
+        # Not seen yet: a key issued a moment ago may still be on its way to the watch.
+        try:
+            entry = await self._kv.get(digest)
+        except KeyNotFoundError:
+            return None
+        except Exception as exc:
+            log.warning("key_lookup_failed", error=repr(exc))
+            return None
+        if not entry.value:
+            return None
+        return msgspec.json.decode(entry.value, type=KeyGrant)
+
+    def used(self, key_id: str) -> None:
+        """Note the key's use (at most every USAGE_EVERY_SECONDS), without waiting for it."""
+        now = time.monotonic()
+        if now - self._used.get(key_id, -USAGE_EVERY_SECONDS) < USAGE_EVERY_SECONDS:
+            return
+        self._used[key_id] = now
+        task = asyncio.create_task(self._note_use(key_id))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _note_use(self, key_id: str) -> None:
+        try:
+            await self._usage.put(key_id, utcnow().isoformat().encode())
+        except Exception as exc:
+            log.warning("key_usage_unrecorded", error=repr(exc))
+
+    async def last_used(self, key_id: str) -> str | None:
+        try:
+            entry = await self._usage.get(key_id)
+        except KeyNotFoundError:
+            return None
+        return entry.value.decode() if entry.value else None
+
+
+async def authenticate(request: Request, settings: GatewaySettings, keys: KeyCache) -> Principal:
     """The caller's principal from `Authorization: Bearer <key>`, else 401."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise Problem(401, "UNAUTHORIZED", "send your API key as 'Authorization: Bearer <key>'")
     key = key.strip()
-    expected = settings.dev_api_key
-    if expected is None or not hmac.compare_digest(key.encode(), expected.encode()):
+    if scheme.lower() != "bearer" or not key:
+        raise Problem(401, "UNAUTHORIZED", "send your API key as 'Authorization: Bearer <key>'")
+    principal = await _principal(key, settings, keys)
+    if principal is None:
         raise Problem(401, "UNAUTHORIZED", "the API key is invalid or revoked")
-    principal = Principal(tenant_id=settings.dev_tenant, actor=f"key:{key[:8]}")
     state = request.scope["state"]
     state["tenant_id"] = principal.tenant_id
     state["actor"] = principal.actor
+    state["principal"] = principal
     return principal
+
+
+async def _principal(key: str, settings: GatewaySettings, keys: KeyCache) -> Principal | None:
+    dev = settings.dev_api_key
+    if dev is not None and hmac.compare_digest(key.encode(), dev.encode()):
+        return Principal(
+            tenant_id=settings.dev_tenant, actor="key:dev", kind="master", key_id="dev"
+        )
+    if not settings.key_secret or not key.startswith(("mk_", "ak_")) or len(key) > 256:
+        return None
+    grant = await keys.grant(key_digest(settings.key_secret, key))
+    if grant is None or grant.revoked:
+        return None
+    keys.used(grant.key_id)
+    actor = (
+        f"agent:{grant.agent_id}/key:{grant.key_id}"
+        if grant.kind == "agent"
+        else f"key:{grant.key_id}"
+    )
+    return Principal(
+        tenant_id=grant.tenant_id,
+        actor=actor,
+        kind=grant.kind,
+        key_id=grant.key_id,
+        agent_id=grant.agent_id,
+    )
 
 
 async def authorize(request: Request, action: str) -> Principal:
@@ -37,9 +172,23 @@ async def authorize(request: Request, action: str) -> Principal:
     from mnemo.gateway.deps import deps_of
 
     deps = deps_of(request)
-    principal = authenticate(request, deps.settings)
-    key = request.headers.get("authorization", "").partition(" ")[2].strip()
-    usage = await deps.limits.charge(principal.tenant_id, key, action)
+    principal = await authenticate(request, deps.settings, deps.keys)
+    usage = await deps.limits.charge(principal.tenant_id, principal.key_id, action)
     if usage is not None:
         request.scope["state"]["rate_usage"] = usage
     return principal
+
+
+def require_master(principal: Principal) -> None:
+    if not principal.is_master:
+        raise Problem(403, "FORBIDDEN", "this needs a master key (mk_); agent keys cannot do it")
+
+
+def agent_scope(principal: Principal, requested: str | None, field: str = "agentId") -> str | None:
+    """The agent a call may reach: an agent key reaches only its own agent (asking for
+    another is answered as if it did not exist), a master key whatever it asks for."""
+    if principal.is_master:
+        return requested
+    if requested is not None and requested != principal.agent_id:
+        raise Problem(404, "NOT_FOUND", f"no agent {requested!r}", field=field)
+    return principal.agent_id

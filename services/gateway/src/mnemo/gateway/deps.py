@@ -7,11 +7,19 @@ from nats.aio.client import Client
 
 from mnemo.bus import Publisher, QueryFailed, ask
 from mnemo.contracts import Headers, Topology
+from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.limits import Limits
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.settings import GatewaySettings
 
-_QUERY_STATUS = {"unavailable": 503, "timeout": 504, "invalid": 400, "not_found": 404}
+_QUERY_STATUS = {
+    "unavailable": 503,
+    "timeout": 504,
+    "invalid": 400,
+    "not_found": 404,
+    "conflict": 409,
+    "forbidden": 403,
+}
 
 
 @dataclass
@@ -21,6 +29,7 @@ class Deps:
     publisher: Publisher
     topology: Topology
     limits: Limits
+    keys: KeyCache
 
     async def ask(
         self,

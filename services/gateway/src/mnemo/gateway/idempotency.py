@@ -1,8 +1,10 @@
 """Idempotency-Key on POST/PUT/PATCH/DELETE: the first response is kept 24 h in a NATS KV
 bucket shared by every gateway replica and replayed to retries (`Idempotent-Replayed:
 true`). The same key with another method, path or body is a 409; 5xx answers are never
-kept, so a retry after one runs the handler again. Concurrent requests with one key run
-the handler once: the first to create the key's entry runs it, the others wait for it.
+kept, so a retry after one runs the handler again; nor are answers marked
+`Cache-Control: no-store` (they carry a new API key, which is kept nowhere). Concurrent
+requests with one key run the handler once: the first to create the key's entry runs it,
+the others wait for it.
 """
 
 import asyncio
@@ -136,7 +138,12 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            if sent["status"] >= 500:
+            no_store = any(
+                k.lower() == "cache-control" and "no-store" in v.lower() for k, v in sent["headers"]
+            )
+            if sent["status"] >= 500 or no_store:
+                # 5xx: a retry should run again. no-store: the answer holds a secret (a new
+                # API key) that must not sit in the bucket; a retry makes a new one.
                 await kv.delete(key)
             else:
                 kept = Kept(

@@ -13,13 +13,19 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
     dev_api_key: str | None = None
     # MNEMO_DEV_TENANT: the tenant the development key belongs to.
     dev_tenant: str = "dev"
+    # MNEMO_KEY_SECRET: server secret of the API keys' HMAC-SHA256 digests (ingest needs the
+    # same value); without it only the development key works.
+    key_secret: str | None = None
+    # MNEMO_OPEN_SIGNUP: let anyone call POST /v1/agent/sign-up (a new tenant per call).
+    open_signup: bool = False
     # MNEMO_MAX_BODY_BYTES: largest request body accepted (413 beyond).
     max_body_bytes: int = 6 * 1024 * 1024
     # MNEMO_QUERY_TIMEOUT: seconds to wait for a query service's answer.
     query_timeout: float = 5.0
     # MNEMO_RATE_LIMITS: calls per minute per key, by action ("default" for the rest).
     rate_limits: str = (
-        "ingest=6000,batch=600,search=3000,context=3000,memories=3000,forget=600,default=6000"
+        "ingest=6000,batch=600,search=3000,context=3000,memories=3000,forget=600,signup=60,"
+        "default=6000"
     )
     # MNEMO_MONTHLY_QUOTAS: calls per calendar month per tenant, by action (none: unlimited).
     monthly_quotas: str = ""
@@ -30,6 +36,8 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
             raise ValueError("MNEMO_GATEWAY_PORT must be a port number (1-65535)")
         if self.dev_api_key is not None and len(self.dev_api_key) < 16:
             raise ValueError("MNEMO_DEV_API_KEY must be at least 16 characters")
+        if self.key_secret is not None and len(self.key_secret) < 16:
+            raise ValueError("MNEMO_KEY_SECRET must be at least 16 characters")
         parse_limits(self.rate_limits, "MNEMO_RATE_LIMITS")
         parse_limits(self.monthly_quotas, "MNEMO_MONTHLY_QUOTAS")
         if not self.dev_tenant.replace("-", "").replace("_", "").isalnum():

@@ -1,21 +1,39 @@
 """Wiring: settings -> host -> command consumer, relay, health."""
 
+from pathlib import Path
+
 from mnemo.bus import ConsumerSpec
-from mnemo.contracts import ForgetSubject
+from mnemo.contracts import (
+    CreateAgent,
+    CreateTenant,
+    DeleteAgent,
+    ForgetSubject,
+    GetAgent,
+    IssueKey,
+    ListAgents,
+    ListKeys,
+    RevokeKey,
+    UpdateAgent,
+    keys_bucket,
+)
 from mnemo.eventlog import EventStore, Relay
 from mnemo.host import Host
+from mnemo.ingest.accounts import Accounts
 from mnemo.ingest.handlers import SERVICE, IngestHandlers
 from mnemo.ingest.settings import IngestSettings
 from mnemo.settings import load_settings
+
+SQL = Path(__file__).parent / "sql"
 
 
 async def main() -> None:
     settings = load_settings(IngestSettings)
     host = Host(SERVICE, settings)
-    await host.start()
+    await host.start(migrations={"ingest": SQL})
     assert host.pool is not None and host.publisher is not None
+    store = EventStore(host.pool)
     handlers = IngestHandlers(
-        EventStore(host.pool),
+        store,
         chunk_max=settings.chunk_max_chars,
         chunk_overlap=settings.chunk_overlap_chars,
     )
@@ -29,6 +47,20 @@ async def main() -> None:
         handlers.ingest_memory,
     )
     host.query("forget", ForgetSubject, handlers.forget)
+    keys = await host.publisher.js.create_key_value(
+        bucket=keys_bucket(host.topology.root), history=1
+    )
+    accounts = Accounts(store, host.pool, keys, settings.key_secret)
+    await accounts.rebuild()
+    host.query("create_tenant", CreateTenant, accounts.create_tenant)
+    host.query("issue_key", IssueKey, accounts.issue_key)
+    host.query("revoke_key", RevokeKey, accounts.revoke_key)
+    host.query("list_keys", ListKeys, accounts.list_keys)
+    host.query("create_agent", CreateAgent, accounts.create_agent)
+    host.query("update_agent", UpdateAgent, accounts.update_agent)
+    host.query("delete_agent", DeleteAgent, accounts.delete_agent)
+    host.query("get_agent", GetAgent, accounts.get_agent)
+    host.query("list_agents", ListAgents, accounts.list_agents)
     if settings.relay_enabled:
         relay = Relay(host.pool, host.publisher, batch_size=settings.relay_batch)
         host.background(relay.run)

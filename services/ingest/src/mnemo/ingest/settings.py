@@ -12,3 +12,11 @@ class IngestSettings(DatabaseSettings, kw_only=True, frozen=True):
     chunk_max_chars: int = 1200
     # MNEMO_CHUNK_OVERLAP_CHARS: how much of a chunk the next one repeats.
     chunk_overlap_chars: int = 200
+    # MNEMO_KEY_SECRET: server secret of the API keys' HMAC-SHA256 digests (the gateway
+    # needs the same value); without it no key can be issued.
+    key_secret: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.key_secret is not None and len(self.key_secret) < 16:
+            raise ValueError("MNEMO_KEY_SECRET must be at least 16 characters")

@@ -75,7 +75,11 @@ class MemoryTable:
     async def page(self, query: ListMemoriesQuery) -> MemoryPage:
         where = ["tenant_id = $1", "user_id = $2"]
         args: list[Any] = [query.tenant_id, query.user_id]
-        for column, value in (("source_type", query.source_type), ("session_id", query.session_id)):
+        for column, value in (
+            ("source_type", query.source_type),
+            ("session_id", query.session_id),
+            ("agent_id", query.agent_id),
+        ):
             if value is not None:
                 args.append(value)
                 where.append(f"{column} = ${len(args)}")
@@ -101,9 +105,11 @@ class MemoryTable:
 
     async def get(self, query: GetMemoryQuery) -> MemoryView | None:
         row = await self._pool.fetchrow(
-            f"SELECT {_COLUMNS} FROM retrieval.memories WHERE tenant_id = $1 AND memory_id = $2",
+            f"SELECT {_COLUMNS} FROM retrieval.memories WHERE tenant_id = $1 AND memory_id = $2"
+            " AND ($3::text IS NULL OR agent_id = $3)",
             query.tenant_id,
             query.memory_id,
+            query.agent_id,
         )
         return _view(row) if row else None
 

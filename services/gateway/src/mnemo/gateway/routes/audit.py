@@ -3,7 +3,7 @@
 from litestar import Request, Response, get
 
 from mnemo.contracts import AuditQuery, AuditResult
-from mnemo.gateway.auth import authorize
+from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.routes.context import time_param
 from mnemo.gateway.validation import as_json, int_param, query_param
@@ -20,6 +20,7 @@ async def audit_events(request: Request) -> Response[bytes]:
         until=time_param(request, "until"),
         actor=query_param(request, "actor"),
         type=query_param(request, "type"),
+        agent_id=agent_scope(principal, None),
         limit=int_param(request, "limit", default=500, low=1, high=1000),
         offset=int_param(request, "offset", default=0, low=0, high=10_000_000),
     )

@@ -6,7 +6,7 @@ from datetime import datetime
 from litestar import Request, Response, get
 
 from mnemo.contracts import Profile, ProfileQuery, SearchQuery, SearchResult
-from mnemo.gateway.auth import authorize
+from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.validation import as_json, int_param, query_param
@@ -35,8 +35,13 @@ async def context(request: Request) -> Response[bytes]:
     as_of = time_param(request, "asOf")
     as_of_knowledge = time_param(request, "asOfKnowledge")
     tenant = principal.tenant_id
+    agent_id = agent_scope(principal, query_param(request, "agentId"))
     profile_query = ProfileQuery(
-        tenant_id=tenant, user_id=user_id, as_of=as_of, as_of_knowledge=as_of_knowledge
+        tenant_id=tenant,
+        user_id=user_id,
+        as_of=as_of,
+        as_of_knowledge=as_of_knowledge,
+        agent_id=agent_id,
     )
     asks = [deps.ask(request, "synthesis", "profile", profile_query, Profile, tenant)]
     if q:
@@ -45,6 +50,7 @@ async def context(request: Request) -> Response[bytes]:
             user_id=user_id,
             query=q,
             limit=limit,
+            agent_id=agent_id,
             occurred_before=as_of,
             recorded_before=as_of_knowledge,
         )

@@ -32,7 +32,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from mnemo.gateway.auth import authorize
+from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.validation import int_param, query_param
@@ -122,7 +122,8 @@ async def events_stream(request: Request) -> Stream:
     principal = await authorize(request, "stream")
     wanted = EventFilter(
         user_id=query_param(request, "userId"),
-        agent_id=query_param(request, "agentId"),
+        # An agent key sees only events about its own agent.
+        agent_id=agent_scope(principal, query_param(request, "agentId")),
         types=_types(request),
     )
     last = _last_event_id(request)

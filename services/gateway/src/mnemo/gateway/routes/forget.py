@@ -8,7 +8,7 @@ caller learns what was removed. Projections drop the rest as `memory.forgotten` 
 from litestar import Request, Response, delete
 
 from mnemo.contracts import ForgetResult, ForgetSubject
-from mnemo.gateway.auth import authorize
+from mnemo.gateway.auth import authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.validation import as_json, query_param
 
@@ -16,6 +16,8 @@ from mnemo.gateway.validation import as_json, query_param
 async def _forget(request: Request) -> Response[bytes]:
     deps = deps_of(request)
     principal = await authorize(request, "forget")
+    # A user's memories may span agents: forgetting them all is the tenant admin's call.
+    require_master(principal)
     user_id = query_param(request, "userId", required=True) or ""
     query = ForgetSubject(tenant_id=principal.tenant_id, user_id=user_id, actor=principal.actor)
     result = await deps.ask(request, "ingest", "forget", query, ForgetResult, principal.tenant_id)

@@ -10,7 +10,7 @@ from litestar import Request, Response, post
 
 from mnemo.bus import PublishError
 from mnemo.contracts import IngestMemory, derived_id, new_id, utcnow
-from mnemo.gateway.auth import authorize
+from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.secrets import redact_text, redact_value
@@ -118,6 +118,12 @@ class BatchRequest(msgspec.Struct):
 MAX_BATCH = 50
 
 
+def scoped(item: IngestRequest, principal: Principal) -> IngestRequest:
+    """The item as the caller may send it: an agent key writes only as its agent."""
+    agent_id = agent_scope(principal, item.agent_id)
+    return item if agent_id == item.agent_id else msgspec.structs.replace(item, agent_id=agent_id)
+
+
 async def publish(request: Request, commands: list[IngestMemory]) -> None:
     """Publish and wait for JetStream's acks: a 202 promises the items are durable."""
     deps = deps_of(request)
@@ -135,7 +141,7 @@ async def publish(request: Request, commands: list[IngestMemory]) -> None:
 async def ingest(request: Request) -> Response[bytes]:
     principal = await authorize(request, "ingest")
     item = await decode_body(request, IngestRequest)
-    command = to_command(item, principal.tenant_id, principal.actor)
+    command = to_command(scoped(item, principal), principal.tenant_id, principal.actor)
     await publish(request, [command])
     return Response(
         as_json({"id": command.memory_id, "queued": True}),
@@ -156,7 +162,9 @@ async def ingest_batch(request: Request) -> Response[bytes]:
     commands = []
     for index, item in enumerate(batch.items):
         try:
-            commands.append(to_command(item, principal.tenant_id, principal.actor))
+            commands.append(
+                to_command(scoped(item, principal), principal.tenant_id, principal.actor)
+            )
         except Problem as problem:
             field = f"items[{index}].{problem.details.get('field', '')}".rstrip(".")
             raise Problem(

@@ -3,7 +3,7 @@
 from litestar import Request, Response, get
 
 from mnemo.contracts import GetMemoryQuery, ListMemoriesQuery, MemoryPage, MemoryView
-from mnemo.gateway.auth import authorize
+from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import SOURCE_TYPES
@@ -43,6 +43,7 @@ async def list_memories(request: Request) -> Response[bytes]:
         offset=int_param(request, "offset", default=0, low=0, high=1_000_000),
         source_type=source_type,
         session_id=query_param(request, "sessionId"),
+        agent_id=agent_scope(principal, query_param(request, "agentId")),
         q=query_param(request, "q", max_len=4000),
     )
     page = await deps.ask(request, "retrieval", "memories", query, MemoryPage, principal.tenant_id)
@@ -60,7 +61,11 @@ async def list_memories(request: Request) -> Response[bytes]:
 async def get_memory(request: Request, memory_id: str) -> Response[bytes]:
     deps = deps_of(request)
     principal = await authorize(request, "memories")
-    query = GetMemoryQuery(tenant_id=principal.tenant_id, memory_id=memory_id)
+    query = GetMemoryQuery(
+        tenant_id=principal.tenant_id,
+        memory_id=memory_id,
+        agent_id=agent_scope(principal, None),
+    )
     memory = await deps.ask(request, "retrieval", "memory", query, MemoryView, principal.tenant_id)
     assert isinstance(memory, MemoryView)
     return Response(as_json(memory_json(memory)), media_type="application/json")

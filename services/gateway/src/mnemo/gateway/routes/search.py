@@ -11,7 +11,7 @@ import msgspec
 from litestar import Request, Response, get, post
 
 from mnemo.contracts import SearchHit, SearchQuery, SearchResult
-from mnemo.gateway.auth import authorize
+from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.context import time_param
@@ -71,6 +71,7 @@ async def search(request: Request) -> Response[bytes]:
         limit=int_param(request, "limit", default=10, low=1, high=MAX_LIMIT),
         source_type=query_param(request, "sourceType"),
         session_id=query_param(request, "sessionId"),
+        agent_id=agent_scope(principal, query_param(request, "agentId")),
         occurred_before=time_param(request, "asOf"),
         recorded_before=time_param(request, "asOfKnowledge"),
     )
@@ -104,7 +105,7 @@ async def search_post(request: Request) -> Response[bytes]:
         limit=body.limit,
         source_type=filters.source_type,
         session_id=body.session_id or filters.session_id,
-        agent_id=filters.agent_id,
+        agent_id=agent_scope(principal, filters.agent_id, "filters.agentId"),
         threshold=body.threshold,
         mode=body.search_mode,
         alpha=0.5 if body.alpha is None else body.alpha,

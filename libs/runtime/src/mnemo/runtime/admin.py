@@ -1,0 +1,65 @@
+"""`mnemo admin create-tenant`: make a tenant and print its first master key.
+
+It asks the ingest service over NATS (the bus of MNEMO_NATS_URL, else of the `mnemo run`
+using MNEMO_HOME), so the services must be running. The key is printed once and kept
+nowhere: the log holds only its HMAC-SHA256 digest.
+"""
+
+import asyncio
+import os
+import sys
+
+import nats
+
+from mnemo.bus import QueryFailed, ask
+from mnemo.contracts import CreateTenant, NewTenant, Topology
+from mnemo.runtime.settings import RunSettings
+
+
+def nats_url_of(settings: RunSettings) -> str | None:
+    if settings.nats_url:
+        return settings.nats_url
+    recorded = settings.home_dir / "run" / "nats_url"
+    if recorded.exists():
+        return recorded.read_text().strip() or None
+    return None
+
+
+def create_tenant(settings: RunSettings, name: str, email: str | None) -> int:
+    url = nats_url_of(settings)
+    if url is None:
+        print(
+            "mnemo admin: no bus to talk to; start Mnemo (make run) or set MNEMO_NATS_URL",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        made = asyncio.run(_create(url, settings.bus_root, name, email))
+    except QueryFailed as exc:
+        print(f"mnemo admin: {exc.error.message}", file=sys.stderr)
+        return 1
+    except (OSError, nats.errors.Error) as exc:
+        print(f"mnemo admin: cannot reach NATS at {url}: {exc!r}", file=sys.stderr)
+        return 1
+    print(f"Tenant:     {made.tenant_id} ({made.name})")
+    print(f"Master key: {made.master_key.key}")
+    print("Keep the key now: it is shown once and cannot be recovered.")
+    return 0
+
+
+async def _create(url: str, root: str, name: str, email: str | None) -> NewTenant:
+    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0)
+    try:
+        command = CreateTenant(name=name, email=email, actor=f"admin:{_user()}")
+        return await ask(
+            nc, Topology(root=root).svc_subject("ingest", "create_tenant"), command, NewTenant
+        )
+    finally:
+        await nc.close()
+
+
+def _user() -> str:
+    try:
+        return os.getlogin()
+    except OSError:
+        return os.environ.get("USER", "cli")

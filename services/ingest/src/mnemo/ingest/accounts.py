@@ -1,0 +1,566 @@
+"""Tenants, agents and API keys.
+
+Every change is an event in the tenant's `account-<tenant>` stream, decided against the
+state folded from that stream and appended with optimistic concurrency (two concurrent
+changes cannot both win on stale state). The `accounts.*` tables and the NATS KV bucket of
+live keys are projections: rebuilt from the log when ingest starts, and brought up to date
+right after each append. A key is made here, returned once in the reply, and kept only
+as its HMAC-SHA256 digest.
+"""
+
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+from nats.js.errors import NoKeysError
+from nats.js.kv import KeyValue
+
+from mnemo.contracts import (
+    KEY_KINDS,
+    KEY_PREFIXES,
+    SHOWN_PREFIX,
+    AgentCreated,
+    AgentDeleted,
+    AgentInfo,
+    AgentPage,
+    AgentUpdated,
+    CreateAgent,
+    CreateTenant,
+    DeleteAgent,
+    Envelope,
+    EventData,
+    GetAgent,
+    IssuedKey,
+    IssueKey,
+    KeyGrant,
+    KeyInfo,
+    KeyIssued,
+    KeyList,
+    KeyRevoked,
+    ListAgents,
+    ListKeys,
+    NewEvent,
+    NewTenant,
+    QueryError,
+    RevokeKey,
+    TenantCreated,
+    UpdateAgent,
+    key_digest,
+    new_id,
+    utcnow,
+)
+from mnemo.eventlog import EventStore, WrongExpectedVersion
+from mnemo.telemetry import current_context, get_logger
+
+log = get_logger(__name__)
+
+SERVICE = "ingest"
+ACCOUNT_TYPES = (
+    "tenant.created",
+    "agent.created",
+    "agent.updated",
+    "agent.deleted",
+    "key.issued",
+    "key.revoked",
+)
+# Agent ids travel in URLs and filters: keep them plain.
+AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+_REBUILD_LOCK = 0x6D6E_6163  # pg advisory lock id: one replica rebuilds at a time
+_ATTEMPTS = 5
+_NO_SECRET = QueryError(
+    code="unavailable", message="API keys are disabled: the server has no MNEMO_KEY_SECRET"
+)
+
+
+def account_stream(tenant_id: str) -> str:
+    return f"account-{tenant_id}"
+
+
+class Refused(Exception):
+    """A change the current state does not allow; becomes the query's error reply."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.error = QueryError(code=code, message=message, field=field)
+
+
+@dataclass
+class _Agent:
+    info: AgentInfo
+    deleted: bool = False
+
+
+@dataclass
+class _Key:
+    info: KeyInfo
+    digest: str
+
+
+@dataclass
+class AccountState:
+    """One tenant's accounts, folded from its stream."""
+
+    tenant_id: str
+    version: int = -1
+    created: bool = False
+    agents: dict[str, _Agent] = field(default_factory=dict)
+    keys: dict[str, _Key] = field(default_factory=dict)
+
+    def apply(self, env: Envelope) -> None:
+        self.version = env.stream_version
+        data = env.data
+        if isinstance(data, TenantCreated):
+            self.created = True
+        elif isinstance(data, AgentCreated):
+            self.agents[data.agent_id] = _Agent(
+                AgentInfo(
+                    agent_id=data.agent_id,
+                    tenant_id=env.tenant_id,
+                    name=data.name,
+                    description=data.description,
+                    metadata=data.metadata,
+                    created_at=env.recorded_at,
+                    updated_at=env.recorded_at,
+                )
+            )
+        elif isinstance(data, AgentUpdated) and data.agent_id in self.agents:
+            agent = self.agents[data.agent_id]
+            agent.info = msgspec.structs.replace(
+                agent.info,
+                name=data.name,
+                description=data.description,
+                metadata=data.metadata,
+                updated_at=env.recorded_at,
+            )
+        elif isinstance(data, AgentDeleted) and data.agent_id in self.agents:
+            self.agents[data.agent_id].deleted = True
+        elif isinstance(data, KeyIssued):
+            self.keys[data.key_id] = _Key(
+                KeyInfo(
+                    key_id=data.key_id,
+                    tenant_id=env.tenant_id,
+                    kind=data.kind,
+                    agent_id=data.agent_id,
+                    label=data.label,
+                    prefix=data.prefix,
+                    created_at=env.recorded_at,
+                ),
+                data.digest,
+            )
+        elif isinstance(data, KeyRevoked) and data.key_id in self.keys:
+            key = self.keys[data.key_id]
+            if key.info.revoked_at is None:
+                key.info = msgspec.structs.replace(key.info, revoked_at=env.recorded_at)
+
+    def live_agent(self, agent_id: str) -> AgentInfo:
+        agent = self.agents.get(agent_id)
+        if agent is None or agent.deleted:
+            raise Refused("not_found", f"no agent {agent_id!r}", "agentId")
+        return agent.info
+
+
+# What a decision returns: the events to append, and how to build the reply from them.
+Decision = tuple[list[EventData], Callable[[list[Envelope]], Any]]
+
+
+class Accounts:
+    def __init__(
+        self, store: EventStore, pool: asyncpg.Pool, keys: KeyValue, secret: str | None
+    ) -> None:
+        self._store = store
+        self._pool = pool
+        self._kv = keys
+        self._secret = secret
+
+    # --- start-up --------------------------------------------------------------------
+
+    async def rebuild(self) -> int:
+        """Replay every account event into the tables, then make the keys bucket match."""
+        events = await self._store.read_types(ACCOUNT_TYPES)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _REBUILD_LOCK)
+            await conn.execute("TRUNCATE accounts.tenants, accounts.agents, accounts.keys")
+            for env in events:
+                await _project(conn, env)
+            rows = await conn.fetch(
+                "SELECT key_id, tenant_id, kind, agent_id, digest, revoked_at FROM accounts.keys"
+            )
+        live = {row["digest"] for row in rows}
+        try:
+            stale = [k for k in await self._kv.keys() if k not in live]
+        except NoKeysError:
+            stale = []
+        for digest in stale:
+            await self._kv.delete(digest)
+        for row in rows:
+            await self._put_grant(
+                row["digest"],
+                KeyGrant(
+                    key_id=row["key_id"],
+                    tenant_id=row["tenant_id"],
+                    kind=row["kind"],
+                    agent_id=row["agent_id"],
+                    revoked=row["revoked_at"] is not None,
+                ),
+            )
+        log.info("accounts_rebuilt", events=len(events), keys=len(rows))
+        return len(events)
+
+    # --- changes ---------------------------------------------------------------------
+
+    async def create_tenant(self, request: CreateTenant) -> NewTenant | QueryError:
+        name = request.name.strip()
+        if not self._secret:
+            return _NO_SECRET
+        if not name:
+            return QueryError(code="invalid", message="name must not be empty", field="name")
+        tenant_id = f"t_{uuid.uuid4().hex[:20]}"
+        master, master_event = self._new_key(tenant_id, "master", None, "first master key")
+        datas: list[EventData] = [TenantCreated(name=name, email=request.email), master_event]
+        agent_id = str(uuid.uuid4()) if request.agent_name else None
+        agent_key: tuple[str, KeyIssued] | None = None
+        if request.agent_name and agent_id:
+            datas.append(AgentCreated(agent_id=agent_id, name=request.agent_name.strip()))
+            agent_key = self._new_key(tenant_id, "agent", agent_id, "sign-up agent key")
+            datas.append(agent_key[1])
+
+        def reply(stored: list[Envelope]) -> NewTenant:
+            state = AccountState(tenant_id)
+            for env in stored:
+                state.apply(env)
+            return NewTenant(
+                tenant_id=tenant_id,
+                name=name,
+                email=request.email,
+                created_at=stored[0].recorded_at,
+                master_key=IssuedKey(key=master, info=state.keys[master_event.key_id].info),
+                agent=state.agents[agent_id].info if agent_id else None,
+                agent_key=(
+                    IssuedKey(key=agent_key[0], info=state.keys[agent_key[1].key_id].info)
+                    if agent_key
+                    else None
+                ),
+            )
+
+        return await self._change(tenant_id, request.actor, lambda _state: (datas, reply))
+
+    async def issue_key(self, request: IssueKey) -> IssuedKey | QueryError:
+        if request.kind not in KEY_KINDS:
+            return QueryError(
+                code="invalid", message=f"kind must be one of {list(KEY_KINDS)}", field="kind"
+            )
+        if request.kind == "agent" and not request.agent_id:
+            return QueryError(code="invalid", message="an agent key needs agentId", field="agentId")
+
+        def decide(state: AccountState) -> Decision:
+            agent_id = request.agent_id if request.kind == "agent" else None
+            if agent_id is not None:
+                state.live_agent(agent_id)
+            key, event = self._new_key(state.tenant_id, request.kind, agent_id, request.label)
+
+            def reply(stored: list[Envelope]) -> IssuedKey:
+                state.apply(stored[0])
+                return IssuedKey(key=key, info=state.keys[event.key_id].info)
+
+            return [event], reply
+
+        return await self._change(request.tenant_id, request.actor, decide)
+
+    async def revoke_key(self, request: RevokeKey) -> KeyInfo | QueryError:
+        def decide(state: AccountState) -> Decision:
+            key = state.keys.get(request.key_id)
+            if key is None:
+                raise Refused("not_found", f"no key {request.key_id!r}", "keyId")
+            if key.info.revoked_at is not None:
+                return [], lambda _stored: key.info  # revoked already: nothing more to do
+
+            def reply(stored: list[Envelope]) -> KeyInfo:
+                state.apply(stored[0])
+                return state.keys[request.key_id].info
+
+            return [KeyRevoked(key_id=key.info.key_id, digest=key.digest)], reply
+
+        return await self._change(request.tenant_id, request.actor, decide)
+
+    async def create_agent(self, request: CreateAgent) -> AgentInfo | QueryError:
+        agent_id = request.agent_id or str(uuid.uuid4())
+        if not AGENT_ID.match(agent_id):
+            return QueryError(
+                code="invalid",
+                message="agentId must be 1-128 letters, digits or _ . : @ - (starting with "
+                "a letter or digit)",
+                field="agentId",
+            )
+        if not request.name.strip():
+            return QueryError(code="invalid", message="name must not be empty", field="name")
+
+        def decide(state: AccountState) -> Decision:
+            existing = state.agents.get(agent_id)
+            if existing is not None and not existing.deleted:
+                raise Refused("conflict", f"agent {agent_id!r} exists already", "agentId")
+            event = AgentCreated(
+                agent_id=agent_id,
+                name=request.name.strip(),
+                description=request.description,
+                metadata=request.metadata,
+            )
+            return [event], lambda stored: _applied(state, stored).agents[agent_id].info
+
+        return await self._change(request.tenant_id, request.actor, decide)
+
+    async def update_agent(self, request: UpdateAgent) -> AgentInfo | QueryError:
+        if request.name is not None and not request.name.strip():
+            return QueryError(code="invalid", message="name must not be empty", field="name")
+
+        def decide(state: AccountState) -> Decision:
+            current = state.live_agent(request.agent_id)
+            event = AgentUpdated(
+                agent_id=request.agent_id,
+                name=request.name.strip() if request.name is not None else current.name,
+                description=(
+                    request.description if request.description is not None else current.description
+                ),
+                metadata=request.metadata if request.metadata is not None else current.metadata,
+            )
+            return [event], lambda stored: _applied(state, stored).agents[request.agent_id].info
+
+        return await self._change(request.tenant_id, request.actor, decide)
+
+    async def delete_agent(self, request: DeleteAgent) -> AgentInfo | QueryError:
+        def decide(state: AccountState) -> Decision:
+            info = state.live_agent(request.agent_id)
+            revoked: list[EventData] = [
+                KeyRevoked(key_id=key.info.key_id, digest=key.digest)
+                for key in state.keys.values()
+                if key.info.agent_id == request.agent_id and key.info.revoked_at is None
+            ]
+            # One append: the agent and its keys go together, or not at all.
+            return [AgentDeleted(agent_id=request.agent_id), *revoked], lambda _stored: info
+
+        return await self._change(request.tenant_id, request.actor, decide)
+
+    # --- reads -----------------------------------------------------------------------
+
+    async def get_agent(self, request: GetAgent) -> AgentInfo | QueryError:
+        row = await self._pool.fetchrow(
+            f"SELECT {_AGENT_COLUMNS} FROM accounts.agents"
+            " WHERE tenant_id = $1 AND agent_id = $2 AND deleted_at IS NULL",
+            request.tenant_id,
+            request.agent_id,
+        )
+        if row is None:
+            return QueryError(
+                code="not_found", message=f"no agent {request.agent_id!r}", field="agentId"
+            )
+        return _agent_info(row)
+
+    async def list_agents(self, request: ListAgents) -> AgentPage:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_AGENT_COLUMNS} FROM accounts.agents"
+                " WHERE tenant_id = $1 AND deleted_at IS NULL"
+                " ORDER BY created_at, agent_id LIMIT $2 OFFSET $3",
+                request.tenant_id,
+                request.limit,
+                request.offset,
+            )
+            total = await conn.fetchval(
+                "SELECT count(*) FROM accounts.agents WHERE tenant_id = $1 AND deleted_at IS NULL",
+                request.tenant_id,
+            )
+        return AgentPage(agents=[_agent_info(r) for r in rows], total=total)
+
+    async def list_keys(self, request: ListKeys) -> KeyList:
+        rows = await self._pool.fetch(
+            "SELECT key_id, tenant_id, kind, agent_id, label, prefix, created_at, revoked_at"
+            " FROM accounts.keys WHERE tenant_id = $1 AND ($2 OR revoked_at IS NULL)"
+            " ORDER BY created_at, key_id",
+            request.tenant_id,
+            request.include_revoked,
+        )
+        return KeyList(keys=[KeyInfo(**dict(r)) for r in rows])
+
+    # --- machinery -------------------------------------------------------------------
+
+    def _new_key(
+        self, tenant_id: str, kind: str, agent_id: str | None, label: str | None
+    ) -> tuple[str, KeyIssued]:
+        if not self._secret:
+            raise Refused(_NO_SECRET.code, _NO_SECRET.message)
+        key = KEY_PREFIXES[kind] + secrets.token_urlsafe(32)
+        event = KeyIssued(
+            key_id=f"key_{uuid.uuid4().hex[:20]}",
+            kind=kind,
+            agent_id=agent_id,
+            label=label,
+            prefix=key[:SHOWN_PREFIX],
+            digest=key_digest(self._secret, key),
+        )
+        return key, event
+
+    async def _change(
+        self, tenant_id: str, actor: str, decide: Callable[[AccountState], Decision]
+    ) -> Any:
+        """Fold the stream, decide, append at the folded version; retry if another change
+        got in first."""
+        stream = account_stream(tenant_id)
+        for attempt in range(_ATTEMPTS):
+            state = AccountState(tenant_id)
+            for env in await self._store.read_stream(stream):
+                state.apply(env)
+            try:
+                datas, reply = decide(state)
+            except Refused as refused:
+                return refused.error
+            if not datas:
+                return reply([])
+            try:
+                stored = await self._store.append(
+                    stream, self._events(tenant_id, actor, datas), expected_version=state.version
+                )
+            except WrongExpectedVersion:
+                log.info("account_change_raced", attempt=attempt)
+                continue
+            await self._project(stored)
+            for env in stored:
+                log.info("account_changed", event_type=env.event_type, event_id=env.event_id)
+            return reply(stored)
+        return QueryError(code="conflict", message="too many concurrent changes; try again")
+
+    def _events(self, tenant_id: str, actor: str, datas: Sequence[EventData]) -> list[NewEvent]:
+        ctx = current_context()
+        cause = ctx.message_id if ctx and ctx.message_id else new_id()
+        correlation = ctx.correlation_id if ctx and ctx.correlation_id else cause
+        now = utcnow()
+        return [
+            NewEvent(
+                event_id=new_id(),
+                tenant_id=tenant_id,
+                occurred_at=now,
+                correlation_id=correlation,
+                causation_id=cause,
+                actor=actor,
+                service=SERVICE,
+                data=data,
+            )
+            for data in datas
+        ]
+
+    async def _project(self, stored: list[Envelope]) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            for env in stored:
+                await _project(conn, env)
+        for env in stored:
+            data = env.data
+            if isinstance(data, KeyIssued):
+                grant = KeyGrant(
+                    key_id=data.key_id,
+                    tenant_id=env.tenant_id,
+                    kind=data.kind,
+                    agent_id=data.agent_id,
+                )
+                await self._put_grant(data.digest, grant)
+            elif isinstance(data, KeyRevoked):
+                row = await self._pool.fetchrow(
+                    "SELECT tenant_id, kind, agent_id FROM accounts.keys WHERE key_id = $1",
+                    data.key_id,
+                )
+                if row is not None:
+                    grant = KeyGrant(key_id=data.key_id, revoked=True, **dict(row))
+                    await self._put_grant(data.digest, grant)
+
+    async def _put_grant(self, digest: str, grant: KeyGrant) -> None:
+        await self._kv.put(digest, msgspec.json.encode(grant))
+
+
+def _applied(state: AccountState, stored: list[Envelope]) -> AccountState:
+    for env in stored:
+        state.apply(env)
+    return state
+
+
+_AGENT_COLUMNS = "agent_id, tenant_id, name, description, metadata, created_at, updated_at"
+
+
+def _agent_info(row: Any) -> AgentInfo:
+    values = dict(row)
+    values["metadata"] = msgspec.json.decode(values["metadata"]) if values["metadata"] else {}
+    return AgentInfo(**values)
+
+
+async def _project(conn: Any, env: Envelope) -> None:
+    """Apply one account event to the tables; applying it twice changes nothing."""
+    data = env.data
+    at: datetime = env.recorded_at
+    if isinstance(data, TenantCreated):
+        await conn.execute(
+            "INSERT INTO accounts.tenants VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            env.tenant_id,
+            data.name,
+            data.email,
+            at,
+        )
+    elif isinstance(data, AgentCreated):
+        await conn.execute(
+            """INSERT INTO accounts.agents
+               (tenant_id, agent_id, name, description, metadata, created_at, updated_at)
+               VALUES ($1, $2, $3, $4, $5::jsonb, $6, $6)
+               ON CONFLICT (tenant_id, agent_id) DO UPDATE SET
+                 name = excluded.name, description = excluded.description,
+                 metadata = excluded.metadata, created_at = excluded.created_at,
+                 updated_at = excluded.updated_at, deleted_at = NULL
+               WHERE accounts.agents.created_at < excluded.created_at""",
+            env.tenant_id,
+            data.agent_id,
+            data.name,
+            data.description,
+            msgspec.json.encode(data.metadata).decode(),
+            at,
+        )
+    elif isinstance(data, AgentUpdated):
+        await conn.execute(
+            """UPDATE accounts.agents SET name = $3, description = $4, metadata = $5::jsonb,
+                      updated_at = $6
+               WHERE tenant_id = $1 AND agent_id = $2 AND updated_at <= $6""",
+            env.tenant_id,
+            data.agent_id,
+            data.name,
+            data.description,
+            msgspec.json.encode(data.metadata).decode(),
+            at,
+        )
+    elif isinstance(data, AgentDeleted):
+        await conn.execute(
+            """UPDATE accounts.agents SET deleted_at = $3
+               WHERE tenant_id = $1 AND agent_id = $2 AND deleted_at IS NULL
+                 AND created_at <= $3""",
+            env.tenant_id,
+            data.agent_id,
+            at,
+        )
+    elif isinstance(data, KeyIssued):
+        await conn.execute(
+            """INSERT INTO accounts.keys
+               (key_id, tenant_id, kind, agent_id, label, prefix, digest, created_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING""",
+            data.key_id,
+            env.tenant_id,
+            data.kind,
+            data.agent_id,
+            data.label,
+            data.prefix,
+            data.digest,
+            at,
+        )
+    elif isinstance(data, KeyRevoked):
+        await conn.execute(
+            "UPDATE accounts.keys SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL",
+            data.key_id,
+            at,
+        )
