@@ -83,6 +83,7 @@ class FactExtracted(_EventData, tag="fact.extracted", frozen=True, kw_only=True)
     user_id: str
     fact: ExtractedFact
     extractor: str
+    agent_id: str | None = None  # the agent whose memory said it
 
 
 class FactCorroborated(_EventData, tag="fact.corroborated", frozen=True, kw_only=True):
@@ -94,6 +95,7 @@ class FactCorroborated(_EventData, tag="fact.corroborated", frozen=True, kw_only
     fact_id: str
     span: tuple[int, int]
     confidence: float
+    agent_id: str | None = None
 
 
 class FactSuperseded(_EventData, tag="fact.superseded", frozen=True, kw_only=True):
@@ -135,6 +137,7 @@ class EntityExtracted(_EventData, tag="entity.extracted", frozen=True, kw_only=T
     user_id: str
     entity: ExtractedEntity
     extractor: str
+    agent_id: str | None = None
 
 
 class MemorySynthesized(_EventData, tag="memory.synthesized", frozen=True, kw_only=True):

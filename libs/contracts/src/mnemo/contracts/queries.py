@@ -174,6 +174,8 @@ class EntitiesQuery(msgspec.Struct, frozen=True, kw_only=True):
     type: str | None = None  # one of ENTITY_TYPES
     as_of: datetime | None = None
     as_of_knowledge: datetime | None = None
+    # For an agent-scoped caller: only what was learnt from that agent's memories.
+    agent_id: str | None = None
 
 
 class EntityView(msgspec.Struct, frozen=True, kw_only=True):
