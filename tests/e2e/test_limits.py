@@ -53,3 +53,34 @@ def test_every_response_carries_rate_limit_headers(api, user_id):
     for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
         assert header in response.headers
     assert response.headers["X-RateLimit-Limit"] == "3000"  # the default for memories
+
+
+def test_a_tenant_limit_is_shared_by_all_its_keys(stack):
+    from .test_accounts import as_key, sign_up
+
+    with stack.client() as api:
+        tenant = sign_up(api, "limited-" + str(time.monotonic_ns())[-6:])
+    with as_key(stack, tenant.master) as admin:
+        second = admin.post("/v1/keys", json={"kind": "master"}).json()["key"]
+    overrides = {"MNEMO_TENANT_LIMITS": f"{tenant.tenant_id}:search=3,default=1000"}
+    with stack.extra_gateway(stack.api_key + "-tenant", **overrides) as gateway:
+        params = {"userId": "nobody", "q": "anything"}
+
+        def search(key: str):
+            return gateway.get(
+                "/v1/search", params=params, headers={"Authorization": f"Bearer {key}"}
+            )
+
+        first = search(tenant.master)
+        if int(first.headers["X-RateLimit-Reset"]) < 15:
+            time.sleep(int(first.headers["X-RateLimit-Reset"]) + 1)
+            first = search(tenant.master)
+        assert first.status_code == 200
+        assert first.headers["X-RateLimit-Limit"] == "3"
+        assert search(second).headers["X-RateLimit-Remaining"] == "1"
+        assert search(tenant.agent_key).status_code == 200
+        limited = search(second)
+        body = assert_problem(limited, 429)
+        assert body["details"]["scope"] == "tenant"
+        # Another tenant is not held back by it.
+        assert gateway.get("/v1/search", params=params).status_code == 200

@@ -156,3 +156,16 @@ def test_post_search_checks_its_fields(api, user_id):
     assert_problem(api.post("/v1/search", json={**base, "alpha": 2}), 400, "alpha")
     assert_problem(api.post("/v1/search", json={**base, "limit": 51}), 400, "limit")
     assert_problem(api.post("/v1/search", json={"query": "x"}), 400, "userId")
+
+
+def test_a_correlation_id_in_the_body_threads_the_chain(api, user_id):
+    correlation = "corr-body-" + uuid.uuid4().hex
+    body = {"userId": user_id, "content": "body correlated", "correlation_id": correlation}
+    response = api.post("/v1/ingest", json=body)
+    assert response.status_code == 202
+    assert response.headers["x-correlation-id"] == correlation
+    found = eventually(
+        lambda: (c := chain(api, correlation)) and any(e["kind"] == "event" for e in c["events"])
+        and c
+    )
+    assert {e["kind"] for e in found["events"]} >= {"request", "command", "event"}

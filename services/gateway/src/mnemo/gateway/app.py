@@ -16,7 +16,7 @@ from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
 from mnemo.gateway.idempotency import TTL_SECONDS, IdempotencyMiddleware
-from mnemo.gateway.limits import Limits, parse_limits
+from mnemo.gateway.limits import Limits, parse_limits, parse_tenant_limits
 from mnemo.gateway.problems import Problem, handle_http_exception, handle_problem, handle_unexpected
 from mnemo.gateway.routes.accounts import (
     create_agent,
@@ -31,6 +31,7 @@ from mnemo.gateway.routes.accounts import (
 )
 from mnemo.gateway.routes.audit import audit_events
 from mnemo.gateway.routes.context import context
+from mnemo.gateway.routes.entities import entities
 from mnemo.gateway.routes.events import events_stream
 from mnemo.gateway.routes.forget import forget_memory, forget_user
 from mnemo.gateway.routes.health import health
@@ -46,7 +47,9 @@ def create_asgi(settings: GatewaySettings) -> ASGIApp:
     """The app as served: Litestar inside the correlation middleware."""
     app = create_app(settings)
     # Correlation outermost, so replayed answers get this call's ids too.
-    return CorrelationMiddleware(IdempotencyMiddleware(app, app.state), app.state)
+    return CorrelationMiddleware(
+        IdempotencyMiddleware(app, app.state), app.state, settings.max_body_bytes
+    )
 
 
 def create_app(settings: GatewaySettings) -> Litestar:
@@ -61,6 +64,8 @@ def create_app(settings: GatewaySettings) -> Litestar:
             topology,
             parse_limits(settings.rate_limits, "MNEMO_RATE_LIMITS"),
             parse_limits(settings.monthly_quotas, "MNEMO_MONTHLY_QUOTAS"),
+            parse_limits(settings.tenant_rate_limits, "MNEMO_TENANT_RATE_LIMITS"),
+            parse_tenant_limits(settings.tenant_limits, "MNEMO_TENANT_LIMITS"),
         )
         keys = KeyCache(
             await publisher.js.create_key_value(bucket=keys_bucket(topology.root), history=1),
@@ -96,6 +101,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             search,
             search_post,
             context,
+            entities,
             audit_events,
             events_stream,
             health,

@@ -9,6 +9,7 @@ The development key (MNEMO_DEV_API_KEY) acts as a master key of MNEMO_DEV_TENANT
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import time
 from dataclasses import dataclass
@@ -144,8 +145,10 @@ async def authenticate(request: Request, settings: GatewaySettings, keys: KeyCac
 async def _principal(key: str, settings: GatewaySettings, keys: KeyCache) -> Principal | None:
     dev = settings.dev_api_key
     if dev is not None and hmac.compare_digest(key.encode(), dev.encode()):
+        # Each development key its own id (replicas may be given different ones).
+        key_id = "dev-" + hashlib.sha256(key.encode()).hexdigest()[:12]
         return Principal(
-            tenant_id=settings.dev_tenant, actor="key:dev", kind="master", key_id="dev"
+            tenant_id=settings.dev_tenant, actor="key:dev", kind="master", key_id=key_id
         )
     if not settings.key_secret or not key.startswith(("mk_", "ak_")) or len(key) > 256:
         return None

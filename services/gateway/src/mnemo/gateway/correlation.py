@@ -1,6 +1,7 @@
 """Correlation and request ids for every HTTP call, and the audit signal for each request.
 
-`x-correlation-id` comes from the caller or is made here; `x-request-id` is always new.
+`x-correlation-id` comes from the caller (the header, or a `correlation_id` field of a
+JSON body) or is made here; `x-request-id` is always new.
 Both go back on every response (errors included) and into every log line and message.
 """
 
@@ -9,6 +10,7 @@ import re
 import time
 from typing import Any
 
+import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from mnemo.bus import Publisher
@@ -31,9 +33,10 @@ def ids_of(scope: Scope) -> tuple[str, str]:
 class CorrelationMiddleware:
     """Wraps the whole ASGI app, so that even unrouted requests (404s) get their ids."""
 
-    def __init__(self, app: ASGIApp, state: Any) -> None:
+    def __init__(self, app: ASGIApp, state: Any, max_body: int = 6 * 1024 * 1024) -> None:
         self.app = app
         self.state = state
+        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,6 +44,11 @@ class CorrelationMiddleware:
             return
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
         given = headers.get("x-correlation-id", "")
+        if not given and _json_body(scope, headers):
+            # The caller may pass it in the body instead: read the body, then hand it on.
+            body = await _read_body(receive, self.max_body)
+            given = _body_correlation(body)
+            receive = _replay(body, receive)
         correlation_id = given if _VALID.match(given) else new_id()
         request_id = new_id()
         state = scope.setdefault("state", {})
@@ -104,3 +112,50 @@ async def _publish(publisher: Publisher, signal: Signal) -> None:
         await publisher.publish_signal(signal)
     except Exception as exc:
         log.warning("audit_signal_failed", error=repr(exc), request_id=signal.signal_id)
+
+
+def _json_body(scope: Any, headers: dict[str, str]) -> bool:
+    return scope["method"] in {"POST", "PUT", "PATCH"} and "json" in headers.get("content-type", "")
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The body, or as much of it as `limit` allows (the app refuses a larger one anyway)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body") or size > limit:
+            break
+    return b"".join(chunks)
+
+
+def _body_correlation(body: bytes) -> str:
+    """`correlation_id` (or `correlationId`) at the top of a JSON object body, else ''."""
+    if b"orrelation" not in body:
+        return ""
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return ""
+    if not isinstance(value, dict):
+        return ""
+    found = value.get("correlation_id", value.get("correlationId"))
+    return found if isinstance(found, str) else ""
+
+
+def _replay(body: bytes, receive: Receive) -> Any:
+    sent = False
+
+    async def replay() -> Any:
+        nonlocal sent
+        if sent:
+            return await receive()  # a disconnect, when it comes
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

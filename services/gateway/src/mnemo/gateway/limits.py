@@ -33,6 +33,17 @@ def parse_limits(spec: str, setting: str) -> dict[str, int]:
     return limits
 
 
+def parse_tenant_limits(spec: str, setting: str) -> dict[str, dict[str, int]]:
+    """ "t_1:search=100,default=500;t_2:ingest=10" -> {"t_1": {...}, "t_2": {...}}."""
+    limits: dict[str, dict[str, int]] = {}
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        tenant, sep, rest = part.partition(":")
+        if not sep or not tenant.strip():
+            raise ValueError(f"{setting} entries look like tenant:name=number,..., not {part!r}")
+        limits[tenant.strip()] = parse_limits(rest, setting)
+    return limits
+
+
 @dataclass(frozen=True)
 class Usage:
     limit: int
@@ -47,11 +58,15 @@ class Limits:
         kv_month: KeyValue,
         per_minute: dict[str, int],
         monthly: dict[str, int],
+        tenant_per_minute: dict[str, int] | None = None,
+        per_tenant: dict[str, dict[str, int]] | None = None,
     ) -> None:
         self._minute = kv_minute
         self._month = kv_month
         self._per_minute = per_minute
         self._monthly = monthly
+        self._tenant_per_minute = tenant_per_minute or {}
+        self._per_tenant = per_tenant or {}
 
     @classmethod
     async def open(
@@ -60,32 +75,45 @@ class Limits:
         topology: Topology,
         per_minute: dict[str, int],
         monthly: dict[str, int],
+        tenant_per_minute: dict[str, int] | None = None,
+        per_tenant: dict[str, dict[str, int]] | None = None,
     ) -> "Limits":
         root = topology.root.upper()
         minute = await js.create_key_value(bucket=f"{root}_RATE", ttl=180, history=1)
         month = await js.create_key_value(bucket=f"{root}_QUOTA", ttl=40 * 86400, history=1)
-        return cls(minute, month, per_minute, monthly)
+        return cls(minute, month, per_minute, monthly, tenant_per_minute, per_tenant)
 
     async def charge(self, tenant_id: str, api_key: str, action: str) -> Usage | None:
-        """Count one call of `action`; raise 402/429 problems when over; return the usage."""
+        """Count one call of `action` against the key's and the tenant's per-minute limits
+        and the tenant's monthly quota; raise 429/402 problems when over; return the usage
+        nearest its limit."""
         now = time.time()
+        window = int(now // 60)
+        reset = 60 - int(now % 60)
         usage = None
-        limit = self._per_minute.get(action, self._per_minute.get("default"))
-        if limit is not None:
-            window = int(now // 60)
-            key = f"{tenant_id}.{_fingerprint(api_key)}.{action}.{window}"
-            count = await self._count(self._minute, key)
-            reset = 60 - int(now % 60)
-            if count is not None:
-                usage = Usage(limit=limit, remaining=max(limit - count, 0), reset=reset)
-                if count > limit:
-                    raise Problem(
-                        429,
-                        "RATE_LIMIT",
-                        f"rate limit exceeded: {limit} {action} calls per minute",
-                        details={"limit": limit, "remaining": 0, "retryAfter": reset},
-                        headers={"Retry-After": str(reset), **usage_headers(usage)},
-                    )
+        key_limit = self._per_minute.get(action, self._per_minute.get("default"))
+        tenant_limits = self._per_tenant.get(tenant_id, self._tenant_per_minute)
+        tenant_limit = tenant_limits.get(action, tenant_limits.get("default"))
+        for limit, counter, scope in (
+            (key_limit, f"{tenant_id}.{_fingerprint(api_key)}.{action}.{window}", "key"),
+            (tenant_limit, f"{tenant_id}._tenant.{action}.{window}", "tenant"),
+        ):
+            if limit is None:
+                continue
+            count = await self._count(self._minute, counter)
+            if count is None:
+                continue
+            seen = Usage(limit=limit, remaining=max(limit - count, 0), reset=reset)
+            if usage is None or seen.remaining < usage.remaining:
+                usage = seen
+            if count > limit:
+                raise Problem(
+                    429,
+                    "RATE_LIMIT",
+                    f"rate limit exceeded: {limit} {action} calls per minute per {scope}",
+                    details={"limit": limit, "remaining": 0, "retryAfter": reset, "scope": scope},
+                    headers={"Retry-After": str(reset), **usage_headers(seen)},
+                )
         quota = self._monthly.get(action)
         if quota is not None:
             month = datetime.now(UTC).strftime("%Y%m")

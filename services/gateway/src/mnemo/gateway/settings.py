@@ -1,6 +1,6 @@
 """Gateway settings, from MNEMO_* environment variables."""
 
-from mnemo.gateway.limits import parse_limits
+from mnemo.gateway.limits import parse_limits, parse_tenant_limits
 from mnemo.settings import ServiceSettings
 
 
@@ -27,6 +27,11 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
         "ingest=6000,batch=600,search=3000,context=3000,memories=3000,forget=600,signup=60,"
         "default=6000"
     )
+    # MNEMO_TENANT_RATE_LIMITS: calls per minute per tenant (all its keys), by action.
+    tenant_rate_limits: str = "default=30000"
+    # MNEMO_TENANT_LIMITS: per-tenant overrides of the tenant limits,
+    # "tenant:action=n,...;tenant:...".
+    tenant_limits: str = ""
     # MNEMO_MONTHLY_QUOTAS: calls per calendar month per tenant, by action (none: unlimited).
     monthly_quotas: str = ""
 
@@ -40,5 +45,7 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
             raise ValueError("MNEMO_KEY_SECRET must be at least 16 characters")
         parse_limits(self.rate_limits, "MNEMO_RATE_LIMITS")
         parse_limits(self.monthly_quotas, "MNEMO_MONTHLY_QUOTAS")
+        parse_limits(self.tenant_rate_limits, "MNEMO_TENANT_RATE_LIMITS")
+        parse_tenant_limits(self.tenant_limits, "MNEMO_TENANT_LIMITS")
         if not self.dev_tenant.replace("-", "").replace("_", "").isalnum():
             raise ValueError("MNEMO_DEV_TENANT must be letters, digits, '-' or '_'")
