@@ -6,8 +6,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.exceptions import HTTPException
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ASGIApp
 
 from mnemo.bus import Publisher, connect, ensure_streams
@@ -31,6 +29,7 @@ from mnemo.gateway.routes.accounts import (
 )
 from mnemo.gateway.routes.audit import audit_events
 from mnemo.gateway.routes.context import context
+from mnemo.gateway.routes.docs import docs_ui, openapi_json
 from mnemo.gateway.routes.entities import entities
 from mnemo.gateway.routes.events import events_stream
 from mnemo.gateway.routes.forget import forget_memory, forget_user
@@ -105,6 +104,8 @@ def create_app(settings: GatewaySettings) -> Litestar:
             audit_events,
             events_stream,
             health,
+            docs_ui,
+            openapi_json,
             sign_up,
             create_key,
             list_keys,
@@ -122,12 +123,8 @@ def create_app(settings: GatewaySettings) -> Litestar:
             Exception: handle_unexpected,
         },
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(
-            title="Mnemo",
-            version="0.1.0",
-            path="/docs",
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        # The OpenAPI document is written by hand in mnemo.gateway.openapi (see there).
+        openapi_config=None,
         on_app_init=[_no_litestar_logging],
         debug=False,
     )

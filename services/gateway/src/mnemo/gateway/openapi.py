@@ -1,0 +1,572 @@
+"""The OpenAPI 3.1 document of the native surface, served at /docs/openapi.json (and a
+Swagger UI at /docs).
+
+Handlers read their requests themselves (so that errors name the field the caller sent),
+which leaves nothing for a framework to infer bodies from. So each operation is described
+here: its request body and answer as msgspec structs (JSON Schema comes from them), its
+query parameters, and the problems it may answer with. A test fails when a route of the
+app has no description here, and another checks real answers against these schemas.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from mnemo.gateway.routes.accounts import AgentPatch, AgentRequest, KeyRequest, SignUpRequest
+from mnemo.gateway.routes.ingest import BatchRequest, IngestRequest
+from mnemo.gateway.routes.search import SearchRequest
+
+# --- answers ---------------------------------------------------------------------------
+
+
+class Problem(msgspec.Struct):
+    """RFC 7807 problem details; `details.field` names the field at fault."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    code: str
+    details: dict[str, Any]
+
+
+class Accepted(msgspec.Struct):
+    id: str
+    queued: bool
+
+
+class BatchAccepted(msgspec.Struct):
+    queued: int
+    ids: list[str]
+
+
+class Memory(msgspec.Struct, rename="camel"):
+    id: str
+    user_id: str
+    content: str
+    source_type: str
+    source_id: str | None
+    session_id: str | None
+    agent_id: str | None
+    metadata: dict[str, Any]
+    synthesized: bool
+    occurred_at: datetime
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class MemoryList(msgspec.Struct):
+    memories: list[Memory]
+    total: int
+    limit: int
+    offset: int
+
+
+class SearchHit(msgspec.Struct, rename="camel"):
+    id: str
+    content: str
+    similarity: float
+    score: float
+    source_type: str
+    source_id: str | None
+    ingested_at: datetime
+    metadata: dict[str, Any]
+
+
+class SearchResults(msgspec.Struct):
+    results: list[SearchHit]
+
+
+class RelevantMemory(msgspec.Struct):
+    content: str
+    similarity: float
+    metadata: dict[str, Any]
+
+
+class Context(msgspec.Struct):
+    static: list[str]
+    dynamic: list[str]
+    relevant: list[RelevantMemory]
+
+
+class Entity(msgspec.Struct, rename="camel"):
+    id: str
+    name: str
+    type: str
+    relationship: str | None
+    confidence: float
+    mentions: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+class Entities(msgspec.Struct):
+    entities: list[Entity]
+
+
+class Forgotten(msgspec.Struct, rename="camel"):
+    deleted: bool
+    user_id: str
+    removed: dict[str, int]
+
+
+class AuditStep(msgspec.Struct):
+    message_id: str
+    kind: Literal["request", "command", "event", "signal"]
+    type: str
+    service: str
+    timestamp: datetime
+    correlation_id: str
+    causation_id: str | None
+    subject: str
+    recorded_by: str
+    audited_at: datetime
+    data: dict[str, Any]
+
+
+class AuditChain(msgspec.Struct):
+    correlation_id: str | None
+    services: list[str]
+    events: list[AuditStep]
+    total: int
+    next_offset: int | None
+
+
+class ServiceHealth(msgspec.Struct, omit_defaults=True):
+    status: str
+    checks: dict[str, str] = {}
+    error: str | None = None
+
+
+class Health(msgspec.Struct):
+    status: Literal["ok", "degraded"]
+    services: dict[str, ServiceHealth]
+
+
+class Agent(msgspec.Struct, rename="camel"):
+    id: str
+    name: str
+    description: str | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class AgentList(msgspec.Struct):
+    agents: list[Agent]
+    total: int
+    limit: int
+    offset: int
+
+
+class AgentDeleted(msgspec.Struct):
+    deleted: bool
+    agent: Agent
+
+
+class Key(msgspec.Struct, rename="camel"):
+    id: str
+    kind: Literal["master", "agent"]
+    agent_id: str | None
+    label: str | None
+    prefix: str
+    created_at: datetime
+    last_used_at: str | None
+    revoked_at: datetime | None
+
+
+class NewKey(Key):
+    """The key itself is in `key`, shown this once."""
+
+    key: str
+
+
+class KeyListing(msgspec.Struct):
+    keys: list[Key]
+
+
+class Tenant(msgspec.Struct, rename="camel"):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class SignedUp(msgspec.Struct, rename="camel"):
+    tenant: Tenant
+    agent: Agent
+    api_key: str
+    agent_key: NewKey
+    master_key: NewKey
+
+
+# --- operations ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    description: str
+    required: bool = False
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+
+
+INT = {"type": "integer"}
+TIME = {"type": "string", "format": "date-time"}
+USER = Param("userId", "the end user the memories are about", required=True)
+AGENT = Param("agentId", "only this agent's memories (an agent key: its own agent only)")
+AS_OF = Param("asOf", "only what had happened by then (valid time)", schema=TIME)
+AS_OF_KNOWLEDGE = Param(
+    "asOfKnowledge", "only what Mnemo knew by then (transaction time)", schema=TIME
+)
+PAGE = [
+    Param("limit", "page size", schema=INT),
+    Param("offset", "items to skip", schema=INT),
+]
+
+
+@dataclass(frozen=True)
+class Op:
+    summary: str
+    tag: str
+    status: int
+    answer: type | None
+    body: type | None = None
+    params: tuple[Param, ...] = ()
+    errors: tuple[int, ...] = (400, 401, 429)
+    auth: bool = True
+    media_type: str = "application/json"
+
+
+OPERATIONS: dict[tuple[str, str], Op] = {
+    ("POST", "/v1/ingest"): Op(
+        "Record one memory (durable once answered)",
+        "memories",
+        202,
+        Accepted,
+        IngestRequest,
+        errors=(400, 401, 402, 404, 409, 413, 429, 503),
+    ),
+    ("POST", "/v1/ingest/batch"): Op(
+        "Record up to 100 memories, all or none",
+        "memories",
+        202,
+        BatchAccepted,
+        BatchRequest,
+        errors=(400, 401, 402, 404, 409, 413, 429, 503),
+    ),
+    ("GET", "/v1/memories"): Op(
+        "A page of a user's memories, newest first",
+        "memories",
+        200,
+        MemoryList,
+        params=(
+            USER,
+            AGENT,
+            *PAGE,
+            Param("sourceType", "only this source type"),
+            Param("sessionId", "only this session"),
+            Param("q", "only memories containing this text"),
+        ),
+    ),
+    ("GET", "/v1/memories/{memory_id}"): Op(
+        "One memory",
+        "memories",
+        200,
+        Memory,
+        errors=(401, 404, 429),
+        params=(Param("memory_id", "the memory's id", required=True),),
+    ),
+    ("DELETE", "/v1/memory"): Op(
+        "Forget everything of a user (crypto-shredding); master keys only",
+        "memories",
+        200,
+        Forgotten,
+        params=(USER,),
+        errors=(400, 401, 403, 429, 503),
+    ),
+    ("DELETE", "/v1/user"): Op(
+        "Forget everything of a user (crypto-shredding); master keys only",
+        "memories",
+        200,
+        Forgotten,
+        params=(USER,),
+        errors=(400, 401, 403, 429, 503),
+    ),
+    ("GET", "/v1/search"): Op(
+        "Hybrid search over a user's memories",
+        "retrieval",
+        200,
+        SearchResults,
+        params=(
+            USER,
+            Param("q", "what to look for", required=True),
+            AGENT,
+            Param("limit", "1-50, default 10", schema=INT),
+            Param("sourceType", "filter"),
+            Param("sessionId", "filter"),
+            AS_OF,
+            AS_OF_KNOWLEDGE,
+        ),
+    ),
+    ("POST", "/v1/search"): Op(
+        "Search with a mode (vector, keyword, hybrid), alpha, threshold and filters",
+        "retrieval",
+        200,
+        SearchResults,
+        SearchRequest,
+        errors=(400, 401, 404, 429),
+    ),
+    ("GET", "/v1/context"): Op(
+        "Profile (static, dynamic) and the memories relevant to q, for a prompt",
+        "retrieval",
+        200,
+        Context,
+        params=(
+            USER,
+            Param("q", "what the prompt is about (optional)"),
+            AGENT,
+            Param("limit", "relevant memories, 1-20, default 5", schema=INT),
+            AS_OF,
+            AS_OF_KNOWLEDGE,
+        ),
+    ),
+    ("GET", "/v1/entities"): Op(
+        "People, organizations, tools and places in a user's memories",
+        "synthesis",
+        200,
+        Entities,
+        errors=(400, 401, 404, 429),
+        params=(
+            USER,
+            AGENT,
+            AS_OF,
+            AS_OF_KNOWLEDGE,
+            Param("type", "person, organization, tool or place"),
+        ),
+    ),
+    ("GET", "/v1/audit/events"): Op(
+        "Every step one request caused, across services, in causal order",
+        "audit",
+        200,
+        AuditChain,
+        params=(
+            Param("correlation_id", "the chain to show (else: everything, by time)"),
+            Param("since", "from this time", schema=TIME),
+            Param("until", "up to this time", schema=TIME),
+            Param("actor", "only steps by this actor"),
+            Param("type", "only this command, event or signal type"),
+            *PAGE,
+        ),
+    ),
+    ("GET", "/v1/events/stream"): Op(
+        "Server-sent events: the tenant's live events; resumes from Last-Event-ID",
+        "events",
+        200,
+        None,
+        media_type="text/event-stream",
+        errors=(400, 401, 404, 429),
+        params=(
+            USER,
+            AGENT,
+            Param("type", "only these event types (repeat or comma-separate)"),
+            Param("heartbeat", "seconds between heartbeats, 1-60", schema=INT),
+        ),
+    ),
+    ("GET", "/v1/health"): Op(
+        "Health of the gateway and every service",
+        "operations",
+        200,
+        Health,
+        auth=False,
+        errors=(503,),
+    ),
+    ("POST", "/v1/agent/sign-up"): Op(
+        "A new tenant with an agent, its ak_ key and a mk_ key (when sign-up is open)",
+        "accounts",
+        201,
+        SignedUp,
+        SignUpRequest,
+        auth=False,
+        errors=(400, 403, 429),
+    ),
+    ("POST", "/v1/keys"): Op(
+        "Issue a key (shown once); master keys only",
+        "accounts",
+        201,
+        NewKey,
+        KeyRequest,
+        errors=(400, 401, 403, 404, 429),
+    ),
+    ("GET", "/v1/keys"): Op(
+        "The tenant's keys (prefixes only); master keys only",
+        "accounts",
+        200,
+        KeyListing,
+        errors=(401, 403, 429),
+        params=(Param("includeRevoked", "true to list revoked keys too"),),
+    ),
+    ("DELETE", "/v1/keys/{key_id}"): Op(
+        "Revoke a key, on every gateway within a second; master keys only",
+        "accounts",
+        200,
+        Key,
+        errors=(401, 403, 404, 429),
+        params=(Param("key_id", "the key's id", required=True),),
+    ),
+    ("POST", "/v1/agents"): Op(
+        "Register an agent; master keys only",
+        "accounts",
+        201,
+        Agent,
+        AgentRequest,
+        errors=(400, 401, 403, 409, 429),
+    ),
+    ("GET", "/v1/agents"): Op(
+        "The tenant's agents (an agent key: its own)",
+        "accounts",
+        200,
+        AgentList,
+        params=tuple(PAGE),
+        errors=(401, 429),
+    ),
+    ("GET", "/v1/agents/{agent_id}"): Op(
+        "One agent",
+        "accounts",
+        200,
+        Agent,
+        errors=(401, 404, 429),
+        params=(Param("agent_id", "the agent's id", required=True),),
+    ),
+    ("PATCH", "/v1/agents/{agent_id}"): Op(
+        "Change an agent's name, description or metadata",
+        "accounts",
+        200,
+        Agent,
+        AgentPatch,
+        errors=(400, 401, 404, 429),
+        params=(Param("agent_id", "the agent's id", required=True),),
+    ),
+    ("DELETE", "/v1/agents/{agent_id}"): Op(
+        "Remove an agent and revoke its keys; master keys only",
+        "accounts",
+        200,
+        AgentDeleted,
+        errors=(401, 403, 404, 429),
+        params=(Param("agent_id", "the agent's id", required=True),),
+    ),
+}
+
+_ERRORS = {
+    400: "Bad request: malformed JSON or an invalid field (named in details.field)",
+    401: "Missing, invalid or revoked API key",
+    402: "Monthly quota used up",
+    403: "The key may not do this (e.g. an agent key on a master-key operation)",
+    404: "Not found (or not the caller's: the same answer, so nothing leaks)",
+    409: "Conflict (exists already, or an Idempotency-Key reused with another body)",
+    413: "Body or content too large",
+    429: "Rate limit exceeded; Retry-After says when to come back",
+    503: "A service behind the gateway is unavailable; nothing was accepted",
+}
+
+
+def build(routes: list[tuple[str, str]], version: str) -> dict[str, Any]:
+    """The document for these (method, path) routes; every one must be described."""
+    missing = [r for r in routes if r not in OPERATIONS]
+    if missing:
+        raise KeyError(f"routes without an OpenAPI description: {missing}")
+    types = {t for op in OPERATIONS.values() for t in (op.body, op.answer) if t is not None}
+    types.add(Problem)
+    ordered = sorted(types, key=lambda t: t.__name__)
+    _, components = msgspec.json.schema_components(
+        ordered, ref_template="#/components/schemas/{name}"
+    )
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path in sorted(routes):
+        paths.setdefault(path, {})[method.lower()] = _operation(
+            method, path, OPERATIONS[(method, path)]
+        )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Mnemo",
+            "version": version,
+            "description": (
+                "Long-term memory for AI agents. Send `Authorization: Bearer <key>` (mk_ "
+                "master or ak_ agent key). Every POST/PUT/PATCH/DELETE takes an "
+                "Idempotency-Key; every answer carries x-correlation-id, x-request-id and "
+                "X-RateLimit-* headers; errors are application/problem+json."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "mk_ or ak_ key"}
+            },
+        },
+    }
+
+
+def _ref(t: type) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{t.__name__}"}
+
+
+def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
+    success: dict[str, Any] = {"description": op.summary}
+    if op.answer is not None:
+        success["content"] = {op.media_type: {"schema": _ref(op.answer)}}
+    elif op.media_type != "application/json":
+        success["content"] = {op.media_type: {"schema": {"type": "string"}}}
+    responses: dict[str, Any] = {str(op.status): success}
+    for status in op.errors:
+        responses[str(status)] = {
+            "description": _ERRORS[status],
+            "content": {"application/problem+json": {"schema": _ref(Problem)}},
+        }
+    operation: dict[str, Any] = {
+        "operationId": method.lower() + "_" + re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_"),
+        "summary": op.summary,
+        "tags": [op.tag],
+        "responses": responses,
+        "security": [{"bearer": []}] if op.auth else [],
+    }
+    parameters = [
+        {
+            "name": p.name,
+            "in": "path" if "{" + p.name + "}" in path else "query",
+            "required": p.required or "{" + p.name + "}" in path,
+            "description": p.description,
+            "schema": p.schema,
+        }
+        for p in op.params
+    ]
+    if method in {"POST", "PUT", "PATCH", "DELETE"}:
+        parameters.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "1-255 printable ASCII; the answer is replayed for 24 h",
+                "schema": {"type": "string"},
+            }
+        )
+    parameters.append(
+        {
+            "name": "x-correlation-id",
+            "in": "header",
+            "required": False,
+            "description": "ties this call to others in the audit chain",
+            "schema": {"type": "string"},
+        }
+    )
+    operation["parameters"] = parameters
+    if op.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(op.body)}},
+        }
+    return operation
