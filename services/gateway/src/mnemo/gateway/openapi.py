@@ -382,7 +382,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         200,
         Health,
         auth=False,
-        errors=(503,),
+        errors=(),
     ),
     ("POST", "/v1/agent/sign-up"): Op(
         "A new tenant with an agent, its ak_ key and a mk_ key (when sign-up is open)",
