@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 VENV_STAMP := .venv/.mnemo-synced
 
-.PHONY: install run test test-unit test-integration test-e2e lint fmt proto proto-check bench bench-ingest bench-locomo clean
+.PHONY: install run test test-unit test-integration test-e2e lint fmt proto proto-check bench bench-ingest bench-locomo bench-synthesis clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -63,3 +63,6 @@ clean:
 
 bench-locomo: install
 	.venv/bin/python bench/locomo.py $(BENCH_ARGS)
+
+bench-synthesis: install
+	.venv/bin/python bench/synthesis.py $(BENCH_ARGS)

@@ -1,23 +1,80 @@
-"""The built-in extractor finds first-person facts with their spans, once each."""
+"""The built-in extractor: first-person facts with their spans, negations, and the
+entities of the subject's world; questions, conditionals and other people are no facts."""
 
 from mnemo.synthesis.extractor import extract
 
 
-def test_facts_with_kind_and_span():
+def facts(text: str) -> list[tuple[str, str]]:
+    return [(f.attribute, f.value) for f in extract(text).facts]
+
+
+def test_facts_with_kind_category_and_span():
     text = "Hi! I work at Stripe. I'm currently building a webhook retry system."
-    facts = extract(text)
-    assert [(f.attribute, f.value, f.kind) for f in facts] == [
-        ("employer", "Stripe", "static"),
-        ("current_activity", "a webhook retry system", "dynamic"),
+    found = extract(text).facts
+    assert [(f.attribute, f.value, f.kind, f.category) for f in found] == [
+        ("employer", "Stripe", "static", "work"),
+        ("activity", "a webhook retry system", "dynamic", "activities"),
     ]
-    start, end = facts[0].span
+    start, end = found[0].span
     assert text[start:end] == "I work at Stripe"
+    assert found[0].statement == "Works at Stripe"
+    assert 0 < found[0].confidence <= 1
 
 
-def test_the_same_fact_said_twice_is_found_once():
-    facts = extract("I love TypeScript. Really, I love typescript.")
-    assert [(f.attribute, f.value) for f in facts] == [("preference", "TypeScript")]
+def test_the_same_fact_said_twice_in_one_memory_is_found_once():
+    assert facts("I love TypeScript. Really, I love typescript.") == [("preference", "TypeScript")]
 
 
 def test_no_first_person_statement_no_fact():
-    assert extract("The weather in Paris is mild in May.") == []
+    assert extract("The weather in Paris is mild in May.").facts == []
+
+
+def test_questions_and_conditionals_say_nothing_about_the_subject():
+    assert facts("Do I live in Berlin? If I worked at Google I'd be rich.") == []
+
+
+def test_lists_give_one_fact_per_item():
+    assert facts("I love hiking, climbing and kayaking.") == [
+        ("preference", "hiking"),
+        ("preference", "climbing"),
+        ("preference", "kayaking"),
+    ]
+
+
+def test_negations_name_what_stops_holding():
+    found = extract("I left Acme. I no longer use Jira. I don't live in Paris anymore.")
+    assert [(n.attribute, n.value) for n in found.negations] == [
+        (None, "Acme"),
+        ("tool", "Jira"),
+        ("location", "Paris"),
+    ]
+    assert found.facts == []
+
+
+def test_a_switch_ends_one_value_and_starts_another():
+    found = extract("We switched from Jira to Linear.")
+    assert [(n.attribute, n.value) for n in found.negations] == [("tool", "Jira")]
+    assert [(f.attribute, f.value) for f in found.facts] == [("tool", "Linear")]
+
+
+def test_people_mentioned_with_their_relationship():
+    found = extract(
+        "I just joined Globex. My new manager is Sarah Chen. My friend Raj works at Google."
+    )
+    assert [(m.name, m.type, m.relationship) for m in found.mentions] == [
+        ("Globex", "organization", "employer"),
+        ("Sarah Chen", "person", "manager"),
+        ("Raj", "person", "friend"),
+        ("Google", "organization", "employer of their friend"),
+    ]
+    assert ("manager", "Sarah Chen") in facts("My new manager is Sarah Chen.")
+
+
+def test_what_others_do_is_not_a_fact_about_the_subject():
+    assert facts("My dad works at Boeing and loves golf.") == []
+
+
+def test_hedged_statements_are_less_sure():
+    sure = extract("I'm going to learn to sail.").facts[0]
+    hedged = extract("I think I'm going to learn to sail.").facts[0]
+    assert hedged.value == sure.value and hedged.confidence < sure.confidence

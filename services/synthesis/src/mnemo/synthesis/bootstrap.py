@@ -1,14 +1,27 @@
-"""Wiring: settings -> host -> consumer of recorded memories."""
+"""Wiring: settings -> host -> consumers of recorded memories and of what synthesis derived,
+and the profile and entities queries. `rebuild` refills the read models from the log."""
 
 from mnemo.bus import ConsumerSpec
-from mnemo.contracts import ProfileQuery
+from mnemo.contracts import EntitiesQuery, ProfileQuery
 from mnemo.eventlog import EventStore
 from mnemo.host import Host
 from mnemo.settings import load_settings
-from mnemo.synthesis.handlers import SERVICE, ProfileHandlers, SynthesisHandlers
+from mnemo.synthesis.handlers import SERVICE, ReadModelHandlers, SynthesisHandlers
 from mnemo.synthesis.passes import SQL, PassTracker
-from mnemo.synthesis.profiles import FactTable
 from mnemo.synthesis.settings import SynthesisSettings
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
+
+# What the read models are made of, in the log and on the bus.
+READ_MODEL_EVENTS = (
+    "fact.extracted",
+    "fact.superseded",
+    "fact.corroborated",
+    "entity.extracted",
+    "memory.synthesized",
+    "memory.forgotten",
+)
 
 
 async def main() -> None:
@@ -26,18 +39,43 @@ async def main() -> None:
         ),
         handlers.memory_recorded,
     )
-    profiles = ProfileHandlers(FactTable(host.pool))
+    read_models = ReadModelHandlers(host.pool)
     host.consume(
         ConsumerSpec(
-            durable=f"{SERVICE}-profiles",
+            # A new durable (the old "-profiles" one followed fewer types): it starts from
+            # the beginning of the stream, and applying is idempotent.
+            durable=f"{SERVICE}-read-models",
             stream=topology.evt_stream,
-            filter_subjects=[
-                topology.evt_subject("*", "fact.extracted"),
-                topology.evt_subject("*", "memory.forgotten"),
-            ],
+            filter_subjects=[topology.evt_subject("*", t) for t in READ_MODEL_EVENTS],
         ),
-        profiles.fact_event,
-        profiles.fact_events,
+        read_models.event,
+        read_models.events,
     )
-    host.query("profile", ProfileQuery, profiles.profile)
+    host.query("profile", ProfileQuery, read_models.profile)
+    host.query("entities", EntitiesQuery, read_models.entity_graph)
     await host.serve_forever()
+
+
+async def rebuild() -> None:
+    """Empty the facts and entities read models and refill them from the log."""
+    settings = load_settings(SynthesisSettings)
+    host = Host(SERVICE, settings)
+    await host.start(migrations={"synthesis": SQL})
+    assert host.pool is not None
+    read_models = ReadModelHandlers(host.pool)
+    store = EventStore(host.pool)
+    await read_models.clear()
+    position, applied = 0, 0
+    while True:
+        page, last = await store.read_all(after=position, limit=1000)
+        if last == position:
+            break
+        wanted = [e for e in page if e.event_type in READ_MODEL_EVENTS]
+        await read_models.apply(wanted)
+        applied += len(wanted)
+        position = last
+    log.info("synthesis_rebuilt", events=applied, position=position)
+    print(
+        f"rebuilt the facts and entities from the log: {applied} events up to position {position}"
+    )
+    await host.close()

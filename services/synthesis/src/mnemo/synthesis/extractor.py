@@ -1,74 +1,564 @@
-"""The built-in extractor: first-person statements matched by patterns, offline.
+"""The built-in extractor: what a subject says about themselves, matched by rules, offline.
 
-Deliberately small; it is the baseline that an LLM extractor and a measured quality set
-will be compared against.
+It reads a memory sentence by sentence (questions and conditionals say nothing about
+the subject) and finds three things, each with its character span in the memory:
+
+- facts ("I work at Stripe" -> employer Stripe), in the categories of FACT_CATEGORIES;
+- negations ("I left Acme", "I no longer use Jira"): facts that stop holding;
+- entities mentioned, with their relationship to the subject ("my manager Sarah").
+
+What a fact does to what was known (supersede, merge, end) is decided by `timeline`,
+not here. This is the baseline that an LLM extractor will be measured against on the
+quality set in tests/data/synthesis_quality.yaml.
 """
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-NAME = "rules-v1"
+from mnemo.synthesis import values
+from mnemo.synthesis.attributes import ATTRIBUTES, ROLES, role_attribute
+from mnemo.synthesis.values import NAME as _NAME
 
-
-@dataclass(frozen=True)
-class Rule:
-    attribute: str
-    kind: str  # static | dynamic
-    pattern: re.Pattern[str]
-    template: str
-    confidence: float
-
-
-_OBJ = r"(?P<value>[^.!?\n,;]{2,80})"
-
-RULES = [
-    Rule("name", "static", re.compile(rf"\bmy name is {_OBJ}", re.I), "Name is {}", 0.9),
-    Rule(
-        "employer", "static", re.compile(rf"\bI work (?:at|for) {_OBJ}", re.I), "Works at {}", 0.8
-    ),
-    Rule("location", "static", re.compile(rf"\bI live in {_OBJ}", re.I), "Lives in {}", 0.8),
-    Rule(
-        "preference",
-        "static",
-        re.compile(rf"\bI (?:really )?(?:like|love|prefer|enjoy) {_OBJ}", re.I),
-        "Likes {}",
-        0.7,
-    ),
-    Rule(
-        "current_activity",
-        "dynamic",
-        re.compile(rf"\bI(?:'m| am) (?:currently )?(?:working on|building) {_OBJ}", re.I),
-        "Working on {}",
-        0.7,
-    ),
-]
+NAME = "rules-v2"
 
 
 @dataclass(frozen=True)
 class Finding:
+    """A fact about the subject."""
+
     attribute: str
     value: str
     statement: str
-    kind: str
+    confidence: float
+    span: tuple[int, int]
+
+    @property
+    def kind(self) -> str:
+        return ATTRIBUTES[self.attribute].kind
+
+    @property
+    def category(self) -> str:
+        return ATTRIBUTES[self.attribute].category
+
+    @property
+    def single(self) -> bool:
+        return ATTRIBUTES[self.attribute].single
+
+
+@dataclass(frozen=True)
+class Negation:
+    """The subject says a fact no longer holds: of `attribute` (None: whichever has the
+    value) and `value` (None: whatever is current)."""
+
+    attribute: str | None
+    value: str | None
+    span: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An entity in the subject's world and how it relates to them."""
+
+    name: str
+    type: str
+    relationship: str
     confidence: float
     span: tuple[int, int]
 
 
-def extract(text: str) -> list[Finding]:
-    """Every rule match in `text`, in order of appearance; the same fact once."""
-    found: dict[tuple[str, str], Finding] = {}
-    for rule in RULES:
-        for match in rule.pattern.finditer(text):
-            value = match.group("value").strip()
-            key = (rule.attribute, value.lower())
-            if key in found:
-                continue
-            found[key] = Finding(
-                attribute=rule.attribute,
-                value=value,
-                statement=rule.template.format(value),
-                kind=rule.kind,
-                confidence=rule.confidence,
-                span=(match.start(), match.end()),
-            )
-    return sorted(found.values(), key=lambda f: f.span)
+@dataclass
+class Extraction:
+    facts: list[Finding] = field(default_factory=list)
+    negations: list[Negation] = field(default_factory=list)
+    mentions: list[Mention] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- rules
+
+Reader = Callable[[str, int], values.Read]
+Apply = Callable[["_Sentence", re.Match[str]], None]
+
+
+@dataclass
+class _Sentence:
+    text: str
+    offset: int
+    confidence: float  # lowered when hedged ("I think", "maybe")
+    out: Extraction
+
+    def fact(self, attribute: str, value: str, template: str, conf: float, span: range) -> None:
+        statement = template.format(value, a=values.with_article(value))
+        found = Finding(
+            attribute,
+            value,
+            statement[0].upper() + statement[1:],
+            round(conf * self.confidence, 2),
+            (self.offset + span.start, self.offset + span.stop),
+        )
+        self.out.facts.append(found)
+        spec = ATTRIBUTES[attribute]
+        named = spec.entity_type == "tool" or value[:1].isupper() or value[:1].isdigit()
+        if spec.entity_type and spec.category != "relations" and named:
+            self.mention(value, spec.entity_type, spec.relationship, conf, span)
+
+    def negation(self, attribute: str | None, value: str | None, span: range) -> None:
+        at = (self.offset + span.start, self.offset + span.stop)
+        self.out.negations.append(Negation(attribute, value, at))
+
+    def mention(self, name: str, type_: str, relationship: str, conf: float, span: range) -> None:
+        at = (self.offset + span.start, self.offset + span.stop)
+        self.out.mentions.append(
+            Mention(name, type_, relationship, round(conf * self.confidence, 2), at)
+        )
+
+
+_RULES: list[tuple[re.Pattern[str], Apply]] = []
+
+
+def _rule(pattern: str) -> Callable[[Apply], Apply]:
+    def register(apply: Apply) -> Apply:
+        _RULES.append((re.compile(pattern, re.I), apply))
+        return apply
+
+    return register
+
+
+def fact(attribute: str, pattern: str, read: Reader, template: str, conf: float) -> None:
+    """`pattern` ends where the value begins."""
+
+    def apply(s: _Sentence, m: re.Match[str]) -> None:
+        if found := read(s.text, m.end()):
+            s.fact(attribute, found[0], template, conf, range(m.start(), found[1]))
+
+    _RULES.append((re.compile(pattern, re.I), apply))
+
+
+def fact_list(attribute: str, pattern: str, template: str, conf: float, tools: bool) -> None:
+    """Every item of a list after `pattern` ("I love hiking and kayaking")."""
+
+    def apply(s: _Sentence, m: re.Match[str]) -> None:
+        read = values.read_tools if tools else values.read_list
+        rest = s.text[m.end() :]
+        if not tools and re.search(r"\b(?:anymore|any more)\b", rest, re.I):
+            return
+        for value, _, end in read(s.text, m.end()):
+            s.fact(attribute, value, template, conf, range(m.start(), end))
+
+    _RULES.append((re.compile(pattern, re.I), apply))
+
+
+def negation(attribute: str | None, pattern: str, read: Reader | None) -> None:
+    """`pattern` ends where the value begins; no reader: whatever is current ends."""
+
+    def apply(s: _Sentence, m: re.Match[str]) -> None:
+        if read is None:
+            s.negation(attribute, None, range(m.start(), m.end()))
+        elif found := read(s.text, m.end()):
+            s.negation(attribute, found[0], range(m.start(), found[1]))
+
+    _RULES.append((re.compile(pattern, re.I), apply))
+
+
+def negation_list(attribute: str | None, pattern: str, tools: bool) -> None:
+    def apply(s: _Sentence, m: re.Match[str]) -> None:
+        read = values.read_tools if tools else values.read_list
+        for value, _, end in read(s.text, m.end()):
+            s.negation(attribute, value, range(m.start(), end))
+
+    _RULES.append((re.compile(pattern, re.I), apply))
+
+
+_I = r"\bI"
+_IM = r"\bI(?:'m|’m| am)"
+_IVE = r"\bI(?:'ve|’ve| have)"
+_NOW = r"(?:now |currently |still |also |just |recently |finally |actually |really )*"
+_NAME_T = values.read_name
+_PHRASE = values.read_phrase
+_ROLES = "|".join(sorted((re.escape(r) for r in ROLES), key=len, reverse=True))
+_JOBS = (
+    r"engineer|developer|designer|manager|teacher|nurse|doctor|lawyer|scientist|analyst|"
+    r"consultant|writer|student|researcher|architect|accountant|founder|co-founder|ceo|"
+    r"cto|cfo|coo|vp|chef|artist|musician|photographer|programmer|administrator|recruiter|"
+    r"marketer|journalist|professor|lecturer|intern|freelancer|pharmacist|therapist|"
+    r"electrician|mechanic|pilot|editor|economist|librarian|paramedic|firefighter|"
+    r"officer|director|lead|specialist|coordinator|technician|dentist|veterinarian|"
+    r"tutor|product owner|data scientist|sre|devops engineer|owner|entrepreneur|barista"
+)
+_ROLE_VALUE = rf"(?:[a-z][\w-]* ){{0,3}}(?:{_JOBS})s?\b"
+
+# identity -------------------------------------------------------------------------
+fact("name", r"\bmy name(?: is|'s|’s) ", _NAME_T, "Name is {}", 0.95)
+fact("name", rf"(?:{_IM} called |\bcall me |\bpeople call me )", _NAME_T, "Name is {}", 0.85)
+
+
+@_rule(rf"(?:{_IM} (?P<a>\d{{1,3}}) (?:years old|yo)\b|{_I} (?:just )?turned (?P<b>\d{{1,3}})\b)")
+def _age(s: _Sentence, m: re.Match[str]) -> None:
+    s.fact("age", m.group("a") or m.group("b"), "Is {} years old", 0.9, range(m.start(), m.end()))
+
+
+@_rule(
+    rf"(?:{_IM} {_NOW}(?:a )?|{_I} (?:went|became|have become) )"
+    rf"(?P<v>vegetarian|vegan|pescatarian)\b"
+)
+def _diet(s: _Sentence, m: re.Match[str]) -> None:
+    s.fact("diet", m.group("v").lower(), "Is {}", 0.9, range(m.start(), m.end()))
+
+
+negation(
+    "diet",
+    rf"(?:{_IM} no longer (?:a )?|{_IM} not (?:a )?|{_I} stopped being (?:a )?)"
+    rf"(?=vegetarian|vegan|pescatarian)",
+    values.read_tool,
+)
+
+# work -----------------------------------------------------------------------------
+_EMPLOYER = (
+    rf"(?:{_I} {_NOW}work (?:at|for) |{_IM} {_NOW}(?:working|employed) (?:at|for|by) |"
+    rf"{_IVE} (?:been working|worked) (?:at|for) (?=[^.]*\b(?:since|for)\b)|"
+    rf"(?:{_I}|{_I}\b[^.;]*?\band) {_NOW}(?:joined|started (?:a new job |working )?at|"
+    rf"got (?:a|the) job at|"
+    rf"got hired (?:at|by)|was hired (?:at|by)|accepted (?:an|the) offer (?:from|at)|"
+    rf"took (?:a|the) job at|moved to a new job at|started a new (?:job|role|position) at)\s+)"
+)
+fact("employer", _EMPLOYER, _NAME_T, "Works at {}", 0.85)
+
+
+@_rule(rf"(?:{_IM} {_NOW}(?:an? |the )|{_I} {_NOW}work as (?:an? |the )?)(?P<v>{_ROLE_VALUE})")
+def _role(s: _Sentence, m: re.Match[str]) -> None:
+    s.fact("role", m.group("v"), "Works as {a}", 0.8, range(m.start(), m.end()))
+
+
+fact(
+    "role",
+    rf"(?:{_I} (?:was|got|have been|just got) promoted to |"
+    rf"\bmy (?:new |job )?(?:title|role|position) is (?:now )?)(?:an? )?",
+    values.read_phrase,
+    "Works as {a}",
+    0.85,
+)
+
+
+@_rule(
+    rf"{_I} {_NOW}(?:joined|work|started|was hired|got hired|am working|'m working)\b[^.,;]*? "
+    rf"as (?:an? |the |our |their )(?P<v>{_ROLE_VALUE})"
+)
+def _joined_as(s: _Sentence, m: re.Match[str]) -> None:
+    s.fact("role", m.group("v"), "Works as {a}", 0.8, range(m.start(), m.end()))
+
+
+@_rule(rf"{_IM} {_NOW}(?:an? |the )(?P<role>{_ROLE_VALUE}) (?:at|for|with) ")
+def _role_at(s: _Sentence, m: re.Match[str]) -> None:
+    if org := values.read_name(s.text, m.end()):
+        s.fact("employer", org[0], "Works at {}", 0.85, range(m.start(), org[1]))
+
+
+@_rule(
+    rf"(?:{_IM} {_NOW}(?:on|working on)|{_I} {_NOW}(?:work on|joined|moved to|switched to)) "
+    rf"the (?P<v>[\w-]+(?: [\w-]+)?) team\b"
+)
+def _team(s: _Sentence, m: re.Match[str]) -> None:
+    s.fact("team", m.group("v"), "Works on the {} team", 0.8, range(m.start(), m.end()))
+
+
+negation(
+    "employer",
+    rf"(?:{_I} {_NOW}(?:quit|resigned from|was laid off (?:from|by)|got laid off (?:from|by)|"
+    rf"was let go (?:from|by)|got fired from|was fired from|stopped working (?:at|for)) "
+    rf"(?:my (?:job|position|role) (?:at|with) )?|{_I} no longer work (?:at|for) |"
+    rf"{_IM} no longer (?:at|with|working (?:at|for)) |{_I} (?:don't|do not) work (?:at|for) "
+    rf"(?=[^.]*\b(?:anymore|any more)\b)|{_I} left my (?:job|position|role) (?:at|with) )",
+    _NAME_T,
+)
+negation(
+    "employer",
+    rf"(?:{_I} {_NOW}(?:quit|left|lost) my job\b(?! (?:at|with) )|"
+    rf"{_I} (?:got|was) laid off\b(?! (?:from|by) )|"
+    rf"{_IM} {_NOW}(?:unemployed|between jobs|out of work)\b|{_I} {_NOW}retired\b)",
+    None,
+)
+negation(None, rf"{_I} {_NOW}left ", _NAME_T)
+
+# tools ----------------------------------------------------------------------------
+_USE = (
+    rf"(?:(?:{_I}|\bwe) {_NOW}(?:mostly |mainly |always |usually )?use |{_IM} {_NOW}using |"
+    rf"{_IVE} (?:been using|started using|switched to) |{_I} {_NOW}(?:started using|switched to|"
+    rf"rely on|code in) |{_IM} a (?:heavy |big |daily )?user of |"
+    rf"(?:{_I}|\bwe) {_NOW}(?:switched|migrated) (?:over )?from \S+(?: \S+)? to )"
+)
+fact_list("tool", _USE, "Uses {}", 0.8, tools=True)
+negation_list(
+    "tool",
+    rf"(?:{_I} (?:no longer|don't|do not|never) use |{_I} {_NOW}(?:stopped|quit) using |"
+    rf"{_IM} (?:no longer|not) using |(?:{_I}|\bwe) {_NOW}(?:ditched|uninstalled|dropped|"
+    rf"moved off|switched (?:away )?from|migrated (?:away )?from|replaced) |"
+    rf"(?:{_I}|\bwe) {_NOW}(?:use|are using|'re using|switched to|moved to) [^.;]*?instead of )",
+    tools=True,
+)
+negation(None, rf"{_I} {_NOW}gave up (?:on )?", values.read_phrase)
+
+# places ---------------------------------------------------------------------------
+_LIVE = (
+    rf"(?:{_I} {_NOW}live in |{_IM} {_NOW}(?:living|based|located|settled) in |"
+    rf"{_IVE} (?:been living|lived) in (?=[^.]*\b(?:since|for)\b)|(?:{_I}|\bwe) {_NOW}"
+    rf"(?:moved|relocated) (?:back )?(?:to|from \S+(?: \S+)? to) |{_I} call |\bmy home is in )"
+)
+fact("location", _LIVE, _NAME_T, "Lives in {}", 0.85)
+fact(
+    "hometown",
+    rf"(?:{_IM} (?:originally )?from |{_I} grew up in |{_I} was born in )",
+    _NAME_T,
+    "Is from {}",
+    0.8,
+)
+negation(
+    "location",
+    rf"(?:{_I} (?:no longer|don't|do not) live in |{_I} {_NOW}moved (?:out of|away from|from) |"
+    rf"{_I} {_NOW}relocated from )",
+    _NAME_T,
+)
+
+# preferences ----------------------------------------------------------------------
+fact_list(
+    "preference",
+    rf"(?:{_I} {_NOW}(?:absolutely |totally |kind of |do )?(?:like|love|adore|enjoy|prefer) |"
+    rf"{_IM} {_NOW}(?:a (?:big |huge )?fan of|into|crazy about|passionate about|obsessed with) )",
+    "Likes {}",
+    0.75,
+    tools=False,
+)
+
+
+@_rule(r"\bmy (?:all-time )?favou?rite (?P<thing>[a-z]+(?: [a-z]+)?) is ")
+def _favorite(s: _Sentence, m: re.Match[str]) -> None:
+    if found := values.read_phrase(s.text, m.end()):
+        template = f"Favorite {m.group('thing')} is {{}}"
+        s.fact("preference", found[0], template, 0.8, range(m.start(), found[1]))
+
+
+fact_list(
+    "dislike",
+    rf"(?:{_I} {_NOW}(?:hate|dislike|detest|loathe|can't stand|cannot stand|can’t stand|"
+    rf"don't like|do not like|don't enjoy|really don't like) |{_IM} not a (?:big )?fan of )",
+    "Dislikes {}",
+    0.75,
+    tools=False,
+)
+negation_list(
+    "preference",
+    rf"(?:{_I} (?:no longer|don't|do not|don't really) (?:like|love|enjoy) "
+    rf"(?=[^.]*\b(?:anymore|any more)\b)|{_I} no longer (?:like|love|enjoy) |"
+    rf"{_IVE} gone off |{_I} {_NOW}stopped (?:liking|enjoying) |"
+    rf"{_IM} (?:no longer|not) into (?=[^.]*\b(?:anymore|any more)\b)|{_IM} no longer into |"
+    rf"{_I} fell out of love with |{_IM} over )",
+    tools=False,
+)
+
+# plans ----------------------------------------------------------------------------
+fact(
+    "plan",
+    rf"(?:{_IM} {_NOW}(?:planning|hoping|intending|preparing|aiming) to |{_I} {_NOW}"
+    rf"(?:plan|want|hope|intend|aim) to |{_I}(?:'d|’d| would) (?:love|like) to |"
+    rf"{_IM} going to |{_IVE} decided to )(?-i:(?=[a-z]))(?!be |the |a |an |my )",
+    _PHRASE,
+    "Plans to {}",
+    0.7,
+)
+fact("plan", rf"{_IM} {_NOW}thinking (?:about|of) ", _PHRASE, "Considering {}", 0.6)
+fact("plan", rf"{_IM} {_NOW}planning (?-i:(?=[a-z]))(?!to )", _PHRASE, "Planning {}", 0.7)
+
+
+@_rule(rf"{_IM} {_NOW}moving (?:back )?to (?=[A-Z])")
+def _moving(s: _Sentence, m: re.Match[str]) -> None:
+    if found := values.read_name(s.text, m.end()):
+        value = f"move to {found[0]}"
+        s.fact("plan", value, "Plans to {}", 0.75, range(m.start(), found[1]))
+
+
+negation(
+    "plan",
+    rf"(?:{_IM} no longer (?:planning|going|hoping) to |{_I} {_NOW}decided not to |"
+    rf"{_I} {_NOW}(?:cancelled|canceled|called off|scrapped) (?:my |our |the )?"
+    rf"(?:plans? (?:to|for) )?|"
+    rf"{_I} changed my mind about )",
+    _PHRASE,
+)
+
+# current activities -------------------------------------------------------------------
+for _verb, _template in (
+    (r"(?:working on|building|developing|designing|prototyping)", "Working on {}"),
+    (r"(?:learning|studying|taking (?:a course|classes|lessons) in)", "Learning {}"),
+    (r"reading", "Reading {}"),
+    (r"writing", "Writing {}"),
+    (r"training for", "Training for {}"),
+    (r"(?:renovating|remodeling|redecorating)", "Renovating {}"),
+    (r"preparing for", "Preparing for {}"),
+):
+    fact(
+        "activity",
+        rf"(?:{_IM}|{_IVE} been) {_NOW}(?:busy )?{_verb} "
+        rf"(?!to |for (?:a|an|the) (?:company|firm)|the [\w-]+(?: [\w-]+)? team\b)",
+        _PHRASE,
+        _template,
+        0.7,
+    )
+negation(
+    "activity",
+    rf"(?:{_I} {_NOW}(?:finished|completed|shipped|launched|wrapped up|abandoned) |"
+    rf"{_IM} {_NOW}(?:done|finished) with |{_I} {_NOW}stopped (?:working on|learning|reading|"
+    rf"building|writing|studying) |{_IM} no longer (?:working on|learning|reading|building|"
+    rf"writing|studying) )",
+    _PHRASE,
+)
+
+# relations --------------------------------------------------------------------------
+
+
+def _relation(s: _Sentence, m: re.Match[str], name: str, end: int, conf: float) -> None:
+    role = m.group("role").lower()
+    span = range(m.start(), end)
+    if m.groupdict().get("old"):
+        s.mention(name, "person", f"former {role.replace('boss', 'manager')}", conf, span)
+        s.negation(role_attribute(role), name, span)
+        return
+    attribute = role_attribute(role)
+    s.fact(attribute, name, f"{{}} is their {role}", conf, span)
+    s.mention(name, "person", role.replace("boss", "manager"), conf, span)
+
+
+_ROLE_BEFORE = rf"(?:(?P<old>old|former|ex-?)\s?|new )?(?P<role>{_ROLES})"
+
+
+@_rule(
+    rf"\bmy {_ROLE_BEFORE}(?:'s name is|’s name is| is called| is named| named| called|,| is)?"
+    rf" (?=[A-Z])"
+)
+def _my_role_name(s: _Sentence, m: re.Match[str]) -> None:
+    if found := values.read_person(s.text, m.end()):
+        _relation(s, m, found[0], found[1], 0.85)
+
+
+@_rule(
+    rf"(?-i:(?P<name>{_NAME}))(?:,)? (?:is|has been|became|will be) (?:now |also )?"
+    rf"my {_ROLE_BEFORE}\b"
+)
+def _name_is_my_role(s: _Sentence, m: re.Match[str]) -> None:
+    if name := values.clean_name(m.group("name")):
+        _relation(s, m, name, m.end(), 0.85)
+
+
+@_rule(rf"(?-i:(?P<name>{_NAME})), my {_ROLE_BEFORE}\b")
+def _name_comma_my_role(s: _Sentence, m: re.Match[str]) -> None:
+    if name := values.clean_name(m.group("name")):
+        _relation(s, m, name, m.end(), 0.8)
+
+
+@_rule(
+    rf"(?:{_I} {_NOW}report to |{_IM} {_NOW}(?:married to|dating|engaged to|seeing) |"
+    rf"{_I} {_NOW}(?:married|got engaged to) )(?=[A-Z])"
+)
+def _report_or_partner(s: _Sentence, m: re.Match[str]) -> None:
+    if found := values.read_person(s.text, m.end()):
+        report = "report" in m.group(0).lower()
+        attribute = "manager" if report else "partner"
+        word = "manager" if report else ("spouse" if "marri" in m.group(0).lower() else "partner")
+        span = range(m.start(), found[1])
+        s.fact(attribute, found[0], f"{{}} is their {word}", 0.8, span)
+        s.mention(found[0], "person", word, 0.8, span)
+
+
+@_rule(
+    rf"(?:(?-i:(?P<name>{_NAME})) (?:is|'s|’s) no longer my |(?-i:(?P<name2>{_NAME})) "
+    rf"(?:isn't|is not) my (?=[^.]*\b(?:anymore|any more)\b))(?P<role>{_ROLES})\b"
+)
+def _no_longer_my_role(s: _Sentence, m: re.Match[str]) -> None:
+    name = values.clean_name(m.group("name") or m.group("name2"))
+    role = m.group("role").lower()
+    if not name:
+        return
+    s.negation(role_attribute(role), name, range(m.start(), m.end()))
+
+
+@_rule(
+    rf"(?:{_I} {_NOW}(?:broke up with|split up with|divorced|separated from) (?=[A-Z])|"
+    rf"{_I} no longer report to (?=[A-Z]))"
+)
+def _broke_up(s: _Sentence, m: re.Match[str]) -> None:
+    if found := values.read_person(s.text, m.end()):
+        attribute = "manager" if "report" in m.group(0).lower() else "partner"
+        s.negation(attribute, found[0], range(m.start(), found[1]))
+
+
+@_rule(
+    rf"(?:(?-i:(?P<name>{_NAME}))|\bmy (?P<role>{_ROLES})\b[^.;]*?) {_NOW}"
+    rf"(?:works|worked|is working) (?:at|for) (?=[A-Z])"
+)
+def _their_employer(s: _Sentence, m: re.Match[str]) -> None:
+    # Related through the person: "employer of their sister" (never a name, which the
+    # audit must not see); someone whose role was not said is just mentioned.
+    role = m.group("role")
+    if name := values.clean_name(m.group("name") or ""):
+        known = [x for x in s.out.mentions if x.type == "person" and values.same(x.name, name)]
+        role = known[-1].relationship if known else None
+    if found := values.read_name(s.text, m.end()):
+        relationship = f"employer of their {role.lower()}" if role else "mentioned"
+        s.mention(found[0], "organization", relationship, 0.7, range(m.start(), found[1]))
+
+
+# --------------------------------------------------------------------------- reading
+
+# Not after an abbreviation that starts a name ("St. Mary's", "Dr. Patel").
+_SENTENCE_END = re.compile(
+    r"(?<!\bSt\.)(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMt\.)(?<!\bMrs\.)(?<=[.!?])\s+|\n+"
+)
+_HEDGE = re.compile(r"\b(?:I think|I guess|probably|maybe|perhaps|might)\b", re.I)
+_CONDITIONAL = re.compile(r"^\s*(?:if|unless|when|whether)\b|\b(?:if|unless) I\b", re.I)
+
+
+def sentences(text: str) -> list[tuple[int, str]]:
+    """(offset, sentence) for each sentence of `text`."""
+    found, start = [], 0
+    for boundary in _SENTENCE_END.finditer(text):
+        found.append((start, text[start : boundary.start()]))
+        start = boundary.end()
+    found.append((start, text[start:]))
+    return [(o, s) for o, s in found if s.strip()]
+
+
+def extract(text: str) -> Extraction:
+    """Facts, negations and mentions in `text`, in order of appearance; each once."""
+    out = Extraction()
+    normal = text.replace("’", "'")  # same length: spans still index `text`
+    for offset, sentence in sentences(normal):
+        if sentence.rstrip().endswith("?") or _CONDITIONAL.search(sentence):
+            continue
+        s = _Sentence(sentence, offset, 0.8 if _HEDGE.search(sentence) else 1.0, out)
+        for pattern, apply in _RULES:
+            for match in pattern.finditer(sentence):
+                apply(s, match)
+    return _once(out)
+
+
+def _once(out: Extraction) -> Extraction:
+    facts: dict[tuple[str, str], Finding] = {}
+    for f in sorted(out.facts, key=lambda f: f.span):
+        facts.setdefault((f.attribute, values.key(f.value)), f)
+    negations: dict[tuple[str | None, str], Negation] = {}
+    for n in sorted(out.negations, key=lambda n: n.span):
+        negations.setdefault((n.attribute, values.key(n.value or "")), n)
+    # A value both said and denied in one memory ("I switched from Jira to Linear" has no
+    # such clash; "I left Acme" read as a place and a job does): the denial wins.
+    denied = {values.key(n.value) for n in negations.values() if n.value}
+    kept = [
+        f
+        for f in facts.values()
+        if not (values.key(f.value) in denied and f.attribute != "dislike")
+    ]
+    mentions: dict[tuple[str, str], Mention] = {}
+    for m in sorted(out.mentions, key=lambda m: m.span):
+        mentions.setdefault((m.type, values.key(m.name)), m)
+    return Extraction(
+        facts=sorted(kept, key=lambda f: f.span),
+        negations=sorted(negations.values(), key=lambda n: n.span),
+        mentions=sorted(mentions.values(), key=lambda m: m.span),
+    )

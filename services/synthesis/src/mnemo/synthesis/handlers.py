@@ -1,37 +1,52 @@
-"""What synthesis does for each recorded memory."""
+"""What synthesis does for each recorded memory, and how its read models follow the log."""
+
+import asyncpg
 
 from mnemo.bus import Delivery
 from mnemo.contracts import (
+    EntitiesQuery,
+    EntityExtracted,
+    EntityGraph,
     Envelope,
-    ExtractedFact,
     FactExtracted,
+    FactSuperseded,
     MemoryForgotten,
     MemoryRecorded,
     MemorySynthesized,
     NewEvent,
     Profile,
     ProfileQuery,
+    QueryError,
     SubjectSynthesized,
     derived_id,
     utcnow,
 )
 from mnemo.eventlog import NO_STREAM, EventStore, WrongExpectedVersion
 from mnemo.synthesis import extractor
+from mnemo.synthesis.entities import EntityTable
 from mnemo.synthesis.passes import PassTracker
 from mnemo.synthesis.profiles import FactTable
+from mnemo.synthesis.timeline import Timeline
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
 
 SERVICE = "synthesis"
+# Appends to one subject's stream race only between replicas; each retry re-reads it.
+_APPEND_ATTEMPTS = 5
 
 
-def synthesis_stream(tenant_id: str, memory_id: str) -> str:
-    return f"synthesis-{tenant_id}-{memory_id}"
+def subject_key(tenant_id: str, user_id: str) -> str:
+    return derived_id("subject", tenant_id, user_id)
+
+
+def facts_stream(tenant_id: str, user_id: str) -> str:
+    """One stream per subject: what synthesis derived, in the order it decided it."""
+    return f"synthesis-facts-{tenant_id}-{subject_key(tenant_id, user_id)}"
 
 
 def pass_stream(tenant_id: str, user_id: str) -> str:
-    return f"synthesis-pass-{tenant_id}-{derived_id('subject', tenant_id, user_id)}"
+    return f"synthesis-pass-{tenant_id}-{subject_key(tenant_id, user_id)}"
 
 
 class SynthesisHandlers:
@@ -40,70 +55,86 @@ class SynthesisHandlers:
         self._passes = passes
 
     async def memory_recorded(self, delivery: Delivery) -> None:
-        """Extract facts and append them, plus `memory.synthesized`, caused by the memory."""
+        """Decide what the memory changes in its subject's facts and entities, and append
+        that, plus `memory.synthesized`, to the subject's stream, caused by the memory.
+
+        The subject's stream is read and written with an expected version, so two
+        replicas never decide on a stale timeline; a memory already in it is skipped.
+        """
         envelope: Envelope = delivery.decode(Envelope)
         memory = envelope.data
         if not isinstance(memory, MemoryRecorded):
             return
-        cause = envelope.event_id
-        facts = [
-            ExtractedFact(
-                fact_id=derived_id(cause, "fact", f.attribute, f.value.lower()),
-                attribute=f.attribute,
-                value=f.value,
-                statement=f.statement,
-                kind=f.kind,
-                confidence=f.confidence,
-                span=f.span,
+        found = extractor.extract(memory.content)
+        stream = facts_stream(envelope.tenant_id, memory.user_id)
+        for _ in range(_APPEND_ATTEMPTS):
+            history = await self._store.read_stream(stream)
+            timeline = Timeline(subject_key(envelope.tenant_id, memory.user_id))
+            for past in history:
+                timeline.apply(past.data, past.occurred_at)
+            if memory.memory_id in timeline.memories:
+                log.info("memory_already_synthesized", memory_id=memory.memory_id)
+                break
+            events = self._events(envelope, memory, timeline, found)
+            expected = history[-1].stream_version if history else NO_STREAM
+            try:
+                await self._store.append(stream, events, expected_version=expected)
+            except WrongExpectedVersion:
+                continue
+            log.info(
+                "memory_synthesized",
+                memory_id=memory.memory_id,
+                events=len(events),
+                lag_ms=int((utcnow() - envelope.recorded_at).total_seconds() * 1000),
             )
-            for f in extractor.extract(memory.content)
-        ]
-        common = {
-            "tenant_id": envelope.tenant_id,
-            "occurred_at": envelope.occurred_at,
-            "correlation_id": envelope.correlation_id,
-            "causation_id": cause,
-            "actor": SERVICE,
-            "service": SERVICE,
-        }
-        events = [
-            NewEvent(
-                event_id=fact.fact_id,
-                data=FactExtracted(
-                    memory_id=memory.memory_id,
-                    user_id=memory.user_id,
-                    fact=fact,
-                    extractor=extractor.NAME,
-                ),
-                **common,  # type: ignore[arg-type]
-            )
-            for fact in facts
-        ]
-        events.append(
-            NewEvent(
-                event_id=derived_id(cause, "memory.synthesized"),
-                data=MemorySynthesized(
-                    memory_id=memory.memory_id,
-                    user_id=memory.user_id,
-                    fact_ids=[f.fact_id for f in facts],
-                    extractor=extractor.NAME,
-                ),
-                **common,  # type: ignore[arg-type]
-            )
-        )
-        stream = synthesis_stream(envelope.tenant_id, memory.memory_id)
-        try:
-            await self._store.append(stream, events, expected_version=NO_STREAM)
-        except WrongExpectedVersion:
-            log.info("memory_already_synthesized", memory_id=memory.memory_id)
+            break
+        else:
+            raise RuntimeError(f"{stream} kept moving; synthesis of the memory will be retried")
         # Even when the memory was done before (a redelivery), its pass may not have been.
         await self._pass_if_due(envelope, memory)
-        log.info(
-            "memory_synthesized",
+
+    def _events(
+        self,
+        envelope: Envelope,
+        memory: MemoryRecorded,
+        timeline: Timeline,
+        found: extractor.Extraction,
+    ) -> list[NewEvent]:
+        cause = envelope.event_id
+        derived = timeline.decide(
+            cause=cause,
             memory_id=memory.memory_id,
-            facts=len(facts),
-            lag_ms=int((utcnow() - envelope.recorded_at).total_seconds() * 1000),
+            user_id=memory.user_id,
+            at=envelope.occurred_at,
+            found=found,
+            agent_id=memory.agent_id,
         )
+        done = MemorySynthesized(
+            memory_id=memory.memory_id,
+            user_id=memory.user_id,
+            fact_ids=[d.fact.fact_id for _, d in derived if isinstance(d, FactExtracted)],
+            extractor=extractor.NAME,
+            entity_ids=list(
+                dict.fromkeys(
+                    d.entity.entity_id for _, d in derived if isinstance(d, EntityExtracted)
+                )
+            ),
+            superseded_fact_ids=[d.fact_id for _, d in derived if isinstance(d, FactSuperseded)],
+        )
+        derived.append((derived_id(cause, "memory.synthesized"), done))
+        return [
+            NewEvent(
+                event_id=event_id,
+                tenant_id=envelope.tenant_id,
+                occurred_at=envelope.occurred_at,
+                correlation_id=envelope.correlation_id,
+                causation_id=cause,
+                actor=SERVICE,
+                service=SERVICE,
+                data=data,
+            )
+            for event_id, data in derived
+        ]
 
     async def _pass_if_due(self, envelope: Envelope, memory: MemoryRecorded) -> None:
         members = await self._passes.complete_pass(envelope.tenant_id, memory)
@@ -131,26 +162,49 @@ class SynthesisHandlers:
         log.info("subject_synthesized", memories=len(members), batch_id=memory.batch_id)
 
 
-class ProfileHandlers:
-    """Keeps the facts read model and answers profile queries."""
+class ReadModelHandlers:
+    """Keeps the facts and entities read models and answers profile and entity queries."""
 
-    def __init__(self, facts: FactTable) -> None:
-        self._facts = facts
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self.facts = FactTable(pool)
+        self.entities = EntityTable(pool)
 
-    async def fact_events(self, deliveries: list[Delivery]) -> None:
-        """Apply in stream order: facts are recorded, a forgotten subject's facts dropped."""
-        run: list[Envelope] = []
-        for envelope in (d.decode(Envelope) for d in deliveries):
-            if isinstance(envelope.data, MemoryForgotten):
-                await self._facts.record_all(run)
-                run = []
-                await self._facts.forget(envelope.tenant_id, envelope.data.user_id)
-            else:
-                run.append(envelope)
-        await self._facts.record_all(run)
+    async def apply(self, envelopes: list[Envelope]) -> None:
+        """Apply in log order, in one transaction: facts, endings, evidence and mentions are
+        recorded; a forgotten subject's rows are dropped."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            run: list[Envelope] = []
+            for envelope in envelopes:
+                if isinstance(envelope.data, MemoryForgotten):
+                    await self._record(conn, run)
+                    run = []
+                    user_id = envelope.data.user_id
+                    await self.facts.forget(conn, envelope.tenant_id, user_id)
+                    await self.entities.forget(conn, envelope.tenant_id, user_id)
+                else:
+                    run.append(envelope)
+            await self._record(conn, run)
 
-    async def fact_event(self, delivery: Delivery) -> None:
-        await self.fact_events([delivery])
+    async def _record(self, conn: asyncpg.Connection, run: list[Envelope]) -> None:
+        await self.facts.record_all(conn, run)
+        await self.entities.record_all(conn, run)
+
+    async def clear(self) -> None:
+        """Empty every read model (before a rebuild from the log)."""
+        await self._pool.execute(
+            """TRUNCATE synthesis.facts, synthesis.fact_endings, synthesis.fact_evidence,
+                        synthesis.entity_mentions, synthesis.subjects"""
+        )
+
+    async def events(self, deliveries: list[Delivery]) -> None:
+        await self.apply([d.decode(Envelope) for d in deliveries])
+
+    async def event(self, delivery: Delivery) -> None:
+        await self.events([delivery])
 
     async def profile(self, query: ProfileQuery) -> Profile:
-        return await self._facts.profile(query)
+        return await self.facts.profile(query)
+
+    async def entity_graph(self, query: EntitiesQuery) -> EntityGraph | QueryError:
+        return await self.entities.graph(query)

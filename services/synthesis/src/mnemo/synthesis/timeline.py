@@ -1,0 +1,296 @@
+"""A subject's facts in valid time, and what a new memory does to them.
+
+Folded from the subject's fact events (so it is rebuilt from the log, never stored on its
+own), a `Timeline` decides, for what the extractor found in one memory, which events to
+append: a new fact, the same fact corroborated, an older fact superseded by a conflicting
+one, a fact ended by a negation. Memories may arrive in any order of occurred_at: a fact
+said late about the past is slotted in, bounded by what was already known to follow it.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from mnemo.contracts import (
+    EntityExtracted,
+    EventData,
+    ExtractedEntity,
+    ExtractedFact,
+    FactCorroborated,
+    FactExtracted,
+    FactSuperseded,
+    MemorySynthesized,
+    derived_id,
+)
+from mnemo.synthesis import values
+from mnemo.synthesis.attributes import ATTRIBUTES, OPPOSITES
+from mnemo.synthesis.extractor import Extraction, Finding, Mention, Negation
+
+
+@dataclass
+class Fact:
+    fact_id: str
+    attribute: str
+    value: str
+    statement: str
+    confidence: float
+    valid_from: datetime
+    valid_to: datetime | None = None
+    evidence: int = 1
+
+    def holds_at(self, at: datetime) -> bool:
+        return self.valid_from <= at and (self.valid_to is None or at < self.valid_to)
+
+    @property
+    def current(self) -> bool:
+        return self.valid_to is None
+
+
+Derived = tuple[str, EventData]  # (event id, event data)
+
+
+class Timeline:
+    """One subject's facts, and the memories already synthesized into them."""
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject  # stable per tenant and user: entity ids derive from it
+        self.facts: dict[str, Fact] = {}
+        self.memories: set[str] = set()
+
+    # ------------------------------------------------------------------ folding
+
+    def apply(self, data: EventData, occurred_at: datetime) -> None:
+        if isinstance(data, FactExtracted):
+            f = data.fact
+            self.facts[f.fact_id] = Fact(
+                f.fact_id, f.attribute, f.value, f.statement, f.confidence, occurred_at
+            )
+        elif isinstance(data, FactSuperseded):
+            fact = self.facts.get(data.fact_id)
+            # Valid time only ever shrinks: a later insertion bounds it earlier.
+            if fact and (fact.valid_to is None or data.valid_to < fact.valid_to):
+                fact.valid_to = data.valid_to
+        elif isinstance(data, FactCorroborated):
+            if fact := self.facts.get(data.fact_id):
+                fact.confidence = max(fact.confidence, data.confidence)
+                fact.evidence += 1
+        elif isinstance(data, MemorySynthesized):
+            self.memories.add(data.memory_id)
+
+    def holding(self, at: datetime | None = None) -> list[Fact]:
+        """The facts true at `at` (default: those not ended), oldest first."""
+        found = [f for f in self.facts.values() if (f.current if at is None else f.holds_at(at))]
+        return sorted(found, key=lambda f: (f.valid_from, f.fact_id))
+
+    # ------------------------------------------------------------------ deciding
+
+    def decide(
+        self,
+        *,
+        cause: str,
+        memory_id: str,
+        user_id: str,
+        at: datetime,
+        found: Extraction,
+        agent_id: str | None = None,
+    ) -> list[Derived]:
+        """The events that synthesizing this memory appends, applied to the timeline too.
+
+        Ids derive from `cause` (the memory's event id), so the same memory decided
+        again against the same timeline yields the same events.
+        """
+        step = _Step(self, cause, memory_id, user_id, at, agent_id)
+        items: list[Finding | Negation] = [*found.facts, *found.negations]
+        for item in sorted(items, key=lambda i: i.span):
+            if isinstance(item, Finding):
+                step.fact(item)
+            else:
+                step.negation(item)
+        for mention in found.mentions:
+            step.mention(mention)
+        return step.out
+
+
+class _Step:
+    def __init__(
+        self,
+        tl: Timeline,
+        cause: str,
+        memory_id: str,
+        user_id: str,
+        at: datetime,
+        agent_id: str | None,
+    ) -> None:
+        self.tl = tl
+        self.cause = cause
+        self.memory_id = memory_id
+        self.user_id = user_id
+        self.at = at
+        self.agent_id = agent_id
+        self.out: list[Derived] = []
+
+    def emit(self, event_id: str, data: EventData) -> None:
+        self.out.append((event_id, data))
+        self.tl.apply(data, self.at)
+
+    def fact(self, f: Finding) -> None:
+        same = [
+            x
+            for x in self.tl.facts.values()
+            if x.attribute == f.attribute and values.key(x.value) == values.key(f.value)
+        ]
+        if covering := next((x for x in same if x.holds_at(self.at) or x.current), None):
+            self.corroborate(covering, f)
+            return
+        fact_id = derived_id(self.cause, "fact", f.attribute, values.key(f.value))
+        spec = ATTRIBUTES[f.attribute]
+        self.emit(
+            fact_id,
+            FactExtracted(
+                memory_id=self.memory_id,
+                user_id=self.user_id,
+                fact=ExtractedFact(
+                    fact_id=fact_id,
+                    attribute=f.attribute,
+                    value=f.value,
+                    statement=f.statement,
+                    kind=f.kind,
+                    confidence=f.confidence,
+                    span=f.span,
+                    category=spec.category,
+                    single=spec.single,
+                ),
+                extractor=_extractor(),
+                agent_id=self.agent_id,
+            ),
+        )
+        rivals = [
+            x
+            for x in self.tl.facts.values()
+            if x.fact_id != fact_id
+            and (
+                (spec.single and x.attribute == f.attribute)
+                or (
+                    x.attribute == OPPOSITES.get(f.attribute)
+                    and values.key(x.value) == values.key(f.value)
+                )
+            )
+        ]
+        for old in rivals:
+            if old.holds_at(self.at):
+                self.end(old, self.at, "replaced", by=fact_id)
+        if spec.single:
+            # Said late about the past: the value already known to follow takes over.
+            following = [x for x in rivals if x.valid_from > self.at]
+            if following:
+                nxt = min(following, key=lambda x: x.valid_from)
+                self.end(self.tl.facts[fact_id], nxt.valid_from, "replaced", by=nxt.fact_id)
+
+    def corroborate(self, fact: Fact, f: Finding) -> None:
+        confidence = round(min(0.99, 1 - (1 - fact.confidence) * (1 - f.confidence / 2)), 2)
+        self.emit(
+            derived_id(self.cause, "fact.corroborated", fact.fact_id),
+            FactCorroborated(
+                memory_id=self.memory_id,
+                user_id=self.user_id,
+                fact_id=fact.fact_id,
+                span=f.span,
+                confidence=confidence,
+                agent_id=self.agent_id,
+            ),
+        )
+
+    def negation(self, n: Negation) -> None:
+        for fact in self.tl.holding(self.at):
+            if n.attribute is not None and fact.attribute != n.attribute:
+                continue
+            if n.value is None:
+                if n.attribute is None or not ATTRIBUTES[fact.attribute].single:
+                    continue
+            elif not values.same(fact.value, n.value):
+                continue
+            self.end(fact, self.at, "negated", by=None, span=n.span)
+
+    def end(
+        self,
+        fact: Fact,
+        valid_to: datetime,
+        reason: str,
+        by: str | None,
+        span: tuple[int, int] | None = None,
+    ) -> None:
+        if fact.valid_to is not None and fact.valid_to <= valid_to:
+            return
+        self.emit(
+            derived_id(self.cause, "fact.superseded", fact.fact_id, valid_to.isoformat()),
+            FactSuperseded(
+                memory_id=self.memory_id,
+                user_id=self.user_id,
+                fact_id=fact.fact_id,
+                valid_to=valid_to,
+                reason=reason,
+                superseded_by=by,
+                span=span,
+            ),
+        )
+        spec = ATTRIBUTES[fact.attribute]
+        named = spec.entity_type == "tool" or _named(fact.value)
+        if spec.entity_type and spec.former and valid_to <= self.at and named:
+            self.entity(
+                Mention(fact.value, spec.entity_type, spec.former, fact.confidence, span or (0, 0)),
+                span,
+            )
+
+    def mention(self, m: Mention) -> None:
+        relationship = m.relationship
+        # A mention of something this memory placed in the past ("I worked at Acme until
+        # I joined Globex", learnt after Globex) relates it as it was, not as it is.
+        for fact in self.tl.facts.values():
+            spec = ATTRIBUTES[fact.attribute]
+            if (
+                spec.entity_type == m.type
+                and spec.relationship == m.relationship
+                and values.key(fact.value) == values.key(m.name)
+                and fact.valid_to is not None
+                and not any(
+                    x.current and values.key(x.value) == values.key(m.name)
+                    for x in self.tl.facts.values()
+                )
+            ):
+                relationship = spec.former
+        self.entity(
+            Mention(m.name, m.type, relationship, m.confidence, m.span),
+            m.span,
+        )
+
+    def entity(self, m: Mention, span: tuple[int, int] | None) -> None:
+        entity_id = derived_id(self.tl.subject, "entity", m.type, values.key(m.name))
+        event_id = derived_id(self.cause, "entity", entity_id, m.relationship)
+        if any(eid == event_id for eid, _ in self.out):
+            return
+        self.emit(
+            event_id,
+            EntityExtracted(
+                memory_id=self.memory_id,
+                user_id=self.user_id,
+                entity=ExtractedEntity(
+                    entity_id=entity_id,
+                    value=m.name,
+                    type=m.type,
+                    relationship=m.relationship,
+                    confidence=m.confidence,
+                    span=span,
+                ),
+                extractor=_extractor(),
+                agent_id=self.agent_id,
+            ),
+        )
+
+
+def _named(value: str) -> bool:
+    return bool(value) and (value[0].isupper() or value[0].isdigit())
+
+
+def _extractor() -> str:
+    from mnemo.synthesis.extractor import NAME
+
+    return NAME

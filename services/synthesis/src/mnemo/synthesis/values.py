@@ -1,0 +1,204 @@
+"""Reading the value that follows a trigger phrase ("I work at" -> "Stripe"), and comparing
+values ("the webhook retry system" is "a webhook retry system").
+
+Each reader takes the sentence and the offset where the value starts and returns the
+value with its end offset, or None when what follows is not a value of that shape.
+"""
+
+import re
+
+# A proper name: capitalised words (digits allowed), joined by a few lowercase particles;
+# "Node.js" keeps its dot, a sentence's full stop does not.
+_WORD = r"(?:(?:St|Mt|Ft|Dr)\. )?[A-Z0-9][\w&'’+#-]*(?:\.[A-Za-z]\w*)*"
+NAME = rf"{_WORD}(?: (?:(?:of|de|du|la|von|van|del) )?{_WORD})*"
+_NAME_RE = re.compile(NAME)
+_LOWER_TOOL = re.compile(r"[a-z][\w+#.-]*[\w+#]|[a-z]")
+_ARTICLE = re.compile(r"(?:the|a|an) ", re.I)
+
+# Words that end a phrase value: what follows is another clause, a time or a manner.
+_STOP = (
+    r"but|because|since|so that|so|though|although|while|whereas|which|who|where|when|"
+    r"whenever|now|anymore|any more|these days|lately|nowadays|at the moment|right now|"
+    r"currently|for now|for the (?:past|last)|for (?:about |almost |over )?(?:a|an|one|two|"
+    r"three|four|five|six|seven|eight|nine|ten|\d+|several|many|a few) \w+|again|too|"
+    r"as well|every day|every week|everyday|daily|in my (?:spare|free) time|on weekends|"
+    r"at work|with|over|rather than|instead of|than|and I|and we|and my|after|before|"
+    r"until|if|next (?:week|month|year|summer|spring|fall|autumn|winter)|this (?:week|"
+    r"month|year|summer|spring|fall|autumn|winter)|last (?:week|month|year)|tomorrow|"
+    r"soon|already|yet|as (?:a|an)|at the|in the (?:evenings?|mornings?|afternoons?)|"
+    r"at night|on the side"
+)
+_PHRASE_END = re.compile(rf"\s+(?:{_STOP})\b|\s*[,;:()\"“”]|\s+-\s|$", re.I)
+_LIST_END = re.compile(rf"\s+(?:{_STOP.replace('and I|and we|and my|', '')})\b|\s*[;:()]|$", re.I)
+_LIST_SPLIT = re.compile(r",\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+|\s*&\s*")
+_PRONOUN = re.compile(r"(?:i|we|he|she|they|it|you|this|that)\b", re.I)
+
+_NOT_A_TOOL = {
+    "it",
+    "them",
+    "this",
+    "that",
+    "these",
+    "those",
+    "my",
+    "our",
+    "your",
+    "his",
+    "her",
+    "their",
+    "a",
+    "an",
+    "the",
+    "to",
+    "for",
+    "lots",
+    "some",
+    "all",
+    "both",
+    "every",
+    "each",
+    "one",
+    "more",
+    "less",
+    "so",
+    "much",
+    "many",
+    "only",
+    "just",
+    "public",
+    "up",
+}
+_NOT_A_NAME = {
+    "I",
+    "He",
+    "She",
+    "They",
+    "We",
+    "It",
+    "This",
+    "That",
+    "The",
+    "A",
+    "An",
+    "My",
+    "Our",
+    "Who",
+    "What",
+    "Everyone",
+    "Nobody",
+    "Someone",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+    "Today",
+    "Yesterday",
+    "Tomorrow",
+}
+
+Read = tuple[str, int] | None
+
+
+def read_name(text: str, at: int) -> Read:
+    """A proper name starting at `at` (after an optional lowercase "the")."""
+    if text.startswith("the ", at):
+        at += 4
+    match = _NAME_RE.match(text, at)
+    if not match:
+        return None
+    value = match.group(0).rstrip("'’-")
+    if not value or value.split(" ")[0] in _NOT_A_NAME:
+        return None
+    return value, at + len(value)
+
+
+def read_person(text: str, at: int) -> Read:
+    """A person's name; "Tom's" is Tom (a possessive belongs to what follows)."""
+    found = read_name(text, at)
+    if found is None:
+        return None
+    name = found[0]
+    for suffix in ("'s", "’s"):
+        name = name.removesuffix(suffix)
+    return (name, at + (found[1] - at) - (len(found[0]) - len(name))) if name else None
+
+
+def clean_name(name: str) -> str | None:
+    """`name` without leading words that are not names ("Today Tom" -> "Tom")."""
+    words = name.split(" ")
+    while words and words[0] in _NOT_A_NAME:
+        words = words[1:]
+    return " ".join(words) or None
+
+
+def read_tool(text: str, at: int) -> Read:
+    """A tool or product: a proper name, or one lowercase word like "neovim"."""
+    found = read_name(text, at)
+    if found:
+        return found
+    match = _LOWER_TOOL.match(text, at)
+    if not match or match.group(0).lower() in _NOT_A_TOOL:
+        return None
+    return match.group(0), match.end()
+
+
+def read_phrase(text: str, at: int) -> Read:
+    """A short phrase, up to the end of its clause."""
+    end = _PHRASE_END.search(text, at)
+    stop = end.start() if end else len(text)
+    value = text[at:stop].strip().rstrip(".!")
+    if len(value) < 2 or len(value) > 80 or _PRONOUN.match(value):
+        return None
+    return value, at + len(value)
+
+
+def read_list(text: str, at: int) -> list[tuple[str, int, int]]:
+    """The items of "hiking, climbing and kayaking", each with its span."""
+    end = _LIST_END.search(text, at)
+    stop = end.start() if end else len(text)
+    items = []
+    pos = at
+    for piece in _LIST_SPLIT.split(text[at:stop]):
+        start = text.find(piece, pos)
+        pos = start + len(piece)
+        value = piece.strip().rstrip(".!")
+        if 2 <= len(value) <= 60 and not _PRONOUN.match(value):
+            items.append((value, start, start + len(value)))
+    return items
+
+
+def read_tools(text: str, at: int) -> list[tuple[str, int, int]]:
+    """The tools of "VS Code and Docker every day", each with its span."""
+    found = []
+    for _, start, _end in read_list(text, at):
+        tool = read_tool(text, start)
+        if tool:
+            found.append((tool[0], start, tool[1]))
+    return found
+
+
+def key(value: str) -> str:
+    """What makes two values the same: case, articles, possessives and spaces aside."""
+    text = value.lower().replace("’", "'")
+    text = re.sub(r"^(?:the|a|an|my|our|to)\s+", "", text.strip())
+    return re.sub(r"\s+", " ", text).strip(" .")
+
+
+def same(a: str, b: str) -> bool:
+    """Loosely the same value: equal keys, or one a whole-word part of the other
+    ("Acme" and "Acme Corp")."""
+    ka, kb = key(a), key(b)
+    if ka == kb:
+        return True
+    short, long = sorted((ka, kb), key=len)
+    return bool(short) and re.search(rf"\b{re.escape(short)}\b", long) is not None
+
+
+def with_article(value: str) -> str:
+    """ "software engineer" -> "a software engineer"; values with an article keep theirs."""
+    if _ARTICLE.match(value) or not value:
+        return value
+    return ("an " if value[0].lower() in "aeiou" else "a ") + value
