@@ -10,7 +10,6 @@ from mnemo.gateway import openapi
 from mnemo.gateway.validation import as_json
 
 VERSION = "0.1.0"
-_DOCS = {"/docs", "/docs/openapi.json"}
 _TYPED = re.compile(r"\{(\w+):\w+\}")
 
 _UI = """<!doctype html>
@@ -24,10 +23,11 @@ _UI = """<!doctype html>
 
 
 def routes_of(request: Request) -> list[tuple[str, str]]:
-    """(method, path) of every route the app serves, paths in OpenAPI form."""
+    """(method, path) of every native route (`/v1/...`), paths in OpenAPI form. The
+    compatibility surfaces (`/api/...`) follow their own services' documents."""
     found: list[tuple[str, str]] = []
     for route in request.app.routes:
-        if not isinstance(route, HTTPRoute) or route.path in _DOCS:
+        if not isinstance(route, HTTPRoute) or not route.path.startswith("/v1/"):
             continue
         path = _TYPED.sub(r"{\1}", route.path)
         found += [(m, path) for m in route.methods if m not in {"HEAD", "OPTIONS"}]
