@@ -32,6 +32,7 @@ class Problem(msgspec.Struct):
     instance: str
     code: str
     details: dict[str, Any]
+    error: str
 
 
 class Accepted(msgspec.Struct):

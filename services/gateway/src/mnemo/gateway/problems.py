@@ -62,6 +62,8 @@ def problem_response(request: Request, problem: Problem) -> Response[bytes]:
         "instance": request.url.path,
         "code": problem.code,
         "details": problem.details,
+        # What clients written for the hosted APIs read (the anansi-memory SDK raises it).
+        "error": problem.detail,
     }
     return Response(
         content=msgspec.json.encode(body),

@@ -1,7 +1,8 @@
 """GET /v1/context: the synthesized profile (static, dynamic) and, with q, relevant chunks."""
 
 import asyncio
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 from litestar import Request, Response, get
 
@@ -11,11 +12,28 @@ from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.validation import as_json, int_param, query_param
 
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
 
 def time_param(request: Request, name: str) -> datetime | None:
+    """An instant: ISO 8601 with a zone, or a whole day ("2024-05-31") or month ("2024-05"),
+    which mean the end of that day or month in UTC (so the day itself is included)."""
     raw = query_param(request, name, max_len=64)
     if raw is None:
         return None
+    try:
+        if month := _MONTH.match(raw):
+            year, number = int(month.group(1)), int(month.group(2))
+            if not 1 <= number <= 12:
+                raise ValueError(raw)
+            start = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+            return start - timedelta(microseconds=1)
+        if _DAY.match(raw):
+            day = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+            return day + timedelta(days=1) - timedelta(microseconds=1)
+    except ValueError:
+        raise Problem(400, "INVALID_REQUEST", f"{name!r} is not a real date", field=name) from None
     try:
         when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
