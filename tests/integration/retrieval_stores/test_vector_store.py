@@ -126,6 +126,22 @@ async def test_filters_match_payload_fields_exactly(store, tenant, key):
     assert len(await search(store, tenant)) == 3
 
 
+@pytest.mark.parametrize("mode", ["vector", "keyword", "hybrid"])
+async def test_without_a_subject_an_agent_scope_spans_its_users(store, tenant, mode):
+    mine = [point(tenant, u, "the blue notebook", angle(0), agent_id="a1") for u in ("u1", "u2")]
+    await store.upsert(
+        [
+            *mine,
+            point(tenant, "u1", "the blue notebook", angle(0), agent_id="a2"),
+            point(f"{tenant}-other", "u1", "the blue notebook", angle(0), agent_id="a1"),
+        ]
+    )
+    found = await search(store, tenant, user=None, text="blue notebook", mode=mode, agent_id="a1")
+    assert sorted(ids(found)) == sorted(p.id for p in mine)
+    with pytest.raises(VectorStoreError, match="user_id or an agent_id"):
+        await search(store, tenant, user=None)
+
+
 TIME_BOUNDS = [("occurred_ts", "occurred_before"), ("recorded_ts", "recorded_before")]
 
 

@@ -16,7 +16,8 @@ class QueryError(msgspec.Struct, frozen=True, kw_only=True):
 
 class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
     tenant_id: str
-    user_id: str
+    # None: every user's memories of `agent_id` (which must then be set).
+    user_id: str | None = None
     query: str
     limit: int = 10
     source_type: str | None = None
@@ -94,10 +95,11 @@ class HealthReport(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ListMemoriesQuery(msgspec.Struct, frozen=True, kw_only=True):
-    """A page of one user's memories, newest first, optionally filtered."""
+    """A page of one user's (or one agent's) memories, newest first, optionally filtered."""
 
     tenant_id: str
-    user_id: str
+    # None: every user's memories of `agent_id` (which must then be set).
+    user_id: str | None = None
     limit: int = 20
     offset: int = 0
     source_type: str | None = None

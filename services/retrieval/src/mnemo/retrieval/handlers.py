@@ -67,6 +67,8 @@ class RetrievalHandlers:
         log.info("memories_indexed", count=len(envelopes))
 
     async def list_memories(self, query: ListMemoriesQuery) -> MemoryPage | QueryError:
+        if query.user_id is None and query.agent_id is None:
+            return _unscoped()
         if not 1 <= query.limit <= 100:
             return QueryError(code="invalid", message="limit must be 1..100", field="limit")
         if query.offset < 0:
@@ -80,11 +82,18 @@ class RetrievalHandlers:
         return found
 
     async def search(self, query: SearchQuery) -> SearchResult | QueryError:
+        if query.user_id is None and query.agent_id is None:
+            return _unscoped()
         if not 1 <= query.limit <= MAX_LIMIT:
             return QueryError(
                 code="invalid", message=f"limit must be 1..{MAX_LIMIT}", field="limit"
             )
         return SearchResult(results=await self._index.search(query))
+
+
+def _unscoped() -> QueryError:
+    # Without either, a query would reach every memory of the tenant at once.
+    return QueryError(code="invalid", message="userId or agentId is required", field="userId")
 
 
 def indexed_signal(envelope: Envelope, now: datetime) -> Signal:

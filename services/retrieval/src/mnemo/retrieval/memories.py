@@ -73,9 +73,10 @@ class MemoryTable:
                 await conn.executemany(_UPSERT, [_row(e) for e in envelopes])
 
     async def page(self, query: ListMemoriesQuery) -> MemoryPage:
-        where = ["tenant_id = $1", "user_id = $2"]
-        args: list[Any] = [query.tenant_id, query.user_id]
+        where = ["tenant_id = $1"]
+        args: list[Any] = [query.tenant_id]
         for column, value in (
+            ("user_id", query.user_id),
             ("source_type", query.source_type),
             ("session_id", query.session_id),
             ("agent_id", query.agent_id),

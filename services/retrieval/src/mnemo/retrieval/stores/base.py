@@ -69,14 +69,15 @@ class AtOrBefore:
 
 @dataclass(frozen=True, slots=True)
 class StoreFilter:
-    """Which points a search may return: always one subject of one tenant, maybe narrower.
+    """Which points a search may return: always one tenant's, of one subject or (without a
+    subject) of one agent, maybe narrower.
 
     `occurred_before` / `recorded_before` are inclusive bounds in epoch seconds, so
     "as of T" includes what happened (or was recorded) at T itself.
     """
 
     tenant_id: str
-    user_id: str
+    user_id: str | None
     source_type: str | None = None
     session_id: str | None = None
     agent_id: str | None = None
@@ -84,8 +85,13 @@ class StoreFilter:
     recorded_before: float | None = None
 
     def scope(self) -> list[Match | AtOrBefore]:
-        """The subject's own points: the corpus of the sparse IDF and of `delete_subject`."""
-        return [Match("tenant_id", self.tenant_id), Match("user_id", self.user_id)]
+        """The subject's own points (or the agent's, without a subject): the corpus of the
+        sparse IDF and of `delete_subject`."""
+        if self.user_id is not None:
+            return [Match("tenant_id", self.tenant_id), Match("user_id", self.user_id)]
+        if self.agent_id is None:
+            raise VectorStoreError("a filter needs a user_id or an agent_id")
+        return [Match("tenant_id", self.tenant_id), Match("agent_id", self.agent_id)]
 
     def conditions(self) -> list[Match | AtOrBefore]:
         """Every condition, all of which a point must meet."""
