@@ -41,6 +41,8 @@ class SearchHit(msgspec.Struct, frozen=True, kw_only=True):
     ingested_at: datetime
     metadata: dict[str, Any] = {}
     source_id: str | None = None
+    # Whose memory it is: an agent-wide search (no user_id asked) spans several users.
+    user_id: str | None = None
 
 
 class SearchResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -230,4 +230,5 @@ def search_hit(hit: StoreHit) -> SearchHit:
         ingested_at=datetime.fromisoformat(p["recorded_at"]),
         metadata=metadata,
         source_id=p.get("source_id"),
+        user_id=p.get("user_id"),
     )
