@@ -116,3 +116,18 @@ def test_entity_parameters_are_checked(api, user_id):
         api.get("/v1/entities", params={"userId": user_id, "type": "planet"}), 400, "type"
     )
     assert_problem(api.get("/v1/entities", params={"userId": user_id, "asOf": "soon"}), 400, "asOf")
+
+
+def test_a_forgotten_user_starting_over_gets_nothing_back(api, user_id):
+    token = uuid.uuid4().hex[:6]
+    say(api, user_id, f"I work at Oldco{token}. My manager is Ann{token}.", "2026-01-01T09:00:00Z")
+    eventually(
+        lambda: (f"Oldco{token}", "organization", "employer") in relations(entities(api, user_id))
+    )
+    assert api.delete("/v1/user", params={"userId": user_id}).status_code == 200
+    eventually(lambda: entities(api, user_id) is None)
+
+    say(api, user_id, f"I just joined Newco{token}.", "2026-02-01T09:00:00Z")
+    graph = eventually(lambda: entities(api, user_id))
+    assert relations(graph) == {(f"Newco{token}", "organization", "employer")}
+    assert context(api, user_id)["static"] == [f"Works at Newco{token}"]

@@ -9,6 +9,7 @@ from mnemo.settings import load_settings
 from mnemo.synthesis.handlers import SERVICE, ReadModelHandlers, SynthesisHandlers
 from mnemo.synthesis.passes import SQL, PassTracker
 from mnemo.synthesis.settings import SynthesisSettings
+from mnemo.synthesis.timelines import Timelines
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -29,7 +30,8 @@ async def main() -> None:
     host = Host(SERVICE, settings)
     await host.start(migrations={"synthesis": SQL})
     assert host.pool is not None
-    handlers = SynthesisHandlers(EventStore(host.pool), PassTracker(host.pool))
+    store = EventStore(host.pool)
+    handlers = SynthesisHandlers(store, PassTracker(host.pool), Timelines(host.pool, store))
     topology = host.topology
     host.consume(
         ConsumerSpec(

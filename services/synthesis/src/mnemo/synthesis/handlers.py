@@ -27,6 +27,7 @@ from mnemo.synthesis.entities import EntityTable
 from mnemo.synthesis.passes import PassTracker
 from mnemo.synthesis.profiles import FactTable
 from mnemo.synthesis.timeline import Timeline
+from mnemo.synthesis.timelines import Timelines
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -50,9 +51,10 @@ def pass_stream(tenant_id: str, user_id: str) -> str:
 
 
 class SynthesisHandlers:
-    def __init__(self, store: EventStore, passes: PassTracker) -> None:
+    def __init__(self, store: EventStore, passes: PassTracker, timelines: Timelines) -> None:
         self._store = store
         self._passes = passes
+        self._timelines = timelines
 
     async def memory_recorded(self, delivery: Delivery) -> None:
         """Decide what the memory changes in its subject's facts and entities, and append
@@ -67,20 +69,22 @@ class SynthesisHandlers:
             return
         found = extractor.extract(memory.content)
         stream = facts_stream(envelope.tenant_id, memory.user_id)
+        subject = subject_key(envelope.tenant_id, memory.user_id)
         for _ in range(_APPEND_ATTEMPTS):
-            history = await self._store.read_stream(stream)
-            timeline = Timeline(subject_key(envelope.tenant_id, memory.user_id))
-            for past in history:
-                timeline.apply(past.data, past.occurred_at)
+            timeline, version, key_id = await self._timelines.load(
+                stream, subject, envelope.tenant_id, memory.user_id
+            )
             if memory.memory_id in timeline.memories:
                 log.info("memory_already_synthesized", memory_id=memory.memory_id)
+                self._timelines.keep(stream, timeline, version, key_id)
                 break
             events = self._events(envelope, memory, timeline, found)
-            expected = history[-1].stream_version if history else NO_STREAM
+            expected = version if version >= 0 else NO_STREAM
             try:
                 await self._store.append(stream, events, expected_version=expected)
             except WrongExpectedVersion:
-                continue
+                continue  # another replica moved the stream: decide again on what it has
+            self._timelines.keep(stream, timeline, version + len(events), key_id)
             log.info(
                 "memory_synthesized",
                 memory_id=memory.memory_id,
