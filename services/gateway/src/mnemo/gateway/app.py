@@ -11,6 +11,7 @@ from litestar.types import ASGIApp
 from mnemo.bus import Publisher, connect, ensure_streams
 from mnemo.contracts import Topology, key_usage_bucket, keys_bucket
 from mnemo.gateway.auth import KeyCache
+from mnemo.gateway.compat import eliza_router
 from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
 from mnemo.gateway.idempotency import TTL_SECONDS, IdempotencyMiddleware
@@ -115,6 +116,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             get_agent,
             update_agent,
             delete_agent,
+            eliza_router,
         ],
         lifespan=[lifespan],
         exception_handlers={

@@ -78,7 +78,9 @@ class IdempotencyMiddleware:
             )
             return
         body = await _read_body(receive)
-        principal = hashlib.sha256(headers.get("authorization", "").encode()).hexdigest()[:24]
+        # Kept per credential, in whichever header it came (ElizaOS clients send X-API-KEY).
+        credential = headers.get("authorization") or headers.get("x-api-key", "")
+        principal = hashlib.sha256(credential.encode()).hexdigest()[:24]
         entry_key = f"{principal}.{hashlib.sha256(key.encode()).hexdigest()[:40]}"
         target = f"{scope['method']} {scope['path']}?{scope.get('query_string', b'').decode()}"
         fingerprint = hashlib.sha256(target.encode() + b"\n" + body).hexdigest()

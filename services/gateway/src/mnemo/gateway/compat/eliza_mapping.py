@@ -1,0 +1,177 @@
+"""ElizaOS memories to Mnemo ingest requests and back (the mapping is told in
+`mnemo.gateway.compat.eliza`).
+
+What ElizaOS keeps beside `content.text` is kept in the memory's metadata, under keys of
+its own so that nothing of it clashes with Mnemo's metadata:
+`metadata.content` (the other content fields), `metadata.eliza` (ElizaOS's metadata),
+`metadata.worldId`, and `metadata.timestamp` (createdAt, as ISO 8601: the valid time).
+"""
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from mnemo.contracts import IngestMemory, MemoryView, SearchHit, derived_id
+from mnemo.gateway.auth import Principal
+from mnemo.gateway.problems import Problem
+from mnemo.gateway.routes.ingest import IngestRequest, scoped, to_command
+
+# Agent, room, world, entity and memory ids: UUIDs in ElizaOS; any plain name here.
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,255}$")
+# Layout keys of the metadata (see above); the rest of a native memory's is its own.
+_LAYOUT = ("content", "eliza", "worldId", "timestamp")
+# Mnemo's field names in problems, as an ElizaOS caller knows them.
+_FIELDS = {"content": "content.text", "userId": "entityId", "metadata.timestamp": "createdAt"}
+
+
+class ElizaMemory(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
+    """A memory as ElizaOS sends it (`embedding` and `unique` are not taken: Mnemo embeds)."""
+
+    content: dict[str, Any]
+    id: str | None = None
+    entity_id: str | None = None
+    user_id: str | None = None  # what older ElizaOS versions call entityId
+    agent_id: str | None = None
+    room_id: str | None = None
+    world_id: str | None = None
+    metadata: dict[str, Any] = {}
+    created_at: float | None = None
+
+
+def check_id(value: str | None, field: str) -> str | None:
+    """The id if it is one; a 400 INVALID_ID naming the field if not."""
+    if value is not None and not _ID.match(value):
+        raise Problem(
+            400,
+            "INVALID_ID",
+            f"{field} must be 1-256 letters, digits and _.:@- (starting with a letter or digit)",
+            field=field,
+        )
+    return value
+
+
+def to_ingest(memory: ElizaMemory, agent_id: str) -> IngestRequest:
+    """The native ingest request for an ElizaOS memory stored under `agent_id`."""
+    text = memory.content.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise Problem(
+            400, "INVALID_REQUEST", "content.text must be a non-empty string", field="content.text"
+        )
+    for value, field in (
+        (memory.id, "id"),
+        (memory.entity_id, "entityId"),
+        (memory.user_id, "userId"),
+        (memory.room_id, "roomId"),
+        (memory.world_id, "worldId"),
+    ):
+        check_id(value, field)
+    metadata: dict[str, Any] = {}
+    rest = {k: v for k, v in memory.content.items() if k != "text"}
+    if rest:
+        metadata["content"] = rest
+    if memory.metadata:
+        metadata["eliza"] = memory.metadata
+    if memory.world_id:
+        metadata["worldId"] = memory.world_id
+    if memory.created_at is not None:
+        metadata["timestamp"] = _iso(memory.created_at)
+    return IngestRequest(
+        # An ElizaOS memory without an entity is the agent's own.
+        user_id=memory.entity_id or memory.user_id or agent_id,
+        content=text,
+        source_type="conversation",
+        # The same ElizaOS id sent to the same agent again is the same memory; sent to
+        # another agent (an import), it is that agent's own copy.
+        source_id=derived_id("eliza", agent_id, memory.id) if memory.id else None,
+        session_id=memory.room_id,
+        agent_id=agent_id,
+        metadata=metadata,
+    )
+
+
+def to_ingest_command(memory: ElizaMemory, agent_id: str, principal: Principal) -> IngestMemory:
+    """Validate and map the memory into the native ingest command, errors in ElizaOS's names."""
+    try:
+        item = scoped(to_ingest(memory, agent_id), principal)
+        return to_command(item, principal.tenant_id, principal.actor)
+    except Problem as problem:
+        field = problem.details.get("field")
+        if field in _FIELDS:
+            problem.details["field"] = _FIELDS[field]
+        raise
+
+
+def _iso(millis: float) -> str:
+    try:
+        return datetime.fromtimestamp(millis / 1000, UTC).isoformat()
+    except (ValueError, OverflowError, OSError):
+        raise Problem(
+            400, "INVALID_REQUEST", "createdAt must be milliseconds since 1970", field="createdAt"
+        ) from None
+
+
+def _millis(when: datetime) -> int:
+    return round(when.timestamp() * 1000)
+
+
+def _shape(
+    memory_id: str,
+    user_id: str | None,
+    agent_id: str | None,
+    room_id: str | None,
+    text: str,
+    metadata: dict[str, Any],
+    created_at: datetime,
+) -> dict[str, Any]:
+    content = metadata.get("content")
+    own = metadata.get("eliza")
+    return {
+        "id": memory_id,
+        "entityId": user_id,
+        "agentId": agent_id,
+        "roomId": room_id,
+        "worldId": metadata.get("worldId"),
+        "content": {**(content if isinstance(content, dict) else {}), "text": text},
+        "metadata": own if isinstance(own, dict) else _native(metadata),
+        "createdAt": _millis(created_at),
+    }
+
+
+def _native(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metadata.items() if k not in _LAYOUT}
+
+
+def memory_json(memory: MemoryView) -> dict[str, Any]:
+    """A recorded memory as ElizaOS shows one."""
+    return _shape(
+        memory.memory_id,
+        memory.user_id,
+        memory.agent_id,
+        memory.session_id,
+        memory.content,
+        memory.metadata,
+        memory.occurred_at,
+    )
+
+
+def hit_json(hit: SearchHit) -> dict[str, Any]:
+    """A search hit (one chunk of a memory) as an ElizaOS memory with its similarity."""
+    meta = hit.metadata
+    created = hit.ingested_at
+    if isinstance(stamp := meta.get("timestamp"), str):
+        try:
+            created = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    shaped = _shape(
+        hit.memory_id,
+        hit.user_id,
+        meta.get("agentId"),
+        meta.get("sessionId"),
+        hit.content,
+        {k: v for k, v in meta.items() if k not in ("agentId", "sessionId", "sourceType")},
+        created,
+    )
+    return {**shaped, "similarity": hit.similarity}

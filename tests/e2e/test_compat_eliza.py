@@ -1,0 +1,287 @@
+"""The ElizaOS memory surface over running services, as an ElizaOS client drives it: create,
+list, room memories, search, export then import into another agent, forget an entity;
+errors in ElizaOS's envelope; the audit chain of a request made here; agent isolation."""
+
+import json
+import uuid
+
+import httpx
+import pytest
+
+from .test_accounts import Tenant, as_key, sign_up
+from .waiting import eventually
+
+CREATED_AT = 1_700_000_000_000  # 2023-11-14T22:13:20Z, in ms as ElizaOS sends it
+
+
+def assert_envelope_error(response: httpx.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["x-request-id"]
+    body = response.json()
+    assert body["success"] is False and set(body) == {"success", "error"}, body
+    assert body["error"]["code"] == code, body
+    assert body["error"]["message"]
+    return body["error"]
+
+
+def data(response: httpx.Response, status: int = 200) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["success"] is True, body
+    return body["data"]
+
+
+def memory(text: str, entity: str, room: str, **extra) -> dict:
+    return {
+        "entityId": entity,
+        "roomId": room,
+        "content": {"text": text, "source": "discord", "actions": ["REPLY"]},
+        "metadata": {"type": "message", "tags": ["e2e"]},
+        **extra,
+    }
+
+
+def portable(memory: dict) -> str:
+    """What an export carries from one agent to another: all but the id and the agent."""
+    fields = ("entityId", "roomId", "worldId", "content", "metadata", "createdAt")
+    return json.dumps({f: memory[f] for f in fields}, sort_keys=True)
+
+
+def listed(client: httpx.Client, agent_id: str, **params) -> list[dict]:
+    found = data(client.get(f"/api/agents/{agent_id}/memories", params=params))
+    return found["memories"]
+
+
+@pytest.fixture(scope="module")
+def tenant(stack) -> Tenant:
+    with stack.client() as api:
+        return sign_up(api, "eliza-" + uuid.uuid4().hex[:6])
+
+
+@pytest.fixture(scope="module")
+def admin(stack, tenant):
+    with as_key(stack, tenant.master) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def agent_b(admin) -> str:
+    made = admin.post("/v1/agents", json={"name": "Other agent"})
+    assert made.status_code == 201, made.text
+    return made.json()["id"]
+
+
+@pytest.fixture(scope="module")
+def seeded(admin, tenant) -> dict:
+    """Three memories of agent A: two of entity e1 in room r1, one of e2 in room r2."""
+    agent = tenant.agent_id
+    e1, e2 = "e1-" + uuid.uuid4().hex[:6], "e2-" + uuid.uuid4().hex[:6]
+    r1, r2 = "r1-" + uuid.uuid4().hex[:6], "r2-" + uuid.uuid4().hex[:6]
+    sent = [
+        memory("My sister Alice breeds alpacas in Peru", e1, r1, createdAt=CREATED_AT),
+        memory("I am learning to play the cello", e1, r1),
+        memory("Our team ships the billing service on Fridays", e2, r2, worldId="w1"),
+    ]
+    ids = []
+    for body in sent:
+        created = data(admin.post(f"/api/agents/{agent}/memories", json=body), 201)
+        assert created["queued"] is True
+        ids.append(created["id"])
+    eventually(lambda: len(listed(admin, agent)) >= 3)
+    return {"agent": agent, "e1": e1, "e2": e2, "r1": r1, "r2": r2, "ids": ids}
+
+
+def test_created_memories_come_back_in_elizaos_shape(admin, seeded):
+    found = {m["id"]: m for m in listed(admin, seeded["agent"])}
+    alpacas = found[seeded["ids"][0]]
+    assert alpacas["entityId"] == seeded["e1"] and alpacas["roomId"] == seeded["r1"]
+    assert alpacas["agentId"] == seeded["agent"]
+    assert alpacas["content"] == {
+        "text": "My sister Alice breeds alpacas in Peru",
+        "source": "discord",
+        "actions": ["REPLY"],
+    }
+    assert alpacas["metadata"] == {"type": "message", "tags": ["e2e"]}
+    assert alpacas["createdAt"] == CREATED_AT
+    assert found[seeded["ids"][2]]["worldId"] == "w1"
+    # The same memories through the /api/memory domain, and the filters.
+    again = data(admin.get(f"/api/memory/agents/{seeded['agent']}/memories"))
+    assert {m["id"] for m in again["memories"]} == set(found) and again["total"] == 3
+    assert {m["id"] for m in listed(admin, seeded["agent"], entityId=seeded["e2"])} == {
+        seeded["ids"][2]
+    }
+
+
+def test_room_memories_are_that_rooms_only(admin, seeded):
+    path = f"/api/memory/agents/{seeded['agent']}/rooms/{seeded['r1']}/memories"
+    room = data(admin.get(path, params={"limit": 10}))["memories"]
+    assert {m["id"] for m in room} == set(seeded["ids"][:2])
+    assert {m["roomId"] for m in room} == {seeded["r1"]}
+
+
+def test_search_spans_the_agents_entities_and_says_whose_each_hit_is(admin, seeded):
+    path = f"/api/memory/agents/{seeded['agent']}/memories/search"
+
+    def hits() -> list[dict]:
+        return data(admin.get(path, params={"q": "alpacas Peru", "limit": 5}))["memories"]
+
+    found = eventually(lambda: [h for h in hits() if h["id"] == seeded["ids"][0]])
+    assert found[0]["entityId"] == seeded["e1"] and found[0]["roomId"] == seeded["r1"]
+    assert found[0]["content"]["text"] == "My sister Alice breeds alpacas in Peru"
+    assert found[0]["createdAt"] == CREATED_AT
+    assert isinstance(found[0]["similarity"], float)
+    # Narrowed to one room, the other room's memory cannot come back.
+    in_r2 = data(admin.get(path, params={"q": "alpacas", "roomId": seeded["r2"]}))["memories"]
+    assert {h["id"] for h in in_r2} <= {seeded["ids"][2]}
+
+
+def test_the_same_elizaos_id_sent_again_is_the_same_memory(stack, tenant):
+    body = memory("I prefer green tea", "e-" + uuid.uuid4().hex[:6], "r", id=str(uuid.uuid4()))
+    # ElizaOS clients send their token as X-API-KEY.
+    with httpx.Client(
+        base_url=stack.base_url, headers={"X-API-KEY": tenant.master}, timeout=15
+    ) as client:
+        path = f"/api/agents/{tenant.agent_id}/memories"
+        first = data(client.post(path, json=body), 201)
+        second = data(client.post(path, json=body), 201)
+        assert first["id"] == second["id"]
+        # Idempotency-Key works with X-API-KEY as with a bearer key.
+        key = {"Idempotency-Key": "eliza-" + uuid.uuid4().hex}
+        other = {**body, "id": str(uuid.uuid4())}
+        made = client.post(path, json=other, headers=key)
+        same = client.post(path, json=other, headers=key)
+        assert same.headers.get("idempotent-replayed") == "true"
+        assert data(same, 201) == data(made, 201) and data(same, 201)["id"] != first["id"]
+        # The same key with another body is refused (by the shared middleware, in problem+json).
+        assert client.post(path, json=body, headers=key).status_code == 409
+    # Without a key of its own, a caller cannot replay someone else's answer.
+    with httpx.Client(base_url=stack.base_url, timeout=15) as anonymous:
+        stranger = anonymous.post(path, json=other, headers={**key, "X-API-KEY": "mk_nope"})
+        assert_envelope_error(stranger, 401, "AUTH_REQUIRED")
+
+
+_json = {"content-type": "application/json"}
+
+
+def test_export_then_import_into_another_agent(admin, seeded, agent_b):
+    exported = admin.get(f"/api/memory/agents/{seeded['agent']}/export")
+    dump = data(exported)
+    assert dump["count"] == len(dump["memories"]) >= 3
+    texts = sorted(m["content"]["text"] for m in dump["memories"])
+    # The export's answer goes back in as it came.
+    path = f"/api/memory/agents/{agent_b}/import"
+    imported = data(admin.post(path, content=exported.content, headers=_json), 201)
+    assert imported["imported"] == dump["count"]
+    assert not set(imported["ids"]) & {m["id"] for m in dump["memories"]}
+
+    def copies() -> list[dict] | None:
+        found = listed(admin, agent_b, limit=100)
+        return found if len(found) == dump["count"] else None
+
+    copied = eventually(copies)
+    assert sorted(m["content"]["text"] for m in copied) == texts
+    assert {m["agentId"] for m in copied} == {agent_b}
+    assert sorted(map(portable, copied)) == sorted(map(portable, dump["memories"]))
+    # Importing the same file again adds nothing; agent A still holds its own.
+    again = data(admin.post(path, json={"memories": dump["memories"]}), 201)
+    assert sorted(again["ids"]) == sorted(imported["ids"])
+    stats = data(admin.get(f"/api/memory/agents/{agent_b}/stats"))
+    assert stats["totalMemories"] == dump["count"]
+    assert len(listed(admin, seeded["agent"], limit=100)) >= dump["count"]
+
+
+def test_errors_answer_in_the_elizaos_envelope(stack, admin, tenant):
+    agent = tenant.agent_id
+    path = f"/api/agents/{agent}/memories"
+    with httpx.Client(base_url=stack.base_url, timeout=15) as anonymous:
+        assert_envelope_error(anonymous.get(path), 401, "AUTH_REQUIRED")
+        wrong = anonymous.get(path, headers={"X-API-KEY": "mk_nope"})
+        assert_envelope_error(wrong, 401, "AUTH_REQUIRED")
+    missing = admin.post(path, json={"entityId": "e", "content": {"source": "x"}})
+    assert assert_envelope_error(missing, 400, "INVALID_REQUEST")["field"] == "content.text"
+    no_content = admin.post(path, json={"entityId": "e"})
+    assert assert_envelope_error(no_content, 400, "INVALID_REQUEST")["field"] == "content"
+    bad_entity = admin.post(path, json={"entityId": "no spaces", "content": {"text": "x"}})
+    assert assert_envelope_error(bad_entity, 400, "INVALID_ID")["field"] == "entityId"
+    bad_time = admin.post(path, json={"content": {"text": "x"}, "createdAt": 1e20})
+    assert assert_envelope_error(bad_time, 400, "INVALID_REQUEST")["field"] == "createdAt"
+    malformed = admin.post(path, content=b"{not json", headers=_json)
+    assert_envelope_error(malformed, 400, "INVALID_REQUEST")
+    bad_agent = admin.get("/api/agents/bad%20agent/memories")
+    assert assert_envelope_error(bad_agent, 400, "INVALID_ID")["field"] == "agentId"
+    search = admin.get(f"/api/memory/agents/{agent}/memories/search")
+    assert assert_envelope_error(search, 400, "INVALID_REQUEST")["field"] == "q"
+    limit = admin.get(path, params={"limit": 1000})
+    assert assert_envelope_error(limit, 400, "INVALID_REQUEST")["field"] == "limit"
+    item = admin.post(
+        f"/api/memory/agents/{agent}/import",
+        json={"memories": [{"content": {"text": "fine"}}, {"content": {"text": ""}}]},
+    )
+    assert (
+        assert_envelope_error(item, 400, "INVALID_REQUEST")["field"] == "memories[1].content.text"
+    )
+    assert_envelope_error(admin.delete(path), 501, "NOT_IMPLEMENTED")
+    assert_envelope_error(admin.delete(f"{path}/{uuid.uuid4()}"), 501, "NOT_IMPLEMENTED")
+    assert_envelope_error(admin.get("/api/memory/groups"), 501, "NOT_IMPLEMENTED")
+
+
+def test_rate_limits_answer_429_in_the_envelope(stack):
+    key = "mk_dev_" + uuid.uuid4().hex
+    with stack.extra_gateway(key, MNEMO_RATE_LIMITS="memories=1,default=6000") as client:
+        path = f"/api/agents/agent-{uuid.uuid4().hex[:6]}/memories"
+        answers = [client.get(path) for _ in range(3)]
+    assert answers[0].status_code in (200, 429), answers[0].text
+    # One call a minute: of three, one at least is over (a minute may turn between two).
+    limited = next(a for a in answers if a.status_code != 200)
+    assert_envelope_error(limited, 429, "RATE_LIMITED")
+    assert limited.headers["retry-after"]
+
+
+def test_an_agent_key_reaches_only_its_own_agent(stack, tenant, seeded, agent_b):
+    with as_key(stack, tenant.agent_key) as own:
+        assert listed(own, tenant.agent_id)
+        for response in (
+            own.get(f"/api/agents/{agent_b}/memories"),
+            own.get(f"/api/memory/agents/{agent_b}/memories/search", params={"q": "alpacas"}),
+            own.get(f"/api/memory/agents/{agent_b}/export"),
+            own.post(f"/api/agents/{agent_b}/memories", json={"content": {"text": "x"}}),
+        ):
+            assert_envelope_error(response, 404, "NOT_FOUND")
+        # Forgetting an entity reaches its memories with every agent: a master key's call.
+        forget = own.delete(f"/api/agents/{tenant.agent_id}/memories", params={"entityId": "e"})
+        assert_envelope_error(forget, 403, "FORBIDDEN")
+
+
+def test_a_request_made_here_has_its_audit_chain(admin, tenant):
+    correlation = "eliza-" + uuid.uuid4().hex
+    created = admin.post(
+        f"/api/agents/{tenant.agent_id}/memories",
+        json=memory("I ride a red bicycle to work", "e-audit", "r-audit"),
+        headers={"x-correlation-id": correlation},
+    )
+    assert data(created, 201)["id"]
+    assert created.headers["x-correlation-id"] == correlation
+
+    def chain() -> dict | None:
+        found = admin.get("/v1/audit/events", params={"correlation_id": correlation}).json()
+        types = {e["type"] for e in found["events"]}
+        wanted = {"http.request", "ingest.memory", "memory.recorded", "memory.indexed"}
+        return found if wanted <= types else None
+
+    events = eventually(chain)["events"]
+    by_type = {e["type"]: e for e in events}
+    assert by_type["http.request"]["data"]["path"] == f"/api/agents/{tenant.agent_id}/memories"
+    assert by_type["ingest.memory"]["causation_id"] == by_type["http.request"]["message_id"]
+    assert by_type["memory.recorded"]["causation_id"] == by_type["ingest.memory"]["message_id"]
+    assert "bicycle" not in str(events)
+
+
+def test_deleting_with_an_entity_forgets_that_entity(admin, tenant):
+    entity = "e-forget-" + uuid.uuid4().hex[:6]
+    path = f"/api/agents/{tenant.agent_id}/memories"
+    data(admin.post(path, json=memory("My passport number is in the drawer", entity, "r")), 201)
+    eventually(lambda: listed(admin, tenant.agent_id, entityId=entity))
+    forgotten = data(admin.delete(path, params={"entityId": entity}))
+    assert forgotten["deleted"] == 1 and forgotten["entityId"] == entity
+    eventually(lambda: not listed(admin, tenant.agent_id, entityId=entity))
