@@ -50,11 +50,13 @@ from mnemo.contracts.events import (
     MemoryForgotten,
     MemoryRecorded,
     MemorySynthesized,
+    PackCompiled,
     SubjectSynthesized,
     TenantCreated,
 )
 from mnemo.contracts.headers import Headers
 from mnemo.contracts.ids import derived_id, new_id
+from mnemo.contracts.packs import DEFAULT_MAX_TOKENS, PRESETS, PackQuery, PackView
 from mnemo.contracts.queries import (
     AuditEntry,
     AuditQuery,
@@ -82,11 +84,13 @@ from mnemo.contracts.time import utcnow
 
 __all__ = [
     "COMMAND_TYPES",
+    "DEFAULT_MAX_TOKENS",
     "ENTITY_TYPES",
     "EVENT_TYPES",
     "FACT_CATEGORIES",
     "KEY_KINDS",
     "KEY_PREFIXES",
+    "PRESETS",
     "SHOWN_PREFIX",
     "SIGNAL_TYPES",
     "AgentCreated",
@@ -137,6 +141,9 @@ __all__ = [
     "MemoryView",
     "NewEvent",
     "NewTenant",
+    "PackCompiled",
+    "PackQuery",
+    "PackView",
     "Profile",
     "ProfileQuery",
     "QueryError",

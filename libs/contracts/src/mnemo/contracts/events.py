@@ -217,6 +217,24 @@ class KeyRevoked(_EventData, tag="key.revoked", frozen=True, kw_only=True):
     digest: str
 
 
+class PackCompiled(_EventData, tag="pack.compiled", frozen=True, kw_only=True):
+    """A memory pack as compiled (sealed with the subject's key when it has one: it quotes
+    what the subject said). `basis` names what it was compiled from."""
+
+    agent_id: str
+    user_id: str | None = None
+    query: str | None = None
+    preset: str
+    max_tokens: int
+    token_count: int
+    session_memory_count: int
+    knowledge_count: int
+    long_term_memory_count: int
+    has_identity: bool
+    content: dict[str, Any]
+    basis: str
+
+
 EventData = (
     MemoryRecorded
     | FactExtracted
@@ -232,6 +250,7 @@ EventData = (
     | AgentDeleted
     | KeyIssued
     | KeyRevoked
+    | PackCompiled
 )
 
 EVENT_TYPES: dict[str, type[EventData]] = {
@@ -249,4 +268,5 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "agent.deleted": AgentDeleted,
     "key.issued": KeyIssued,
     "key.revoked": KeyRevoked,
+    "pack.compiled": PackCompiled,
 }

@@ -50,6 +50,7 @@ from mnemo.contracts.commands import COMMAND_TYPES
 from mnemo.contracts.envelope import Envelope
 from mnemo.contracts.events import EVENT_TYPES
 from mnemo.contracts.headers import Headers
+from mnemo.contracts.packs import PackQuery, PackView
 from mnemo.contracts.queries import (
     AuditQuery,
     AuditResult,
@@ -94,6 +95,8 @@ QUERY_TYPES: tuple[type[msgspec.Struct], ...] = (
     AuditResult,
     HealthReport,
     QueryError,
+    PackQuery,
+    PackView,
     CreateTenant,
     NewTenant,
     IssueKey,
@@ -163,6 +166,7 @@ QUERY_ENDPOINTS: tuple[QueryEndpoint, ...] = (
     ),
     QueryEndpoint("ingest", "get_agent", GetAgent, AgentInfo, "One agent of a tenant."),
     QueryEndpoint("ingest", "list_agents", ListAgents, AgentPage, "A page of a tenant's agents."),
+    QueryEndpoint("synthesis", "pack", PackQuery, PackView, "Compile (or find) a memory pack."),
     QueryEndpoint(
         "audit", "events", AuditQuery, AuditResult, "Every audited step of one correlation id."
     ),

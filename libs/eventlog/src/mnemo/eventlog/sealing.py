@@ -13,7 +13,7 @@ import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-SEALED_TYPES = frozenset({"memory.recorded", "fact.extracted", "entity.extracted"})
+SEALED_TYPES = frozenset({"memory.recorded", "fact.extracted", "entity.extracted", "pack.compiled"})
 CLEAR_FIELDS = ("type", "user_id", "memory_id")
 
 _json = msgspec.json.Encoder()

@@ -11,7 +11,7 @@ from litestar.types import ASGIApp
 from mnemo.bus import Publisher, connect, ensure_streams
 from mnemo.contracts import Topology, key_usage_bucket, keys_bucket
 from mnemo.gateway.auth import KeyCache
-from mnemo.gateway.compat import eliza_router
+from mnemo.gateway.compat import elephantasm, eliza_router
 from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
 from mnemo.gateway.idempotency import TTL_SECONDS, IdempotencyMiddleware
@@ -37,6 +37,7 @@ from mnemo.gateway.routes.forget import forget_memory, forget_user
 from mnemo.gateway.routes.health import health
 from mnemo.gateway.routes.ingest import ingest, ingest_batch
 from mnemo.gateway.routes.memories import get_memory, list_memories
+from mnemo.gateway.routes.packs import latest_pack
 from mnemo.gateway.routes.search import search, search_post
 from mnemo.gateway.settings import GatewaySettings
 
@@ -81,6 +82,10 @@ def create_app(settings: GatewaySettings) -> Litestar:
             keys=keys,
         )
         app.state.publisher = publisher
+        # Elephantasm's dedupe keys, claimed once across replicas (no expiry).
+        app.state.dedupe = await publisher.js.create_key_value(
+            bucket=f"{topology.root.upper()}_DEDUPE", history=1
+        )
         app.state.idempotency = await publisher.js.create_key_value(
             bucket=f"{topology.root.upper()}_IDEMPOTENCY", ttl=TTL_SECONDS, history=1
         )
@@ -117,6 +122,8 @@ def create_app(settings: GatewaySettings) -> Litestar:
             update_agent,
             delete_agent,
             eliza_router,
+            latest_pack,
+            *elephantasm.HANDLERS,
         ],
         lifespan=[lifespan],
         exception_handlers={

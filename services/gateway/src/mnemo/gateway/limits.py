@@ -127,6 +127,22 @@ class Limits:
                 )
         return usage
 
+    @property
+    def monthly_quotas(self) -> dict[str, int]:
+        return dict(self._monthly)
+
+    async def month_usage(self, tenant_id: str) -> dict[str, int]:
+        """This month's count of each action that has a quota (only those are counted)."""
+        month = datetime.now(UTC).strftime("%Y%m")
+        used: dict[str, int] = {}
+        for action in self._monthly:
+            try:
+                entry = await self._month.get(f"{tenant_id}.{action}.{month}")
+                used[action] = int(entry.value or b"0")
+            except KeyNotFoundError:
+                used[action] = 0
+        return used
+
     async def _count(self, kv: KeyValue, key: str) -> int | None:
         try:
             for _ in range(_CAS_ATTEMPTS):

@@ -190,6 +190,25 @@ class KeyListing(msgspec.Struct):
     keys: list[Key]
 
 
+class Pack(msgspec.Struct, rename="camel"):
+    """`content` holds identity, session_memories, knowledge, long_term_memories,
+    temporal_context and `context`, the ready-to-use prompt."""
+
+    id: str
+    agent_id: str
+    user_id: str | None
+    query: str | None
+    preset: Literal["conversational", "self_determined"]
+    session_memory_count: int
+    knowledge_count: int
+    long_term_memory_count: int
+    has_identity: bool
+    token_count: int
+    max_tokens: int
+    content: dict[str, Any]
+    compiled_at: datetime
+
+
 class Tenant(msgspec.Struct, rename="camel"):
     id: str
     name: str
@@ -450,6 +469,22 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         AgentPatch,
         errors=(400, 401, 404, 429),
         params=(Param("agent_id", "the agent's id", required=True),),
+    ),
+    ("GET", "/v1/agents/{agent_id}/packs/latest"): Op(
+        "The agent's memory pack: identity, session, knowledge, long-term memories and "
+        "temporal context within a token budget; stored, so asking again with nothing new "
+        "returns the same pack",
+        "synthesis",
+        200,
+        Pack,
+        errors=(400, 401, 404, 429),
+        params=(
+            Param("agent_id", "the agent's id", required=True),
+            Param("userId", "the end user (else all of the agent's memories)"),
+            Param("query", "steers which long-term memories and knowledge come first"),
+            Param("preset", "conversational (default) or self_determined"),
+            Param("maxTokens", "token budget, 100-32000, default 4000", schema=INT),
+        ),
     ),
     ("DELETE", "/v1/agents/{agent_id}"): Op(
         "Remove an agent and revoke its keys; master keys only",

@@ -2,11 +2,12 @@
 and the profile and entities queries. `rebuild` refills the read models from the log."""
 
 from mnemo.bus import ConsumerSpec
-from mnemo.contracts import EntitiesQuery, ProfileQuery
+from mnemo.contracts import EntitiesQuery, PackQuery, ProfileQuery
 from mnemo.eventlog import EventStore
 from mnemo.host import Host
 from mnemo.settings import load_settings
 from mnemo.synthesis.handlers import SERVICE, ReadModelHandlers, SynthesisHandlers
+from mnemo.synthesis.packs import PackCompiler
 from mnemo.synthesis.passes import SQL, PassTracker
 from mnemo.synthesis.settings import SynthesisSettings
 from mnemo.synthesis.timelines import Timelines
@@ -55,6 +56,9 @@ async def main() -> None:
     )
     host.query("profile", ProfileQuery, read_models.profile)
     host.query("entities", EntitiesQuery, read_models.entity_graph)
+    assert host.nc is not None
+    packs = PackCompiler(store, read_models.facts, host.nc, topology, settings.query_timeout)
+    host.query("pack", PackQuery, packs.pack)
     await host.serve_forever()
 
 

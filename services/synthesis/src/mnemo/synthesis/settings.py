@@ -4,4 +4,5 @@ from mnemo.settings import DatabaseSettings
 
 
 class SynthesisSettings(DatabaseSettings, kw_only=True, frozen=True):
-    pass
+    # MNEMO_QUERY_TIMEOUT: seconds to wait for another service's answer (memory packs).
+    query_timeout: float = 5.0

@@ -1,0 +1,331 @@
+"""Elephantasm's REST API (seed 000) over Mnemo's commands and queries.
+
+How its concepts map onto ours:
+- an anima is an agent (`POST /api/animas` registers one with a UUID id, as the SDK
+  expects); `user_id` of an anima is null (tenants are not UUIDs);
+- an event is a memory of the anima: agent_id = user_id = the anima's id (the anima's own
+  world is the subject its facts are about), content as is, session_id as is, occurred_at
+  as the memory's valid time, and event_type, role, author, summary, source_uri,
+  importance_score and meta in the memory's metadata; message.* events are conversation,
+  tool.* are actions, system is api_text;
+- `dedupe_key` is claimed atomically in a NATS KV bucket (a second event with it is 409,
+  on every gateway replica) and becomes the memory's sourceId, so it is stored once;
+- a memory pack is the native pack of the anima (`/v1/agents/{id}/packs/latest`), null
+  while the anima has no memory;
+- errors are `{"detail": "..."}`; invalid input is 422, as FastAPI answers.
+"""
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get, post
+from nats.js.errors import KeyWrongLastSequenceError
+
+from mnemo.bus import QueryFailed, ask
+from mnemo.contracts import (
+    AgentInfo,
+    CreateAgent,
+    GetAgent,
+    HealthReport,
+    PackView,
+)
+from mnemo.gateway.auth import Principal, agent_scope, authorize, require_master
+from mnemo.gateway.deps import deps_of
+from mnemo.gateway.problems import Problem
+from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
+from mnemo.gateway.routes.packs import compile_pack, pack_query
+from mnemo.gateway.validation import as_json, query_param
+
+EVENT_TYPES = {
+    "message.in": "conversation",
+    "message.out": "conversation",
+    "tool.call": "action",
+    "tool.result": "action",
+    "system": "api_text",
+}
+_UUID_LEN = 36
+
+
+class AnimaBody(msgspec.Struct, forbid_unknown_fields=False):
+    name: str
+    description: str | None = None
+    meta: dict[str, Any] | None = None
+
+
+class EventBody(msgspec.Struct, forbid_unknown_fields=False):
+    anima_id: str
+    event_type: str
+    content: str
+    role: str | None = None
+    author: str | None = None
+    summary: str | None = None
+    occurred_at: datetime | None = None
+    session_id: str | None = None
+    meta: dict[str, Any] = {}
+    source_uri: str | None = None
+    dedupe_key: str | None = None
+    importance_score: float | None = None
+
+
+def _detail(status: int, detail: str, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(
+        as_json({"detail": detail}),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _as_detail(problem: Problem) -> Response[bytes]:
+    # FastAPI answers a body it cannot read or validate with 422.
+    status = 422 if problem.status == 400 else problem.status
+    field = problem.details.get("field")
+    detail = (
+        f"{field}: {problem.detail}" if field and field not in problem.detail else problem.detail
+    )
+    return _detail(status, detail, problem.headers)
+
+
+async def _decode(request: Request, type_: type) -> Any:
+    body = await request.body()
+    try:
+        return msgspec.json.decode(body or b"null", type=type_)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise Problem(400, "INVALID_REQUEST", str(exc)) from None
+
+
+def anima_json(agent: AgentInfo) -> dict[str, Any]:
+    return {
+        "id": agent.agent_id,
+        "name": agent.name,
+        "description": agent.description,
+        "meta": agent.metadata or None,
+        "user_id": None,
+        "is_deleted": False,
+        "created_at": agent.created_at,
+        "updated_at": agent.updated_at,
+    }
+
+
+async def _anima(request: Request, principal: Principal, anima_id: str) -> AgentInfo:
+    agent_scope(principal, anima_id)
+    query = GetAgent(tenant_id=principal.tenant_id, agent_id=anima_id)
+    try:
+        found = await deps_of(request).ask(
+            request, "ingest", "get_agent", query, AgentInfo, principal.tenant_id
+        )
+    except Problem as problem:
+        if problem.status == 404:
+            raise Problem(404, "NOT_FOUND", "Anima not found") from None
+        raise
+    assert isinstance(found, AgentInfo)
+    return found
+
+
+@get("/api/health")
+async def health(request: Request) -> Response[bytes]:
+    deps = deps_of(request)
+    try:
+        report = await ask(
+            deps.nc,
+            deps.topology.svc_subject("ingest", "health"),
+            {},  # type: ignore[arg-type]
+            HealthReport,
+            timeout=2.5,
+        )
+        database = "healthy" if report.checks.get("postgres") == "ok" else "unhealthy"
+    except QueryFailed:
+        database = "unhealthy"
+    status = "healthy" if database == "healthy" else "unhealthy"
+    body = {"status": status, "timestamp": datetime.now(UTC), "checks": {"database": database}}
+    return Response(
+        as_json(body),
+        status_code=200 if status == "healthy" else 503,
+        media_type="application/json",
+    )
+
+
+@post("/api/animas", status_code=201)
+async def create_anima(request: Request) -> Response[bytes]:
+    try:
+        principal = await authorize(request, "admin")
+        require_master(principal)
+        body = await _decode(request, AnimaBody)
+        if not body.name.strip() or len(body.name) > 255:
+            raise Problem(400, "INVALID_REQUEST", "name must be 1-255 characters", field="name")
+        command = CreateAgent(
+            tenant_id=principal.tenant_id,
+            name=body.name,
+            description=body.description,
+            metadata=body.meta or {},
+            actor=principal.actor,
+        )
+        agent = await deps_of(request).ask(
+            request, "ingest", "create_agent", command, AgentInfo, principal.tenant_id
+        )
+    except Problem as problem:
+        return _as_detail(problem)
+    assert isinstance(agent, AgentInfo)
+    return Response(as_json(anima_json(agent)), status_code=201, media_type="application/json")
+
+
+@get("/api/animas/{anima_id:str}")
+async def get_anima(request: Request, anima_id: str) -> Response[bytes]:
+    try:
+        principal = await authorize(request, "admin")
+        agent = await _anima(request, principal, anima_id)
+    except Problem as problem:
+        return _as_detail(problem)
+    return Response(as_json(anima_json(agent)), media_type="application/json")
+
+
+@post("/api/events", status_code=201)
+async def create_event(request: Request) -> Response[bytes]:
+    try:
+        principal = await authorize(request, "ingest")
+        body = await _decode(request, EventBody)
+        source_type = EVENT_TYPES.get(body.event_type)
+        if source_type is None:
+            raise Problem(
+                400,
+                "INVALID_REQUEST",
+                f"event_type must be one of: {', '.join(EVENT_TYPES)}",
+                field="event_type",
+            )
+        if body.importance_score is not None and not 0.0 <= body.importance_score <= 1.0:
+            raise Problem(
+                400, "INVALID_REQUEST", "must be between 0 and 1", field="importance_score"
+            )
+        if body.occurred_at is not None and body.occurred_at.tzinfo is None:
+            body = msgspec.structs.replace(body, occurred_at=body.occurred_at.replace(tzinfo=UTC))
+        await _anima(request, principal, body.anima_id)
+        occurred = body.occurred_at or datetime.now(UTC)
+        source_id = None
+        if body.dedupe_key:
+            source_id = "dedupe:" + _digest(principal.tenant_id, body.anima_id, body.dedupe_key)
+        metadata = {
+            **body.meta,
+            "event_type": body.event_type,
+            "timestamp": occurred.isoformat(),
+        }
+        for name in ("role", "author", "summary", "source_uri", "importance_score"):
+            value = getattr(body, name)
+            if value is not None:
+                metadata[name] = value
+        item = IngestRequest(
+            user_id=body.anima_id,
+            content=body.content,
+            source_type=source_type,
+            source_id=source_id,
+            session_id=body.session_id,
+            agent_id=body.anima_id,
+            metadata=metadata,
+        )
+        command = to_command(item, principal.tenant_id, principal.actor)
+        # Published first: a failed publish leaves the key unclaimed, so a retry can work;
+        # a duplicate's command is the same (same sourceId), so it is stored once anyway.
+        await publish(request, [command])
+        if source_id is not None and not await _claim(request, source_id):
+            raise Problem(409, "CONFLICT", "An event with this dedupe_key already exists")
+    except Problem as problem:
+        return _as_detail(problem)
+    now = datetime.now(UTC)
+    event = {
+        "id": command.memory_id,
+        "anima_id": body.anima_id,
+        "event_type": body.event_type,
+        "content": command.content,
+        "role": body.role,
+        "author": body.author,
+        "summary": body.summary,
+        "occurred_at": occurred,
+        "session_id": body.session_id,
+        "meta": body.meta,
+        "source_uri": body.source_uri,
+        "dedupe_key": body.dedupe_key or command.memory_id.replace("-", "")[:16],
+        "importance_score": body.importance_score,
+        "is_deleted": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return Response(as_json(event), status_code=201, media_type="application/json")
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+
+async def _claim(request: Request, source_id: str) -> bool:
+    """True for the first event with this dedupe key, on any gateway replica."""
+    bucket = request.app.state.dedupe
+    try:
+        await bucket.create(source_id.replace(":", "_"), b"1")
+    except KeyWrongLastSequenceError:
+        return False
+    return True
+
+
+@get("/api/animas/{anima_id:str}/memory-packs/latest")
+async def latest_memory_pack(request: Request, anima_id: str) -> Response[bytes]:
+    try:
+        principal = await authorize(request, "context")
+        await _anima(request, principal, anima_id)
+        query = pack_query(
+            request,
+            principal,
+            anima_id,
+            anima_id,
+            query_param(request, "query", max_len=4000),
+            query_param(request, "preset"),
+            4000,
+        )
+        try:
+            view = await compile_pack(request, query)
+        except Problem as problem:
+            if problem.status == 404:
+                return Response(b"null", media_type="application/json")
+            raise
+    except Problem as problem:
+        return _as_detail(problem)
+    return Response(as_json(pack_json(view)), media_type="application/json")
+
+
+def pack_json(view: PackView) -> dict[str, Any]:
+    return {
+        "id": view.pack_id,
+        "anima_id": view.agent_id,
+        "query": view.query,
+        "preset_name": view.preset,
+        "session_memory_count": view.session_memory_count,
+        "knowledge_count": view.knowledge_count,
+        "long_term_memory_count": view.long_term_memory_count,
+        "has_identity": view.has_identity,
+        "token_count": view.token_count,
+        "max_tokens": view.max_tokens,
+        "content": view.content,
+        "compiled_at": view.compiled_at,
+        "created_at": view.compiled_at,
+    }
+
+
+@get("/api/subscriptions/usage")
+async def usage(request: Request) -> Response[bytes]:
+    try:
+        principal = await authorize(request, "admin")
+    except Problem as problem:
+        return _as_detail(problem)
+    deps = deps_of(request)
+    month = datetime.now(UTC).strftime("%Y-%m")
+    used = await deps.limits.month_usage(principal.tenant_id)
+    body = {
+        "plan": "self-hosted",
+        "period": month,
+        "usage": used,
+        "limits": deps.limits.monthly_quotas,
+    }
+    return Response(as_json(body), media_type="application/json")
+
+
+HANDLERS = [health, create_anima, get_anima, create_event, latest_memory_pack, usage]

@@ -1,0 +1,113 @@
+"""The elephantasm SDK from PyPI, unchanged, pointed at the gateway with endpoint=."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from elephantasm import Elephantasm, EventType
+from elephantasm.exceptions import AuthenticationError, NotFoundError
+
+from .waiting import eventually
+
+
+@pytest.fixture
+def client(stack):
+    with Elephantasm(api_key=stack.api_key, endpoint=stack.base_url) as sdk:
+        yield sdk
+
+
+def test_create_anima_extract_every_event_type_inject_and_as_prompt(client, stack):
+    anima = client.create_anima(
+        "support-" + uuid.uuid4().hex[:6],
+        description="Patient support agent",
+        meta={"traits": ["patient", "precise"]},
+    )
+    assert client.inject(anima_id=anima.id) is None  # no memory yet: JSON null
+    start = datetime.now(UTC) - timedelta(hours=3)
+    sent = [
+        (EventType.SYSTEM, "Support session opened", None),
+        (EventType.MESSAGE_IN, "Hi, I work at Initech and my printer jams daily.", "user"),
+        (EventType.MESSAGE_OUT, "Sorry to hear that. Which model is it?", "assistant"),
+        (EventType.TOOL_CALL, "lookup_printer(model='PC LOAD 3000')", "tool"),
+        (EventType.TOOL_RESULT, "PC LOAD 3000: known paper-feed defect", "tool"),
+        ("message.in", "It is the PC LOAD 3000.", "user"),
+    ]
+    events = []
+    for i, (event_type, content, role) in enumerate(sent):
+        events.append(
+            client.extract(
+                event_type,
+                content,
+                anima_id=anima.id,
+                session_id="conv-1",
+                role=role,
+                author="bob" if role == "user" else None,
+                occurred_at=start + timedelta(minutes=i),
+                meta={"turn": i},
+            )
+        )
+    assert [e.event_type for e in events] == [
+        "system",
+        "message.in",
+        "message.out",
+        "tool.call",
+        "tool.result",
+        "message.in",
+    ]
+    assert events[1].anima_id == anima.id and events[1].content.startswith("Hi, I work")
+
+    pack = eventually(
+        lambda: (p := client.inject(anima_id=anima.id)) and p.session_memory_count == 6 and p
+    )
+    assert pack.anima_id == anima.id and pack.preset_name == "conversational"
+    assert 0 < pack.token_count <= pack.max_tokens == 4000
+    prompt = pack.as_prompt()
+    assert "PC LOAD 3000" in prompt and "Support session opened" in prompt
+    assert pack.has_identity and "Patient support agent" in pack.identity.prose
+    temporal = pack.temporal_context
+    assert temporal.formatted.startswith("Last interaction:") and 2 < temporal.hours_ago < 4
+    assert [m.summary for m in pack.session_memories][-1] == "It is the PC LOAD 3000."
+    # Nothing new: the same stored pack comes back.
+    assert client.inject(anima_id=anima.id).id == pack.id
+    steered = client.inject(anima_id=anima.id, query="printer model", preset="self_determined")
+    assert steered.preset_name == "self_determined" and steered.query == "printer model"
+    assert steered.id != pack.id
+
+
+def test_errors_and_dedupe(client, stack):
+    anima = client.create_anima("dedupe-" + uuid.uuid4().hex[:6])
+    assert client._client.get(f"/animas/{anima.id}").json()["name"] == anima.name
+    with pytest.raises(NotFoundError):
+        client.extract(EventType.MESSAGE_IN, "hello", anima_id=uuid.uuid4())
+    with pytest.raises(NotFoundError):
+        client.inject(anima_id=uuid.uuid4())
+    with pytest.raises(AuthenticationError):
+        Elephantasm(api_key="mk_nope", endpoint=stack.base_url).inject(anima_id=anima.id)
+    body = {
+        "anima_id": str(anima.id),
+        "event_type": "message.in",
+        "content": "once",
+        "dedupe_key": "k-1",
+    }
+    with httpx.Client(
+        base_url=f"{stack.base_url}/api", headers={"Authorization": f"Bearer {stack.api_key}"}
+    ) as api:
+        first = api.post("/events", json=body)
+        assert first.status_code == 201 and first.json()["dedupe_key"] == "k-1"
+        again = api.post("/events", json=body)
+        assert again.status_code == 409 and "dedupe_key" in again.json()["detail"]
+        bad = api.post("/events", json={**body, "event_type": "shout", "dedupe_key": None})
+        assert bad.status_code == 422 and "event_type" in bad.json()["detail"]
+        health = api.get("/health")
+        assert health.json()["status"] == "healthy"
+        assert api.get("/subscriptions/usage").json()["plan"] == "self-hosted"
+    # The duplicate was stored once.
+    with stack.client() as native:
+        page = eventually(
+            lambda: (
+                (r := native.get("/v1/memories", params={"userId": str(anima.id)}).json())["total"]
+                and r
+            )
+        )
+    assert [m["content"] for m in page["memories"]] == ["once"]
