@@ -40,7 +40,7 @@ def test_pages_filters_and_time_ranges(stack, api, user_id):
     [recorded] = audit(api, correlation_id=correlation, type="memory.recorded")["events"]
     assert recorded["service"] == "ingest"
 
-    actor = "key:" + stack.api_key[:8]
+    actor = "key:dev"
     mine = audit(api, actor=actor, since=started.isoformat(), limit=1000)
     assert {"http.request", "ingest.memory", "memory.recorded"} <= {
         e["type"] for e in mine["events"] if e["correlation_id"] == correlation

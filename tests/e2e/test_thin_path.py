@@ -165,7 +165,10 @@ def test_a_correlation_id_in_the_body_threads_the_chain(api, user_id):
     assert response.status_code == 202
     assert response.headers["x-correlation-id"] == correlation
     found = eventually(
-        lambda: (c := chain(api, correlation)) and any(e["kind"] == "event" for e in c["events"])
-        and c
+        lambda: (
+            (c := chain(api, correlation))
+            and {e["kind"] for e in c["events"]} >= {"request", "command", "event"}
+            and c
+        )
     )
-    assert {e["kind"] for e in found["events"]} >= {"request", "command", "event"}
+    assert all(e["correlation_id"] == correlation for e in found["events"])

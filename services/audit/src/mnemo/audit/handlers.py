@@ -82,7 +82,7 @@ class AuditHandlers:
             else:
                 rows = await conn.fetch(
                     f"SELECT {_COLUMNS} FROM audit.entries WHERE {_WHERE}"
-                    ' ORDER BY "timestamp", message_id LIMIT $7 OFFSET $8',
+                    ' ORDER BY "timestamp", message_id LIMIT $8 OFFSET $9',
                     *args,
                     query.limit,
                     query.offset,
