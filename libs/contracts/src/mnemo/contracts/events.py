@@ -77,7 +77,11 @@ class ExtractedFact(msgspec.Struct, frozen=True, kw_only=True):
 
 class FactExtracted(_EventData, tag="fact.extracted", frozen=True, kw_only=True):
     """Synthesis found a new fact about the subject in a recorded memory; it is true from
-    the memory's occurred_at (valid time) until a fact.superseded ends it."""
+    the memory's occurred_at (valid time) until a fact.superseded ends it.
+
+    A fact stated through the API (supersede or contradict with new content) has
+    extractor "api", the envelope's actor says who, and `memory_id` is the memory of the
+    fact it replaces or contradicts."""
 
     memory_id: str
     user_id: str
@@ -141,7 +145,12 @@ class EntityExtracted(_EventData, tag="entity.extracted", frozen=True, kw_only=T
 
 
 class MemorySynthesized(_EventData, tag="memory.synthesized", frozen=True, kw_only=True):
-    """Synthesis finished its pass over one recorded memory."""
+    """Synthesis finished its pass over one recorded memory.
+
+    `extractor` names what read it (the built-in rules, or an LLM model); when an LLM was
+    configured but its answer could not be used, `fallback_reason` says why ("budget",
+    "unavailable: ...", "invalid: ...") and the built-in extractor read it instead.
+    """
 
     memory_id: str
     user_id: str
@@ -149,6 +158,26 @@ class MemorySynthesized(_EventData, tag="memory.synthesized", frozen=True, kw_on
     extractor: str
     entity_ids: list[str] = []
     superseded_fact_ids: list[str] = []
+    fallback_reason: str | None = None
+
+
+class FactValidated(_EventData, tag="fact.validated", frozen=True, kw_only=True):
+    """Someone (the envelope's actor) confirmed a fact: it is as sure as `confidence`."""
+
+    user_id: str
+    fact_id: str
+    confidence: float = 1.0
+
+
+class FactContradicted(_EventData, tag="fact.contradicted", frozen=True, kw_only=True):
+    """Someone (the envelope's actor) said a fact is contradicted, by another fact
+    (`by_fact_id`, stated beside it) or by what they said (`statement`). Both are kept
+    and flagged; neither ends. Sealed: the statement is the caller's words."""
+
+    user_id: str
+    fact_id: str
+    by_fact_id: str | None = None
+    statement: str | None = None
 
 
 class SubjectSynthesized(_EventData, tag="subject.synthesized", frozen=True, kw_only=True):
@@ -242,6 +271,8 @@ EventData = (
     | FactSuperseded
     | EntityExtracted
     | MemorySynthesized
+    | FactValidated
+    | FactContradicted
     | SubjectSynthesized
     | MemoryForgotten
     | TenantCreated
@@ -260,6 +291,8 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "fact.superseded": FactSuperseded,
     "entity.extracted": EntityExtracted,
     "memory.synthesized": MemorySynthesized,
+    "fact.validated": FactValidated,
+    "fact.contradicted": FactContradicted,
     "subject.synthesized": SubjectSynthesized,
     "memory.forgotten": MemoryForgotten,
     "tenant.created": TenantCreated,

@@ -197,3 +197,86 @@ class EntityView(msgspec.Struct, frozen=True, kw_only=True):
 
 class EntityGraph(msgspec.Struct, frozen=True, kw_only=True):
     entities: list[EntityView]
+
+
+class FactsQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """A subject's facts: those holding at `as_of` (valid time) as known at
+    `as_of_knowledge` (transaction time), both default now; with `changed_since`, every
+    fact (holding or ended) that anything happened to after that time."""
+
+    tenant_id: str
+    user_id: str
+    as_of: datetime | None = None
+    as_of_knowledge: datetime | None = None
+    changed_since: datetime | None = None
+    # For an agent-scoped caller: only what was learnt from that agent's memories.
+    agent_id: str | None = None
+
+
+class FactEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    """One time a fact was said: the memory, the span of it and when."""
+
+    memory_id: str
+    span: tuple[int, int] | None
+    occurred_at: datetime
+    agent_id: str | None = None
+
+
+class FactView(msgspec.Struct, frozen=True, kw_only=True):
+    """A fact as the API shows it. `status`: current, superseded or negated (as of the
+    query's times); `validated` and `contradicted` are flags set through the API."""
+
+    fact_id: str
+    user_id: str
+    attribute: str
+    value: str
+    statement: str
+    kind: str
+    category: str
+    confidence: float
+    valid_from: datetime
+    valid_to: datetime | None
+    recorded_at: datetime
+    status: str
+    superseded_by: str | None = None
+    validated: bool = False
+    contradicted: bool = False
+    contradicted_by: list[str] = []
+    extractor: str | None = None
+    agent_id: str | None = None
+    evidence: list[FactEvidence] = []
+
+
+class FactList(msgspec.Struct, frozen=True, kw_only=True):
+    facts: list[FactView]
+
+
+# What a caller can do to a fact.
+FACT_CHANGES = ("validate", "supersede", "contradict")
+
+
+class ChangeFact(msgspec.Struct, frozen=True, kw_only=True):
+    """Validate, supersede (with `content`, the new fact's statement; `value` defaults to
+    it) or contradict (with `content`: a contradicting fact kept beside it; with `reason`:
+    why) one fact. `valid_from`: when the new fact starts holding (default now).
+    Appended as events with `actor` as their actor, in the request's correlation."""
+
+    tenant_id: str
+    fact_id: str
+    change: str  # one of FACT_CHANGES
+    actor: str
+    # For an agent-scoped caller: another agent's fact is not found.
+    agent_id: str | None = None
+    content: str | None = None
+    value: str | None = None
+    reason: str | None = None
+    valid_from: datetime | None = None
+
+
+class FactChange(msgspec.Struct, frozen=True, kw_only=True):
+    """The fact as changed, the fact stated beside or after it (if any), and the ids of
+    the events that record the change."""
+
+    fact: FactView
+    new_fact: FactView | None = None
+    event_ids: list[str] = []

@@ -13,7 +13,9 @@ import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-SEALED_TYPES = frozenset({"memory.recorded", "fact.extracted", "entity.extracted", "pack.compiled"})
+SEALED_TYPES = frozenset(
+    {"memory.recorded", "fact.extracted", "entity.extracted", "pack.compiled", "fact.contradicted"}
+)
 CLEAR_FIELDS = ("type", "user_id", "memory_id")
 
 _json = msgspec.json.Encoder()
