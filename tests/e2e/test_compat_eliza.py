@@ -118,6 +118,15 @@ def test_room_memories_are_that_rooms_only(admin, seeded):
     room = data(admin.get(path, params={"limit": 10}))["memories"]
     assert {m["id"] for m in room} == set(seeded["ids"][:2])
     assert {m["roomId"] for m in room} == {seeded["r1"]}
+    # As ElizaOS's own server mounts them: /api/memory/{agentId}/..., channelId for roomId.
+    agent, r1 = seeded["agent"], seeded["r1"]
+    mounted = data(admin.get(f"/api/memory/{agent}/rooms/{r1}/memories"))["memories"]
+    by_channel = data(admin.get(f"/api/memory/{agent}/memories", params={"channelId": r1}))
+    assert (
+        {m["id"] for m in mounted}
+        == {m["id"] for m in by_channel["memories"]}
+        == {m["id"] for m in room}
+    )
 
 
 def test_search_spans_the_agents_entities_and_says_whose_each_hit_is(admin, seeded):

@@ -10,7 +10,9 @@ Endpoints (under /api): GET/POST/DELETE agents/{agentId}/memories (and GET/POST
 memory/agents/{agentId}/memories), DELETE agents/{agentId}/memories/{memoryId},
 GET memory/agents/{agentId}/memories/search, GET memory/agents/{agentId}/rooms/{roomId}/memories,
 GET memory/agents/{agentId}/export, POST memory/agents/{agentId}/import,
-GET memory/agents/{agentId}/stats; groups and insights answer 501.
+GET memory/agents/{agentId}/stats; groups and insights answer 501. The memory domain's
+paths also answer as ElizaOS's own server mounts them: memory/{agentId}/memories[/{id}],
+memory/{agentId}/rooms/{roomId}/memories.
 
 How ElizaOS's concepts map onto Mnemo's:
 

@@ -15,7 +15,7 @@ from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 
 
-@delete("/agents/{agent_id:str}/memories", status_code=200)
+@delete(["/agents/{agent_id:str}/memories", "/memory/{agent_id:str}/memories"], status_code=200)
 async def delete_memories(request: Request, agent_id: str) -> Response[bytes]:
     principal, _ = await agent_of(request, agent_id, "forget")
     entity = entity_param(request)
@@ -38,7 +38,13 @@ async def delete_memories(request: Request, agent_id: str) -> Response[bytes]:
     return ok({"deleted": deleted, "entityId": entity, "message": message})
 
 
-@delete("/agents/{agent_id:str}/memories/{memory_id:str}", status_code=200)
+@delete(
+    [
+        "/agents/{agent_id:str}/memories/{memory_id:str}",
+        "/memory/{agent_id:str}/memories/{memory_id:str}",
+    ],
+    status_code=200,
+)
 async def delete_memory(request: Request, agent_id: str, memory_id: str) -> Response[bytes]:
     await agent_of(request, agent_id, "forget")
     raise Problem(

@@ -79,19 +79,37 @@ async def _list(request: Request, agent_id: str, room_id: str | None) -> Respons
     )
 
 
-@get(["/agents/{agent_id:str}/memories", "/memory/agents/{agent_id:str}/memories"])
+# Each path as the seed gives it, and as ElizaOS's server mounts it (/api/memory/{agentId}/...).
+@get(
+    [
+        "/agents/{agent_id:str}/memories",
+        "/memory/agents/{agent_id:str}/memories",
+        "/memory/{agent_id:str}/memories",
+    ]
+)
 async def list_memories(request: Request, agent_id: str) -> Response[bytes]:
     return await _list(request, agent_id, room_param(request))
 
 
-@get("/memory/agents/{agent_id:str}/rooms/{room_id:str}/memories")
+@get(
+    [
+        "/memory/agents/{agent_id:str}/rooms/{room_id:str}/memories",
+        "/memory/{agent_id:str}/rooms/{room_id:str}/memories",
+    ]
+)
 async def room_memories(request: Request, agent_id: str, room_id: str) -> Response[bytes]:
     # `before` (ms) pages ElizaOS's room view; Mnemo pages by offset, newest first.
     int_param(request, "before", default=0, low=0, high=2**53)
     return await _list(request, agent_id, check_id(room_id, "roomId"))
 
 
-@post(["/agents/{agent_id:str}/memories", "/memory/agents/{agent_id:str}/memories"])
+@post(
+    [
+        "/agents/{agent_id:str}/memories",
+        "/memory/agents/{agent_id:str}/memories",
+        "/memory/{agent_id:str}/memories",
+    ]
+)
 async def create_memory(request: Request, agent_id: str) -> Response[bytes]:
     principal, agent = await agent_of(request, agent_id, "ingest")
     memory = await decode_body(request, ElizaMemory)
