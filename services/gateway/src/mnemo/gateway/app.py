@@ -12,6 +12,7 @@ from mnemo.bus import Publisher, connect, ensure_streams
 from mnemo.contracts import Topology, key_usage_bucket, keys_bucket
 from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.compat import elephantasm, eliza_router
+from mnemo.gateway.compat.memanto import memanto_router
 from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
 from mnemo.gateway.idempotency import TTL_SECONDS, IdempotencyMiddleware
@@ -33,6 +34,7 @@ from mnemo.gateway.routes.context import context
 from mnemo.gateway.routes.docs import docs_ui, openapi_json
 from mnemo.gateway.routes.entities import entities
 from mnemo.gateway.routes.events import events_stream
+from mnemo.gateway.routes.facts import contradict_fact, list_facts, supersede_fact, validate_fact
 from mnemo.gateway.routes.forget import forget_memory, forget_user
 from mnemo.gateway.routes.health import health
 from mnemo.gateway.routes.ingest import ingest, ingest_batch
@@ -82,6 +84,10 @@ def create_app(settings: GatewaySettings) -> Litestar:
             keys=keys,
         )
         app.state.publisher = publisher
+        # MEMANTO's sessions (by token digest); each entry carries its own expiry.
+        app.state.sessions = await publisher.js.create_key_value(
+            bucket=f"{topology.root.upper()}_SESSIONS", ttl=7 * 86400, history=1
+        )
         # Elephantasm's dedupe keys, claimed once across replicas (no expiry).
         app.state.dedupe = await publisher.js.create_key_value(
             bucket=f"{topology.root.upper()}_DEDUPE", history=1
@@ -107,6 +113,10 @@ def create_app(settings: GatewaySettings) -> Litestar:
             search_post,
             context,
             entities,
+            list_facts,
+            validate_fact,
+            supersede_fact,
+            contradict_fact,
             audit_events,
             events_stream,
             health,
@@ -124,6 +134,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             eliza_router,
             latest_pack,
             *elephantasm.HANDLERS,
+            memanto_router,
         ],
         lifespan=[lifespan],
         exception_handlers={

@@ -1,0 +1,883 @@
+"""MEMANTO's REST API v2 (seed 004) over Mnemo's commands and queries, under /api/v2.
+
+How its concepts map onto ours:
+- a MEMANTO agent is an agent (its `agent_id` is ours); creating and deleting need a
+  master key;
+- a session is a token from `activate`, kept (as a SHA-256 digest) in a NATS KV bucket
+  shared by every gateway replica, with its tenant, agent and expiry; memory operations
+  need `X-Session-Token` of a live session of that agent;
+- a memory is a memory of the agent: agent_id = the agent, user_id = the `user_id` sent
+  or else the agent itself (its own world), `memory_type`, `confidence` and `tags` in the
+  memory's metadata; `remember` takes query parameters (as the seed's example) or a body;
+- recall is the native hybrid search over the agent's memories; `as-of` is valid time
+  (what had happened by then), `changed-since` the memories recorded since, `current`
+  the facts synthesis holds now (superseded ones left out);
+- `answer` works offline: the best supporting memories and the sentence among them that
+  shares most with the question;
+- `context/summarize` is the agent's memory pack, `context/compress` keeps the newest
+  messages and the informative sentences of older ones within a budget;
+- answers are `{"status": "success", "data": ..., "timestamp": ...}` with the data's
+  fields also at the top (the seed's example reads `response.json()["session_token"]`);
+  errors are `{"status": "error", "error": {code, message}, "timestamp"}`.
+"""
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, Router, delete, get, post
+from litestar.exceptions import HTTPException
+from nats.js.errors import KeyNotFoundError
+
+from mnemo.contracts import (
+    AgentInfo,
+    AgentPage,
+    CreateAgent,
+    DeleteAgent,
+    GetAgent,
+    ListAgents,
+    ListMemoriesQuery,
+    MemoryPage,
+    MemoryView,
+    PackQuery,
+    PackView,
+    Profile,
+    ProfileQuery,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    derived_id,
+)
+from mnemo.gateway.auth import Principal, authorize, require_master
+from mnemo.gateway.deps import deps_of
+from mnemo.gateway.problems import Problem
+from mnemo.gateway.routes.context import time_param
+from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
+from mnemo.gateway.validation import as_json, int_param, query_param
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
+
+SESSION_HOURS = 6.0
+MAX_SESSION_HOURS = 24.0
+MEMORY_TYPES = (
+    "fact",
+    "preference",
+    "event",
+    "goal",
+    "instruction",
+    "observation",
+    "relationship",
+    "context",
+    "learning",
+    "decision",
+    "commitment",
+    "error",
+    "artifact",
+)
+_CODES = {
+    401: "INVALID_API_KEY",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMITED",
+}
+
+
+# --- envelope ------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def ok(data: dict[str, Any], status: int = 200) -> Response[bytes]:
+    body = {"status": "success", "data": data, "timestamp": _now(), **data}
+    return Response(as_json(body), status_code=status, media_type="application/json")
+
+
+def fail(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response[bytes]:
+    body = {
+        "status": "error",
+        "error": {"code": code, "message": message},
+        "timestamp": _now(),
+    }
+    return Response(
+        as_json(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def handle_error(request: Request, exc: Exception) -> Response[bytes]:
+    if isinstance(exc, Problem):
+        code = exc.code if exc.code.startswith(("MISSING_", "INVALID_", "SESSION_")) else None
+        if code is None:
+            code = _CODES.get(exc.status, "VALIDATION_ERROR" if exc.status == 400 else exc.code)
+        message = exc.detail
+        if field := exc.details.get("field"):
+            message = f"{field}: {message}" if field not in message else message
+        return fail(exc.status, code, message, exc.headers)
+    if isinstance(exc, HTTPException):
+        return fail(exc.status_code, _CODES.get(exc.status_code, "HTTP_ERROR"), str(exc.detail))
+    log.exception("memanto_failed")
+    return fail(500, "INTERNAL_ERROR", "the request failed; see the gateway's log")
+
+
+# --- inputs --------------------------------------------------------------------------
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise Problem(422, "VALIDATION_ERROR", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise Problem(422, "VALIDATION_ERROR", "the body must be a JSON object")
+    return value
+
+
+def _text(
+    values: dict[str, Any], name: str, *, required: bool = True, limit: int = 100_000
+) -> str | None:
+    value = values.get(name)
+    if value is None or value == "":
+        if required:
+            raise Problem(422, "VALIDATION_ERROR", f"{name} is required", field=name)
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise Problem(
+            422,
+            "VALIDATION_ERROR",
+            f"{name} must be text of at most {limit} characters",
+            field=name,
+        )
+    return value
+
+
+def _number(values: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
+    value = values.get(name, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise Problem(422, "VALIDATION_ERROR", f"{name} must be a number", field=name) from None
+    if not low <= number <= high:
+        raise Problem(
+            422, "VALIDATION_ERROR", f"{name} must be between {low} and {high}", field=name
+        )
+    return number
+
+
+def _when(request: Request, name: str, *, required: bool = True) -> datetime | None:
+    when = time_param(request, name)
+    if when is None and required:
+        raise Problem(400, "VALIDATION_ERROR", f"query parameter {name!r} is required", field=name)
+    return when
+
+
+# --- agents --------------------------------------------------------------------------
+
+
+def agent_json(agent: AgentInfo) -> dict[str, Any]:
+    return {
+        "agent_id": agent.agent_id,
+        "name": agent.name,
+        "description": agent.description,
+        "metadata": agent.metadata,
+        "created_at": agent.created_at,
+        "updated_at": agent.updated_at,
+    }
+
+
+async def _agent(request: Request, principal: Principal, agent_id: str) -> AgentInfo:
+    if not principal.is_master and principal.agent_id != agent_id:
+        raise Problem(404, "INVALID_AGENT_ID", f"Agent '{agent_id}' not found")
+    try:
+        found = await deps_of(request).ask(
+            request,
+            "ingest",
+            "get_agent",
+            GetAgent(tenant_id=principal.tenant_id, agent_id=agent_id),
+            AgentInfo,
+            principal.tenant_id,
+        )
+    except Problem as problem:
+        if problem.status == 404:
+            raise Problem(404, "INVALID_AGENT_ID", f"Agent '{agent_id}' not found") from None
+        raise
+    assert isinstance(found, AgentInfo)
+    return found
+
+
+@post("/agents", status_code=201)
+async def create_agent(request: Request) -> Response[bytes]:
+    principal = await authorize(request, "admin")
+    require_master(principal)
+    body = await _body(request)
+    agent_id = _text(body, "agent_id", limit=128) or ""
+    metadata = body.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise Problem(422, "VALIDATION_ERROR", "metadata must be an object", field="metadata")
+    command = CreateAgent(
+        tenant_id=principal.tenant_id,
+        agent_id=agent_id,
+        name=_text(body, "name", required=False, limit=200) or agent_id,
+        description=_text(body, "description", required=False, limit=2000),
+        metadata=metadata,
+        actor=principal.actor,
+    )
+    agent = await deps_of(request).ask(
+        request, "ingest", "create_agent", command, AgentInfo, principal.tenant_id
+    )
+    assert isinstance(agent, AgentInfo)
+    return ok(agent_json(agent), 201)
+
+
+@get("/agents")
+async def list_agents(request: Request) -> Response[bytes]:
+    principal = await authorize(request, "admin")
+    limit = int_param(request, "limit", default=10, low=1, high=100)
+    offset = int_param(request, "offset", default=0, low=0, high=1_000_000)
+    if not principal.is_master:
+        own = await _agent(request, principal, principal.agent_id or "")
+        return ok({"agents": [agent_json(own)], "total": 1, "limit": limit, "offset": 0})
+    query = ListAgents(tenant_id=principal.tenant_id, limit=limit, offset=offset)
+    page = await deps_of(request).ask(
+        request, "ingest", "list_agents", query, AgentPage, principal.tenant_id
+    )
+    assert isinstance(page, AgentPage)
+    return ok(
+        {
+            "agents": [agent_json(a) for a in page.agents],
+            "total": page.total,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
+
+
+@get("/agents/{agent_id:str}")
+async def get_agent(request: Request, agent_id: str) -> Response[bytes]:
+    principal = await authorize(request, "admin")
+    return ok(agent_json(await _agent(request, principal, agent_id)))
+
+
+@delete("/agents/{agent_id:str}", status_code=204)
+async def delete_agent(request: Request, agent_id: str) -> None:
+    principal = await authorize(request, "admin")
+    require_master(principal)
+    await _agent(request, principal, agent_id)
+    command = DeleteAgent(tenant_id=principal.tenant_id, agent_id=agent_id, actor=principal.actor)
+    await deps_of(request).ask(
+        request, "ingest", "delete_agent", command, AgentInfo, principal.tenant_id
+    )
+
+
+# --- sessions ------------------------------------------------------------------------
+
+
+class Session(msgspec.Struct):
+    tenant_id: str
+    agent_id: str
+    key_id: str
+    created_at: datetime
+    expires_at: datetime
+    active: bool = True
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def _session(
+    request: Request, principal: Principal, agent_id: str, *, live: bool = True
+) -> tuple[str, Session]:
+    token = request.headers.get("x-session-token", "").strip()
+    if not token:
+        raise Problem(401, "MISSING_SESSION_TOKEN", "X-Session-Token header is required")
+    kv = request.app.state.sessions
+    try:
+        entry = await kv.get(_digest(token))
+    except KeyNotFoundError:
+        raise Problem(401, "INVALID_SESSION_TOKEN", "the session token is not known") from None
+    session = msgspec.json.decode(entry.value or b"{}", type=Session)
+    if session.tenant_id != principal.tenant_id or session.agent_id != agent_id:
+        raise Problem(401, "INVALID_SESSION_TOKEN", "the session token is for another agent")
+    if live and (not session.active or session.expires_at <= _now()):
+        raise Problem(401, "SESSION_EXPIRED", "the session is no longer active; activate again")
+    return _digest(token), session
+
+
+def _session_json(agent_id: str, session: Session) -> dict[str, Any]:
+    remaining = max((session.expires_at - _now()).total_seconds(), 0.0)
+    return {
+        "agent_id": agent_id,
+        "session_active": session.active and remaining > 0,
+        "expires_at": session.expires_at,
+        "remaining_seconds": round(remaining),
+    }
+
+
+@post("/agents/{agent_id:str}/activate", status_code=200)
+async def activate(request: Request, agent_id: str) -> Response[bytes]:
+    principal = await authorize(request, "admin")
+    await _agent(request, principal, agent_id)
+    body = await _body(request)
+    hours = _number(body, "duration_hours", SESSION_HOURS, 0.01, MAX_SESSION_HOURS)
+    token = "mst_" + secrets.token_urlsafe(32)
+    now = _now()
+    session = Session(
+        tenant_id=principal.tenant_id,
+        agent_id=agent_id,
+        key_id=principal.key_id,
+        created_at=now,
+        expires_at=now + timedelta(hours=hours),
+    )
+    await request.app.state.sessions.put(_digest(token), msgspec.json.encode(session))
+    data = {"session_token": token, **_session_json(agent_id, session), "duration_hours": hours}
+    response = ok(data)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@post("/agents/{agent_id:str}/deactivate", status_code=200)
+async def deactivate(request: Request, agent_id: str) -> Response[bytes]:
+    principal = await authorize(request, "admin")
+    digest, session = await _session(request, principal, agent_id, live=False)
+    ended = msgspec.structs.replace(session, active=False)
+    await request.app.state.sessions.put(digest, msgspec.json.encode(ended))
+    return ok({"agent_id": agent_id, "deactivated": True})
+
+
+@get("/agents/{agent_id:str}/status")
+async def status(request: Request, agent_id: str) -> Response[bytes]:
+    principal = await authorize(request, "admin")
+    await _agent(request, principal, agent_id)
+    if not request.headers.get("x-session-token"):
+        return ok(
+            {
+                "agent_id": agent_id,
+                "session_active": False,
+                "expires_at": None,
+                "remaining_seconds": 0,
+            }
+        )
+    _, session = await _session(request, principal, agent_id, live=False)
+    return ok(_session_json(agent_id, session))
+
+
+@post("/agents/{agent_id:str}/extend", status_code=200)
+async def extend(request: Request, agent_id: str) -> Response[bytes]:
+    principal = await authorize(request, "admin")
+    digest, session = await _session(request, principal, agent_id)
+    body = await _body(request)
+    hours = _number(body, "hours", SESSION_HOURS, 0.01, MAX_SESSION_HOURS)
+    limit = session.created_at + timedelta(hours=MAX_SESSION_HOURS * 4)
+    longer = msgspec.structs.replace(
+        session, expires_at=min(session.expires_at + timedelta(hours=hours), limit)
+    )
+    await request.app.state.sessions.put(digest, msgspec.json.encode(longer))
+    return ok(_session_json(agent_id, longer))
+
+
+# --- memories ------------------------------------------------------------------------
+
+
+def _item(values: dict[str, Any], agent_id: str) -> IngestRequest:
+    content = _text(values, "content") or ""
+    memory_type = _text(values, "memory_type", required=False, limit=40) or "fact"
+    if memory_type not in MEMORY_TYPES:
+        raise Problem(
+            422,
+            "VALIDATION_ERROR",
+            f"memory_type must be one of: {', '.join(MEMORY_TYPES)}",
+            field="memory_type",
+        )
+    confidence = _number(values, "confidence", 1.0, 0.0, 1.0)
+    tags = values.get("tags") or []
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",") if t.strip()]
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise Problem(422, "VALIDATION_ERROR", "tags must be a list of strings", field="tags")
+    metadata = values.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise Problem(422, "VALIDATION_ERROR", "metadata must be an object", field="metadata")
+    return IngestRequest(
+        user_id=_text(values, "user_id", required=False, limit=256) or agent_id,
+        content=content,
+        source_type="api_text",
+        session_id=_text(values, "session_id", required=False, limit=256),
+        agent_id=agent_id,
+        metadata={**metadata, "memory_type": memory_type, "confidence": confidence, "tags": tags},
+    )
+
+
+@post("/agents/{agent_id:str}/remember", status_code=201)
+async def remember(request: Request, agent_id: str) -> Response[bytes]:
+    principal = await authorize(request, "ingest")
+    await _session(request, principal, agent_id)
+    values: dict[str, Any] = {**dict(request.query_params), **await _body(request)}
+    item = _item(values, agent_id)
+    command = to_command(item, principal.tenant_id, principal.actor)
+    await publish(request, [command])
+    return ok(
+        {
+            "memory_id": command.memory_id,
+            "agent_id": agent_id,
+            "memory_type": item.metadata["memory_type"],
+            "confidence": item.metadata["confidence"],
+            "created_at": command.issued_at,
+        },
+        201,
+    )
+
+
+@post("/agents/{agent_id:str}/batch-remember", status_code=201)
+async def batch_remember(request: Request, agent_id: str) -> Response[bytes]:
+    principal = await authorize(request, "batch")
+    await _session(request, principal, agent_id)
+    body = await _body(request)
+    memories = body.get("memories")
+    if not isinstance(memories, list) or not 1 <= len(memories) <= 100:
+        raise Problem(
+            422, "VALIDATION_ERROR", "memories must hold 1 to 100 items", field="memories"
+        )
+    commands = []
+    for index, values in enumerate(memories):
+        if not isinstance(values, dict):
+            raise Problem(
+                422, "VALIDATION_ERROR", "each memory must be an object", field=f"memories[{index}]"
+            )
+        try:
+            commands.append(
+                to_command(_item(values, agent_id), principal.tenant_id, principal.actor)
+            )
+        except Problem as problem:
+            field = f"memories[{index}].{problem.details.get('field', '')}".rstrip(".")
+            raise Problem(
+                problem.status, problem.code, f"memory {index}: {problem.detail}", field=field
+            ) from None
+    await publish(request, commands)
+    return ok({"memory_ids": [c.memory_id for c in commands], "count": len(commands)}, 201)
+
+
+def memory_json(
+    memory_id: str,
+    content: str,
+    metadata: dict[str, Any],
+    created_at: datetime,
+    score: float | None = None,
+) -> dict[str, Any]:
+    extra = {k: v for k, v in metadata.items() if k not in {"memory_type", "confidence", "tags"}}
+    return {
+        "memory_id": memory_id,
+        "content": content,
+        "memory_type": metadata.get("memory_type", "fact"),
+        "confidence": metadata.get("confidence", 1.0),
+        "tags": metadata.get("tags", []),
+        "score": score,
+        "created_at": created_at,
+        "metadata": extra,
+    }
+
+
+def _hit_json(hit: SearchHit) -> dict[str, Any]:
+    return memory_json(
+        hit.memory_id, hit.content, hit.metadata, hit.ingested_at, round(hit.similarity, 4)
+    )
+
+
+def _view_json(memory: MemoryView) -> dict[str, Any]:
+    return memory_json(memory.memory_id, memory.content, memory.metadata, memory.recorded_at)
+
+
+async def _search(
+    request: Request,
+    principal: Principal,
+    agent_id: str,
+    query: str,
+    limit: int,
+    *,
+    as_of: datetime | None = None,
+) -> list[SearchHit]:
+    search = SearchQuery(
+        tenant_id=principal.tenant_id,
+        user_id=None,
+        agent_id=agent_id,
+        query=query,
+        limit=min(limit * 3, 50),
+        occurred_before=as_of,
+    )
+    found = await deps_of(request).ask(
+        request, "retrieval", "search", search, SearchResult, principal.tenant_id
+    )
+    assert isinstance(found, SearchResult)
+    return list(found.results)
+
+
+async def _recall(request: Request, agent_id: str, *, as_of: bool) -> Response[bytes]:
+    principal = await authorize(request, "search")
+    await _session(request, principal, agent_id)
+    query = query_param(request, "query", required=True, max_len=4000) or ""
+    limit = int_param(request, "limit", default=10, low=1, high=100)
+    memory_type = query_param(request, "memory_type")
+    when = _when(request, "as_of") if as_of else None
+    hits = await _search(request, principal, agent_id, query, limit, as_of=when)
+    if memory_type:
+        hits = [h for h in hits if h.metadata.get("memory_type", "fact") == memory_type]
+    memories = [_hit_json(h) for h in hits[:limit]]
+    data: dict[str, Any] = {"query": query, "memories": memories, "count": len(memories)}
+    if when is not None:
+        data["as_of"] = when
+    return ok(data)
+
+
+@get("/agents/{agent_id:str}/recall")
+async def recall(request: Request, agent_id: str) -> Response[bytes]:
+    return await _recall(request, agent_id, as_of=False)
+
+
+@get("/agents/{agent_id:str}/recall/as-of")
+async def recall_as_of(request: Request, agent_id: str) -> Response[bytes]:
+    return await _recall(request, agent_id, as_of=True)
+
+
+@get("/agents/{agent_id:str}/recall/changed-since")
+async def recall_changed_since(request: Request, agent_id: str) -> Response[bytes]:
+    principal = await authorize(request, "memories")
+    await _session(request, principal, agent_id)
+    since = _when(request, "since")
+    assert since is not None
+    limit = int_param(request, "limit", default=10, low=1, high=100)
+    offset = int_param(request, "offset", default=0, low=0, high=100_000)
+    changed: list[MemoryView] = []
+    page_offset = 0
+    # Newest first: read pages until they reach back past `since`.
+    while len(changed) < offset + limit:
+        page = await deps_of(request).ask(
+            request,
+            "retrieval",
+            "memories",
+            ListMemoriesQuery(
+                tenant_id=principal.tenant_id,
+                user_id=None,
+                agent_id=agent_id,
+                limit=100,
+                offset=page_offset,
+            ),
+            MemoryPage,
+            principal.tenant_id,
+        )
+        assert isinstance(page, MemoryPage)
+        newer = [m for m in page.memories if m.recorded_at > since]
+        changed += newer
+        if len(newer) < len(page.memories) or len(page.memories) < 100:
+            break
+        page_offset += 100
+    memories = [_view_json(m) for m in changed[offset : offset + limit]]
+    return ok(
+        {
+            "since": since,
+            "memories": memories,
+            "count": len(memories),
+            "limit": limit,
+            "offset": offset,
+        }
+    )
+
+
+@get("/agents/{agent_id:str}/recall/current")
+async def recall_current(request: Request, agent_id: str) -> Response[bytes]:
+    principal = await authorize(request, "context")
+    await _session(request, principal, agent_id)
+    limit = int_param(request, "limit", default=10, low=1, high=100)
+    offset = int_param(request, "offset", default=0, low=0, high=100_000)
+    subject = query_param(request, "user_id") or agent_id
+    profile = await deps_of(request).ask(
+        request,
+        "synthesis",
+        "profile",
+        ProfileQuery(tenant_id=principal.tenant_id, user_id=subject, agent_id=agent_id),
+        Profile,
+        principal.tenant_id,
+    )
+    assert isinstance(profile, Profile)
+    facts = [("static", s) for s in profile.static] + [("dynamic", s) for s in profile.dynamic]
+    memories = [
+        {
+            "memory_id": derived_id("fact-statement", principal.tenant_id, subject, text),
+            "content": text,
+            "memory_type": "fact",
+            "kind": kind,
+            "current": True,
+        }
+        for kind, text in facts[offset : offset + limit]
+    ]
+    return ok(
+        {
+            "memories": memories,
+            "count": len(memories),
+            "total": len(facts),
+            "limit": limit,
+            "offset": offset,
+        }
+    )
+
+
+@get("/agents/{agent_id:str}/export")
+async def export(request: Request, agent_id: str) -> Response[bytes]:
+    principal = await authorize(request, "memories")
+    await _session(request, principal, agent_id)
+    memories: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        page = await deps_of(request).ask(
+            request,
+            "retrieval",
+            "memories",
+            ListMemoriesQuery(
+                tenant_id=principal.tenant_id,
+                user_id=None,
+                agent_id=agent_id,
+                limit=100,
+                offset=offset,
+            ),
+            MemoryPage,
+            principal.tenant_id,
+        )
+        assert isinstance(page, MemoryPage)
+        memories += [_view_json(m) for m in page.memories]
+        offset += 100
+        if offset >= page.total or not page.memories or offset >= 10_000:
+            break
+    return ok(
+        {"agent_id": agent_id, "memories": memories, "count": len(memories), "exported_at": _now()}
+    )
+
+
+# --- answers and context -------------------------------------------------------------
+
+_STOP = frozenset(
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "at",
+        "be",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "the",
+        "their",
+        "there",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    }
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in _STOP}
+
+
+def extractive_answer(question: str, passages: list[str]) -> tuple[str | None, float]:
+    """The sentence of the passages that shares most words with the question."""
+    wanted = _words(question)
+    best, score = None, 0.0
+    for passage in passages:
+        for sentence in _SENTENCE.split(passage):
+            overlap = len(wanted & _words(sentence)) / max(len(wanted), 1)
+            if overlap > score:
+                best, score = sentence.strip(), overlap
+    return best, round(score, 3)
+
+
+@post("/agents/{agent_id:str}/answer", status_code=200)
+async def answer(request: Request, agent_id: str) -> Response[bytes]:
+    principal = await authorize(request, "search")
+    await _session(request, principal, agent_id)
+    body = {**dict(request.query_params), **await _body(request)}
+    question = _text(body, "question", limit=4000) or ""
+    limit = int(_number(body, "limit", 5, 1, 20))
+    hits = (await _search(request, principal, agent_id, question, limit))[:limit]
+    text, confidence = extractive_answer(question, [h.content for h in hits])
+    return ok(
+        {
+            "question": question,
+            "answer": text or "No stored memory answers this question.",
+            "confidence": confidence,
+            "method": "extractive",
+            "sources": [_hit_json(h) for h in hits],
+        }
+    )
+
+
+@post("/agents/{agent_id:str}/context/summarize", status_code=200)
+async def summarize(request: Request, agent_id: str) -> Response[bytes]:
+    principal = await authorize(request, "context")
+    await _session(request, principal, agent_id)
+    body = await _body(request)
+    max_tokens = int(_number(body, "max_tokens", 1000, 100, 32_000))
+    query = PackQuery(
+        tenant_id=principal.tenant_id,
+        agent_id=agent_id,
+        user_id=_text(body, "user_id", required=False, limit=256) or agent_id,
+        query=_text(body, "query", required=False, limit=4000),
+        preset="self_determined",
+        max_tokens=max_tokens,
+        actor=principal.actor,
+    )
+    try:
+        pack = await deps_of(request).ask(
+            request, "synthesis", "pack", query, PackView, principal.tenant_id
+        )
+    except Problem as problem:
+        if problem.status != 404:
+            raise
+        return ok({"summary": "", "token_count": 0, "memory_count": 0})
+    assert isinstance(pack, PackView)
+    return ok(
+        {
+            "summary": pack.content.get("context", ""),
+            "token_count": pack.token_count,
+            "memory_count": pack.session_memory_count + pack.long_term_memory_count,
+            "knowledge_count": pack.knowledge_count,
+            "pack_id": pack.pack_id,
+        }
+    )
+
+
+def _approx_tokens(text: str) -> int:
+    # About four characters a token for English; no tokenizer is loaded in the gateway.
+    return max(1, (len(text) + 3) // 4)
+
+
+def compress(messages: list[dict[str, str]], budget: int) -> tuple[list[dict[str, str]], int, int]:
+    """Keep the newest messages whole while they fit half the budget; of the older ones
+    keep the sentences that carry facts (numbers, names, first-person statements) in a
+    summary message; system messages stay."""
+    original = sum(_approx_tokens(m["content"]) for m in messages)
+    system = [m for m in messages if m["role"] == "system"]
+    rest = [m for m in messages if m["role"] != "system"]
+    spent = sum(_approx_tokens(m["content"]) for m in system)
+    recent: list[dict[str, str]] = []
+    for message in reversed(rest):
+        cost = _approx_tokens(message["content"])
+        if spent + cost > budget // 2 and recent:
+            break
+        recent.insert(0, message)
+        spent += cost
+    older = rest[: len(rest) - len(recent)]
+    prefix = "Earlier in this conversation:"
+    kept: list[str] = []
+    for message in older:
+        for sentence in _SENTENCE.split(message["content"]):
+            informative = re.search(r"\d|\b[A-Z][a-z]+\b|\b(I|my|we|our)\b", sentence)
+            line = f"{message['role']}: {sentence.strip()}"
+            longer = _approx_tokens(" ".join([prefix, *kept, line]))
+            if informative and spent + longer <= budget:
+                kept.append(line)
+    summary = [{"role": "system", "content": " ".join([prefix, *kept])}] if kept else []
+    result = system + summary + recent
+    return result, original, sum(_approx_tokens(m["content"]) for m in result)
+
+
+@post("/agents/{agent_id:str}/context/compress", status_code=200)
+async def compress_context(request: Request, agent_id: str) -> Response[bytes]:
+    principal = await authorize(request, "context")
+    await _session(request, principal, agent_id)
+    body = await _body(request)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise Problem(
+            422, "VALIDATION_ERROR", "messages must be a non-empty list", field="messages"
+        )
+    clean = []
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+            raise Problem(
+                422,
+                "VALIDATION_ERROR",
+                "each message needs role and content",
+                field=f"messages[{index}]",
+            )
+        clean.append({"role": str(message.get("role", "user")), "content": message["content"]})
+    budget = int(_number(body, "max_tokens", 1000, 50, 100_000))
+    result, original, compressed = compress(clean, budget)
+    return ok(
+        {
+            "messages": result,
+            "original_tokens": original,
+            "compressed_tokens": compressed,
+            "ratio": round(compressed / max(original, 1), 3),
+        }
+    )
+
+
+memanto_router = Router(
+    path="/api/v2",
+    route_handlers=[
+        create_agent,
+        list_agents,
+        get_agent,
+        delete_agent,
+        activate,
+        deactivate,
+        status,
+        extend,
+        remember,
+        batch_remember,
+        recall,
+        recall_as_of,
+        recall_changed_since,
+        recall_current,
+        export,
+        answer,
+        summarize,
+        compress_context,
+    ],
+    exception_handlers={
+        Problem: handle_error,
+        HTTPException: handle_error,
+        Exception: handle_error,
+    },
+)
