@@ -16,6 +16,7 @@ from typing import Any, Literal
 import msgspec
 
 from mnemo.gateway.routes.accounts import AgentPatch, AgentRequest, KeyRequest, SignUpRequest
+from mnemo.gateway.routes.facts import ContradictRequest, SupersedeRequest
 from mnemo.gateway.routes.ingest import BatchRequest, IngestRequest
 from mnemo.gateway.routes.search import SearchRequest
 
@@ -107,6 +108,53 @@ class Entity(msgspec.Struct, rename="camel"):
 
 class Entities(msgspec.Struct):
     entities: list[Entity]
+
+
+class FactEvidence(msgspec.Struct, rename="camel"):
+    """One time the fact was said: the memory and the span of it."""
+
+    memory_id: str
+    span: list[int] | None
+    occurred_at: datetime
+    agent_id: str | None
+
+
+class Fact(msgspec.Struct, rename="camel"):
+    """A synthesized fact in valid time; `status` as of asOf: current, superseded or
+    negated; `validated` and `contradicted` are set through the API."""
+
+    id: str
+    user_id: str
+    attribute: str
+    value: str
+    statement: str
+    kind: Literal["static", "dynamic"]
+    category: str
+    confidence: float
+    valid_from: datetime
+    valid_to: datetime | None
+    recorded_at: datetime
+    status: Literal["current", "superseded", "negated"]
+    superseded_by: str | None
+    validated: bool
+    contradicted: bool
+    contradicted_by: list[str]
+    extractor: str | None
+    agent_id: str | None
+    evidence: list[FactEvidence]
+
+
+class Facts(msgspec.Struct):
+    facts: list[Fact]
+
+
+class FactChanged(msgspec.Struct, rename="camel"):
+    """The fact as changed, the fact stated by the change (supersede, contradict with
+    content) and the ids of the events that record it."""
+
+    fact: Fact
+    new_fact: Fact | None
+    event_ids: list[str]
 
 
 class Forgotten(msgspec.Struct, rename="camel"):
@@ -242,6 +290,7 @@ AS_OF = Param("asOf", "only what had happened by then (valid time)", schema=TIME
 AS_OF_KNOWLEDGE = Param(
     "asOfKnowledge", "only what Mnemo knew by then (transaction time)", schema=TIME
 )
+FACT_ID = Param("fact_id", "the fact's id", required=True)
 PAGE = [
     Param("limit", "page size", schema=INT),
     Param("offset", "items to skip", schema=INT),
@@ -367,6 +416,47 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             AS_OF_KNOWLEDGE,
             Param("type", "person, organization, tool or place"),
         ),
+    ),
+    ("GET", "/v1/facts"): Op(
+        "A user's facts: those holding now (or asOf, as known at asOfKnowledge), or every "
+        "fact changed since changedSince",
+        "synthesis",
+        200,
+        Facts,
+        params=(
+            USER,
+            AGENT,
+            AS_OF,
+            AS_OF_KNOWLEDGE,
+            Param("changedSince", "every fact anything happened to after then", schema=TIME),
+        ),
+    ),
+    ("POST", "/v1/facts/{fact_id}/validate"): Op(
+        "Confirm a fact (an event with the caller as actor)",
+        "synthesis",
+        200,
+        FactChanged,
+        errors=(400, 401, 404, 429),
+        params=(FACT_ID,),
+    ),
+    ("POST", "/v1/facts/{fact_id}/supersede"): Op(
+        "Replace a fact with a new one (content); the old one ends at validFrom",
+        "synthesis",
+        200,
+        FactChanged,
+        SupersedeRequest,
+        errors=(400, 401, 404, 409, 429),
+        params=(FACT_ID,),
+    ),
+    ("POST", "/v1/facts/{fact_id}/contradict"): Op(
+        "Flag a fact as contradicted, by a fact stated beside it (content) or a reason; "
+        "both are kept",
+        "synthesis",
+        200,
+        FactChanged,
+        ContradictRequest,
+        errors=(400, 401, 404, 429),
+        params=(FACT_ID,),
     ),
     ("GET", "/v1/audit/events"): Op(
         "Every step one request caused, across services, in causal order",

@@ -1,12 +1,23 @@
 """Wiring: settings -> host -> consumers of recorded memories and of what synthesis derived,
-and the profile and entities queries. `rebuild` refills the read models from the log."""
+the profile, entities and facts queries and fact changes. `rebuild` refills the read models
+from the log."""
 
 from mnemo.bus import ConsumerSpec
-from mnemo.contracts import EntitiesQuery, PackQuery, ProfileQuery
+from mnemo.contracts import ChangeFact, EntitiesQuery, FactsQuery, PackQuery, ProfileQuery
 from mnemo.eventlog import EventStore
 from mnemo.host import Host
 from mnemo.settings import load_settings
-from mnemo.synthesis.handlers import SERVICE, ReadModelHandlers, SynthesisHandlers
+from mnemo.synthesis.budget import LLMBudget
+from mnemo.synthesis.curation import FactCuration
+from mnemo.synthesis.fact_views import FactViews
+from mnemo.synthesis.handlers import (
+    SERVICE,
+    Extract,
+    ReadModelHandlers,
+    SynthesisHandlers,
+    built_in,
+)
+from mnemo.synthesis.llm import LLMExtractor
 from mnemo.synthesis.packs import PackCompiler
 from mnemo.synthesis.passes import SQL, PassTracker
 from mnemo.synthesis.settings import SynthesisSettings
@@ -20,6 +31,8 @@ READ_MODEL_EVENTS = (
     "fact.extracted",
     "fact.superseded",
     "fact.corroborated",
+    "fact.validated",
+    "fact.contradicted",
     "entity.extracted",
     "memory.synthesized",
     "memory.forgotten",
@@ -32,7 +45,21 @@ async def main() -> None:
     await host.start(migrations={"synthesis": SQL})
     assert host.pool is not None
     store = EventStore(host.pool)
-    handlers = SynthesisHandlers(store, PassTracker(host.pool), Timelines(host.pool, store))
+    timelines = Timelines(host.pool, store)
+    extract: Extract = built_in
+    if settings.llm_url and settings.llm_model:
+        llm = LLMExtractor(
+            settings.llm_url,
+            settings.llm_model,
+            LLMBudget(host.pool, settings.llm_tenant_budget),
+            api_key=settings.llm_api_key,
+            timeout=settings.llm_timeout,
+            concurrency=settings.llm_concurrency,
+            retries=settings.llm_retries,
+        )
+        extract = llm.extract
+        log.info("llm_extractor", model=settings.llm_model, budget=settings.llm_tenant_budget)
+    handlers = SynthesisHandlers(store, PassTracker(host.pool), timelines, extract)
     topology = host.topology
     host.consume(
         ConsumerSpec(
@@ -56,6 +83,10 @@ async def main() -> None:
     )
     host.query("profile", ProfileQuery, read_models.profile)
     host.query("entities", EntitiesQuery, read_models.entity_graph)
+    views = FactViews(host.pool)
+    host.query("facts", FactsQuery, views.listing)
+    curation = FactCuration(store, timelines, views, read_models)
+    host.query("change_fact", ChangeFact, curation.change)
     assert host.nc is not None
     packs = PackCompiler(store, read_models.facts, host.nc, topology, settings.query_timeout)
     host.query("pack", PackQuery, packs.pack)

@@ -72,6 +72,9 @@ class Extraction:
     facts: list[Finding] = field(default_factory=list)
     negations: list[Negation] = field(default_factory=list)
     mentions: list[Mention] = field(default_factory=list)
+    # Which extractor read the memory, and why the built-in one did when an LLM was asked.
+    extractor: str = NAME
+    fallback_reason: str | None = None
 
 
 # --------------------------------------------------------------------------- rules
@@ -536,10 +539,11 @@ def extract(text: str) -> Extraction:
         for pattern, apply in _RULES:
             for match in pattern.finditer(sentence):
                 apply(s, match)
-    return _once(out)
+    return dedupe(out)
 
 
-def _once(out: Extraction) -> Extraction:
+def dedupe(out: Extraction) -> Extraction:
+    """Each fact, negation and mention once (the first said), in order of appearance."""
     facts: dict[tuple[str, str], Finding] = {}
     for f in sorted(out.facts, key=lambda f: f.span):
         facts.setdefault((f.attribute, values.key(f.value)), f)

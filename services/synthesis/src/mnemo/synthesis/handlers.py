@@ -1,5 +1,7 @@
 """What synthesis does for each recorded memory, and how its read models follow the log."""
 
+from collections.abc import Awaitable, Callable
+
 import asyncpg
 
 from mnemo.bus import Delivery
@@ -50,24 +52,41 @@ def pass_stream(tenant_id: str, user_id: str) -> str:
     return f"synthesis-pass-{tenant_id}-{subject_key(tenant_id, user_id)}"
 
 
+# (tenant id, memory content) -> what is in it: the built-in rules, or an LLM with them
+# as its fallback.
+Extract = Callable[[str, str], Awaitable[extractor.Extraction]]
+
+
+async def built_in(_tenant_id: str, content: str) -> extractor.Extraction:
+    return extractor.extract(content)
+
+
 class SynthesisHandlers:
-    def __init__(self, store: EventStore, passes: PassTracker, timelines: Timelines) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        passes: PassTracker,
+        timelines: Timelines,
+        extract: Extract = built_in,
+    ) -> None:
         self._store = store
         self._passes = passes
         self._timelines = timelines
+        self._extract = extract
 
     async def memory_recorded(self, delivery: Delivery) -> None:
         """Decide what the memory changes in its subject's facts and entities, and append
         that, plus `memory.synthesized`, to the subject's stream, caused by the memory.
 
         The subject's stream is read and written with an expected version, so two
-        replicas never decide on a stale timeline; a memory already in it is skipped.
+        replicas never decide on a stale timeline; a memory already in it is skipped
+        (before it is read, so an LLM is not asked twice about it).
         """
         envelope: Envelope = delivery.decode(Envelope)
         memory = envelope.data
         if not isinstance(memory, MemoryRecorded):
             return
-        found = extractor.extract(memory.content)
+        found: extractor.Extraction | None = None
         stream = facts_stream(envelope.tenant_id, memory.user_id)
         subject = subject_key(envelope.tenant_id, memory.user_id)
         for _ in range(_APPEND_ATTEMPTS):
@@ -78,6 +97,8 @@ class SynthesisHandlers:
                 log.info("memory_already_synthesized", memory_id=memory.memory_id)
                 self._timelines.keep(stream, timeline, version, key_id)
                 break
+            if found is None:
+                found = await self._extract(envelope.tenant_id, memory.content)
             events = self._events(envelope, memory, timeline, found)
             expected = version if version >= 0 else NO_STREAM
             try:
@@ -89,6 +110,8 @@ class SynthesisHandlers:
                 "memory_synthesized",
                 memory_id=memory.memory_id,
                 events=len(events),
+                extractor=found.extractor,
+                fallback_reason=found.fallback_reason,
                 lag_ms=int((utcnow() - envelope.recorded_at).total_seconds() * 1000),
             )
             break
@@ -117,7 +140,8 @@ class SynthesisHandlers:
             memory_id=memory.memory_id,
             user_id=memory.user_id,
             fact_ids=[d.fact.fact_id for _, d in derived if isinstance(d, FactExtracted)],
-            extractor=extractor.NAME,
+            extractor=found.extractor,
+            fallback_reason=found.fallback_reason,
             entity_ids=list(
                 dict.fromkeys(
                     d.entity.entity_id for _, d in derived if isinstance(d, EntityExtracted)
@@ -198,7 +222,7 @@ class ReadModelHandlers:
         """Empty every read model (before a rebuild from the log)."""
         await self._pool.execute(
             """TRUNCATE synthesis.facts, synthesis.fact_endings, synthesis.fact_evidence,
-                        synthesis.entity_mentions, synthesis.subjects"""
+                        synthesis.fact_marks, synthesis.entity_mentions, synthesis.subjects"""
         )
 
     async def events(self, deliveries: list[Delivery]) -> None:

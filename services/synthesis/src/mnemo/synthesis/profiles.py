@@ -8,9 +8,11 @@ import asyncpg
 
 from mnemo.contracts import (
     Envelope,
+    FactContradicted,
     FactCorroborated,
     FactExtracted,
     FactSuperseded,
+    FactValidated,
     Profile,
     ProfileQuery,
 )
@@ -46,8 +48,8 @@ class FactTable:
             await conn.executemany(
                 """INSERT INTO synthesis.facts (tenant_id, fact_id, user_id, memory_id,
                        attribute, value, statement, kind, confidence, occurred_at, recorded_at,
-                       category, span_start, span_end, agent_id)
-                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
+                       category, span_start, span_end, agent_id, extractor)
+                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
                    ON CONFLICT DO NOTHING""",
                 facts,
             )
@@ -74,9 +76,25 @@ class FactTable:
                    WHERE tenant_id = $1 AND fact_id = $2""",
                 [(row[0], row[3], row[7]) for row in evidence],
             )
+        marks = [
+            _mark(e) for e in envelopes if isinstance(e.data, FactValidated | FactContradicted)
+        ]
+        if marks:
+            await conn.executemany(
+                """INSERT INTO synthesis.fact_marks (tenant_id, event_id, user_id, fact_id, mark,
+                       other_fact_id, confidence, actor, recorded_at)
+                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING""",
+                marks,
+            )
+            # Confirmed by someone: as sure as they said.
+            await conn.executemany(
+                """UPDATE synthesis.facts SET confidence = greatest(confidence, $3)
+                   WHERE tenant_id = $1 AND fact_id = $2""",
+                [(row[0], row[3], row[6]) for row in marks if row[4] == "validated"],
+            )
 
     async def forget(self, conn: asyncpg.Connection, tenant_id: str, user_id: str) -> None:
-        for table in ("facts", "fact_endings", "fact_evidence"):
+        for table in ("facts", "fact_endings", "fact_evidence", "fact_marks"):
             await conn.execute(
                 f"DELETE FROM synthesis.{table} WHERE tenant_id = $1 AND user_id = $2",
                 tenant_id,
@@ -123,6 +141,24 @@ def _fact(envelope: Envelope) -> tuple[Any, ...]:
         fact.span[0],
         fact.span[1],
         data.agent_id,
+        data.extractor,
+    )
+
+
+def _mark(envelope: Envelope) -> tuple[Any, ...]:
+    data = envelope.data
+    assert isinstance(data, FactValidated | FactContradicted)
+    validated = isinstance(data, FactValidated)
+    return (
+        envelope.tenant_id,
+        envelope.event_id,
+        data.user_id,
+        data.fact_id,
+        "validated" if validated else "contradicted",
+        data.by_fact_id if isinstance(data, FactContradicted) else None,
+        data.confidence if isinstance(data, FactValidated) else None,
+        envelope.actor,
+        envelope.recorded_at,
     )
 
 

@@ -6,3 +6,34 @@ from mnemo.settings import DatabaseSettings
 class SynthesisSettings(DatabaseSettings, kw_only=True, frozen=True):
     # MNEMO_QUERY_TIMEOUT: seconds to wait for another service's answer (memory packs).
     query_timeout: float = 5.0
+    # MNEMO_LLM_URL: an OpenAI-compatible server (POST /v1/chat/completions) that extracts
+    # facts; unset: the built-in extractor only.
+    llm_url: str | None = None
+    # MNEMO_LLM_MODEL: the model to ask (required with MNEMO_LLM_URL).
+    llm_model: str | None = None
+    # MNEMO_LLM_API_KEY: sent as a bearer token; never logged.
+    llm_api_key: str | None = None
+    # MNEMO_LLM_TIMEOUT: seconds to wait for one answer.
+    llm_timeout: float = 30.0
+    # MNEMO_LLM_CONCURRENCY: most calls in flight per synthesis process.
+    llm_concurrency: int = 4
+    # MNEMO_LLM_RETRIES: further attempts after a 5xx, 429, time-out or lost connection.
+    llm_retries: int = 2
+    # MNEMO_LLM_TENANT_BUDGET: LLM calls per tenant per UTC day, shared by all replicas
+    # (0: no limit); past it, the built-in extractor with reason "budget".
+    llm_tenant_budget: int = 1000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.llm_url and not self.llm_model:
+            raise ValueError("MNEMO_LLM_MODEL is required when MNEMO_LLM_URL is set")
+        if self.llm_url and not self.llm_url.startswith(("http://", "https://")):
+            raise ValueError("MNEMO_LLM_URL must start with http:// or https://")
+        if self.llm_concurrency < 1:
+            raise ValueError("MNEMO_LLM_CONCURRENCY must be at least 1")
+        if not 0 <= self.llm_retries <= 10:
+            raise ValueError("MNEMO_LLM_RETRIES must be between 0 and 10")
+        if self.llm_tenant_budget < 0:
+            raise ValueError("MNEMO_LLM_TENANT_BUDGET must be 0 (no limit) or more")
+        if self.llm_timeout <= 0:
+            raise ValueError("MNEMO_LLM_TIMEOUT must be more than 0")

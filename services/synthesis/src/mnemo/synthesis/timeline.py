@@ -15,9 +15,11 @@ from mnemo.contracts import (
     EventData,
     ExtractedEntity,
     ExtractedFact,
+    FactContradicted,
     FactCorroborated,
     FactExtracted,
     FactSuperseded,
+    FactValidated,
     MemorySynthesized,
     derived_id,
 )
@@ -36,6 +38,12 @@ class Fact:
     valid_from: datetime
     valid_to: datetime | None = None
     evidence: int = 1
+    memory_id: str = ""
+    agent_id: str | None = None
+    kind: str = "static"
+    category: str = "identity"
+    single: bool = False
+    contradicted: bool = False
 
     def holds_at(self, at: datetime) -> bool:
         return self.valid_from <= at and (self.valid_to is None or at < self.valid_to)
@@ -62,7 +70,17 @@ class Timeline:
         if isinstance(data, FactExtracted):
             f = data.fact
             self.facts[f.fact_id] = Fact(
-                f.fact_id, f.attribute, f.value, f.statement, f.confidence, occurred_at
+                f.fact_id,
+                f.attribute,
+                f.value,
+                f.statement,
+                f.confidence,
+                occurred_at,
+                memory_id=data.memory_id,
+                agent_id=data.agent_id,
+                kind=f.kind,
+                category=f.category,
+                single=f.single,
             )
         elif isinstance(data, FactSuperseded):
             fact = self.facts.get(data.fact_id)
@@ -73,6 +91,12 @@ class Timeline:
             if fact := self.facts.get(data.fact_id):
                 fact.confidence = max(fact.confidence, data.confidence)
                 fact.evidence += 1
+        elif isinstance(data, FactValidated):
+            if fact := self.facts.get(data.fact_id):
+                fact.confidence = max(fact.confidence, data.confidence)
+        elif isinstance(data, FactContradicted):
+            if fact := self.facts.get(data.fact_id):
+                fact.contradicted = True
         elif isinstance(data, MemorySynthesized):
             self.memories.add(data.memory_id)
 
@@ -98,7 +122,7 @@ class Timeline:
         Ids derive from `cause` (the memory's event id), so the same memory decided
         again against the same timeline yields the same events.
         """
-        step = _Step(self, cause, memory_id, user_id, at, agent_id)
+        step = _Step(self, cause, memory_id, user_id, at, agent_id, found.extractor)
         items: list[Finding | Negation] = [*found.facts, *found.negations]
         for item in sorted(items, key=lambda i: i.span):
             if isinstance(item, Finding):
@@ -119,8 +143,10 @@ class _Step:
         user_id: str,
         at: datetime,
         agent_id: str | None,
+        extractor: str,
     ) -> None:
         self.tl = tl
+        self.extractor = extractor
         self.cause = cause
         self.memory_id = memory_id
         self.user_id = user_id
@@ -159,7 +185,7 @@ class _Step:
                     category=spec.category,
                     single=spec.single,
                 ),
-                extractor=_extractor(),
+                extractor=self.extractor,
                 agent_id=self.agent_id,
             ),
         )
@@ -280,7 +306,7 @@ class _Step:
                     confidence=m.confidence,
                     span=span,
                 ),
-                extractor=_extractor(),
+                extractor=self.extractor,
                 agent_id=self.agent_id,
             ),
         )
@@ -288,9 +314,3 @@ class _Step:
 
 def _named(value: str) -> bool:
     return bool(value) and (value[0].isupper() or value[0].isdigit())
-
-
-def _extractor() -> str:
-    from mnemo.synthesis.extractor import NAME
-
-    return NAME

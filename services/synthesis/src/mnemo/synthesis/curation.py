@@ -1,0 +1,218 @@
+"""What a caller does to a fact through the API: validate it, supersede it with a new fact,
+or contradict it (both kept, flagged).
+
+Each change is decided on the subject's timeline and appended to the subject's facts
+stream at the version it was decided on, as the memories' facts are (so a change and a
+memory being synthesized never interleave on a stale timeline); the events carry the
+caller as actor and the request's correlation id, so the audit chain shows them.
+"""
+
+from datetime import datetime
+
+from mnemo.contracts import (
+    FACT_CHANGES,
+    ChangeFact,
+    EventData,
+    ExtractedFact,
+    FactChange,
+    FactContradicted,
+    FactExtracted,
+    FactSuperseded,
+    FactValidated,
+    NewEvent,
+    QueryError,
+    derived_id,
+    new_id,
+    utcnow,
+)
+from mnemo.eventlog import NO_STREAM, EventStore, WrongExpectedVersion
+from mnemo.synthesis import values
+from mnemo.synthesis.fact_views import FactViews
+from mnemo.synthesis.handlers import SERVICE, ReadModelHandlers, facts_stream, subject_key
+from mnemo.synthesis.timeline import Fact
+from mnemo.synthesis.timelines import Timelines
+from mnemo.telemetry import current_context, get_logger
+
+log = get_logger(__name__)
+
+API_EXTRACTOR = "api"
+MAX_CONTENT = 1000
+_ATTEMPTS = 5
+
+
+class Refused(Exception):
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.error = QueryError(code=code, message=message, field=field)
+
+
+class FactCuration:
+    def __init__(
+        self,
+        store: EventStore,
+        timelines: Timelines,
+        views: FactViews,
+        read_models: ReadModelHandlers,
+    ) -> None:
+        self._store = store
+        self._timelines = timelines
+        self._views = views
+        self._read_models = read_models
+
+    async def change(self, request: ChangeFact) -> FactChange | QueryError:
+        try:
+            _check(request)
+        except Refused as refused:
+            return refused.error
+        user_id = await self._views.owner(request.tenant_id, request.fact_id, request.agent_id)
+        if user_id is None:
+            return QueryError(
+                code="not_found", message=f"no fact {request.fact_id!r}", field="factId"
+            )
+        ctx = current_context()
+        cause = ctx.message_id if ctx and ctx.message_id else new_id()
+        correlation = ctx.correlation_id if ctx and ctx.correlation_id else cause
+        stream = facts_stream(request.tenant_id, user_id)
+        for _ in range(_ATTEMPTS):
+            timeline, version, key_id = await self._timelines.load(
+                stream, subject_key(request.tenant_id, user_id), request.tenant_id, user_id
+            )
+            fact = timeline.facts.get(request.fact_id)
+            if fact is None:  # forgotten since the read model saw it
+                return QueryError(
+                    code="not_found", message=f"no fact {request.fact_id!r}", field="factId"
+                )
+            try:
+                decided = _decide(request, fact, user_id, cause)
+            except Refused as refused:
+                self._timelines.keep(stream, timeline, version, key_id)
+                return refused.error
+            events = [
+                NewEvent(
+                    event_id=event_id,
+                    tenant_id=request.tenant_id,
+                    occurred_at=at,
+                    correlation_id=correlation,
+                    causation_id=cause,
+                    actor=request.actor,
+                    service=SERVICE,
+                    data=data,
+                )
+                for event_id, data, at in decided
+            ]
+            try:
+                stored = await self._store.append(
+                    stream, events, expected_version=version if version >= 0 else NO_STREAM
+                )
+            except WrongExpectedVersion:
+                continue  # a memory or another change got in first: decide again
+            for env in stored:
+                timeline.apply(env.data, env.occurred_at)
+            self._timelines.keep(stream, timeline, version + len(stored), key_id)
+            # Read your own change: project it now (the read-model consumer will find it done).
+            await self._read_models.apply(stored)
+            log.info("fact_changed", change=request.change, fact_id=request.fact_id)
+            return await self._answer(request, user_id, stored)
+        return QueryError(code="conflict", message="the facts kept changing; try again")
+
+    async def _answer(self, request: ChangeFact, user_id: str, stored: list) -> FactChange:
+        new_ids = [e.data.fact.fact_id for e in stored if isinstance(e.data, FactExtracted)]
+        found = {
+            v.fact_id: v
+            for v, _ in await self._views.views(
+                request.tenant_id, user_id, fact_ids=[request.fact_id, *new_ids]
+            )
+        }
+        return FactChange(
+            fact=found[request.fact_id],
+            new_fact=found.get(new_ids[0]) if new_ids else None,
+            event_ids=[e.event_id for e in stored],
+        )
+
+
+def _check(request: ChangeFact) -> None:
+    if request.change not in FACT_CHANGES:
+        raise Refused("invalid", f"change must be one of {', '.join(FACT_CHANGES)}", "change")
+    for name, text in (("content", request.content), ("reason", request.reason)):
+        if text is not None and not text.strip():
+            raise Refused("invalid", f"{name} must not be empty", name)
+        if text is not None and len(text) > MAX_CONTENT:
+            raise Refused("invalid", f"{name} is longer than {MAX_CONTENT} characters", name)
+    if request.change == "supersede" and request.content is None:
+        raise Refused("invalid", "supersede needs the new fact's content", "content")
+
+
+def _decide(
+    request: ChangeFact, fact: Fact, user_id: str, cause: str
+) -> list[tuple[str, EventData, datetime]]:
+    """(event id, data, valid time) of what the change appends."""
+    now = utcnow()
+    if request.change == "validate":
+        data = FactValidated(user_id=user_id, fact_id=fact.fact_id)
+        return [(derived_id(cause, "fact.validated", fact.fact_id), data, now)]
+    at = request.valid_from or now
+    out: list[tuple[str, EventData, datetime]] = []
+    new_fact: str | None = None
+    if request.content is not None:
+        if at < fact.valid_from:
+            raise Refused(
+                "invalid",
+                f"validFrom must not be before the fact's own validFrom "
+                f"({fact.valid_from.isoformat()})",
+                "validFrom",
+            )
+        new_fact, stated = _stated(request, fact, user_id, cause)
+        out.append((new_fact, stated, at))
+    if request.change == "supersede":
+        assert new_fact is not None
+        if fact.valid_to is not None and fact.valid_to <= at:
+            raise Refused(
+                "conflict",
+                f"the fact already ended at {fact.valid_to.isoformat()}; nothing to supersede",
+                "factId",
+            )
+        ended = FactSuperseded(
+            memory_id=fact.memory_id,
+            user_id=user_id,
+            fact_id=fact.fact_id,
+            valid_to=at,
+            reason="superseded",
+            superseded_by=new_fact,
+        )
+        out.append((derived_id(cause, "fact.superseded", fact.fact_id), ended, at))
+        return out
+    # contradict: flag the fact (and the contradicting one, when stated); neither ends.
+    flagged = FactContradicted(
+        user_id=user_id, fact_id=fact.fact_id, by_fact_id=new_fact, statement=request.reason
+    )
+    out.append((derived_id(cause, "fact.contradicted", fact.fact_id), flagged, now))
+    if new_fact is not None:
+        back = FactContradicted(user_id=user_id, fact_id=new_fact, by_fact_id=fact.fact_id)
+        out.append((derived_id(cause, "fact.contradicted", new_fact), back, now))
+    return out
+
+
+def _stated(request: ChangeFact, fact: Fact, user_id: str, cause: str) -> tuple[str, FactExtracted]:
+    """The fact the caller states: same attribute, kind and category as the one it
+    replaces or contradicts; its statement is what they wrote."""
+    assert request.content is not None
+    content = request.content.strip()
+    value = (request.value or content).strip()
+    fact_id = derived_id(cause, "fact", fact.attribute, values.key(value))
+    return fact_id, FactExtracted(
+        memory_id=fact.memory_id,
+        user_id=user_id,
+        fact=ExtractedFact(
+            fact_id=fact_id,
+            attribute=fact.attribute,
+            value=value,
+            statement=content,
+            kind=fact.kind,
+            category=fact.category,
+            single=fact.single,
+            confidence=1.0,
+            span=(0, 0),
+        ),
+        extractor=API_EXTRACTOR,
+        agent_id=request.agent_id or fact.agent_id,
+    )

@@ -1,0 +1,245 @@
+"""An LLM extractor through any OpenAI-compatible `POST /v1/chat/completions` server.
+
+The model is asked for JSON that follows a schema (facts, negations, mentions, each with
+a quote of the memory), and its answer is checked against the same shapes the built-in
+extractor produces: known attributes and entity types, confidences in [0, 1], and quotes
+that really are in the memory (their place is the span). Anything short of that — no
+answer, an error, malformed JSON, a wrong shape, the tenant's daily budget used up — and
+the built-in extractor reads the memory instead, with the reason recorded in the
+`memory.synthesized` event. A memory is never lost to the LLM.
+
+Only answers worth asking again (5xx, 429, lost connections, time-outs) are retried, a
+bounded number of times; calls are bounded per process by a semaphore. The API key goes
+in a header and nowhere else (never a log line, never an event).
+"""
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+import msgspec
+from tenacity import (
+    AsyncRetrying,
+    before_sleep_log,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from mnemo.contracts import ENTITY_TYPES
+from mnemo.synthesis import extractor
+from mnemo.synthesis.attributes import ATTRIBUTES
+from mnemo.synthesis.budget import LLMBudget
+from mnemo.synthesis.extractor import Extraction, Finding, Mention, Negation
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
+_retry_log = logging.getLogger(__name__)
+
+
+class _Fact(msgspec.Struct, forbid_unknown_fields=False):
+    attribute: str
+    value: str
+    statement: str
+    confidence: float
+    quote: str
+
+
+class _Negation(msgspec.Struct, forbid_unknown_fields=False):
+    attribute: str | None
+    value: str | None
+    quote: str
+
+
+class _Mention(msgspec.Struct, forbid_unknown_fields=False):
+    name: str
+    type: str
+    relationship: str
+    confidence: float
+    quote: str
+
+
+class LLMAnswer(msgspec.Struct, forbid_unknown_fields=False):
+    """What the model must answer (its JSON schema is sent with every request)."""
+
+    facts: list[_Fact]
+    negations: list[_Negation] = []
+    mentions: list[_Mention] = []
+
+
+SCHEMA = msgspec.json.schema(LLMAnswer)
+
+PROMPT = f"""You extract what a person says about themselves from one memory (a message
+they wrote). Answer only JSON following the given schema.
+- facts: things true about the speaker. attribute is one of: {", ".join(sorted(ATTRIBUTES))}.
+  value is the short value ("Stripe", "Lisbon", "TypeScript"); statement is a short third-person
+  sentence ("Works at Stripe"); confidence in [0, 1].
+- negations: facts the speaker says no longer hold (attribute or null, value or null).
+- mentions: people, organizations, tools and places (type one of {", ".join(ENTITY_TYPES)})
+  with how they relate to the speaker ("manager", "employer", "uses", "lives in").
+- quote: the exact words of the memory each item comes from, copied verbatim.
+Questions and hypotheticals state nothing."""
+
+
+class InvalidAnswer(ValueError):
+    """The model answered, but not something the extractor's shapes allow."""
+
+
+class _Transient(Exception):
+    pass
+
+
+def _is_transient(error: BaseException) -> bool:
+    return isinstance(error, _Transient | httpx.TransportError)
+
+
+class LLMExtractor:
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        budget: LLMBudget,
+        *,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        concurrency: int = 4,
+        retries: int = 2,
+        backoff_seconds: float = 0.5,
+    ) -> None:
+        self.name = f"llm:{model}"
+        self._model = model
+        self._budget = budget
+        # Accept both "http://host" and "http://host/v1", as clients of these APIs do.
+        root = url.rstrip("/").removesuffix("/v1")
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.AsyncClient(base_url=root, headers=headers, timeout=timeout)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._attempts = retries + 1
+        self._backoff = backoff_seconds
+
+    async def extract(self, tenant_id: str, content: str) -> Extraction:
+        """What the model found, or the built-in extractor's reading with the reason."""
+        if not await self._budget.take(tenant_id):
+            return _fallback(content, "budget")
+        try:
+            async with self._slots:
+                answer = await self._ask(content)
+            found = parse(answer, content)
+        except InvalidAnswer as exc:
+            return _fallback(content, f"invalid: {exc}"[:300])
+        except (_Transient, httpx.HTTPError, httpx.InvalidURL) as exc:
+            return _fallback(content, f"unavailable: {_describe(exc)}"[:300])
+        found.extractor = self.name
+        return found
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def _ask(self, content: str) -> str:
+        body = {
+            "model": self._model,
+            "temperature": 0,
+            "messages": [
+                {"role": "system", "content": PROMPT},
+                {"role": "user", "content": content},
+            ],
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "mnemo_extraction", "schema": SCHEMA},
+            },
+        }
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_exponential(multiplier=self._backoff, max=10),
+            retry=retry_if_exception(_is_transient),
+            before_sleep=before_sleep_log(_retry_log, logging.WARNING),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                response = await self._client.post("/v1/chat/completions", json=body)
+                if response.status_code == 429 or response.status_code >= 500:
+                    raise _Transient(f"HTTP {response.status_code}")
+                if response.status_code >= 400:
+                    raise InvalidAnswer(f"HTTP {response.status_code}: {response.text[:200]}")
+                return _message(response)
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        reply: Any = response.json()
+        text = reply["choices"][0]["message"]["content"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise InvalidAnswer("not a chat completion (choices[0].message.content)") from None
+    if not isinstance(text, str):
+        raise InvalidAnswer("choices[0].message.content is not a string")
+    return text
+
+
+def parse(text: str, content: str) -> Extraction:
+    """The model's JSON as an Extraction, or InvalidAnswer naming what is wrong."""
+    try:
+        answer = msgspec.json.decode(text, type=LLMAnswer)
+    except msgspec.ValidationError as exc:
+        raise InvalidAnswer(str(exc)) from None
+    except msgspec.DecodeError:
+        raise InvalidAnswer("the answer is not JSON") from None
+    out = Extraction()
+    for i, f in enumerate(answer.facts):
+        at = f"facts[{i}]"
+        if f.attribute not in ATTRIBUTES:
+            raise InvalidAnswer(f"{at}.attribute {f.attribute!r} is not a known attribute")
+        value, statement = _text(f.value, f"{at}.value", 120), _text(f.statement, at, 200)
+        span = _span(content, f.quote, value, at)
+        out.facts.append(Finding(f.attribute, value, statement, _conf(f.confidence, at), span))
+    for i, n in enumerate(answer.negations):
+        at = f"negations[{i}]"
+        if n.attribute is not None and n.attribute not in ATTRIBUTES:
+            raise InvalidAnswer(f"{at}.attribute {n.attribute!r} is not a known attribute")
+        denied = _text(n.value, f"{at}.value", 120) if n.value is not None else None
+        out.negations.append(Negation(n.attribute, denied, _span(content, n.quote, denied, at)))
+    for i, m in enumerate(answer.mentions):
+        at = f"mentions[{i}]"
+        if m.type not in ENTITY_TYPES:
+            raise InvalidAnswer(f"{at}.type {m.type!r} is not one of {', '.join(ENTITY_TYPES)}")
+        name = _text(m.name, f"{at}.name", 120)
+        relationship = _text(m.relationship, f"{at}.relationship", 60)
+        span = _span(content, m.quote, name, at)
+        out.mentions.append(Mention(name, m.type, relationship, _conf(m.confidence, at), span))
+    return extractor.dedupe(out)
+
+
+def _text(value: str, at: str, longest: int) -> str:
+    value = value.strip()
+    if not value or len(value) > longest:
+        raise InvalidAnswer(f"{at} must be 1-{longest} characters")
+    return value
+
+
+def _conf(value: float, at: str) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise InvalidAnswer(f"{at}.confidence must be between 0 and 1")
+    return round(value, 2)
+
+
+def _span(content: str, quote: str, value: str | None, at: str) -> tuple[int, int]:
+    """Where the quote (else the value) is in the memory: the model may not invent it."""
+    lowered = content.lower()
+    for needle in (quote.strip(), value or ""):
+        if needle and (start := lowered.find(needle.lower())) >= 0:
+            return start, start + len(needle)
+    raise InvalidAnswer(f"{at}.quote is not in the memory")
+
+
+def _fallback(content: str, reason: str) -> Extraction:
+    log.warning("llm_extractor_fell_back", reason=reason)
+    found = extractor.extract(content)
+    found.fallback_reason = reason
+    return found
+
+
+def _describe(exc: BaseException) -> str:
+    # The exception's class and message only: a request (and its headers) is never shown.
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
