@@ -4,7 +4,8 @@ Prints figures; never asserts on them. The sentences are generated to look like 
 conversation turns (short, first person, names and small events), so the figure says
 what ingesting a conversation costs. Usage:
 
-    python bench/embeddings.py [--kind minilm|hashing] [--sentences 2000] [--runs 3]
+    python bench/embeddings.py [--kind minilm|hashing] [--engine auto|onnx|numpy]
+                               [--sentences 2000] [--runs 3]
 
 A batch size of 1 is a caller embedding each turn as it arrives; 32 and 128 are callers
 that collect turns first. Each figure is the median of `--runs` passes over all sentences.
@@ -17,7 +18,7 @@ import random
 import statistics
 import time
 
-from mnemo.embeddings import embedder_from_settings
+from mnemo.embeddings import MiniLMEmbedder, embedder_from_settings
 
 NAMES = ["Caroline", "Melanie", "Jon", "Gina", "Priya", "Tomás", "Aiko", "Sam"]
 OPENERS = ["Hey {n}!", "Thanks, {n}.", "Wow {n},", "Oh {n},", "Honestly,", "So,", ""]
@@ -64,15 +65,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", default="minilm")
     parser.add_argument("--sentences", type=int, default=2000)
+    parser.add_argument("--engine", default="auto", help="MiniLM's runtime: onnx or numpy")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch-sizes", default="1,32,128")
     args = parser.parse_args()
     sentences = locomo_like(args.sentences)
-    embedder = embedder_from_settings(args.kind)
+    embedder = (
+        MiniLMEmbedder(engine=args.engine)
+        if args.kind == "minilm"
+        else embedder_from_settings(args.kind)
+    )
     embedder.embed(sentences[:64])  # warm caches and thread pools before timing
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"load average {os.getloadavg()[0]:.2f}; embedder {embedder.name} ({embedder.dim}-d)"
+        f"load average {os.getloadavg()[0]:.2f}; embedder {embedder.name} ({embedder.dim}-d"
+        + (f", {embedder.engine}" if isinstance(embedder, MiniLMEmbedder) else "")
+        + ")"
     )
     print(f"{len(sentences)} sentences, {sum(map(len, sentences)) / len(sentences):.0f} chars avg")
     for batch in (int(size) for size in args.batch_sizes.split(",")):

@@ -1,4 +1,5 @@
-"""The numpy MiniLM is the real all-MiniLM-L6-v2: same vectors as PyTorch, in any batch.
+"""MiniLM, run by onnxruntime or by numpy, is the real all-MiniLM-L6-v2: same vectors as
+PyTorch, in any batch.
 
 reference_vectors.json was made once with torch + sentence-transformers by
 libs/embeddings/scripts/make_reference_vectors.py; these tests never need torch.
@@ -20,10 +21,16 @@ TEXTS = [entry["text"] for entry in REFERENCE["texts"]]
 LONG = max(TEXTS, key=len)
 
 
-@pytest.fixture(scope="module")
-def minilm() -> MiniLMEmbedder:
+@pytest.fixture(scope="module", params=["onnx", "numpy"])
+def minilm(request: pytest.FixtureRequest) -> MiniLMEmbedder:
     # Small batches, so that the reference texts span several length-sorted batches.
-    return MiniLMEmbedder(batch_size=4)
+    return MiniLMEmbedder(batch_size=4, engine=request.param)
+
+
+def test_onnx_is_the_default_engine_when_installed() -> None:
+    assert MiniLMEmbedder(batch_size=4).engine == "onnx"
+    with pytest.raises(ValueError, match="engine"):
+        MiniLMEmbedder(engine="torch")
 
 
 def test_vectors_match_the_reference_implementation(minilm: MiniLMEmbedder) -> None:
