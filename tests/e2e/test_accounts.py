@@ -146,7 +146,10 @@ def test_bad_requests_name_their_field(stack, acme):
     with stack.client() as api:
         bad = api.post("/v1/agent/sign-up", json={"username": "x", "human_email": "nope"})
         assert_problem(bad, 400, "human_email")
-        assert_problem(api.post("/v1/agent/sign-up", json={}), 400, "username")
+        assert_problem(api.post("/v1/agent/sign-up", json={}), 422, "username")
+    with as_key(stack, acme.master) as admin:
+        assert_problem(admin.post("/v1/agents", json={"name": 5}), 422, "name")
+        assert_problem(admin.patch(f"/v1/agents/{acme.agent_id}", json={"metadata": []}), 422)
 
 
 def test_missing_or_unknown_keys_are_401(stack):
@@ -246,8 +249,24 @@ def test_resources_of_others_are_404(stack, acme, world, who):
                 ),
                 stranger.get("/v1/events/stream", params=_agent(acme)),
             ]
+        calls += [
+            stranger.get(
+                f"/v1/agents/{acme.agent_id}/packs/latest", params={"userId": world["user"]}
+            ),
+            stranger.get("/v1/entities", params={"userId": world["user"]}),
+        ]
         for response in calls:
             assert_problem(response, 404)
+            assert "Initech" not in response.text
+        # The compatibility surfaces answer in their own shapes, with the same 404.
+        for path in (
+            f"/api/animas/{acme.agent_id}",
+            f"/api/animas/{acme.agent_id}/memory-packs/latest",
+            f"/api/v2/agents/{acme.agent_id}",
+            f"/api/v2/agents/{acme.agent_id}/activate",
+        ):
+            response = (stranger.post if path.endswith("activate") else stranger.get)(path)
+            assert response.status_code == 404, (path, response.text)
             assert "Initech" not in response.text
 
 
@@ -256,7 +275,7 @@ def _agent(tenant: Tenant) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("who", STRANGERS)
-def test_queries_of_others_return_nothing(stack, world, who):
+def test_queries_of_others_return_nothing(stack, acme, world, who):
     user = world["user"]
     with as_key(stack, world["strangers"][who]) as stranger:
         listed = stranger.get("/v1/memories", params={"userId": user})
@@ -270,6 +289,11 @@ def test_queries_of_others_return_nothing(stack, world, who):
         assert context.json() == {"static": [], "dynamic": [], "relevant": []}
         audit = stranger.get("/v1/audit/events", params={"correlation_id": world["correlation"]})
         assert audit.status_code == 200 and audit.json()["events"] == []
+        if who == "other tenant":
+            eliza = stranger.get(f"/api/agents/{acme.agent_id}/memories")
+            assert eliza.status_code == 200 and eliza.json()["data"]["memories"] == []
+        else:
+            assert stranger.get(f"/api/agents/{acme.agent_id}/memories").status_code == 404
     # ... and the owner still has it all.
     with as_key(stack, world["strangers"]["other tenant"]) as other_admin:
         forgot = other_admin.delete("/v1/user", params={"userId": user})

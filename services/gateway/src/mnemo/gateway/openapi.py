@@ -308,6 +308,8 @@ class Op:
     errors: tuple[int, ...] = (400, 401, 429)
     auth: bool = True
     media_type: str = "application/json"
+    # A body that breaks its schema: 422, or 400 where seed 001 (Anansi) says so.
+    schema_error: int = 422
 
 
 OPERATIONS: dict[tuple[str, str], Op] = {
@@ -318,6 +320,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         Accepted,
         IngestRequest,
         errors=(400, 401, 402, 404, 409, 413, 429, 503),
+        schema_error=400,
     ),
     ("POST", "/v1/ingest/batch"): Op(
         "Record up to 100 memories, all or none",
@@ -326,6 +329,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         BatchAccepted,
         BatchRequest,
         errors=(400, 401, 402, 404, 409, 413, 429, 503),
+        schema_error=400,
     ),
     ("GET", "/v1/memories"): Op(
         "A page of a user's memories, newest first",
@@ -388,6 +392,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         SearchResults,
         SearchRequest,
         errors=(400, 401, 404, 429),
+        schema_error=400,
     ),
     ("GET", "/v1/context"): Op(
         "Profile (static, dynamic) and the memories relevant to q, for a prompt",
@@ -593,6 +598,7 @@ _ERRORS = {
     403: "The key may not do this (e.g. an agent key on a master-key operation)",
     404: "Not found (or not the caller's: the same answer, so nothing leaks)",
     409: "Conflict (exists already, or an Idempotency-Key reused with another body)",
+    422: "The body breaks its schema (a missing field, a wrong type), named in details.field",
     413: "Body or content too large",
     429: "Rate limit exceeded; Retry-After says when to come back",
     503: "A service behind the gateway is unavailable; nothing was accepted",
@@ -648,7 +654,8 @@ def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
     elif op.media_type != "application/json":
         success["content"] = {op.media_type: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(op.status): success}
-    for status in op.errors:
+    statuses = set(op.errors) | ({op.schema_error} if op.body is not None else set())
+    for status in sorted(statuses):
         responses[str(status)] = {
             "description": _ERRORS[status],
             "content": {"application/problem+json": {"schema": _ref(Problem)}},

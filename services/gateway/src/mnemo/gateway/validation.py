@@ -22,8 +22,10 @@ def field_of(message: str) -> str | None:
     return at
 
 
-async def decode_body(request: Request, type_: type[T], *, status: int = 400) -> T:
-    """The JSON body as `type_`; malformed JSON or a wrong field is a 400 naming it."""
+async def decode_body(request: Request, type_: type[T], *, status: int = 422) -> T:
+    """The JSON body as `type_`: malformed JSON is a 400; a body that breaks the schema (a
+    missing field, a wrong type) is `status`, 422 unless a compatible API says otherwise,
+    naming the field."""
     body = await request.body()
     if not body:
         raise Problem(400, "INVALID_REQUEST", "the request needs a JSON body")

@@ -84,6 +84,15 @@ class EntityTable:
                 query.tenant_id,
                 query.user_id,
             )
+            if query.agent_id is not None and known:
+                # An agent-scoped caller learns of the user only through its own memories.
+                known = await conn.fetchval(
+                    "SELECT 1 FROM synthesis.entity_mentions"
+                    " WHERE tenant_id = $1 AND user_id = $2 AND agent_id = $3 LIMIT 1",
+                    query.tenant_id,
+                    query.user_id,
+                    query.agent_id,
+                )
             if not known:
                 return QueryError(
                     code="not_found",

@@ -140,7 +140,7 @@ async def publish(request: Request, commands: list[IngestMemory]) -> None:
 @post("/v1/ingest", status_code=202)
 async def ingest(request: Request) -> Response[bytes]:
     principal = await authorize(request, "ingest")
-    item = await decode_body(request, IngestRequest)
+    item = await decode_body(request, IngestRequest, status=400)
     command = to_command(scoped(item, principal), principal.tenant_id, principal.actor)
     await publish(request, [command])
     return Response(
@@ -154,7 +154,7 @@ async def ingest(request: Request) -> Response[bytes]:
 async def ingest_batch(request: Request) -> Response[bytes]:
     """All items or none: one bad item refuses the batch, naming its index."""
     principal = await authorize(request, "batch")
-    batch = await decode_body(request, BatchRequest)
+    batch = await decode_body(request, BatchRequest, status=400)
     if not 1 <= len(batch.items) <= MAX_BATCH:
         raise Problem(
             400, "INVALID_REQUEST", f"items must hold 1 to {MAX_BATCH} entries", field="items"

@@ -81,7 +81,7 @@ async def search(request: Request) -> Response[bytes]:
 @post("/v1/search", status_code=200)
 async def search_post(request: Request) -> Response[bytes]:
     principal = await authorize(request, "search")
-    body = await decode_body(request, SearchRequest)
+    body = await decode_body(request, SearchRequest, status=400)
     if not body.user_id or len(body.user_id) > 256:
         raise Problem(400, "INVALID_REQUEST", "userId must be 1-256 characters", field="userId")
     if not body.query.strip():
