@@ -103,6 +103,23 @@ class Stack:
             proc.terminate()
             proc.wait(15)
 
+    @contextlib.contextmanager
+    def replica(self, service: str, **overrides: str) -> Iterator[subprocess.Popen[bytes]]:
+        """One more replica of a backend service on the same bus and database, stopped
+        on leaving; its log is `<service>-replica.log`."""
+        log = open(self.home / "logs" / f"{service}-replica.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"mnemo.{service}"],
+            env={**self.env, **overrides},
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            proc.wait(15)
+
     def rebuild(self, service: str) -> str:
         """Stop `service`, run its rebuild command, start it again; return what it printed."""
         self.stop(service)
