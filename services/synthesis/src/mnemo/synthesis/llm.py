@@ -68,7 +68,14 @@ class LLMAnswer(msgspec.Struct, forbid_unknown_fields=False):
     mentions: list[_Mention] = []
 
 
-SCHEMA = msgspec.json.schema(LLMAnswer)
+def _schema() -> dict[str, Any]:
+    # The answer's object at the root (servers want "type": "object" there), parts in $defs.
+    _, parts = msgspec.json.schema_components([LLMAnswer], ref_template="#/$defs/{name}")
+    root = parts.pop("LLMAnswer")
+    return {**root, "$defs": parts}
+
+
+SCHEMA = _schema()
 
 PROMPT = f"""You extract what a person says about themselves from one memory (a message
 they wrote). Answer only JSON following the given schema.

@@ -1,0 +1,121 @@
+"""The LLM extractor's answer is held to the built-in extractor's shapes: known attributes
+and entity types, confidences in [0, 1], quotes that are in the memory (their place is the
+span); anything else is refused with what is wrong. And its settings are checked at start."""
+
+import json
+
+import pytest
+
+from mnemo.settings import SettingsError, load_settings
+from mnemo.synthesis.llm import SCHEMA, InvalidAnswer, parse
+from mnemo.synthesis.settings import SynthesisSettings
+
+MEMORY = "I work at Stripe and my manager is Sarah. I no longer use Jira."
+
+
+def answer(**parts: object) -> str:
+    return json.dumps({"facts": [], "negations": [], "mentions": [], **parts})
+
+
+def fact(**over: object) -> dict:
+    return {
+        "attribute": "employer",
+        "value": "Stripe",
+        "statement": "Works at Stripe",
+        "confidence": 0.9,
+        "quote": "work at Stripe",
+        **over,
+    }
+
+
+def test_a_good_answer_becomes_findings_with_spans():
+    found = parse(
+        answer(
+            facts=[fact(), fact()],  # said twice: kept once
+            negations=[{"attribute": "tool", "value": "Jira", "quote": "no longer use Jira"}],
+            mentions=[
+                {
+                    "name": "Sarah",
+                    "type": "person",
+                    "relationship": "manager",
+                    "confidence": 0.8,
+                    "quote": "my manager is Sarah",
+                }
+            ],
+        ),
+        MEMORY,
+    )
+    [employer] = found.facts
+    assert (employer.attribute, employer.value, employer.kind) == ("employer", "Stripe", "static")
+    assert MEMORY[employer.span[0] : employer.span[1]] == "work at Stripe"
+    [negation] = found.negations
+    assert (negation.attribute, negation.value) == ("tool", "Jira")
+    [sarah] = found.mentions
+    assert MEMORY[sarah.span[0] : sarah.span[1]] == "my manager is Sarah"
+
+
+def test_a_quote_not_in_the_memory_falls_back_to_the_value():
+    [employer] = parse(answer(facts=[fact(quote="employed by Stripe")]), MEMORY).facts
+    assert MEMORY[employer.span[0] : employer.span[1]] == "Stripe"
+
+
+@pytest.mark.parametrize(
+    ("text", "wrong"),
+    [
+        ("not json", "not JSON"),
+        ('{"facts": "none"}', "Expected `array`"),
+        (answer(facts=[fact(attribute="shoe_size")]), "facts[0].attribute 'shoe_size'"),
+        (answer(facts=[fact(confidence=1.5)]), "facts[0].confidence"),
+        (answer(facts=[fact(value="  ")]), "facts[0].value"),
+        (answer(facts=[fact(quote="Acme", value="Acme")]), "facts[0].quote is not in"),
+        (
+            answer(
+                mentions=[
+                    {
+                        "name": "Sarah",
+                        "type": "pet",
+                        "relationship": "x",
+                        "confidence": 0.5,
+                        "quote": "Sarah",
+                    }
+                ]
+            ),
+            "mentions[0].type 'pet'",
+        ),
+        (answer(negations=[{"attribute": "mood", "value": None, "quote": "Jira"}]), "negations[0]"),
+    ],
+)
+def test_a_wrong_answer_is_refused_naming_what_is_wrong(text, wrong):
+    with pytest.raises(InvalidAnswer, match=wrong.replace("[", r"\[").replace("]", r"\]")):
+        parse(text, MEMORY)
+
+
+def test_the_schema_sent_requires_facts_with_quotes():
+    fact_schema = SCHEMA["$defs"]["_Fact"]
+    assert SCHEMA["type"] == "object" and "facts" in SCHEMA["required"]
+    assert {"attribute", "value", "statement", "confidence", "quote"} <= set(
+        fact_schema["required"]
+    )
+
+
+BASE = {"MNEMO_NATS_URL": "nats://x", "MNEMO_DATABASE_URL": "postgresql://x"}
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MNEMO_LLM_URL": "http://llm"}, "MNEMO_LLM_MODEL"),
+        ({"MNEMO_LLM_URL": "llm:8000", "MNEMO_LLM_MODEL": "m"}, "MNEMO_LLM_URL"),
+        ({"MNEMO_LLM_CONCURRENCY": "0"}, "MNEMO_LLM_CONCURRENCY"),
+        ({"MNEMO_LLM_TENANT_BUDGET": "-1"}, "MNEMO_LLM_TENANT_BUDGET"),
+        ({"MNEMO_LLM_RETRIES": "many"}, "MNEMO_LLM_RETRIES"),
+    ],
+)
+def test_bad_llm_settings_stop_the_service_naming_the_variable(env, named):
+    with pytest.raises(SettingsError, match=named):
+        load_settings(SynthesisSettings, {**BASE, **env})
+
+
+def test_without_a_url_there_is_no_llm():
+    settings = load_settings(SynthesisSettings, BASE)
+    assert settings.llm_url is None and settings.llm_tenant_budget == 1000
