@@ -230,8 +230,7 @@ def test_errors_answer_in_the_elizaos_envelope(stack, admin, tenant):
     assert (
         assert_envelope_error(item, 400, "INVALID_REQUEST")["field"] == "memories[1].content.text"
     )
-    assert_envelope_error(admin.delete(path), 501, "NOT_IMPLEMENTED")
-    assert_envelope_error(admin.delete(f"{path}/{uuid.uuid4()}"), 501, "NOT_IMPLEMENTED")
+    assert_envelope_error(admin.delete(f"{path}/{uuid.uuid4()}"), 404, "NOT_FOUND")
     assert_envelope_error(admin.get("/api/memory/groups"), 501, "NOT_IMPLEMENTED")
 
 
@@ -294,3 +293,22 @@ def test_deleting_with_an_entity_forgets_that_entity(admin, tenant):
     forgotten = data(admin.delete(path, params={"entityId": entity}))
     assert forgotten["deleted"] == 1 and forgotten["entityId"] == entity
     eventually(lambda: not listed(admin, tenant.agent_id, entityId=entity))
+
+
+def test_deleting_one_memory_and_all_of_an_agents(admin):
+    agent = "agent-del-" + uuid.uuid4().hex[:6]
+    path = f"/api/agents/{agent}/memories"
+    ids = [
+        data(admin.post(path, json=memory(f"Fact number {i} about llamas", "e-del", "r")), 201)[
+            "id"
+        ]
+        for i in range(3)
+    ]
+    eventually(lambda: len(listed(admin, agent)) == 3)
+    gone = data(admin.delete(f"{path}/{ids[0]}"))
+    assert gone == {"deleted": True, "id": ids[0]}
+    eventually(lambda: {m["id"] for m in listed(admin, agent)} == set(ids[1:]))
+    assert data(admin.delete(f"{path}/{ids[0]}"))["deleted"]  # again: the same answer
+    everything = data(admin.delete(path))
+    assert everything == {"deleted": 2, "agentId": agent}
+    eventually(lambda: listed(admin, agent) == [])

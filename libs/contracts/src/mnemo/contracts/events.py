@@ -197,6 +197,16 @@ class MemoryForgotten(_EventData, tag="memory.forgotten", frozen=True, kw_only=T
     removed: dict[str, int] = {}
 
 
+class MemoryDeleted(_EventData, tag="memory.deleted", frozen=True, kw_only=True):
+    """One memory was deleted: every projection drops it (the read models, the search
+    index). Its sealed event stays in the log under the subject's key until the subject is
+    forgotten; then nothing of it can be read."""
+
+    memory_id: str
+    user_id: str
+    agent_id: str | None = None
+
+
 class TenantCreated(_EventData, tag="tenant.created", frozen=True, kw_only=True):
     """A tenant (an organisation: it owns keys, agents and data) came into being."""
 
@@ -275,6 +285,7 @@ EventData = (
     | FactContradicted
     | SubjectSynthesized
     | MemoryForgotten
+    | MemoryDeleted
     | TenantCreated
     | AgentCreated
     | AgentUpdated
@@ -295,6 +306,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "fact.contradicted": FactContradicted,
     "subject.synthesized": SubjectSynthesized,
     "memory.forgotten": MemoryForgotten,
+    "memory.deleted": MemoryDeleted,
     "tenant.created": TenantCreated,
     "agent.created": AgentCreated,
     "agent.updated": AgentUpdated,

@@ -55,6 +55,8 @@ from mnemo.contracts.queries import (
     AuditQuery,
     AuditResult,
     ChangeFact,
+    DeletedMemory,
+    DeleteMemory,
     EntitiesQuery,
     EntityGraph,
     FactChange,
@@ -91,6 +93,8 @@ QUERY_TYPES: tuple[type[msgspec.Struct], ...] = (
     MemoryView,
     ForgetSubject,
     ForgetResult,
+    DeleteMemory,
+    DeletedMemory,
     ProfileQuery,
     Profile,
     EntitiesQuery,
@@ -189,6 +193,7 @@ QUERY_ENDPOINTS: tuple[QueryEndpoint, ...] = (
     QueryEndpoint("ingest", "get_agent", GetAgent, AgentInfo, "One agent of a tenant."),
     QueryEndpoint("ingest", "list_agents", ListAgents, AgentPage, "A page of a tenant's agents."),
     QueryEndpoint("synthesis", "pack", PackQuery, PackView, "Compile (or find) a memory pack."),
+    QueryEndpoint("ingest", "delete_memory", DeleteMemory, DeletedMemory, "Delete one memory."),
     QueryEndpoint(
         "audit", "events", AuditQuery, AuditResult, "Every audited step of one correlation id."
     ),

@@ -280,3 +280,18 @@ class FactChange(msgspec.Struct, frozen=True, kw_only=True):
     fact: FactView
     new_fact: FactView | None = None
     event_ids: list[str] = []
+
+
+class DeleteMemory(msgspec.Struct, frozen=True, kw_only=True):
+    """Delete one memory; with `agent_id`, only if it is that agent's."""
+
+    tenant_id: str
+    memory_id: str
+    agent_id: str | None = None
+    actor: str
+
+
+class DeletedMemory(msgspec.Struct, frozen=True, kw_only=True):
+    memory_id: str
+    user_id: str
+    event_id: str

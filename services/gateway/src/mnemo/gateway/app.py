@@ -38,7 +38,7 @@ from mnemo.gateway.routes.facts import contradict_fact, list_facts, supersede_fa
 from mnemo.gateway.routes.forget import forget_memory, forget_user
 from mnemo.gateway.routes.health import health
 from mnemo.gateway.routes.ingest import ingest, ingest_batch
-from mnemo.gateway.routes.memories import get_memory, list_memories
+from mnemo.gateway.routes.memories import delete_memory, get_memory, list_memories
 from mnemo.gateway.routes.packs import latest_pack
 from mnemo.gateway.routes.search import search, search_post
 from mnemo.gateway.settings import GatewaySettings
@@ -107,6 +107,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             ingest_batch,
             list_memories,
             get_memory,
+            delete_memory,
             forget_memory,
             forget_user,
             search,

@@ -157,6 +157,12 @@ class FactChanged(msgspec.Struct, rename="camel"):
     event_ids: list[str]
 
 
+class MemoryRemoved(msgspec.Struct, rename="camel"):
+    deleted: bool
+    id: str
+    user_id: str
+
+
 class Forgotten(msgspec.Struct, rename="camel"):
     deleted: bool
     user_id: str
@@ -351,6 +357,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         200,
         Memory,
         errors=(401, 404, 429),
+        params=(Param("memory_id", "the memory's id", required=True),),
+    ),
+    ("DELETE", "/v1/memories/{memory_id}"): Op(
+        "Delete one memory: it leaves every read model and the search index (its sealed "
+        "event stays in the log until the user is forgotten)",
+        "memories",
+        200,
+        MemoryRemoved,
+        errors=(401, 404, 429, 503),
         params=(Param("memory_id", "the memory's id", required=True),),
     ),
     ("DELETE", "/v1/memory"): Op(

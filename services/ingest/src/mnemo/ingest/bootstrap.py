@@ -7,6 +7,7 @@ from mnemo.contracts import (
     CreateAgent,
     CreateTenant,
     DeleteAgent,
+    DeleteMemory,
     ForgetSubject,
     GetAgent,
     IssueKey,
@@ -47,6 +48,7 @@ async def main() -> None:
         handlers.ingest_memory,
     )
     host.query("forget", ForgetSubject, handlers.forget)
+    host.query("delete_memory", DeleteMemory, handlers.delete_memory)
     keys = await host.publisher.js.create_key_value(
         bucket=keys_bucket(host.topology.root), history=1
     )

@@ -4,12 +4,16 @@ from mnemo.bus import Delivery
 from mnemo.chunking import chunk_text
 from mnemo.contracts import (
     ChunkSpan,
+    DeletedMemory,
+    DeleteMemory,
     ForgetResult,
     ForgetSubject,
     IngestMemory,
+    MemoryDeleted,
     MemoryForgotten,
     MemoryRecorded,
     NewEvent,
+    QueryError,
     derived_id,
     new_id,
     utcnow,
@@ -111,3 +115,43 @@ class IngestHandlers:
         )
         log.info("subject_forgotten", removed=removed)
         return ForgetResult(user_id=request.user_id, removed=removed, event_id=stored.event_id)
+
+    async def delete_memory(self, request: DeleteMemory) -> DeletedMemory | QueryError:
+        """Append `memory.deleted` to the memory's stream; a repeat finds it deleted and
+        answers the same. Another agent's memory (for an agent-scoped caller), or one that
+        is unknown or unreadable (its subject forgotten), is not found."""
+        stream = memory_stream(request.tenant_id, request.memory_id)
+        events = await self._store.read_stream(stream)
+        recorded = next((e for e in events if isinstance(e.data, MemoryRecorded)), None)
+        missing = QueryError(
+            code="not_found", message=f"no memory {request.memory_id!r}", field="memoryId"
+        )
+        if recorded is None or not isinstance(recorded.data, MemoryRecorded):
+            return missing
+        memory = recorded.data
+        if request.agent_id is not None and memory.agent_id != request.agent_id:
+            return missing
+        done = next((e for e in events if isinstance(e.data, MemoryDeleted)), None)
+        if done is not None:
+            return DeletedMemory(
+                memory_id=request.memory_id, user_id=memory.user_id, event_id=done.event_id
+            )
+        ctx = current_context()
+        cause = ctx.message_id if ctx and ctx.message_id else new_id()
+        event = NewEvent(
+            event_id=derived_id(recorded.event_id, "memory.deleted"),
+            tenant_id=request.tenant_id,
+            occurred_at=utcnow(),
+            correlation_id=ctx.correlation_id if ctx and ctx.correlation_id else cause,
+            causation_id=cause,
+            actor=request.actor,
+            service=SERVICE,
+            data=MemoryDeleted(
+                memory_id=request.memory_id, user_id=memory.user_id, agent_id=memory.agent_id
+            ),
+        )
+        [stored] = await self._store.append(stream, [event])
+        log.info("memory_deleted", memory_id=request.memory_id, event_id=stored.event_id)
+        return DeletedMemory(
+            memory_id=request.memory_id, user_id=memory.user_id, event_id=stored.event_id
+        )

@@ -4,7 +4,14 @@ import asyncpg
 from qdrant_client import AsyncQdrantClient
 
 from mnemo.bus import ConsumerSpec
-from mnemo.contracts import GetMemoryQuery, ListMemoriesQuery, MemoryRecorded, SearchQuery
+from mnemo.contracts import (
+    Envelope,
+    GetMemoryQuery,
+    ListMemoriesQuery,
+    MemoryDeleted,
+    MemoryRecorded,
+    SearchQuery,
+)
 from mnemo.embeddings import Embedder, embedder_from_settings
 from mnemo.eventlog import EventStore
 from mnemo.host import Host
@@ -84,11 +91,21 @@ async def reindex(
         batch, last = await store.read_all(after=position, limit=500)
         if last == position:
             return count, position
-        recorded = [e for e in batch if isinstance(e.data, MemoryRecorded)]
-        if memories_too:
-            await memories.record_all(recorded)
-        await index.index_all(recorded)
-        count += len(recorded)
+        # In log order: a memory deleted later in the log is indexed, then dropped.
+        run: list[Envelope] = []
+        for envelope in [*batch, None]:
+            if envelope is not None and isinstance(envelope.data, MemoryRecorded):
+                run.append(envelope)
+                continue
+            if run:
+                if memories_too:
+                    await memories.record_all(run)
+                await index.index_all(run)
+                count += len(run)
+                run = []
+            if envelope is not None and isinstance(envelope.data, MemoryDeleted):
+                await memories.delete(envelope.tenant_id, envelope.data.memory_id)
+                await index.delete(envelope.tenant_id, envelope.data.memory_id)
         position = last
 
 
@@ -107,6 +124,7 @@ async def main() -> None:
             filter_subjects=[
                 topology.evt_subject("*", "memory.recorded"),
                 topology.evt_subject("*", "memory.forgotten"),
+                topology.evt_subject("*", "memory.deleted"),
             ],
         ),
         handlers.memory_recorded,

@@ -7,6 +7,7 @@ from mnemo.contracts import (
     Envelope,
     GetMemoryQuery,
     ListMemoriesQuery,
+    MemoryDeleted,
     MemoryForgotten,
     MemoryPage,
     MemoryRecorded,
@@ -48,7 +49,18 @@ class RetrievalHandlers:
                 await self._index_run(run)
                 run = []
                 await self._forget(envelope)
+            elif isinstance(envelope.data, MemoryDeleted):
+                await self._index_run(run)
+                run = []
+                await self.delete(envelope)
         await self._index_run(run)
+
+    async def delete(self, envelope: Envelope) -> None:
+        """Drop one memory from both projections (a repeat drops nothing more)."""
+        assert isinstance(envelope.data, MemoryDeleted)
+        await self._memories.delete(envelope.tenant_id, envelope.data.memory_id)
+        await self._index.delete(envelope.tenant_id, envelope.data.memory_id)
+        log.info("memory_dropped_from_projections", memory_id=envelope.data.memory_id)
 
     async def _forget(self, envelope: Envelope) -> None:
         assert isinstance(envelope.data, MemoryForgotten)

@@ -127,6 +127,9 @@ class MemoryIndex:
     async def forget(self, tenant_id: str, user_id: str) -> None:
         await self._store.delete_subject(tenant_id, user_id)
 
+    async def delete(self, tenant_id: str, memory_id: str) -> None:
+        await self._store.delete_memory(tenant_id, memory_id)
+
     async def search(self, query: SearchQuery) -> list[SearchHit]:
         mode = query.mode if query.mode in ("vector", "keyword", "hybrid") else "hybrid"
         dense = None

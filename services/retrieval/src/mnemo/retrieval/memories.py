@@ -122,6 +122,13 @@ class MemoryTable:
         )
         return int(result.split()[-1])
 
+    async def delete(self, tenant_id: str, memory_id: str) -> None:
+        await self._pool.execute(
+            "DELETE FROM retrieval.memories WHERE tenant_id = $1 AND memory_id = $2",
+            tenant_id,
+            memory_id,
+        )
+
     async def clear(self) -> None:
         await self._pool.execute("TRUNCATE retrieval.memories")
 

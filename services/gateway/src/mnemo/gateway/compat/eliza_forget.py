@@ -1,32 +1,53 @@
 """Deleting on the ElizaOS surface, and what it does not support yet (answered 501).
 
-The log forgets per subject, by shredding the subject's keys: deleting one memory, or all
-of one agent's, has no native command yet. What can be done is forgetting an entity, which
-reaches its memories with every agent; so it takes a master key, as on /v1.
+Deleting one memory, or all of one agent's, is the native `memory.deleted` (every
+projection drops the memory; its sealed event stays in the log until its subject is
+forgotten). Forgetting an entity shreds its keys, which reaches its memories with every
+agent; so it takes a master key, as on /v1.
 """
 
 from litestar import Request, Response, delete, get, post
 
-from mnemo.contracts import ForgetResult, ForgetSubject
+from mnemo.contracts import ForgetResult, ForgetSubject, ListMemoriesQuery, MemoryPage
 from mnemo.gateway.auth import authorize, require_master
 from mnemo.gateway.compat.eliza_envelope import ok
 from mnemo.gateway.compat.eliza_memories import agent_of, entity_param
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
+from mnemo.gateway.routes.memories import remove_memory
 
 
 @delete(["/agents/{agent_id:str}/memories", "/memory/{agent_id:str}/memories"], status_code=200)
 async def delete_memories(request: Request, agent_id: str) -> Response[bytes]:
-    principal, _ = await agent_of(request, agent_id, "forget")
+    principal, scoped = await agent_of(request, agent_id, "forget")
     entity = entity_param(request)
     if entity is None:
-        raise Problem(
-            501,
-            "NOT_IMPLEMENTED",
-            "deleting all of an agent's memories is not supported yet: Mnemo forgets per"
-            " entity (user), everywhere; send entityId to forget one entity (master key)",
-            field="entityId",
-        )
+        ids: list[str] = []
+        # Every id first (a page at a time), then each deletion: deleting while paging
+        # would shift the pages as the projection catches up.
+        while len(ids) < 10_000:
+            page = await deps_of(request).ask(
+                request,
+                "retrieval",
+                "memories",
+                ListMemoriesQuery(
+                    tenant_id=principal.tenant_id,
+                    user_id=None,
+                    agent_id=scoped,
+                    limit=100,
+                    offset=len(ids),
+                ),
+                MemoryPage,
+                principal.tenant_id,
+            )
+            assert isinstance(page, MemoryPage)
+            ids += [m.memory_id for m in page.memories]
+            if len(page.memories) < 100:
+                break
+        for memory_id in ids:
+            await remove_memory(request, principal, memory_id, scoped)
+        deleted = len(ids)
+        return ok({"deleted": deleted, "agentId": agent_id})
     # Forgetting shreds the entity's keys, whichever agent its memories went to.
     require_master(principal)
     forget = ForgetSubject(tenant_id=principal.tenant_id, user_id=entity, actor=principal.actor)
@@ -46,13 +67,9 @@ async def delete_memories(request: Request, agent_id: str) -> Response[bytes]:
     status_code=200,
 )
 async def delete_memory(request: Request, agent_id: str, memory_id: str) -> Response[bytes]:
-    await agent_of(request, agent_id, "forget")
-    raise Problem(
-        501,
-        "NOT_IMPLEMENTED",
-        "deleting one memory is not supported yet: Mnemo forgets per entity (user);"
-        " DELETE /api/agents/{agentId}/memories?entityId=... forgets one entity (master key)",
-    )
+    principal, scoped = await agent_of(request, agent_id, "forget")
+    done = await remove_memory(request, principal, memory_id, scoped)
+    return ok({"deleted": True, "id": done.memory_id})
 
 
 async def _unsupported(request: Request) -> Response[bytes]:

@@ -112,7 +112,7 @@ async def room_memories(request: Request, agent_id: str, room_id: str) -> Respon
 )
 async def create_memory(request: Request, agent_id: str) -> Response[bytes]:
     principal, agent = await agent_of(request, agent_id, "ingest")
-    memory = await decode_body(request, ElizaMemory)
+    memory = await decode_body(request, ElizaMemory, status=400)
     if memory.agent_id is not None and memory.agent_id != agent_id:
         raise Problem(
             400,

@@ -53,7 +53,7 @@ class ImportBody(msgspec.Struct, forbid_unknown_fields=False):
 async def import_memories(request: Request, agent_id: str) -> Response[bytes]:
     """All memories or none; each becomes the agent's own (its agentId is the path's)."""
     principal, agent = await agent_of(request, agent_id, "batch")
-    body = await decode_body(request, ImportBody)
+    body = await decode_body(request, ImportBody, status=400)
     memories = body.memories if body.memories is not None else body.data and body.data.memories
     if not memories or len(memories) > MAX_IMPORT:
         raise Problem(

@@ -1,9 +1,16 @@
 """GET /v1/memories and GET /v1/memories/{id}: a user's recorded memories (the read model)."""
 
-from litestar import Request, Response, get
+from litestar import Request, Response, delete, get
 
-from mnemo.contracts import GetMemoryQuery, ListMemoriesQuery, MemoryPage, MemoryView
-from mnemo.gateway.auth import agent_scope, authorize
+from mnemo.contracts import (
+    DeletedMemory,
+    DeleteMemory,
+    GetMemoryQuery,
+    ListMemoriesQuery,
+    MemoryPage,
+    MemoryView,
+)
+from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import SOURCE_TYPES
@@ -69,3 +76,29 @@ async def get_memory(request: Request, memory_id: str) -> Response[bytes]:
     memory = await deps.ask(request, "retrieval", "memory", query, MemoryView, principal.tenant_id)
     assert isinstance(memory, MemoryView)
     return Response(as_json(memory_json(memory)), media_type="application/json")
+
+
+async def remove_memory(
+    request: Request, principal: Principal, memory_id: str, agent_id: str | None
+) -> DeletedMemory:
+    """Delete one memory (a `memory.deleted` event; every projection drops it). With an
+    agent scope, only that agent's memory is found."""
+    command = DeleteMemory(
+        tenant_id=principal.tenant_id,
+        memory_id=memory_id,
+        agent_id=agent_id,
+        actor=principal.actor,
+    )
+    done = await deps_of(request).ask(
+        request, "ingest", "delete_memory", command, DeletedMemory, principal.tenant_id
+    )
+    assert isinstance(done, DeletedMemory)
+    return done
+
+
+@delete("/v1/memories/{memory_id:str}", status_code=200)
+async def delete_memory(request: Request, memory_id: str) -> Response[bytes]:
+    principal = await authorize(request, "forget")
+    done = await remove_memory(request, principal, memory_id, agent_scope(principal, None))
+    body = {"deleted": True, "id": done.memory_id, "userId": done.user_id}
+    return Response(as_json(body), media_type="application/json")

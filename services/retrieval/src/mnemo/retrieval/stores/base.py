@@ -126,6 +126,9 @@ class VectorStore(Protocol):
     async def delete_subject(self, tenant_id: str, user_id: str) -> None:
         """Remove every point of one subject of one tenant, and nothing else."""
 
+    async def delete_memory(self, tenant_id: str, memory_id: str) -> None:
+        """Remove every point (chunk) of one memory of one tenant, and nothing else."""
+
     async def search(
         self,
         dense: list[float] | None,

@@ -99,6 +99,13 @@ class QdrantClientStore:
             self._collection, points_selector=models.FilterSelector(filter=subject)
         )
 
+    async def delete_memory(self, tenant_id: str, memory_id: str) -> None:
+        self._check_ready()
+        memory = _filter([Match("tenant_id", tenant_id), Match("memory_id", memory_id)])
+        await self._client.delete(
+            self._collection, points_selector=models.FilterSelector(filter=memory)
+        )
+
     async def search(
         self,
         dense: list[float] | None,

@@ -88,6 +88,11 @@ class EdgeVectorStore:
         operation = qe.UpdateOperation.delete_points_by_filter(subject)
         await asyncio.to_thread(self._ready().update, operation)
 
+    async def delete_memory(self, tenant_id: str, memory_id: str) -> None:
+        memory = _filter([Match("tenant_id", tenant_id), Match("memory_id", memory_id)])
+        operation = qe.UpdateOperation.delete_points_by_filter(memory)
+        await asyncio.to_thread(self._ready().update, operation)
+
     async def search(
         self,
         dense: list[float] | None,
