@@ -237,3 +237,45 @@ def test_agents_list_get_delete_and_audit(v2, agent, stack):
     assert any(e["type"] == "memory.recorded" for e in chain)
     assert v2.delete(f"/agents/{agent}").status_code == 204
     assert error_of(v2.get(f"/agents/{agent}"), 404)["code"] == "INVALID_AGENT_ID"
+
+
+def test_validate_supersede_and_contradict_current_memories(v2, agent):
+    token = session(v2, agent)
+    for content in ("I work at Globex.", "I live in Lisbon."):
+        assert (
+            v2.post(
+                f"/agents/{agent}/remember", params={"content": content}, headers=token
+            ).status_code
+            == 201
+        )
+
+    def current() -> dict[str, dict]:
+        found = v2.get(f"/agents/{agent}/recall/current", headers=token).json()["memories"]
+        return {m["content"]: m for m in found}
+
+    facts = eventually(lambda: (c := current()) and len(c) == 2 and c)
+    work = next(m for text, m in facts.items() if "Globex" in text)
+    home = next(m for text, m in facts.items() if "Lisbon" in text)
+
+    checked = v2.post(f"/agents/{agent}/memories/{work['memory_id']}/validate", headers=token)
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["memory"]["validated"] is True
+
+    replaced = v2.post(
+        f"/agents/{agent}/supersede",
+        json={"memory_id": work["memory_id"], "new_content": "Works at Initech"},
+        headers=token,
+    ).json()
+    assert replaced["memory"]["status"] == "superseded"
+    assert replaced["new_memory"]["content"] == "Works at Initech"
+    now = current()
+    assert "Works at Initech" in now and work["content"] not in now
+
+    flagged = v2.post(
+        f"/agents/{agent}/memories/{home['memory_id']}/contradict",
+        json={"content": "Lives in Porto", "reason": "moved?"},
+        headers=token,
+    )
+    assert flagged.json()["memory"]["contradicted"] is True
+    missing = v2.post(f"/agents/{agent}/memories/nope/validate", headers=token)
+    assert error_of(missing, 404)["code"] == "MEMORY_NOT_FOUND"

@@ -11,7 +11,10 @@ How its concepts map onto ours:
   memory's metadata; `remember` takes query parameters (as the seed's example) or a body;
 - recall is the native hybrid search over the agent's memories; `as-of` is valid time
   (what had happened by then), `changed-since` the memories recorded since, `current`
-  the facts synthesis holds now (superseded ones left out);
+  the facts synthesis holds now (superseded ones left out), each with its fact id;
+- validate, supersede (`new_content`) and contradict act on those facts (by that id, in
+  the path or as `memory_id` in the body) through the native fact changes, so each is an
+  event with the caller as actor;
 - `answer` works offline: the best supporting memories and the sentence among them that
   shares most with the question;
 - `context/summarize` is the agent's memory pack, `context/compress` keeps the newest
@@ -35,8 +38,13 @@ from nats.js.errors import KeyNotFoundError
 from mnemo.contracts import (
     AgentInfo,
     AgentPage,
+    ChangeFact,
     CreateAgent,
     DeleteAgent,
+    FactChange,
+    FactList,
+    FactsQuery,
+    FactView,
     GetAgent,
     ListAgents,
     ListMemoriesQuery,
@@ -44,12 +52,9 @@ from mnemo.contracts import (
     MemoryView,
     PackQuery,
     PackView,
-    Profile,
-    ProfileQuery,
     SearchHit,
     SearchQuery,
     SearchResult,
-    derived_id,
 )
 from mnemo.gateway.auth import Principal, authorize, require_master
 from mnemo.gateway.deps import deps_of
@@ -116,7 +121,11 @@ def fail(
 
 def handle_error(request: Request, exc: Exception) -> Response[bytes]:
     if isinstance(exc, Problem):
-        code = exc.code if exc.code.startswith(("MISSING_", "INVALID_", "SESSION_")) else None
+        code = (
+            exc.code
+            if exc.code.startswith(("MISSING_", "INVALID_", "SESSION_", "MEMORY_"))
+            else None
+        )
         if code is None:
             code = _CODES.get(exc.status, "VALIDATION_ERROR" if exc.status == 400 else exc.code)
         message = exc.detail
@@ -594,42 +603,130 @@ async def recall_changed_since(request: Request, agent_id: str) -> Response[byte
     )
 
 
+def fact_memory_json(fact: FactView) -> dict[str, Any]:
+    """A synthesized fact as a MEMANTO memory (its id is the fact's id)."""
+    return {
+        "memory_id": fact.fact_id,
+        "content": fact.statement,
+        "memory_type": "preference" if fact.category == "preference" else "fact",
+        "confidence": fact.confidence,
+        "kind": fact.kind,
+        "status": fact.status,
+        "current": fact.status == "current",
+        "validated": fact.validated,
+        "contradicted": fact.contradicted,
+        "superseded_by": fact.superseded_by,
+        "valid_from": fact.valid_from,
+        "valid_to": fact.valid_to,
+        "created_at": fact.recorded_at,
+        "sources": [e.memory_id for e in fact.evidence],
+    }
+
+
 @get("/agents/{agent_id:str}/recall/current")
 async def recall_current(request: Request, agent_id: str) -> Response[bytes]:
-    principal = await authorize(request, "context")
+    principal = await authorize(request, "facts")
     await _session(request, principal, agent_id)
     limit = int_param(request, "limit", default=10, low=1, high=100)
     offset = int_param(request, "offset", default=0, low=0, high=100_000)
     subject = query_param(request, "user_id") or agent_id
-    profile = await deps_of(request).ask(
+    found = await deps_of(request).ask(
         request,
         "synthesis",
-        "profile",
-        ProfileQuery(tenant_id=principal.tenant_id, user_id=subject, agent_id=agent_id),
-        Profile,
+        "facts",
+        FactsQuery(tenant_id=principal.tenant_id, user_id=subject, agent_id=agent_id),
+        FactList,
         principal.tenant_id,
     )
-    assert isinstance(profile, Profile)
-    facts = [("static", s) for s in profile.static] + [("dynamic", s) for s in profile.dynamic]
-    memories = [
-        {
-            "memory_id": derived_id("fact-statement", principal.tenant_id, subject, text),
-            "content": text,
-            "memory_type": "fact",
-            "kind": kind,
-            "current": True,
-        }
-        for kind, text in facts[offset : offset + limit]
-    ]
+    assert isinstance(found, FactList)
+    current = [f for f in found.facts if f.status == "current"]
+    memories = [fact_memory_json(f) for f in current[offset : offset + limit]]
     return ok(
         {
             "memories": memories,
             "count": len(memories),
-            "total": len(facts),
+            "total": len(current),
             "limit": limit,
             "offset": offset,
         }
     )
+
+
+async def _change(
+    request: Request, agent_id: str, memory_id: str | None, change: str
+) -> Response[bytes]:
+    principal = await authorize(request, "facts")
+    await _session(request, principal, agent_id)
+    body = await _body(request)
+    memory_id = memory_id or _text(body, "memory_id", limit=128) or ""
+    content = None
+    if change == "supersede":
+        content = _text(body, "new_content", required=False, limit=1000) or _text(
+            body, "content", limit=1000
+        )
+    elif change == "contradict":
+        content = _text(body, "content", required=False, limit=1000)
+    command = ChangeFact(
+        tenant_id=principal.tenant_id,
+        fact_id=memory_id,
+        change=change,
+        actor=principal.actor,
+        agent_id=agent_id,
+        content=content,
+        reason=_text(body, "reason", required=False, limit=1000),
+    )
+    try:
+        done = await deps_of(request).ask(
+            request, "synthesis", "change_fact", command, FactChange, principal.tenant_id
+        )
+    except Problem as problem:
+        if problem.status == 404:
+            raise Problem(404, "MEMORY_NOT_FOUND", f"Memory '{memory_id}' not found") from None
+        raise
+    assert isinstance(done, FactChange)
+    return ok(
+        {
+            "memory": fact_memory_json(done.fact),
+            "new_memory": fact_memory_json(done.new_fact) if done.new_fact else None,
+            "action": change,
+        }
+    )
+
+
+@post(
+    ["/agents/{agent_id:str}/validate", "/agents/{agent_id:str}/memories/{memory_id:str}/validate"],
+    status_code=200,
+)
+async def validate(
+    request: Request, agent_id: str, memory_id: str | None = None
+) -> Response[bytes]:
+    return await _change(request, agent_id, memory_id, "validate")
+
+
+@post(
+    [
+        "/agents/{agent_id:str}/supersede",
+        "/agents/{agent_id:str}/memories/{memory_id:str}/supersede",
+    ],
+    status_code=200,
+)
+async def supersede(
+    request: Request, agent_id: str, memory_id: str | None = None
+) -> Response[bytes]:
+    return await _change(request, agent_id, memory_id, "supersede")
+
+
+@post(
+    [
+        "/agents/{agent_id:str}/contradict",
+        "/agents/{agent_id:str}/memories/{memory_id:str}/contradict",
+    ],
+    status_code=200,
+)
+async def contradict(
+    request: Request, agent_id: str, memory_id: str | None = None
+) -> Response[bytes]:
+    return await _change(request, agent_id, memory_id, "contradict")
 
 
 @get("/agents/{agent_id:str}/export")
@@ -870,6 +967,9 @@ memanto_router = Router(
         recall_as_of,
         recall_changed_since,
         recall_current,
+        validate,
+        supersede,
+        contradict,
         export,
         answer,
         summarize,
