@@ -135,9 +135,10 @@ def test_fact_changes_are_checked(api, user_id):
     say(api, user_id, "I live in Lyon.", "2026-01-01T09:00:00Z")
     [fact] = eventually(lambda: facts(api, user_id))
     url = f"/v1/facts/{fact['id']}"
-    assert_problem(api.post(f"{url}/supersede", json={}), 400, "content")
+    # A body that breaks its schema is 422; a value that breaks a rule, 400.
+    assert_problem(api.post(f"{url}/supersede", json={}), 422, "content")
     assert_problem(api.post(f"{url}/supersede", json={"content": "  "}), 400, "content")
-    assert_problem(api.post(f"{url}/supersede", json={"content": 5}), 400, "content")
+    assert_problem(api.post(f"{url}/supersede", json={"content": 5}), 422, "content")
     assert_problem(
         api.post(
             f"{url}/supersede",
@@ -181,3 +182,22 @@ def test_agent_keys_reach_their_agent_s_facts_and_other_tenants_none(stack, api,
     with as_key(stack, tenant.master) as admin:
         [seen] = facts(admin, user_id)
         assert seen["validated"]
+
+
+def test_fact_answers_match_the_openapi_document(api, user_id):
+    from .test_openapi import answer_schema, check
+
+    document = api.get("/docs/openapi.json").json()
+    say(api, user_id, "I work at Docsco. I live in Gent.", "2026-01-01T09:00:00Z")
+    found = eventually(lambda: len(f := facts(api, user_id)) == 2 and f)
+    listed = api.get("/v1/facts", params={"userId": user_id})
+    check(document, answer_schema(document, "get", "/v1/facts", 200), listed.json())
+    calls = [
+        ("validate", api.post(f"/v1/facts/{found[0]['id']}/validate")),
+        ("supersede", api.post(f"/v1/facts/{found[0]['id']}/supersede", json={"content": "x"})),
+        ("contradict", api.post(f"/v1/facts/{found[1]['id']}/contradict", json={"reason": "r"})),
+    ]
+    for change, response in calls:
+        assert response.status_code == 200, response.text
+        path = f"/v1/facts/{{fact_id}}/{change}"
+        check(document, answer_schema(document, "post", path, 200), response.json())
