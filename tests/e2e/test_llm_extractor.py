@@ -182,3 +182,49 @@ def test_past_the_tenant_budget_the_rules_read_with_reason_budget(standin, tenan
     assert len(standin.requests_for(token)) == 3
     # The memory is not lost: the rules read it.
     eventually(lambda: f"Uses Tool3x{token}" in statements(tenant_api, user_id))
+
+
+def test_memanto_answers_with_the_llm_when_one_is_configured(stack, standin):
+    import httpx
+
+    agent = "llm-answer-" + uuid.uuid4().hex[:6]
+    token = "zanzibar" + uuid.uuid4().hex[:6]
+    with httpx.Client(
+        base_url=f"{stack.base_url}/api/v2",
+        headers={"Authorization": f"Bearer {stack.api_key}"},
+        timeout=15,
+    ) as v2:
+        assert v2.post("/agents", json={"agent_id": agent}).status_code == 201
+        session = {"X-Session-Token": v2.post(f"/agents/{agent}/activate").json()["session_token"]}
+        content = f"The {token} project ships on the first Monday of June."
+        assert (
+            v2.post(
+                f"/agents/{agent}/remember", params={"content": content}, headers=session
+            ).status_code
+            == 201
+        )
+        eventually(
+            lambda: v2.get(
+                f"/agents/{agent}/recall", params={"query": token}, headers=session
+            ).json()["memories"]
+        )
+        standin.script(
+            token,
+            Reply(answer={"answer": "The first Monday of June.", "confidence": 0.9, "used": [0]}),
+        )
+        answered = v2.post(
+            f"/agents/{agent}/answer",
+            json={"question": f"When does {token} ship?"},
+            headers=session,
+        ).json()
+        assert answered["answer"] == "The first Monday of June."
+        assert answered["method"] == f"llm:{MODEL}" and answered["confidence"] == 0.9
+        assert [s["content"] for s in answered["sources"]] == [content]
+        # A reply that breaks the schema: the offline answer, not an error.
+        standin.script(token, Reply(text="not json"))
+        fallback = v2.post(
+            f"/agents/{agent}/answer",
+            json={"question": f"When does {token} ship?"},
+            headers=session,
+        ).json()
+        assert fallback["method"] == "extractive" and token in fallback["answer"]

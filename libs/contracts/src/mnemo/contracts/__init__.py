@@ -62,6 +62,8 @@ from mnemo.contracts.ids import derived_id, new_id
 from mnemo.contracts.packs import DEFAULT_MAX_TOKENS, PRESETS, PackQuery, PackView
 from mnemo.contracts.queries import (
     FACT_CHANGES,
+    AnswerQuery,
+    AnswerResult,
     AuditEntry,
     AuditQuery,
     AuditResult,
@@ -111,6 +113,8 @@ __all__ = [
     "AgentInfo",
     "AgentPage",
     "AgentUpdated",
+    "AnswerQuery",
+    "AnswerResult",
     "AuditEntry",
     "AuditQuery",
     "AuditResult",

@@ -52,6 +52,8 @@ from mnemo.contracts.events import EVENT_TYPES
 from mnemo.contracts.headers import Headers
 from mnemo.contracts.packs import PackQuery, PackView
 from mnemo.contracts.queries import (
+    AnswerQuery,
+    AnswerResult,
     AuditQuery,
     AuditResult,
     ChangeFact,
@@ -93,6 +95,8 @@ QUERY_TYPES: tuple[type[msgspec.Struct], ...] = (
     MemoryView,
     ForgetSubject,
     ForgetResult,
+    AnswerQuery,
+    AnswerResult,
     DeleteMemory,
     DeletedMemory,
     ProfileQuery,
@@ -194,6 +198,9 @@ QUERY_ENDPOINTS: tuple[QueryEndpoint, ...] = (
     QueryEndpoint("ingest", "list_agents", ListAgents, AgentPage, "A page of a tenant's agents."),
     QueryEndpoint("synthesis", "pack", PackQuery, PackView, "Compile (or find) a memory pack."),
     QueryEndpoint("ingest", "delete_memory", DeleteMemory, DeletedMemory, "Delete one memory."),
+    QueryEndpoint(
+        "synthesis", "answer", AnswerQuery, AnswerResult, "Answer from given passages (LLM)."
+    ),
     QueryEndpoint(
         "audit", "events", AuditQuery, AuditResult, "Every audited step of one correlation id."
     ),

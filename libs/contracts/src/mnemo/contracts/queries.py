@@ -295,3 +295,20 @@ class DeletedMemory(msgspec.Struct, frozen=True, kw_only=True):
     memory_id: str
     user_id: str
     event_id: str
+
+
+class AnswerQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """Answer `question` from `passages` only (the caller found them), with the LLM
+    adapter; answered `unavailable` when none is configured or it cannot be used."""
+
+    tenant_id: str
+    question: str
+    passages: list[str]
+
+
+class AnswerResult(msgspec.Struct, frozen=True, kw_only=True):
+    answer: str
+    confidence: float
+    # Indices into the passages the answer rests on.
+    used: list[int]
+    method: str

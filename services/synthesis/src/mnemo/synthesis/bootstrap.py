@@ -3,7 +3,14 @@ the profile, entities and facts queries and fact changes. `rebuild` refills the 
 from the log."""
 
 from mnemo.bus import ConsumerSpec
-from mnemo.contracts import ChangeFact, EntitiesQuery, FactsQuery, PackQuery, ProfileQuery
+from mnemo.contracts import (
+    AnswerQuery,
+    ChangeFact,
+    EntitiesQuery,
+    FactsQuery,
+    PackQuery,
+    ProfileQuery,
+)
 from mnemo.eventlog import EventStore
 from mnemo.host import Host
 from mnemo.settings import load_settings
@@ -18,7 +25,7 @@ from mnemo.synthesis.handlers import (
     built_in,
 )
 from mnemo.synthesis.llm import LLMExtractor
-from mnemo.synthesis.packs import PackCompiler
+from mnemo.synthesis.packs import Answerer, PackCompiler
 from mnemo.synthesis.passes import SQL, PassTracker
 from mnemo.synthesis.settings import SynthesisSettings
 from mnemo.synthesis.timelines import Timelines
@@ -47,6 +54,7 @@ async def main() -> None:
     store = EventStore(host.pool)
     timelines = Timelines(host.pool, store)
     extract: Extract = built_in
+    llm: LLMExtractor | None = None
     if settings.llm_url and settings.llm_model:
         llm = LLMExtractor(
             settings.llm_url,
@@ -90,6 +98,7 @@ async def main() -> None:
     assert host.nc is not None
     packs = PackCompiler(store, read_models.facts, host.nc, topology, settings.query_timeout)
     host.query("pack", PackQuery, packs.pack)
+    host.query("answer", AnswerQuery, Answerer(llm).answer)
     await host.serve_forever()
 
 

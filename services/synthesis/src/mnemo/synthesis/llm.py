@@ -144,16 +144,46 @@ class LLMExtractor:
         await self._client.aclose()
 
     async def _ask(self, content: str) -> str:
+        return await self.chat_json(PROMPT, content, "mnemo_extraction", SCHEMA)
+
+    async def answer(
+        self, tenant_id: str, question: str, passages: list[str]
+    ) -> tuple[str, float, list[int]]:
+        """A short answer to `question` from the numbered passages only: (answer,
+        confidence, the passages it rests on). Raises InvalidAnswer or an HTTP error when
+        the model cannot be used; BudgetSpent when the tenant's budget is used up."""
+        if not await self._budget.take(tenant_id):
+            raise BudgetSpent(tenant_id)
+        numbered = "\n".join(f"[{i}] {text}" for i, text in enumerate(passages))
+        async with self._slots:
+            text = await self.chat_json(
+                ANSWER_PROMPT,
+                f"Question: {question}\n\nPassages:\n{numbered}",
+                "mnemo_answer",
+                ANSWER_SCHEMA,
+            )
+        try:
+            found = msgspec.json.decode(text, type=_Answer)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise InvalidAnswer(f"not the answer schema: {exc}") from None
+        if not 0.0 <= found.confidence <= 1.0:
+            raise InvalidAnswer("confidence must be between 0 and 1")
+        if any(not 0 <= i < len(passages) for i in found.used):
+            raise InvalidAnswer("used names a passage that was not given")
+        return found.answer.strip(), found.confidence, sorted(set(found.used))
+
+    async def chat_json(self, system: str, user: str, name: str, schema: dict[str, Any]) -> str:
+        """One chat completion with JSON-schema output; transient failures retried."""
         body = {
             "model": self._model,
             "temperature": 0,
             "messages": [
-                {"role": "system", "content": PROMPT},
-                {"role": "user", "content": content},
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
             ],
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": "mnemo_extraction", "schema": SCHEMA},
+                "json_schema": {"name": name, "schema": schema},
             },
         }
         retrying = AsyncRetrying(
@@ -172,6 +202,33 @@ class LLMExtractor:
                     raise InvalidAnswer(f"HTTP {response.status_code}: {response.text[:200]}")
                 return _message(response)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+
+class BudgetSpent(Exception):
+    """The tenant's LLM budget for today is used up."""
+
+
+class _Answer(msgspec.Struct, forbid_unknown_fields=False):
+    answer: str
+    confidence: float
+    used: list[int] = []
+
+
+ANSWER_PROMPT = (
+    "Answer the question from the numbered passages only, in one short sentence. If they "
+    "do not answer it, say so. Reply with JSON: answer, confidence (0 to 1), and used (the "
+    "numbers of the passages the answer rests on)."
+)
+ANSWER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "answer": {"type": "string"},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        "used": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+    },
+    "required": ["answer", "confidence", "used"],
+    "additionalProperties": False,
+}
 
 
 def _message(response: httpx.Response) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from nats.aio.client import Client
 from tokenizers import Tokenizer
 
@@ -26,6 +27,8 @@ from mnemo.bus import QueryFailed, ask
 from mnemo.contracts import (
     PRESETS,
     AgentInfo,
+    AnswerQuery,
+    AnswerResult,
     GetAgent,
     ListMemoriesQuery,
     MemoryPage,
@@ -45,6 +48,7 @@ from mnemo.contracts import (
 )
 from mnemo.embeddings.minilm import bundled_model_dir
 from mnemo.eventlog import EventStore
+from mnemo.synthesis.llm import BudgetSpent, InvalidAnswer, LLMExtractor
 from mnemo.synthesis.profiles import FactTable
 from mnemo.telemetry import current_context, get_logger
 
@@ -416,3 +420,29 @@ def _long_term(
         (m.content, _scored(m, 1.0 - i / max(len(older), 1), "recent, before this session"))
         for i, m in enumerate(older)
     ]
+
+
+class Answerer:
+    """Answers from given passages with the LLM adapter, when there is one."""
+
+    def __init__(self, llm: LLMExtractor | None) -> None:
+        self._llm = llm
+
+    async def answer(self, query: AnswerQuery) -> AnswerResult | QueryError:
+        if self._llm is None:
+            return QueryError(code="unavailable", message="no LLM is configured (MNEMO_LLM_URL)")
+        if not query.question.strip() or not query.passages:
+            return QueryError(code="invalid", message="a question and passages are needed")
+        try:
+            text, confidence, used = await self._llm.answer(
+                query.tenant_id, query.question, query.passages[:20]
+            )
+        except BudgetSpent:
+            return QueryError(code="unavailable", message="the tenant's LLM budget is used up")
+        except (InvalidAnswer, httpx.HTTPError) as exc:
+            log.warning("llm_answer_failed", error=type(exc).__name__)
+            return QueryError(code="unavailable", message=f"the LLM could not answer: {exc}"[:300])
+        except Exception as exc:  # a transient failure after the retries
+            log.warning("llm_answer_failed", error=type(exc).__name__)
+            return QueryError(code="unavailable", message="the LLM could not answer")
+        return AnswerResult(answer=text, confidence=confidence, used=used, method=self._llm.name)

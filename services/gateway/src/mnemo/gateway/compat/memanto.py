@@ -15,7 +15,8 @@ How its concepts map onto ours:
 - validate, supersede (`new_content`) and contradict act on those facts (by that id, in
   the path or as `memory_id` in the body) through the native fact changes, so each is an
   event with the caller as actor;
-- `answer` works offline: the best supporting memories and the sentence among them that
+- `answer` asks synthesis's LLM adapter (when MNEMO_LLM_URL is set) to answer from the
+  best supporting memories, and otherwise works offline: the sentence among them that
   shares most with the question;
 - `context/summarize` is the agent's memory pack, `context/compress` keeps the newest
   messages and the informative sentences of older ones within a budget;
@@ -38,6 +39,8 @@ from nats.js.errors import KeyNotFoundError
 from mnemo.contracts import (
     AgentInfo,
     AgentPage,
+    AnswerQuery,
+    AnswerResult,
     ChangeFact,
     CreateAgent,
     DeleteAgent,
@@ -836,14 +839,33 @@ async def answer(request: Request, agent_id: str) -> Response[bytes]:
     question = _text(body, "question", limit=4000) or ""
     limit = int(_number(body, "limit", 5, 1, 20))
     hits = (await _search(request, principal, agent_id, question, limit))[:limit]
-    text, confidence = extractive_answer(question, [h.content for h in hits])
+    passages = [h.content for h in hits]
+    method, sources = "extractive", hits
+    text, confidence = extractive_answer(question, passages)
+    if passages:
+        # The LLM adapter when synthesis has one; the extractive answer otherwise.
+        try:
+            llm = await deps_of(request).ask(
+                request,
+                "synthesis",
+                "answer",
+                AnswerQuery(tenant_id=principal.tenant_id, question=question, passages=passages),
+                AnswerResult,
+                principal.tenant_id,
+            )
+        except Problem as problem:
+            log.info("answer_without_llm", reason=problem.detail[:200])
+        else:
+            assert isinstance(llm, AnswerResult)
+            text, confidence, method = llm.answer, llm.confidence, llm.method
+            sources = [hits[i] for i in llm.used] or hits
     return ok(
         {
             "question": question,
             "answer": text or "No stored memory answers this question.",
             "confidence": confidence,
-            "method": "extractive",
-            "sources": [_hit_json(h) for h in hits],
+            "method": method,
+            "sources": [_hit_json(h) for h in sources],
         }
     )
 
