@@ -16,7 +16,7 @@ from mnemo.embeddings import Embedder, embedder_from_settings
 from mnemo.eventlog import EventStore
 from mnemo.host import Host
 from mnemo.retrieval.handlers import SERVICE, RetrievalHandlers
-from mnemo.retrieval.index import MemoryIndex
+from mnemo.retrieval.index import INDEXED_TEXT_VERSION, MemoryIndex
 from mnemo.retrieval.memories import SQL, MemoryTable
 from mnemo.retrieval.settings import RetrievalSettings
 from mnemo.retrieval.stores import (
@@ -55,10 +55,13 @@ def embedder(settings: RetrievalSettings) -> Embedder:
 
 async def open_index(settings: RetrievalSettings, pool: asyncpg.Pool) -> MemoryIndex:
     """The index, re-built from the log when its vectors came from another embedder."""
-    index = MemoryIndex(vector_store(settings), embedder(settings), SparseEncoder())
+    index = MemoryIndex(
+        vector_store(settings), embedder(settings), SparseEncoder(), MemoryTable(pool)
+    )
     collection = f"{settings.bus_root}_memories"
-    # Vectors are stale when either the embedder or the sparse encoding changed.
-    model, dim = f"{index.embedder.name}|{SPARSE_VERSION}", index.embedder.dim
+    # Vectors are stale when the embedder, the sparse encoding or the indexed text changed.
+    model = f"{index.embedder.name}|{SPARSE_VERSION}|{INDEXED_TEXT_VERSION}"
+    dim = index.embedder.dim
     row = await pool.fetchrow(
         "SELECT embedder, dim FROM retrieval.index_meta WHERE collection = $1", collection
     )

@@ -17,6 +17,7 @@ from mnemo.retrieval.stores import (
     StorePoint,
     VectorStore,
 )
+from mnemo.retrieval.turns import PrecedingTurns, Turn
 
 # Recognised metadata that names a memory is searchable along with its words.
 SEARCHABLE_METADATA = ("title", "author", "actionType", "resourceType")
@@ -30,22 +31,38 @@ EXPAND_PER_SEED = 3  # turns each of those sessions adds
 EXPAND_AT = 7  # rank after which they are inserted
 
 
-def indexed_text(envelope: Envelope, memory: MemoryRecorded, text: str) -> str:
-    """What a chunk is indexed as: its words, headed by its context: what names the memory,
-    who said it (author or role) and when it happened."""
+# Names what `indexed_text` makes of a memory; a change means the index must be rebuilt.
+INDEXED_TEXT_VERSION = "text2-prev"
+
+
+def indexed_text(
+    envelope: Envelope, memory: MemoryRecorded, text: str, before: Turn | None = None
+) -> str:
+    """What a chunk is indexed as: its words, headed by its context (what names the memory,
+    who said it (author or role) and when it happened) and followed by the turn before it
+    in its session, if any."""
     parts = [str(memory.metadata[k]) for k in SEARCHABLE_METADATA if memory.metadata.get(k)]
     if memory.metadata.get("role") and not memory.metadata.get("author"):
         parts.append(str(memory.metadata["role"]))
     when = envelope.occurred_at
     parts.append(f"{when.day} {when:%B %Y}")
-    return " ".join(parts) + "\n" + text
+    indexed = " ".join(parts) + "\n" + text
+    return indexed + "\n" + before.as_context() if before else indexed
 
 
 class MemoryIndex:
-    def __init__(self, store: VectorStore, embedder: Embedder, sparse: SparseEncoder) -> None:
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        turns: PrecedingTurns | None = None,
+    ) -> None:
         self._store = store
         self._embedder = embedder
         self._sparse = sparse
+        # Without it, memories are indexed without their preceding turn.
+        self._turns = turns
 
     @property
     def embedder(self) -> Embedder:
@@ -69,7 +86,8 @@ class MemoryIndex:
 
     async def index_all(self, envelopes: list[Envelope]) -> None:
         """Upsert every chunk of many memories, embedded in one batch."""
-        pieces = [piece for e in envelopes for piece in self._pieces(e)]
+        before = await self._turns.preceding(envelopes) if self._turns and envelopes else {}
+        pieces = [piece for e in envelopes for piece in self._pieces(e, before)]
         if not pieces:
             return
         texts = [text for _, text, _ in pieces]
@@ -83,10 +101,13 @@ class MemoryIndex:
         ]
         await self._store.upsert(points)
 
-    def _pieces(self, envelope: Envelope) -> list[tuple[str, str, dict[str, Any]]]:
+    def _pieces(
+        self, envelope: Envelope, before: dict[str, Turn]
+    ) -> list[tuple[str, str, dict[str, Any]]]:
         """(point id, text to index, payload) for each chunk of the memory."""
         memory = envelope.data
         assert isinstance(memory, MemoryRecorded)
+        previous = before.get(memory.memory_id)
         spans = memory.chunk_spans()
         common = {
             "tenant_id": envelope.tenant_id,
@@ -121,7 +142,7 @@ class MemoryIndex:
                 if span.index == 0
                 else derived_id(memory.memory_id, str(span.index))
             )
-            pieces.append((point_id, indexed_text(envelope, memory, text), payload))
+            pieces.append((point_id, indexed_text(envelope, memory, text, previous), payload))
         return pieces
 
     async def forget(self, tenant_id: str, user_id: str) -> None:

@@ -14,6 +14,7 @@ from mnemo.contracts import (
     MemoryRecorded,
     MemoryView,
 )
+from mnemo.retrieval.turns import Turn
 
 SQL = Path(__file__).parent / "sql"
 
@@ -22,6 +23,21 @@ INSERT INTO retrieval.memories (tenant_id, memory_id, user_id, content, source_t
     session_id, agent_id, metadata, occurred_at, recorded_at, global_position)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12)
 ON CONFLICT (tenant_id, memory_id) DO NOTHING
+"""
+
+# For each memory of a session, the one just before it there: by valid time, then by log
+# position (the turns of one conversation often share a timestamp).
+_PRECEDING = """
+SELECT q.memory_id, p.content, p.metadata->>'author' AS author, p.metadata->>'role' AS role
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bigint[])
+    AS q(tenant_id, memory_id, user_id, session_id, occurred_at, global_position)
+CROSS JOIN LATERAL (
+    SELECT m.content, m.metadata FROM retrieval.memories m
+    WHERE m.tenant_id = q.tenant_id AND m.user_id = q.user_id AND m.session_id = q.session_id
+      AND (m.occurred_at, m.global_position) < (q.occurred_at, q.global_position)
+    ORDER BY m.occurred_at DESC, m.global_position DESC
+    LIMIT 1
+) p
 """
 
 _COLUMNS = """memory_id, user_id, content, source_type, source_id, session_id, agent_id,
@@ -71,6 +87,31 @@ class MemoryTable:
         if envelopes:
             async with self._pool.acquire() as conn:
                 await conn.executemany(_UPSERT, [_row(e) for e in envelopes])
+
+    async def preceding(self, envelopes: list[Envelope]) -> dict[str, Turn]:
+        """The turn before each memory in its session, by memory id (none: first, or no
+        session). Reads what `record_all` wrote, so call that first."""
+        rows = [e for e in envelopes if isinstance(e.data, MemoryRecorded) and e.data.session_id]
+        if not rows:
+            return {}
+        columns: list[list[Any]] = [[] for _ in range(6)]
+        for e in rows:
+            assert isinstance(e.data, MemoryRecorded)
+            values = (
+                e.tenant_id,
+                e.data.memory_id,
+                e.data.user_id,
+                e.data.session_id,
+                e.occurred_at,
+                e.global_position,
+            )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        found = await self._pool.fetch(_PRECEDING, *columns)
+        return {
+            r["memory_id"]: Turn(speaker=r["author"] or r["role"], content=r["content"])
+            for r in found
+        }
 
     async def page(self, query: ListMemoriesQuery) -> MemoryPage:
         where = ["tenant_id = $1"]

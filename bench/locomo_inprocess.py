@@ -1,0 +1,184 @@
+"""LoCoMo evidence recall of the retrieval service's own `MemoryIndex`, in this process.
+
+The same index, store (qdrant-edge in a temporary folder), embedder and ranking as the
+service, without the gateway, the log and the bus: every turn is indexed as the event
+ingest would record, then every question is searched. For trying ranking changes in
+seconds rather than minutes; `make bench-locomo` (bench/locomo.py) is the figure of record
+and goes through the public API. Prints figures; asserts nothing.
+
+Usage: python bench/locomo_inprocess.py [--conversations conv-26] [--cache DIR] [--misses]
+`--cache` keeps the vectors of texts already embedded (keyed by model and text), so a rerun
+after a ranking change embeds nothing.
+"""
+
+import argparse
+import asyncio
+import hashlib
+import json
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from locomo_data import CATEGORIES, Conversation, Turn, load
+from locomo_metrics import Recall, format_table, percentile
+
+from mnemo.contracts import Envelope, MemoryRecorded, SearchQuery, derived_id
+from mnemo.embeddings import Embedder, embedder_from_settings
+from mnemo.retrieval.index import MemoryIndex
+from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
+from mnemo.retrieval.turns import Turn as SpokenTurn
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "locomo" / "locomo_dev.json"
+TENANT = "t_locomo"
+
+
+class CachedEmbedder:
+    """An embedder that remembers its vectors in a folder, by model and text."""
+
+    def __init__(self, inner: Embedder, folder: Path) -> None:
+        self._inner = inner
+        self.name, self.dim = inner.name, inner.dim
+        self._path = folder / (hashlib.sha1(inner.name.encode()).hexdigest()[:12] + ".npz")
+        self._vectors: dict[str, list[float]] = {}
+        if self._path.exists():
+            saved = np.load(self._path, allow_pickle=False)
+            texts, vectors = saved["texts"].tolist(), saved["vectors"].tolist()
+            self._vectors = dict(zip(texts, vectors, strict=True))
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            self._vectors.update(zip(missing, self._inner.embed(missing), strict=True))
+        return [self._vectors[t] for t in texts]
+
+    def save(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        texts = list(self._vectors)
+        vectors = np.array([self._vectors[t] for t in texts])
+        np.savez(self._path, texts=np.array(texts), vectors=vectors)
+
+
+class RecordedTurns:
+    """The service's `MemoryTable.preceding`, over the memories this run has indexed."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[tuple[str, str, str], list[Envelope]] = {}
+
+    async def preceding(self, envelopes: list[Envelope]) -> dict[str, SpokenTurn]:
+        for e in envelopes:
+            assert isinstance(e.data, MemoryRecorded) and e.data.session_id
+            key = (e.tenant_id, e.data.user_id, e.data.session_id)
+            self._sessions.setdefault(key, []).append(e)
+        found = {}
+        for e in envelopes:
+            assert isinstance(e.data, MemoryRecorded) and e.data.session_id
+            mine = (e.occurred_at, e.global_position)
+            earlier = [
+                o
+                for o in self._sessions[(e.tenant_id, e.data.user_id, e.data.session_id)]
+                if (o.occurred_at, o.global_position) < mine
+            ]
+            if earlier:
+                last = max(earlier, key=lambda o: (o.occurred_at, o.global_position)).data
+                assert isinstance(last, MemoryRecorded)
+                found[e.data.memory_id] = SpokenTurn(last.metadata.get("author"), last.content)
+        return found
+
+
+def envelope(conv: Conversation, turn: Turn, position: int) -> Envelope:
+    item = turn.ingest_item(f"u_{conv.sample_id}")
+    memory_id = derived_id(conv.sample_id, turn.dia_id)
+    now = datetime.now(UTC)
+    return Envelope(
+        event_id=derived_id(memory_id, "event"),
+        event_type="memory.recorded",
+        tenant_id=TENANT,
+        stream_id=f"memory-{memory_id}",
+        stream_version=1,
+        global_position=position,
+        occurred_at=turn.date,
+        recorded_at=now,
+        correlation_id=memory_id,
+        causation_id=memory_id,
+        actor="bench",
+        service="ingest",
+        data=MemoryRecorded(
+            memory_id=memory_id,
+            user_id=item["userId"],
+            content=item["content"],
+            source_type=item["sourceType"],
+            session_id=item["sessionId"],
+            metadata=item["metadata"],
+        ),
+    )
+
+
+async def run(args: argparse.Namespace) -> dict[str, dict[str, float | int | None]]:
+    only = [s.strip() for s in args.conversations.split(",") if s.strip()] or None
+    conversations = load(Path(args.data), only)
+    embedder: Embedder = embedder_from_settings(args.embedder)
+    cached = CachedEmbedder(embedder, Path(args.cache)) if args.cache else None
+    with tempfile.TemporaryDirectory(prefix="mnemo-locomo-") as folder:
+        index = MemoryIndex(
+            EdgeVectorStore(folder), cached or embedder, SparseEncoder(), RecordedTurns()
+        )
+        await index.ensure()
+        started = time.perf_counter()
+        envelopes = [
+            envelope(conv, turn, n)
+            for conv in conversations
+            for n, turn in enumerate(conv.turns, start=1)
+        ]
+        for start in range(0, len(envelopes), 256):
+            await index.index_all(envelopes[start : start + 256])
+        indexed_s = time.perf_counter() - started
+        recall = Recall(CATEGORIES)
+        latencies: list[float] = []
+        misses: list[str] = []
+        for conv in conversations:
+            for qa in conv.qa:
+                if not qa.evidence:
+                    continue
+                query = SearchQuery(
+                    tenant_id=TENANT, user_id=f"u_{conv.sample_id}", query=qa.question, limit=20
+                )
+                t0 = time.perf_counter()
+                hits = await index.search(query)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                ranked = list(dict.fromkeys(h.metadata["dia_id"] for h in hits))
+                recall.add(qa.category, ranked, qa.evidence)
+                if args.misses and not set(qa.evidence) <= set(ranked[:10]):
+                    ranks = {e: ranked.index(e) + 1 if e in ranked else None for e in qa.evidence}
+                    misses.append(f"[{CATEGORIES[qa.category]}] {qa.question} {ranks}")
+        await index.close()
+    if cached:
+        cached.save()
+    turns = len(envelopes)
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    print(f"{turns} turns indexed in {indexed_s:.1f}s; search p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    print(format_table(recall.table(), CATEGORIES))
+    if args.misses:
+        print("\n".join(misses))
+    return recall.table()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--conversations", default="")
+    parser.add_argument("--embedder", default="minilm")
+    parser.add_argument("--cache", default="", help="folder keeping embedded vectors")
+    parser.add_argument("--misses", action="store_true", help="list questions missed at 10")
+    parser.add_argument("--json", default="", help="write the recall table here")
+    args = parser.parse_args()
+    table = asyncio.run(run(args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(table, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

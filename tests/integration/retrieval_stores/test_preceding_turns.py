@@ -1,0 +1,114 @@
+"""A reply is indexed with the turn before it in its session (read model in PostgreSQL), so
+a question finds the reply by the words of the turn it answers."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from mnemo.contracts import Envelope, MemoryRecorded, SearchQuery
+from mnemo.embeddings import HashingEmbedder
+from mnemo.eventlog import connect, migrate, migrate_eventlog
+from mnemo.retrieval.index import MemoryIndex
+from mnemo.retrieval.memories import SQL, MemoryTable
+from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
+from mnemo.retrieval.turns import Turn
+
+T0 = datetime(2024, 5, 8, 13, 56, tzinfo=UTC)
+
+
+def recorded(
+    tenant: str,
+    user: str,
+    content: str,
+    position: int,
+    *,
+    session: str | None = "s1",
+    author: str = "Caroline",
+    at: datetime = T0,
+) -> Envelope:
+    memory_id = str(uuid.uuid4())
+    return Envelope(
+        event_id=str(uuid.uuid4()),
+        event_type="memory.recorded",
+        tenant_id=tenant,
+        stream_id=f"memory-{memory_id}",
+        stream_version=1,
+        global_position=position,
+        occurred_at=at,
+        recorded_at=datetime.now(UTC),
+        correlation_id=memory_id,
+        causation_id=memory_id,
+        actor="test",
+        service="ingest",
+        data=MemoryRecorded(
+            memory_id=memory_id,
+            user_id=user,
+            content=content,
+            source_type="conversation",
+            session_id=session,
+            metadata={"author": author},
+        ),
+    )
+
+
+@pytest.fixture
+async def table(fresh_database: str):  # type: ignore[no-untyped-def]
+    pool = await connect(fresh_database, max_size=4)
+    async with pool.acquire() as conn:
+        await migrate_eventlog(conn)
+        await migrate(conn, "retrieval", SQL)
+    yield MemoryTable(pool)
+    await pool.close()
+
+
+async def test_the_preceding_turn_is_the_one_just_before_in_the_same_session(
+    table: MemoryTable,
+) -> None:
+    tenant, user = f"t_{uuid.uuid4().hex[:8]}", "u1"
+    first = recorded(tenant, user, "Have you been to the beach this year?", 1, author="Mel")
+    second = recorded(tenant, user, "Yes, twice!", 2)
+    # Later in valid time though earlier in the log: it follows `second`, not `first`.
+    third = recorded(tenant, user, "And the lake?", 0, at=T0 + timedelta(minutes=1))
+    elsewhere = recorded(tenant, user, "Other session", 3, session="s2")
+    alone = recorded(tenant, user, "No session", 4, session=None)
+    other_user = recorded(tenant, "u2", "Someone else", 5)
+    everything = [first, second, third, elsewhere, alone, other_user]
+    await table.record_all(everything)
+
+    found = await table.preceding(everything)
+
+    assert found == {
+        second.data.memory_id: Turn("Mel", "Have you been to the beach this year?"),  # type: ignore[union-attr]
+        third.data.memory_id: Turn("Caroline", "Yes, twice!"),  # type: ignore[union-attr]
+    }
+
+
+async def test_a_reply_is_found_by_the_question_it_answers(
+    table: MemoryTable, tmp_path: Path
+) -> None:
+    tenant, user = f"t_{uuid.uuid4().hex[:8]}", "u1"
+    turns = [
+        recorded(tenant, user, "Did you go camping with the kids in July?", 1, author="Mel"),
+        recorded(tenant, user, "Yes! Three nights, and it rained every one.", 2),
+        recorded(tenant, user, "I started a pottery class on Tuesdays.", 3, session="s2"),
+        recorded(tenant, user, "We watched the rain from the porch.", 4, session="s3"),
+    ]
+    await table.record_all(turns)
+    index = MemoryIndex(
+        EdgeVectorStore(tmp_path / "edge"), HashingEmbedder(64), SparseEncoder(), table
+    )
+    await index.ensure()
+    await index.index_all(turns)
+    try:
+        hits = await index.search(
+            SearchQuery(tenant_id=tenant, user_id=user, query="camping kids", mode="keyword")
+        )
+    finally:
+        await index.close()
+    answers = [h.content for h in hits]
+    # The reply has none of the question's words: only its preceding turn brings it in.
+    assert "Yes! Three nights, and it rained every one." in answers
+    # What a hit shows is the memory itself, never the context it was indexed with.
+    assert all("Mel:" not in a for a in answers)
