@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,9 +54,14 @@ def describe(m: dict[str, Any]) -> str:
 
 
 @contextmanager
-def local_stack(prefix: str = "mnemo-bench-") -> Iterator[LocalStack]:
+def local_stack(
+    prefix: str = "mnemo-bench-", prepare: Callable[[Path], None] | None = None
+) -> Iterator[LocalStack]:
+    """A running stack; `prepare(MNEMO_HOME)` runs before the services start (to seed it)."""
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         home = Path(tmp)
+        if prepare is not None:
+            prepare(home / "home")
         nats_url = os.environ.get("MNEMO_NATS_URL")
         dsn = os.environ.get("MNEMO_DATABASE_URL")
         if not nats_url:

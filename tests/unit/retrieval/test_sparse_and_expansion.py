@@ -1,12 +1,16 @@
-"""The sparse encoder's stemming and the index's query-time session expansion."""
+"""The sparse encoder's stemming and the index's query-time session expansion (in a real
+qdrant-edge store)."""
 
 import asyncio
-from typing import Any
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 
-from mnemo.contracts import SearchQuery
+from mnemo.contracts import Envelope, MemoryRecorded, SearchQuery
+from mnemo.embeddings import HashingEmbedder
 from mnemo.retrieval import index as index_module
 from mnemo.retrieval.index import MemoryIndex
-from mnemo.retrieval.stores import SparseEncoder, SparseVector, StoreFilter, StoreHit
+from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
 from mnemo.retrieval.stores.sparse import stem, words
 
 
@@ -31,80 +35,77 @@ def test_query_matches_an_inflected_document() -> None:
     assert set(query.indices) <= set(doc.indices)
 
 
-class FakeStore:
-    """Global hits a..f in session s1/s2; a session-scoped search returns that session's."""
-
-    def __init__(self) -> None:
-        self.points = [
-            ("a", "s1"),
-            ("b", "s2"),
-            ("c", "s1"),
-            ("d", "s2"),
-            ("e", "s3"),
-            ("f", "s3"),
-            ("g", "s1"),
-            ("h", "s2"),
-        ]
-
-    def _hit(self, rank: int, pid: str, session: str) -> StoreHit:
-        payload: dict[str, Any] = {
-            "memory_id": pid,
-            "content": pid,
-            "source_type": "conversation",
-            "recorded_at": "2024-01-01T00:00:00+00:00",
-            "session_id": session,
-        }
-        return StoreHit(id=pid, score=1.0 / (rank + 1), payload=payload)
-
-    async def search(
-        self,
-        dense: list[float] | None,
-        sparse: SparseVector | None,
-        filter: StoreFilter,
-        limit: int,
-        mode: str = "vector",
-        alpha: float = 0.5,
-    ) -> list[StoreHit]:
-        points = [(p, s) for p, s in self.points if filter.session_id in (None, s)]
-        if filter.session_id is None:
-            points = points[:6]  # the global ranking misses g and h
-        return [self._hit(i, p, s) for i, (p, s) in enumerate(points[:limit])]
+def recorded(content: str, session: str, position: int) -> Envelope:
+    memory_id = str(uuid.uuid4())
+    return Envelope(
+        event_id=str(uuid.uuid4()),
+        event_type="memory.recorded",
+        tenant_id="t",
+        stream_id=f"memory-{memory_id}",
+        stream_version=1,
+        global_position=position,
+        occurred_at=datetime(2024, 5, 8, tzinfo=UTC),
+        recorded_at=datetime.now(UTC),
+        correlation_id=memory_id,
+        causation_id=memory_id,
+        actor="test",
+        service="ingest",
+        data=MemoryRecorded(memory_id=memory_id, user_id="u", content=content, session_id=session),
+    )
 
 
-class FakeEmbedder:
-    name = "fake"
-    dim = 2
+# By keyword: s1's first turn is the best hit, s2's two next; s1's other turns match less.
+TURNS = [
+    ("lake lake trip", "s1"),
+    ("lake trip with Sam", "s2"),
+    ("lake trip with Mel", "s2"),
+    ("trip photos", "s1"),
+    ("trip home", "s1"),
+]
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
-        return [[1.0, 0.0] for _ in texts]
 
-
-def search(limit: int, **settings: int) -> list[str]:
-    index = MemoryIndex(FakeStore(), FakeEmbedder(), SparseEncoder())  # type: ignore[arg-type]
+def search(tmp_path: Path, limit: int, **settings: int) -> list[str]:
+    """The contents found for "lake trip" (keyword mode) with the expansion `settings`."""
     saved = {k: getattr(index_module, k) for k in settings}
+
+    async def run() -> list[str]:
+        store = EdgeVectorStore(tmp_path / "edge")
+        index = MemoryIndex(store, HashingEmbedder(16), SparseEncoder())
+        await index.ensure()
+        try:
+            await index.index_all([recorded(c, s, n) for n, (c, s) in enumerate(TURNS, 1)])
+            query = SearchQuery(
+                tenant_id="t", user_id="u", query="lake trip", limit=limit, mode="keyword"
+            )
+            hits = await index.search(query)
+        finally:
+            await index.close()
+        scores = [h.similarity for h in hits]
+        assert scores == sorted(scores, reverse=True)
+        return [h.content for h in hits]
+
     try:
         for k, v in settings.items():
             setattr(index_module, k, v)
-        query = SearchQuery(tenant_id="t", user_id="u", query="trail", limit=limit)
-        hits = asyncio.run(index.search(query))
+        return asyncio.run(run())
     finally:
         for k, v in saved.items():
             setattr(index_module, k, v)
-    scores = [h.similarity for h in hits]
-    assert scores == sorted(scores, reverse=True)
-    return [h.memory_id for h in hits]
 
 
-def test_expansion_brings_in_the_top_sessions_other_turns() -> None:
-    found = search(10, EXPAND_SEEDS=2, EXPAND_PER_SEED=3, EXPAND_AT=2)
-    assert found[:2] == ["a", "b"]
-    assert set(found[2:6]) == {"c", "g", "d", "h"}
-    assert sorted(found) == sorted("abcdefgh")
+def test_expansion_brings_in_the_top_sessions_other_turns(tmp_path: Path) -> None:
+    found = search(tmp_path, 3, EXPAND_SEEDS=1, EXPAND_PER_SEED=2, EXPAND_AT=1)
+    assert found[0] == "lake lake trip"
+    assert set(found[1:]) == {"trip photos", "trip home"}
 
 
-def test_expansion_off_is_the_plain_ranking() -> None:
-    assert search(10, EXPAND_SEEDS=0) == list("abcdef")
+def test_expansion_off_is_the_plain_ranking(tmp_path: Path) -> None:
+    found = search(tmp_path, 3, EXPAND_SEEDS=0)
+    assert found[0] == "lake lake trip"
+    assert set(found[1:]) == {"lake trip with Sam", "lake trip with Mel"}
 
 
-def test_expansion_keeps_the_limit() -> None:
-    assert len(search(3, EXPAND_SEEDS=3, EXPAND_PER_SEED=3, EXPAND_AT=2)) == 3
+def test_expansion_keeps_the_limit_and_every_hit_once(tmp_path: Path) -> None:
+    found = search(tmp_path, 10, EXPAND_SEEDS=3, EXPAND_PER_SEED=3, EXPAND_AT=1)
+    assert sorted(found) == sorted(c for c, _ in TURNS)
+    assert len(search(tmp_path, 2, EXPAND_SEEDS=3, EXPAND_PER_SEED=3, EXPAND_AT=1)) == 2
