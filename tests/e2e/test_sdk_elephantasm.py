@@ -111,3 +111,28 @@ def test_errors_and_dedupe(client, stack):
             )
         )
     assert [m["content"] for m in page["memories"]] == ["once"]
+
+
+def test_an_event_sent_here_has_its_audit_chain(client, stack):
+    anima = client.create_anima("audited-" + uuid.uuid4().hex[:6])
+    correlation = "elephantasm-" + uuid.uuid4().hex
+    with httpx.Client(
+        base_url=f"{stack.base_url}/api", headers={"Authorization": f"Bearer {stack.api_key}"}
+    ) as api:
+        sent = api.post(
+            "/events",
+            json={"anima_id": str(anima.id), "event_type": "message.in", "content": "hello"},
+            headers={"x-correlation-id": correlation},
+        )
+    assert sent.status_code == 201 and sent.headers["x-correlation-id"] == correlation
+    with stack.client() as native:
+
+        def chain() -> list[dict] | None:
+            found = native.get("/v1/audit/events", params={"correlation_id": correlation})
+            events = found.json()["events"]
+            wanted = {"http.request", "ingest.memory", "memory.recorded", "memory.indexed"}
+            return events if wanted <= {e["type"] for e in events} else None
+
+        events = eventually(chain)
+    request = next(e for e in events if e["type"] == "http.request")
+    assert request["data"]["path"] == "/api/events"
