@@ -322,3 +322,23 @@ def test_the_audit_chain_shows_the_agent_key_that_made_the_request(stack, acme, 
     # The agent itself sees its own chain too.
     with as_key(stack, acme.agent_key) as agent:
         assert chain(agent)
+
+
+def test_a_revoked_key_gets_no_replayed_answer(stack, acme):
+    with as_key(stack, acme.master) as admin:
+        key = admin.post("/v1/keys", json={"kind": "master", "label": "replay"}).json()
+    headers = {"Idempotency-Key": "replay-" + uuid.uuid4().hex}
+    body = {"userId": "replayed", "content": "kept for retries"}
+    with as_key(stack, key["key"]) as holder:
+        first = holder.post("/v1/ingest", json=body, headers=headers)
+        assert first.status_code == 202
+        assert (
+            holder.post("/v1/ingest", json=body, headers=headers).headers["Idempotent-Replayed"]
+            == "true"
+        )
+        with as_key(stack, acme.master) as admin:
+            assert admin.delete(f"/v1/keys/{key['id']}").status_code == 200
+        eventually(
+            lambda: holder.post("/v1/ingest", json=body, headers=headers).status_code == 401,
+            timeout=5,
+        )

@@ -132,7 +132,7 @@ async def authenticate(request: Request, settings: GatewaySettings, keys: KeyCac
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
         raise Problem(401, "UNAUTHORIZED", "send your API key as 'Authorization: Bearer <key>'")
-    principal = await _principal(key, settings, keys)
+    principal = await principal_of(key, settings, keys)
     if principal is None:
         raise Problem(401, "UNAUTHORIZED", "the API key is invalid or revoked")
     state = request.scope["state"]
@@ -142,7 +142,8 @@ async def authenticate(request: Request, settings: GatewaySettings, keys: KeyCac
     return principal
 
 
-async def _principal(key: str, settings: GatewaySettings, keys: KeyCache) -> Principal | None:
+async def principal_of(key: str, settings: GatewaySettings, keys: KeyCache) -> Principal | None:
+    """The principal a key stands for now, or None (unknown or revoked)."""
     dev = settings.dev_api_key
     if dev is not None and hmac.compare_digest(key.encode(), dev.encode()):
         # Each development key its own id (replicas may be given different ones).

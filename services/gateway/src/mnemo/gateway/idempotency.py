@@ -80,6 +80,10 @@ class IdempotencyMiddleware:
         body = await _read_body(receive)
         # Kept per credential, in whichever header it came (ElizaOS clients send X-API-KEY).
         credential = headers.get("authorization") or headers.get("x-api-key", "")
+        if not await self._still_valid(credential):
+            # A missing, unknown or revoked key gets no replay: the app answers it (401).
+            await self.app(scope, _replay_body(body), send)
+            return
         principal = hashlib.sha256(credential.encode()).hexdigest()[:24]
         entry_key = f"{principal}.{hashlib.sha256(key.encode()).hexdigest()[:40]}"
         target = f"{scope['method']} {scope['path']}?{scope.get('query_string', b'').decode()}"
@@ -94,6 +98,19 @@ class IdempotencyMiddleware:
             )
         else:
             await _send(send, kept, True)
+
+    async def _still_valid(self, credential: str) -> bool:
+        """Whether the credential is a live key now (sign-up, which needs none, counts)."""
+        deps = getattr(self.state, "deps", None)
+        if deps is None:
+            return True
+        from mnemo.gateway.auth import principal_of
+
+        scheme, _, key = credential.partition(" ")
+        key = key.strip() if scheme.lower() == "bearer" else credential.strip()
+        if not key:
+            return True  # no key at all: the route decides (401, or sign-up's open door)
+        return await principal_of(key, deps.settings, deps.keys) is not None
 
     async def _claim_or_wait(self, kv: KeyValue, key: str, fingerprint: str) -> Kept | None:
         """None: we hold the key and must run the handler. Else the finished answer to replay."""
@@ -160,6 +177,19 @@ class IdempotencyMiddleware:
 
 # Headers that describe one call, not the answer: a replay gets fresh ones.
 _PER_CALL = {"x-request-id", "date", "server", "content-length"}
+
+
+def _replay_body(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 async def _read_body(receive: Receive) -> bytes:
