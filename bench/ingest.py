@@ -1,6 +1,12 @@
 """Ingest throughput and 202->searchable lag of a whole local stack, at a stated load.
 
-Prints figures; never asserts on them. Usage: python bench/ingest.py [--items N] [--concurrency C]
+Prints figures; never asserts on them. Usage:
+
+    python bench/ingest.py [--items N] [--concurrency C] [--rate R] [--batch B]
+
+Without --rate, C clients send as fast as they can (a closed loop: the throughput). With
+--rate R, requests leave on a fixed schedule of R items/s whatever the answers (an open
+loop: the lag at that load); --batch B sends B items per POST /v1/ingest/batch.
 """
 
 import argparse
@@ -38,33 +44,59 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def item(i: int) -> dict[str, str]:
+    return {
+        "userId": f"bench-user-{i % 50}",
+        "content": f"Bench memory {i}: I like hiking near lake {i % 97} with friends.",
+        "sessionId": f"s{i % 10}",
+    }
+
+
+async def send(client: httpx.AsyncClient, numbers: list[int]) -> list[str]:
+    """Ingest the items numbered `numbers` in one request; their memory ids."""
+    if len(numbers) == 1:
+        response = await client.post("/v1/ingest", json=item(numbers[0]))
+        response.raise_for_status()
+        return [response.json()["id"]]
+    response = await client.post("/v1/ingest/batch", json={"items": [item(i) for i in numbers]})
+    response.raise_for_status()
+    return list(response.json()["ids"])
+
+
 async def load(
-    base: str, key: str, items: int, concurrency: int
+    base: str, key: str, items: int, concurrency: int, rate: float, batch: int
 ) -> tuple[float, dict[str, datetime]]:
     accepted: dict[str, datetime] = {}
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(items):
-        queue.put_nowait(i)
+    requests = [list(range(i, min(i + batch, items))) for i in range(0, items, batch)]
     headers = {"Authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(
         base_url=base, headers=headers, limits=limits, timeout=30
     ) as client:
 
-        async def worker() -> None:
-            while not queue.empty():
-                i = queue.get_nowait()
-                body = {
-                    "userId": f"bench-user-{i % 50}",
-                    "content": f"Bench memory {i}: I like hiking near lake {i % 97} with friends.",
-                    "sessionId": f"s{i % 10}",
-                }
-                response = await client.post("/v1/ingest", json=body)
-                response.raise_for_status()
-                accepted[response.json()["id"]] = datetime.now(UTC)
+        async def one(numbers: list[int]) -> None:
+            ids = await send(client, numbers)
+            now = datetime.now(UTC)
+            accepted.update(dict.fromkeys(ids, now))
 
         start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        if rate > 0:
+            tasks = []
+            for n, numbers in enumerate(requests):
+                due = start + n * batch / rate
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                tasks.append(asyncio.create_task(one(numbers)))
+            await asyncio.gather(*tasks)
+        else:
+            queue: asyncio.Queue[list[int]] = asyncio.Queue()
+            for numbers in requests:
+                queue.put_nowait(numbers)
+
+            async def worker() -> None:
+                while not queue.empty():
+                    await one(queue.get_nowait())
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
         return time.perf_counter() - start, accepted
 
 
@@ -108,16 +140,21 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--rate", type=float, default=0, help="items/s, open loop (0: max)")
+    parser.add_argument("--batch", type=int, default=1, help="items per request (1..50)")
     args = parser.parse_args()
 
     with local_stack() as local:
         base, key, dsn = local.base_url, local.api_key, local.database_url
         print(f"machine: {describe(machine())}")
+        pace = f"at {args.rate:.0f} items/s" if args.rate else f"{args.concurrency} clients"
         print(
-            f"load: {args.items} ingests, {args.concurrency} concurrent clients, one stack"
+            f"load: {args.items} items, {args.batch} per request, {pace}, one stack"
             " (one replica of each service)"
         )
-        elapsed, accepted = asyncio.run(load(base, key, args.items, args.concurrency))
+        elapsed, accepted = asyncio.run(
+            load(base, key, args.items, args.concurrency, args.rate, args.batch)
+        )
         rate = len(accepted) / elapsed
         print(f"accepted: {len(accepted)} in {elapsed:.2f}s = {rate:.0f}/s at the gateway")
         figures = asyncio.run(observe(dsn, accepted, args.timeout))

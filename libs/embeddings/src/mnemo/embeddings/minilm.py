@@ -47,6 +47,10 @@ _MIN_BATCH = 8
 # At most this many tokens, padding included, in one batch: 16 texts cut at 256 tokens,
 # whose attention scores then take 50 MB.
 _BATCH_TOKENS = 4096
+# Padding allowed in a batch, as a share of its real tokens: chat turns vary in length
+# (LoCoMo's from 10 to 80 word pieces), and one long text in a batch of short ones made
+# half of the work padding. Smaller batches cost little more per text.
+_PADDING = 0.15
 
 # One embedding computation at a time in a process: two would only fight for the cores,
 # and the BLAS thread limit is process-wide.
@@ -72,18 +76,24 @@ def bundled_model_dir() -> Path:
 
 def _length_batches(order: list[int], lengths: list[int], size: int) -> list[list[int]]:
     """`order` (indexes sorted by length) cut into batches of at most `size` texts and
-    `_BATCH_TOKENS` tokens, padding included: long texts go fewer to a batch, since
-    attention's memory grows with the square of their length."""
+    `_BATCH_TOKENS` tokens, padding included (attention's memory grows with the square of
+    the length), and with at most `_PADDING` of padding: every text of a batch is padded
+    to its longest, and padding costs as much as words."""
     batches: list[list[int]] = []
+    real = 0
     for i in order:
+        grown = (len(batches[-1]) + 1) * lengths[i] if batches else 0
         if (
             not batches
             or len(batches[-1]) == size
-            or (len(batches[-1]) + 1) * lengths[i] > _BATCH_TOKENS
+            or grown > _BATCH_TOKENS
+            or grown > (1 + _PADDING) * (real + lengths[i])
         ):
             batches.append([i])
+            real = lengths[i]
         else:
             batches[-1].append(i)
+            real += lengths[i]
     return batches
 
 
@@ -124,7 +134,9 @@ class MiniLMEmbedder:
         weights = load_file(str(folder / "model.safetensors"))
         self._pooled: Callable[[np.ndarray, np.ndarray], np.ndarray]
         if engine == "onnx":
-            self._pooled = onnx_encoder(weights, shape)
+            # onnxruntime splits each batch across the cores itself, so that one short
+            # query is answered by every core, rather than one batch per core.
+            self._pooled = onnx_encoder(weights, shape, self.threads)
         else:
             self._pooled = _numpy_pooled(BertEncoder(weights, shape))
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -138,15 +150,16 @@ class MiniLMEmbedder:
             raise TypeError("embed takes a sequence of texts, not one str")
         encodings = self._tokenizer.encode_batch(list(texts))
         by_length = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
-        # Small calls are split so that every core gets a share.
-        size = min(self.batch_size, max(_MIN_BATCH, math.ceil(len(texts) / self.threads)))
+        # numpy: small calls are split so that every core gets a share.
+        threads = 1 if self.engine == "onnx" else self.threads
+        size = min(self.batch_size, max(_MIN_BATCH, math.ceil(len(texts) / threads)))
         batches = _length_batches(by_length, [len(e.ids) for e in encodings], size)
         groups = [[encodings[i] for i in rows] for rows in batches]
         with _COMPUTING, _blas().limit(limits=1, user_api="blas"):
-            if len(groups) <= 1 or self.threads == 1:
+            if len(groups) <= 1 or threads == 1:
                 pooled = [self._embed_batch(group) for group in groups]
             else:
-                with ThreadPoolExecutor(self.threads, thread_name_prefix="minilm") as pool:
+                with ThreadPoolExecutor(threads, thread_name_prefix="minilm") as pool:
                     pooled = list(pool.map(self._embed_batch, groups))
         vectors = np.empty((len(encodings), self.dim), dtype=np.float32)
         for rows, batch_vectors in zip(batches, pooled, strict=True):
