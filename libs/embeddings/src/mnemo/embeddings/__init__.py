@@ -1,8 +1,8 @@
 """Turning texts into vectors for semantic search, behind one small interface.
 
 Exports the `Embedder` protocol (`name`, `dim`, batched `embed` returning unit vectors),
-its three implementations — `MiniLMEmbedder` (all-MiniLM-L6-v2 run offline in numpy, no
-torch), `OpenAICompatibleEmbedder` (any `POST /v1/embeddings` server) and
+its three implementations — `MiniLMEmbedder` (all-MiniLM-L6-v2 run offline in onnxruntime
+or numpy, no torch), `OpenAICompatibleEmbedder` (any `POST /v1/embeddings` server) and
 `HashingEmbedder` (feature hashing, for tests) — `embedder_from_settings` to pick one by
 name, and `EmbeddingError`.
 """
