@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mnemo.contracts import Envelope, MemoryRecorded, SearchQuery
+from mnemo.contracts import Envelope, MemoryRecorded, NewEvent, SearchQuery
 from mnemo.embeddings import HashingEmbedder
-from mnemo.eventlog import connect, migrate, migrate_eventlog
+from mnemo.eventlog import EventStore, connect, migrate, migrate_eventlog
+from mnemo.retrieval.handlers import drop_memory
 from mnemo.retrieval.index import MemoryIndex
 from mnemo.retrieval.memories import SQL, MemoryTable
 from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
@@ -112,3 +113,54 @@ async def test_a_reply_is_found_by_the_question_it_answers(
     assert "Yes! Three nights, and it rained every one." in answers
     # What a hit shows is the memory itself, never the context it was indexed with.
     assert all("Mel:" not in a for a in answers)
+
+
+async def test_dropping_a_memory_reindexes_the_turn_after_it_without_it(
+    table: MemoryTable, fresh_database: str, tmp_path: Path
+) -> None:
+    tenant, user = f"t_{uuid.uuid4().hex[:8]}", "u1"
+    pool = await connect(fresh_database, max_size=2)
+    log_store = EventStore(pool)
+    stored = []
+    for content, author in (
+        ("Where did you go camping in July?", "Mel"),
+        ("Yes! Three nights, and it rained every one.", "Caroline"),
+    ):
+        memory_id = str(uuid.uuid4())
+        event = NewEvent(
+            event_id=str(uuid.uuid4()),
+            tenant_id=tenant,
+            data=MemoryRecorded(
+                memory_id=memory_id,
+                user_id=user,
+                content=content,
+                session_id="s1",
+                metadata={"author": author},
+            ),
+            occurred_at=T0,
+            correlation_id=memory_id,
+            causation_id=memory_id,
+            actor="test",
+            service="ingest",
+        )
+        stored += await log_store.append(f"memory-{memory_id}", [event])
+    await table.record_all(stored)
+    index = MemoryIndex(
+        EdgeVectorStore(tmp_path / "edge"), HashingEmbedder(64), SparseEncoder(), table
+    )
+    await index.ensure()
+    query = SearchQuery(tenant_id=tenant, user_id=user, query="camping July", mode="keyword")
+    try:
+        await index.index_all(stored)
+        assert len(await index.search(query)) == 2
+        question = stored[0].data
+        assert isinstance(question, MemoryRecorded)
+
+        await drop_memory(index, table, log_store, tenant, question.memory_id)
+
+        # The reply stays, but the dropped question's words no longer find it.
+        assert await index.search(query) == []
+        assert await index.count() == 1
+    finally:
+        await index.close()
+        await pool.close()

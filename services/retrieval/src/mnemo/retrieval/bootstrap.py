@@ -15,7 +15,7 @@ from mnemo.contracts import (
 from mnemo.embeddings import Embedder, embedder_from_settings
 from mnemo.eventlog import EventStore
 from mnemo.host import Host
-from mnemo.retrieval.handlers import SERVICE, RetrievalHandlers
+from mnemo.retrieval.handlers import SERVICE, RetrievalHandlers, drop_memory
 from mnemo.retrieval.index import INDEXED_TEXT_VERSION, MemoryIndex
 from mnemo.retrieval.memories import SQL, MemoryTable
 from mnemo.retrieval.settings import RetrievalSettings
@@ -107,8 +107,9 @@ async def reindex(
                 count += len(run)
                 run = []
             if envelope is not None and isinstance(envelope.data, MemoryDeleted):
-                await memories.delete(envelope.tenant_id, envelope.data.memory_id)
-                await index.delete(envelope.tenant_id, envelope.data.memory_id)
+                await drop_memory(
+                    index, memories, store, envelope.tenant_id, envelope.data.memory_id
+                )
         position = last
 
 
@@ -118,7 +119,9 @@ async def main() -> None:
     await host.start(migrations={"retrieval": SQL})
     assert host.publisher is not None and host.pool is not None
     index = await open_index(settings, host.pool)
-    handlers = RetrievalHandlers(index, MemoryTable(host.pool), host.publisher)
+    handlers = RetrievalHandlers(
+        index, MemoryTable(host.pool), host.publisher, EventStore(host.pool)
+    )
     topology = host.topology
     host.consume(
         ConsumerSpec(

@@ -19,6 +19,7 @@ from mnemo.contracts import (
     derived_id,
     utcnow,
 )
+from mnemo.eventlog import EventStore
 from mnemo.retrieval.index import MemoryIndex
 from mnemo.retrieval.memories import MemoryTable
 from mnemo.telemetry import get_logger
@@ -29,11 +30,37 @@ SERVICE = "retrieval"
 MAX_LIMIT = 50
 
 
+async def drop_memory(
+    index: MemoryIndex, memories: MemoryTable, log_store: EventStore, tenant_id: str, memory_id: str
+) -> None:
+    """Drop one memory from both projections (a repeat drops nothing more), then index the
+    next turn of its session again: its indexed text held the dropped one as context."""
+    following = await memories.following(tenant_id, memory_id)
+    await memories.delete(tenant_id, memory_id)
+    await index.delete(tenant_id, memory_id)
+    if following is not None:
+        batch, _ = await log_store.read_all(after=following - 1, limit=1)
+        await index.index_all(
+            [
+                e
+                for e in batch
+                if e.global_position == following and isinstance(e.data, MemoryRecorded)
+            ]
+        )
+
+
 class RetrievalHandlers:
-    def __init__(self, index: MemoryIndex, memories: MemoryTable, publisher: Publisher) -> None:
+    def __init__(
+        self,
+        index: MemoryIndex,
+        memories: MemoryTable,
+        publisher: Publisher,
+        log_store: EventStore,
+    ) -> None:
         self._index = index
         self._memories = memories
         self._publisher = publisher
+        self._log = log_store
 
     async def memory_recorded(self, delivery: Delivery) -> None:
         await self.memories_recorded([delivery])
@@ -58,8 +85,9 @@ class RetrievalHandlers:
     async def delete(self, envelope: Envelope) -> None:
         """Drop one memory from both projections (a repeat drops nothing more)."""
         assert isinstance(envelope.data, MemoryDeleted)
-        await self._memories.delete(envelope.tenant_id, envelope.data.memory_id)
-        await self._index.delete(envelope.tenant_id, envelope.data.memory_id)
+        await drop_memory(
+            self._index, self._memories, self._log, envelope.tenant_id, envelope.data.memory_id
+        )
         log.info("memory_dropped_from_projections", memory_id=envelope.data.memory_id)
 
     async def _forget(self, envelope: Envelope) -> None:

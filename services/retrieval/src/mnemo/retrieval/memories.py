@@ -40,6 +40,17 @@ CROSS JOIN LATERAL (
 ) p
 """
 
+# The log position of the memory just after one in its session (the reverse of _PRECEDING).
+_FOLLOWING = """
+SELECT n.global_position FROM retrieval.memories m
+JOIN retrieval.memories n
+  ON n.tenant_id = m.tenant_id AND n.user_id = m.user_id AND n.session_id = m.session_id
+ AND (n.occurred_at, n.global_position) > (m.occurred_at, m.global_position)
+WHERE m.tenant_id = $1 AND m.memory_id = $2
+ORDER BY n.occurred_at, n.global_position
+LIMIT 1
+"""
+
 _COLUMNS = """memory_id, user_id, content, source_type, source_id, session_id, agent_id,
     metadata::text AS metadata, occurred_at, recorded_at"""
 
@@ -112,6 +123,11 @@ class MemoryTable:
             r["memory_id"]: Turn(speaker=r["author"] or r["role"], content=r["content"])
             for r in found
         }
+
+    async def following(self, tenant_id: str, memory_id: str) -> int | None:
+        """The log position of the memory after this one in its session, if any."""
+        position = await self._pool.fetchval(_FOLLOWING, tenant_id, memory_id)
+        return int(position) if position is not None else None
 
     async def page(self, query: ListMemoriesQuery) -> MemoryPage:
         where = ["tenant_id = $1"]
