@@ -48,3 +48,49 @@ def test_a_pack_holds_knowledge_and_memories_within_its_budget(api, user_id):
     assert_problem(api.get(path, params={"userId": user_id, "preset": "chatty"}), 400, "preset")
     assert_problem(api.get(path, params={"userId": user_id, "maxTokens": 5}), 400, "maxTokens")
     assert_problem(api.get(f"/v1/agents/nobody-{agent}/packs/latest"), 404)
+
+
+def test_a_job_change_through_the_api_ends_in_the_pack_and_the_facts(api, user_id):
+    """Issue #5's scenario end to end: the new employer current, the old one superseded
+    with both dates, the manager a person entity, and a pack within its budget."""
+    agent = "career-" + uuid.uuid4().hex[:6]
+    token = uuid.uuid4().hex[:6]
+    old, new, manager = f"Initrode{token}", f"Globex{token}", f"Sarah{token}"
+    for content, when in (
+        (f"I work at {old}.", "2026-03-01T09:00:00Z"),
+        (f"I just joined {new}! My manager is {manager}.", "2026-06-01T09:00:00Z"),
+    ):
+        body = {
+            "userId": user_id,
+            "agentId": agent,
+            "content": content,
+            "metadata": {"timestamp": when},
+        }
+        assert api.post("/v1/ingest", json=body).status_code == 202
+
+    def facts() -> dict[str, dict]:
+        found = api.get("/v1/facts", params={"userId": user_id, "changedSince": "2000-01-01"})
+        return {f["value"]: f for f in found.json()["facts"]}
+
+    both = eventually(lambda: (f := facts()) and {old, new} <= set(f) and f)
+    assert both[old]["status"] == "superseded" and both[old]["supersededBy"] == both[new]["id"]
+    assert both[old]["validFrom"].startswith("2026-03-01")
+    assert both[old]["validTo"].startswith("2026-06-01")
+    assert both[new]["status"] == "current" and both[new]["kind"] == "static"
+    people = api.get("/v1/entities", params={"userId": user_id, "type": "person"}).json()
+    assert [(e["name"], e["relationship"]) for e in people["entities"]] == [(manager, "manager")]
+
+    pack = api.get(
+        f"/v1/agents/{agent}/packs/latest", params={"userId": user_id, "maxTokens": 300}
+    ).json()
+    knowledge = [k["content"] for k in pack["content"]["knowledge"]]
+    assert f"Works at {new}" in knowledge and f"Works at {old}" not in knowledge
+    assert pack["tokenCount"] <= 300
+    assert {
+        "identity",
+        "session_memories",
+        "knowledge",
+        "long_term_memories",
+        "temporal_context",
+        "context",
+    } <= set(pack["content"])
