@@ -1,5 +1,9 @@
 """Ingest throughput and 202->searchable lag of a whole local stack, at a stated load.
 
+Two lags: 202 -> keyword-searchable (the `memory.indexed` signal: phase 1 stored the memory
+with its words; keyword and hybrid search find it) and 202 -> dense-complete (phase 2 gave
+it its dense vector: vector search finds it too), watched in `retrieval.dense_pending`.
+
 Prints figures; never asserts on them. Usage:
 
     python bench/ingest.py [--items N] [--concurrency C] [--rate R] [--batch B]
@@ -64,9 +68,15 @@ async def send(client: httpx.AsyncClient, numbers: list[int]) -> list[str]:
 
 
 async def load(
-    base: str, key: str, items: int, concurrency: int, rate: float, batch: int
-) -> tuple[float, dict[str, datetime]]:
-    accepted: dict[str, datetime] = {}
+    base: str,
+    key: str,
+    items: int,
+    concurrency: int,
+    rate: float,
+    batch: int,
+    accepted: dict[str, datetime],
+) -> float:
+    """Send the items; fills `accepted` (memory id -> when its 202 came) as they go."""
     requests = [list(range(i, min(i + batch, items))) for i in range(0, items, batch)]
     headers = {"Authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=concurrency)
@@ -97,7 +107,66 @@ async def load(
                     await one(queue.get_nowait())
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - start, accepted
+        return time.perf_counter() - start
+
+
+async def watch_dense(
+    dsn: str, accepted: dict[str, datetime], loading: asyncio.Event, timeout: float
+) -> dict[str, object]:
+    """When each accepted memory became dense-complete: signalled indexed, and no chunk of
+    it left in `retrieval.dense_pending` (polled 4 times a second)."""
+    conn = await asyncpg.connect(dsn)
+    dense_at: dict[str, datetime] = {}
+    backlog_max, drained = 0, float("nan")
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            indexed = {
+                r["id"]
+                for r in await conn.fetch(
+                    "SELECT data->>'memory_id' AS id FROM audit.entries"
+                    " WHERE type = 'memory.indexed'"
+                )
+            }
+            pending = await conn.fetch("SELECT memory_id FROM retrieval.dense_pending")
+            now = datetime.now(UTC)
+            backlog_max = max(backlog_max, len(pending))
+            waiting = {r["memory_id"] for r in pending}
+            for i in indexed - waiting - dense_at.keys():
+                if i in accepted:
+                    dense_at[i] = now
+            if not loading.is_set() and len(dense_at) >= len(accepted):
+                drained = (now - max(accepted.values())).total_seconds()
+                break
+            await asyncio.sleep(0.25)
+    finally:
+        await conn.close()
+    lags = [(dense_at[i] - accepted[i]).total_seconds() * 1000 for i in dense_at]
+    return {
+        "dense": len(dense_at),
+        "dense_p50_ms": statistics.median(lags) if lags else float("nan"),
+        "dense_p95_ms": pct(lags, 95) if lags else float("nan"),
+        "dense_max_ms": max(lags) if lags else float("nan"),
+        "backlog_max": backlog_max,
+        "drained_s": drained,
+    }
+
+
+async def measure(
+    base: str, key: str, dsn: str, args: argparse.Namespace
+) -> tuple[float, dict[str, datetime], dict[str, object]]:
+    """The load, with phase 2 watched while it runs."""
+    accepted: dict[str, datetime] = {}
+    loading = asyncio.Event()
+    loading.set()
+    watcher = asyncio.create_task(watch_dense(dsn, accepted, loading, args.timeout))
+    try:
+        elapsed = await load(
+            base, key, args.items, args.concurrency, args.rate, args.batch, accepted
+        )
+    finally:
+        loading.clear()
+    return elapsed, accepted, await watcher
 
 
 async def observe(dsn: str, accepted: dict[str, datetime], timeout: float) -> dict[str, object]:
@@ -152,17 +221,23 @@ def main() -> None:
             f"load: {args.items} items, {args.batch} per request, {pace}, one stack"
             " (one replica of each service)"
         )
-        elapsed, accepted = asyncio.run(
-            load(base, key, args.items, args.concurrency, args.rate, args.batch)
-        )
+        elapsed, accepted, dense = asyncio.run(measure(base, key, dsn, args))
         rate = len(accepted) / elapsed
         print(f"accepted: {len(accepted)} in {elapsed:.2f}s = {rate:.0f}/s at the gateway")
         figures = asyncio.run(observe(dsn, accepted, args.timeout))
         print(f"recorded: {figures['recorded']} = {figures['recorded_per_s']:.0f}/s in the log")
-        print(f"indexed:  {figures['indexed']} = {figures['indexed_per_s']:.0f}/s searchable")
         print(
-            f"202 -> searchable lag: p50 {figures['lag_p50_ms']:.0f} ms,"
+            f"indexed:  {figures['indexed']} = {figures['indexed_per_s']:.0f}/s keyword-searchable"
+        )
+        print(
+            f"202 -> keyword-searchable (memory.indexed): p50 {figures['lag_p50_ms']:.0f} ms,"
             f" p95 {figures['lag_p95_ms']:.0f} ms"
+        )
+        print(
+            f"202 -> dense-complete: {dense['dense']} memories, p50 {dense['dense_p50_ms']:.0f} ms,"
+            f" p95 {dense['dense_p95_ms']:.0f} ms, max {dense['dense_max_ms']:.0f} ms;"
+            f" backlog up to {dense['backlog_max']} chunks, all dense"
+            f" {dense['drained_s']:.1f} s after the last 202"
         )
         print(f"cpu seconds by process: {cpu_by_process(local.pid)}")
 

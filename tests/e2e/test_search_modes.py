@@ -36,6 +36,8 @@ def notes(api, user_id):
     items = [{"userId": user_id, **note} for note in NOTES]
     assert api.post("/v1/ingest/batch", json={"items": items}).status_code == 202
     eventually(lambda: len(search(api, user_id, "tax return basil xylophone")) == 3)
+    # Searchable by keyword first; the dense vectors follow (two-phase indexing).
+    eventually(lambda: len(post_search(api, user_id, "notes", searchMode="vector")) == 3)
     return user_id
 
 

@@ -8,6 +8,7 @@ sparse vectors come from the real `SparseEncoder`.
 import math
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 import pytest
 from qdrant_client import AsyncQdrantClient
@@ -200,6 +201,39 @@ async def test_upsert_is_idempotent_by_id(store, tenant):
     hits = await search(store, tenant, text="second", mode="keyword")
     assert ids(hits) == [p.id] and hits[0].payload["v"] == 2
     assert await store.count() == 1
+
+
+async def test_a_point_without_a_dense_vector_is_found_by_its_words_only(store, tenant):
+    dense = point(tenant, "u1", "the red kite over the hill", angle(0))
+    sparse_only = replace(point(tenant, "u1", "a red balloon at the fair", angle(0)), dense=None)
+    await store.upsert([dense, sparse_only])
+    assert await store.count() == 2
+    # Vector search does not see it; keyword search does, and hybrid fuses what each finds.
+    assert ids(await search(store, tenant, text="red", mode="vector")) == [dense.id]
+    assert ids(await search(store, tenant, text="balloon", mode="keyword")) == [sparse_only.id]
+    assert set(ids(await search(store, tenant, text="red", mode="hybrid"))) == {
+        dense.id,
+        sparse_only.id,
+    }
+
+
+async def test_set_dense_gives_a_point_its_vector_and_keeps_the_rest(store, tenant):
+    near = replace(point(tenant, "u1", "a red balloon at the fair", angle(0)), dense=None)
+    far = point(tenant, "u1", "the red kite over the hill", angle(40))
+    gone = replace(
+        point(tenant, "u1", "deleted before its vector came", angle(0), memory_id="m-gone"),
+        dense=None,
+    )
+    await store.upsert([near, far, gone])
+    await store.delete_memory(tenant, "m-gone")
+    # A point deleted meanwhile is skipped, and the others still get their vectors.
+    await store.set_dense({near.id: angle(0), gone.id: angle(0)})
+    assert ids(await search(store, tenant, mode="vector")) == [near.id, far.id]
+    # Its words and payload are what they were.
+    found = await search(store, tenant, text="balloon", mode="keyword")
+    assert ids(found) == [near.id]
+    assert found[0].payload["content"] == "a red balloon at the fair"
+    await store.set_dense({})
 
 
 async def test_delete_subject_removes_that_subject_only(store, tenant):

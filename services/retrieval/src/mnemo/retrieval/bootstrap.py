@@ -18,6 +18,7 @@ from mnemo.host import Host
 from mnemo.retrieval.handlers import SERVICE, RetrievalHandlers, drop_memory
 from mnemo.retrieval.index import INDEXED_TEXT_VERSION, MemoryIndex
 from mnemo.retrieval.memories import SQL, MemoryTable
+from mnemo.retrieval.pending import DensePending
 from mnemo.retrieval.settings import RetrievalSettings
 from mnemo.retrieval.stores import (
     EdgeVectorStore,
@@ -55,10 +56,14 @@ def embedder(settings: RetrievalSettings) -> Embedder:
 
 async def open_index(settings: RetrievalSettings, pool: asyncpg.Pool) -> MemoryIndex:
     """The index, re-built from the log when its vectors came from another embedder."""
-    index = MemoryIndex(
-        vector_store(settings), embedder(settings), SparseEncoder(), MemoryTable(pool)
-    )
     collection = f"{settings.bus_root}_memories"
+    index = MemoryIndex(
+        vector_store(settings),
+        embedder(settings),
+        SparseEncoder(),
+        MemoryTable(pool),
+        DensePending(pool, collection),
+    )
     # Vectors are stale when the embedder, the sparse encoding or the indexed text changed.
     model = f"{index.embedder.name}|{SPARSE_VERSION}|{INDEXED_TEXT_VERSION}"
     dim = index.embedder.dim
@@ -75,6 +80,7 @@ async def open_index(settings: RetrievalSettings, pool: asyncpg.Pool) -> MemoryI
         await index.drop()
         await index.ensure()
         await reindex(index, MemoryTable(pool), EventStore(pool), memories_too=False)
+        await index.finish_dense()
     await pool.execute(
         """INSERT INTO retrieval.index_meta (collection, embedder, dim) VALUES ($1, $2, $3)
            ON CONFLICT (collection) DO UPDATE SET embedder = $2, dim = $3, updated_at = now()""",
@@ -136,6 +142,9 @@ async def main() -> None:
         handlers.memory_recorded,
         handlers.memories_recorded,
     )
+    # Phase 2 of indexing: the dense vectors of what the consumer stored (and of what a
+    # crash left pending), in large batches.
+    host.background(index.run_dense)
     host.query("search", SearchQuery, handlers.search)
     host.query("memories", ListMemoriesQuery, handlers.list_memories)
     host.query("memory", GetMemoryQuery, handlers.get_memory)
@@ -162,6 +171,8 @@ async def rebuild() -> None:
     await index.ensure()
     await memories.clear()
     count, position = await reindex(index, memories, EventStore(host.pool))
+    # A rebuild ends with every point dense.
+    await index.finish_dense()
     log.info("retrieval_rebuilt", memories=count, position=position)
     print(f"rebuilt the memory index from the log: {count} memories up to position {position}")
     await index.close()

@@ -1,8 +1,8 @@
 """What the retrieval service needs from a vector engine, whichever engine holds the vectors.
 
-A store keeps points (a memory chunk: a dense vector, an optional sparse vector, a
-payload) and answers tenant- and subject-scoped searches by dense similarity
-("vector"), sparse term match ("keyword") or both fused ("hybrid"). Its
+A store keeps points (a memory chunk: a dense vector, which may come later, an optional
+sparse vector, a payload) and answers tenant- and subject-scoped searches by dense
+similarity ("vector"), sparse term match ("keyword") or both fused ("hybrid"). Its
 implementations live beside this module and pass one shared test suite.
 """
 
@@ -43,10 +43,13 @@ class SparseVector:
 @dataclass(frozen=True, slots=True)
 class StorePoint:
     """One searchable chunk. `payload` must name its `tenant_id` and `user_id`; it may carry
-    `occurred_ts` / `recorded_ts` (epoch seconds, float) for the time filters."""
+    `occurred_ts` / `recorded_ts` (epoch seconds, float) for the time filters.
+
+    A point without `dense` is found by keyword (and by the sparse side of hybrid), never
+    by vector, until `set_dense` gives it one."""
 
     id: str  # a UUID: both engines take UUIDs or integers only
-    dense: list[float]
+    dense: list[float] | None
     sparse: SparseVector | None
     payload: dict[str, Any] = field(default_factory=dict)
 
@@ -122,6 +125,10 @@ class VectorStore(Protocol):
 
     async def upsert(self, points: list[StorePoint]) -> None:
         """Insert or replace points by id: upserting the same point twice keeps one."""
+
+    async def set_dense(self, vectors: dict[str, list[float]]) -> None:
+        """Give stored points (by id) their dense vector, leaving sparse vector and payload
+        as they are; ids no longer stored (deleted meanwhile) are skipped."""
 
     async def delete_subject(self, tenant_id: str, user_id: str) -> None:
         """Remove every point of one subject of one tenant, and nothing else."""

@@ -92,6 +92,27 @@ class QdrantClientStore:
         if points:
             await self._client.upsert(self._collection, points=[_point(p) for p in points])
 
+    async def set_dense(self, vectors: dict[str, list[float]]) -> None:
+        self._check_ready()
+        if not vectors:
+            return
+
+        async def update(ids: list[str]) -> None:
+            points = [models.PointVectors(id=i, vector={DENSE: vectors[i]}) for i in ids]
+            await self._client.update_vectors(self._collection, points=points)
+
+        try:
+            await update(list(vectors))
+        except Exception:
+            # One point deleted meanwhile fails the batch: update those still stored.
+            found = await self._client.retrieve(
+                self._collection, list(vectors), with_payload=False, with_vectors=False
+            )
+            stored = {str(r.id) for r in found}
+            if stored >= set(vectors):
+                raise
+            await update([i for i in vectors if i in stored])
+
     async def delete_subject(self, tenant_id: str, user_id: str) -> None:
         self._check_ready()
         subject = _filter(StoreFilter(tenant_id=tenant_id, user_id=user_id).scope())
@@ -181,7 +202,9 @@ class QdrantClientStore:
 
 
 def _point(point: StorePoint) -> models.PointStruct:
-    vectors: dict[str, list[float] | models.SparseVector] = {DENSE: point.dense}
+    vectors: dict[str, list[float] | models.SparseVector] = {}
+    if point.dense is not None:
+        vectors[DENSE] = point.dense
     if point.sparse is not None and point.sparse.indices:
         vectors[SPARSE] = _sparse(point.sparse)
     return models.PointStruct(id=point.id, vector=vectors, payload=point.payload)  # type: ignore[arg-type]

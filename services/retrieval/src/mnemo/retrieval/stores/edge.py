@@ -83,6 +83,24 @@ class EdgeVectorStore:
             operation = qe.UpdateOperation.upsert_points([_point(p) for p in points])
             await asyncio.to_thread(self._ready().update, operation)
 
+    async def set_dense(self, vectors: dict[str, list[float]]) -> None:
+        if vectors:
+            await asyncio.to_thread(self._set_dense, self._ready(), vectors)
+
+    def _set_dense(self, shard: qe.EdgeShard, vectors: dict[str, list[float]]) -> None:
+        def update(ids: list[str]) -> None:
+            points = [qe.PointVectors(i, {DENSE: vectors[i]}) for i in ids]  # type: ignore[dict-item]
+            shard.update(qe.UpdateOperation.update_vectors(points))
+
+        try:
+            update(list(vectors))
+        except Exception:
+            # One point deleted meanwhile fails the batch: update those still stored.
+            stored = {str(r.id) for r in shard.retrieve(list(vectors), False, False)}  # type: ignore[arg-type]
+            if stored >= set(vectors):
+                raise
+            update([i for i in vectors if i in stored])
+
     async def delete_subject(self, tenant_id: str, user_id: str) -> None:
         subject = _filter(StoreFilter(tenant_id=tenant_id, user_id=user_id).scope())
         operation = qe.UpdateOperation.delete_points_by_filter(subject)
@@ -185,7 +203,9 @@ def _open_error(path: Path, dense_dim: int, error: Exception) -> VectorStoreErro
 
 
 def _point(point: StorePoint) -> qe.Point:
-    vectors: dict[str, list[float] | qe.SparseVector] = {DENSE: point.dense}
+    vectors: dict[str, list[float] | qe.SparseVector] = {}
+    if point.dense is not None:
+        vectors[DENSE] = point.dense
     if point.sparse is not None and point.sparse.indices:
         vectors[SPARSE] = qe.SparseVector(point.sparse.indices, point.sparse.values)
     return qe.Point(point.id, vectors, point.payload)  # type: ignore[arg-type]
