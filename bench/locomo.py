@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from local_stack import local_stack, machine
 from locomo_data import CATEGORIES, Conversation, load
@@ -123,6 +124,20 @@ async def wait_indexed(
         await asyncio.sleep(0.5)
 
 
+async def wait_dense(dsn: str, timeout: float) -> bool:
+    """Poll retrieval.dense_pending until it is empty (every chunk has its dense vector)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not await conn.fetchval("SELECT count(*) FROM retrieval.dense_pending"):
+                return True
+            await asyncio.sleep(0.5)
+        return False
+    finally:
+        await conn.close()
+
+
 async def search_all(
     client: httpx.AsyncClient,
     conversations: list[Conversation],
@@ -170,7 +185,9 @@ async def search_all(
     return per_qa
 
 
-async def bench(args: argparse.Namespace, base: str, key: str) -> dict[str, Any]:
+async def bench(
+    args: argparse.Namespace, base: str, key: str, dsn: str | None = None
+) -> dict[str, Any]:
     only = [s.strip() for s in args.conversations.split(",") if s.strip()] or None
     conversations = load(Path(args.data), only)
     nonce = datetime.now(UTC).strftime("%Y%m%d%H%M%S") + "-" + os.urandom(3).hex()
@@ -226,6 +243,9 @@ async def bench(args: argparse.Namespace, base: str, key: str) -> dict[str, Any]
         )
         if not complete:
             print(f"WARNING: not all indexed in time: {figures.indexed}", flush=True)
+        # Keyword-searchable is not the end: wait for every dense vector (phase 2).
+        if dsn is not None and not await wait_dense(dsn, args.index_timeout):
+            print("WARNING: dense vectors still pending; vector scores undercount", flush=True)
         print(f"searching {qa_total - len(skipped)} questions ...", flush=True)
         per_qa = await search_all(
             client, conversations, users, args.limit, args.search_concurrency, recall, figures
@@ -332,7 +352,7 @@ def main() -> None:
     else:
         with local_stack("mnemo-locomo-") as local:
             base, key = local.base_url, local.api_key
-            result = asyncio.run(bench(args, base, key))
+            result = asyncio.run(bench(args, base, key, local.database_url))
     print()
     print(report(result))
     out = Path(args.output)
