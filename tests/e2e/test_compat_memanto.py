@@ -85,12 +85,14 @@ def test_quick_start_flow(v2, agent):
     memories = eventually(recalled)
     assert memories[0]["memory_id"] == memory_id
     assert memories[0]["memory_type"] == "fact" and memories[0]["confidence"] == 1.0
-    typed = v2.get(
-        f"/agents/{agent}/recall",
-        params={"query": "survey deadline", "memory_type": "commitment"},
-        headers=token,
+    typed = eventually(
+        lambda: v2.get(
+            f"/agents/{agent}/recall",
+            params={"query": "survey deadline", "memory_type": "commitment"},
+            headers=token,
+        ).json()["memories"]
     )
-    assert [m["tags"] for m in typed.json()["memories"]] == [["survey"]]
+    assert [m["tags"] for m in typed] == [["survey"]]
 
     early = v2.get(
         f"/agents/{agent}/recall/as-of",

@@ -39,7 +39,13 @@ def test_facts_are_listed_with_their_valid_time_and_evidence(api, user_id):
     assert employer["validFrom"].startswith("2026-03-01T09:00:00")
     assert employer["extractor"] == "rules-v2" and 0 < employer["confidence"] <= 1
     assert not employer["validated"] and not employer["contradicted"]
-    memory_id = api.get("/v1/memories", params={"userId": user_id}).json()["memories"][0]["id"]
+    # Synthesis and retrieval follow the log apart: the memory may be listed a moment later.
+    memory_id = eventually(
+        lambda: (
+            (m := api.get("/v1/memories", params={"userId": user_id}).json()["memories"])
+            and m[0]["id"]
+        )
+    )
     assert [e["memoryId"] for e in employer["evidence"]] == [memory_id]
     assert employer["evidence"][0]["span"][1] > employer["evidence"][0]["span"][0]
 

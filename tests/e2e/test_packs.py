@@ -80,9 +80,19 @@ def test_a_job_change_through_the_api_ends_in_the_pack_and_the_facts(api, user_i
     people = api.get("/v1/entities", params={"userId": user_id, "type": "person"}).json()
     assert [(e["name"], e["relationship"]) for e in people["entities"]] == [(manager, "manager")]
 
-    pack = api.get(
-        f"/v1/agents/{agent}/packs/latest", params={"userId": user_id, "maxTokens": 300}
-    ).json()
+    # Retrieval lists the memories on its own time: the pack is 404 until it has some.
+    pack = eventually(
+        lambda: (
+            (
+                r := api.get(
+                    f"/v1/agents/{agent}/packs/latest", params={"userId": user_id, "maxTokens": 300}
+                )
+            ).status_code
+            == 200
+            and r.json()["sessionMemoryCount"] == 2
+            and r.json()
+        )
+    )
     knowledge = [k["content"] for k in pack["content"]["knowledge"]]
     assert f"Works at {new}" in knowledge and f"Works at {old}" not in knowledge
     assert pack["tokenCount"] <= 300
