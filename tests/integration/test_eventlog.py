@@ -57,6 +57,27 @@ async def test_repeated_append_is_a_noop_returning_the_stored_event(pool):
     assert len(await store.read_stream("s-idem")) == 1
 
 
+async def test_first_events_of_many_streams_in_one_append_skip_what_exists(pool):
+    store = EventStore(pool)
+    existing = await store.append("m-old", [memory_event(content="already here")], NO_STREAM)
+    repeated = memory_event(content="sent twice")
+    items = [
+        ("m-1", memory_event(content="one")),
+        ("m-old", memory_event(content="same stream, another event")),
+        ("m-2", repeated),
+        ("m-3", repeated),  # the same event id for another stream: stored once
+        ("m-4", memory_event(content="four")),
+    ]
+    stored = await store.append_first_events(items)
+    assert [e.data.content for e in stored] == ["one", "sent twice", "four"]
+    assert all(e.stream_version == 0 for e in stored)
+    assert [e.data.content for e in await store.read_stream("m-old")] == ["already here"]
+    again = await store.append_first_events(items)
+    assert again == []  # a redelivered batch writes nothing
+    everything, _ = await store.read_all()
+    assert len(everything) == 4 and everything[0].event_id == existing[0].event_id
+
+
 async def test_a_partial_replay_is_refused(pool):
     store = EventStore(pool)
     event = memory_event()

@@ -36,6 +36,18 @@ FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::te
 RETURNING {COLUMNS}
 """
 
+_INSERT_FIRST = f"""
+INSERT INTO mnemo.events (event_id, stream_id, stream_version, event_type, tenant_id,
+                          data, metadata, occurred_at)
+SELECT e.event_id, e.stream_id, 0, e.event_type, e.tenant_id,
+       e.data::jsonb, e.metadata::jsonb, e.occurred_at
+FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::timestamptz[])
+     AS e(stream_id, event_id, event_type, tenant_id, data, metadata, occurred_at)
+ON CONFLICT DO NOTHING
+RETURNING {COLUMNS}
+"""
+
 
 class EventStore:
     """The event log over an asyncpg pool."""
@@ -100,6 +112,27 @@ class EventStore:
                     )
                     raise WrongExpectedVersion(stream_id, expected_version, actual) from None
                 raise
+        return rows_to_envelopes(rows, keys)
+
+    async def append_first_events(self, items: Sequence[tuple[str, NewEvent]]) -> list[Envelope]:
+        """Append each event as the first of its own stream, all in one statement; an event
+        whose stream exists already (or whose id is stored) is skipped, not an error. Returns
+        the events that were written. For many new streams at once (one memory each)."""
+        if not items:
+            return []
+        events = [event for _, event in items]
+        async with self._pool.acquire() as conn, conn.transaction():
+            data, keys = await self._encode(conn, events)
+            rows = await conn.fetch(
+                _INSERT_FIRST,
+                [stream for stream, _ in items],
+                [e.event_id for e in events],
+                [e.event_type for e in events],
+                [e.tenant_id for e in events],
+                data,
+                [encode_metadata(e) for e in events],
+                [e.occurred_at for e in events],
+            )
         return rows_to_envelopes(rows, keys)
 
     async def _encode(

@@ -46,6 +46,7 @@ async def main() -> None:
             filter_subjects=[topology.cmd_subject("ingest.memory", "*")],
         ),
         handlers.ingest_memory,
+        handlers.ingest_memories,
     )
     host.query("forget", ForgetSubject, handlers.forget)
     host.query("delete_memory", DeleteMemory, handlers.delete_memory)

@@ -48,10 +48,37 @@ class IngestHandlers:
         pieces = chunk_text(content, max_chars=self._chunk_max, overlap_chars=self._chunk_overlap)
         return [ChunkSpan(index=c.index, start=c.start, end=c.end) for c in pieces]
 
+    async def ingest_memories(self, deliveries: list[Delivery]) -> None:
+        """A fetched batch of commands in one append: each memory its own new stream; a
+        memory whose stream exists (a repeat, or the same sourceId) is skipped."""
+        items = [
+            (memory_stream(c.tenant_id, c.memory_id), self._recorded(d, c))
+            for d, c in ((d, d.decode(IngestMemory)) for d in deliveries)
+        ]
+        stored = await self._store.append_first_events(items)
+        log.info("memories_recorded", count=len(stored), skipped=len(items) - len(stored))
+
     async def ingest_memory(self, delivery: Delivery) -> None:
         """Append `memory.recorded` for the command; a repeat of it appends nothing."""
         command: IngestMemory = delivery.decode(IngestMemory)
-        event = NewEvent(
+        event = self._recorded(delivery, command)
+        stream = memory_stream(command.tenant_id, command.memory_id)
+        try:
+            stored = await self._store.append(stream, [event], expected_version=NO_STREAM)
+        except WrongExpectedVersion:
+            # The memory exists already (another command with the same memory id, e.g. the
+            # same sourceId sent twice): it is stored once, and this command is done.
+            log.info("memory_already_recorded", memory_id=command.memory_id)
+            return
+        log.info(
+            "memory_recorded",
+            memory_id=command.memory_id,
+            event_id=stored[0].event_id,
+            position=stored[0].global_position,
+        )
+
+    def _recorded(self, delivery: Delivery, command: IngestMemory) -> NewEvent:
+        return NewEvent(
             # Derived from the command id: a redelivered command yields the same event id.
             event_id=derived_id(command.command_id, "memory.recorded"),
             tenant_id=command.tenant_id,
@@ -75,20 +102,6 @@ class IngestHandlers:
                 batch_id=command.batch_id,
                 batch_user_items=command.batch_user_items,
             ),
-        )
-        stream = memory_stream(command.tenant_id, command.memory_id)
-        try:
-            stored = await self._store.append(stream, [event], expected_version=NO_STREAM)
-        except WrongExpectedVersion:
-            # The memory exists already (another command with the same memory id, e.g. the
-            # same sourceId sent twice): it is stored once, and this command is done.
-            log.info("memory_already_recorded", memory_id=command.memory_id)
-            return
-        log.info(
-            "memory_recorded",
-            memory_id=command.memory_id,
-            event_id=stored[0].event_id,
-            position=stored[0].global_position,
         )
 
     async def forget(self, request: ForgetSubject) -> ForgetResult:
