@@ -63,6 +63,8 @@ async def open_index(settings: RetrievalSettings, pool: asyncpg.Pool) -> MemoryI
         SparseEncoder(),
         MemoryTable(pool),
         DensePending(pool, collection),
+        # Phase 2 embeds with its own copy, at idle CPU priority (see MemoryIndex).
+        background=lambda: embedder(settings),
     )
     # Vectors are stale when the embedder, the sparse encoding or the indexed text changed.
     model = f"{index.embedder.name}|{SPARSE_VERSION}|{INDEXED_TEXT_VERSION}"

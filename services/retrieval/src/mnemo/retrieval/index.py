@@ -10,6 +10,9 @@ does not see them. Without the list, `index_all` embeds first and stores both at
 """
 
 import asyncio
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime
@@ -80,9 +83,20 @@ class MemoryIndex:
         sparse: SparseEncoder,
         turns: PrecedingTurns | None = None,
         pending: DensePending | None = None,
+        background: Callable[[], Embedder] | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
+        # Phase 2's own embedder, made and run in one thread at the lowest CPU priority
+        # (its inference threads inherit it): embedding then takes only the CPU that
+        # ingest, phase 1 and queries leave. Without it, phase 2 shares `embedder`.
+        self._background = background
+        self._background_embedder: Embedder | None = None
+        self._background_pool = (
+            ThreadPoolExecutor(1, "dense-idle", initializer=_lowest_priority)
+            if background is not None
+            else None
+        )
         self._sparse = sparse
         # Without it, memories are indexed without their preceding turn.
         self._turns = turns
@@ -154,9 +168,22 @@ class MemoryIndex:
         async with self._pending.claim(limit) as chunks:
             if not chunks:
                 return 0
-            dense = await asyncio.to_thread(self._embedder.embed, [c.text for c in chunks])
+            texts = [c.text for c in chunks]
+            if self._background_pool is not None:
+                loop = asyncio.get_running_loop()
+                dense = await loop.run_in_executor(
+                    self._background_pool, self._embed_in_background, texts
+                )
+            else:
+                dense = await asyncio.to_thread(self._embedder.embed, texts)
             await self._store.set_dense({c.point_id: v for c, v in zip(chunks, dense, strict=True)})
         return len(chunks)
+
+    def _embed_in_background(self, texts: list[str]) -> list[list[float]]:
+        if self._background_embedder is None:
+            assert self._background is not None
+            self._background_embedder = self._background()
+        return self._background_embedder.embed(texts)
 
     async def finish_dense(self) -> int:
         """Phase 2 until nothing is pending (after a rebuild); how many chunks it embedded."""
@@ -318,3 +345,9 @@ def search_hit(hit: StoreHit) -> SearchHit:
         source_id=p.get("source_id"),
         user_id=p.get("user_id"),
     )
+
+
+def _lowest_priority() -> None:
+    """Nice the calling thread to 19 (on Linux, setpriority with who=0 is per thread)."""
+    with suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, 0, 19)
