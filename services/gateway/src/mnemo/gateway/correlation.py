@@ -15,6 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from mnemo.bus import Publisher
 from mnemo.contracts import Signal, new_id, utcnow
+from mnemo.gateway.body import read_body, replay
 from mnemo.gateway.limits import usage_headers
 from mnemo.telemetry import MessageContext, get_logger, message_context
 
@@ -46,9 +47,9 @@ class CorrelationMiddleware:
         given = headers.get("x-correlation-id", "")
         if not given and _json_body(scope, headers):
             # The caller may pass it in the body instead: read the body, then hand it on.
-            body = await _read_body(receive, self.max_body)
+            body = await read_body(receive, self.max_body)
             given = _body_correlation(body)
-            receive = _replay(body, receive)
+            receive = replay(body, receive)
         correlation_id = given if _VALID.match(given) else new_id()
         request_id = new_id()
         state = scope.setdefault("state", {})
@@ -118,22 +119,6 @@ def _json_body(scope: Any, headers: dict[str, str]) -> bool:
     return scope["method"] in {"POST", "PUT", "PATCH"} and "json" in headers.get("content-type", "")
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    """The body, or as much of it as `limit` allows (the app refuses a larger one anyway)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if not message.get("more_body") or size > limit:
-            break
-    return b"".join(chunks)
-
-
 def _body_correlation(body: bytes) -> str:
     """`correlation_id` (or `correlationId`) at the top of a JSON object body, else ''."""
     if b"orrelation" not in body:
@@ -146,16 +131,3 @@ def _body_correlation(body: bytes) -> str:
         return ""
     found = value.get("correlation_id", value.get("correlationId"))
     return found if isinstance(found, str) else ""
-
-
-def _replay(body: bytes, receive: Receive) -> Any:
-    sent = False
-
-    async def replay() -> Any:
-        nonlocal sent
-        if sent:
-            return await receive()  # a disconnect, when it comes
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay

@@ -16,6 +16,7 @@ import msgspec
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from mnemo.gateway.body import read_body, replay
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -77,12 +78,12 @@ class IdempotencyMiddleware:
                 send, _problem(400, "INVALID_IDEMPOTENCY_KEY", detail, scope["path"]), False
             )
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         # Kept per credential, in whichever header it came (ElizaOS clients send X-API-KEY).
         credential = headers.get("authorization") or headers.get("x-api-key", "")
         if not await self._still_valid(credential):
             # A missing, unknown or revoked key gets no replay: the app answers it (401).
-            await self.app(scope, _replay_body(body), send)
+            await self.app(scope, replay(body), send)
             return
         principal = hashlib.sha256(credential.encode()).hexdigest()[:24]
         entry_key = f"{principal}.{hashlib.sha256(key.encode()).hexdigest()[:40]}"
@@ -135,14 +136,6 @@ class IdempotencyMiddleware:
         self, scope: Scope, body: bytes, send: Send, kv: KeyValue, key: str, fingerprint: str
     ) -> None:
         sent: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
-        replayed = False
-
-        async def receive() -> Message:
-            nonlocal replayed
-            if replayed:
-                return {"type": "http.disconnect"}
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -155,7 +148,7 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, capture)
+            await self.app(scope, replay(body), capture)
         finally:
             no_store = any(
                 k.lower() == "cache-control" and "no-store" in v.lower() for k, v in sent["headers"]
@@ -179,33 +172,11 @@ class IdempotencyMiddleware:
 _PER_CALL = {"x-request-id", "date", "server", "content-length"}
 
 
-def _replay_body(body: bytes) -> Receive:
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
-async def _send(send: Send, kept: Kept, replay: bool) -> None:
+async def _send(send: Send, kept: Kept, replayed: bool) -> None:
     body = base64.b64decode(kept.body)
     headers = [(k.encode(), v.encode()) for k, v in kept.headers]
     headers.append((b"content-length", str(len(body)).encode()))
-    if replay:
+    if replayed:
         headers.append((b"idempotent-replayed", b"true"))
     await send({"type": "http.response.start", "status": kept.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

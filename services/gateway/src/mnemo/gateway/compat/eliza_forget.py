@@ -8,13 +8,13 @@ agent; so it takes a master key, as on /v1.
 
 from litestar import Request, Response, delete, get, post
 
-from mnemo.contracts import ForgetResult, ForgetSubject, ListMemoriesQuery, MemoryPage
+from mnemo.contracts import ForgetResult, ForgetSubject
 from mnemo.gateway.auth import authorize, require_master
 from mnemo.gateway.compat.eliza_envelope import ok
 from mnemo.gateway.compat.eliza_memories import agent_of, entity_param
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.routes.memories import remove_memory
+from mnemo.gateway.routes.memories import agent_memories, remove_memory
 
 
 @delete(["/agents/{agent_id:str}/memories", "/memory/{agent_id:str}/memories"], status_code=200)
@@ -22,28 +22,9 @@ async def delete_memories(request: Request, agent_id: str) -> Response[bytes]:
     principal, scoped = await agent_of(request, agent_id, "forget")
     entity = entity_param(request)
     if entity is None:
-        ids: list[str] = []
-        # Every id first (a page at a time), then each deletion: deleting while paging
-        # would shift the pages as the projection catches up.
-        while len(ids) < 10_000:
-            page = await deps_of(request).ask(
-                request,
-                "retrieval",
-                "memories",
-                ListMemoriesQuery(
-                    tenant_id=principal.tenant_id,
-                    user_id=None,
-                    agent_id=scoped,
-                    limit=100,
-                    offset=len(ids),
-                ),
-                MemoryPage,
-                principal.tenant_id,
-            )
-            assert isinstance(page, MemoryPage)
-            ids += [m.memory_id for m in page.memories]
-            if len(page.memories) < 100:
-                break
+        # Every id first, then each deletion: deleting while paging would shift the pages
+        # as the projection catches up.
+        ids = [m.memory_id async for m in agent_memories(request, principal, scoped)]
         for memory_id in ids:
             await remove_memory(request, principal, memory_id, scoped)
         deleted = len(ids)

@@ -50,8 +50,6 @@ from mnemo.contracts import (
     FactView,
     GetAgent,
     ListAgents,
-    ListMemoriesQuery,
-    MemoryPage,
     MemoryView,
     PackQuery,
     PackView,
@@ -64,6 +62,7 @@ from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.context import time_param
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
+from mnemo.gateway.routes.memories import agent_memories
 from mnemo.gateway.validation import as_json, int_param, query_param
 from mnemo.telemetry import get_logger
 
@@ -571,29 +570,11 @@ async def recall_changed_since(request: Request, agent_id: str) -> Response[byte
     limit = int_param(request, "limit", default=10, low=1, high=100)
     offset = int_param(request, "offset", default=0, low=0, high=100_000)
     changed: list[MemoryView] = []
-    page_offset = 0
-    # Newest first: read pages until they reach back past `since`.
-    while len(changed) < offset + limit:
-        page = await deps_of(request).ask(
-            request,
-            "retrieval",
-            "memories",
-            ListMemoriesQuery(
-                tenant_id=principal.tenant_id,
-                user_id=None,
-                agent_id=agent_id,
-                limit=100,
-                offset=page_offset,
-            ),
-            MemoryPage,
-            principal.tenant_id,
-        )
-        assert isinstance(page, MemoryPage)
-        newer = [m for m in page.memories if m.recorded_at > since]
-        changed += newer
-        if len(newer) < len(page.memories) or len(page.memories) < 100:
+    # Newest first: stop at the first memory recorded before `since`.
+    async for memory in agent_memories(request, principal, agent_id):
+        if memory.recorded_at <= since or len(changed) >= offset + limit:
             break
-        page_offset += 100
+        changed.append(memory)
     memories = [_view_json(m) for m in changed[offset : offset + limit]]
     return ok(
         {
@@ -736,28 +717,7 @@ async def contradict(
 async def export(request: Request, agent_id: str) -> Response[bytes]:
     principal = await authorize(request, "memories")
     await _session(request, principal, agent_id)
-    memories: list[dict[str, Any]] = []
-    offset = 0
-    while True:
-        page = await deps_of(request).ask(
-            request,
-            "retrieval",
-            "memories",
-            ListMemoriesQuery(
-                tenant_id=principal.tenant_id,
-                user_id=None,
-                agent_id=agent_id,
-                limit=100,
-                offset=offset,
-            ),
-            MemoryPage,
-            principal.tenant_id,
-        )
-        assert isinstance(page, MemoryPage)
-        memories += [_view_json(m) for m in page.memories]
-        offset += 100
-        if offset >= page.total or not page.memories or offset >= 10_000:
-            break
+    memories = [_view_json(m) async for m in agent_memories(request, principal, agent_id)]
     return ok(
         {"agent_id": agent_id, "memories": memories, "count": len(memories), "exported_at": _now()}
     )

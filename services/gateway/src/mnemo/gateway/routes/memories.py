@@ -1,5 +1,7 @@
 """GET /v1/memories and GET /v1/memories/{id}: a user's recorded memories (the read model)."""
 
+from collections.abc import AsyncIterator
+
 from litestar import Request, Response, delete, get
 
 from mnemo.contracts import (
@@ -76,6 +78,35 @@ async def get_memory(request: Request, memory_id: str) -> Response[bytes]:
     memory = await deps.ask(request, "retrieval", "memory", query, MemoryView, principal.tenant_id)
     assert isinstance(memory, MemoryView)
     return Response(as_json(memory_json(memory)), media_type="application/json")
+
+
+async def agent_memories(
+    request: Request, principal: Principal, agent_id: str, *, most: int = 10_000
+) -> AsyncIterator[MemoryView]:
+    """The agent's memories with every user, newest first, a page of 100 at a time (at
+    most `most`); stop iterating to stop asking."""
+    offset = 0
+    while offset < most:
+        page = await deps_of(request).ask(
+            request,
+            "retrieval",
+            "memories",
+            ListMemoriesQuery(
+                tenant_id=principal.tenant_id,
+                user_id=None,
+                agent_id=agent_id,
+                limit=100,
+                offset=offset,
+            ),
+            MemoryPage,
+            principal.tenant_id,
+        )
+        assert isinstance(page, MemoryPage)
+        for memory in page.memories[: most - offset]:
+            yield memory
+        offset += len(page.memories)
+        if len(page.memories) < 100:
+            return
 
 
 async def remove_memory(
