@@ -92,8 +92,15 @@ def test_two_replicas_share_the_work_and_extract_each_fact_once(stack, api):
     assert set(counts["memory.synthesized"]) == {1}  # each memory once
     expected = TOOLS + 2 * PER_USER  # per user: the tools (said again and again) and the likes
     assert sum(counts["fact.extracted"]) == USERS * expected
+
+    def settled(user: str) -> list[dict] | None:
+        # The read model applies facts, then their corroborations (evidence) as they come.
+        found = facts(api, user)
+        evidence = sum(len(f["evidence"]) for f in found if f["attribute"] == "tool")
+        return found if len(found) == expected and evidence == PER_USER * 2 else None
+
     for user in users:
-        found = eventually(lambda u=user: len(f := facts(api, u)) == expected and f, timeout=60)
+        found = eventually(lambda u=user: settled(u), timeout=60)
         statements = [f["statement"] for f in found]
         assert len(set(statements)) == len(statements)  # no fact twice
         tools = [f for f in found if f["attribute"] == "tool"]
