@@ -192,6 +192,11 @@ async def observe(dsn: str, accepted: dict[str, datetime], timeout: float) -> di
         await conn.close()
     first = min(accepted.values())
     rec_times = [r["recorded_at"] for r in recorded if r["id"] in accepted]
+    rec_lags = [
+        (r["recorded_at"] - accepted[r["id"]]).total_seconds() * 1000
+        for r in recorded
+        if r["id"] in accepted
+    ]
     idx = {r["id"]: r["timestamp"] for r in indexed_rows if r["id"] in accepted}
     lags = [(idx[i] - accepted[i]).total_seconds() * 1000 for i in idx]
     return {
@@ -201,6 +206,8 @@ async def observe(dsn: str, accepted: dict[str, datetime], timeout: float) -> di
         "indexed_per_s": len(idx) / max((max(idx.values()) - first).total_seconds(), 1e-9),
         "lag_p50_ms": statistics.median(lags) if lags else float("nan"),
         "lag_p95_ms": pct(lags, 95) if lags else float("nan"),
+        "recorded_p50_ms": statistics.median(rec_lags) if rec_lags else float("nan"),
+        "recorded_p95_ms": pct(rec_lags, 95) if rec_lags else float("nan"),
     }
 
 
@@ -228,6 +235,10 @@ def main() -> None:
         print(f"recorded: {figures['recorded']} = {figures['recorded_per_s']:.0f}/s in the log")
         print(
             f"indexed:  {figures['indexed']} = {figures['indexed_per_s']:.0f}/s keyword-searchable"
+        )
+        print(
+            f"202 -> recorded in the log: p50 {figures['recorded_p50_ms']:.0f} ms,"
+            f" p95 {figures['recorded_p95_ms']:.0f} ms"
         )
         print(
             f"202 -> keyword-searchable (memory.indexed): p50 {figures['lag_p50_ms']:.0f} ms,"

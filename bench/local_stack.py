@@ -6,6 +6,7 @@ at running ones; then `mnemo run` starts the five services on a free port with a
 
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,8 +59,11 @@ def local_stack(
     prefix: str = "mnemo-bench-", prepare: Callable[[Path], None] | None = None
 ) -> Iterator[LocalStack]:
     """A running stack; `prepare(MNEMO_HOME)` runs before the services start (to seed it)."""
-    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, ExitStack() as stack:
         home = Path(tmp)
+        if keep := os.environ.get("MNEMO_BENCH_LOGS"):
+            # Runs last: the services' logs, once they stopped, outlive the stack.
+            stack.callback(shutil.copytree, home / "home" / "logs", keep, dirs_exist_ok=True)
         if prepare is not None:
             prepare(home / "home")
         nats_url = os.environ.get("MNEMO_NATS_URL")

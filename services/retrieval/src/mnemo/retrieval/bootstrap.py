@@ -127,6 +127,8 @@ async def main() -> None:
     await host.start(migrations={"retrieval": SQL})
     assert host.publisher is not None and host.pool is not None
     index = await open_index(settings, host.pool)
+    # Before any consumer runs: a model load mid-stream stalls phase 1.
+    await index.start_background()
     handlers = RetrievalHandlers(
         index, MemoryTable(host.pool), host.publisher, EventStore(host.pool)
     )

@@ -179,11 +179,23 @@ class MemoryIndex:
             await self._store.set_dense({c.point_id: v for c, v in zip(chunks, dense, strict=True)})
         return len(chunks)
 
-    def _embed_in_background(self, texts: list[str]) -> list[list[float]]:
+    async def start_background(self) -> None:
+        """Make phase 2's own embedder now, in its idle thread, rather than at its first
+        batch: loading a model holds the GIL for seconds, and at the lowest priority it
+        keeps it longer while the rest of the machine is busy, so a first load under load
+        stopped phase 1 (measured: 202 -> keyword-searchable p95 0.85 -> 2 s at 200/s)."""
+        if self._background_pool is not None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._background_pool, self._background_model)
+
+    def _background_model(self) -> Embedder:
         if self._background_embedder is None:
             assert self._background is not None
             self._background_embedder = self._background()
-        return self._background_embedder.embed(texts)
+        return self._background_embedder
+
+    def _embed_in_background(self, texts: list[str]) -> list[list[float]]:
+        return self._background_model().embed(texts)
 
     async def finish_dense(self) -> int:
         """Phase 2 until nothing is pending (after a rebuild); how many chunks it embedded."""
@@ -253,8 +265,8 @@ class MemoryIndex:
         return pieces
 
     async def forget(self, tenant_id: str, user_id: str) -> None:
-        # The list first: it waits for a claim of these chunks to end, so phase 2 never
-        # writes to a point after it is gone.
+        # The list first, so no later claim takes these chunks; a claim already running
+        # cannot bring a point back: the store skips the vectors of points it lacks.
         if self._pending is not None:
             await self._pending.drop_subject(tenant_id, user_id)
         await self._store.delete_subject(tenant_id, user_id)
