@@ -5,6 +5,12 @@ commits, so position 7 can become visible after position 8. Reading only rows wh
 transaction id is below the oldest transaction still in flight (pg_snapshot_xmin) and
 ordering by (transaction_id, global_position) means a row can never appear behind the
 checkpoint. Within a transaction, and so within a stream, the order is position order.
+
+The price: any transaction in this database that holds a transaction id (it wrote, or
+locked rows) holds the relay back until it ends, whatever tables it touches. Keep every
+transaction here short, and never hold one open across slow work (a model, the network):
+retrieval's phase 2 once held row locks while it embedded, and nothing was published for
+the seconds each batch took (see `mnemo.retrieval.pending`).
 """
 
 import asyncio
