@@ -191,17 +191,13 @@ async def observe(dsn: str, accepted: dict[str, datetime], timeout: float) -> di
     finally:
         await conn.close()
     first = min(accepted.values())
-    rec_times = [r["recorded_at"] for r in recorded if r["id"] in accepted]
-    rec_lags = [
-        (r["recorded_at"] - accepted[r["id"]]).total_seconds() * 1000
-        for r in recorded
-        if r["id"] in accepted
-    ]
+    rec = {r["id"]: r["recorded_at"] for r in recorded if r["id"] in accepted}
+    rec_lags = [(rec[i] - accepted[i]).total_seconds() * 1000 for i in rec]
     idx = {r["id"]: r["timestamp"] for r in indexed_rows if r["id"] in accepted}
     lags = [(idx[i] - accepted[i]).total_seconds() * 1000 for i in idx]
     return {
-        "recorded": len(rec_times),
-        "recorded_per_s": len(rec_times) / max((max(rec_times) - first).total_seconds(), 1e-9),
+        "recorded": len(rec),
+        "recorded_per_s": len(rec) / max((max(rec.values()) - first).total_seconds(), 1e-9),
         "indexed": len(idx),
         "indexed_per_s": len(idx) / max((max(idx.values()) - first).total_seconds(), 1e-9),
         "lag_p50_ms": statistics.median(lags) if lags else float("nan"),
