@@ -2,7 +2,11 @@
 
 A handler raises `Reject` for a message that can never succeed (dead-lettered at once);
 any other exception is transient: the message is nak'ed with an exponential delay and
-redelivered, up to `max_deliver` times, then terminated and dead-lettered visibly.
+redelivered, up to `max_deliver` times, then dead-lettered. A dead letter is a copy of the
+whole message in the DLQ stream (mnemo.bus.dead_letters), stored before the delivery is
+terminated, and signalled (`message.dead_lettered`) for the audit. Each consumer also reads
+its own replay subject of the DLQ stream, where an operator's replay puts a dead letter
+back, and handles what it finds there like any other message.
 """
 
 import asyncio
@@ -18,6 +22,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
 from tenacity import wait_exponential
 
+from mnemo.bus.dead_letters import dead_letter_headers, parse
 from mnemo.bus.publisher import Publisher
 from mnemo.contracts import Headers, Signal, derived_id, utcnow
 from mnemo.telemetry import MessageContext, extract_trace, get_logger, message_context, tracer
@@ -42,6 +47,7 @@ class Delivery:
     causation_id: str
     num_delivered: int
     stream_sequence: int
+    stream: str = ""
 
     def decode(self, type_: Any) -> Any:
         try:
@@ -89,6 +95,7 @@ class Consumer:
             multiplier=spec.backoff_initial, min=spec.backoff_initial, max=spec.backoff_max
         )
         self._stopping = asyncio.Event()
+        self._topology = publisher.topology
         self.handled = 0
 
     async def ensure(self) -> None:
@@ -106,37 +113,60 @@ class Consumer:
         )
         await self._publisher.js.add_consumer(spec.stream, config)
 
+    async def ensure_replays(self) -> None:
+        spec = self._spec
+        config = ConsumerConfig(
+            durable_name=f"{spec.durable}-replay",
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=spec.ack_wait,
+            max_deliver=spec.max_deliver,
+            filter_subject=self._topology.dlq_replay_subject(spec.durable),
+            max_ack_pending=100,
+        )
+        await self._publisher.js.add_consumer(self._topology.dlq_stream, config)
+
     async def run(self) -> None:
         await self.ensure()
-        sub = await self._publisher.js.pull_subscribe_bind(
-            durable=self._spec.durable, stream=self._spec.stream
+        await self.ensure_replays()
+        js = self._publisher.js
+        main = await js.pull_subscribe_bind(durable=self._spec.durable, stream=self._spec.stream)
+        replays = await js.pull_subscribe_bind(
+            durable=f"{self._spec.durable}-replay", stream=self._topology.dlq_stream
         )
         log.info("consumer_started", durable=self._spec.durable, stream=self._spec.stream)
         try:
-            while not self._stopping.is_set():
-                try:
-                    msgs = await sub.fetch(self._spec.batch, timeout=1.0)
-                except (NatsTimeoutError, TimeoutError):
-                    continue
-                except Exception as exc:  # connection gone: wait for the reconnect
-                    log.warning("consumer_fetch_failed", error=repr(exc))
-                    await asyncio.sleep(0.5)
-                    continue
-                batched = self._batch_handler is not None and len(msgs) > 1
-                if batched and await self._handle_batch(msgs):
-                    continue
-                for msg in msgs:
-                    try:
-                        await self._handle(msg)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as exc:
-                        # Ack/nak/dead-letter failed (NATS away): the message will be
-                        # redelivered after ack_wait; keep consuming the rest.
-                        log.warning("message_settle_failed", error=repr(exc), subject=msg.subject)
+            await asyncio.gather(
+                self._consume(main, self._spec.batch, batched=True),
+                self._consume(replays, 16, batched=False),
+            )
         finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+            for sub in (main, replays):
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+
+    async def _consume(self, sub: Any, batch: int, *, batched: bool) -> None:
+        while not self._stopping.is_set():
+            try:
+                msgs = await sub.fetch(batch, timeout=1.0)
+            except (NatsTimeoutError, TimeoutError):
+                continue
+            except Exception as exc:  # connection gone: wait for the reconnect
+                log.warning("consumer_fetch_failed", error=repr(exc))
+                await asyncio.sleep(0.5)
+                continue
+            in_batch = batched and self._batch_handler is not None and len(msgs) > 1
+            if in_batch and await self._handle_batch(msgs):
+                continue
+            for msg in msgs:
+                try:
+                    await self._handle(msg)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    # Ack/nak/dead-letter failed (NATS away): the message will be
+                    # redelivered after ack_wait; keep consuming the rest.
+                    log.warning("message_settle_failed", error=repr(exc), subject=msg.subject)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -217,8 +247,25 @@ class Consumer:
         await msg.nak(delay=delay)
 
     async def _dead_letter(self, msg: Msg, delivery: Delivery, reason: str) -> None:
+        durable = self._spec.durable
+        # The whole message first: once it is in the DLQ stream nothing can be lost.
+        await self._publisher.js.publish(
+            self._topology.dlq_dead_subject(durable),
+            delivery.data,
+            stream=self._topology.dlq_stream,
+            headers=dead_letter_headers(
+                delivery.headers,
+                consumer=durable,
+                subject=delivery.subject,
+                stream=delivery.stream,
+                stream_sequence=delivery.stream_sequence,
+                reason=reason,
+                deliveries=delivery.num_delivered,
+                source=f"{msg.metadata.stream}:{msg.metadata.sequence.stream}",
+            ),
+        )
         signal = Signal(
-            signal_id=derived_id(delivery.msg_id, "dead_letter", self._spec.durable),
+            signal_id=derived_id(delivery.msg_id, "dead_letter", durable, reason),
             signal_type="message.dead_lettered",
             tenant_id=delivery.tenant_id or "_unknown",
             service=self._publisher.service,
@@ -226,7 +273,7 @@ class Consumer:
             correlation_id=delivery.correlation_id,
             causation_id=delivery.msg_id,
             data={
-                "consumer": self._spec.durable,
+                "consumer": durable,
                 "subject": delivery.subject,
                 "stream_sequence": delivery.stream_sequence,
                 "deliveries": delivery.num_delivered,
@@ -248,15 +295,24 @@ class _RetryState:
 def _delivery(msg: Msg) -> Delivery:
     headers = dict(msg.headers or {})
     meta = msg.metadata
-    msg_id = headers.get(Headers.MSG_ID) or f"seq:{meta.sequence.stream}"
+    if Headers.DEAD_SUBJECT in headers:
+        # A replayed dead letter: the message as it first arrived.
+        letter = parse(meta.sequence.stream, headers, msg.data)
+        headers, subject, stream = letter.headers, letter.subject, letter.stream
+        sequence, delivered = letter.stream_sequence, meta.num_delivered
+    else:
+        subject, stream = msg.subject, meta.stream
+        sequence, delivered = meta.sequence.stream, meta.num_delivered
+    msg_id = headers.get(Headers.MSG_ID) or f"seq:{sequence}"
     return Delivery(
-        subject=msg.subject,
+        subject=subject,
         data=msg.data,
         headers=headers,
         msg_id=msg_id,
         tenant_id=headers.get(Headers.TENANT, ""),
         correlation_id=headers.get(Headers.CORRELATION) or msg_id,
         causation_id=headers.get(Headers.CAUSATION) or msg_id,
-        num_delivered=meta.num_delivered,
-        stream_sequence=meta.sequence.stream,
+        num_delivered=delivered,
+        stream_sequence=sequence,
+        stream=stream,
     )

@@ -10,7 +10,8 @@ DAY = 24 * 3600.0
 
 
 def stream_configs(topology: Topology) -> list[StreamConfig]:
-    """CMD keeps commands 7 days, EVT 30 days (the log is the truth), OPS 7 days.
+    """CMD keeps commands 7 days, EVT 30 days (the log is the truth), OPS 7 days, DLQ
+    (dead letters) until each is replayed or dropped.
 
     CMD uses limits retention, not work-queue retention: work-queue semantics come from
     each service's shared durable consumer, and a second durable (the audit's) can then
@@ -18,6 +19,7 @@ def stream_configs(topology: Topology) -> list[StreamConfig]:
     """
 
     def stream(name: str, subject: str, max_age: float) -> StreamConfig:
+        # max_age 0: kept until replayed or dropped by an operator.
         return StreamConfig(
             name=name,
             subjects=[subject],
@@ -32,6 +34,7 @@ def stream_configs(topology: Topology) -> list[StreamConfig]:
         stream(topology.cmd_stream, topology.cmd_all, 7 * DAY),
         stream(topology.evt_stream, topology.evt_all, 30 * DAY),
         stream(topology.ops_stream, topology.ops_all, 7 * DAY),
+        stream(topology.dlq_stream, topology.dlq_all, 0),
     ]
 
 

@@ -17,3 +17,13 @@ class Headers:
     REPLY: Final = "Mnemo-Reply"
     TRACEPARENT: Final = "traceparent"
     TRACESTATE: Final = "tracestate"
+    # On dead letters (the DLQ stream): where the message came from and why it is there.
+    DEAD_SUBJECT: Final = "Mnemo-Dead-Subject"
+    DEAD_STREAM: Final = "Mnemo-Dead-Stream"
+    DEAD_SEQUENCE: Final = "Mnemo-Dead-Sequence"
+    DEAD_CONSUMER: Final = "Mnemo-Dead-Consumer"
+    DEAD_REASON: Final = "Mnemo-Dead-Reason"
+    DEAD_DELIVERIES: Final = "Mnemo-Dead-Deliveries"
+    DEAD_AT: Final = "Mnemo-Dead-At"
+    # The original Nats-Msg-Id (the entry has its own, for dedupe in the DLQ stream).
+    DEAD_MSG_ID: Final = "Mnemo-Dead-Msg-Id"

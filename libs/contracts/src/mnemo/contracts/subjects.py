@@ -22,6 +22,26 @@ class Topology(msgspec.Struct, frozen=True, kw_only=True):
     def ops_stream(self) -> str:
         return f"{self.root.upper()}_OPS"
 
+    @property
+    def dlq_stream(self) -> str:
+        """Dead letters: a copy of each message a consumer gave up on, until replayed."""
+        return f"{self.root.upper()}_DLQ"
+
+    def dlq_dead_subject(self, consumer: str) -> str:
+        return f"{self.root}.dlq.dead.{consumer}"
+
+    def dlq_replay_subject(self, consumer: str) -> str:
+        """Where a replayed dead letter waits for its consumer (and only that one)."""
+        return f"{self.root}.dlq.replay.{consumer}"
+
+    @property
+    def dlq_dead_all(self) -> str:
+        return f"{self.root}.dlq.dead.>"
+
+    @property
+    def dlq_all(self) -> str:
+        return f"{self.root}.dlq.>"
+
     def cmd_subject(self, command: str, tenant: str) -> str:
         return f"{self.root}.cmd.{command}.{tenant}"
 

@@ -1,11 +1,12 @@
 """The `mnemo` command: `mnemo run` (what `make run` does), `mnemo servers`, `mnemo tail`,
-`mnemo admin create-tenant`."""
+`mnemo admin create-tenant`, `mnemo admin dead-letters`."""
 
 import argparse
 import sys
 from collections.abc import Sequence
 
 from mnemo.runtime.admin import create_tenant
+from mnemo.runtime.dead_letters_cli import dead_letters
 from mnemo.runtime.servers import serve_servers
 from mnemo.runtime.settings import load_run_settings
 from mnemo.runtime.supervisor import Supervisor
@@ -47,6 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--name", required=True, help="the tenant's name")
     create.add_argument("--email", help="a contact address")
+    dead = admin_commands.add_parser(
+        "dead-letters", help="see, count, replay or drop what the consumers gave up on"
+    )
+    dead.add_argument("action", choices=["list", "count", "replay", "drop"])
+    dead.add_argument("--consumer", help="only this consumer's (e.g. ingest-commands)")
+    dead.add_argument(
+        "--seq", type=int, action="append", dest="sequences", metavar="N", help="this entry"
+    )
+    dead.add_argument("--all", action="store_true", help="every entry (of --consumer)")
     return parser
 
 
@@ -62,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "run":
         return Supervisor(settings).run()
+    if args.command == "admin" and args.admin_command == "dead-letters":
+        return dead_letters(settings, args.action, args.consumer, args.sequences, args.all)
     if args.command == "admin":
         return create_tenant(settings, args.name, args.email)
     return serve_servers(settings)

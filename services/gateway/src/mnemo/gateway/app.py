@@ -12,9 +12,11 @@ from mnemo.bus import Publisher, connect, ensure_streams
 from mnemo.contracts import Topology, key_usage_bucket, keys_bucket
 from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.compat import elephantasm, eliza_router
-from mnemo.gateway.compat.memanto import memanto_router
+from mnemo.gateway.compat.eliza_envelope import error as eliza_error
+from mnemo.gateway.compat.memanto import memanto_refusal, memanto_router
 from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
+from mnemo.gateway.guard import InputGuard, Shape
 from mnemo.gateway.idempotency import TTL_SECONDS, IdempotencyMiddleware
 from mnemo.gateway.limits import Limits, parse_limits, parse_tenant_limits
 from mnemo.gateway.problems import Problem, handle_http_exception, handle_problem, handle_unexpected
@@ -46,12 +48,24 @@ from mnemo.gateway.settings import GatewaySettings
 SERVICE = "gateway"
 
 
+# Each compatible surface answers a refused input in its own error shape.
+REFUSALS: list[tuple[str, Shape]] = [
+    ("/api/v2/", memanto_refusal),
+    ("/api/agents/", eliza_error),
+    ("/api/memory/", eliza_error),
+    ("/api/", elephantasm.refusal),
+]
+
+
 def create_asgi(settings: GatewaySettings) -> ASGIApp:
     """The app as served: Litestar inside the correlation middleware."""
     app = create_app(settings)
-    # Correlation outermost, so replayed answers get this call's ids too.
+    # Correlation outermost, so replayed answers get this call's ids too; the input guard
+    # next, so nothing hostile reaches the idempotency store or a route.
     return CorrelationMiddleware(
-        IdempotencyMiddleware(app, app.state), app.state, settings.max_body_bytes
+        InputGuard(IdempotencyMiddleware(app, app.state), settings.max_body_bytes, REFUSALS),
+        app.state,
+        settings.max_body_bytes,
     )
 
 

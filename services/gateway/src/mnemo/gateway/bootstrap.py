@@ -3,6 +3,7 @@
 import uvicorn
 
 from mnemo.gateway.app import SERVICE, create_asgi
+from mnemo.gateway.http_server import ProblemHttpProtocol
 from mnemo.gateway.settings import GatewaySettings
 from mnemo.settings import SettingsError, load_settings
 from mnemo.telemetry import configure
@@ -23,7 +24,8 @@ def main() -> None:
             access_log=False,
             lifespan="on",
             loop="uvloop",
-            http="httptools",
+            # httptools, answering what it cannot parse as problem+json.
+            http=ProblemHttpProtocol,
             # Streams (SSE) never end by themselves: on shutdown they get 5 s, then go.
             timeout_graceful_shutdown=5,
         )

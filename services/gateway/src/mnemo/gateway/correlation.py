@@ -125,8 +125,8 @@ def _body_correlation(body: bytes) -> str:
         return ""
     try:
         value = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return ""
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        return ""  # the input guard answers for such a body
     if not isinstance(value, dict):
         return ""
     found = value.get("correlation_id", value.get("correlationId"))

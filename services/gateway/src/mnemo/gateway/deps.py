@@ -11,6 +11,7 @@ from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.limits import Limits
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.settings import GatewaySettings
+from mnemo.gateway.validation import check_outbound
 
 _QUERY_STATUS = {
     "unavailable": 503,
@@ -41,6 +42,7 @@ class Deps:
         tenant: str,
     ) -> object:
         """Ask a query service, mapping its failures to problems the caller can act on."""
+        check_outbound(query, self.nc.max_payload)  # type: ignore[arg-type]
         state = request.scope["state"]
         headers = {
             Headers.CORRELATION: state["correlation_id"],

@@ -197,9 +197,15 @@ class ServiceHealth(msgspec.Struct, omit_defaults=True):
     error: str | None = None
 
 
-class Health(msgspec.Struct):
+class DeadLetterCounts(msgspec.Struct, rename="camel"):
+    total: int
+    by_consumer: dict[str, int]
+
+
+class Health(msgspec.Struct, rename="camel"):
     status: Literal["ok", "degraded"]
     services: dict[str, ServiceHealth]
+    dead_letters: DeadLetterCounts
 
 
 class Agent(msgspec.Struct, rename="camel"):

@@ -53,18 +53,28 @@ class Problem(Exception):
             self.details["field"] = field
 
 
-def problem_response(request: Request, problem: Problem) -> Response[bytes]:
-    body = {
-        "type": f"https://mnemo.dev/errors/{problem.code.lower().replace('_', '-')}",
-        "title": _TITLES.get(problem.status, "Error"),
-        "status": problem.status,
-        "detail": problem.detail,
-        "instance": request.url.path,
-        "code": problem.code,
-        "details": problem.details,
+def problem_document(
+    status: int, code: str, detail: str, instance: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The one shape of every error body, also for answers made outside Litestar (the
+    middlewares and the HTTP server's own refusals)."""
+    return {
+        "type": f"https://mnemo.dev/errors/{code.lower().replace('_', '-')}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "code": code,
+        "details": dict(details or {}),
         # What clients written for the hosted APIs read (the anansi-memory SDK raises it).
-        "error": problem.detail,
+        "error": detail,
     }
+
+
+def problem_response(request: Request, problem: Problem) -> Response[bytes]:
+    body = problem_document(
+        problem.status, problem.code, problem.detail, request.url.path, problem.details
+    )
     return Response(
         content=msgspec.json.encode(body),
         status_code=problem.status,

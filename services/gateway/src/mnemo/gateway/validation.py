@@ -1,11 +1,13 @@
 """Decoding request bodies and query parameters with errors that name the field."""
 
 import re
+from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
 
+from mnemo.contracts.limits import instant_problem, text_problem
 from mnemo.gateway.problems import Problem
 
 T = TypeVar("T")
@@ -30,12 +32,15 @@ async def decode_body(request: Request, type_: type[T], *, status: int = 422) ->
     if not body:
         raise Problem(400, "INVALID_REQUEST", "the request needs a JSON body")
     try:
-        return msgspec.json.decode(body, type=type_)
+        decoded = msgspec.json.decode(body, type=type_)
     except msgspec.ValidationError as exc:
         message = str(exc)
         raise Problem(status, "INVALID_REQUEST", message, field=field_of(message)) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+        # The input guard refuses deep and non-UTF-8 bodies first; this is for safety.
         raise Problem(400, "MALFORMED_JSON", f"the body is not valid JSON: {exc}") from None
+    check_values(decoded, status=status)
+    return decoded
 
 
 def query_param(
@@ -72,3 +77,44 @@ def int_param(request: Request, name: str, *, default: int, low: int, high: int)
 
 def as_json(value: Any) -> bytes:
     return msgspec.json.encode(value)
+
+
+# Room left under the server's max_payload for the headers every message carries.
+_HEADER_ROOM = 4096
+
+
+def check_outbound(message: msgspec.Struct, max_payload: int) -> None:
+    """The last check before a command or query leaves the gateway: every instant in range,
+    no NUL in any text, and small enough for the NATS server. Routes check their fields
+    first, naming them as the caller does; this makes it impossible for one to forget."""
+    check_values(message)
+    size = len(as_json(message))
+    if size > max_payload - _HEADER_ROOM:
+        raise Problem(
+            413,
+            "PAYLOAD_TOO_LARGE",
+            f"the request makes a message of {size} bytes; the bus takes at most"
+            f" {max_payload - _HEADER_ROOM}",
+        )
+
+
+def check_values(value: Any, path: str = "", status: int = 400) -> None:
+    """Raise a problem naming the first instant out of range or text with NUL in `value`
+    (a decoded body: structs by their wire names, dicts, lists)."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, datetime):
+            if problem := instant_problem(node):
+                raise Problem(status, "INVALID_REQUEST", f"{at} {problem}", field=at)
+        elif isinstance(node, str):
+            if problem := text_problem(node):
+                raise Problem(status, "INVALID_REQUEST", f"{at} {problem}", field=at)
+        elif isinstance(node, msgspec.Struct):
+            for info in msgspec.structs.fields(node):
+                name = info.encode_name
+                stack.append((getattr(node, info.name), f"{at}.{name}" if at else name))
+        elif isinstance(node, dict):
+            stack.extend((v, f"{at}.{k}" if at else str(k)) for k, v in node.items())
+        elif isinstance(node, list | tuple):
+            stack.extend((v, f"{at}[{i}]") for i, v in enumerate(node))

@@ -31,12 +31,13 @@ from mnemo.contracts import (
     HealthReport,
     PackView,
 )
+from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.auth import Principal, agent_scope, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 from mnemo.gateway.routes.packs import compile_pack, pack_query
-from mnemo.gateway.validation import as_json, query_param
+from mnemo.gateway.validation import as_json, check_values, query_param
 
 EVENT_TYPES = {
     "message.in": "conversation",
@@ -78,6 +79,11 @@ def _detail(status: int, detail: str, headers: dict[str, str] | None = None) -> 
     )
 
 
+def refusal(problem: Problem) -> Response[bytes]:
+    """How this surface answers input the gateway refuses before routing."""
+    return _as_detail(problem)
+
+
 def _as_detail(problem: Problem) -> Response[bytes]:
     # FastAPI answers a body it cannot read or validate with 422.
     status = 422 if problem.status == 400 else problem.status
@@ -91,9 +97,11 @@ def _as_detail(problem: Problem) -> Response[bytes]:
 async def _decode(request: Request, type_: type) -> Any:
     body = await request.body()
     try:
-        return msgspec.json.decode(body or b"null", type=type_)
+        decoded = msgspec.json.decode(body or b"null", type=type_)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise Problem(400, "INVALID_REQUEST", str(exc)) from None
+    check_values(decoded)
+    return decoded
 
 
 def anima_json(agent: AgentInfo) -> dict[str, Any]:
@@ -277,7 +285,7 @@ async def latest_memory_pack(request: Request, anima_id: str) -> Response[bytes]
             principal,
             anima_id,
             anima_id,
-            query_param(request, "query", max_len=4000),
+            query_param(request, "query", max_len=MAX_QUERY_CHARS),
             query_param(request, "preset"),
             4000,
         )

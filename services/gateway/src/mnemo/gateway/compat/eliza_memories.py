@@ -4,6 +4,7 @@ stats (see `mnemo.gateway.compat.eliza` for the mapping)."""
 from litestar import Request, Response, get, post
 
 from mnemo.contracts import ListMemoriesQuery, MemoryPage, SearchQuery, SearchResult
+from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.compat.eliza_envelope import ok
 from mnemo.gateway.compat.eliza_mapping import (
@@ -55,7 +56,7 @@ async def memory_page(
         session_id=room_id,
         limit=limit,
         offset=offset,
-        q=query_param(request, "q", max_len=4000),
+        q=query_param(request, "q", max_len=MAX_QUERY_CHARS),
     )
     tenant = principal.tenant_id
     page = await deps_of(request).ask(request, "retrieval", "memories", query, MemoryPage, tenant)
@@ -129,7 +130,9 @@ async def create_memory(request: Request, agent_id: str) -> Response[bytes]:
 @get("/memory/agents/{agent_id:str}/memories/search")
 async def search_memories(request: Request, agent_id: str) -> Response[bytes]:
     principal, agent = await agent_of(request, agent_id, "search")
-    text = query_param(request, "q", max_len=4000) or query_param(request, "query", max_len=4000)
+    text = query_param(request, "q", max_len=MAX_QUERY_CHARS) or query_param(
+        request, "query", max_len=MAX_QUERY_CHARS
+    )
     if not text or not text.strip():
         raise Problem(400, "INVALID_REQUEST", "query parameter 'q' is required", field="q")
     threshold = query_param(request, "threshold") or query_param(request, "minScore")

@@ -57,6 +57,7 @@ from mnemo.contracts import (
     SearchQuery,
     SearchResult,
 )
+from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.auth import Principal, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
@@ -121,19 +122,26 @@ def fail(
     )
 
 
+def memanto_refusal(problem: Problem) -> Response[bytes]:
+    """How this surface answers input the gateway refuses before routing."""
+    return _problem(problem)
+
+
+def _problem(exc: Problem) -> Response[bytes]:
+    code = (
+        exc.code if exc.code.startswith(("MISSING_", "INVALID_", "SESSION_", "MEMORY_")) else None
+    )
+    if code is None:
+        code = _CODES.get(exc.status, "VALIDATION_ERROR" if exc.status == 400 else exc.code)
+    message = exc.detail
+    if field := exc.details.get("field"):
+        message = f"{field}: {message}" if field not in message else message
+    return fail(exc.status, code, message, exc.headers)
+
+
 def handle_error(request: Request, exc: Exception) -> Response[bytes]:
     if isinstance(exc, Problem):
-        code = (
-            exc.code
-            if exc.code.startswith(("MISSING_", "INVALID_", "SESSION_", "MEMORY_"))
-            else None
-        )
-        if code is None:
-            code = _CODES.get(exc.status, "VALIDATION_ERROR" if exc.status == 400 else exc.code)
-        message = exc.detail
-        if field := exc.details.get("field"):
-            message = f"{field}: {message}" if field not in message else message
-        return fail(exc.status, code, message, exc.headers)
+        return _problem(exc)
     if isinstance(exc, HTTPException):
         return fail(exc.status_code, _CODES.get(exc.status_code, "HTTP_ERROR"), str(exc.detail))
     log.exception("memanto_failed")
@@ -537,7 +545,7 @@ async def _search(
 async def _recall(request: Request, agent_id: str, *, as_of: bool) -> Response[bytes]:
     principal = await authorize(request, "search")
     await _session(request, principal, agent_id)
-    query = query_param(request, "query", required=True, max_len=4000) or ""
+    query = query_param(request, "query", required=True, max_len=MAX_QUERY_CHARS) or ""
     limit = int_param(request, "limit", default=10, low=1, high=100)
     memory_type = query_param(request, "memory_type")
     when = _when(request, "as_of") if as_of else None
@@ -796,7 +804,7 @@ async def answer(request: Request, agent_id: str) -> Response[bytes]:
     principal = await authorize(request, "search")
     await _session(request, principal, agent_id)
     body = {**dict(request.query_params), **await _body(request)}
-    question = _text(body, "question", limit=4000) or ""
+    question = _text(body, "question", limit=MAX_QUERY_CHARS) or ""
     limit = int(_number(body, "limit", 5, 1, 20))
     hits = (await _search(request, principal, agent_id, question, limit))[:limit]
     passages = [h.content for h in hits]
@@ -840,7 +848,7 @@ async def summarize(request: Request, agent_id: str) -> Response[bytes]:
         tenant_id=principal.tenant_id,
         agent_id=agent_id,
         user_id=_text(body, "user_id", required=False, limit=256) or agent_id,
-        query=_text(body, "query", required=False, limit=4000),
+        query=_text(body, "query", required=False, limit=MAX_QUERY_CHARS),
         preset="self_determined",
         max_tokens=max_tokens,
         actor=principal.actor,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from litestar import Request, Response, get
 
 from mnemo.contracts import Profile, ProfileQuery, SearchQuery, SearchResult
+from mnemo.contracts.limits import MAX_QUERY_CHARS, instant_problem
 from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
@@ -18,10 +19,18 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def time_param(request: Request, name: str) -> datetime | None:
     """An instant: ISO 8601 with a zone, or a whole day ("2024-05-31") or month ("2024-05"),
-    which mean the end of that day or month in UTC (so the day itself is included)."""
+    which mean the end of that day or month in UTC (so the day itself is included); always
+    within the range every store can hold (mnemo.contracts.limits)."""
     raw = query_param(request, name, max_len=64)
     if raw is None:
         return None
+    when = _instant(raw, name)
+    if problem := instant_problem(when):
+        raise Problem(400, "INVALID_REQUEST", f"{name!r} {problem}", field=name)
+    return when
+
+
+def _instant(raw: str, name: str) -> datetime:
     try:
         if month := _MONTH.match(raw):
             year, number = int(month.group(1)), int(month.group(2))
@@ -32,15 +41,12 @@ def time_param(request: Request, name: str) -> datetime | None:
         if _DAY.match(raw):
             day = datetime.fromisoformat(raw).replace(tzinfo=UTC)
             return day + timedelta(days=1) - timedelta(microseconds=1)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise Problem(400, "INVALID_REQUEST", f"{name!r} is not a real date", field=name) from None
     try:
-        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise Problem(400, "INVALID_REQUEST", f"{name!r} must be ISO 8601", field=name) from None
-    if when.tzinfo is None:
-        raise Problem(400, "INVALID_REQUEST", f"{name!r} needs a timezone (e.g. Z)", field=name)
-    return when
 
 
 @get("/v1/context")
@@ -48,7 +54,7 @@ async def context(request: Request) -> Response[bytes]:
     deps = deps_of(request)
     principal = await authorize(request, "context")
     user_id = query_param(request, "userId", required=True) or ""
-    q = query_param(request, "q", max_len=4000)
+    q = query_param(request, "q", max_len=MAX_QUERY_CHARS)
     limit = int_param(request, "limit", default=5, low=1, high=20)
     as_of = time_param(request, "asOf")
     as_of_knowledge = time_param(request, "asOfKnowledge")

@@ -101,11 +101,12 @@ def _last_event_id(request: Request) -> int | None:
         value = int(raw.strip())
     except ValueError:
         value = -1
-    if value < 0:
+    # JetStream sequences are unsigned 64-bit; past that a resume point cannot exist.
+    if not 0 <= value < 2**63:
         raise Problem(
             400,
             "INVALID_REQUEST",
-            "Last-Event-ID must be a stream sequence (a non-negative integer)",
+            "Last-Event-ID must be a stream sequence (an integer from 0 to 2^63-1)",
             field="lastEventId",
         )
     return value

@@ -1,10 +1,13 @@
-"""GET /v1/health: NATS as the gateway sees it, and each service's own dependencies."""
+"""GET /v1/health: NATS as the gateway sees it, each service's own dependencies, and the
+dead letters waiting (by consumer; they do not make the stack unhealthy, but an operator
+should look: `mnemo admin dead-letters list`)."""
 
 import asyncio
 
 from litestar import Request, Response, get
 
 from mnemo.bus import QueryFailed, ask
+from mnemo.bus.dead_letters import DeadLetters
 from mnemo.contracts import HealthReport
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.validation import as_json
@@ -24,16 +27,22 @@ async def health(request: Request) -> Response[bytes]:
         except QueryFailed as exc:
             return {"status": "down", "error": str(exc)}
 
+    dead: dict[str, int] = {}
     try:
         await deps.publisher.js.account_info()
         nats = "ok"
+        dead = await DeadLetters(deps.publisher.js, deps.topology).counts()
     except Exception as exc:
-        nats = f"error: {exc!r}"
+        nats = f"error: {type(exc).__name__}"
     reports = await asyncio.gather(*(backend(name) for name in BACKENDS))
     services: dict[str, dict[str, object]] = {"gateway": {"status": "ok", "checks": {"nats": nats}}}
     services.update(dict(zip(BACKENDS, reports, strict=True)))
     healthy = all(s["status"] == "ok" for s in services.values())
-    body = {"status": "ok" if healthy else "degraded", "services": services}
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "services": services,
+        "deadLetters": {"total": sum(dead.values()), "byConsumer": dead},
+    }
     return Response(
         as_json(body), status_code=200 if healthy else 503, media_type="application/json"
     )

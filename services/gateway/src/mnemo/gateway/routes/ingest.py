@@ -10,11 +10,17 @@ from litestar import Request, Response, post
 
 from mnemo.bus import PublishError
 from mnemo.contracts import IngestMemory, derived_id, new_id, utcnow
+from mnemo.contracts.limits import (
+    MAX_CONTENT_BYTES,
+    MAX_ID_CHARS,
+    MAX_METADATA_BYTES,
+    instant_problem,
+)
 from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.secrets import redact_text, redact_value
-from mnemo.gateway.validation import as_json, decode_body
+from mnemo.gateway.validation import as_json, check_outbound, decode_body
 
 SOURCE_TYPES = {
     "api_text",
@@ -25,8 +31,6 @@ SOURCE_TYPES = {
     "onboarding",
     "meeting",
 }
-MAX_CONTENT_BYTES = 100 * 1024
-MAX_USER_ID = 256
 _SOURCE_ID = re.compile(r"^[A-Za-z0-9:_./\-\u2013]{1,256}$")
 
 
@@ -42,12 +46,26 @@ class IngestRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=False)
 
 def validate(item: IngestRequest) -> datetime | None:
     """Check the seed's limits; return the client's timestamp (valid time) if it sent one."""
-    if not item.user_id or len(item.user_id) > MAX_USER_ID:
-        raise Problem(400, "INVALID_REQUEST", "userId must be 1-256 characters", field="userId")
+    if not item.user_id or len(item.user_id) > MAX_ID_CHARS:
+        raise Problem(
+            400, "INVALID_REQUEST", f"userId must be 1-{MAX_ID_CHARS} characters", field="userId"
+        )
+    for name, value in (("sessionId", item.session_id), ("agentId", item.agent_id)):
+        if value is not None and not 1 <= len(value) <= MAX_ID_CHARS:
+            raise Problem(
+                400, "INVALID_REQUEST", f"{name} must be 1-{MAX_ID_CHARS} characters", field=name
+            )
     if not item.content.strip():
         raise Problem(400, "INVALID_REQUEST", "content must not be empty", field="content")
     if len(item.content.encode()) > MAX_CONTENT_BYTES:
         raise Problem(413, "CONTENT_TOO_LARGE", "content exceeds 100 KB", field="content")
+    if len(as_json(item.metadata)) > MAX_METADATA_BYTES:
+        raise Problem(
+            413,
+            "METADATA_TOO_LARGE",
+            f"metadata exceeds {MAX_METADATA_BYTES // 1024} KiB encoded as JSON",
+            field="metadata",
+        )
     if item.source_type not in SOURCE_TYPES:
         allowed = ", ".join(sorted(SOURCE_TYPES))
         raise Problem(
@@ -72,12 +90,9 @@ def validate(item: IngestRequest) -> datetime | None:
             "metadata.timestamp must be ISO 8601",
             field="metadata.timestamp",
         ) from None
-    if when.tzinfo is None:
+    if problem := instant_problem(when):
         raise Problem(
-            400,
-            "INVALID_REQUEST",
-            "metadata.timestamp needs a timezone (e.g. Z)",
-            field="metadata.timestamp",
+            400, "INVALID_REQUEST", f"metadata.timestamp {problem}", field="metadata.timestamp"
         )
     return when
 
@@ -128,6 +143,8 @@ async def publish(request: Request, commands: list[IngestMemory]) -> None:
     """Publish and wait for JetStream's acks: a 202 promises the items are durable."""
     deps = deps_of(request)
     state = request.scope["state"]
+    for command in commands:
+        check_outbound(command, deps.nc.max_payload)
     try:
         await deps.publisher.publish_commands(
             commands, correlation_id=state["correlation_id"], causation_id=state["request_id"]

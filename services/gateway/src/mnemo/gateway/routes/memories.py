@@ -12,6 +12,7 @@ from mnemo.contracts import (
     MemoryPage,
     MemoryView,
 )
+from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
@@ -53,7 +54,7 @@ async def list_memories(request: Request) -> Response[bytes]:
         source_type=source_type,
         session_id=query_param(request, "sessionId"),
         agent_id=agent_scope(principal, query_param(request, "agentId")),
-        q=query_param(request, "q", max_len=4000),
+        q=query_param(request, "q", max_len=MAX_QUERY_CHARS),
     )
     page = await deps.ask(request, "retrieval", "memories", query, MemoryPage, principal.tenant_id)
     assert isinstance(page, MemoryPage)

@@ -6,6 +6,7 @@ from typing import Any
 from litestar import Request, Response, get
 
 from mnemo.contracts import DEFAULT_MAX_TOKENS, PRESETS, PackQuery, PackView
+from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
@@ -72,7 +73,7 @@ async def latest_pack(request: Request, agent_id: str) -> Response[bytes]:
         principal,
         agent_id,
         query_param(request, "userId"),
-        query_param(request, "query", max_len=4000),
+        query_param(request, "query", max_len=MAX_QUERY_CHARS),
         query_param(request, "preset"),
         int_param(request, "maxTokens", default=DEFAULT_MAX_TOKENS, low=100, high=32_000),
     )

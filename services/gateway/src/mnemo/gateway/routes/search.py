@@ -11,6 +11,7 @@ import msgspec
 from litestar import Request, Response, get, post
 
 from mnemo.contracts import SearchHit, SearchQuery, SearchResult
+from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
@@ -67,7 +68,7 @@ async def search(request: Request) -> Response[bytes]:
     query = SearchQuery(
         tenant_id=principal.tenant_id,
         user_id=query_param(request, "userId", required=True) or "",
-        query=query_param(request, "q", required=True, max_len=4000) or "",
+        query=query_param(request, "q", required=True, max_len=MAX_QUERY_CHARS) or "",
         limit=int_param(request, "limit", default=10, low=1, high=MAX_LIMIT),
         source_type=query_param(request, "sourceType"),
         session_id=query_param(request, "sessionId"),
@@ -86,6 +87,13 @@ async def search_post(request: Request) -> Response[bytes]:
         raise Problem(400, "INVALID_REQUEST", "userId must be 1-256 characters", field="userId")
     if not body.query.strip():
         raise Problem(400, "INVALID_REQUEST", "query must not be empty", field="query")
+    if len(body.query) > MAX_QUERY_CHARS:
+        raise Problem(
+            400,
+            "INVALID_REQUEST",
+            f"query is longer than {MAX_QUERY_CHARS} characters",
+            field="query",
+        )
     if not 1 <= body.limit <= MAX_LIMIT:
         raise Problem(
             400, "INVALID_REQUEST", f"limit must be between 1 and {MAX_LIMIT}", field="limit"

@@ -1,0 +1,179 @@
+"""The input guard: every request's path, query and body are checked, before any route
+sees them, against what the stores behind the gateway can hold (mnemo.contracts.limits).
+
+One mechanism for every surface (native, Elephantasm, MEMANTO, ElizaOS), so that no route
+can forget a check and no hostile input reaches a parser, a query service or the log:
+
+- the path and every query parameter: valid UTF-8 once percent-decoded, no NUL, each value
+  at most MAX_PARAM_CHARS long (400 naming the parameter);
+- a body: valid UTF-8 (400, field `body`); when it is JSON, nested at most MAX_JSON_DEPTH
+  deep and with no NUL in any key or string (400 naming the JSON path, as in
+  `items[3].metadata.note`). A body that is not JSON is left to the route, which answers
+  400 MALFORMED_JSON.
+
+A refusal is shaped as the surface the path belongs to answers its errors (`shapes`:
+path prefix -> the surface's error response), else as problem+json.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+import msgspec
+from litestar import Response
+
+from mnemo.contracts.limits import MAX_JSON_DEPTH, MAX_PARAM_CHARS
+from mnemo.gateway.body import read_body, replay
+from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_document
+
+# Plain ASGI: the messages are ordinary dicts.
+ASGIApp = Any
+Scope = Any
+Receive = Any
+Send = Any
+
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class Refused(Exception):
+    """Input the stores cannot hold: answered 400 naming `field`."""
+
+    def __init__(self, code: str, detail: str, field: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.field = field
+
+
+Shape = Callable[[Problem], Response[bytes]]
+
+
+class InputGuard:
+    def __init__(
+        self, app: ASGIApp, max_body: int, shapes: Sequence[tuple[str, Shape]] = ()
+    ) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.shapes = list(shapes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            check_path(scope.get("path", ""))
+            check_query(scope.get("query_string", b""))
+            if scope["method"] in _BODY_METHODS:
+                body = await read_body(receive, self.max_body)
+                receive = replay(body, receive)
+                if len(body) <= self.max_body:
+                    check_body(body)
+        except Refused as refused:
+            await self._refuse(send, scope.get("path", ""), refused)
+            return
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, send: Send, path: str, refused: Refused) -> None:
+        problem = Problem(400, refused.code, refused.detail, field=refused.field)
+        shape = next((f for prefix, f in self.shapes if path.startswith(prefix)), None)
+        if shape is not None:
+            response = shape(problem)
+            status, body = response.status_code, response.content
+            media_type = str(response.media_type)
+        else:
+            status, media_type = 400, PROBLEM_JSON
+            body = msgspec.json.encode(
+                problem_document(400, problem.code, problem.detail, path, problem.details)
+            )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", media_type.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def check_path(path: str) -> None:
+    if "\x00" in path:
+        raise Refused("INVALID_REQUEST", "the path must not contain NUL (%00)", "path")
+
+
+def check_query(raw: bytes) -> None:
+    """Each `name=value` of a query string, decoded as the routes will decode it."""
+    for part in raw.split(b"&"):
+        if not part:
+            continue
+        raw_name, _, raw_value = part.partition(b"=")
+        name = _decode_param(raw_name, "query")
+        value = _decode_param(raw_value, name)
+        if "\x00" in name or "\x00" in value:
+            raise Refused("INVALID_REQUEST", f"query parameter {name!r} must not contain NUL", name)
+        if len(value) > MAX_PARAM_CHARS:
+            raise Refused(
+                "INVALID_REQUEST",
+                f"query parameter {name!r} is longer than {MAX_PARAM_CHARS} characters",
+                name,
+            )
+
+
+def _decode_param(raw: bytes, field: str) -> str:
+    try:
+        return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(
+            "INVALID_ENCODING", f"query parameter {field!r} is not valid UTF-8", field
+        ) from None
+
+
+def check_body(body: bytes) -> None:
+    if not body:
+        return
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Refused(
+            "INVALID_ENCODING", f"the body is not valid UTF-8 (byte {exc.start})", "body"
+        ) from None
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return  # not JSON: the route says so
+    except RecursionError:
+        raise Refused(
+            "TOO_DEEP", f"JSON may be nested at most {MAX_JSON_DEPTH} levels deep", "body"
+        ) from None
+    check_json(value)
+
+
+def check_json(value: Any) -> None:
+    """Walk the document without recursion (its depth is what is being checked)."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        node, path, depth = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                raise Refused(
+                    "INVALID_REQUEST", f"{path or 'body'} must not contain NUL", path or "body"
+                )
+            continue
+        if not isinstance(node, dict | list):
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            raise Refused(
+                "TOO_DEEP",
+                f"JSON may be nested at most {MAX_JSON_DEPTH} levels deep",
+                path or "body",
+            )
+        if isinstance(node, list):
+            stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node))
+            continue
+        for key, item in node.items():
+            at = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                raise Refused("INVALID_REQUEST", "a JSON key must not contain NUL", at)
+            stack.append((item, at, depth + 1))

@@ -1,0 +1,160 @@
+"""Input the stores cannot hold is refused at the gateway with a 4xx naming the field, on
+every surface, so that a 2xx is always a promise (issue #12, classes 1 and 2)."""
+
+import socket
+import uuid
+
+import pytest
+
+from .test_errors import assert_problem
+from .waiting import eventually
+
+NUL = "\x00"
+
+
+def _deep(levels: int) -> bytes:
+    return b'{"a":' * levels + b"1" + b"}" * levels
+
+
+INGEST_WITH_NUL = [
+    ({"content": f"a{NUL}b"}, "content"),
+    ({"sessionId": f"s{NUL}"}, "sessionId"),
+    ({"agentId": f"a{NUL}"}, "agentId"),
+    ({"userId": f"u{NUL}"}, "userId"),
+    ({"metadata": {"note": f"x{NUL}y"}}, "metadata.note"),
+    ({"metadata": {"x": [{"y": NUL}]}}, "metadata.x[0].y"),
+    ({"metadata": {f"k{NUL}": 1}}, f"metadata.k{NUL}"),
+]
+
+
+@pytest.mark.parametrize(("change", "field"), INGEST_WITH_NUL)
+def test_nul_anywhere_in_an_ingest_is_refused_naming_the_field(api, user_id, change, field):
+    body = {"userId": user_id, "content": "hello", **change}
+    assert_problem(api.post("/v1/ingest", json=body), 400, field)
+    batch = {"items": [{"userId": user_id, "content": "fine"}, body]}
+    assert_problem(api.post("/v1/ingest/batch", json=batch), 400, f"items[1].{field}")
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00Z"],
+)
+def test_valid_times_beyond_the_storable_range_are_refused(api, user_id, stamp):
+    body = {"userId": user_id, "content": "long ago", "metadata": {"timestamp": stamp}}
+    assert_problem(api.post("/v1/ingest", json=body), 400, "metadata.timestamp")
+
+
+@pytest.mark.parametrize("stamp", ["0002-01-01T00:00:00Z", "9998-12-31T23:59:59Z"])
+def test_the_edges_of_the_range_are_stored_and_searchable(api, user_id, stamp):
+    word = "edge" + uuid.uuid4().hex[:8]
+    body = {"userId": user_id, "content": f"the {word} of time", "metadata": {"timestamp": stamp}}
+    response = api.post("/v1/ingest", json=body)
+    assert response.status_code == 202, response.text
+
+    def found() -> bool:
+        hits = api.get("/v1/search", params={"userId": user_id, "q": word, "limit": 5})
+        return any(word in hit["content"] for hit in hits.json()["results"])
+
+    eventually(found, timeout=90)
+
+
+def test_deep_json_is_a_400_on_every_body(api, user_id):
+    for path in ("/v1/ingest", "/v1/ingest/batch", "/v1/agents", "/v1/search", "/api/events"):
+        response = api.post(path, content=_deep(1000), headers={"content-type": "application/json"})
+        assert response.status_code in (400, 422), (path, response.text)
+        assert "Recursion" not in response.text
+    nested = b'{"userId":"u","content":"x","metadata":' + _deep(100) + b"}"
+    response = api.post("/v1/ingest", content=nested, headers={"content-type": "application/json"})
+    assert assert_problem(response, 400)["code"] == "TOO_DEEP"
+
+
+def test_invalid_utf8_is_a_400_naming_the_body(api):
+    bad = b'{"userId": "u", "content": "\xff\xfe"}'
+    response = api.post("/v1/ingest", content=bad, headers={"content-type": "application/json"})
+    assert assert_problem(response, 400, "body")["code"] == "INVALID_ENCODING"
+
+
+def test_oversized_fields_are_4xx_not_5xx(api, user_id):
+    big_meta = {"userId": user_id, "content": "x", "metadata": {"blob": "a" * (5 * 1024 * 1024)}}
+    assert_problem(api.post("/v1/ingest", json=big_meta), 413, "metadata")
+    for name in ("sessionId", "agentId"):
+        body = {"userId": user_id, "content": "x", name: "a" * (2 * 1024 * 1024)}
+        assert_problem(api.post("/v1/ingest", json=body), 400, name)
+    query = {"userId": user_id, "query": "a" * 1_000_000}
+    assert_problem(api.post("/v1/search", json=query), 400, "query")
+
+
+def test_a_request_line_too_long_for_the_server_is_problem_json(stack):
+    with socket.create_connection(("127.0.0.1", stack.port), timeout=15) as sock:
+        line = f"GET /v1/search?userId=u&q={'a' * 400_000} HTTP/1.1\r\nHost: x\r\n\r\n"
+        sock.sendall(line.encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"content-type: application/problem+json" in head.lower()
+    assert b'"status":400' in body
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/v1/search", {"userId": f"u{NUL}", "q": "x"}, "userId"),
+        ("/v1/memories", {"userId": f"u{NUL}"}, "userId"),
+        ("/v1/audit/events", {"correlation_id": f"c{NUL}"}, "correlation_id"),
+        ("/v1/search", {"userId": "u", "q": "x", "asOf": "0001-01-01T00:00:00+14:00"}, "asOf"),
+        ("/v1/audit/events", {"since": "9999-12-31"}, "since"),
+        ("/v1/audit/events", {"until": "0001-01-01T00:00:00Z"}, "until"),
+        (
+            "/v1/facts",
+            {"userId": "u", "asOfKnowledge": "9999-12-31T23:59:59-14:00"},
+            "asOfKnowledge",
+        ),
+    ],
+)
+def test_query_parameters_the_stores_cannot_hold_are_400(api, path, params, field):
+    body = assert_problem(api.get(path, params=params), 400, field)
+    assert "Error" not in body["detail"]  # no internal exception class
+
+
+def test_invalid_utf8_in_a_query_parameter_is_400(api):
+    assert_problem(api.get("/v1/search?userId=%ff&q=x"), 400, "userId")
+
+
+def test_a_last_event_id_beyond_any_sequence_is_400(api):
+    response = api.get("/v1/events/stream", headers={"Last-Event-ID": str(2**64 + 5)})
+    assert_problem(response, 400, "lastEventId")
+
+
+def test_compatible_surfaces_refuse_in_their_own_shape(api):
+    memanto = api.post("/api/v2/agents", json={"agent_id": f"a{NUL}"})
+    assert memanto.status_code == 400
+    assert memanto.json()["status"] == "error" and "agent_id" in memanto.json()["error"]["message"]
+    elephantasm = api.post("/api/events", json={"anima_id": "x", "content": f"a{NUL}"})
+    assert elephantasm.status_code == 422
+    assert "content" in elephantasm.json()["detail"]
+    eliza = api.post(
+        "/api/memory/agents/a1/memories", json={"content": {"text": f"a{NUL}"}, "entityId": "e"}
+    )
+    assert eliza.status_code == 400
+    assert eliza.json()["success"] is False
+
+
+def test_search_post_filters_out_of_range_are_400(api):
+    body = {"userId": "u", "query": "x", "filters": {"asOf": "0001-01-01T00:00:00+14:00"}}
+    assert_problem(api.post("/v1/search", json=body), 400, "filters.asOf")
+
+
+def test_no_refusal_is_stored(api, user_id):
+    """What was refused never reaches the log: the user has no memories afterwards."""
+    api.post("/v1/ingest", json={"userId": user_id, "content": f"a{NUL}b"})
+    api.post("/v1/ingest", json={"userId": user_id, "content": "ok", "metadata": {"x": NUL}})
+    marker = api.post("/v1/ingest", json={"userId": user_id, "content": "the marker"})
+    assert marker.status_code == 202
+
+    def listed() -> list[dict]:
+        return api.get("/v1/memories", params={"userId": user_id}).json()["memories"]
+
+    eventually(lambda: len(listed()) >= 1, timeout=90)
+    assert [m["content"] for m in listed()] == ["the marker"]

@@ -1,0 +1,98 @@
+"""Dead letters over real NATS JetStream: kept whole, counted, listed, replayed, dropped."""
+
+import asyncio
+import contextlib
+
+from mnemo.bus import Consumer, Delivery, Reject
+from mnemo.bus.dead_letters import DeadLetters
+
+from .test_bus import command, publish, spec
+
+
+async def _eventually(condition, timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running(consumer: Consumer):
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield task
+    finally:
+        consumer.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_failing_message_is_kept_whole_and_replayed_to_its_consumer(publisher, topology):
+    broken = True
+    handled: list[Delivery] = []
+
+    async def handler(delivery: Delivery) -> None:
+        if broken:
+            raise RuntimeError("the projection is broken")
+        handled.append(delivery)
+
+    consumer = Consumer(
+        publisher, spec(topology, "dl-replay", max_deliver=2, backoff_initial=0.05), handler
+    )
+    store = DeadLetters(publisher.js, topology)
+    cmd = command(tenant="dlr")
+    async with running(consumer):
+        await publish(publisher, cmd, correlation="corr-dlr")
+
+        async def dead() -> bool:
+            return (await store.counts()).get("dl-replay") == 1
+
+        await _eventually(dead)
+        [letter] = [x async for x in store.entries("dl-replay")]
+        assert letter.subject == topology.cmd_subject("ingest.memory", "dlr")
+        assert letter.correlation_id == "corr-dlr" and letter.tenant_id == "dlr"
+        assert letter.deliveries == 2 and "the projection is broken" in letter.reason
+        assert b'"command_id"' in letter.data and cmd.command_id.encode() in letter.data
+        assert handled == []
+
+        broken = False  # the cause is fixed: the operator replays
+        await store.replay(letter)
+
+        async def replayed() -> bool:
+            return len(handled) == 1
+
+        await _eventually(replayed)
+        assert await store.counts() == {}
+    [delivery] = handled
+    assert delivery.subject == letter.subject
+    assert delivery.msg_id == cmd.command_id
+    assert delivery.correlation_id == "corr-dlr"
+
+
+async def test_a_replay_that_fails_again_is_dead_lettered_again(publisher, topology):
+    async def handler(delivery: Delivery) -> None:
+        raise Reject("malformed for good")
+
+    consumer = Consumer(publisher, spec(topology, "dl-again"), handler)
+    store = DeadLetters(publisher.js, topology)
+    async with running(consumer):
+        await publish(publisher, command(tenant="dla"))
+
+        async def one() -> bool:
+            return (await store.counts()).get("dl-again") == 1
+
+        await _eventually(one)
+        [first] = [x async for x in store.entries()]
+        await store.replay(first)
+
+        async def again() -> bool:
+            letters = [x async for x in store.entries()]
+            return len(letters) == 1 and letters[0].sequence != first.sequence
+
+        await _eventually(again)
+        [second] = [x async for x in store.entries()]
+        assert second.data == first.data and second.subject == first.subject
+        await store.drop(second.sequence)
+        assert await store.counts() == {}
