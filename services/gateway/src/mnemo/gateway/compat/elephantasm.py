@@ -97,7 +97,7 @@ def _as_detail(problem: Problem) -> Response[bytes]:
 async def _decode(request: Request, type_: type) -> Any:
     body = await request.body()
     try:
-        decoded = msgspec.json.decode(body or b"null", type=type_)
+        decoded: Any = msgspec.json.decode(body or b"null", type=type_)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise Problem(400, "INVALID_REQUEST", str(exc)) from None
     check_values(decoded)
