@@ -96,3 +96,57 @@ async def test_a_replay_that_fails_again_is_dead_lettered_again(publisher, topol
         assert second.data == first.data and second.subject == first.subject
         await store.drop(second.sequence)
         assert await store.counts() == {}
+
+
+async def test_a_dependency_outage_never_uses_up_deliveries(publisher, topology):
+    """Ten times max_deliver failures of the database: the message waits, then is handled."""
+    import asyncpg
+
+    attempts: list[int] = []
+    outage = 15
+
+    async def handler(delivery: Delivery) -> None:
+        attempts.append(delivery.num_delivered)
+        if len(attempts) <= outage:
+            # What asyncpg raises when PostgreSQL is shut down under it.
+            raise asyncpg.exceptions.CannotConnectNowError("the database system is starting up")
+
+    consumer = Consumer(
+        publisher,
+        spec(topology, "dl-outage", max_deliver=2, backoff_initial=0.01, pause_max=0.05),
+        handler,
+    )
+    store = DeadLetters(publisher.js, topology)
+    async with running(consumer):
+        await publish(publisher, command(tenant="dlo"))
+
+        async def handled() -> bool:
+            return consumer.handled == 1
+
+        await _eventually(handled, timeout=60)
+    assert len(attempts) == outage + 1
+    assert consumer.paused >= outage
+    assert await store.counts() == {}
+
+
+async def test_a_connection_refused_pauses_the_batch_instead_of_failing_it(publisher, topology):
+    seen: list[str] = []
+
+    async def handler(delivery: Delivery) -> None:
+        seen.append(delivery.msg_id)
+        if len(seen) <= 3:
+            raise OSError(111, "Connection refused")
+
+    consumer = Consumer(
+        publisher, spec(topology, "dl-refused", max_deliver=1, backoff_initial=0.01), handler
+    )
+    cmds = [command(tenant="dlc") for _ in range(5)]
+    async with running(consumer):
+        for cmd in cmds:
+            await publish(publisher, cmd)
+
+        async def all_handled() -> bool:
+            return consumer.handled == 5
+
+        await _eventually(all_handled, timeout=60)
+    assert await DeadLetters(publisher.js, topology).counts() == {}

@@ -1,16 +1,22 @@
 """Durable pull consumers: handle, ack after commit, nak with bounded backoff, dead-letter.
 
-A handler raises `Reject` for a message that can never succeed (dead-lettered at once);
-any other exception is transient: the message is nak'ed with an exponential delay and
-redelivered, up to `max_deliver` times, then dead-lettered. A dead letter is a copy of the
-whole message in the DLQ stream (mnemo.bus.dead_letters), stored before the delivery is
-terminated, and signalled (`message.dead_lettered`) for the audit. Each consumer also reads
-its own replay subject of the DLQ stream, where an operator's replay puts a dead letter
-back, and handles what it finds there like any other message.
+A handler raises `Reject` for a message that can never succeed (dead-lettered at once).
+A failure of a dependency (mnemo.bus.failures: the database, NATS, the vector store, a
+model server away) never counts against the message: the consumer puts the message and the
+rest of its batch back and pauses, with a growing delay (up to `pause_max`), until the
+dependency answers again, however long that takes. Any other exception counts: the message
+is nak'ed with an exponential delay and redelivered, and after `max_deliver` such failures
+it is dead-lettered (JetStream itself redelivers without limit: the count is kept here).
+A dead letter is a copy of the whole message in the DLQ stream (mnemo.bus.dead_letters),
+stored before the delivery is terminated, and signalled (`message.dead_lettered`) for the
+audit. Each consumer also reads its own replay subject of the DLQ stream, where an
+operator's replay puts a dead letter back, and handles what it finds there like any other
+message.
 """
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +29,7 @@ from opentelemetry import trace
 from tenacity import wait_exponential
 
 from mnemo.bus.dead_letters import dead_letter_headers, parse
+from mnemo.bus.failures import is_dependency_failure
 from mnemo.bus.publisher import Publisher
 from mnemo.contracts import Headers, Signal, derived_id, utcnow
 from mnemo.telemetry import MessageContext, extract_trace, get_logger, message_context, tracer
@@ -68,11 +75,14 @@ class ConsumerSpec:
     durable: str
     stream: str
     filter_subjects: list[str]
+    # Failures of the message itself (not of a dependency) before it is dead-lettered.
     max_deliver: int = 5
     ack_wait: float = 30.0
     batch: int = 64
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
+    # Longest pause between tries while a dependency is away.
+    pause_max: float = 15.0
     deliver_policy: DeliverPolicy = DeliverPolicy.ALL
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -96,7 +106,11 @@ class Consumer:
         )
         self._stopping = asyncio.Event()
         self._topology = publisher.topology
+        # Failures of each message itself, by message id (bounded: oldest forgotten first).
+        self._failures: OrderedDict[str, int] = OrderedDict()
+        self._pauses = 0  # consecutive dependency failures
         self.handled = 0
+        self.paused = 0  # how often a dependency failure paused this consumer
 
     async def ensure(self) -> None:
         """Create the durable consumer if it does not exist yet."""
@@ -106,7 +120,8 @@ class Consumer:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=spec.deliver_policy,
             ack_wait=spec.ack_wait,
-            max_deliver=spec.max_deliver,
+            # Unlimited: an outage must not use deliveries up; failures are counted here.
+            max_deliver=-1,
             filter_subjects=spec.filter_subjects,
             max_ack_pending=1000,
             **spec.extra,
@@ -120,7 +135,7 @@ class Consumer:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=spec.ack_wait,
-            max_deliver=spec.max_deliver,
+            max_deliver=-1,
             filter_subject=self._topology.dlq_replay_subject(spec.durable),
             max_ack_pending=100,
         )
@@ -158,15 +173,21 @@ class Consumer:
             in_batch = batched and self._batch_handler is not None and len(msgs) > 1
             if in_batch and await self._handle_batch(msgs):
                 continue
-            for msg in msgs:
+            for index, msg in enumerate(msgs):
                 try:
-                    await self._handle(msg)
+                    outcome = await self._handle(msg)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
                     # Ack/nak/dead-letter failed (NATS away): the message will be
                     # redelivered after ack_wait; keep consuming the rest.
-                    log.warning("message_settle_failed", error=repr(exc), subject=msg.subject)
+                    log.warning(
+                        "message_settle_failed", error=type(exc).__name__, subject=msg.subject
+                    )
+                    continue
+                if outcome == _PAUSE:
+                    await self._pause(msgs[index + 1 :])
+                    break
 
     def stop(self) -> None:
         self._stopping.set()
@@ -199,7 +220,7 @@ class Consumer:
         self.handled += len(msgs)
         return True
 
-    async def _handle(self, msg: Msg) -> None:
+    async def _handle(self, msg: Msg) -> str:
         delivery = _delivery(msg)
         ctx = MessageContext(
             correlation_id=delivery.correlation_id,
@@ -221,28 +242,53 @@ class Consumer:
             except Reject as exc:
                 log.error("message_rejected", error=str(exc), subject=delivery.subject)
                 await self._dead_letter(msg, delivery, f"rejected: {exc}")
-                return
+                return _DONE
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if is_dependency_failure(exc):
+                    # Not the message's fault: it goes back, uncounted, and we pause.
+                    self._pauses += 1
+                    log.warning(
+                        "dependency_unavailable", error=type(exc).__name__, pauses=self._pauses
+                    )
+                    await msg.nak(delay=self._pause_delay())
+                    return _PAUSE
                 await self._retry_or_dead_letter(msg, delivery, exc)
-                return
+                return _DONE
+            self._pauses = 0
+            self._failures.pop(delivery.msg_id, None)
             await msg.ack()
             self.handled += 1
+            return _DONE
+
+    def _pause_delay(self) -> float:
+        return min(
+            self._spec.backoff_initial * 2 ** min(self._pauses - 1, 16), self._spec.pause_max
+        )
+
+    async def _pause(self, rest: list[Msg]) -> None:
+        """Put the rest of the batch back (uncounted) and wait before fetching again."""
+        delay = self._pause_delay()
+        for msg in rest:
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=delay)
+        self.paused += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), delay)
 
     async def _retry_or_dead_letter(self, msg: Msg, delivery: Delivery, exc: Exception) -> None:
-        if delivery.num_delivered >= self._spec.max_deliver:
-            log.error("message_failed_finally", error=repr(exc), deliveries=delivery.num_delivered)
-            await self._dead_letter(
-                msg, delivery, f"failed {delivery.num_delivered} times: {exc!r}"
-            )
+        failures = self._failures.pop(delivery.msg_id, 0) + 1
+        if failures >= self._spec.max_deliver:
+            log.error("message_failed_finally", error=type(exc).__name__, failures=failures)
+            await self._dead_letter(msg, delivery, f"failed {failures} times: {_reason(exc)}")
             return
-        delay = self._wait(_RetryState(delivery.num_delivered))  # type: ignore[arg-type]
+        self._failures[delivery.msg_id] = failures
+        while len(self._failures) > _REMEMBERED:
+            self._failures.popitem(last=False)
+        delay = self._wait(_RetryState(failures))  # type: ignore[arg-type]
         log.warning(
-            "message_failed_will_retry",
-            error=repr(exc),
-            deliveries=delivery.num_delivered,
-            delay=delay,
+            "message_failed_will_retry", error=type(exc).__name__, failures=failures, delay=delay
         )
         await msg.nak(delay=delay)
 
@@ -283,6 +329,16 @@ class Consumer:
         # Term only after the dead letter is stored, so a failure here means redelivery.
         await self._publisher.publish_signal(signal)
         await msg.term()
+
+
+_DONE, _PAUSE = "done", "pause"
+_REMEMBERED = 10_000
+
+
+def _reason(exc: BaseException) -> str:
+    """What a dead letter says of its failure: the exception's type and first line."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__
 
 
 class _RetryState:
