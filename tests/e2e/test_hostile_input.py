@@ -158,3 +158,11 @@ def test_no_refusal_is_stored(api, user_id):
 
     eventually(lambda: len(listed()) >= 1, timeout=90)
     assert [m["content"] for m in listed()] == ["the marker"]
+
+
+def test_agent_metadata_has_the_same_bound_as_memory_metadata(api):
+    """An event made from the agent must still fit the bus when the relay publishes it."""
+    body = {"name": "big", "metadata": {"blob": "b" * (900 * 1024)}}
+    assert_problem(api.post("/v1/agents", json=body), 413, "metadata")
+    memanto = api.post("/api/v2/agents", json={"agent_id": "big-" + uuid.uuid4().hex[:6], **body})
+    assert memanto.status_code == 413

@@ -10,8 +10,8 @@ PostgreSQL, Qdrant and NATS will all take what was accepted.
   edges overflow; a year of margin on each side keeps every computation inside.
 - Sizes: identifiers up to MAX_ID_CHARS, content up to MAX_CONTENT_BYTES, metadata up to
   MAX_METADATA_BYTES encoded, queries up to MAX_QUERY_CHARS, JSON nested at most
-  MAX_JSON_DEPTH deep; and every message must fit the NATS server's max_payload (the
-  gateway checks each command against the size the server announced).
+  MAX_JSON_DEPTH deep; and every message the gateway sends at most MAX_MESSAGE_BYTES, and
+  within the NATS server's max_payload (the size the server announced).
 """
 
 from datetime import UTC, datetime
@@ -23,6 +23,9 @@ MAX_QUERY_CHARS = 4000
 # Any one query parameter (the longest legitimate one is a query text).
 MAX_PARAM_CHARS = 8192
 MAX_JSON_DEPTH = 32
+# Any one message the gateway sends: half of NATS' default max_payload (1 MiB), so the
+# events made from it (the same data in an envelope) always fit too.
+MAX_MESSAGE_BYTES = 512 * 1024
 
 EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
 LATEST = datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)

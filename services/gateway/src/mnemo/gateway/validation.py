@@ -7,7 +7,12 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Request
 
-from mnemo.contracts.limits import instant_problem, text_problem
+from mnemo.contracts.limits import (
+    MAX_MESSAGE_BYTES,
+    MAX_METADATA_BYTES,
+    instant_problem,
+    text_problem,
+)
 from mnemo.gateway.problems import Problem
 
 T = TypeVar("T")
@@ -88,13 +93,20 @@ def check_outbound(message: msgspec.Struct, max_payload: int) -> None:
     no NUL in any text, and small enough for the NATS server. Routes check their fields
     first, naming them as the caller does; this makes it impossible for one to forget."""
     check_values(message)
-    size = len(as_json(message))
-    if size > max_payload - _HEADER_ROOM:
+    metadata = getattr(message, "metadata", None)
+    if metadata and len(as_json(metadata)) > MAX_METADATA_BYTES:
+        raise Problem(
+            413,
+            "METADATA_TOO_LARGE",
+            f"metadata exceeds {MAX_METADATA_BYTES // 1024} KiB encoded as JSON",
+            field="metadata",
+        )
+    size, most = len(as_json(message)), min(MAX_MESSAGE_BYTES, max_payload - _HEADER_ROOM)
+    if size > most:
         raise Problem(
             413,
             "PAYLOAD_TOO_LARGE",
-            f"the request makes a message of {size} bytes; the bus takes at most"
-            f" {max_payload - _HEADER_ROOM}",
+            f"the request makes a message of {size} bytes; the bus takes at most {most}",
         )
 
 
