@@ -130,7 +130,7 @@ async def test_failures_of_the_message_back_off_then_dead_letter(publisher, topo
         publisher, spec(topology, "flaky", max_deliver=3, backoff_initial=0.05), always_fails
     )
     subject = topology.ops_subject("dl", "message.dead_lettered")
-    await run_until(consumer, lambda: len(attempts) >= 3)
+    await run_until(consumer, lambda: consumer.dead_lettered == 1)
     [msg] = await stream_messages(publisher.js, topology.ops_stream, subject, expect=1)
     signal = msgspec.json.decode(msg.data, type=Signal)
     assert attempts == [1, 2, 3]
@@ -149,7 +149,7 @@ async def test_a_rejected_message_is_dead_lettered_without_retry(publisher, topo
 
     consumer = Consumer(publisher, spec(topology, "rejecting"), rejects)
     subject = topology.ops_subject("rj", "message.dead_lettered")
-    await run_until(consumer, lambda: bool(calls))
+    await run_until(consumer, lambda: consumer.dead_lettered == 1)
     [msg] = await stream_messages(publisher.js, topology.ops_stream, subject, expect=1)
     assert "rejected: cannot ever work" in msgspec.json.decode(msg.data, type=Signal).data["reason"]
     await asyncio.sleep(0.5)

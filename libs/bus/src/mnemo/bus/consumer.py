@@ -111,6 +111,7 @@ class Consumer:
         self._pauses = 0  # consecutive dependency failures
         self.handled = 0
         self.paused = 0  # how often a dependency failure paused this consumer
+        self.dead_lettered = 0
 
     async def ensure(self) -> None:
         """Create the durable consumer if it does not exist yet."""
@@ -329,6 +330,7 @@ class Consumer:
         # Term only after the dead letter is stored, so a failure here means redelivery.
         await self._publisher.publish_signal(signal)
         await msg.term()
+        self.dead_lettered += 1
 
 
 _DONE, _PAUSE = "done", "pause"
