@@ -16,6 +16,7 @@ from nats.micro.request import Request
 from nats.micro.service import Service
 from opentelemetry import trace
 
+from mnemo.bus.failures import is_dependency_failure
 from mnemo.contracts import Headers, QueryError, Topology
 from mnemo.telemetry import (
     MessageContext,
@@ -94,8 +95,16 @@ def _wrap(request_type: type, handler: Endpoint) -> Callable[[Request], Awaitabl
             except msgspec.ValidationError as exc:
                 result, kind = QueryError(code="bad_request", message=str(exc)), "error"
             except Exception as exc:
+                # The caller learns what kind of failure it was, never the exception itself
+                # (its class and text are internals, and may quote stored data).
                 log.exception("query_failed", subject=request.subject)
-                result, kind = QueryError(code="internal", message=repr(exc)), "error"
+                if is_dependency_failure(exc):
+                    message = "a dependency of this service is unavailable; retry shortly"
+                    result = QueryError(code="unavailable", message=message)
+                else:
+                    message = "the query failed unexpectedly; the service logged it"
+                    result = QueryError(code="internal", message=message)
+                kind = "error"
             await request.respond(_encoder.encode(result), headers={REPLY_KIND: kind})
 
     return endpoint

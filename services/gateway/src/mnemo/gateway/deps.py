@@ -65,7 +65,11 @@ class Deps:
                 if status < 500
                 else f"{service.upper()}_{exc.error.code.upper()}"
             )
-            raise Problem(status, code, exc.error.message, field=exc.error.field) from None
+            # A service away or slow: come back in a moment.
+            retry = {"Retry-After": "1"} if status in (503, 504) else None
+            raise Problem(
+                status, code, exc.error.message, field=exc.error.field, headers=retry
+            ) from None
 
 
 def deps_of(request: Request) -> Deps:

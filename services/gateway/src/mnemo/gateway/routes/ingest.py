@@ -151,7 +151,12 @@ async def publish(request: Request, commands: list[IngestMemory]) -> None:
         )
     except PublishError as exc:
         # Not acknowledged means not accepted: the caller must retry, nothing is promised.
-        raise Problem(503, "NOT_ACCEPTED", f"the ingest could not be queued: {exc}") from None
+        raise Problem(
+            503,
+            "NOT_ACCEPTED",
+            f"the ingest could not be queued: {exc}",
+            headers={"Retry-After": "1"},
+        ) from None
 
 
 @post("/v1/ingest", status_code=202)
