@@ -12,6 +12,7 @@ import uuid
 import psutil
 import pytest
 
+from mnemo.runtime.nats_server import NatsServer
 from mnemo.runtime.postgres_server import PostgresServer
 
 from .stack import Stack, free_port
@@ -91,3 +92,85 @@ def test_postgres_down_for_long_loses_no_acknowledged_memory(own_postgres, nats_
             assert health["deadLetters"]["total"] == 0
     finally:
         stack.stop()
+
+
+@pytest.fixture
+def own_nats(tmp_path):
+    server = NatsServer(tmp_path / "nats", port=free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_while_nats_is_down_the_gateway_says_503_and_means_it(own_nats, database_url, tmp_path):
+    """503 with Retry-After, health naming NATS, and a 503'd ingest is not stored later;
+    its retry with the same Idempotency-Key is stored once."""
+    name = "natsout" + uuid.uuid4().hex[:8]
+    stack = Stack(
+        nats_url=own_nats.url, database_url=_database(database_url, name),
+        home=tmp_path / "stack", bus_root=name, port=free_port(),
+    )  # fmt: skip
+    stack.start()
+    try:
+        stack.wait_healthy()
+        user = "natsout-" + uuid.uuid4().hex[:6]
+        with stack.client() as api:
+            assert (
+                api.post("/v1/ingest", json={"userId": user, "content": "before"}).status_code
+                == 202
+            )
+            assert own_nats._proc is not None
+            own_nats._proc.kill()
+            own_nats._proc.wait()
+
+            during = {"userId": user, "content": "during the outage"}
+            refused = api.post("/v1/ingest", json=during, headers={"Idempotency-Key": "k-1"})
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["retry-after"]
+            assert refused.headers["content-type"].startswith("application/problem+json")
+            searched = api.get("/v1/search", params={"userId": user, "q": "outage"})
+            assert searched.status_code == 503 and searched.headers["retry-after"]
+            health = api.get("/v1/health")
+            assert health.status_code == 503
+            assert health.json()["services"]["gateway"]["checks"]["nats"].startswith("down")
+
+            own_nats.start()
+            stack.wait_healthy(timeout=120)
+            after = api.post("/v1/ingest", json={"userId": user, "content": "after"})
+            assert after.status_code == 202
+
+            def contents() -> list[str]:
+                response = api.get("/v1/memories", params={"userId": user})
+                return sorted(m["content"] for m in response.json()["memories"])
+
+            assert eventually(lambda: len(contents()) == 2 and contents(), timeout=120) == [
+                "after",
+                "before",
+            ]
+            # The client retries what was refused, with its key: stored once.
+            for _ in range(2):
+                retried = api.post("/v1/ingest", json=during, headers={"Idempotency-Key": "k-1"})
+                assert retried.status_code == 202
+            eventually(lambda: len(contents()) == 3, timeout=120)
+            assert contents() == ["after", "before", "during the outage"]
+    finally:
+        stack.stop()
+
+
+def _database(admin_dsn: str, name: str) -> str:
+    import asyncio
+
+    import asyncpg
+
+    async def create() -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    base, _, _ = admin_dsn.rpartition("/")
+    return f"{base}/{name}"

@@ -1,4 +1,10 @@
-"""Connecting to NATS: reconnect forever, so an outage is a pause, not a crash."""
+"""Connecting to NATS: reconnect forever, so an outage is a pause, not a crash.
+
+Nothing is buffered while disconnected (`pending_size=0`): a publish then fails at once
+(OutboundBufferLimitError, a dependency failure) instead of waiting in the client to be
+sent when the server is back. So the gateway can answer 503 at once, and a 503 means the
+command was not accepted (a buffered one would have been stored after it).
+"""
 
 import nats
 from nats.aio.client import Client
@@ -30,4 +36,5 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Clien
         error_cb=on_error,
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,
+        pending_size=0,
     )

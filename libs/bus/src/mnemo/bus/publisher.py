@@ -119,10 +119,18 @@ class Publisher:
 
     async def _publish_all(self, batch: list[tuple[str, bytes, dict[str, str]]]) -> None:
         # Pipelined: all messages go out in order on one connection, then the acks are awaited.
-        futures = [
-            await self.js.publish_async(subject, payload, headers=headers)
-            for subject, payload, headers in batch
-        ]
+        futures = []
+        try:
+            for subject, payload, headers in batch:
+                futures.append(await self.js.publish_async(subject, payload, headers=headers))
+        except Exception as exc:
+            # Disconnected: the client buffers nothing (mnemo.bus.connection), so what was
+            # not sent is not stored.
+            for future in futures:
+                future.cancel()
+            raise PublishError(
+                f"the message bus refused the publish ({type(exc).__name__})"
+            ) from exc
         try:
             acks = await asyncio.wait_for(asyncio.gather(*futures), self._ack_timeout)
         except TimeoutError as exc:

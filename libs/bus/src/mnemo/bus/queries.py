@@ -132,6 +132,13 @@ async def ask(
         raise QueryFailed(
             QueryError(code="timeout", message=f"{subject} did not answer in {timeout}s")
         ) from None
+    except Exception as exc:
+        if not is_dependency_failure(exc):
+            raise
+        # Disconnected from NATS: nothing was sent.
+        raise QueryFailed(
+            QueryError(code="unavailable", message="the message bus is unreachable; retry shortly")
+        ) from None
     if (msg.headers or {}).get(REPLY_KIND) == "error":
         raise QueryFailed(msgspec.json.decode(msg.data, type=QueryError))
     return msgspec.json.decode(msg.data, type=response_type)

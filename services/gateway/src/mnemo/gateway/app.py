@@ -1,5 +1,6 @@
 """The Litestar application: routes, middleware, error shapes, start-up and shutdown."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -113,7 +114,9 @@ def create_app(settings: GatewaySettings) -> Litestar:
             yield
         finally:
             await keys.stop()
-            await nc.drain()
+            # NATS may be away at shutdown: then there is nothing left to drain.
+            with contextlib.suppress(Exception):
+                await nc.drain()
 
     return Litestar(
         route_handlers=[

@@ -14,9 +14,11 @@ import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from mnemo.bus import Publisher
+from mnemo.bus.failures import is_dependency_failure
 from mnemo.contracts import Signal, new_id, utcnow
 from mnemo.gateway.body import read_body, replay
 from mnemo.gateway.limits import usage_headers
+from mnemo.gateway.problems import PROBLEM_JSON, problem_document
 from mnemo.telemetry import MessageContext, get_logger, message_context
 
 log = get_logger(__name__)
@@ -54,11 +56,12 @@ class CorrelationMiddleware:
         request_id = new_id()
         state = scope.setdefault("state", {})
         state.update(correlation_id=correlation_id, request_id=request_id)
-        started, status = utcnow(), [0]
+        started, status, started_response = utcnow(), [0], [False]
         clock = time.perf_counter()
 
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
+                started_response[0] = True
                 status[0] = message["status"]
                 extra = [
                     (b"x-correlation-id", correlation_id.encode()),
@@ -77,7 +80,16 @@ class CorrelationMiddleware:
             correlation_id=correlation_id, message_id=request_id, request_id=request_id
         )
         with message_context(ctx):
-            await self.app(scope, receive, send_with_ids)
+            try:
+                await self.app(scope, receive, send_with_ids)
+            except Exception as exc:
+                # What escaped every handler (a middleware's store away, a bug): still one
+                # problem+json answer, 503 when a dependency is the cause, never a trace.
+                log.error("unhandled_error", error=type(exc).__name__, path=scope["path"])
+                if started_response[0]:
+                    raise
+                for message in _failure(exc, scope["path"]):
+                    await send_with_ids(message)
             method = str(scope.get("method", ""))
             elapsed_ms = round((time.perf_counter() - clock) * 1000, 2)
             path = scope["path"]
@@ -113,6 +125,36 @@ async def _publish(publisher: Publisher, signal: Signal) -> None:
         await publisher.publish_signal(signal)
     except Exception as exc:
         log.warning("audit_signal_failed", error=repr(exc), request_id=signal.signal_id)
+
+
+def _failure_status(exc: Exception) -> int:
+    return 503 if is_dependency_failure(exc) else 500
+
+
+def _failure_body(exc: Exception, path: str) -> bytes:
+    status = _failure_status(exc)
+    if status == 503:
+        document = problem_document(
+            503, "UNAVAILABLE", "a dependency of the gateway is unavailable; retry shortly", path
+        )
+    else:
+        document = problem_document(500, "INTERNAL", "an unexpected error occurred", path)
+    return msgspec.json.encode(document)
+
+
+def _failure(exc: Exception, path: str) -> list[Any]:
+    """The ASGI messages of the answer to an exception that escaped the app."""
+    status, body = _failure_status(exc), _failure_body(exc, path)
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if status == 503:
+        headers.append((b"retry-after", b"1"))
+    return [
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": body},
+    ]
 
 
 def _json_body(scope: Any, headers: dict[str, str]) -> bool:

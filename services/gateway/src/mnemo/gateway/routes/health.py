@@ -29,13 +29,19 @@ async def health(request: Request) -> Response[bytes]:
 
     dead: dict[str, int] = {}
     try:
+        if not deps.nc.is_connected:
+            raise ConnectionError("not connected")
         await deps.publisher.js.account_info()
         nats = "ok"
         dead = await DeadLetters(deps.publisher.js, deps.topology).counts()
     except Exception as exc:
-        nats = f"error: {type(exc).__name__}"
+        nats = f"down: {type(exc).__name__}"
     reports = await asyncio.gather(*(backend(name) for name in BACKENDS))
-    services: dict[str, dict[str, object]] = {"gateway": {"status": "ok", "checks": {"nats": nats}}}
+    gateway: dict[str, object] = {
+        "status": "ok" if nats == "ok" else "down",
+        "checks": {"nats": nats},
+    }
+    services: dict[str, dict[str, object]] = {"gateway": gateway}
     services.update(dict(zip(BACKENDS, reports, strict=True)))
     healthy = all(s["status"] == "ok" for s in services.values())
     body = {

@@ -1,5 +1,6 @@
 """POST /v1/ingest: validate, publish an ingest command, answer 202 once JetStream has it."""
 
+import hashlib
 import re
 from collections import Counter
 from datetime import datetime
@@ -97,11 +98,21 @@ def validate(item: IngestRequest) -> datetime | None:
     return when
 
 
-def to_command(item: IngestRequest, tenant_id: str, actor: str) -> IngestMemory:
+def to_command(
+    item: IngestRequest, tenant_id: str, actor: str, retry_key: str | None = None
+) -> IngestMemory:
+    """The ingest command of `item`. `retry_key` (from an Idempotency-Key) makes the ids of
+    an item without a sourceId the same on every retry of the same request, so a retry
+    after a 503 or a lost answer cannot store it twice."""
     occurred_at = validate(item)
     if item.source_id is not None:
         # Same tenant + user + sourceId: same memory and command ids, so it is stored once.
         memory_id = derived_id("memory", tenant_id, item.user_id, item.source_id)
+        command_id = derived_id("ingest", memory_id)
+    elif retry_key is not None:
+        # The item's own bytes too: the same key with another body is another memory.
+        digest = hashlib.sha256(as_json(item)).hexdigest()
+        memory_id = derived_id("memory-retry", tenant_id, retry_key, digest)
         command_id = derived_id("ingest", memory_id)
     else:
         memory_id, command_id = new_id(), new_id()
@@ -159,11 +170,18 @@ async def publish(request: Request, commands: list[IngestMemory]) -> None:
         ) from None
 
 
+def _retry_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    return f"{request.url.path}:{key}" if key else None
+
+
 @post("/v1/ingest", status_code=202)
 async def ingest(request: Request) -> Response[bytes]:
     principal = await authorize(request, "ingest")
     item = await decode_body(request, IngestRequest, status=400)
-    command = to_command(scoped(item, principal), principal.tenant_id, principal.actor)
+    command = to_command(
+        scoped(item, principal), principal.tenant_id, principal.actor, _retry_key(request)
+    )
     await publish(request, [command])
     return Response(
         as_json({"id": command.memory_id, "queued": True}),
@@ -184,8 +202,14 @@ async def ingest_batch(request: Request) -> Response[bytes]:
     commands = []
     for index, item in enumerate(batch.items):
         try:
+            key = _retry_key(request)
             commands.append(
-                to_command(scoped(item, principal), principal.tenant_id, principal.actor)
+                to_command(
+                    scoped(item, principal),
+                    principal.tenant_id,
+                    principal.actor,
+                    None if key is None else f"{key}#{index}",
+                )
             )
         except Problem as problem:
             field = f"items[{index}].{problem.details.get('field', '')}".rstrip(".")
