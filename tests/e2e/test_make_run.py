@@ -122,3 +122,60 @@ def test_make_run_then_the_readme_examples_work_and_data_survives_a_restart(tmp_
         assert forgotten["deleted"] is True and forgotten["removed"]["memories"] == 3
     finally:
         assert again.stop() == 0, "".join(again.lines)
+
+
+def _kill_from_pid_file(pid_file: Path) -> None:
+    import psutil
+
+    process = psutil.Process(int(pid_file.read_text().splitlines()[0]))
+    family = [process, *process.children(recursive=True)]
+    for member in family:
+        member.kill()
+    psutil.wait_procs(family, timeout=15)
+
+
+def test_the_supervisor_restarts_nats_and_postgres_and_cleans_up_after_itself(tmp_path):
+    import httpx
+
+    port = free_port()
+    run = Run(tmp_path, port)
+    home = tmp_path / ".mnemo"
+    try:
+        run.wait_ready()
+        key = (home / "dev_api_key").read_text().strip()
+        api = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=15,
+        )
+        for n, pid_file in enumerate(
+            (home / "nats" / "nats-server.pid", home / "postgres" / "postmaster.pid")
+        ):
+            _kill_from_pid_file(pid_file)
+
+            def recovered(n: int = n) -> bool:
+                response = api.post("/v1/ingest", json={"userId": "sv", "content": f"after {n}"})
+                return response.status_code == 202
+
+            eventually(recovered, timeout=120, every=1.0)
+            eventually(
+                lambda n=n: any(
+                    m["content"] == f"after {n}"
+                    for m in api.get("/v1/memories", params={"userId": "sv"}).json()["memories"]
+                ),
+                timeout=120,
+                every=1.0,
+            )
+        assert any("restarting it" in line for line in run.lines), "".join(run.lines)
+        assert (home / "run" / "nats_url").exists()
+    finally:
+        code = run.stop()
+    assert code == 0, "".join(run.lines)
+    assert not (home / "run" / "nats_url").exists()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MNEMO_")}
+    admin = subprocess.run(
+        [MNEMO, "admin", "create-tenant", "--name", "late"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert admin.returncode != 0
+    assert "Traceback" not in admin.stderr and "make run" in admin.stderr

@@ -8,11 +8,13 @@ nowhere: the log holds only its HMAC-SHA256 digest.
 import asyncio
 import os
 import sys
+from urllib.parse import urlsplit
 
 import nats
 
 from mnemo.bus import QueryFailed, ask
 from mnemo.contracts import CreateTenant, NewTenant, Topology
+from mnemo.runtime.ports import port_open
 from mnemo.runtime.settings import RunSettings
 
 
@@ -25,13 +27,29 @@ def nats_url_of(settings: RunSettings) -> str | None:
     return None
 
 
-def create_tenant(settings: RunSettings, name: str, email: str | None) -> int:
+def reachable_bus(settings: RunSettings) -> str | None:
+    """The bus URL to talk to, or None after saying why there is none (at once: a bus that
+    is not there is not waited for)."""
     url = nats_url_of(settings)
     if url is None:
         print(
             "mnemo admin: no bus to talk to; start Mnemo (make run) or set MNEMO_NATS_URL",
             file=sys.stderr,
         )
+        return None
+    where = urlsplit(url)
+    if not port_open(where.hostname or "127.0.0.1", where.port or 4222, timeout=2.0):
+        print(
+            f"mnemo admin: NATS is not reachable at {url}; is Mnemo running (make run)?",
+            file=sys.stderr,
+        )
+        return None
+    return url
+
+
+def create_tenant(settings: RunSettings, name: str, email: str | None) -> int:
+    url = reachable_bus(settings)
+    if url is None:
         return 2
     try:
         made = asyncio.run(_create(url, settings.bus_root, name, email))
@@ -48,7 +66,7 @@ def create_tenant(settings: RunSettings, name: str, email: str | None) -> int:
 
 
 async def _create(url: str, root: str, name: str, email: str | None) -> NewTenant:
-    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0)
+    nc = await nats.connect(url, connect_timeout=5, allow_reconnect=False, error_cb=_quiet)
     try:
         command = CreateTenant(name=name, email=email, actor=f"admin:{_user()}")
         return await ask(
@@ -63,3 +81,7 @@ def _user() -> str:
         return os.getlogin()
     except OSError:
         return os.environ.get("USER", "cli")
+
+
+async def _quiet(_exc: Exception) -> None:
+    """The caller reports a failed connection once, in words; the client need not."""

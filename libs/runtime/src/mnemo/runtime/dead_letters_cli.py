@@ -14,7 +14,7 @@ import nats
 
 from mnemo.bus.dead_letters import DeadLetter, DeadLetters
 from mnemo.contracts import Topology
-from mnemo.runtime.admin import nats_url_of
+from mnemo.runtime.admin import reachable_bus
 from mnemo.runtime.settings import RunSettings
 
 
@@ -25,9 +25,8 @@ def dead_letters(
     sequences: list[int] | None = None,
     every: bool = False,
 ) -> int:
-    url = nats_url_of(settings)
+    url = reachable_bus(settings)
     if url is None:
-        print("mnemo admin: no bus; start Mnemo (make run) or set MNEMO_NATS_URL", file=sys.stderr)
         return 2
     if action in ("replay", "drop") and not sequences and not every:
         print(f"mnemo admin: say which to {action}: --seq N (repeatable) or --all", file=sys.stderr)
@@ -46,7 +45,7 @@ Work = Callable[[DeadLetters, str | None, list[int]], Awaitable[int]]
 async def _with_bus(
     url: str, root: str, work: Work, consumer: str | None, sequences: list[int]
 ) -> int:
-    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0)
+    nc = await nats.connect(url, connect_timeout=5, allow_reconnect=False)
     try:
         return await work(
             DeadLetters(nc.jetstream(timeout=10), Topology(root=root)), consumer, sequences

@@ -2,11 +2,14 @@
 
 import signal
 import threading
+import time
+from collections import deque
 
 from mnemo.runtime.nats_server import NatsServer, NatsServerError
 from mnemo.runtime.ports import port_open
 from mnemo.runtime.postgres_server import PostgresServer, PostgresServerError
 from mnemo.runtime.run_record import HomeInUse, RunRecord
+from mnemo.runtime.services import RESTART_LIMIT, RESTART_WINDOW
 from mnemo.runtime.settings import RunSettings
 
 TICK = 0.5
@@ -25,6 +28,7 @@ class Servers:
         self.postgres: PostgresServer | None = None
         self.nats_url = settings.nats_url or ""
         self.database_url = settings.database_url or ""
+        self._restarts: dict[str, deque[float]] = {"nats": deque(), "postgres": deque()}
 
     def start(self) -> None:
         """Start the embedded servers that no MNEMO_*_URL replaces; fill in the URLs."""
@@ -42,6 +46,34 @@ class Servers:
             )
             print(f"Starting PostgreSQL (data in {self.postgres.data_dir}) ...", flush=True)
             self.database_url = self.postgres.start()
+
+    def keep_running(self) -> bool:
+        """Restart an embedded server that died (same data, same port), within the budget
+        services have; False once one died RESTART_LIMIT times in RESTART_WINDOW."""
+        for name, server in (("nats", self.nats), ("postgres", self.postgres)):
+            # poll() reaps the dead child, so no zombie is left behind.
+            if server is None or server._proc is None or server._proc.poll() is None:
+                continue
+            code = server._proc.returncode
+            restarts, now = self._restarts[name], time.monotonic()
+            while restarts and now - restarts[0] > RESTART_WINDOW:
+                restarts.popleft()
+            if len(restarts) >= RESTART_LIMIT:
+                print(
+                    f"mnemo: {name} died {RESTART_LIMIT} times in {RESTART_WINDOW:.0f}s", flush=True
+                )
+                return False
+            restarts.append(now)
+            print(
+                f"{name} exited with code {code}; restarting it ({len(restarts)}/{RESTART_LIMIT})",
+                flush=True,
+            )
+            try:
+                # start() clears what a crash leaves (a stale postmaster.pid) first.
+                server.start()
+            except (NatsServerError, PostgresServerError) as exc:
+                print(f"mnemo: {name} did not start again: {exc}", flush=True)
+        return True
 
     def _check_fixed_ports(self) -> None:
         wanted = {

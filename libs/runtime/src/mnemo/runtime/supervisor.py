@@ -75,6 +75,8 @@ class Supervisor:
             service.stop(grace=max(0.0, deadline - time.monotonic()))
         self.services = []
         self.servers.stop()
+        # `mnemo admin` must not find the bus of a run that has ended.
+        (self.record.folder / "nats_url").unlink(missing_ok=True)
         self.record.release()
         print("Mnemo stopped.", flush=True)
 
@@ -119,7 +121,7 @@ class Supervisor:
         ready = False
         deadline = time.monotonic() + HEALTH_TIMEOUT
         while not self._stopping.wait(TICK):
-            if not self._keep_services_running():
+            if not self.servers.keep_running() or not self._keep_services_running():
                 return 1
             if ready:
                 continue
