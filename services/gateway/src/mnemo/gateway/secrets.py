@@ -1,9 +1,12 @@
-"""Secrets out of what a caller sends, before it is published, stored, indexed or logged."""
+"""Secrets out of what a caller sends, before it is published, stored, indexed or logged.
+
+Text goes through the redaction rules; structured values (metadata) also lose every string
+under a field whose name says it is a secret (see `mnemo.redaction.fields`).
+"""
 
 from collections import Counter
-from typing import Any
 
-from mnemo.redaction import redact
+from mnemo.redaction import redact, redact_value
 
 
 def redact_text(text: str, counts: Counter[str]) -> str:
@@ -12,12 +15,4 @@ def redact_text(text: str, counts: Counter[str]) -> str:
     return result.text
 
 
-def redact_value(value: Any, counts: Counter[str]) -> Any:
-    """Every string inside `value` (dicts and lists included) with its secrets replaced."""
-    if isinstance(value, str):
-        return redact_text(value, counts)
-    if isinstance(value, dict):
-        return {key: redact_value(item, counts) for key, item in value.items()}
-    if isinstance(value, list):
-        return [redact_value(item, counts) for item in value]
-    return value
+__all__ = ["redact_text", "redact_value"]
