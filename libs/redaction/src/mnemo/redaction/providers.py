@@ -32,10 +32,11 @@ def _random_run(match: re.Match[str], _secret: str) -> bool:
 
 PROVIDER_RULES: tuple[Rule, ...] = (
     # Mnemo's own keys (`mk_` master, `ak_` agent, `mk_dev_` development) and MEMANTO
-    # session tokens (`mst_`): pasted into a memory or caught in a log line, they go too.
+    # session tokens (`mst_`): pasted into a memory or caught in a log line, they go too,
+    # also glued behind other text (`corr-mk_...`): their body is long and random enough.
     Rule(
         "mnemo_key",
-        re.compile(_START + r"(?:mk|ak|mst)_(?P<body>[\w-]{24,})" + _END),
+        re.compile(r"(?<![A-Za-z0-9])(?:mk|ak|mst)_(?P<body>[\w-]{24,})" + _END),
         (0,),
         _random_run,
     ),
