@@ -119,7 +119,7 @@ class Consumer:
                 except (NatsTimeoutError, TimeoutError):
                     continue
                 except Exception as exc:  # connection gone: wait for the reconnect
-                    log.warning("consumer_fetch_failed", error=repr(exc))
+                    log.warning("consumer_fetch_failed", error=exc)
                     await asyncio.sleep(0.5)
                     continue
                 batched = self._batch_handler is not None and len(msgs) > 1
@@ -133,7 +133,7 @@ class Consumer:
                     except Exception as exc:
                         # Ack/nak/dead-letter failed (NATS away): the message will be
                         # redelivered after ack_wait; keep consuming the rest.
-                        log.warning("message_settle_failed", error=repr(exc), subject=msg.subject)
+                        log.warning("message_settle_failed", error=exc, subject=msg.subject)
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
@@ -161,7 +161,7 @@ class Consumer:
             except Exception as exc:
                 # One bad message must not hold back the rest: retry them singly, where
                 # each failure gets its own backoff and dead letter.
-                log.warning("batch_failed_retrying_singly", error=repr(exc), size=len(msgs))
+                log.warning("batch_failed_retrying_singly", error=exc, size=len(msgs))
                 return False
         for msg in msgs:
             with contextlib.suppress(Exception):
@@ -189,7 +189,7 @@ class Consumer:
             try:
                 await self._handler(delivery)
             except Reject as exc:
-                log.error("message_rejected", error=str(exc), subject=delivery.subject)
+                log.error("message_rejected", error=exc, subject=delivery.subject)
                 await self._dead_letter(msg, delivery, f"rejected: {exc}")
                 return
             except asyncio.CancelledError:
@@ -202,7 +202,7 @@ class Consumer:
 
     async def _retry_or_dead_letter(self, msg: Msg, delivery: Delivery, exc: Exception) -> None:
         if delivery.num_delivered >= self._spec.max_deliver:
-            log.error("message_failed_finally", error=repr(exc), deliveries=delivery.num_delivered)
+            log.error("message_failed_finally", error=exc, deliveries=delivery.num_delivered)
             await self._dead_letter(
                 msg, delivery, f"failed {delivery.num_delivered} times: {exc!r}"
             )
@@ -210,7 +210,7 @@ class Consumer:
         delay = self._wait(_RetryState(delivery.num_delivered))  # type: ignore[arg-type]
         log.warning(
             "message_failed_will_retry",
-            error=repr(exc),
+            error=exc,
             deliveries=delivery.num_delivered,
             delay=delay,
         )

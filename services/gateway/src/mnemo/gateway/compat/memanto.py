@@ -814,7 +814,7 @@ async def answer(request: Request, agent_id: str) -> Response[bytes]:
                 principal.tenant_id,
             )
         except Problem as problem:
-            log.info("answer_without_llm", reason=problem.detail[:200])
+            log.info("answer_without_llm", status=problem.status, code=problem.code)
         else:
             assert isinstance(llm, AnswerResult)
             text, confidence, method = llm.answer, llm.confidence, llm.method
