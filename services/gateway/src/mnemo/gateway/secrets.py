@@ -1,12 +1,20 @@
 """Secrets out of what a caller sends, before it is published, stored, indexed or logged.
 
 Text goes through the redaction rules; structured values (metadata) also lose every string
-under a field whose name says it is a secret (see `mnemo.redaction.fields`).
+under a field whose name says it is a secret (see `mnemo.redaction.fields`). Ingest
+redacts in `routes.ingest.to_command`; every other command that carries what a caller
+wrote (an agent's description and metadata, a fact's new statement) goes through
+`redacted`. An answer that echoes input echoes the redacted form.
 """
 
 from collections import Counter
+from typing import Any, TypeVar
+
+import msgspec
 
 from mnemo.redaction import redact, redact_value
+
+S = TypeVar("S", bound=msgspec.Struct)
 
 
 def redact_text(text: str, counts: Counter[str]) -> str:
@@ -15,4 +23,15 @@ def redact_text(text: str, counts: Counter[str]) -> str:
     return result.text
 
 
-__all__ = ["redact_text", "redact_value"]
+def redacted(command: S, *fields: str) -> S:
+    """`command` with the named fields (text or JSON values) redacted."""
+    counts: Counter[str] = Counter()
+    changes: dict[str, Any] = {
+        name: redact_value(value, counts)
+        for name in fields
+        if (value := getattr(command, name)) is not None
+    }
+    return msgspec.structs.replace(command, **changes)
+
+
+__all__ = ["redact_text", "redact_value", "redacted"]
