@@ -275,6 +275,7 @@ POSITIVES: tuple[Positive, ...] = (
     _p("mnemo_key", "ms" + "t_" + draw(B64URL, 43), "X-Session-Token: <S>"),
     # Generic secrets in assignments
     _p("generic_secret", "hunter2", "password: hunter2"),
+    _p("generic_secret", "Tr0ub4dor&3qZx", "the router's admin password: Tr0ub4dor&3qZx"),
     _p("generic_secret", "letmein!", "DB_PASSWORD=letmein!"),
     _p("generic_secret", "Tr0ub4dor&3", '{"username": "ada", "password": "Tr0ub4dor&3"}'),
     _p("generic_secret", draw(ALNUM, 32), "client_secret: <S>"),
