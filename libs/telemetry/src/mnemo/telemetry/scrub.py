@@ -31,6 +31,7 @@ REDACTED = "[REDACTED]"
 # HTTP statuses. Only short code-shaped values are shown, whatever the attribute holds.
 _CODES = ("sqlstate", "errno", "status", "status_code")
 _CODE_SHAPE = re.compile(r"[A-Za-z0-9_.-]{1,16}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _MAX_FRAMES = 30
 _MAX_CHAIN = 5
 # Written by the logging setup itself, never from input: not worth the redaction rules.
@@ -132,7 +133,7 @@ def _scrubbed(key: object, value: Any, depth: int = 0) -> Any:
     if isinstance(key, str) and value is not None and _secret_name(key):
         return REDACTED
     if isinstance(value, str):
-        return redact(value).text
+        return value if _plainly_no_secret(value) else redact(value).text
     if depth > 8:
         return value if isinstance(value, int | float | bool) or value is None else REDACTED
     if isinstance(value, dict):
@@ -145,6 +146,11 @@ def _scrubbed(key: object, value: Any, depth: int = 0) -> Any:
         return str(value)
     # Anything else would be rendered by its repr, which may quote what it holds.
     return f"<{type(value).__name__}>"
+
+
+def _plainly_no_secret(text: str) -> bool:
+    """Short words and UUIDs (most values of a log line): the rules need not look."""
+    return len(text) < 8 or _UUID.fullmatch(text) is not None
 
 
 def _secret_name(key: str) -> bool:
