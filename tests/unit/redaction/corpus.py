@@ -269,8 +269,13 @@ POSITIVES: tuple[Positive, ...] = (
     _p("card_number", grouped(luhn_complete("6011", 16), (4, 4, 4, 4), "-"), "Discover: <S>"),
     _p("card_number", luhn_complete("4", 13), "old visa <S> still works?"),
     _p("card_number", luhn_complete("2221", 16), '{"pan": "<S>", "cvv": "***"}'),
+    # Mnemo's own keys and MEMANTO session tokens
+    _p("mnemo_key", "mk_" + "dev_" + draw(HEX, 32), "the dev key is <S>, from MNEMO_HOME"),
+    _p("mnemo_key", "ak_" + draw(B64URL, 43), "curl -H 'Authorization: Bearer <S>' :8080/v1/"),
+    _p("mnemo_key", "ms" + "t_" + draw(B64URL, 43), "X-Session-Token: <S>"),
     # Generic secrets in assignments
     _p("generic_secret", "hunter2", "password: hunter2"),
+    _p("generic_secret", "Tr0ub4dor&3qZx", "the router's admin password: Tr0ub4dor&3qZx"),
     _p("generic_secret", "letmein!", "DB_PASSWORD=letmein!"),
     _p("generic_secret", "Tr0ub4dor&3", '{"username": "ada", "password": "Tr0ub4dor&3"}'),
     _p("generic_secret", draw(ALNUM, 32), "client_secret: <S>"),
@@ -368,6 +373,103 @@ NEGATIVES: tuple[str, ...] = (
     "Our slack channel is #ops-alerts and the bot is called xox-bot.",
     "Use the AKIA prefix check in the linter.",
     "The Twilio account SID AC" + draw(HEX, 32) + " is not secret.",
+    "Keys start with mk_ (master) or ak_ (agent); mk_dev_ is the development key.",
+    "rename mk_directory_listing_helper to ak_archive_keeper_function",
     "data:image/png;base64,"
     + base64.b64encode(bytes(_rng.randrange(256) for _ in range(300))).decode(),
+)
+
+
+@dataclass(frozen=True)
+class FieldPositive:
+    """Metadata holding one secret under a field that names it, and the kind it must get."""
+
+    value: dict[str, object]
+    kind: str
+    secret: str
+
+
+def _f(kind: str, secret: str, shape: object) -> FieldPositive:
+    """`shape` with the string "<S>" (wherever it sits) replaced by `secret`."""
+    filled = json.loads(json.dumps(shape).replace('"<S>"', json.dumps(secret)))
+    return FieldPositive(filled, kind, secret)
+
+
+_G = "generic_secret"
+
+# Secrets recognisable only by the name of their field: the values alone look like words.
+FIELD_POSITIVES: tuple[FieldPositive, ...] = (
+    _f(_G, "Tr0ub4dor&3qZxWv", {"password": "<S>"}),
+    _f(_G, "Tr0ub4dor&3qZxWv", {"x": [{"password": "<S>"}]}),
+    _f(_G, draw(B64, 40), {"aws_secret_access_key": "<S>"}),
+    _f(_G, "hunter2", {"passwd": "<S>", "user": "ada"}),
+    _f(_G, "letmein", {"login": {"pwd": "<S>"}}),
+    _f(_G, "rosebud", {"secret": "<S>"}),
+    _f(_G, draw(ALNUM, 12), {"client_secret": "<S>", "client_id": "web-app"}),
+    _f(_G, "abc123", {"token": "<S>"}),
+    _f(_G, draw(ALNUM, 10), {"access_token": "<S>", "token_type": "bearer", "expires_in": 3600}),
+    _f(_G, draw(ALNUM, 10), {"refresh_token": "<S>"}),
+    _f(_G, "devkey1", {"api_key": "<S>"}),
+    _f(_G, "devkey2", {"apikey": "<S>"}),
+    _f(_G, "devkey3", {"apiKey": "<S>"}),
+    _f(_G, "devkey4", {"API-KEY": "<S>"}),
+    _f(_G, "devkey5", {"headers": {"x-api-key": "<S>", "accept": "application/json"}}),
+    _f(_G, "MIIEvQIBADANBgkq", {"private_key": "<S>", "private_key_id": "k1"}),
+    _f(_G, "ada:opensesame", {"credentials": "<S>"}),
+    _f(_G, "Basic YWRhOm9wZW4=", {"authorization": "<S>"}),
+    _f(_G, "opensesame", {"auth": "<S>"}),
+    _f(_G, "FwoGZXIvYXdzE", {"aws": {"session_token": "<S>"}}),
+    _f(_G, "correct horse battery staple", {"passphrase": "<S>"}),
+    _f(_G, "blue-falcon", {"db": {"connection": {"PASSWORD": "<S>", "host": "db.internal"}}}),
+    _f(_G, "opensesame", {"SecretAccessKey": "<S>"}),
+    _f(_G, "opensesame", {"credentials": {"type": "service_account", "pass": "<S>"}}),
+    _f(_G, "opensesame", {"credentials": ["<S>"]}),
+    _f(_G, "opensesame", {"secrets": {"db": "<S>"}}),
+    _f(_G, "opensesame", {"items": [[{"Auth-Token": "<S>"}]]}),
+    _f(_G, "opensesame", {"DB_PASSWORD": "<S>"}),
+    _f(_G, "opensesame", {"password2": "<S>"}),
+    _f(_G, "opensesame", {"signingKey": "<S>"}),
+    _f(_G, "opensesame", {"bearer": "<S>"}),
+    _f(_G, "opensesame", {"X-Amz-Security-Token": "<S>"}),
+    _f("github_token", GH + "p_" + draw(ALNUM, 36), {"deploy": {"token": "<S>"}}),
+    _f("mnemo_key", "ak_" + draw(B64URL, 43), {"mnemo": {"apiKey": "<S>"}}),
+)
+
+# Fields whose names only look like a secret's, and values that are no secret anywhere.
+FIELD_NEGATIVES: tuple[dict[str, object], ...] = (
+    {"token_count": 1234},
+    {"max_tokens": 4096, "temperature": 0.2},
+    {"tokens": 812},
+    {"password_hint": "my first pet"},
+    {"token_type": "bearer"},
+    {"secretary": "Ada Lovelace"},
+    {"keyboard": "dvorak"},
+    {"author": "Jane Austen", "authors": ["Jane Austen", "Mary Shelley"]},
+    {"authority": "FAA"},
+    {"auth": True},
+    {"auth": "bearer"},
+    {"authorization": "none"},
+    {"password": ""},
+    {"password": None},
+    {"password": "********"},
+    {"password": "[REDACTED:generic_secret]"},
+    {"api_key": 42},
+    {"secret_name": "app-db-credentials"},
+    {"auth_provider": "google-oauth2"},
+    {"api_key_id": "key-2024-01"},
+    {"password_changed_at": "2024-05-01T10:00:00Z"},
+    {"token_expires_in": 3600},
+    {"tokenizer": "cl100k_base"},
+    {"credential_type": "service_account"},
+    {"key": "color", "keys": ["a", "b"], "monkey": "banana"},
+    {"passenger": "Ada", "passport_country": "FR"},
+    {"tags": ["secret", "password", "token"]},
+    {"topic": "how to reset a password", "title": "Token economics"},
+    {"note": "The secret to good bread is time."},
+    {"private": True, "is_secret": False, "has_password": True},
+    {"secrets_count": 3},
+    {"session_id": "s-123", "api_version": "2024-06-01"},
+    {"auth_methods": ["password", "otp"]},
+    {"credentials": {"type": "service_account", "expires_at": "2025-01-01"}},
+    {"authentication": "required"},
 )

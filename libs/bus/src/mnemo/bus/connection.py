@@ -18,7 +18,7 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Clien
     """A NATS connection that keeps reconnecting while the server is away."""
 
     async def on_error(exc: Exception) -> None:
-        log.warning("nats_error", error=str(exc))
+        log.warning("nats_error", error=exc)
 
     async def on_disconnect() -> None:
         log.warning("nats_disconnected")

@@ -168,7 +168,7 @@ class Consumer:
             except (NatsTimeoutError, TimeoutError):
                 continue
             except Exception as exc:  # connection gone: wait for the reconnect
-                log.warning("consumer_fetch_failed", error=repr(exc))
+                log.warning("consumer_fetch_failed", error=exc)
                 await asyncio.sleep(0.5)
                 continue
             in_batch = batched and self._batch_handler is not None and len(msgs) > 1
@@ -182,9 +182,7 @@ class Consumer:
                 except Exception as exc:
                     # Ack/nak/dead-letter failed (NATS away): the message will be
                     # redelivered after ack_wait; keep consuming the rest.
-                    log.warning(
-                        "message_settle_failed", error=type(exc).__name__, subject=msg.subject
-                    )
+                    log.warning("message_settle_failed", error=exc, subject=msg.subject)
                     continue
                 if outcome == _PAUSE:
                     await self._pause(msgs[index + 1 :])
@@ -213,7 +211,7 @@ class Consumer:
             except Exception as exc:
                 # One bad message must not hold back the rest: retry them singly, where
                 # each failure gets its own backoff and dead letter.
-                log.warning("batch_failed_retrying_singly", error=repr(exc), size=len(msgs))
+                log.warning("batch_failed_retrying_singly", error=exc, size=len(msgs))
                 return False
         for msg in msgs:
             with contextlib.suppress(Exception):
@@ -241,7 +239,7 @@ class Consumer:
             try:
                 await self._handler(delivery)
             except Reject as exc:
-                log.error("message_rejected", error=str(exc), subject=delivery.subject)
+                log.error("message_rejected", error=exc, subject=delivery.subject)
                 await self._dead_letter(msg, delivery, f"rejected: {exc}")
                 return _DONE
             except asyncio.CancelledError:
@@ -250,9 +248,7 @@ class Consumer:
                 if is_dependency_failure(exc):
                     # Not the message's fault: it goes back, uncounted, and we pause.
                     self._pauses += 1
-                    log.warning(
-                        "dependency_unavailable", error=type(exc).__name__, pauses=self._pauses
-                    )
+                    log.warning("dependency_unavailable", error=exc, pauses=self._pauses)
                     await msg.nak(delay=self._pause_delay())
                     return _PAUSE
                 await self._retry_or_dead_letter(msg, delivery, exc)
@@ -281,16 +277,14 @@ class Consumer:
     async def _retry_or_dead_letter(self, msg: Msg, delivery: Delivery, exc: Exception) -> None:
         failures = self._failures.pop(delivery.msg_id, 0) + 1
         if failures >= self._spec.max_deliver:
-            log.error("message_failed_finally", error=type(exc).__name__, failures=failures)
+            log.error("message_failed_finally", error=exc, failures=failures)
             await self._dead_letter(msg, delivery, f"failed {failures} times: {_reason(exc)}")
             return
         self._failures[delivery.msg_id] = failures
         while len(self._failures) > _REMEMBERED:
             self._failures.popitem(last=False)
         delay = self._wait(_RetryState(failures))  # type: ignore[arg-type]
-        log.warning(
-            "message_failed_will_retry", error=type(exc).__name__, failures=failures, delay=delay
-        )
+        log.warning("message_failed_will_retry", error=exc, failures=failures, delay=delay)
         await msg.nak(delay=delay)
 
     async def _dead_letter(self, msg: Msg, delivery: Delivery, reason: str) -> None:

@@ -229,8 +229,18 @@ _HEADER_DOCS: dict[str, str] = {
     "SERVICE": "Service that produced the message.",
     "TRACEPARENT": "W3C trace context: the producer's span, continued by the consumer.",
     "TRACESTATE": "W3C vendor trace state, carried along with traceparent.",
+    "DEAD_SUBJECT": "On a dead letter: the subject the message was first published to.",
+    "DEAD_STREAM": "On a dead letter: the stream it came from.",
+    "DEAD_SEQUENCE": "On a dead letter: its sequence in that stream.",
+    "DEAD_CONSUMER": "On a dead letter: the durable consumer that gave up on it.",
+    "DEAD_REASON": "On a dead letter: why (the exception's type and first line).",
+    "DEAD_DELIVERIES": "On a dead letter: how often it had been delivered.",
+    "DEAD_AT": "On a dead letter: when it was dead-lettered (ISO 8601, UTC).",
+    "DEAD_MSG_ID": "On a dead letter: the original Nats-Msg-Id (the entry has its own).",
 }
-_OPTIONAL_HEADERS = {"TRACEPARENT", "TRACESTATE"}
+# Dead letters (the DLQ stream) carry the DEAD_* headers beside the usual ones.
+_DEAD_HEADERS = {attr for attr in vars(Headers) if attr.startswith("DEAD_")}
+_OPTIONAL_HEADERS = {"TRACEPARENT", "TRACESTATE", *_DEAD_HEADERS}
 # Carried by query requests and replies only, never by JetStream messages.
 _QUERY_ONLY_HEADERS = {"REQUEST_ID", "REPLY"}
 _TRACEPARENT_PATTERN = "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"

@@ -84,7 +84,7 @@ class Relay:
                         await leader.remove_listener("mnemo_events", self._on_notify)
                         await leader.execute("SELECT pg_advisory_unlock_all()")
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("relay_database_unavailable", error=str(exc), backoff=backoff)
+                log.warning("relay_database_unavailable", error=exc, backoff=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
 
@@ -110,7 +110,7 @@ class Relay:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 raise
             except Exception as exc:  # the bus raises its own errors while NATS is away
-                log.warning("relay_publish_failed", error=repr(exc), backoff=backoff)
+                log.warning("relay_publish_failed", error=exc, backoff=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue

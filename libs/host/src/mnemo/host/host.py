@@ -118,7 +118,7 @@ class Host:
         await asyncio.wait([waiter, *self._running], return_when=asyncio.FIRST_COMPLETED)
         for running in self._running:
             if running.done() and not running.cancelled() and running.exception():
-                log.error("service_task_crashed", error=repr(running.exception()))
+                log.error("service_task_crashed", error=running.exception())
         log.info("service_stopping")
         await self.close(svc)
 

@@ -16,7 +16,7 @@ _SECRET_WORD = re.compile(
     r"secret|token(?!s|iz)|apikey|accesskey|privatekey|credential|auth(?!or(?!ization)|ent)"
 )
 # A last key segment that says the value is about the secret, not the secret itself.
-_ABOUT_THE_SECRET = frozenset(
+ABOUT_THE_SECRET = frozenset(
     [
         "type",
         "url",
@@ -48,8 +48,11 @@ _ABOUT_THE_SECRET = frozenset(
         "budget",
         "policy",
         "method",
+        "methods",
         "mode",
+        "modes",
         "provider",
+        "providers",
         "enabled",
         "required",
         "hint",
@@ -61,6 +64,8 @@ _ABOUT_THE_SECRET = frozenset(
         "scope",
         "scopes",
         "kind",
+        "kinds",
+        "types",
         "ref",
         "issuer",
         "audience",
@@ -75,7 +80,7 @@ _ABOUT_THE_SECRET = frozenset(
     ]
 )
 # Values that stand for "no value here" or name a type in code, never a real secret.
-_NOT_A_VALUE = frozenset(
+NOT_A_VALUE = frozenset(
     [
         "none",
         "null",
@@ -113,8 +118,9 @@ _NOT_A_VALUE = frozenset(
         "todo",
     ]
 )
-_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_KEY_SEPARATORS = re.compile(r"[-_.]+")
+# `apiKey` -> api|Key, `XAPIKey` -> XAPI|Key: where a camelCase or acronym word ends.
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_KEY_SEPARATORS = re.compile(r"[-_.\s]+")
 _DOTTED_NAME = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+")
 _SNAKE_NAME = re.compile(r"[a-z]+(?:_[a-z]+)+")
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
@@ -123,10 +129,15 @@ _CALL_OR_INDEX = re.compile(r"\w[(\[]")
 _PROSE_FOLLOWS = re.compile(r"[ \t]+[A-Za-z]")
 
 
+def key_segments(key: str) -> list[str]:
+    """The words of a key, lower case: `X-API-Key`, `x_api_key` and `xApiKey` alike."""
+    return [s for s in _KEY_SEPARATORS.split(_CAMEL_HUMP.sub("_", key).lower()) if s]
+
+
 def key_kind(key: str) -> str | None:
     """`"password"`, `"secret"`, or None when the key does not name a secret."""
-    segments = [s for s in _KEY_SEPARATORS.split(_CAMEL_HUMP.sub("_", key).lower()) if s]
-    if not segments or segments[-1] in _ABOUT_THE_SECRET:
+    segments = key_segments(key)
+    if not segments or segments[-1] in ABOUT_THE_SECRET:
         return None
     compact = "".join(segments)
     if _PASSWORD_WORD.search(compact):
@@ -143,7 +154,7 @@ def is_stand_in(value: str) -> bool:
     if set(value.lower()) <= set("*x•.#-"):
         return True
     lowered = value.lower()
-    return lowered in _NOT_A_VALUE or lowered.startswith("your")
+    return lowered in NOT_A_VALUE or lowered.startswith("your")
 
 
 def is_code_or_path(value: str) -> bool:

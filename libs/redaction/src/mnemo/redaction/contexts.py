@@ -28,6 +28,10 @@ _VALUE = (
     r"(?:\"(?P<dq>[^\"\s]{1,512})\"|'(?P<sq>[^'\s]{1,512})'"
     r"|(?P<bare>[^\s\"'`,;&<>(){}\[\]$%][^\s\"'`,;&]{0,511}))"
 )
+# After `:` or `=>` (YAML, prose, hashes) a bare value runs on through `&`, which only
+# separates values in a query string (`?password=x&page=2`): `password: Tr0ub4dor&3` is
+# one password.
+_VALUE_WITH_AMP = _VALUE.replace(r"[^\s\"'`,;&]{0,511}", r"[^\s\"'`,;]{0,511}")
 _VALUE_GROUPS = ("dq", "sq", "bare")
 # `a.b.c` or `abc/def+` or `abc=`: base64/url-safe token text, without a sentence's last dot.
 _TOKEN = r"[\w~+/-]+(?:\.[\w~+/-]+)*=*"
@@ -120,7 +124,15 @@ CONTEXT_RULES: tuple[Rule, ...] = (
     Rule(
         "generic_secret",
         re.compile(
-            r"(?<![\w.-])" + _KEY + r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*" + _VALUE,
+            r"(?<![\w.-])" + _KEY + r"[\"']?[ \t]*(?::=|=)(?!>)[ \t]*" + _VALUE,
+        ),
+        _VALUE_GROUPS,
+        assigned_secret,
+    ),
+    Rule(
+        "generic_secret",
+        re.compile(
+            r"(?<![\w.-])" + _KEY + r"[\"']?[ \t]*(?:=>|:(?!=))[ \t]*" + _VALUE_WITH_AMP,
         ),
         _VALUE_GROUPS,
         assigned_secret,

@@ -26,7 +26,20 @@ def _random_body(match: re.Match[str], _secret: str) -> bool:
     return mixed_classes(body) and any(c.isdigit() for c in body)
 
 
+def _random_run(match: re.Match[str], _secret: str) -> bool:
+    return mixed_classes(match.group("body"))
+
+
 PROVIDER_RULES: tuple[Rule, ...] = (
+    # Mnemo's own keys (`mk_` master, `ak_` agent, `mk_dev_` development) and MEMANTO
+    # session tokens (`mst_`): pasted into a memory or caught in a log line, they go too,
+    # also glued behind other text (`corr-mk_...`): their body is long and random enough.
+    Rule(
+        "mnemo_key",
+        re.compile(r"(?<![A-Za-z0-9])(?:mk|ak|mst)_(?P<body>[\w-]{24,})" + _END),
+        (0,),
+        _random_run,
+    ),
     Rule(
         "private_key",
         re.compile(

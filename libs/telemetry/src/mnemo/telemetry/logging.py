@@ -1,46 +1,82 @@
-"""structlog configured for one JSON object per line, with the bound ids in each."""
+"""structlog configured for one JSON object per line, with the bound ids in each.
+
+Every line, structlog's own and those of libraries logging through stdlib (uvicorn,
+asyncio, nats-py, asyncpg), goes through the same scrubbing (`mnemo.telemetry.scrub`):
+exceptions without their message or locals, secrets out. Uncaught exceptions (of the
+main thread and of other threads) are logged the same way instead of Python's own
+traceback print, which shows the exception's message.
+"""
 
 import logging
 import sys
-from collections.abc import MutableMapping
+import threading
+from types import TracebackType
 from typing import Any
 
 import structlog
 
+from mnemo.telemetry.scrub import drop_secrets, foreign_message, safe_exceptions
+
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
-# Keys whose values must never reach a log line, whatever a caller binds.
-_SECRET_KEYS = {"authorization", "api_key", "apikey", "password", "secret", "token", "key"}
-
-
-def _drop_secrets(
-    _: Any, __: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    for key in list(event_dict):
-        if key.lower() in _SECRET_KEYS:
-            event_dict[key] = "[REDACTED]"
-    return event_dict
+_SCRUB: list[Any] = [safe_exceptions, drop_secrets]
 
 
 def configure_logging(service: str, level: str = "info") -> None:
     """JSON lines on stderr; every line carries service, level, time and the bound ids."""
     numeric = _LEVELS.get(level.lower(), 20)
+    common: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _drop_secrets,
-            structlog.processors.dict_tracebacks,
-            structlog.processors.JSONRenderer(),
-        ],
+        processors=[*common, *_SCRUB, structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
-    # Libraries that log through stdlib logging (uvicorn, asyncpg) go to stderr too.
-    logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr)
+    _route_stdlib(common, max(numeric, logging.WARNING))
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _route_stdlib(common: list[Any], level: int) -> None:
+    """Libraries that log through stdlib logging write the same scrubbed JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*common, structlog.stdlib.add_logger_name, foreign_message],
+            # The template, not the message filled with its arguments (see foreign_message).
+            use_get_message=False,
+            pass_foreign_args=True,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *_SCRUB,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(True)
+
+
+def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, exc, tb)
+        return
+    structlog.get_logger().critical("uncaught_exception", exc_info=exc.with_traceback(tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None:
+        exc = args.exc_value.with_traceback(args.exc_traceback)
+        structlog.get_logger().error("thread_crashed", exc_info=exc)
 
 
 def get_logger(name: str | None = None) -> Any:

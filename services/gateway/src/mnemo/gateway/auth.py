@@ -82,7 +82,7 @@ class KeyCache:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the connection comes back; so does the watch
-                log.warning("key_watch_failed", error=repr(exc))
+                log.warning("key_watch_failed", error=exc)
                 await asyncio.sleep(0.5)
 
     async def grant(self, digest: str) -> KeyGrant | None:
@@ -95,7 +95,7 @@ class KeyCache:
         except KeyNotFoundError:
             return None
         except Exception as exc:
-            log.warning("key_lookup_failed", error=repr(exc))
+            log.warning("key_lookup_failed", error=exc)
             return None
         if not entry.value:
             return None
@@ -115,7 +115,7 @@ class KeyCache:
         try:
             await self._usage.put(key_id, utcnow().isoformat().encode())
         except Exception as exc:
-            log.warning("key_usage_unrecorded", error=repr(exc))
+            log.warning("key_usage_unrecorded", error=exc)
 
     async def last_used(self, key_id: str) -> str | None:
         try:

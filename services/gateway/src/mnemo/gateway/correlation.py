@@ -124,7 +124,7 @@ async def _publish(publisher: Publisher, signal: Signal) -> None:
     try:
         await publisher.publish_signal(signal)
     except Exception as exc:
-        log.warning("audit_signal_failed", error=repr(exc), request_id=signal.signal_id)
+        log.warning("audit_signal_failed", error=exc, request_id=signal.signal_id)
 
 
 def _failure_status(exc: Exception) -> int:

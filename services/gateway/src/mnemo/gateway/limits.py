@@ -161,7 +161,7 @@ class Limits:
                 except KeyWrongLastSequenceError:
                     continue
         except Exception as exc:
-            log.warning("limit_unchecked", error=repr(exc))
+            log.warning("limit_unchecked", error=exc)
             return None
         log.warning("limit_unchecked", error="too much contention")
         return None

@@ -1,9 +1,20 @@
-"""Secrets out of what a caller sends, before it is published, stored, indexed or logged."""
+"""Secrets out of what a caller sends, before it is published, stored, indexed or logged.
+
+Text goes through the redaction rules; structured values (metadata) also lose every string
+under a field whose name says it is a secret (see `mnemo.redaction.fields`). Ingest
+redacts in `routes.ingest.to_command`; every other command that carries what a caller
+wrote (an agent's description and metadata, a fact's new statement) goes through
+`redacted`. An answer that echoes input echoes the redacted form.
+"""
 
 from collections import Counter
-from typing import Any
+from typing import Any, TypeVar
 
-from mnemo.redaction import redact
+import msgspec
+
+from mnemo.redaction import redact, redact_value
+
+S = TypeVar("S", bound=msgspec.Struct)
 
 
 def redact_text(text: str, counts: Counter[str]) -> str:
@@ -12,12 +23,15 @@ def redact_text(text: str, counts: Counter[str]) -> str:
     return result.text
 
 
-def redact_value(value: Any, counts: Counter[str]) -> Any:
-    """Every string inside `value` (dicts and lists included) with its secrets replaced."""
-    if isinstance(value, str):
-        return redact_text(value, counts)
-    if isinstance(value, dict):
-        return {key: redact_value(item, counts) for key, item in value.items()}
-    if isinstance(value, list):
-        return [redact_value(item, counts) for item in value]
-    return value
+def redacted(command: S, *fields: str) -> S:
+    """`command` with the named fields (text or JSON values) redacted."""
+    counts: Counter[str] = Counter()
+    changes: dict[str, Any] = {
+        name: redact_value(value, counts)
+        for name in fields
+        if (value := getattr(command, name)) is not None
+    }
+    return msgspec.structs.replace(command, **changes)
+
+
+__all__ = ["redact_text", "redact_value", "redacted"]

@@ -212,7 +212,7 @@ class MemoryIndex:
                 done = await self.embed_pending()
             except Exception as e:
                 # The store or the database is away: the chunks stay pending; try again.
-                log.warning("dense_backfill_failed", error=repr(e))
+                log.warning("dense_backfill_failed", error=e)
                 done = 0
             if done:
                 log.debug("dense_backfilled", count=done)

@@ -26,6 +26,7 @@ from mnemo.contracts import (
 from mnemo.eventlog import NO_STREAM, EventStore, WrongExpectedVersion
 from mnemo.synthesis import extractor
 from mnemo.synthesis.entities import EntityTable
+from mnemo.synthesis.llm import reason_kind
 from mnemo.synthesis.passes import PassTracker
 from mnemo.synthesis.profiles import FactTable
 from mnemo.synthesis.timeline import Timeline
@@ -111,7 +112,7 @@ class SynthesisHandlers:
                 memory_id=memory.memory_id,
                 events=len(events),
                 extractor=found.extractor,
-                fallback_reason=found.fallback_reason,
+                fallback_reason=reason_kind(found.fallback_reason),
                 lag_ms=int((utcnow() - envelope.recorded_at).total_seconds() * 1000),
             )
             break

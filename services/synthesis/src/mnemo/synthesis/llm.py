@@ -297,8 +297,15 @@ def _span(content: str, quote: str, value: str | None, at: str) -> tuple[int, in
     raise InvalidAnswer(f"{at}.quote is not in the memory")
 
 
+def reason_kind(reason: str | None) -> str | None:
+    """What a log line may say of a fallback reason: its kind (budget, invalid,
+    unavailable). The rest quotes the model's answer or the server's reply, which may
+    quote the memory; it is kept in the event only."""
+    return reason.partition(":")[0] if reason else None
+
+
 def _fallback(content: str, reason: str) -> Extraction:
-    log.warning("llm_extractor_fell_back", reason=reason)
+    log.warning("llm_extractor_fell_back", reason=reason_kind(reason))
     found = extractor.extract(content)
     found.fallback_reason = reason
     return found

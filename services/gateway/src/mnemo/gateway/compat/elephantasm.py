@@ -16,6 +16,7 @@ How its concepts map onto ours:
 """
 
 import hashlib
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 from mnemo.gateway.routes.packs import compile_pack, pack_query
+from mnemo.gateway.secrets import redact_value, redacted
 from mnemo.gateway.validation import as_json, check_values, query_param
 
 EVENT_TYPES = {
@@ -163,12 +165,16 @@ async def create_anima(request: Request) -> Response[bytes]:
         body = await _decode(request, AnimaBody)
         if not body.name.strip() or len(body.name) > 255:
             raise Problem(400, "INVALID_REQUEST", "name must be 1-255 characters", field="name")
-        command = CreateAgent(
-            tenant_id=principal.tenant_id,
-            name=body.name,
-            description=body.description,
-            metadata=body.meta or {},
-            actor=principal.actor,
+        command = redacted(
+            CreateAgent(
+                tenant_id=principal.tenant_id,
+                name=body.name,
+                description=body.description,
+                metadata=body.meta or {},
+                actor=principal.actor,
+            ),
+            "description",
+            "metadata",
         )
         agent = await deps_of(request).ask(
             request, "ingest", "create_agent", command, AgentInfo, principal.tenant_id
@@ -240,18 +246,21 @@ async def create_event(request: Request) -> Response[bytes]:
     except Problem as problem:
         return _as_detail(problem)
     now = datetime.now(UTC)
+    # The answer shows what was stored: the caller's text as redacted, never as sent.
+    sent = {name: getattr(body, name) for name in ("role", "author", "summary", "source_uri")}
+    shown = redact_value({**sent, "meta": body.meta}, Counter())
     event = {
         "id": command.memory_id,
         "anima_id": body.anima_id,
         "event_type": body.event_type,
         "content": command.content,
-        "role": body.role,
-        "author": body.author,
-        "summary": body.summary,
+        "role": shown["role"],
+        "author": shown["author"],
+        "summary": shown["summary"],
         "occurred_at": occurred,
         "session_id": body.session_id,
-        "meta": body.meta,
-        "source_uri": body.source_uri,
+        "meta": shown["meta"],
+        "source_uri": shown["source_uri"],
         "dedupe_key": body.dedupe_key or command.memory_id.replace("-", "")[:16],
         "importance_score": body.importance_score,
         "is_deleted": False,

@@ -64,6 +64,7 @@ from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.context import time_param
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 from mnemo.gateway.routes.memories import agent_memories
+from mnemo.gateway.secrets import redacted
 from mnemo.gateway.validation import as_json, int_param, query_param
 from mnemo.telemetry import get_logger
 
@@ -245,13 +246,17 @@ async def create_agent(request: Request) -> Response[bytes]:
     metadata = body.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise Problem(422, "VALIDATION_ERROR", "metadata must be an object", field="metadata")
-    command = CreateAgent(
-        tenant_id=principal.tenant_id,
-        agent_id=agent_id,
-        name=_text(body, "name", required=False, limit=200) or agent_id,
-        description=_text(body, "description", required=False, limit=2000),
-        metadata=metadata,
-        actor=principal.actor,
+    command = redacted(
+        CreateAgent(
+            tenant_id=principal.tenant_id,
+            agent_id=agent_id,
+            name=_text(body, "name", required=False, limit=200) or agent_id,
+            description=_text(body, "description", required=False, limit=2000),
+            metadata=metadata,
+            actor=principal.actor,
+        ),
+        "description",
+        "metadata",
     )
     agent = await deps_of(request).ask(
         request, "ingest", "create_agent", command, AgentInfo, principal.tenant_id
@@ -658,14 +663,18 @@ async def _change(
         )
     elif change == "contradict":
         content = _text(body, "content", required=False, limit=1000)
-    command = ChangeFact(
-        tenant_id=principal.tenant_id,
-        fact_id=memory_id,
-        change=change,
-        actor=principal.actor,
-        agent_id=agent_id,
-        content=content,
-        reason=_text(body, "reason", required=False, limit=1000),
+    command = redacted(
+        ChangeFact(
+            tenant_id=principal.tenant_id,
+            fact_id=memory_id,
+            change=change,
+            actor=principal.actor,
+            agent_id=agent_id,
+            content=content,
+            reason=_text(body, "reason", required=False, limit=1000),
+        ),
+        "content",
+        "reason",
     )
     try:
         done = await deps_of(request).ask(
@@ -822,7 +831,7 @@ async def answer(request: Request, agent_id: str) -> Response[bytes]:
                 principal.tenant_id,
             )
         except Problem as problem:
-            log.info("answer_without_llm", reason=problem.detail[:200])
+            log.info("answer_without_llm", status=problem.status, code=problem.code)
         else:
             assert isinstance(llm, AnswerResult)
             text, confidence, method = llm.answer, llm.confidence, llm.method

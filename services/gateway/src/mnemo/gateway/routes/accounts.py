@@ -34,6 +34,7 @@ from mnemo.contracts import (
 from mnemo.gateway.auth import Principal, agent_scope, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
+from mnemo.gateway.secrets import redacted
 from mnemo.gateway.validation import as_json, decode_body, int_param
 
 MAX_NAME = 200
@@ -214,13 +215,17 @@ async def create_agent(request: Request) -> Response[bytes]:
     body = await decode_body(request, AgentRequest)
     _text(body.name, "name", MAX_NAME, required=True)
     _text(body.description, "description", MAX_DESCRIPTION)
-    command = CreateAgent(
-        tenant_id=principal.tenant_id,
-        agent_id=body.id,
-        name=body.name,
-        description=body.description,
-        metadata=body.metadata,
-        actor=principal.actor,
+    command = redacted(
+        CreateAgent(
+            tenant_id=principal.tenant_id,
+            agent_id=body.id,
+            name=body.name,
+            description=body.description,
+            metadata=body.metadata,
+            actor=principal.actor,
+        ),
+        "description",
+        "metadata",
     )
     agent = await deps.ask(request, "ingest", "create_agent", command, AgentInfo, command.tenant_id)
     assert isinstance(agent, AgentInfo)
@@ -273,13 +278,17 @@ async def update_agent(request: Request, agent_id: str) -> Response[bytes]:
     body = await decode_body(request, AgentPatch)
     _text(body.name, "name", MAX_NAME, required=body.name is not None)
     _text(body.description, "description", MAX_DESCRIPTION)
-    command = UpdateAgent(
-        tenant_id=principal.tenant_id,
-        agent_id=agent_id,
-        name=body.name,
-        description=body.description,
-        metadata=body.metadata,
-        actor=principal.actor,
+    command = redacted(
+        UpdateAgent(
+            tenant_id=principal.tenant_id,
+            agent_id=agent_id,
+            name=body.name,
+            description=body.description,
+            metadata=body.metadata,
+            actor=principal.actor,
+        ),
+        "description",
+        "metadata",
     )
     agent = await deps.ask(request, "ingest", "update_agent", command, AgentInfo, command.tenant_id)
     assert isinstance(agent, AgentInfo)

@@ -237,4 +237,4 @@ async def _close(js: JetStreamContext, stream: str, sub: Any) -> None:
         try:
             await asyncio.wait_for(js.delete_consumer(stream, consumer), 2.0)
         except Exception as exc:
-            log.info("sse_consumer_not_deleted", consumer=consumer, error=repr(exc))
+            log.info("sse_consumer_not_deleted", consumer=consumer, error=exc)

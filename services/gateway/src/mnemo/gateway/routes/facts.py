@@ -14,6 +14,7 @@ from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.context import time_param
+from mnemo.gateway.secrets import redacted
 from mnemo.gateway.validation import as_json, decode_body, query_param
 
 MAX_TEXT = 1000
@@ -107,13 +108,18 @@ async def _change(
     deps = deps_of(request)
     if len(fact_id) > 128:
         raise Problem(404, "NOT_FOUND", f"no fact {fact_id[:40]!r}…", field="factId")
-    command = ChangeFact(
-        tenant_id=principal.tenant_id,
-        fact_id=fact_id,
-        change=change,
-        actor=principal.actor,
-        agent_id=agent_scope(principal, None),
-        **fields,
+    command = redacted(
+        ChangeFact(
+            tenant_id=principal.tenant_id,
+            fact_id=fact_id,
+            change=change,
+            actor=principal.actor,
+            agent_id=agent_scope(principal, None),
+            **fields,
+        ),
+        "content",
+        "value",
+        "reason",
     )
     done = await deps.ask(
         request, "synthesis", "change_fact", command, FactChange, principal.tenant_id

@@ -1,0 +1,89 @@
+"""Whatever a request does, even crash the gateway, no log line holds a key, the key-hashing
+secret, an Authorization header or a word of memory content.
+
+A suite of requests on every surface, ordinary ones and ones that fail inside the gateway
+(bodies nested past any parser's depth, invalid UTF-8, metadata beyond NATS' payload), all
+carrying a unique content word and real keys; then every log file of the stack is read.
+"""
+
+import json
+import uuid
+
+import httpx
+
+from .test_accounts import as_key, sign_up
+from .waiting import eventually
+
+
+def _deep(levels: int, word: str) -> str:
+    """JSON text nested `levels` deep (too deep for Python's json to write)."""
+    return '{"a":' * levels + json.dumps(word) + "}" * levels
+
+
+def _post(client: httpx.Client, path: str, text: str) -> None:
+    client.post(path, content=text.encode(), headers={"content-type": "application/json"})
+
+
+def _send_everything(stack, word: str) -> list[str]:
+    """Send the suite; return the keys it used."""
+    with stack.client() as api:
+        tenant = sign_up(api, "logs-" + uuid.uuid4().hex[:6])
+        user = "user-" + uuid.uuid4().hex[:8]
+        note = f"the {word} lives in the attic"
+        ok = api.post("/v1/ingest", json={"userId": user, "content": note})
+        assert ok.status_code == 202, ok.text
+        api.get("/v1/search", params={"userId": user, "q": word})
+        head = f'{{"userId": "{user}", "content": "{note}", '
+        hostile = [
+            head + f'"metadata": {_deep(1200, word)}}}',
+            head + f'"metadata": {{"blob": "{word * 600_000}"}}}}',
+            head + f'"sessionId": "{word * 200_000}"}}',
+        ]
+        for body in hostile:
+            _post(api, "/v1/ingest", body)
+            _post(api, "/v1/ingest/batch", f'{{"items": [{body}]}}')
+        raw = json.dumps({"userId": user, "content": note}).encode()
+        api.post("/v1/ingest", content=raw[:-2] + b"\xff\xfe" + raw[-2:])
+        api.post("/v1/ingest", content=b"[" * 5000 + word.encode() + b"]" * 5000)
+        api.get("/v1/search", params={"userId": user, "q": word + "\x00"})
+        with as_key(stack, tenant.agent_key) as agent:
+            agent.post("/v1/ingest", json={"userId": user, "content": note})
+            _post(agent, "/v1/ingest", hostile[0])
+            _post(
+                agent,
+                f"/api/agents/{tenant.agent_id}/memories",
+                f'{{"content": {{"text": "{note}"}}, "metadata": {_deep(1200, word)}}}',
+            )
+        api.post("/api/events", json={"anima_id": word, "event_type": "system", "content": note})
+        _post(api, "/api/v2/agents", f'{{"agent_id": "a", "name": {_deep(1200, word)}}}')
+        with httpx.Client(base_url=stack.base_url, timeout=15) as anonymous:
+            bogus = "mk_" + uuid.uuid4().hex
+            anonymous.post(
+                "/v1/ingest",
+                json={"userId": user, "content": note},
+                headers={"Authorization": f"Bearer {bogus}"},
+            )
+        eventually(lambda: api.get("/v1/memories", params={"userId": user}).json()["total"] >= 1)
+    return [tenant.master, tenant.agent_key, bogus]
+
+
+def test_no_log_holds_a_key_a_secret_or_content(stack):
+    word = "quokka" + uuid.uuid4().hex[:10]
+    keys = _send_everything(stack, word)
+    forbidden = {
+        **{f"key {key[:3]}…": key for key in keys},
+        "the development key": stack.api_key,
+        "the key-hashing secret": stack.env["MNEMO_KEY_SECRET"],
+        "a content word": word,
+    }
+    logs = {p.name: p.read_text(errors="replace") for p in (stack.home / "logs").glob("*.log")}
+    assert "gateway.log" in logs
+    leaks = [
+        f"{what} in {name}"
+        for name, text in logs.items()
+        for what, secret in forbidden.items()
+        if secret in text
+    ]
+    assert not leaks
+    for name, text in logs.items():
+        assert "Bearer " not in text, f"an Authorization header in {name}"
