@@ -85,8 +85,12 @@ def validate(item: IngestRequest) -> datetime | None:
 def to_command(item: IngestRequest, tenant_id: str, actor: str) -> IngestMemory:
     occurred_at = validate(item)
     if item.source_id is not None:
-        # Same tenant + user + sourceId: same memory and command ids, so it is stored once.
-        memory_id = derived_id("memory", tenant_id, item.user_id, item.source_id)
+        # Same tenant + user + sourceId (+ agent, when there is one): same memory and command
+        # ids, so it is stored once. The agent is part of it so that one agent's sourceId
+        # can never make another's memory a "duplicate" of its own (dropped, though answered
+        # 202, its id the first agent's); without an agent the id is as it always was.
+        scope = (item.agent_id,) if item.agent_id is not None else ()
+        memory_id = derived_id("memory", tenant_id, *scope, item.user_id, item.source_id)
         command_id = derived_id("ingest", memory_id)
     else:
         memory_id, command_id = new_id(), new_id()
