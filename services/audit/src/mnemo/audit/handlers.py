@@ -27,9 +27,27 @@ _WHERE = """tenant_id = $1
   AND ($4::timestamptz IS NULL OR "timestamp" <= $4)
   AND ($5::text IS NULL OR data->>'actor' = $5)
   AND ($6::text IS NULL OR type = $6)
-  AND ($7::text IS NULL OR correlation_id IN (
-      SELECT a.correlation_id FROM audit.entries a
-      WHERE a.tenant_id = $1 AND a.data->>'actor' LIKE 'agent:' || $7 || '/%'))"""
+  AND ($7::text IS NULL OR message_id IN (SELECT message_id FROM agent_scope))"""
+
+# $7, an agent key's scope: in each chain the agent took part in, the entries of its own
+# doing: those it acted in, and what services did because of them (following causation).
+# Entries of any other principal, and all that followed from them, stay out. Principals act
+# as `kind:id` (key:…, agent:…/key:…, signup:…, admin:…), services under a plain name. A
+# caller may give its own correlation id, so a chain is not one caller's: without this, an
+# agent could join another's chain with one request and read all of it. The agent id is
+# matched as text (a LIKE pattern would make `_` in an id a wildcard).
+_AGENT_SCOPE = """WITH RECURSIVE agent_scope (message_id, correlation_id) AS (
+    SELECT message_id, correlation_id FROM audit.entries
+    WHERE $7::text IS NOT NULL AND tenant_id = $1
+      AND starts_with(data->>'actor', 'agent:' || $7 || '/')
+  UNION
+    SELECT e.message_id, e.correlation_id
+    FROM audit.entries e JOIN agent_scope s
+      ON e.tenant_id = $1 AND e.correlation_id = s.correlation_id
+     AND e.causation_id = s.message_id
+    WHERE strpos(coalesce(e.data->>'actor', ''), ':') = 0
+)
+"""
 
 
 class AuditHandlers:
@@ -68,11 +86,13 @@ class AuditHandlers:
             query.agent_id,
         )
         async with self._pool.acquire() as conn:
-            total = await conn.fetchval(f"SELECT count(*) FROM audit.entries WHERE {_WHERE}", *args)
+            total = await conn.fetchval(
+                f"{_AGENT_SCOPE} SELECT count(*) FROM audit.entries WHERE {_WHERE}", *args
+            )
             if query.correlation_id:
                 # A chain is ordered by cause, which needs all of it; chains are small.
                 rows = await conn.fetch(
-                    f"SELECT {_COLUMNS} FROM audit.entries WHERE {_WHERE}"
+                    f"{_AGENT_SCOPE} SELECT {_COLUMNS} FROM audit.entries WHERE {_WHERE}"
                     f' ORDER BY "timestamp" LIMIT {self._max_chain}',
                     *args,
                 )
@@ -81,7 +101,7 @@ class AuditHandlers:
                 ]
             else:
                 rows = await conn.fetch(
-                    f"SELECT {_COLUMNS} FROM audit.entries WHERE {_WHERE}"
+                    f"{_AGENT_SCOPE} SELECT {_COLUMNS} FROM audit.entries WHERE {_WHERE}"
                     ' ORDER BY "timestamp", message_id LIMIT $8 OFFSET $9',
                     *args,
                     query.limit,

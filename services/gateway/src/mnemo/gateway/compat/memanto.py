@@ -4,8 +4,9 @@ How its concepts map onto ours:
 - a MEMANTO agent is an agent (its `agent_id` is ours); creating and deleting need a
   master key;
 - a session is a token from `activate`, kept (as a SHA-256 digest) in a NATS KV bucket
-  shared by every gateway replica, with its tenant, agent and expiry; memory operations
-  need `X-Session-Token` of a live session of that agent;
+  shared by every gateway replica, with its tenant, agent, the id of the key that opened
+  it and its expiry; memory operations need `X-Session-Token` of a live session of that
+  agent opened by the calling key (see `_session`);
 - a memory is a memory of the agent: agent_id = the agent, user_id = the `user_id` sent
   or else the agent itself (its own world), `memory_type`, `confidence` and `tags` in the
   memory's metadata; `remember` takes query parameters (as the seed's example) or a body;
@@ -217,9 +218,14 @@ def agent_json(agent: AgentInfo) -> dict[str, Any]:
     }
 
 
-async def _agent(request: Request, principal: Principal, agent_id: str) -> AgentInfo:
+def _reach(principal: Principal, agent_id: str) -> None:
+    """An agent key reaches only its own agent: another is answered as if it did not exist."""
     if not principal.is_master and principal.agent_id != agent_id:
         raise Problem(404, "INVALID_AGENT_ID", f"Agent '{agent_id}' not found")
+
+
+async def _agent(request: Request, principal: Principal, agent_id: str) -> AgentInfo:
+    _reach(principal, agent_id)
     try:
         found = await deps_of(request).ask(
             request,
@@ -324,6 +330,17 @@ def _digest(token: str) -> str:
 async def _session(
     request: Request, principal: Principal, agent_id: str, *, live: bool = True
 ) -> tuple[str, Session]:
+    """The live session of `X-Session-Token`, if it is the caller's own.
+
+    A session belongs to the principal that opened it: the key (its id), and so the tenant,
+    with the agent of the path. Any other key presenting the token, another agent's or the
+    tenant's master key included, gets 401; an agent key on another agent's path gets 404
+    first, token or not. The key is authenticated on every call (`authorize`, against the
+    KeyCache that a KV watch keeps in step with revocations), so binding the session to it
+    means a revoked key ends its sessions: the key itself is refused, and no other key may
+    carry its token.
+    """
+    _reach(principal, agent_id)
     token = request.headers.get("x-session-token", "").strip()
     if not token:
         raise Problem(401, "MISSING_SESSION_TOKEN", "X-Session-Token header is required")
@@ -333,8 +350,16 @@ async def _session(
     except KeyNotFoundError:
         raise Problem(401, "INVALID_SESSION_TOKEN", "the session token is not known") from None
     session = msgspec.json.decode(entry.value or b"{}", type=Session)
-    if session.tenant_id != principal.tenant_id or session.agent_id != agent_id:
-        raise Problem(401, "INVALID_SESSION_TOKEN", "the session token is for another agent")
+    if (session.tenant_id, session.key_id, session.agent_id) != (
+        principal.tenant_id,
+        principal.key_id,
+        agent_id,
+    ):
+        raise Problem(
+            401,
+            "INVALID_SESSION_TOKEN",
+            "the session token was opened by another key or for another agent",
+        )
     if live and (not session.active or session.expires_at <= _now()):
         raise Problem(401, "SESSION_EXPIRED", "the session is no longer active; activate again")
     return _digest(token), session

@@ -106,8 +106,12 @@ def to_command(
     after a 503 or a lost answer cannot store it twice."""
     occurred_at = validate(item)
     if item.source_id is not None:
-        # Same tenant + user + sourceId: same memory and command ids, so it is stored once.
-        memory_id = derived_id("memory", tenant_id, item.user_id, item.source_id)
+        # Same tenant + user + sourceId (+ agent, when there is one): same memory and command
+        # ids, so it is stored once. The agent is part of it so that one agent's sourceId
+        # can never make another's memory a "duplicate" of its own (dropped, though answered
+        # 202, its id the first agent's); without an agent the id is as it always was.
+        scope = (item.agent_id,) if item.agent_id is not None else ()
+        memory_id = derived_id("memory", tenant_id, *scope, item.user_id, item.source_id)
         command_id = derived_id("ingest", memory_id)
     elif retry_key is not None:
         # The item's own bytes too: the same key with another body is another memory.
