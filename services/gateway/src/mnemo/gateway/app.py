@@ -16,7 +16,7 @@ from mnemo.gateway.compat.memanto import memanto_router
 from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
 from mnemo.gateway.idempotency import TTL_SECONDS, IdempotencyMiddleware
-from mnemo.gateway.limits import Limits, parse_limits, parse_tenant_limits
+from mnemo.gateway.limits import Limits
 from mnemo.gateway.problems import Problem, handle_http_exception, handle_problem, handle_unexpected
 from mnemo.gateway.routes.accounts import (
     create_agent,
@@ -42,6 +42,7 @@ from mnemo.gateway.routes.memories import delete_memory, get_memory, list_memori
 from mnemo.gateway.routes.packs import latest_pack
 from mnemo.gateway.routes.search import search, search_post
 from mnemo.gateway.settings import GatewaySettings
+from mnemo.gateway.shedding import LoadShedder
 
 SERVICE = "gateway"
 
@@ -49,10 +50,15 @@ SERVICE = "gateway"
 def create_asgi(settings: GatewaySettings) -> ASGIApp:
     """The app as served: Litestar inside the correlation middleware."""
     app = create_app(settings)
-    # Correlation outermost, so replayed answers get this call's ids too.
-    return CorrelationMiddleware(
-        IdempotencyMiddleware(app, app.state), app.state, settings.max_body_bytes
+    # Load shedding before anything that waits on the bus (idempotency, auth, limits).
+    shedder = LoadShedder(
+        IdempotencyMiddleware(app, app.state),
+        app.state,
+        settings.max_in_flight,
+        settings.tenant_share,
     )
+    # Correlation outermost, so replayed and shed answers get this call's ids too.
+    return CorrelationMiddleware(shedder, app.state, settings.max_body_bytes)
 
 
 def create_app(settings: GatewaySettings) -> Litestar:
@@ -62,14 +68,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
         nc = await connect(settings.nats_url, name="mnemo-gateway")
         publisher = Publisher(nc, topology, SERVICE)
         await ensure_streams(publisher.js, topology)
-        limits = await Limits.open(
-            publisher.js,
-            topology,
-            parse_limits(settings.rate_limits, "MNEMO_RATE_LIMITS"),
-            parse_limits(settings.monthly_quotas, "MNEMO_MONTHLY_QUOTAS"),
-            parse_limits(settings.tenant_rate_limits, "MNEMO_TENANT_RATE_LIMITS"),
-            parse_tenant_limits(settings.tenant_limits, "MNEMO_TENANT_LIMITS"),
-        )
+        limits = await Limits.open(nc, topology, settings.limit_spec(), settings.limit_timeout)
         keys = KeyCache(
             await publisher.js.create_key_value(bucket=keys_bucket(topology.root), history=1),
             await publisher.js.create_key_value(bucket=key_usage_bucket(topology.root), history=1),

@@ -54,23 +54,28 @@ class Problem(Exception):
 
 
 def problem_response(request: Request, problem: Problem) -> Response[bytes]:
+    return Response(
+        content=problem_json(problem, request.url.path),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
+
+
+def problem_json(problem: Problem, path: str) -> bytes:
+    """The body of a problem answer (also for ASGI middleware outside the app)."""
     body = {
         "type": f"https://mnemo.dev/errors/{problem.code.lower().replace('_', '-')}",
         "title": _TITLES.get(problem.status, "Error"),
         "status": problem.status,
         "detail": problem.detail,
-        "instance": request.url.path,
+        "instance": path,
         "code": problem.code,
         "details": problem.details,
         # What clients written for the hosted APIs read (the anansi-memory SDK raises it).
         "error": problem.detail,
     }
-    return Response(
-        content=msgspec.json.encode(body),
-        status_code=problem.status,
-        media_type=PROBLEM_JSON,
-        headers=problem.headers,
-    )
+    return msgspec.json.encode(body)
 
 
 def handle_problem(request: Request, exc: Exception) -> Response[bytes]:
