@@ -32,7 +32,7 @@ def nats_url(use_docker: bool, tmp_path_factory: pytest.TempPathFactory) -> Iter
     elif use_docker:
         from testcontainers.community.nats import NatsContainer
 
-        with NatsContainer("nats:2.11", jetstream=True) as container:
+        with NatsContainer("nats:2.12", jetstream=True) as container:
             yield container.nats_uri()
     else:
         server = NatsServer(tmp_path_factory.mktemp("nats"))

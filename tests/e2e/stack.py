@@ -42,6 +42,9 @@ class Stack:
             "MNEMO_DEV_TENANT": "e2e",
             "MNEMO_KEY_SECRET": "e2e-key-secret-" + os.urandom(8).hex(),
             "MNEMO_OPEN_SIGNUP": "true",
+            # Tests present bad keys on purpose, all from 127.0.0.1: only the tests of the
+            # failed-auth limit turn it on (on their own gateway).
+            "MNEMO_AUTH_FAILURE_LIMIT": "0",
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 

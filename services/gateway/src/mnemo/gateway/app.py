@@ -19,7 +19,7 @@ from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
 from mnemo.gateway.guard import InputGuard, Shape
 from mnemo.gateway.idempotency import TTL_SECONDS, IdempotencyMiddleware
-from mnemo.gateway.limits import Limits, parse_limits, parse_tenant_limits
+from mnemo.gateway.limits import Limits
 from mnemo.gateway.problems import Problem, handle_http_exception, handle_problem, handle_unexpected
 from mnemo.gateway.routes.accounts import (
     create_agent,
@@ -45,6 +45,7 @@ from mnemo.gateway.routes.memories import delete_memory, get_memory, list_memori
 from mnemo.gateway.routes.packs import latest_pack
 from mnemo.gateway.routes.search import search, search_post
 from mnemo.gateway.settings import GatewaySettings
+from mnemo.gateway.shedding import LoadShedder
 
 SERVICE = "gateway"
 
@@ -61,13 +62,16 @@ REFUSALS: list[tuple[str, Shape]] = [
 def create_asgi(settings: GatewaySettings) -> ASGIApp:
     """The app as served: Litestar inside the correlation middleware."""
     app = create_app(settings)
-    # Correlation outermost, so replayed answers get this call's ids too; the input guard
-    # next, so nothing hostile reaches the idempotency store or a route.
-    return CorrelationMiddleware(
+    # Load shedding first (before a body is read or anything waits on the bus), then the
+    # input guard, so nothing hostile reaches the idempotency store or a route.
+    shedder = LoadShedder(
         InputGuard(IdempotencyMiddleware(app, app.state), settings.max_body_bytes, REFUSALS),
         app.state,
-        settings.max_body_bytes,
+        settings.max_in_flight,
+        settings.tenant_share,
     )
+    # Correlation outermost, so replayed and shed answers get this call's ids too.
+    return CorrelationMiddleware(shedder, app.state, settings.max_body_bytes)
 
 
 def create_app(settings: GatewaySettings) -> Litestar:
@@ -77,14 +81,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
         nc = await connect(settings.nats_url, name="mnemo-gateway")
         publisher = Publisher(nc, topology, SERVICE)
         await ensure_streams(publisher.js, topology)
-        limits = await Limits.open(
-            publisher.js,
-            topology,
-            parse_limits(settings.rate_limits, "MNEMO_RATE_LIMITS"),
-            parse_limits(settings.monthly_quotas, "MNEMO_MONTHLY_QUOTAS"),
-            parse_limits(settings.tenant_rate_limits, "MNEMO_TENANT_RATE_LIMITS"),
-            parse_tenant_limits(settings.tenant_limits, "MNEMO_TENANT_LIMITS"),
-        )
+        limits = await Limits.open(nc, topology, settings.limit_spec(), settings.limit_timeout)
         keys = KeyCache(
             await publisher.js.create_key_value(bucket=keys_bucket(topology.root), history=1),
             await publisher.js.create_key_value(bucket=key_usage_bucket(topology.root), history=1),

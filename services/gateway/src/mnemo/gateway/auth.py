@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import msgspec
 from litestar import Request
@@ -23,6 +24,9 @@ from mnemo.contracts import KeyGrant, key_digest, utcnow
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.settings import GatewaySettings
 from mnemo.telemetry import get_logger
+
+if TYPE_CHECKING:
+    from mnemo.gateway.deps import Deps
 
 log = get_logger(__name__)
 
@@ -85,6 +89,10 @@ class KeyCache:
                 log.warning("key_watch_failed", error=exc)
                 await asyncio.sleep(0.5)
 
+    def cached(self, digest: str) -> KeyGrant | None:
+        """The grant as this replica's copy has it, without any I/O."""
+        return self._grants.get(digest)
+
     async def grant(self, digest: str) -> KeyGrant | None:
         found = self._grants.get(digest)
         if found is not None:
@@ -125,15 +133,27 @@ class KeyCache:
         return entry.value.decode() if entry.value else None
 
 
-async def authenticate(request: Request, settings: GatewaySettings, keys: KeyCache) -> Principal:
-    """The caller's principal from `Authorization: Bearer <key>`, else 401."""
+async def authenticate(request: Request, deps: "Deps") -> Principal:
+    """The caller's principal from `Authorization: Bearer <key>`, else 401.
+
+    A key presented in vain counts against the client address's failed-auth limit; an
+    address over it gets 429 before any lookup, unless its key is one this replica knows
+    (so a valid key behind the same address as a flood keeps working)."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
         raise Problem(401, "UNAUTHORIZED", "send your API key as 'Authorization: Bearer <key>'")
-    principal = await principal_of(key, settings, keys)
+    address = client_address(request)
+    blocked = deps.limits.auth_blocked(address)
+    if blocked is not None:
+        principal = known_principal(key, deps.settings, deps.keys)
+        if principal is None:
+            raise blocked
+    else:
+        principal = await principal_of(key, deps.settings, deps.keys)
     if principal is None:
+        await deps.limits.auth_failed(address)
         raise Problem(401, "UNAUTHORIZED", "the API key is invalid or revoked")
     state = request.scope["state"]
     state["tenant_id"] = principal.tenant_id
@@ -142,18 +162,42 @@ async def authenticate(request: Request, settings: GatewaySettings, keys: KeyCac
     return principal
 
 
+def client_address(request: Request) -> str:
+    """The ASGI client host: the TCP peer, or what a proxy of MNEMO_FORWARDED_ALLOW_IPS
+    says in X-Forwarded-For (uvicorn rewrites the client for those only)."""
+    return request.client.host if request.client else "unknown"
+
+
 async def principal_of(key: str, settings: GatewaySettings, keys: KeyCache) -> Principal | None:
     """The principal a key stands for now, or None (unknown or revoked)."""
-    dev = settings.dev_api_key
-    if dev is not None and hmac.compare_digest(key.encode(), dev.encode()):
-        # Each development key its own id (replicas may be given different ones).
-        key_id = "dev-" + hashlib.sha256(key.encode()).hexdigest()[:12]
-        return Principal(
-            tenant_id=settings.dev_tenant, actor="key:dev", kind="master", key_id=key_id
-        )
+    dev = _dev_principal(key, settings)
+    if dev is not None:
+        return dev
     if not settings.key_secret or not key.startswith(("mk_", "ak_")) or len(key) > 256:
         return None
-    grant = await keys.grant(key_digest(settings.key_secret, key))
+    return _principal(await keys.grant(key_digest(settings.key_secret, key)), keys)
+
+
+def known_principal(key: str, settings: GatewaySettings, keys: KeyCache) -> Principal | None:
+    """principal_of from this replica's copy of the keys only: no I/O, for hot paths."""
+    dev = _dev_principal(key, settings)
+    if dev is not None:
+        return dev
+    if not settings.key_secret or not key.startswith(("mk_", "ak_")) or len(key) > 256:
+        return None
+    return _principal(keys.cached(key_digest(settings.key_secret, key)), keys)
+
+
+def _dev_principal(key: str, settings: GatewaySettings) -> Principal | None:
+    dev = settings.dev_api_key
+    if dev is None or not hmac.compare_digest(key.encode(), dev.encode()):
+        return None
+    # Each development key its own id (replicas may be given different ones).
+    key_id = "dev-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+    return Principal(tenant_id=settings.dev_tenant, actor="key:dev", kind="master", key_id=key_id)
+
+
+def _principal(grant: KeyGrant | None, keys: KeyCache) -> Principal | None:
     if grant is None or grant.revoked:
         return None
     keys.used(grant.key_id)
@@ -176,7 +220,7 @@ async def authorize(request: Request, action: str) -> Principal:
     from mnemo.gateway.deps import deps_of
 
     deps = deps_of(request)
-    principal = await authenticate(request, deps.settings, deps.keys)
+    principal = await authenticate(request, deps)
     usage = await deps.limits.charge(principal.tenant_id, principal.key_id, action)
     if usage is not None:
         request.scope["state"]["rate_usage"] = usage

@@ -26,6 +26,10 @@ def main() -> None:
             loop="uvloop",
             # httptools, answering what it cannot parse as problem+json.
             http=ProblemHttpProtocol,
+            # X-Forwarded-For is believed from the configured proxies only (uvicorn's own
+            # default would believe any process on this host).
+            proxy_headers=bool(settings.forwarded_allow_ips),
+            forwarded_allow_ips=settings.forwarded_allow_ips or None,
             # Streams (SSE) never end by themselves: on shutdown they get 5 s, then go.
             timeout_graceful_shutdown=5,
         )

@@ -1,25 +1,31 @@
-"""Rate limits per key and minute, and monthly quotas per tenant, shared by every gateway
-replica through NATS KV counters (compare-and-set, so concurrent replicas never lose a
-count). A limit the store cannot check is let through and logged: the bus being slow
-must not take the API down with it.
+"""Rate limits per key and minute, monthly quotas per tenant, and failed authentications
+per client address and minute, shared by every gateway replica through exact JetStream
+counters (mnemo.gateway.counters).
+
+A limit must hold: when the counter store cannot be reached, the call is refused (503
+with Retry-After), never let through unchecked. Every call is counted, refused ones too,
+so a client hammering past its limit stays refused until the window turns.
 """
 
 import hashlib
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
-from nats.js.kv import KeyValue
+from nats.aio.client import Client
 
 from mnemo.contracts import Topology
+from mnemo.gateway.counters import Counters, CountersUnavailable
 from mnemo.gateway.problems import Problem
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
 
-_CAS_ATTEMPTS = 20
+# Seconds a client is told to wait when the counter store does not answer.
+UNAVAILABLE_RETRY_AFTER = 2
+# At most this many blocked client addresses are remembered per replica and minute.
+_MAX_BLOCKED = 100_000
 
 
 def parse_limits(spec: str, setting: str) -> dict[str, int]:
@@ -51,74 +57,71 @@ class Usage:
     reset: int  # seconds until the window starts again
 
 
+@dataclass(frozen=True)
+class LimitSpec:
+    """What Limits.open needs from the settings, parsed."""
+
+    per_minute: dict[str, int]
+    monthly: dict[str, int]
+    tenant_per_minute: dict[str, int]
+    per_tenant: dict[str, dict[str, int]]
+    auth_failures: int  # failed authentications per client address and minute (0: no limit)
+
+
 class Limits:
-    def __init__(
-        self,
-        kv_minute: KeyValue,
-        kv_month: KeyValue,
-        per_minute: dict[str, int],
-        monthly: dict[str, int],
-        tenant_per_minute: dict[str, int] | None = None,
-        per_tenant: dict[str, dict[str, int]] | None = None,
-    ) -> None:
-        self._minute = kv_minute
-        self._month = kv_month
-        self._per_minute = per_minute
-        self._monthly = monthly
-        self._tenant_per_minute = tenant_per_minute or {}
-        self._per_tenant = per_tenant or {}
+    def __init__(self, minute: Counters, month: Counters, spec: LimitSpec) -> None:
+        self._minute = minute
+        self._month = month
+        self._spec = spec
+        # Client addresses over their failed-auth limit, by the minute window they hit it in:
+        # a replica refuses their unknown keys without a lookup or a count until it turns.
+        self._blocked: dict[str, int] = {}
 
     @classmethod
     async def open(
-        cls,
-        js: JetStreamContext,
-        topology: Topology,
-        per_minute: dict[str, int],
-        monthly: dict[str, int],
-        tenant_per_minute: dict[str, int] | None = None,
-        per_tenant: dict[str, dict[str, int]] | None = None,
+        cls, nc: Client, topology: Topology, spec: LimitSpec, timeout: float
     ) -> "Limits":
-        root = topology.root.upper()
-        minute = await js.create_key_value(bucket=f"{root}_RATE", ttl=180, history=1)
-        month = await js.create_key_value(bucket=f"{root}_QUOTA", ttl=40 * 86400, history=1)
-        return cls(minute, month, per_minute, monthly, tenant_per_minute, per_tenant)
+        root = topology.root
+        minute = await Counters.open(
+            nc, f"{root.upper()}_RATE_COUNTERS", f"{root}.limits.minute", 180, timeout
+        )
+        month = await Counters.open(
+            nc, f"{root.upper()}_QUOTA_COUNTERS", f"{root}.limits.month", 40 * 86400, timeout
+        )
+        return cls(minute, month, spec)
 
     async def charge(self, tenant_id: str, api_key: str, action: str) -> Usage | None:
         """Count one call of `action` against the key's and the tenant's per-minute limits
-        and the tenant's monthly quota; raise 429/402 problems when over; return the usage
-        nearest its limit."""
-        now = time.time()
-        window = int(now // 60)
-        reset = 60 - int(now % 60)
+        and the tenant's monthly quota; raise 429/402 problems when over (503 when the
+        counts cannot be taken); return the usage nearest its limit."""
+        spec = self._spec
+        window, reset = _minute_window()
         usage = None
-        key_limit = self._per_minute.get(action, self._per_minute.get("default"))
-        tenant_limits = self._per_tenant.get(tenant_id, self._tenant_per_minute)
+        key_limit = spec.per_minute.get(action, spec.per_minute.get("default"))
+        tenant_limits = spec.per_tenant.get(tenant_id, spec.tenant_per_minute)
         tenant_limit = tenant_limits.get(action, tenant_limits.get("default"))
         for limit, counter, scope in (
-            (key_limit, f"{tenant_id}.{_fingerprint(api_key)}.{action}.{window}", "key"),
-            (tenant_limit, f"{tenant_id}._tenant.{action}.{window}", "tenant"),
+            (key_limit, (tenant_id, _fingerprint(api_key), action, str(window)), "key"),
+            (tenant_limit, (tenant_id, "_tenant", action, str(window)), "tenant"),
         ):
             if limit is None:
                 continue
-            count = await self._count(self._minute, counter)
-            if count is None:
-                continue
+            # In turn, not at once: a call the key's limit refuses spends none of the tenant's.
+            count = await _counted(self._minute.incr(*counter))
             seen = Usage(limit=limit, remaining=max(limit - count, 0), reset=reset)
             if usage is None or seen.remaining < usage.remaining:
                 usage = seen
             if count > limit:
-                raise Problem(
-                    429,
-                    "RATE_LIMIT",
+                raise _too_many(
                     f"rate limit exceeded: {limit} {action} calls per minute per {scope}",
-                    details={"limit": limit, "remaining": 0, "retryAfter": reset, "scope": scope},
-                    headers={"Retry-After": str(reset), **usage_headers(seen)},
+                    seen,
+                    scope,
                 )
-        quota = self._monthly.get(action)
+        quota = spec.monthly.get(action)
         if quota is not None:
             month = datetime.now(UTC).strftime("%Y%m")
-            used = await self._count(self._month, f"{tenant_id}.{action}.{month}")
-            if used is not None and used > quota:
+            used = await _counted(self._month.incr(tenant_id, action, month))
+            if used > quota:
                 raise Problem(
                     402,
                     "QUOTA_EXCEEDED",
@@ -127,44 +130,85 @@ class Limits:
                 )
         return usage
 
+    def auth_blocked(self, address: str) -> Problem | None:
+        """The 429 for a client address already over its failed-auth limit this minute
+        (as this replica has seen it), without any I/O; else None."""
+        window, reset = _minute_window()
+        if self._blocked.get(address) != window:
+            return None
+        limit = self._spec.auth_failures
+        return _auth_problem(Usage(limit=limit, remaining=0, reset=reset))
+
+    async def auth_failed(self, address: str) -> None:
+        """Count a failed authentication from `address`; raise 429 once over the limit."""
+        limit = self._spec.auth_failures
+        if limit <= 0:
+            return
+        window, reset = _minute_window()
+        count = await _counted(self._minute.incr("_auth", _fingerprint(address), str(window)))
+        if count <= limit:
+            return
+        if len(self._blocked) >= _MAX_BLOCKED:
+            self._blocked = {a: w for a, w in self._blocked.items() if w == window}
+        if len(self._blocked) < _MAX_BLOCKED:
+            self._blocked[address] = window
+        raise _auth_problem(Usage(limit=limit, remaining=0, reset=reset))
+
     @property
     def monthly_quotas(self) -> dict[str, int]:
-        return dict(self._monthly)
+        return dict(self._spec.monthly)
 
     async def month_usage(self, tenant_id: str) -> dict[str, int]:
         """This month's count of each action that has a quota (only those are counted)."""
         month = datetime.now(UTC).strftime("%Y%m")
-        used: dict[str, int] = {}
-        for action in self._monthly:
-            try:
-                entry = await self._month.get(f"{tenant_id}.{action}.{month}")
-                used[action] = int(entry.value or b"0")
-            except KeyNotFoundError:
-                used[action] = 0
-        return used
+        return {
+            action: await _counted(self._month.value(tenant_id, action, month))
+            for action in self._spec.monthly
+        }
 
-    async def _count(self, kv: KeyValue, key: str) -> int | None:
-        try:
-            for _ in range(_CAS_ATTEMPTS):
-                try:
-                    entry = await kv.get(key)
-                except KeyNotFoundError:
-                    try:
-                        await kv.create(key, b"1")
-                        return 1
-                    except KeyWrongLastSequenceError:
-                        continue
-                count = int(entry.value or b"0") + 1
-                try:
-                    await kv.update(key, str(count).encode(), last=entry.revision)
-                    return count
-                except KeyWrongLastSequenceError:
-                    continue
-        except Exception as exc:
-            log.warning("limit_unchecked", error=exc)
-            return None
-        log.warning("limit_unchecked", error="too much contention")
-        return None
+
+async def _counted(count: Awaitable[int]) -> int:
+    try:
+        return await count
+    except CountersUnavailable as exc:
+        # Refuse rather than let an uncounted call through: a limit must hold.
+        log.warning("limit_store_unavailable", error=exc)
+        raise Problem(
+            503,
+            "LIMITS_UNAVAILABLE",
+            "rate limits cannot be checked right now; try again shortly",
+            details={"retryAfter": UNAVAILABLE_RETRY_AFTER},
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+        ) from None
+
+
+def _too_many(detail: str, usage: Usage, scope: str) -> Problem:
+    return Problem(
+        429,
+        "RATE_LIMIT",
+        detail,
+        details={
+            "limit": usage.limit,
+            "remaining": 0,
+            "retryAfter": usage.reset,
+            "scope": scope,
+        },
+        headers={"Retry-After": str(usage.reset), **usage_headers(usage)},
+    )
+
+
+def _auth_problem(usage: Usage) -> Problem:
+    return _too_many(
+        f"too many failed authentications from this address: {usage.limit} per minute",
+        usage,
+        "address",
+    )
+
+
+def _minute_window() -> tuple[int, int]:
+    """(this minute's number, seconds until the next one starts)."""
+    now = time.time()
+    return int(now // 60), 60 - int(now % 60)
 
 
 def usage_headers(usage: Usage) -> dict[str, str]:

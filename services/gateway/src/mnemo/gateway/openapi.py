@@ -622,7 +622,10 @@ _ERRORS = {
     422: "The body breaks its schema (a missing field, a wrong type), named in details.field",
     413: "Body or content too large",
     429: "Rate limit exceeded; Retry-After says when to come back",
-    503: "A service behind the gateway is unavailable; nothing was accepted",
+    503: (
+        "Overloaded (load shed), or a service or the rate-limit store is unavailable;"
+        " Retry-After says when to retry; nothing was accepted"
+    ),
 }
 
 
@@ -676,6 +679,8 @@ def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
         success["content"] = {op.media_type: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(op.status): success}
     statuses = set(op.errors) | ({op.schema_error} if op.body is not None else set())
+    # Any call may be shed (503), any key presented in vain counts toward a 429.
+    statuses |= {503} | ({429} if op.auth else set())
     for status in sorted(statuses):
         responses[str(status)] = {
             "description": _ERRORS[status],

@@ -71,12 +71,16 @@ def problem_document(
     }
 
 
-def problem_response(request: Request, problem: Problem) -> Response[bytes]:
-    body = problem_document(
-        problem.status, problem.code, problem.detail, request.url.path, problem.details
+def problem_json(problem: Problem, path: str) -> bytes:
+    """The body of a problem answer (also for ASGI middleware outside the app)."""
+    return msgspec.json.encode(
+        problem_document(problem.status, problem.code, problem.detail, path, problem.details)
     )
+
+
+def problem_response(request: Request, problem: Problem) -> Response[bytes]:
     return Response(
-        content=msgspec.json.encode(body),
+        content=problem_json(problem, request.url.path),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
         headers=problem.headers,

@@ -1,6 +1,6 @@
 """Gateway settings, from MNEMO_* environment variables."""
 
-from mnemo.gateway.limits import parse_limits, parse_tenant_limits
+from mnemo.gateway.limits import LimitSpec, parse_limits, parse_tenant_limits
 from mnemo.settings import ServiceSettings
 
 
@@ -34,6 +34,25 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
     tenant_limits: str = ""
     # MNEMO_MONTHLY_QUOTAS: calls per calendar month per tenant, by action (none: unlimited).
     monthly_quotas: str = ""
+    # MNEMO_AUTH_FAILURE_LIMIT: failed authentications (a key presented but unknown or
+    # revoked) per client address and minute, shared by all replicas; beyond it the address
+    # gets 429 for the rest of the minute, except for keys this replica already knows.
+    # 0: no limit.
+    auth_failure_limit: int = 30
+    # MNEMO_LIMIT_TIMEOUT: seconds to wait for the rate-limit counters (NATS JetStream);
+    # past it the call is refused with 503 and Retry-After, never let through uncounted.
+    limit_timeout: float = 2.0
+    # MNEMO_MAX_IN_FLIGHT: requests one gateway replica works on at once; beyond it a
+    # request is answered 503 with Retry-After at once (0: no bound). Health checks and
+    # event streams do not count.
+    max_in_flight: int = 64
+    # MNEMO_TENANT_SHARE: the share of MNEMO_MAX_IN_FLIGHT one tenant (or one client
+    # address, for calls without a known key) may hold, so that one noisy tenant cannot
+    # starve the others; 1.0 lets one tenant take every slot (a single-tenant server).
+    tenant_share: float = 0.5
+    # MNEMO_FORWARDED_ALLOW_IPS: comma-separated addresses of reverse proxies whose
+    # X-Forwarded-For is believed; empty: the client address is the TCP peer, always.
+    forwarded_allow_ips: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -43,9 +62,21 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
             raise ValueError("MNEMO_DEV_API_KEY must be at least 16 characters")
         if self.key_secret is not None and len(self.key_secret) < 16:
             raise ValueError("MNEMO_KEY_SECRET must be at least 16 characters")
-        parse_limits(self.rate_limits, "MNEMO_RATE_LIMITS")
-        parse_limits(self.monthly_quotas, "MNEMO_MONTHLY_QUOTAS")
-        parse_limits(self.tenant_rate_limits, "MNEMO_TENANT_RATE_LIMITS")
-        parse_tenant_limits(self.tenant_limits, "MNEMO_TENANT_LIMITS")
+        self.limit_spec()  # a malformed limit fails at start, naming its variable
+        if self.auth_failure_limit < 0 or self.max_in_flight < 0:
+            raise ValueError("MNEMO_AUTH_FAILURE_LIMIT and MNEMO_MAX_IN_FLIGHT must be >= 0")
+        if not 0 < self.tenant_share <= 1:
+            raise ValueError("MNEMO_TENANT_SHARE must be above 0 and at most 1")
+        if self.limit_timeout <= 0:
+            raise ValueError("MNEMO_LIMIT_TIMEOUT must be above 0")
         if not self.dev_tenant.replace("-", "").replace("_", "").isalnum():
             raise ValueError("MNEMO_DEV_TENANT must be letters, digits, '-' or '_'")
+
+    def limit_spec(self) -> LimitSpec:
+        return LimitSpec(
+            per_minute=parse_limits(self.rate_limits, "MNEMO_RATE_LIMITS"),
+            monthly=parse_limits(self.monthly_quotas, "MNEMO_MONTHLY_QUOTAS"),
+            tenant_per_minute=parse_limits(self.tenant_rate_limits, "MNEMO_TENANT_RATE_LIMITS"),
+            per_tenant=parse_tenant_limits(self.tenant_limits, "MNEMO_TENANT_LIMITS"),
+            auth_failures=self.auth_failure_limit,
+        )

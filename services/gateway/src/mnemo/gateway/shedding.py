@@ -1,0 +1,110 @@
+"""Load shedding: a bound on the requests one gateway replica works on at once, and a
+share of it per tenant, so that a burst is refused early and cheaply (503 + Retry-After,
+before authentication, limits or any service is asked) instead of queueing into timeouts,
+and one noisy tenant cannot starve the others.
+
+A request belongs to the tenant of its key as this replica's copy of the keys knows it
+(an HMAC and a dict lookup, no I/O); a request without a known key belongs to its client
+address, so floods of bad keys or anonymous calls have a share too. Health checks and
+event streams (which last as long as the client stays) are not counted.
+"""
+
+import time
+from collections import Counter
+from typing import Any
+
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from mnemo.gateway.auth import known_principal
+from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_json
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
+
+RETRY_AFTER = 1  # seconds: a slot frees as soon as any request in flight is answered
+_EXEMPT = ("/v1/health", "/v1/events/stream")
+_LOG_EVERY = 1.0  # seconds between two "load_shed" lines of one replica
+
+
+class LoadShedder:
+    """ASGI middleware: at most `max_in_flight` requests at once, `share` of them per owner."""
+
+    def __init__(self, app: ASGIApp, state: Any, max_in_flight: int, share: float) -> None:
+        self.app = app
+        self.state = state
+        self.max_in_flight = max_in_flight
+        self.per_owner = max(1, int(max_in_flight * share))
+        self.in_flight = 0
+        self.held: Counter[str] = Counter()
+        self._shed = 0
+        self._logged = 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.max_in_flight <= 0 or scope["path"].startswith(_EXEMPT):
+            await self.app(scope, receive, send)
+            return
+        owner = self._owner(scope)
+        if self.in_flight >= self.max_in_flight or self.held[owner] >= self.per_owner:
+            await self._refuse(scope, send, owner)
+            return
+        self.in_flight += 1
+        self.held[owner] += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+            self.held[owner] -= 1
+            if not self.held[owner]:
+                del self.held[owner]
+
+    def _owner(self, scope: Scope) -> str:
+        deps = getattr(self.state, "deps", None)
+        key = _presented_key(scope)
+        if deps is not None and key:
+            principal = known_principal(key, deps.settings, deps.keys)
+            if principal is not None:
+                return "tenant:" + principal.tenant_id
+        client = scope.get("client")
+        return "address:" + (client[0] if client else "unknown")
+
+    async def _refuse(self, scope: Scope, send: Send, owner: str) -> None:
+        full = self.in_flight >= self.max_in_flight
+        problem = Problem(
+            503,
+            "OVERLOADED",
+            "the server is at capacity; retry shortly"
+            if full
+            else "too many of your requests are in progress at once; retry shortly",
+            details={"retryAfter": RETRY_AFTER, "scope": "server" if full else "tenant"},
+        )
+        body = problem_json(problem, scope["path"])
+        headers: list[tuple[bytes, bytes]] = [
+            (b"content-type", PROBLEM_JSON.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(RETRY_AFTER).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+        self._note_shed(full, owner)
+
+    def _note_shed(self, full: bool, owner: str) -> None:
+        # One line a second at most: a burst being shed must not become a burst of logs.
+        self._shed += 1
+        now = time.monotonic()
+        if now - self._logged >= _LOG_EVERY:
+            kind = "server" if full else owner.partition(":")[0]
+            log.warning("load_shed", refused=self._shed, scope=kind, in_flight=self.in_flight)
+            self._shed, self._logged = 0, now
+
+
+def _presented_key(scope: Scope) -> str:
+    """The key of `Authorization: Bearer` or ElizaOS's `X-API-KEY`, else ''."""
+    for name, value in scope.get("headers", []):
+        name = bytes(name).lower()
+        if name == b"authorization":
+            scheme, _, key = bytes(value).decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer":
+                return key.strip()
+        elif name == b"x-api-key":
+            return bytes(value).decode("latin-1").strip()
+    return ""

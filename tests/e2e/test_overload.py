@@ -1,0 +1,151 @@
+"""Load shedding: a gateway works on a bounded number of requests at once, one tenant holds
+at most a share of them, and what does not fit is refused at once with 503 + Retry-After."""
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from .test_accounts import sign_up
+from .test_errors import assert_problem
+from .waiting import eventually
+
+# Four requests at once per gateway, two per tenant (or per client address).
+BOUND = {"MNEMO_MAX_IN_FLIGHT": "4", "MNEMO_TENANT_SHARE": "0.5"}
+
+
+@pytest.fixture(scope="module")
+def quiet(stack):
+    """Another tenant, calling politely."""
+    with stack.client() as api:
+        return sign_up(api, "quiet-" + uuid.uuid4().hex[:6])
+
+
+@pytest.fixture
+def bounded(stack):
+    with stack.extra_gateway(stack.api_key + "-bounded", **BOUND) as gateway:
+        yield gateway
+
+
+class Held:
+    """`n` calls kept in flight: their body (2 bytes) comes one byte at first, the second
+    on close. With a key, ingest calls of its tenant; without, sign-ups (which read their
+    body before any key is asked for)."""
+
+    def __init__(self, gateway: httpx.Client, n: int, key: str | None) -> None:
+        self.port = httpx.URL(str(gateway.base_url)).port
+        auth = f"Authorization: Bearer {key}\r\n" if key else ""
+        path = "/v1/ingest" if key else "/v1/agent/sign-up"
+        self.request = (
+            f"POST {path} HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+            f"Content-Length: 2\r\nX-Correlation-Id: held\r\n{auth}\r\n{{"
+        ).encode()
+        self.socks = [self._open() for _ in range(n)]
+
+    def _open(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        sock.sendall(self.request)
+        return sock
+
+    def renew(self) -> None:
+        """Send again any call that was answered (shed, when it raced another call)."""
+        for i, sock in enumerate(self.socks):
+            sock.setblocking(False)
+            try:
+                answered = bool(sock.recv(4096, socket.MSG_PEEK))
+            except BlockingIOError:
+                answered = False
+            sock.setblocking(True)
+            if answered:
+                sock.close()
+                self.socks[i] = self._open()
+
+    def close(self) -> None:
+        for sock in self.socks:
+            with contextlib.suppress(OSError):
+                sock.sendall(b"}")
+                sock.recv(4096)  # the answer (a 4xx for the empty item): the slot is free
+            sock.close()
+
+
+@contextlib.contextmanager
+def held(gateway: httpx.Client, n: int, key: str | None) -> Iterator[Held]:
+    calls = Held(gateway, n, key)
+    try:
+        yield calls
+    finally:
+        calls.close()
+
+
+def refused(calls: list[Held], probe: Callable[[], httpx.Response]) -> httpx.Response | None:
+    """The probe's answer if it is a 503 while every held call is in flight, else None."""
+    for call in calls:
+        call.renew()
+    response = probe()
+    return response if response.status_code == 503 else None
+
+
+def search(gateway: httpx.Client, key: str | None = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return gateway.get("/v1/search", params={"userId": "u", "q": "x"}, headers=headers)
+
+
+def test_a_tenant_over_its_share_gets_a_fast_503_and_others_are_still_served(bounded, quiet):
+    own_key = bounded.headers["Authorization"].removeprefix("Bearer ")
+    with held(bounded, 2, key=own_key) as tenant_calls:
+        shed = eventually(lambda: refused([tenant_calls], lambda: search(bounded)))
+        body = assert_problem(shed, 503)
+        assert body["code"] == "OVERLOADED" and body["details"]["scope"] == "tenant"
+        assert int(shed.headers["Retry-After"]) >= 1
+        # Another tenant has slots of its own.
+        assert search(bounded, quiet.master).status_code == 200
+        # Calls without a known key hold the share of their client address: two of them
+        # fill the gateway, and then everyone waits.
+        with held(bounded, 2, key=None) as anonymous_calls:
+            full = eventually(
+                lambda: refused(
+                    [tenant_calls, anonymous_calls], lambda: search(bounded, quiet.master)
+                )
+            )
+            assert assert_problem(full, 503)["details"]["scope"] == "server"
+            assert int(full.headers["Retry-After"]) >= 1
+    # Health answers whatever the load, and the slots come back once the calls end.
+    assert bounded.get("/v1/health").status_code == 200
+    eventually(lambda: search(bounded).status_code == 200)
+
+
+def test_a_noisy_burst_is_shed_with_503_while_another_tenant_is_served(bounded, quiet):
+    async def scenario() -> tuple[list[httpx.Response], list[httpx.Response]]:
+        async with (
+            httpx.AsyncClient(
+                base_url=str(bounded.base_url),
+                headers=dict(bounded.headers),
+                timeout=60,
+                limits=httpx.Limits(max_connections=300),
+            ) as noisy,
+            httpx.AsyncClient(
+                base_url=str(bounded.base_url),
+                headers={"Authorization": f"Bearer {quiet.master}"},
+                timeout=60,
+            ) as polite,
+        ):
+            params = {"userId": "u", "q": "burst"}
+            burst = asyncio.gather(*(noisy.get("/v1/search", params=params) for _ in range(300)))
+
+            async def one_at_a_time() -> list[httpx.Response]:
+                return [await polite.get("/v1/search", params=params) for _ in range(10)]
+
+            return await asyncio.gather(burst, one_at_a_time())  # type: ignore[return-value]
+
+    burst, served = asyncio.run(scenario())
+    assert {r.status_code for r in burst} <= {200, 503}
+    shed = [r for r in burst if r.status_code == 503]
+    assert shed, "300 calls at once against a bound of 4 must shed some"
+    for response in shed:
+        assert assert_problem(response, 503)["code"] == "OVERLOADED"
+        assert int(response.headers["Retry-After"]) >= 1
+    assert [r.status_code for r in served] == [200] * 10
