@@ -14,11 +14,10 @@ import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from mnemo.bus import Publisher
-from mnemo.bus.failures import is_dependency_failure
 from mnemo.contracts import Signal, new_id, utcnow
 from mnemo.gateway.body import read_body, replay
 from mnemo.gateway.limits import usage_headers
-from mnemo.gateway.problems import PROBLEM_JSON, problem_document
+from mnemo.gateway.problems import PROBLEM_JSON, problem_json, unexpected
 from mnemo.telemetry import MessageContext, get_logger, message_context
 
 log = get_logger(__name__)
@@ -127,30 +126,15 @@ async def _publish(publisher: Publisher, signal: Signal) -> None:
         log.warning("audit_signal_failed", error=exc, request_id=signal.signal_id)
 
 
-def _failure_status(exc: Exception) -> int:
-    return 503 if is_dependency_failure(exc) else 500
-
-
-def _failure_body(exc: Exception, path: str) -> bytes:
-    status = _failure_status(exc)
-    if status == 503:
-        document = problem_document(
-            503, "UNAVAILABLE", "a dependency of the gateway is unavailable; retry shortly", path
-        )
-    else:
-        document = problem_document(500, "INTERNAL", "an unexpected error occurred", path)
-    return msgspec.json.encode(document)
-
-
 def _failure(exc: Exception, path: str) -> list[Any]:
     """The ASGI messages of the answer to an exception that escaped the app."""
-    status, body = _failure_status(exc), _failure_body(exc, path)
+    problem = unexpected(exc)
+    status, body = problem.status, problem_json(problem, path)
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
     ]
-    if status == 503:
-        headers.append((b"retry-after", b"1"))
+    headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
     return [
         {"type": "http.response.start", "status": status, "headers": headers},
         {"type": "http.response.body", "body": body},

@@ -6,6 +6,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from mnemo.bus.failures import is_dependency_failure
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -101,6 +102,19 @@ def handle_http_exception(request: Request, exc: Exception) -> Response[bytes]:
     return problem_response(request, Problem(exc.status_code, code, str(detail)))
 
 
+def unexpected(exc: Exception) -> Problem:
+    """What the caller is told of an exception no handler expected: 503 (retry shortly)
+    when a dependency is away, else 500; never the exception itself."""
+    if is_dependency_failure(exc):
+        return Problem(
+            503,
+            "UNAVAILABLE",
+            "a dependency of the gateway is unavailable; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    return Problem(500, "INTERNAL", "an unexpected error occurred")
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
     log.exception("unhandled_error", path=request.url.path)
-    return problem_response(request, Problem(500, "INTERNAL", "an unexpected error occurred"))
+    return problem_response(request, unexpected(exc))

@@ -61,7 +61,7 @@ from mnemo.contracts import (
 from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.auth import Principal, authorize, require_master
 from mnemo.gateway.deps import deps_of
-from mnemo.gateway.problems import Problem
+from mnemo.gateway.problems import Problem, unexpected
 from mnemo.gateway.routes.context import time_param
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 from mnemo.gateway.routes.memories import agent_memories
@@ -147,6 +147,9 @@ def handle_error(request: Request, exc: Exception) -> Response[bytes]:
     if isinstance(exc, HTTPException):
         return fail(exc.status_code, _CODES.get(exc.status_code, "HTTP_ERROR"), str(exc.detail))
     log.exception("memanto_failed")
+    problem = unexpected(exc)
+    if problem.status == 503:
+        return fail(503, "SERVICE_UNAVAILABLE", problem.detail, problem.headers)
     return fail(500, "INTERNAL_ERROR", "the request failed; see the gateway's log")
 
 
