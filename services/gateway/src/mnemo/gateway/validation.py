@@ -1,6 +1,7 @@
 """Decoding request bodies and query parameters with errors that name the field."""
 
 import re
+from collections.abc import Collection
 from typing import Any, TypeVar
 
 import msgspec
@@ -12,6 +13,8 @@ T = TypeVar("T")
 
 _FIELD = re.compile(r"`\$\.([A-Za-z0-9_.\[\]]+)`")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
+# An integer as a query parameter: ASCII digits (int() would take " 5", "1_0" and "٥").
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 
 def field_of(message: str) -> str | None:
@@ -39,9 +42,23 @@ async def decode_body(request: Request, type_: type[T], *, status: int = 422) ->
 
 
 def query_param(
-    request: Request, name: str, *, required: bool = False, max_len: int = 256
+    request: Request,
+    name: str,
+    *,
+    required: bool = False,
+    max_len: int = 256,
+    choices: Collection[str] | None = None,
 ) -> str | None:
+    """A text parameter; sent empty, an optional one counts as not sent, unless it must
+    be one of `choices` (then empty is not one of them: a 400, as the document says)."""
     value = request.query_params.get(name)
+    if choices is not None and value is not None and value not in choices:
+        raise Problem(
+            400,
+            "INVALID_REQUEST",
+            f"{name!r} must be one of: {', '.join(sorted(choices))}",
+            field=name,
+        )
     if value is None or value == "":
         if required:
             raise Problem(
@@ -57,12 +74,11 @@ def query_param(
 
 def int_param(request: Request, name: str, *, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Problem(400, "INVALID_REQUEST", f"{name!r} must be an integer", field=name) from None
+    if not _INTEGER.fullmatch(raw):
+        raise Problem(400, "INVALID_REQUEST", f"{name!r} must be an integer", field=name)
+    value = int(raw)
     if not low <= value <= high:
         raise Problem(
             400, "INVALID_REQUEST", f"{name!r} must be between {low} and {high}", field=name

@@ -10,6 +10,7 @@ from litestar import Request, Response, post
 
 from mnemo.bus import PublishError
 from mnemo.contracts import IngestMemory, derived_id, new_id, utcnow
+from mnemo.gateway.agents_seen import ensure_agents
 from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
@@ -27,7 +28,8 @@ SOURCE_TYPES = {
 }
 MAX_CONTENT_BYTES = 100 * 1024
 MAX_USER_ID = 256
-_SOURCE_ID = re.compile(r"^[A-Za-z0-9:_./\-\u2013]{1,256}$")
+SOURCE_ID_PATTERN = r"^[A-Za-z0-9:_./\-\u2013]{1,256}$"
+_SOURCE_ID = re.compile(SOURCE_ID_PATTERN)
 
 
 class IngestRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
@@ -142,6 +144,8 @@ async def ingest(request: Request) -> Response[bytes]:
     principal = await authorize(request, "ingest")
     item = await decode_body(request, IngestRequest, status=400)
     command = to_command(scoped(item, principal), principal.tenant_id, principal.actor)
+    if command.agent_id is not None:
+        await ensure_agents(request, principal, {command.agent_id: "agentId"})
     await publish(request, [command])
     return Response(
         as_json({"id": command.memory_id, "queued": True}),
@@ -174,6 +178,11 @@ async def ingest_batch(request: Request) -> Response[bytes]:
                 field=field,
                 details={"index": index},
             ) from None
+    named: dict[str, str] = {}
+    for index, command in enumerate(commands):
+        if command.agent_id is not None:
+            named.setdefault(command.agent_id, f"items[{index}].agentId")
+    await ensure_agents(request, principal, named)
     # One synthesis pass per user touched: each item says which batch it is in and how
     # many items of the batch belong to its user.
     batch_id = request.scope["state"]["request_id"]
