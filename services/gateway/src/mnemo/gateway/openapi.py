@@ -325,7 +325,9 @@ TIME = {
     ],
 }
 INSTANT = {"type": "string", "format": "date-time"}
-NONBLANK = r"\S"
+# Not blank as str.strip() sees it: Python counts \x1c-\x1f as whitespace, JSON Schema's
+# \s (Unicode White_Space) does not.
+NONBLANK = r"[^\s\x1c-\x1f]"
 
 
 def ints(low: int, high: int) -> dict[str, Any]:

@@ -36,9 +36,39 @@ async def decode_body(request: Request, type_: type[T], *, status: int = 422) ->
         return msgspec.json.decode(body, type=type_)
     except msgspec.ValidationError as exc:
         message = str(exc)
+        if message.startswith(_FLOAT_FOR_INT) and (fixed := _integral(body, type_)) is not None:
+            return fixed
         raise Problem(status, "INVALID_REQUEST", message, field=field_of(message)) from None
     except msgspec.DecodeError as exc:
         raise Problem(400, "MALFORMED_JSON", f"the body is not valid JSON: {exc}") from None
+
+
+_FLOAT_FOR_INT = "Expected `int`, got `float`"
+_STEP = re.compile(r"\.([A-Za-z0-9_]+)|\[(\d+)\]")
+
+
+def _integral(body: bytes, type_: type[T]) -> T | None:
+    """The body as `type_` with each integral float where an int belongs (26.0 for 26)
+    taken as that int: JSON Schema counts 26.0 as an integer, and so do we. None if some
+    other problem remains."""
+    value: Any = msgspec.json.decode(body)
+    for _ in range(16):
+        try:
+            return msgspec.convert(value, type_)
+        except msgspec.ValidationError as exc:
+            message = str(exc)
+            at = field_of(message)
+            if not message.startswith(_FLOAT_FOR_INT) or at is None:
+                return None
+            steps = [int(i) if i else k for k, i in _STEP.findall("." + at)]
+            parent = value
+            for step in steps[:-1]:
+                parent = parent[step]
+            number = parent[steps[-1]]
+            if not isinstance(number, float) or not number.is_integer():
+                return None
+            parent[steps[-1]] = int(number)
+    return None
 
 
 def query_param(
