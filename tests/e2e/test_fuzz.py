@@ -37,7 +37,7 @@ def fuzz_stack(nats_url, database_url, tmp_path_factory):
 
 
 def test_schemathesis_finds_nothing(fuzz_stack, tmp_path, monkeypatch):
-    budget = Budget.from_env(max_examples=5, max_time=75)
+    budget = Budget.from_env(max_examples=5, max_time=90)
     known_log = tmp_path / "known.jsonl"
     monkeypatch.setenv("MNEMO_FUZZ_KNOWN", str(known_log))
     code, output = run(fuzz_stack.base_url, fuzz_stack.api_key, budget, tmp_path / "report")
