@@ -66,6 +66,7 @@ def command(base_url: str, budget: Budget, report_dir: Path) -> list[str]:
 
 def run(base_url: str, api_key: str, budget: Budget, report_dir: Path) -> tuple[int, str]:
     """Schemathesis' exit code and everything it printed."""
+    report_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "SCHEMATHESIS_HOOKS": "tests.e2e.fuzz_hooks",
@@ -73,7 +74,7 @@ def run(base_url: str, api_key: str, budget: Budget, report_dir: Path) -> tuple[
     }
     result = subprocess.run(
         [*command(base_url, budget, report_dir), "--header", f"Authorization: Bearer {api_key}"],
-        cwd=ROOT,
+        cwd=report_dir,  # schemathesis keeps a crash cache in its working folder
         env=env,
         capture_output=True,
         text=True,
