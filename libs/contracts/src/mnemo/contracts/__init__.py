@@ -5,6 +5,7 @@ query messages, subject/stream naming and deterministic id helpers.
 """
 
 from mnemo.contracts.accounts import (
+    AGENT_ID_PATTERN,
     KEY_KINDS,
     KEY_PREFIXES,
     SHOWN_PREFIX,
@@ -97,6 +98,7 @@ from mnemo.contracts.subjects import Topology
 from mnemo.contracts.time import utcnow
 
 __all__ = [
+    "AGENT_ID_PATTERN",
     "COMMAND_TYPES",
     "DEFAULT_MAX_TOKENS",
     "ENTITY_TYPES",

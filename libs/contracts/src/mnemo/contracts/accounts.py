@@ -13,6 +13,9 @@ from typing import Any
 import msgspec
 
 KEY_KINDS = ("master", "agent")
+# Agent ids travel in URLs and filters: keep them plain (the ingest service refuses others;
+# the gateway's OpenAPI document says the same, from this).
+AGENT_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"
 KEY_PREFIXES = {"master": "mk_", "agent": "ak_"}
 # How much of a key is kept in the clear, to tell keys apart in a listing.
 SHOWN_PREFIX = 12

@@ -20,6 +20,7 @@ from mnemo.gateway.deps import Deps
 from mnemo.gateway.guard import InputGuard, Shape
 from mnemo.gateway.idempotency import TTL_SECONDS, IdempotencyMiddleware
 from mnemo.gateway.limits import Limits
+from mnemo.gateway.methods import answer_options
 from mnemo.gateway.problems import Problem, handle_http_exception, handle_problem, handle_unexpected
 from mnemo.gateway.routes.accounts import (
     create_agent,
@@ -152,6 +153,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             memanto_router,
         ],
         lifespan=[lifespan],
+        before_request=answer_options,
         exception_handlers={
             Problem: handle_problem,
             HTTPException: handle_http_exception,

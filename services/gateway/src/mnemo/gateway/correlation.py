@@ -17,7 +17,7 @@ from mnemo.bus import Publisher
 from mnemo.contracts import Signal, new_id, utcnow
 from mnemo.gateway.body import read_body, replay
 from mnemo.gateway.limits import usage_headers
-from mnemo.gateway.problems import PROBLEM_JSON, problem_json, unexpected
+from mnemo.gateway.problems import PROBLEM_JSON, problem_body, unexpected
 from mnemo.telemetry import MessageContext, get_logger, message_context
 
 log = get_logger(__name__)
@@ -129,7 +129,7 @@ async def _publish(publisher: Publisher, signal: Signal) -> None:
 def _failure(exc: Exception, path: str) -> list[Any]:
     """The ASGI messages of the answer to an exception that escaped the app."""
     problem = unexpected(exc)
-    status, body = problem.status, problem_json(problem, path)
+    status, body = problem.status, problem_body(problem, path)
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),

@@ -10,13 +10,17 @@ the others wait for it.
 import asyncio
 import base64
 import hashlib
+import re
 from typing import Any
 
 import msgspec
+from litestar.exceptions import HTTPException
+from litestar.utils import normalize_path
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from mnemo.gateway.body import read_body, replay
+from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_body
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -29,6 +33,10 @@ Send = Any
 Scope = Any
 
 METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# What an Idempotency-Key may be: 1-255 printable ASCII characters, not starting or ending
+# with a space (HTTP drops those). The OpenAPI document says the same, from this.
+IDEMPOTENCY_KEY_PATTERN = "^[!-~]([ -~]{0,253}[!-~])?$"
+IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 TTL_SECONDS = 24 * 3600
 WAIT_SECONDS = 30.0
 
@@ -42,21 +50,14 @@ class Kept(msgspec.Struct):
 
 
 def _problem(status: int, code: str, detail: str, path: str) -> Kept:
-    body = {
-        "type": f"https://mnemo.dev/errors/{code.lower().replace('_', '-')}",
-        "title": "Conflict" if status == 409 else "Bad Request",
-        "status": status,
-        "detail": detail,
-        "instance": path,
-        "code": code,
-        "details": {"field": "Idempotency-Key"} if status == 400 else {},
-    }
+    """A problem answered here, before the app: the same body as every other problem."""
+    body = problem_body(Problem(status, code, detail, field="Idempotency-Key"), path)
     return Kept(
         fingerprint="",
         done=True,
         status=status,
-        headers=[("content-type", "application/problem+json")],
-        body=base64.b64encode(msgspec.json.encode(body)).decode(),
+        headers=[("content-type", PROBLEM_JSON)],
+        body=base64.b64encode(body).decode(),
     )
 
 
@@ -69,22 +70,30 @@ class IdempotencyMiddleware:
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         key = headers.get("idempotency-key")
         kv: KeyValue | None = getattr(self.state, "idempotency", None)
-        if scope["type"] != "http" or scope["method"] not in METHODS or key is None or kv is None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in METHODS
+            or key is None
+            or kv is None
+            or not self._routed(scope)
+        ):
             await self.app(scope, receive, send)
             return
-        if not 1 <= len(key) <= 255 or not all(32 <= ord(c) < 127 for c in key):
+        # Kept per credential, in whichever header it came (ElizaOS clients send X-API-KEY).
+        credential = headers.get("authorization") or headers.get("x-api-key", "")
+        if not await self._live(credential):
+            # Authentication comes first: a missing, unknown or revoked key gets neither a
+            # replay nor a check of its Idempotency-Key; the app answers it (401, or
+            # sign-up's open door, whose answers are never kept anyway).
+            await self.app(scope, receive, send)
+            return
+        if not IDEMPOTENCY_KEY.fullmatch(key):
             detail = "Idempotency-Key must be 1-255 printable ASCII characters"
             await _send(
                 send, _problem(400, "INVALID_IDEMPOTENCY_KEY", detail, scope["path"]), False
             )
             return
         body = await read_body(receive)
-        # Kept per credential, in whichever header it came (ElizaOS clients send X-API-KEY).
-        credential = headers.get("authorization") or headers.get("x-api-key", "")
-        if not await self._still_valid(credential):
-            # A missing, unknown or revoked key gets no replay: the app answers it (401).
-            await self.app(scope, replay(body), send)
-            return
         principal = hashlib.sha256(credential.encode()).hexdigest()[:24]
         entry_key = f"{principal}.{hashlib.sha256(key.encode()).hexdigest()[:40]}"
         target = f"{scope['method']} {scope['path']}?{scope.get('query_string', b'').decode()}"
@@ -100,17 +109,29 @@ class IdempotencyMiddleware:
         else:
             await _send(send, kept, True)
 
-    async def _still_valid(self, credential: str) -> bool:
-        """Whether the credential is a live key now (sign-up, which needs none, counts)."""
+    def _routed(self, scope: Scope) -> bool:
+        """Whether a route takes this method on this path: else the app answers (404, or
+        405 with Allow), whatever the Idempotency-Key says."""
+        router = getattr(self.app, "asgi_router", None)
+        if router is None:
+            return True
+        try:
+            router.handle_routing(path=normalize_path(scope["path"]), method=scope["method"])
+        except HTTPException:
+            return False
+        return True
+
+    async def _live(self, credential: str) -> bool:
+        """Whether the credential is a live key now."""
         deps = getattr(self.state, "deps", None)
         if deps is None:
-            return True
+            return False
         from mnemo.gateway.auth import principal_of
 
         scheme, _, key = credential.partition(" ")
         key = key.strip() if scheme.lower() == "bearer" else credential.strip()
         if not key:
-            return True  # no key at all: the route decides (401, or sign-up's open door)
+            return False
         return await principal_of(key, deps.settings, deps.keys) is not None
 
     async def _claim_or_wait(self, kv: KeyValue, key: str, fingerprint: str) -> Kept | None:
@@ -129,7 +150,8 @@ class IdempotencyMiddleware:
             if kept.done or kept.fingerprint != fingerprint:
                 return kept
             if asyncio.get_running_loop().time() > deadline:
-                return _problem(409, "IDEMPOTENCY_IN_PROGRESS", "still running", "")
+                detail = "a request with this Idempotency-Key is still running"
+                return _problem(409, "IDEMPOTENCY_IN_PROGRESS", detail, "")
             await asyncio.sleep(0.05)
 
     async def _run(

@@ -15,10 +15,29 @@ from typing import Any, Literal
 
 import msgspec
 
-from mnemo.gateway.routes.accounts import AgentPatch, AgentRequest, KeyRequest, SignUpRequest
-from mnemo.gateway.routes.facts import ContradictRequest, SupersedeRequest
-from mnemo.gateway.routes.ingest import BatchRequest, IngestRequest
-from mnemo.gateway.routes.search import SearchRequest
+from mnemo.contracts import AGENT_ID_PATTERN, ENTITY_TYPES, KEY_KINDS, PRESETS
+from mnemo.gateway.idempotency import IDEMPOTENCY_KEY_PATTERN
+from mnemo.gateway.idempotency import METHODS as IDEMPOTENT_METHODS
+from mnemo.gateway.problems import STATUSES
+from mnemo.gateway.routes.accounts import (
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    AgentPatch,
+    AgentRequest,
+    KeyRequest,
+    SignUpRequest,
+)
+from mnemo.gateway.routes.facts import MAX_TEXT, ContradictRequest, SupersedeRequest
+from mnemo.gateway.routes.ingest import (
+    MAX_BATCH,
+    MAX_CONTENT_BYTES,
+    MAX_USER_ID,
+    SOURCE_ID_PATTERN,
+    SOURCE_TYPES,
+    BatchRequest,
+    IngestRequest,
+)
+from mnemo.gateway.routes.search import MAX_LIMIT, SearchRequest
 
 # --- answers ---------------------------------------------------------------------------
 
@@ -286,27 +305,66 @@ class SignedUp(msgspec.Struct, rename="camel"):
 # --- operations ------------------------------------------------------------------------
 
 
+TEXT = {"type": "string", "maxLength": 256}
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
     description: str
     required: bool = False
-    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    # What the handler accepts (validation.query_param): at most 256 characters unless the
+    # handler says otherwise; an optional one sent empty counts as not sent.
+    schema: dict[str, Any] = field(default_factory=lambda: dict(TEXT))
 
 
-INT = {"type": "integer"}
-TIME = {"type": "string", "format": "date-time"}
-USER = Param("userId", "the end user the memories are about", required=True)
+# An optional text sent empty is not sent; a typed one (integer, time, one of a list) sent
+# empty is a 400, as the schema says.
+# An instant with a zone, or a whole day or month (UTC, the end of it: routes/context.py).
+TIME = {
+    "type": "string",
+    "maxLength": 64,
+    "anyOf": [
+        {"format": "date-time"},
+        {"pattern": r"^\d{4}-\d{2}-\d{2}$", "format": "date"},
+        {"pattern": r"^(?!0000)\d{4}-(0[1-9]|1[0-2])$"},
+    ],
+}
+INSTANT = {"type": "string", "format": "date-time"}
+# Not blank as str.strip() sees it: Python counts \x1c-\x1f as whitespace, JSON Schema's
+# \s (Unicode White_Space) does not.
+NONBLANK = r"[^\s\x1c-\x1f]"
+
+
+def ints(low: int, high: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+def one_of(values: Any) -> dict[str, Any]:
+    return {"type": "string", "enum": sorted(values)}
+
+
+USER = Param(
+    "userId",
+    "the end user the memories are about",
+    required=True,
+    schema={"type": "string", "minLength": 1, "maxLength": MAX_USER_ID},
+)
 AGENT = Param("agentId", "only this agent's memories (an agent key: its own agent only)")
 AS_OF = Param("asOf", "only what had happened by then (valid time)", schema=TIME)
 AS_OF_KNOWLEDGE = Param(
     "asOfKnowledge", "only what Mnemo knew by then (transaction time)", schema=TIME
 )
 FACT_ID = Param("fact_id", "the fact's id", required=True)
-PAGE = [
-    Param("limit", "page size", schema=INT),
-    Param("offset", "items to skip", schema=INT),
-]
+QUERY_TEXT = {"type": "string", "maxLength": 4000}
+BOOLS = ("true", "false")
+
+
+def page(most: int, *, default: int, skip: int = 1_000_000) -> list[Param]:
+    return [
+        Param("limit", f"page size, 1-{most}, default {default}", schema=ints(1, most)),
+        Param("offset", "items to skip", schema=ints(0, skip)),
+    ]
 
 
 @dataclass(frozen=True)
@@ -335,7 +393,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         schema_error=400,
     ),
     ("POST", "/v1/ingest/batch"): Op(
-        "Record up to 100 memories, all or none",
+        f"Record up to {MAX_BATCH} memories, all or none",
         "memories",
         202,
         BatchAccepted,
@@ -351,10 +409,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         params=(
             USER,
             AGENT,
-            *PAGE,
-            Param("sourceType", "only this source type"),
+            *page(100, default=20),
+            Param("sourceType", "only this source type", schema=one_of(SOURCE_TYPES)),
             Param("sessionId", "only this session"),
-            Param("q", "only memories containing this text"),
+            Param("q", "only memories containing this text", schema=QUERY_TEXT),
         ),
     ),
     ("GET", "/v1/memories/{memory_id}"): Op(
@@ -397,9 +455,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         SearchResults,
         params=(
             USER,
-            Param("q", "what to look for", required=True),
+            Param("q", "what to look for", required=True, schema={**QUERY_TEXT, "minLength": 1}),
             AGENT,
-            Param("limit", "1-50, default 10", schema=INT),
+            Param("limit", f"1-{MAX_LIMIT}, default 10", schema=ints(1, MAX_LIMIT)),
             Param("sourceType", "filter"),
             Param("sessionId", "filter"),
             AS_OF,
@@ -422,9 +480,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         Context,
         params=(
             USER,
-            Param("q", "what the prompt is about (optional)"),
+            Param("q", "what the prompt is about (optional)", schema=QUERY_TEXT),
             AGENT,
-            Param("limit", "relevant memories, 1-20, default 5", schema=INT),
+            Param("limit", "relevant memories, 1-20, default 5", schema=ints(1, 20)),
             AS_OF,
             AS_OF_KNOWLEDGE,
         ),
@@ -440,7 +498,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             AGENT,
             AS_OF,
             AS_OF_KNOWLEDGE,
-            Param("type", "person, organization, tool or place"),
+            Param("type", "person, organization, tool or place", schema=one_of(ENTITY_TYPES)),
         ),
     ),
     ("GET", "/v1/facts"): Op(
@@ -495,7 +553,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             Param("until", "up to this time", schema=TIME),
             Param("actor", "only steps by this actor"),
             Param("type", "only this command, event or signal type"),
-            *PAGE,
+            *page(1000, default=500, skip=10_000_000),
         ),
     ),
     ("GET", "/v1/events/stream"): Op(
@@ -506,10 +564,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         media_type="text/event-stream",
         errors=(400, 401, 404, 429),
         params=(
-            USER,
+            Param("userId", "only events about this user"),
             AGENT,
             Param("type", "only these event types (repeat or comma-separate)"),
-            Param("heartbeat", "seconds between heartbeats, 1-60", schema=INT),
+            Param("heartbeat", "seconds between heartbeats, 1-60", schema=ints(1, 60)),
         ),
     ),
     ("GET", "/v1/health"): Op(
@@ -543,7 +601,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         200,
         KeyListing,
         errors=(401, 403, 429),
-        params=(Param("includeRevoked", "true to list revoked keys too"),),
+        params=(Param("includeRevoked", "true to list revoked keys too", schema=one_of(BOOLS)),),
     ),
     ("DELETE", "/v1/keys/{key_id}"): Op(
         "Revoke a key, on every gateway within a second; master keys only",
@@ -566,7 +624,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "accounts",
         200,
         AgentList,
-        params=tuple(PAGE),
+        params=tuple(page(200, default=50)),
         errors=(401, 429),
     ),
     ("GET", "/v1/agents/{agent_id}"): Op(
@@ -597,9 +655,13 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         params=(
             Param("agent_id", "the agent's id", required=True),
             Param("userId", "the end user (else all of the agent's memories)"),
-            Param("query", "steers which long-term memories and knowledge come first"),
-            Param("preset", "conversational (default) or self_determined"),
-            Param("maxTokens", "token budget, 100-32000, default 4000", schema=INT),
+            Param(
+                "query",
+                "steers which long-term memories and knowledge come first",
+                schema=QUERY_TEXT,
+            ),
+            Param("preset", "conversational (default) or self_determined", schema=one_of(PRESETS)),
+            Param("maxTokens", "token budget, 100-32000, default 4000", schema=ints(100, 32_000)),
         ),
     ),
     ("DELETE", "/v1/agents/{agent_id}"): Op(
@@ -612,21 +674,105 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
 }
 
-_ERRORS = {
-    400: "Bad request: malformed JSON or an invalid field (named in details.field)",
-    401: "Missing, invalid or revoked API key",
-    402: "Monthly quota used up",
-    403: "The key may not do this (e.g. an agent key on a master-key operation)",
-    404: "Not found (or not the caller's: the same answer, so nothing leaks)",
-    409: "Conflict (exists already, or an Idempotency-Key reused with another body)",
-    422: "The body breaks its schema (a missing field, a wrong type), named in details.field",
-    413: "Body or content too large",
-    429: "Rate limit exceeded; Retry-After says when to come back",
-    503: (
-        "Overloaded (load shed), or a service or the rate-limit store is unavailable;"
-        " Retry-After says when to retry; nothing was accepted"
-    ),
+
+# What handlers check in a body beyond its types (the structs give the types): each rule
+# here is enforced by the handler named, and the fuzz test (tests/e2e/test_fuzz.py) fails
+# when the two disagree. Struct name -> field -> JSON Schema to add to the field (to its
+# string branch when the field may be null).
+def _text(most: int, *, blank: bool = False) -> dict[str, Any]:
+    return {"maxLength": most} if blank else {"pattern": NONBLANK, "maxLength": most}
+
+
+RULES: dict[str, dict[str, dict[str, Any]]] = {
+    # routes/ingest.validate
+    "IngestRequest": {
+        "userId": {"minLength": 1, "maxLength": MAX_USER_ID},
+        "content": {"pattern": NONBLANK, "maxLength": MAX_CONTENT_BYTES},
+        "sourceType": {"enum": sorted(SOURCE_TYPES)},
+        "sourceId": {"pattern": SOURCE_ID_PATTERN},
+        "agentId": {"pattern": AGENT_ID_PATTERN},
+        "metadata": {"properties": {"timestamp": INSTANT}},
+    },
+    "BatchRequest": {"items": {"minItems": 1, "maxItems": MAX_BATCH}},
+    # routes/search.search_post
+    "SearchRequest": {
+        "userId": {"minLength": 1, "maxLength": MAX_USER_ID},
+        "query": {"pattern": NONBLANK},
+        "limit": {"minimum": 1, "maximum": MAX_LIMIT},
+        "alpha": {"minimum": 0, "maximum": 1},
+    },
+    "SearchFilters": {"asOf": INSTANT, "asOfKnowledge": INSTANT},
+    # routes/accounts
+    "SignUpRequest": {
+        "username": _text(MAX_NAME),
+        "human_email": {"pattern": "@", "maxLength": 320},
+    },
+    "KeyRequest": {"kind": {"enum": list(KEY_KINDS)}, "label": _text(MAX_NAME, blank=True)},
+    "AgentRequest": {
+        "name": _text(MAX_NAME),
+        "id": {"pattern": AGENT_ID_PATTERN},
+        "description": _text(MAX_DESCRIPTION, blank=True),
+    },
+    "AgentPatch": {"name": _text(MAX_NAME), "description": _text(MAX_DESCRIPTION, blank=True)},
+    # routes/facts
+    "SupersedeRequest": {
+        "content": _text(MAX_TEXT),
+        "value": _text(MAX_TEXT),
+        "validFrom": INSTANT,
+    },
+    "ContradictRequest": {
+        "content": _text(MAX_TEXT),
+        "value": _text(MAX_TEXT),
+        "reason": _text(MAX_TEXT),
+        "validFrom": INSTANT,
+    },
 }
+# Rules across fields: an agent key (the default kind) names its agent.
+WHOLE_RULES: dict[str, dict[str, Any]] = {
+    "KeyRequest": {
+        "anyOf": [
+            {"required": ["kind"], "properties": {"kind": {"const": "master"}}},
+            {
+                "required": ["agentId"],
+                "properties": {"agentId": {"type": "string", "minLength": 1}},
+            },
+        ]
+    },
+}
+
+
+def _with_rules(components: dict[str, Any]) -> dict[str, Any]:
+    for name, fields in RULES.items():
+        properties = components[name]["properties"]
+        for field_name, rule in fields.items():
+            schema = properties[field_name]
+            branches = schema.get("anyOf", [schema])
+            for branch in branches:
+                if branch.get("type") != "null":
+                    branch.update(rule)
+    for name, rule in WHOLE_RULES.items():
+        components[name].update(rule)
+    return components
+
+
+def statuses(method: str, path: str, op: Op) -> list[int]:
+    """Every status an operation may answer with besides its success, from what it does:
+    the route's own (`op.errors`), authentication and rate limits, an Idempotency-Key,
+    a body, query parameters. One table, so the document cannot drift from the
+    middleware that answers them."""
+    # Any call may be shed or find a dependency away (503).
+    found = set(op.errors) | {503}
+    if op.auth:
+        found |= {401, 429}
+    if method in IDEMPOTENT_METHODS:
+        found |= {400, 409}  # a malformed Idempotency-Key; one reused, or still running
+    if op.body is not None or method in IDEMPOTENT_METHODS:
+        # Malformed JSON, too large, breaks the schema; the input guard's refusals (NUL,
+        # depth, encoding) of any body.
+        found |= {400, 413} | ({op.schema_error} if op.body is not None else set())
+    if any("{" + p.name + "}" not in path for p in op.params):
+        found.add(400)  # a query parameter out of its schema
+    return sorted(found)
 
 
 def build(routes: list[tuple[str, str]], version: str) -> dict[str, Any]:
@@ -640,6 +786,7 @@ def build(routes: list[tuple[str, str]], version: str) -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         ordered, ref_template="#/components/schemas/{name}"
     )
+    components = _with_rules(components)
     paths: dict[str, dict[str, Any]] = {}
     for method, path in sorted(routes):
         paths.setdefault(path, {})[method.lower()] = _operation(
@@ -678,12 +825,9 @@ def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
     elif op.media_type != "application/json":
         success["content"] = {op.media_type: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(op.status): success}
-    statuses = set(op.errors) | ({op.schema_error} if op.body is not None else set())
-    # Any call may be shed (503), any key presented in vain counts toward a 429.
-    statuses |= {503} | ({429} if op.auth else set())
-    for status in sorted(statuses):
+    for status in statuses(method, path, op):
         responses[str(status)] = {
-            "description": _ERRORS[status],
+            "description": STATUSES[status][1],
             "content": {"application/problem+json": {"schema": _ref(Problem)}},
         }
     operation: dict[str, Any] = {
@@ -709,8 +853,9 @@ def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "description": "1-255 printable ASCII; the answer is replayed for 24 h",
-                "schema": {"type": "string"},
+                "description": "1-255 printable ASCII; the answer is replayed for 24 h "
+                "(only with a live key: without one it is neither checked nor used)",
+                "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
             }
         )
     parameters.append(

@@ -13,21 +13,38 @@ log = get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
-_TITLES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    402: "Payment Required",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    413: "Payload Too Large",
-    422: "Unprocessable Content",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
+# Every status the gateway answers with a problem: its title, and what it means (the
+# OpenAPI document's response descriptions come from here too, so the two cannot drift).
+STATUSES: dict[int, tuple[str, str]] = {
+    400: ("Bad Request", "Malformed JSON, an invalid field or parameter (named in details.field)"),
+    401: ("Unauthorized", "Missing, invalid or revoked API key"),
+    402: ("Payment Required", "Monthly quota used up"),
+    403: ("Forbidden", "The key may not do this (e.g. an agent key on a master-key operation)"),
+    404: ("Not Found", "Not found (or not the caller's: the same answer, so nothing leaks)"),
+    405: ("Method Not Allowed", "The path does not take this method (Allow lists those it does)"),
+    409: (
+        "Conflict",
+        "Conflict: exists already, the tenant's last master key, or an Idempotency-Key "
+        "reused with another method, path or body (or still running)",
+    ),
+    413: ("Payload Too Large", "Body or content too large"),
+    422: (
+        "Unprocessable Content",
+        "The body breaks its schema (a missing field, a wrong type), named in details.field",
+    ),
+    429: (
+        "Too Many Requests",
+        "Rate limit exceeded (key, tenant, or failed authentications from this address);"
+        " Retry-After says when to come back",
+    ),
+    500: ("Internal Server Error", "An unexpected error"),
+    502: ("Bad Gateway", "A service behind the gateway failed"),
+    503: (
+        "Service Unavailable",
+        "Overloaded (load shed), or NATS, a service or the rate-limit store unavailable;"
+        " Retry-After says when to retry; nothing was accepted",
+    ),
+    504: ("Gateway Timeout", "A service behind the gateway did not answer in time"),
 }
 
 
@@ -57,11 +74,11 @@ class Problem(Exception):
 def problem_document(
     status: int, code: str, detail: str, instance: str, details: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The one shape of every error body, also for answers made outside Litestar (the
-    middlewares and the HTTP server's own refusals)."""
+    """The one shape of every error body, whoever answers it (a route, a middleware, the
+    HTTP server's own refusals)."""
     return {
         "type": f"https://mnemo.dev/errors/{code.lower().replace('_', '-')}",
-        "title": _TITLES.get(status, "Error"),
+        "title": STATUSES.get(status, ("Error", ""))[0],
         "status": status,
         "detail": detail,
         "instance": instance,
@@ -72,16 +89,16 @@ def problem_document(
     }
 
 
-def problem_json(problem: Problem, path: str) -> bytes:
-    """The body of a problem answer (also for ASGI middleware outside the app)."""
+def problem_body(problem: Problem, instance: str) -> bytes:
+    """The encoded body of `problem` answered at `instance`."""
     return msgspec.json.encode(
-        problem_document(problem.status, problem.code, problem.detail, path, problem.details)
+        problem_document(problem.status, problem.code, problem.detail, instance, problem.details)
     )
 
 
 def problem_response(request: Request, problem: Problem) -> Response[bytes]:
     return Response(
-        content=problem_json(problem, request.url.path),
+        content=problem_body(problem, request.url.path),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
         headers=problem.headers,
@@ -99,7 +116,9 @@ def handle_http_exception(request: Request, exc: Exception) -> Response[bytes]:
         exc.status_code, "HTTP_ERROR"
     )
     detail = exc.detail if exc.status_code != 404 else f"no route for {request.url.path}"
-    return problem_response(request, Problem(exc.status_code, code, str(detail)))
+    # A 405 keeps the router's Allow header (RFC 9110: the methods the path does take).
+    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
+    return problem_response(request, Problem(exc.status_code, code, str(detail), headers=headers))
 
 
 def unexpected(exc: Exception) -> Problem:

@@ -16,7 +16,7 @@ from typing import Any
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from mnemo.gateway.auth import known_principal
-from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_json
+from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_body
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -77,7 +77,7 @@ class LoadShedder:
             else "too many of your requests are in progress at once; retry shortly",
             details={"retryAfter": RETRY_AFTER, "scope": "server" if full else "tenant"},
         )
-        body = problem_json(problem, scope["path"])
+        body = problem_body(problem, scope["path"])
         headers: list[tuple[bytes, bytes]] = [
             (b"content-type", PROBLEM_JSON.encode()),
             (b"content-length", str(len(body)).encode()),

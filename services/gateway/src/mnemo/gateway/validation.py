@@ -1,6 +1,7 @@
 """Decoding request bodies and query parameters with errors that name the field."""
 
 import re
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -19,6 +20,8 @@ T = TypeVar("T")
 
 _FIELD = re.compile(r"`\$\.([A-Za-z0-9_.\[\]]+)`")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
+# An integer as a query parameter: ASCII digits (int() would take " 5", "1_0" and "٥").
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 
 def field_of(message: str) -> str | None:
@@ -40,6 +43,8 @@ async def decode_body(request: Request, type_: type[T], *, status: int = 422) ->
         decoded = msgspec.json.decode(body, type=type_)
     except msgspec.ValidationError as exc:
         message = str(exc)
+        if message.startswith(_FLOAT_FOR_INT) and (fixed := _integral(body, type_)) is not None:
+            return fixed
         raise Problem(status, "INVALID_REQUEST", message, field=field_of(message)) from None
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         # The input guard refuses deep and non-UTF-8 bodies first; this is for safety.
@@ -48,10 +53,52 @@ async def decode_body(request: Request, type_: type[T], *, status: int = 422) ->
     return decoded
 
 
+_FLOAT_FOR_INT = "Expected `int`, got `float`"
+_STEP = re.compile(r"\.([A-Za-z0-9_]+)|\[(\d+)\]")
+
+
+def _integral(body: bytes, type_: type[T]) -> T | None:
+    """The body as `type_` with each integral float where an int belongs (26.0 for 26)
+    taken as that int: JSON Schema counts 26.0 as an integer, and so do we. None if some
+    other problem remains."""
+    value: Any = msgspec.json.decode(body)
+    for _ in range(16):
+        try:
+            return msgspec.convert(value, type_)
+        except msgspec.ValidationError as exc:
+            message = str(exc)
+            at = field_of(message)
+            if not message.startswith(_FLOAT_FOR_INT) or at is None:
+                return None
+            steps = [int(i) if i else k for k, i in _STEP.findall("." + at)]
+            parent = value
+            for step in steps[:-1]:
+                parent = parent[step]
+            number = parent[steps[-1]]
+            if not isinstance(number, float) or not number.is_integer():
+                return None
+            parent[steps[-1]] = int(number)
+    return None
+
+
 def query_param(
-    request: Request, name: str, *, required: bool = False, max_len: int = 256
+    request: Request,
+    name: str,
+    *,
+    required: bool = False,
+    max_len: int = 256,
+    choices: Collection[str] | None = None,
 ) -> str | None:
+    """A text parameter; sent empty, an optional one counts as not sent, unless it must
+    be one of `choices` (then empty is not one of them: a 400, as the document says)."""
     value = request.query_params.get(name)
+    if choices is not None and value is not None and value not in choices:
+        raise Problem(
+            400,
+            "INVALID_REQUEST",
+            f"{name!r} must be one of: {', '.join(sorted(choices))}",
+            field=name,
+        )
     if value is None or value == "":
         if required:
             raise Problem(
@@ -67,12 +114,11 @@ def query_param(
 
 def int_param(request: Request, name: str, *, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Problem(400, "INVALID_REQUEST", f"{name!r} must be an integer", field=name) from None
+    if not _INTEGER.fullmatch(raw):
+        raise Problem(400, "INVALID_REQUEST", f"{name!r} must be an integer", field=name)
+    value = int(raw)
     if not low <= value <= high:
         raise Problem(
             400, "INVALID_REQUEST", f"{name!r} must be between {low} and {high}", field=name

@@ -22,6 +22,7 @@ from nats.js.errors import NoKeysError
 from nats.js.kv import KeyValue
 
 from mnemo.contracts import (
+    AGENT_ID_PATTERN,
     KEY_KINDS,
     KEY_PREFIXES,
     SHOWN_PREFIX,
@@ -69,8 +70,7 @@ ACCOUNT_TYPES = (
     "key.issued",
     "key.revoked",
 )
-# Agent ids travel in URLs and filters: keep them plain.
-AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+AGENT_ID = re.compile(AGENT_ID_PATTERN)
 _REBUILD_LOCK = 0x6D6E_6163  # pg advisory lock id: one replica rebuilds at a time
 _ATTEMPTS = 5
 _NO_SECRET = QueryError(
@@ -279,6 +279,13 @@ class Accounts:
                 raise Refused("not_found", f"no key {request.key_id!r}", "keyId")
             if key.info.revoked_at is not None:
                 return [], lambda _stored: key.info  # revoked already: nothing more to do
+            if key.info.kind == "master" and not _other_live_master(state, key.info.key_id):
+                # Without a live master key nobody could manage the tenant's keys again.
+                raise Refused(
+                    "conflict",
+                    "this is the tenant's last live master key: issue another one first",
+                    "keyId",
+                )
 
             def reply(stored: list[Envelope]) -> KeyInfo:
                 state.apply(stored[0])
@@ -486,6 +493,13 @@ def _applied(state: AccountState, stored: list[Envelope]) -> AccountState:
 
 
 _AGENT_COLUMNS = "agent_id, tenant_id, name, description, metadata, created_at, updated_at"
+
+
+def _other_live_master(state: AccountState, key_id: str) -> bool:
+    return any(
+        k.info.kind == "master" and k.info.revoked_at is None and k.info.key_id != key_id
+        for k in state.keys.values()
+    )
 
 
 def _agent_info(row: Any) -> AgentInfo:

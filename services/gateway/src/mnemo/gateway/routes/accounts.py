@@ -35,7 +35,7 @@ from mnemo.gateway.auth import Principal, agent_scope, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.secrets import redacted
-from mnemo.gateway.validation import as_json, decode_body, int_param
+from mnemo.gateway.validation import as_json, decode_body, int_param, query_param
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
@@ -185,7 +185,7 @@ async def list_keys(request: Request) -> Response[bytes]:
     deps = deps_of(request)
     principal = await authorize(request, "admin")
     require_master(principal)
-    include = request.query_params.get("includeRevoked", "false").lower() == "true"
+    include = query_param(request, "includeRevoked", choices=("true", "false")) == "true"
     query = ListKeys(tenant_id=principal.tenant_id, include_revoked=include)
     found = await deps.ask(request, "ingest", "list_keys", query, KeyList, query.tenant_id)
     assert isinstance(found, KeyList)

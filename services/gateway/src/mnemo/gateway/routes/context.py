@@ -1,8 +1,9 @@
 """GET /v1/context: the synthesized profile (static, dynamic) and, with q, relevant chunks."""
 
 import asyncio
+import calendar
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time
 
 from litestar import Request, Response, get
 
@@ -21,6 +22,10 @@ def time_param(request: Request, name: str) -> datetime | None:
     """An instant: ISO 8601 with a zone, or a whole day ("2024-05-31") or month ("2024-05"),
     which mean the end of that day or month in UTC (so the day itself is included); always
     within the range every store can hold (mnemo.contracts.limits)."""
+    if request.query_params.get(name) == "":
+        raise Problem(
+            400, "INVALID_REQUEST", f"{name!r} is empty: send a time or leave it out", field=name
+        )
     raw = query_param(request, name, max_len=64)
     if raw is None:
         return None
@@ -36,11 +41,11 @@ def _instant(raw: str, name: str) -> datetime:
             year, number = int(month.group(1)), int(month.group(2))
             if not 1 <= number <= 12:
                 raise ValueError(raw)
-            start = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
-            return start - timedelta(microseconds=1)
+            last_day = calendar.monthrange(year, number)[1]
+            return datetime.combine(date(year, number, last_day), time.max, tzinfo=UTC)
         if _DAY.match(raw):
-            day = datetime.fromisoformat(raw).replace(tzinfo=UTC)
-            return day + timedelta(days=1) - timedelta(microseconds=1)
+            # time.max, not the next midnight less a microsecond: 9999-12-31 has no next day.
+            return datetime.combine(date.fromisoformat(raw), time.max, tzinfo=UTC)
     except (ValueError, OverflowError):
         raise Problem(400, "INVALID_REQUEST", f"{name!r} is not a real date", field=name) from None
     try:

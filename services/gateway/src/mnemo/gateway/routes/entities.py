@@ -6,7 +6,6 @@ from litestar import Request, Response, get
 from mnemo.contracts import ENTITY_TYPES, EntitiesQuery, EntityGraph
 from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
-from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.context import time_param
 from mnemo.gateway.validation import as_json, query_param
 
@@ -16,14 +15,7 @@ async def entities(request: Request) -> Response[bytes]:
     deps = deps_of(request)
     principal = await authorize(request, "entities")
     user_id = query_param(request, "userId", required=True) or ""
-    type_ = query_param(request, "type", max_len=32)
-    if type_ is not None and type_ not in ENTITY_TYPES:
-        raise Problem(
-            400,
-            "INVALID_REQUEST",
-            f"'type' must be one of {', '.join(ENTITY_TYPES)}, not {type_!r}",
-            field="type",
-        )
+    type_ = query_param(request, "type", choices=ENTITY_TYPES)
     tenant = principal.tenant_id
     query = EntitiesQuery(
         tenant_id=tenant,

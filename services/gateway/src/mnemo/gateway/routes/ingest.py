@@ -17,6 +17,7 @@ from mnemo.contracts.limits import (
     MAX_METADATA_BYTES,
     instant_problem,
 )
+from mnemo.gateway.agents_seen import ensure_agents
 from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
@@ -32,7 +33,9 @@ SOURCE_TYPES = {
     "onboarding",
     "meeting",
 }
-_SOURCE_ID = re.compile(r"^[A-Za-z0-9:_./\-\u2013]{1,256}$")
+MAX_USER_ID = MAX_ID_CHARS
+SOURCE_ID_PATTERN = r"^[A-Za-z0-9:_./\-\u2013]{1,256}$"
+_SOURCE_ID = re.compile(SOURCE_ID_PATTERN)
 
 
 class IngestRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
@@ -186,6 +189,8 @@ async def ingest(request: Request) -> Response[bytes]:
     command = to_command(
         scoped(item, principal), principal.tenant_id, principal.actor, _retry_key(request)
     )
+    if command.agent_id is not None:
+        await ensure_agents(request, principal, {command.agent_id: "agentId"})
     await publish(request, [command])
     return Response(
         as_json({"id": command.memory_id, "queued": True}),
@@ -224,6 +229,11 @@ async def ingest_batch(request: Request) -> Response[bytes]:
                 field=field,
                 details={"index": index},
             ) from None
+    named: dict[str, str] = {}
+    for index, command in enumerate(commands):
+        if command.agent_id is not None:
+            named.setdefault(command.agent_id, f"items[{index}].agentId")
+    await ensure_agents(request, principal, named)
     # One synthesis pass per user touched: each item says which batch it is in and how
     # many items of the batch belong to its user.
     batch_id = request.scope["state"]["request_id"]

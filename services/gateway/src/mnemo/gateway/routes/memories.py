@@ -15,7 +15,6 @@ from mnemo.contracts import (
 from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.deps import deps_of
-from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import SOURCE_TYPES
 from mnemo.gateway.validation import as_json, int_param, query_param
 
@@ -41,11 +40,7 @@ def memory_json(memory: MemoryView) -> dict[str, object]:
 async def list_memories(request: Request) -> Response[bytes]:
     deps = deps_of(request)
     principal = await authorize(request, "memories")
-    source_type = query_param(request, "sourceType")
-    if source_type is not None and source_type not in SOURCE_TYPES:
-        raise Problem(
-            400, "INVALID_REQUEST", f"unknown sourceType {source_type!r}", field="sourceType"
-        )
+    source_type = query_param(request, "sourceType", choices=SOURCE_TYPES)
     query = ListMemoriesQuery(
         tenant_id=principal.tenant_id,
         user_id=query_param(request, "userId", required=True) or "",

@@ -74,7 +74,7 @@ async def latest_pack(request: Request, agent_id: str) -> Response[bytes]:
         agent_id,
         query_param(request, "userId"),
         query_param(request, "query", max_len=MAX_QUERY_CHARS),
-        query_param(request, "preset"),
+        query_param(request, "preset", choices=PRESETS),
         int_param(request, "maxTokens", default=DEFAULT_MAX_TOKENS, low=100, high=32_000),
     )
     view = await compile_pack(request, query)

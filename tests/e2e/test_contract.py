@@ -1,0 +1,118 @@
+"""What schemathesis found (issue #12, class 6), each pinned by a test of its own: problems
+from middleware have the document's shape, authentication comes before the
+Idempotency-Key, 405 and OPTIONS tell the methods, empty typed parameters are refused,
+an unregistered agentId is registered, and the last master key stays."""
+
+import uuid
+
+from .test_accounts import as_key, sign_up
+from .test_errors import assert_problem
+from .test_openapi import check
+
+
+def test_an_idempotency_problem_has_every_field_of_the_document(api, user_id):
+    document = api.get("/docs/openapi.json").json()
+    bad = api.post(
+        "/v1/ingest",
+        json={"userId": user_id, "content": "x"},
+        headers={"Idempotency-Key": "é".encode("latin-1")},
+    )
+    check(document, "Problem", assert_problem(bad, 400, "Idempotency-Key"))
+    key = {"Idempotency-Key": "contract-" + uuid.uuid4().hex}
+    assert api.post("/v1/ingest", json={"userId": user_id, "content": "a"}, headers=key).is_success
+    other = api.post("/v1/ingest", json={"userId": user_id, "content": "b"}, headers=key)
+    check(document, "Problem", assert_problem(other, 409, "Idempotency-Key"))
+
+
+def test_a_missing_key_is_401_whatever_the_idempotency_key(stack):
+    with stack.client(Authorization="") as anonymous:
+        answer = anonymous.delete(
+            "/v1/memory", params={"userId": "u"}, headers={"Idempotency-Key": "é".encode("latin-1")}
+        )
+    assert_problem(answer, 401)
+
+
+def test_every_mutating_operation_documents_the_idempotency_statuses(api):
+    document = api.get("/docs/openapi.json").json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method in {"post", "patch", "delete"}:
+                assert {"400", "409"} <= set(operation["responses"]), (method, path)
+
+
+def test_limits_are_in_the_document(api):
+    document = api.get("/docs/openapi.json").json()
+    params = {p["name"]: p["schema"] for p in document["paths"]["/v1/agents"]["get"]["parameters"]}
+    assert params["limit"]["minimum"] == 1 and params["limit"]["maximum"] == 200
+    sign_up_body = document["components"]["schemas"]["SignUpRequest"]["properties"]["username"]
+    assert sign_up_body["maxLength"] == 200 and "pattern" in sign_up_body
+    assert_problem(api.get("/v1/agents", params={"limit": 0}), 400, "limit")
+
+
+def test_405_says_allow_and_options_lists_every_method(api):
+    refused = api.request("TRACE", "/v1/keys")
+    assert_problem(refused, 405)
+    assert set(refused.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+    options = api.options("/v1/agents/some-agent")
+    assert options.status_code == 204
+    assert set(options.headers["allow"].replace(" ", "").split(",")) == {
+        "GET",
+        "PATCH",
+        "DELETE",
+        "OPTIONS",
+    }
+    # Not routed for PUT: the router answers, not the Idempotency-Key middleware.
+    key = {"Idempotency-Key": "put-" + uuid.uuid4().hex}
+    assert api.delete("/v1/keys/nope", headers=key).status_code == 404
+    assert_problem(api.put("/v1/keys/nope", headers=key), 405)
+
+
+def test_an_empty_typed_parameter_is_refused(api, user_id):
+    assert_problem(api.get("/v1/audit/events", params={"until": ""}), 400, "until")
+    assert_problem(api.get("/v1/memories", params={"userId": user_id, "limit": ""}), 400, "limit")
+    assert_problem(
+        api.get("/v1/memories", params={"userId": user_id, "sourceType": ""}), 400, "sourceType"
+    )
+    # The shorthands reach the last day there is.
+    ok = api.get("/v1/facts", params={"userId": user_id, "asOf": "9999-12"})
+    assert ok.status_code == 200, ok.text
+
+
+def test_an_integral_float_is_an_integer(api, user_id):
+    found = api.post("/v1/search", json={"userId": user_id, "query": "tea", "limit": 3.0})
+    assert found.status_code == 200, found.text
+    assert_problem(
+        api.post("/v1/search", json={"userId": user_id, "query": "tea", "limit": 3.5}), 400, "limit"
+    )
+
+
+def test_ingest_registers_an_agent_nobody_registered(stack, user_id):
+    with stack.client() as api:
+        tenant = sign_up(api, "contract-" + uuid.uuid4().hex[:6])
+    agent_id = "helper-" + uuid.uuid4().hex[:8]
+    with as_key(stack, tenant.master) as admin:
+        sent = admin.post(
+            "/v1/ingest", json={"userId": user_id, "content": "hi", "agentId": agent_id}
+        )
+        assert sent.status_code == 202, sent.text
+        agent = admin.get(f"/v1/agents/{agent_id}")
+        assert agent.status_code == 200 and agent.json()["name"] == agent_id
+        batch = admin.post(
+            "/v1/ingest/batch",
+            json={"items": [{"userId": user_id, "content": "x", "agentId": "not an id"}]},
+        )
+        assert_problem(batch, 400, "items[0].agentId")
+
+
+def test_the_last_master_key_cannot_be_revoked(stack):
+    with stack.client() as api:
+        tenant = sign_up(api, "lastkey-" + uuid.uuid4().hex[:6])
+    with as_key(stack, tenant.master) as admin:
+        keys = admin.get("/v1/keys").json()["keys"]
+        (master,) = [k for k in keys if k["kind"] == "master"]
+        assert_problem(admin.delete(f"/v1/keys/{master['id']}"), 409, "keyId")
+        second = admin.post("/v1/keys", json={"kind": "master"}).json()
+    with as_key(stack, second["key"]) as other:
+        assert other.delete(f"/v1/keys/{master['id']}").status_code == 200
+        assert_problem(other.delete(f"/v1/keys/{second['id']}"), 409, "keyId")
+        assert other.get("/v1/keys").status_code == 200
