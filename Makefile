@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 VENV_STAMP := .venv/.mnemo-synced
 
-.PHONY: install run test test-unit test-integration test-e2e fuzz lint fmt proto proto-check bench bench-ingest bench-locomo bench-synthesis clean
+.PHONY: install run test test-unit test-integration test-e2e fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-synthesis clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -75,3 +75,7 @@ bench-locomo: install
 
 bench-synthesis: install
 	.venv/bin/python bench/synthesis.py $(BENCH_ARGS)
+
+# Fault injection under load (bench/chaos.py): every scenario, or CHAOS_ARGS="--short".
+chaos: install
+	cd bench && ../.venv/bin/python chaos.py $(CHAOS_ARGS)

@@ -195,7 +195,9 @@ async def verify(client: httpx.AsyncClient, load: Load, deadline_s: float) -> di
     }
 
 
-async def run_scenario(name: str, fault: Fault, rate: float, warmup: float) -> dict[str, object]:
+async def run_scenario(
+    name: str, fault: Fault, rate: float, warmup: float, settle: float
+) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="mnemo-chaos-") as tmp:
         root = Path(tmp)
         servers = Servers(NatsServer(root / "nats"), PostgresServer(root / "postgres"))
@@ -217,7 +219,7 @@ async def run_scenario(name: str, fault: Fault, rate: float, warmup: float) -> d
                     await asyncio.sleep(warmup)
                     load.stopping = True
                     await sending
-                    result = await verify(client, load, deadline_s=300)
+                    result = await verify(client, load, deadline_s=settle)
         finally:
             servers.nats.stop()
             servers.postgres.stop()
@@ -246,7 +248,8 @@ def main() -> int:
     rows = []
     for name in names:
         print(f"... {name}", file=sys.stderr, flush=True)
-        rows.append(asyncio.run(run_scenario(name, known[name], args.rate, warmup)))
+        settle = 120.0 if args.short else 300.0
+        rows.append(asyncio.run(run_scenario(name, known[name], args.rate, warmup, settle)))
     columns = list(rows[0])
     print(f"\nmachine: {describe(machine())}, load average {os.getloadavg()[0]:.1f}")
     print(f"load: {args.rate:.0f} ingests/s, each with a sourceId, over {USERS} users\n")

@@ -176,6 +176,17 @@ def _sign_up(w: World, who: str, c: httpx.Client) -> None:
 @case("POST /v1/keys")
 def _create_key(w: World, who: str, c: httpx.Client) -> None:
     made = c.post("/v1/keys", json={"kind": "agent", "agentId": w.agent})
+    if who == "other tenant" and made.status_code == 201:
+        # Its own ingest as an agent of that name registered one in its own tenant (agents
+        # named in an ingest are registered on first use): the key is for that agent, and
+        # reaches nothing of A1's.
+        own_key = made.json()["key"]
+        with httpx.Client(
+            base_url=c.base_url, headers={"Authorization": f"Bearer {own_key}"}
+        ) as own:
+            assert own.get(f"/v1/memories/{w.memory_id}").status_code == 404
+            assert w.memory_id not in own.get("/v1/memories", params={"userId": w.user}).text
+        return
     expect(w, who, made, tenant=404, agent=403)
 
 

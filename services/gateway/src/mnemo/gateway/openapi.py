@@ -16,6 +16,7 @@ from typing import Any, Literal
 import msgspec
 
 from mnemo.contracts import AGENT_ID_PATTERN, ENTITY_TYPES, KEY_KINDS, PRESETS
+from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.idempotency import IDEMPOTENCY_KEY_PATTERN
 from mnemo.gateway.idempotency import METHODS as IDEMPOTENT_METHODS
 from mnemo.gateway.problems import STATUSES
@@ -320,17 +321,23 @@ class Param:
 
 # An optional text sent empty is not sent; a typed one (integer, time, one of a list) sent
 # empty is a 400, as the schema says.
+# Years 0002-9998: the storable range (mnemo.contracts.limits); JSON Schema has no bounds
+# for date-times, so the year is bounded by a pattern.
+YEARS = (
+    r"^(000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
+)
 # An instant with a zone, or a whole day or month (UTC, the end of it: routes/context.py).
 TIME = {
     "type": "string",
     "maxLength": 64,
+    "pattern": YEARS,
     "anyOf": [
         {"format": "date-time"},
         {"pattern": r"^\d{4}-\d{2}-\d{2}$", "format": "date"},
         {"pattern": r"^(?!0000)\d{4}-(0[1-9]|1[0-2])$"},
     ],
 }
-INSTANT = {"type": "string", "format": "date-time"}
+INSTANT = {"type": "string", "format": "date-time", "pattern": YEARS}
 # Not blank as str.strip() sees it: Python counts \x1c-\x1f as whitespace, JSON Schema's
 # \s (Unicode White_Space) does not.
 NONBLANK = r"[^\s\x1c-\x1f]"
@@ -691,13 +698,14 @@ RULES: dict[str, dict[str, dict[str, Any]]] = {
         "sourceType": {"enum": sorted(SOURCE_TYPES)},
         "sourceId": {"pattern": SOURCE_ID_PATTERN},
         "agentId": {"pattern": AGENT_ID_PATTERN},
+        "sessionId": {"minLength": 1, "maxLength": MAX_USER_ID},
         "metadata": {"properties": {"timestamp": INSTANT}},
     },
     "BatchRequest": {"items": {"minItems": 1, "maxItems": MAX_BATCH}},
     # routes/search.search_post
     "SearchRequest": {
         "userId": {"minLength": 1, "maxLength": MAX_USER_ID},
-        "query": {"pattern": NONBLANK},
+        "query": {"pattern": NONBLANK, "maxLength": MAX_QUERY_CHARS},
         "limit": {"minimum": 1, "maximum": MAX_LIMIT},
         "alpha": {"minimum": 0, "maximum": 1},
     },

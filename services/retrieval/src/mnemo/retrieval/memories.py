@@ -151,7 +151,9 @@ class MemoryTable:
             )
             rows = await conn.fetch(
                 f"SELECT {_COLUMNS} FROM retrieval.memories WHERE {condition}"
-                f" ORDER BY recorded_at DESC, memory_id"
+                # Memories appended in one transaction share recorded_at: their log
+                # position keeps them in the order they were sent.
+                f" ORDER BY recorded_at DESC, global_position DESC"
                 f" LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
                 *args,
                 query.limit,
