@@ -15,6 +15,7 @@ import pytest
 from mnemo.runtime.nats_server import NatsServer
 from mnemo.runtime.postgres_server import PostgresServer
 
+from .conftest import _create_database
 from .stack import Stack, free_port
 from .waiting import eventually
 
@@ -109,7 +110,7 @@ def test_while_nats_is_down_the_gateway_says_503_and_means_it(own_nats, database
     its retry with the same Idempotency-Key is stored once."""
     name = "natsout" + uuid.uuid4().hex[:8]
     stack = Stack(
-        nats_url=own_nats.url, database_url=_database(database_url, name),
+        nats_url=own_nats.url, database_url=_create_database(database_url, name),
         home=tmp_path / "stack", bus_root=name, port=free_port(),
     )  # fmt: skip
     stack.start()
@@ -157,20 +158,3 @@ def test_while_nats_is_down_the_gateway_says_503_and_means_it(own_nats, database
             assert contents() == ["after", "before", "during the outage"]
     finally:
         stack.stop()
-
-
-def _database(admin_dsn: str, name: str) -> str:
-    import asyncio
-
-    import asyncpg
-
-    async def create() -> None:
-        conn = await asyncpg.connect(admin_dsn)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    base, _, _ = admin_dsn.rpartition("/")
-    return f"{base}/{name}"
