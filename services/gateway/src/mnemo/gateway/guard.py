@@ -24,7 +24,7 @@ from litestar import Response
 
 from mnemo.contracts.limits import MAX_JSON_DEPTH, MAX_PARAM_CHARS
 from mnemo.gateway.body import read_body, replay
-from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_document
+from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_body
 
 # Plain ASGI: the messages are ordinary dicts.
 ASGIApp = Any
@@ -81,10 +81,7 @@ class InputGuard:
             status, body = response.status_code, response.content
             media_type = str(response.media_type)
         else:
-            status, media_type = 400, PROBLEM_JSON
-            body = msgspec.json.encode(
-                problem_document(400, problem.code, problem.detail, path, problem.details)
-            )
+            status, media_type, body = 400, PROBLEM_JSON, problem_body(problem, path)
         await send(
             {
                 "type": "http.response.start",

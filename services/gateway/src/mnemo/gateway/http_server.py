@@ -2,11 +2,10 @@
 shape: a request it cannot parse (a request line or headers over its 64 KiB buffer,
 bytes that are not HTTP) gets a problem+json 400 instead of uvicorn's text/plain one."""
 
-import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mnemo.contracts import new_id
-from mnemo.gateway.problems import PROBLEM_JSON, problem_document
+from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_body
 
 
 class ProblemHttpProtocol(HttpToolsProtocol):
@@ -15,7 +14,7 @@ class ProblemHttpProtocol(HttpToolsProtocol):
             "the request is not valid HTTP, or its request line and headers exceed 64 KiB"
             " (send long queries in a POST body)"
         )
-        body = msgspec.json.encode(problem_document(400, "INVALID_HTTP", detail, "", {}))
+        body = problem_body(Problem(400, "INVALID_HTTP", detail), "")
         head = [b"HTTP/1.1 400 Bad Request\r\n"]
         for name, value in self.server_state.default_headers:
             head.extend([name, b": ", value, b"\r\n"])
