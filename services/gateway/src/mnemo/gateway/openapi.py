@@ -16,7 +16,7 @@ from typing import Any, Literal
 import msgspec
 
 from mnemo.contracts import AGENT_ID_PATTERN, ENTITY_TYPES, KEY_KINDS, PRESETS
-from mnemo.contracts.limits import MAX_QUERY_CHARS
+from mnemo.contracts.limits import MAX_ID_CHARS, MAX_QUERY_CHARS
 from mnemo.gateway.idempotency import IDEMPOTENCY_KEY_PATTERN
 from mnemo.gateway.idempotency import METHODS as IDEMPOTENT_METHODS
 from mnemo.gateway.problems import STATUSES
@@ -32,7 +32,6 @@ from mnemo.gateway.routes.facts import MAX_TEXT, ContradictRequest, SupersedeReq
 from mnemo.gateway.routes.ingest import (
     MAX_BATCH,
     MAX_CONTENT_BYTES,
-    MAX_USER_ID,
     SOURCE_ID_PATTERN,
     SOURCE_TYPES,
     BatchRequest,
@@ -355,7 +354,7 @@ USER = Param(
     "userId",
     "the end user the memories are about",
     required=True,
-    schema={"type": "string", "minLength": 1, "maxLength": MAX_USER_ID},
+    schema={"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS},
 )
 AGENT = Param("agentId", "only this agent's memories (an agent key: its own agent only)")
 AS_OF = Param("asOf", "only what had happened by then (valid time)", schema=TIME)
@@ -693,18 +692,18 @@ def _text(most: int, *, blank: bool = False) -> dict[str, Any]:
 RULES: dict[str, dict[str, dict[str, Any]]] = {
     # routes/ingest.validate
     "IngestRequest": {
-        "userId": {"minLength": 1, "maxLength": MAX_USER_ID},
+        "userId": {"minLength": 1, "maxLength": MAX_ID_CHARS},
         "content": {"pattern": NONBLANK, "maxLength": MAX_CONTENT_BYTES},
         "sourceType": {"enum": sorted(SOURCE_TYPES)},
         "sourceId": {"pattern": SOURCE_ID_PATTERN},
         "agentId": {"pattern": AGENT_ID_PATTERN},
-        "sessionId": {"minLength": 1, "maxLength": MAX_USER_ID},
+        "sessionId": {"minLength": 1, "maxLength": MAX_ID_CHARS},
         "metadata": {"properties": {"timestamp": INSTANT}},
     },
     "BatchRequest": {"items": {"minItems": 1, "maxItems": MAX_BATCH}},
     # routes/search.search_post
     "SearchRequest": {
-        "userId": {"minLength": 1, "maxLength": MAX_USER_ID},
+        "userId": {"minLength": 1, "maxLength": MAX_ID_CHARS},
         "query": {"pattern": NONBLANK, "maxLength": MAX_QUERY_CHARS},
         "limit": {"minimum": 1, "maximum": MAX_LIMIT},
         "alpha": {"minimum": 0, "maximum": 1},

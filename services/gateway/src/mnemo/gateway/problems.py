@@ -71,29 +71,21 @@ class Problem(Exception):
             self.details["field"] = field
 
 
-def problem_document(
-    status: int, code: str, detail: str, instance: str, details: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The one shape of every error body, whoever answers it (a route, a middleware, the
-    HTTP server's own refusals)."""
-    return {
-        "type": f"https://mnemo.dev/errors/{code.lower().replace('_', '-')}",
-        "title": STATUSES.get(status, ("Error", ""))[0],
-        "status": status,
-        "detail": detail,
-        "instance": instance,
-        "code": code,
-        "details": dict(details or {}),
-        # What clients written for the hosted APIs read (the anansi-memory SDK raises it).
-        "error": detail,
-    }
-
-
 def problem_body(problem: Problem, instance: str) -> bytes:
-    """The encoded body of `problem` answered at `instance`."""
-    return msgspec.json.encode(
-        problem_document(problem.status, problem.code, problem.detail, instance, problem.details)
-    )
+    """The one JSON shape of every problem, whoever answers it (a route, a middleware, the
+    HTTP server's own refusals)."""
+    body = {
+        "type": f"https://mnemo.dev/errors/{problem.code.lower().replace('_', '-')}",
+        "title": STATUSES.get(problem.status, ("Error", ""))[0],
+        "status": problem.status,
+        "detail": problem.detail,
+        "instance": instance,
+        "code": problem.code,
+        "details": problem.details,
+        # What clients written for the hosted APIs read (the anansi-memory SDK raises it).
+        "error": problem.detail,
+    }
+    return msgspec.json.encode(body)
 
 
 def problem_response(request: Request, problem: Problem) -> Response[bytes]:

@@ -139,15 +139,17 @@ def check_outbound(message: msgspec.Struct, max_payload: int) -> None:
     no NUL in any text, and small enough for the NATS server. Routes check their fields
     first, naming them as the caller does; this makes it impossible for one to forget."""
     check_values(message)
+    size = len(as_json(message))
     metadata = getattr(message, "metadata", None)
-    if metadata and len(as_json(metadata)) > MAX_METADATA_BYTES:
+    # Metadata is part of the message: only a message larger than its bound can break it.
+    if size > MAX_METADATA_BYTES and metadata and len(as_json(metadata)) > MAX_METADATA_BYTES:
         raise Problem(
             413,
             "METADATA_TOO_LARGE",
             f"metadata exceeds {MAX_METADATA_BYTES // 1024} KiB encoded as JSON",
             field="metadata",
         )
-    size, most = len(as_json(message)), min(MAX_MESSAGE_BYTES, max_payload - _HEADER_ROOM)
+    most = min(MAX_MESSAGE_BYTES, max_payload - _HEADER_ROOM)
     if size > most:
         raise Problem(
             413,

@@ -82,11 +82,7 @@ def _detail(status: int, detail: str, headers: dict[str, str] | None = None) -> 
 
 
 def refusal(problem: Problem) -> Response[bytes]:
-    """How this surface answers input the gateway refuses before routing."""
-    return _as_detail(problem)
-
-
-def _as_detail(problem: Problem) -> Response[bytes]:
+    """A problem as this surface answers it (also for input refused before routing)."""
     # FastAPI answers a body it cannot read or validate with 422.
     status = 422 if problem.status == 400 else problem.status
     field = problem.details.get("field")
@@ -180,7 +176,7 @@ async def create_anima(request: Request) -> Response[bytes]:
             request, "ingest", "create_agent", command, AgentInfo, principal.tenant_id
         )
     except Problem as problem:
-        return _as_detail(problem)
+        return refusal(problem)
     assert isinstance(agent, AgentInfo)
     return Response(as_json(anima_json(agent)), status_code=201, media_type="application/json")
 
@@ -191,7 +187,7 @@ async def get_anima(request: Request, anima_id: str) -> Response[bytes]:
         principal = await authorize(request, "admin")
         agent = await _anima(request, principal, anima_id)
     except Problem as problem:
-        return _as_detail(problem)
+        return refusal(problem)
     return Response(as_json(anima_json(agent)), media_type="application/json")
 
 
@@ -244,7 +240,7 @@ async def create_event(request: Request) -> Response[bytes]:
         if source_id is not None and not await _claim(request, source_id):
             raise Problem(409, "CONFLICT", "An event with this dedupe_key already exists")
     except Problem as problem:
-        return _as_detail(problem)
+        return refusal(problem)
     now = datetime.now(UTC)
     # The answer shows what was stored: the caller's text as redacted, never as sent.
     sent = {name: getattr(body, name) for name in ("role", "author", "summary", "source_uri")}
@@ -305,7 +301,7 @@ async def latest_memory_pack(request: Request, anima_id: str) -> Response[bytes]
                 return Response(b"null", media_type="application/json")
             raise
     except Problem as problem:
-        return _as_detail(problem)
+        return refusal(problem)
     return Response(as_json(pack_json(view)), media_type="application/json")
 
 
@@ -332,7 +328,7 @@ async def usage(request: Request) -> Response[bytes]:
     try:
         principal = await authorize(request, "admin")
     except Problem as problem:
-        return _as_detail(problem)
+        return refusal(problem)
     deps = deps_of(request)
     month = datetime.now(UTC).strftime("%Y-%m")
     used = await deps.limits.month_usage(principal.tenant_id)

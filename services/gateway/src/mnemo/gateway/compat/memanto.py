@@ -124,12 +124,8 @@ def fail(
     )
 
 
-def memanto_refusal(problem: Problem) -> Response[bytes]:
-    """How this surface answers input the gateway refuses before routing."""
-    return _problem(problem)
-
-
-def _problem(exc: Problem) -> Response[bytes]:
+def memanto_refusal(exc: Problem) -> Response[bytes]:
+    """A problem in this surface's envelope (also for input refused before routing)."""
     code = (
         exc.code if exc.code.startswith(("MISSING_", "INVALID_", "SESSION_", "MEMORY_")) else None
     )
@@ -143,7 +139,7 @@ def _problem(exc: Problem) -> Response[bytes]:
 
 def handle_error(request: Request, exc: Exception) -> Response[bytes]:
     if isinstance(exc, Problem):
-        return _problem(exc)
+        return memanto_refusal(exc)
     if isinstance(exc, HTTPException):
         return fail(exc.status_code, _CODES.get(exc.status_code, "HTTP_ERROR"), str(exc.detail))
     log.exception("memanto_failed")

@@ -33,7 +33,6 @@ SOURCE_TYPES = {
     "onboarding",
     "meeting",
 }
-MAX_USER_ID = MAX_ID_CHARS
 SOURCE_ID_PATTERN = r"^[A-Za-z0-9:_./\-\u2013]{1,256}$"
 _SOURCE_ID = re.compile(SOURCE_ID_PATTERN)
 
