@@ -8,6 +8,8 @@ with ack-after-commit, bounded backoff and dead letters), and `serve`/`ask`/`Que
 
 from mnemo.bus.connection import connect
 from mnemo.bus.consumer import BatchHandler, Consumer, ConsumerSpec, Delivery, Handler, Reject
+from mnemo.bus.erasure import erase_subject
+from mnemo.bus.kv import erasable_key_value, kv_stream
 from mnemo.bus.publisher import Publisher, PublishError, context_ids
 from mnemo.bus.queries import QueryFailed, ask, serve
 from mnemo.bus.streams import ensure_streams, stream_configs
@@ -26,6 +28,9 @@ __all__ = [
     "connect",
     "context_ids",
     "ensure_streams",
+    "erasable_key_value",
+    "erase_subject",
+    "kv_stream",
     "serve",
     "stream_configs",
 ]

@@ -7,7 +7,7 @@ import msgspec
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from mnemo.contracts import Command, Envelope, Headers, Signal, Topology
+from mnemo.contracts import Command, Envelope, Headers, Signal, Topology, subject_tag
 from mnemo.telemetry import current_context, inject_trace
 
 _encoder = msgspec.json.Encoder()
@@ -26,7 +26,9 @@ def message_headers(
     msg_type: str,
     service: str,
     traceparent: str | None = None,
+    user_id: object = None,
 ) -> dict[str, str]:
+    """Every message's headers; one about a user (`user_id`) is tagged with its subject."""
     headers = {
         Headers.MSG_ID: msg_id,
         Headers.TENANT: tenant,
@@ -35,6 +37,8 @@ def message_headers(
         Headers.TYPE: msg_type,
         Headers.SERVICE: service,
     }
+    if isinstance(user_id, str) and user_id:
+        headers[Headers.SUBJECT] = subject_tag(tenant, user_id)
     if traceparent:
         headers[Headers.TRACEPARENT] = traceparent
     else:
@@ -77,6 +81,7 @@ class Publisher:
                 causation_id=causation_id,
                 msg_type=name,
                 service=self.service,
+                user_id=getattr(command, "user_id", None),
             )
             subject = self.topology.cmd_subject(name, command.tenant_id)
             batch.append((subject, _encoder.encode(command), headers))
@@ -94,6 +99,7 @@ class Publisher:
                 msg_type=event.event_type,
                 service=event.service,
                 traceparent=event.traceparent,
+                user_id=getattr(event.data, "user_id", None),
             )
             subject = self.topology.evt_subject(event.tenant_id, event.event_type)
             batch.append((subject, _encoder.encode(event), headers))
@@ -112,6 +118,7 @@ class Publisher:
                 causation_id=signal.causation_id,
                 msg_type=signal.signal_type,
                 service=signal.service,
+                user_id=signal.data.get("user_id"),
             )
             subject = self.topology.ops_subject(signal.tenant_id, signal.signal_type)
             batch.append((subject, _encoder.encode(signal), headers))

@@ -59,7 +59,7 @@ from mnemo.contracts.events import (
     TenantCreated,
 )
 from mnemo.contracts.headers import Headers
-from mnemo.contracts.ids import derived_id, new_id
+from mnemo.contracts.ids import derived_id, new_id, subject_tag, tenant_tag
 from mnemo.contracts.packs import DEFAULT_MAX_TOKENS, PRESETS, PackQuery, PackView
 from mnemo.contracts.queries import (
     FACT_CHANGES,
@@ -191,5 +191,7 @@ __all__ = [
     "key_usage_bucket",
     "keys_bucket",
     "new_id",
+    "subject_tag",
+    "tenant_tag",
     "utcnow",
 ]

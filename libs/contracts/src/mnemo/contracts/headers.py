@@ -15,6 +15,9 @@ class Headers:
     # On query requests: the HTTP request that asked. On replies: "ok" or "error".
     REQUEST_ID: Final = "Mnemo-Request-Id"
     REPLY: Final = "Mnemo-Reply"
+    # On every message about one user: `subject_tag(tenant, user)`, so that forgetting the
+    # user erases its messages from every stream (mnemo.bus.erasure).
+    SUBJECT: Final = "Mnemo-Subject"
     TRACEPARENT: Final = "traceparent"
     TRACESTATE: Final = "tracestate"
     # On dead letters (the DLQ stream): where the message came from and why it is there.

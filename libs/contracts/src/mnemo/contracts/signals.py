@@ -23,4 +23,5 @@ SIGNAL_TYPES: dict[str, str] = {
     "http.request": "the gateway received an HTTP request (method, path, status, request_id)",
     "memory.indexed": "retrieval made a recorded memory searchable",
     "message.dead_lettered": "a message exhausted its deliveries or failed permanently",
+    "subject.erased": "a forgotten subject's messages were erased from the streams (by stream)",
 }

@@ -66,3 +66,14 @@ class Topology(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def ops_all(self) -> str:
         return f"{self.root}.ops.>"
+
+    @property
+    def idempotency_bucket(self) -> str:
+        """The gateway's kept answers (KV), keyed `<tenant_tag>.<credential>.<key>`."""
+        return f"{self.root.upper()}_IDEMPOTENCY"
+
+    def tenant_evt(self, tenant: str) -> str:
+        return f"{self.root}.evt.{tenant}.>"
+
+    def tenant_ops(self, tenant: str) -> str:
+        return f"{self.root}.ops.{tenant}.>"

@@ -6,6 +6,7 @@ and `migrate` (versioned SQL per component), `connect` (a pool with sane setting
 and the errors.
 """
 
+from mnemo.eventlog.compaction import compact, schema_tables
 from mnemo.eventlog.errors import EventLogError, IdempotencyConflict, WrongExpectedVersion
 from mnemo.eventlog.migrations import migrate, migrate_eventlog
 from mnemo.eventlog.pool import connect
@@ -21,7 +22,9 @@ __all__ = [
     "IdempotencyConflict",
     "Relay",
     "WrongExpectedVersion",
+    "compact",
     "connect",
     "migrate",
     "migrate_eventlog",
+    "schema_tables",
 ]

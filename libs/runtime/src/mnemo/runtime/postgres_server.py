@@ -97,6 +97,9 @@ class PostgresServer:
             "-k", str(sockets),
             # Five services with pools plus tests: the default 100 is tight.
             "-c", "max_connections=200",
+            # Forgetting: a WAL segment past its checkpoint is removed, never renamed for
+            # reuse with its old bytes in it (mnemo.eventlog.compaction).
+            "-c", "wal_recycle=off",
         ]  # fmt: skip
         self._proc = spawn(argv, self.log_path, user=self._user, cwd=self.data_dir)
         try:

@@ -10,7 +10,7 @@ from mnemo.contracts import AuditEntry, Headers, utcnow
 
 # Content never goes into the audit: it says what happened, not what was said; nor do the
 # digests of API keys.
-_WITHHELD = {"content", "statement", "value", "digest"}
+_WITHHELD = {"content", "statement", "value", "digest", "metadata"}
 
 _TIME_FIELD = {"command": "issued_at", "event": "recorded_at", "signal": "occurred_at"}
 

@@ -9,7 +9,7 @@ from litestar.config.app import AppConfig
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp
 
-from mnemo.bus import Publisher, connect, ensure_streams
+from mnemo.bus import Publisher, connect, ensure_streams, erasable_key_value
 from mnemo.contracts import Topology, key_usage_bucket, keys_bucket
 from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.compat import elephantasm, eliza_router
@@ -105,8 +105,9 @@ def create_app(settings: GatewaySettings) -> Litestar:
         app.state.dedupe = await publisher.js.create_key_value(
             bucket=f"{topology.root.upper()}_DEDUPE", history=1
         )
-        app.state.idempotency = await publisher.js.create_key_value(
-            bucket=f"{topology.root.upper()}_IDEMPOTENCY", ttl=TTL_SECONDS, history=1
+        # Kept answers may hold what a user said: a forget erases them (mnemo.bus.erasure).
+        app.state.idempotency = await erasable_key_value(
+            publisher.js, topology.idempotency_bucket, ttl=TTL_SECONDS, cache=True
         )
         try:
             yield

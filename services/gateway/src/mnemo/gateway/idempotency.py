@@ -19,6 +19,7 @@ from litestar.utils import normalize_path
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from mnemo.contracts import tenant_tag
 from mnemo.gateway.body import read_body, replay
 from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_body
 from mnemo.telemetry import get_logger
@@ -81,7 +82,8 @@ class IdempotencyMiddleware:
             return
         # Kept per credential, in whichever header it came (ElizaOS clients send X-API-KEY).
         credential = headers.get("authorization") or headers.get("x-api-key", "")
-        if not await self._live(credential):
+        tenant = await self._tenant_of(credential)
+        if tenant is None:
             # Authentication comes first: a missing, unknown or revoked key gets neither a
             # replay nor a check of its Idempotency-Key; the app answers it (401, or
             # sign-up's open door, whose answers are never kept anyway).
@@ -95,7 +97,11 @@ class IdempotencyMiddleware:
             return
         body = await read_body(receive)
         principal = hashlib.sha256(credential.encode()).hexdigest()[:24]
-        entry_key = f"{principal}.{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+        # Under the tenant: forgetting a user erases the tenant's kept answers
+        # (mnemo.bus.erasure), which may hold what the user said.
+        entry_key = (
+            f"{tenant_tag(tenant)}.{principal}.{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+        )
         target = f"{scope['method']} {scope['path']}?{scope.get('query_string', b'').decode()}"
         fingerprint = hashlib.sha256(target.encode() + b"\n" + body).hexdigest()
         kept = await self._claim_or_wait(kv, entry_key, fingerprint)
@@ -121,18 +127,19 @@ class IdempotencyMiddleware:
             return False
         return True
 
-    async def _live(self, credential: str) -> bool:
-        """Whether the credential is a live key now."""
+    async def _tenant_of(self, credential: str) -> str | None:
+        """The tenant of the credential if it is a live key now."""
         deps = getattr(self.state, "deps", None)
         if deps is None:
-            return False
+            return None
         from mnemo.gateway.auth import principal_of
 
         scheme, _, key = credential.partition(" ")
         key = key.strip() if scheme.lower() == "bearer" else credential.strip()
         if not key:
-            return False
-        return await principal_of(key, deps.settings, deps.keys) is not None
+            return None
+        principal = await principal_of(key, deps.settings, deps.keys)
+        return principal.tenant_id if principal is not None else None
 
     async def _claim_or_wait(self, kv: KeyValue, key: str, fingerprint: str) -> Kept | None:
         """None: we hold the key and must run the handler. Else the finished answer to replay."""

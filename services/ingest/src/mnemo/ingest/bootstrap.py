@@ -20,6 +20,7 @@ from mnemo.contracts import (
 from mnemo.eventlog import EventStore, Relay
 from mnemo.host import Host
 from mnemo.ingest.accounts import Accounts
+from mnemo.ingest.erasure import Eraser
 from mnemo.ingest.handlers import SERVICE, IngestHandlers
 from mnemo.ingest.settings import IngestSettings
 from mnemo.settings import load_settings
@@ -49,6 +50,15 @@ async def main() -> None:
         handlers.ingest_memories,
     )
     host.query("forget", ForgetSubject, handlers.forget)
+    # What a forget leaves on the bus and in the key table's files, erased once it is logged.
+    host.consume(
+        ConsumerSpec(
+            durable=f"{SERVICE}-eraser",
+            stream=topology.evt_stream,
+            filter_subjects=[topology.evt_subject("*", "memory.forgotten")],
+        ),
+        Eraser(host.pool, host.publisher).forgotten,
+    )
     host.query("delete_memory", DeleteMemory, handlers.delete_memory)
     keys = await host.publisher.js.create_key_value(
         bucket=keys_bucket(host.topology.root), history=1

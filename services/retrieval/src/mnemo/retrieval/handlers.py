@@ -94,6 +94,7 @@ class RetrievalHandlers:
         assert isinstance(envelope.data, MemoryForgotten)
         removed = await self._memories.forget(envelope.tenant_id, envelope.data.user_id)
         await self._index.forget(envelope.tenant_id, envelope.data.user_id)
+        await self._memories.compact()
         log.info("subject_dropped_from_projections", memories=removed)
 
     async def _index_run(self, envelopes: list[Envelope]) -> None:

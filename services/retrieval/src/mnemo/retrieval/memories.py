@@ -14,6 +14,7 @@ from mnemo.contracts import (
     MemoryRecorded,
     MemoryView,
 )
+from mnemo.eventlog import compact, schema_tables
 from mnemo.retrieval.turns import Turn
 
 SQL = Path(__file__).parent / "sql"
@@ -180,6 +181,10 @@ class MemoryTable:
             user_id,
         )
         return int(result.split()[-1])
+
+    async def compact(self) -> None:
+        """After a forget: rewrite retrieval's tables so the deleted rows leave the disk."""
+        await compact(self._pool, await schema_tables(self._pool, "retrieval"))
 
     async def delete(self, tenant_id: str, memory_id: str) -> None:
         await self._pool.execute(

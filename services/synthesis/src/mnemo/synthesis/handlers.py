@@ -23,7 +23,7 @@ from mnemo.contracts import (
     derived_id,
     utcnow,
 )
-from mnemo.eventlog import NO_STREAM, EventStore, WrongExpectedVersion
+from mnemo.eventlog import NO_STREAM, EventStore, WrongExpectedVersion, compact, schema_tables
 from mnemo.synthesis import extractor
 from mnemo.synthesis.entities import EntityTable
 from mnemo.synthesis.llm import reason_kind
@@ -201,7 +201,8 @@ class ReadModelHandlers:
 
     async def apply(self, envelopes: list[Envelope]) -> None:
         """Apply in log order, in one transaction: facts, endings, evidence and mentions are
-        recorded; a forgotten subject's rows are dropped."""
+        recorded; a forgotten subject's rows are dropped, and then leave the disk."""
+        forgot = False
         async with self._pool.acquire() as conn, conn.transaction():
             run: list[Envelope] = []
             for envelope in envelopes:
@@ -211,9 +212,12 @@ class ReadModelHandlers:
                     user_id = envelope.data.user_id
                     await self.facts.forget(conn, envelope.tenant_id, user_id)
                     await self.entities.forget(conn, envelope.tenant_id, user_id)
+                    forgot = True
                 else:
                     run.append(envelope)
             await self._record(conn, run)
+        if forgot:
+            await compact(self._pool, await schema_tables(self._pool, "synthesis"))
 
     async def _record(self, conn: asyncpg.Connection, run: list[Envelope]) -> None:
         await self.facts.record_all(conn, run)

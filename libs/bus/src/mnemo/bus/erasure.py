@@ -1,0 +1,153 @@
+"""Erasing what the bus keeps about one user, once that user is forgotten.
+
+JetStream keeps commands 7 days and events 30, dead letters until replayed and the
+gateway's kept answers a day: long after the log's keys are shredded, the streams' files
+would still hold what the user said. Every message about a user carries `Mnemo-Subject`
+(`subject_tag(tenant, user)`, set by the publisher), dead letters keep their message's
+headers, and the gateway keys its kept answers by tenant. Erasing walks each stream's
+messages of the tenant, headers only, and deletes each one of the user with the server's
+secure delete: STREAM.MSG.DELETE without `no_erase` overwrites the stored bytes with
+random data rather than only dropping them from the index.
+
+The forget's own `memory.forgotten` stays: it names the user, never what was said, and
+consumers that have not reached it yet still need it to drop their rows.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from mnemo.bus.kv import kv_stream
+from mnemo.contracts import COMMAND_TYPES, Headers, Topology, subject_tag, tenant_tag
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
+
+FORGOTTEN = "memory.forgotten"
+_FETCH = 512
+_DELETES_IN_FLIGHT = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """Which messages of `stream` to look at (`filters`) and which of them to erase."""
+
+    stream: str
+    filters: list[str]
+    erase: Callable[[dict[str, str]], bool]
+
+
+def subject_sweeps(topology: Topology, tenant_id: str, user_id: str) -> list[Sweep]:
+    """Every place on the bus where a message about the user can be kept."""
+    tag = subject_tag(tenant_id, user_id)
+
+    def about_user(headers: dict[str, str]) -> bool:
+        return headers.get(Headers.SUBJECT) == tag and headers.get(Headers.TYPE) != FORGOTTEN
+
+    bucket = topology.idempotency_bucket
+    return [
+        Sweep(
+            topology.cmd_stream,
+            [topology.cmd_subject(name, tenant_id) for name in COMMAND_TYPES],
+            about_user,
+        ),
+        Sweep(topology.evt_stream, [topology.tenant_evt(tenant_id)], about_user),
+        Sweep(topology.ops_stream, [topology.tenant_ops(tenant_id)], about_user),
+        Sweep(topology.dlq_stream, [topology.dlq_all], about_user),
+        # A kept answer names no user: all the tenant's go (a retry then runs again, and
+        # its Idempotency-Key still fixes the ids it writes, so nothing is stored twice).
+        Sweep(kv_stream(bucket), [f"$KV.{bucket}.{tenant_tag(tenant_id)}.>"], lambda _: True),
+    ]
+
+
+async def erase_subject(
+    js: JetStreamContext, topology: Topology, tenant_id: str, user_id: str
+) -> dict[str, int]:
+    """Erase every message about the user from every stream; how many, by stream.
+    Idempotent: a repeat finds nothing more to erase."""
+    started = time.monotonic()
+    erased: dict[str, int] = {}
+    failed: list[Exception] = []
+    for sweep in subject_sweeps(topology, tenant_id, user_id):
+        try:
+            sequences = await matching(js, sweep)
+            await _erase(js, sweep.stream, sequences)
+        except Exception as exc:
+            failed.append(exc)
+            continue
+        if sequences:
+            erased[sweep.stream] = len(sequences)
+    if failed:
+        # Raised after every sweep ran: a repeat (the forget is redelivered) finishes it.
+        raise failed[0]
+    log.info(
+        "subject_erased_from_streams",
+        tenant_id=tenant_id,
+        erased=sum(erased.values()),
+        seconds=round(time.monotonic() - started, 3),
+    )
+    return erased
+
+
+async def matching(js: JetStreamContext, sweep: Sweep) -> list[int]:
+    """Sequences of the sweep's messages to erase, read headers only up to the stream's
+    last message at the start (what comes later is not about a forgotten past)."""
+    try:
+        info = await js.stream_info(sweep.stream)
+    except NotFoundError:
+        return []
+    last = info.state.last_seq
+    if not info.state.messages:
+        return []
+    config = ConsumerConfig(
+        filter_subjects=sweep.filters,
+        headers_only=True,
+        ack_policy=AckPolicy.NONE,
+        deliver_policy=DeliverPolicy.ALL,
+        inactive_threshold=60.0,
+        mem_storage=True,
+    )
+    sub = await js.pull_subscribe("", stream=sweep.stream, config=config)
+    found: list[int] = []
+    try:
+        while True:
+            try:
+                msgs = await sub.fetch(_FETCH, timeout=2.0)
+            except TimeoutError:
+                break
+            done = False
+            for msg in msgs:
+                meta = msg.metadata
+                sequence = meta.sequence.stream
+                if sequence > last:
+                    done = True
+                    break
+                if sweep.erase(dict(msg.headers or {})):
+                    found.append(sequence)
+                if meta.num_pending == 0 or sequence == last:
+                    done = True
+            if done:
+                break
+    finally:
+        await sub.unsubscribe()
+        try:
+            await js.delete_consumer(sweep.stream, config.name or "")
+        except Exception:
+            pass
+    return found
+
+
+async def _erase(js: JetStreamContext, stream: str, sequences: list[int]) -> None:
+    async def one(sequence: int) -> None:
+        try:
+            await js.delete_msg(stream, sequence)
+        except NotFoundError:
+            pass  # gone already: expired, or erased by an earlier try
+
+    for start in range(0, len(sequences), _DELETES_IN_FLIGHT):
+        await asyncio.gather(*(one(s) for s in sequences[start : start + _DELETES_IN_FLIGHT]))

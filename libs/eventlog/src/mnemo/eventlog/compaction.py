@@ -1,0 +1,57 @@
+"""Making PostgreSQL drop the bytes of deleted rows, after a forget.
+
+A DELETE leaves the row's bytes in its page until the space is reused, and a plain VACUUM
+frees the space without overwriting it; the write-ahead log keeps the inserts (and full
+page images) until a checkpoint retires their segment. So a service that deleted a
+forgotten subject's rows rewrites those tables (VACUUM FULL: new files holding only live
+rows, the old ones unlinked), switches to a new WAL segment and checkpoints, which removes
+the segments before it. The bundled PostgreSQL runs with `wal_recycle=off`, so a retired
+segment is unlinked rather than renamed for reuse with its old bytes inside.
+
+On a server of your own, WAL archiving, replicas, backups and `wal_recycle` are yours:
+what they keep is outside Mnemo's reach. A role that may not CHECKPOINT (neither
+superuser nor pg_checkpoint) leaves the WAL to the server's next scheduled checkpoint.
+"""
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
+
+# VACUUM FULL waits for an exclusive lock; a long read holding it off fails the try
+# (the forget is redelivered and compacts again) rather than stalling every reader.
+LOCK_TIMEOUT = "10s"
+
+
+async def schema_tables(pool: asyncpg.Pool, schema: str) -> list[str]:
+    """The tables of `schema`, quoted, for `compact`."""
+    rows = await pool.fetch(
+        "SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables"
+        " WHERE schemaname = $1 ORDER BY tablename",
+        schema,
+    )
+    return [r["name"] for r in rows]
+
+
+async def compact(pool: asyncpg.Pool, tables: Sequence[str]) -> None:
+    """Rewrite `tables` (quoted names) without their dead rows, then retire the WAL."""
+    async with pool.acquire() as conn:
+        await conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        try:
+            for table in tables:
+                # Not in a transaction block: VACUUM cannot run inside one.
+                await conn.execute(f"VACUUM (FULL) {table}")
+        finally:
+            await conn.execute("RESET lock_timeout")
+        for statement in ("SELECT pg_switch_wal()", "CHECKPOINT"):
+            try:
+                await conn.execute(statement)
+            except asyncpg.InsufficientPrivilegeError:
+                log.warning("wal_left_to_next_checkpoint", reason="role may not retire WAL")
+                break
+            except asyncpg.ObjectNotInPrerequisiteStateError:
+                break  # a standby: its primary's WAL is not ours to retire
+    log.info("tables_compacted", tables=len(tables))

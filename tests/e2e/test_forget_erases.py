@@ -1,0 +1,132 @@
+"""Forgetting leaves no plaintext behind (issue #13, part 4): once DELETE /v1/user has
+answered, within a bounded time, no byte of what the user said is left in any file Mnemo
+writes: NATS's stream files (commands, events, signals, dead letters, kept answers),
+PostgreSQL's tables, indexes and WAL, the vector store's folder, the logs.
+
+The stack has its own NATS and PostgreSQL (data directories the test can read, and a
+bundled PostgreSQL's settings), like a fresh `mnemo run` has. Another user's words stay.
+"""
+
+import base64
+import uuid
+from pathlib import Path
+
+import pytest
+
+from mnemo.runtime.nats_server import NatsServer
+from mnemo.runtime.postgres_server import PostgresServer
+
+from .stack import Stack, free_port
+from .test_memories_api import memories
+from .test_thin_path import search
+from .waiting import eventually
+
+# Forget answers once the keys are shredded; the erasing and compacting that follow take
+# seconds. This is the deadline of the test, generous for a loaded machine.
+ERASED_WITHIN = 180.0
+
+
+def spellings(word: str) -> list[bytes]:
+    """The word's bytes, and what of it survives in base64 at each of the three offsets
+    (kept answers are stored base64-encoded)."""
+    found = [word.encode()]
+    for pad in range(3):
+        encoded = base64.b64encode(b"x" * pad + word.encode())
+        skip = -(-pad * 4 // 3)  # characters touched by the padding bytes
+        found.append(encoded[skip + 1 : -4])
+    return found
+
+
+def files_holding(roots: list[Path], word: str) -> list[str]:
+    needles = spellings(word)
+    hits = []
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if not path.is_file() or path.is_symlink():
+                continue
+            try:
+                data = path.read_bytes()
+            except (FileNotFoundError, PermissionError):
+                continue  # removed while we walked: a retired WAL segment, a rewritten table
+            if any(needle in data for needle in needles):
+                hits.append(str(path.relative_to(root.parent)))
+    return hits
+
+
+@pytest.fixture
+def own_servers(tmp_path):
+    nats = NatsServer(tmp_path / "nats", port=free_port())
+    postgres = PostgresServer(tmp_path / "pg" / "data", port=free_port())
+    nats.start()
+    postgres.start()
+    try:
+        yield nats, postgres
+    finally:
+        postgres.stop()
+        nats.stop()
+
+
+def test_forgotten_words_leave_every_file(own_servers, tmp_path):
+    nats, postgres = own_servers
+    root = "erase" + uuid.uuid4().hex[:8]
+    stack = Stack(
+        nats_url=nats.url, database_url=postgres.create_database("erase"),
+        home=tmp_path / "stack", bus_root=root, port=free_port(),
+    )  # fmt: skip
+    token = uuid.uuid4().hex[:10]
+    gone, kept = f"Quillonfen{token}", f"Brandlewick{token}"
+    user, other = "forgetme-" + token[:6], "keepme-" + token[:6]
+    stack.start()
+    try:
+        stack.wait_healthy()
+        with stack.client() as api:
+            said = [
+                {"userId": user, "content": f"I work at {gone} and I love kayaking"},
+                {"userId": user, "content": f"my locker code is {gone}7"},
+                {"userId": user, "content": "a note", "metadata": {"topic": f"{gone}meta"}},
+                {"userId": other, "content": f"I work at {kept} and I love sailing"},
+            ]
+            assert api.post("/v1/ingest/batch", json={"items": said}).status_code == 202
+            one = {"userId": user, "content": f"single ingest naming {gone}", "sourceId": "s1"}
+            assert api.post("/v1/ingest", json=one).status_code == 202
+            eventually(lambda: memories(api, user)["total"] == 4, timeout=120)
+            eventually(lambda: memories(api, other)["total"] == 1, timeout=120)
+            eventually(lambda: search(api, user, gone), timeout=120)
+            eventually(lambda: search(api, other, kept), timeout=120)
+            # Synthesis made a fact of it ("I work at ..."): its read model holds the word.
+            eventually(
+                lambda: api.get("/v1/facts", params={"userId": user}).json().get("facts"),
+                timeout=120,
+            )
+            # A kept answer (Idempotency-Key) that carries the words.
+            kept_answer = api.post(
+                "/v1/search",
+                json={"userId": user, "query": gone},
+                headers={"Idempotency-Key": "search-" + token},
+            )
+            assert kept_answer.status_code == 200 and gone in kept_answer.text
+
+            roots = [nats.data_dir, postgres.data_dir, stack.home]
+            assert files_holding(roots, gone), "the test's own premise: the words are on disk"
+
+            response = api.delete("/v1/user", params={"userId": user})
+            assert response.status_code == 200, response.text
+            assert response.json()["removed"]["memories"] == 4
+
+            left = []
+
+            def erased() -> bool:
+                left[:] = files_holding(roots, gone)
+                return not left
+
+            try:
+                eventually(erased, timeout=ERASED_WITHIN, every=2.0)
+            except AssertionError:
+                raise AssertionError(f"the forgotten words are still in {left}") from None
+
+            # The other user is untouched: still searchable, still on the bus and in the log.
+            assert search(api, other, kept)
+            assert files_holding([nats.data_dir], kept)
+            assert memories(api, user)["total"] == 0
+    finally:
+        stack.stop()
