@@ -1,0 +1,154 @@
+"""Erasing a forgotten subject from the bus, over real NATS JetStream: every message about
+the user goes from every stream (commands, events, signals, dead letters) and the
+tenant's kept answers go from their bucket; other users, other tenants and the forget's
+own event stay."""
+
+import contextlib
+
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from mnemo.bus import Consumer, erasable_key_value, erase_subject, kv_stream
+from mnemo.bus.dead_letters import DeadLetters
+from mnemo.contracts import (
+    Envelope,
+    Headers,
+    IngestMemory,
+    MemoryForgotten,
+    MemoryRecorded,
+    Signal,
+    new_id,
+    subject_tag,
+    tenant_tag,
+    utcnow,
+)
+
+from .test_bus import spec
+from .test_dead_letters import _eventually, running
+
+
+def _command(tenant: str, user: str) -> IngestMemory:
+    return IngestMemory(
+        command_id=new_id(), tenant_id=tenant, issued_at=utcnow(), actor="test",
+        memory_id=new_id(), user_id=user, content=f"what {user} said",
+    )  # fmt: skip
+
+
+def _event(tenant: str, data) -> Envelope:
+    now = utcnow()
+    return Envelope(
+        event_id=new_id(), event_type=type(data).__struct_config__.tag, tenant_id=tenant,
+        stream_id="s", stream_version=0, global_position=1, occurred_at=now, recorded_at=now,
+        correlation_id="c", causation_id="c", actor="test", service="test", data=data,
+    )  # fmt: skip
+
+
+def _signal(tenant: str, user: str) -> Signal:
+    return Signal(
+        signal_id=new_id(), signal_type="memory.indexed", tenant_id=tenant, service="test",
+        occurred_at=utcnow(), correlation_id="c", causation_id="c", data={"user_id": user},
+    )  # fmt: skip
+
+
+async def _headers(js, stream: str) -> list[dict[str, str]]:
+    """The headers of every message left in `stream`."""
+    info = await js.stream_info(stream)
+    if not info.state.messages:
+        return []
+    config = ConsumerConfig(
+        ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, headers_only=True
+    )
+    sub = await js.pull_subscribe(">", stream=stream, config=config)
+    found: list[dict[str, str]] = []
+    try:
+        while len(found) < info.state.messages:
+            found.extend(dict(m.headers or {}) for m in await sub.fetch(100, timeout=5))
+    finally:
+        await sub.unsubscribe()
+    return found
+
+
+async def test_erasing_a_subject_leaves_only_others(publisher, topology):
+    js = publisher.js
+    forgotten, stays = subject_tag("t", "u1"), subject_tag("t", "u2")
+    elsewhere = subject_tag("t2", "u1")  # the same user id in another tenant
+    kv = await erasable_key_value(js, topology.idempotency_bucket, ttl=3600)
+    try:
+        # Dead letters first: a consumer that fails every command it gets.
+        async def broken(_delivery) -> None:
+            raise ValueError("never succeeds")
+
+        consumer = Consumer(publisher, spec(topology, "er-dl", max_deliver=1), broken)
+        store = DeadLetters(js, topology)
+        async with running(consumer):
+            for tenant, user in (("t", "u1"), ("t", "u2")):
+                await publisher.publish_command(
+                    _command(tenant, user), correlation_id="c", causation_id="c"
+                )
+
+            async def dead() -> bool:
+                return (await store.counts()).get("er-dl") == 2
+
+            await _eventually(dead)
+        commands = [_command("t", "u1"), _command("t", "u1"), _command("t", "u2")]
+        commands.append(_command("t2", "u1"))
+        await publisher.publish_commands(commands, correlation_id="c", causation_id="c")
+        recorded = [
+            _event(tenant, MemoryRecorded(memory_id=new_id(), user_id=user, content="x"))
+            for tenant, user in (("t", "u1"), ("t", "u2"), ("t2", "u1"))
+        ]
+        forget = _event("t", MemoryForgotten(user_id="u1", removed={}))
+        await publisher.publish_events([*recorded, forget])
+        await publisher.publish_signals([_signal("t", "u1"), _signal("t", "u2")])
+        await kv.put(f"{tenant_tag('t')}.cred.k1", b"an answer naming what u1 said")
+        await kv.put(f"{tenant_tag('t2')}.cred.k1", b"another tenant's answer")
+
+        erased = await erase_subject(js, topology, "t", "u1")
+
+        assert erased == {
+            topology.cmd_stream: 3,  # two published here, one before it was dead-lettered
+            topology.evt_stream: 1,
+            topology.ops_stream: 1,
+            topology.dlq_stream: 1,
+            kv_stream(topology.idempotency_bucket): 1,
+        }
+        for stream in (topology.cmd_stream, topology.evt_stream, topology.ops_stream):
+            left = await _headers(js, stream)
+            tags = [h.get(Headers.SUBJECT) for h in left]
+            assert stays in tags and elsewhere in tags or stream == topology.ops_stream
+            # Only the forget's own event still names the forgotten subject.
+            assert [h[Headers.TYPE] for h in left if h.get(Headers.SUBJECT) == forgotten] == (
+                ["memory.forgotten"] if stream == topology.evt_stream else []
+            )
+        letters = [x async for x in store.entries("er-dl")]
+        assert [x.headers.get(Headers.SUBJECT) for x in letters] == [stays]
+        assert [k async for k in _keys(kv)] == [f"{tenant_tag('t2')}.cred.k1"]
+
+        assert await erase_subject(js, topology, "t", "u1") == {}  # a repeat: nothing more
+    finally:
+        for stream in (topology.dlq_stream, kv_stream(topology.idempotency_bucket)):
+            with contextlib.suppress(Exception):
+                await js.delete_stream(stream)
+
+
+async def _keys(kv):
+    for key in sorted(await kv.keys()):
+        yield key
+
+
+async def test_a_kept_answers_bucket_that_denies_deletes_is_made_again(publisher, topology):
+    """Buckets made before (by create_key_value) can never allow deletes: a cache is
+    dropped and made erasable; its entries can then be erased."""
+    js = publisher.js
+    bucket = topology.idempotency_bucket
+    old = await js.create_key_value(bucket=bucket, ttl=3600, history=1)
+    await old.put("a.b", b"kept")
+    try:
+        kv = await erasable_key_value(js, bucket, ttl=3600, cache=True)
+        info = await js.stream_info(kv_stream(bucket))
+        assert info.config.deny_delete is False
+        await kv.put("a.b", b"kept again")
+        entry = await kv.get("a.b")
+        assert await js.delete_msg(kv_stream(bucket), entry.revision)
+    finally:
+        with contextlib.suppress(Exception):
+            await js.delete_stream(kv_stream(bucket))
