@@ -114,7 +114,7 @@ async def test_erasing_a_subject_leaves_only_others(publisher, topology):
         for stream in (topology.cmd_stream, topology.evt_stream, topology.ops_stream):
             left = await _headers(js, stream)
             tags = [h.get(Headers.SUBJECT) for h in left]
-            assert stays in tags and elsewhere in tags or stream == topology.ops_stream
+            assert (stays in tags and elsewhere in tags) or stream == topology.ops_stream
             # Only the forget's own event still names the forgotten subject.
             assert [h[Headers.TYPE] for h in left if h.get(Headers.SUBJECT) == forgotten] == (
                 ["memory.forgotten"] if stream == topology.evt_stream else []
