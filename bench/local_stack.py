@@ -56,16 +56,15 @@ def describe(m: dict[str, Any]) -> str:
 
 @contextmanager
 def local_stack(
-    prefix: str = "mnemo-bench-", prepare: Callable[[Path], None] | None = None
+    prefix: str = "mnemo-bench-", prepare: Callable[[Path, str], None] | None = None
 ) -> Iterator[LocalStack]:
-    """A running stack; `prepare(MNEMO_HOME)` runs before the services start (to seed it)."""
+    """A running stack; `prepare(MNEMO_HOME, database DSN)` runs before the services start
+    (to seed it), once PostgreSQL is up."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp, ExitStack() as stack:
         home = Path(tmp)
         if keep := os.environ.get("MNEMO_BENCH_LOGS"):
             # Runs last: the services' logs, once they stopped, outlive the stack.
             stack.callback(shutil.copytree, home / "home" / "logs", keep, dirs_exist_ok=True)
-        if prepare is not None:
-            prepare(home / "home")
         nats_url = os.environ.get("MNEMO_NATS_URL")
         dsn = os.environ.get("MNEMO_DATABASE_URL")
         if not nats_url:
@@ -76,6 +75,8 @@ def local_stack(
             pg = PostgresServer(home / "postgres")
             dsn = pg.start()
             stack.callback(pg.stop)
+        if prepare is not None:
+            prepare(home / "home", dsn)
         port = free_port()
         key = "mk_bench_" + os.urandom(12).hex()
         env = {

@@ -27,6 +27,7 @@ from locomo_metrics import Recall, format_table, percentile
 
 from mnemo.contracts import Envelope, MemoryRecorded, SearchQuery, derived_id
 from mnemo.embeddings import Embedder, embedder_from_settings
+from mnemo.retrieval.contents import MemoryText
 from mnemo.retrieval.index import MemoryIndex
 from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
 from mnemo.retrieval.turns import Turn as SpokenTurn
@@ -62,17 +63,28 @@ class CachedEmbedder:
         np.savez(self._path, texts=np.array(texts), vectors=vectors)
 
 
-class RecordedTurns:
-    """The service's `MemoryTable.preceding`, over the memories this run has indexed."""
+class RecordedMemories:
+    """The service's `MemoryTable.preceding` and `.contents`, over the memories this run
+    has indexed (in memory: search times here leave out the service's one query)."""
 
     def __init__(self) -> None:
         self._sessions: dict[tuple[str, str, str], list[Envelope]] = {}
+        self._texts: dict[tuple[str, str], MemoryText] = {}
 
-    async def preceding(self, envelopes: list[Envelope]) -> dict[str, SpokenTurn]:
+    def record_all(self, envelopes: list[Envelope]) -> None:
         for e in envelopes:
             assert isinstance(e.data, MemoryRecorded) and e.data.session_id
             key = (e.tenant_id, e.data.user_id, e.data.session_id)
             self._sessions.setdefault(key, []).append(e)
+            self._texts[(e.tenant_id, e.data.memory_id)] = MemoryText(
+                e.data.content, e.data.metadata
+            )
+
+    async def contents(self, tenant_id: str, memory_ids: list[str]) -> dict[str, MemoryText]:
+        found = ((m, self._texts.get((tenant_id, m))) for m in memory_ids)
+        return {m: text for m, text in found if text is not None}
+
+    async def preceding(self, envelopes: list[Envelope]) -> dict[str, SpokenTurn]:
         found = {}
         for e in envelopes:
             assert isinstance(e.data, MemoryRecorded) and e.data.session_id
@@ -123,8 +135,9 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float | int | Non
     embedder: Embedder = embedder_from_settings(args.embedder)
     cached = CachedEmbedder(embedder, Path(args.cache)) if args.cache else None
     with tempfile.TemporaryDirectory(prefix="mnemo-locomo-") as folder:
+        recorded = RecordedMemories()
         index = MemoryIndex(
-            EdgeVectorStore(folder), cached or embedder, SparseEncoder(), RecordedTurns()
+            EdgeVectorStore(folder), cached or embedder, SparseEncoder(), recorded, turns=recorded
         )
         await index.ensure()
         started = time.perf_counter()
@@ -134,6 +147,8 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float | int | Non
             for n, turn in enumerate(conv.turns, start=1)
         ]
         for start in range(0, len(envelopes), 256):
+            # The read model first, as the service writes it.
+            recorded.record_all(envelopes[start : start + 256])
             await index.index_all(envelopes[start : start + 256])
         indexed_s = time.perf_counter() - started
         recall = Recall(CATEGORIES)

@@ -1,7 +1,9 @@
 """Search latency with many memories stored: 100k points, 10k of them the queried user's.
 
-The retrieval service's vector store (qdrant-edge, in the stack's MNEMO_HOME) is seeded
-before the stack starts, through the service's own `MemoryIndex`, with LoCoMo turns: the
+The retrieval service's vector store (qdrant-edge, in the stack's MNEMO_HOME) and its
+memories read model (which search hits take their words from) are seeded before the
+services start, through the service's own `MemoryIndex` and `MemoryTable`, with LoCoMo
+turns: the
 queried user holds the dev set's turns repeated to `--user-memories`, and other users the
 rest. Each distinct text is embedded once (MiniLM) and its vector reused: the cost of a
 search does not depend on which vectors are stored, and embedding 100k texts on two cores
@@ -28,7 +30,9 @@ from locomo_metrics import percentile
 
 from mnemo.contracts import Envelope, MemoryRecorded, SearchQuery
 from mnemo.embeddings import Embedder, MiniLMEmbedder
+from mnemo.eventlog import connect, migrate
 from mnemo.retrieval.index import MemoryIndex
+from mnemo.retrieval.memories import SQL, MemoryTable
 from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,12 +94,23 @@ def memories(
     return out
 
 
-async def seed(folder: Path, envelopes: list[Envelope], questions: list[str]) -> list[float]:
-    """Index the memories into the store at `folder`; in-process search times (ms)."""
-    index = MemoryIndex(EdgeVectorStore(folder), OnceEmbedder(MiniLMEmbedder()), SparseEncoder())
+async def seed(
+    folder: Path, dsn: str, envelopes: list[Envelope], questions: list[str]
+) -> list[float]:
+    """Record the memories in the read model and index them into the store at `folder`;
+    in-process search times (ms)."""
+    pool = await connect(dsn, max_size=2)
+    async with pool.acquire() as conn:
+        await migrate(conn, "retrieval", SQL)
+    memories = MemoryTable(pool)
+    index = MemoryIndex(
+        EdgeVectorStore(folder), OnceEmbedder(MiniLMEmbedder()), SparseEncoder(), memories
+    )
     await index.ensure()
     started = time.perf_counter()
     for start in range(0, len(envelopes), 2000):
+        # The read model first, as the service writes it.
+        await memories.record_all(envelopes[start : start + 2000])
         await index.index_all(envelopes[start : start + 2000])
     print(f"seeded {len(envelopes)} memories in {time.perf_counter() - started:.0f}s", flush=True)
     tenant = envelopes[0].tenant_id
@@ -106,6 +121,7 @@ async def seed(folder: Path, envelopes: list[Envelope], questions: list[str]) ->
         await index.search(query)
         times.append((time.perf_counter() - t0) * 1000)
     await index.close()
+    await pool.close()
     return times
 
 
@@ -135,10 +151,10 @@ def main() -> None:
     questions = [qa.question for c in conversations for qa in c.qa][: args.queries]
     in_process: list[float] = []
 
-    def prepare(home: Path) -> None:
+    def prepare(home: Path, dsn: str) -> None:
         # The development key's tenant (MNEMO_DEV_TENANT): what the searches are scoped to.
         envelopes = memories(conversations, args.memories, args.user_memories, "dev")
-        in_process.extend(asyncio.run(seed(home / "qdrant", envelopes, questions)))
+        in_process.extend(asyncio.run(seed(home / "qdrant", dsn, envelopes, questions)))
 
     with local_stack("mnemo-scale-", prepare) as local:
         print(f"machine: {describe(machine())}")

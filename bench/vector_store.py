@@ -80,7 +80,7 @@ def dataset(n: int, users: int, seed: int) -> list[StorePoint]:
                 "source_type": "message",
                 "occurred_ts": 1.7e9 + i,
                 "recorded_ts": 1.7e9 + i,
-                "content": f"memory {i}",
+                "memory_id": f"m{i}",
             },
         )
         for i in range(n)

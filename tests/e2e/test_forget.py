@@ -2,6 +2,7 @@
 rebuild of the projections from the log brings nothing back."""
 
 import asyncio
+import contextlib
 import uuid
 
 import asyncpg
@@ -18,6 +19,35 @@ def log_mentions(stack, text: str) -> int:
         try:
             return await conn.fetchval(
                 "SELECT count(*) FROM mnemo.events WHERE data::text LIKE $1", f"%{text}%"
+            )
+        finally:
+            await conn.close()
+
+    return asyncio.run(count())
+
+
+def vector_store_mentions(stack, text: str) -> list[str]:
+    """The files of retrieval's vector store folder whose raw bytes hold `text`."""
+    folder = stack.home / "qdrant"
+    found = []
+    for f in folder.rglob("*"):
+        # The service writes on meanwhile: a file may go between listing and reading.
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            if text.encode() in f.read_bytes():
+                found.append(str(f.relative_to(folder)))
+    return found
+
+
+def pending_mentions(stack, user_id: str, text: str) -> int:
+    """Chunks still waiting for a dense vector that are the user's or hold `text`."""
+
+    async def count() -> int:
+        conn = await asyncpg.connect(stack.env["MNEMO_DATABASE_URL"])
+        try:
+            return await conn.fetchval(
+                "SELECT count(*) FROM retrieval.dense_pending WHERE user_id = $1 OR text LIKE $2",
+                user_id,
+                f"%{text}%",
             )
         finally:
             await conn.close()
@@ -49,6 +79,11 @@ def test_forget_then_rebuild_brings_nothing_back(stack, api, user_id):
     assert search(api, user_id, f"Zorblax{token}") == []
     assert log_mentions(stack, f"P{token}") == 0
     assert log_mentions(stack, f"Zorblax{token}") == 0  # the other user's content is sealed too
+    # Nor does the vector store (which never compacts: a deleted point's payload stays in
+    # its files), nor phase 2's work list: the other user's words were never there either.
+    assert vector_store_mentions(stack, f"P{token}") == []
+    assert vector_store_mentions(stack, f"Zorblax{token}") == []
+    assert pending_mentions(stack, user_id, f"P{token}") == 0
 
     stack.rebuild("retrieval")
     assert memories(api, user_id)["total"] == 0

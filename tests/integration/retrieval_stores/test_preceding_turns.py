@@ -98,7 +98,7 @@ async def test_a_reply_is_found_by_the_question_it_answers(
     ]
     await table.record_all(turns)
     index = MemoryIndex(
-        EdgeVectorStore(tmp_path / "edge"), HashingEmbedder(64), SparseEncoder(), table
+        EdgeVectorStore(tmp_path / "edge"), HashingEmbedder(64), SparseEncoder(), table, turns=table
     )
     await index.ensure()
     await index.index_all(turns)
@@ -146,7 +146,7 @@ async def test_dropping_a_memory_reindexes_the_turn_after_it_without_it(
         stored += await log_store.append(f"memory-{memory_id}", [event])
     await table.record_all(stored)
     index = MemoryIndex(
-        EdgeVectorStore(tmp_path / "edge"), HashingEmbedder(64), SparseEncoder(), table
+        EdgeVectorStore(tmp_path / "edge"), HashingEmbedder(64), SparseEncoder(), table, turns=table
     )
     await index.ensure()
     query = SearchQuery(tenant_id=tenant, user_id=user, query="camping July", mode="keyword")

@@ -33,12 +33,14 @@ async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 async def open_index(pool: asyncpg.Pool, folder: Path) -> MemoryIndex:
+    memories = MemoryTable(pool)
     index = MemoryIndex(
         EdgeVectorStore(folder),
         HashingEmbedder(64),
         SparseEncoder(),
-        MemoryTable(pool),
-        DensePending(pool, COLLECTION),
+        memories,
+        turns=memories,
+        pending=DensePending(pool, COLLECTION),
     )
     await index.ensure()
     return index
@@ -134,6 +136,7 @@ async def test_a_rebuild_clears_pending_work_and_ends_dense(
 ) -> None:
     tenant = f"t_{uuid.uuid4().hex[:8]}"
     memories = [recorded(tenant, "u1", f"note number {i}", i, session=None) for i in range(5)]
+    await MemoryTable(pool).record_all(memories)
     pending = DensePending(pool, COLLECTION)
     index = await open_index(pool, tmp_path / "edge")
     try:

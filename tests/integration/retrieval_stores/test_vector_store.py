@@ -66,7 +66,8 @@ def point(tenant: str, user: str, text: str, dense: list[float], **payload) -> S
         id=str(uuid.uuid4()),
         dense=dense,
         sparse=ENCODER.document(text),
-        payload={"tenant_id": tenant, "user_id": user, "content": text, **payload},
+        # The store keeps any payload; retrieval's own hold no words (see contents.py).
+        payload={"tenant_id": tenant, "user_id": user, "label": text, **payload},
     )
 
 
@@ -232,7 +233,7 @@ async def test_set_dense_gives_a_point_its_vector_and_keeps_the_rest(store, tena
     # Its words and payload are what they were.
     found = await search(store, tenant, text="balloon", mode="keyword")
     assert ids(found) == [near.id]
-    assert found[0].payload["content"] == "a red balloon at the fair"
+    assert found[0].payload["label"] == "a red balloon at the fair"
     await store.set_dense({})
 
 

@@ -57,12 +57,14 @@ def embedder(settings: RetrievalSettings) -> Embedder:
 async def open_index(settings: RetrievalSettings, pool: asyncpg.Pool) -> MemoryIndex:
     """The index, re-built from the log when its vectors came from another embedder."""
     collection = f"{settings.bus_root}_memories"
+    memories = MemoryTable(pool)
     index = MemoryIndex(
         vector_store(settings),
         embedder(settings),
         SparseEncoder(),
-        MemoryTable(pool),
-        DensePending(pool, collection),
+        memories,
+        turns=memories,
+        pending=DensePending(pool, collection),
         # Phase 2 embeds with its own copy, at idle CPU priority (see MemoryIndex).
         background=lambda: embedder(settings),
     )
@@ -81,7 +83,7 @@ async def open_index(settings: RetrievalSettings, pool: asyncpg.Pool) -> MemoryI
         log.warning("reindexing_for_new_embedder", was=dict(row) if row else None, now=model)
         await index.drop()
         await index.ensure()
-        await reindex(index, MemoryTable(pool), EventStore(pool), memories_too=False)
+        await reindex(index, memories, EventStore(pool), memories_too=False)
         await index.finish_dense()
     await pool.execute(
         """INSERT INTO retrieval.index_meta (collection, embedder, dim) VALUES ($1, $2, $3)

@@ -7,6 +7,10 @@ and the memory is searchable by keyword (and by hybrid, through its sparse side)
 Phase 2 (`embed_pending`, run by `run_dense` in the background) embeds the pending chunks
 in large batches and gives their points the dense vector; until then a vector search
 does not see them. Without the list, `index_all` embeds first and stores both at once.
+
+A point's payload holds nothing of what was said (ids, filter fields, timestamps, the
+chunk's offsets): a search reads its hits' words and metadata from the memories read model
+(see contents.py), which is written before the points are.
 """
 
 import asyncio
@@ -20,6 +24,7 @@ from typing import Any
 
 from mnemo.contracts import Envelope, MemoryRecorded, SearchHit, SearchQuery, derived_id
 from mnemo.embeddings import Embedder
+from mnemo.retrieval.contents import MemoryContents, MemoryText
 from mnemo.retrieval.pending import DensePending, PendingChunk
 from mnemo.retrieval.stores import (
     SparseEncoder,
@@ -81,6 +86,8 @@ class MemoryIndex:
         store: VectorStore,
         embedder: Embedder,
         sparse: SparseEncoder,
+        memories: MemoryContents,
+        *,
         turns: PrecedingTurns | None = None,
         pending: DensePending | None = None,
         background: Callable[[], Embedder] | None = None,
@@ -98,6 +105,8 @@ class MemoryIndex:
             else None
         )
         self._sparse = sparse
+        # What hits show: the store keeps none of it.
+        self._memories = memories
         # Without it, memories are indexed without their preceding turn.
         self._turns = turns
         # Without it, indexing is one phase: each memory is embedded before it is stored.
@@ -223,7 +232,9 @@ class MemoryIndex:
     def _pieces(
         self, envelope: Envelope, before: dict[str, Turn]
     ) -> list[tuple[str, str, dict[str, Any]]]:
-        """(point id, text to index, payload) for each chunk of the memory."""
+        """(point id, text to index, payload) for each chunk of the memory. The payload
+        keeps none of the memory's words or metadata: only what filters match, what ranks
+        a hit among its session's, and where the chunk lies in its memory."""
         memory = envelope.data
         assert isinstance(memory, MemoryRecorded)
         previous = before.get(memory.memory_id)
@@ -237,7 +248,6 @@ class MemoryIndex:
             "session_id": memory.session_id,
             "agent_id": memory.agent_id,
             "source_id": memory.source_id,
-            "metadata": memory.metadata,
             "occurred_at": envelope.occurred_at.isoformat(),
             "recorded_at": envelope.recorded_at.isoformat(),
             "occurred_ts": envelope.occurred_at.timestamp(),
@@ -251,7 +261,6 @@ class MemoryIndex:
             text = memory.content[span.start : span.end]
             payload = {
                 **common,
-                "content": text,
                 "chunk_index": span.index,
                 "chunk_start": span.start,
                 "chunk_end": span.end,
@@ -303,7 +312,20 @@ class MemoryIndex:
         hits = self._expand(hits, query.limit) if expand else hits
         if query.threshold is not None:
             hits = [h for h in hits if h.score >= query.threshold]
-        return [search_hit(h) for h in hits]
+        return await self._hydrate(query.tenant_id, hits)
+
+    async def _hydrate(self, tenant_id: str, hits: list[StoreHit]) -> list[SearchHit]:
+        """The hits with their memories' words and metadata, read in one query; a hit whose
+        memory is gone from the read model (dropped meanwhile) is left out."""
+        if not hits:
+            return []
+        ids = list(dict.fromkeys(h.payload["memory_id"] for h in hits))
+        found = await self._memories.contents(tenant_id, ids)
+        return [
+            search_hit(h, memory)
+            for h in hits
+            if (memory := found.get(h.payload["memory_id"])) is not None
+        ]
 
     def _expand(self, hits: list[StoreHit], limit: int) -> list[StoreHit]:
         """The head of `hits`, then the best other turns of its top hits' sessions found
@@ -333,9 +355,11 @@ class MemoryIndex:
         return (head + clamped + rest)[:limit]
 
 
-def search_hit(hit: StoreHit) -> SearchHit:
+def search_hit(hit: StoreHit, memory: MemoryText) -> SearchHit:
+    """What a search shows of one hit: its chunk of the memory, with the memory's metadata
+    and what the point says of it."""
     p = hit.payload
-    metadata = dict(p.get("metadata") or {})
+    metadata = dict(memory.metadata)
     for key, name in (("session_id", "sessionId"), ("agent_id", "agentId")):
         if p.get(key):
             metadata[name] = p[key]
@@ -349,7 +373,7 @@ def search_hit(hit: StoreHit) -> SearchHit:
         }
     return SearchHit(
         memory_id=p["memory_id"],
-        content=p["content"],
+        content=memory.content[p["chunk_start"] : p["chunk_end"]],
         similarity=round(float(hit.score), 6),
         source_type=p["source_type"],
         ingested_at=datetime.fromisoformat(p["recorded_at"]),
