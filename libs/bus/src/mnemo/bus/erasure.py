@@ -31,6 +31,7 @@ log = get_logger(__name__)
 FORGOTTEN = "memory.forgotten"
 _FETCH = 512
 _DELETES_IN_FLIGHT = 64
+_FETCH_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,24 +116,22 @@ async def matching(js: JetStreamContext, sweep: Sweep) -> list[int]:
     sub = await js.pull_subscribe("", stream=sweep.stream, config=config)
     found: list[int] = []
     try:
-        while True:
+        # How many the filters match now: read that many (or up to `last`), never waiting
+        # on a fetch for messages that will not come.
+        remaining = (await sub.consumer_info()).num_pending or 0
+        while remaining > 0:
             try:
-                msgs = await sub.fetch(_FETCH, timeout=2.0)
+                msgs = await sub.fetch(min(_FETCH, remaining), timeout=_FETCH_TIMEOUT)
             except TimeoutError:
-                break
-            done = False
+                break  # fewer than counted: some expired meanwhile
             for msg in msgs:
-                meta = msg.metadata
-                sequence = meta.sequence.stream
+                remaining -= 1
+                sequence = msg.metadata.sequence.stream
                 if sequence > last:
-                    done = True
+                    remaining = 0
                     break
                 if sweep.erase(dict(msg.headers or {})):
                     found.append(sequence)
-                if meta.num_pending == 0 or sequence == last:
-                    done = True
-            if done:
-                break
     finally:
         await sub.unsubscribe()
         try:
