@@ -11,10 +11,11 @@ from mnemo.bus.consumer import BatchHandler, Consumer, ConsumerSpec, Delivery, H
 from mnemo.bus.erasure import erase_subject
 from mnemo.bus.kv import erasable_key_value, kv_stream
 from mnemo.bus.publisher import Publisher, PublishError, context_ids
-from mnemo.bus.queries import QueryFailed, ask, serve
+from mnemo.bus.queries import OVERLOADED, QueryFailed, ask, serve
 from mnemo.bus.streams import ensure_streams, stream_configs
 
 __all__ = [
+    "OVERLOADED",
     "BatchHandler",
     "Consumer",
     "ConsumerSpec",

@@ -2,9 +2,18 @@
 
 A query endpoint takes a msgspec request type and returns a response struct or a
 `QueryError`; the reply says which with the `Mnemo-Reply` header.
+
+NATS hands an endpoint's requests to it one after another. An endpoint that only reads
+may take `concurrency` at once (the rest wait their turn in the subscription). Either
+way, a request that waited in the queue half of what its asker waits (`Mnemo-Budget-Ms`)
+is not run: it is answered "overloaded" at once (the gateway's 503 with Retry-After,
+before the asker would time out), so a backlog drains in the time it takes to say no
+rather than by doing work whose answer would come too late.
 """
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import msgspec
@@ -46,26 +55,71 @@ class QueryFailed(Exception):
         self.error = error
 
 
+OVERLOADED = "overloaded"
+# A request that waited this share of its asker's budget in the queue is refused: the asker
+# still hears "overloaded" (a 503 with Retry-After) before it gives up, instead of a late
+# timeout, and the queue is spared work whose answer would likely come too late.
+SHED_AFTER = 0.5
+
+
 async def serve(
     nc: Client,
     topology: Topology,
     service: str,
-    endpoints: dict[str, tuple[type, Endpoint]],
+    endpoints: Mapping[str, tuple[type, Endpoint] | tuple[type, Endpoint, int]],
 ) -> Service:
-    """Start `service`'s query endpoints: name -> (request type, async handler)."""
+    """Start `service`'s query endpoints: name -> (request type, async handler[, how many
+    requests it may run at once; 1 when not said])."""
     svc = await add_service(
         nc,
         name=f"{topology.root}-{service}",
         version="0.1.0",
         queue_group=f"{topology.root}-{service}",
     )
-    for name, (request_type, handler) in endpoints.items():
+    for name, spec in endpoints.items():
+        request_type, handler = spec[0], spec[1]
+        concurrency = spec[2] if len(spec) > 2 else 1  # type: ignore[misc]
         await svc.add_endpoint(
             name=name,
             subject=topology.svc_subject(service, name),
-            handler=_wrap(request_type, handler),
+            handler=_bounded(_wrap(request_type, handler), concurrency),
         )
     return svc
+
+
+def _bounded(
+    answer: Callable[[Request], Awaitable[None]], concurrency: int
+) -> Callable[[Request], Awaitable[None]]:
+    """Queue each request as it arrives (with when it did) for `concurrency` workers; one
+    that waited in the queue half as long as its asker waits is answered "overloaded".
+
+    The wait is measured on this host's clock from the request's arrival, and the budget
+    is relative, so hosts' clocks need not agree."""
+    queue: asyncio.Queue[tuple[float, Request]] = asyncio.Queue()
+    workers: list[asyncio.Task[None]] = []
+
+    async def work() -> None:
+        while True:
+            arrived, request = await queue.get()
+            try:
+                budget = (request.headers or {}).get(Headers.BUDGET, "")
+                waited_ms = (time.monotonic() - arrived) * 1000
+                if budget.isdigit() and waited_ms >= int(budget) * SHED_AFTER:
+                    busy = QueryError(
+                        code=OVERLOADED, message="the service was too busy to answer in time"
+                    )
+                    await request.respond(_encoder.encode(busy), headers={REPLY_KIND: "error"})
+                else:
+                    await answer(request)
+            except Exception as exc:  # a reply that cannot be sent (the bus is away)
+                log.warning("query_reply_failed", error=exc)
+
+    async def endpoint(request: Request) -> None:
+        if not workers:
+            workers.extend(asyncio.create_task(work()) for _ in range(max(1, concurrency)))
+        queue.put_nowait((time.monotonic(), request))
+
+    return endpoint
 
 
 def _wrap(request_type: type, handler: Endpoint) -> Callable[[Request], Awaitable[None]]:
@@ -121,6 +175,7 @@ async def ask(
 ) -> Resp:
     """Send a query and decode its answer; raise `QueryFailed` on an error or no answer."""
     hdrs = dict(headers or {})
+    hdrs[Headers.BUDGET] = str(int(timeout * 1000))
     inject_trace(hdrs)
     try:
         msg = await nc.request(subject, _encoder.encode(request), timeout=timeout, headers=hdrs)

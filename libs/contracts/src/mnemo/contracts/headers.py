@@ -15,6 +15,9 @@ class Headers:
     # On query requests: the HTTP request that asked. On replies: "ok" or "error".
     REQUEST_ID: Final = "Mnemo-Request-Id"
     REPLY: Final = "Mnemo-Reply"
+    # On query requests: how long the asker waits for the answer, in milliseconds. A request
+    # that waited half of it in the service's queue is answered "overloaded", not run.
+    BUDGET: Final = "Mnemo-Budget-Ms"
     # On every message about one user: `subject_tag(tenant, user)`, so that forgetting the
     # user erases its messages from every stream (mnemo.bus.erasure).
     SUBJECT: Final = "Mnemo-Subject"

@@ -49,7 +49,7 @@ class Host:
         self.pool: asyncpg.Pool | None = None
         self._consumers: list[Consumer] = []
         self._tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
-        self._endpoints: dict[str, tuple[type, Endpoint]] = {}
+        self._endpoints: dict[str, tuple[type, Endpoint, int]] = {}
         self._checks: dict[str, HealthCheck] = {}
         self._running: list[asyncio.Task[None]] = []
 
@@ -82,8 +82,14 @@ class Host:
     def background(self, task: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self._tasks.append(task)
 
-    def query(self, name: str, request_type: type, handler: Endpoint) -> None:
-        self._endpoints[name] = (request_type, handler)
+    def query(
+        self, name: str, request_type: type, handler: Endpoint, *, concurrent: bool = False
+    ) -> None:
+        """Answer `name` queries. `concurrent`: the handler is safe alongside itself (it
+        reads, or its writes are idempotent appends), so a replica runs up to
+        `query_concurrency` at once; else one at a time, in arrival order."""
+        concurrency = self.settings.query_concurrency if concurrent else 1
+        self._endpoints[name] = (request_type, handler, concurrency)
 
     def health_check(self, name: str, check: HealthCheck) -> None:
         self._checks[name] = check
@@ -106,7 +112,7 @@ class Host:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        endpoints = {**self._endpoints, "health": (dict, self.health)}
+        endpoints = {**self._endpoints, "health": (dict, self.health, 1)}
         svc = await serve(self.nc, self.topology, self.service, endpoints)
         for consumer in self._consumers:
             await consumer.ensure()

@@ -12,12 +12,17 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
     log_level: str = "info"
     # MNEMO_OTLP_ENDPOINT: OTLP/HTTP traces endpoint; tracing exports nothing when unset.
     otlp_endpoint: str | None = None
+    # MNEMO_QUERY_CONCURRENCY: how many requests each read-only query endpoint of a replica
+    # runs at once (the rest queue; one queued past its asker's wait is answered 503).
+    query_concurrency: int = 8
 
     def __post_init__(self) -> None:
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise ValueError("MNEMO_LOG_LEVEL must be one of debug, info, warning, error")
         if not self.bus_root.replace("_", "").replace("-", "").isalnum():
             raise ValueError("MNEMO_BUS_ROOT must be letters, digits, '-' or '_'")
+        if self.query_concurrency < 1:
+            raise ValueError("MNEMO_QUERY_CONCURRENCY must be at least 1")
 
 
 class DatabaseSettings(ServiceSettings, kw_only=True, frozen=True):

@@ -37,7 +37,7 @@ async def main() -> None:
             handlers.recorder(kind),
             handlers.batch_recorder(kind),
         )
-    host.query("events", AuditQuery, handlers.events)
+    host.query("events", AuditQuery, handlers.events, concurrent=True)
     await host.serve_forever()
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from litestar import Request
 from nats.aio.client import Client
 
-from mnemo.bus import Publisher, QueryFailed, ask
+from mnemo.bus import OVERLOADED, Publisher, QueryFailed, ask
 from mnemo.contracts import Headers, Topology
 from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.limits import Limits
@@ -15,6 +15,7 @@ from mnemo.gateway.validation import check_outbound
 
 _QUERY_STATUS = {
     "unavailable": 503,
+    OVERLOADED: 503,  # queued half as long as the gateway waits: refused, not run
     "timeout": 504,
     "invalid": 400,
     "not_found": 404,

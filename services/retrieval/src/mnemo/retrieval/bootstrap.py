@@ -151,9 +151,9 @@ async def main() -> None:
     # Phase 2 of indexing: the dense vectors of what the consumer stored (and of what a
     # crash left pending), in large batches.
     host.background(index.run_dense)
-    host.query("search", SearchQuery, handlers.search)
-    host.query("memories", ListMemoriesQuery, handlers.list_memories)
-    host.query("memory", GetMemoryQuery, handlers.get_memory)
+    host.query("search", SearchQuery, handlers.search, concurrent=True)
+    host.query("memories", ListMemoriesQuery, handlers.list_memories, concurrent=True)
+    host.query("memory", GetMemoryQuery, handlers.get_memory, concurrent=True)
 
     async def vectors_ok() -> None:
         await index.count()

@@ -89,16 +89,16 @@ async def main() -> None:
         read_models.event,
         read_models.events,
     )
-    host.query("profile", ProfileQuery, read_models.profile)
-    host.query("entities", EntitiesQuery, read_models.entity_graph)
+    host.query("profile", ProfileQuery, read_models.profile, concurrent=True)
+    host.query("entities", EntitiesQuery, read_models.entity_graph, concurrent=True)
     views = FactViews(host.pool)
-    host.query("facts", FactsQuery, views.listing)
+    host.query("facts", FactsQuery, views.listing, concurrent=True)
     curation = FactCuration(store, timelines, views, read_models)
     host.query("change_fact", ChangeFact, curation.change)
     assert host.nc is not None
     packs = PackCompiler(store, read_models.facts, host.nc, topology, settings.query_timeout)
-    host.query("pack", PackQuery, packs.pack)
-    host.query("answer", AnswerQuery, Answerer(llm).answer)
+    host.query("pack", PackQuery, packs.pack, concurrent=True)
+    host.query("answer", AnswerQuery, Answerer(llm).answer, concurrent=True)
     await host.serve_forever()
 
 

@@ -1,0 +1,72 @@
+"""Query endpoints under load, over real NATS: a concurrent endpoint runs several requests
+at once; a request that waited in the queue half of its asker's wait is refused
+("overloaded", the gateway's 503) rather than run late."""
+
+import asyncio
+
+import pytest
+
+from mnemo.bus import OVERLOADED, QueryFailed, ask, serve
+from mnemo.contracts import SearchQuery, SearchResult
+
+
+def _query(tag: str) -> SearchQuery:
+    return SearchQuery(tenant_id="t", user_id="u", query=tag)
+
+
+async def test_a_concurrent_endpoint_runs_requests_side_by_side(nc, topology):
+    inside, release = 0, asyncio.Event()
+    most = 0
+
+    async def search(query: SearchQuery) -> SearchResult:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        await release.wait()
+        inside -= 1
+        return SearchResult(results=[])
+
+    svc = await serve(nc, topology, "retrieval", {"search": (SearchQuery, search, 3)})
+    subject = topology.svc_subject("retrieval", "search")
+    try:
+        asks = [
+            asyncio.create_task(ask(nc, subject, _query(str(n)), SearchResult, timeout=60))
+            for n in range(3)
+        ]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while most < 3:  # all three inside the handler at once
+            assert loop.time() < deadline, f"only {most} ran at once"
+            await asyncio.sleep(0.02)
+        release.set()
+        assert [r.results for r in await asyncio.gather(*asks)] == [[], [], []]
+    finally:
+        await svc.stop()
+
+
+async def test_a_request_queued_too_long_is_refused_not_run(nc, topology):
+    ran: list[str] = []
+    busy = asyncio.Event()
+
+    async def search(query: SearchQuery) -> SearchResult:
+        ran.append(query.query)
+        if query.query == "slow":
+            busy.set()
+            # The fault: this request holds the endpoint, one at a time, for 4 s.
+            await asyncio.sleep(4.0)
+        return SearchResult(results=[])
+
+    svc = await serve(nc, topology, "retrieval", {"search": (SearchQuery, search)})
+    subject = topology.svc_subject("retrieval", "search")
+    try:
+        slow = asyncio.create_task(ask(nc, subject, _query("slow"), SearchResult, timeout=60))
+        await asyncio.wait_for(busy.wait(), 30)
+        # Waits 6 s; after 3 s in the queue it is refused, and hears so before giving up.
+        with pytest.raises(QueryFailed) as refused:
+            await ask(nc, subject, _query("queued"), SearchResult, timeout=6)
+        assert refused.value.error.code == OVERLOADED
+        await slow
+        assert (await ask(nc, subject, _query("after"), SearchResult, timeout=60)).results == []
+        assert ran == ["slow", "after"]  # the refused one never ran
+    finally:
+        await svc.stop()
