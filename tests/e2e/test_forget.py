@@ -107,3 +107,29 @@ def test_a_forgotten_user_can_start_over(api, user_id):
 
 def test_forget_needs_a_user_id(api):
     assert_problem(api.delete("/v1/user"), 400, "userId")
+
+
+def test_no_read_after_the_answer_sees_what_was_forgotten_or_deleted(api, user_id):
+    """Reads right after DELETE answers, while the read models are still busy with other
+    work (a backlog of another user's memories ahead of the forget's event)."""
+    token = uuid.uuid4().hex[:8]
+    mine = [{"userId": user_id, "content": f"I work at Vexmoor{token} {n}"} for n in range(3)]
+    assert api.post("/v1/ingest/batch", json={"items": mine}).status_code == 202
+    page = eventually(lambda: (p := memories(api, user_id))["total"] == 3 and p)
+    eventually(lambda: api.get("/v1/facts", params={"userId": user_id}).json().get("facts"))
+    busy = [{"userId": user_id + "-busy", "content": f"busy note {n} {token}"} for n in range(300)]
+
+    for start in range(0, 300, 50):  # batches hold up to 50 items
+        assert api.post("/v1/ingest/batch", json={"items": busy[start : start + 50]}).is_success
+    one = page["memories"][0]["id"]
+    assert api.delete(f"/v1/memories/{one}").status_code == 200
+    assert api.get(f"/v1/memories/{one}").status_code == 404
+    assert one not in {m["id"] for m in memories(api, user_id)["memories"]}
+    assert one not in {h["id"] for h in search(api, user_id, f"Vexmoor{token}")}
+
+    for start in range(0, 200, 50):
+        assert api.post("/v1/ingest/batch", json={"items": busy[start : start + 50]}).is_success
+    assert api.delete("/v1/user", params={"userId": user_id}).status_code == 200
+    assert memories(api, user_id)["total"] == 0
+    assert search(api, user_id, f"Vexmoor{token}") == []
+    assert api.get("/v1/facts", params={"userId": user_id}).json().get("facts") == []

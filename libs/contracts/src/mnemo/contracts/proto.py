@@ -59,6 +59,7 @@ from mnemo.contracts.queries import (
     ChangeFact,
     DeletedMemory,
     DeleteMemory,
+    Dropped,
     EntitiesQuery,
     EntityGraph,
     FactChange,
@@ -94,6 +95,7 @@ QUERY_TYPES: tuple[type[msgspec.Struct], ...] = (
     GetMemoryQuery,
     MemoryView,
     ForgetSubject,
+    Dropped,
     ForgetResult,
     AnswerQuery,
     AnswerResult,
@@ -178,6 +180,27 @@ QUERY_ENDPOINTS: tuple[QueryEndpoint, ...] = (
     ),
     QueryEndpoint(
         "ingest", "forget", ForgetSubject, ForgetResult, "Forget a subject (crypto-shredding)."
+    ),
+    QueryEndpoint(
+        "retrieval",
+        "drop_subject",
+        ForgetSubject,
+        Dropped,
+        "Drop a forgotten subject from the read model and index now (reads after the forget).",
+    ),
+    QueryEndpoint(
+        "synthesis",
+        "drop_subject",
+        ForgetSubject,
+        Dropped,
+        "Drop a forgotten subject's facts and entities now (reads after the forget).",
+    ),
+    QueryEndpoint(
+        "retrieval",
+        "drop_memory",
+        DeleteMemory,
+        Dropped,
+        "Drop a deleted memory from the read model and index now (reads after the delete).",
     ),
     QueryEndpoint(
         "ingest",

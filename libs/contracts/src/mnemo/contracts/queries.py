@@ -153,6 +153,12 @@ class ForgetResult(msgspec.Struct, frozen=True, kw_only=True):
     event_id: str
 
 
+class Dropped(msgspec.Struct, frozen=True, kw_only=True):
+    """What a read model dropped at once for a forget or a delete (rows or points)."""
+
+    removed: int
+
+
 class ProfileQuery(msgspec.Struct, frozen=True, kw_only=True):
     """A subject's synthesized profile as it was (asOf) or as it was known (asOfKnowledge)."""
 

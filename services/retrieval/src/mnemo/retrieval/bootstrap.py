@@ -5,7 +5,9 @@ from qdrant_client import AsyncQdrantClient
 
 from mnemo.bus import ConsumerSpec
 from mnemo.contracts import (
+    DeleteMemory,
     Envelope,
+    ForgetSubject,
     GetMemoryQuery,
     ListMemoriesQuery,
     MemoryDeleted,
@@ -154,6 +156,8 @@ async def main() -> None:
     host.query("search", SearchQuery, handlers.search, concurrent=True)
     host.query("memories", ListMemoriesQuery, handlers.list_memories, concurrent=True)
     host.query("memory", GetMemoryQuery, handlers.get_memory, concurrent=True)
+    host.query("drop_subject", ForgetSubject, handlers.drop_subject)
+    host.query("drop_memory", DeleteMemory, handlers.drop_memory)
 
     async def vectors_ok() -> None:
         await index.count()

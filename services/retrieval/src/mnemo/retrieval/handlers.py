@@ -4,7 +4,10 @@ from datetime import datetime
 
 from mnemo.bus import Delivery, Publisher
 from mnemo.contracts import (
+    DeleteMemory,
+    Dropped,
     Envelope,
+    ForgetSubject,
     GetMemoryQuery,
     ListMemoriesQuery,
     MemoryDeleted,
@@ -89,6 +92,19 @@ class RetrievalHandlers:
             self._index, self._memories, self._log, envelope.tenant_id, envelope.data.memory_id
         )
         log.info("memory_dropped_from_projections", memory_id=envelope.data.memory_id)
+
+    async def drop_subject(self, query: ForgetSubject) -> Dropped:
+        """Asked by the gateway once ingest has forgotten the subject, so that no read after
+        the forget's answer sees it; `memory.forgotten` does it again when it arrives (a
+        repeat drops nothing) and then compacts."""
+        removed = await self._memories.forget(query.tenant_id, query.user_id)
+        await self._index.forget(query.tenant_id, query.user_id)
+        return Dropped(removed=removed)
+
+    async def drop_memory(self, query: DeleteMemory) -> Dropped:
+        """Asked by the gateway once ingest has deleted the memory (reads after the delete)."""
+        await drop_memory(self._index, self._memories, self._log, query.tenant_id, query.memory_id)
+        return Dropped(removed=1)
 
     async def _forget(self, envelope: Envelope) -> None:
         assert isinstance(envelope.data, MemoryForgotten)

@@ -8,6 +8,7 @@ from mnemo.contracts import (
     ChangeFact,
     EntitiesQuery,
     FactsQuery,
+    ForgetSubject,
     PackQuery,
     ProfileQuery,
 )
@@ -91,6 +92,7 @@ async def main() -> None:
     )
     host.query("profile", ProfileQuery, read_models.profile, concurrent=True)
     host.query("entities", EntitiesQuery, read_models.entity_graph, concurrent=True)
+    host.query("drop_subject", ForgetSubject, read_models.drop_subject)
     views = FactViews(host.pool)
     host.query("facts", FactsQuery, views.listing, concurrent=True)
     curation = FactCuration(store, timelines, views, read_models)

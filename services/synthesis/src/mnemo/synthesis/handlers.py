@@ -6,12 +6,14 @@ import asyncpg
 
 from mnemo.bus import Delivery
 from mnemo.contracts import (
+    Dropped,
     EntitiesQuery,
     EntityExtracted,
     EntityGraph,
     Envelope,
     FactExtracted,
     FactSuperseded,
+    ForgetSubject,
     MemoryForgotten,
     MemoryRecorded,
     MemorySynthesized,
@@ -218,6 +220,14 @@ class ReadModelHandlers:
             await self._record(conn, run)
         if forgot:
             await compact(self._pool, await schema_tables(self._pool, "synthesis"))
+
+    async def drop_subject(self, query: ForgetSubject) -> Dropped:
+        """Asked by the gateway once ingest has forgotten the subject (reads after the
+        forget); `memory.forgotten` does it again when it arrives, then compacts."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self.facts.forget(conn, query.tenant_id, query.user_id)
+            await self.entities.forget(conn, query.tenant_id, query.user_id)
+        return Dropped(removed=0)
 
     async def _record(self, conn: asyncpg.Connection, run: list[Envelope]) -> None:
         await self.facts.record_all(conn, run)

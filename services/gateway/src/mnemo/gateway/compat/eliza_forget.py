@@ -8,12 +8,11 @@ agent; so it takes a master key, as on /v1.
 
 from litestar import Request, Response, delete, get, post
 
-from mnemo.contracts import ForgetResult, ForgetSubject
 from mnemo.gateway.auth import authorize, require_master
 from mnemo.gateway.compat.eliza_envelope import ok
 from mnemo.gateway.compat.eliza_memories import agent_of, entity_param
-from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
+from mnemo.gateway.routes.forget import forget_subject
 from mnemo.gateway.routes.memories import agent_memories, remove_memory
 
 
@@ -31,10 +30,7 @@ async def delete_memories(request: Request, agent_id: str) -> Response[bytes]:
         return ok({"deleted": deleted, "agentId": agent_id})
     # Forgetting shreds the entity's keys, whichever agent its memories went to.
     require_master(principal)
-    forget = ForgetSubject(tenant_id=principal.tenant_id, user_id=entity, actor=principal.actor)
-    tenant = principal.tenant_id
-    result = await deps_of(request).ask(request, "ingest", "forget", forget, ForgetResult, tenant)
-    assert isinstance(result, ForgetResult)
+    result = await forget_subject(request, principal, entity)
     deleted = result.removed.get("memory.recorded", 0)
     message = f"everything of entity {entity!r} was forgotten, with every agent"
     return ok({"deleted": deleted, "entityId": entity, "message": message})

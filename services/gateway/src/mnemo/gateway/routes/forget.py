@@ -2,26 +2,59 @@
 
 Forgetting is a request/reply to ingest, not a queued command, so that when the answer
 comes the user's content in the log is already unreadable (its keys are shredded) and the
-caller learns what was removed. Projections drop the rest as `memory.forgotten` reaches them.
+caller learns what was removed. Before answering, the gateway also asks the read models to
+drop the subject at once, so that no read after the answer sees it; `memory.forgotten`
+does the same when it reaches them (a repeat drops nothing), then they compact, and
+ingest erases the subject from the streams (README, Forgetting).
 """
+
+import asyncio
 
 from litestar import Request, Response, delete
 
-from mnemo.contracts import ForgetResult, ForgetSubject
-from mnemo.gateway.auth import authorize, require_master
+from mnemo.contracts import DeleteMemory, Dropped, ForgetResult, ForgetSubject
+from mnemo.gateway.auth import Principal, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.validation import as_json, query_param
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
+
+# Read models that keep a subject's rows, and the endpoint that drops them now.
+SUBJECT_READ_MODELS = (("retrieval", "drop_subject"), ("synthesis", "drop_subject"))
+
+
+async def drop_now(
+    request: Request, tenant: str, asks: list[tuple[str, str, ForgetSubject | DeleteMemory]]
+) -> None:
+    """Ask read models to drop what was just forgotten or deleted. Best effort: a service
+    that is away cannot answer a read either, and the event reaches it when it is back."""
+    deps = deps_of(request)
+    answers = await asyncio.gather(
+        *(deps.ask(request, svc, endpoint, q, Dropped, tenant) for svc, endpoint, q in asks),
+        return_exceptions=True,
+    )
+    for (service, endpoint, _), answer in zip(asks, answers, strict=True):
+        if isinstance(answer, BaseException):
+            log.warning("read_model_drop_deferred", target=service, endpoint=endpoint)
+
+
+async def forget_subject(request: Request, principal: Principal, user_id: str) -> ForgetResult:
+    """Forget `user_id` of the principal's tenant (every surface forgets through here)."""
+    query = ForgetSubject(tenant_id=principal.tenant_id, user_id=user_id, actor=principal.actor)
+    tenant = principal.tenant_id
+    result = await deps_of(request).ask(request, "ingest", "forget", query, ForgetResult, tenant)
+    assert isinstance(result, ForgetResult)
+    await drop_now(request, tenant, [(s, e, query) for s, e in SUBJECT_READ_MODELS])
+    return result
 
 
 async def _forget(request: Request) -> Response[bytes]:
-    deps = deps_of(request)
     principal = await authorize(request, "forget")
     # A user's memories may span agents: forgetting them all is the tenant admin's call.
     require_master(principal)
     user_id = query_param(request, "userId", required=True) or ""
-    query = ForgetSubject(tenant_id=principal.tenant_id, user_id=user_id, actor=principal.actor)
-    result = await deps.ask(request, "ingest", "forget", query, ForgetResult, principal.tenant_id)
-    assert isinstance(result, ForgetResult)
+    result = await forget_subject(request, principal, user_id)
     removed = {
         "memories": result.removed.get("memory.recorded", 0),
         "facts": result.removed.get("fact.extracted", 0),

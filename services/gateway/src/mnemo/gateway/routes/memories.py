@@ -15,6 +15,7 @@ from mnemo.contracts import (
 from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.deps import deps_of
+from mnemo.gateway.routes.forget import drop_now
 from mnemo.gateway.routes.ingest import SOURCE_TYPES
 from mnemo.gateway.validation import as_json, int_param, query_param
 
@@ -120,6 +121,8 @@ async def remove_memory(
         request, "ingest", "delete_memory", command, DeletedMemory, principal.tenant_id
     )
     assert isinstance(done, DeletedMemory)
+    # So that no read after the answer finds it (the event drops it again, a no-op).
+    await drop_now(request, principal.tenant_id, [("retrieval", "drop_memory", command)])
     return done
 
 
