@@ -129,7 +129,23 @@ class Publisher:
         futures = []
         try:
             for subject, payload, headers in batch:
-                futures.append(await self.js.publish_async(subject, payload, headers=headers))
+                # Disconnected, nats-py's publish_async would fail after taking a slot of its
+                # bounded window of unacknowledged publishes, and never give the slot back:
+                # after a few thousand failures (a long outage under load) every publish
+                # waited for ever. So a publish is only tried while connected (nothing
+                # suspends between this check and the send), and never waits for a slot
+                # longer than an ack may take.
+                if not self.nc.is_connected:
+                    raise PublishError("the message bus is not connected; nothing was sent")
+                futures.append(
+                    await self.js.publish_async(
+                        subject, payload, headers=headers, wait_stall=self._ack_timeout
+                    )
+                )
+        except PublishError:
+            for future in futures:
+                future.cancel()
+            raise
         except Exception as exc:
             # Disconnected: the client buffers nothing (mnemo.bus.connection), so what was
             # not sent is not stored.

@@ -15,7 +15,7 @@ import json
 import re
 
 from nats.aio.client import Client
-from nats.errors import NoRespondersError
+from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
 from nats.errors import TimeoutError as NatsTimeoutError
 
 MIN_SERVER = (2, 12)
@@ -87,6 +87,8 @@ class Counters:
             return int(ack["val"])
         except (NoRespondersError, NatsTimeoutError, TimeoutError) as exc:
             raise CountersUnavailable(f"{self._stream} did not answer") from exc
+        except (OutboundBufferLimitError, ConnectionClosedError) as exc:
+            raise CountersUnavailable("the message bus is not connected") from exc
         except (ValueError, KeyError, TypeError) as exc:
             # An error PubAck (the stream full, gone or misconfigured) has no "val".
             raise CountersUnavailable(f"{self._stream} refused the increment") from exc
@@ -100,6 +102,8 @@ class Counters:
             )
         except (NoRespondersError, NatsTimeoutError, TimeoutError) as exc:
             raise CountersUnavailable(f"{self._stream} did not answer") from exc
+        except (OutboundBufferLimitError, ConnectionClosedError) as exc:
+            raise CountersUnavailable("the message bus is not connected") from exc
         if (reply.headers or {}).get("Status") == "404":
             return 0
         try:

@@ -1,0 +1,63 @@
+"""A long NATS outage under load leaves the publisher working (issue #13, found by `make
+chaos`): thousands of publishes refused while NATS is away must not use up nats-py's
+window of unacknowledged publishes, else every publish after the outage waits for ever."""
+
+import asyncio
+
+import pytest
+
+from mnemo.bus import Publisher, PublishError, connect, ensure_streams
+from mnemo.contracts import Topology
+from mnemo.runtime.nats_server import NatsServer
+from mnemo.runtime.ports import free_port
+
+from .test_bus import command
+
+# More refused publishes than nats-py's default window (4000).
+REFUSED = 4500
+
+
+@pytest.fixture
+def own_nats(tmp_path):
+    server = NatsServer(tmp_path / "nats", port=free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def _connected(nc) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while not nc.is_connected:
+        assert loop.time() < deadline, "the client never reconnected"
+        await asyncio.sleep(0.1)
+
+
+async def test_publishing_works_again_after_thousands_were_refused(own_nats):
+    nc = await connect(own_nats.url, name="outage-test")
+    topology = Topology(root="pubout")
+    await ensure_streams(nc.jetstream(), topology)
+    publisher = Publisher(nc, topology, "tests", ack_timeout=5.0)
+    try:
+        await publisher.publish_command(command(), correlation_id="c", causation_id="c")
+        assert own_nats._proc is not None
+        own_nats._proc.kill()
+        own_nats._proc.wait()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while nc.is_connected:  # the client notices the server is gone
+            assert loop.time() < deadline
+            await asyncio.sleep(0.05)
+        for _ in range(REFUSED):
+            with pytest.raises(PublishError):
+                await publisher.publish_command(command(), correlation_id="c", causation_id="c")
+
+        own_nats.start()
+        await _connected(nc)
+        await asyncio.wait_for(
+            publisher.publish_command(command(), correlation_id="c", causation_id="c"), 30
+        )
+    finally:
+        await nc.close()
