@@ -43,6 +43,7 @@ import httpx
 import psutil
 from cpu_figures import (
     CpuSample,
+    inclusive_shares,
     markdown_table,
     ms_per_memory,
     net_seconds,
@@ -254,11 +255,12 @@ def profilers(
             yield {}
             return
         binary = Path(found)
+    folder.mkdir(parents=True, exist_ok=True)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for name, pid in pids.items():
         log = (folder / f"{name}.log").open("wb")
         # --native needs py-spy to pause the process at each sample; without it, none is.
-        argv = [str(binary), "record", "--format", "raw", "--function"]
+        argv = [str(binary), "record", "--format", "raw", "--function", "--full-filenames"]
         argv += ["--native"] if native else ["--nonblocking"]
         argv += ["--rate", str(rate), "--pid", str(pid), "-o", str(folder / f"{name}.txt")]
         procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
@@ -375,8 +377,9 @@ async def bench(
 
             pids = {name: proc.pid for name, proc in meter.services().items()}
             with tempfile.TemporaryDirectory(prefix="mnemo-bench-cpu-") as tmp:
+                folder = Path(args.profile_dir or tmp)
                 recording = (
-                    profilers(pids, Path(tmp), args.profile_rate, args.native)
+                    profilers(pids, folder, args.profile_rate, args.native)
                     if args.profile
                     else _none()
                 )
@@ -515,6 +518,11 @@ def report(result: dict[str, Any], args: argparse.Namespace, load_before: float)
             print(f"  {share * 100:5.1f}%  {frame}{note}")
         packages = own_shares(stacks, key="package")[:8]
         print("  by package: " + ", ".join(f"{p} {s * 100:.0f}%" for p, s in packages))
+        # The entry points (host.run, the consumer loop) hold nearly every sample: left out.
+        inner = [(f, s) for f, s in inclusive_shares(stacks) if s < 0.85][: args.top]
+        print("  Mnemo's own functions by inclusive share (callees included, below 85 %):")
+        for frame, share in inner:
+            print(f"  {share * 100:5.1f}%  {frame}")
 
 
 def main() -> None:
@@ -540,6 +548,9 @@ def main() -> None:
     parser.add_argument("--profile-rate", type=int, default=100, help="py-spy samples/s")
     parser.add_argument(
         "--native", action="store_true", help="py-spy --native: C frames too (pauses each sample)"
+    )
+    parser.add_argument(
+        "--profile-dir", default="", help="keep py-spy's raw stacks (<service>.txt) here"
     )
     parser.add_argument("--top", type=int, default=10, help="functions shown per service")
     parser.add_argument("--json", default="", help="also write the figures to this file")

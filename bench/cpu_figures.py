@@ -63,12 +63,13 @@ def pg_split(
 
 
 def parse_raw(text: str) -> Counter[tuple[str, ...]]:
-    """py-spy's `--format raw` (collapsed stacks, "root;...;leaf COUNT" a line), merged."""
+    """py-spy's `--format raw` (collapsed stacks, "root;...;leaf COUNT" a line), merged,
+    each file named from its package on (see `short_frame`)."""
     stacks: Counter[tuple[str, ...]] = Counter()
     for line in text.splitlines():
         stack, _, count = line.rstrip().rpartition(" ")
         if stack and count.isdigit():
-            stacks[tuple(stack.split(";"))] += int(count)
+            stacks[tuple(short_frame(f) for f in stack.split(";"))] += int(count)
     return stacks
 
 
@@ -85,20 +86,47 @@ def own_shares(
     return [(name, n / total) for name, n in own.most_common()] if total else []
 
 
+def inclusive_shares(
+    stacks: Mapping[tuple[str, ...], int], package: str = "mnemo."
+) -> list[tuple[str, float]]:
+    """Samples with the frame anywhere on the stack (callees included, once per stack), for
+    the frames of packages starting with `package`, as shares of all samples."""
+    total = sum(stacks.values())
+    seen: Counter[str] = Counter()
+    for stack, count in stacks.items():
+        for frame in set(stack):
+            if package_of(frame).startswith(package) and not frame.startswith("<module>"):
+                seen[frame] += count
+    return [(name, n / total) for name, n in seen.most_common()] if total else []
+
+
+def short_path(path: str) -> str:
+    """A file's path from its package on: "mnemo/audit/entries.py" for a workspace file,
+    "asyncpg/connection.py" in a virtualenv, "asyncio/events.py" in the standard library."""
+    for root in _ROOTS:
+        if root in path:
+            rest = path.rsplit(root, 1)[1]
+            # ".../lib/python3.11/asyncio/events.py": the version comes first.
+            return rest.partition("/")[2] if root == "/lib/python" else rest
+    return path
+
+
+def short_frame(frame: str) -> str:
+    """A py-spy frame ("name (file:line)") with its file's path shortened."""
+    match = _FRAME.match(frame)
+    if not match:
+        return frame
+    line = f":{match.group('line')}" if match.group("line") else ""
+    return f"{match.group('function')} ({short_path(match.group('file'))}{line})"
+
+
 def package_of(frame: str) -> str:
     """The package a frame's code belongs to: "mnemo.retrieval", "asyncpg", "asyncio",
     "json"; the file's name when nothing better shows."""
     match = _FRAME.match(frame)
-    path = match.group("file") if match else frame
-    for root in _ROOTS:
-        if root in path:
-            path = path.rsplit(root, 1)[1]
-            if root == "/lib/python":  # ".../lib/python3.11/asyncio/events.py"
-                path = path.partition("/")[2]
-            break
-    parts = [p for p in path.split("/") if p]
+    parts = [p for p in short_path(match.group("file") if match else frame).split("/") if p]
     if not parts:
-        return path or "?"
+        return "?"
     if parts[0] == "mnemo" and len(parts) > 2:
         return f"mnemo.{parts[1]}"
     return parts[0].removesuffix(".py")

@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 
 from cpu_figures import (
     CpuSample,
+    inclusive_shares,
     markdown_table,
     ms_per_memory,
     net_seconds,
@@ -18,6 +19,7 @@ from cpu_figures import (
     parse_raw,
     pg_split,
     quiet,
+    short_frame,
     tree_seconds,
 )
 
@@ -101,6 +103,16 @@ def test_raw_stacks_merge_and_own_shares_come_from_the_top_of_each_stack() -> No
     assert own_shares(parse_raw("")) == []
 
 
+def test_inclusive_shares_count_mnemo_frames_once_per_stack_with_their_callees() -> None:
+    stacks = parse_raw(
+        RAW + "\n" + f"{MAIN};encode (mnemo/embeddings/onnx.py:40);"
+        "encode (mnemo/embeddings/onnx.py:40) 10"
+    )
+    shares = dict(inclusive_shares(stacks))
+    # 35 samples under Session.run and 10 in a recursive encode, of 110.
+    assert shares == {"encode (mnemo/embeddings/onnx.py:40)": pytest.approx(45 / 110)}
+
+
 @pytest.mark.parametrize(
     ("frame", "package"),
     [
@@ -111,10 +123,21 @@ def test_raw_stacks_merge_and_own_shares_come_from_the_top_of_each_stack() -> No
         ("f (/x/.venv/lib/python3.11/site-packages/nats/aio/client.py:9)", "nats"),
         ("f (/work/main/services/retrieval/src/mnemo/retrieval/index.py:9)", "mnemo.retrieval"),
         ("epoll_pwait (libc.so.6)", "libc.so.6"),
+        ("<module> (<string>:1)", "<string>"),
     ],
 )
 def test_package_of_a_frame(frame: str, package: str) -> None:
     assert package_of(frame) == package
+
+
+def test_frames_are_named_from_their_package_on() -> None:
+    full = "entry_row (/work/x/services/audit/src/mnemo/audit/entries.py:24)"
+    assert short_frame(full) == "entry_row (mnemo/audit/entries.py:24)"
+    venv = "f (/x/.venv/lib/python3.11/site-packages/opentelemetry/trace/__init__.py:9)"
+    assert short_frame(venv) == "f (opentelemetry/trace/__init__.py:9)"
+    assert short_frame("epoll_pwait (libc.so.6)") == "epoll_pwait (libc.so.6)"
+    stacks = parse_raw(f"{MAIN};{full} 3\n{MAIN};entry_row (mnemo/audit/entries.py:24) 2")
+    assert stacks == {(MAIN, "entry_row (mnemo/audit/entries.py:24)"): 5}
 
 
 def test_markdown_table_right_aligns_numeric_columns() -> None:
