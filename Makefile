@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 VENV_STAMP := .venv/.mnemo-synced
 
-.PHONY: install run test test-unit test-integration test-e2e fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-synthesis clean
+.PHONY: install run test test-unit test-integration test-e2e fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-synthesis bench-cpu clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -75,6 +75,12 @@ bench-locomo: install
 
 bench-synthesis: install
 	.venv/bin/python bench/synthesis.py $(BENCH_ARGS)
+
+# CPU ms per ingested memory by process (bench/cpu.py); BENCH_ARGS="--profile" adds py-spy,
+# an optional dependency (the `profile` group) that this target installs.
+bench-cpu: install
+	$(UV) sync --all-packages --frozen --inexact --group profile --quiet
+	.venv/bin/python bench/cpu.py $(BENCH_ARGS)
 
 # Fault injection under load (bench/chaos.py): every scenario, or CHAOS_ARGS="--short".
 chaos: install

@@ -110,29 +110,33 @@ async def load(
         return time.perf_counter() - start
 
 
+async def dense_complete(conn: asyncpg.Connection) -> tuple[set[str], int]:
+    """The memories dense-complete now: signalled indexed (`memory.indexed` in the audit
+    log) with no chunk of theirs left in `retrieval.dense_pending`; and the chunks left."""
+    indexed = {
+        r["id"]
+        for r in await conn.fetch(
+            "SELECT data->>'memory_id' AS id FROM audit.entries WHERE type = 'memory.indexed'"
+        )
+    }
+    pending = await conn.fetch("SELECT memory_id FROM retrieval.dense_pending")
+    return indexed - {r["memory_id"] for r in pending}, len(pending)
+
+
 async def watch_dense(
     dsn: str, accepted: dict[str, datetime], loading: asyncio.Event, timeout: float
 ) -> dict[str, object]:
-    """When each accepted memory became dense-complete: signalled indexed, and no chunk of
-    it left in `retrieval.dense_pending` (polled 4 times a second)."""
+    """When each accepted memory became dense-complete (polled 4 times a second)."""
     conn = await asyncpg.connect(dsn)
     dense_at: dict[str, datetime] = {}
     backlog_max, drained = 0, float("nan")
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            indexed = {
-                r["id"]
-                for r in await conn.fetch(
-                    "SELECT data->>'memory_id' AS id FROM audit.entries"
-                    " WHERE type = 'memory.indexed'"
-                )
-            }
-            pending = await conn.fetch("SELECT memory_id FROM retrieval.dense_pending")
+            complete, pending = await dense_complete(conn)
             now = datetime.now(UTC)
-            backlog_max = max(backlog_max, len(pending))
-            waiting = {r["memory_id"] for r in pending}
-            for i in indexed - waiting - dense_at.keys():
+            backlog_max = max(backlog_max, pending)
+            for i in complete - dense_at.keys():
                 if i in accepted:
                     dense_at[i] = now
             if not loading.is_set() and len(dense_at) >= len(accepted):
