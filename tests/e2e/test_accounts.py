@@ -89,6 +89,8 @@ def test_keys_are_listed_without_secrets_and_record_their_last_use(stack, acme):
         entry = eventually(listed)
     assert "key" not in entry
     assert entry["label"] == "ci" and entry["kind"] == "master" and entry["revokedAt"] is None
+    # Instants are written one way everywhere (RFC 3339 in UTC, with Z).
+    assert entry["lastUsedAt"].endswith("Z") and entry["createdAt"].endswith("Z")
 
 
 def test_a_revoked_key_stops_working_on_every_gateway(stack, acme):

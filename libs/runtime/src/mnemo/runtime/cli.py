@@ -10,7 +10,7 @@ from mnemo.runtime.dead_letters_cli import dead_letters
 from mnemo.runtime.servers import serve_servers
 from mnemo.runtime.settings import load_run_settings
 from mnemo.runtime.supervisor import Supervisor
-from mnemo.runtime.tail import DEFAULT_URL, run_tail
+from mnemo.runtime.tail import default_url, run_tail
 from mnemo.settings import SettingsError
 
 
@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         "tail",
         help="follow the gateway's event stream and print one line per event",
     )
-    tail.add_argument("--url", default=DEFAULT_URL, help=f"gateway URL (default {DEFAULT_URL})")
+    tail.add_argument(
+        "--url", help="gateway URL (default http://127.0.0.1:$MNEMO_GATEWAY_PORT, port 8080)"
+    )
     tail.add_argument(
         "--key", help="API key (default: MNEMO_DEV_API_KEY, else MNEMO_HOME/dev_api_key)"
     )
@@ -63,13 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `mnemo` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
-    if args.command == "tail":
-        return run_tail(args.url, args.key, args.types, args.user, args.agent)
     try:
         settings = load_run_settings()
     except SettingsError as exc:
         print(f"mnemo: {exc}", file=sys.stderr)
         return 2
+    if args.command == "tail":
+        url = args.url or default_url(settings.gateway_port)
+        return run_tail(url, args.key, args.types, args.user, args.agent)
     if args.command == "run":
         return Supervisor(settings).run()
     if args.command == "admin" and args.admin_command == "dead-letters":

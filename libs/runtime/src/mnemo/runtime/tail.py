@@ -16,7 +16,12 @@ from typing import Any, TextIO
 
 import httpx
 
-DEFAULT_URL = "http://127.0.0.1:8080"
+
+def default_url(port: int) -> str:
+    """The gateway `mnemo run` starts on `port` (MNEMO_GATEWAY_PORT)."""
+    return f"http://127.0.0.1:{port}"
+
+
 RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 10.0
 # The server pings every 15 s; a silent connection for this long is a dead one.
@@ -93,6 +98,7 @@ def tail(
     last_id: str | None = None
     delay = RETRY_SECONDS
     timeout = httpx.Timeout(10.0, read=READ_TIMEOUT)
+    connected = False
     with httpx.Client(base_url=url, timeout=timeout) as client:
         while True:
             headers = {"Authorization": f"Bearer {key}", "Accept": "text/event-stream"}
@@ -108,6 +114,7 @@ def tail(
                     if response.status_code != 200:
                         raise httpx.TransportError(f"status {response.status_code}")
                     delay = RETRY_SECONDS
+                    connected = True
                     for event in parse_sse(response.iter_lines()):
                         if event.event == "overflow":
                             print("mnemo tail: fell behind; resuming", file=err, flush=True)
@@ -122,6 +129,18 @@ def tail(
                             print(format_event(data), file=out, flush=True)
                 # The server ended the stream (restarting?): resume after a pause.
                 sleep(RETRY_SECONDS)
+            except httpx.ConnectError as exc:
+                if not connected:
+                    # Nothing ever answered here: a wrong URL or port, or Mnemo not running.
+                    raise TailError(
+                        f"no gateway answers at {url} ({exc or type(exc).__name__}); is"
+                        " `make run` running? pass --url, or set MNEMO_GATEWAY_PORT"
+                    ) from None
+                print(
+                    f"mnemo tail: {exc or type(exc).__name__}; reconnecting", file=err, flush=True
+                )
+                sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_SECONDS)
             except httpx.HTTPError as exc:
                 print(
                     f"mnemo tail: {exc or type(exc).__name__}; reconnecting", file=err, flush=True

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -125,12 +126,13 @@ class KeyCache:
         except Exception as exc:
             log.warning("key_usage_unrecorded", error=exc)
 
-    async def last_used(self, key_id: str) -> str | None:
+    async def last_used(self, key_id: str) -> datetime | None:
+        """When the key was last used (to the minute), as every other instant is answered."""
         try:
             entry = await self._usage.get(key_id)
         except KeyNotFoundError:
             return None
-        return entry.value.decode() if entry.value else None
+        return datetime.fromisoformat(entry.value.decode()) if entry.value else None
 
 
 async def authenticate(request: Request, deps: "Deps") -> Principal:

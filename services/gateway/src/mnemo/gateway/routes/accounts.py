@@ -9,6 +9,7 @@
 Keys are shown once, in the answer that creates them; listings show a prefix only.
 """
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -76,7 +77,7 @@ def agent_json(agent: AgentInfo) -> dict[str, Any]:
     }
 
 
-def key_json(info: KeyInfo, last_used_at: str | None = None) -> dict[str, Any]:
+def key_json(info: KeyInfo, last_used_at: datetime | None = None) -> dict[str, Any]:
     return {
         "id": info.key_id,
         "kind": info.kind,
