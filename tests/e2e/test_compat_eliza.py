@@ -256,9 +256,11 @@ def test_an_agent_key_reaches_only_its_own_agent(stack, tenant, seeded, agent_b)
             own.post(f"/api/agents/{agent_b}/memories", json={"content": {"text": "x"}}),
         ):
             assert_envelope_error(response, 404, "NOT_FOUND")
-        # Forgetting an entity reaches its memories with every agent: a master key's call.
-        forget = own.delete(f"/api/agents/{tenant.agent_id}/memories", params={"entityId": "e"})
-        assert_envelope_error(forget, 403, "FORBIDDEN")
+        # Deleting an entity's memories is the agent's own business: only its own go.
+        other = own.delete(f"/api/agents/{agent_b}/memories", params={"entityId": "e"})
+        assert_envelope_error(other, 404, "NOT_FOUND")
+        mine = own.delete(f"/api/agents/{tenant.agent_id}/memories", params={"entityId": "e"})
+        assert data(mine)["entityId"] == "e"
 
 
 def test_a_request_made_here_has_its_audit_chain(admin, tenant):
@@ -285,14 +287,20 @@ def test_a_request_made_here_has_its_audit_chain(admin, tenant):
     assert "bicycle" not in str(events)
 
 
-def test_deleting_with_an_entity_forgets_that_entity(admin, tenant):
+def test_deleting_with_an_entity_deletes_only_this_agents_memories_of_it(admin, tenant):
     entity = "e-forget-" + uuid.uuid4().hex[:6]
     path = f"/api/agents/{tenant.agent_id}/memories"
+    other_agent = str(uuid.uuid4())
+    other_path = f"/api/agents/{other_agent}/memories"
     data(admin.post(path, json=memory("My passport number is in the drawer", entity, "r")), 201)
+    data(admin.post(other_path, json=memory("I told the other agent too", entity, "r")), 201)
     eventually(lambda: listed(admin, tenant.agent_id, entityId=entity))
-    forgotten = data(admin.delete(path, params={"entityId": entity}))
-    assert forgotten["deleted"] == 1 and forgotten["entityId"] == entity
-    eventually(lambda: not listed(admin, tenant.agent_id, entityId=entity))
+    eventually(lambda: listed(admin, other_agent, entityId=entity))
+    deleted = data(admin.delete(path, params={"entityId": entity}))
+    assert deleted["deleted"] == 1 and deleted["entityId"] == entity
+    assert not listed(admin, tenant.agent_id, entityId=entity)
+    # The same entity's memory with another agent stays.
+    assert len(listed(admin, other_agent, entityId=entity)) == 1
 
 
 def test_deleting_one_memory_and_all_of_an_agents(admin):

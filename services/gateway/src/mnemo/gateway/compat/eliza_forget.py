@@ -1,39 +1,35 @@
 """Deleting on the ElizaOS surface, and what it does not support yet (answered 501).
 
-Deleting one memory, or all of one agent's, is the native `memory.deleted` (every
-projection drops the memory; its sealed event stays in the log until its subject is
-forgotten). Forgetting an entity shreds its keys, which reaches its memories with every
-agent; so it takes a master key, as on /v1.
+Deleting one memory, all of one agent's, or the agent's memories of one entity, is the
+native `memory.deleted` of each (every projection drops the memory; its sealed event stays
+in the log until its subject is forgotten). Only that agent's memories go: an entity's
+memories with other agents stay (forgetting an entity everywhere is `DELETE /v1/user`).
 """
 
 from litestar import Request, Response, delete, get, post
 
-from mnemo.gateway.auth import authorize, require_master
+from mnemo.gateway.auth import authorize
 from mnemo.gateway.compat.eliza_envelope import ok
 from mnemo.gateway.compat.eliza_memories import agent_of, entity_param
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.routes.forget import forget_subject
 from mnemo.gateway.routes.memories import agent_memories, remove_memory
 
 
 @delete(["/agents/{agent_id:str}/memories", "/memory/{agent_id:str}/memories"], status_code=200)
 async def delete_memories(request: Request, agent_id: str) -> Response[bytes]:
+    """Every memory of the agent, or (`entityId`) the agent's memories of that entity: the
+    entity's memories held by other agents stay. Forgetting an entity with every agent is
+    the native `DELETE /v1/user` (master keys)."""
     principal, scoped = await agent_of(request, agent_id, "forget")
     entity = entity_param(request)
+    # Every id first, then each deletion: deleting while paging would shift the pages as
+    # the projection catches up.
+    ids = [m.memory_id async for m in agent_memories(request, principal, scoped, user_id=entity)]
+    for memory_id in ids:
+        await remove_memory(request, principal, memory_id, scoped)
     if entity is None:
-        # Every id first, then each deletion: deleting while paging would shift the pages
-        # as the projection catches up.
-        ids = [m.memory_id async for m in agent_memories(request, principal, scoped)]
-        for memory_id in ids:
-            await remove_memory(request, principal, memory_id, scoped)
-        deleted = len(ids)
-        return ok({"deleted": deleted, "agentId": agent_id})
-    # Forgetting shreds the entity's keys, whichever agent its memories went to.
-    require_master(principal)
-    result = await forget_subject(request, principal, entity)
-    deleted = result.removed.get("memory.recorded", 0)
-    message = f"everything of entity {entity!r} was forgotten, with every agent"
-    return ok({"deleted": deleted, "entityId": entity, "message": message})
+        return ok({"deleted": len(ids), "agentId": agent_id})
+    return ok({"deleted": len(ids), "agentId": agent_id, "entityId": entity})
 
 
 @delete(

@@ -78,10 +78,15 @@ async def get_memory(request: Request, memory_id: str) -> Response[bytes]:
 
 
 async def agent_memories(
-    request: Request, principal: Principal, agent_id: str, *, most: int = 10_000
+    request: Request,
+    principal: Principal,
+    agent_id: str,
+    *,
+    most: int = 10_000,
+    user_id: str | None = None,
 ) -> AsyncIterator[MemoryView]:
-    """The agent's memories with every user, newest first, a page of 100 at a time (at
-    most `most`); stop iterating to stop asking."""
+    """The agent's memories with every user (or with `user_id` only), newest first, a page
+    of 100 at a time (at most `most`); stop iterating to stop asking."""
     offset = 0
     while offset < most:
         page = await deps_of(request).ask(
@@ -90,7 +95,7 @@ async def agent_memories(
             "memories",
             ListMemoriesQuery(
                 tenant_id=principal.tenant_id,
-                user_id=None,
+                user_id=user_id,
                 agent_id=agent_id,
                 limit=100,
                 offset=offset,
