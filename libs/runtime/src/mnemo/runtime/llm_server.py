@@ -68,6 +68,7 @@ class LlmServer:
         port: int | None = None,
         host: str = "127.0.0.1",
         threads: int | None = None,
+        api_key_file: Path | None = None,
         log_path: Path,
         pid_file: Path,
     ) -> None:
@@ -76,6 +77,7 @@ class LlmServer:
         self.host = host
         self.port = port
         self.threads = threads or default_threads()
+        self.api_key_file = api_key_file
         self.log_path = Path(log_path)
         self._pid_file = Path(pid_file)
         self._proc: subprocess.Popen[bytes] | None = None
@@ -120,6 +122,9 @@ class LlmServer:
             "--offline",
             "--log-timestamps",
         ]  # fmt: skip
+        if self.api_key_file is not None:
+            # From a file: a key on the command line is visible to every local user.
+            command += ["--api-key-file", str(self.api_key_file)]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("a") as log:
             # Runs append to one file; a marker tells where each start begins.

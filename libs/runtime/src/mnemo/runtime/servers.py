@@ -13,7 +13,7 @@ from mnemo.runtime.ports import port_open
 from mnemo.runtime.postgres_server import PostgresServer, PostgresServerError
 from mnemo.runtime.run_record import HomeInUse, RunRecord
 from mnemo.runtime.services import RESTART_LIMIT, RESTART_WINDOW
-from mnemo.runtime.settings import RunSettings
+from mnemo.runtime.settings import RunSettings, local_llm_key, local_llm_key_file
 
 TICK = 0.5
 # The model MNEMO_LLM=local serves (one source: mnemo.runtime.llm_model).
@@ -38,6 +38,7 @@ class Servers:
         # The local model server's base URL and model name (empty unless MNEMO_LLM=local).
         self.llm_url = ""
         self.llm_model = ""
+        self.llm_api_key = ""
         self._restarts: dict[str, deque[float]] = {
             "nats": deque(),
             "postgres": deque(),
@@ -69,10 +70,12 @@ class Servers:
         if not (models / f"{LOCAL_MODEL.name}.gguf").is_file():
             print(f"Joining the model {LOCAL_MODEL.name} into {models} (once) ...", flush=True)
         model_path = assemble(LOCAL_MODEL, models)
+        self.llm_api_key = local_llm_key(self.settings)
         self.llm = LlmServer(
             model_path,
             LOCAL_MODEL.name,
             threads=self.settings.llm_threads,
+            api_key_file=local_llm_key_file(self.settings),
             log_path=logs / "llm.log",
             pid_file=home / "llm" / "llama-server.pid",
         )
@@ -151,6 +154,7 @@ def serve_servers(settings: RunSettings) -> int:
             f"MNEMO_DATABASE_URL={servers.database_url}\n"
             + (
                 f"MNEMO_LLM_URL={servers.llm_url}\nMNEMO_LLM_MODEL={servers.llm_model}\n"
+                f"MNEMO_LLM_API_KEY={servers.llm_api_key}\n"
                 if servers.llm_url
                 else ""
             )

@@ -97,6 +97,16 @@ def key_secret(settings: RunSettings) -> str:
     return _stored(settings.home_dir / "key_secret", secrets.token_hex(32))
 
 
+def local_llm_key(settings: RunSettings) -> str:
+    """The local model server's API key (so that no web page a browser shows can use it),
+    generated once into MNEMO_HOME; synthesis gets it as MNEMO_LLM_API_KEY."""
+    return _stored(local_llm_key_file(settings), "sk-local-" + secrets.token_hex(16))
+
+
+def local_llm_key_file(settings: RunSettings) -> Path:
+    return settings.home_dir / "llm" / "api_key"
+
+
 def _stored(path: Path, new: str) -> str:
     if path.exists():
         stored = path.read_text().strip()

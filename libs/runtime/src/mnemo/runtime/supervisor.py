@@ -92,6 +92,7 @@ class Supervisor:
                 },
                 "MNEMO_LLM_URL": self.servers.llm_url,
                 "MNEMO_LLM_MODEL": self.servers.llm_model,
+                "MNEMO_LLM_API_KEY": self.servers.llm_api_key,
             }
         return {
             **os.environ,
