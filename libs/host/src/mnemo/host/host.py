@@ -51,6 +51,8 @@ class Host:
         self._tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._endpoints: dict[str, tuple[type, Endpoint, int]] = {}
         self._checks: dict[str, HealthCheck] = {}
+        # Checks shown in the report that do not make the service degraded.
+        self._optional: set[str] = set()
         self._running: list[asyncio.Task[None]] = []
 
     async def start(self, migrations: dict[str, Path] | None = None) -> None:
@@ -91,8 +93,12 @@ class Host:
         concurrency = self.settings.query_concurrency if concurrent else 1
         self._endpoints[name] = (request_type, handler, concurrency)
 
-    def health_check(self, name: str, check: HealthCheck) -> None:
+    def health_check(self, name: str, check: HealthCheck, *, optional: bool = False) -> None:
+        """`check` raises when `name` is unwell. An optional one (a dependency the service
+        does without, e.g. the LLM) is reported but leaves the status "ok"."""
         self._checks[name] = check
+        if optional:
+            self._optional.add(name)
 
     async def health(self, _: object = None) -> HealthReport:
         checks: dict[str, str] = {}
@@ -102,7 +108,8 @@ class Host:
                 checks[name] = "ok"
             except Exception as exc:
                 checks[name] = f"error: {exc!r}"[:300]
-        status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
+        required = [v for name, v in checks.items() if name not in self._optional]
+        status = "ok" if all(v == "ok" for v in required) else "degraded"
         return HealthReport(service=self.service, status=status, checks=checks)
 
     async def serve_forever(self) -> None:

@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "servers",
-        help="start only NATS and PostgreSQL and print their MNEMO_*_URL settings",
+        help="start only NATS and PostgreSQL (and with MNEMO_LLM=local the model server) "
+        "and print their MNEMO_*_URL settings",
     )
     tail = commands.add_parser(
         "tail",

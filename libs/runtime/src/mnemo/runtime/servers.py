@@ -1,18 +1,24 @@
-"""NATS and PostgreSQL for a run: the embedded ones, or those named by MNEMO_*_URL."""
+"""NATS and PostgreSQL for a run: the embedded ones, or those named by MNEMO_*_URL; and
+with MNEMO_LLM=local, the local model server."""
 
 import signal
 import threading
 import time
 from collections import deque
 
+from mnemo.runtime.llm_model import QWEN_CODER_1_5B, ModelError, assemble
+from mnemo.runtime.llm_server import LlmServer, LlmServerError
 from mnemo.runtime.nats_server import NatsServer, NatsServerError
 from mnemo.runtime.ports import port_open
 from mnemo.runtime.postgres_server import PostgresServer, PostgresServerError
 from mnemo.runtime.run_record import HomeInUse, RunRecord
 from mnemo.runtime.services import RESTART_LIMIT, RESTART_WINDOW
-from mnemo.runtime.settings import RunSettings
+from mnemo.runtime.settings import RunSettings, local_llm_key, local_llm_key_file
 
 TICK = 0.5
+# The model MNEMO_LLM=local serves (one source: mnemo.runtime.llm_model).
+LOCAL_MODEL = QWEN_CODER_1_5B
+SERVER_ERRORS = (NatsServerError, PostgresServerError, LlmServerError, ModelError)
 
 
 class StartupError(RuntimeError):
@@ -26,9 +32,18 @@ class Servers:
         self.settings = settings
         self.nats: NatsServer | None = None
         self.postgres: PostgresServer | None = None
+        self.llm: LlmServer | None = None
         self.nats_url = settings.nats_url or ""
         self.database_url = settings.database_url or ""
-        self._restarts: dict[str, deque[float]] = {"nats": deque(), "postgres": deque()}
+        # The local model server's base URL and model name (empty unless MNEMO_LLM=local).
+        self.llm_url = ""
+        self.llm_model = ""
+        self.llm_api_key = ""
+        self._restarts: dict[str, deque[float]] = {
+            "nats": deque(),
+            "postgres": deque(),
+            "llm": deque(),
+        }
 
     def start(self) -> None:
         """Start the embedded servers that no MNEMO_*_URL replaces; fill in the URLs."""
@@ -46,11 +61,33 @@ class Servers:
             )
             print(f"Starting PostgreSQL (data in {self.postgres.data_dir}) ...", flush=True)
             self.database_url = self.postgres.start()
+        if self.settings.local_llm:
+            self._start_llm()
+
+    def _start_llm(self) -> None:
+        home, logs = self.settings.home_dir, self.settings.logs_dir
+        models = home / "models"
+        if not (models / f"{LOCAL_MODEL.name}.gguf").is_file():
+            print(f"Joining the model {LOCAL_MODEL.name} into {models} (once) ...", flush=True)
+        model_path = assemble(LOCAL_MODEL, models)
+        self.llm_api_key = local_llm_key(self.settings)
+        self.llm = LlmServer(
+            model_path,
+            LOCAL_MODEL.name,
+            threads=self.settings.llm_threads,
+            api_key_file=local_llm_key_file(self.settings),
+            log_path=logs / "llm.log",
+            pid_file=home / "llm" / "llama-server.pid",
+        )
+        print(f"Starting the model server ({LOCAL_MODEL.name}) ...", flush=True)
+        self.llm_url = self.llm.start()
+        self.llm_model = LOCAL_MODEL.name
 
     def keep_running(self) -> bool:
         """Restart an embedded server that died (same data, same port), within the budget
         services have; False once one died RESTART_LIMIT times in RESTART_WINDOW."""
-        for name, server in (("nats", self.nats), ("postgres", self.postgres)):
+        servers = (("nats", self.nats), ("postgres", self.postgres), ("llm", self.llm))
+        for name, server in servers:
             # poll() reaps the dead child, so no zombie is left behind.
             if server is None or server._proc is None or server._proc.poll() is None:
                 continue
@@ -71,7 +108,7 @@ class Servers:
             try:
                 # start() clears what a crash leaves (a stale postmaster.pid) first.
                 server.start()
-            except (NatsServerError, PostgresServerError) as exc:
+            except SERVER_ERRORS as exc:
                 print(f"mnemo: {name} did not start again: {exc}", flush=True)
         return True
 
@@ -89,6 +126,8 @@ class Servers:
 
     def stop(self) -> None:
         """Stop the embedded servers (servers given by URL are not ours to stop)."""
+        if self.llm is not None:
+            self.llm.stop()
         if self.nats is not None:
             self.nats.stop()
         if self.postgres is not None:
@@ -96,7 +135,8 @@ class Servers:
 
 
 def serve_servers(settings: RunSettings) -> int:
-    """`mnemo servers`: only NATS and PostgreSQL, until Ctrl-C or SIGTERM."""
+    """`mnemo servers`: only NATS and PostgreSQL (and with MNEMO_LLM=local the model
+    server), until Ctrl-C or SIGTERM."""
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _signum, _frame: stopping.set())
@@ -111,14 +151,21 @@ def serve_servers(settings: RunSettings) -> int:
         servers.start()
         print(
             f"\nMNEMO_NATS_URL={servers.nats_url}\n"
-            f"MNEMO_DATABASE_URL={servers.database_url}\n\n"
+            f"MNEMO_DATABASE_URL={servers.database_url}\n"
+            + (
+                f"MNEMO_LLM_URL={servers.llm_url}\nMNEMO_LLM_MODEL={servers.llm_model}\n"
+                f"MNEMO_LLM_API_KEY={servers.llm_api_key}\n"
+                if servers.llm_url
+                else ""
+            )
+            + "\n"
             f"Logs in {settings.logs_dir}. Press Ctrl-C to stop.",
             flush=True,
         )
         while not stopping.wait(TICK):
             pass
         return 0
-    except (StartupError, NatsServerError, PostgresServerError) as exc:
+    except (StartupError, *SERVER_ERRORS) as exc:
         print(f"mnemo: {exc}", flush=True)
         return 1
     finally:

@@ -33,6 +33,14 @@ class RunSettings(msgspec.Struct, kw_only=True, frozen=True):
     key_secret: str | None = None
     # MNEMO_BUS_ROOT: first token of every NATS subject (for `mnemo admin`).
     bus_root: str = "mnemo"
+    # MNEMO_LLM: "local" starts a model server (llama.cpp, Qwen2.5-Coder-1.5B) and points
+    # synthesis at it; unset: no model unless MNEMO_LLM_URL names one.
+    llm: str | None = None
+    # MNEMO_LLM_URL: an OpenAI-compatible server for synthesis; when set, it wins over
+    # MNEMO_LLM=local (no local server starts).
+    llm_url: str | None = None
+    # MNEMO_LLM_THREADS: threads of the local model server (one per usable core when unset).
+    llm_threads: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("nats_port", "postgres_port", "gateway_port"):
@@ -41,6 +49,10 @@ class RunSettings(msgspec.Struct, kw_only=True, frozen=True):
                 raise ValueError(f"MNEMO_{name.upper()} must be a port number (1-65535)")
         if self.dev_api_key is not None and len(self.dev_api_key) < 16:
             raise ValueError("MNEMO_DEV_API_KEY must be at least 16 characters")
+        if self.llm is not None and self.llm != "local":
+            raise ValueError('MNEMO_LLM must be "local" or unset')
+        if self.llm_threads is not None and self.llm_threads < 1:
+            raise ValueError("MNEMO_LLM_THREADS must be at least 1")
         if not self.dev_tenant.replace("-", "").replace("_", "").isalnum():
             raise ValueError("MNEMO_DEV_TENANT must be letters, digits, '-' or '_'")
 
@@ -52,6 +64,11 @@ class RunSettings(msgspec.Struct, kw_only=True, frozen=True):
     @property
     def logs_dir(self) -> Path:
         return self.home_dir / "logs"
+
+    @property
+    def local_llm(self) -> bool:
+        """True when this run starts its own model server."""
+        return self.llm == "local" and not self.llm_url
 
     @property
     def qdrant_dir(self) -> Path:
@@ -78,6 +95,16 @@ def key_secret(settings: RunSettings) -> str:
     if settings.key_secret:
         return settings.key_secret
     return _stored(settings.home_dir / "key_secret", secrets.token_hex(32))
+
+
+def local_llm_key(settings: RunSettings) -> str:
+    """The local model server's API key (so that no web page a browser shows can use it),
+    generated once into MNEMO_HOME; synthesis gets it as MNEMO_LLM_API_KEY."""
+    return _stored(local_llm_key_file(settings), "sk-local-" + secrets.token_hex(16))
+
+
+def local_llm_key_file(settings: RunSettings) -> Path:
+    return settings.home_dir / "llm" / "api_key"
 
 
 def _stored(path: Path, new: str) -> str:

