@@ -320,3 +320,14 @@ def test_deleting_one_memory_and_all_of_an_agents(admin):
     everything = data(admin.delete(path))
     assert everything == {"deleted": 2, "agentId": agent}
     eventually(lambda: listed(admin, agent) == [])
+
+
+def test_the_seeds_first_step_tests_the_server(stack):
+    """Seed 002, Getting Started: `curl http://localhost:3000/api/server/health`."""
+    with httpx.Client(base_url=stack.base_url) as anyone:  # no key: a public check
+        ping = anyone.get("/api/server/ping")
+        assert ping.status_code == 200 and ping.json()["pong"] is True
+        health = eventually(lambda: (r := anyone.get("/api/server/health")).is_success and r)
+        body = health.json()
+        assert body["status"] == "OK"
+        assert set(body["dependencies"].values()) == {"healthy"}

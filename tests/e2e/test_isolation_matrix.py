@@ -154,9 +154,15 @@ def empty(w: World, who: str, response: httpx.Response) -> httpx.Response:
 # Public routes: no key needed and no tenant's data in them.
 
 
-@case("GET /v1/health", "GET /docs", "GET /docs/openapi.json", "GET /api/health")
+_PUBLIC = (
+    "/v1/health", "/docs", "/docs/openapi.json", "/api/health", "/api/server/ping",
+    "/api/server/health",
+)  # fmt: skip
+
+
+@case(*(f"GET {p}" for p in _PUBLIC))
 def _public(w: World, who: str, c: httpx.Client) -> None:
-    for path in ("/v1/health", "/docs", "/docs/openapi.json", "/api/health"):
+    for path in _PUBLIC:
         empty(w, who, c.get(path))
 
 

@@ -28,9 +28,10 @@ How ElizaOS's concepts map onto Mnemo's:
 - id answered -> Mnemo's memory_id; similarity -> the search score.
 - embedding, unique, tableName -> not taken: Mnemo embeds what it records itself.
 
-Not supported yet, answered 501 in the envelope: deleting one memory or all of an agent's
-(the log forgets per subject, by shredding the subject's keys; so `DELETE .../memories`
-with `entityId` forgets that entity everywhere, with a master key), groups and insights.
+Deleting one memory, all of an agent's, or (`entityId`) the agent's memories of one
+entity is the native delete of each memory; other agents' memories stay. `GET
+server/ping` and `GET server/health` answer as ElizaOS's server does. Not supported yet,
+answered 501 in the envelope: groups and insights.
 """
 
 from litestar import Router
@@ -51,6 +52,7 @@ from mnemo.gateway.compat.eliza_memories import (
     room_memories,
     search_memories,
 )
+from mnemo.gateway.compat.eliza_server import ping, server_health
 from mnemo.gateway.compat.eliza_transfer import export_memories, import_memories
 from mnemo.gateway.problems import Problem
 
@@ -69,6 +71,8 @@ eliza_router = Router(
         groups,
         create_group,
         insights,
+        ping,
+        server_health,
     ],
     # Every layer's kinds, so none of the app's problem+json handlers answers here.
     exception_handlers={
