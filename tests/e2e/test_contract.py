@@ -116,3 +116,20 @@ def test_the_last_master_key_cannot_be_revoked(stack):
         assert other.delete(f"/v1/keys/{master['id']}").status_code == 200
         assert_problem(other.delete(f"/v1/keys/{second['id']}"), 409, "keyId")
         assert other.get("/v1/keys").status_code == 200
+
+
+def test_no_such_route_or_method_is_answered_in_the_surfaces_own_shape(api):
+    """A client of a surface parses every error of it: unknown paths and methods under a
+    surface's prefix answer in its envelope, not in /v1's problem+json."""
+    eliza = api.get("/api/agents/00000000-0000-0000-0000-000000000001/no-such-thing")
+    assert eliza.status_code == 404
+    assert eliza.json()["success"] is False and eliza.json()["error"]["code"] == "NOT_FOUND"
+    eliza_method = api.put("/api/server/ping")
+    assert eliza_method.status_code == 405 and eliza_method.json()["success"] is False
+    assert "GET" in eliza_method.headers["allow"]
+    memanto = api.get("/api/v2/no-such-thing")
+    assert memanto.status_code == 404 and "problem" not in memanto.headers["content-type"]
+    elephantasm = api.get("/api/no-such-thing")
+    assert elephantasm.status_code == 404 and "detail" in elephantasm.json()
+    native = api.get("/v1/no-such-thing")
+    assert_problem(native, 404)

@@ -4,7 +4,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp
@@ -21,7 +21,13 @@ from mnemo.gateway.guard import InputGuard, Shape
 from mnemo.gateway.idempotency import TTL_SECONDS, IdempotencyMiddleware
 from mnemo.gateway.limits import Limits
 from mnemo.gateway.methods import answer_options
-from mnemo.gateway.problems import Problem, handle_http_exception, handle_problem, handle_unexpected
+from mnemo.gateway.problems import (
+    Problem,
+    handle_http_exception,
+    handle_problem,
+    handle_unexpected,
+    http_problem,
+)
 from mnemo.gateway.routes.accounts import (
     create_agent,
     create_key,
@@ -56,8 +62,20 @@ REFUSALS: list[tuple[str, Shape]] = [
     ("/api/v2/", memanto_refusal),
     ("/api/agents/", eliza_error),
     ("/api/memory/", eliza_error),
+    ("/api/server/", eliza_error),
     ("/api/", elephantasm.refusal),
 ]
+
+
+def handle_router_refusal(request: Request, exc: Exception) -> Response[bytes]:
+    """No such route (404) or method (405): answered in the shape of the surface the path
+    belongs to, as the guard's refusals are, so a client of a surface parses every error."""
+    assert isinstance(exc, HTTPException)
+    problem = http_problem(request, exc)
+    for prefix, shape in REFUSALS:
+        if request.url.path.startswith(prefix):
+            return shape(problem)
+    return handle_http_exception(request, exc)
 
 
 def create_asgi(settings: GatewaySettings) -> ASGIApp:
@@ -157,7 +175,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
         before_request=answer_options,
         exception_handlers={
             Problem: handle_problem,
-            HTTPException: handle_http_exception,
+            HTTPException: handle_router_refusal,
             Exception: handle_unexpected,
         },
         request_max_body_size=settings.max_body_bytes,

@@ -102,15 +102,20 @@ def handle_problem(request: Request, exc: Exception) -> Response[bytes]:
     return problem_response(request, exc)
 
 
-def handle_http_exception(request: Request, exc: Exception) -> Response[bytes]:
-    assert isinstance(exc, HTTPException)
+def http_problem(request: Request, exc: HTTPException) -> Problem:
+    """The problem of a router's refusal (no such route, method not allowed, too large)."""
     code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(
         exc.status_code, "HTTP_ERROR"
     )
     detail = exc.detail if exc.status_code != 404 else f"no route for {request.url.path}"
     # A 405 keeps the router's Allow header (RFC 9110: the methods the path does take).
     headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
-    return problem_response(request, Problem(exc.status_code, code, str(detail), headers=headers))
+    return Problem(exc.status_code, code, str(detail), headers=headers)
+
+
+def handle_http_exception(request: Request, exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, HTTPException)
+    return problem_response(request, http_problem(request, exc))
 
 
 def unexpected(exc: Exception) -> Problem:
