@@ -171,22 +171,42 @@ class Consumer:
                 log.warning("consumer_fetch_failed", error=exc)
                 await asyncio.sleep(0.5)
                 continue
-            in_batch = batched and self._batch_handler is not None and len(msgs) > 1
-            if in_batch and await self._handle_batch(msgs):
+            alive = asyncio.create_task(self._keep_alive(msgs))
+            try:
+                await self._settle(msgs, batched=batched)
+            finally:
+                alive.cancel()
+
+    async def _keep_alive(self, msgs: list[Msg]) -> None:
+        """While a batch is worked on, tell JetStream every third of `ack_wait` that each
+        of its unsettled messages is in progress: a slow handler (a model call takes tens
+        of seconds) or a long batch must not see its later messages redelivered, and done
+        twice, while they are still waiting their turn here."""
+        every = max(self._spec.ack_wait / 3, 0.1)
+        while True:
+            await asyncio.sleep(every)
+            for msg in msgs:
+                if not msg.is_acked:
+                    with contextlib.suppress(Exception):
+                        await msg.in_progress()
+
+    async def _settle(self, msgs: list[Msg], *, batched: bool) -> None:
+        in_batch = batched and self._batch_handler is not None and len(msgs) > 1
+        if in_batch and await self._handle_batch(msgs):
+            return
+        for index, msg in enumerate(msgs):
+            try:
+                outcome = await self._handle(msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Ack/nak/dead-letter failed (NATS away): the message will be
+                # redelivered after ack_wait; keep consuming the rest.
+                log.warning("message_settle_failed", error=exc, subject=msg.subject)
                 continue
-            for index, msg in enumerate(msgs):
-                try:
-                    outcome = await self._handle(msg)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    # Ack/nak/dead-letter failed (NATS away): the message will be
-                    # redelivered after ack_wait; keep consuming the rest.
-                    log.warning("message_settle_failed", error=exc, subject=msg.subject)
-                    continue
-                if outcome == _PAUSE:
-                    await self._pause(msgs[index + 1 :])
-                    break
+            if outcome == _PAUSE:
+                await self._pause(msgs[index + 1 :])
+                break
 
     def stop(self) -> None:
         self._stopping.set()

@@ -1,0 +1,47 @@
+"""A slow handler's message is not done twice (issue #15's local model takes tens of
+seconds a call): while a batch is worked on, its messages are kept in progress, so
+JetStream does not hand them to another replica once ack_wait has passed."""
+
+import asyncio
+import contextlib
+
+from mnemo.bus import Consumer, Delivery
+
+from .test_bus import command, publish, spec
+
+
+async def test_a_slow_message_is_not_redelivered_to_another_replica(publisher, topology):
+    inside = asyncio.Event()
+    slow_calls: list[str] = []
+    other_calls: list[str] = []
+
+    async def slow(delivery: Delivery) -> None:
+        slow_calls.append(delivery.msg_id)
+        inside.set()
+        # The work itself: three times ack_wait.
+        await asyncio.sleep(3.0)
+
+    async def other(delivery: Delivery) -> None:
+        other_calls.append(delivery.msg_id)
+
+    durable = spec(topology, "slow-replicas", ack_wait=1.0, batch=1)
+    first, second = Consumer(publisher, durable, slow), Consumer(publisher, durable, other)
+    await publish(publisher, command())
+    tasks = [asyncio.create_task(first.run())]
+    try:
+        await asyncio.wait_for(inside.wait(), 30)
+        tasks.append(asyncio.create_task(second.run()))  # a second replica, idle and asking
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while first.handled < 1:
+            assert loop.time() < deadline, "the slow handler never finished"
+            await asyncio.sleep(0.05)
+        assert other_calls == [], "the message was handed to another replica meanwhile"
+        assert len(slow_calls) == 1
+    finally:
+        first.stop()
+        second.stop()
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
