@@ -485,6 +485,12 @@ def _create_anima(w: World, who: str, c: httpx.Client) -> None:
     expect(w, who, c.post("/api/animas", json={"name": "mine"}), tenant=201, agent=403)
 
 
+@case("GET /api/animas")
+def _list_animas(w: World, who: str, c: httpx.Client) -> None:
+    listed = empty(w, who, c.get("/api/animas"))
+    assert w.agent not in {a["id"] for a in listed.json()}
+
+
 @case("GET /api/animas/{anima_id:str}", "GET /api/animas/{anima_id:str}/memory-packs/latest")
 def _anima(w: World, who: str, c: httpx.Client) -> None:
     expect(w, who, c.get(f"/api/animas/{w.agent}"), tenant=404, agent=404)

@@ -136,3 +136,14 @@ def test_an_event_sent_here_has_its_audit_chain(client, stack):
         events = eventually(chain)
     request = next(e for e in events if e["type"] == "http.request")
     assert request["data"]["path"] == "/api/events"
+
+
+def test_the_seeds_authentication_example_lists_animas(client, stack):
+    """Seed 000: `curl /api/animas -H "Authorization: Bearer ..."`."""
+    made = client.create_anima("listed-" + uuid.uuid4().hex[:6])
+    with httpx.Client(base_url=stack.base_url) as api:
+        listed = api.get("/api/animas", headers={"Authorization": f"Bearer {stack.api_key}"})
+        assert listed.status_code == 200
+        assert str(made.id) in {a["id"] for a in listed.json()}
+        refused = api.get("/api/animas", headers={"Authorization": "Bearer nope"})
+        assert refused.status_code == 401 and "detail" in refused.json()

@@ -27,9 +27,11 @@ from nats.js.errors import KeyWrongLastSequenceError
 from mnemo.bus import QueryFailed, ask
 from mnemo.contracts import (
     AgentInfo,
+    AgentPage,
     CreateAgent,
     GetAgent,
     HealthReport,
+    ListAgents,
     PackView,
 )
 from mnemo.contracts.limits import MAX_QUERY_CHARS
@@ -39,7 +41,7 @@ from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 from mnemo.gateway.routes.packs import compile_pack, pack_query
 from mnemo.gateway.secrets import redact_value, redacted
-from mnemo.gateway.validation import as_json, check_values, query_param
+from mnemo.gateway.validation import as_json, check_values, int_param, query_param
 
 EVENT_TYPES = {
     "message.in": "conversation",
@@ -179,6 +181,29 @@ async def create_anima(request: Request) -> Response[bytes]:
         return refusal(problem)
     assert isinstance(agent, AgentInfo)
     return Response(as_json(anima_json(agent)), status_code=201, media_type="application/json")
+
+
+@get("/api/animas")
+async def list_animas(request: Request) -> Response[bytes]:
+    """The caller's animas (seed 000's authentication example): a master key's are the
+    tenant's agents, a page at a time (`limit` 1-100, `offset`); an agent key's, its own."""
+    try:
+        principal = await authorize(request, "admin")
+        limit = int_param(request, "limit", default=100, low=1, high=100)
+        offset = int_param(request, "offset", default=0, low=0, high=1_000_000)
+        if principal.agent_id is not None:
+            found = [await _anima(request, principal, principal.agent_id)]
+            animas = found[offset : offset + limit]
+        else:
+            query = ListAgents(tenant_id=principal.tenant_id, limit=limit, offset=offset)
+            page = await deps_of(request).ask(
+                request, "ingest", "list_agents", query, AgentPage, principal.tenant_id
+            )
+            assert isinstance(page, AgentPage)
+            animas = page.agents
+    except Problem as problem:
+        return refusal(problem)
+    return Response(as_json([anima_json(a) for a in animas]), media_type="application/json")
 
 
 @get("/api/animas/{anima_id:str}")
@@ -341,4 +366,4 @@ async def usage(request: Request) -> Response[bytes]:
     return Response(as_json(body), media_type="application/json")
 
 
-HANDLERS = [health, create_anima, get_anima, create_event, latest_memory_pack, usage]
+HANDLERS = [health, create_anima, list_animas, get_anima, create_event, latest_memory_pack, usage]
