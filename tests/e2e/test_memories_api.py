@@ -127,3 +127,19 @@ def test_a_single_ingest_is_its_own_pass(api, user_id):
     [found] = eventually(passes)
     assert found["data"]["data"]["memory_ids"] == [memory_id]
     assert found["service"] == "synthesis"
+
+
+def test_synthesized_says_whether_synthesis_has_read_the_memory(stack, api, user_id):
+    """Seed 001's `synthesized`: false until synthesis has made its pass (facts, entities,
+    profile), then true, and still true after the read model is rebuilt from the log."""
+    response = api.post("/v1/ingest", json={"userId": user_id, "content": "I work at Initech"})
+    memory_id = response.json()["id"]
+
+    def synthesized() -> bool:
+        got = api.get(f"/v1/memories/{memory_id}")
+        return got.status_code == 200 and got.json()["synthesized"] is True
+
+    eventually(synthesized, timeout=120)
+    assert memories(api, user_id)["memories"][0]["synthesized"] is True
+    stack.rebuild("retrieval")
+    assert synthesized()

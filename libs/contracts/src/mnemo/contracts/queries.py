@@ -130,6 +130,8 @@ class MemoryView(msgspec.Struct, frozen=True, kw_only=True):
     metadata: dict[str, Any]
     occurred_at: datetime
     recorded_at: datetime
+    # Synthesis has made its pass over it (facts, entities, profile).
+    synthesized: bool = False
 
 
 class MemoryPage(msgspec.Struct, frozen=True, kw_only=True):

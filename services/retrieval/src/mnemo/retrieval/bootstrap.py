@@ -12,6 +12,7 @@ from mnemo.contracts import (
     ListMemoriesQuery,
     MemoryDeleted,
     MemoryRecorded,
+    MemorySynthesized,
     SearchQuery,
 )
 from mnemo.embeddings import Embedder, embedder_from_settings
@@ -118,6 +119,10 @@ async def reindex(
                 await index.index_all(run)
                 count += len(run)
                 run = []
+            synthesized = envelope is not None and isinstance(envelope.data, MemorySynthesized)
+            if memories_too and synthesized:
+                assert envelope is not None and isinstance(envelope.data, MemorySynthesized)
+                await memories.mark_synthesized([(envelope.tenant_id, envelope.data.memory_id)])
             if envelope is not None and isinstance(envelope.data, MemoryDeleted):
                 await drop_memory(
                     index, memories, store, envelope.tenant_id, envelope.data.memory_id
@@ -145,6 +150,8 @@ async def main() -> None:
                 topology.evt_subject("*", "memory.recorded"),
                 topology.evt_subject("*", "memory.forgotten"),
                 topology.evt_subject("*", "memory.deleted"),
+                # Only to set the memory's `synthesized` flag.
+                topology.evt_subject("*", "memory.synthesized"),
             ],
         ),
         handlers.memory_recorded,

@@ -14,6 +14,7 @@ from mnemo.contracts import (
     MemoryForgotten,
     MemoryPage,
     MemoryRecorded,
+    MemorySynthesized,
     MemoryView,
     QueryError,
     SearchQuery,
@@ -72,9 +73,13 @@ class RetrievalHandlers:
         """Apply the events in order: runs of recorded memories are indexed together, and a
         forgotten subject is dropped exactly where it falls in the stream."""
         run: list[Envelope] = []
+        synthesized: list[tuple[str, str]] = []
         for envelope in (d.decode(Envelope) for d in deliveries):
             if isinstance(envelope.data, MemoryRecorded):
                 run.append(envelope)
+            elif isinstance(envelope.data, MemorySynthesized):
+                # Marked once the batch's memories are in (it comes after its memory).
+                synthesized.append((envelope.tenant_id, envelope.data.memory_id))
             elif isinstance(envelope.data, MemoryForgotten):
                 await self._index_run(run)
                 run = []
@@ -84,6 +89,7 @@ class RetrievalHandlers:
                 run = []
                 await self.delete(envelope)
         await self._index_run(run)
+        await self._memories.mark_synthesized(synthesized)
 
     async def delete(self, envelope: Envelope) -> None:
         """Drop one memory from both projections (a repeat drops nothing more)."""

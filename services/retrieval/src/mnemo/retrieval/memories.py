@@ -64,7 +64,7 @@ JOIN retrieval.memories m ON m.tenant_id = $1 AND m.memory_id = q.memory_id
 """
 
 _COLUMNS = """memory_id, user_id, content, source_type, source_id, session_id, agent_id,
-    metadata::text AS metadata, occurred_at, recorded_at"""
+    metadata::text AS metadata, occurred_at, recorded_at, synthesized"""
 
 
 def _row(envelope: Envelope) -> tuple[Any, ...]:
@@ -98,6 +98,7 @@ def _view(row: Any) -> MemoryView:
         metadata=msgspec.json.decode(row["metadata"]),
         occurred_at=row["occurred_at"],
         recorded_at=row["recorded_at"],
+        synthesized=row["synthesized"],
     )
 
 
@@ -202,6 +203,15 @@ class MemoryTable:
             user_id,
         )
         return int(result.split()[-1])
+
+    async def mark_synthesized(self, marks: list[tuple[str, str]]) -> None:
+        """(tenant, memory id) of memories synthesis has read; one not here is gone."""
+        if marks:
+            await self._pool.executemany(
+                "UPDATE retrieval.memories SET synthesized = true"
+                " WHERE tenant_id = $1 AND memory_id = $2 AND NOT synthesized",
+                marks,
+            )
 
     async def compact(self) -> None:
         """After a forget: rewrite retrieval's tables so the deleted rows leave the disk."""

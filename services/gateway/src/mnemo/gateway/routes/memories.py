@@ -30,7 +30,7 @@ def memory_json(memory: MemoryView) -> dict[str, object]:
         "sessionId": memory.session_id,
         "agentId": memory.agent_id,
         "metadata": memory.metadata,
-        "synthesized": False,
+        "synthesized": memory.synthesized,
         "occurredAt": memory.occurred_at,
         "createdAt": memory.recorded_at,
         "expiresAt": None,
