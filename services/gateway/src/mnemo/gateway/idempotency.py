@@ -150,6 +150,14 @@ class IdempotencyMiddleware:
                 return None
             except KeyWrongLastSequenceError:
                 pass
+            except KeyNotFoundError:
+                # The entry went between create's two steps (its holder let go, or a forget
+                # erased the tenant's kept answers): try to take it again, in a moment.
+                if asyncio.get_running_loop().time() > deadline:
+                    detail = "a request with this Idempotency-Key is still running"
+                    return _problem(409, "IDEMPOTENCY_IN_PROGRESS", detail, "")
+                await asyncio.sleep(0.05)
+                continue
             try:
                 kept = msgspec.json.decode((await kv.get(key)).value or b"{}", type=Kept)
             except KeyNotFoundError:
