@@ -82,6 +82,7 @@ class ChunkContext:
 def chunk_context(
     envelope: Envelope, memory: MemoryRecorded, text: str, before: Turn | None = None
 ) -> ChunkContext:
+    """The pieces both sides' texts are made of, for one chunk (`text`) of the memory."""
     meta = memory.metadata
     names = [str(meta[k]) for k in SEARCHABLE_METADATA if meta.get(k)]
     if meta.get("role") and not meta.get("author"):
@@ -106,12 +107,12 @@ def sparse_text(chunk: ChunkContext) -> str:
 
 
 def dense_text(chunk: ChunkContext) -> str:
-    """What the dense vector is made of: the sparse side's text. Shorter texts embed
-    faster (MiniLM's cost follows the word pieces), but each one tried lost recall: without
-    the names and date 0.740 -> 0.734 all@10 (LoCoMo dev, in process) for 11% fewer word
-    pieces; with only the previous turn's last sentence 0.722 (37% fewer); without the
-    previous turn 0.718; the speaker and the words alone 0.709 (54% fewer). See
-    bench/dense_text.py."""
+    """What the dense vector is made of: the sparse side's text. A shorter one embeds
+    faster (MiniLM's CPU time follows the word pieces), but each one tried lost recall
+    (LoCoMo dev, in process, bench/dense_text.py: all@10 0.741): without the names and date
+    0.734 for 11% fewer word pieces; the previous turn's last sentence for its end 0.722
+    (37% fewer); no previous turn 0.720 (43%); the speaker and the words alone 0.707 (54%).
+    """
     return sparse_text(chunk)
 
 
@@ -141,8 +142,8 @@ class MemoryIndex:
             else None
         )
         self._sparse = sparse
-        # What the dense vector is made of: another than `dense_text` only to measure one
-        # (bench/dense_text.py); INDEXED_TEXT_VERSION names the default.
+        # What the dense vector is made of: `dense_text`, unless a bench measures another
+        # (bench/dense_text.py); INDEXED_TEXT_VERSION names only the default.
         self._dense_text = dense_text
         # What hits show: the store keeps none of it.
         self._memories = memories
@@ -271,9 +272,9 @@ class MemoryIndex:
     def _pieces(
         self, envelope: Envelope, before: dict[str, Turn]
     ) -> list[tuple[str, str, str, dict[str, Any]]]:
-        """(point id, sparse text, dense text, payload) for each chunk of the memory. The payload
-        keeps none of the memory's words or metadata: only what filters match, what ranks
-        a hit among its session's, and where the chunk lies in its memory."""
+        """(point id, sparse text, dense text, payload) for each chunk of the memory. The
+        payload keeps none of the memory's words or metadata: only what filters match, what
+        ranks a hit among its session's, and where the chunk lies in its memory."""
         memory = envelope.data
         assert isinstance(memory, MemoryRecorded)
         previous = before.get(memory.memory_id)
