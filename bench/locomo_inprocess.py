@@ -17,7 +17,7 @@ import hashlib
 import json
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from locomo_metrics import Recall, format_table, percentile
 from mnemo.contracts import Envelope, MemoryRecorded, SearchQuery, derived_id
 from mnemo.embeddings import Embedder, embedder_from_settings
 from mnemo.retrieval.contents import MemoryText
-from mnemo.retrieval.index import MemoryIndex
+from mnemo.retrieval.index import ChunkContext, MemoryIndex, dense_text
 from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
 from mnemo.retrieval.turns import Turn as SpokenTurn
 
@@ -129,7 +129,11 @@ def envelope(conv: Conversation, turn: Turn, position: int) -> Envelope:
     )
 
 
-async def run(args: argparse.Namespace) -> dict[str, dict[str, float | int | None]]:
+async def run(
+    args: argparse.Namespace, dense: Callable[[ChunkContext], str] = dense_text
+) -> dict[str, dict[str, float | int | None]]:
+    """Index the conversations, ask their questions, print and return the recall table;
+    `dense` makes the text of the dense vectors (bench/dense_text.py tries others)."""
     only = [s.strip() for s in args.conversations.split(",") if s.strip()] or None
     conversations = load(Path(args.data), only)
     embedder: Embedder = embedder_from_settings(args.embedder)
@@ -137,7 +141,12 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float | int | Non
     with tempfile.TemporaryDirectory(prefix="mnemo-locomo-") as folder:
         recorded = RecordedMemories()
         index = MemoryIndex(
-            EdgeVectorStore(folder), cached or embedder, SparseEncoder(), recorded, turns=recorded
+            EdgeVectorStore(folder),
+            cached or embedder,
+            SparseEncoder(),
+            recorded,
+            turns=recorded,
+            dense_text=dense,
         )
         await index.ensure()
         started = time.perf_counter()
