@@ -57,6 +57,7 @@ class SseReader:
         self.raw: list[str] = []
         self.status: int | None = None
         self.error: BaseException | None = None
+        self.overflows = 0
         self.connected = threading.Event()
         self._stop = threading.Event()
         self._deadline = time.monotonic() + limit
@@ -66,38 +67,55 @@ class SseReader:
         assert self.status == 200, self.status
 
     def _run(self) -> None:
+        """Read as an EventSource does: after `event: overflow` (the server's queue for this
+        client filled, as a replay of a long history can), reconnect with Last-Event-ID
+        where the server says it stopped, so the events read have no gap and no repeat."""
         try:
-            with (
-                httpx.Client(timeout=httpx.Timeout(10.0, read=20.0)) as client,
-                client.stream("GET", self.url, params=self.params, headers=self.headers) as r,
-            ):
-                self.status = r.status_code
-                if r.status_code != 200:
-                    self.connected.set()
+            resume: str | None = None
+            while not self._stop.is_set() and time.monotonic() < self._deadline:
+                if resume is not None:
+                    self.headers["Last-Event-ID"] = resume
+                resume = self._read_once()
+                if resume is None:
                     return
-                assert r.headers["content-type"].startswith("text/event-stream")
-                current: dict[str, Any] = {}
-                for line in r.iter_lines():
-                    self.raw.append(line)
-                    if line.startswith(":"):
-                        self.comments.append(line)
-                        if line == ": connected":
-                            self.connected.set()
-                    elif line == "":
-                        if "data" in current:  # not the `retry:` line
-                            self.events.append(current)
-                        current = {}
-                    else:
-                        name, _, value = line.partition(": ")
-                        current[name] = value
-                        if name == "data":
-                            current["json"] = json.loads(value)
-                    if self._stop.is_set() or time.monotonic() > self._deadline:
-                        return
         except BaseException as exc:  # the test thread reads it
             self.error = exc
         finally:
             self.connected.set()
+
+    def _read_once(self) -> str | None:
+        """One connection; the Last-Event-ID to resume from after an overflow, else None."""
+        with (
+            httpx.Client(timeout=httpx.Timeout(10.0, read=20.0)) as client,
+            client.stream("GET", self.url, params=self.params, headers=self.headers) as r,
+        ):
+            self.status = r.status_code
+            if r.status_code != 200:
+                self.connected.set()
+                return None
+            assert r.headers["content-type"].startswith("text/event-stream")
+            current: dict[str, Any] = {}
+            for line in r.iter_lines():
+                self.raw.append(line)
+                if line.startswith(":"):
+                    self.comments.append(line)
+                    if line == ": connected":
+                        self.connected.set()
+                elif line == "":
+                    if current.get("event") == "overflow":
+                        self.overflows += 1
+                        return str(current["json"]["lastEventId"])
+                    if "data" in current:  # not the `retry:` line
+                        self.events.append(current)
+                    current = {}
+                else:
+                    name, _, value = line.partition(": ")
+                    current[name] = value
+                    if name == "data":
+                        current["json"] = json.loads(value)
+                if self._stop.is_set() or time.monotonic() > self._deadline:
+                    return None
+        return None
 
     def stop(self) -> None:
         self._stop.set()
