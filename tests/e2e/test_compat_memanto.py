@@ -281,3 +281,28 @@ def test_validate_supersede_and_contradict_current_memories(v2, agent):
     assert flagged.json()["memory"]["contradicted"] is True
     missing = v2.post(f"/agents/{agent}/memories/nope/validate", headers=token)
     assert error_of(missing, 404)["code"] == "MEMORY_NOT_FOUND"
+
+
+def test_batch_remember_as_the_seed_writes_it(v2, agent):
+    """Seed 004's "Batch Store Memories": items name their kind `type`."""
+    token = session(v2, agent)
+    memories = [
+        {"content": "Alice", "type": "fact"},
+        {"content": "Prefers email", "type": "preference"},
+    ]
+    stored = v2.post(f"/agents/{agent}/batch-remember", json={"memories": memories}, headers=token)
+    assert stored.status_code == 201 and stored.json()["count"] == 2
+    typed = eventually(
+        lambda: v2.get(
+            f"/agents/{agent}/recall",
+            params={"query": "email", "memory_type": "preference"},
+            headers=token,
+        ).json()["memories"]
+    )
+    assert [m["content"] for m in typed] == ["Prefers email"]
+    wrong = v2.post(
+        f"/agents/{agent}/batch-remember",
+        json={"memories": [{"content": "x", "type": "gossip"}]},
+        headers=token,
+    )
+    assert wrong.status_code == 422 and "type" in wrong.text

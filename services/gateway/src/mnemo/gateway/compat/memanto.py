@@ -441,13 +441,15 @@ async def extend(request: Request, agent_id: str) -> Response[bytes]:
 
 def _item(values: dict[str, Any], agent_id: str) -> IngestRequest:
     content = _text(values, "content") or ""
-    memory_type = _text(values, "memory_type", required=False, limit=40) or "fact"
+    # The seed's batch example names it `type`; remember's parameter is `memory_type`.
+    named = "memory_type" if "memory_type" in values or "type" not in values else "type"
+    memory_type = _text(values, named, required=False, limit=40) or "fact"
     if memory_type not in MEMORY_TYPES:
         raise Problem(
             422,
             "VALIDATION_ERROR",
-            f"memory_type must be one of: {', '.join(MEMORY_TYPES)}",
-            field="memory_type",
+            f"{named} must be one of: {', '.join(MEMORY_TYPES)}",
+            field=named,
         )
     confidence = _number(values, "confidence", 1.0, 0.0, 1.0)
     tags = values.get("tags") or []
