@@ -14,12 +14,10 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
-
-import httpx
-import psutil
+from typing import NoReturn
 
 from mnemo.runtime.ports import free_port, port_open
-from mnemo.runtime.process import spawn, stop, tail
+from mnemo.runtime.process import spawn, stop, stop_orphan, tail, wait_healthy
 
 # Loading 1.1 GB and the warm-up run take a few seconds; far longer on a cold, busy machine.
 START_TIMEOUT = 180.0
@@ -165,41 +163,22 @@ class LlmServer:
 
     def _wait_ready(self) -> None:
         # /health answers 503 while the model loads and 200 once it can serve.
-        assert self._proc is not None and self.port is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._fail(f"llama-server exited with code {self._proc.returncode}")
-            if port_open(self.host, self.port):
-                try:
-                    response = httpx.get(f"http://{self.host}:{self.port}/health", timeout=2.0)
-                    if response.status_code == 200 and self._proc.poll() is None:
-                        return
-                    last = f"{response.status_code} {response.text.strip()[:200]}"
-                except httpx.HTTPError as exc:
-                    last = repr(exc)
-            time.sleep(0.2)
-        self._fail(f"llama-server was not ready in {START_TIMEOUT:.0f}s ({last})")
+        assert self._proc is not None
+        wait_healthy(
+            self._proc,
+            f"http://{self.host}:{self.port}/health",
+            name="llama-server",
+            timeout=START_TIMEOUT,
+            fail=self._fail,
+            every=0.2,
+        )
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str) -> NoReturn:
         raise LlmServerError(f"{reason}; log {self.log_path}:\n{tail(self.log_path)}")
 
     def _stop_orphan(self) -> None:
-        # A supervisor killed with SIGKILL leaves its server running (and its memory held).
-        try:
-            process = psutil.Process(int(self._pid_file.read_text().strip()))
-            if str(self.model_path) not in process.cmdline():
-                return
-            process.terminate()
-            try:
-                process.wait(10)
-            except psutil.TimeoutExpired:
-                process.kill()
-        except (FileNotFoundError, ValueError, psutil.Error):
-            pass
-        finally:
-            self._pid_file.unlink(missing_ok=True)
+        # An orphan holds its port and the model's memory.
+        stop_orphan(self._pid_file, lambda p: str(self.model_path) in p.cmdline())
 
 
 def _nice() -> list[str]:

@@ -3,15 +3,12 @@
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import TracebackType
-
-import httpx
-import psutil
+from typing import NoReturn
 
 from mnemo.runtime.ports import free_port, port_open
-from mnemo.runtime.process import spawn, stop, tail
+from mnemo.runtime.process import spawn, stop, stop_orphan, tail, wait_healthy
 
 START_TIMEOUT = 20.0
 
@@ -111,41 +108,14 @@ class NatsServer:
 
     def _wait_ready(self, health_url: str) -> None:
         # /healthz answers 200 only once JetStream has recovered its streams from disk.
-        assert self._proc is not None and self.port is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._fail(f"nats-server exited with code {self._proc.returncode}")
-            if port_open(self.host, self.port):
-                try:
-                    response = httpx.get(health_url, timeout=2.0)
-                    # Still alive: a taken client port makes it exit after JetStream is up.
-                    if response.status_code == 200 and self._proc.poll() is None:
-                        return
-                    last = f"{response.status_code} {response.text.strip()}"
-                except httpx.HTTPError as exc:
-                    last = repr(exc)
-            time.sleep(0.1)
-        self._fail(f"nats-server was not ready in {START_TIMEOUT:.0f}s ({last})")
+        assert self._proc is not None
+        wait_healthy(
+            self._proc, health_url, name="nats-server", timeout=START_TIMEOUT, fail=self._fail
+        )
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str) -> NoReturn:
         raise NatsServerError(f"{reason}; log {self.log_path}:\n{tail(self.log_path)}")
 
     def _stop_orphan(self) -> None:
-        # A supervisor killed with SIGKILL leaves its server running on this data dir;
-        # it holds the port and the store, so stop it before starting a new one.
-        try:
-            pid = int(self._pid_file.read_text().strip())
-            process = psutil.Process(pid)
-            if "nats-server" not in process.name():
-                return
-            process.terminate()
-            try:
-                process.wait(10)
-            except psutil.TimeoutExpired:
-                process.kill()
-        except (FileNotFoundError, ValueError, psutil.Error):
-            pass
-        finally:
-            self._pid_file.unlink(missing_ok=True)
+        # An orphan holds the port and the store: stop it before starting a new one.
+        stop_orphan(self._pid_file, lambda p: "nats-server" in p.name())

@@ -2,8 +2,16 @@
 
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+import httpx
+import psutil
+
+from mnemo.runtime.ports import port_open
 
 
 def spawn(
@@ -57,6 +65,55 @@ def tail(path: Path, lines: int = 40) -> str:
     if not path.exists():
         return f"(no log at {path})"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def stop_orphan(pid_file: Path, ours: Callable[[psutil.Process], bool]) -> None:
+    """Stop the process `pid_file` names if `ours` says it is this server's: a supervisor
+    killed with SIGKILL leaves its server running, holding the port, the data, memory."""
+    try:
+        process = psutil.Process(int(pid_file.read_text().strip()))
+        if not ours(process):
+            return
+        process.terminate()
+        try:
+            process.wait(10)
+        except psutil.TimeoutExpired:
+            process.kill()
+    except (FileNotFoundError, ValueError, psutil.Error):
+        pass
+    finally:
+        pid_file.unlink(missing_ok=True)
+
+
+def wait_healthy(
+    proc: subprocess.Popen[bytes],
+    url: str,
+    *,
+    name: str,
+    timeout: float,
+    fail: Callable[[str], NoReturn],
+    every: float = 0.1,
+) -> None:
+    """Poll `url` until it answers 200 with `proc` still alive; `fail` with why otherwise
+    (the process exited, or `timeout` seconds passed)."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            fail(f"{name} exited with code {proc.returncode}")
+        if port_open(host, port):
+            try:
+                response = httpx.get(url, timeout=2.0)
+                # Still alive: a server may exit just after answering (a taken port).
+                if response.status_code == 200 and proc.poll() is None:
+                    return
+                last = f"{response.status_code} {response.text.strip()[:200]}"
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+        time.sleep(every)
+    fail(f"{name} was not ready in {timeout:.0f}s ({last})")
 
 
 def _primary_group(user: str) -> int:
