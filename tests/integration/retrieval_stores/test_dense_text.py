@@ -4,7 +4,6 @@ the previous turn), the dense vector of the index's dense text, and that in one 
 in two (where the pending list carries the dense text to phase 2)."""
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -12,9 +11,8 @@ import pytest
 
 from mnemo.contracts import SearchQuery
 from mnemo.embeddings import HashingEmbedder
-from mnemo.eventlog import connect, migrate, migrate_eventlog
 from mnemo.retrieval.index import ChunkContext, MemoryIndex
-from mnemo.retrieval.memories import SQL, MemoryTable
+from mnemo.retrieval.memories import MemoryTable
 from mnemo.retrieval.pending import DensePending
 from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
 
@@ -22,16 +20,6 @@ from .test_preceding_turns import recorded
 
 QUESTION = "Did you go camping with the kids in July?"
 REPLY = "Yes! Three nights, and it rained every one."
-
-
-@pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await connect(fresh_database, max_size=4)
-    async with pool.acquire() as conn:
-        await migrate_eventlog(conn)
-        await migrate(conn, "retrieval", SQL)
-    yield pool
-    await pool.close()
 
 
 def words_alone(chunk: ChunkContext) -> str:

@@ -6,7 +6,6 @@ stays in its segment and its WAL), so whatever a payload held would outlive a fo
 Against the real qdrant-edge, in a temporary folder, and the real PostgreSQL."""
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -15,25 +14,14 @@ from msgspec.structs import replace
 
 from mnemo.contracts import SearchQuery
 from mnemo.embeddings import HashingEmbedder
-from mnemo.eventlog import connect, migrate, migrate_eventlog
 from mnemo.retrieval.index import MemoryIndex
-from mnemo.retrieval.memories import SQL, MemoryTable
+from mnemo.retrieval.memories import MemoryTable
 from mnemo.retrieval.pending import DensePending
 from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
 
 from .test_preceding_turns import recorded
 
 COLLECTION = "test_memories"
-
-
-@pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await connect(fresh_database, max_size=4)
-    async with pool.acquire() as conn:
-        await migrate_eventlog(conn)
-        await migrate(conn, "retrieval", SQL)
-    yield pool
-    await pool.close()
 
 
 def traces(folder: Path, words: list[str]) -> dict[str, list[str]]:

@@ -3,24 +3,11 @@ statement, so embedding a batch never holds a transaction open (which would stal
 event relay), and a claim that fails, dies or races a renewal loses nothing."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from mnemo.eventlog import connect, migrate, migrate_eventlog
-from mnemo.retrieval.memories import SQL
 from mnemo.retrieval.pending import DensePending, PendingChunk
-
-
-@pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await connect(fresh_database, max_size=4)
-    async with pool.acquire() as conn:
-        await migrate_eventlog(conn)
-        await migrate(conn, "retrieval", SQL)
-    yield pool
-    await pool.close()
 
 
 def chunks(count: int, text: str = "words") -> list[PendingChunk]:

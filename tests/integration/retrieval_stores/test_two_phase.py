@@ -3,33 +3,20 @@ by its words as soon as phase 1 stored it, by meaning once phase 2 gave it a den
 and what phase 2 still owes survives a restart."""
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
-import pytest
 
 from mnemo.contracts import SearchQuery
 from mnemo.embeddings import HashingEmbedder
-from mnemo.eventlog import connect, migrate, migrate_eventlog
 from mnemo.retrieval.index import MemoryIndex
-from mnemo.retrieval.memories import SQL, MemoryTable
+from mnemo.retrieval.memories import MemoryTable
 from mnemo.retrieval.pending import DensePending
 from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
 
 from .test_preceding_turns import recorded
 
 COLLECTION = "test_memories"
-
-
-@pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await connect(fresh_database, max_size=4)
-    async with pool.acquire() as conn:
-        await migrate_eventlog(conn)
-        await migrate(conn, "retrieval", SQL)
-    yield pool
-    await pool.close()
 
 
 async def open_index(pool: asyncpg.Pool, folder: Path) -> MemoryIndex:
