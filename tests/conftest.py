@@ -9,6 +9,7 @@ gets its own database (`fresh_database`) and its own subject and stream root (`b
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -16,6 +17,7 @@ import pytest
 
 from mnemo.runtime.docker import docker_available
 from mnemo.runtime.nats_server import NatsServer
+from mnemo.runtime.ports import free_port
 from mnemo.runtime.postgres_server import PostgresServer
 
 
@@ -88,3 +90,25 @@ async def fresh_database(database_url: str) -> AsyncIterator[str]:
 def bus_root() -> str:
     """A fresh root for subject and stream names, so tests never see each other's messages."""
     return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def own_nats(tmp_path: Path) -> Iterator[NatsServer]:
+    """A NATS server of this test alone (it may kill it, or read its files)."""
+    server = NatsServer(tmp_path / "nats", port=free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
+    """A PostgreSQL of this test alone (it may kill it, or read its files)."""
+    server = PostgresServer(tmp_path / "pg" / "data", port=free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

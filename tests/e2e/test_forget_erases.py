@@ -11,11 +11,6 @@ import base64
 import uuid
 from pathlib import Path
 
-import pytest
-
-from mnemo.runtime.nats_server import NatsServer
-from mnemo.runtime.postgres_server import PostgresServer
-
 from .stack import Stack, free_port
 from .test_memories_api import memories
 from .test_thin_path import search
@@ -53,21 +48,8 @@ def files_holding(roots: list[Path], word: str) -> list[str]:
     return hits
 
 
-@pytest.fixture
-def own_servers(tmp_path):
-    nats = NatsServer(tmp_path / "nats", port=free_port())
-    postgres = PostgresServer(tmp_path / "pg" / "data", port=free_port())
-    nats.start()
-    postgres.start()
-    try:
-        yield nats, postgres
-    finally:
-        postgres.stop()
-        nats.stop()
-
-
-def test_forgotten_words_leave_every_file(own_servers, tmp_path):
-    nats, postgres = own_servers
+def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
+    nats, postgres = own_nats, own_postgres
     root = "erase" + uuid.uuid4().hex[:8]
     stack = Stack(
         nats_url=nats.url, database_url=postgres.create_database("erase"),

@@ -10,9 +10,7 @@ import time
 import uuid
 
 import psutil
-import pytest
 
-from mnemo.runtime.nats_server import NatsServer
 from mnemo.runtime.postgres_server import PostgresServer
 
 from .conftest import _create_database
@@ -21,16 +19,6 @@ from .waiting import eventually
 
 # Five deliveries with 0.5-4 s back-off took about 8 s: the outage is three times that.
 OUTAGE_SECONDS = 25.0
-
-
-@pytest.fixture
-def own_postgres(tmp_path):
-    server = PostgresServer(tmp_path / "pg" / "data", port=free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def kill_postgres(server: PostgresServer) -> None:
@@ -93,16 +81,6 @@ def test_postgres_down_for_long_loses_no_acknowledged_memory(own_postgres, nats_
             assert health["deadLetters"]["total"] == 0
     finally:
         stack.stop()
-
-
-@pytest.fixture
-def own_nats(tmp_path):
-    server = NatsServer(tmp_path / "nats", port=free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_while_nats_is_down_the_gateway_says_503_and_means_it(own_nats, database_url, tmp_path):

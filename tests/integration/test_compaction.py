@@ -4,11 +4,8 @@ tables and retires the WAL, on the bundled server (its own data directory, read 
 import uuid
 
 import asyncpg
-import pytest
 
 from mnemo.eventlog import compact, schema_tables
-from mnemo.runtime.ports import free_port
-from mnemo.runtime.postgres_server import PostgresServer
 
 
 def files_holding(root, needle: bytes) -> list[str]:
@@ -20,16 +17,6 @@ def files_holding(root, needle: bytes) -> list[str]:
         except (FileNotFoundError, PermissionError):
             continue  # retired or rewritten while we walked
     return hits
-
-
-@pytest.fixture
-def own_postgres(tmp_path):
-    server = PostgresServer(tmp_path / "data", port=free_port("127.0.0.1"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def test_deleted_rows_leave_tables_indexes_and_wal(own_postgres):

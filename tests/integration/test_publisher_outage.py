@@ -8,23 +8,11 @@ import pytest
 
 from mnemo.bus import Publisher, PublishError, connect, ensure_streams
 from mnemo.contracts import Topology
-from mnemo.runtime.nats_server import NatsServer
-from mnemo.runtime.ports import free_port
 
 from .test_bus import command
 
 # More refused publishes than nats-py's default window (4000).
 REFUSED = 4500
-
-
-@pytest.fixture
-def own_nats(tmp_path):
-    server = NatsServer(tmp_path / "nats", port=free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def _connected(nc) -> None:

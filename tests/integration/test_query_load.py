@@ -46,14 +46,13 @@ async def test_a_concurrent_endpoint_runs_requests_side_by_side(nc, topology):
 
 async def test_a_request_queued_too_long_is_refused_not_run(nc, topology):
     ran: list[str] = []
-    busy = asyncio.Event()
+    busy, release = asyncio.Event(), asyncio.Event()
 
     async def search(query: SearchQuery) -> SearchResult:
         ran.append(query.query)
         if query.query == "slow":
             busy.set()
-            # The fault: this request holds the endpoint, one at a time, for 4 s.
-            await asyncio.sleep(4.0)
+            await release.wait()  # the fault: this request holds the endpoint
         return SearchResult(results=[])
 
     svc = await serve(nc, topology, "retrieval", {"search": (SearchQuery, search)})
@@ -61,9 +60,13 @@ async def test_a_request_queued_too_long_is_refused_not_run(nc, topology):
     try:
         slow = asyncio.create_task(ask(nc, subject, _query("slow"), SearchResult, timeout=60))
         await asyncio.wait_for(busy.wait(), 30)
-        # Waits 6 s; after 3 s in the queue it is refused, and hears so before giving up.
+        # Waits 12 s; once it has queued past half of that (6 s) the endpoint frees, it is
+        # refused, and hears so well before giving up.
+        queued = asyncio.create_task(ask(nc, subject, _query("queued"), SearchResult, timeout=12))
+        await asyncio.sleep(7.0)  # the fault itself (the endpoint held), not a wait on it
+        release.set()
         with pytest.raises(QueryFailed) as refused:
-            await ask(nc, subject, _query("queued"), SearchResult, timeout=6)
+            await queued
         assert refused.value.error.code == OVERLOADED
         await slow
         assert (await ask(nc, subject, _query("after"), SearchResult, timeout=60)).results == []
