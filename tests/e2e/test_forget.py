@@ -2,11 +2,11 @@
 rebuild of the projections from the log brings nothing back."""
 
 import asyncio
-import contextlib
 import uuid
 
 import asyncpg
 
+from ..disk import files_holding
 from .test_errors import assert_problem
 from .test_memories_api import memories
 from .test_thin_path import search
@@ -28,14 +28,7 @@ def log_mentions(stack, text: str) -> int:
 
 def vector_store_mentions(stack, text: str) -> list[str]:
     """The files of retrieval's vector store folder whose raw bytes hold `text`."""
-    folder = stack.home / "qdrant"
-    found = []
-    for f in folder.rglob("*"):
-        # The service writes on meanwhile: a file may go between listing and reading.
-        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-            if text.encode() in f.read_bytes():
-                found.append(str(f.relative_to(folder)))
-    return found
+    return files_holding(stack.home / "qdrant", [text.encode()])
 
 
 def pending_mentions(stack, user_id: str, text: str) -> int:

@@ -11,6 +11,7 @@ import base64
 import uuid
 from pathlib import Path
 
+from ..disk import files_holding
 from .stack import Stack, free_port
 from .test_memories_api import memories
 from .test_thin_path import search
@@ -32,20 +33,10 @@ def spellings(word: str) -> list[bytes]:
     return found
 
 
-def files_holding(roots: list[Path], word: str) -> list[str]:
+def holding(roots: list[Path], word: str) -> list[str]:
+    """The files under `roots` that hold the word in any of its spellings."""
     needles = spellings(word)
-    hits = []
-    for root in roots:
-        for path in sorted(root.rglob("*")):
-            if not path.is_file() or path.is_symlink():
-                continue
-            try:
-                data = path.read_bytes()
-            except (FileNotFoundError, PermissionError):
-                continue  # removed while we walked: a retired WAL segment, a rewritten table
-            if any(needle in data for needle in needles):
-                hits.append(str(path.relative_to(root.parent)))
-    return hits
+    return [f"{root.name}/{f}" for root in roots for f in files_holding(root, needles)]
 
 
 def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
@@ -89,7 +80,7 @@ def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
             assert kept_answer.status_code == 200 and gone in kept_answer.text
 
             roots = [nats.data_dir, postgres.data_dir, stack.home]
-            assert files_holding(roots, gone), "the test's own premise: the words are on disk"
+            assert holding(roots, gone), "the test's own premise: the words are on disk"
 
             response = api.delete("/v1/user", params={"userId": user})
             assert response.status_code == 200, response.text
@@ -98,7 +89,7 @@ def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
             left = []
 
             def erased() -> bool:
-                left[:] = files_holding(roots, gone)
+                left[:] = holding(roots, gone)
                 return not left
 
             try:
@@ -108,7 +99,7 @@ def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
 
             # The other user is untouched: still searchable, still on the bus and in the log.
             assert search(api, other, kept)
-            assert files_holding([nats.data_dir], kept)
+            assert holding([nats.data_dir], kept)
             assert memories(api, user)["total"] == 0
     finally:
         stack.stop()

@@ -7,16 +7,7 @@ import asyncpg
 
 from mnemo.eventlog import compact, schema_tables
 
-
-def files_holding(root, needle: bytes) -> list[str]:
-    hits = []
-    for path in sorted(root.rglob("*")):
-        try:
-            if path.is_file() and needle in path.read_bytes():
-                hits.append(str(path.relative_to(root)))
-        except (FileNotFoundError, PermissionError):
-            continue  # retired or rewritten while we walked
-    return hits
+from ..disk import files_holding
 
 
 async def test_deleted_rows_leave_tables_indexes_and_wal(own_postgres):
@@ -36,12 +27,12 @@ async def test_deleted_rows_leave_tables_indexes_and_wal(own_postgres):
             word,
         )
         await conn.execute("CHECKPOINT")
-        assert files_holding(own_postgres.data_dir, word.encode())  # the premise
+        assert files_holding(own_postgres.data_dir, [word.encode()])  # the premise
         await conn.execute("DELETE FROM kept.notes WHERE user_id = 'gone'")
 
         await compact(pool, await schema_tables(pool, "kept"))
 
-        assert files_holding(own_postgres.data_dir, word.encode()) == []
+        assert files_holding(own_postgres.data_dir, [word.encode()]) == []
         assert await conn.fetchval("SELECT count(*) FROM kept.notes") == 2700
     finally:
         await pool.close()
