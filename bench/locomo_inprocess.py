@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import numpy as np
 from locomo_data import CATEGORIES, Conversation, Turn, load
 from locomo_metrics import Recall, format_table, percentile
@@ -29,6 +30,7 @@ from mnemo.contracts import Envelope, MemoryRecorded, SearchQuery, derived_id
 from mnemo.embeddings import Embedder, embedder_from_settings
 from mnemo.retrieval.contents import MemoryText
 from mnemo.retrieval.index import ChunkContext, MemoryIndex, dense_text
+from mnemo.retrieval.settings import RetrievalSettings
 from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
 from mnemo.retrieval.turns import Turn as SpokenTurn
 
@@ -136,7 +138,7 @@ async def run(
     `dense` makes the text of the dense vectors (bench/dense_text.py tries others)."""
     only = [s.strip() for s in args.conversations.split(",") if s.strip()] or None
     conversations = load(Path(args.data), only)
-    embedder: Embedder = embedder_from_settings(args.embedder)
+    embedder: Embedder = embedder_from_settings(args.embedder, precision=args.precision)
     cached = CachedEmbedder(embedder, Path(args.cache)) if args.cache else None
     with tempfile.TemporaryDirectory(prefix="mnemo-locomo-") as folder:
         recorded = RecordedMemories()
@@ -195,6 +197,15 @@ def main() -> None:
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--conversations", default="")
     parser.add_argument("--embedder", default="minilm")
+    parser.add_argument(
+        "--precision",
+        default=next(
+            f.default
+            for f in msgspec.structs.fields(RetrievalSettings)
+            if f.name == "embedding_precision"
+        ),
+        help="MiniLM's: int8 (the service's default) or float32",
+    )
     parser.add_argument("--cache", default="", help="folder keeping embedded vectors")
     parser.add_argument("--misses", action="store_true", help="list questions missed at 10")
     parser.add_argument("--json", default="", help="write the recall table here")

@@ -82,6 +82,45 @@ def test_a_folder_without_the_model_is_refused(tmp_path: Path) -> None:
         MiniLMEmbedder(tmp_path)
 
 
+@pytest.fixture(scope="module")
+def minilm_int8() -> MiniLMEmbedder:
+    return MiniLMEmbedder(batch_size=4, precision="int8")
+
+
+def test_int8_vectors_stay_close_to_the_reference_and_are_named_apart(
+    minilm_int8: MiniLMEmbedder,
+) -> None:
+    ours = np.array(minilm_int8.embed(TEXTS))
+    theirs = np.array([entry["vector"] for entry in REFERENCE["texts"]])
+    theirs /= np.linalg.norm(theirs, axis=1, keepdims=True)
+    cosines = (ours * theirs).sum(axis=1)
+    # Quantized: close, not equal (per-tensor weights gave 0.87 on the worst text).
+    assert cosines.min() >= 0.95 and cosines.mean() >= 0.98
+    assert cosines.min() < 0.9999
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    # Another model's vectors: an index keyed by the name is rebuilt.
+    assert minilm_int8.name != MiniLMEmbedder.model and minilm_int8.name.endswith("+int8")
+
+
+def test_an_int8_text_gets_the_same_vector_whatever_its_batch(
+    minilm_int8: MiniLMEmbedder,
+) -> None:
+    together = np.array(minilm_int8.embed(TEXTS))
+    alone = np.array([minilm_int8.embed([text])[0] for text in TEXTS])
+    np.testing.assert_allclose(together, alone, atol=2e-6)
+
+
+def test_int8_meaning_still_decides_closeness(minilm_int8: MiniLMEmbedder) -> None:
+    test_meaning_not_spelling_decides_closeness(minilm_int8)
+
+
+def test_an_unknown_precision_or_int8_in_numpy_is_refused() -> None:
+    with pytest.raises(ValueError, match="precision"):
+        MiniLMEmbedder(precision="float16")
+    with pytest.raises(EmbeddingError, match="onnxruntime"):
+        MiniLMEmbedder(engine="numpy", precision="int8")
+
+
 def test_importing_and_embedding_load_neither_torch_nor_a_model_hub() -> None:
     probe = (
         "import sys, mnemo.embeddings as e\n"

@@ -159,11 +159,51 @@ def bert_graph(weights: dict[str, np.ndarray], shape: BertShape) -> bytes:
     return model.SerializeToString()
 
 
+def quantized(graph: bytes) -> bytes:
+    """The graph with its matmuls and attention projections in 8-bit integers: weights
+    quantized once, here, and activations at each call (onnxruntime's dynamic
+    quantization, signed int8 weights). An activation's scale is that of its whole input,
+    so a text's vector depends on the batch it is in: embed int8 texts one per call.
+    Everything else (embeddings, layer norms, GELU,
+    pooling) stays in float32."""
+    import logging
+    import tempfile
+    from pathlib import Path
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The quantizer logs advice (pre-processing, shape inference) at WARNING on every call.
+    quiet = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)
+    try:
+        with tempfile.TemporaryDirectory(prefix="mnemo-onnx-") as folder:
+            source, target = Path(folder, "float32.onnx"), Path(folder, "int8.onnx")
+            source.write_bytes(graph)
+            quantize_dynamic(
+                source,
+                target,
+                weight_type=QuantType.QInt8,
+                # One scale per output column: per tensor, vectors drifted to cosine 0.87
+                # from the reference's on short texts; per column, 0.97 (mean 0.99).
+                per_channel=True,
+                op_types_to_quantize=["MatMul", "Attention"],
+                # The com.microsoft ops' outputs have no inferred type: they are FLOAT.
+                extra_options={"DefaultTensorType": _FLOAT},
+            )
+            return target.read_bytes()
+    finally:
+        logging.getLogger().setLevel(quiet)
+
+
+_FLOAT = 1  # onnx.TensorProto.FLOAT
+
+
 def onnx_encoder(
-    weights: dict[str, np.ndarray], shape: BertShape, threads: int = 1
+    weights: dict[str, np.ndarray], shape: BertShape, threads: int = 1, *, int8: bool = False
 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A function (ids, mask) -> mean-pooled hidden states, run by onnxruntime with
-    `threads` threads per call; calls from several threads at once are safe."""
+    `threads` threads per call; calls from several threads at once are safe. `int8`: the
+    matmuls in 8-bit integers (`quantized`)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -172,9 +212,10 @@ def onnx_encoder(
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # Spinning threads only burn the cores that other processes here are waiting for.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(
-        bert_graph(weights, shape), options, providers=["CPUExecutionProvider"]
-    )
+    graph = bert_graph(weights, shape)
+    if int8:
+        graph = quantized(graph)
+    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     def encode(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         feeds = {"input_ids": ids.astype(np.int32), "attention_mask": mask.astype(np.int32)}

@@ -20,11 +20,12 @@ def embedder_from_settings(
     timeout: float = 30,
     model_dir: Path | None = None,
     batch_size: int = 32,
+    precision: str = "float32",
 ) -> Embedder:
     """The embedder of `kind`, from the settings that kind reads.
 
-    - "minilm" (default): all-MiniLM-L6-v2 on this machine; `model_dir`, `batch_size`;
-      `dim`, if given, must be 384.
+    - "minilm" (default): all-MiniLM-L6-v2 on this machine; `model_dir`, `batch_size`,
+      `precision` ("float32" or "int8"); `dim`, if given, must be 384.
     - "openai": an OpenAI-compatible server; `url` and `model` required, `key`, `dim`,
       `timeout` optional.
     - "hashing": feature hashing, no meaning, near-free, for tests; `dim` (default 256).
@@ -34,7 +35,7 @@ def embedder_from_settings(
             raise ValueError(
                 f"the 'minilm' embedder makes {MiniLMEmbedder.dim}-d vectors, not {dim}"
             )
-        return MiniLMEmbedder(model_dir, batch_size=batch_size)
+        return MiniLMEmbedder(model_dir, batch_size=batch_size, precision=precision)
     if kind == "openai":
         if not url or not model:
             raise ValueError("the 'openai' embedder needs both url= and model=")

@@ -54,6 +54,7 @@ def embedder(settings: RetrievalSettings) -> Embedder:
         model=settings.embedding_model,
         key=settings.embedding_api_key,
         dim=settings.embedding_dim,
+        precision=settings.embedding_precision,
     )
 
 

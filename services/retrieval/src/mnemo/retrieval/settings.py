@@ -1,5 +1,6 @@
 """Retrieval settings, from MNEMO_* environment variables."""
 
+from mnemo.embeddings.minilm import PRECISIONS
 from mnemo.settings import DatabaseSettings
 
 
@@ -16,6 +17,10 @@ class RetrievalSettings(DatabaseSettings, kw_only=True, frozen=True):
     # MNEMO_EMBEDDER: "minilm" (all-MiniLM-L6-v2, offline), "openai" (any OpenAI-compatible
     # /v1/embeddings server) or "hashing" (no meaning; for tests).
     embedder: str = "minilm"
+    # MNEMO_EMBEDDING_PRECISION: MiniLM's arithmetic, "int8" (its matmuls quantized: 1.5x
+    # the texts per CPU second for the same LoCoMo recall, see mnemo.embeddings.minilm) or
+    # "float32" (the reference model's vectors). A change re-indexes from the log.
+    embedding_precision: str = "int8"
     # MNEMO_EMBEDDING_URL / _MODEL / _API_KEY: the server, model and key for "openai".
     embedding_url: str | None = None
     embedding_model: str | None = None
@@ -29,6 +34,8 @@ class RetrievalSettings(DatabaseSettings, kw_only=True, frozen=True):
             raise ValueError("MNEMO_VECTOR_STORE must be edge or qdrant-local")
         if self.embedder not in ("minilm", "openai", "hashing"):
             raise ValueError("MNEMO_EMBEDDER must be minilm, openai or hashing")
+        if self.embedding_precision not in PRECISIONS:
+            raise ValueError(f"MNEMO_EMBEDDING_PRECISION must be one of {', '.join(PRECISIONS)}")
         if self.embedder == "openai" and not (self.embedding_url and self.embedding_model):
             raise ValueError(
                 "MNEMO_EMBEDDER=openai needs MNEMO_EMBEDDING_URL and MNEMO_EMBEDDING_MODEL"

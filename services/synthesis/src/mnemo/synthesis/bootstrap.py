@@ -80,6 +80,7 @@ async def main() -> None:
             filter_subjects=[topology.evt_subject("*", "memory.recorded")],
         ),
         handlers.memory_recorded,
+        handlers.memories_recorded,
     )
     read_models = ReadModelHandlers(host.pool)
     host.consume(

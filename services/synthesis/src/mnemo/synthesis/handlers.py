@@ -78,50 +78,73 @@ class SynthesisHandlers:
         self._extract = extract
 
     async def memory_recorded(self, delivery: Delivery) -> None:
-        """Decide what the memory changes in its subject's facts and entities, and append
-        that, plus `memory.synthesized`, to the subject's stream, caused by the memory.
+        await self.memories_recorded([delivery])
+
+    async def memories_recorded(self, deliveries: list[Delivery]) -> None:
+        """Decide what each memory changes in its subject's facts and entities, and append
+        that, plus `memory.synthesized`, to the subject's stream, caused by the memory: per
+        subject, one read of its state and one append for all of its memories here.
 
         The subject's stream is read and written with an expected version, so two
         replicas never decide on a stale timeline; a memory already in it is skipped
         (before it is read, so an LLM is not asked twice about it).
         """
-        envelope: Envelope = delivery.decode(Envelope)
-        memory = envelope.data
-        if not isinstance(memory, MemoryRecorded):
-            return
-        found: extractor.Extraction | None = None
-        stream = facts_stream(envelope.tenant_id, memory.user_id)
-        subject = subject_key(envelope.tenant_id, memory.user_id)
+        by_subject: dict[tuple[str, str], list[Envelope]] = {}
+        for delivery in deliveries:
+            envelope: Envelope = delivery.decode(Envelope)
+            if isinstance(envelope.data, MemoryRecorded):
+                key = (envelope.tenant_id, envelope.data.user_id)
+                by_subject.setdefault(key, []).append(envelope)
+        for (tenant_id, user_id), envelopes in by_subject.items():
+            await self._synthesize(tenant_id, user_id, envelopes)
+            # Even when a memory was done before (a redelivery), its pass may not have been.
+            await self._passes_if_due(tenant_id, envelopes)
+
+    async def _synthesize(self, tenant_id: str, user_id: str, envelopes: list[Envelope]) -> None:
+        found: dict[str, extractor.Extraction] = {}
+        stream = facts_stream(tenant_id, user_id)
+        subject = subject_key(tenant_id, user_id)
         for _ in range(_APPEND_ATTEMPTS):
             timeline, version, key_id = await self._timelines.load(
-                stream, subject, envelope.tenant_id, memory.user_id
+                stream, subject, tenant_id, user_id
             )
-            if memory.memory_id in timeline.memories:
-                log.info("memory_already_synthesized", memory_id=memory.memory_id)
+            events: list[NewEvent] = []
+            done: list[tuple[Envelope, int]] = []
+            for envelope in envelopes:
+                memory = envelope.data
+                assert isinstance(memory, MemoryRecorded)
+                if memory.memory_id in timeline.memories:
+                    log.info("memory_already_synthesized", memory_id=memory.memory_id)
+                    continue
+                if memory.memory_id not in found:
+                    found[memory.memory_id] = await self._extract(tenant_id, memory.content)
+                decided = self._events(envelope, memory, timeline, found[memory.memory_id])
+                events.extend(decided)
+                done.append((envelope, len(decided)))
+            if not events:
                 self._timelines.keep(stream, timeline, version, key_id)
-                break
-            if found is None:
-                found = await self._extract(envelope.tenant_id, memory.content)
-            events = self._events(envelope, memory, timeline, found)
+                return
             expected = version if version >= 0 else NO_STREAM
             try:
                 await self._store.append(stream, events, expected_version=expected)
             except WrongExpectedVersion:
                 continue  # another replica moved the stream: decide again on what it has
             self._timelines.keep(stream, timeline, version + len(events), key_id)
-            log.info(
-                "memory_synthesized",
-                memory_id=memory.memory_id,
-                events=len(events),
-                extractor=found.extractor,
-                fallback_reason=reason_kind(found.fallback_reason),
-                lag_ms=int((utcnow() - envelope.recorded_at).total_seconds() * 1000),
-            )
-            break
-        else:
-            raise RuntimeError(f"{stream} kept moving; synthesis of the memory will be retried")
-        # Even when the memory was done before (a redelivery), its pass may not have been.
-        await self._pass_if_due(envelope, memory)
+            now = utcnow()
+            for envelope, count in done:
+                memory = envelope.data
+                assert isinstance(memory, MemoryRecorded)
+                extraction = found[memory.memory_id]
+                log.info(
+                    "memory_synthesized",
+                    memory_id=memory.memory_id,
+                    events=count,
+                    extractor=extraction.extractor,
+                    fallback_reason=reason_kind(extraction.fallback_reason),
+                    lag_ms=int((now - envelope.recorded_at).total_seconds() * 1000),
+                )
+            return
+        raise RuntimeError(f"{stream} kept moving; synthesis of the memory will be retried")
 
     def _events(
         self,
@@ -153,6 +176,8 @@ class SynthesisHandlers:
             superseded_fact_ids=[d.fact_id for _, d in derived if isinstance(d, FactSuperseded)],
         )
         derived.append((derived_id(cause, "memory.synthesized"), done))
+        # The timeline is kept past this append: it knows the memory is in it.
+        timeline.apply(done, envelope.occurred_at)
         return [
             NewEvent(
                 event_id=event_id,
@@ -167,30 +192,33 @@ class SynthesisHandlers:
             for event_id, data in derived
         ]
 
-    async def _pass_if_due(self, envelope: Envelope, memory: MemoryRecorded) -> None:
-        members = await self._passes.complete_pass(envelope.tenant_id, memory)
-        if members is None:
-            return
-        # The same id whichever replica sees the batch's last memory: stored once.
-        pass_id = (
-            derived_id(memory.batch_id, envelope.tenant_id, memory.user_id, "subject.synthesized")
-            if memory.batch_id
-            else derived_id(envelope.event_id, "subject.synthesized")
-        )
-        event = NewEvent(
-            event_id=pass_id,
-            tenant_id=envelope.tenant_id,
-            occurred_at=envelope.occurred_at,
-            correlation_id=envelope.correlation_id,
-            causation_id=envelope.event_id,
-            actor=SERVICE,
-            service=SERVICE,
-            data=SubjectSynthesized(
-                user_id=memory.user_id, memory_ids=members, batch_id=memory.batch_id
-            ),
-        )
-        await self._store.append(pass_stream(envelope.tenant_id, memory.user_id), [event])
-        log.info("subject_synthesized", memories=len(members), batch_id=memory.batch_id)
+    async def _passes_if_due(self, tenant_id: str, envelopes: list[Envelope]) -> None:
+        """A `subject.synthesized` for each pass these memories complete (of one subject)."""
+        memories = [e.data for e in envelopes if isinstance(e.data, MemoryRecorded)]
+        completed = await self._passes.complete_passes(tenant_id, memories)
+        by_id = {e.data.memory_id: e for e in envelopes if isinstance(e.data, MemoryRecorded)}
+        for last, members in completed:
+            envelope = by_id[last.memory_id]
+            # The same id whichever replica sees the batch's last memory: stored once.
+            pass_id = (
+                derived_id(last.batch_id, tenant_id, last.user_id, "subject.synthesized")
+                if last.batch_id
+                else derived_id(envelope.event_id, "subject.synthesized")
+            )
+            event = NewEvent(
+                event_id=pass_id,
+                tenant_id=tenant_id,
+                occurred_at=envelope.occurred_at,
+                correlation_id=envelope.correlation_id,
+                causation_id=envelope.event_id,
+                actor=SERVICE,
+                service=SERVICE,
+                data=SubjectSynthesized(
+                    user_id=last.user_id, memory_ids=members, batch_id=last.batch_id
+                ),
+            )
+            await self._store.append(pass_stream(tenant_id, last.user_id), [event])
+            log.info("subject_synthesized", memories=len(members), batch_id=last.batch_id)
 
 
 class ReadModelHandlers:

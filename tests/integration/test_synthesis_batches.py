@@ -1,0 +1,136 @@
+"""Synthesis handles a fetched batch of memories at once (one read of each subject's state,
+one append per subject): what it decides is what it decides one memory at a time, on the
+real PostgreSQL log."""
+
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytest
+
+from mnemo.bus import Delivery
+from mnemo.contracts import Envelope, MemoryRecorded, derived_id
+from mnemo.eventlog import EventStore, migrate
+from mnemo.synthesis.handlers import SynthesisHandlers, facts_stream, pass_stream
+from mnemo.synthesis.passes import SQL, PassTracker
+from mnemo.synthesis.timelines import Timelines
+
+TENANT = "t_batches"
+START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def handlers(log_pool):
+    async with log_pool.acquire() as conn:
+        await migrate(conn, "synthesis", SQL)
+    store = EventStore(log_pool)
+    return SynthesisHandlers(store, PassTracker(log_pool), Timelines(log_pool, store)), store
+
+
+def delivery(
+    n: int, user_id: str, content: str, batch: str | None = None, items: int = 1
+) -> Delivery:
+    memory_id = derived_id("batches", user_id, str(n), content)
+    envelope = Envelope(
+        event_id=derived_id(memory_id, "event"),
+        event_type="memory.recorded",
+        tenant_id=TENANT,
+        stream_id=f"memory-{memory_id}",
+        stream_version=1,
+        global_position=n,
+        occurred_at=START + timedelta(minutes=n),
+        recorded_at=START + timedelta(minutes=n),
+        correlation_id=f"corr-{n}",
+        causation_id=f"cause-{n}",
+        actor="tests",
+        service="ingest",
+        data=MemoryRecorded(
+            memory_id=memory_id,
+            user_id=user_id,
+            content=content,
+            batch_id=batch,
+            batch_user_items=items,
+        ),
+    )
+    return Delivery(
+        subject="evt.memory.recorded",
+        data=msgspec.json.encode(envelope),
+        headers={},
+        msg_id=envelope.event_id,
+        tenant_id=TENANT,
+        correlation_id=envelope.correlation_id,
+        causation_id=envelope.causation_id,
+        num_delivered=1,
+        stream_sequence=n,
+    )
+
+
+def memory_id(d: Delivery) -> str:
+    return d.decode(Envelope).data.memory_id
+
+
+async def derived(store: EventStore, user_id: str) -> list[tuple[str, str]]:
+    """(type, caused by) of what synthesis stored for the subject, in stream order."""
+    return [
+        (e.event_type, e.causation_id)
+        for e in await store.read_stream(facts_stream(TENANT, user_id))
+    ]
+
+
+async def test_a_batch_decides_what_one_at_a_time_decides(handlers):
+    """The same memories, handled as one batch for one subject and one by one for another,
+    derive the same facts in the same order; a later memory in the batch supersedes an
+    earlier one's fact, as it would had they come apart."""
+    handle, store = handlers
+    said = ["I live in Lisbon", "I love green tea", "I moved to Porto", "I work at Initech"]
+    together = [delivery(i, "u_together", text) for i, text in enumerate(said)]
+    apart = [delivery(i, "u_apart", text) for i, text in enumerate(said)]
+    await handle.memories_recorded(together)
+    for d in apart:
+        await handle.memory_recorded(d)
+
+    async def shape(user_id: str, ds: list[Delivery]) -> list[tuple[str, int]]:
+        order = {d.decode(Envelope).event_id: i for i, d in enumerate(ds)}
+        return [(kind, order[cause]) for kind, cause in await derived(store, user_id)]
+
+    assert await shape("u_together", together) == await shape("u_apart", apart)
+    kinds = [kind for kind, _ in await derived(store, "u_together")]
+    assert kinds.count("memory.synthesized") == len(said)
+    assert "fact.superseded" in kinds
+
+
+async def test_a_redelivered_batch_stores_nothing_twice(handlers):
+    """A memory seen twice in one batch, and a whole batch delivered again (a replica died
+    before its ack), leave one `memory.synthesized` per memory and one pass."""
+    handle, store = handlers
+    batch = "batch-redelivered"
+    ds = [delivery(i, "u_again", f"I like tea number {i}", batch, items=3) for i in range(3)]
+    await handle.memories_recorded([ds[0], ds[0], ds[1], ds[2]])
+    await handle.memories_recorded(ds)
+    kinds = [kind for kind, _ in await derived(store, "u_again")]
+    assert kinds.count("memory.synthesized") == 3
+    [done] = await store.read_stream(pass_stream(TENANT, "u_again"))
+    assert done.data.memory_ids == [memory_id(d) for d in ds]
+
+
+async def test_a_batch_pass_completes_once_all_its_members_are_in(handlers):
+    """A batch's pass over a user waits for all of that user's items, whichever deliveries
+    they come in; memories outside a batch are passes of their own, and users apart."""
+    handle, store = handlers
+    batch = "batch-split"
+    mine = [delivery(i, "u_split", f"I have {i} cats", batch, items=3) for i in range(3)]
+    theirs = [delivery(10 + i, "u_other", f"I have {i} dogs", batch, items=2) for i in range(2)]
+    alone = delivery(20, "u_split", "I am a nurse")
+    await handle.memories_recorded([mine[0], theirs[0], alone, mine[1]])
+    passes = await store.read_stream(pass_stream(TENANT, "u_split"))
+    assert [p.data.memory_ids for p in passes] == [[memory_id(alone)]]
+    assert await store.read_stream(pass_stream(TENANT, "u_other")) == []
+
+    await handle.memories_recorded([theirs[1], mine[2]])
+    passes = await store.read_stream(pass_stream(TENANT, "u_split"))
+    assert [p.data.memory_ids for p in passes] == [
+        [memory_id(alone)],
+        [memory_id(d) for d in mine],
+    ]
+    assert passes[1].causation_id == mine[2].decode(Envelope).event_id
+    [other] = await store.read_stream(pass_stream(TENANT, "u_other"))
+    assert other.data.memory_ids == [memory_id(d) for d in theirs]
