@@ -17,7 +17,7 @@ class PassTracker:
     async def complete_passes(
         self, tenant_id: str, memories: list[MemoryRecorded]
     ) -> list[tuple[MemoryRecorded, list[str]]]:
-        """The passes these memories (of one subject) complete, each as (the memory that
+        """The passes these memories (of one subject: one user) complete, each as (the memory that
         completes it, the pass's memory ids): a memory outside a batch is a pass of its own;
         a batch's pass is complete once all of the user's items in it have been seen."""
         passes: list[tuple[MemoryRecorded, list[str]]] = []
@@ -30,29 +30,30 @@ class PassTracker:
         if not last:
             return passes
         batched = [m for m in memories if m.batch_id is not None]
+        [user_id] = {m.user_id for m in batched}
         async with self._pool.acquire() as conn:
             await conn.execute(
                 # In the order they came (seen_at orders a pass's members).
                 """INSERT INTO synthesis.batch_members
                        (tenant_id, batch_id, user_id, memory_id, seen_at)
-                   SELECT $1, b, u, m, clock_timestamp()
-                   FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(b, u, m, n)
+                   SELECT $1, b, $2, m, clock_timestamp()
+                   FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS t(b, m, n)
                    ORDER BY n
                    ON CONFLICT DO NOTHING""",
                 tenant_id,
+                user_id,
                 [m.batch_id for m in batched],
-                [m.user_id for m in batched],
                 [m.memory_id for m in batched],
             )
+            # By the primary key's prefix (a join on unnest was planned as a scan of
+            # the tenant's members).
             rows = await conn.fetch(
-                """SELECT m.batch_id, m.memory_id FROM synthesis.batch_members m
-                   JOIN unnest($2::text[], $3::text[]) AS b(batch_id, user_id)
-                     ON m.batch_id = b.batch_id AND m.user_id = b.user_id
-                   WHERE m.tenant_id = $1
-                   ORDER BY m.seen_at, m.memory_id""",
+                """SELECT batch_id, memory_id FROM synthesis.batch_members
+                   WHERE tenant_id = $1 AND batch_id = ANY($2::text[]) AND user_id = $3
+                   ORDER BY seen_at, memory_id""",
                 tenant_id,
                 list(last),
-                [m.user_id for m in last.values()],
+                user_id,
             )
         members: dict[str, list[str]] = {}
         for r in rows:
