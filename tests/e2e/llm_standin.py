@@ -4,7 +4,8 @@ A remote LLM cannot run here, so this tiny stdlib HTTP server answers
 `POST /v1/chat/completions` with scripted replies instead (and `GET /v1/models`, the
 health check, with `models_status`): a test scripts, for a token
 that its memory contains, the replies to give in turn (a JSON answer, raw text that is
-not JSON, or an HTTP error status); the last one repeats. Every request is kept, so a
+not JSON, or an HTTP error status, each possibly held back until the test lets it go); the
+last one repeats. Every request is kept, so a
 test can see what synthesis sent (model, schema, Authorization header). It is not a
 model and understands nothing.
 """
@@ -21,6 +22,8 @@ class Reply:
     status: int = 200
     answer: Any = None  # JSON-able: sent as the message content, JSON-encoded
     text: str | None = None  # sent as the message content as is (e.g. malformed JSON)
+    # If set, the answer waits until the test sets it (at most a minute): a slow model.
+    hold: threading.Event | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -77,6 +80,8 @@ def serve(standin: LLMStandIn) -> ThreadingHTTPServer:
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
                 return
             reply = standin.reply_to(body, {k.lower(): v for k, v in self.headers.items()})
+            if reply.hold is not None:
+                reply.hold.wait(timeout=60)
             if reply.status != 200:
                 self._send(reply.status, {"error": {"message": "scripted failure"}})
                 return

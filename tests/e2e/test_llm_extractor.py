@@ -1,11 +1,16 @@
 """The LLM extractor against a stand-in chat-completions server (tests/e2e/llm_standin.py;
-a remote LLM cannot run here): a good answer becomes the facts; malformed JSON, a wrong
-shape, a server that keeps failing and a used-up tenant budget all fall back to the
-built-in extractor, and the memory.synthesized event says why. The API key is sent and
-never logged. Synthesis runs with the LLM for this module only."""
+a remote LLM cannot run here), in two phases: the rules read every memory at once
+(memory.synthesized, always the rules), then the model reads it again in the background
+(memory.refined). A good answer adds to or supersedes the rules' facts, or corroborates
+them; malformed JSON, a wrong shape, a server that keeps failing and a used-up tenant budget
+leave the rules' facts as they are, and memory.refined says why. A slow model never holds
+back the first phase, and /v1/health shows how many memories it has yet to read. The API
+key is sent and never logged. Synthesis runs with the LLM for this module only."""
 
+import threading
 import uuid
 
+import httpx
 import pytest
 
 from .llm_standin import LLMStandIn, Reply, serve
@@ -55,15 +60,22 @@ def remember(api, user_id: str, content: str) -> str:
     return response.headers["x-correlation-id"]
 
 
-def synthesized(api, correlation_id: str) -> dict:
-    """The memory.synthesized event's data, as the audit shows it."""
+def event(api, correlation_id: str, type_: str) -> dict:
+    """The data of the request's `type_` event, as the audit shows it."""
 
     def probe() -> dict | None:
         response = api.get("/v1/audit/events", params={"correlation_id": correlation_id})
-        found = [e for e in response.json()["events"] if e["type"] == "memory.synthesized"]
+        found = [e for e in response.json()["events"] if e["type"] == type_]
         return found[0]["data"]["data"] if found else None
 
     return eventually(probe)
+
+
+def refined(api, correlation_id: str) -> dict:
+    """memory.refined (the model's reading), after memory.synthesized (the rules')."""
+    first = event(api, correlation_id, "memory.synthesized")
+    assert first["extractor"] == "rules-v2" and first["fallback_reason"] is None, first
+    return event(api, correlation_id, "memory.refined")
 
 
 def statements(api, user_id: str) -> dict[str, dict]:
@@ -72,7 +84,7 @@ def statements(api, user_id: str) -> dict[str, dict]:
     return {f["statement"]: f for f in response.json()["facts"]}
 
 
-def employer_answer(org: str) -> dict:
+def employer_answer(org: str, quote: str | None = None) -> dict:
     return {
         "facts": [
             {
@@ -80,7 +92,7 @@ def employer_answer(org: str) -> dict:
                 "value": org,
                 "statement": f"Works at {org}",
                 "confidence": 0.9,
-                "quote": f"work at {org}",
+                "quote": quote or f"work at {org}",
             }
         ],
         "negations": [],
@@ -96,9 +108,12 @@ def employer_answer(org: str) -> dict:
     }
 
 
-def test_health_shows_the_llm_and_stays_ok_when_it_is_down(stack, standin):
-    import httpx
+def llm_backlog(stack) -> int | None:
+    response = httpx.get(f"{stack.base_url}/v1/health", timeout=10)
+    return response.json()["services"]["synthesis"].get("backlog", {}).get("llm")
 
+
+def test_health_shows_the_llm_and_stays_ok_when_it_is_down(stack, standin):
     def llm_check(well: bool):
         """(status code, synthesis's llm check) once the check is (not) "ok"."""
 
@@ -119,24 +134,94 @@ def test_health_shows_the_llm_and_stays_ok_when_it_is_down(stack, standin):
         standin.models_status = 200
 
 
-def test_a_good_answer_becomes_the_facts(stack, standin, tenant_api, user_id):
+def test_the_model_adds_what_the_rules_missed(stack, standin, tenant_api, user_id):
     token = uuid.uuid4().hex[:8]
     org = f"Zorg{token}"
-    standin.script(token, Reply(answer=employer_answer(org)))
-    # The rules would also find "Likes sailing"; the model's answer is what counts.
-    correlation = remember(tenant_api, user_id, f"I work at {org} and I love sailing.")
-    done = synthesized(tenant_api, correlation)
+    standin.script(token, Reply(answer=employer_answer(org, quote=org)))
+    # The rules read "Likes sailing" but not the employer; the model reads the employer.
+    correlation = remember(tenant_api, user_id, f"{org} pays my salary, and I love sailing.")
+    done = refined(tenant_api, correlation)
     assert done["extractor"] == f"llm:{MODEL}" and done["fallback_reason"] is None
-    facts = eventually(lambda: statements(tenant_api, user_id))
-    assert set(facts) == {f"Works at {org}"}
+    assert len(done["fact_ids"]) == 1 and done["superseded_fact_ids"] == []
+    facts = eventually(
+        lambda: (found := statements(tenant_api, user_id)) and len(found) == 2 and found
+    )
+    assert set(facts) == {f"Works at {org}", "Likes sailing"}
     assert facts[f"Works at {org}"]["extractor"] == f"llm:{MODEL}"
-    assert facts[f"Works at {org}"]["evidence"][0]["span"] == [2, 2 + len(f"work at {org}")]
+    assert facts[f"Works at {org}"]["evidence"][0]["span"] == [0, len(org)]
+    assert facts["Likes sailing"]["extractor"] == "rules-v2"
 
     [sent] = standin.requests_for(token)
     assert sent.body["model"] == MODEL
     assert sent.body["response_format"]["type"] == "json_schema"
     assert sent.headers["authorization"] == f"Bearer {SECRET}"
     assert SECRET not in (stack.home / "logs" / "synthesis.log").read_text()
+
+
+def test_the_same_fact_is_corroborated_a_different_one_supersedes(standin, tenant_api, user_id):
+    token = uuid.uuid4().hex[:8]
+    org = f"Same{token}"
+    standin.script(token, Reply(answer=employer_answer(org)))
+    done = refined(tenant_api, remember(tenant_api, user_id, f"I work at {org}."))
+    assert done["fact_ids"] == [] and len(done["corroborated_fact_ids"]) == 1
+    assert set(statements(tenant_api, user_id)) == {f"Works at {org}"}
+
+    other = uuid.uuid4().hex[:8]
+    city = f"Malmo{other}"
+    answer = {
+        "facts": [
+            {
+                "attribute": "location",
+                "value": city,
+                "statement": f"Lives in {city}",
+                "confidence": 0.9,
+                "quote": city,
+            }
+        ]
+    }
+    standin.script(other, Reply(answer=answer))
+    # The rules read "Lund..." as where the user lives; the model reads Malmo (it is the
+    # stand-in: it is told to): its fact supersedes the rules'.
+    content = f"I live in Lund{other}, next to {city}."
+    done = refined(tenant_api, remember(tenant_api, user_id, content))
+    assert len(done["fact_ids"]) == 1 and len(done["superseded_fact_ids"]) == 1
+    facts = eventually(
+        lambda: (
+            (found := statements(tenant_api, user_id))
+            and f"Lives in Lund{other}" not in found
+            and found
+        )
+    )
+    assert set(facts) == {f"Works at {org}", f"Lives in {city}"}
+
+
+def test_a_slow_model_holds_back_nothing_and_health_shows_its_backlog(
+    stack, standin, tenant_api, user_id
+):
+    token = uuid.uuid4().hex[:8]
+    org = f"Slow{token}"
+    gate = threading.Event()
+    standin.script(token, Reply(answer=employer_answer(org, quote=org), hold=gate))
+    try:
+        correlation = remember(tenant_api, user_id, f"{org} pays me, and I love rowing.")
+        # While the model thinks: the rules' facts are there, the memory is searchable,
+        # and the health report counts the memory the model has yet to read.
+        first = event(tenant_api, correlation, "memory.synthesized")
+        assert first["extractor"] == "rules-v2"
+        eventually(lambda: "Likes rowing" in statements(tenant_api, user_id))
+        eventually(
+            lambda: tenant_api.post(
+                "/v1/search", json={"userId": user_id, "query": "rowing", "mode": "keyword"}
+            ).json()["results"]
+        )
+        assert eventually(lambda: (n := llm_backlog(stack)) and n >= 1 and n) >= 1
+        assert eventually(lambda: standin.requests_for(token))
+    finally:
+        gate.set()
+    done = event(tenant_api, correlation, "memory.refined")
+    assert done["extractor"] == f"llm:{MODEL}" and len(done["fact_ids"]) == 1
+    eventually(lambda: f"Works at {org}" in statements(tenant_api, user_id))
+    assert eventually(lambda: llm_backlog(stack) == 0)
 
 
 @pytest.mark.parametrize(
@@ -157,7 +242,8 @@ def test_a_good_answer_becomes_the_facts(stack, standin, tenant_api, user_id):
                     ]
                 }
             ),
-            "invalid: facts[0].attribute 'favourite_colour' is not a known attribute",
+            # What the model wrote is not repeated: it may hold the memory's words.
+            "invalid: facts[0].attribute is not a known attribute",
         ),
         (
             Reply(answer={"facts": [{"attribute": "employer", "quote": "x"}]}),
@@ -166,50 +252,49 @@ def test_a_good_answer_becomes_the_facts(stack, standin, tenant_api, user_id):
         (Reply(answer=employer_answer("Nowhere Inc")), "invalid: facts[0].quote is not"),
     ],
 )
-def test_a_bad_answer_falls_back_to_the_rules(standin, tenant_api, user_id, reply, reason):
+def test_a_bad_answer_leaves_the_rules_facts(standin, tenant_api, user_id, reply, reason):
     token = uuid.uuid4().hex[:8]
     standin.script(token, reply)
     correlation = remember(tenant_api, user_id, f"I live in Lund{token}.")
-    done = synthesized(tenant_api, correlation)
-    assert done["extractor"] == "rules-v2"
+    done = refined(tenant_api, correlation)
+    assert done["extractor"] == f"llm:{MODEL}"
     assert done["fallback_reason"].startswith(reason), done
-    facts = eventually(lambda: statements(tenant_api, user_id))
+    assert done["fact_ids"] == [] and done["corroborated_fact_ids"] == []
+    facts = statements(tenant_api, user_id)
     assert set(facts) == {f"Lives in Lund{token}"}
     assert facts[f"Lives in Lund{token}"]["extractor"] == "rules-v2"
 
 
-def test_failures_are_retried_then_fall_back(standin, tenant_api, user_id):
+def test_failures_are_retried_then_given_up(standin, tenant_api, user_id):
     token = uuid.uuid4().hex[:8]
     org = f"Retry{token}"
-    standin.script(token, Reply(status=503), Reply(answer=employer_answer(org)))
-    done = synthesized(tenant_api, remember(tenant_api, user_id, f"I work at {org}."))
-    assert done["extractor"] == f"llm:{MODEL}"
+    standin.script(token, Reply(status=503), Reply(answer=employer_answer(org, quote=org)))
+    content = f"{org} pays me."
+    done = refined(tenant_api, remember(tenant_api, user_id, content))
+    assert done["fallback_reason"] is None and len(done["fact_ids"]) == 1
     assert len(standin.requests_for(token)) == 2
 
     down = uuid.uuid4().hex[:8]
     standin.script(down, Reply(status=500))
-    done = synthesized(tenant_api, remember(tenant_api, user_id, f"I live in Down{down}."))
-    assert done["extractor"] == "rules-v2"
+    done = refined(tenant_api, remember(tenant_api, user_id, f"I live in Down{down}."))
     assert done["fallback_reason"].startswith("unavailable: ")
     assert len(standin.requests_for(down)) == 3  # MNEMO_LLM_RETRIES=2: three attempts
-    eventually(lambda: f"Lives in Down{down}" in statements(tenant_api, user_id))
+    assert f"Lives in Down{down}" in statements(tenant_api, user_id)
 
 
-def test_past_the_tenant_budget_the_rules_read_with_reason_budget(standin, tenant_api, user_id):
+def test_past_the_tenant_budget_the_model_is_not_asked(standin, tenant_api, user_id):
     token = uuid.uuid4().hex[:8]
     reasons = []
     for n in range(4):  # MNEMO_LLM_TENANT_BUDGET=3
         correlation = remember(tenant_api, user_id, f"I use Tool{n}x{token}.")
-        reasons.append(synthesized(tenant_api, correlation)["fallback_reason"])
+        reasons.append(refined(tenant_api, correlation)["fallback_reason"])
     assert reasons == [None, None, None, "budget"]
     assert len(standin.requests_for(token)) == 3
     # The memory is not lost: the rules read it.
-    eventually(lambda: f"Uses Tool3x{token}" in statements(tenant_api, user_id))
+    assert f"Uses Tool3x{token}" in statements(tenant_api, user_id)
 
 
 def test_memanto_answers_with_the_llm_when_one_is_configured(stack, standin):
-    import httpx
-
     agent = "llm-answer-" + uuid.uuid4().hex[:6]
     token = "zanzibar" + uuid.uuid4().hex[:6]
     with httpx.Client(

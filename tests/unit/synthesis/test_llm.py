@@ -64,7 +64,7 @@ def test_a_quote_not_in_the_memory_falls_back_to_the_value():
     [
         ("not json", "not JSON"),
         ('{"facts": "none"}', "Expected `array`"),
-        (answer(facts=[fact(attribute="shoe_size")]), "facts[0].attribute 'shoe_size'"),
+        (answer(facts=[fact(attribute="shoe_size")]), "facts[0].attribute is not a known"),
         (answer(facts=[fact(confidence=1.5)]), "facts[0].confidence"),
         (answer(facts=[fact(value="  ")]), "facts[0].value"),
         (answer(facts=[fact(quote="Acme", value="Acme")]), "facts[0].quote is not in"),
@@ -80,7 +80,7 @@ def test_a_quote_not_in_the_memory_falls_back_to_the_value():
                     }
                 ]
             ),
-            "mentions[0].type 'pet'",
+            "mentions[0].type is not one of",
         ),
         (answer(negations=[{"attribute": "mood", "value": None, "quote": "Jira"}]), "negations[0]"),
     ],
@@ -88,6 +88,34 @@ def test_a_quote_not_in_the_memory_falls_back_to_the_value():
 def test_a_wrong_answer_is_refused_naming_what_is_wrong(text, wrong):
     with pytest.raises(InvalidAnswer, match=wrong.replace("[", r"\[").replace("]", r"\]")):
         parse(text, MEMORY)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        answer(facts=[fact(attribute="works_at_Stripe_with_Sarah")]),
+        answer(
+            mentions=[
+                {
+                    "name": "Sarah",
+                    "type": "Sarah_my_manager",
+                    "relationship": "x",
+                    "confidence": 0.5,
+                    "quote": "Sarah",
+                }
+            ]
+        ),
+        json.dumps({"facts": [{**fact(), "value": ["Stripe", "Sarah"]}]}),
+        json.dumps({"facts": [{"Stripe": "Sarah"}]}),
+    ],
+)
+def test_a_refusal_never_repeats_what_the_model_wrote(text):
+    """The reason is kept in memory.refined and may be logged: the model's words (which
+    may be the memory's) are not in it, only the schema's."""
+    with pytest.raises(InvalidAnswer) as refused:
+        parse(text, MEMORY)
+    assert "Stripe" not in str(refused.value) and "Sarah" not in str(refused.value)
+    assert "facts[0]" in str(refused.value) or "mentions[0]" in str(refused.value)
 
 
 def test_the_schema_sent_requires_facts_with_quotes():

@@ -129,6 +129,11 @@ class Consumer:
         )
         await self._publisher.js.add_consumer(spec.stream, config)
 
+    async def pending(self) -> int:
+        """Messages of the durable not yet handled: waiting, or delivered and not acked."""
+        info = await self._publisher.js.consumer_info(self._spec.stream, self._spec.durable)
+        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
     async def ensure_replays(self) -> None:
         spec = self._spec
         config = ConsumerConfig(

@@ -100,6 +100,8 @@ class FactCorroborated(_EventData, tag="fact.corroborated", frozen=True, kw_only
     span: tuple[int, int]
     confidence: float
     agent_id: str | None = None
+    # What read it in the memory (None in events before extractors were named here).
+    extractor: str | None = None
 
 
 class FactSuperseded(_EventData, tag="fact.superseded", frozen=True, kw_only=True):
@@ -158,6 +160,25 @@ class MemorySynthesized(_EventData, tag="memory.synthesized", frozen=True, kw_on
     extractor: str
     entity_ids: list[str] = []
     superseded_fact_ids: list[str] = []
+    fallback_reason: str | None = None
+
+
+class MemoryRefined(_EventData, tag="memory.refined", frozen=True, kw_only=True):
+    """The second phase of synthesis: a language model read a memory that the built-in
+    rules had already synthesized, and its facts corroborated, added to or superseded
+    theirs (the events before this one, caused by the memory's `memory.synthesized`).
+
+    `extractor` names the model; when its answer could not be used, `fallback_reason`
+    says why ("budget", "unavailable: ...", "invalid: ...") and the rules' facts stand.
+    """
+
+    memory_id: str
+    user_id: str
+    extractor: str
+    fact_ids: list[str] = []
+    entity_ids: list[str] = []
+    superseded_fact_ids: list[str] = []
+    corroborated_fact_ids: list[str] = []
     fallback_reason: str | None = None
 
 
@@ -281,6 +302,7 @@ EventData = (
     | FactSuperseded
     | EntityExtracted
     | MemorySynthesized
+    | MemoryRefined
     | FactValidated
     | FactContradicted
     | SubjectSynthesized
@@ -302,6 +324,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "fact.superseded": FactSuperseded,
     "entity.extracted": EntityExtracted,
     "memory.synthesized": MemorySynthesized,
+    "memory.refined": MemoryRefined,
     "fact.validated": FactValidated,
     "fact.contradicted": FactContradicted,
     "subject.synthesized": SubjectSynthesized,

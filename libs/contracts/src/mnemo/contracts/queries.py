@@ -89,11 +89,13 @@ class AuditResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class HealthReport(msgspec.Struct, frozen=True, kw_only=True):
-    """A service's view of its own dependencies: name -> "ok" or an error text."""
+    """A service's view of its own dependencies: name -> "ok" or an error text; and the
+    backlogs it shows (work waiting, by name: messages not yet handled)."""
 
     service: str
     status: str
     checks: dict[str, str]
+    backlog: dict[str, int] = {}
 
 
 class ListMemoriesQuery(msgspec.Struct, frozen=True, kw_only=True):

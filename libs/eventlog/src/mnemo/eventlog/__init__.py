@@ -7,7 +7,12 @@ and the errors.
 """
 
 from mnemo.eventlog.compaction import compact, schema_tables
-from mnemo.eventlog.errors import EventLogError, IdempotencyConflict, WrongExpectedVersion
+from mnemo.eventlog.errors import (
+    EventLogError,
+    IdempotencyConflict,
+    SubjectKeyChanged,
+    WrongExpectedVersion,
+)
 from mnemo.eventlog.migrations import migrate, migrate_eventlog
 from mnemo.eventlog.pool import connect
 from mnemo.eventlog.relay import EventPublisher, Relay
@@ -21,6 +26,7 @@ __all__ = [
     "EventStore",
     "IdempotencyConflict",
     "Relay",
+    "SubjectKeyChanged",
     "WrongExpectedVersion",
     "compact",
     "connect",

@@ -17,7 +17,7 @@ from mnemo.eventlog.codec import (
     key_ids,
     rows_to_envelopes,
 )
-from mnemo.eventlog.errors import IdempotencyConflict, WrongExpectedVersion
+from mnemo.eventlog.errors import IdempotencyConflict, SubjectKeyChanged, WrongExpectedVersion
 from mnemo.eventlog.keyring import KeyRing
 from mnemo.eventlog.sealing import SEALED_TYPES, seal
 
@@ -61,8 +61,14 @@ class EventStore:
         stream_id: str,
         events: Sequence[NewEvent],
         expected_version: int | None = ANY,
+        sealed_with: str | None = None,
     ) -> list[Envelope]:
         """Append `events` to `stream_id` atomically and return them as stored.
+
+        `sealed_with`: the subject key id the caller decided under; if the events would be
+        sealed with any other (the subject was forgotten since), SubjectKeyChanged and
+        nothing is written. The key's row stays locked until the commit, so a forget
+        cannot shred it between this check and the write.
 
         If every event id is already stored, nothing is written and the stored events
         are returned: a retried append is a no-op, not a duplicate. Retries are rare, so
@@ -84,6 +90,8 @@ class EventStore:
                     # After the version read, so this transaction's first write (and so its
                     # xid, which the relay orders by) comes after the one it follows.
                     data, keys = await self._encode(conn, events)
+                    if sealed_with is not None:
+                        await self._hold_key(conn, events, sealed_with, stream_id, keys)
                     rows = await conn.fetch(
                         _INSERT,
                         stream_id,
@@ -151,6 +159,25 @@ class EventStore:
             else:
                 data.append(plain.decode())
         return data, keys
+
+    async def _hold_key(
+        self,
+        conn: Any,
+        events: Sequence[NewEvent],
+        key_id: str,
+        stream_id: str,
+        keys: dict[str, bytes],
+    ) -> None:
+        """Lock the subject's key row for this transaction, or SubjectKeyChanged if it is
+        no longer `key_id` (whether or not the events carry content to seal)."""
+        subject = next(
+            ((e.tenant_id, u) for e in events if (u := getattr(e.data, "user_id", None))), None
+        )
+        if subject is None:
+            return
+        held, _ = await self.keyring.key_for(conn, *subject)
+        if held != key_id or any(k != key_id for k in keys):
+            raise SubjectKeyChanged(stream_id)
 
     async def _open(self, conn: Any, rows: list[Any]) -> list[Envelope]:
         return rows_to_envelopes(rows, await self.keyring.keys(conn, key_ids(rows)))

@@ -53,6 +53,7 @@ class Host:
         self._checks: dict[str, HealthCheck] = {}
         # Checks shown in the report that do not make the service degraded.
         self._optional: set[str] = set()
+        self._backlogs: dict[str, Consumer] = {}
         self._running: list[asyncio.Task[None]] = []
 
     async def start(self, migrations: dict[str, Path] | None = None) -> None:
@@ -100,6 +101,10 @@ class Host:
         if optional:
             self._optional.add(name)
 
+    def backlog(self, name: str, consumer: Consumer) -> None:
+        """Show in the health report how many messages `consumer` has yet to handle."""
+        self._backlogs[name] = consumer
+
     async def health(self, _: object = None) -> HealthReport:
         checks: dict[str, str] = {}
         for name, check in self._checks.items():
@@ -110,7 +115,11 @@ class Host:
                 checks[name] = f"error: {exc!r}"[:300]
         required = [v for name, v in checks.items() if name not in self._optional]
         status = "ok" if all(v == "ok" for v in required) else "degraded"
-        return HealthReport(service=self.service, status=status, checks=checks)
+        backlog: dict[str, int] = {}
+        for name, consumer in self._backlogs.items():
+            with contextlib.suppress(Exception):
+                backlog[name] = await asyncio.wait_for(consumer.pending(), 2.0)
+        return HealthReport(service=self.service, status=status, checks=checks, backlog=backlog)
 
     async def serve_forever(self) -> None:
         """Run consumers, tasks and queries until SIGTERM/SIGINT, then stop cleanly."""

@@ -213,6 +213,9 @@ class AuditChain(msgspec.Struct):
 class ServiceHealth(msgspec.Struct, omit_defaults=True):
     status: str
     checks: dict[str, str] = {}
+    # Work waiting, by name (synthesis: "llm", the memories its language model has yet
+    # to read); only where the service has some to show.
+    backlog: dict[str, int] = {}
     error: str | None = None
 
 

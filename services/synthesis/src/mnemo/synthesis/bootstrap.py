@@ -2,6 +2,11 @@
 the profile, entities and facts queries and fact changes. `rebuild` refills the read models
 from the log."""
 
+import contextlib
+
+from nats.js.api import DeliverPolicy
+from nats.js.errors import NotFoundError
+
 from mnemo.bus import ConsumerSpec
 from mnemo.contracts import (
     AnswerQuery,
@@ -20,7 +25,6 @@ from mnemo.synthesis.curation import FactCuration
 from mnemo.synthesis.fact_views import FactViews
 from mnemo.synthesis.handlers import (
     SERVICE,
-    Extract,
     ReadModelHandlers,
     SynthesisHandlers,
     built_in,
@@ -54,7 +58,6 @@ async def main() -> None:
     assert host.pool is not None
     store = EventStore(host.pool)
     timelines = Timelines(host.pool, store)
-    extract: Extract = built_in
     llm: LLMExtractor | None = None
     if settings.llm_url and settings.llm_model:
         llm = LLMExtractor(
@@ -66,12 +69,14 @@ async def main() -> None:
             concurrency=settings.llm_concurrency,
             retries=settings.llm_retries,
         )
-        extract = llm.extract
         # Shown in /v1/health; a model server that is down leaves synthesis "ok" (the
-        # built-in extractor reads instead).
+        # rules' facts stand).
         host.health_check("llm", llm.ping, optional=True)
         log.info("llm_extractor", model=settings.llm_model, budget=settings.llm_tenant_budget)
-    handlers = SynthesisHandlers(store, PassTracker(host.pool), timelines, extract)
+    # Two phases: the rules read every memory at once; the LLM, when there is one, reads
+    # it again in the background, on a consumer of its own (its pace never holds back the
+    # first phase, indexing or ingest), and /v1/health shows how many it has yet to read.
+    handlers = SynthesisHandlers(store, PassTracker(host.pool), timelines, built_in, llm)
     topology = host.topology
     host.consume(
         ConsumerSpec(
@@ -82,6 +87,28 @@ async def main() -> None:
         handlers.memory_recorded,
         handlers.memories_recorded,
     )
+    # The model reads the memories recorded while it is configured: from when it is first
+    # configured (not the whole log's past), and not, when it comes back, those of the
+    # time it was off (its durable goes when it is turned off; the rules' facts stand).
+    refining_durable = f"{SERVICE}-llm"
+    if llm is not None:
+        refining = host.consume(
+            ConsumerSpec(
+                durable=refining_durable,
+                stream=topology.evt_stream,
+                filter_subjects=[topology.evt_subject("*", "memory.synthesized")],
+                # One memory a model call: a few at a time, kept in progress while asked.
+                batch=4,
+                ack_wait=max(30.0, settings.llm_timeout),
+                deliver_policy=DeliverPolicy.NEW,
+            ),
+            handlers.memory_synthesized,
+        )
+        host.backlog("llm", refining)
+    else:
+        assert host.publisher is not None
+        with contextlib.suppress(NotFoundError):
+            await host.publisher.js.delete_consumer(topology.evt_stream, refining_durable)
     read_models = ReadModelHandlers(host.pool)
     host.consume(
         ConsumerSpec(

@@ -1,6 +1,7 @@
 """What synthesis does for each recorded memory, and how its read models follow the log."""
 
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import asyncpg
 
@@ -11,11 +12,14 @@ from mnemo.contracts import (
     EntityExtracted,
     EntityGraph,
     Envelope,
+    EventData,
+    FactCorroborated,
     FactExtracted,
     FactSuperseded,
     ForgetSubject,
     MemoryForgotten,
     MemoryRecorded,
+    MemoryRefined,
     MemorySynthesized,
     NewEvent,
     Profile,
@@ -25,7 +29,14 @@ from mnemo.contracts import (
     derived_id,
     utcnow,
 )
-from mnemo.eventlog import NO_STREAM, EventStore, WrongExpectedVersion, compact, schema_tables
+from mnemo.eventlog import (
+    NO_STREAM,
+    EventStore,
+    SubjectKeyChanged,
+    WrongExpectedVersion,
+    compact,
+    schema_tables,
+)
 from mnemo.synthesis import extractor
 from mnemo.synthesis.entities import EntityTable
 from mnemo.synthesis.llm import reason_kind
@@ -64,6 +75,14 @@ async def built_in(_tenant_id: str, content: str) -> extractor.Extraction:
     return extractor.extract(content)
 
 
+class Refiner(Protocol):
+    """The second phase's reader (the LLM extractor): its name, and what it finds."""
+
+    name: str
+
+    async def extract(self, tenant_id: str, content: str) -> extractor.Extraction: ...
+
+
 class SynthesisHandlers:
     def __init__(
         self,
@@ -71,11 +90,13 @@ class SynthesisHandlers:
         passes: PassTracker,
         timelines: Timelines,
         extract: Extract = built_in,
+        refiner: Refiner | None = None,
     ) -> None:
         self._store = store
         self._passes = passes
         self._timelines = timelines
         self._extract = extract
+        self._refiner = refiner
 
     async def memory_recorded(self, delivery: Delivery) -> None:
         await self.memories_recorded([delivery])
@@ -126,9 +147,15 @@ class SynthesisHandlers:
                 return
             expected = version if version >= 0 else NO_STREAM
             try:
-                await self._store.append(stream, events, expected_version=expected)
+                await self._store.append(
+                    stream, events, expected_version=expected, sealed_with=key_id
+                )
             except WrongExpectedVersion:
                 continue  # another replica moved the stream: decide again on what it has
+            except SubjectKeyChanged:
+                # Forgotten since its timeline was read: its memories with it.
+                log.info("subject_forgotten_while_synthesizing", memories=len(done))
+                return
             self._timelines.keep(stream, timeline, version + len(events), key_id)
             now = utcnow()
             for envelope, count in done:
@@ -145,6 +172,114 @@ class SynthesisHandlers:
                 )
             return
         raise RuntimeError(f"{stream} kept moving; synthesis of the memory will be retried")
+
+    async def memory_synthesized(self, delivery: Delivery) -> None:
+        """The second phase: a language model reads a memory the rules have synthesized,
+        and what it finds is decided on the subject's timeline like any memory's findings
+        (the same fact said is corroborated, a conflicting one supersedes the rules' fact),
+        then `memory.refined`; all caused by the memory's `memory.synthesized`. Runs on a
+        consumer of its own, so the model's pace never holds back the first phase."""
+        if self._refiner is None:
+            return
+        synthesized: Envelope = delivery.decode(Envelope)
+        done = synthesized.data
+        if not isinstance(done, MemorySynthesized):
+            return
+        recorded = await self._store.get(synthesized.causation_id)
+        if recorded is None or not isinstance(recorded.data, MemoryRecorded):
+            # Forgotten (its key shredded, its events erased) since: nothing to read.
+            log.info("memory_gone_before_refining", memory_id=done.memory_id)
+            return
+        memory = recorded.data
+        tenant_id = synthesized.tenant_id
+        stream = facts_stream(tenant_id, memory.user_id)
+        subject = subject_key(tenant_id, memory.user_id)
+        found: extractor.Extraction | None = None
+        for _ in range(_APPEND_ATTEMPTS):
+            timeline, version, key_id = await self._timelines.load(
+                stream, subject, tenant_id, memory.user_id
+            )
+            if memory.memory_id in timeline.refined:
+                self._timelines.keep(stream, timeline, version, key_id)
+                return
+            if found is None:
+                found = await self._refiner.extract(tenant_id, memory.content)
+            events = self._refined(synthesized, memory, timeline, found, self._refiner.name)
+            expected = version if version >= 0 else NO_STREAM
+            try:
+                await self._store.append(
+                    stream, events, expected_version=expected, sealed_with=key_id
+                )
+            except WrongExpectedVersion:
+                continue
+            except SubjectKeyChanged:
+                # Forgotten while the model read it: what it found goes with the subject.
+                log.info("subject_forgotten_while_refining", memory_id=memory.memory_id)
+                return
+            self._timelines.keep(stream, timeline, version + len(events), key_id)
+            log.info(
+                "memory_refined",
+                memory_id=memory.memory_id,
+                events=len(events),
+                extractor=self._refiner.name,
+                fallback_reason=reason_kind(found.fallback_reason),
+                lag_ms=int((utcnow() - recorded.recorded_at).total_seconds() * 1000),
+            )
+            return
+        raise RuntimeError(f"{stream} kept moving; refining the memory will be retried")
+
+    def _refined(
+        self,
+        synthesized: Envelope,
+        memory: MemoryRecorded,
+        timeline: Timeline,
+        found: extractor.Extraction,
+        model: str,
+    ) -> list[NewEvent]:
+        cause = synthesized.event_id
+        derived: list[tuple[str, EventData]] = []
+        if found.fallback_reason is None:
+            # The model's findings only: when it could not be used, the rules' facts
+            # (already in the timeline) stand, and are not said a second time.
+            derived = timeline.decide(
+                cause=cause,
+                memory_id=memory.memory_id,
+                user_id=memory.user_id,
+                at=synthesized.occurred_at,
+                found=found,
+                agent_id=memory.agent_id,
+            )
+        done = MemoryRefined(
+            memory_id=memory.memory_id,
+            user_id=memory.user_id,
+            extractor=model,
+            fallback_reason=found.fallback_reason,
+            fact_ids=[d.fact.fact_id for _, d in derived if isinstance(d, FactExtracted)],
+            entity_ids=list(
+                dict.fromkeys(
+                    d.entity.entity_id for _, d in derived if isinstance(d, EntityExtracted)
+                )
+            ),
+            superseded_fact_ids=[d.fact_id for _, d in derived if isinstance(d, FactSuperseded)],
+            corroborated_fact_ids=[
+                d.fact_id for _, d in derived if isinstance(d, FactCorroborated)
+            ],
+        )
+        derived.append((derived_id(cause, "memory.refined"), done))
+        timeline.apply(done, synthesized.occurred_at)
+        return [
+            NewEvent(
+                event_id=event_id,
+                tenant_id=synthesized.tenant_id,
+                occurred_at=synthesized.occurred_at,
+                correlation_id=synthesized.correlation_id,
+                causation_id=cause,
+                actor=SERVICE,
+                service=SERVICE,
+                data=data,
+            )
+            for event_id, data in derived
+        ]
 
     def _events(
         self,

@@ -179,7 +179,7 @@ class LLMExtractor:
         try:
             found = msgspec.json.decode(text, type=_Answer)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise InvalidAnswer(f"not the answer schema: {exc}") from None
+            raise InvalidAnswer(f"not the answer schema: {_shape_error(exc)}") from None
         if not 0.0 <= found.confidence <= 1.0:
             raise InvalidAnswer("confidence must be between 0 and 1")
         if any(not 0 <= i < len(passages) for i in found.used):
@@ -213,7 +213,8 @@ class LLMExtractor:
                 if response.status_code == 429 or response.status_code >= 500:
                     raise _Transient(f"HTTP {response.status_code}")
                 if response.status_code >= 400:
-                    raise InvalidAnswer(f"HTTP {response.status_code}: {response.text[:200]}")
+                    # Its body is not kept: a server may echo the prompt (the memory) in it.
+                    raise InvalidAnswer(f"HTTP {response.status_code}")
                 return _message(response)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
@@ -261,27 +262,27 @@ def parse(text: str, content: str) -> Extraction:
     try:
         answer = msgspec.json.decode(text, type=LLMAnswer)
     except msgspec.ValidationError as exc:
-        raise InvalidAnswer(str(exc)) from None
+        raise InvalidAnswer(_shape_error(exc)) from None
     except msgspec.DecodeError:
         raise InvalidAnswer("the answer is not JSON") from None
     out = Extraction()
     for i, f in enumerate(answer.facts):
         at = f"facts[{i}]"
         if f.attribute not in ATTRIBUTES:
-            raise InvalidAnswer(f"{at}.attribute {f.attribute!r} is not a known attribute")
+            raise InvalidAnswer(f"{at}.attribute is not a known attribute")
         value, statement = _text(f.value, f"{at}.value", 120), _text(f.statement, at, 200)
         span = _span(content, f.quote, value, at)
         out.facts.append(Finding(f.attribute, value, statement, _conf(f.confidence, at), span))
     for i, n in enumerate(answer.negations):
         at = f"negations[{i}]"
         if n.attribute is not None and n.attribute not in ATTRIBUTES:
-            raise InvalidAnswer(f"{at}.attribute {n.attribute!r} is not a known attribute")
+            raise InvalidAnswer(f"{at}.attribute is not a known attribute")
         denied = _text(n.value, f"{at}.value", 120) if n.value is not None else None
         out.negations.append(Negation(n.attribute, denied, _span(content, n.quote, denied, at)))
     for i, m in enumerate(answer.mentions):
         at = f"mentions[{i}]"
         if m.type not in ENTITY_TYPES:
-            raise InvalidAnswer(f"{at}.type {m.type!r} is not one of {', '.join(ENTITY_TYPES)}")
+            raise InvalidAnswer(f"{at}.type is not one of {', '.join(ENTITY_TYPES)}")
         name = _text(m.name, f"{at}.name", 120)
         relationship = _text(m.relationship, f"{at}.relationship", 60)
         span = _span(content, m.quote, name, at)
@@ -309,6 +310,16 @@ def _span(content: str, quote: str, value: str | None, at: str) -> tuple[int, in
         if needle and (start := lowered.find(needle.lower())) >= 0:
             return start, start + len(needle)
     raise InvalidAnswer(f"{at}.quote is not in the memory")
+
+
+def _shape_error(exc: msgspec.MsgspecError) -> str:
+    """What is wrong with the answer's shape, and where, in words of the schema only: a
+    reason is kept in the log, and a wrong value's text (an enum value, an unknown field's
+    name) is the model's, which may repeat the memory."""
+    what, _, where = str(exc).partition(" - at ")
+    if not what.startswith(("Object missing required field", "Expected ")):
+        what = "not the expected shape"
+    return f"{what} - at {where}" if where else what
 
 
 def reason_kind(reason: str | None) -> str | None:

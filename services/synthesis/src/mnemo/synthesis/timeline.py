@@ -20,6 +20,7 @@ from mnemo.contracts import (
     FactExtracted,
     FactSuperseded,
     FactValidated,
+    MemoryRefined,
     MemorySynthesized,
     derived_id,
 )
@@ -63,6 +64,7 @@ class Timeline:
         self.subject = subject  # stable per tenant and user: entity ids derive from it
         self.facts: dict[str, Fact] = {}
         self.memories: set[str] = set()
+        self.refined: set[str] = set()  # read again by the second phase (an LLM)
 
     # ------------------------------------------------------------------ folding
 
@@ -99,6 +101,8 @@ class Timeline:
                 fact.contradicted = True
         elif isinstance(data, MemorySynthesized):
             self.memories.add(data.memory_id)
+        elif isinstance(data, MemoryRefined):
+            self.refined.add(data.memory_id)
 
     def holding(self, at: datetime | None = None) -> list[Fact]:
         """The facts true at `at` (default: those not ended), oldest first."""
@@ -222,6 +226,7 @@ class _Step:
                 span=f.span,
                 confidence=confidence,
                 agent_id=self.agent_id,
+                extractor=self.extractor,
             ),
         )
 

@@ -23,7 +23,10 @@ async def health(request: Request) -> Response[bytes]:
         try:
             subject = deps.topology.svc_subject(name, "health")
             report = await ask(deps.nc, subject, {}, HealthReport, timeout=2.5)  # type: ignore[arg-type]
-            return {"status": report.status, "checks": report.checks}
+            shown: dict[str, object] = {"status": report.status, "checks": report.checks}
+            if report.backlog:
+                shown["backlog"] = report.backlog
+            return shown
         except QueryFailed as exc:
             return {"status": "down", "error": str(exc)}
 

@@ -1,0 +1,211 @@
+"""The second phase of synthesis on the real PostgreSQL log: a language model reads a
+memory the rules already synthesized, and what it finds corroborates, adds to or
+supersedes their facts, once; a model that cannot be used leaves the rules' facts; a
+subject forgotten while the model reads stores nothing of it.
+
+The model here is a scripted reader in process (`Scripted`): a language model cannot run
+in this suite (the stand-in server of tests/e2e/test_llm_extractor.py drives the same path
+over HTTP, and `make test-llm` the real local model)."""
+
+import uuid
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+
+from mnemo.bus import Delivery
+from mnemo.contracts import (
+    Envelope,
+    FactCorroborated,
+    FactExtracted,
+    FactSuperseded,
+    MemoryRecorded,
+    MemoryRefined,
+    MemorySynthesized,
+    NewEvent,
+)
+from mnemo.eventlog import EventStore, migrate
+from mnemo.synthesis.extractor import Extraction, Finding
+from mnemo.synthesis.handlers import SynthesisHandlers, built_in, facts_stream
+from mnemo.synthesis.passes import SQL, PassTracker
+from mnemo.synthesis.timelines import Timelines
+
+TENANT = "t_refining"
+MODEL = "llm:scripted"
+
+
+class Scripted:
+    """Answers each memory with the findings scripted for its content."""
+
+    name = MODEL
+
+    def __init__(self) -> None:
+        self.answers: dict[str, Extraction] = {}
+        self.asked: list[str] = []
+        self.while_asked = None  # an async callable run during a call (a forget)
+
+    async def extract(self, tenant_id: str, content: str) -> Extraction:
+        self.asked.append(content)
+        if self.while_asked is not None:
+            await self.while_asked()
+        return self.answers[content]
+
+
+@pytest.fixture
+async def setup(log_pool):
+    async with log_pool.acquire() as conn:
+        await migrate(conn, "synthesis", SQL)
+    store = EventStore(log_pool)
+    model = Scripted()
+    handlers = SynthesisHandlers(
+        store, PassTracker(log_pool), Timelines(log_pool, store), built_in, model
+    )
+    return handlers, store, model
+
+
+def as_delivery(envelope: Envelope) -> Delivery:
+    return Delivery(
+        subject=f"evt.{envelope.event_type}",
+        data=msgspec.json.encode(envelope),
+        headers={},
+        msg_id=envelope.event_id,
+        tenant_id=envelope.tenant_id,
+        correlation_id=envelope.correlation_id,
+        causation_id=envelope.causation_id,
+        num_delivered=1,
+        stream_sequence=envelope.global_position,
+    )
+
+
+async def record(store: EventStore, user_id: str, content: str) -> Envelope:
+    """The memory as ingest stores it (sealed with the subject's key)."""
+    memory_id = str(uuid.uuid4())
+    [stored] = await store.append(
+        f"memory-{TENANT}-{memory_id}",
+        [
+            NewEvent(
+                event_id=str(uuid.uuid4()),
+                tenant_id=TENANT,
+                occurred_at=datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
+                correlation_id="corr-" + memory_id,
+                causation_id="cmd-" + memory_id,
+                actor="tests",
+                service="ingest",
+                data=MemoryRecorded(memory_id=memory_id, user_id=user_id, content=content),
+            )
+        ],
+    )
+    return stored
+
+
+async def synthesize(handlers, store, user_id: str, content: str) -> Envelope:
+    """The first phase (the rules); returns the memory's `memory.synthesized`."""
+    recorded = await record(store, user_id, content)
+    await handlers.memories_recorded([as_delivery(recorded)])
+    [done] = [
+        e
+        for e in await store.read_stream(facts_stream(TENANT, user_id))
+        if isinstance(e.data, MemorySynthesized) and e.data.memory_id == recorded.data.memory_id
+    ]
+    return done
+
+
+def found(content: str, attribute: str, value: str, statement: str) -> Extraction:
+    start = content.index(value)
+    return Extraction(
+        facts=[Finding(attribute, value, statement, 0.9, (start, start + len(value)))],
+        extractor=MODEL,
+    )
+
+
+async def test_the_model_corroborates_then_supersedes_the_rules_facts(setup):
+    handlers, store, model = setup
+    user = "u_refined"
+    first = "I live in Lisbon."
+    done = await synthesize(handlers, store, user, first)
+    rules = [e.data for e in await store.read_stream(facts_stream(TENANT, user))]
+    [lisbon] = [d for d in rules if isinstance(d, FactExtracted)]
+    assert lisbon.extractor == "rules-v2" and lisbon.fact.value == "Lisbon"
+
+    model.answers[first] = found(first, "location", "Lisbon", "Lives in Lisbon")
+    await handlers.memory_synthesized(as_delivery(done))
+    after = await store.read_stream(facts_stream(TENANT, user))
+    new = after[len(rules) :]
+    assert [type(e.data) for e in new] == [FactCorroborated, MemoryRefined]
+    assert new[0].data.fact_id == lisbon.fact.fact_id and new[0].data.extractor == MODEL
+    assert new[1].data.extractor == MODEL and new[1].data.fallback_reason is None
+    assert new[1].data.corroborated_fact_ids == [lisbon.fact.fact_id]
+    assert all(e.causation_id == done.event_id for e in new)
+    assert all(e.correlation_id == done.correlation_id for e in new)
+
+    # Delivered again (a replica died before its ack): the model is not asked twice.
+    await handlers.memory_synthesized(as_delivery(done))
+    assert len(await store.read_stream(facts_stream(TENANT, user))) == len(after)
+    assert model.asked == [first]
+
+    # The model reads a value the rules read otherwise: its fact supersedes theirs.
+    second = "These days home is Porto, by the river."
+    done = await synthesize(handlers, store, user, second)
+    before = len(await store.read_stream(facts_stream(TENANT, user)))
+    model.answers[second] = found(second, "location", "Porto", "Lives in Porto")
+    await handlers.memory_synthesized(as_delivery(done))
+    new = [e.data for e in (await store.read_stream(facts_stream(TENANT, user)))[before:]]
+    [porto] = [d for d in new if isinstance(d, FactExtracted)]
+    assert porto.extractor == MODEL and porto.fact.value == "Porto"
+    [ended] = [d for d in new if isinstance(d, FactSuperseded)]
+    assert ended.fact_id == lisbon.fact.fact_id and ended.superseded_by == porto.fact.fact_id
+    assert new[-1].superseded_fact_ids == [lisbon.fact.fact_id]
+
+
+async def test_a_model_that_cannot_be_used_leaves_the_rules_facts(setup):
+    handlers, store, model = setup
+    user = "u_fallback"
+    content = "I work at Initech."
+    done = await synthesize(handlers, store, user, content)
+    before = await store.read_stream(facts_stream(TENANT, user))
+    model.answers[content] = Extraction(extractor="rules-v2", fallback_reason="unavailable: x")
+    await handlers.memory_synthesized(as_delivery(done))
+    new = (await store.read_stream(facts_stream(TENANT, user)))[len(before) :]
+    [refined] = [e.data for e in new]
+    assert isinstance(refined, MemoryRefined)
+    assert refined.extractor == MODEL and refined.fallback_reason == "unavailable: x"
+    assert refined.fact_ids == [] and refined.corroborated_fact_ids == []
+
+
+async def test_a_subject_forgotten_while_the_model_reads_keeps_nothing(setup, log_pool):
+    handlers, store, model = setup
+    user = "u_forgotten"
+    content = "I work at Initech."
+    done = await synthesize(handlers, store, user, content)
+    model.answers[content] = found(content, "employer", "Initech", "Works at Initech")
+    model.answers[content].facts.append(
+        Finding("preference", "sailing", "Likes sailing", 0.8, (0, len(content)))
+    )
+    stream = facts_stream(TENANT, user)
+    stored = "SELECT count(*) FROM mnemo.events WHERE stream_id = $1"
+    before = await log_pool.fetchval(stored, stream)
+
+    async def forget() -> None:
+        await store.forget_subject(TENANT, user)
+
+    model.while_asked = forget
+    await handlers.memory_synthesized(as_delivery(done))
+    # Nothing appended under a new key, and no new key made for the forgotten subject:
+    # the rules' sealed events stay stored but unreadable (their key is gone).
+    assert await log_pool.fetchval(stored, stream) == before
+    assert [e.event_type for e in await store.read_stream(stream)] == ["memory.synthesized"]
+    keys = await log_pool.fetchval(
+        "SELECT count(*) FROM mnemo.subject_keys WHERE tenant_id = $1 AND user_id = $2",
+        TENANT,
+        user,
+    )
+    assert keys == 0
+
+
+async def test_a_memory_forgotten_before_the_model_reads_it_is_skipped(setup):
+    handlers, store, model = setup
+    user = "u_gone"
+    done = await synthesize(handlers, store, user, "I live in Lund.")
+    await store.forget_subject(TENANT, user)
+    await handlers.memory_synthesized(as_delivery(done))
+    assert model.asked == []
