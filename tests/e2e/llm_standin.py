@@ -37,6 +37,7 @@ class LLMStandIn:
     scripts: dict[str, list[Reply]] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
     models_status: int = 200
+    url: str = ""  # where it answers, once served
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def script(self, token: str, *replies: Reply) -> None:

@@ -290,6 +290,15 @@ def _search(w: World, who: str, c: httpx.Client) -> None:
     expect(w, who, c.post("/v1/search", json=body), tenant=200, agent=404)
 
 
+@case("POST /v1/answer")
+def _answer(w: World, who: str, c: httpx.Client) -> None:
+    got = empty(w, who, c.post("/v1/answer", json={"userId": w.user, "question": QUESTION}))
+    assert got.json()["answer"] is None and got.json()["memories"] == []
+    assert got.json()["facts"] == []
+    scoped = {"userId": w.user, "question": QUESTION, "agentId": w.agent}
+    expect(w, who, c.post("/v1/answer", json=scoped), tenant=200, agent=404)
+
+
 @case("GET /v1/context")
 def _context(w: World, who: str, c: httpx.Client) -> None:
     got = empty(w, who, c.get("/v1/context", params={"userId": w.user, "q": QUESTION}))

@@ -26,10 +26,11 @@ def standin(stack):
     llm = LLMStandIn()
     server = serve(llm)
     host, port = server.server_address[:2]
+    llm.url = f"http://{host}:{port}/v1"
     stack.stop("synthesis")
     stack.start(
         "synthesis",
-        MNEMO_LLM_URL=f"http://{host}:{port}/v1",
+        MNEMO_LLM_URL=llm.url,
         MNEMO_LLM_MODEL=MODEL,
         MNEMO_LLM_API_KEY=SECRET,
         MNEMO_LLM_RETRIES="2",
@@ -336,3 +337,62 @@ def test_memanto_answers_with_the_llm_when_one_is_configured(stack, standin):
             headers=session,
         ).json()
         assert fallback["method"] == "extractive" and token in fallback["answer"]
+
+
+def test_v1_answer_asks_the_model_with_dates_speakers_and_facts(standin, tenant_api, user_id):
+    token = "quokka" + uuid.uuid4().hex[:6]
+    content = f"The {token} launch moved to Friday."
+    sent = tenant_api.post(
+        "/v1/ingest",
+        json={
+            "userId": user_id,
+            "content": content,
+            "metadata": {"timestamp": "2024-05-07T09:00:00Z", "author": "Caroline"},
+        },
+    )
+    assert sent.status_code == 202, sent.text
+    refined(tenant_api, sent.headers["x-correlation-id"])
+    eventually(
+        lambda: tenant_api.post(
+            "/v1/search", json={"userId": user_id, "query": token, "searchMode": "keyword"}
+        ).json()["results"]
+    )
+    question = f"When is the {token} launch?"
+    standin.script(question, Reply(answer={"answer": "On Friday.", "confidence": 0.8, "used": [0]}))
+    answered = tenant_api.post("/v1/answer", json={"userId": user_id, "question": question})
+    assert answered.status_code == 200, answered.text
+    body = answered.json()
+    assert body["answer"] == "On Friday." and body["method"] == f"llm:{MODEL}"
+    assert [m["content"] for m in body["memories"]] == [content]
+    [asked] = [s for s in standin.requests_for(question)]
+    passages = asked.body["messages"][1]["content"]
+    # The model reads when it was said and by whom, not the bare words.
+    assert f"(2024-05-07) Caroline said: {content}" in passages
+
+
+def test_with_llm_extract_false_the_model_answers_but_reads_no_memory(
+    stack, standin, tenant_api, user_id
+):
+    stack.stop("synthesis")
+    stack.start(
+        "synthesis",
+        MNEMO_LLM_URL=standin.url,
+        MNEMO_LLM_MODEL=MODEL,
+        MNEMO_LLM_EXTRACT="false",
+    )
+    stack.wait_healthy()
+    token = "wombat" + uuid.uuid4().hex[:6]
+    correlation = remember(tenant_api, user_id, f"I work at {token} Labs.")
+    assert event(tenant_api, correlation, "memory.synthesized")["extractor"] == "rules-v2"
+    eventually(
+        lambda: tenant_api.post(
+            "/v1/search", json={"userId": user_id, "query": token, "searchMode": "keyword"}
+        ).json()["results"]
+    )
+    # No second phase: no consumer (so no backlog shown) and the model was never asked.
+    assert llm_backlog(stack) is None
+    assert standin.requests_for(token) == []
+    question = f"Where does {token} fit?"
+    standin.script(question, Reply(answer={"answer": "Labs.", "confidence": 0.5, "used": [0]}))
+    answered = tenant_api.post("/v1/answer", json={"userId": user_id, "question": question})
+    assert answered.json()["method"] == f"llm:{MODEL}"

@@ -69,6 +69,7 @@ class LlmServer:
         api_key_file: Path | None = None,
         log_path: Path,
         pid_file: Path,
+        context_tokens: int | None = None,
     ) -> None:
         self.model_path = Path(model_path).absolute()
         self.alias = alias
@@ -78,6 +79,7 @@ class LlmServer:
         self.api_key_file = api_key_file
         self.log_path = Path(log_path)
         self._pid_file = Path(pid_file)
+        self.context_tokens = context_tokens or CONTEXT_TOKENS
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -111,7 +113,7 @@ class LlmServer:
             "--threads", str(self.threads),
             "--threads-batch", str(self.threads),
             "--poll", "0",
-            "--ctx-size", str(CONTEXT_TOKENS),
+            "--ctx-size", str(self.context_tokens),
             # One request at a time: two cores gain nothing from more slots.
             "--parallel", "1",
             "--device", "none",

@@ -17,9 +17,14 @@ from mnemo.runtime.services import RESTART_LIMIT, RESTART_WINDOW, SERVICES, Serv
 from mnemo.runtime.settings import RunSettings, dev_api_key, key_secret
 
 HEALTH_TIMEOUT = 90.0
-# Synthesis's LLM settings with the local server, unless set: it answers one request at a
-# time at a few tokens/s, so one call in flight and a longer wait than a hosted API needs.
-LOCAL_LLM_DEFAULTS = {"MNEMO_LLM_CONCURRENCY": "1", "MNEMO_LLM_TIMEOUT": "180"}
+# The LLM settings with the local server, unless set: it answers one request at a time at
+# a few tokens/s, so one call in flight and longer waits (synthesis's for the model, the
+# gateway's for an answer) than a hosted API needs.
+LOCAL_LLM_DEFAULTS = {
+    "MNEMO_LLM_CONCURRENCY": "1",
+    "MNEMO_LLM_TIMEOUT": "180",
+    "MNEMO_ANSWER_TIMEOUT": "180",
+}
 TICK = 0.5
 SERVICE_GRACE = 10.0
 

@@ -39,6 +39,7 @@ from mnemo.gateway.routes.accounts import (
     sign_up,
     update_agent,
 )
+from mnemo.gateway.routes.answer import answer
 from mnemo.gateway.routes.audit import audit_events
 from mnemo.gateway.routes.context import context
 from mnemo.gateway.routes.docs import docs_ui, openapi_json
@@ -147,6 +148,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             search,
             search_post,
             context,
+            answer,
             entities,
             list_facts,
             validate_fact,

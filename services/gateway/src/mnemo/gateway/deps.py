@@ -41,6 +41,7 @@ class Deps:
         query: object,
         answer: type,
         tenant: str,
+        timeout: float | None = None,
     ) -> object:
         """Ask a query service, mapping its failures to problems the caller can act on."""
         check_outbound(query, self.nc.max_payload)  # type: ignore[arg-type]
@@ -57,7 +58,7 @@ class Deps:
                 query,  # type: ignore[arg-type]
                 answer,
                 headers=headers,
-                timeout=self.settings.query_timeout,
+                timeout=timeout or self.settings.query_timeout,
             )
         except QueryFailed as exc:
             status = _QUERY_STATUS.get(exc.error.code, 502)

@@ -28,6 +28,7 @@ from mnemo.gateway.routes.accounts import (
     KeyRequest,
     SignUpRequest,
 )
+from mnemo.gateway.routes.answer import MAX_ANSWER_SOURCES, AnswerRequest
 from mnemo.gateway.routes.facts import MAX_TEXT, ContradictRequest, SupersedeRequest
 from mnemo.gateway.routes.ingest import (
     MAX_BATCH,
@@ -165,6 +166,21 @@ class Fact(msgspec.Struct, rename="camel"):
 
 class Facts(msgspec.Struct):
     facts: list[Fact]
+
+
+class Answer(msgspec.Struct, rename="camel"):
+    """`method`: llm:<model> (synthesis's LLM answered), extractive (the sentence sharing
+    most words with the question) or none (nothing to answer from); `facts` and
+    `memories`: what the answer rests on."""
+
+    question: str
+    answer: str | None
+    confidence: float
+    method: str
+    facts: list[Fact]
+    memories: list[SearchHit]
+    as_of: datetime | None
+    as_of_knowledge: datetime | None
 
 
 class FactChanged(msgspec.Struct, rename="camel"):
@@ -496,6 +512,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             AS_OF_KNOWLEDGE,
         ),
     ),
+    ("POST", "/v1/answer"): Op(
+        "Answer a question from a user's facts and memories (as of asOf / asOfKnowledge), "
+        "with the LLM when one is configured, and what the answer rests on",
+        "retrieval",
+        200,
+        Answer,
+        AnswerRequest,
+        errors=(400, 401, 404, 422, 429),
+    ),
     ("GET", "/v1/entities"): Op(
         "People, organizations, tools and places in a user's memories",
         "synthesis",
@@ -712,6 +737,14 @@ RULES: dict[str, dict[str, dict[str, Any]]] = {
         "alpha": {"minimum": 0, "maximum": 1},
     },
     "SearchFilters": {"asOf": INSTANT, "asOfKnowledge": INSTANT},
+    # routes/answer
+    "AnswerRequest": {
+        "userId": {"minLength": 1, "maxLength": MAX_ID_CHARS},
+        "question": {"pattern": NONBLANK, "maxLength": MAX_QUERY_CHARS},
+        "limit": {"minimum": 1, "maximum": MAX_ANSWER_SOURCES},
+        "asOf": INSTANT,
+        "asOfKnowledge": INSTANT,
+    },
     # routes/accounts
     "SignUpRequest": {
         "username": _text(MAX_NAME),

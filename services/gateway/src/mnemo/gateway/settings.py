@@ -22,6 +22,9 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
     max_body_bytes: int = 6 * 1024 * 1024
     # MNEMO_QUERY_TIMEOUT: seconds to wait for a query service's answer.
     query_timeout: float = 5.0
+    # MNEMO_ANSWER_TIMEOUT: seconds to wait for synthesis's LLM to answer a question
+    # (POST /v1/answer, MEMANTO answer); past it the extractive answer is given.
+    answer_timeout: float = 30.0
     # MNEMO_RATE_LIMITS: calls per minute per key, by action ("default" for the rest).
     rate_limits: str = (
         "ingest=6000,batch=600,search=3000,context=3000,memories=3000,forget=600,signup=60,"
@@ -69,6 +72,8 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
             raise ValueError("MNEMO_TENANT_SHARE must be above 0 and at most 1")
         if self.limit_timeout <= 0:
             raise ValueError("MNEMO_LIMIT_TIMEOUT must be above 0")
+        if self.answer_timeout <= 0:
+            raise ValueError("MNEMO_ANSWER_TIMEOUT must be above 0")
         if not self.dev_tenant.replace("-", "").replace("_", "").isalnum():
             raise ValueError("MNEMO_DEV_TENANT must be letters, digits, '-' or '_'")
 

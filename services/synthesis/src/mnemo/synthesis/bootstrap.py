@@ -76,7 +76,8 @@ async def main() -> None:
     # Two phases: the rules read every memory at once; the LLM, when there is one, reads
     # it again in the background, on a consumer of its own (its pace never holds back the
     # first phase, indexing or ingest), and /v1/health shows how many it has yet to read.
-    handlers = SynthesisHandlers(store, PassTracker(host.pool), timelines, built_in, llm)
+    refiner = llm if settings.llm_extract else None
+    handlers = SynthesisHandlers(store, PassTracker(host.pool), timelines, built_in, refiner)
     topology = host.topology
     host.consume(
         ConsumerSpec(
@@ -87,11 +88,11 @@ async def main() -> None:
         handlers.memory_recorded,
         handlers.memories_recorded,
     )
-    # The model reads the memories recorded while it is configured: from when it is first
-    # configured (not the whole log's past), and not, when it comes back, those of the
-    # time it was off (its durable goes when it is turned off; the rules' facts stand).
+    # The model reads the memories recorded while it is configured to: from when it is
+    # first configured (not the whole log's past), and not, when it comes back, those of
+    # the time it was off (its durable goes when it is turned off; the rules' facts stand).
     refining_durable = f"{SERVICE}-llm"
-    if llm is not None:
+    if llm is not None and settings.llm_extract:
         refining = host.consume(
             ConsumerSpec(
                 durable=refining_durable,

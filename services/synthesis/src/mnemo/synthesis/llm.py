@@ -15,6 +15,8 @@ in a header and nowhere else (never a log line, never an event).
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -105,6 +107,35 @@ def _is_transient(error: BaseException) -> bool:
     return isinstance(error, _Transient | httpx.TransportError)
 
 
+class Slots:
+    """At most `n` model calls at once, and a question waiting goes first: someone waits
+    for an answer, while reading a memory again is background work."""
+
+    def __init__(self, n: int) -> None:
+        self._free = n
+        self._urgent = 0  # answers waiting for a slot
+        self._changed = asyncio.Condition()
+
+    @asynccontextmanager
+    async def take(self, *, urgent: bool) -> AsyncIterator[None]:
+        async with self._changed:
+            self._urgent += urgent
+            try:
+                await self._changed.wait_for(
+                    lambda: self._free > 0 and (urgent or not self._urgent)
+                )
+            finally:
+                self._urgent -= urgent
+                self._changed.notify_all()  # a cancelled answer lets the others go
+            self._free -= 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._free += 1
+                self._changed.notify_all()
+
+
 class LLMExtractor:
     def __init__(
         self,
@@ -125,7 +156,7 @@ class LLMExtractor:
         root = url.rstrip("/").removesuffix("/v1")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.AsyncClient(base_url=root, headers=headers, timeout=timeout)
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = Slots(concurrency)
         self._attempts = retries + 1
         self._backoff = backoff_seconds
 
@@ -134,7 +165,7 @@ class LLMExtractor:
         if not await self._budget.take(tenant_id):
             return _fallback(content, "budget")
         try:
-            async with self._slots:
+            async with self._slots.take(urgent=False):
                 answer = await self._ask(content)
             found = parse(answer, content)
         except InvalidAnswer as exc:
@@ -169,7 +200,7 @@ class LLMExtractor:
         if not await self._budget.take(tenant_id):
             raise BudgetSpent(tenant_id)
         numbered = "\n".join(f"[{i}] {text}" for i, text in enumerate(passages))
-        async with self._slots:
+        async with self._slots.take(urgent=True):
             text = await self.chat_json(
                 ANSWER_PROMPT,
                 f"Question: {question}\n\nPassages:\n{numbered}",

@@ -13,6 +13,9 @@ class SynthesisSettings(DatabaseSettings, kw_only=True, frozen=True):
     llm_model: str | None = None
     # MNEMO_LLM_API_KEY: sent as a bearer token; never logged.
     llm_api_key: str | None = None
+    # MNEMO_LLM_EXTRACT: whether the model reads each memory after the rules (the second
+    # phase); false: it only answers questions (POST /v1/answer, MEMANTO answer).
+    llm_extract: bool = True
     # MNEMO_LLM_TIMEOUT: seconds to wait for one answer.
     llm_timeout: float = 30.0
     # MNEMO_LLM_CONCURRENCY: most calls in flight per synthesis process.
@@ -20,7 +23,7 @@ class SynthesisSettings(DatabaseSettings, kw_only=True, frozen=True):
     # MNEMO_LLM_RETRIES: further attempts after a 5xx, 429, time-out or lost connection.
     llm_retries: int = 2
     # MNEMO_LLM_TENANT_BUDGET: LLM calls per tenant per UTC day, shared by all replicas
-    # (0: no limit); past it, the built-in extractor with reason "budget".
+    # (0: no limit); past it the model is not asked (reason "budget"; the rules' facts stand).
     llm_tenant_budget: int = 1000
 
     def __post_init__(self) -> None:

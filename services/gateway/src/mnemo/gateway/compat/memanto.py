@@ -40,8 +40,6 @@ from nats.js.errors import KeyNotFoundError
 from mnemo.contracts import (
     AgentInfo,
     AgentPage,
-    AnswerQuery,
-    AnswerResult,
     ChangeFact,
     CreateAgent,
     DeleteAgent,
@@ -59,6 +57,7 @@ from mnemo.contracts import (
     SearchResult,
 )
 from mnemo.contracts.limits import MAX_QUERY_CHARS
+from mnemo.gateway import answering
 from mnemo.gateway.auth import Principal, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem, unexpected
@@ -768,107 +767,31 @@ async def export(request: Request, agent_id: str) -> Response[bytes]:
 
 # --- answers and context -------------------------------------------------------------
 
-_STOP = frozenset(
-    {
-        "a",
-        "an",
-        "and",
-        "are",
-        "at",
-        "be",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "has",
-        "have",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "our",
-        "the",
-        "their",
-        "there",
-        "this",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-    }
-)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
-
-
-def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in _STOP}
-
-
-def extractive_answer(question: str, passages: list[str]) -> tuple[str | None, float]:
-    """The sentence of the passages that shares most words with the question."""
-    wanted = _words(question)
-    best, score = None, 0.0
-    for passage in passages:
-        for sentence in _SENTENCE.split(passage):
-            overlap = len(wanted & _words(sentence)) / max(len(wanted), 1)
-            if overlap > score:
-                best, score = sentence.strip(), overlap
-    return best, round(score, 3)
-
 
 @post("/agents/{agent_id:str}/answer", status_code=200)
 async def answer(request: Request, agent_id: str) -> Response[bytes]:
-    principal = await authorize(request, "search")
+    principal = await authorize(request, "answer")
     await _session(request, principal, agent_id)
     body = {**dict(request.query_params), **await _body(request)}
     question = _text(body, "question", limit=MAX_QUERY_CHARS) or ""
     limit = int(_number(body, "limit", 5, 1, 20))
-    hits = (await _search(request, principal, agent_id, question, limit))[:limit]
-    passages = [h.content for h in hits]
-    method, sources = "extractive", hits
-    text, confidence = extractive_answer(question, passages)
-    if passages:
-        # The LLM adapter when synthesis has one; the extractive answer otherwise.
-        try:
-            llm = await deps_of(request).ask(
-                request,
-                "synthesis",
-                "answer",
-                AnswerQuery(tenant_id=principal.tenant_id, question=question, passages=passages),
-                AnswerResult,
-                principal.tenant_id,
-            )
-        except Problem as problem:
-            log.info("answer_without_llm", status=problem.status, code=problem.code)
-        else:
-            assert isinstance(llm, AnswerResult)
-            text, confidence, method = llm.answer, llm.confidence, llm.method
-            sources = [hits[i] for i in llm.used] or hits
+    subject = _text(body, "user_id", required=False, limit=256) or agent_id
+    search = SearchQuery(
+        tenant_id=principal.tenant_id,
+        user_id=None,
+        agent_id=agent_id,
+        query=question,
+        limit=min(limit * 3, 50),
+    )
+    found = await answering.answer(request, search, subject=subject, question=question, limit=limit)
     return ok(
         {
             "question": question,
-            "answer": text or "No stored memory answers this question.",
-            "confidence": confidence,
-            "method": method,
-            "sources": [_hit_json(h) for h in sources],
+            "answer": found.answer or "No stored memory answers this question.",
+            "confidence": found.confidence,
+            "method": "extractive" if found.method == "none" else found.method,
+            "sources": [fact_memory_json(f) for f in found.facts]
+            + [_hit_json(h) for h in found.memories],
         }
     )
 
@@ -932,7 +855,7 @@ def compress(messages: list[dict[str, str]], budget: int) -> tuple[list[dict[str
     prefix = "Earlier in this conversation:"
     kept: list[str] = []
     for message in older:
-        for sentence in _SENTENCE.split(message["content"]):
+        for sentence in answering.SENTENCE.split(message["content"]):
             informative = re.search(r"\d|\b[A-Z][a-z]+\b|\b(I|my|we|our)\b", sentence)
             line = f"{message['role']}: {sentence.strip()}"
             longer = _approx_tokens(" ".join([prefix, *kept, line]))
