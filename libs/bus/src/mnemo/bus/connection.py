@@ -1,12 +1,16 @@
 """Connecting to NATS: reconnect forever, so an outage is a pause, not a crash.
 
-Nothing is buffered while disconnected (`pending_size=0`): a publish then fails at once
-(OutboundBufferLimitError, a dependency failure) instead of waiting in the client to be
-sent when the server is back. So the gateway can answer 503 at once, and a 503 means the
-command was not accepted (a buffered one would have been stored after it).
+Nothing sent before an outage is sent after it. While disconnected, nothing is buffered
+(`pending_size=0`): a publish then fails at once (OutboundBufferLimitError, a dependency
+failure) instead of waiting in the client to be sent when the server is back. And what the
+client had queued but not yet written when the connection broke is dropped when it notices
+(`_drop_unsent`): nats-py keeps that queue across a reconnect and writes it on the new
+connection, so a command the gateway had already answered 503 for (its ack never came), or
+an Idempotency-Key claim whose request had failed, would have been stored seconds later —
+a 503 that did not mean "not accepted", and a claim nobody holds. So the gateway can answer
+503 at once, and a 503 means the command was not accepted.
 """
 
-import nats
 from nats.aio.client import Client
 
 from mnemo.telemetry import get_logger
@@ -14,27 +18,41 @@ from mnemo.telemetry import get_logger
 log = get_logger(__name__)
 
 
+def _drop_unsent(nc: Client) -> int:
+    """Forget what the client queued but never wrote to the broken connection: whoever
+    sent it sees a failure (no ack, no reply) and may retry; a late copy would be a
+    duplicate or a promise broken. Subscriptions are replayed by the client itself."""
+    dropped = len(nc._pending)
+    nc._pending = []
+    nc._pending_data_size = 0
+    return dropped
+
+
 async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Client:
     """A NATS connection that keeps reconnecting while the server is away."""
+    nc = Client()
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats_error", error=exc)
 
     async def on_disconnect() -> None:
-        log.warning("nats_disconnected")
+        # The client is reconnecting now (or closed): nothing more is queued until it is
+        # connected again, and what is queued would go out first on the new connection.
+        log.warning("nats_disconnected", unsent_dropped=_drop_unsent(nc))
 
     async def on_reconnect() -> None:
         log.info("nats_reconnected")
 
-    return await nats.connect(
+    await nc.connect(
         servers=[url],
         name=name,
-        connect_timeout=connect_timeout,
+        connect_timeout=connect_timeout,  # type: ignore[arg-type]  # seconds: any number
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=0.5,  # type: ignore[arg-type]
         allow_reconnect=True,
         error_cb=on_error,
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,
         pending_size=0,
     )
+    return nc

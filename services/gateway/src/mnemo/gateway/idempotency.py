@@ -4,7 +4,10 @@ true`). The same key with another method, path or body is a 409; 5xx answers are
 kept, so a retry after one runs the handler again; nor are answers marked
 `Cache-Control: no-store` (they carry a new API key, which is kept nowhere). Concurrent
 requests with one key run the handler once: the first to create the key's entry runs it,
-the others wait for it.
+the others wait for it. The holder renews its claim while the handler runs; a claim not
+renewed for LEASE_SECONDS belongs to a gateway that died (or to a request that failed
+without letting go) and the next request with the key takes it over, so a retry is never
+held back by a claim nobody holds.
 """
 
 import asyncio
@@ -40,6 +43,10 @@ IDEMPOTENCY_KEY_PATTERN = "^[!-~]([ -~]{0,253}[!-~])?$"
 IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 TTL_SECONDS = 24 * 3600
 WAIT_SECONDS = 30.0
+# A running handler's claim is renewed every RENEW_SECONDS; one left alone for LEASE_SECONDS
+# (as a waiter counts, on its own clock) has no holder.
+RENEW_SECONDS = 2.0
+LEASE_SECONDS = 10.0
 
 
 class Kept(msgspec.Struct):
@@ -60,6 +67,20 @@ def _problem(status: int, code: str, detail: str, path: str) -> Kept:
         headers=[("content-type", PROBLEM_JSON)],
         body=base64.b64encode(body).decode(),
     )
+
+
+def kept_key(tenant: str, credential: str, key: str) -> str:
+    """Where the answer to `key` sent with `credential` is kept. Under the tenant:
+    forgetting a user erases the tenant's kept answers (mnemo.bus.erasure), which may hold
+    what the user said."""
+    principal = hashlib.sha256(credential.encode()).hexdigest()[:24]
+    return f"{tenant_tag(tenant)}.{principal}.{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+
+
+def fingerprint_of(scope: Scope, body: bytes) -> str:
+    """What a retry must repeat: method, path, query and body."""
+    target = f"{scope['method']} {scope['path']}?{scope.get('query_string', b'').decode()}"
+    return hashlib.sha256(target.encode() + b"\n" + body).hexdigest()
 
 
 class IdempotencyMiddleware:
@@ -96,18 +117,20 @@ class IdempotencyMiddleware:
             )
             return
         body = await read_body(receive)
-        principal = hashlib.sha256(credential.encode()).hexdigest()[:24]
-        # Under the tenant: forgetting a user erases the tenant's kept answers
-        # (mnemo.bus.erasure), which may hold what the user said.
-        entry_key = (
-            f"{tenant_tag(tenant)}.{principal}.{hashlib.sha256(key.encode()).hexdigest()[:40]}"
-        )
-        target = f"{scope['method']} {scope['path']}?{scope.get('query_string', b'').decode()}"
-        fingerprint = hashlib.sha256(target.encode() + b"\n" + body).hexdigest()
-        kept = await self._claim_or_wait(kv, entry_key, fingerprint)
-        if kept is None:
-            await self._run(scope, body, send, kv, entry_key, fingerprint)
-        elif kept.fingerprint != fingerprint:
+        entry_key = kept_key(tenant, credential, key)
+        fingerprint = fingerprint_of(scope, body)
+        claim = await self._claim_or_wait(kv, entry_key, fingerprint)
+        if isinstance(claim, int):
+            await self._run(scope, body, send, kv, entry_key, fingerprint, claim)
+            return
+        if claim is None:
+            detail = "a request with this Idempotency-Key is still running"
+            await _send(
+                send, _problem(409, "IDEMPOTENCY_IN_PROGRESS", detail, scope["path"]), False
+            )
+            return
+        kept = claim
+        if kept.fingerprint != fingerprint:
             detail = "this Idempotency-Key was used with another method, path or body"
             await _send(
                 send, _problem(409, "IDEMPOTENCY_BODY_MISMATCH", detail, scope["path"]), False
@@ -141,36 +164,67 @@ class IdempotencyMiddleware:
         principal = await principal_of(key, deps.settings, deps.keys)
         return principal.tenant_id if principal is not None else None
 
-    async def _claim_or_wait(self, kv: KeyValue, key: str, fingerprint: str) -> Kept | None:
-        """None: we hold the key and must run the handler. Else the finished answer to replay."""
-        deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    async def _claim_or_wait(self, kv: KeyValue, key: str, fingerprint: str) -> Kept | int | None:
+        """The revision of our claim (we must run the handler), the answer to replay, or
+        None: another request still holds the key after WAIT_SECONDS."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT_SECONDS
+        claim = msgspec.json.encode(Kept(fingerprint=fingerprint))
+        watched: tuple[int, float] | None = None  # a pending claim's revision, first seen at
         while True:
             try:
-                await kv.create(key, msgspec.json.encode(Kept(fingerprint=fingerprint)))
-                return None
+                return await kv.create(key, claim)
             except KeyWrongLastSequenceError:
                 pass
             except KeyNotFoundError:
                 # The entry went between create's two steps (its holder let go, or a forget
                 # erased the tenant's kept answers): try to take it again, in a moment.
-                if asyncio.get_running_loop().time() > deadline:
-                    detail = "a request with this Idempotency-Key is still running"
-                    return _problem(409, "IDEMPOTENCY_IN_PROGRESS", detail, "")
+                if loop.time() > deadline:
+                    return None
                 await asyncio.sleep(0.05)
                 continue
             try:
-                kept = msgspec.json.decode((await kv.get(key)).value or b"{}", type=Kept)
+                entry = await kv.get(key)
             except KeyNotFoundError:
                 continue  # the holder answered 5xx and let go: try to take it
+            kept = msgspec.json.decode(entry.value or b"{}", type=Kept)
             if kept.done or kept.fingerprint != fingerprint:
                 return kept
-            if asyncio.get_running_loop().time() > deadline:
-                detail = "a request with this Idempotency-Key is still running"
-                return _problem(409, "IDEMPOTENCY_IN_PROGRESS", detail, "")
+            revision = entry.revision or 0
+            if watched is None or watched[0] != revision:
+                watched = (revision, loop.time())  # renewed since: its holder is alive
+            elif loop.time() - watched[1] > LEASE_SECONDS:
+                try:  # nobody renewed it: take it over, unless someone else just did
+                    return await kv.update(key, claim, last=revision)
+                except KeyWrongLastSequenceError:
+                    watched = None
+                    continue
+            if loop.time() > deadline:
+                return None
             await asyncio.sleep(0.05)
 
+    @staticmethod
+    async def _renew(kv: KeyValue, key: str, fingerprint: str, revision: int) -> None:
+        """Keep our claim alive while the handler runs (see LEASE_SECONDS)."""
+        claim = msgspec.json.encode(Kept(fingerprint=fingerprint))
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            try:
+                revision = await kv.update(key, claim, last=revision)
+            except KeyWrongLastSequenceError:
+                return  # taken over (we were presumed gone) or erased by a forget
+            except Exception as exc:  # NATS away: the next renewal may get through
+                log.warning("idempotency_renew_failed", error=type(exc).__name__)
+
     async def _run(
-        self, scope: Scope, body: bytes, send: Send, kv: KeyValue, key: str, fingerprint: str
+        self,
+        scope: Scope,
+        body: bytes,
+        send: Send,
+        kv: KeyValue,
+        key: str,
+        fingerprint: str,
+        revision: int,
     ) -> None:
         sent: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
 
@@ -184,9 +238,11 @@ class IdempotencyMiddleware:
                 sent["body"] += message.get("body", b"")
             await send(message)
 
+        renewing = asyncio.create_task(self._renew(kv, key, fingerprint, revision))
         try:
             await self.app(scope, replay(body), capture)
         finally:
+            renewing.cancel()
             no_store = any(
                 k.lower() == "cache-control" and "no-store" in v.lower() for k, v in sent["headers"]
             )

@@ -1,0 +1,109 @@
+"""Idempotency-Key claims over a real NATS KV bucket: a claim nobody holds (its gateway
+died mid-request, or its request failed while NATS was away) is taken over by the next
+request with that key; a claim whose handler is still running is not."""
+
+import asyncio
+import uuid
+
+import msgspec
+from nats.js.api import KeyValueConfig
+
+from mnemo.bus import connect
+from mnemo.gateway import idempotency
+from mnemo.gateway.body import replay
+from mnemo.gateway.idempotency import IdempotencyMiddleware, Kept, fingerprint_of, kept_key
+
+CREDENTIAL = "Bearer mk_test"
+TENANT = "acme"
+
+
+class Handler:
+    """An ASGI app that counts its runs and answers 201 after `delay` seconds."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.runs = 0
+        self.started = asyncio.Event()
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.runs += 1
+        self.started.set()
+        await asyncio.sleep(self.delay)
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b'{"ok":true}'})
+
+
+class State:
+    def __init__(self, kv) -> None:
+        self.idempotency = kv
+
+
+async def _call(middleware: IdempotencyMiddleware, key: str, body: bytes) -> tuple[int, dict]:
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await middleware(_scope(key), replay(body), send)
+    start = sent[0]
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}
+
+
+def _scope(key: str) -> dict:
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/ingest",
+        "query_string": b"",
+        "headers": [(b"authorization", CREDENTIAL.encode()), (b"idempotency-key", key.encode())],
+    }
+
+
+async def _middleware(nats_url: str, app: Handler):
+    nc = await connect(nats_url, name="idem-claims")
+    js = nc.jetstream()
+    bucket = "idemclaims" + uuid.uuid4().hex[:8]
+    kv = await js.create_key_value(KeyValueConfig(bucket=bucket, ttl=600))
+    middleware = IdempotencyMiddleware(app, State(kv))
+
+    async def tenant_of(credential: str) -> str:
+        return TENANT
+
+    middleware._tenant_of = tenant_of  # type: ignore[method-assign]  (no key store here)
+    return nc, kv, middleware
+
+
+async def test_a_claim_nobody_holds_is_taken_over(nats_url, monkeypatch):
+    monkeypatch.setattr(idempotency, "LEASE_SECONDS", 3.0)
+    app = Handler()
+    nc, kv, middleware = await _middleware(nats_url, app)
+    try:
+        key, body = "k-" + uuid.uuid4().hex, b'{"content":"x"}'
+        # What a gateway that died while running the handler leaves: a claim, not done.
+        orphan = Kept(fingerprint=fingerprint_of(_scope(key), body))
+        await kv.create(kept_key(TENANT, CREDENTIAL, key), msgspec.json.encode(orphan))
+
+        status, _ = await asyncio.wait_for(_call(middleware, key, body), 30)
+        assert status == 201 and app.runs == 1
+        status, headers = await _call(middleware, key, body)
+        assert status == 201 and headers.get("idempotent-replayed") == "true"
+        assert app.runs == 1
+    finally:
+        await nc.close()
+
+
+async def test_a_claim_whose_handler_still_runs_is_waited_for(nats_url, monkeypatch):
+    monkeypatch.setattr(idempotency, "LEASE_SECONDS", 1.5)
+    monkeypatch.setattr(idempotency, "RENEW_SECONDS", 0.3)
+    app = Handler(delay=5.0)  # well past the lease: only renewals keep the claim
+    nc, _, middleware = await _middleware(nats_url, app)
+    try:
+        key, body = "k-" + uuid.uuid4().hex, b'{"content":"y"}'
+        first = asyncio.create_task(_call(middleware, key, body))
+        await asyncio.wait_for(app.started.wait(), 30)
+        second = await asyncio.wait_for(_call(middleware, key, body), 60)
+        assert (await first)[0] == 201
+        assert second[0] == 201 and second[1].get("idempotent-replayed") == "true"
+        assert app.runs == 1
+    finally:
+        await nc.close()
