@@ -88,6 +88,10 @@ class FactExtracted(_EventData, tag="fact.extracted", frozen=True, kw_only=True)
     fact: ExtractedFact
     extractor: str
     agent_id: str | None = None  # the agent whose memory said it
+    # Whom the fact describes: the memory's speaker when it names one (metadata.author),
+    # as two people sharing one userId (a conversation, a meeting) are two people; None:
+    # the subject (userId) themselves, as before speakers were read.
+    about: str | None = None
 
 
 class FactCorroborated(_EventData, tag="fact.corroborated", frozen=True, kw_only=True):
@@ -144,6 +148,7 @@ class EntityExtracted(_EventData, tag="entity.extracted", frozen=True, kw_only=T
     entity: ExtractedEntity
     extractor: str
     agent_id: str | None = None
+    about: str | None = None  # whose world it is in: as FactExtracted.about
 
 
 class MemorySynthesized(_EventData, tag="memory.synthesized", frozen=True, kw_only=True):

@@ -221,6 +221,9 @@ class FactsQuery(msgspec.Struct, frozen=True, kw_only=True):
     changed_since: datetime | None = None
     # For an agent-scoped caller: only what was learnt from that agent's memories.
     agent_id: str | None = None
+    # Only the facts about this person (a speaker's name, compared without case); None:
+    # every fact of the subject, whomever it describes.
+    about: str | None = None
 
 
 class FactEvidence(msgspec.Struct, frozen=True, kw_only=True):
@@ -255,6 +258,7 @@ class FactView(msgspec.Struct, frozen=True, kw_only=True):
     extractor: str | None = None
     agent_id: str | None = None
     evidence: list[FactEvidence] = []
+    about: str | None = None  # whom it describes (None: the subject themselves)
 
 
 class FactList(msgspec.Struct, frozen=True, kw_only=True):

@@ -162,6 +162,8 @@ class Fact(msgspec.Struct, rename="camel"):
     extractor: str | None
     agent_id: str | None
     evidence: list[FactEvidence]
+    # Whom it describes: the speaker of its memory (metadata.author); null: the user.
+    about: str | None
 
 
 class Facts(msgspec.Struct):
@@ -376,6 +378,11 @@ USER = Param(
     schema={"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS},
 )
 AGENT = Param("agentId", "only this agent's memories (an agent key: its own agent only)")
+ABOUT = Param(
+    "about",
+    "only the facts about this person: a speaker's name as its memories gave it "
+    "(metadata.author), without case; unset: every fact of the user",
+)
 AS_OF = Param("asOf", "only what had happened by then (valid time)", schema=TIME)
 AS_OF_KNOWLEDGE = Param(
     "asOfKnowledge", "only what Mnemo knew by then (transaction time)", schema=TIME
@@ -547,6 +554,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             AS_OF,
             AS_OF_KNOWLEDGE,
             Param("changedSince", "every fact anything happened to after then", schema=TIME),
+            ABOUT,
         ),
     ),
     ("POST", "/v1/facts/{fact_id}/validate"): Op(

@@ -193,8 +193,8 @@ def _decide(
 
 
 def _stated(request: ChangeFact, fact: Fact, user_id: str, cause: str) -> tuple[str, FactExtracted]:
-    """The fact the caller states: same attribute, kind and category as the one it
-    replaces or contradicts; its statement is what they wrote."""
+    """The fact the caller states: same attribute, kind, category and person as the one
+    it replaces or contradicts; its statement is what they wrote."""
     assert request.content is not None
     content = request.content.strip()
     value = (request.value or content).strip()
@@ -215,4 +215,5 @@ def _stated(request: ChangeFact, fact: Fact, user_id: str, cause: str) -> tuple[
         ),
         extractor=API_EXTRACTOR,
         agent_id=request.agent_id or fact.agent_id,
+        about=fact.about,  # a correction of a person's fact is about that person
     )

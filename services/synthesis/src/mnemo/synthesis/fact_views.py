@@ -11,6 +11,7 @@ import asyncpg
 import msgspec
 
 from mnemo.contracts import FactEvidence, FactList, FactsQuery, FactView
+from mnemo.synthesis.speaker import same_person
 
 _KNOWN = "recorded_at <= coalesce($3::timestamptz, 'infinity')"
 _FACTS = f"""
@@ -63,6 +64,8 @@ class FactViews:
             chosen = [v for v, changed in views if changed and changed > since]
         else:
             chosen = [v for v, _ in views if _holds(v, query.as_of)]
+        if query.about is not None:
+            chosen = [v for v in chosen if same_person(v.about, " ".join(query.about.split()))]
         # Statuses are as of asOf: a fact ended after it still held then.
         chosen = [_as_of(v, query.as_of) for v in chosen]
         chosen.sort(key=lambda v: (-v.valid_from.timestamp(), v.fact_id))
@@ -113,6 +116,7 @@ class FactViews:
                 contradicted_by=[m["other_fact_id"] for m in flags if m["other_fact_id"]],
                 extractor=f["extractor"],
                 agent_id=f["agent_id"],
+                about=f["about"],
                 evidence=[
                     *(
                         [_evidence(f, f["occurred_at"])]

@@ -1,7 +1,7 @@
 """What synthesis does for each recorded memory, and how its read models follow the log."""
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -42,6 +42,7 @@ from mnemo.synthesis.entities import EntityTable
 from mnemo.synthesis.llm import reason_kind
 from mnemo.synthesis.passes import PassTracker
 from mnemo.synthesis.profiles import FactTable
+from mnemo.synthesis.speaker import speaker_of
 from mnemo.synthesis.timeline import Timeline
 from mnemo.synthesis.timelines import Timelines
 from mnemo.telemetry import get_logger
@@ -138,7 +139,7 @@ class SynthesisHandlers:
                     log.info("memory_already_synthesized", memory_id=memory.memory_id)
                     continue
                 if memory.memory_id not in found:
-                    found[memory.memory_id] = await self._extract(tenant_id, memory.content)
+                    found[memory.memory_id] = await self._read(tenant_id, memory, self._extract)
                 decided = self._events(envelope, memory, timeline, found[memory.memory_id])
                 events.extend(decided)
                 done.append((envelope, len(decided)))
@@ -203,7 +204,7 @@ class SynthesisHandlers:
                 self._timelines.keep(stream, timeline, version, key_id)
                 return
             if found is None:
-                found = await self._refiner.extract(tenant_id, memory.content)
+                found = await self._read(tenant_id, memory, self._refiner.extract)
             events = self._refined(synthesized, memory, timeline, found, self._refiner.name)
             expected = version if version >= 0 else NO_STREAM
             try:
@@ -228,6 +229,17 @@ class SynthesisHandlers:
             return
         raise RuntimeError(f"{stream} kept moving; refining the memory will be retried")
 
+    @staticmethod
+    async def _read(
+        tenant_id: str, memory: MemoryRecorded, extract: Callable[..., Awaitable[Any]]
+    ) -> extractor.Extraction:
+        """What the memory says about its speaker; nothing when the assistant's side said
+        it (mnemo.synthesis.speaker): no extractor, and no model, reads it."""
+        if not speaker_of(memory.metadata, memory.user_id).describes_self:
+            return extractor.Extraction(extractor="none:assistant")
+        found: extractor.Extraction = await extract(tenant_id, memory.content)
+        return found
+
     def _refined(
         self,
         synthesized: Envelope,
@@ -248,6 +260,7 @@ class SynthesisHandlers:
                 at=synthesized.occurred_at,
                 found=found,
                 agent_id=memory.agent_id,
+                about=speaker_of(memory.metadata, memory.user_id).about,
             )
         done = MemoryRefined(
             memory_id=memory.memory_id,
@@ -296,6 +309,7 @@ class SynthesisHandlers:
             at=envelope.occurred_at,
             found=found,
             agent_id=memory.agent_id,
+            about=speaker_of(memory.metadata, memory.user_id).about,
         )
         done = MemorySynthesized(
             memory_id=memory.memory_id,

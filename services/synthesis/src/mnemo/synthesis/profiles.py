@@ -48,8 +48,8 @@ class FactTable:
             await conn.executemany(
                 """INSERT INTO synthesis.facts (tenant_id, fact_id, user_id, memory_id,
                        attribute, value, statement, kind, confidence, occurred_at, recorded_at,
-                       category, span_start, span_end, agent_id, extractor)
-                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
+                       category, span_start, span_end, agent_id, extractor, about)
+                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
                    ON CONFLICT DO NOTHING""",
                 facts,
             )
@@ -142,6 +142,7 @@ def _fact(envelope: Envelope) -> tuple[Any, ...]:
         fact.span[1],
         data.agent_id,
         data.extractor,
+        data.about,
     )
 
 

@@ -27,6 +27,7 @@ from mnemo.contracts import (
 from mnemo.synthesis import values
 from mnemo.synthesis.attributes import ATTRIBUTES, OPPOSITES
 from mnemo.synthesis.extractor import Extraction, Finding, Mention, Negation
+from mnemo.synthesis.speaker import same_person
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Fact:
     category: str = "identity"
     single: bool = False
     contradicted: bool = False
+    about: str | None = None  # whom it describes (FactExtracted.about)
 
     def holds_at(self, at: datetime) -> bool:
         return self.valid_from <= at and (self.valid_to is None or at < self.valid_to)
@@ -83,6 +85,7 @@ class Timeline:
                 kind=f.kind,
                 category=f.category,
                 single=f.single,
+                about=data.about,
             )
         elif isinstance(data, FactSuperseded):
             fact = self.facts.get(data.fact_id)
@@ -120,13 +123,20 @@ class Timeline:
         at: datetime,
         found: Extraction,
         agent_id: str | None = None,
+        about: str | None = None,
     ) -> list[Derived]:
         """The events that synthesizing this memory appends, applied to the timeline too.
+        What was found describes `about` (None: the subject): it is weighed against that
+        person's facts only.
 
         Ids derive from `cause` (the memory's event id), so the same memory decided
         again against the same timeline yields the same events.
         """
-        step = _Step(self, cause, memory_id, user_id, at, agent_id, found.extractor)
+        if about is not None:  # one person, one spelling: the first their facts had
+            about = next(
+                (f.about for f in self.facts.values() if same_person(f.about, about)), about
+            )
+        step = _Step(self, cause, memory_id, user_id, at, agent_id, found.extractor, about)
         items: list[Finding | Negation] = [*found.facts, *found.negations]
         for item in sorted(items, key=lambda i: i.span):
             if isinstance(item, Finding):
@@ -148,8 +158,10 @@ class _Step:
         at: datetime,
         agent_id: str | None,
         extractor: str,
+        about: str | None = None,
     ) -> None:
         self.tl = tl
+        self.about = about
         self.extractor = extractor
         self.cause = cause
         self.memory_id = memory_id
@@ -162,10 +174,15 @@ class _Step:
         self.out.append((event_id, data))
         self.tl.apply(data, self.at)
 
+    def mine(self) -> list[Fact]:
+        """The facts of the person this memory speaks about."""
+        return [x for x in self.tl.facts.values() if same_person(x.about, self.about)]
+
     def fact(self, f: Finding) -> None:
+        mine = self.mine()
         same = [
             x
-            for x in self.tl.facts.values()
+            for x in mine
             if x.attribute == f.attribute and values.key(x.value) == values.key(f.value)
         ]
         if covering := next((x for x in same if x.holds_at(self.at) or x.current), None):
@@ -191,11 +208,12 @@ class _Step:
                 ),
                 extractor=self.extractor,
                 agent_id=self.agent_id,
+                about=self.about,
             ),
         )
         rivals = [
             x
-            for x in self.tl.facts.values()
+            for x in mine
             if x.fact_id != fact_id
             and (
                 (spec.single and x.attribute == f.attribute)
@@ -232,6 +250,8 @@ class _Step:
 
     def negation(self, n: Negation) -> None:
         for fact in self.tl.holding(self.at):
+            if not same_person(fact.about, self.about):
+                continue
             if n.attribute is not None and fact.attribute != n.attribute:
                 continue
             if n.value is None:
@@ -275,17 +295,15 @@ class _Step:
         relationship = m.relationship
         # A mention of something this memory placed in the past ("I worked at Acme until
         # I joined Globex", learnt after Globex) relates it as it was, not as it is.
-        for fact in self.tl.facts.values():
+        mine = self.mine()
+        for fact in mine:
             spec = ATTRIBUTES[fact.attribute]
             if (
                 spec.entity_type == m.type
                 and spec.relationship == m.relationship
                 and values.key(fact.value) == values.key(m.name)
                 and fact.valid_to is not None
-                and not any(
-                    x.current and values.key(x.value) == values.key(m.name)
-                    for x in self.tl.facts.values()
-                )
+                and not any(x.current and values.key(x.value) == values.key(m.name) for x in mine)
             ):
                 relationship = spec.former
         self.entity(
@@ -313,6 +331,7 @@ class _Step:
                 ),
                 extractor=self.extractor,
                 agent_id=self.agent_id,
+                about=self.about,
             ),
         )
 

@@ -51,6 +51,7 @@ async def list_facts(request: Request) -> Response[bytes]:
         as_of_knowledge=time_param(request, "asOfKnowledge"),
         changed_since=time_param(request, "changedSince"),
         agent_id=agent_scope(principal, query_param(request, "agentId")),
+        about=query_param(request, "about"),
     )
     found = await deps.ask(request, "synthesis", "facts", query, FactList, tenant)
     assert isinstance(found, FactList)
@@ -173,6 +174,7 @@ def fact_json(fact: FactView) -> dict[str, Any]:
         "contradictedBy": fact.contradicted_by,
         "extractor": fact.extractor,
         "agentId": fact.agent_id,
+        "about": fact.about,
         "evidence": [
             {
                 "memoryId": e.memory_id,

@@ -1,0 +1,50 @@
+"""Who is speaking in a memory, and so whom its first-person statements describe.
+
+One userId may hold more than one voice: an assistant's replies next to its user's lines,
+two people in one conversation or meeting (LoCoMo's turns carry `metadata.author`). What
+"I work at Stripe" says depends on who said it:
+
+- a line whose `metadata.role` is the assistant's side (assistant, agent, ai, bot, model,
+  system, tool, function) says nothing about the user: it yields no facts and no entities;
+- a line with `metadata.author` (or `metadata.speaker`) describes that person: its facts
+  are `about` them, and one person's facts never supersede another's;
+- otherwise the subject (the userId) is speaking, as the seeds describe: `about` is None.
+
+An author equal to the userId is the subject themselves.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+ASSISTANT_ROLES = frozenset(
+    {"assistant", "agent", "ai", "bot", "model", "system", "tool", "function"}
+)
+MAX_NAME = 100  # a longer "author" is not a name
+
+
+@dataclass(frozen=True)
+class Speaker:
+    about: str | None  # whom the memory's first-person statements describe
+    describes_self: bool = True  # False: the assistant's side, no facts about anyone
+
+
+def speaker_of(metadata: dict[str, Any] | None, user_id: str) -> Speaker:
+    metadata = metadata or {}
+    role = metadata.get("role")
+    if isinstance(role, str) and role.strip().lower() in ASSISTANT_ROLES:
+        return Speaker(about=None, describes_self=False)
+    for field in ("author", "speaker"):
+        name = metadata.get(field)
+        if isinstance(name, str) and 0 < len(name.strip()) <= MAX_NAME:
+            name = " ".join(name.split())
+            if name.casefold() == user_id.casefold():
+                return Speaker(about=None)
+            return Speaker(about=name)
+    return Speaker(about=None)
+
+
+def same_person(a: str | None, b: str | None) -> bool:
+    """Whether two `about` values name one person (names compare without case)."""
+    if a is None or b is None:
+        return a is b
+    return a.casefold() == b.casefold()

@@ -1,0 +1,63 @@
+"""Whom facts describe, through the public API and the real pipeline: two speakers in one
+userId (metadata.author) keep their own facts, neither supersedes the other's; the
+assistant's lines (metadata.role) become no fact; a third party named by a speaker is
+their relation, not them; GET /v1/facts?about= lists one person's facts."""
+
+from .test_llm_extractor import event
+
+
+def _say(api, user_id: str, content: str, **metadata: str) -> str:
+    sent = api.post(
+        "/v1/ingest", json={"userId": user_id, "content": content, "metadata": metadata}
+    )
+    assert sent.status_code == 202, sent.text
+    return sent.headers["x-correlation-id"]
+
+
+def _facts(api, user_id: str, **params: str) -> set[tuple[str | None, str, str]]:
+    response = api.get("/v1/facts", params={"userId": user_id, **params})
+    assert response.status_code == 200, response.text
+    return {(f["about"], f["attribute"], f["value"]) for f in response.json()["facts"]}
+
+
+def test_two_speakers_an_assistant_and_a_third_party_in_one_conversation(api, user_id):
+    said = [
+        _say(api, user_id, "I work at Acme. I live in Lisbon.", author="Audrey"),
+        _say(api, user_id, "I work at Globex. My sister Emma works at Initech.", author="Andrew"),
+        _say(api, user_id, "I work at OpenAI and I live in Tokyo.", role="assistant"),
+        _say(api, user_id, "I just joined Umbrella.", author="audrey"),
+        _say(api, user_id, "I live in Paris."),
+    ]
+    for correlation in said:  # every memory read (the assistant's too) before asserting
+        event(api, correlation, "memory.synthesized")
+    everyone = {
+        ("Audrey", "employer", "Umbrella"),
+        ("Audrey", "location", "Lisbon"),
+        ("Andrew", "employer", "Globex"),
+        ("Andrew", "sister", "Emma"),
+        (None, "location", "Paris"),
+    }
+    assert _facts(api, user_id) == everyone
+    assert _facts(api, user_id, about="AUDREY") == {
+        ("Audrey", "employer", "Umbrella"),
+        ("Audrey", "location", "Lisbon"),
+    }
+    assert _facts(api, user_id, about="Andrew") == {
+        ("Andrew", "employer", "Globex"),
+        ("Andrew", "sister", "Emma"),
+    }
+    assert _facts(api, user_id, about="Nobody") == set()
+    # Audrey's move replaced her own employer, and nobody else's.
+    history = api.get("/v1/facts", params={"userId": user_id, "changedSince": "2000-01-01"})
+    ended = {
+        (f["about"], f["value"]) for f in history.json()["facts"] if f["status"] == "superseded"
+    }
+    assert ended == {("Audrey", "Acme")}
+    assistant = event(api, said[2], "memory.synthesized")
+    assert assistant["fact_ids"] == [] and assistant["extractor"] == "none:assistant"
+
+
+def test_facts_about_someone_unknown_is_an_empty_list_and_a_long_name_is_400(api, user_id):
+    assert _facts(api, user_id, about="Audrey") == set()
+    refused = api.get("/v1/facts", params={"userId": user_id, "about": "x" * 300})
+    assert refused.status_code == 400 and "about" in refused.text
