@@ -13,7 +13,7 @@ VENV_STAMP := .venv/.mnemo-synced
 LLM_STAMP := .venv/.mnemo-llm-synced
 SYNC_EXTRAS = $(if $(wildcard $(LLM_STAMP)),--extra llm)
 
-.PHONY: install install-llm run test test-llm test-unit test-integration test-e2e fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-locomo-qa bench-synthesis bench-cpu clean
+.PHONY: install install-llm run test test-llm test-unit test-integration test-e2e fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-locomo-qa bench-synthesis bench-facts bench-cpu clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -93,6 +93,10 @@ bench-locomo: install
 # an OpenAI-compatible endpoint (--llm-url ...), so it installs the llm extra.
 bench-locomo-qa: install-llm
 	.venv/bin/python bench/locomo_qa.py $(BENCH_ARGS)
+
+# Facts against LoCoMo's observations (bench/facts.py); `--extractor llm` needs the llm extra.
+bench-facts: install $(if $(findstring llm,$(BENCH_ARGS)),install-llm)
+	.venv/bin/python bench/facts.py $(BENCH_ARGS)
 
 bench-synthesis: install
 	.venv/bin/python bench/synthesis.py $(BENCH_ARGS)

@@ -79,7 +79,7 @@ async def main() -> None:
     refiner = llm if settings.llm_extract else None
     handlers = SynthesisHandlers(store, PassTracker(host.pool), timelines, built_in, refiner)
     topology = host.topology
-    host.consume(
+    reading = host.consume(
         ConsumerSpec(
             durable=f"{SERVICE}-memories",
             stream=topology.evt_stream,
@@ -88,6 +88,7 @@ async def main() -> None:
         handlers.memory_recorded,
         handlers.memories_recorded,
     )
+    host.backlog("rules", reading)  # memories the first phase has yet to read
     # The model reads the memories recorded while it is configured to: from when it is
     # first configured (not the whole log's past), and not, when it comes back, those of
     # the time it was off (its durable goes when it is turned off; the rules' facts stand).
