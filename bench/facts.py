@@ -10,8 +10,8 @@ each fact is about. Scored, per conversation and overall:
   cosine similarity of all-MiniLM-L6-v2 embeddings of the fact's statement and the
   observation, both without the speakers' names (whom it is about is checked apart), at or
   above --threshold. 0.5 by default, set by reading the 60 pairs nearest 0.55 on conv-26
-  (`--show-pairs 60`; bench/data/facts_pairs.json keeps them with the labels given): from
-  0.5 up most pairs state the same thing, below 0.45 most share only a topic;
+  (`--show-pairs 60` prints them): from 0.5 up most pairs state the same thing, below 0.45
+  most share only a topic;
 - precision: the share of facts that a gold observation of their person states (same
   test) — a lower bound: LoCoMo's observations do not list everything said;
 - attribution: of the facts matching some observation, the share whose person is that
