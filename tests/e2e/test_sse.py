@@ -356,6 +356,10 @@ def test_mnemo_tail_prints_a_line_per_event(stack, api):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as at a terminal: a test run started in the background (`make test &`)
+        # passes SIGINT ignored to its children, and Python then never raises
+        # KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines: list[str] = []
 
