@@ -40,7 +40,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-from local_stack import describe, local_stack, machine
+from local_stack import describe, local_stack, machine, start_local_model
 from locomo import call
 from locomo_data import Conversation, parse_conversation
 
@@ -301,18 +301,7 @@ def main() -> None:
             if args.llm_url:
                 url, name = args.llm_url, args.llm_model
             else:
-                from mnemo.runtime.llm_model import QWEN_CODER_1_5B, assemble
-                from mnemo.runtime.llm_server import LlmServer
-
-                print("joining / starting the local model ...", flush=True)
-                path = assemble(QWEN_CODER_1_5B, Path(args.models_dir))
-                server = LlmServer(
-                    path,
-                    QWEN_CODER_1_5B.name,
-                    log_path=Path(tmp) / "llm.log",
-                    pid_file=Path(tmp) / "llm.pid",
-                )
-                url, name = server.start(), QWEN_CODER_1_5B.name
+                server, url, name = start_local_model(Path(tmp), args.models_dir)
             os.environ.update(
                 MNEMO_LLM_URL=url,
                 MNEMO_LLM_MODEL=name,

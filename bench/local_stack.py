@@ -107,3 +107,27 @@ def local_stack(
                 raise SystemExit("the stack did not become healthy")
             time.sleep(0.5)
         yield LocalStack(base_url=base, api_key=key, database_url=dsn, pid=run.pid)
+
+
+def start_local_model(
+    tmp: Path, models_dir: str, *, api_key: str | None = None, context_tokens: int | None = None
+) -> tuple[Any, str, str]:
+    """The bundled local model, joined (once) into `models_dir` and served from `tmp`:
+    (the running LlmServer, its URL, the model's name). `api_key`: the key it demands."""
+    from mnemo.runtime.llm_model import QWEN_CODER_1_5B, assemble
+    from mnemo.runtime.llm_server import LlmServer
+
+    key_file = None
+    if api_key is not None:
+        key_file = tmp / "key"
+        key_file.write_text(api_key)
+    print("joining / starting the local model ...", flush=True)
+    server = LlmServer(
+        assemble(QWEN_CODER_1_5B, Path(models_dir)),
+        QWEN_CODER_1_5B.name,
+        api_key_file=key_file,
+        log_path=tmp / "llm.log",
+        pid_file=tmp / "llm.pid",
+        context_tokens=context_tokens,
+    )
+    return server, server.start(), QWEN_CODER_1_5B.name

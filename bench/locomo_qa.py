@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from local_stack import describe, local_stack, machine
+from local_stack import describe, local_stack, machine, start_local_model
 from locomo import Figures, call, ingest, wait_dense, wait_indexed
 from locomo_data import CATEGORIES, Conversation, load
 
@@ -270,23 +270,13 @@ def main() -> None:
         if args.llm_url:
             url, name, key = args.llm_url, args.llm_model, args.llm_key
         else:
-            from mnemo.runtime.llm_model import QWEN_CODER_1_5B, assemble
-            from mnemo.runtime.llm_server import LlmServer
-
-            key_file = Path(tmp) / "key"
             key = "sk-bench-" + os.urandom(12).hex()
-            key_file.write_text(key)
-            print("joining / starting the local model ...", flush=True)
-            path = assemble(QWEN_CODER_1_5B, Path(args.models_dir))
-            server = LlmServer(
-                path,
-                QWEN_CODER_1_5B.name,
-                api_key_file=key_file,
-                log_path=Path(tmp) / "llm.log",
-                pid_file=Path(tmp) / "llm.pid",
+            server, url, name = start_local_model(
+                Path(tmp),
+                args.models_dir,
+                api_key=key,
                 context_tokens=FULL_CONTEXT_TOKENS if args.full_context else None,
             )
-            url, name = server.start(), QWEN_CODER_1_5B.name
         try:
             model = Model(url, name, key)
             judge = (

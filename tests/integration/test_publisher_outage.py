@@ -23,6 +23,18 @@ async def _connected(nc) -> None:
         await asyncio.sleep(0.1)
 
 
+async def _lose(own_nats, nc) -> None:
+    """Kill the server, and wait until the client has noticed it is gone."""
+    assert own_nats._proc is not None
+    own_nats._proc.kill()
+    own_nats._proc.wait()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while nc.is_connected:
+        assert loop.time() < deadline, "the client never noticed the server was gone"
+        await asyncio.sleep(0.05)
+
+
 async def test_publishing_works_again_after_thousands_were_refused(own_nats):
     nc = await connect(own_nats.url, name="outage-test")
     topology = Topology(root="pubout")
@@ -30,14 +42,7 @@ async def test_publishing_works_again_after_thousands_were_refused(own_nats):
     publisher = Publisher(nc, topology, "tests", ack_timeout=5.0)
     try:
         await publisher.publish_command(command(), correlation_id="c", causation_id="c")
-        assert own_nats._proc is not None
-        own_nats._proc.kill()
-        own_nats._proc.wait()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 30
-        while nc.is_connected:  # the client notices the server is gone
-            assert loop.time() < deadline
-            await asyncio.sleep(0.05)
+        await _lose(own_nats, nc)
         for _ in range(REFUSED):
             with pytest.raises(PublishError):
                 await publisher.publish_command(command(), correlation_id="c", causation_id="c")
@@ -69,14 +74,7 @@ async def test_what_was_queued_when_the_connection_broke_is_never_sent_later(own
         late = f"PUB {subject} 4\r\nlate\r\n".encode()
         nc._pending.append(late)
         nc._pending_data_size += len(late)
-        assert own_nats._proc is not None
-        own_nats._proc.kill()
-        own_nats._proc.wait()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 30
-        while nc.is_connected:  # the client notices the server is gone
-            assert loop.time() < deadline
-            await asyncio.sleep(0.05)
+        await _lose(own_nats, nc)
         own_nats.start()
         await _connected(nc)
         # Acknowledged, so whatever the new connection carried before it has reached the

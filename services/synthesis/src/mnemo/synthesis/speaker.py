@@ -36,11 +36,16 @@ def speaker_of(metadata: dict[str, Any] | None, user_id: str) -> Speaker:
     for field in ("author", "speaker"):
         name = metadata.get(field)
         if isinstance(name, str) and 0 < len(name.strip()) <= MAX_NAME:
-            name = " ".join(name.split())
+            name = normal_name(name)
             if name.casefold() == user_id.casefold():
                 return Speaker(about=None)
             return Speaker(about=name)
     return Speaker(about=None)
+
+
+def normal_name(name: str) -> str:
+    """A name as `about` keeps it: its words, single-spaced."""
+    return " ".join(name.split())
 
 
 def same_person(a: str | None, b: str | None) -> bool:
