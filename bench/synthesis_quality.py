@@ -16,6 +16,7 @@ import yaml
 from mnemo.contracts import EntityExtracted
 from mnemo.synthesis import extractor, values
 from mnemo.synthesis.attributes import ATTRIBUTES
+from mnemo.synthesis.names import MENTIONED
 from mnemo.synthesis.timeline import Timeline
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "synthesis_quality.yaml"
@@ -62,15 +63,17 @@ def synthesize(case: dict[str, Any]) -> Outcome:
         for order, (_, data) in enumerate(derived):
             if isinstance(data, EntityExtracted):
                 e = data.entity
-                seen = (at, i * 1000 + order, (values.key(e.value), e.type, e.relationship))
-                if e.entity_id not in latest or seen[:2] > latest[e.entity_id][:2]:
+                # as the read model ranks them: a relationship said beats a mere mention
+                known = e.relationship != MENTIONED
+                seen = (known, at, i * 1000 + order), (values.key(e.value), e.type, e.relationship)
+                if e.entity_id not in latest or seen[0] > latest[e.entity_id][0]:
                     latest[e.entity_id] = seen
     current = {(f.attribute, values.key(f.value)) for f in timeline.holding()}
     ended = {(f.attribute, values.key(f.value)) for f in timeline.facts.values() if not f.current}
     return Outcome(
         facts=current,
         ended=ended - current,
-        entities={item for _, _, item in latest.values()},
+        entities={item for _, item in latest.values()},
     )
 
 

@@ -306,3 +306,33 @@ def test_batch_remember_as_the_seed_writes_it(v2, agent):
         headers=token,
     )
     assert wrong.status_code == 422 and "type" in wrong.text
+
+
+def test_recall_about_one_speaker_gives_their_own_words_and_facts(v2, agent):
+    token = session(v2, agent)
+    said = [
+        {"content": "I work at Acme and I love sailing.", "metadata": {"author": "Audrey"}},
+        {"content": "I work at Globex and I love sailing.", "metadata": {"author": "Andrew"}},
+        {"content": "You both love sailing, I hear.", "metadata": {"role": "assistant"}},
+    ]
+    stored = v2.post(f"/agents/{agent}/batch-remember", json={"memories": said}, headers=token)
+    assert stored.status_code == 201, stored.text
+
+    def recall(**params: str) -> set[str]:
+        params = {"query": "sailing and work", **params}
+        found = v2.get(f"/agents/{agent}/recall", params=params, headers=token)
+        assert found.status_code == 200, found.text
+        return {m["content"] for m in found.json()["memories"]}
+
+    eventually(lambda: len(recall()) == 3)
+    assert recall(about="audrey") == {said[0]["content"]}
+    assert recall(about="Andrew") == {said[1]["content"]}
+    assert recall(about=agent) == set()  # the assistant's line is nobody's own words
+
+    def current(**params: str) -> set[str]:
+        found = v2.get(f"/agents/{agent}/recall/current", params=params, headers=token)
+        return {m["content"] for m in found.json()["memories"]}
+
+    eventually(lambda: "Works at Globex" in current())
+    assert "Works at Acme" in current(about="Audrey")
+    assert "Works at Globex" not in current(about="Audrey")

@@ -3,7 +3,10 @@ userId (metadata.author) keep their own facts, neither supersedes the other's; t
 assistant's lines (metadata.role) become no fact; a third party named by a speaker is
 their relation, not them; GET /v1/facts?about= lists one person's facts."""
 
+import uuid
+
 from .test_llm_extractor import event
+from .waiting import eventually
 
 
 def _say(api, user_id: str, content: str, **metadata: str) -> str:
@@ -61,3 +64,67 @@ def test_facts_about_someone_unknown_is_an_empty_list_and_a_long_name_is_400(api
     assert _facts(api, user_id, about="Audrey") == set()
     refused = api.get("/v1/facts", params={"userId": user_id, "about": "x" * 300})
     assert refused.status_code == 400 and "about" in refused.text
+
+
+def _words(items) -> str:
+    return " | ".join(items)
+
+
+def test_each_person_has_a_profile_an_entity_graph_and_a_pack_of_their_own(api, user_id):
+    agent = "speakers-" + uuid.uuid4().hex[:6]
+    lines = [
+        ("I work at Acme. We got another cat named Bailey.", {"author": "Audrey"}),
+        ("I work at Globex. My sister Emma visited me in Lisbon.", {"author": "Andrew"}),
+        ("I live in Paris.", {}),
+    ]
+    said = []
+    for content, metadata in lines:
+        body = {"userId": user_id, "agentId": agent, "content": content, "metadata": metadata}
+        sent = api.post("/v1/ingest", json=body)
+        assert sent.status_code == 202, sent.text
+        said.append(sent.headers["x-correlation-id"])
+    for correlation in said:
+        event(api, correlation, "memory.synthesized")
+
+    def profile(**params: str) -> str:
+        got = api.get("/v1/context", params={"userId": user_id, **params})
+        assert got.status_code == 200, got.text
+        return _words(got.json()["static"] + got.json()["dynamic"])
+
+    everyone = profile()
+    assert "Acme" in everyone and "Globex" in everyone and "Paris" in everyone
+    audrey = profile(about="audrey")
+    assert "Acme" in audrey and "Globex" not in audrey and "Paris" not in audrey
+    assert profile(about=user_id) == "Lives in Paris"  # the user's own lines
+    assert profile(about="Nobody") == ""
+
+    def graph(**params: str) -> set[tuple[str, str, str]]:
+        got = api.get("/v1/entities", params={"userId": user_id, **params})
+        assert got.status_code == 200, got.text
+        return {(e["name"], e["type"], e["relationship"]) for e in got.json()["entities"]}
+
+    assert graph(about="Audrey") == {
+        ("Acme", "organization", "employer"),
+        ("Bailey", "pet", "pet"),
+    }
+    assert graph(about="ANDREW") == {
+        ("Globex", "organization", "employer"),
+        ("Emma", "person", "sister"),
+        ("Lisbon", "place", "mentioned"),
+    }
+    assert graph(about=user_id) == {("Paris", "place", "lives in")}
+    assert graph(type="pet") == {("Bailey", "pet", "pet")}
+
+    path = f"/v1/agents/{agent}/packs/latest"
+
+    def knowledge(**params: str) -> str:
+        def compiled():
+            r = api.get(path, params={"userId": user_id, **params})
+            return r.status_code == 200 and r
+
+        got = eventually(compiled)
+        return _words(k["content"] for k in got.json()["content"]["knowledge"])
+
+    assert "Acme" in knowledge() and "Globex" in knowledge()
+    andrew = knowledge(about="Andrew")
+    assert "Globex" in andrew and "Acme" not in andrew

@@ -78,3 +78,48 @@ def test_hedged_statements_are_less_sure():
     sure = extract("I'm going to learn to sail.").facts[0]
     hedged = extract("I think I'm going to learn to sail.").facts[0]
     assert hedged.value == sure.value and hedged.confidence < sure.confidence
+
+
+def mentions(text: str) -> list[tuple[str, str, str]]:
+    return [(m.name, m.type, m.relationship) for m in extract(text).mentions]
+
+
+def test_names_said_in_passing_are_mentions_typed_by_the_words_around_them():
+    assert mentions(
+        "We got another cat named Bailey. I love my dogs Pepper, Precious and Panda."
+    ) == [
+        ("Bailey", "pet", "pet"),
+        ("Pepper", "pet", "pet"),
+        ("Precious", "pet", "pet"),
+        ("Panda", "pet", "pet"),
+    ]
+    assert mentions("And yup, I do- Oscar, my guinea pig.") == [("Oscar", "pet", "pet")]
+    assert mentions("It was a gift from my grandma in my home country, Sweden.") == [
+        ("Sweden", "place", "mentioned")
+    ]
+    assert mentions('I loved "Becoming Nicole" by Amy Ellis Nutt.') == [
+        ("Becoming Nicole", "product", "mentioned"),
+        ("Amy Ellis Nutt", "person", "mentioned"),
+    ]
+    assert mentions("We saw the Perseid meteor shower, then walked in Pride Month.") == [
+        ("Perseid", "event", "mentioned"),
+        ("Pride Month", "event", "mentioned"),
+    ]
+    assert mentions("Our group, 'Connected LGBTQ Activists', meets weekly.") == [
+        ("Connected LGBTQ Activists", "organization", "mentioned")
+    ]
+
+
+def test_a_capital_that_only_starts_a_sentence_or_spells_an_acronym_is_no_name():
+    assert mentions("Dancing is fun. LOL. Yesterday was great. Thanks, I'm Kim.") == []
+
+
+def test_names_in_questions_and_conditions_are_not_read():
+    assert mentions("Have you been to Lisbon? If I had met Sam I would know.") == []
+
+
+def test_a_name_a_rule_read_is_mentioned_once_with_its_relationship():
+    assert mentions("My friend Raj lives in Madrid. I no longer use Notion.") == [
+        ("Raj", "person", "friend"),
+        ("Madrid", "place", "mentioned"),
+    ]

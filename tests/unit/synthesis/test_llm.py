@@ -73,7 +73,7 @@ def test_a_quote_not_in_the_memory_falls_back_to_the_value():
                 mentions=[
                     {
                         "name": "Sarah",
-                        "type": "pet",
+                        "type": "vehicle",
                         "relationship": "x",
                         "confidence": 0.5,
                         "quote": "Sarah",

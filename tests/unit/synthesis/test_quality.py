@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from mnemo.contracts import ENTITY_TYPES
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 
 from synthesis_quality import load, score
@@ -33,7 +35,7 @@ def test_the_quality_set_is_big_enough_and_well_formed():
         for attribute, *_ in (case.get("facts") or []) + (case.get("ended") or []):
             assert isinstance(attribute, str), case["id"]
         for entity in case.get("entities") or []:
-            assert len(entity) == 3 and entity[1] in {"person", "organization", "tool", "place"}
+            assert len(entity) == 3 and entity[1] in ENTITY_TYPES
 
 
 @pytest.mark.parametrize("bucket", sorted(FLOORS))

@@ -1,10 +1,10 @@
-"""Whom a memory's facts describe (mnemo.synthesis.speaker): two people sharing one userId
+"""Whom a memory's facts describe (mnemo.contracts.speakers): two people sharing one userId
 keep their own facts, one's never supersedes or ends the other's; the assistant's side
 says nothing about anyone; an author equal to the userId is the user."""
 
 from mnemo.contracts import FactExtracted, FactSuperseded
+from mnemo.contracts.speakers import speaker_of
 from mnemo.synthesis.extractor import extract
-from mnemo.synthesis.speaker import speaker_of
 from mnemo.synthesis.timeline import Timeline
 
 from .test_timeline import day

@@ -54,7 +54,7 @@ FACT_CATEGORIES = (
 )
 
 # What an entity in a subject's world can be (the `type` of an entity).
-ENTITY_TYPES = ("person", "organization", "tool", "place")
+ENTITY_TYPES = ("person", "organization", "tool", "place", "pet", "product", "event")
 
 
 class ExtractedFact(msgspec.Struct, frozen=True, kw_only=True):

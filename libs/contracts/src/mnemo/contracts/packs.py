@@ -24,6 +24,8 @@ class PackQuery(msgspec.Struct, frozen=True, kw_only=True):
     preset: str = "conversational"
     max_tokens: int = DEFAULT_MAX_TOKENS
     actor: str = "system"
+    # The profile of this person only (mnemo.contracts.speakers.is_about); None: the user's.
+    about: str | None = None
 
 
 class PackView(msgspec.Struct, frozen=True, kw_only=True):

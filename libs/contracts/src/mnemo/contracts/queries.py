@@ -172,6 +172,8 @@ class ProfileQuery(msgspec.Struct, frozen=True, kw_only=True):
     as_of_knowledge: datetime | None = None
     # For an agent-scoped caller: only what was learnt from that agent's memories.
     agent_id: str | None = None
+    # Only the facts about this person (mnemo.contracts.speakers.is_about); None: all.
+    about: str | None = None
 
 
 class Profile(msgspec.Struct, frozen=True, kw_only=True):
@@ -190,6 +192,8 @@ class EntitiesQuery(msgspec.Struct, frozen=True, kw_only=True):
     as_of_knowledge: datetime | None = None
     # For an agent-scoped caller: only what was learnt from that agent's memories.
     agent_id: str | None = None
+    # Only the entities this person mentioned (mnemo.contracts.speakers.is_about).
+    about: str | None = None
 
 
 class EntityView(msgspec.Struct, frozen=True, kw_only=True):

@@ -380,8 +380,10 @@ USER = Param(
 AGENT = Param("agentId", "only this agent's memories (an agent key: its own agent only)")
 ABOUT = Param(
     "about",
-    "only the facts about this person: a speaker's name as its memories gave it "
-    "(metadata.author), without case; unset: every fact of the user",
+    "only what this person said of themselves (facts, profile) or named (entities): a "
+    "speaker's name as the memories gave it (metadata.author), without case, or the userId "
+    "for the user's own lines; unset: everyone in the user's memories",
+    schema={"type": "string", "maxLength": MAX_ID_CHARS},
 )
 AS_OF = Param("asOf", "only what had happened by then (valid time)", schema=TIME)
 AS_OF_KNOWLEDGE = Param(
@@ -517,6 +519,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             Param("limit", "relevant memories, 1-20, default 5", schema=ints(1, 20)),
             AS_OF,
             AS_OF_KNOWLEDGE,
+            ABOUT,
         ),
     ),
     ("POST", "/v1/answer"): Op(
@@ -529,7 +532,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         errors=(400, 401, 404, 422, 429),
     ),
     ("GET", "/v1/entities"): Op(
-        "People, organizations, tools and places in a user's memories",
+        "The people, pets, organizations, tools, places, products and events in a user's memories",
         "synthesis",
         200,
         Entities,
@@ -539,7 +542,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             AGENT,
             AS_OF,
             AS_OF_KNOWLEDGE,
-            Param("type", "person, organization, tool or place", schema=one_of(ENTITY_TYPES)),
+            Param(
+                "type", "the entity type: " + ", ".join(ENTITY_TYPES), schema=one_of(ENTITY_TYPES)
+            ),
+            ABOUT,
         ),
     ),
     ("GET", "/v1/facts"): Op(
@@ -697,6 +703,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         params=(
             Param("agent_id", "the agent's id", required=True),
             Param("userId", "the end user (else all of the agent's memories)"),
+            ABOUT,
             Param(
                 "query",
                 "steers which long-term memories and knowledge come first",

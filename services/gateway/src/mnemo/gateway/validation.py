@@ -9,6 +9,7 @@ import msgspec
 from litestar import Request
 
 from mnemo.contracts.limits import (
+    MAX_ID_CHARS,
     MAX_MESSAGE_BYTES,
     MAX_METADATA_BYTES,
     instant_problem,
@@ -178,3 +179,9 @@ def check_values(value: Any, path: str = "", status: int = 400) -> None:
             stack.extend((v, f"{at}.{k}" if at else str(k)) for k, v in node.items())
         elif isinstance(node, list | tuple):
             stack.extend((v, f"{at}[{i}]") for i, v in enumerate(node))
+
+
+def about_param(request: Request) -> str | None:
+    """`?about=`: one person of the user's memories (a speaker's name as metadata.author
+    gave it, or the userId for the user themselves; mnemo.contracts.speakers.is_about)."""
+    return query_param(request, "about", max_len=MAX_ID_CHARS)

@@ -16,8 +16,10 @@ from mnemo.contracts import (
     MemorySynthesized,
     QueryError,
 )
+from mnemo.contracts.speakers import normal_name
+from mnemo.synthesis.names import MENTIONED
 
-_GRAPH = """
+_GRAPH = f"""
     WITH visible AS (
         SELECT * FROM synthesis.entity_mentions
         WHERE tenant_id = $1 AND user_id = $2
@@ -25,6 +27,8 @@ _GRAPH = """
           AND recorded_at <= coalesce($4::timestamptz, 'infinity')
           AND ($5::text IS NULL OR type = $5)
           AND ($6::text IS NULL OR agent_id = $6)
+          -- mnemo.contracts.speakers.is_about, in SQL: NULL is the user themselves
+          AND ($7::text IS NULL OR lower(coalesce(about, user_id)) = lower($7))
     )
     SELECT DISTINCT ON (entity_id)
         entity_id, name, type, relationship,
@@ -33,7 +37,9 @@ _GRAPH = """
         min(occurred_at) OVER (PARTITION BY entity_id) AS first_seen,
         max(occurred_at) OVER (PARTITION BY entity_id) AS last_seen
     FROM visible
-    ORDER BY entity_id, occurred_at DESC, global_position DESC
+    -- what the latest mention that said a relationship says; a name only said in
+    -- passing ("mentioned") never replaces one
+    ORDER BY entity_id, (relationship = '{MENTIONED}'), occurred_at DESC, global_position DESC
 """
 
 
@@ -47,8 +53,9 @@ class EntityTable:
             await conn.executemany(
                 """INSERT INTO synthesis.entity_mentions (tenant_id, event_id, user_id,
                        entity_id, name, type, relationship, confidence, memory_id,
-                       occurred_at, recorded_at, global_position, agent_id)
-                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT DO NOTHING""",
+                       occurred_at, recorded_at, global_position, agent_id, about)
+                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+                   ON CONFLICT DO NOTHING""",
                 mentions,
             )
         subjects = {
@@ -108,6 +115,7 @@ class EntityTable:
                 query.as_of_knowledge,
                 query.type,
                 query.agent_id,
+                normal_name(query.about) if query.about is not None else None,
             )
         entities = [
             EntityView(
@@ -144,4 +152,5 @@ def _mention(envelope: Envelope) -> tuple[Any, ...]:
         envelope.recorded_at,
         envelope.global_position,
         data.agent_id,
+        data.about,
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from mnemo.synthesis import values
 from mnemo.synthesis.attributes import ATTRIBUTES, ROLES, role_attribute
+from mnemo.synthesis.names import names
 from mnemo.synthesis.values import NAME as _NAME
 
 NAME = "rules-v2"
@@ -539,7 +540,18 @@ def extract(text: str) -> Extraction:
         for pattern, apply in _RULES:
             for match in pattern.finditer(sentence):
                 apply(s, match)
+        _in_passing(s, 0.6)
     return dedupe(out)
+
+
+def _in_passing(s: _Sentence, conf: float) -> None:
+    """The names of the sentence that no rule read, as mentions (`mnemo.synthesis.names`)."""
+    taken = [m.span for m in s.out.mentions] + [n.span for n in s.out.negations]
+    for name in names(s.text):
+        at = (s.offset + name.span[0], s.offset + name.span[1])
+        if any(a < at[1] and at[0] < b for a, b in taken):
+            continue
+        s.mention(name.name, name.type, name.relationship, conf, range(*name.span))
 
 
 def dedupe(out: Extraction) -> Extraction:

@@ -11,7 +11,7 @@ import asyncpg
 import msgspec
 
 from mnemo.contracts import FactEvidence, FactList, FactsQuery, FactView
-from mnemo.synthesis.speaker import normal_name, same_person
+from mnemo.contracts.speakers import is_about
 
 _KNOWN = "recorded_at <= coalesce($3::timestamptz, 'infinity')"
 _FACTS = f"""
@@ -65,8 +65,8 @@ class FactViews:
         else:
             chosen = [v for v, _ in views if _holds(v, query.as_of)]
         if query.about is not None:
-            about = normal_name(query.about)
-            chosen = [v for v in chosen if same_person(v.about, about)]
+            about = query.about
+            chosen = [v for v in chosen if is_about(v.about, query.user_id, about)]
         # Statuses are as of asOf: a fact ended after it still held then.
         chosen = [_as_of(v, query.as_of) for v in chosen]
         chosen.sort(key=lambda v: (-v.valid_from.timestamp(), v.fact_id))

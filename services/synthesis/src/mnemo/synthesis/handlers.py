@@ -29,6 +29,7 @@ from mnemo.contracts import (
     derived_id,
     utcnow,
 )
+from mnemo.contracts.speakers import speaker_of
 from mnemo.eventlog import (
     NO_STREAM,
     EventStore,
@@ -42,7 +43,6 @@ from mnemo.synthesis.entities import EntityTable
 from mnemo.synthesis.llm import reason_kind
 from mnemo.synthesis.passes import PassTracker
 from mnemo.synthesis.profiles import FactTable
-from mnemo.synthesis.speaker import speaker_of
 from mnemo.synthesis.timeline import Timeline
 from mnemo.synthesis.timelines import Timelines
 from mnemo.telemetry import get_logger
@@ -234,7 +234,7 @@ class SynthesisHandlers:
         tenant_id: str, memory: MemoryRecorded, extract: Callable[..., Awaitable[Any]]
     ) -> extractor.Extraction:
         """What the memory says about its speaker; nothing when the assistant's side said
-        it (mnemo.synthesis.speaker): no extractor, and no model, reads it."""
+        it (mnemo.contracts.speakers): no extractor, and no model, reads it."""
         if not speaker_of(memory.metadata, memory.user_id).describes_self:
             return extractor.Extraction(extractor="none:assistant")
         found: extractor.Extraction = await extract(tenant_id, memory.content)

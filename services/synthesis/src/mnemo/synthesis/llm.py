@@ -85,8 +85,9 @@ they wrote). Answer only JSON following the given schema.
   value is the short value ("Stripe", "Lisbon", "TypeScript"); statement is a short third-person
   sentence ("Works at Stripe"); confidence in [0, 1].
 - negations: facts the speaker says no longer hold (attribute or null, value or null).
-- mentions: people, organizations, tools and places (type one of {", ".join(ENTITY_TYPES)})
-  with how they relate to the speaker ("manager", "employer", "uses", "lives in").
+- mentions: the people, pets, organizations, tools, places, products (books, songs, films)
+  and events named (type one of {", ".join(ENTITY_TYPES)}) with how they relate to the
+  speaker ("manager", "employer", "uses", "lives in", "pet", or "mentioned").
 - quote: the exact words of the memory each item comes from, copied verbatim.
 Questions and hypotheticals state nothing."""
 

@@ -150,7 +150,10 @@ class PackCompiler:
         profile = (
             await self._facts.profile(
                 ProfileQuery(
-                    tenant_id=query.tenant_id, user_id=query.user_id, agent_id=query.agent_id
+                    tenant_id=query.tenant_id,
+                    user_id=query.user_id,
+                    agent_id=query.agent_id,
+                    about=query.about,
                 )
             )
             if query.user_id
@@ -261,6 +264,7 @@ def _basis(query: PackQuery, memories: Sequence[MemoryView], profile: Profile) -
     for part in (
         query.agent_id,
         query.user_id or "",
+        query.about or "",
         query.query or "",
         query.preset,
         str(query.max_tokens),

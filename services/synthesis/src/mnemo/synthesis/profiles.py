@@ -16,12 +16,13 @@ from mnemo.contracts import (
     Profile,
     ProfileQuery,
 )
+from mnemo.contracts.speakers import is_about
 
 # A fact holds at (asOf, asOfKnowledge) if it began by asOf, was known by asOfKnowledge,
 # and no end known by asOfKnowledge came at or before asOf (no asOf: any known end). An
 # agent-scoped profile has what that agent's memories said (first or again).
 _HOLDING = """
-    SELECT f.statement, f.kind FROM synthesis.facts f
+    SELECT f.statement, f.kind, f.about FROM synthesis.facts f
     WHERE f.tenant_id = $1 AND f.user_id = $2
       AND f.occurred_at <= coalesce($3::timestamptz, 'infinity')
       AND f.recorded_at <= coalesce($4::timestamptz, 'infinity')
@@ -112,6 +113,8 @@ class FactTable:
         )
         lists: dict[str, list[str]] = {"static": [], "dynamic": []}
         seen: set[str] = set()
+        if query.about is not None:
+            rows = [r for r in rows if is_about(r["about"], query.user_id, query.about)]
         for row in rows:
             # Newest first; a statement that two facts make (one slotted in late) counts once.
             key = row["statement"].lower()

@@ -24,10 +24,10 @@ from mnemo.contracts import (
     MemorySynthesized,
     derived_id,
 )
+from mnemo.contracts.speakers import same_person
 from mnemo.synthesis import values
 from mnemo.synthesis.attributes import ATTRIBUTES, OPPOSITES
 from mnemo.synthesis.extractor import Extraction, Finding, Mention, Negation
-from mnemo.synthesis.speaker import same_person
 
 
 @dataclass

@@ -57,6 +57,7 @@ from mnemo.contracts import (
     SearchResult,
 )
 from mnemo.contracts.limits import MAX_QUERY_CHARS
+from mnemo.contracts.speakers import spoken_by
 from mnemo.gateway import answering
 from mnemo.gateway.auth import Principal, authorize, require_master
 from mnemo.gateway.deps import deps_of
@@ -65,7 +66,7 @@ from mnemo.gateway.routes.context import time_param
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 from mnemo.gateway.routes.memories import agent_memories
 from mnemo.gateway.secrets import redacted
-from mnemo.gateway.validation import as_json, int_param, query_param
+from mnemo.gateway.validation import about_param, as_json, int_param, query_param
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -579,9 +580,12 @@ async def _recall(request: Request, agent_id: str, *, as_of: bool) -> Response[b
     limit = int_param(request, "limit", default=10, low=1, high=100)
     memory_type = query_param(request, "memory_type")
     when = _when(request, "as_of") if as_of else None
+    about = about_param(request)
     hits = await _search(request, principal, agent_id, query, limit, as_of=when)
     if memory_type:
         hits = [h for h in hits if h.metadata.get("memory_type", "fact") == memory_type]
+    if about is not None:  # one person's own words (mnemo.contracts.speakers)
+        hits = [h for h in hits if spoken_by(h.metadata, h.user_id or agent_id, about)]
     memories = [_hit_json(h) for h in hits[:limit]]
     data: dict[str, Any] = {"query": query, "memories": memories, "count": len(memories)}
     if when is not None:
@@ -656,7 +660,12 @@ async def recall_current(request: Request, agent_id: str) -> Response[bytes]:
         request,
         "synthesis",
         "facts",
-        FactsQuery(tenant_id=principal.tenant_id, user_id=subject, agent_id=agent_id),
+        FactsQuery(
+            tenant_id=principal.tenant_id,
+            user_id=subject,
+            agent_id=agent_id,
+            about=about_param(request),
+        ),
         FactList,
         principal.tenant_id,
     )

@@ -12,7 +12,7 @@ from mnemo.contracts.limits import MAX_QUERY_CHARS, instant_problem
 from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.validation import as_json, int_param, query_param
+from mnemo.gateway.validation import about_param, as_json, int_param, query_param
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -71,6 +71,7 @@ async def context(request: Request) -> Response[bytes]:
         as_of=as_of,
         as_of_knowledge=as_of_knowledge,
         agent_id=agent_id,
+        about=about_param(request),
     )
     asks = [deps.ask(request, "synthesis", "profile", profile_query, Profile, tenant)]
     if q:

@@ -1,5 +1,6 @@
-"""GET /v1/entities: the entity graph of a user (people, organizations, tools, places),
-each with its relationship to the user, asOf and asOfKnowledge like /v1/context."""
+"""GET /v1/entities: the entity graph of a user (people, pets, organizations, tools, places,
+products, events), each with its relationship to the user, asOf and asOfKnowledge like
+/v1/context, and `about` one speaker's mentions only."""
 
 from litestar import Request, Response, get
 
@@ -7,7 +8,7 @@ from mnemo.contracts import ENTITY_TYPES, EntitiesQuery, EntityGraph
 from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.routes.context import time_param
-from mnemo.gateway.validation import as_json, query_param
+from mnemo.gateway.validation import about_param, as_json, query_param
 
 
 @get("/v1/entities")
@@ -24,6 +25,7 @@ async def entities(request: Request) -> Response[bytes]:
         as_of=time_param(request, "asOf"),
         as_of_knowledge=time_param(request, "asOfKnowledge"),
         agent_id=agent_scope(principal, query_param(request, "agentId")),
+        about=about_param(request),
     )
     graph = await deps.ask(request, "synthesis", "entities", query, EntityGraph, tenant)
     assert isinstance(graph, EntityGraph)

@@ -15,7 +15,7 @@ from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.context import time_param
 from mnemo.gateway.secrets import redacted
-from mnemo.gateway.validation import as_json, decode_body, query_param
+from mnemo.gateway.validation import about_param, as_json, decode_body, query_param
 
 MAX_TEXT = 1000
 
@@ -51,7 +51,7 @@ async def list_facts(request: Request) -> Response[bytes]:
         as_of_knowledge=time_param(request, "asOfKnowledge"),
         changed_since=time_param(request, "changedSince"),
         agent_id=agent_scope(principal, query_param(request, "agentId")),
-        about=query_param(request, "about"),
+        about=about_param(request),
     )
     found = await deps.ask(request, "synthesis", "facts", query, FactList, tenant)
     assert isinstance(found, FactList)

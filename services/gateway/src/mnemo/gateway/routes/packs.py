@@ -10,7 +10,7 @@ from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.validation import as_json, int_param, query_param
+from mnemo.gateway.validation import about_param, as_json, int_param, query_param
 
 
 def pack_query(
@@ -22,6 +22,7 @@ def pack_query(
     preset: str | None,
     max_tokens: int,
 ) -> PackQuery:
+    """The pack a request asks for; `?about=` narrows its profile to one person."""
     agent_scope(principal, agent_id)
     preset = preset or "conversational"
     if preset not in PRESETS:
@@ -36,6 +37,7 @@ def pack_query(
         preset=preset,
         max_tokens=max_tokens,
         actor=principal.actor,
+        about=about_param(request),
     )
 
 

@@ -10,6 +10,9 @@ two people in one conversation or meeting (LoCoMo's turns carry `metadata.author
   are `about` them, and one person's facts never supersede another's;
 - otherwise the subject (the userId) is speaking, as the seeds describe: `about` is None.
 
+Read models that answer `?about=NAME` (facts, profile, entities, packs, MEMANTO recall)
+keep what `is_about` says: NAME is a speaker, or the userId for the user themselves.
+
 An author equal to the userId is the subject themselves.
 """
 
@@ -49,7 +52,21 @@ def normal_name(name: str) -> str:
 
 
 def same_person(a: str | None, b: str | None) -> bool:
-    """Whether two `about` values name one person (names compare without case)."""
+    """Whether two `about` values name one person (names compare without case, as
+    PostgreSQL's lower() does where a read model filters in SQL)."""
     if a is None or b is None:
         return a is b
-    return a.casefold() == b.casefold()
+    return a.lower() == b.lower()
+
+
+def is_about(about: str | None, user_id: str, wanted: str) -> bool:
+    """Whether what is `about` someone (None: the user themselves) is about `wanted`, a name
+    as a caller asks for it (`?about=`); the userId names the user themselves."""
+    return same_person(about if about is not None else user_id, normal_name(wanted))
+
+
+def spoken_by(metadata: dict[str, Any] | None, user_id: str, wanted: str) -> bool:
+    """Whether a memory is `wanted`'s own words (`is_about` its speaker; never the
+    assistant's side)."""
+    speaker = speaker_of(metadata, user_id)
+    return speaker.describes_self and is_about(speaker.about, user_id, wanted)
