@@ -123,3 +123,35 @@ def test_a_name_a_rule_read_is_mentioned_once_with_its_relationship():
         ("Raj", "person", "friend"),
         ("Madrid", "place", "mentioned"),
     ]
+
+
+def test_what_they_did_have_and_feel_in_conversation():
+    assert facts(
+        "I just signed up for a pottery class yesterday. I went to an LGBTQ support group. "
+        "I started transitioning three years ago. I've got two kids. "
+        "I'm so excited about the art show."
+    ) == [
+        ("experience", "a pottery class"),
+        ("experience", "an LGBTQ support group"),
+        ("experience", "transitioning"),
+        ("possession", "two kids"),
+        ("feeling", "the art show"),
+    ]
+    assert extract("I'm so excited about the art show.").facts[0].statement == (
+        "Is excited about the art show"
+    )
+
+
+def test_a_rule_of_its_own_wins_over_a_generic_experience():
+    assert facts("I joined Globex last week.") == [("employer", "Globex")]
+
+
+def test_values_about_the_listener_or_pointing_back_or_cut_off_are_no_facts():
+    assert (
+        facts(
+            "I love how you use it. I'd love to check them out. I love to. I'm planning a few. "
+            "I love how it's both a creative outlet and a form of therapy. "
+            "I also use it to speak up and push. I went to a few weeks ago."
+        )
+        == []
+    )

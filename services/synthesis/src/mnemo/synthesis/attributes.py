@@ -71,6 +71,12 @@ _FIXED = [
     Attribute("dislike", "preferences", "static", False),
     Attribute("plan", "plans", "dynamic", False),
     Attribute("activity", "activities", "dynamic", False),
+    # what they did or went through ("went to a pride parade", "signed up for a class")
+    Attribute("experience", "activities", "dynamic", False),
+    # what they have ("two kids", "a guinea pig", "new running shoes")
+    Attribute("possession", "identity", "static", False),
+    # how they feel about something ("excited about the art show")
+    Attribute("feeling", "preferences", "dynamic", False),
     Attribute("partner", "relations", "static", True, "person", "partner", "former partner"),
 ]
 

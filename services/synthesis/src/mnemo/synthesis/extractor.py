@@ -92,6 +92,8 @@ class _Sentence:
     out: Extraction
 
     def fact(self, attribute: str, value: str, template: str, conf: float, span: range) -> None:
+        if not values.says_something(value):
+            return
         statement = template.format(value, a=values.with_article(value))
         found = Finding(
             attribute,
@@ -147,6 +149,8 @@ def fact_list(attribute: str, pattern: str, template: str, conf: float, tools: b
         if not tools and re.search(r"\b(?:anymore|any more)\b", rest, re.I):
             return
         for value, _, end in read(s.text, m.end()):
+            if not values.says_something(value):
+                break  # the list was no list of things ("I love how it's ... and ...")
             s.fact(attribute, value, template, conf, range(m.start(), end))
 
     _RULES.append((re.compile(pattern, re.I), apply))
@@ -415,6 +419,66 @@ negation(
     _PHRASE,
 )
 
+# what they did, have and feel (conversational; LoCoMo-like turns) ---------------------
+# what follows such a verb is a thing done or had: an article, a possessive, a number, a name,
+# or (after "started") an activity
+_OBJECT = (
+    r"(?=(?:a|an|the|my|our|some|two|three|four|five|several|new)\s|(?-i:[A-Z])|"
+    r"(?<=started )[a-z]+ing\b|(?<=began )[a-z]+ing\b|(?<=took up )[a-z]+ing\b)"
+)
+_THEN = r"(?:just |recently |finally |actually |really |also |even |once |last \w+ )*"
+for _verb, _template in (
+    (r"went to", "Went to {}"),
+    (r"(?:attended|went to see)", "Attended {}"),
+    (r"visited", "Visited {}"),
+    (r"(?:took part in|participated in|competed in)", "Took part in {}"),
+    (r"signed up for", "Signed up for {}"),
+    (r"(?:joined|became a member of)", "Joined {}"),
+    (r"(?:started|began|took up)", "Started {}"),
+    (r"(?:volunteered|volunteer) (?:at|with|for)", "Volunteers at {}"),
+    (r"(?:ran|finished|completed) (?=a |an |the |my )", "Ran {}"),
+    (r"(?:painted|drew|made|built|wrote|baked|knitted|created)", "Made {}"),
+    (r"(?:met|met up with)", "Met {}"),
+    (r"(?:adopted|got|bought|received|picked up)", "Got {}"),
+    (r"(?:learned|learnt) (?:how )?to", "Learned to {}"),
+):
+    fact("experience", rf"{_I} {_THEN}{_verb} {_OBJECT}", _PHRASE, _template, 0.65)
+fact(
+    "possession",
+    rf"(?:{_I} {_NOW}(?:have|own|have got)|{_IVE} got) (?=(?:a|an|two|three|four|five|"
+    rf"some|my own|[a-z]+ new) )",
+    _PHRASE,
+    "Has {}",
+    0.7,
+)
+fact(
+    "preference",
+    rf"{_I} {_NOW}(?:absolutely |totally )?(?:like|love|adore|enjoy) (?=to [a-z])",
+    _PHRASE,
+    "Likes {}",
+    0.7,
+)
+fact(
+    "experience",
+    rf"{_IVE} {_NOW}been (?=[a-z]+ing\b)(?!being|thinking|wanting|feeling|going|getting|doing|"
+    rf"trying|meaning|looking|hoping|planning|talking|saying|telling|having)",
+    _PHRASE,
+    "Has been {}",
+    0.65,
+)
+
+
+@_rule(
+    rf"{_IM} {_NOW}(?:so |very |really |super |pretty |kind of |a bit |a little )*"
+    rf"(?P<feel>excited|thrilled|nervous|proud|grateful|thankful|worried|stressed|"
+    rf"anxious|scared|curious|happy|glad) (?P<about>about|of|for|with) "
+)
+def _feeling(s: _Sentence, m: re.Match[str]) -> None:
+    if found := values.read_phrase(s.text, m.end()):
+        template = f"Is {m.group('feel').lower()} {m.group('about').lower()} {{}}"
+        s.fact("feeling", found[0], template, 0.6, range(m.start(), found[1]))
+
+
 # relations --------------------------------------------------------------------------
 
 
@@ -554,6 +618,10 @@ def _in_passing(s: _Sentence, conf: float) -> None:
         s.mention(name.name, name.type, name.relationship, conf, range(*name.span))
 
 
+def _overlap(a: Finding, b: Finding) -> bool:
+    return a.span[0] < b.span[1] and b.span[0] < a.span[1]
+
+
 def dedupe(out: Extraction) -> Extraction:
     """Each fact, negation and mention once (the first said), in order of appearance."""
     facts: dict[tuple[str, str], Finding] = {}
@@ -565,10 +633,13 @@ def dedupe(out: Extraction) -> Extraction:
     # A value both said and denied in one memory ("I switched from Jira to Linear" has no
     # such clash; "I left Acme" read as a place and a job does): the denial wins.
     denied = {values.key(n.value) for n in negations.values() if n.value}
+    # What a rule of its own read ("I joined Globex": employer) is no experience as well.
+    specific = [f for f in facts.values() if f.attribute != "experience"]
     kept = [
         f
         for f in facts.values()
         if not (values.key(f.value) in denied and f.attribute != "dislike")
+        and not (f.attribute == "experience" and any(_overlap(f, o) for o in specific))
     ]
     mentions: dict[tuple[str, str], Mention] = {}
     for m in sorted(out.mentions, key=lambda m: m.span):

@@ -26,10 +26,13 @@ _STOP = (
     r"until|if|next (?:week|month|year|summer|spring|fall|autumn|winter)|this (?:week|"
     r"month|year|summer|spring|fall|autumn|winter)|last (?:week|month|year)|tomorrow|"
     r"soon|already|yet|as (?:a|an)|at the|in the (?:evenings?|mornings?|afternoons?)|"
-    r"at night|on the side"
+    r"at night|on the side|yesterday|today|tonight|last \w+|(?:about |almost |over |nearly )?"
+    r"(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d+|a few|several) \w+ ago"
 )
 _PHRASE_END = re.compile(rf"\s+(?:{_STOP})\b|\s*[,;:()\"“”]|\s+-\s|$", re.I)
-_LIST_END = re.compile(rf"\s+(?:{_STOP.replace('and I|and we|and my|', '')})\b|\s*[;:()]|$", re.I)
+_LIST_END = re.compile(
+    rf"\s+(?:{_STOP.replace('and I|and we|and my|', '')})\b|\s*[;:()]|\s+[-–—]\s|$", re.I
+)
 _LIST_SPLIT = re.compile(r",\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+|\s*&\s*")
 _PRONOUN = re.compile(r"(?:i|we|he|she|they|it|you|this|that)\b", re.I)
 
@@ -68,6 +71,42 @@ _NOT_A_TOOL = {
     "public",
     "up",
 }
+_ADVERBS = (
+    "Thankfully",
+    "Hopefully",
+    "Honestly",
+    "Actually",
+    "Finally",
+    "Luckily",
+    "Sadly",
+    "Unfortunately",
+    "Fortunately",
+    "Really",
+    "Basically",
+    "Recently",
+    "Usually",
+    "Definitely",
+    "Totally",
+    "Seriously",
+    "Literally",
+    "Apparently",
+    "Obviously",
+    "Clearly",
+    "Surprisingly",
+    "Personally",
+    "Originally",
+    "Eventually",
+    "Absolutely",
+    "Certainly",
+    "Anyway",
+    "Also",
+    "Plus",
+    "Yeah",
+    "Wow",
+    "Oh",
+    "Well",
+    "So",
+)
 _NOT_A_NAME = {
     "I",
     "He",
@@ -97,6 +136,8 @@ _NOT_A_NAME = {
     "Today",
     "Yesterday",
     "Tomorrow",
+    # sentence adverbs that start a sentence with a capital ("Thankfully, my son ...")
+    *_ADVERBS,
 }
 
 Read = tuple[str, int] | None
@@ -155,6 +196,32 @@ def read_phrase(text: str, at: int) -> Read:
     return value, at + len(value)
 
 
+# A value that is about the listener ("how you use it"), points at what was said before
+# ("those", "it"), or stops mid-phrase ("a safe", "a few", "to") states nothing on its own.
+_LISTENER = re.compile(r"\b(?:you|your|yours|yourself|y'all)\b", re.I)
+_POINTER = re.compile(r"^(?:how|what|why|when|whether|those|these|them|it|that|this|to|so)\b", re.I)
+_DANGLING = re.compile(
+    r"\b(?:a|an|the|to|of|for|with|and|or|my|our|their|his|her|this|that|few|some|safe|"
+    r"new|more|other|same|such|very|so|really|about|like|both|all|ago|stuff|things|something|"
+    r"anything|everything|lot|one|idea|myself|on|in|at|up|out|off|into|over|from|by)$",
+    re.I,
+)
+_REFERS = re.compile(r"\b(?:it|its|it's|those|them|these|this|that|there)\b", re.I)
+_CLAUSE = re.compile(r"\s(?:is|are|was|were|am|has been|have been)\s", re.I)
+
+
+def says_something(value: str) -> bool:
+    """Whether a value read after a trigger states something about the speaker by itself."""
+    value = value.strip()
+    return not (
+        _LISTENER.search(value)
+        or _POINTER.match(value)
+        or _DANGLING.search(value)
+        or _REFERS.search(value)
+        or _CLAUSE.search(f" {value} ")
+    )
+
+
 def read_list(text: str, at: int) -> list[tuple[str, int, int]]:
     """The items of "hiking, climbing and kayaking", each with its span."""
     end = _LIST_END.search(text, at)
@@ -165,8 +232,9 @@ def read_list(text: str, at: int) -> list[tuple[str, int, int]]:
         start = text.find(piece, pos)
         pos = start + len(piece)
         value = piece.strip().rstrip(".!")
-        if 2 <= len(value) <= 60 and not _PRONOUN.match(value):
-            items.append((value, start, start + len(value)))
+        if not 2 <= len(value) <= 60 or _PRONOUN.match(value):
+            break  # "how you use it ... and teach": after a non-item, no list
+        items.append((value, start, start + len(value)))
     return items
 
 
@@ -175,8 +243,9 @@ def read_tools(text: str, at: int) -> list[tuple[str, int, int]]:
     found = []
     for _, start, _end in read_list(text, at):
         tool = read_tool(text, start)
-        if tool:
-            found.append((tool[0], start, tool[1]))
+        if not tool:
+            break  # "I use it to ... and push": what follows no tool names none
+        found.append((tool[0], start, tool[1]))
     return found
 
 
