@@ -1,5 +1,9 @@
 """Wiring: settings -> app -> uvicorn."""
 
+import asyncio
+import socket
+from types import FrameType
+
 import uvicorn
 
 from mnemo.gateway.app import SERVICE, create_asgi
@@ -9,13 +13,36 @@ from mnemo.settings import SettingsError, load_settings
 from mnemo.telemetry import configure
 
 
+class Server(uvicorn.Server):
+    """uvicorn takes SIGTERM at once but looks at it only after the app's startup, which
+    waits for NATS: a gateway started while NATS is away would never stop. A signal that
+    comes before startup is done cancels it (nothing has been accepted yet)."""
+
+    _serving: "asyncio.Task[None] | None" = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        self._loop, self._serving = loop, asyncio.current_task()
+        try:
+            await super().serve(sockets)
+        except asyncio.CancelledError:
+            if self.started:
+                raise
+            # stopped before it served anything
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if not self.started and self._serving is not None:
+            self._loop.call_soon_threadsafe(self._serving.cancel)
+
+
 def main() -> None:
     try:
         settings = load_settings(GatewaySettings)
     except SettingsError as exc:
         raise SystemExit(f"configuration error: {exc}") from None
     configure(SERVICE, level=settings.log_level, otlp_endpoint=settings.otlp_endpoint)
-    server = uvicorn.Server(
+    server = Server(
         uvicorn.Config(
             create_asgi(settings),
             host=settings.gateway_host,
