@@ -107,7 +107,7 @@ _ADVERBS = (
     "Well",
     "So",
 )
-_NOT_A_NAME = {
+NOT_A_NAME = {
     "I",
     "He",
     "She",
@@ -151,7 +151,7 @@ def read_name(text: str, at: int) -> Read:
     if not match:
         return None
     value = match.group(0).rstrip("'’-")
-    if not value or value.split(" ")[0] in _NOT_A_NAME:
+    if not value or value.split(" ")[0] in NOT_A_NAME:
         return None
     return value, at + len(value)
 
@@ -170,7 +170,7 @@ def read_person(text: str, at: int) -> Read:
 def clean_name(name: str) -> str | None:
     """`name` without leading words that are not names ("Today Tom" -> "Tom")."""
     words = name.split(" ")
-    while words and words[0] in _NOT_A_NAME:
+    while words and words[0] in NOT_A_NAME:
         words = words[1:]
     return " ".join(words) or None
 
