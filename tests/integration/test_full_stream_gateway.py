@@ -36,7 +36,9 @@ def small_gateway(nats_url: str, bus_root: str, tmp_path: Path) -> Iterator[http
         "MNEMO_AUTH_FAILURE_LIMIT": "0",
     }
     log = open(tmp_path / "gateway.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "mnemo.gateway"], env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnemo.gateway"], env=env, stdout=log, stderr=log
+    )
     client = httpx.Client(
         base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY}"}, timeout=30
     )
