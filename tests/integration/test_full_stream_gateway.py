@@ -98,3 +98,10 @@ def test_an_ingest_the_full_stream_cannot_store_gets_507(small_gateway, nats_url
     assert batch.status_code == 507
     assert small_gateway.post("/v1/ingest", json=item).status_code == 507
     assert asyncio.run(_stored_commands(nats_url, bus_root)) == accepted
+
+
+def test_the_probe_path_answers_without_a_key(small_gateway):
+    """deploy/k8s probes the gateway on /api/server/ping: no key, no bus, 200."""
+    answer = httpx.get(small_gateway.base_url.join("/api/server/ping"), timeout=30)
+    assert answer.status_code == 200
+    assert answer.json()["pong"] is True
