@@ -16,7 +16,7 @@ from mnemo.bus import (
     key_value,
 )
 from mnemo.contracts import Topology
-from mnemo.settings import JetStreamSettings
+from mnemo.settings import JetStreamSettings, SettingsError
 
 from .test_bus import command
 
@@ -95,8 +95,10 @@ async def test_a_restart_with_other_settings_updates_streams_and_consumers(js_of
 async def test_settings_jetstream_cannot_apply_stop_the_service_with_the_reason(js_of):
     nc, topology = js_of
     # One server: more than one replica is refused, for a new stream and an existing one.
-    with pytest.raises(StreamConfigRefused, match=r"stream .*_CMD.*replicas"):
+    with pytest.raises(StreamConfigRefused, match=r"stream .*_CMD.*replicas") as refused:
         await ensure_streams(nc.jetstream(), topology, JetStreamSettings(stream_replicas=3))
+    # A configuration error: `mnemo.host.run` ends the service with it, no traceback.
+    assert isinstance(refused.value, SettingsError)
     await ensure_streams(nc.jetstream(), topology)
     with pytest.raises(StreamConfigRefused, match="replicas"):
         await ensure_streams(nc.jetstream(), topology, JetStreamSettings(stream_replicas=3))

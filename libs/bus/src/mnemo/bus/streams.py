@@ -5,8 +5,8 @@ Their replicas, ages, sizes, discard policies and duplicate window come from the
 stream made before with other values is updated to them. JetStream updates in place the
 limits (max age, max bytes, discard, duplicate window) and, in a cluster, the replicas;
 it never changes a stream's storage type or its retention to or from work-queue, and a
-single server refuses more than one replica. Those refusals stop the service with the
-stream's name and the server's reason, never a half-applied config.
+single server refuses more than one replica. Those refusals stop the service at start
+(a configuration error) with the stream's name and the server's reason.
 """
 
 from nats.js import JetStreamContext
@@ -14,7 +14,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import APIError, BadRequestError
 
 from mnemo.contracts import Topology
-from mnemo.settings import JetStreamSettings
+from mnemo.settings import JetStreamSettings, SettingsError
 
 
 def stream_configs(
@@ -56,8 +56,9 @@ class UnsupportedServer(RuntimeError):
     """The NATS server is too old for what Mnemo needs."""
 
 
-class StreamConfigRefused(RuntimeError):
-    """JetStream refused to create or update a stream to the configured settings."""
+class StreamConfigRefused(SettingsError):
+    """JetStream refused to create or update a stream to the configured settings: a
+    configuration error (a service stops at start with it, as for a malformed setting)."""
 
 
 def check_server(version: tuple[int, int]) -> None:
