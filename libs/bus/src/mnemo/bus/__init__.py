@@ -9,10 +9,10 @@ with ack-after-commit, bounded backoff and dead letters), and `serve`/`ask`/`Que
 from mnemo.bus.connection import connect
 from mnemo.bus.consumer import BatchHandler, Consumer, ConsumerSpec, Delivery, Handler, Reject
 from mnemo.bus.erasure import erase_subject
-from mnemo.bus.kv import erasable_key_value, kv_stream
-from mnemo.bus.publisher import Publisher, PublishError, context_ids
+from mnemo.bus.kv import erasable_key_value, key_value, kv_stream
+from mnemo.bus.publisher import Publisher, PublishError, StreamFull, context_ids
 from mnemo.bus.queries import OVERLOADED, QueryFailed, ask, serve
-from mnemo.bus.streams import ensure_streams, stream_configs
+from mnemo.bus.streams import StreamConfigRefused, ensure_streams, stream_configs
 
 __all__ = [
     "OVERLOADED",
@@ -25,12 +25,15 @@ __all__ = [
     "Publisher",
     "QueryFailed",
     "Reject",
+    "StreamConfigRefused",
+    "StreamFull",
     "ask",
     "connect",
     "context_ids",
     "ensure_streams",
     "erasable_key_value",
     "erase_subject",
+    "key_value",
     "kv_stream",
     "serve",
     "stream_configs",

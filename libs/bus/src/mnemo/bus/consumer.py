@@ -32,6 +32,7 @@ from mnemo.bus.dead_letters import dead_letter_headers, parse
 from mnemo.bus.failures import is_dependency_failure
 from mnemo.bus.publisher import Publisher
 from mnemo.contracts import Headers, Signal, derived_id, utcnow
+from mnemo.settings import JetStreamSettings
 from mnemo.telemetry import MessageContext, extract_trace, get_logger, message_context, tracer
 
 log = get_logger(__name__)
@@ -77,7 +78,9 @@ class ConsumerSpec:
     filter_subjects: list[str]
     # Failures of the message itself (not of a dependency) before it is dead-lettered.
     max_deliver: int = 5
-    ack_wait: float = 30.0
+    # None: MNEMO_CONSUMER_ACK_WAIT and MNEMO_CONSUMER_MAX_ACK_PENDING (JetStreamSettings).
+    ack_wait: float | None = None
+    max_ack_pending: int | None = None
     batch: int = 64
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
@@ -96,9 +99,13 @@ class Consumer:
         spec: ConsumerSpec,
         handler: Handler,
         batch_handler: BatchHandler | None = None,
+        settings: JetStreamSettings | None = None,
     ) -> None:
+        settings = settings or JetStreamSettings()
         self._publisher = publisher
         self._spec = spec
+        self._ack_wait = spec.ack_wait or settings.consumer_ack_wait
+        self._max_ack_pending = spec.max_ack_pending or settings.consumer_max_ack_pending
         self._handler = handler
         self._batch_handler = batch_handler
         self._wait = wait_exponential(
@@ -114,17 +121,18 @@ class Consumer:
         self.dead_lettered = 0
 
     async def ensure(self) -> None:
-        """Create the durable consumer if it does not exist yet."""
+        """Create the durable consumer, or update an existing one to this config (JetStream
+        updates ack wait and max ack pending in place; replicas follow the stream's)."""
         spec = self._spec
         config = ConsumerConfig(
             durable_name=spec.durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=spec.deliver_policy,
-            ack_wait=spec.ack_wait,
+            ack_wait=self._ack_wait,
             # Unlimited: an outage must not use deliveries up; failures are counted here.
             max_deliver=-1,
             filter_subjects=spec.filter_subjects,
-            max_ack_pending=1000,
+            max_ack_pending=self._max_ack_pending,
             **spec.extra,
         )
         await self._publisher.js.add_consumer(spec.stream, config)
@@ -140,7 +148,7 @@ class Consumer:
             durable_name=f"{spec.durable}-replay",
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            ack_wait=spec.ack_wait,
+            ack_wait=self._ack_wait,
             max_deliver=-1,
             filter_subject=self._topology.dlq_replay_subject(spec.durable),
             max_ack_pending=100,
@@ -187,7 +195,7 @@ class Consumer:
         of its unsettled messages is in progress: a slow handler (a model call takes tens
         of seconds) or a long batch must not see its later messages redelivered, and done
         twice, while they are still waiting their turn here."""
-        every = max(self._spec.ack_wait / 3, 0.1)
+        every = max(self._ack_wait / 3, 0.1)
         while True:
             await asyncio.sleep(every)
             for msg in msgs:

@@ -1,11 +1,14 @@
 """Publishing commands, events and signals with the headers every message carries."""
 
 import asyncio
+import json
 from collections.abc import Sequence
 
 import msgspec
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.errors import APIError
 
 from mnemo.contracts import Command, Envelope, Headers, Signal, Topology, subject_tag
 from mnemo.telemetry import current_context, inject_trace
@@ -15,6 +18,57 @@ _encoder = msgspec.json.Encoder()
 
 class PublishError(Exception):
     """JetStream did not acknowledge a publish in time: nothing may be assumed stored."""
+
+
+class StreamFull(PublishError):
+    """JetStream refused to store a message: its stream (or the server's or the account's
+    storage) is at its limit. Nothing was stored; a retry fails until there is room."""
+
+
+# JetStream's refusals to store: resource limits of the account (10002) or of the server
+# (10047), and the stream's own store failing (10077: maximum bytes or messages exceeded).
+_STORE_REFUSED = frozenset({10002, 10047, 10077})
+
+
+def refusal(error: APIError) -> PublishError:
+    """The PublishError for a publish JetStream answered with `error`."""
+    reason = f"JetStream refused the publish: {error.description} (err_code {error.err_code})"
+    if error.err_code in _STORE_REFUSED:
+        return StreamFull(reason)
+    return PublishError(reason)
+
+
+class _JetStream(JetStreamContext):
+    """nats-py's JetStreamContext, but a publish_async that JetStream refuses fails at once.
+
+    nats-py (2.16) builds the refusal with `APIError.from_error`, which raises instead of
+    returning, inside the reply callback: the future is never settled and the publisher
+    waited its whole ack timeout, then reported a time-out for what was a clear "no"
+    (a full stream). Here the refusal settles the future with the error."""
+
+    async def _handle_async_reply(self, msg: Msg) -> None:
+        token = msg.subject[len(self._nc._inbox_prefix) + 22 + 2 :]
+        future = self._publish_async_futures.get(token)
+        if future is None or future.done() or not msg.data:
+            await super()._handle_async_reply(msg)
+            return
+        try:
+            answer = json.loads(msg.data)
+        except ValueError:
+            answer = None
+        if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+            error = answer["error"]
+            future.set_exception(
+                refusal(
+                    APIError(
+                        code=error.get("code"),
+                        err_code=error.get("err_code"),
+                        description=error.get("description"),
+                    )
+                )
+            )
+            return
+        await super()._handle_async_reply(msg)
 
 
 def message_headers(
@@ -53,7 +107,7 @@ class Publisher:
         self, nc: Client, topology: Topology, service: str, *, ack_timeout: float = 5.0
     ) -> None:
         self.nc = nc
-        self.js: JetStreamContext = nc.jetstream(timeout=ack_timeout)
+        self.js: JetStreamContext = _JetStream(nc, timeout=ack_timeout)
         self.topology = topology
         self.service = service
         self._ack_timeout = ack_timeout
@@ -160,6 +214,10 @@ class Publisher:
             for future in futures:
                 future.cancel()
             raise PublishError(f"no JetStream ack within {self._ack_timeout}s") from exc
+        except PublishError:
+            raise
+        except APIError as exc:
+            raise refusal(exc) from exc
         except Exception as exc:
             raise PublishError(f"JetStream refused a publish: {exc}") from exc
         for ack in acks:

@@ -25,6 +25,7 @@ from mnemo.bus.queries import Endpoint
 from mnemo.contracts import HealthReport, Topology
 from mnemo.eventlog import connect as connect_db
 from mnemo.eventlog import migrate, migrate_eventlog
+from mnemo.host.probes import ProbeServer
 from mnemo.settings import DatabaseSettings, ServiceSettings
 from mnemo.telemetry import configure, get_logger
 
@@ -55,15 +56,22 @@ class Host:
         self._optional: set[str] = set()
         self._backlogs: dict[str, Consumer] = {}
         self._running: list[asyncio.Task[None]] = []
+        self._probes: ProbeServer | None = None
+        self._serving = False  # consumers and queries run: the replica is ready
 
     async def start(self, migrations: dict[str, Path] | None = None) -> None:
         """Connect to NATS (and Postgres when configured), create streams, run migrations."""
         configure(
             self.service, level=self.settings.log_level, otlp_endpoint=self.settings.otlp_endpoint
         )
+        if self.settings.probe_port is not None:
+            # First, so an orchestrator sees the process alive (and not ready) while it
+            # connects, migrates and loads what it needs.
+            self._probes = ProbeServer(self.settings.probe_port, self._readiness)
+            await self._probes.start()
         self.nc = await connect(self.settings.nats_url, name=f"mnemo-{self.service}")
         self.publisher = Publisher(self.nc, self.topology, self.service)
-        await ensure_streams(self.publisher.js, self.topology)
+        await ensure_streams(self.publisher.js, self.topology, self.settings)
         self._checks["nats"] = self._check_nats
         if isinstance(self.settings, DatabaseSettings):
             self.pool = await connect_db(self.settings.database_url)
@@ -78,7 +86,7 @@ class Host:
         self, spec: ConsumerSpec, handler: Handler, batch_handler: BatchHandler | None = None
     ) -> Consumer:
         assert self.publisher is not None, "start() first"
-        consumer = Consumer(self.publisher, spec, handler, batch_handler)
+        consumer = Consumer(self.publisher, spec, handler, batch_handler, self.settings)
         self._consumers.append(consumer)
         return consumer
 
@@ -121,6 +129,11 @@ class Host:
                 backlog[name] = await asyncio.wait_for(consumer.pending(), 2.0)
         return HealthReport(service=self.service, status=status, checks=checks, backlog=backlog)
 
+    async def _readiness(self) -> HealthReport:
+        if not self._serving:
+            return HealthReport(service=self.service, status="starting", checks={})
+        return await self.health()
+
     async def serve_forever(self) -> None:
         """Run consumers, tasks and queries until SIGTERM/SIGINT, then stop cleanly."""
         assert self.nc is not None
@@ -135,6 +148,7 @@ class Host:
             self._running.append(asyncio.create_task(consumer.run()))
         for task in self._tasks:
             self._running.append(asyncio.create_task(task()))
+        self._serving = True
         log.info("service_ready")
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait([waiter, *self._running], return_when=asyncio.FIRST_COMPLETED)
@@ -145,6 +159,7 @@ class Host:
         await self.close(svc)
 
     async def close(self, svc: Any = None) -> None:
+        self._serving = False
         for consumer in self._consumers:
             consumer.stop()
         for task in self._running:
@@ -161,6 +176,8 @@ class Host:
         if self.pool is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.pool.close(), 5)
+        if self._probes is not None:
+            await self._probes.stop()
 
     async def _check_nats(self) -> None:
         assert self.publisher is not None

@@ -6,11 +6,13 @@ from the environment and fails with the variable's name when one is missing or m
 """
 
 from mnemo.settings.common import DatabaseSettings, ServiceSettings
+from mnemo.settings.jetstream import JetStreamSettings
 from mnemo.settings.loader import PREFIX, SettingsError, env_name, load_settings
 
 __all__ = [
     "PREFIX",
     "DatabaseSettings",
+    "JetStreamSettings",
     "ServiceSettings",
     "SettingsError",
     "env_name",

@@ -1,9 +1,9 @@
 """Settings every service shares. Services subclass `ServiceSettings` and add their own."""
 
-import msgspec
+from mnemo.settings.jetstream import JetStreamSettings
 
 
-class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
+class ServiceSettings(JetStreamSettings, kw_only=True, frozen=True):
     # MNEMO_NATS_URL: the NATS server with JetStream (required).
     nats_url: str
     # MNEMO_BUS_ROOT: root of every subject and stream name; separate roots never mix.
@@ -15,14 +15,21 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
     # MNEMO_QUERY_CONCURRENCY: how many requests each read-only query endpoint of a replica
     # runs at once (the rest queue; one queued past its asker's wait is answered 503).
     query_concurrency: int = 8
+    # MNEMO_PROBE_PORT: port of this replica's own health answers for an orchestrator
+    # (GET /livez, GET /readyz: mnemo.host.probes); none when unset. The gateway's are on
+    # its HTTP port.
+    probe_port: int | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise ValueError("MNEMO_LOG_LEVEL must be one of debug, info, warning, error")
         if not self.bus_root.replace("_", "").replace("-", "").isalnum():
             raise ValueError("MNEMO_BUS_ROOT must be letters, digits, '-' or '_'")
         if self.query_concurrency < 1:
             raise ValueError("MNEMO_QUERY_CONCURRENCY must be at least 1")
+        if self.probe_port is not None and not 0 < self.probe_port < 65536:
+            raise ValueError("MNEMO_PROBE_PORT must be a port number (1-65535)")
 
 
 class DatabaseSettings(ServiceSettings, kw_only=True, frozen=True):

@@ -9,7 +9,7 @@ from litestar.config.app import AppConfig
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp
 
-from mnemo.bus import Publisher, connect, ensure_streams, erasable_key_value
+from mnemo.bus import Publisher, connect, ensure_streams, erasable_key_value, key_value
 from mnemo.contracts import Topology, key_usage_bucket, keys_bucket
 from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.compat import elephantasm, eliza_router
@@ -100,11 +100,14 @@ def create_app(settings: GatewaySettings) -> Litestar:
         topology = Topology(root=settings.bus_root)
         nc = await connect(settings.nats_url, name="mnemo-gateway")
         publisher = Publisher(nc, topology, SERVICE)
-        await ensure_streams(publisher.js, topology)
-        limits = await Limits.open(nc, topology, settings.limit_spec(), settings.limit_timeout)
+        await ensure_streams(publisher.js, topology, settings)
+        replicas = settings.stream_replicas
+        limits = await Limits.open(
+            nc, topology, settings.limit_spec(), settings.limit_timeout, replicas
+        )
         keys = KeyCache(
-            await publisher.js.create_key_value(bucket=keys_bucket(topology.root), history=1),
-            await publisher.js.create_key_value(bucket=key_usage_bucket(topology.root), history=1),
+            await key_value(publisher.js, keys_bucket(topology.root), replicas=replicas),
+            await key_value(publisher.js, key_usage_bucket(topology.root), replicas=replicas),
         )
         await keys.start()
         app.state.deps = Deps(
@@ -117,16 +120,20 @@ def create_app(settings: GatewaySettings) -> Litestar:
         )
         app.state.publisher = publisher
         # MEMANTO's sessions (by token digest); each entry carries its own expiry.
-        app.state.sessions = await publisher.js.create_key_value(
-            bucket=f"{topology.root.upper()}_SESSIONS", ttl=7 * 86400, history=1
+        app.state.sessions = await key_value(
+            publisher.js, f"{topology.root.upper()}_SESSIONS", ttl=7 * 86400, replicas=replicas
         )
         # Elephantasm's dedupe keys, claimed once across replicas (no expiry).
-        app.state.dedupe = await publisher.js.create_key_value(
-            bucket=f"{topology.root.upper()}_DEDUPE", history=1
+        app.state.dedupe = await key_value(
+            publisher.js, f"{topology.root.upper()}_DEDUPE", replicas=replicas
         )
         # Kept answers may hold what a user said: a forget erases them (mnemo.bus.erasure).
         app.state.idempotency = await erasable_key_value(
-            publisher.js, topology.idempotency_bucket, ttl=TTL_SECONDS, cache=True
+            publisher.js,
+            topology.idempotency_bucket,
+            ttl=TTL_SECONDS,
+            cache=True,
+            replicas=replicas,
         )
         try:
             yield

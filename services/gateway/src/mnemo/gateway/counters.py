@@ -38,7 +38,7 @@ class Counters:
 
     @classmethod
     async def open(
-        cls, nc: Client, stream: str, prefix: str, max_age: float, timeout: float
+        cls, nc: Client, stream: str, prefix: str, max_age: float, timeout: float, replicas: int = 1
     ) -> "Counters":
         version = nc.connected_server_version
         if (version.major, version.minor) < MIN_SERVER:
@@ -48,10 +48,10 @@ class Counters:
                 " the bundled nats-server)"
             )
         counters = cls(nc, stream, prefix, timeout)
-        await counters._ensure(max_age)
+        await counters._ensure(max_age, replicas)
         return counters
 
-    async def _ensure(self, max_age: float) -> None:
+    async def _ensure(self, max_age: float, replicas: int) -> None:
         config = {
             "name": self._stream,
             "subjects": [f"{self._prefix}.>"],
@@ -63,6 +63,7 @@ class Counters:
             "max_msgs_per_subject": 1,
             "allow_msg_counter": True,
             "allow_direct": True,
+            "num_replicas": replicas,  # MNEMO_STREAM_REPLICAS
         }
         answer = await self._api(f"STREAM.CREATE.{self._stream}", config)
         if answer.get("error", {}).get("err_code") == _STREAM_IN_USE:

@@ -79,14 +79,19 @@ class Limits:
 
     @classmethod
     async def open(
-        cls, nc: Client, topology: Topology, spec: LimitSpec, timeout: float
+        cls, nc: Client, topology: Topology, spec: LimitSpec, timeout: float, replicas: int = 1
     ) -> "Limits":
         root = topology.root
         minute = await Counters.open(
-            nc, f"{root.upper()}_RATE_COUNTERS", f"{root}.limits.minute", 180, timeout
+            nc, f"{root.upper()}_RATE_COUNTERS", f"{root}.limits.minute", 180, timeout, replicas
         )
         month = await Counters.open(
-            nc, f"{root.upper()}_QUOTA_COUNTERS", f"{root}.limits.month", 40 * 86400, timeout
+            nc,
+            f"{root.upper()}_QUOTA_COUNTERS",
+            f"{root}.limits.month",
+            40 * 86400,
+            timeout,
+            replicas,
         )
         return cls(minute, month, spec)
 

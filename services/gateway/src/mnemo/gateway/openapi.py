@@ -423,7 +423,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         202,
         Accepted,
         IngestRequest,
-        errors=(400, 401, 402, 404, 409, 413, 429, 503),
+        errors=(400, 401, 402, 404, 409, 413, 429, 503, 507),
         schema_error=400,
     ),
     ("POST", "/v1/ingest/batch"): Op(
@@ -432,7 +432,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         202,
         BatchAccepted,
         BatchRequest,
-        errors=(400, 401, 402, 404, 409, 413, 429, 503),
+        errors=(400, 401, 402, 404, 409, 413, 429, 503, 507),
         schema_error=400,
     ),
     ("GET", "/v1/memories"): Op(

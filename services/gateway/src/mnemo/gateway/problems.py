@@ -45,6 +45,11 @@ STATUSES: dict[int, tuple[str, str]] = {
         " Retry-After says when to retry; nothing was accepted",
     ),
     504: ("Gateway Timeout", "A service behind the gateway did not answer in time"),
+    507: (
+        "Insufficient Storage",
+        "The command stream is full (MNEMO_CMD_MAX_BYTES or the NATS server's storage);"
+        " nothing was accepted; a retry fails until an operator makes room",
+    ),
 }
 
 

@@ -22,7 +22,9 @@ from mnemo.telemetry import get_logger
 log = get_logger(__name__)
 
 RETRY_AFTER = 1  # seconds: a slot frees as soon as any request in flight is answered
-_EXEMPT = ("/v1/health", "/v1/events/stream")
+# Health checks and event streams are never shed; /api/server/ping is the orchestrator's
+# liveness and readiness probe (deploy/k8s): shedding it would restart a busy replica.
+_EXEMPT = ("/v1/health", "/v1/events/stream", "/api/server/ping")
 _LOG_EVERY = 1.0  # seconds between two "load_shed" lines of one replica
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from mnemo.bus import ConsumerSpec
+from mnemo.bus import ConsumerSpec, key_value
 from mnemo.contracts import (
     CreateAgent,
     CreateTenant,
@@ -60,8 +60,8 @@ async def main() -> None:
         Eraser(host.pool, host.publisher).forgotten,
     )
     host.query("delete_memory", DeleteMemory, handlers.delete_memory)
-    keys = await host.publisher.js.create_key_value(
-        bucket=keys_bucket(host.topology.root), history=1
+    keys = await key_value(
+        host.publisher.js, keys_bucket(host.topology.root), replicas=settings.stream_replicas
     )
     accounts = Accounts(store, host.pool, keys, settings.key_secret)
     await accounts.rebuild()

@@ -101,7 +101,7 @@ async def main() -> None:
                 filter_subjects=[topology.evt_subject("*", "memory.synthesized")],
                 # One memory a model call: a few at a time, kept in progress while asked.
                 batch=4,
-                ack_wait=max(30.0, settings.llm_timeout),
+                ack_wait=max(settings.consumer_ack_wait, settings.llm_timeout),
                 deliver_policy=DeliverPolicy.NEW,
             ),
             handlers.memory_synthesized,

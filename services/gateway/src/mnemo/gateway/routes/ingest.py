@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, post
 
-from mnemo.bus import PublishError
+from mnemo.bus import PublishError, StreamFull
 from mnemo.contracts import IngestMemory, derived_id, new_id, utcnow
 from mnemo.contracts.limits import (
     MAX_CONTENT_BYTES,
@@ -166,6 +166,16 @@ async def publish(request: Request, commands: list[IngestMemory]) -> None:
         await deps.publisher.publish_commands(
             commands, correlation_id=state["correlation_id"], causation_id=state["request_id"]
         )
+    except StreamFull as exc:
+        # JetStream refused to store it (MNEMO_CMD at MNEMO_CMD_MAX_BYTES, or the server's
+        # storage full): nothing is promised, and a retry fails until an operator makes room
+        # or old commands age out (deploy/README.md, "When a stream is full").
+        raise Problem(
+            507,
+            "STORAGE_FULL",
+            f"the ingest could not be stored: {exc}",
+            headers={"Retry-After": "60"},
+        ) from None
     except PublishError as exc:
         # Not acknowledged means not accepted: the caller must retry, nothing is promised.
         raise Problem(
