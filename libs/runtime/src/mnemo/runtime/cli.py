@@ -1,5 +1,5 @@
 """The `mnemo` command: `mnemo run` (what `make run` does), `mnemo servers`, `mnemo tail`,
-`mnemo admin create-tenant`, `mnemo admin dead-letters`."""
+`mnemo mcp`, `mnemo admin create-tenant`, `mnemo admin dead-letters`."""
 
 import argparse
 import sys
@@ -10,8 +10,8 @@ from mnemo.runtime.dead_letters_cli import dead_letters
 from mnemo.runtime.servers import serve_servers
 from mnemo.runtime.settings import load_run_settings
 from mnemo.runtime.supervisor import Supervisor
-from mnemo.runtime.tail import default_url, run_tail
-from mnemo.settings import SettingsError
+from mnemo.runtime.tail import default_url, resolve_key, run_tail
+from mnemo.settings import SettingsError, load_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tail.add_argument("--user", help="only events about this userId")
     tail.add_argument("--agent", help="only events about this agentId")
+    commands.add_parser(
+        "mcp",
+        help="serve the MCP tools on stdin/stdout (MNEMO_GATEWAY_URL, MNEMO_API_KEY)",
+    )
     admin = commands.add_parser("admin", help="manage tenants of a running Mnemo")
     admin_commands = admin.add_subparsers(dest="admin_command", required=True)
     create = admin_commands.add_parser(
@@ -74,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "tail":
         url = args.url or default_url(settings.gateway_port)
         return run_tail(url, args.key, args.types, args.user, args.agent)
+    if args.command == "mcp":
+        return serve_mcp()
     if args.command == "run":
         return Supervisor(settings).run()
     if args.command == "admin" and args.admin_command == "dead-letters":
@@ -81,6 +87,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "admin":
         return create_tenant(settings, args.name, args.email)
     return serve_servers(settings)
+
+
+def serve_mcp() -> int:
+    """`mnemo mcp`: the key is MNEMO_API_KEY, else the development key as `mnemo tail`
+    finds it; stdout is the protocol's, so every word for a person goes to stderr."""
+    from mnemo.gateway.mcp.settings import McpStdioSettings
+    from mnemo.gateway.mcp.stdio import run
+    from mnemo.telemetry import configure
+
+    try:
+        settings = load_settings(McpStdioSettings)
+    except SettingsError as exc:
+        print(f"mnemo mcp: {exc}", file=sys.stderr)
+        return 2
+    key = settings.api_key or resolve_key(None)
+    if not key:
+        print("mnemo mcp: set MNEMO_API_KEY to a Mnemo key (mk_ or ak_)", file=sys.stderr)
+        return 2
+    configure("mcp")
+    return run(settings, key)
 
 
 if __name__ == "__main__":

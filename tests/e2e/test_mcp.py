@@ -1,0 +1,348 @@
+"""The MCP server, driven by the official `mcp` SDK's own client over both transports:
+stdio (`mnemo mcp` spawned by `stdio_client`) and streamable HTTP (the gateway's /mcp).
+Every tool is a call of the public API with the caller's key, so what holds for the API
+(isolation, idempotency, audit) holds here, and a wrong argument is a tool error naming
+the field."""
+
+import json
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import httpx2
+import mcp_types as types
+import pytest
+from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+
+from .test_accounts import Tenant, as_key, sign_up
+from .waiting import eventually, eventually_async
+
+Connect = Callable[[str], AbstractAsyncContextManager[ClientSession]]
+TOOLS = {
+    "remember",
+    "search",
+    "get_context",
+    "list_facts",
+    "validate_fact",
+    "supersede_fact",
+    "contradict_fact",
+    "forget_user",
+    "read_memory_pack",
+}
+
+
+@asynccontextmanager
+async def over_http(stack, key: str | None, **headers: str) -> AsyncIterator[ClientSession]:
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        streamable_http_client(f"{stack.base_url}/mcp", http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+@asynccontextmanager
+async def over_stdio(stack, key: str) -> AsyncIterator[ClientSession]:
+    server = StdioServerParameters(
+        command=str(Path(sys.executable).parent / "mnemo"),
+        args=["mcp"],
+        env={"MNEMO_GATEWAY_URL": stack.base_url, "MNEMO_API_KEY": key},
+    )
+    with open(stack.home / "logs" / "mcp-stdio.log", "a") as errlog:
+        async with (
+            stdio_client(server, errlog=errlog) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            yield session
+
+
+@pytest.fixture(params=["stdio", "http"])
+def connect(request, stack) -> Connect:
+    if request.param == "stdio":
+        return lambda key: over_stdio(stack, key)
+    return lambda key: over_http(stack, key)
+
+
+@pytest.fixture(scope="module")
+def acme(stack) -> Tenant:
+    with stack.client() as api:
+        return sign_up(api, "mcp-" + uuid.uuid4().hex[:6])
+
+
+async def call(session: ClientSession, tool: str, **arguments: Any) -> dict:
+    """The tool's answer (the native route's JSON); fails on a tool error."""
+    result = await session.call_tool(tool, arguments)
+    assert isinstance(result, types.CallToolResult)
+    assert not result.is_error, result.content
+    [text] = result.content
+    assert isinstance(text, types.TextContent)
+    return json.loads(text.text)
+
+
+async def refused(session: ClientSession, tool: str, **arguments: Any) -> dict:
+    """The tool error's detail ({error, field, status, code})."""
+    result = await session.call_tool(tool, arguments)
+    assert isinstance(result, types.CallToolResult)
+    assert result.is_error, result.content
+    return result.structured_content or {}
+
+
+async def found(session: ClientSession, user: str, query: str) -> list[dict]:
+    return (await call(session, "search", userId=user, query=query))["results"]
+
+
+def new_user() -> str:
+    return "mcp-user-" + uuid.uuid4().hex[:8]
+
+
+async def test_the_tools_are_listed_with_the_native_contracts(stack, connect):
+    async with connect(stack.api_key) as session:
+        listed = await session.list_tools()
+    tools = {t.name: t for t in listed.tools}
+    assert set(tools) == TOOLS
+    remember = tools["remember"].input_schema
+    # Generated from the ingest route's own Struct: its names, its required fields.
+    assert set(remember["required"]) == {"userId", "content"}
+    assert {"sourceType", "sourceId", "sessionId", "agentId", "metadata"} <= set(
+        remember["properties"]
+    )
+    assert remember["additionalProperties"] is False
+    search = tools["search"].input_schema
+    assert search["properties"]["searchMode"]["enum"] == ["hybrid", "keyword", "vector"]
+    assert "SearchFilters" in search["$defs"]
+    assert tools["supersede_fact"].input_schema["required"] == ["content", "factId"]
+
+
+async def test_what_is_remembered_is_found_and_in_context(stack, connect):
+    user, token = new_user(), uuid.uuid4().hex[:8]
+    async with connect(stack.api_key) as session:
+        sent = await call(
+            session,
+            "remember",
+            userId=user,
+            content=f"My cat Zephyr{token} sleeps on the keyboard.",
+            sessionId="s1",
+        )
+        assert sent["queued"] is True
+        hits = await eventually_async(lambda: found(session, user, f"Zephyr{token} cat"))
+        assert hits[0]["id"] == sent["id"]
+        assert f"Zephyr{token}" in hits[0]["content"]
+        context = await call(session, "get_context", userId=user, q="the cat", limit=3)
+        assert [r["metadata"]["id"] for r in context["relevant"]] == [sent["id"]]
+        assert set(context) == {"static", "dynamic", "relevant"}
+
+
+async def test_facts_are_listed_validated_superseded_and_contradicted(stack, connect):
+    user, token = new_user(), uuid.uuid4().hex[:6]
+    old, new = f"Initech{token}", f"Hooli{token}"
+    async with connect(stack.api_key) as session:
+        await call(
+            session,
+            "remember",
+            userId=user,
+            content=f"I work at {old}. I live in Oslo.",
+            metadata={"timestamp": "2026-03-01T09:00:00Z"},
+        )
+
+        async def two_facts() -> dict[str, dict] | None:
+            facts = (await call(session, "list_facts", userId=user))["facts"]
+            return {f["statement"]: f for f in facts} if len(facts) == 2 else None
+
+        facts = await eventually_async(two_facts)
+        employer, place = facts[f"Works at {old}"], facts["Lives in Oslo"]
+
+        validated = await call(session, "validate_fact", factId=employer["id"])
+        assert validated["fact"]["validated"] is True and validated["fact"]["confidence"] == 1.0
+
+        superseded = await call(
+            session,
+            "supersede_fact",
+            factId=employer["id"],
+            content=f"Works at {new}",
+            value=new,
+            validFrom="2026-04-01T00:00:00Z",
+        )
+        assert superseded["fact"]["status"] == "superseded"
+        assert superseded["fact"]["validTo"].startswith("2026-04-01")
+        assert superseded["newFact"]["value"] == new
+
+        contradicted = await call(
+            session, "contradict_fact", factId=place["id"], reason="moved away"
+        )
+        assert contradicted["fact"]["contradicted"] is True
+
+        now = {f["statement"]: f for f in (await call(session, "list_facts", userId=user))["facts"]}
+        assert now[f"Works at {new}"]["status"] == "current"
+        assert f"Works at {old}" not in now
+        assert now["Lives in Oslo"]["contradicted"] is True
+        # Ending a fact twice is the route's 409, a tool error.
+        again = await refused(
+            session, "supersede_fact", factId=employer["id"], content=f"Works at {old}"
+        )
+        assert again["status"] == 409
+
+
+async def test_a_memory_pack_is_read(stack, connect, acme):
+    user, token = new_user(), uuid.uuid4().hex[:6]
+    async with connect(acme.agent_key) as session:
+        await call(session, "remember", userId=user, content=f"I work at Globex{token}.")
+
+        async def pack() -> dict | None:
+            got = await call(session, "read_memory_pack", agentId=acme.agent_id, userId=user)
+            return got if got["knowledgeCount"] else None
+
+        got = await eventually_async(pack)
+    assert got["agentId"] == acme.agent_id and got["tokenCount"] <= got["maxTokens"]
+    assert f"Globex{token}" in got["content"]["context"]
+
+
+async def test_forgetting_a_user_leaves_nothing_to_find(stack, connect):
+    user, token = new_user(), uuid.uuid4().hex[:8]
+    async with connect(stack.api_key) as session:
+        await call(session, "remember", userId=user, content=f"My locker code is Quokka{token}")
+        await eventually_async(lambda: found(session, user, f"Quokka{token}"))
+        forgotten = await call(session, "forget_user", userId=user)
+        assert forgotten["deleted"] is True and forgotten["removed"]["memories"] == 1
+        # Reads after the answer do not see it (README, Forgetting).
+        assert await found(session, user, f"Quokka{token}") == []
+
+
+async def test_a_retry_with_the_same_idempotency_key_is_stored_once(stack, connect):
+    user, key = new_user(), "mcp-retry-" + uuid.uuid4().hex
+    async with connect(stack.api_key) as session:
+        first = await call(session, "remember", userId=user, content="Once", idempotencyKey=key)
+        second = await call(session, "remember", userId=user, content="Once", idempotencyKey=key)
+        assert second["id"] == first["id"]
+        other = await refused(
+            session, "remember", userId=user, content="Another", idempotencyKey=key
+        )
+        assert other["status"] == 409
+
+
+async def test_bad_input_is_a_tool_error_naming_the_field(stack, connect):
+    async with connect(stack.api_key) as session:
+        # Decoded against the route's Struct before any call: the field is named.
+        missing = await refused(session, "remember", content="no user")
+        assert missing["field"] == "userId"
+        wrong = await refused(session, "search", userId="u", query="q", limit="ten")
+        assert wrong["field"] == "limit"
+        unknown = await refused(session, "list_facts", userId="u", userID="typo")
+        assert "userID" in unknown["error"]
+        # Checked by the route itself (its 400 problem), passed on with its field.
+        empty = await refused(session, "remember", userId="u", content="   ")
+        assert (empty["status"], empty["field"]) == (400, "content")
+        late = await refused(session, "get_context", userId="u", asOf="yesterday")
+        assert (late["status"], late["field"]) == (400, "asOf")
+        nobody = await refused(session, "validate_fact", factId="no-such-fact")
+        assert nobody["status"] == 404
+        assert (await refused(session, "no_such_tool"))["field"] == "name"
+        # The session is still good after all of that.
+        assert len((await session.list_tools()).tools) == len(TOOLS)
+
+
+async def test_an_agent_key_reaches_only_its_agent(stack, connect, acme):
+    user, token = new_user(), uuid.uuid4().hex[:8]
+    with as_key(stack, acme.master) as admin:
+        other = admin.post("/v1/agents", json={"name": "other-" + token}).json()
+        other_key = admin.post("/v1/keys", json={"kind": "agent", "agentId": other["id"]})
+    async with connect(acme.agent_key) as owner:
+        await call(owner, "remember", userId=user, content=f"My PIN is Walrus{token}")
+        await eventually_async(lambda: found(owner, user, f"Walrus{token}"))
+    async with connect(other_key.json()["key"]) as stranger:
+        assert await found(stranger, user, f"Walrus{token}") == []
+        context = await call(stranger, "get_context", userId=user, q=f"Walrus{token}")
+        assert context["relevant"] == [] and context["static"] == []
+        asked = await refused(
+            stranger, "search", userId=user, query="PIN", filters={"agentId": acme.agent_id}
+        )
+        assert asked["status"] == 404
+        pack = await refused(stranger, "read_memory_pack", agentId=acme.agent_id, userId=user)
+        assert pack["status"] == 404
+        # Forgetting a user is the tenant's call: 403 for an agent key.
+        assert (await refused(stranger, "forget_user", userId=user))["status"] == 403
+    async with connect(stack.api_key) as other_tenant:
+        assert await found(other_tenant, user, f"Walrus{token}") == []
+
+
+async def test_the_http_endpoint_needs_a_key(stack):
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/list",
+        "params": {},
+    }
+    headers = {"Accept": "application/json, text/event-stream"}
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=15) as http:
+        bare = await http.post("/mcp", json=initialize, headers=headers)
+        wrong = await http.post(
+            "/mcp", json=initialize, headers={**headers, "Authorization": "Bearer mk_nope"}
+        )
+    for response in (bare, wrong):
+        assert response.status_code == 401, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == "UNAUTHORIZED"
+    # The SDK's client gets no further than the 401: its session fails to open.
+    statuses: list[int] = []
+
+    async def seen(response: httpx2.Response) -> None:
+        statuses.append(response.status_code)
+
+    with pytest.raises(BaseException) as failed:  # noqa: PT011 - the SDK wraps its MCPError
+        async with (
+            httpx2.AsyncClient(event_hooks={"response": [seen]}, timeout=60) as http,
+            streamable_http_client(f"{stack.base_url}/mcp", http_client=http) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+    assert statuses == [401]
+    assert failed.group_contains(MCPError) if isinstance(failed.value, BaseExceptionGroup) else (
+        isinstance(failed.value, MCPError)
+    )
+
+
+def audit_chain(stack, correlation: str, *wanted: str) -> list[dict]:
+    with stack.client() as api:
+        response = api.get("/v1/audit/events", params={"correlation_id": correlation})
+    assert response.status_code == 200, response.text
+    events = response.json()["events"]
+    types_seen = {e["type"] for e in events}
+    return events if set(wanted) <= types_seen else []
+
+
+async def test_an_mcp_call_is_in_its_correlations_audit_chain(stack):
+    correlation = "mcp-audit-" + uuid.uuid4().hex[:8]
+    async with over_http(stack, stack.api_key, **{"x-correlation-id": correlation}) as session:
+        result = await session.call_tool(
+            "remember", {"userId": new_user(), "content": "Audited through MCP"}
+        )
+    assert not result.is_error and result.meta["mnemo/correlationId"] == correlation
+    events = eventually(
+        lambda: audit_chain(stack, correlation, "ingest.memory", "memory.recorded")
+    )
+    paths = {e["data"].get("path") for e in events if e["type"] == "http.request"}
+    # The MCP request itself and the native call it made, one chain.
+    assert {"/mcp", "/v1/ingest"} <= paths
+    actors = {e["data"].get("actor") for e in events if e["type"] == "http.request"}
+    assert actors == {"key:dev"} or len(actors) == 1
+
+
+async def test_a_stdio_call_says_which_chain_it_is_in(stack):
+    async with over_stdio(stack, stack.api_key) as session:
+        result = await session.call_tool(
+            "remember", {"userId": new_user(), "content": "Audited through stdio"}
+        )
+    assert not result.is_error
+    correlation = result.meta["mnemo/correlationId"]
+    events = eventually(
+        lambda: audit_chain(stack, correlation, "ingest.memory", "memory.recorded")
+    )
+    assert "/v1/ingest" in {e["data"].get("path") for e in events if e["type"] == "http.request"}
