@@ -286,10 +286,15 @@ async def test_the_http_endpoint_needs_a_key(stack):
         wrong = await http.post(
             "/mcp", json=initialize, headers={**headers, "Authorization": "Bearer mk_nope"}
         )
+        # Stateless: no event stream to open, no session to end (the spec allows 405).
+        stream = await http.get(
+            "/mcp", headers={**headers, "Authorization": f"Bearer {stack.api_key}"}
+        )
     for response in (bare, wrong):
         assert response.status_code == 401, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["code"] == "UNAUTHORIZED"
+    assert stream.status_code == 405 and "POST" in stream.headers["allow"]
     # The SDK's client gets no further than the 401: its session fails to open.
     statuses: list[int] = []
 

@@ -84,7 +84,8 @@ def _result(name: str, response: httpx.Response) -> types.CallToolResult:
         answer = response.json()
     except ValueError:
         answer = None
-    log.info("mcp_tool_called", tool=name, status=response.status_code)
+    # The call's correlation id (on stdio no request context binds it).
+    log.info("mcp_tool_called", tool=name, status=response.status_code, correlation_id=correlation)
     if response.status_code >= 400:
         problem = answer if isinstance(answer, dict) else {}
         details = problem.get("details") or {}

@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from litestar import Request, asgi
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar import Request, post
+from litestar.types import ASGIApp
 from mcp.server.context import ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
@@ -68,8 +68,11 @@ class McpEndpoint:
         )
 
 
-@asgi(PATH, copy_scope=False)
-async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-    await authorize(Request(scope, receive), "mcp")
-    endpoint: McpEndpoint = scope["litestar_app"].state.mcp
-    await endpoint.manager.handle_request(scope, receive, send)  # type: ignore[arg-type]
+@post(PATH, status_code=200)
+async def mcp_endpoint(request: Request) -> ASGIApp:
+    """POST only: a stateless server has no stream to open (GET) nor session to end
+    (DELETE), which the MCP spec lets it answer 405, as the router does here. The body is
+    left unread for the SDK, which Litestar hands the request to (an ASGI app returned)."""
+    await authorize(request, "mcp")
+    endpoint: McpEndpoint = request.app.state.mcp
+    return endpoint.manager.handle_request  # type: ignore[return-value]
