@@ -10,7 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 import httpx2
@@ -49,6 +49,11 @@ async def over_http(stack, key: str | None, **headers: str) -> AsyncIterator[Cli
         yield session
 
 
+def stdio_log(stack) -> TextIO:
+    """Where the spawned `mnemo mcp` writes its log lines (stderr), beside the stack's."""
+    return open(stack.home / "logs" / "mcp-stdio.log", "a")
+
+
 @asynccontextmanager
 async def over_stdio(stack, key: str) -> AsyncIterator[ClientSession]:
     server = StdioServerParameters(
@@ -56,7 +61,7 @@ async def over_stdio(stack, key: str) -> AsyncIterator[ClientSession]:
         args=["mcp"],
         env={"MNEMO_GATEWAY_URL": stack.base_url, "MNEMO_API_KEY": key},
     )
-    with open(stack.home / "logs" / "mcp-stdio.log", "a") as errlog:
+    with stdio_log(stack) as errlog:
         async with (
             stdio_client(server, errlog=errlog) as (read, write),
             ClientSession(read, write) as session,
@@ -301,7 +306,7 @@ async def test_the_http_endpoint_needs_a_key(stack):
     async def seen(response: httpx2.Response) -> None:
         statuses.append(response.status_code)
 
-    with pytest.raises(BaseException) as failed:  # noqa: PT011 - the SDK wraps its MCPError
+    with pytest.raises(BaseException) as failed:  # the SDK wraps its MCPError
         async with (
             httpx2.AsyncClient(event_hooks={"response": [seen]}, timeout=60) as http,
             streamable_http_client(f"{stack.base_url}/mcp", http_client=http) as (read, write),
@@ -309,8 +314,10 @@ async def test_the_http_endpoint_needs_a_key(stack):
         ):
             await session.initialize()
     assert statuses == [401]
-    assert failed.group_contains(MCPError) if isinstance(failed.value, BaseExceptionGroup) else (
-        isinstance(failed.value, MCPError)
+    assert (
+        failed.group_contains(MCPError)
+        if isinstance(failed.value, BaseExceptionGroup)
+        else (isinstance(failed.value, MCPError))
     )
 
 
@@ -330,9 +337,7 @@ async def test_an_mcp_call_is_in_its_correlations_audit_chain(stack):
             "remember", {"userId": new_user(), "content": "Audited through MCP"}
         )
     assert not result.is_error and result.meta["mnemo/correlationId"] == correlation
-    events = eventually(
-        lambda: audit_chain(stack, correlation, "ingest.memory", "memory.recorded")
-    )
+    events = eventually(lambda: audit_chain(stack, correlation, "ingest.memory", "memory.recorded"))
     paths = {e["data"].get("path") for e in events if e["type"] == "http.request"}
     # The MCP request itself and the native call it made, one chain.
     assert {"/mcp", "/v1/ingest"} <= paths
@@ -347,7 +352,5 @@ async def test_a_stdio_call_says_which_chain_it_is_in(stack):
         )
     assert not result.is_error
     correlation = result.meta["mnemo/correlationId"]
-    events = eventually(
-        lambda: audit_chain(stack, correlation, "ingest.memory", "memory.recorded")
-    )
+    events = eventually(lambda: audit_chain(stack, correlation, "ingest.memory", "memory.recorded"))
     assert "/v1/ingest" in {e["data"].get("path") for e in events if e["type"] == "http.request"}

@@ -97,8 +97,9 @@ def _result(name: str, response: httpx.Response) -> types.CallToolResult:
         )
         result.meta = meta
         return result
-    return types.CallToolResult(
+    result = types.CallToolResult(
         content=[types.TextContent(type="text", text=response.text)],
         structured_content=answer if isinstance(answer, dict) else None,
-        meta=meta,
     )
+    result.meta = meta  # `_meta` on the wire
+    return result

@@ -27,7 +27,6 @@ INSTRUCTIONS = (
 )
 
 
-
 @dataclass(frozen=True)
 class Caller:
     """How one call reaches the public API: a client whose base URL is the gateway's,

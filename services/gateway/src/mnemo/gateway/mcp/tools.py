@@ -105,9 +105,7 @@ class ToolSpec:
     def input_schema(self) -> dict[str, Any]:
         """The arguments' JSON Schema, as msgspec generates it from the Struct: an object
         at the top (as MCP requires), any nested Struct under its `$defs`."""
-        (ref,), defs = msgspec.json.schema_components(
-            [self.args], ref_template="#/$defs/{name}"
-        )
+        (ref,), defs = msgspec.json.schema_components([self.args], ref_template="#/$defs/{name}")
         schema = dict(defs.pop(ref["$ref"].rsplit("/", 1)[-1]))
         if defs:
             schema["$defs"] = defs
