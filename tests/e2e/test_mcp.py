@@ -19,6 +19,7 @@ import pytest
 from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
+from .stack import free_port
 from .test_accounts import Tenant, as_key, sign_up
 from .waiting import eventually, eventually_async
 
@@ -55,11 +56,11 @@ def stdio_log(stack) -> TextIO:
 
 
 @asynccontextmanager
-async def over_stdio(stack, key: str) -> AsyncIterator[ClientSession]:
+async def over_stdio(stack, key: str, url: str | None = None) -> AsyncIterator[ClientSession]:
     server = StdioServerParameters(
         command=str(Path(sys.executable).parent / "mnemo"),
         args=["mcp"],
-        env={"MNEMO_GATEWAY_URL": stack.base_url, "MNEMO_API_KEY": key},
+        env={"MNEMO_GATEWAY_URL": url or stack.base_url, "MNEMO_API_KEY": key},
     )
     with stdio_log(stack) as errlog:
         async with (
@@ -125,6 +126,10 @@ async def test_the_tools_are_listed_with_the_native_contracts(stack, connect):
     assert search["properties"]["searchMode"]["enum"] == ["hybrid", "keyword", "vector"]
     assert "SearchFilters" in search["$defs"]
     assert tools["supersede_fact"].input_schema["required"] == ["content", "factId"]
+    # What a client may tell its user before a call.
+    reads = {name for name, t in tools.items() if t.annotations.read_only_hint}
+    assert reads == {"search", "get_context", "list_facts"}
+    assert [n for n, t in tools.items() if t.annotations.destructive_hint] == ["forget_user"]
 
 
 async def test_what_is_remembered_is_found_and_in_context(stack, connect):
@@ -341,8 +346,8 @@ async def test_an_mcp_call_is_in_its_correlations_audit_chain(stack):
     paths = {e["data"].get("path") for e in events if e["type"] == "http.request"}
     # The MCP request itself and the native call it made, one chain.
     assert {"/mcp", "/v1/ingest"} <= paths
-    actors = {e["data"].get("actor") for e in events if e["type"] == "http.request"}
-    assert actors == {"key:dev"} or len(actors) == 1
+    # Both made with the caller's key.
+    assert {e["data"].get("actor") for e in events if e["type"] == "http.request"} == {"key:dev"}
 
 
 async def test_a_stdio_call_says_which_chain_it_is_in(stack):
@@ -354,3 +359,12 @@ async def test_a_stdio_call_says_which_chain_it_is_in(stack):
     correlation = result.meta["mnemo/correlationId"]
     events = eventually(lambda: audit_chain(stack, correlation, "ingest.memory", "memory.recorded"))
     assert "/v1/ingest" in {e["data"].get("path") for e in events if e["type"] == "http.request"}
+
+
+async def test_a_gateway_that_does_not_answer_is_a_tool_error(stack):
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    async with over_stdio(stack, stack.api_key, url=nowhere) as session:
+        gone = await refused(session, "search", userId=new_user(), query="anything")
+        assert "did not answer" in gone["error"]
+        # The server is still there for the next call.
+        assert len((await session.list_tools()).tools) == len(TOOLS)

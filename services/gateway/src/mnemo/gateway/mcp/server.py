@@ -43,7 +43,17 @@ Route = Callable[[ServerRequestContext[Any]], Caller]
 
 def tool_list() -> list[types.Tool]:
     return [
-        types.Tool(name=t.name, description=t.description, input_schema=t.input_schema())
+        types.Tool(
+            name=t.name,
+            description=t.description,
+            input_schema=t.input_schema(),
+            annotations=types.ToolAnnotations(
+                read_only_hint=t.read_only,
+                destructive_hint=t.destructive,
+                # Mnemo is the tool's whole world: no call reaches beyond it.
+                open_world_hint=False,
+            ),
+        )
         for t in TOOLS
     ]
 

@@ -101,6 +101,10 @@ class ToolSpec:
     method: str
     path: str  # "{name}" parts are taken from the arguments (camelCase names)
     body: bool  # the other arguments: the JSON body (True) or query parameters
+    # What a client may tell its user before calling (MCP tool annotations): a read
+    # changes nothing; a destructive call cannot be undone.
+    read_only: bool = False
+    destructive: bool = False
 
     def input_schema(self) -> dict[str, Any]:
         """The arguments' JSON Schema, as msgspec generates it from the Struct: an object
@@ -133,6 +137,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "POST",
         "/v1/search",
         body=True,
+        read_only=True,
     ),
     ToolSpec(
         "get_context",
@@ -143,6 +148,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "GET",
         "/v1/context",
         body=False,
+        read_only=True,
     ),
     ToolSpec(
         "list_facts",
@@ -152,6 +158,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "GET",
         "/v1/facts",
         body=False,
+        read_only=True,
     ),
     ToolSpec(
         "validate_fact",
@@ -187,6 +194,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "DELETE",
         "/v1/user",
         body=False,
+        destructive=True,
     ),
     ToolSpec(
         "read_memory_pack",
