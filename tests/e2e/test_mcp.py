@@ -16,8 +16,9 @@ import httpx
 import httpx2
 import mcp_types as types
 import pytest
-from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
+from mcp import Client, ClientSession, MCPError, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from .stack import free_port
 from .test_accounts import Tenant, as_key, sign_up
@@ -281,6 +282,31 @@ async def test_an_agent_key_reaches_only_its_agent(stack, connect, acme):
         assert (await refused(stranger, "forget_user", userId=user))["status"] == 403
     async with connect(stack.api_key) as other_tenant:
         assert await found(other_tenant, user, f"Walrus{token}") == []
+
+
+async def test_the_stateless_protocol_revision_is_served_too(stack):
+    """The SDK's high-level Client probes server/discover and speaks the 2026-07-28
+    revision (no initialize handshake, one request per POST) when the server offers it."""
+    user, token = new_user(), uuid.uuid4().hex[:8]
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        Client(streamable_http_client(f"{stack.base_url}/mcp", http_client=http)) as client,
+    ):
+        assert client.protocol_version in MODERN_PROTOCOL_VERSIONS
+        assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+        sent = await client.call_tool(
+            "remember", {"userId": user, "content": f"My bike is called Tornado{token}"}
+        )
+        assert not sent.is_error, sent.content
+
+        async def hits() -> list:
+            got = await client.call_tool("search", {"userId": user, "query": f"Tornado{token}"})
+            assert not got.is_error, got.content
+            return (got.structured_content or {}).get("results", [])
+
+        [hit] = await eventually_async(hits)
+        assert hit["id"] == (sent.structured_content or {})["id"]
 
 
 async def test_the_http_endpoint_needs_a_key(stack):
