@@ -56,6 +56,9 @@ def test_query_tools_send_only_what_was_given():
     assert (path, body, params) == ("/v1/context", None, {"userId": "u", "limit": "3"})
     path, _, params, _ = request_of(BY_NAME["read_memory_pack"], {"agentId": "a b"})
     assert (path, params) == ("/v1/agents/a%20b/packs/latest", {})
+    # An id of dots stays an id, never "this folder" or "the parent".
+    path, *_ = request_of(BY_NAME["validate_fact"], {"factId": ".."})
+    assert path == "/v1/facts/%2E%2E/validate"
 
 
 @pytest.mark.parametrize(

@@ -47,14 +47,24 @@ def request_of(
     path = tool.path
     for name in list(fields):
         if "{" + name + "}" in path:
-            path = path.replace("{" + name + "}", quote(str(fields.pop(name)), safe=""))
+            path = path.replace("{" + name + "}", _segment(str(fields.pop(name))))
     if tool.body:
         return path, fields or None, {}, headers
     return path, None, {k: str(v) for k, v in fields.items()}, headers
 
 
+def _segment(value: str) -> str:
+    """One path segment, whatever the id holds: "/" and "?" escaped, and "." or ".."
+    too, which a URL would otherwise read as this or the parent folder."""
+    quoted = quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted in {".", ".."} else quoted
+
+
 async def call_tool(
-    client: httpx.AsyncClient, name: str, arguments: Mapping[str, Any] | None, headers: Any
+    client: httpx.AsyncClient,
+    name: str,
+    arguments: Mapping[str, Any] | None,
+    headers: Mapping[str, str],
 ) -> types.CallToolResult:
     """Run tool `name` through `client` (whose base URL is the gateway's), with `headers`
     (the caller's key and correlation id, when the client does not carry them)."""
