@@ -105,7 +105,7 @@ def serve_mcp() -> int:
     if not key:
         print("mnemo mcp: set MNEMO_API_KEY to a Mnemo key (mk_ or ak_)", file=sys.stderr)
         return 2
-    configure("mcp")
+    configure("mcp", level=settings.log_level)
     return run(settings, key)
 
 

@@ -12,6 +12,8 @@ class McpStdioSettings(msgspec.Struct, kw_only=True, frozen=True):
     api_key: str | None = None
     # MNEMO_MCP_TIMEOUT: seconds one tool call may wait for the gateway.
     mcp_timeout: float = 60.0
+    # MNEMO_LOG_LEVEL: debug, info, warning or error (the lines go to stderr).
+    log_level: str = "info"
 
     def __post_init__(self) -> None:
         if not 0 < self.gateway_port < 65536:
@@ -22,6 +24,8 @@ class McpStdioSettings(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError("MNEMO_GATEWAY_URL must be an http:// or https:// URL")
         if self.mcp_timeout <= 0:
             raise ValueError("MNEMO_MCP_TIMEOUT must be above 0")
+        if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
+            raise ValueError("MNEMO_LOG_LEVEL must be one of debug, info, warning, error")
 
     @property
     def url(self) -> str:
