@@ -191,7 +191,12 @@ async def test_facts_are_listed_validated_superseded_and_contradicted(stack, con
         )
         assert contradicted["fact"]["contradicted"] is True
 
-        now = {f["statement"]: f for f in (await call(session, "list_facts", userId=user))["facts"]}
+        async def changed() -> dict[str, dict] | None:
+            facts = (await call(session, "list_facts", userId=user))["facts"]
+            now = {f["statement"]: f for f in facts}
+            return now if f"Works at {new}" in now else None
+
+        now = await eventually_async(changed)
         assert now[f"Works at {new}"]["status"] == "current"
         assert f"Works at {old}" not in now
         assert now["Lives in Oslo"]["contradicted"] is True
@@ -208,7 +213,15 @@ async def test_a_memory_pack_is_read(stack, connect, acme):
         await call(session, "remember", userId=user, content=f"I work at Globex{token}.")
 
         async def pack() -> dict | None:
-            got = await call(session, "read_memory_pack", agentId=acme.agent_id, userId=user)
+            result = await session.call_tool(
+                "read_memory_pack", {"agentId": acme.agent_id, "userId": user}
+            )
+            assert isinstance(result, types.CallToolResult)
+            got = result.structured_content or {}
+            if result.is_error:
+                # 404 until synthesis has something to compile from; nothing else.
+                assert got["status"] == 404, got
+                return None
             return got if got["knowledgeCount"] else None
 
         got = await eventually_async(pack)

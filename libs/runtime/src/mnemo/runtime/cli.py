@@ -2,6 +2,7 @@
 `mnemo mcp`, `mnemo admin create-tenant`, `mnemo admin dead-letters`."""
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -11,7 +12,7 @@ from mnemo.runtime.servers import serve_servers
 from mnemo.runtime.settings import load_run_settings
 from mnemo.runtime.supervisor import Supervisor
 from mnemo.runtime.tail import default_url, resolve_key, run_tail
-from mnemo.settings import SettingsError, load_settings
+from mnemo.settings import SettingsError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,23 +91,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve_mcp() -> int:
-    """`mnemo mcp`: the key is MNEMO_API_KEY, else the development key as `mnemo tail`
-    finds it; stdout is the protocol's, so every word for a person goes to stderr."""
-    from mnemo.gateway.mcp.settings import McpStdioSettings
-    from mnemo.gateway.mcp.stdio import run
-    from mnemo.telemetry import configure
-
-    try:
-        settings = load_settings(McpStdioSettings)
-    except SettingsError as exc:
-        print(f"mnemo mcp: {exc}", file=sys.stderr)
-        return 2
-    key = settings.api_key or resolve_key(None)
-    if not key:
-        print("mnemo mcp: set MNEMO_API_KEY to a Mnemo key (mk_ or ak_)", file=sys.stderr)
-        return 2
-    configure("mcp", level=settings.log_level)
-    return run(settings, key)
+    """`mnemo mcp`: the gateway's MCP server on stdio (`python -m mnemo.gateway.mcp`, run
+    in this process's place as `mnemo run` runs the services, so stdin and stdout are
+    its). The key is MNEMO_API_KEY, else the development key as `mnemo tail` finds it."""
+    env = dict(os.environ)
+    if not env.get("MNEMO_API_KEY"):
+        key = resolve_key(None)
+        if not key:
+            print("mnemo mcp: set MNEMO_API_KEY to a Mnemo key (mk_ or ak_)", file=sys.stderr)
+            return 2
+        env["MNEMO_API_KEY"] = key
+    os.execve(sys.executable, [sys.executable, "-m", "mnemo.gateway.mcp"], env)
 
 
 if __name__ == "__main__":
