@@ -22,6 +22,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from .stack import free_port
 from .test_accounts import Tenant, as_key, sign_up
+from .test_limits import _fresh_window
 from .waiting import eventually, eventually_async
 
 Connect = Callable[[str], AbstractAsyncContextManager[ClientSession]]
@@ -39,12 +40,14 @@ TOOLS = {
 
 
 @asynccontextmanager
-async def over_http(stack, key: str | None, **headers: str) -> AsyncIterator[ClientSession]:
+async def over_http(
+    stack, key: str | None, url: str | None = None, **headers: str
+) -> AsyncIterator[ClientSession]:
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
     async with (
         httpx2.AsyncClient(headers=headers, timeout=60) as http,
-        streamable_http_client(f"{stack.base_url}/mcp", http_client=http) as (read, write),
+        streamable_http_client(f"{url or stack.base_url}/mcp", http_client=http) as (read, write),
         ClientSession(read, write) as session,
     ):
         await session.initialize()
@@ -73,8 +76,13 @@ async def over_stdio(stack, key: str, url: str | None = None) -> AsyncIterator[C
 
 
 @pytest.fixture(params=["stdio", "http"])
-def connect(request, stack) -> Connect:
-    if request.param == "stdio":
+def transport(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def connect(transport, stack) -> Connect:
+    if transport == "stdio":
         return lambda key: over_stdio(stack, key)
     return lambda key: over_http(stack, key)
 
@@ -250,6 +258,27 @@ async def test_a_retry_with_the_same_idempotency_key_is_stored_once(stack, conne
             session, "remember", userId=user, content="Another", idempotencyKey=key
         )
         assert other["status"] == 409
+
+
+async def test_a_tool_call_is_limited_as_its_route_is(stack, transport):
+    """A search through MCP spends the key's `search` budget, as a direct search does; the
+    MCP requests themselves are counted under `mcp`, another budget."""
+    key = f"{stack.api_key}-mcp-{transport}"
+    with stack.extra_gateway(key, MNEMO_RATE_LIMITS="search=2,default=1000") as gateway:
+        url = str(gateway.base_url)
+        _fresh_window()
+        opened = (
+            over_stdio(stack, key, url=url)
+            if transport == "stdio"
+            else over_http(stack, key, url=url)
+        )
+        async with opened as session:
+            for _ in range(2):
+                await call(session, "search", userId=new_user(), query="anything")
+            over = await refused(session, "search", userId=new_user(), query="anything")
+            assert (over["status"], over["code"]) == (429, "RATE_LIMIT")
+            # Context is another action, with a budget of its own.
+            await call(session, "get_context", userId=new_user())
 
 
 async def test_bad_input_is_a_tool_error_naming_the_field(stack, connect):
