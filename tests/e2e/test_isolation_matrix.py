@@ -344,6 +344,51 @@ def _change_fact(w: World, who: str, c: httpx.Client) -> None:
     expect(w, who, denied, tenant=404, agent=404)
 
 
+# --- MCP (/mcp): each tool is a native call with the caller's key
+
+
+def _tool(w: World, c: httpx.Client, name: str, **arguments: object) -> dict:
+    """One tools/call over /mcp (stateless: no session to open first); the result."""
+    sent = c.post(
+        "/mcp",
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": name, "arguments": arguments},
+        },
+        headers={"Accept": "application/json, text/event-stream"},
+    )
+    assert sent.status_code == 200, sent.text
+    no_leak(w, sent)
+    return sent.json()["result"]
+
+
+def _tool_status(result: dict) -> int:
+    return result["structuredContent"]["status"] if result.get("isError") else 200
+
+
+@case("POST /mcp")
+def _mcp(w: World, who: str, c: httpx.Client) -> None:
+    found = _tool(w, c, "search", userId=w.user, query=QUESTION)
+    assert found["structuredContent"]["results"] == []
+    context = _tool(w, c, "get_context", userId=w.user, q=QUESTION)
+    assert context["structuredContent"] == {"static": [], "dynamic": [], "relevant": []}
+    assert _tool(w, c, "list_facts", userId=w.user)["structuredContent"]["facts"] == []
+    scoped = _tool(w, c, "search", userId=w.user, query=QUESTION, filters={"agentId": w.agent})
+    assert _tool_status(scoped) == (200 if who == "other tenant" else 404)
+    pack = _tool(w, c, "read_memory_pack", agentId=w.agent, userId=w.user)
+    assert _tool_status(pack) == 404
+    for change, extra in (
+        ("validate_fact", {}),
+        ("supersede_fact", {"content": "works elsewhere now"}),
+        ("contradict_fact", {"content": "never worked there"}),
+    ):
+        assert _tool_status(_tool(w, c, change, factId=w.fact_id, **extra)) == 404
+    forgot = _tool(w, c, "forget_user", userId=w.user)
+    assert _tool_status(forgot) == (200 if who == "other tenant" else 403)
+
+
 # --- native: audit and the event stream
 
 

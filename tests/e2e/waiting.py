@@ -1,7 +1,8 @@
 """Polling the public API until an asynchronous effect shows (no timing asserts)."""
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 
@@ -14,4 +15,18 @@ def eventually(probe: Callable[[], Any], *, timeout: float = 30.0, every: float 
         if last:
             return last
         time.sleep(every)
+    raise AssertionError(f"not reached in {timeout}s; last value: {last!r}")
+
+
+async def eventually_async(
+    probe: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, every: float = 0.2
+) -> Any:
+    """`eventually` for a probe that must be awaited (an SDK client's call)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(every)
     raise AssertionError(f"not reached in {timeout}s; last value: {last!r}")

@@ -1,7 +1,8 @@
 """The `mnemo` command: `mnemo run` (what `make run` does), `mnemo servers`, `mnemo tail`,
-`mnemo admin create-tenant`, `mnemo admin dead-letters`."""
+`mnemo mcp`, `mnemo admin create-tenant`, `mnemo admin dead-letters`."""
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -10,7 +11,7 @@ from mnemo.runtime.dead_letters_cli import dead_letters
 from mnemo.runtime.servers import serve_servers
 from mnemo.runtime.settings import load_run_settings
 from mnemo.runtime.supervisor import Supervisor
-from mnemo.runtime.tail import default_url, run_tail
+from mnemo.runtime.tail import default_url, resolve_key, run_tail
 from mnemo.settings import SettingsError
 
 
@@ -44,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tail.add_argument("--user", help="only events about this userId")
     tail.add_argument("--agent", help="only events about this agentId")
+    commands.add_parser(
+        "mcp",
+        help="serve the MCP tools on stdin/stdout (MNEMO_GATEWAY_URL, MNEMO_API_KEY)",
+    )
     admin = commands.add_parser("admin", help="manage tenants of a running Mnemo")
     admin_commands = admin.add_subparsers(dest="admin_command", required=True)
     create = admin_commands.add_parser(
@@ -74,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "tail":
         url = args.url or default_url(settings.gateway_port)
         return run_tail(url, args.key, args.types, args.user, args.agent)
+    if args.command == "mcp":
+        return serve_mcp()
     if args.command == "run":
         return Supervisor(settings).run()
     if args.command == "admin" and args.admin_command == "dead-letters":
@@ -81,6 +88,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "admin":
         return create_tenant(settings, args.name, args.email)
     return serve_servers(settings)
+
+
+def serve_mcp() -> int:
+    """`mnemo mcp`: the gateway's MCP server on stdio (`python -m mnemo.gateway.mcp`, run
+    in this process's place as `mnemo run` runs the services, so stdin and stdout are
+    its). The key is MNEMO_API_KEY, else the development key as `mnemo tail` finds it."""
+    env = dict(os.environ)
+    if not env.get("MNEMO_API_KEY"):
+        key = resolve_key(None)
+        if not key:
+            print("mnemo mcp: set MNEMO_API_KEY to a Mnemo key (mk_ or ak_)", file=sys.stderr)
+            return 2
+        env["MNEMO_API_KEY"] = key
+    os.execve(sys.executable, [sys.executable, "-m", "mnemo.gateway.mcp"], env)
 
 
 if __name__ == "__main__":

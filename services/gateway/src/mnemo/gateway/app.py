@@ -20,6 +20,7 @@ from mnemo.gateway.deps import Deps
 from mnemo.gateway.guard import InputGuard, Shape
 from mnemo.gateway.idempotency import TTL_SECONDS, IdempotencyMiddleware
 from mnemo.gateway.limits import Limits
+from mnemo.gateway.mcp.endpoint import McpEndpoint, mcp_endpoint
 from mnemo.gateway.methods import answer_options
 from mnemo.gateway.problems import (
     Problem,
@@ -91,7 +92,10 @@ def create_asgi(settings: GatewaySettings) -> ASGIApp:
         settings.tenant_share,
     )
     # Correlation outermost, so replayed and shed answers get this call's ids too.
-    return CorrelationMiddleware(shedder, app.state, settings.max_body_bytes)
+    served = CorrelationMiddleware(shedder, app.state, settings.max_body_bytes)
+    # The MCP tools call the app as served, so every middleware applies to them too.
+    app.state.served = served
+    return served
 
 
 def create_app(settings: GatewaySettings) -> Litestar:
@@ -135,8 +139,11 @@ def create_app(settings: GatewaySettings) -> Litestar:
             cache=True,
             replicas=replicas,
         )
+        # The MCP endpoint's session manager lives as long as the app (it runs once).
+        app.state.mcp = McpEndpoint(getattr(app.state, "served", app))
         try:
-            yield
+            async with app.state.mcp.running():
+                yield
         finally:
             await keys.stop()
             # NATS may be away at shutdown: then there is nothing left to drain.
@@ -179,6 +186,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             latest_pack,
             *elephantasm.HANDLERS,
             memanto_router,
+            mcp_endpoint,
         ],
         lifespan=[lifespan],
         before_request=answer_options,

@@ -1,0 +1,82 @@
+"""The MCP server (the official SDK's low-level Server): lists the tools and runs them.
+
+Both transports build it the same way and differ only in how a call reaches the public
+API: `mnemo mcp` (stdio) holds one HTTP client of MNEMO_GATEWAY_URL with MNEMO_API_KEY;
+the gateway's /mcp endpoint calls its own app in process with the caller's key
+(mnemo.gateway.mcp.endpoint).
+"""
+
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+
+from mnemo.gateway.mcp.calls import call_tool
+from mnemo.gateway.mcp.tools import TOOLS
+from mnemo.telemetry import MessageContext, message_context
+
+NAME = "mnemo"
+INSTRUCTIONS = (
+    "Mnemo is this agent's long-term memory. remember what users say, search or get_context "
+    "before answering, and use the fact tools to confirm, replace or dispute what is known."
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """How one call reaches the public API: a client whose base URL is the gateway's,
+    the headers of this call (the caller's key, the correlation id) when the client does
+    not carry them, and the ids its log lines carry."""
+
+    client: httpx.AsyncClient
+    headers: Mapping[str, str]
+    ids: MessageContext | None = None
+
+
+Route = Callable[[ServerRequestContext[Any]], Caller]
+
+
+def tool_list() -> list[types.Tool]:
+    return [
+        types.Tool(
+            name=t.name,
+            description=t.description,
+            input_schema=t.input_schema(),
+            annotations=types.ToolAnnotations(
+                read_only_hint=t.read_only,
+                destructive_hint=t.destructive,
+                # Mnemo is the tool's whole world: no call reaches beyond it.
+                open_world_hint=False,
+            ),
+        )
+        for t in TOOLS
+    ]
+
+
+def build_server(route: Route, version: str = "") -> Server[Any]:
+    tools = tool_list()
+
+    async def list_tools(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=tools)
+
+    async def run_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        caller = route(ctx)
+        with message_context(caller.ids) if caller.ids else contextlib.nullcontext():
+            return await call_tool(caller.client, params.name, params.arguments, caller.headers)
+
+    return Server(
+        NAME,
+        version=version,
+        instructions=INSTRUCTIONS,
+        on_list_tools=list_tools,
+        on_call_tool=run_tool,
+    )
