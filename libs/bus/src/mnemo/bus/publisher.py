@@ -8,7 +8,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from mnemo.contracts import Command, Envelope, Headers, Signal, Topology, subject_tag
-from mnemo.telemetry import current_context, inject_trace
+from mnemo.telemetry import current_context, traceparent_for
 
 _encoder = msgspec.json.Encoder()
 
@@ -28,7 +28,10 @@ def message_headers(
     traceparent: str | None = None,
     user_id: object = None,
 ) -> dict[str, str]:
-    """Every message's headers; one about a user (`user_id`) is tagged with its subject."""
+    """Every message's headers; one about a user (`user_id`) is tagged with its subject.
+
+    `traceparent`: the one a stored event carries; else the span of the message that caused
+    this one (`causation_id`), or the current span, continues into it."""
     headers = {
         Headers.MSG_ID: msg_id,
         Headers.TENANT: tenant,
@@ -39,10 +42,9 @@ def message_headers(
     }
     if isinstance(user_id, str) and user_id:
         headers[Headers.SUBJECT] = subject_tag(tenant, user_id)
+    traceparent = traceparent or traceparent_for(causation_id)
     if traceparent:
         headers[Headers.TRACEPARENT] = traceparent
-    else:
-        inject_trace(headers)
     return headers
 
 

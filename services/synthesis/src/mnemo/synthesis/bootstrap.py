@@ -103,6 +103,8 @@ async def main() -> None:
                 batch=4,
                 ack_wait=max(30.0, settings.llm_timeout),
                 deliver_policy=DeliverPolicy.NEW,
+                # A background phase: its spans link to the request's trace.
+                linked=True,
             ),
             handlers.memory_synthesized,
         )
