@@ -5,6 +5,7 @@ The stack of this module exports its spans to a real OTLP/HTTP receiver (tests/e
 otlp_receiver.py) and serves metrics on a port per service.
 """
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.deploy_files import dashboard_expressions, metric_names, rule_expressions
 
 from .conftest import _create_database
 from .otlp_receiver import OtlpReceiver, ReceivedSpan
@@ -190,3 +193,127 @@ def test_an_unreachable_trace_endpoint_fails_no_request(observed: Observed) -> N
             timeout=60,
         )
         assert found
+
+
+# --- metrics -----------------------------------------------------------------------------
+
+
+def _value(samples: dict, name: str, **labels: str) -> float:
+    """The sum of `name`'s samples whose labels include `labels` (0 when there is none)."""
+    return sum(
+        value
+        for found, value in samples.get(name, [])
+        if all(found.get(k) == v for k, v in labels.items())
+    )
+
+
+async def _publish_undecodable_command(stack: Stack, tenant: str) -> None:
+    import nats
+
+    from mnemo.contracts import Headers, Topology
+
+    nc = await nats.connect(stack.env["MNEMO_NATS_URL"])
+    try:
+        subject = Topology(root=stack.env["MNEMO_BUS_ROOT"]).cmd_subject("ingest.memory", tenant)
+        headers = {Headers.MSG_ID: uuid.uuid4().hex, Headers.TENANT: tenant}
+        await nc.jetstream().publish(subject, b"{not json", headers=headers)
+    finally:
+        await nc.close()
+
+
+def test_the_metrics_of_every_service_move_with_traffic(observed: Observed) -> None:
+    before = {service: observed.scrape(service) for service in SERVICES}
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    with observed.stack.client() as api:
+        for i in range(3):
+            _ingest(api, user, f"Metrics note {i}: I like tea.", uuid.uuid4().hex)
+        for _ in range(2):
+            assert api.get("/v1/search", params={"userId": user, "q": "tea"}).status_code == 200
+        missing = uuid.uuid4().hex
+        assert api.get(f"/v1/memories/{missing}", params={"userId": user}).status_code == 404
+        statuses = [api.get("/v1/entities", params={"userId": user}).status_code for _ in range(8)]
+        assert 429 in statuses
+    asyncio.run(_publish_undecodable_command(observed.stack, "e2e"))
+
+    def moved(service: str, name: str, by: float = 1, **labels: str) -> bool:
+        now = observed.scrape(service)
+        return _value(now, name, **labels) - _value(before[service], name, **labels) >= by
+
+    gateway = "gateway"
+    assert moved(gateway, "mnemo_http_requests_total", 3, method="POST", route="/v1/ingest")
+    assert moved(
+        gateway, "mnemo_http_request_duration_seconds_count", 2, method="GET", route="/v1/search"
+    )
+    assert moved(gateway, "mnemo_rate_limit_rejections_total", scope="key")
+    routes = {
+        labels["route"] for labels, _ in observed.scrape(gateway)["mnemo_http_requests_total"]
+    }
+    # A route template, never the raw path (label values stay bounded).
+    assert "/v1/memories/{memory_id}" in routes
+    assert not [r for r in routes if missing in r]
+
+    for service, consumer in (
+        ("ingest", "ingest-memory"),
+        ("synthesis", "synthesis-memories"),
+        ("retrieval", "retrieval-index"),
+        ("audit", "audit-commands"),
+    ):
+        eventually(
+            lambda s=service, c=consumer: moved(s, "mnemo_messages_consumed_total", 3, consumer=c),
+            timeout=60,
+        )
+    eventually(
+        lambda: moved("ingest", "mnemo_messages_dead_lettered_total", consumer="ingest-memory"),
+        timeout=60,
+    )
+    assert moved("ingest", "mnemo_relay_published_events_total", 3)
+    assert moved("retrieval", "mnemo_queries_total", 2, endpoint="search", outcome="ok")
+    assert moved("retrieval", "mnemo_embedding_duration_seconds_count", 2, phase="foreground")
+    eventually(
+        lambda: moved("retrieval", "mnemo_embedded_texts_total", 3, phase="background"),
+        timeout=60,
+    )
+
+    # The gauges read at scrape time: lag, backlogs, dependencies.
+    ingest, synthesis, retrieval = (
+        observed.scrape(s) for s in ("ingest", "synthesis", "retrieval")
+    )
+    assert _value(ingest, "mnemo_log_head_position") > 0
+    assert "mnemo_relay_lag_events" in ingest
+    assert {labels["backlog"] for labels, _ in synthesis["mnemo_backlog_messages"]} == {"rules"}
+    assert "mnemo_indexing_backlog_chunks" in retrieval
+    for service in SERVICES:
+        samples = observed.scrape(service)
+        dependencies = samples["mnemo_dependency_up"]
+        assert dependencies and all(value == 1 for _, value in dependencies), service
+        if service != "gateway":
+            lagging = {labels["consumer"] for labels, _ in samples["mnemo_consumer_lag_messages"]}
+            assert lagging, service
+
+
+# --- dashboards and alerts ---------------------------------------------------------------
+
+
+def _exposed(observed: Observed) -> set[str]:
+    """Every series name the services expose, metrics without samples yet included."""
+    names = {"up"}  # Prometheus' own, per target
+    for service in SERVICES:
+        port = observed.metrics_ports[service]
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        for family in text_string_to_metric_families(text):
+            suffixes = {
+                "counter": ["_total"],
+                "histogram": ["_bucket", "_sum", "_count"],
+            }.get(family.type, [""])
+            names.update(family.name + suffix for suffix in suffixes)
+    return names
+
+
+def test_the_dashboard_and_alerts_use_only_metrics_the_services_expose(
+    observed: Observed,
+) -> None:
+    exposed = _exposed(observed)
+    expressions = dashboard_expressions() + rule_expressions()
+    referenced = {name for expr in expressions for name in metric_names(expr)}
+    assert referenced, "no metric found in the dashboard or the rules"
+    assert referenced - exposed == set()
