@@ -2,7 +2,9 @@
 Prometheus endpoints of every service, and the dashboard and alerts checked against them.
 
 The stack of this module exports its spans to a real OTLP/HTTP receiver (tests/e2e/
-otlp_receiver.py) and serves metrics on a port per service.
+otlp_receiver.py), serves metrics on a port per service, and has synthesis read memories
+with an LLM: the STAND-IN chat-completions server of tests/e2e/llm_standin.py (a hosted
+model cannot run here; it answers "nothing found").
 """
 
 import asyncio
@@ -17,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.deploy_files import dashboard_expressions, metric_names, rule_expressions
 
 from .conftest import _create_database
+from .llm_standin import LLMStandIn, serve
 from .otlp_receiver import OtlpReceiver, ReceivedSpan
 from .stack import SERVICES, Stack, free_port
 from .waiting import eventually
@@ -53,8 +56,12 @@ def observed(nats_url, database_url, tmp_path_factory) -> Iterator[Observed]:
         bus_root=name.replace("_", ""),
         port=free_port(),
     )
+    standin = serve(LLMStandIn())
     with OtlpReceiver() as receiver:
+        host, port = standin.server_address[:2]
         stack.env.update(
+            MNEMO_LLM_URL=f"http://{host}:{port}/v1",
+            MNEMO_LLM_MODEL="standin-model",
             MNEMO_OTLP_ENDPOINT=receiver.endpoint,
             # Export every 200 ms rather than every 5 s: the test waits less.
             OTEL_BSP_SCHEDULE_DELAY="200",
@@ -71,6 +78,7 @@ def observed(nats_url, database_url, tmp_path_factory) -> Iterator[Observed]:
             yield Observed(stack, receiver, ports)
         finally:
             stack.stop()
+            standin.shutdown()
 
 
 def _root(receiver: OtlpReceiver, route: str, correlation_id: str) -> ReceivedSpan | None:
@@ -125,14 +133,21 @@ def test_one_ingest_is_one_trace_across_the_five_services(observed: Observed) ->
             assert consumers, service
             assert any(by_id[s.parent_span_id].service == "ingest" for s in consumers), service
         assert any(s.service == "audit" and s.kind == CONSUMER for s in spans)
-        # Phase 2 of indexing is a trace of its own, linked to this one.
-        eventually(
-            lambda: [
+
+        # The background phases are traces of their own, linked to this one: phase 2 of
+        # indexing, and the model reading the memory (with a client span per call).
+        def linked(name: str) -> list[ReceivedSpan]:
+            return [
                 s
                 for s in receiver.spans()
-                if s.name == "index dense" and any(t == root.trace_id for t, _ in s.links)
-            ],
-            timeout=60,
+                if s.name == name and any(t == root.trace_id for t, _ in s.links)
+            ]
+
+        eventually(lambda: linked("index dense"), timeout=60)
+        [reading] = eventually(lambda: linked("consume synthesis-llm"), timeout=60)
+        assert reading.trace_id != root.trace_id and reading.parent_span_id == ""
+        eventually(
+            lambda: [s for s in receiver.trace(reading.trace_id) if s.name == "llm extraction"]
         )
 
         # A correlation id leads to its trace: every audit entry of the chain names it.
@@ -143,7 +158,10 @@ def test_one_ingest_is_one_trace_across_the_five_services(observed: Observed) ->
             return steps if {"memory.recorded", "memory.synthesized"} <= kinds else None
 
         steps = eventually(chain, timeout=60)
-        assert {s["trace_id"] for s in steps} == {root.trace_id}
+        request_steps = ("ingest.memory", "memory.recorded", "memory.synthesized")
+        assert {s["trace_id"] for s in steps if s["type"] in request_steps} == {root.trace_id}
+        # What the model's reading added is in its own trace, the one linked to the request.
+        assert {s["trace_id"] for s in steps} <= {root.trace_id, reading.trace_id}
     # ... and so do the log lines of the request.
     gateway_log = (observed.stack.home / "logs" / "gateway.log").read_text()
     lines = [json.loads(line) for line in gateway_log.splitlines() if correlation in line]
@@ -268,6 +286,16 @@ def test_the_metrics_of_every_service_move_with_traffic(observed: Observed) -> N
     )
     assert moved("ingest", "mnemo_relay_published_events_total", 3)
     assert moved("retrieval", "mnemo_queries_total", 2, endpoint="search", outcome="ok")
+    eventually(
+        lambda: moved(
+            "synthesis",
+            "mnemo_llm_request_duration_seconds_count",
+            3,
+            purpose="extraction",
+            outcome="ok",
+        ),
+        timeout=60,
+    )
     assert moved("retrieval", "mnemo_embedding_duration_seconds_count", 2, phase="foreground")
     eventually(
         lambda: moved("retrieval", "mnemo_embedded_texts_total", 3, phase="background"),
@@ -280,7 +308,10 @@ def test_the_metrics_of_every_service_move_with_traffic(observed: Observed) -> N
     )
     assert _value(ingest, "mnemo_log_head_position") > 0
     assert "mnemo_relay_lag_events" in ingest
-    assert {labels["backlog"] for labels, _ in synthesis["mnemo_backlog_messages"]} == {"rules"}
+    assert {labels["backlog"] for labels, _ in synthesis["mnemo_backlog_messages"]} == {
+        "rules",
+        "llm",
+    }
     assert "mnemo_indexing_backlog_chunks" in retrieval
     for service in SERVICES:
         samples = observed.scrape(service)
