@@ -25,7 +25,6 @@ import msgspec
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from opentelemetry import trace
 from tenacity import wait_exponential
 
 from mnemo.bus.dead_letters import dead_letter_headers, parse
@@ -33,7 +32,20 @@ from mnemo.bus.failures import is_dependency_failure
 from mnemo.bus.publisher import Publisher
 from mnemo.contracts import Headers, Signal, derived_id, utcnow
 from mnemo.settings import JetStreamSettings
-from mnemo.telemetry import MessageContext, extract_trace, get_logger, message_context, tracer
+from mnemo.telemetry import (
+    MessageContext,
+    consuming,
+    consuming_batch,
+    get_logger,
+    message_context,
+)
+from mnemo.telemetry.metrics import (
+    CONSUMER_PAUSES,
+    HANDLING_DURATION,
+    MESSAGES_CONSUMED,
+    MESSAGES_DEAD_LETTERED,
+    MESSAGES_FAILED,
+)
 
 log = get_logger(__name__)
 
@@ -87,6 +99,9 @@ class ConsumerSpec:
     # Longest pause between tries while a dependency is away.
     pause_max: float = 15.0
     deliver_policy: DeliverPolicy = DeliverPolicy.ALL
+    # A background phase (a model reading memories long after the request): its spans
+    # start traces of their own, linked to the message's, instead of lengthening it.
+    linked: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -137,10 +152,19 @@ class Consumer:
         )
         await self._publisher.js.add_consumer(spec.stream, config)
 
+    @property
+    def durable(self) -> str:
+        return self._spec.durable
+
+    async def lag(self) -> tuple[int, int]:
+        """(messages not yet delivered, delivered and not yet acknowledged) of the durable."""
+        info = await self._publisher.js.consumer_info(self._spec.stream, self._spec.durable)
+        return int(info.num_pending or 0), int(info.num_ack_pending or 0)
+
     async def pending(self) -> int:
         """Messages of the durable not yet handled: waiting, or delivered and not acked."""
-        info = await self._publisher.js.consumer_info(self._spec.stream, self._spec.durable)
-        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+        waiting, unacked = await self.lag()
+        return waiting + unacked
 
     async def ensure_replays(self) -> None:
         spec = self._spec
@@ -228,17 +252,16 @@ class Consumer:
         """Handle and ack the batch in one go; False means: do them one by one instead."""
         assert self._batch_handler is not None
         deliveries = [_delivery(m) for m in msgs]
-        with tracer().start_as_current_span(
-            f"consume-batch {self._spec.durable}",
-            kind=trace.SpanKind.CONSUMER,
-            links=[
-                trace.Link(trace.get_current_span(extract_trace(d.headers)).get_span_context())
-                for d in deliveries
-            ],
-            attributes={"messaging.batch.message_count": len(msgs)},
+        durable = self._spec.durable
+        with consuming_batch(
+            f"consume {self._spec.durable}",
+            [(d.msg_id, d.headers) for d in deliveries],
+            linked=self._spec.linked,
+            attributes={"messaging.consumer.group.name": self._spec.durable},
         ):
             try:
-                await self._batch_handler(deliveries)
+                with HANDLING_DURATION.labels(durable).time():
+                    await self._batch_handler(deliveries)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -250,6 +273,7 @@ class Consumer:
             with contextlib.suppress(Exception):
                 await msg.ack()
         self.handled += len(msgs)
+        MESSAGES_CONSUMED.labels(durable).inc(len(msgs))
         return True
 
     async def _handle(self, msg: Msg) -> str:
@@ -259,18 +283,22 @@ class Consumer:
             message_id=delivery.msg_id,
             tenant_id=delivery.tenant_id,
         )
-        span_name = f"consume {self._spec.durable}"
         with (
             message_context(ctx, consumer=self._spec.durable),
-            tracer().start_as_current_span(
-                span_name,
-                context=extract_trace(delivery.headers),
-                kind=trace.SpanKind.CONSUMER,
-                attributes={"messaging.destination": delivery.subject},
+            consuming(
+                f"consume {self._spec.durable}",
+                delivery.headers,
+                linked=self._spec.linked,
+                attributes={
+                    "messaging.consumer.group.name": self._spec.durable,
+                    "messaging.destination.name": delivery.subject,
+                    "messaging.message.id": delivery.msg_id,
+                },
             ),
         ):
             try:
-                await self._handler(delivery)
+                with HANDLING_DURATION.labels(self._spec.durable).time():
+                    await self._handler(delivery)
             except Reject as exc:
                 log.error("message_rejected", error=exc, subject=delivery.subject)
                 await self._dead_letter(msg, delivery, f"rejected: {exc}")
@@ -281,6 +309,7 @@ class Consumer:
                 if is_dependency_failure(exc):
                     # Not the message's fault: it goes back, uncounted, and we pause.
                     self._pauses += 1
+                    CONSUMER_PAUSES.labels(self._spec.durable).inc()
                     log.warning("dependency_unavailable", error=exc, pauses=self._pauses)
                     await msg.nak(delay=self._pause_delay())
                     return _PAUSE
@@ -290,6 +319,7 @@ class Consumer:
             self._failures.pop(delivery.msg_id, None)
             await msg.ack()
             self.handled += 1
+            MESSAGES_CONSUMED.labels(self._spec.durable).inc()
             return _DONE
 
     def _pause_delay(self) -> float:
@@ -308,6 +338,7 @@ class Consumer:
             await asyncio.wait_for(self._stopping.wait(), delay)
 
     async def _retry_or_dead_letter(self, msg: Msg, delivery: Delivery, exc: Exception) -> None:
+        MESSAGES_FAILED.labels(self._spec.durable).inc()
         failures = self._failures.pop(delivery.msg_id, 0) + 1
         if failures >= self._spec.max_deliver:
             log.error("message_failed_finally", error=exc, failures=failures)
@@ -358,6 +389,7 @@ class Consumer:
         await self._publisher.publish_signal(signal)
         await msg.term()
         self.dead_lettered += 1
+        MESSAGES_DEAD_LETTERED.labels(durable).inc()
 
 
 _DONE, _PAUSE = "done", "pause"

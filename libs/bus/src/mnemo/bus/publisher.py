@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
 from mnemo.contracts import Command, Envelope, Headers, Signal, Topology, subject_tag
-from mnemo.telemetry import current_context, inject_trace
+from mnemo.telemetry import current_context, traceparent_for
 
 _encoder = msgspec.json.Encoder()
 
@@ -82,7 +82,10 @@ def message_headers(
     traceparent: str | None = None,
     user_id: object = None,
 ) -> dict[str, str]:
-    """Every message's headers; one about a user (`user_id`) is tagged with its subject."""
+    """Every message's headers; one about a user (`user_id`) is tagged with its subject.
+
+    `traceparent`: the one a stored event carries; else the span of the message that caused
+    this one (`causation_id`), or the current span, continues into it."""
     headers = {
         Headers.MSG_ID: msg_id,
         Headers.TENANT: tenant,
@@ -93,10 +96,9 @@ def message_headers(
     }
     if isinstance(user_id, str) and user_id:
         headers[Headers.SUBJECT] = subject_tag(tenant, user_id)
+    traceparent = traceparent or traceparent_for(causation_id)
     if traceparent:
         headers[Headers.TRACEPARENT] = traceparent
-    else:
-        inject_trace(headers)
     return headers
 
 

@@ -12,6 +12,7 @@ rather than by doing work whose answer would come too late.
 """
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ from mnemo.telemetry import (
     message_context,
     tracer,
 )
+from mnemo.telemetry.metrics import QUERIES, QUERY_DURATION
 
 log = get_logger(__name__)
 
@@ -54,6 +56,10 @@ class QueryFailed(Exception):
         super().__init__(error.message)
         self.error = error
 
+
+# Endpoints whose requests make no span: health probes come every few seconds and would
+# bury the requests' traces.
+UNTRACED = frozenset({"health"})
 
 OVERLOADED = "overloaded"
 # A request that waited this share of its asker's budget in the queue is refused: the asker
@@ -82,13 +88,13 @@ async def serve(
         await svc.add_endpoint(
             name=name,
             subject=topology.svc_subject(service, name),
-            handler=_bounded(_wrap(request_type, handler), concurrency),
+            handler=_bounded(name, _wrap(name, request_type, handler), concurrency),
         )
     return svc
 
 
 def _bounded(
-    answer: Callable[[Request], Awaitable[None]], concurrency: int
+    name: str, answer: Callable[[Request], Awaitable[None]], concurrency: int
 ) -> Callable[[Request], Awaitable[None]]:
     """Queue each request as it arrives (with when it did) for `concurrency` workers; one
     that waited in the queue half as long as its asker waits is answered "overloaded".
@@ -105,6 +111,7 @@ def _bounded(
                 budget = (request.headers or {}).get(Headers.BUDGET, "")
                 waited_ms = (time.monotonic() - arrived) * 1000
                 if budget.isdigit() and waited_ms >= int(budget) * SHED_AFTER:
+                    QUERIES.labels(name, OVERLOADED).inc()
                     busy = QueryError(
                         code=OVERLOADED, message="the service was too busy to answer in time"
                     )
@@ -122,7 +129,7 @@ def _bounded(
     return endpoint
 
 
-def _wrap(request_type: type, handler: Endpoint) -> Callable[[Request], Awaitable[None]]:
+def _wrap(name: str, request_type: type, handler: Endpoint) -> Callable[[Request], Awaitable[None]]:
     decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(request_type)
 
     async def endpoint(request: Request) -> None:
@@ -134,14 +141,17 @@ def _wrap(request_type: type, handler: Endpoint) -> Callable[[Request], Awaitabl
             tenant_id=headers.get(Headers.TENANT),
             request_id=headers.get(REQUEST_ID),
         )
-        with (
-            message_context(ctx),
+        span = (
             tracer().start_as_current_span(
                 f"query {request.subject}",
                 context=extract_trace(headers),
                 kind=trace.SpanKind.SERVER,
-            ),
-        ):
+                attributes={"mnemo.correlation_id": correlation},
+            )
+            if name not in UNTRACED
+            else contextlib.nullcontext()
+        )
+        with message_context(ctx), span, QUERY_DURATION.labels(name).time():
             try:
                 payload = decoder.decode(request.data)
                 result = await handler(payload)
@@ -159,6 +169,7 @@ def _wrap(request_type: type, handler: Endpoint) -> Callable[[Request], Awaitabl
                     message = "the query failed unexpectedly; the service logged it"
                     result = QueryError(code="internal", message=message)
                 kind = "error"
+            QUERIES.labels(name, kind).inc()
             await request.respond(_encoder.encode(result), headers={REPLY_KIND: kind})
 
     return endpoint

@@ -79,6 +79,8 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     recorded_by: str
     audited_at: datetime
     data: dict[str, Any] = {}
+    # The W3C trace id of the message (from its traceparent): where to look in traces.
+    trace_id: str | None = None
 
 
 class AuditResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -11,6 +11,7 @@ import msgspec
 
 from mnemo.contracts import Envelope, EventData, NewEvent
 from mnemo.eventlog.sealing import open_sealed, sealed_key_id
+from mnemo.telemetry import traceparent_for
 
 _data_decoder = msgspec.json.Decoder(EventData)
 _meta_decoder = msgspec.json.Decoder(dict[str, Any])
@@ -34,8 +35,11 @@ def encode_metadata(event: NewEvent) -> str:
         "actor": event.actor,
         "service": event.service,
     }
-    if event.traceparent:
-        meta["traceparent"] = event.traceparent
+    # The trace goes on through the log: the relay publishes the event with it, so its
+    # consumers' spans are children of the span that appended it.
+    traceparent = event.traceparent or traceparent_for(event.causation_id)
+    if traceparent:
+        meta["traceparent"] = traceparent
     return _encoder.encode(meta).decode()
 
 

@@ -23,6 +23,7 @@ from mnemo.contracts import Envelope
 from mnemo.eventlog.codec import COLUMNS, key_ids, rows_to_envelopes
 from mnemo.eventlog.keyring import KeyRing
 from mnemo.telemetry import get_logger
+from mnemo.telemetry.metrics import RELAY_PUBLISHED
 
 log = get_logger(__name__)
 
@@ -135,6 +136,7 @@ class Relay:
             readable = rows_to_envelopes(rows, keys)
             if readable:
                 await self._publisher.publish_events(readable)
+                RELAY_PUBLISHED.inc(len(readable))
             last = rows[-1]
             await self._save(last["transaction_id"], last["global_position"])
             self._position = (last["transaction_id"], last["global_position"])
@@ -142,6 +144,17 @@ class Relay:
             self.published += len(rows)
             if len(rows) < self._batch_size:
                 return total
+
+    async def lag(self) -> tuple[int, int]:
+        """(the log's head position, the position published up to), as stored: any
+        replica, leading or not, reads the same."""
+        row = await self._pool.fetchrow(
+            "SELECT (SELECT coalesce(max(global_position), 0) FROM mnemo.events) AS head,"
+            " (SELECT global_position FROM mnemo.checkpoints WHERE name = $1) AS published",
+            self._name,
+        )
+        assert row is not None
+        return int(row["head"]), int(row["published"] or 0)
 
     async def _checkpoint(self) -> tuple[str, int]:
         row = await self._pool.fetchrow(

@@ -28,6 +28,7 @@ from mnemo.eventlog import migrate, migrate_eventlog
 from mnemo.host.probes import ProbeServer
 from mnemo.settings import DatabaseSettings, ServiceSettings
 from mnemo.telemetry import configure, get_logger
+from mnemo.telemetry.live import MetricsPortUnavailable, Reading, Sampler, serve_metrics
 
 log = get_logger(__name__)
 
@@ -58,6 +59,7 @@ class Host:
         self._running: list[asyncio.Task[None]] = []
         self._probes: ProbeServer | None = None
         self._serving = False  # consumers and queries run: the replica is ready
+        self._samplers: list[Sampler] = [self._consumer_gauges, self._dependency_gauges]
 
     async def start(self, migrations: dict[str, Path] | None = None) -> None:
         """Connect to NATS (and Postgres when configured), create streams, run migrations."""
@@ -113,6 +115,28 @@ class Host:
         """Show in the health report how many messages `consumer` has yet to handle."""
         self._backlogs[name] = consumer
 
+    def gauges(self, sampler: Sampler) -> None:
+        """Read `sampler` at each scrape of the metrics endpoint (when there is one)."""
+        self._samplers.append(sampler)
+
+    async def _consumer_gauges(self) -> list[Reading]:
+        readings: list[Reading] = []
+        for consumer in self._consumers:
+            waiting, unacked = await consumer.lag()
+            labels = {"consumer": consumer.durable}
+            readings.append(("mnemo_consumer_lag_messages", labels, waiting))
+            readings.append(("mnemo_consumer_ack_pending_messages", labels, unacked))
+        for name, consumer in self._backlogs.items():
+            readings.append(("mnemo_backlog_messages", {"backlog": name}, await consumer.pending()))
+        return readings
+
+    async def _dependency_gauges(self) -> list[Reading]:
+        checks = (await self.health()).checks
+        return [
+            ("mnemo_dependency_up", {"dependency": name}, 1.0 if state == "ok" else 0.0)
+            for name, state in checks.items()
+        ]
+
     async def health(self, _: object = None) -> HealthReport:
         checks: dict[str, str] = {}
         for name, check in self._checks.items():
@@ -141,6 +165,11 @@ class Host:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        if self.settings.metrics_port is not None:
+            live = serve_metrics(self.settings.metrics_host, self.settings.metrics_port)
+            for sampler in self._samplers:
+                live.add(sampler)
+            log.info("metrics_serving", port=self.settings.metrics_port)
         endpoints = {**self._endpoints, "health": (dict, self.health, 1)}
         svc = await serve(self.nc, self.topology, self.service, endpoints)
         for consumer in self._consumers:
@@ -194,5 +223,5 @@ def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
     try:
         uvloop.run(main())
-    except SettingsError as exc:
+    except (SettingsError, MetricsPortUnavailable) as exc:
         raise SystemExit(f"configuration error: {exc}") from None

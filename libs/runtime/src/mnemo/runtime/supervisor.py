@@ -125,7 +125,7 @@ class Supervisor:
         env = self.service_env()
         self.settings.logs_dir.mkdir(parents=True, exist_ok=True)
         for name in SERVICES:
-            service = ServiceProcess(name, env, self.settings.logs_dir)
+            service = ServiceProcess(name, service_metrics_env(env, name), self.settings.logs_dir)
             self._start(service)
             self.services.append(service)
         print(f"Started {', '.join(SERVICES)}; waiting for the gateway ...", flush=True)
@@ -202,3 +202,13 @@ class Supervisor:
     def _print_log_tails(self) -> None:
         for service in self.services:
             print(f"--- {service.log_path} (last lines)\n{tail(service.log_path)}", flush=True)
+
+
+def service_metrics_env(env: dict[str, str], service: str) -> dict[str, str]:
+    """On one machine every process needs a metrics port of its own: MNEMO_METRICS_PORT is
+    the first of five, one per service in SERVICES' order (ingest, synthesis, retrieval,
+    audit, gateway)."""
+    base = env.get("MNEMO_METRICS_PORT", "")
+    if not base.isdigit():
+        return env
+    return {**env, "MNEMO_METRICS_PORT": str(int(base) + SERVICES.index(service))}

@@ -12,6 +12,12 @@ class ServiceSettings(JetStreamSettings, kw_only=True, frozen=True):
     log_level: str = "info"
     # MNEMO_OTLP_ENDPOINT: OTLP/HTTP traces endpoint; tracing exports nothing when unset.
     otlp_endpoint: str | None = None
+    # MNEMO_METRICS_PORT: serve this process's Prometheus metrics at /metrics on this port;
+    # unset: no metrics endpoint. Each process needs its own (`make run` gives each service
+    # this port plus its index: ingest, synthesis, retrieval, audit, gateway).
+    metrics_port: int | None = None
+    # MNEMO_METRICS_HOST: the address the metrics endpoint listens on.
+    metrics_host: str = "127.0.0.1"
     # MNEMO_QUERY_CONCURRENCY: how many requests each read-only query endpoint of a replica
     # runs at once (the rest queue; one queued past its asker's wait is answered 503).
     query_concurrency: int = 8
@@ -26,6 +32,8 @@ class ServiceSettings(JetStreamSettings, kw_only=True, frozen=True):
             raise ValueError("MNEMO_LOG_LEVEL must be one of debug, info, warning, error")
         if not self.bus_root.replace("_", "").replace("-", "").isalnum():
             raise ValueError("MNEMO_BUS_ROOT must be letters, digits, '-' or '_'")
+        if self.metrics_port is not None and not 0 < self.metrics_port < 65536:
+            raise ValueError("MNEMO_METRICS_PORT must be a TCP port (1-65535)")
         if self.query_concurrency < 1:
             raise ValueError("MNEMO_QUERY_CONCURRENCY must be at least 1")
         if self.probe_port is not None and not 0 < self.probe_port < 65536:

@@ -2,11 +2,20 @@
 
 Exports: `configure` (logs + tracing for a service), `get_logger`, the message context
 (`MessageContext`, `current_context`, `message_context`) and trace propagation
-(`inject_trace`, `extract_trace`, `tracer`).
+(`inject_trace`, `extract_trace`, `tracer`), the spans of handling messages (`consuming`,
+`consuming_batch`) and the traceparent of what a handler produces (`traceparent_for`).
 """
 
 from mnemo.telemetry.context import MessageContext, current_context, message_context
 from mnemo.telemetry.logging import configure_logging, get_logger
+from mnemo.telemetry.messaging import (
+    background_phase,
+    consuming,
+    consuming_batch,
+    trace_id_of,
+    traceparent_for,
+    traceparent_of,
+)
 from mnemo.telemetry.tracing import configure_tracing, extract_trace, inject_trace, tracer
 
 
@@ -18,13 +27,19 @@ def configure(service: str, *, level: str = "info", otlp_endpoint: str | None = 
 
 __all__ = [
     "MessageContext",
+    "background_phase",
     "configure",
     "configure_logging",
     "configure_tracing",
+    "consuming",
+    "consuming_batch",
     "current_context",
     "extract_trace",
     "get_logger",
     "inject_trace",
     "message_context",
+    "trace_id_of",
+    "traceparent_for",
+    "traceparent_of",
     "tracer",
 ]

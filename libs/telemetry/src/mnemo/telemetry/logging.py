@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from mnemo.telemetry.scrub import drop_secrets, foreign_message, safe_exceptions
+from mnemo.telemetry.tracing import add_trace_ids
 
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
@@ -27,6 +28,7 @@ def configure_logging(service: str, level: str = "info") -> None:
     numeric = _LEVELS.get(level.lower(), 20)
     common: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

@@ -7,6 +7,7 @@ import msgspec
 
 from mnemo.bus import Delivery
 from mnemo.contracts import AuditEntry, Headers, utcnow
+from mnemo.telemetry import trace_id_of
 
 # Content never goes into the audit: it says what happened, not what was said; nor do the
 # digests of API keys.
@@ -52,6 +53,7 @@ def entry_row(kind: str, delivery: Delivery) -> tuple[Any, ...]:
         causation,
         delivery.subject,
         timestamp,
+        trace_id_of(delivery.headers.get(Headers.TRACEPARENT)),
         msgspec.json.encode(data).decode(),
     )
 

@@ -13,13 +13,13 @@ SERVICE = "audit"
 
 _INSERT = """
 INSERT INTO audit.entries (tenant_id, message_id, kind, type, service, correlation_id,
-                           causation_id, subject, "timestamp", data)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+                           causation_id, subject, "timestamp", trace_id, data)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
 ON CONFLICT DO NOTHING
 """
 
 _COLUMNS = """message_id, kind, type, service, "timestamp", correlation_id, causation_id,
-    subject, audited_at, data::text AS data"""
+    subject, audited_at, data::text AS data, trace_id"""
 
 _WHERE = """tenant_id = $1
   AND ($2::text IS NULL OR correlation_id = $2)
@@ -130,4 +130,5 @@ def _entry(r: Any) -> AuditEntry:
         recorded_by=SERVICE,
         audited_at=r["audited_at"],
         data=msgspec.json.decode(r["data"]),
+        trace_id=r["trace_id"],
     )

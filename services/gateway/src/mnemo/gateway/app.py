@@ -18,6 +18,7 @@ from mnemo.gateway.compat.memanto import memanto_refusal, memanto_router
 from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
 from mnemo.gateway.guard import InputGuard, Shape
+from mnemo.gateway.http_telemetry import observed, serve_gateway_metrics
 from mnemo.gateway.idempotency import TTL_SECONDS, IdempotencyMiddleware
 from mnemo.gateway.limits import Limits
 from mnemo.gateway.mcp.endpoint import McpEndpoint, mcp_endpoint
@@ -91,9 +92,10 @@ def create_asgi(settings: GatewaySettings) -> ASGIApp:
         settings.max_in_flight,
         settings.tenant_share,
     )
-    # Correlation outermost, so replayed and shed answers get this call's ids too.
-    served = CorrelationMiddleware(shedder, app.state, settings.max_body_bytes)
+    # Correlation around the rest, so replayed and shed answers get this call's ids too;
+    # the root span and the HTTP metrics around everything (mnemo.gateway.http_telemetry).
     # The MCP tools call the app as served, so every middleware applies to them too.
+    served = observed(CorrelationMiddleware(shedder, app.state, settings.max_body_bytes))
     app.state.served = served
     return served
 
@@ -123,6 +125,8 @@ def create_app(settings: GatewaySettings) -> Litestar:
             keys=keys,
         )
         app.state.publisher = publisher
+        if settings.metrics_port is not None:
+            serve_gateway_metrics(settings, publisher)
         # MEMANTO's sessions (by token digest); each entry carries its own expiry.
         app.state.sessions = await key_value(
             publisher.js, f"{topology.root.upper()}_SESSIONS", ttl=7 * 86400, replicas=replicas

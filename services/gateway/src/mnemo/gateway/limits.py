@@ -19,6 +19,7 @@ from mnemo.contracts import Topology
 from mnemo.gateway.counters import Counters, CountersUnavailable
 from mnemo.gateway.problems import Problem
 from mnemo.telemetry import get_logger
+from mnemo.telemetry.metrics import RATE_LIMITED
 
 log = get_logger(__name__)
 
@@ -127,6 +128,7 @@ class Limits:
             month = datetime.now(UTC).strftime("%Y%m")
             used = await _counted(self._month.incr(tenant_id, action, month))
             if used > quota:
+                RATE_LIMITED.labels("quota").inc()
                 raise Problem(
                     402,
                     "QUOTA_EXCEEDED",
@@ -188,6 +190,7 @@ async def _counted(count: Awaitable[int]) -> int:
 
 
 def _too_many(detail: str, usage: Usage, scope: str) -> Problem:
+    RATE_LIMITED.labels(scope).inc()
     return Problem(
         429,
         "RATE_LIMIT",

@@ -218,6 +218,7 @@ class AuditStep(msgspec.Struct):
     recorded_by: str
     audited_at: datetime
     data: dict[str, Any]
+    trace_id: str | None = None
 
 
 class AuditChain(msgspec.Struct):

@@ -24,6 +24,7 @@ from mnemo.ingest.erasure import Eraser
 from mnemo.ingest.handlers import SERVICE, IngestHandlers
 from mnemo.ingest.settings import IngestSettings
 from mnemo.settings import load_settings
+from mnemo.telemetry.live import Reading
 
 SQL = Path(__file__).parent / "sql"
 
@@ -77,4 +78,13 @@ async def main() -> None:
     if settings.relay_enabled:
         relay = Relay(host.pool, host.publisher, batch_size=settings.relay_batch)
         host.background(relay.run)
+
+        async def relay_gauges() -> list[Reading]:
+            head, published = await relay.lag()
+            return [
+                ("mnemo_log_head_position", {}, head),
+                ("mnemo_relay_lag_events", {}, max(head - published, 0)),
+            ]
+
+        host.gauges(relay_gauges)
     await host.serve_forever()

@@ -87,7 +87,6 @@ class IngestHandlers:
             causation_id=command.command_id,
             actor=command.actor,
             service=SERVICE,
-            traceparent=delivery.headers.get("traceparent"),
             data=MemoryRecorded(
                 memory_id=command.memory_id,
                 user_id=command.user_id,

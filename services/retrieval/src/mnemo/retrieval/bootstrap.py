@@ -14,12 +14,14 @@ from mnemo.contracts import (
     MemoryRecorded,
     MemorySynthesized,
     SearchQuery,
+    utcnow,
 )
 from mnemo.embeddings import Embedder, embedder_from_settings
 from mnemo.eventlog import EventStore
 from mnemo.host import Host
 from mnemo.retrieval.handlers import SERVICE, RetrievalHandlers, drop_memory
 from mnemo.retrieval.index import INDEXED_TEXT_VERSION, MemoryIndex
+from mnemo.retrieval.measured import MeasuredEmbedder
 from mnemo.retrieval.memories import SQL, MemoryTable
 from mnemo.retrieval.pending import DensePending
 from mnemo.retrieval.settings import RetrievalSettings
@@ -33,6 +35,7 @@ from mnemo.retrieval.stores import (
 from mnemo.retrieval.stores.sparse import VERSION as SPARSE_VERSION
 from mnemo.settings import load_settings
 from mnemo.telemetry import get_logger
+from mnemo.telemetry.live import Reading
 
 log = get_logger(__name__)
 
@@ -47,14 +50,17 @@ def vector_store(settings: RetrievalSettings) -> VectorStore:
     return EdgeVectorStore(settings.qdrant_path)
 
 
-def embedder(settings: RetrievalSettings) -> Embedder:
-    return embedder_from_settings(
-        settings.embedder,
-        url=settings.embedding_url,
-        model=settings.embedding_model,
-        key=settings.embedding_api_key,
-        dim=settings.embedding_dim,
-        precision=settings.embedding_precision,
+def embedder(settings: RetrievalSettings, phase: str = "foreground") -> Embedder:
+    return MeasuredEmbedder(
+        embedder_from_settings(
+            settings.embedder,
+            url=settings.embedding_url,
+            model=settings.embedding_model,
+            key=settings.embedding_api_key,
+            dim=settings.embedding_dim,
+            precision=settings.embedding_precision,
+        ),
+        phase,
     )
 
 
@@ -70,7 +76,7 @@ async def open_index(settings: RetrievalSettings, pool: asyncpg.Pool) -> MemoryI
         turns=memories,
         pending=DensePending(pool, collection),
         # Phase 2 embeds with its own copy, at idle CPU priority (see MemoryIndex).
-        background=lambda: embedder(settings),
+        background=lambda: embedder(settings, "background"),
     )
     # Vectors are stale when the embedder, the sparse encoding or the indexed text changed.
     model = f"{index.embedder.name}|{SPARSE_VERSION}|{INDEXED_TEXT_VERSION}"
@@ -171,6 +177,17 @@ async def main() -> None:
         await index.count()
 
     host.health_check("vectors", vectors_ok)
+    pending = DensePending(host.pool, f"{settings.bus_root}_memories")
+
+    async def indexing_gauges() -> list[Reading]:
+        chunks, oldest = await pending.backlog()
+        age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+        return [
+            ("mnemo_indexing_backlog_chunks", {}, chunks),
+            ("mnemo_indexing_backlog_oldest_seconds", {}, max(age, 0.0)),
+        ]
+
+    host.gauges(indexing_gauges)
     try:
         await host.serve_forever()
     finally:

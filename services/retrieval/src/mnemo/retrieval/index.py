@@ -34,7 +34,7 @@ from mnemo.retrieval.stores import (
     VectorStore,
 )
 from mnemo.retrieval.turns import PrecedingTurns, Turn
-from mnemo.telemetry import get_logger
+from mnemo.telemetry import background_phase, get_logger, traceparent_for
 
 log = get_logger(__name__)
 
@@ -190,9 +190,21 @@ class MemoryIndex:
                 ]
             )
             # Listed once stored: phase 2 never claims a point the store does not have yet.
+            causes = {
+                e.data.memory_id: e.event_id
+                for e in envelopes
+                if isinstance(e.data, MemoryRecorded)
+            }
             await self._pending.add(
                 [
-                    PendingChunk(i, p["tenant_id"], p["user_id"], p["memory_id"], d)
+                    PendingChunk(
+                        i,
+                        p["tenant_id"],
+                        p["user_id"],
+                        p["memory_id"],
+                        d,
+                        traceparent_for(causes.get(p["memory_id"])),
+                    )
                     for i, _, d, p in pieces
                 ]
             )
@@ -217,15 +229,18 @@ class MemoryIndex:
         async with self._pending.claim(limit) as chunks:
             if not chunks:
                 return 0
-            texts = [c.text for c in chunks]
-            if self._background_pool is not None:
-                loop = asyncio.get_running_loop()
-                dense = await loop.run_in_executor(
-                    self._background_pool, self._embed_in_background, texts
+            with background_phase("index dense", [c.traceparent for c in chunks]):
+                texts = [c.text for c in chunks]
+                if self._background_pool is not None:
+                    loop = asyncio.get_running_loop()
+                    dense = await loop.run_in_executor(
+                        self._background_pool, self._embed_in_background, texts
+                    )
+                else:
+                    dense = await asyncio.to_thread(self._embedder.embed, texts)
+                await self._store.set_dense(
+                    {c.point_id: v for c, v in zip(chunks, dense, strict=True)}
                 )
-            else:
-                dense = await asyncio.to_thread(self._embedder.embed, texts)
-            await self._store.set_dense({c.point_id: v for c, v in zip(chunks, dense, strict=True)})
         return len(chunks)
 
     async def start_background(self) -> None:

@@ -31,13 +31,17 @@ class PendingChunk:
     user_id: str
     memory_id: str
     text: str  # what the dense vector is made of
+    # The span that indexed it (phase 1): phase 2's span links to it.
+    traceparent: str | None = None
 
 
 _ADD = """
-INSERT INTO retrieval.dense_pending (collection, point_id, tenant_id, user_id, memory_id, text)
-SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+INSERT INTO retrieval.dense_pending
+    (collection, point_id, tenant_id, user_id, memory_id, text, traceparent)
+SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
 ON CONFLICT (collection, point_id) DO UPDATE
-    SET text = excluded.text, enqueued_at = excluded.enqueued_at
+    SET text = excluded.text, enqueued_at = excluded.enqueued_at,
+        traceparent = excluded.traceparent
 """
 
 # The oldest chunks no live lease holds, leased for $4 seconds under the token $3.
@@ -52,7 +56,8 @@ FROM (
     FOR UPDATE SKIP LOCKED
 ) AS free
 WHERE d.collection = $1 AND d.point_id = free.point_id
-RETURNING d.point_id, d.tenant_id, d.user_id, d.memory_id, d.text, d.enqueued_at
+RETURNING d.point_id, d.tenant_id, d.user_id, d.memory_id, d.text, d.enqueued_at,
+    d.traceparent
 """
 
 # Done: the claimed chunks leave, except those renewed (new text) since they were claimed,
@@ -93,6 +98,7 @@ class DensePending:
             [c.user_id for c in chunks],
             [c.memory_id for c in chunks],
             [c.text for c in chunks],
+            [c.traceparent for c in chunks],
         ]
         await self._pool.execute(_ADD, self._collection, *columns)
 
@@ -109,7 +115,14 @@ class DensePending:
             key=lambda r: r["enqueued_at"],
         )
         claimed = [
-            PendingChunk(r["point_id"], r["tenant_id"], r["user_id"], r["memory_id"], r["text"])
+            PendingChunk(
+                r["point_id"],
+                r["tenant_id"],
+                r["user_id"],
+                r["memory_id"],
+                r["text"],
+                r["traceparent"],
+            )
             for r in rows
         ]
         try:

@@ -103,6 +103,8 @@ async def main() -> None:
                 batch=4,
                 ack_wait=max(settings.consumer_ack_wait, settings.llm_timeout),
                 deliver_policy=DeliverPolicy.NEW,
+                # A background phase: its spans link to the request's trace.
+                linked=True,
             ),
             handlers.memory_synthesized,
         )

@@ -34,6 +34,7 @@ from mnemo.synthesis import extractor
 from mnemo.synthesis.attributes import ATTRIBUTES
 from mnemo.synthesis.budget import LLMBudget
 from mnemo.synthesis.extractor import Extraction, Finding, Mention, Negation
+from mnemo.synthesis.llm_calls import measured_call
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -239,9 +240,11 @@ class LLMExtractor:
             before_sleep=before_sleep_log(_retry_log, logging.WARNING),
             reraise=True,
         )
+        purpose = name.removeprefix("mnemo_")
         async for attempt in retrying:
             with attempt:
-                response = await self._client.post("/v1/chat/completions", json=body)
+                with measured_call(purpose):
+                    response = await self._client.post("/v1/chat/completions", json=body)
                 if response.status_code == 429 or response.status_code >= 500:
                     raise _Transient(f"HTTP {response.status_code}")
                 if response.status_code >= 400:
