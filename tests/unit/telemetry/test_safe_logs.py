@@ -14,6 +14,7 @@ import threading
 
 import msgspec
 import pytest
+import structlog
 
 from mnemo.telemetry import configure_logging, get_logger
 
@@ -35,9 +36,12 @@ def _handle(authorization: str, body: bytes, key_secret: str) -> None:
 
 @pytest.fixture
 def configured():
-    """Restores stdlib logging and the except hooks after the test; each test configures
-    logging itself, once pytest's capture of the test's own stderr is in place."""
+    """Restores structlog, stdlib logging and the except hooks after the test; each test
+    configures logging itself, once pytest's capture of the test's own stderr is in place
+    (structlog would otherwise keep writing to that capture once pytest has closed it)."""
+    saved = structlog.get_config()
     yield configure_logging
+    structlog.configure(**saved)
     logging.getLogger().handlers.clear()
     sys.excepthook = sys.__excepthook__
     threading.excepthook = threading.__excepthook__

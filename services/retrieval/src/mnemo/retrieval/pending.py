@@ -44,17 +44,21 @@ ON CONFLICT (collection, point_id) DO UPDATE
         traceparent = excluded.traceparent
 """
 
-# The oldest chunks no live lease holds, leased for $4 seconds under the token $3.
+# The oldest chunks no live lease holds, leased for $4 seconds under the token $3. The
+# choice is a MATERIALIZED CTE, run once: as a subquery in FROM, the planner may run it
+# again for every row it joins, and each run (SKIP LOCKED) can pick other rows, so a claim
+# of 2 took all 5 pending chunks.
 _CLAIM = """
-UPDATE retrieval.dense_pending AS d
-SET claim = $3, claimed_until = now() + make_interval(secs => $4)
-FROM (
+WITH free AS MATERIALIZED (
     SELECT point_id FROM retrieval.dense_pending
     WHERE collection = $1 AND (claimed_until IS NULL OR claimed_until < now())
     ORDER BY enqueued_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
-) AS free
+)
+UPDATE retrieval.dense_pending AS d
+SET claim = $3, claimed_until = now() + make_interval(secs => $4)
+FROM free
 WHERE d.collection = $1 AND d.point_id = free.point_id
 RETURNING d.point_id, d.tenant_id, d.user_id, d.memory_id, d.text, d.enqueued_at,
     d.traceparent
