@@ -81,6 +81,21 @@ async def test_without_date_spans_the_words_alone_rank_it_lower(
     assert TARGET not in await found(index, QUERY)
 
 
+async def test_a_threshold_keeps_as_many_hits_as_without_the_date(
+    index: MemoryIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query = SearchQuery(tenant_id="t", user_id="u", query=QUERY, limit=5, mode="keyword")
+    with monkeypatch.context() as off:
+        off.setattr(index_module, "DATE_SPANS", False)
+        by_words = await index.search(query)
+    # By words alone it keeps the best (tied) ones; similarities are shown rounded.
+    threshold = by_words[0].similarity - 1e-5
+    kept = await found(index, QUERY, threshold=threshold)
+    assert TARGET not in [h.content for h in by_words if h.similarity >= threshold]
+    assert len(kept) == sum(h.similarity >= threshold for h in by_words)
+    assert kept[0] == TARGET
+
+
 async def test_the_named_day_never_reaches_past_as_of(index: MemoryIndex) -> None:
     as_of = datetime(2023, 5, 10, tzinfo=UTC)
     hits = await found(index, QUERY, occurred_before=as_of)

@@ -19,6 +19,13 @@ def test_what_both_rankings_find_rises_above_what_one_finds() -> None:
     assert scores == sorted(scores, reverse=True)
 
 
+def test_fused_hits_show_the_first_rankings_scores_in_order() -> None:
+    first = [StoreHit("a", 0.9, {}), StoreHit("b", 0.5, {})]
+    second = [StoreHit("b", 0.7, {}), StoreHit("c", 0.6, {}), StoreHit("d", 0.95, {})]
+    fused = fuse(first, second)
+    assert [(h.id, h.score) for h in fused] == [("b", 0.9), ("a", 0.5), ("c", 0.5), ("d", 0.5)]
+
+
 def test_one_empty_ranking_leaves_the_other_as_it_was() -> None:
     assert [h.id for h in fuse(hits("a", "b", "c"), [])] == ["a", "b", "c"]
     assert [h.id for h in fuse([], hits("a", "b"))] == ["a", "b"]

@@ -14,13 +14,26 @@ FUSION_K = 60
 
 
 def fuse(first: list[StoreHit], second: list[StoreHit], k: int = FUSION_K) -> list[StoreHit]:
-    """Both lists' hits by reciprocal rank fusion, best first (ties: the first list's
-    order); a hit's score is its fused score."""
-    scores: dict[str, float] = {}
+    """Both lists' hits in the order of their reciprocal rank fusion (ties: the first
+    list's order).
+
+    The scores shown stay the first list's own, in descending order down the fused list:
+    fusion moves hits, not what a similarity means, so a threshold keeps as many hits as
+    it would have kept of the first list. Past the first list's length (hits only the
+    second found), a hit keeps its own score, never above the one before it."""
+    fused: dict[str, float] = {}
     found: dict[str, StoreHit] = {}
     for hits in (first, second):
         for rank, hit in enumerate(hits, 1):
-            scores[hit.id] = scores.get(hit.id, 0.0) + 1.0 / (k + rank)
+            fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (k + rank)
             found.setdefault(hit.id, hit)
-    ordered = sorted(scores, key=lambda i: -scores[i])
-    return [replace(found[i], score=scores[i]) for i in ordered]
+    ordered = sorted(fused, key=lambda i: -fused[i])
+    scale = sorted((h.score for h in first), reverse=True)
+    out: list[StoreHit] = []
+    for n, point_id in enumerate(ordered):
+        hit = found[point_id]
+        score = scale[n] if n < len(scale) else hit.score
+        if out:
+            score = min(score, out[-1].score)
+        out.append(replace(hit, score=score))
+    return out
