@@ -31,7 +31,14 @@ import asyncpg
 import httpx
 from local_stack import local_stack, machine
 from locomo_data import CATEGORIES, Conversation, load
-from locomo_metrics import KS, Recall, format_table, percentile, ranked_dia_ids
+from locomo_metrics import (
+    KS,
+    Recall,
+    format_intervals,
+    format_table,
+    percentile,
+    ranked_dia_ids,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "locomo" / "locomo_dev.json"
@@ -312,6 +319,8 @@ def report(result: dict[str, Any]) -> str:
         f" p95 {srch['p95_ms'] or float('nan'):.1f} ms (client wall time)",
         "",
         format_table(result["recall"], CATEGORIES),
+        "",
+        format_intervals(result["recall"], CATEGORIES),
         "",
         f"baselines (measured elsewhere on this dev set): {result['baselines']}",
     ]

@@ -17,14 +17,16 @@ import hashlib
 import json
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 import numpy as np
-from locomo_data import CATEGORIES, Conversation, Turn, load
-from locomo_metrics import Recall, format_table, percentile
+from locomo_data import CATEGORIES, QA, Conversation, Turn, load
+from locomo_metrics import Recall, format_intervals, format_table, percentile
 
 from mnemo.contracts import Envelope, MemoryRecorded, SearchQuery, derived_id
 from mnemo.embeddings import Embedder, embedder_from_settings
@@ -131,11 +133,22 @@ def envelope(conv: Conversation, turn: Turn, position: int) -> Envelope:
     )
 
 
-async def run(
+@dataclass(frozen=True)
+class Answer:
+    """One question's ranking: the turns found, best first, and the search's time."""
+
+    conversation: str
+    qa: QA
+    ranked: list[str]
+    ms: float
+
+
+@asynccontextmanager
+async def indexed(
     args: argparse.Namespace, dense: Callable[[ChunkContext], str] = dense_text
-) -> dict[str, dict[str, float | int | None]]:
-    """Index the conversations, ask their questions, print and return the recall table;
-    `dense` makes the text of the dense vectors (bench/dense_text.py tries others)."""
+) -> AsyncIterator[tuple[MemoryIndex, list[Conversation]]]:
+    """The conversations indexed as the service would, in a temporary store; `dense` makes
+    the text of the dense vectors (bench/dense_text.py tries others)."""
     only = [s.strip() for s in args.conversations.split(",") if s.strip()] or None
     conversations = load(Path(args.data), only)
     embedder: Embedder = embedder_from_settings(args.embedder, precision=args.precision)
@@ -161,39 +174,58 @@ async def run(
             # The read model first, as the service writes it.
             recorded.record_all(envelopes[start : start + 256])
             await index.index_all(envelopes[start : start + 256])
-        indexed_s = time.perf_counter() - started
-        recall = Recall(CATEGORIES)
-        latencies: list[float] = []
-        misses: list[str] = []
-        for conv in conversations:
-            for qa in conv.qa:
-                if not qa.evidence:
-                    continue
-                query = SearchQuery(
-                    tenant_id=TENANT, user_id=f"u_{conv.sample_id}", query=qa.question, limit=20
-                )
-                t0 = time.perf_counter()
-                hits = await index.search(query)
-                latencies.append((time.perf_counter() - t0) * 1000)
-                ranked = list(dict.fromkeys(h.metadata["dia_id"] for h in hits))
-                recall.add(qa.category, ranked, qa.evidence)
-                if args.misses and not set(qa.evidence) <= set(ranked[:10]):
-                    ranks = {e: ranked.index(e) + 1 if e in ranked else None for e in qa.evidence}
-                    misses.append(f"[{CATEGORIES[qa.category]}] {qa.question} {ranks}")
-        await index.close()
-    if cached:
-        cached.save()
-    turns = len(envelopes)
+        print(f"{len(envelopes)} turns indexed in {time.perf_counter() - started:.1f}s")
+        try:
+            yield index, conversations
+        finally:
+            await index.close()
+            if cached:
+                cached.save()
+
+
+async def ask(index: MemoryIndex, conversations: list[Conversation]) -> list[Answer]:
+    """Every question with evidence, searched (limit 20), in the data's order."""
+    answers = []
+    for conv in conversations:
+        for qa in conv.qa:
+            if not qa.evidence:
+                continue
+            query = SearchQuery(
+                tenant_id=TENANT, user_id=f"u_{conv.sample_id}", query=qa.question, limit=20
+            )
+            t0 = time.perf_counter()
+            hits = await index.search(query)
+            ms = (time.perf_counter() - t0) * 1000
+            ranked = list(dict.fromkeys(h.metadata["dia_id"] for h in hits))
+            answers.append(Answer(conv.sample_id, qa, ranked, ms))
+    return answers
+
+
+async def run(
+    args: argparse.Namespace, dense: Callable[[ChunkContext], str] = dense_text
+) -> dict[str, dict[str, float | int | None]]:
+    """Index the conversations, ask their questions, print and return the recall table."""
+    async with indexed(args, dense) as (index, conversations):
+        answers = await ask(index, conversations)
+    recall = Recall(CATEGORIES)
+    misses = []
+    for a in answers:
+        recall.add(a.qa.category, a.ranked, a.qa.evidence)
+        if args.misses and not set(a.qa.evidence) <= set(a.ranked[:10]):
+            ranks = {e: a.ranked.index(e) + 1 if e in a.ranked else None for e in a.qa.evidence}
+            misses.append(f"[{CATEGORIES[a.qa.category]}] {a.qa.question} {ranks}")
+    latencies = [a.ms for a in answers]
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
-    print(f"{turns} turns indexed in {indexed_s:.1f}s; search p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    print(f"search p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     print(format_table(recall.table(), CATEGORIES))
+    print(format_intervals(recall.table(), CATEGORIES))
     if args.misses:
         print("\n".join(misses))
     return recall.table()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every in-process LoCoMo bench takes."""
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--conversations", default="")
     parser.add_argument("--embedder", default="minilm")
@@ -207,6 +239,11 @@ def main() -> None:
         help="MiniLM's: int8 (the service's default) or float32",
     )
     parser.add_argument("--cache", default="", help="folder keeping embedded vectors")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    arguments(parser)
     parser.add_argument("--misses", action="store_true", help="list questions missed at 10")
     parser.add_argument("--json", default="", help="write the recall table here")
     args = parser.parse_args()

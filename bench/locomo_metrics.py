@@ -5,6 +5,7 @@ frac@k = mean share of evidence turns found in the top k.
 """
 
 import math
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,8 @@ class Tally:
     n: int = 0
     all_hits: dict[int, int] = field(default_factory=lambda: dict.fromkeys(KS, 0))
     frac_sums: dict[int, float] = field(default_factory=lambda: dict.fromkeys(KS, 0.0))
+    # Each question's all@k (1 or 0), in the order added: what the intervals resample.
+    complete: dict[int, list[int]] = field(default_factory=lambda: {k: [] for k in KS})
 
     def add(self, ranked: Sequence[str], evidence: Sequence[str]) -> None:
         self.n += 1
@@ -49,11 +52,14 @@ class Tally:
             complete, share = recall_at(ranked, evidence, k)
             self.all_hits[k] += int(complete)
             self.frac_sums[k] += share
+            self.complete[k].append(int(complete))
 
     def row(self) -> dict[str, float | int | None]:
         out: dict[str, float | int | None] = {"n": self.n}
         for k in self.all_hits:
             out[f"all@{k}"] = self.all_hits[k] / self.n if self.n else None
+        low, high = bootstrap_interval(self.complete[INTERVAL_K])
+        out[f"all@{INTERVAL_K}_low"], out[f"all@{INTERVAL_K}_high"] = low, high
         for k in self.frac_sums:
             out[f"frac@{k}"] = self.frac_sums[k] / self.n if self.n else None
         return out
@@ -74,6 +80,29 @@ class Recall:
         rows = {str(c): t.row() for c, t in sorted(self.by_category.items())}
         rows[OVERALL] = self.overall.row()
         return rows
+
+
+# The k whose all@k gets a confidence interval, and how it is drawn.
+INTERVAL_K = 10
+RESAMPLES = 2000
+LEVEL = 0.95
+
+
+def bootstrap_interval(
+    values: Sequence[float], resamples: int = RESAMPLES, level: float = LEVEL, seed: int = 0
+) -> tuple[float | None, float | None]:
+    """Percentile bootstrap interval of the mean of `values` (one per question), resampling
+    questions with replacement; (None, None) for no values. Of paired differences (one
+    ranking's outcome minus another's on the same question) it says whether a change is
+    more than which questions happened to be asked. Seeded: the same values, the same
+    interval."""
+    if not values:
+        return None, None
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(resamples))
+    tail = (1 - level) / 2
+    return means[int(tail * (resamples - 1))], means[int((1 - tail) * (resamples - 1))]
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -100,4 +129,20 @@ def format_table(
         label = key if key == OVERALL else f"{key} {names.get(int(key), '?')}"
         cells = "".join(f"{'-':>9}" if row.get(c) is None else f"{row[c]:>9.3f}" for c in COLUMNS)
         lines.append(f"{label:<16}{row['n']:>6}{cells}")
+    return "\n".join(lines)
+
+
+def format_intervals(
+    table: Mapping[str, Mapping[str, float | int | None]], names: Mapping[int, str]
+) -> str:
+    """all@10 per category and overall with its 95% bootstrap interval over questions."""
+    k = INTERVAL_K
+    lines = [f"all@{k}, {LEVEL:.0%} bootstrap interval over questions ({RESAMPLES} resamples):"]
+    for key, row in table.items():
+        label = key if key == OVERALL else f"{key} {names.get(int(key), '?')}"
+        value, low, high = row.get(f"all@{k}"), row.get(f"all@{k}_low"), row.get(f"all@{k}_high")
+        if value is None or low is None or high is None:
+            lines.append(f"  {label:<16}{row['n']:>6}        -")
+        else:
+            lines.append(f"  {label:<16}{row['n']:>6}    {value:.3f}  [{low:.3f}, {high:.3f}]")
     return "\n".join(lines)

@@ -159,6 +159,29 @@ async def test_time_bounds_are_inclusive_and_skip_points_without_a_time(store, t
     assert len(await search(store, tenant)) == 4
 
 
+async def test_a_lower_time_bound_is_inclusive_and_meets_the_upper(store, tenant):
+    early = point(tenant, "u1", "x", angle(0), occurred_ts=100.0)
+    mid = point(tenant, "u1", "x", angle(10), occurred_ts=200.0)
+    late = point(tenant, "u1", "x", angle(20), occurred_ts=300.0)
+    timeless = point(tenant, "u1", "x", angle(30))
+    await store.upsert([early, mid, late, timeless])
+    assert ids(await search(store, tenant, occurred_after=200.0)) == [mid.id, late.id]
+    assert ids(await search(store, tenant, occurred_after=150.0, occurred_before=250.0)) == [mid.id]
+
+
+async def test_vectors_are_read_back_by_id(store, tenant):
+    both = point(tenant, "u1", "red kite", angle(0))
+    words_only = replace(point(tenant, "u1", "red balloon", angle(0)), dense=None)
+    await store.upsert([both, words_only])
+    found = await store.vectors([both.id, words_only.id, str(uuid.uuid4())])
+    assert set(found) == {both.id, words_only.id}
+    dense, sparse = found[both.id]
+    assert dense is not None and math.isclose(dense[0], 1.0, abs_tol=1e-6)
+    assert sparse is not None and sorted(sparse.indices) == ENCODER.document("red kite").indices
+    assert found[words_only.id][0] is None and found[words_only.id][1] is not None
+    assert await store.vectors([]) == {}
+
+
 async def test_keyword_finds_a_rare_word_that_dense_misses(store, tenant):
     _, rare = await rare_word_corpus(store, tenant)
     assert rare.id not in ids(await search(store, tenant, "u1", "zanzibar", "vector", limit=3))

@@ -19,6 +19,8 @@ from locomo_data import (
 )
 from locomo_metrics import (
     Recall,
+    bootstrap_interval,
+    format_intervals,
     format_table,
     percentile,
     ranked_dia_ids,
@@ -125,6 +127,8 @@ def test_empty_category_has_no_figures():
         "all@5": None,
         "all@10": None,
         "all@20": None,
+        "all@10_low": None,
+        "all@10_high": None,
         "frac@5": None,
         "frac@10": None,
         "frac@20": None,
@@ -206,3 +210,32 @@ def test_load_builds_turns_items_and_valid_evidence(tmp_path):
     }
     with pytest.raises(ValueError):
         load(path, ["conv-nope"])
+
+
+def test_bootstrap_interval_holds_the_mean_and_narrows_with_more_questions() -> None:
+    few = [1, 0] * 10
+    many = [1, 0] * 500
+    low_few, high_few = bootstrap_interval(few)
+    low_many, high_many = bootstrap_interval(many)
+    assert low_few is not None and high_few is not None
+    assert low_many is not None and high_many is not None
+    assert low_few < 0.5 < high_few and low_many < 0.5 < high_many
+    assert high_many - low_many < high_few - low_few
+    assert bootstrap_interval(few) == (low_few, high_few)  # seeded: the same every run
+
+
+def test_bootstrap_interval_of_no_spread_and_of_nothing() -> None:
+    assert bootstrap_interval([1, 1, 1]) == (1.0, 1.0)
+    assert bootstrap_interval([]) == (None, None)
+
+
+def test_tables_carry_and_print_the_interval_of_all_at_10() -> None:
+    recall = Recall({1: "one"})
+    for n in range(20):
+        recall.add(1, [f"D1:{n}"] if n % 2 else [], [f"D1:{n}"])
+    row = recall.table()["overall"]
+    assert row["all@10"] == 0.5
+    assert row["all@10_low"] is not None and row["all@10_low"] < 0.5
+    assert row["all@10_high"] is not None and row["all@10_high"] > 0.5
+    printed = format_intervals(recall.table(), {1: "one"})
+    assert f"[{row['all@10_low']:.3f}, {row['all@10_high']:.3f}]" in printed

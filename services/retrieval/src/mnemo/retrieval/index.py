@@ -24,10 +24,12 @@ from typing import Any
 
 from mnemo.contracts import Envelope, MemoryRecorded, SearchHit, SearchQuery, derived_id
 from mnemo.embeddings import Embedder
+from mnemo.retrieval import dates, feedback, fusion
 from mnemo.retrieval.contents import MemoryContents, MemoryText
 from mnemo.retrieval.pending import DensePending, PendingChunk
 from mnemo.retrieval.stores import (
     SparseEncoder,
+    SparseVector,
     StoreFilter,
     StoreHit,
     StorePoint,
@@ -51,6 +53,9 @@ EXPAND_SEEDS = 3  # hits whose sessions lend turns (0: no expansion)
 EXPAND_PER_SEED = 3  # turns each of those sessions adds
 EXPAND_AT = 7  # rank after which they are inserted
 EXPAND_DEPTH = 40  # how deep the search looks for them
+
+# Query-time date spans (dates.py): a query naming a date has what happened then fused in.
+DATE_SPANS = True
 
 
 # Phase 2 embeds this many chunks at once: onnxruntime MiniLM gives ~350 sentences/s at
@@ -357,18 +362,67 @@ class MemoryIndex:
         )
         sparse = self._sparse.query(query.query)
         expand = EXPAND_SEEDS > 0 and query.session_id is None
+        depth = max(query.limit, EXPAND_DEPTH) if expand else query.limit
         hits = await self._store.search(
             dense,
             sparse,
             store_filter,
-            max(query.limit, EXPAND_DEPTH) if expand else query.limit,
+            max(depth, feedback.FEEDBACK_HITS),
             mode=mode,  # type: ignore[arg-type]
             alpha=query.alpha,
         )
-        hits = self._expand(hits, query.limit) if expand else hits
+        if feedback.FEEDBACK_HITS > 0 and hits:
+            # A second round, asked with what the first round's best hits hold.
+            seeds = await self._store.vectors([h.id for h in hits[: feedback.FEEDBACK_HITS]])
+            if feedback.DENSE_FEEDBACK and dense is not None:
+                dense = feedback.dense_feedback(dense, [d for d, _ in seeds.values() if d])
+            if feedback.SPARSE_FEEDBACK and sparse.indices and mode != "vector":
+                sparse = feedback.sparse_feedback(sparse, [s for _, s in seeds.values() if s])
+            second = await self._store.search(
+                dense,
+                sparse,
+                store_filter,
+                depth,
+                mode=mode,  # type: ignore[arg-type]
+                alpha=query.alpha,
+            )
+            hits = fusion.fuse(hits, second) if feedback.FUSE else second
+        span = dates.named_span(query.query) if DATE_SPANS else None
+        if span is not None and hits:
+            then = await self._then(span, dense, sparse, store_filter, depth, query)
+            hits = fusion.fuse(hits, then)
+        hits = self._expand(hits, query.limit) if expand else hits[: query.limit]
         if query.threshold is not None:
             hits = [h for h in hits if h.score >= query.threshold]
         return await self._hydrate(query.tenant_id, hits)
+
+    async def _then(
+        self,
+        span: dates.Span,
+        dense: list[float] | None,
+        sparse: SparseVector,
+        store_filter: StoreFilter,
+        depth: int,
+        query: SearchQuery,
+    ) -> list[StoreHit]:
+        """The same search within the span of valid time the query names (and never past
+        its as-of): fused with the whole search, what happened then ranks above what
+        only matches the words."""
+        start, end = span[0].timestamp(), span[1].timestamp()
+        if store_filter.occurred_before is not None:
+            end = min(end, store_filter.occurred_before)
+        if start > end:
+            return []
+        then = replace(store_filter, occurred_after=start, occurred_before=end)
+        mode = query.mode if query.mode in ("vector", "keyword", "hybrid") else "hybrid"
+        return await self._store.search(
+            dense,
+            sparse,
+            then,
+            depth,
+            mode=mode,  # type: ignore[arg-type]
+            alpha=query.alpha,
+        )
 
     async def _hydrate(self, tenant_id: str, hits: list[StoreHit]) -> list[SearchHit]:
         """The hits with their memories' words and metadata, read in one query; a hit whose

@@ -71,12 +71,24 @@ class AtOrBefore:
 
 
 @dataclass(frozen=True, slots=True)
+class AtOrAfter:
+    """The payload field `key` is at least `value`; points without the field never match."""
+
+    key: str
+    value: float
+
+
+Condition = Match | AtOrBefore | AtOrAfter
+
+
+@dataclass(frozen=True, slots=True)
 class StoreFilter:
     """Which points a search may return: always one tenant's, of one subject or (without a
     subject) of one agent, maybe narrower.
 
     `occurred_before` / `recorded_before` are inclusive bounds in epoch seconds, so
-    "as of T" includes what happened (or was recorded) at T itself.
+    "as of T" includes what happened (or was recorded) at T itself; `occurred_after` is
+    the inclusive lower bound of valid time (a span a query names).
     """
 
     tenant_id: str
@@ -86,8 +98,9 @@ class StoreFilter:
     agent_id: str | None = None
     occurred_before: float | None = None
     recorded_before: float | None = None
+    occurred_after: float | None = None
 
-    def scope(self) -> list[Match | AtOrBefore]:
+    def scope(self) -> list[Condition]:
         """The subject's own points (or the agent's, without a subject): the corpus of the
         sparse IDF and of `delete_subject`."""
         if self.user_id is not None:
@@ -96,7 +109,7 @@ class StoreFilter:
             raise VectorStoreError("a filter needs a user_id or an agent_id")
         return [Match("tenant_id", self.tenant_id), Match("agent_id", self.agent_id)]
 
-    def conditions(self) -> list[Match | AtOrBefore]:
+    def conditions(self) -> list[Condition]:
         """Every condition, all of which a point must meet."""
         conditions = self.scope()
         for key in ("source_type", "session_id", "agent_id"):
@@ -107,6 +120,8 @@ class StoreFilter:
             conditions.append(AtOrBefore("occurred_ts", self.occurred_before))
         if self.recorded_before is not None:
             conditions.append(AtOrBefore("recorded_ts", self.recorded_before))
+        if self.occurred_after is not None:
+            conditions.append(AtOrAfter("occurred_ts", self.occurred_after))
         return conditions
 
 
@@ -151,6 +166,12 @@ class VectorStore(Protocol):
         computed over the subject's own points; "hybrid" fuses both rankings by weighted
         reciprocal rank fusion, `alpha` being the dense weight (1: vector, 0: keyword).
         """
+
+    async def vectors(
+        self, ids: list[str]
+    ) -> dict[str, tuple[list[float] | None, SparseVector | None]]:
+        """The stored (dense, sparse) vectors of points by id (either may be None: no dense
+        vector yet, or no sparse words); ids not stored are left out."""
 
     async def count(self) -> int:
         """Points in the collection (0 when it does not exist)."""

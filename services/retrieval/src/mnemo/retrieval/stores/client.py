@@ -15,7 +15,8 @@ from mnemo.retrieval.stores.base import (
     RRF_K,
     SPARSE,
     TIME_FIELDS,
-    AtOrBefore,
+    AtOrAfter,
+    Condition,
     Match,
     SearchMode,
     SparseVector,
@@ -127,6 +128,27 @@ class QdrantClientStore:
             self._collection, points_selector=models.FilterSelector(filter=memory)
         )
 
+    async def vectors(
+        self, ids: list[str]
+    ) -> dict[str, tuple[list[float] | None, SparseVector | None]]:
+        self._check_ready()
+        if not ids:
+            return {}
+        found = await self._client.retrieve(
+            self._collection, ids, with_payload=False, with_vectors=[DENSE, SPARSE]
+        )
+        out: dict[str, tuple[list[float] | None, SparseVector | None]] = {}
+        for record in found:
+            named = record.vector if isinstance(record.vector, dict) else {}
+            dense, sparse = named.get(DENSE), named.get(SPARSE)
+            out[str(record.id)] = (
+                [float(x) for x in dense] if isinstance(dense, list) else None,  # type: ignore[arg-type]
+                SparseVector(list(sparse.indices), list(sparse.values))
+                if isinstance(sparse, models.SparseVector)
+                else None,
+            )
+        return out
+
     async def search(
         self,
         dense: list[float] | None,
@@ -214,11 +236,13 @@ def _sparse(sparse: SparseVector) -> models.SparseVector:
     return models.SparseVector(indices=sparse.indices, values=sparse.values)
 
 
-def _filter(conditions: list[AtOrBefore | Match]) -> models.Filter:
+def _filter(conditions: list[Condition]) -> models.Filter:
     must: list[models.Condition] = []
     for c in conditions:
         if isinstance(c, Match):
             must.append(models.FieldCondition(key=c.key, match=models.MatchValue(value=c.value)))
+        elif isinstance(c, AtOrAfter):
+            must.append(models.FieldCondition(key=c.key, range=models.Range(gte=c.value)))
         else:
             must.append(models.FieldCondition(key=c.key, range=models.Range(lte=c.value)))
     return models.Filter(must=must)

@@ -27,7 +27,8 @@ from mnemo.retrieval.stores.base import (
     RRF_K,
     SPARSE,
     TIME_FIELDS,
-    AtOrBefore,
+    AtOrAfter,
+    Condition,
     Match,
     SearchMode,
     SparseVector,
@@ -160,6 +161,19 @@ class EdgeVectorStore:
         found = await asyncio.to_thread(shard.query, request)
         return [StoreHit(str(p.id), float(p.score), dict(p.payload or {})) for p in found]
 
+    async def vectors(
+        self, ids: list[str]
+    ) -> dict[str, tuple[list[float] | None, SparseVector | None]]:
+        if not ids:
+            return {}
+        records = await asyncio.to_thread(
+            self._ready().retrieve,
+            ids,  # type: ignore[arg-type]
+            False,
+            [DENSE, SPARSE],
+        )
+        return {str(r.id): _vectors(r.vector) for r in records}
+
     async def count(self) -> int:
         if self._shard is None:
             return 0
@@ -211,6 +225,15 @@ def _point(point: StorePoint) -> qe.Point:
     return qe.Point(point.id, vectors, point.payload)  # type: ignore[arg-type]
 
 
+def _vectors(stored: object) -> tuple[list[float] | None, SparseVector | None]:
+    named = stored if isinstance(stored, dict) else {}
+    dense, sparse = named.get(DENSE), named.get(SPARSE)
+    return (
+        list(dense) if dense is not None else None,
+        SparseVector(list(sparse.indices), list(sparse.values)) if sparse is not None else None,
+    )
+
+
 def _nearest_dense(dense: list[float]) -> qe.Query:
     return qe.Query.Nearest(dense, using=DENSE)
 
@@ -219,11 +242,13 @@ def _nearest_sparse(sparse: SparseVector) -> qe.Query:
     return qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=SPARSE)
 
 
-def _filter(conditions: list[Match | AtOrBefore]) -> qe.Filter:
+def _filter(conditions: list[Condition]) -> qe.Filter:
     must: list[qe.FieldCondition] = []
     for c in conditions:
         if isinstance(c, Match):
             must.append(qe.FieldCondition(c.key, match=qe.MatchValue(c.value)))
+        elif isinstance(c, AtOrAfter):
+            must.append(qe.FieldCondition(c.key, range=qe.RangeFloat(gte=c.value)))
         else:
             must.append(qe.FieldCondition(c.key, range=qe.RangeFloat(lte=c.value)))
     return qe.Filter(must=list(must))
