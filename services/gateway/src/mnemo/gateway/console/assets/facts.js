@@ -1,0 +1,135 @@
+// Facts over time: a user's facts on two time axes (valid time across, knowledge time up),
+// sliders for asOf and asOfKnowledge that ask GET /v1/facts what held then as known then,
+// and validate / supersede / contradict on each fact.
+import { api, el, param, requireKey, showError, when } from "./api.js";
+
+requireKey();
+const form = document.getElementById("user");
+const asOf = document.getElementById("as-of");
+const asOfKnowledge = document.getElementById("as-of-knowledge");
+const message = document.getElementById("message");
+const SVG = "http://www.w3.org/2000/svg";
+const DAY = 86400;
+let versions = []; // every fact the user ever had (holding or ended)
+
+const userId = () => form.userId.value.trim();
+const seconds = (iso) => Math.floor(new Date(iso).getTime() / 1000);
+const now = () => Math.floor(Date.now() / 1000);
+
+// A slider at its right end means "now": no parameter.
+function chosen(slider) {
+  return Number(slider.value) >= Number(slider.max) ? undefined : new Date(Number(slider.value) * 1000).toISOString();
+}
+
+function label() {
+  for (const [slider, out] of [[asOf, "as-of-out"], [asOfKnowledge, "as-of-knowledge-out"]]) {
+    const value = chosen(slider);
+    document.getElementById(out).textContent = value ? when(value) : "now";
+  }
+}
+
+async function load() {
+  message.textContent = "";
+  try {
+    const all = await api("GET", "/v1/facts", { params: { userId: userId(), changedSince: "1970-01-01T00:00:00Z" } });
+    versions = all.facts;
+    const valid = versions.map((f) => seconds(f.validFrom));
+    const known = versions.map((f) => seconds(f.recordedAt));
+    asOf.min = String(Math.min(now() - DAY, ...valid) - DAY);
+    asOfKnowledge.min = String(Math.min(now() - DAY, ...known) - 60);
+    for (const slider of [asOf, asOfKnowledge]) {
+      slider.max = String(now());
+      slider.value = slider.max;
+    }
+    label();
+    await holding();
+  } catch (error) {
+    showError(message, error);
+  }
+}
+
+async function holding() {
+  const params = { userId: userId(), asOf: chosen(asOf), asOfKnowledge: chosen(asOfKnowledge) };
+  const title = document.getElementById("facts-title");
+  title.textContent = `Facts holding ${params.asOf ? "at " + when(params.asOf) : "now"}` +
+    `${params.asOfKnowledge ? ", as known at " + when(params.asOfKnowledge) : ""}`;
+  try {
+    const found = await api("GET", "/v1/facts", { params });
+    table(found.facts);
+  } catch (error) {
+    showError(message, error);
+  }
+  chart();
+}
+
+function table(facts) {
+  const tbody = document.querySelector("#facts tbody");
+  tbody.replaceChildren(...facts.map((f) => {
+    const flags = [f.status, f.validated && "validated", f.contradicted && "contradicted"].filter(Boolean);
+    const tr = el("tr", { dataset: { statement: f.statement, fact: f.id } },
+      el("td", {}, f.statement), el("td", {}, f.attribute), el("td", {}, f.value),
+      el("td", {}, when(f.validFrom)), el("td", {}, when(f.validTo)), el("td", {}, when(f.recordedAt)),
+      el("td", {}, flags.join(", ")), el("td", {}, f.confidence.toFixed(2)), actions(f));
+    return tr;
+  }));
+  if (!facts.length) tbody.replaceChildren(el("tr", {}, el("td", { colspan: 9 }, "no facts then")));
+}
+
+function actions(fact) {
+  const text = el("input", { placeholder: "new content (supersede, contradict)", size: 28 });
+  const run = (change, body) => async () => {
+    try {
+      await api("POST", `/v1/facts/${encodeURIComponent(fact.id)}/${change}`, { body });
+      message.classList.remove("error");
+      message.textContent = `${change}: done for "${fact.statement}"`;
+      await load();
+    } catch (error) {
+      showError(message, error);
+    }
+  };
+  return el("td", { class: "actions" },
+    el("button", { type: "button", onclick: run("validate", undefined) }, "Validate"), text,
+    el("button", { type: "button", onclick: () => text.value.trim() ? run("supersede", { content: text.value.trim() })() : showError(message, "type the new content first") }, "Supersede"),
+    el("button", { type: "button", onclick: () => run("contradict", text.value.trim() ? { content: text.value.trim() } : undefined)() }, "Contradict"));
+}
+
+function svg(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text) node.textContent = text;
+  return node;
+}
+
+function chart() {
+  const box = document.getElementById("chart");
+  const W = 900, H = 60 + 24 * Math.max(3, versions.length), L = 10, R = 10, T = 10, B = 24;
+  box.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  const x0 = Number(asOf.min), x1 = Number(asOf.max), y0 = Number(asOfKnowledge.min), y1 = Number(asOfKnowledge.max);
+  const x = (t) => L + ((t - x0) / Math.max(1, x1 - x0)) * (W - L - R);
+  const y = (t) => H - B - ((t - y0) / Math.max(1, y1 - y0)) * (H - T - B);
+  const parts = [svg("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" }),
+    svg("text", { x: L, y: H - 6, class: "tick" }, when(new Date(x0 * 1000).toISOString())),
+    svg("text", { x: W - R, y: H - 6, class: "tick end" }, "valid time → now")];
+  versions.forEach((f) => {
+    const start = seconds(f.validFrom), end = f.validTo ? seconds(f.validTo) : x1;
+    const height = y(seconds(f.recordedAt));
+    const cls = f.contradicted ? "contradicted" : f.status === "current" ? "current" : "ended";
+    parts.push(svg("line", { x1: x(start), y1: height, x2: Math.max(x(start) + 2, x(end)), y2: height, class: `fact ${cls}` }),
+      svg("text", { x: x(start) + 2, y: height - 4, class: "fact-label" }, f.statement));
+  });
+  parts.push(svg("line", { x1: x(Number(asOf.value)), y1: T, x2: x(Number(asOf.value)), y2: H - B, class: "cursor" }),
+    svg("line", { x1: L, y1: y(Number(asOfKnowledge.value)), x2: W - R, y2: y(Number(asOfKnowledge.value)), class: "cursor" }));
+  box.replaceChildren(...parts);
+}
+
+for (const slider of [asOf, asOfKnowledge]) {
+  slider.addEventListener("input", () => { label(); chart(); });
+  slider.addEventListener("change", holding);
+}
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  window.history.replaceState(null, "", `?userId=${encodeURIComponent(userId())}`);
+  load();
+});
+form.userId.value = param("userId");
+if (userId()) load();
