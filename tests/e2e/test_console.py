@@ -214,6 +214,57 @@ def _statements(api, user: str) -> set[str]:
     return {f["statement"] for f in _facts(api, user)}
 
 
+def test_the_memory_view_lists_a_users_memories_and_says_why_each_hit_ranked(page, stack, tenant):
+    user = "mem-" + uuid.uuid4().hex[:8]
+    said = [
+        "I drink green tea every morning",
+        "My sister lives in Lisbon",
+        "Tea with lemon, never milk",
+    ]
+    with as_key(stack, tenant.master) as api:
+        for content in said:
+            assert (
+                api.post("/v1/ingest", json={"userId": user, "content": content}).status_code == 202
+            )
+        eventually(
+            lambda: api.get("/v1/memories", params={"userId": user}).json()["total"] == 3,
+            timeout=WAIT / 1000,
+        )
+        # Dense vectors come a moment after a memory is searchable by keyword: wait for
+        # them, so the console's search and this one see the same index.
+        eventually(
+            lambda: (
+                len(
+                    api.post(
+                        "/v1/search", json={"userId": user, "query": "tea", "searchMode": "vector"}
+                    ).json()["results"]
+                )
+                == 3
+            ),
+            timeout=WAIT / 1000,
+        )
+        expected = api.post(
+            "/v1/search", json={"userId": user, "query": "tea", "searchMode": "hybrid"}
+        ).json()["results"]
+    sign_in(page, tenant.master)
+    page.goto(f"/console/memory?userId={user}")
+    expect(page.locator("#memories tbody tr")).to_have_count(3, timeout=WAIT)
+    page.fill('#search input[name="query"]', "tea")
+    page.click("#search button")
+    hits = page.locator("#hits tbody tr")
+    expect(hits).to_have_count(len(expected), timeout=WAIT)
+    # The console's order is the API's, and each hit says where the keyword side ranked it.
+    assert [hits.nth(i).get_attribute("data-memory") for i in range(len(expected))] == [
+        hit["id"] for hit in expected
+    ]
+    top = hits.first.locator("td")
+    assert float(top.nth(1).inner_text()) == pytest.approx(expected[0]["score"], abs=1e-4)
+    assert top.nth(2).inner_text().isdigit() or top.nth(2).inner_text() == "> 50"
+    assert top.nth(3).inner_text().isdigit()  # "tea" is a word of every tea memory
+    expect(page.locator("#context")).to_contain_text("tea", timeout=WAIT)
+    shot(page, "memory")
+
+
 def test_a_key_issued_and_revoked_from_the_console_stops_working(page, stack, tenant):
     sign_in(page, tenant.master)
     page.goto("/console/admin")
@@ -234,6 +285,7 @@ def test_a_key_issued_and_revoked_from_the_console_stops_working(page, stack, te
     expect(page.locator(f'#keys tr[data-key="{key_id}"]')).to_have_attribute(
         "data-revoked", "yes", timeout=WAIT
     )
+    expect(page.locator("#issued")).to_be_hidden()  # the revoked key is shown no more
     shot(page, "admin")
     with as_key(stack, key) as holder:
         eventually(lambda: holder.get("/v1/agents").status_code == 401, timeout=WAIT / 1000)
@@ -293,4 +345,6 @@ def test_an_agent_key_sees_only_its_own_agent_through_the_console(page, stack, t
     expect(page.locator(f'#agents tr[data-agent="{other["id"]}"]')).to_be_visible(timeout=WAIT)
     expect(page.locator("#agents tbody tr")).to_have_count(1)
     expect(page.locator("#keys-note")).to_contain_text("master key")
+    expect(page.locator("#new-key")).to_be_hidden()
+    expect(page.locator("#keys")).to_be_hidden()
     shot(page, "agent-key")

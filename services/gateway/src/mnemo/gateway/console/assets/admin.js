@@ -49,6 +49,8 @@ async function keys() {
       try {
         await api("DELETE", `/v1/keys/${encodeURIComponent(k.id)}`);
         done(`Key ${k.prefix}… revoked.`);
+        const shown = document.getElementById("issued-key");
+        if (shown.dataset.keyId === k.id) document.getElementById("issued").hidden = true;
         await keys();
       } catch (error) {
         showError(message, error);

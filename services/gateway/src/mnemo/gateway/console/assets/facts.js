@@ -36,7 +36,7 @@ async function load() {
     const valid = versions.map((f) => seconds(f.validFrom));
     const known = versions.map((f) => seconds(f.recordedAt));
     asOf.min = String(Math.min(now() - DAY, ...valid) - DAY);
-    asOfKnowledge.min = String(Math.min(now() - DAY, ...known) - 60);
+    asOfKnowledge.min = String(Math.min(now() - 60, ...known) - 60);
     for (const slider of [asOf, asOfKnowledge]) {
       slider.max = String(now());
       slider.value = slider.max;
@@ -100,25 +100,38 @@ function svg(tag, attrs, text) {
   return node;
 }
 
+// Valid time across; knowledge up: one row per fact, in the order Mnemo learned them (its
+// learned time at the left), so facts learned moments apart stay readable. The asOf line is
+// a valid time; the asOfKnowledge line lies above every fact learned by then.
 function chart() {
   const box = document.getElementById("chart");
-  const W = 900, H = 60 + 24 * Math.max(3, versions.length), L = 10, R = 10, T = 10, B = 24;
+  const rows = [...versions].sort((a, b) => seconds(a.recordedAt) - seconds(b.recordedAt));
+  const ROW = 26, L = 150, R = 10, T = 24, B = 28, W = 1000;
+  const H = T + B + ROW * Math.max(2, rows.length);
   box.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  const x0 = Number(asOf.min), x1 = Number(asOf.max), y0 = Number(asOfKnowledge.min), y1 = Number(asOfKnowledge.max);
-  const x = (t) => L + ((t - x0) / Math.max(1, x1 - x0)) * (W - L - R);
-  const y = (t) => H - B - ((t - y0) / Math.max(1, y1 - y0)) * (H - T - B);
+  const x0 = Number(asOf.min), x1 = Number(asOf.max);
+  const x = (t) => L + ((Math.min(Math.max(t, x0), x1) - x0) / Math.max(1, x1 - x0)) * (W - L - R);
+  const y = (i) => H - B - ROW * (i + 0.5);
   const parts = [svg("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" }),
-    svg("text", { x: L, y: H - 6, class: "tick" }, when(new Date(x0 * 1000).toISOString())),
-    svg("text", { x: W - R, y: H - 6, class: "tick end" }, "valid time → now")];
-  versions.forEach((f) => {
+    svg("line", { x1: L, y1: T, x2: L, y2: H - B, class: "axis" }),
+    svg("text", { x: 4, y: T + 10, class: "tick" }, "learned ↑"),
+    svg("text", { x: W - R, y: H - 4, class: "tick end" }, "valid time →")];
+  for (let i = 0; i < 4; i++) {
+    const t = x0 + ((x1 - x0) * i) / 4;
+    parts.push(svg("text", { x: x(t), y: H - 12, class: "tick" }, when(new Date(t * 1000).toISOString()).slice(0, 10)));
+  }
+  rows.forEach((f, i) => {
     const start = seconds(f.validFrom), end = f.validTo ? seconds(f.validTo) : x1;
-    const height = y(seconds(f.recordedAt));
-    const cls = f.contradicted ? "contradicted" : f.status === "current" ? "current" : "ended";
-    parts.push(svg("line", { x1: x(start), y1: height, x2: Math.max(x(start) + 2, x(end)), y2: height, class: `fact ${cls}` }),
-      svg("text", { x: x(start) + 2, y: height - 4, class: "fact-label" }, f.statement));
+    const cls = f.contradicted ? "contradicted" : f.validTo || f.status !== "current" ? "ended" : "current";
+    parts.push(
+      svg("text", { x: 4, y: y(i) + 4, class: "tick" }, when(f.recordedAt)),
+      svg("line", { x1: x(start), y1: y(i), x2: Math.max(x(start) + 3, x(end)), y2: y(i), class: `fact ${cls}` }),
+      svg("text", { x: x(start) + 4, y: y(i) - 6, class: "fact-label" }, f.statement));
   });
+  const known = rows.filter((f) => seconds(f.recordedAt) <= Number(asOfKnowledge.value)).length;
+  const knownY = H - B - ROW * known;
   parts.push(svg("line", { x1: x(Number(asOf.value)), y1: T, x2: x(Number(asOf.value)), y2: H - B, class: "cursor" }),
-    svg("line", { x1: L, y1: y(Number(asOfKnowledge.value)), x2: W - R, y2: y(Number(asOfKnowledge.value)), class: "cursor" }));
+    svg("line", { x1: L, y1: knownY, x2: W - R, y2: knownY, class: "cursor" }));
   box.replaceChildren(...parts);
 }
 

@@ -37,24 +37,34 @@ function render(chain) {
   const head = el("tr", {}, el("th", {}, "#"),
     ...names.map((n) => el("th", { class: "lane", dataset: { lane: n, count: counts[n] || 0 } },
       n, el("small", {}, ` ${counts[n] || 0}`))),
-    el("th", {}, "caused by"));
+    el("th", {}, "caused by"), el("th", { class: "timeline" }, `timeline (0–${span} ms)`));
   const body = el("tbody");
   steps.forEach((step, i) => {
     const tr = el("tr", { class: "step", dataset: { type: step.type, service: step.service } },
       el("td", {}, i + 1));
     for (const lane of names) {
       const td = el("td", { class: "lane-cell" });
-      if (lane === step.service) td.append(marker(step.type, step.kind, ms(start, step.timestamp), span));
-      else if (lane === step.recorded_by) td.append(marker("recorded", "audit", ms(start, step.audited_at), span));
+      if (lane === step.service) td.append(marker(step.type, step.kind, ms(start, step.timestamp)));
+      else if (lane === step.recorded_by) td.append(marker("recorded", "audit", ms(start, step.audited_at)));
       tr.append(td);
     }
     const cause = index.get(step.causation_id);
-    tr.append(el("td", {}, cause ? `#${cause}` : step.causation_id ? "outside" : "—"));
+    const after = cause ? ms(steps[cause - 1].timestamp, step.timestamp) : null;
+    tr.append(el("td", {}, cause ? `#${cause} (+${after} ms)` : step.causation_id ? "outside" : "—"));
+    // From the cause to this step (the effect's latency), and a tick when audit recorded it.
+    const from = cause ? ms(start, steps[cause - 1].timestamp) : ms(start, step.timestamp);
+    const to = ms(start, step.timestamp);
+    const segment = el("span", { class: `segment ${step.kind}` });
+    segment.style.left = `${(from / span) * 100}%`;
+    segment.style.width = `max(3px, ${((to - from) / span) * 100}%)`;
+    const tick = el("span", { class: "tick" });
+    tick.style.left = `${(ms(start, step.audited_at) / span) * 100}%`;
+    tr.append(el("td", { class: "timeline" }, el("div", { class: "track" }, segment, tick)));
     const detail = el("tr", { class: "payload", hidden: true },
-      el("td", { colspan: names.length + 2 },
+      el("td", { colspan: names.length + 3 },
         el("pre", { class: "json" }, pretty({
           message_id: step.message_id, kind: step.kind, type: step.type, service: step.service,
-          timestamp: when(step.timestamp), audited_at: when(step.audited_at),
+          timestamp: step.timestamp, audited_at: step.audited_at,
           causation_id: step.causation_id, subject: step.subject, data: step.data,
         }))));
     tr.addEventListener("click", () => { detail.hidden = !detail.hidden; });
@@ -63,10 +73,8 @@ function render(chain) {
   lanes.append(el("table", { class: "trace" }, el("thead", {}, head), body));
 }
 
-function marker(label, kind, offset, span) {
-  const bar = el("span", { class: "bar" });
-  bar.style.marginLeft = `${(offset / span) * 100}%`;
-  return el("div", { class: `marker ${kind}` }, bar, el("span", {}, `+${offset} ms `), el("b", {}, label));
+function marker(label, kind, offset) {
+  return el("div", { class: `marker ${kind}` }, el("span", {}, `+${offset} ms `), el("b", {}, label));
 }
 
 async function open(cid) {
