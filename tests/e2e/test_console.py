@@ -336,6 +336,7 @@ def test_an_agent_key_sees_only_its_own_agent_through_the_console(page, stack, t
     page.click("#search button")
     expect(page.locator("#hits tbody")).not_to_be_empty(timeout=WAIT)
     expect(page.locator("#context")).not_to_be_empty(timeout=WAIT)
+    expect(page.locator("#pack")).to_contain_text(f'"agentId": "{other["id"]}"', timeout=WAIT)
     assert first_secret not in page.content()
 
     page.goto(f"/console/trace?cid={sent.headers['x-correlation-id']}")

@@ -1,6 +1,7 @@
 // Memory: a user's memories, and a search playground that shows why each hit ranked: the
 // chosen mode's score beside the hit's rank in a vector-only and a keyword-only search of
-// the same query (three calls to POST /v1/search), and the context an agent would get.
+// the same query (three calls to POST /v1/search), and the context and memory pack an
+// agent would get.
 import { api, el, param, pretty, requireKey, row, showError, when } from "./api.js";
 
 const me = requireKey();
@@ -92,6 +93,21 @@ async function search() {
   }
 }
 
+async function pack() {
+  const shown = document.getElementById("pack");
+  const agent = me.kind === "agent" ? me.agentId : searchForm.agentId.value.trim();
+  if (!agent) {
+    shown.textContent = "(no agent named)";
+    return;
+  }
+  try {
+    const params = { userId: userId(), query: searchForm.query.value };
+    shown.textContent = pretty(await api("GET", `/v1/agents/${encodeURIComponent(agent)}/packs/latest`, { params }));
+  } catch (error) {
+    showError(shown, error);
+  }
+}
+
 searchForm.alpha.addEventListener("input", () => {
   document.getElementById("alpha-out").textContent = searchForm.alpha.value;
 });
@@ -104,6 +120,7 @@ searchForm.addEventListener("submit", (event) => {
   event.preventDefault();
   if (!userId()) return showError(document.getElementById("memories-total"), "name a user first");
   search();
+  pack();
 });
 
 userForm.userId.value = param("userId");
