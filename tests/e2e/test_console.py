@@ -338,6 +338,7 @@ def test_an_agent_key_sees_only_its_own_agent_through_the_console(page, stack, t
     expect(page.locator("#context")).not_to_be_empty(timeout=WAIT)
     expect(page.locator("#pack")).to_contain_text(f'"agentId": "{other["id"]}"', timeout=WAIT)
     assert first_secret not in page.content()
+    shot(page, "agent-key")
 
     page.goto(f"/console/trace?cid={sent.headers['x-correlation-id']}")
     expect(page.locator("#summary")).to_contain_text("No steps visible", timeout=WAIT)
@@ -348,4 +349,3 @@ def test_an_agent_key_sees_only_its_own_agent_through_the_console(page, stack, t
     expect(page.locator("#keys-note")).to_contain_text("master key")
     expect(page.locator("#new-key")).to_be_hidden()
     expect(page.locator("#keys")).to_be_hidden()
-    shot(page, "agent-key")

@@ -150,7 +150,7 @@ export function streamEvents(params, onEvent, onState) {
       onState("reconnecting");
       await new Promise((resolve) => setTimeout(resolve, 2000));
     }
-    onState("closed");
+    // Stopped by its owner (a new filter, say): the state is the next stream's to tell.
   })();
   return () => stop.abort();
 }
