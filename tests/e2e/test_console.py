@@ -203,6 +203,24 @@ def test_the_as_of_slider_shows_the_old_fact_and_a_fact_is_validated(page, stack
         [fact] = [f for f in _facts(api, user) if f["statement"] == new]
         assert fact["validated"] is True
 
+    # Supersede one fact with typed content, contradict another, from their rows.
+    role = page.locator('#facts tr[data-statement="Works as a data analyst"]')
+    role.locator("input").fill(f"Works as a data scientist {token}")
+    role.get_by_role("button", name="Supersede").click()
+    expect(
+        page.locator(f'#facts tr[data-statement="Works as a data scientist {token}"]')
+    ).to_be_visible(timeout=WAIT)
+    expect(page.locator('#facts tr[data-statement="Works as a data analyst"]')).to_have_count(0)
+    page.locator(f'#facts tr[data-statement="{new}"]').get_by_role(
+        "button", name="Contradict"
+    ).click()
+    expect(page.locator(f'#facts tr[data-statement="{new}"]')).to_contain_text(
+        "contradicted", timeout=WAIT
+    )
+    with as_key(stack, tenant.master) as api:
+        now = {f["statement"]: f for f in _facts(api, user)}
+        assert "Works as a data analyst" not in now and now[new]["contradicted"] is True
+
 
 def _facts(api, user: str, **params) -> list[dict]:
     response = api.get("/v1/facts", params={"userId": user, **params})

@@ -18,7 +18,8 @@ const now = () => Math.floor(Date.now() / 1000);
 
 // A slider at its right end means "now": no parameter.
 function chosen(slider) {
-  return Number(slider.value) >= Number(slider.max) ? undefined : new Date(Number(slider.value) * 1000).toISOString();
+  if (Number(slider.value) >= Number(slider.max)) return undefined;
+  return new Date(Number(slider.value) * 1000).toISOString();
 }
 
 function label() {
@@ -31,7 +32,9 @@ function label() {
 async function load() {
   message.textContent = "";
   try {
-    const all = await api("GET", "/v1/facts", { params: { userId: userId(), changedSince: "1970-01-01T00:00:00Z" } });
+    // Every fact that ever changed, holding or ended: the chart's rows and the sliders' range.
+    const since = "1970-01-01T00:00:00Z";
+    const all = await api("GET", "/v1/facts", { params: { userId: userId(), changedSince: since } });
     versions = all.facts;
     const valid = versions.map((f) => seconds(f.validFrom));
     const known = versions.map((f) => seconds(f.recordedAt));
@@ -75,22 +78,29 @@ function table(facts) {
   if (!facts.length) tbody.replaceChildren(el("tr", {}, el("td", { colspan: 9 }, "no facts then")));
 }
 
+// Validate needs nothing; supersede needs the new content; contradict takes it if given
+// (a contradicting fact kept beside this one) or flags this one alone.
 function actions(fact) {
   const text = el("input", { placeholder: "new content (supersede, contradict)", size: 28 });
-  const run = (change, body) => async () => {
+  async function change(kind, body) {
     try {
-      await api("POST", `/v1/facts/${encodeURIComponent(fact.id)}/${change}`, { body });
+      await api("POST", `/v1/facts/${encodeURIComponent(fact.id)}/${kind}`, { body });
       message.classList.remove("error");
-      message.textContent = `${change}: done for "${fact.statement}"`;
+      message.textContent = `${kind}: done for "${fact.statement}"`;
       await load();
     } catch (error) {
       showError(message, error);
     }
-  };
+  }
+  const content = () => text.value.trim();
+  const supersede = () =>
+    content() ? change("supersede", { content: content() }) : showError(message, "type the new content first");
+  const contradict = () => change("contradict", content() ? { content: content() } : undefined);
   return el("td", { class: "actions" },
-    el("button", { type: "button", onclick: run("validate", undefined) }, "Validate"), text,
-    el("button", { type: "button", onclick: () => text.value.trim() ? run("supersede", { content: text.value.trim() })() : showError(message, "type the new content first") }, "Supersede"),
-    el("button", { type: "button", onclick: () => run("contradict", text.value.trim() ? { content: text.value.trim() } : undefined)() }, "Contradict"));
+    el("button", { type: "button", onclick: () => change("validate") }, "Validate"),
+    text,
+    el("button", { type: "button", onclick: supersede }, "Supersede"),
+    el("button", { type: "button", onclick: contradict }, "Contradict"));
 }
 
 function svg(tag, attrs, text) {
