@@ -13,7 +13,7 @@ VENV_STAMP := .venv/.mnemo-synced
 LLM_STAMP := .venv/.mnemo-llm-synced
 SYNC_EXTRAS = $(if $(wildcard $(LLM_STAMP)),--extra llm)
 
-.PHONY: install install-llm run test test-llm test-unit test-integration test-e2e fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-locomo-qa bench-synthesis bench-facts bench-cpu clean
+.PHONY: install install-llm chromium run test test-llm test-unit test-integration test-e2e fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-locomo-qa bench-synthesis bench-facts bench-cpu clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -39,7 +39,11 @@ install-llm: $(LLM_STAMP)
 run: install $(if $(filter local,$(MNEMO_LLM)),install-llm)
 	.venv/bin/mnemo run
 
-test: install
+# The console's browser tests drive Debian's chromium (scripts/install-chromium.sh).
+chromium:
+	bash scripts/install-chromium.sh
+
+test: install chromium
 	.venv/bin/python -m pytest -q $(PYTEST_ARGS)
 
 test-unit: install
@@ -48,7 +52,7 @@ test-unit: install
 test-integration: install
 	.venv/bin/python -m pytest -q tests/integration
 
-test-e2e: install
+test-e2e: install chromium
 	.venv/bin/python -m pytest -q tests/e2e
 
 # The tests marked `llm`, outside `make test`: the real model server with the real model.

@@ -166,6 +166,17 @@ def _public(w: World, who: str, c: httpx.Client) -> None:
         empty(w, who, c.get(path))
 
 
+# The console's pages and assets are the same for everyone and hold no data: its views
+# fetch what they show from the API above with the signed-in key.
+_CONSOLE = ("/console", "/console/live", "/console/facts", "/console/assets/api.js")
+
+
+@case("GET /console", "GET /console/{view:str}", "GET /console/assets/{name:str}")
+def _console(w: World, who: str, c: httpx.Client) -> None:
+    for path in _CONSOLE:
+        empty(w, who, c.get(path))
+
+
 @case("POST /v1/agent/sign-up")
 def _sign_up(w: World, who: str, c: httpx.Client) -> None:
     name = "stranger-" + uuid.uuid4().hex[:6]

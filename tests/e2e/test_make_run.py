@@ -93,6 +93,7 @@ def test_make_run_then_the_readme_examples_work_and_data_survives_a_restart(tmp_
         banner = run.wait_ready()
         key = (tmp_path / ".mnemo" / "dev_api_key").read_text().strip()
         assert f"http://127.0.0.1:{port}" in banner and key in banner
+        assert f"http://127.0.0.1:{port}/console" in banner
         assert (tmp_path / ".mnemo" / "logs" / "gateway.log").exists()
 
         first, more, errors = readme_blocks()

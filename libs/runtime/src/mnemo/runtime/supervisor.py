@@ -190,6 +190,7 @@ class Supervisor:
         print(
             "\nMnemo is running. Press Ctrl-C to stop.\n"
             f"  Gateway:  {url}\n"
+            f"  Console:  {url}/console   (sign in with the API key)\n"
             f"  API key:  {key}   (tenant {self.settings.dev_tenant})\n"
             f"  Logs:     {self.settings.logs_dir}\n"
             f"{llm}"

@@ -15,6 +15,7 @@ from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.compat import elephantasm, eliza_router
 from mnemo.gateway.compat.eliza_envelope import error as eliza_error
 from mnemo.gateway.compat.memanto import memanto_refusal, memanto_router
+from mnemo.gateway.console import console_router
 from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
 from mnemo.gateway.guard import InputGuard, Shape
@@ -191,6 +192,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             *elephantasm.HANDLERS,
             memanto_router,
             mcp_endpoint,
+            console_router,
         ],
         lifespan=[lifespan],
         before_request=answer_options,
