@@ -14,7 +14,8 @@ from mnemo.contracts import Topology, key_usage_bucket, keys_bucket
 from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.compat import elephantasm, eliza_router
 from mnemo.gateway.compat.eliza_envelope import error as eliza_error
-from mnemo.gateway.compat.memanto import memanto_refusal, memanto_router
+from mnemo.gateway.compat.memanto import memanto_refusal
+from mnemo.gateway.compat.memanto_routes import memanto_router
 from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
 from mnemo.gateway.guard import InputGuard, Shape
