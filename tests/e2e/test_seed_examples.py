@@ -6,6 +6,7 @@ MEMANTO (seed 004), Anansi (seed 001), ElizaOS (seed 002), Elephantasm (seed 000
 Anima's conventions (seed 003) each have a part."""
 
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -254,3 +255,260 @@ def test_memanto_errors_in_its_envelope(base_url, session):
     }
     assert memanto_error(client.get("/no/such/route"), 404)["code"] == "NOT_FOUND"
     assert memanto_error(client.put("/session/current"), 405)["code"]
+
+
+# --- Anansi (seed 001) ---------------------------------------------------------------
+
+
+@pytest.fixture
+def anansi(stack):
+    with httpx.Client(
+        base_url=stack.base_url,
+        headers={"Authorization": f"Bearer {stack.api_key}"},
+        timeout=15,
+    ) as client:
+        yield client
+
+
+def test_anansi_ingest_search_and_context_as_documented(anansi):
+    """POST /v1/ingest, POST /v1/ingest/batch, GET /v1/search, GET /v1/context, DELETE
+    /v1/memory, with the fields and answers the reference lists."""
+    user = "user_abc_" + uuid.uuid4().hex[:6]
+    before = datetime.now(UTC)
+    sent = anansi.post(
+        "/v1/ingest",
+        json={
+            "userId": user,
+            "content": "User prefers TypeScript for the webhook retry system.",
+            "sourceType": "conversation",
+            "sourceId": "chat:1",
+            "sessionId": "s1",
+            "agentId": "support-bot",
+            "metadata": {"title": "stack", "author": "Sam"},
+        },
+    )
+    assert sent.status_code == 202 and set(sent.json()) == {"id", "queued"}
+    assert sent.json()["queued"] is True
+    batch = anansi.post(
+        "/v1/ingest/batch",
+        json={
+            "items": [
+                {
+                    "userId": user,
+                    "content": "Debugging BullMQ retry logic",
+                    "sourceType": "meeting",
+                },
+                {
+                    "userId": user,
+                    "content": "Works on the payments team",
+                    "sourceType": "onboarding",
+                },
+            ]
+        },
+    )
+    assert batch.status_code == 202 and batch.json()["queued"] == 2
+    assert len(batch.json()["ids"]) == 2
+
+    def search(**params) -> list[dict]:
+        found = anansi.get("/v1/search", params={"userId": user, "q": "retry", **params})
+        assert found.status_code == 200, found.text
+        return found.json()["results"]
+
+    results = eventually(lambda: (r := search(limit=10)) and len(r) == 3 and r)
+    for result in results:
+        assert {"content", "similarity", "sourceType", "ingestedAt"} <= set(result)
+    assert [r["content"] for r in search(sourceType="meeting")] == ["Debugging BullMQ retry logic"]
+    # asOf: "Only return chunks ingested on or before this timestamp."
+    assert search(asOf=before.isoformat()) == []
+    newest = max(r["ingestedAt"] for r in results)
+    assert len(search(asOf=newest)) == 3
+
+    context = anansi.get("/v1/context", params={"userId": user, "q": "retry", "limit": 2})
+    assert context.status_code == 200 and set(context.json()) == {"static", "dynamic", "relevant"}
+    relevant = context.json()["relevant"]
+    assert len(relevant) == 2 and {"content", "similarity", "metadata"} <= set(relevant[0])
+    early = anansi.get(
+        "/v1/context", params={"userId": user, "q": "retry", "asOf": before.isoformat()}
+    )
+    assert early.json()["relevant"] == []
+
+    assert anansi.get("/v1/context").status_code == 400  # "Missing userId"
+    assert anansi.get("/v1/context", params={"userId": "u" * 257}).status_code == 400
+    too_many = {"items": [{"userId": user, "content": "x"}] * 51}
+    assert anansi.post("/v1/ingest/batch", json=too_many).status_code == 400
+    big = anansi.post("/v1/ingest", json={"userId": user, "content": "x" * (100 * 1024 + 1)})
+    assert big.status_code == 413
+    wrong_type = anansi.post(
+        "/v1/ingest", json={"userId": user, "content": "x", "sourceType": "fax"}
+    )
+    assert wrong_type.status_code == 400
+
+    # DELETE /v1/memory: "Delete all memory for a user ... Idempotent."
+    for _ in range(2):
+        gone = anansi.delete("/v1/memory", params={"userId": user})
+        assert gone.status_code == 200 and gone.json()["deleted"] is True
+    assert search() == []
+
+
+def test_anansi_keys_are_required(stack):
+    """ "All requests require a Bearer token": 401 without one, or with a wrong one."""
+    for headers in ({}, {"Authorization": "Bearer ans_not_a_key"}):
+        answer = httpx.get(
+            f"{stack.base_url}/v1/search", params={"userId": "u", "q": "x"}, headers=headers
+        )
+        assert answer.status_code == 401
+
+
+# --- Elephantasm (seed 000) ----------------------------------------------------------
+
+
+@pytest.fixture
+def elephantasm(stack):
+    with httpx.Client(
+        base_url=f"{stack.base_url}/api",
+        headers={"Authorization": f"Bearer {stack.api_key}"},
+        timeout=15,
+    ) as client:
+        yield client
+
+
+def test_elephantasm_endpoints_as_documented(elephantasm, stack):
+    """GET /health, GET /animas (the authentication example), POST /animas, GET
+    /animas/:id, POST /events (and 409 on a dedupe_key again), the latest memory pack,
+    usage, and errors as {"detail"}."""
+    health = httpx.get(f"{stack.base_url}/api/health")
+    assert health.status_code == 200
+    assert health.json()["status"] == "healthy" and health.json()["checks"]["database"] == "healthy"
+    assert elephantasm.get("/animas").status_code == 200
+
+    made = elephantasm.post(
+        "/animas", json={"name": "my-agent", "description": "Customer support bot"}
+    )
+    assert made.status_code == 201
+    anima = made.json()
+    assert uuid.UUID(anima["id"]) and anima["name"] == "my-agent"
+    assert anima["description"] == "Customer support bot" and anima["is_deleted"] is False
+    assert elephantasm.get(f"/animas/{anima['id']}").json() == anima
+    assert anima["id"] in [a["id"] for a in elephantasm.get("/animas").json()]
+
+    event = {
+        "anima_id": anima["id"],
+        "event_type": "message.in",
+        "content": "What is the weather in San Francisco?",
+        "role": "user",
+        "session_id": "conv-123",
+        "dedupe_key": "conv-123:1",
+    }
+    created = elephantasm.post("/events", json=event)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["anima_id"] == anima["id"] and body["event_type"] == "message.in"
+    assert body["content"] == event["content"] and body["session_id"] == "conv-123"
+    assert body["meta"] == {} and body["is_deleted"] is False
+    again = elephantasm.post("/events", json=event)
+    assert again.status_code == 409 and set(again.json()) == {"detail"}
+
+    pack = eventually(
+        lambda: (
+            (
+                p := elephantasm.get(
+                    f"/animas/{anima['id']}/memory-packs/latest",
+                    params={"preset": "conversational"},
+                ).json()
+            )
+            and p["session_memory_count"] >= 1
+            and p
+        )
+    )
+    assert pack["anima_id"] == anima["id"] and pack["preset_name"] == "conversational"
+    assert "San Francisco" in pack["content"]["context"]
+
+    missing = elephantasm.get(f"/animas/{uuid.uuid4()}")
+    assert missing.status_code == 404 and set(missing.json()) == {"detail"}
+    invalid = elephantasm.post("/events", json={"anima_id": anima["id"]})
+    assert invalid.status_code == 422 and set(invalid.json()) == {"detail"}
+    unauthorized = httpx.get(f"{stack.base_url}/api/animas")
+    assert unauthorized.status_code == 401 and set(unauthorized.json()) == {"detail"}
+
+
+def test_elephantasm_usage_counts_the_calls(elephantasm):
+    """GET /subscriptions/usage: "current usage metrics" that grow as the API is used."""
+
+    def used() -> dict[str, int]:
+        answer = elephantasm.get("/subscriptions/usage")
+        assert answer.status_code == 200, answer.text
+        return answer.json()["usage"]
+
+    start = used()
+    for _ in range(3):
+        assert elephantasm.get("/animas").status_code == 200
+    # Counted without waiting for the total: it shows once the bus has it.
+    grown = eventually(lambda: (u := used()).get("admin", 0) >= start.get("admin", 0) + 4 and u)
+    assert all(isinstance(n, int) and n > 0 for n in grown.values())
+
+
+# --- ElizaOS (seed 002) --------------------------------------------------------------
+
+
+def test_elizaos_getting_started_and_error_format(stack):
+    """ "Test the API": GET /api/server/health (and /ping); an unknown route answers in
+    the documented error format {success: false, error: {code, message}}."""
+    health = httpx.get(f"{stack.base_url}/api/server/health")
+    assert health.status_code == 200 and health.json()["status"] == "OK"
+    assert httpx.get(f"{stack.base_url}/api/server/ping").json()["pong"] is True
+    unknown = httpx.get(
+        f"{stack.base_url}/api/agents/{uuid.uuid4()}/no-such-thing",
+        headers={"X-API-KEY": stack.api_key},
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["success"] is False and unknown.json()["error"]["code"] == "NOT_FOUND"
+    bad_id = httpx.get(
+        f"{stack.base_url}/api/agents/not a uuid!/memories",
+        headers={"X-API-KEY": stack.api_key},
+    )
+    assert bad_id.status_code == 400 and bad_id.json()["error"]["code"] == "INVALID_ID"
+
+
+# --- Anima's conventions (seed 003) --------------------------------------------------
+
+
+RATE_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
+
+
+def test_every_response_carries_rate_limit_and_correlation_headers(stack):
+    """ "Rate limits: Every response carries X-RateLimit-Limit, -Remaining, -Reset" and
+    "Every action returns x-correlation-id": a success, a 401 with no key or a wrong key,
+    and the public health check. (A gateway of its own: the suite's counts no failed
+    authentication, MNEMO_AUTH_FAILURE_LIMIT=0, and a 401 then has no limit to report.)"""
+    with stack.extra_gateway(stack.api_key, MNEMO_AUTH_FAILURE_LIMIT="30") as gateway:
+        _headers_on_every_answer(str(gateway.base_url).rstrip("/"), stack.api_key)
+
+
+def _headers_on_every_answer(base: str, api_key: str) -> None:
+    answers = {
+        "ok": httpx.get(
+            f"{base}/v1/memories",
+            params={"userId": "u"},
+            headers={"Authorization": f"Bearer {api_key}"},
+        ),
+        "no key": httpx.get(f"{base}/v1/memories", params={"userId": "u"}),
+        "wrong key": httpx.get(
+            f"{base}/v1/memories", params={"userId": "u"}, headers={"Authorization": "Bearer ak_x"}
+        ),
+        "health": httpx.get(f"{base}/v1/health"),
+    }
+    for name, answer in answers.items():
+        assert answer.status_code in (200, 401), (name, answer.text)
+        for header in RATE_HEADERS:
+            assert int(answer.headers[header]) >= 0, (name, header, answer.headers)
+        assert int(answer.headers["x-ratelimit-remaining"]) <= int(
+            answer.headers["x-ratelimit-limit"]
+        )
+        assert answer.headers["x-correlation-id"] and answer.headers["x-request-id"]
+    # A wrong key counts against the address's failed authentications: one fewer left.
+    again = httpx.get(
+        f"{base}/v1/memories", params={"userId": "u"}, headers={"Authorization": "Bearer ak_y"}
+    )
+    before = int(answers["wrong key"].headers["x-ratelimit-remaining"])
+    assert int(again.headers["x-ratelimit-remaining"]) < before
+    assert answers["wrong key"].headers["content-type"].startswith("application/problem+json")

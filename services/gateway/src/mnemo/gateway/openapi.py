@@ -651,7 +651,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         200,
         Health,
         auth=False,
-        errors=(),
+        errors=(429,),  # per client address (MNEMO_RATE_LIMITS' "health", else default)
     ),
     ("POST", "/v1/agent/sign-up"): Op(
         "A new tenant with an agent, its ak_ key and a mk_ key (when sign-up is open)",
