@@ -166,6 +166,11 @@ def _public(w: World, who: str, c: httpx.Client) -> None:
         empty(w, who, c.get(path))
 
 
+@case("GET /docs/assets/{name:str}")
+def _docs_asset(w: World, who: str, c: httpx.Client) -> None:
+    empty(w, who, c.get("/docs/assets/swagger-ui.css"))
+
+
 @case("POST /v1/agent/sign-up")
 def _sign_up(w: World, who: str, c: httpx.Client) -> None:
     name = "stranger-" + uuid.uuid4().hex[:6]
@@ -550,6 +555,8 @@ def _memanto_agent(w: World, who: str, c: httpx.Client) -> None:
     # Another tenant's master key activating this id registers an agent of its own tenant
     # (first use, as the seed's Quick Start does), which holds nothing of A1.
     expect(w, who, c.post(f"{base}/activate"), tenant=200, agent=404)
+    if who == "other tenant":  # its own new agent, gone again for the cases that follow
+        assert c.delete(base).status_code == 204
 
 
 def _with_token(w: World) -> dict[str, str]:

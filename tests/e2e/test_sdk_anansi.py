@@ -37,8 +37,7 @@ def test_the_main_flow(client):
 
     # Both memories indexed (the list above reads the read model, which may be ahead).
     hits = eventually(
-        lambda: len(found := client.search(user_id=user, query="hiking mountains")) == 2
-        and found
+        lambda: len(found := client.search(user_id=user, query="hiking mountains")) == 2 and found
     )
     assert hits[0].content.startswith("I love hiking")
     assert hits[0].score > 0 and hits[0].source_id == "note:1"

@@ -43,7 +43,7 @@ from mnemo.gateway.routes.accounts import (
 from mnemo.gateway.routes.answer import answer
 from mnemo.gateway.routes.audit import audit_events
 from mnemo.gateway.routes.context import context
-from mnemo.gateway.routes.docs import docs_ui, openapi_json
+from mnemo.gateway.routes.docs import docs_asset, docs_ui, openapi_json
 from mnemo.gateway.routes.entities import entities
 from mnemo.gateway.routes.events import events_stream
 from mnemo.gateway.routes.facts import contradict_fact, list_facts, supersede_fact, validate_fact
@@ -159,6 +159,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             events_stream,
             health,
             docs_ui,
+            docs_asset,
             openapi_json,
             sign_up,
             create_key,

@@ -105,9 +105,7 @@ class Counters:
         """Every counter under `prefix` (the tokens after it joined by '.') and its total."""
         head = self._subject(prefix)
         try:
-            info = await self._api(
-                f"STREAM.INFO.{self._stream}", {"subjects_filter": f"{head}.>"}
-            )
+            info = await self._api(f"STREAM.INFO.{self._stream}", {"subjects_filter": f"{head}.>"})
         except (NoRespondersError, NatsTimeoutError, TimeoutError) as exc:
             raise CountersUnavailable(f"{self._stream} did not answer") from exc
         except (OutboundBufferLimitError, ConnectionClosedError) as exc:

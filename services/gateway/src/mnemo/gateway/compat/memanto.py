@@ -59,8 +59,7 @@ from mnemo.contracts import (
 )
 from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.contracts.speakers import spoken_by
-from mnemo.gateway import answering
-from mnemo.gateway.agents_seen import ensure_agents
+from mnemo.gateway import agents_seen, answering
 from mnemo.gateway.auth import Principal, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem, unexpected
@@ -390,10 +389,15 @@ def _session_json(agent_id: str, session: Session) -> dict[str, Any]:
 @post("/agents/{agent_id:str}/activate", status_code=200)
 async def activate(request: Request, agent_id: str) -> Response[bytes]:
     principal = await authorize(request, "admin")
-    # The seed's Quick Start activates an agent it never created: a master key's activate
-    # registers it on first use, as an ingest naming an agent does (mnemo.gateway.agents_seen).
-    await ensure_agents(request, principal, {agent_id: "agent_id"})
-    await _agent(request, principal, agent_id)
+    try:
+        await _agent(request, principal, agent_id)
+    except Problem as problem:
+        # The seed's Quick Start activates an agent it never created: a master key's
+        # activate registers it, as an ingest naming an agent does (agents_seen).
+        if problem.status != 404 or not principal.is_master:
+            raise
+        await agents_seen.register(request, principal, agent_id, "agent_id")
+        await _agent(request, principal, agent_id)
     body = await _body(request)
     hours = _number(body, "duration_hours", SESSION_HOURS, 0.01, MAX_SESSION_HOURS)
     token = "mst_" + secrets.token_urlsafe(32)
