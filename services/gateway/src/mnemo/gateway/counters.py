@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import re
+from typing import Any
 
 from nats.aio.client import Client
 from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
@@ -110,7 +111,8 @@ class Counters:
             raise CountersUnavailable(f"{self._stream} did not answer") from exc
         except (OutboundBufferLimitError, ConnectionClosedError) as exc:
             raise CountersUnavailable("the message bus is not connected") from exc
-        subjects = info.get("state", {}).get("subjects") or {}
+        state: dict[str, Any] = info.get("state") or {}
+        subjects: dict[str, int] = state.get("subjects") or {}
         totals: dict[str, int] = {}
         for subject in subjects:
             rest = subject[len(head) + 1 :].split(".")

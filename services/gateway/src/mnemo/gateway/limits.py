@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from nats.aio.client import Client
 
@@ -21,6 +22,8 @@ from mnemo.gateway.problems import Problem
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
 
 # Seconds a client is told to wait when the counter store does not answer.
 UNAVAILABLE_RETRY_AFTER = 2
@@ -188,7 +191,7 @@ class Limits:
         return dict(sorted(used.items()))
 
 
-async def _counted(count: Awaitable[int]) -> int:
+async def _counted(count: Awaitable[T]) -> T:
     try:
         return await count
     except CountersUnavailable as exc:

@@ -155,7 +155,7 @@ def surface_of(path: str) -> Surface | None:
 
 def compat_routes(app: Litestar) -> list[tuple[str, str, str, int]]:
     """(method, OpenAPI path, handler name, success status) of every /api route."""
-    found = []
+    found: list[tuple[str, str, str, int]] = []
     for route in app.routes:
         if not isinstance(route, HTTPRoute) or not route.path.startswith("/api/"):
             continue

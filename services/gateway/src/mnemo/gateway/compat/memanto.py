@@ -13,9 +13,13 @@ How its concepts map onto ours:
 - recall is the native hybrid search over the agent's memories; `as-of` is valid time
   (what had happened by then), `changed-since` the memories recorded since, `current`
   the facts synthesis holds now (superseded ones left out), each with its fact id;
-- validate, supersede (`new_content`) and contradict act on those facts (by that id, in
-  the path or as `memory_id` in the body) through the native fact changes, so each is an
-  event with the caller as actor;
+- validate, supersede (`new_content`, or `?new_memory_id=`: that memory's words) and
+  contradict act on those facts (by that id, in the path or as `memory_id` in the body)
+  through the native fact changes, so each is an event with the caller as actor;
+- a master key's `activate` of an agent never created registers it (the seed's Quick
+  Start does exactly that);
+- the requests that name no agent (`/session/...`, `/context/...`) are in
+  mnemo.gateway.compat.memanto_session, the router in memanto_routes;
 - `answer` asks synthesis's LLM adapter (when MNEMO_LLM_URL is set) to answer from the
   best supporting memories, and otherwise works offline: the sentence among them that
   shares most with the question;
