@@ -512,3 +512,39 @@ def _headers_on_every_answer(base: str, api_key: str) -> None:
     before = int(answers["wrong key"].headers["x-ratelimit-remaining"])
     assert int(again.headers["x-ratelimit-remaining"]) < before
     assert answers["wrong key"].headers["content-type"].startswith("application/problem+json")
+
+
+def test_idempotency_key_and_errors_as_anima_describes_them(anansi):
+    """ "Idempotency-Key": replayed on retry with Idempotent-Replayed: true; reused with a
+    different body → 409 IDEMPOTENCY_BODY_MISMATCH; "Errors (RFC 7807)" with code and
+    details; "Correlation IDs": the same value threads the audit chain."""
+    user = "anima-" + uuid.uuid4().hex[:6]
+    key = {"Idempotency-Key": "send-1747-" + uuid.uuid4().hex[:6]}
+    body = {"userId": user, "content": "From an agent."}
+    first = anansi.post("/v1/ingest", json=body, headers=key)
+    again = anansi.post("/v1/ingest", json=body, headers=key)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    other = anansi.post("/v1/ingest", json={**body, "content": "Another."}, headers=key)
+    assert other.status_code == 409
+    assert other.headers["content-type"].startswith("application/problem+json")
+    problem = other.json()
+    assert problem["code"] == "IDEMPOTENCY_BODY_MISMATCH" and problem["status"] == 409
+    assert {"type", "title", "status", "detail", "instance", "code", "details"} <= set(problem)
+    assert problem["instance"] == "/v1/ingest"
+
+    correlation = "corr_" + uuid.uuid4().hex[:8]
+    sent = anansi.post("/v1/ingest", json=body, headers={"x-correlation-id": correlation})
+    assert sent.headers["x-correlation-id"] == correlation
+    chain = eventually(
+        lambda: (
+            (
+                e := anansi.get("/v1/audit/events", params={"correlation_id": correlation}).json()[
+                    "events"
+                ]
+            )
+            and {"request", "command", "event"} <= {x["kind"] for x in e}
+            and e
+        )
+    )
+    assert any(e["type"] == "memory.recorded" for e in chain)
