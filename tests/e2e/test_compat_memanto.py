@@ -199,7 +199,7 @@ def test_sessions_deactivate_extend_and_errors(v2, agent, stack):
     assert v2.post(f"/agents/{agent}/deactivate", headers=token).json()["deactivated"]
     ended = v2.post(f"/agents/{agent}/remember", params={"content": "x"}, headers=token)
     assert error_of(ended, 401)["code"] == "SESSION_EXPIRED"
-    assert error_of(v2.post("/agents/nobody-here/activate"), 404)["code"] == "INVALID_AGENT_ID"
+    assert error_of(v2.get("/agents/nobody-here"), 404)["code"] == "INVALID_AGENT_ID"
     with httpx.Client(
         base_url=f"{stack.base_url}/api/v2", headers={"Authorization": "Bearer invalid_key"}
     ) as wrong:

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+import uuid
 from collections import Counter
 
 import httpx
@@ -14,9 +15,14 @@ from .test_errors import assert_problem
 @pytest.fixture
 def strict_gateways(stack):
     """Two more gateway replicas with tight limits, on the same bus as the stack, with their
-    own key so the stack's other tests do not spend this key's per-minute budget."""
+    own key so the stack's other tests do not spend this key's per-minute budget, and their
+    own tenant: every call counts toward its tenant's month, the other tests' too."""
     key = stack.api_key + "-strict"
-    limits = {"MNEMO_RATE_LIMITS": "search=4,default=1000", "MNEMO_MONTHLY_QUOTAS": "ingest=2"}
+    limits = {
+        "MNEMO_RATE_LIMITS": "search=4,default=1000",
+        "MNEMO_MONTHLY_QUOTAS": "ingest=2",
+        "MNEMO_DEV_TENANT": "strict-" + uuid.uuid4().hex[:8],
+    }
     with stack.extra_gateway(key, **limits) as a, stack.extra_gateway(key, **limits) as b:
         yield [a, b]
 

@@ -1,9 +1,14 @@
 """The OpenAPI document: every route described, and real answers valid against it."""
 
+import re
 import uuid
 
 import jsonschema
 import pytest
+
+from mnemo.gateway.app import create_app
+from mnemo.gateway.openapi_compat import compat_routes
+from mnemo.gateway.settings import GatewaySettings
 
 from .test_accounts import as_key, sign_up
 from .waiting import eventually
@@ -26,6 +31,29 @@ def answer_schema(document: dict, method: str, path: str, status: int) -> str:
     response = document["paths"][path][method]["responses"][str(status)]
     media = next(iter(response["content"].values()))
     return media["schema"]["$ref"].rsplit("/", 1)[-1]
+
+
+def test_docs_load_only_assets_the_gateway_serves(stack):
+    """/docs works offline: every script, stylesheet and icon it loads is a path of the
+    gateway's own, and each is served with its type; nothing else under /docs/assets."""
+    with stack.client() as api:
+        ui = api.get("/docs")
+        assert ui.status_code == 200 and ui.headers["content-type"].startswith("text/html")
+        loaded = re.findall(r'(?:src|href)="([^"]+)"', ui.text)
+        assert len(loaded) == 3, loaded
+        for url in loaded:
+            assert url.startswith("/docs/assets/"), url  # no CDN, no other host
+            asset = api.get(url)
+            assert asset.status_code == 200, url
+            assert asset.headers["content-type"].split(";")[0] in {
+                "text/css",
+                "text/javascript",
+                "image/png",
+            }
+        script = api.get("/docs/assets/swagger-ui-bundle.js")
+        assert "SwaggerUIBundle" in script.text and len(script.content) > 100_000
+        for wrong in ("..%2fopenapi.json", "index.html", "swagger-ui.js.map", "%2e%2e%2fapp.py"):
+            assert api.get(f"/docs/assets/{wrong}").status_code == 404, wrong
 
 
 def test_docs_serve_a_ui_and_the_document(stack, document):
@@ -108,3 +136,47 @@ def test_real_answers_match_the_document(stack, document):
             check(document, answer_schema(document, method, path, status), response.json())
         missing = admin.get("/v1/memories/nope")
         check(document, "Problem", missing.json())
+
+
+def test_every_compatible_route_is_described_under_its_surface(stack, document):
+    """Each /api route of the app is in the document, tagged with its surface, and real
+    answers (a success and an error of each surface) match its envelopes."""
+    tags = {t["name"] for t in document["tags"]}
+    assert tags >= {"compat: MEMANTO", "compat: ElizaOS", "compat: Elephantasm"}
+    described = {
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method in item
+        if path.startswith("/api/")
+    }
+    app = create_app(GatewaySettings(nats_url="nats://127.0.0.1:4222"))
+    served = {(m, p) for m, p, _, _ in compat_routes(app)}
+    assert served == described and len(served) > 50
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            prefix = {"/api/v2/": "MEMANTO", "/api/agents/": "ElizaOS", "/api/memory/": "ElizaOS"}
+            surface = next((s for p, s in prefix.items() if path.startswith(p)), None)
+            if path.startswith("/api/server/"):
+                surface = "ElizaOS"
+            elif surface is None and path.startswith("/api/"):
+                surface = "Elephantasm"
+            if surface is not None:
+                assert operation["tags"] == [f"compat: {surface}"], path
+
+    def envelope(method: str, path: str, status: int, answer) -> None:
+        media = document["paths"][path][method]["responses"][str(status)]["content"]
+        schema = media["application/json"]["schema"]
+        jsonschema.Draft202012Validator(schema).validate(answer.json())
+
+    with stack.client() as api:
+        agent = "doc-" + uuid.uuid4().hex[:6]
+        made = api.post("/api/v2/agents", json={"agent_id": agent})
+        envelope("post", "/api/v2/agents", 201, made)
+        no_token = api.post(f"/api/v2/agents/{agent}/remember", params={"content": "x"})
+        envelope("post", "/api/v2/agents/{agent_id}/remember", 401, no_token)
+        listed = api.get(f"/api/agents/{agent}/memories")
+        envelope("get", "/api/agents/{agent_id}/memories", 200, listed)
+        bad = api.get("/api/agents/not a valid id!/memories")
+        envelope("get", "/api/agents/{agent_id}/memories", 400, bad)
+        missing = api.get(f"/api/animas/{uuid.uuid4()}")
+        envelope("get", "/api/animas/{anima_id}", 404, missing)

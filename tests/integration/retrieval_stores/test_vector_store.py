@@ -118,7 +118,7 @@ async def test_only_the_subject_of_the_tenant_comes_back(store, tenant, mode):
     assert ids(await search(store, tenant, text="blue notebook", mode=mode)) == [mine.id]
 
 
-@pytest.mark.parametrize("key", ["source_type", "session_id", "agent_id"])
+@pytest.mark.parametrize("key", ["source_type", "session_id", "agent_id", "source_id"])
 async def test_filters_match_payload_fields_exactly(store, tenant, key):
     a = point(tenant, "u1", "one", angle(0), **{key: "a"})
     b = point(tenant, "u1", "two", angle(10), **{key: "b"})

@@ -23,6 +23,8 @@ class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
     source_type: str | None = None
     session_id: str | None = None
     agent_id: str | None = None
+    # Only the memories ingested with this sourceId.
+    source_id: str | None = None
     # Results scoring below this are left out.
     threshold: float | None = None
     # vector | keyword | hybrid; alpha weighs dense against keyword in hybrid (1 = dense only).

@@ -34,14 +34,7 @@ async def ensure_agents(request: Request, principal: Principal, named: dict[str,
         return
     now = time.monotonic()
     for agent_id, field in named.items():
-        if not _AGENT_ID.match(agent_id):
-            raise Problem(
-                400,
-                "INVALID_REQUEST",
-                f"{field} must be 1-128 letters, digits or _ . : @ - (starting with a letter "
-                "or digit)",
-                field=field,
-            )
+        _check(agent_id, field)
         seen = _known.get((principal.tenant_id, agent_id))
         if seen is not None and now - seen < _FRESH_SECONDS:
             continue
@@ -49,6 +42,24 @@ async def ensure_agents(request: Request, principal: Principal, named: dict[str,
         if len(_known) >= _MOST_REMEMBERED:
             _known.clear()
         _known[(principal.tenant_id, agent_id)] = now
+
+
+async def register(request: Request, principal: Principal, agent_id: str, field: str) -> None:
+    """Make `agent_id` an agent of the caller's tenant now (a master key's call that found
+    it missing), whatever this process remembers."""
+    _check(agent_id, field)
+    await _ensure(request, principal, agent_id)
+    _known[(principal.tenant_id, agent_id)] = time.monotonic()
+
+
+def _check(agent_id: str, field: str) -> None:
+    if not _AGENT_ID.match(agent_id):
+        raise Problem(
+            400,
+            "INVALID_REQUEST",
+            f"{field} must be 1-128 letters, digits or _ . : @ - (starting with a letter or digit)",
+            field=field,
+        )
 
 
 async def _ensure(request: Request, principal: Principal, agent_id: str) -> None:

@@ -14,7 +14,8 @@ from mnemo.contracts import Topology, key_usage_bucket, keys_bucket
 from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.compat import elephantasm, eliza_router
 from mnemo.gateway.compat.eliza_envelope import error as eliza_error
-from mnemo.gateway.compat.memanto import memanto_refusal, memanto_router
+from mnemo.gateway.compat.memanto import memanto_refusal
+from mnemo.gateway.compat.memanto_routes import memanto_router
 from mnemo.gateway.console import console_router
 from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
@@ -45,7 +46,7 @@ from mnemo.gateway.routes.accounts import (
 from mnemo.gateway.routes.answer import answer
 from mnemo.gateway.routes.audit import audit_events
 from mnemo.gateway.routes.context import context
-from mnemo.gateway.routes.docs import docs_ui, openapi_json
+from mnemo.gateway.routes.docs import docs_asset, docs_ui, openapi_json
 from mnemo.gateway.routes.entities import entities
 from mnemo.gateway.routes.events import events_stream
 from mnemo.gateway.routes.facts import contradict_fact, list_facts, supersede_fact, validate_fact
@@ -177,6 +178,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             events_stream,
             health,
             docs_ui,
+            docs_asset,
             openapi_json,
             sign_up,
             create_key,

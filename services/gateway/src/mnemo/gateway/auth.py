@@ -22,6 +22,7 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from mnemo.contracts import KeyGrant, key_digest, utcnow
+from mnemo.gateway.limits import Usage
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.settings import GatewaySettings
 from mnemo.telemetry import get_logger
@@ -144,9 +145,12 @@ async def authenticate(request: Request, deps: "Deps") -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     key = key.strip()
-    if scheme.lower() != "bearer" or not key:
-        raise Problem(401, "UNAUTHORIZED", "send your API key as 'Authorization: Bearer <key>'")
     address = client_address(request)
+    if scheme.lower() != "bearer" or not key:
+        # Every answer carries rate-limit headers (seed 003): here the address's failed
+        # authentications, the limit a caller without a valid key is under.
+        _report(request, await deps.limits.auth_usage(address))
+        raise Problem(401, "UNAUTHORIZED", "send your API key as 'Authorization: Bearer <key>'")
     blocked = deps.limits.auth_blocked(address)
     if blocked is not None:
         principal = known_principal(key, deps.settings, deps.keys)
@@ -155,13 +159,19 @@ async def authenticate(request: Request, deps: "Deps") -> Principal:
     else:
         principal = await principal_of(key, deps.settings, deps.keys)
     if principal is None:
-        await deps.limits.auth_failed(address)
+        _report(request, await deps.limits.auth_failed(address))
         raise Problem(401, "UNAUTHORIZED", "the API key is invalid or revoked")
     state = request.scope["state"]
     state["tenant_id"] = principal.tenant_id
     state["actor"] = principal.actor
     state["principal"] = principal
     return principal
+
+
+def _report(request: Request, usage: Usage | None) -> None:
+    # The correlation middleware adds X-RateLimit-* from this to whatever is answered.
+    if usage is not None:
+        request.scope["state"]["rate_usage"] = usage
 
 
 def client_address(request: Request) -> str:
@@ -223,9 +233,7 @@ async def authorize(request: Request, action: str) -> Principal:
 
     deps = deps_of(request)
     principal = await authenticate(request, deps)
-    usage = await deps.limits.charge(principal.tenant_id, principal.key_id, action)
-    if usage is not None:
-        request.scope["state"]["rate_usage"] = usage
+    _report(request, await deps.limits.charge(principal.tenant_id, principal.key_id, action))
     return principal
 
 

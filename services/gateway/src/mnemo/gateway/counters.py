@@ -10,9 +10,11 @@ nats-py does not know the stream field yet, so the stream is created with a raw 
 API request. The server must be 2.12 or newer (the bundled nats-server is).
 """
 
+import contextlib
 import hashlib
 import json
 import re
+from typing import Any
 
 from nats.aio.client import Client
 from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
@@ -93,6 +95,30 @@ class Counters:
         except (ValueError, KeyError, TypeError) as exc:
             # An error PubAck (the stream full, gone or misconfigured) has no "val".
             raise CountersUnavailable(f"{self._stream} refused the increment") from exc
+
+    async def bump(self, *name: str) -> None:
+        """Add one to the counter `name` without waiting for the total: for a count that
+        only reports (usage), not one that limits. Lost if the bus is away (nothing to
+        refuse: no limit hangs on it)."""
+        with contextlib.suppress(OutboundBufferLimitError, ConnectionClosedError):
+            await self._nc.publish(self._subject(name), b"", headers={"Nats-Incr": "+1"})
+
+    async def totals(self, *prefix: str) -> dict[str, int]:
+        """Every counter under `prefix` (the tokens after it joined by '.') and its total."""
+        head = self._subject(prefix)
+        try:
+            info = await self._api(f"STREAM.INFO.{self._stream}", {"subjects_filter": f"{head}.>"})
+        except (NoRespondersError, NatsTimeoutError, TimeoutError) as exc:
+            raise CountersUnavailable(f"{self._stream} did not answer") from exc
+        except (OutboundBufferLimitError, ConnectionClosedError) as exc:
+            raise CountersUnavailable("the message bus is not connected") from exc
+        state: dict[str, Any] = info.get("state") or {}
+        subjects: dict[str, int] = state.get("subjects") or {}
+        totals: dict[str, int] = {}
+        for subject in subjects:
+            rest = subject[len(head) + 1 :].split(".")
+            totals[".".join(rest)] = await self.value(*prefix, *rest)
+        return totals
 
     async def value(self, *name: str) -> int:
         """The counter's total now (0 when it was never counted or has expired)."""

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from nats.aio.client import Client
 
@@ -22,6 +23,8 @@ from mnemo.telemetry import get_logger
 from mnemo.telemetry.metrics import RATE_LIMITED
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
 
 # Seconds a client is told to wait when the counter store does not answer.
 UNAVAILABLE_RETRY_AFTER = 2
@@ -124,8 +127,12 @@ class Limits:
                     scope,
                 )
         quota = spec.monthly.get(action)
-        if quota is not None:
-            month = datetime.now(UTC).strftime("%Y%m")
+        month = datetime.now(UTC).strftime("%Y%m")
+        if quota is None:
+            # Counted for the usage report (Elephantasm's /api/subscriptions/usage), not
+            # waited for: nothing is refused on it.
+            await self._month.bump(tenant_id, action, month)
+        else:
             used = await _counted(self._month.incr(tenant_id, action, month))
             if used > quota:
                 RATE_LIMITED.labels("quota").inc()
@@ -146,35 +153,52 @@ class Limits:
         limit = self._spec.auth_failures
         return _auth_problem(Usage(limit=limit, remaining=0, reset=reset))
 
-    async def auth_failed(self, address: str) -> None:
-        """Count a failed authentication from `address`; raise 429 once over the limit."""
+    async def auth_failed(self, address: str) -> Usage | None:
+        """Count a failed authentication from `address`; raise 429 once over the limit;
+        else the address's failed-auth usage this minute (None: no limit)."""
         limit = self._spec.auth_failures
         if limit <= 0:
-            return
+            return None
         window, reset = _minute_window()
         count = await _counted(self._minute.incr("_auth", _fingerprint(address), str(window)))
         if count <= limit:
-            return
+            return Usage(limit=limit, remaining=limit - count, reset=reset)
         if len(self._blocked) >= _MAX_BLOCKED:
             self._blocked = {a: w for a, w in self._blocked.items() if w == window}
         if len(self._blocked) < _MAX_BLOCKED:
             self._blocked[address] = window
         raise _auth_problem(Usage(limit=limit, remaining=0, reset=reset))
 
+    async def auth_usage(self, address: str) -> Usage | None:
+        """The address's failed-auth usage this minute, not counting this call (None: no
+        limit, or the counters are away: a 401 is answered all the same)."""
+        limit = self._spec.auth_failures
+        if limit <= 0:
+            return None
+        window, reset = _minute_window()
+        try:
+            count = await self._minute.value("_auth", _fingerprint(address), str(window))
+        except CountersUnavailable:
+            return None
+        return Usage(limit=limit, remaining=max(limit - count, 0), reset=reset)
+
     @property
     def monthly_quotas(self) -> dict[str, int]:
         return dict(self._spec.monthly)
 
     async def month_usage(self, tenant_id: str) -> dict[str, int]:
-        """This month's count of each action that has a quota (only those are counted)."""
+        """This month's count of each action the tenant's keys called (and of each action
+        with a quota, called or not)."""
         month = datetime.now(UTC).strftime("%Y%m")
-        return {
-            action: await _counted(self._month.value(tenant_id, action, month))
-            for action in self._spec.monthly
-        }
+        used = dict.fromkeys(self._spec.monthly, 0)
+        for name, total in (await _counted(self._month.totals(tenant_id))).items():
+            action, _, period = name.partition(".")
+            if period == month:
+                used[action] = total
+        return dict(sorted(used.items()))
 
 
-async def _counted(count: Awaitable[int]) -> int:
+async def _counted(count: Awaitable[T]) -> T:
     try:
         return await count
     except CountersUnavailable as exc:

@@ -39,6 +39,7 @@ from mnemo.gateway.routes.ingest import (
     IngestRequest,
 )
 from mnemo.gateway.routes.search import MAX_LIMIT, SearchRequest
+from mnemo.gateway.routes.search_filters import SearchFilters
 
 # --- answers ---------------------------------------------------------------------------
 
@@ -338,6 +339,8 @@ class Param:
     # What the handler accepts (validation.query_param): at most 256 characters unless the
     # handler says otherwise; an optional one sent empty counts as not sent.
     schema: dict[str, Any] = field(default_factory=lambda: dict(TEXT))
+    # A parameter sent as JSON (e.g. GET /v1/context's `filters`): this struct's schema.
+    json: type | None = None
 
 
 # An optional text sent empty is not sent; a typed one (integer, time, one of a list) sent
@@ -495,6 +498,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             Param("limit", f"1-{MAX_LIMIT}, default 10", schema=ints(1, MAX_LIMIT)),
             Param("sourceType", "filter"),
             Param("sessionId", "filter"),
+            Param("sourceId", "only the memories ingested with this sourceId"),
             AS_OF,
             AS_OF_KNOWLEDGE,
         ),
@@ -521,6 +525,29 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             AS_OF,
             AS_OF_KNOWLEDGE,
             ABOUT,
+            Param("sessionId", "relevant memories of this session only"),
+            Param(
+                "scope",
+                "what `relevant` searches: user (default, every memory of the userId), or "
+                "session together with sessionId",
+                schema=one_of(["user"]),
+            ),
+            Param(
+                "threshold",
+                "relevant memories scoring at least this, 0-1",
+                schema={"type": "number", "minimum": 0, "maximum": 1},
+            ),
+            Param(
+                "alpha",
+                "the dense weight of the hybrid search, 0-1, default 0.5",
+                schema={"type": "number", "minimum": 0, "maximum": 1},
+            ),
+            Param(
+                "filters",
+                "a JSON object as POST /v1/search takes (sourceType, sessionId, agentId, "
+                "asOf, asOfKnowledge); the top-level parameters take precedence",
+                json=SearchFilters,
+            ),
         ),
     ),
     ("POST", "/v1/answer"): Op(
@@ -625,7 +652,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         200,
         Health,
         auth=False,
-        errors=(),
+        errors=(429,),  # per client address (MNEMO_RATE_LIMITS' "health", else default)
     ),
     ("POST", "/v1/agent/sign-up"): Op(
         "A new tenant with an agent, its ak_ key and a mk_ key (when sign-up is open)",
@@ -743,6 +770,8 @@ RULES: dict[str, dict[str, dict[str, Any]]] = {
         "agentId": {"pattern": AGENT_ID_PATTERN},
         "sessionId": {"minLength": 1, "maxLength": MAX_ID_CHARS},
         "metadata": {"properties": {"timestamp": INSTANT}},
+        # Refused (400): memories are kept until deleted or their user forgotten.
+        "ttl": {"not": {}, "description": "not supported: only null is accepted"},
     },
     "BatchRequest": {"items": {"minItems": 1, "maxItems": MAX_BATCH}},
     # routes/search.search_post
@@ -751,6 +780,7 @@ RULES: dict[str, dict[str, dict[str, Any]]] = {
         "query": {"pattern": NONBLANK, "maxLength": MAX_QUERY_CHARS},
         "limit": {"minimum": 1, "maximum": MAX_LIMIT},
         "alpha": {"minimum": 0, "maximum": 1},
+        "sourceId": {"minLength": 1, "maxLength": MAX_ID_CHARS},
     },
     "SearchFilters": {"asOf": INSTANT, "asOfKnowledge": INSTANT},
     # routes/answer
@@ -902,7 +932,11 @@ def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
             "in": "path" if "{" + p.name + "}" in path else "query",
             "required": p.required or "{" + p.name + "}" in path,
             "description": p.description,
-            "schema": p.schema,
+            **(
+                {"content": {"application/json": {"schema": _ref(p.json)}}}
+                if p.json is not None
+                else {"schema": p.schema}
+            ),
         }
         for p in op.params
     ]

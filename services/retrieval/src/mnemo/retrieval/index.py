@@ -357,6 +357,7 @@ class MemoryIndex:
             source_type=query.source_type,
             session_id=query.session_id,
             agent_id=query.agent_id,
+            source_id=query.source_id,
             occurred_before=query.occurred_before.timestamp() if query.occurred_before else None,
             recorded_before=query.recorded_before.timestamp() if query.recorded_before else None,
         )

@@ -13,9 +13,13 @@ How its concepts map onto ours:
 - recall is the native hybrid search over the agent's memories; `as-of` is valid time
   (what had happened by then), `changed-since` the memories recorded since, `current`
   the facts synthesis holds now (superseded ones left out), each with its fact id;
-- validate, supersede (`new_content`) and contradict act on those facts (by that id, in
-  the path or as `memory_id` in the body) through the native fact changes, so each is an
-  event with the caller as actor;
+- validate, supersede (`new_content`, or `?new_memory_id=`: that memory's words) and
+  contradict act on those facts (by that id, in the path or as `memory_id` in the body)
+  through the native fact changes, so each is an event with the caller as actor;
+- a master key's `activate` of an agent never created registers it (the seed's Quick
+  Start does exactly that);
+- the requests that name no agent (`/session/...`, `/context/...`) are in
+  mnemo.gateway.compat.memanto_session, the router in memanto_routes;
 - `answer` asks synthesis's LLM adapter (when MNEMO_LLM_URL is set) to answer from the
   best supporting memories, and otherwise works offline: the sentence among them that
   shares most with the question;
@@ -33,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, Router, delete, get, post
+from litestar import Request, Response, delete, get, post
 from litestar.exceptions import HTTPException
 from nats.js.errors import KeyNotFoundError
 
@@ -48,6 +52,7 @@ from mnemo.contracts import (
     FactsQuery,
     FactView,
     GetAgent,
+    GetMemoryQuery,
     ListAgents,
     MemoryView,
     PackQuery,
@@ -58,7 +63,7 @@ from mnemo.contracts import (
 )
 from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.contracts.speakers import spoken_by
-from mnemo.gateway import answering
+from mnemo.gateway import agents_seen, answering
 from mnemo.gateway.auth import Principal, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem, unexpected
@@ -340,6 +345,21 @@ async def _session(
     carry its token.
     """
     _reach(principal, agent_id)
+    digest, session = await token_session(request, principal, live=live)
+    if session.agent_id != agent_id:
+        raise Problem(
+            401,
+            "INVALID_SESSION_TOKEN",
+            "the session token was opened by another key or for another agent",
+        )
+    return digest, session
+
+
+async def token_session(
+    request: Request, principal: Principal, *, live: bool = True
+) -> tuple[str, Session]:
+    """The session of `X-Session-Token` opened by the calling key, whatever its agent: the
+    requests that name no agent (`/session/current`, `/context/...`) act on its agent."""
     token = request.headers.get("x-session-token", "").strip()
     if not token:
         raise Problem(401, "MISSING_SESSION_TOKEN", "X-Session-Token header is required")
@@ -349,11 +369,7 @@ async def _session(
     except KeyNotFoundError:
         raise Problem(401, "INVALID_SESSION_TOKEN", "the session token is not known") from None
     session = msgspec.json.decode(entry.value or b"{}", type=Session)
-    if (session.tenant_id, session.key_id, session.agent_id) != (
-        principal.tenant_id,
-        principal.key_id,
-        agent_id,
-    ):
+    if (session.tenant_id, session.key_id) != (principal.tenant_id, principal.key_id):
         raise Problem(
             401,
             "INVALID_SESSION_TOKEN",
@@ -377,7 +393,15 @@ def _session_json(agent_id: str, session: Session) -> dict[str, Any]:
 @post("/agents/{agent_id:str}/activate", status_code=200)
 async def activate(request: Request, agent_id: str) -> Response[bytes]:
     principal = await authorize(request, "admin")
-    await _agent(request, principal, agent_id)
+    try:
+        await _agent(request, principal, agent_id)
+    except Problem as problem:
+        # The seed's Quick Start activates an agent it never created: a master key's
+        # activate registers it, as an ingest naming an agent does (agents_seen).
+        if problem.status != 404 or not principal.is_master:
+            raise
+        await agents_seen.register(request, principal, agent_id, "agent_id")
+        await _agent(request, principal, agent_id)
     body = await _body(request)
     hours = _number(body, "duration_hours", SESSION_HOURS, 0.01, MAX_SESSION_HOURS)
     token = "mst_" + secrets.token_urlsafe(32)
@@ -693,8 +717,11 @@ async def _change(
     content = None
     if change == "supersede":
         content = _text(body, "new_content", required=False, limit=1000) or _text(
-            body, "content", limit=1000
+            body, "content", required=False, limit=1000
         )
+        if content is None:
+            # MEMANTO's own form: `?new_memory_id=` names a memory stored since (remember).
+            content = await _memory_text(request, principal, agent_id, "new_memory_id")
     elif change == "contradict":
         content = _text(body, "content", required=False, limit=1000)
     command = redacted(
@@ -728,8 +755,32 @@ async def _change(
     )
 
 
+async def _memory_text(request: Request, principal: Principal, agent_id: str, name: str) -> str:
+    """The content of the agent's memory named by the query parameter `name`."""
+    memory_id = query_param(request, name, max_len=128)
+    if memory_id is None:
+        raise Problem(
+            422, "VALIDATION_ERROR", f"new_content or {name} is required", field="new_content"
+        )
+    query = GetMemoryQuery(tenant_id=principal.tenant_id, memory_id=memory_id, agent_id=agent_id)
+    try:
+        found = await deps_of(request).ask(
+            request, "retrieval", "memory", query, MemoryView, principal.tenant_id
+        )
+    except Problem as problem:
+        if problem.status == 404:
+            raise Problem(404, "MEMORY_NOT_FOUND", f"Memory '{memory_id}' not found") from None
+        raise
+    assert isinstance(found, MemoryView)
+    return found.content[:1000]
+
+
 @post(
-    ["/agents/{agent_id:str}/validate", "/agents/{agent_id:str}/memories/{memory_id:str}/validate"],
+    [
+        "/agents/{agent_id:str}/validate",
+        "/agents/{agent_id:str}/validate/{memory_id:str}",
+        "/agents/{agent_id:str}/memories/{memory_id:str}/validate",
+    ],
     status_code=200,
 )
 async def validate(
@@ -741,6 +792,7 @@ async def validate(
 @post(
     [
         "/agents/{agent_id:str}/supersede",
+        "/agents/{agent_id:str}/supersede/{memory_id:str}",
         "/agents/{agent_id:str}/memories/{memory_id:str}/supersede",
     ],
     status_code=200,
@@ -754,6 +806,7 @@ async def supersede(
 @post(
     [
         "/agents/{agent_id:str}/contradict",
+        "/agents/{agent_id:str}/contradict/{memory_id:str}",
         "/agents/{agent_id:str}/memories/{memory_id:str}/contradict",
     ],
     status_code=200,
@@ -809,7 +862,13 @@ async def answer(request: Request, agent_id: str) -> Response[bytes]:
 async def summarize(request: Request, agent_id: str) -> Response[bytes]:
     principal = await authorize(request, "context")
     await _session(request, principal, agent_id)
-    body = await _body(request)
+    return ok(await pack_summary(request, principal, agent_id, await _body(request)))
+
+
+async def pack_summary(
+    request: Request, principal: Principal, agent_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """The agent's memory pack as a summary of its memories (self_determined preset)."""
     max_tokens = int(_number(body, "max_tokens", 1000, 100, 32_000))
     query = PackQuery(
         tenant_id=principal.tenant_id,
@@ -827,17 +886,30 @@ async def summarize(request: Request, agent_id: str) -> Response[bytes]:
     except Problem as problem:
         if problem.status != 404:
             raise
-        return ok({"summary": "", "token_count": 0, "memory_count": 0})
+        return {"summary": "", "token_count": 0, "memory_count": 0, "original_memory_ids": []}
     assert isinstance(pack, PackView)
-    return ok(
-        {
-            "summary": pack.content.get("context", ""),
-            "token_count": pack.token_count,
-            "memory_count": pack.session_memory_count + pack.long_term_memory_count,
-            "knowledge_count": pack.knowledge_count,
-            "pack_id": pack.pack_id,
-        }
-    )
+    summary = pack.content.get("context", "")
+    sources = [
+        item["id"]
+        for section in ("session_memories", "long_term_memories")
+        for item in pack.content.get(section, [])
+        if isinstance(item, dict) and item.get("id")
+    ]
+    return {
+        "summary": summary,
+        "summary_id": pack.pack_id,
+        "summary_preview": summary[:200],
+        "token_count": pack.token_count,
+        "memory_count": pack.session_memory_count + pack.long_term_memory_count,
+        "summarized_count": len(sources),
+        "original_memory_ids": sources,
+        "knowledge_count": pack.knowledge_count,
+        "pack_id": pack.pack_id,
+    }
+
+
+# A sentence that carries a fact: a number, a name, a first-person statement.
+INFORMATIVE = re.compile(r"\d|\b[A-Z][a-z]+\b|\b(I|my|we|our)\b")
 
 
 def _approx_tokens(text: str) -> int:
@@ -865,7 +937,7 @@ def compress(messages: list[dict[str, str]], budget: int) -> tuple[list[dict[str
     kept: list[str] = []
     for message in older:
         for sentence in answering.SENTENCE.split(message["content"]):
-            informative = re.search(r"\d|\b[A-Z][a-z]+\b|\b(I|my|we|our)\b", sentence)
+            informative = INFORMATIVE.search(sentence)
             line = f"{message['role']}: {sentence.strip()}"
             longer = _approx_tokens(" ".join([prefix, *kept, line]))
             if informative and spent + longer <= budget:
@@ -879,7 +951,11 @@ def compress(messages: list[dict[str, str]], budget: int) -> tuple[list[dict[str
 async def compress_context(request: Request, agent_id: str) -> Response[bytes]:
     principal = await authorize(request, "context")
     await _session(request, principal, agent_id)
-    body = await _body(request)
+    return ok(compressed_messages(await _body(request)))
+
+
+def compressed_messages(body: dict[str, Any]) -> dict[str, Any]:
+    """`compress` of the body's `messages` within its `max_tokens`."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise Problem(
@@ -897,44 +973,10 @@ async def compress_context(request: Request, agent_id: str) -> Response[bytes]:
         clean.append({"role": str(message.get("role", "user")), "content": message["content"]})
     budget = int(_number(body, "max_tokens", 1000, 50, 100_000))
     result, original, compressed = compress(clean, budget)
-    return ok(
-        {
-            "messages": result,
-            "original_tokens": original,
-            "compressed_tokens": compressed,
-            "ratio": round(compressed / max(original, 1), 3),
-        }
-    )
-
-
-memanto_router = Router(
-    path="/api/v2",
-    route_handlers=[
-        create_agent,
-        list_agents,
-        get_agent,
-        delete_agent,
-        activate,
-        deactivate,
-        status,
-        extend,
-        remember,
-        batch_remember,
-        recall,
-        recall_as_of,
-        recall_changed_since,
-        recall_current,
-        validate,
-        supersede,
-        contradict,
-        export,
-        answer,
-        summarize,
-        compress_context,
-    ],
-    exception_handlers={
-        Problem: handle_error,
-        HTTPException: handle_error,
-        Exception: handle_error,
-    },
-)
+    return {
+        "compressed": compressed < original,
+        "messages": result,
+        "original_tokens": original,
+        "compressed_tokens": compressed,
+        "ratio": round(compressed / max(original, 1), 3),
+    }

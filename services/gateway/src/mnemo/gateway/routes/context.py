@@ -12,8 +12,11 @@ from mnemo.contracts.limits import MAX_QUERY_CHARS, instant_problem
 from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
+from mnemo.gateway.routes.search_filters import filters_param, fraction_param
 from mnemo.gateway.validation import about_param, as_json, int_param, query_param
 
+# What `relevant` searches: every memory of the userId, or (with sessionId) one session's.
+SCOPES = ("user", "session")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -56,15 +59,27 @@ def _instant(raw: str, name: str) -> datetime:
 
 @get("/v1/context")
 async def context(request: Request) -> Response[bytes]:
+    """The profile, and with `q` the relevant chunks: narrowed as the anansi-memory SDK
+    asks (`sessionId`, `scope`, `threshold`, `alpha`, `filters` as a JSON object); the
+    profile is the subject's whatever the session."""
     deps = deps_of(request)
     principal = await authorize(request, "context")
     user_id = query_param(request, "userId", required=True) or ""
     q = query_param(request, "q", max_len=MAX_QUERY_CHARS)
     limit = int_param(request, "limit", default=5, low=1, high=20)
-    as_of = time_param(request, "asOf")
-    as_of_knowledge = time_param(request, "asOfKnowledge")
+    filters = filters_param(request)
+    as_of = time_param(request, "asOf") or filters.as_of
+    as_of_knowledge = time_param(request, "asOfKnowledge") or filters.as_of_knowledge
     tenant = principal.tenant_id
-    agent_id = agent_scope(principal, query_param(request, "agentId"))
+    agent_id = agent_scope(principal, query_param(request, "agentId") or filters.agent_id)
+    session_id = query_param(request, "sessionId") or filters.session_id
+    scope = query_param(request, "scope", choices=SCOPES) or "user"
+    if scope == "session" and session_id is None:
+        raise Problem(
+            400, "INVALID_REQUEST", "scope 'session' needs a sessionId", field="sessionId"
+        )
+    threshold = fraction_param(request, "threshold")
+    alpha = fraction_param(request, "alpha")
     profile_query = ProfileQuery(
         tenant_id=tenant,
         user_id=user_id,
@@ -81,6 +96,10 @@ async def context(request: Request) -> Response[bytes]:
             query=q,
             limit=limit,
             agent_id=agent_id,
+            source_type=filters.source_type,
+            session_id=session_id,
+            threshold=threshold,
+            alpha=0.5 if alpha is None else alpha,
             occurred_before=as_of,
             recorded_before=as_of_knowledge,
         )

@@ -1,22 +1,36 @@
-"""GET /docs (Swagger UI) and GET /docs/openapi.json (the native surface, described)."""
+"""GET /docs (Swagger UI, its files served from the swagger-ui-bundle-v2 wheel under
+/docs/assets) and GET /docs/openapi.json (every surface, described)."""
 
+import asyncio
 import re
+from pathlib import Path
 from typing import Any
 
 from litestar import Request, Response, get
 from litestar.routes import HTTPRoute
+from swagger_ui_bundle import swagger_ui_path
 
-from mnemo.gateway import openapi
+from mnemo.gateway import openapi, openapi_compat
+from mnemo.gateway.problems import Problem
 from mnemo.gateway.validation import as_json
 
 VERSION = "0.1.0"
 _TYPED = re.compile(r"\{(\w+):\w+\}")
 
+# Swagger UI's own files, from the swagger-ui-bundle-v2 wheel: /docs needs no network.
+ASSETS = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+    "favicon-32x32.png": "image/png",
+}
+_ASSET_DIR = Path(str(swagger_ui_path))
+
 _UI = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Mnemo API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png">
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
 </head><body><div id="ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
 <script>SwaggerUIBundle({url: "/docs/openapi.json", dom_id: "#ui"});</script>
 </body></html>
 """
@@ -39,6 +53,8 @@ async def openapi_json(request: Request) -> Response[bytes]:
     document: Any = request.app.state.get("openapi")
     if document is None:
         document = openapi.build(routes_of(request), VERSION)
+        # The compatible surfaces (/api/...), each under its tag.
+        openapi_compat.extend(document, openapi_compat.compat_routes(request.app))
         request.app.state["openapi"] = document
     return Response(as_json(document), media_type="application/json")
 
@@ -46,3 +62,13 @@ async def openapi_json(request: Request) -> Response[bytes]:
 @get("/docs")
 async def docs_ui() -> Response[str]:
     return Response(_UI, media_type="text/html")
+
+
+@get("/docs/assets/{name:str}")
+async def docs_asset(name: str) -> Response[bytes]:
+    """One of Swagger UI's files (only those /docs uses: no path reaches anything else)."""
+    media_type = ASSETS.get(name)
+    if media_type is None:
+        raise Problem(404, "NOT_FOUND", f"no asset {name!r}")
+    body = await asyncio.to_thread((_ASSET_DIR / name).read_bytes)
+    return Response(body, media_type=media_type, headers={"Cache-Control": "public, max-age=86400"})

@@ -9,7 +9,9 @@ from litestar import Request, Response, get
 from mnemo.bus import QueryFailed, ask
 from mnemo.bus.dead_letters import DeadLetters
 from mnemo.contracts import HealthReport
+from mnemo.gateway.auth import client_address
 from mnemo.gateway.deps import deps_of
+from mnemo.gateway.problems import Problem
 from mnemo.gateway.validation import as_json
 
 BACKENDS = ("ingest", "synthesis", "retrieval", "audit")
@@ -18,6 +20,7 @@ BACKENDS = ("ingest", "synthesis", "retrieval", "audit")
 @get("/v1/health")
 async def health(request: Request) -> Response[bytes]:
     deps = deps_of(request)
+    await _charge(request)
 
     async def backend(name: str) -> dict[str, object]:
         try:
@@ -55,3 +58,19 @@ async def health(request: Request) -> Response[bytes]:
     return Response(
         as_json(body), status_code=200 if healthy else 503, media_type="application/json"
     )
+
+
+async def _charge(request: Request) -> None:
+    """Count the call against its client address's per-minute limit (action "health"),
+    so that it carries X-RateLimit-* like every answer (seed 003). Health is what an
+    operator reads when things are down: counters that cannot be reached leave the
+    headers out and the report is given all the same."""
+    deps = deps_of(request)
+    try:
+        usage = await deps.limits.charge("health", f"ip:{client_address(request)}", "health")
+    except Problem as problem:
+        if problem.status != 503:
+            raise
+        return
+    if usage is not None:
+        request.scope["state"]["rate_usage"] = usage

@@ -45,6 +45,9 @@ class IngestRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=False)
     session_id: str | None = None
     agent_id: str | None = None
     metadata: dict[str, Any] = {}
+    # The anansi-memory SDK's `ttl` (seconds): Mnemo keeps a memory until it is deleted or
+    # its user forgotten, so a ttl is refused rather than accepted and not kept to.
+    ttl: int | None = None
 
 
 def validate(item: IngestRequest) -> datetime | None:
@@ -58,6 +61,14 @@ def validate(item: IngestRequest) -> datetime | None:
             raise Problem(
                 400, "INVALID_REQUEST", f"{name} must be 1-{MAX_ID_CHARS} characters", field=name
             )
+    if item.ttl is not None:
+        raise Problem(
+            400,
+            "INVALID_REQUEST",
+            "ttl is not supported: memories are kept until deleted (DELETE /v1/memories/{id})"
+            " or their user is forgotten (DELETE /v1/user)",
+            field="ttl",
+        )
     if not item.content.strip():
         raise Problem(400, "INVALID_REQUEST", "content must not be empty", field="content")
     if len(item.content.encode()) > MAX_CONTENT_BYTES:

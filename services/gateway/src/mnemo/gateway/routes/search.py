@@ -4,7 +4,6 @@ GET /v1/search is the seed's form; POST /v1/search takes what the anansi-memory 
 `{userId, query, searchMode, threshold, alpha, limit, filters, sessionId}`.
 """
 
-from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
@@ -16,17 +15,10 @@ from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.context import time_param
+from mnemo.gateway.routes.search_filters import SearchFilters, check_filters
 from mnemo.gateway.validation import as_json, decode_body, int_param, query_param
 
 MAX_LIMIT = 50
-
-
-class SearchFilters(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    source_type: str | None = None
-    session_id: str | None = None
-    agent_id: str | None = None
-    as_of: datetime | None = None
-    as_of_knowledge: datetime | None = None
 
 
 class SearchRequest(msgspec.Struct, rename="camel"):
@@ -38,6 +30,8 @@ class SearchRequest(msgspec.Struct, rename="camel"):
     limit: int = 10
     filters: SearchFilters | None = None
     session_id: str | None = None
+    # Only the memories stored under this sourceId (the SDK's top-level `sourceId`).
+    source_id: str | None = None
 
 
 def hit_json(hit: SearchHit) -> dict[str, Any]:
@@ -71,6 +65,7 @@ async def search(request: Request) -> Response[bytes]:
         query=query_param(request, "q", required=True, max_len=MAX_QUERY_CHARS) or "",
         limit=int_param(request, "limit", default=10, low=1, high=MAX_LIMIT),
         source_type=query_param(request, "sourceType"),
+        source_id=query_param(request, "sourceId"),
         session_id=query_param(request, "sessionId"),
         agent_id=agent_scope(principal, query_param(request, "agentId")),
         occurred_before=time_param(request, "asOf"),
@@ -100,18 +95,16 @@ async def search_post(request: Request) -> Response[bytes]:
         )
     if body.alpha is not None and not 0.0 <= body.alpha <= 1.0:
         raise Problem(400, "INVALID_REQUEST", "alpha must be between 0 and 1", field="alpha")
-    filters = body.filters or SearchFilters()
-    for name, when in (("asOf", filters.as_of), ("asOfKnowledge", filters.as_of_knowledge)):
-        if when is not None and when.tzinfo is None:
-            raise Problem(
-                400, "INVALID_REQUEST", f"filters.{name} needs a timezone", field=f"filters.{name}"
-            )
+    filters = check_filters(body.filters or SearchFilters())
+    if body.source_id is not None and not 1 <= len(body.source_id) <= 256:
+        raise Problem(400, "INVALID_REQUEST", "sourceId must be 1-256 characters", field="sourceId")
     query = SearchQuery(
         tenant_id=principal.tenant_id,
         user_id=body.user_id,
         query=body.query,
         limit=body.limit,
         source_type=filters.source_type,
+        source_id=body.source_id,
         session_id=body.session_id or filters.session_id,
         agent_id=agent_scope(principal, filters.agent_id, "filters.agentId"),
         threshold=body.threshold,
