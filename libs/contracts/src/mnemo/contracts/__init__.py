@@ -95,6 +95,15 @@ from mnemo.contracts.queries import (
     SearchQuery,
     SearchResult,
 )
+from mnemo.contracts.revisions import (
+    MAX_REVISIONS,
+    MemoryVersion,
+    MemoryVersions,
+    MemoryVersionsQuery,
+    RevisedMemory,
+    ReviseMemory,
+)
+from mnemo.contracts.scopes import SCOPE_KINDS, ScopeCount, ScopeList, ScopesQuery
 from mnemo.contracts.signals import SIGNAL_TYPES, Signal
 from mnemo.contracts.subjects import Topology
 from mnemo.contracts.time import utcnow
@@ -109,7 +118,9 @@ __all__ = [
     "FACT_CHANGES",
     "KEY_KINDS",
     "KEY_PREFIXES",
+    "MAX_REVISIONS",
     "PRESETS",
+    "SCOPE_KINDS",
     "SHOWN_PREFIX",
     "SIGNAL_TYPES",
     "AgentCreated",
@@ -172,6 +183,9 @@ __all__ = [
     "MemoryRecorded",
     "MemoryRefined",
     "MemorySynthesized",
+    "MemoryVersion",
+    "MemoryVersions",
+    "MemoryVersionsQuery",
     "MemoryView",
     "NewEvent",
     "NewTenant",
@@ -181,7 +195,12 @@ __all__ = [
     "Profile",
     "ProfileQuery",
     "QueryError",
+    "ReviseMemory",
+    "RevisedMemory",
     "RevokeKey",
+    "ScopeCount",
+    "ScopeList",
+    "ScopesQuery",
     "SearchHit",
     "SearchQuery",
     "SearchResult",

@@ -78,6 +78,13 @@ from mnemo.contracts.queries import (
     SearchQuery,
     SearchResult,
 )
+from mnemo.contracts.revisions import (
+    MemoryVersions,
+    MemoryVersionsQuery,
+    RevisedMemory,
+    ReviseMemory,
+)
+from mnemo.contracts.scopes import ScopeList, ScopesQuery
 from mnemo.contracts.signals import SIGNAL_TYPES, Signal
 from mnemo.contracts.subjects import Topology
 
@@ -101,6 +108,12 @@ QUERY_TYPES: tuple[type[msgspec.Struct], ...] = (
     AnswerResult,
     DeleteMemory,
     DeletedMemory,
+    ReviseMemory,
+    RevisedMemory,
+    MemoryVersionsQuery,
+    MemoryVersions,
+    ScopesQuery,
+    ScopeList,
     ProfileQuery,
     Profile,
     EntitiesQuery,
@@ -221,6 +234,27 @@ QUERY_ENDPOINTS: tuple[QueryEndpoint, ...] = (
     QueryEndpoint("ingest", "list_agents", ListAgents, AgentPage, "A page of a tenant's agents."),
     QueryEndpoint("synthesis", "pack", PackQuery, PackView, "Compile (or find) a memory pack."),
     QueryEndpoint("ingest", "delete_memory", DeleteMemory, DeletedMemory, "Delete one memory."),
+    QueryEndpoint(
+        "ingest",
+        "revise_memory",
+        ReviseMemory,
+        RevisedMemory,
+        "Replace a memory with a new version (both kept in the log, linked).",
+    ),
+    QueryEndpoint(
+        "ingest",
+        "memory_versions",
+        MemoryVersionsQuery,
+        MemoryVersions,
+        "Every version of a memory, read from the log.",
+    ),
+    QueryEndpoint(
+        "retrieval",
+        "scopes",
+        ScopesQuery,
+        ScopeList,
+        "The users, agents and sessions that hold memories, with counts.",
+    ),
     QueryEndpoint(
         "synthesis", "answer", AnswerQuery, AnswerResult, "Answer from given passages (LLM)."
     ),
