@@ -14,6 +14,8 @@ from mnemo.contracts import Topology, key_usage_bucket, keys_bucket
 from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.compat import elephantasm, eliza_router
 from mnemo.gateway.compat.eliza_envelope import error as eliza_error
+from mnemo.gateway.compat.mem0 import Mem0Paths, mem0_router
+from mnemo.gateway.compat.mem0_shapes import mem0_refusal
 from mnemo.gateway.compat.memanto import memanto_refusal, memanto_router
 from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
@@ -60,6 +62,7 @@ SERVICE = "gateway"
 
 # Each compatible surface answers a refused input in its own error shape.
 REFUSALS: list[tuple[str, Shape]] = [
+    ("/mem0/", mem0_refusal),
     ("/api/v2/", memanto_refusal),
     ("/api/agents/", eliza_error),
     ("/api/memory/", eliza_error),
@@ -90,8 +93,10 @@ def create_asgi(settings: GatewaySettings) -> ASGIApp:
         settings.max_in_flight,
         settings.tenant_share,
     )
-    # Correlation outermost, so replayed and shed answers get this call's ids too.
-    return CorrelationMiddleware(shedder, app.state, settings.max_body_bytes)
+    # Correlation outermost, so replayed and shed answers get this call's ids too; then the
+    # Mem0 surface's requests are told apart (by their Token scheme), before anything
+    # reads the path.
+    return CorrelationMiddleware(Mem0Paths(shedder), app.state, settings.max_body_bytes)
 
 
 def create_app(settings: GatewaySettings) -> Litestar:
@@ -172,6 +177,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             latest_pack,
             *elephantasm.HANDLERS,
             memanto_router,
+            mem0_router,
         ],
         lifespan=[lifespan],
         before_request=answer_options,

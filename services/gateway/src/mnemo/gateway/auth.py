@@ -136,7 +136,8 @@ class KeyCache:
 
 
 async def authenticate(request: Request, deps: "Deps") -> Principal:
-    """The caller's principal from `Authorization: Bearer <key>`, else 401.
+    """The caller's principal from `Authorization: Bearer <key>` (or `Token <key>`, as the
+    Mem0 client sends it), else 401.
 
     A key presented in vain counts against the client address's failed-auth limit; an
     address over it gets 429 before any lookup, unless its key is one this replica knows
@@ -144,7 +145,7 @@ async def authenticate(request: Request, deps: "Deps") -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     key = key.strip()
-    if scheme.lower() != "bearer" or not key:
+    if scheme.lower() not in ("bearer", "token") or not key:
         raise Problem(401, "UNAUTHORIZED", "send your API key as 'Authorization: Bearer <key>'")
     address = client_address(request)
     blocked = deps.limits.auth_blocked(address)

@@ -1,0 +1,76 @@
+"""Mem0's key check (`/v1/ping/`) and its entities: the users, agents and runs that hold
+memories (`/v1/entities/`), and deleting one (`DELETE /v2/entities/{type}/{name}/`)."""
+
+from typing import Any
+
+from litestar import Request, Response, delete, get
+
+from mnemo.contracts import ScopeList, ScopesQuery
+from mnemo.gateway.auth import agent_scope, authorize
+from mnemo.gateway.compat.mem0_memory import delete_scope
+from mnemo.gateway.compat.mem0_shapes import scope_of
+from mnemo.gateway.deps import deps_of
+from mnemo.gateway.problems import Problem
+from mnemo.gateway.validation import as_json
+
+# Mem0's entity types and the scope each names (an app has no counterpart in Mnemo).
+_TYPES = {"user": "user_id", "agent": "agent_id", "run": "run_id"}
+_KINDS = {"user": "user", "agent": "agent", "session": "run"}
+
+
+def _ok(body: Any) -> Response[bytes]:
+    return Response(as_json(body), media_type="application/json")
+
+
+@get("/v1/ping")
+async def ping(request: Request) -> Response[bytes]:
+    """What the client reads when it is built: the key works, and its organisation and
+    project (here the tenant, and the agent of an agent key)."""
+    principal = await authorize(request, "memories")
+    return _ok(
+        {
+            "status": "ok",
+            "message": "pong",
+            "org_id": principal.tenant_id,
+            "project_id": principal.agent_id or "default",
+            "user_email": None,
+        }
+    )
+
+
+@get("/v1/entities")
+async def entities(request: Request) -> Response[bytes]:
+    principal = await authorize(request, "memories")
+    query = ScopesQuery(tenant_id=principal.tenant_id, agent_id=agent_scope(principal, None))
+    found = await deps_of(request).ask(
+        request, "retrieval", "scopes", query, ScopeList, principal.tenant_id
+    )
+    assert isinstance(found, ScopeList)
+    results = [
+        {
+            "id": scope.id,
+            "name": scope.id,
+            "type": _KINDS[scope.kind],
+            "total_memories": scope.memories,
+            "owner": principal.tenant_id,
+            "organization": principal.tenant_id,
+            "metadata": None,
+            "created_at": scope.first_recorded_at,
+            "updated_at": scope.last_recorded_at,
+        }
+        for scope in found.scopes
+    ]
+    return _ok({"count": len(results), "next": None, "previous": None, "results": results})
+
+
+@delete("/v2/entities/{kind:str}/{name:str}", status_code=200)
+async def delete_entity(request: Request, kind: str, name: str) -> Response[bytes]:
+    """Every memory of the entity (a user's, with a master key: the user forgotten)."""
+    principal = await authorize(request, "forget")
+    field = _TYPES.get(kind)
+    if field is None:
+        raise Problem(
+            400, "UNSUPPORTED", f"entity type must be one of {', '.join(_TYPES)}", field="type"
+        )
+    deleted = await delete_scope(request, principal, scope_of({field: name}))
+    return _ok({"message": "Entity deleted successfully!", "deleted": deleted})
