@@ -9,13 +9,13 @@ import uuid
 os.environ["MEM0_TELEMETRY"] = "False"
 os.environ["MEM0_DIR"] = tempfile.mkdtemp(prefix="mem0-client-")
 
-import httpx  # noqa: E402
-import pytest  # noqa: E402
-from mem0 import MemoryClient  # noqa: E402
-from mem0.exceptions import MemoryNotFoundError, ValidationError  # noqa: E402
+import httpx
+import pytest
+from mem0 import MemoryClient
+from mem0.exceptions import MemoryNotFoundError, ValidationError
 
-from .test_accounts import as_key, sign_up  # noqa: E402
-from .waiting import eventually  # noqa: E402
+from .test_accounts import as_key, sign_up
+from .waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +43,7 @@ def found(client: MemoryClient, memory_id: str):
 
 
 def listed(client: MemoryClient, count: int, **filters):
-    return eventually(
-        lambda: (page := client.get_all(filters=filters))["count"] == count and page
-    )
+    return eventually(lambda: (page := client.get_all(filters=filters))["count"] == count and page)
 
 
 def test_the_client_connects_and_adds_messages_stored_as_is(client, acme, user):
@@ -155,17 +153,41 @@ def test_delete_all_and_users(client, acme):
     assert client.get_all(filters={"user_id": ben})["count"] == 0
 
 
-def test_infer_lets_synthesis_derive_facts(stack, client, acme, user):
+def test_infer_shows_the_facts_synthesis_draws_and_they_change_as_memories(stack, client, user):
+    said = "I work at Initech and my manager is Bill Lumbergh"
     added = client.add(
-        [{"role": "user", "content": "I work at Initech as an engineer"}], user_id=user
+        [{"role": "user", "content": said}, {"role": "assistant", "content": "Got it."}],
+        user_id=user,
+        app_id="crm",
+        metadata={"source": "chat"},
     )
-    [memory] = added["results"]
-    eventually(lambda: found(client, memory["id"]))
-    with as_key(stack, acme.master) as native:
-        facts = eventually(
-            lambda: native.get("/v1/facts", params={"userId": user}).json()["facts"]
-        )
-    assert any("Initech" in f["value"] or "Initech" in f["statement"] for f in facts)
+    assert added["results"] == [] and added["status"] == "PENDING"  # the facts are to come
+    page = eventually(
+        lambda: (p := client.get_all(filters={"user_id": user}))["count"] and p, timeout=60
+    )
+    memories = page["results"]
+    assert {m["memory"] for m in memories}.isdisjoint({said, "Got it."})
+    assert all(m["user_id"] == user and m["app_id"] == "crm" for m in memories)
+    assert all(m["metadata"] == {"source": "chat"} for m in memories)
+    work = next(m for m in memories if "Initech" in m["memory"])
+    assert client.get(work["id"])["memory"] == work["memory"]
+    hits = client.search("where does the user work", filters={"user_id": user})["results"]
+    assert work["id"] in [h["id"] for h in hits]
+    assert client.get_all(filters={"user_id": user, "app_id": "other"})["count"] == 0
+
+    updated = client.update(work["id"], text="works at Globex")
+    assert updated["id"] == work["id"] and updated["memory"] == "works at Globex"
+    assert client.get(work["id"])["memory"] == "works at Globex"
+    assert client.delete(work["id"])["message"]
+    with pytest.raises(MemoryNotFoundError):
+        client.get(work["id"])
+    assert [(h["event"], h["old_memory"], h["new_memory"]) for h in client.history(work["id"])] == [
+        ("ADD", None, work["memory"]),
+        ("UPDATE", work["memory"], "works at Globex"),
+        ("DELETE", "works at Globex", None),
+    ]
+    left = client.get_all(filters={"user_id": user})["results"]
+    assert work["id"] not in [m["id"] for m in left] and len(left) == len(memories) - 1
 
 
 def test_isolation_between_agent_keys_and_tenants(stack, acme, user):
@@ -215,7 +237,7 @@ def test_errors_come_in_mem0_shape(stack, client, acme, user):
         nothing = raw.get("/v1/summary/")
         assert nothing.status_code in (404, 405) and "detail" in nothing.json()
         # Retried with its Idempotency-Key, an add stores its messages once.
-        body = {"messages": [{"role": "user", "content": "once"}], "user_id": user}
+        body = {"messages": "once", "user_id": user, "infer": False}
         keyed = {"Idempotency-Key": uuid.uuid4().hex}
         first = raw.post("/v3/memories/add/", json=body, headers=keyed)
         again = raw.post("/v3/memories/add/", json=body, headers=keyed)

@@ -663,11 +663,13 @@ def _mem0_read(w: World, who: str, c: httpx.Client) -> None:
     "GET /mem0/v1/memories/{memory_id:str}/history",
 )
 def _mem0_memory(w: World, who: str, c: httpx.Client) -> None:
-    path = f"/mem0/v1/memories/{w.memory_id}/"
-    expect(w, who, c.get(path), tenant=404, agent=404)
-    expect(w, who, c.put(path, json={"text": "mine now"}), tenant=404, agent=404)
-    expect(w, who, c.delete(path), tenant=404, agent=404)
-    expect(w, who, c.get(f"{path}history/"), tenant=404, agent=404)
+    # A memory stored as is, and one drawn by synthesis (a fact).
+    for memory_id in (w.memory_id, w.fact_id):
+        path = f"/mem0/v1/memories/{memory_id}/"
+        expect(w, who, c.get(path), tenant=404, agent=404)
+        expect(w, who, c.put(path, json={"text": "mine now"}), tenant=404, agent=404)
+        expect(w, who, c.delete(path), tenant=404, agent=404)
+        expect(w, who, c.get(f"{path}history/"), tenant=404, agent=404)
     # The Mem0 client's own scheme reaches the same surface from the root.
     token = {"Authorization": c.headers["authorization"].replace("Bearer", "Token")}
     expect(w, who, c.get(f"/v1/memories/{w.memory_id}/", headers=token), tenant=404, agent=404)

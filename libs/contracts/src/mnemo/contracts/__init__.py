@@ -29,6 +29,7 @@ from mnemo.contracts.accounts import (
     key_usage_bucket,
     keys_bucket,
 )
+from mnemo.contracts.chains import FactChain, FactChains, FactChainsQuery
 from mnemo.contracts.commands import COMMAND_TYPES, Command, IngestMemory
 from mnemo.contracts.envelope import Envelope, NewEvent
 from mnemo.contracts.events import (
@@ -150,6 +151,9 @@ __all__ = [
     "EventData",
     "ExtractedEntity",
     "ExtractedFact",
+    "FactChain",
+    "FactChains",
+    "FactChainsQuery",
     "FactChange",
     "FactContradicted",
     "FactCorroborated",

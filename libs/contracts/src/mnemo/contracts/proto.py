@@ -46,6 +46,7 @@ from mnemo.contracts.accounts import (
     RevokeKey,
     UpdateAgent,
 )
+from mnemo.contracts.chains import FactChains, FactChainsQuery
 from mnemo.contracts.commands import COMMAND_TYPES
 from mnemo.contracts.envelope import Envelope
 from mnemo.contracts.events import EVENT_TYPES
@@ -122,6 +123,8 @@ QUERY_TYPES: tuple[type[msgspec.Struct], ...] = (
     FactList,
     ChangeFact,
     FactChange,
+    FactChainsQuery,
+    FactChains,
     AuditQuery,
     AuditResult,
     HealthReport,
@@ -247,6 +250,13 @@ QUERY_ENDPOINTS: tuple[QueryEndpoint, ...] = (
         MemoryVersionsQuery,
         MemoryVersions,
         "Every version of a memory, read from the log.",
+    ),
+    QueryEndpoint(
+        "synthesis",
+        "fact_chains",
+        FactChainsQuery,
+        FactChains,
+        "Facts with the facts that superseded them, first to current.",
     ),
     QueryEndpoint(
         "retrieval",

@@ -7,7 +7,6 @@ false marks it as stored as is. Either way the answer lists the memories' ids at
 they are queued, and readable once ingest has them (`status: PENDING`).
 """
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from mnemo.contracts import ListMemoriesQuery, MemoryPage, SearchQuery, SearchRe
 from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.agents_seen import ensure_agents
 from mnemo.gateway.auth import Principal, agent_scope, authorize
+from mnemo.gateway.compat.mem0_facts import facts_of, is_inferred
 from mnemo.gateway.compat.mem0_shapes import (
     MEM0_KEY,
     Scope,
@@ -126,6 +126,7 @@ async def add(request: Request) -> Response[bytes]:
     ]
     await publish(request, commands)
     now = datetime.now(UTC)
+    # Stored as is, the messages are the memories; else the facts to come are.
     results = [
         memory_json(
             Stored(memory_id=c.memory_id, content=c.content, metadata=c.metadata, updated_at=now),
@@ -133,6 +134,7 @@ async def add(request: Request) -> Response[bytes]:
             status="PENDING",
         )
         for c in commands
+        if not infer
     ]
     message = "Memory processing has been queued for background execution"
     return _ok({"results": results, "status": "PENDING", "event_id": batch_id, "message": message})
@@ -148,57 +150,41 @@ def native_scope(principal: Principal, scope: Scope) -> tuple[str | None, str | 
     return scope.user_id, agent_id
 
 
-async def listing(
-    request: Request, principal: Principal, scope: Scope, offset: int, most: int
-) -> tuple[list[Stored], int]:
-    """A page of the scope's memories, newest first, and how many there are in all (the
-    filters Mnemo's query cannot apply are applied to every memory, up to MAX_LISTED)."""
+async def records(request: Request, principal: Principal, scope: Scope) -> list[Stored]:
+    """Every memory Mnemo holds in the scope (up to MAX_LISTED), newest first."""
     user_id, agent_id = native_scope(principal, scope)
     found: list[Stored] = []
-    total = 0
-    async for view, count in _memories(request, principal, user_id, agent_id, scope, offset):
-        total = count
-        if scope.post_filtered and not scope.matches(view.metadata):
-            continue
-        found.append(view)
-        if not scope.post_filtered and len(found) >= most:
-            break
-    if scope.post_filtered:
-        return found[offset : offset + most], len(found)
-    return found, total
-
-
-async def _memories(
-    request: Request,
-    principal: Principal,
-    user_id: str | None,
-    agent_id: str | None,
-    scope: Scope,
-    offset: int,
-) -> AsyncIterator[tuple[Stored, int]]:
-    at = 0 if scope.post_filtered else offset
-    while at < MAX_LISTED:
+    while len(found) < MAX_LISTED:
         query = ListMemoriesQuery(
             tenant_id=principal.tenant_id,
             user_id=user_id,
             agent_id=agent_id,
             session_id=scope.run_id,
             limit=100,
-            offset=at,
+            offset=len(found),
         )
         page = await deps_of(request).ask(
             request, "retrieval", "memories", query, MemoryPage, principal.tenant_id
         )
         assert isinstance(page, MemoryPage)
-        for m in page.memories:
-            yield (
-                Stored(m.memory_id, m.content, m.metadata, m.recorded_at, m.user_id, m.agent_id,
-                       m.session_id),
-                page.total,
-            )  # fmt: skip
-        at += len(page.memories)
+        found.extend(
+            Stored(m.memory_id, m.content, m.metadata, m.recorded_at, m.user_id, m.agent_id,
+                   m.session_id)
+            for m in page.memories
+        )  # fmt: skip
         if len(page.memories) < 100:
-            return
+            break
+    return found
+
+
+async def listing(request: Request, principal: Principal, scope: Scope) -> list[Stored]:
+    """The scope's memories as Mem0 shows them, newest first: those stored as is, and the
+    facts drawn from those an `infer` add stored."""
+    held = await records(request, principal, scope)
+    shown = [s for s in held if not is_inferred(s)]
+    shown.extend(fact for fact, _ in await facts_of(request, principal, held))
+    shown.sort(key=lambda s: s.updated_at, reverse=True)
+    return [s for s in shown if scope.matches(s.metadata)]
 
 
 @post("/v3/memories", status_code=200)
@@ -208,7 +194,8 @@ async def get_all(request: Request) -> Response[bytes]:
     scope = scope_of(body, body.get("filters"))
     page = int_param(request, "page", default=1, low=1, high=MAX_LISTED)
     size = int_param(request, "page_size", default=100, low=1, high=1000)
-    found, total = await listing(request, principal, scope, (page - 1) * size, size)
+    shown = await listing(request, principal, scope)
+    found, total = shown[(page - 1) * size : page * size], len(shown)
     base = f"{request.url.path}?page_size={size}&page="
     return _ok(
         {
@@ -254,12 +241,14 @@ async def search(request: Request) -> Response[bytes]:
         request, "retrieval", "search", ask, SearchResult, principal.tenant_id
     )
     assert isinstance(result, SearchResult)
-    hits = [h for h in result.results if scope.matches(h.metadata)][:top_k]
-    shown = [
-        memory_json(
-            Stored(h.memory_id, h.content, h.metadata, h.ingested_at, h.user_id),
-            score=h.similarity,
-        )
-        for h in hits
-    ]
-    return _ok({"results": shown})
+    hits = {
+        h.memory_id: (Stored(h.memory_id, h.content, h.metadata, h.ingested_at, h.user_id), h)
+        for h in result.results
+    }
+    scored = [(s, h.similarity) for s, h in hits.values() if not is_inferred(s)]
+    # A memory an `infer` add stored is found as the facts drawn from it, at its score.
+    for fact, source in await facts_of(request, principal, [s for s, _ in hits.values()]):
+        scored.append((fact, hits[source.memory_id][1].similarity))
+    scored.sort(key=lambda pair: -pair[1])
+    shown = [memory_json(s, score=score) for s, score in scored if scope.matches(s.metadata)]
+    return _ok({"results": shown[:top_k]})

@@ -15,6 +15,7 @@ from litestar import Request, Response, delete, get, put
 
 from mnemo.contracts import (
     DeleteMemory,
+    FactChain,
     MemoryVersion,
     MemoryVersions,
     MemoryVersionsQuery,
@@ -22,7 +23,15 @@ from mnemo.contracts import (
     ReviseMemory,
 )
 from mnemo.gateway.auth import Principal, agent_scope, authorize
-from mnemo.gateway.compat.mem0_memories import MAX_LISTED, listing
+from mnemo.gateway.compat.mem0_facts import (
+    fact_chain,
+    fact_history,
+    fact_stored,
+    live,
+    retract_fact,
+    revise_fact,
+)
+from mnemo.gateway.compat.mem0_memories import records
 from mnemo.gateway.compat.mem0_shapes import (
     MEM0_KEY,
     Scope,
@@ -66,13 +75,6 @@ async def versions(request: Request, principal: Principal, memory_id: str) -> li
     return found.versions
 
 
-async def _current(request: Request, principal: Principal, memory_id: str) -> MemoryVersion:
-    last = (await versions(request, principal, memory_id))[-1]
-    if last.deleted_at is not None:
-        raise Problem(404, "NOT_FOUND", _NOT_FOUND)
-    return last
-
-
 def _stored(version: MemoryVersion) -> Stored:
     return Stored(
         memory_id=version.memory_id,
@@ -85,10 +87,32 @@ def _stored(version: MemoryVersion) -> Stored:
     )
 
 
+async def _found(
+    request: Request, principal: Principal, memory_id: str
+) -> list[MemoryVersion] | FactChain:
+    """A memory stored as is (its versions), else one drawn by synthesis (its facts)."""
+    try:
+        return await versions(request, principal, memory_id)
+    except Problem as problem:
+        if problem.status != 404:
+            raise
+    chain = await fact_chain(request, principal, memory_id)
+    if chain is None:
+        raise Problem(404, "NOT_FOUND", _NOT_FOUND)
+    return chain
+
+
 @get("/v1/memories/{memory_id:str}")
 async def get_memory(request: Request, memory_id: str) -> Response[bytes]:
     principal = await authorize(request, "memories")
-    return _ok(memory_json(_stored(await _current(request, principal, memory_id))))
+    found = await _found(request, principal, memory_id)
+    if isinstance(found, FactChain):
+        if not live(found):
+            raise Problem(404, "NOT_FOUND", _NOT_FOUND)
+        return _ok(memory_json(fact_stored(found)))
+    if found[-1].deleted_at is not None:
+        raise Problem(404, "NOT_FOUND", _NOT_FOUND)
+    return _ok(memory_json(_stored(found[-1])))
 
 
 @put("/v1/memories/{memory_id:str}")
@@ -108,7 +132,19 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
         raise Problem(
             400, "INVALID_REQUEST", f"metadata: an object without {MEM0_KEY!r}", field="metadata"
         )
-    chain = await versions(request, principal, memory_id)
+    found = await _found(request, principal, memory_id)
+    if isinstance(found, FactChain):
+        if not live(found):
+            raise Problem(404, "NOT_FOUND", _NOT_FOUND)
+        if metadata is not None or not text:
+            raise Problem(
+                400,
+                "UNSUPPORTED",
+                "a memory drawn by synthesis takes new text only, not metadata",
+                field="metadata" if metadata is not None else "text",
+            )
+        return _ok(await revise_fact(request, principal, found, text))
+    chain = found
     current = chain[-1]
     if current.deleted_at is not None:
         raise Problem(404, "NOT_FOUND", _NOT_FOUND)
@@ -153,7 +189,15 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
 @delete("/v1/memories/{memory_id:str}", status_code=200)
 async def delete_memory(request: Request, memory_id: str) -> Response[bytes]:
     principal = await authorize(request, "forget")
-    current = await _current(request, principal, memory_id)
+    found = await _found(request, principal, memory_id)
+    if isinstance(found, FactChain):
+        if not live(found):
+            raise Problem(404, "NOT_FOUND", _NOT_FOUND)
+        await retract_fact(request, principal, found)
+        return _ok({"message": "Memory deleted successfully!"})
+    current = found[-1]
+    if current.deleted_at is not None:
+        raise Problem(404, "NOT_FOUND", _NOT_FOUND)
     await remove_memory(request, principal, current.memory_id, agent_scope(principal, None))
     return _ok({"message": "Memory deleted successfully!"})
 
@@ -161,7 +205,10 @@ async def delete_memory(request: Request, memory_id: str) -> Response[bytes]:
 @get("/v1/memories/{memory_id:str}/history")
 async def history(request: Request, memory_id: str) -> Response[bytes]:
     principal = await authorize(request, "memories")
-    chain = await versions(request, principal, memory_id)
+    found = await _found(request, principal, memory_id)
+    if isinstance(found, FactChain):
+        return _ok(fact_history(found))
+    chain = found
     root = chain[0].memory_id
     entries = []
     for i, version in enumerate(chain):
@@ -214,7 +261,7 @@ async def delete_scope(request: Request, principal: Principal, scope: Scope) -> 
         done = await forget_subject(request, principal, scope.user_id)
         return done.removed.get("memory.recorded", 0)
     # Every id first, then each deletion: deleting while paging shifts the pages.
-    found, _ = await listing(request, principal, scope, 0, MAX_LISTED)
+    found = [s for s in await records(request, principal, scope) if scope.matches(s.metadata)]
     scoped = agent_scope(principal, None)
     for stored in found:
         await remove_memory(request, principal, stored.memory_id, scoped)
