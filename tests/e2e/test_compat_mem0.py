@@ -174,6 +174,7 @@ def test_infer_shows_the_facts_synthesis_draws_and_they_change_as_memories(stack
     hits = client.search("where does the user work", filters={"user_id": user})["results"]
     assert work["id"] in [h["id"] for h in hits]
     assert client.get_all(filters={"user_id": user, "app_id": "other"})["count"] == 0
+    assert "Initech" in client.get_summary(filters={"user_id": user})["summary"]
 
     updated = client.update(work["id"], text="works at Globex")
     assert updated["id"] == work["id"] and updated["memory"] == "works at Globex"
@@ -248,3 +249,37 @@ def test_errors_come_in_mem0_shape(stack, client, acme, user):
         missing = native.get(f"/v1/memories/{uuid.uuid4()}")
         assert missing.status_code == 404
         assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+def test_each_change_has_its_audit_chain(stack, acme, user):
+    token = {"Authorization": f"Token {acme.master}"}
+    added_in, revised_in = ("mem0-" + uuid.uuid4().hex for _ in range(2))
+    with httpx.Client(base_url=stack.base_url, headers=token, timeout=15) as raw:
+        body = {"messages": "I keep a diary", "user_id": user, "infer": False}
+        added = raw.post("/v3/memories/add/", json=body, headers={"x-correlation-id": added_in})
+        assert added.headers["x-correlation-id"] == added_in
+        memory_id = added.json()["results"][0]["id"]
+        eventually(lambda: raw.get(f"/v1/memories/{memory_id}/").status_code == 200)
+        text = {"text": "I keep two diaries"}
+        changed = raw.put(
+            f"/v1/memories/{memory_id}/", json=text, headers={"x-correlation-id": revised_in}
+        )
+        assert changed.status_code == 200
+
+    def steps(native: httpx.Client, correlation: str) -> dict[str, dict]:
+        found = native.get("/v1/audit/events", params={"correlation_id": correlation}).json()
+        return {e["type"]: e for e in found["events"]}
+
+    with as_key(stack, acme.master) as native:
+        eventually(
+            lambda: (
+                {"http.request", "ingest.memory", "memory.recorded"} <= set(steps(native, added_in))
+            )
+        )
+        revision = eventually(
+            lambda: (
+                {"memory.deleted", "memory.recorded"} <= set(s := steps(native, revised_in)) and s
+            )
+        )
+    deleted = revision["memory.deleted"]["data"]["data"]
+    assert deleted["memory_id"] == memory_id and deleted["replaced_by"] not in (None, memory_id)

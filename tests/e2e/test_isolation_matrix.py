@@ -685,6 +685,14 @@ def _mem0_delete(w: World, who: str, c: httpx.Client) -> None:
     expect(w, who, c.delete(f"/mem0/v2/entities/agent/{w.agent}/"), tenant=200, agent=404)
 
 
+@case("POST /mem0/v1/summary")
+def _mem0_summary(w: World, who: str, c: httpx.Client) -> None:
+    got = empty(w, who, c.post("/mem0/v1/summary/", json={"filters": {"user_id": w.user}}))
+    assert got.json()["summary"] == ""
+    scoped = {"filters": {"user_id": w.user, "agent_id": w.agent}}
+    expect(w, who, c.post("/mem0/v1/summary/", json=scoped), tenant=200, agent=404)
+
+
 @case("GET /mem0/v1/entities")
 def _mem0_entities(w: World, who: str, c: httpx.Client) -> None:
     assert w.user not in empty(w, who, c.get("/mem0/v1/entities/")).text

@@ -12,7 +12,7 @@ from litestar import Request, Response, Router
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from mnemo.gateway.compat.mem0_entities import delete_entity, entities, ping
+from mnemo.gateway.compat.mem0_entities import delete_entity, entities, ping, summary
 from mnemo.gateway.compat.mem0_memories import add, get_all, search
 from mnemo.gateway.compat.mem0_memory import (
     delete_all,
@@ -74,6 +74,7 @@ mem0_router = Router(
         history,
         entities,
         delete_entity,
+        summary,
     ],
     exception_handlers={
         Problem: handle_error,

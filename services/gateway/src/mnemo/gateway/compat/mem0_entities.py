@@ -1,14 +1,15 @@
-"""Mem0's key check (`/v1/ping/`) and its entities: the users, agents and runs that hold
-memories (`/v1/entities/`), and deleting one (`DELETE /v2/entities/{type}/{name}/`)."""
+"""Mem0's key check (`/v1/ping/`), its entities: the users, agents and runs that hold
+memories (`/v1/entities/`), deleting one (`DELETE /v2/entities/{type}/{name}/`), and a
+user's summary (`/v1/summary/`: the profile synthesis keeps of them)."""
 
 from typing import Any
 
-from litestar import Request, Response, delete, get
+from litestar import Request, Response, delete, get, post
 
-from mnemo.contracts import ScopeList, ScopesQuery
+from mnemo.contracts import Profile, ProfileQuery, ScopeList, ScopesQuery
 from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.compat.mem0_memory import delete_scope
-from mnemo.gateway.compat.mem0_shapes import scope_of
+from mnemo.gateway.compat.mem0_shapes import json_body, scope_of
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.validation import as_json
@@ -74,3 +75,31 @@ async def delete_entity(request: Request, kind: str, name: str) -> Response[byte
         )
     deleted = await delete_scope(request, principal, scope_of({field: name}))
     return _ok({"message": "Entity deleted successfully!", "deleted": deleted})
+
+
+@post("/v1/summary", status_code=200)
+async def summary(request: Request) -> Response[bytes]:
+    """The user's profile: what holds of them for good (static) and for now (dynamic)."""
+    principal = await authorize(request, "context")
+    body = await json_body(request)
+    scope = scope_of(body, body.get("filters"))
+    if scope.user_id is None:
+        raise Problem(400, "INVALID_REQUEST", "filters need a user_id", field="filters.user_id")
+    query = ProfileQuery(
+        tenant_id=principal.tenant_id,
+        user_id=scope.user_id,
+        agent_id=agent_scope(principal, scope.agent_id, "agent_id"),
+    )
+    profile = await deps_of(request).ask(
+        request, "synthesis", "profile", query, Profile, principal.tenant_id
+    )
+    assert isinstance(profile, Profile)
+    lines = [*profile.static, *profile.dynamic]
+    return _ok(
+        {
+            "user_id": scope.user_id,
+            "summary": "\n".join(lines),
+            "static": profile.static,
+            "dynamic": profile.dynamic,
+        }
+    )
