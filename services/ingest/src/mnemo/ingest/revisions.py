@@ -53,13 +53,14 @@ class MemoryRevisions:
             return _missing(request.memory_id)
         memory = recorded.data
         assert isinstance(memory, MemoryRecorded)
-        if any(isinstance(e.data, MemoryDeleted) for e in events):
+        revision = request.revision
+        gone = next((e.data for e in events if isinstance(e.data, MemoryDeleted)), None)
+        if gone is not None and gone.replaced_by != revision.memory_id:
             return QueryError(
                 code="conflict",
                 message=f"memory {request.memory_id!r} was deleted or revised meanwhile",
                 field="memoryId",
             )
-        revision = request.revision
         ctx = current_context()
         cause = ctx.message_id if ctx and ctx.message_id else new_id()
         correlation = ctx.correlation_id if ctx and ctx.correlation_id else cause
@@ -77,8 +78,9 @@ class MemoryRevisions:
                 data=data,
             )
 
+        # Ids from the revision: its retry appends nothing new, another revision conflicts.
         deleted = event(
-            derived_id(recorded.event_id, "memory.deleted"),
+            derived_id(revision.command_id, "memory.deleted"),
             MemoryDeleted(
                 memory_id=memory.memory_id,
                 user_id=memory.user_id,
@@ -87,7 +89,9 @@ class MemoryRevisions:
             ),
         )
         try:
-            [gone] = await self._store.append(old, [deleted], expected_version=len(events) - 1)
+            # A retry's events are stored already: the store answers them, whatever the
+            # version says.
+            [ended] = await self._store.append(old, [deleted], expected_version=len(events) - 1)
         except WrongExpectedVersion:
             return QueryError(
                 code="conflict",
@@ -119,7 +123,7 @@ class MemoryRevisions:
             memory_id=revision.memory_id,
             replaced=memory.memory_id,
             user_id=memory.user_id,
-            event_ids=[gone.event_id, made.event_id],
+            event_ids=[ended.event_id, made.event_id],
         )
 
     async def versions(self, query: MemoryVersionsQuery) -> MemoryVersions | QueryError:
