@@ -283,3 +283,49 @@ def test_each_change_has_its_audit_chain(stack, acme, user):
         )
     deleted = revision["memory.deleted"]["data"]["data"]
     assert deleted["memory_id"] == memory_id and deleted["replaced_by"] not in (None, memory_id)
+
+
+BAD_INPUT = [
+    ("POST", "/v3/memories/add/", {"messages": [], "user_id": "u"}),
+    (
+        "POST",
+        "/v3/memories/add/",
+        {"messages": [{"role": "user", "content": {"image": 1}}], "user_id": "u"},
+    ),
+    ("POST", "/v3/memories/add/", {"messages": ["x"], "user_id": "u"}),
+    ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u" * 300}),
+    ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "agent_id": "no spaces!"}),
+    ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "infer": "yes"}),
+    ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "metadata": [1]}),
+    ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "metadata": {"mem0": 1}}),
+    ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "timestamp": 1.5}),
+    (
+        "POST",
+        "/v3/memories/add/",
+        {"messages": "x", "user_id": "u", "expiration_date": "2030-01-01"},
+    ),
+    ("POST", "/v3/memories/add/", {"messages": "x\u0000y", "user_id": "u"}),
+    ("POST", "/v3/memories/add/", [1, 2]),
+    ("POST", "/v3/memories/", {"filters": {"run_id": "r"}}),
+    ("POST", "/v3/memories/", {"filters": {"AND": ["x"]}}),
+    ("POST", "/v3/memories/?page=0", {"filters": {"user_id": "u"}}),
+    ("POST", "/v3/memories/?page_size=x", {"filters": {"user_id": "u"}}),
+    ("POST", "/v3/memories/search/", {"query": "", "filters": {"user_id": "u"}}),
+    ("POST", "/v3/memories/search/", {"query": "x", "filters": {"user_id": "u"}, "top_k": True}),
+    ("POST", "/v3/memories/search/", {"query": "x", "filters": {"user_id": "u"}, "threshold": 2}),
+    ("POST", "/v3/memories/search/", {"query": "x" * 5000, "filters": {"user_id": "u"}}),
+    ("PUT", f"/v1/memories/{uuid.uuid4()}/", {}),
+    ("PUT", f"/v1/memories/{uuid.uuid4()}/", {"text": 5}),
+    ("DELETE", "/v1/memories/", None),
+    ("DELETE", "/v2/entities/app/x/", None),
+    ("POST", "/v1/summary/", {"filters": {"agent_id": "a"}}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), BAD_INPUT, ids=lambda v: str(v)[:40])
+def test_bad_input_is_a_400_in_mem0_shape(stack, acme, method, path, body):
+    token = {"Authorization": f"Token {acme.master}"}
+    with httpx.Client(base_url=stack.base_url, headers=token, timeout=15) as raw:
+        answer = raw.request(method, path, json=body)
+    assert answer.status_code == 400, answer.text
+    assert isinstance(answer.json()["detail"], str) and answer.json()["detail"]
