@@ -12,15 +12,12 @@ from litestar import Request, Response, Router
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from mnemo.gateway.compat.mem0_add import add
+from mnemo.gateway.compat.mem0_deletion import delete_all
 from mnemo.gateway.compat.mem0_entities import delete_entity, entities, ping, summary
-from mnemo.gateway.compat.mem0_memories import add, get_all, search
-from mnemo.gateway.compat.mem0_memory import (
-    delete_all,
-    delete_memory,
-    get_memory,
-    history,
-    update_memory,
-)
+from mnemo.gateway.compat.mem0_history import history
+from mnemo.gateway.compat.mem0_memories import get_all, search
+from mnemo.gateway.compat.mem0_memory import delete_memory, get_memory, update_memory
 from mnemo.gateway.compat.mem0_shapes import mem0_refusal
 from mnemo.gateway.problems import Problem, http_problem, unexpected
 from mnemo.telemetry import get_logger

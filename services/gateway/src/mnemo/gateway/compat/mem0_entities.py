@@ -2,25 +2,18 @@
 memories (`/v1/entities/`), deleting one (`DELETE /v2/entities/{type}/{name}/`), and a
 user's summary (`/v1/summary/`: the profile synthesis keeps of them)."""
 
-from typing import Any
-
 from litestar import Request, Response, delete, get, post
 
 from mnemo.contracts import Profile, ProfileQuery, ScopeList, ScopesQuery
 from mnemo.gateway.auth import agent_scope, authorize
-from mnemo.gateway.compat.mem0_memory import delete_scope
-from mnemo.gateway.compat.mem0_shapes import json_body, scope_of
+from mnemo.gateway.compat.mem0_deletion import delete_scope
+from mnemo.gateway.compat.mem0_shapes import json_body, ok, scope_of
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.validation import as_json
 
 # Mem0's entity types and the scope each names (an app has no counterpart in Mnemo).
 _TYPES = {"user": "user_id", "agent": "agent_id", "run": "run_id"}
 _KINDS = {"user": "user", "agent": "agent", "session": "run"}
-
-
-def _ok(body: Any) -> Response[bytes]:
-    return Response(as_json(body), media_type="application/json")
 
 
 @get("/v1/ping")
@@ -28,7 +21,7 @@ async def ping(request: Request) -> Response[bytes]:
     """What the client reads when it is built: the key works, and its organisation and
     project (here the tenant, and the agent of an agent key)."""
     principal = await authorize(request, "memories")
-    return _ok(
+    return ok(
         {
             "status": "ok",
             "message": "pong",
@@ -61,7 +54,7 @@ async def entities(request: Request) -> Response[bytes]:
         }
         for scope in found.scopes
     ]
-    return _ok({"count": len(results), "next": None, "previous": None, "results": results})
+    return ok({"count": len(results), "next": None, "previous": None, "results": results})
 
 
 @delete("/v2/entities/{kind:str}/{name:str}", status_code=200)
@@ -74,7 +67,7 @@ async def delete_entity(request: Request, kind: str, name: str) -> Response[byte
             400, "UNSUPPORTED", f"entity type must be one of {', '.join(_TYPES)}", field="type"
         )
     deleted = await delete_scope(request, principal, scope_of({field: name}))
-    return _ok({"message": "Entity deleted successfully!", "deleted": deleted})
+    return ok({"message": "Entity deleted successfully!", "deleted": deleted})
 
 
 @post("/v1/summary", status_code=200)
@@ -95,7 +88,7 @@ async def summary(request: Request) -> Response[bytes]:
     )
     assert isinstance(profile, Profile)
     lines = [*profile.static, *profile.dynamic]
-    return _ok(
+    return ok(
         {
             "user_id": scope.user_id,
             "summary": "\n".join(lines),

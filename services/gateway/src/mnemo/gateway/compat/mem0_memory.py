@@ -1,15 +1,13 @@
-"""One Mem0 memory by id (`/v1/memories/{id}/`: get, update, delete, history), and
-deleting all of a scope's (`DELETE /v1/memories/`).
+"""One Mem0 memory by id (`/v1/memories/{id}/`: get, update, delete).
 
-A memory is read from the log (ingest's `memory_versions`), not from a projection, so a
-read after an update or a delete sees it. An update is a revision: the new text is a new
-memory and the old one is deleted with a link to it, both events in the log; the Mem0 id
-(the first version's) stays the memory's id, and its history is every version the log
-holds: ADD, each UPDATE with the old and the new text, and DELETE.
+A memory stored as is is read from the log (ingest's `memory_versions`), not from a
+projection, so a read after an update or a delete sees it. An update is a revision: the
+new text is a new memory and the old one is deleted with a link to it, both events in the
+log; the Mem0 id (the first version's) stays the memory's id. A memory drawn by synthesis
+is a chain of facts (mem0_facts).
 """
 
 from datetime import UTC, datetime
-from typing import Any
 
 from litestar import Request, Response, delete, get, put
 
@@ -25,35 +23,27 @@ from mnemo.contracts import (
 from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.compat.mem0_facts import (
     fact_chain,
-    fact_history,
     fact_stored,
     live,
     retract_fact,
     revise_fact,
 )
-from mnemo.gateway.compat.mem0_memories import records
 from mnemo.gateway.compat.mem0_shapes import (
     MEM0_KEY,
-    Scope,
     Stored,
     json_body,
     mem0_of,
     memory_json,
+    ok,
     own_metadata,
-    scope_of,
 )
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.routes.forget import drop_now, forget_subject
+from mnemo.gateway.routes.forget import drop_now
 from mnemo.gateway.routes.ingest import IngestRequest, to_command
 from mnemo.gateway.routes.memories import remove_memory
-from mnemo.gateway.validation import as_json
 
 _NOT_FOUND = "Memory not found"
-
-
-def _ok(body: Any) -> Response[bytes]:
-    return Response(as_json(body), media_type="application/json")
 
 
 async def versions(request: Request, principal: Principal, memory_id: str) -> list[MemoryVersion]:
@@ -75,7 +65,7 @@ async def versions(request: Request, principal: Principal, memory_id: str) -> li
     return found.versions
 
 
-def _stored(version: MemoryVersion) -> Stored:
+def version_stored(version: MemoryVersion) -> Stored:
     return Stored(
         memory_id=version.memory_id,
         content=version.content,
@@ -87,7 +77,7 @@ def _stored(version: MemoryVersion) -> Stored:
     )
 
 
-async def _found(
+async def found_memory(
     request: Request, principal: Principal, memory_id: str
 ) -> list[MemoryVersion] | FactChain:
     """A memory stored as is (its versions), else one drawn by synthesis (its facts)."""
@@ -105,14 +95,14 @@ async def _found(
 @get("/v1/memories/{memory_id:str}")
 async def get_memory(request: Request, memory_id: str) -> Response[bytes]:
     principal = await authorize(request, "memories")
-    found = await _found(request, principal, memory_id)
+    found = await found_memory(request, principal, memory_id)
     if isinstance(found, FactChain):
         if not live(found):
             raise Problem(404, "NOT_FOUND", _NOT_FOUND)
-        return _ok(memory_json(fact_stored(found)))
+        return ok(memory_json(fact_stored(found)))
     if found[-1].deleted_at is not None:
         raise Problem(404, "NOT_FOUND", _NOT_FOUND)
-    return _ok(memory_json(_stored(found[-1])))
+    return ok(memory_json(version_stored(found[-1])))
 
 
 @put("/v1/memories/{memory_id:str}")
@@ -132,7 +122,7 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
         raise Problem(
             400, "INVALID_REQUEST", f"metadata: an object without {MEM0_KEY!r}", field="metadata"
         )
-    found = await _found(request, principal, memory_id)
+    found = await found_memory(request, principal, memory_id)
     if isinstance(found, FactChain):
         if not live(found):
             raise Problem(404, "NOT_FOUND", _NOT_FOUND)
@@ -143,7 +133,7 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
                 "a memory drawn by synthesis takes new text only, not metadata",
                 field="metadata" if metadata is not None else "text",
             )
-        return _ok(await revise_fact(request, principal, found, text))
+        return ok(await revise_fact(request, principal, found, text))
     chain = found
     current = chain[-1]
     if current.deleted_at is not None:
@@ -183,102 +173,20 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
     await drop_now(request, principal.tenant_id, [("retrieval", "drop_memory", dropped)])
     now = datetime.now(UTC)
     stored = Stored(done.memory_id, revision.content, revision.metadata, now)
-    return _ok({**memory_json(stored), "text": revision.content})
+    return ok({**memory_json(stored), "text": revision.content})
 
 
 @delete("/v1/memories/{memory_id:str}", status_code=200)
 async def delete_memory(request: Request, memory_id: str) -> Response[bytes]:
     principal = await authorize(request, "forget")
-    found = await _found(request, principal, memory_id)
+    found = await found_memory(request, principal, memory_id)
     if isinstance(found, FactChain):
         if not live(found):
             raise Problem(404, "NOT_FOUND", _NOT_FOUND)
         await retract_fact(request, principal, found)
-        return _ok({"message": "Memory deleted successfully!"})
+        return ok({"message": "Memory deleted successfully!"})
     current = found[-1]
     if current.deleted_at is not None:
         raise Problem(404, "NOT_FOUND", _NOT_FOUND)
     await remove_memory(request, principal, current.memory_id, agent_scope(principal, None))
-    return _ok({"message": "Memory deleted successfully!"})
-
-
-@get("/v1/memories/{memory_id:str}/history")
-async def history(request: Request, memory_id: str) -> Response[bytes]:
-    principal = await authorize(request, "memories")
-    found = await _found(request, principal, memory_id)
-    if isinstance(found, FactChain):
-        return _ok(fact_history(found))
-    chain = found
-    root = chain[0].memory_id
-    entries = []
-    for i, version in enumerate(chain):
-        before = chain[i - 1].content if i else None
-        event = "UPDATE" if i else "ADD"
-        entries.append(_change(root, version, event, before, version.content, version.recorded_at))
-        entries[-1]["actor"] = version.recorded_by
-    last = chain[-1]
-    if last.deleted_at is not None and last.replaced_by is None:
-        entries.append(_change(root, last, "DELETE", last.content, None, last.deleted_at))
-        entries[-1]["actor"] = last.deleted_by
-    return _ok(entries)
-
-
-def _change(
-    root: str,
-    version: MemoryVersion,
-    event: str,
-    old: str | None,
-    new: str | None,
-    at: datetime,
-) -> dict[str, Any]:
-    shown = memory_json(_stored(version))
-    return {
-        # One entry per event of the log: the version and what happened to it.
-        "id": f"{version.memory_id}:{event.lower()}",
-        "memory_id": root,
-        "old_memory": old,
-        "new_memory": new,
-        "event": event,
-        "input": [],
-        "user_id": shown["user_id"],
-        "agent_id": shown["agent_id"],
-        "run_id": shown["run_id"],
-        "metadata": shown["metadata"],
-        "categories": shown["categories"],
-        "is_deleted": event == "DELETE",
-        "created_at": at,
-        "updated_at": at,
-    }
-
-
-async def delete_scope(request: Request, principal: Principal, scope: Scope) -> int:
-    """Delete the scope's memories. A master key naming only a user forgets that user
-    (every memory, fact and entity of theirs, crypto-shredded: DELETE /v1/user); anything
-    narrower deletes each memory in it (each a `memory.deleted`)."""
-    only_user = scope.user_id is not None and scope == Scope(user_id=scope.user_id)
-    if only_user and principal.is_master:
-        assert scope.user_id is not None
-        done = await forget_subject(request, principal, scope.user_id)
-        return done.removed.get("memory.recorded", 0)
-    # Every id first, then each deletion: deleting while paging shifts the pages.
-    found = [s for s in await records(request, principal, scope) if scope.matches(s.metadata)]
-    scoped = agent_scope(principal, None)
-    for stored in found:
-        await remove_memory(request, principal, stored.memory_id, scoped)
-    return len(found)
-
-
-@delete("/v1/memories", status_code=200)
-async def delete_all(request: Request) -> Response[bytes]:
-    principal = await authorize(request, "forget")
-    params = {k: v for k, v in request.query_params.items() if k != "filters"}
-    scope = scope_of(params)
-    if scope == Scope():
-        raise Problem(
-            400,
-            "INVALID_REQUEST",
-            "name the memories to delete: user_id, agent_id, app_id or run_id",
-            field="user_id",
-        )
-    deleted = await delete_scope(request, principal, scope)
-    return _ok({"message": "Memories deleted successfully!", "deleted": deleted})
+    return ok({"message": "Memory deleted successfully!"})

@@ -24,9 +24,8 @@ MEM0_KEY = "mem0"
 ENTITY_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
 
 
-def detail(status: int, text: str, **extra: Any) -> Response[bytes]:
-    body = {"detail": text, **extra}
-    return Response(as_json(body), status_code=status, media_type="application/json")
+def ok(body: Any) -> Response[bytes]:
+    return Response(as_json(body), media_type="application/json")
 
 
 def mem0_refusal(problem: Problem) -> Response[bytes]:
