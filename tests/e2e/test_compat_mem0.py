@@ -329,3 +329,19 @@ def test_bad_input_is_a_400_in_mem0_shape(stack, acme, method, path, body):
         answer = raw.request(method, path, json=body)
     assert answer.status_code == 400, answer.text
     assert isinstance(answer.json()["detail"], str) and answer.json()["detail"]
+
+
+def test_a_memory_stored_natively_shows_its_user_and_session_before_and_after_an_update(
+    stack, client, acme, user
+):
+    with as_key(stack, acme.master) as native:
+        sent = native.post(
+            "/v1/ingest", json={"userId": user, "content": "I like jazz", "sessionId": "s-9"}
+        )
+    memory_id = sent.json()["id"]
+    got = eventually(lambda: found(client, memory_id))
+    assert (got["user_id"], got["agent_id"], got["run_id"]) == (user, None, "s-9")
+    changed = client.update(memory_id, text="I like bebop")
+    assert (changed["user_id"], changed["run_id"]) == (user, "s-9")
+    again = client.get(memory_id)
+    assert (again["memory"], again["user_id"], again["run_id"]) == ("I like bebop", user, "s-9")

@@ -15,7 +15,15 @@ from litestar import Request, Response, post
 
 from mnemo.gateway.agents_seen import ensure_agents
 from mnemo.gateway.auth import agent_scope, authorize
-from mnemo.gateway.compat.mem0_shapes import MEM0_KEY, Stored, json_body, memory_json, ok, scope_of
+from mnemo.gateway.compat.mem0_shapes import (
+    ENTITY_FIELDS,
+    MEM0_KEY,
+    Stored,
+    json_body,
+    memory_json,
+    ok,
+    scope_of,
+)
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 
@@ -81,8 +89,8 @@ async def add(request: Request) -> Response[bytes]:
         if not isinstance(stamp, int) or isinstance(stamp, bool) or not 0 <= stamp < 2**35:
             raise Problem(400, "INVALID_REQUEST", "timestamp is Unix seconds", field="timestamp")
         metadata = {**metadata, "timestamp": datetime.fromtimestamp(stamp, UTC).isoformat()}
-    given = {k: getattr(scope, k) for k in ("user_id", "agent_id", "app_id", "run_id")}
-    mem0 = {k: v for k, v in given.items() if v is not None} | {"infer": infer}
+    # Each id as the add named it (None: not named), so it is shown back as sent.
+    mem0 = {k: getattr(scope, k) for k in ENTITY_FIELDS} | {"infer": infer}
     if agent_id is not None:
         mem0["agent_id"] = agent_id
         await ensure_agents(request, principal, {agent_id: "agent_id"})

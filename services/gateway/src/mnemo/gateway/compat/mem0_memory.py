@@ -172,7 +172,15 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
     )
     await drop_now(request, principal.tenant_id, [("retrieval", "drop_memory", dropped)])
     now = datetime.now(UTC)
-    stored = Stored(done.memory_id, revision.content, revision.metadata, now)
+    stored = Stored(
+        done.memory_id,
+        revision.content,
+        revision.metadata,
+        now,
+        current.user_id,
+        current.agent_id,
+        current.session_id,
+    )
     return ok({**memory_json(stored), "text": revision.content})
 
 

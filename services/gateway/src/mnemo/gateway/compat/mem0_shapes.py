@@ -159,16 +159,13 @@ def memory_json(stored: Stored, **extra: Any) -> dict[str, Any]:
     own = own_metadata(metadata)
     content = stored.content
     updated_at = stored.updated_at
-    if not mem0:
-        mem0 = {"user_id": stored.user_id, "agent_id": stored.agent_id}
-        mem0["run_id"] = stored.session_id
+    # What no Mem0 add named (a memory stored through another surface): Mnemo's own.
+    native = {"user_id": stored.user_id, "agent_id": stored.agent_id, "run_id": stored.session_id}
+    named = {k: mem0[k] if k in mem0 else native.get(k) for k in ENTITY_FIELDS}
     return {
         "id": mem0.get("id", stored.memory_id),
         "memory": content,
-        "user_id": mem0.get("user_id"),
-        "agent_id": mem0.get("agent_id"),
-        "app_id": mem0.get("app_id"),
-        "run_id": mem0.get("run_id"),
+        **named,
         "hash": hashlib.md5(content.encode(), usedforsecurity=False).hexdigest(),
         "metadata": own or None,
         "categories": mem0.get("categories", []),
