@@ -88,6 +88,8 @@ def test_search_with_filters_and_top_k(client, user):
     )["results"]
     assert [m["memory"] for m in in_run] == ["My quartet rehearses on Thursdays"]
     assert in_run[0]["run_id"] == "run-2"
+    whole_run = client.get_all(filters={"run_id": "run-2"})["results"]
+    assert [m["memory"] for m in whole_run] == ["My quartet rehearses on Thursdays"]
     tagged = client.search("cello", filters={"user_id": user, "metadata": {"k": "v"}})
     assert [m["memory"] for m in tagged["results"]] == ["The cello needs new strings"]
     paged = client.get_all(filters={"user_id": user}, page=2, page_size=2)
@@ -306,7 +308,7 @@ BAD_INPUT = [
     ),
     ("POST", "/v3/memories/add/", {"messages": "x\u0000y", "user_id": "u"}),
     ("POST", "/v3/memories/add/", [1, 2]),
-    ("POST", "/v3/memories/", {"filters": {"run_id": "r"}}),
+    ("POST", "/v3/memories/", {"filters": {"app_id": "a"}}),
     ("POST", "/v3/memories/", {"filters": {"AND": ["x"]}}),
     ("POST", "/v3/memories/?page=0", {"filters": {"user_id": "u"}}),
     ("POST", "/v3/memories/?page_size=x", {"filters": {"user_id": "u"}}),
@@ -345,3 +347,15 @@ def test_a_memory_stored_natively_shows_its_user_and_session_before_and_after_an
     assert (changed["user_id"], changed["run_id"]) == (user, "s-9")
     again = client.get(memory_id)
     assert (again["memory"], again["user_id"], again["run_id"]) == ("I like bebop", user, "s-9")
+
+
+def test_reset_deletes_every_user_agent_and_run(stack):
+    with stack.client() as api:
+        own = sign_up(api, "mem0-reset-" + uuid.uuid4().hex[:6])
+    fresh = MemoryClient(api_key=own.master, host=stack.base_url)
+    fresh.add("Cara paints", user_id="cara", run_id="r-1", infer=False)
+    fresh.add("The bot keeps notes", agent_id="notes-bot", infer=False)
+    eventually(lambda: len(fresh.users()["results"]) == 4)  # cara, r-1, notes-bot as user and agent
+    assert fresh.reset()["message"]
+    assert fresh.users()["results"] == []
+    assert fresh.get_all(filters={"user_id": "cara"})["count"] == 0

@@ -24,11 +24,12 @@ MAX_LISTED = 10_000
 
 
 def native_scope(principal: Principal, scope: Scope) -> tuple[str | None, str | None]:
-    """(user, agent) of a read: an agent key reads only its agent; one of them is needed."""
+    """(user, agent) of a read: an agent key reads only its agent; a user, an agent or a
+    run is needed."""
     agent_id = agent_scope(principal, scope.agent_id, "agent_id")
-    if scope.user_id is None and agent_id is None:
+    if scope.user_id is None and agent_id is None and scope.run_id is None:
         raise Problem(
-            400, "INVALID_REQUEST", "filters need a user_id or an agent_id", field="filters"
+            400, "INVALID_REQUEST", "filters need a user_id, agent_id or run_id", field="filters"
         )
     return scope.user_id, agent_id
 
