@@ -724,6 +724,74 @@ for _route in _TOKEN_CALLS:
 # --- the matrix ----------------------------------------------------------------------
 
 
+# --- Mem0 (under /mem0 for any key; a Token key is sent there from the root too)
+
+
+@case("GET /mem0/v1/ping")
+def _mem0_ping(w: World, who: str, c: httpx.Client) -> None:
+    assert empty(w, who, c.get("/mem0/v1/ping/")).json()["project_id"] != w.agent
+
+
+@case("POST /mem0/v3/memories/add")
+def _mem0_add(w: World, who: str, c: httpx.Client) -> None:
+    body = {"messages": "x", "user_id": STRANGER_USER, "agent_id": w.agent, "infer": False}
+    expect(w, who, c.post("/mem0/v3/memories/add/", json=body), tenant=200, agent=404)
+
+
+@case("POST /mem0/v3/memories", "POST /mem0/v3/memories/search")
+def _mem0_read(w: World, who: str, c: httpx.Client) -> None:
+    listed = empty(w, who, c.post("/mem0/v3/memories/", json={"filters": {"user_id": w.user}}))
+    assert listed.json()["count"] == 0
+    body = {"query": QUESTION, "filters": {"user_id": w.user}}
+    assert empty(w, who, c.post("/mem0/v3/memories/search/", json=body)).json()["results"] == []
+    scoped = {"filters": {"user_id": w.user, "agent_id": w.agent}}
+    expect(w, who, c.post("/mem0/v3/memories/", json=scoped), tenant=200, agent=404)
+    scoped["query"] = QUESTION  # type: ignore[assignment]
+    expect(w, who, c.post("/mem0/v3/memories/search/", json=scoped), tenant=200, agent=404)
+
+
+@case(
+    "GET /mem0/v1/memories/{memory_id:str}",
+    "PUT /mem0/v1/memories/{memory_id:str}",
+    "DELETE /mem0/v1/memories/{memory_id:str}",
+    "GET /mem0/v1/memories/{memory_id:str}/history",
+)
+def _mem0_memory(w: World, who: str, c: httpx.Client) -> None:
+    # A memory stored as is, and one drawn by synthesis (a fact).
+    for memory_id in (w.memory_id, w.fact_id):
+        path = f"/mem0/v1/memories/{memory_id}/"
+        expect(w, who, c.get(path), tenant=404, agent=404)
+        expect(w, who, c.put(path, json={"text": "mine now"}), tenant=404, agent=404)
+        expect(w, who, c.delete(path), tenant=404, agent=404)
+        expect(w, who, c.get(f"{path}history/"), tenant=404, agent=404)
+    # The Mem0 client's own scheme reaches the same surface from the root.
+    token = {"Authorization": c.headers["authorization"].replace("Bearer", "Token")}
+    expect(w, who, c.get(f"/v1/memories/{w.memory_id}/", headers=token), tenant=404, agent=404)
+
+
+@case("DELETE /mem0/v1/memories", "DELETE /mem0/v2/entities/{kind:str}/{name:str}")
+def _mem0_delete(w: World, who: str, c: httpx.Client) -> None:
+    # Within the stranger's own reach (its tenant, its agent): nothing of A1's goes.
+    empty(w, who, c.delete("/mem0/v1/memories/", params={"user_id": w.user}))
+    empty(w, who, c.delete(f"/mem0/v2/entities/user/{w.user}/"))
+    theirs = c.delete("/mem0/v1/memories/", params={"agent_id": w.agent})
+    expect(w, who, theirs, tenant=200, agent=404)
+    expect(w, who, c.delete(f"/mem0/v2/entities/agent/{w.agent}/"), tenant=200, agent=404)
+
+
+@case("POST /mem0/v1/summary")
+def _mem0_summary(w: World, who: str, c: httpx.Client) -> None:
+    got = empty(w, who, c.post("/mem0/v1/summary/", json={"filters": {"user_id": w.user}}))
+    assert got.json()["summary"] == ""
+    scoped = {"filters": {"user_id": w.user, "agent_id": w.agent}}
+    expect(w, who, c.post("/mem0/v1/summary/", json=scoped), tenant=200, agent=404)
+
+
+@case("GET /mem0/v1/entities")
+def _mem0_entities(w: World, who: str, c: httpx.Client) -> None:
+    assert w.user not in empty(w, who, c.get("/mem0/v1/entities/")).text
+
+
 def routes_of_the_app() -> set[tuple[str, str]]:
     """(method, path) of every route the gateway serves, from its own route table."""
     app = create_app(GatewaySettings(nats_url="nats://127.0.0.1:4222"))

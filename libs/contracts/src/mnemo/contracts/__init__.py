@@ -29,6 +29,7 @@ from mnemo.contracts.accounts import (
     key_usage_bucket,
     keys_bucket,
 )
+from mnemo.contracts.chains import FactChain, FactChains, FactChainsQuery
 from mnemo.contracts.commands import COMMAND_TYPES, Command, IngestMemory
 from mnemo.contracts.envelope import Envelope, NewEvent
 from mnemo.contracts.events import (
@@ -95,6 +96,15 @@ from mnemo.contracts.queries import (
     SearchQuery,
     SearchResult,
 )
+from mnemo.contracts.revisions import (
+    MAX_REVISIONS,
+    MemoryVersion,
+    MemoryVersions,
+    MemoryVersionsQuery,
+    RevisedMemory,
+    ReviseMemory,
+)
+from mnemo.contracts.scopes import SCOPE_KINDS, ScopeCount, ScopeList, ScopesQuery
 from mnemo.contracts.signals import SIGNAL_TYPES, Signal
 from mnemo.contracts.subjects import Topology
 from mnemo.contracts.time import utcnow
@@ -109,7 +119,9 @@ __all__ = [
     "FACT_CHANGES",
     "KEY_KINDS",
     "KEY_PREFIXES",
+    "MAX_REVISIONS",
     "PRESETS",
+    "SCOPE_KINDS",
     "SHOWN_PREFIX",
     "SIGNAL_TYPES",
     "AgentCreated",
@@ -139,6 +151,9 @@ __all__ = [
     "EventData",
     "ExtractedEntity",
     "ExtractedFact",
+    "FactChain",
+    "FactChains",
+    "FactChainsQuery",
     "FactChange",
     "FactContradicted",
     "FactCorroborated",
@@ -172,6 +187,9 @@ __all__ = [
     "MemoryRecorded",
     "MemoryRefined",
     "MemorySynthesized",
+    "MemoryVersion",
+    "MemoryVersions",
+    "MemoryVersionsQuery",
     "MemoryView",
     "NewEvent",
     "NewTenant",
@@ -181,7 +199,12 @@ __all__ = [
     "Profile",
     "ProfileQuery",
     "QueryError",
+    "ReviseMemory",
+    "RevisedMemory",
     "RevokeKey",
+    "ScopeCount",
+    "ScopeList",
+    "ScopesQuery",
     "SearchHit",
     "SearchQuery",
     "SearchResult",

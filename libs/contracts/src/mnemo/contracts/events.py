@@ -231,6 +231,8 @@ class MemoryDeleted(_EventData, tag="memory.deleted", frozen=True, kw_only=True)
     memory_id: str
     user_id: str
     agent_id: str | None = None
+    # Set when a revision deleted it: the memory that holds its next version.
+    replaced_by: str | None = None
 
 
 class TenantCreated(_EventData, tag="tenant.created", frozen=True, kw_only=True):

@@ -46,6 +46,7 @@ from mnemo.contracts.accounts import (
     RevokeKey,
     UpdateAgent,
 )
+from mnemo.contracts.chains import FactChains, FactChainsQuery
 from mnemo.contracts.commands import COMMAND_TYPES
 from mnemo.contracts.envelope import Envelope
 from mnemo.contracts.events import EVENT_TYPES
@@ -78,6 +79,13 @@ from mnemo.contracts.queries import (
     SearchQuery,
     SearchResult,
 )
+from mnemo.contracts.revisions import (
+    MemoryVersions,
+    MemoryVersionsQuery,
+    RevisedMemory,
+    ReviseMemory,
+)
+from mnemo.contracts.scopes import ScopeList, ScopesQuery
 from mnemo.contracts.signals import SIGNAL_TYPES, Signal
 from mnemo.contracts.subjects import Topology
 
@@ -101,6 +109,12 @@ QUERY_TYPES: tuple[type[msgspec.Struct], ...] = (
     AnswerResult,
     DeleteMemory,
     DeletedMemory,
+    ReviseMemory,
+    RevisedMemory,
+    MemoryVersionsQuery,
+    MemoryVersions,
+    ScopesQuery,
+    ScopeList,
     ProfileQuery,
     Profile,
     EntitiesQuery,
@@ -109,6 +123,8 @@ QUERY_TYPES: tuple[type[msgspec.Struct], ...] = (
     FactList,
     ChangeFact,
     FactChange,
+    FactChainsQuery,
+    FactChains,
     AuditQuery,
     AuditResult,
     HealthReport,
@@ -221,6 +237,34 @@ QUERY_ENDPOINTS: tuple[QueryEndpoint, ...] = (
     QueryEndpoint("ingest", "list_agents", ListAgents, AgentPage, "A page of a tenant's agents."),
     QueryEndpoint("synthesis", "pack", PackQuery, PackView, "Compile (or find) a memory pack."),
     QueryEndpoint("ingest", "delete_memory", DeleteMemory, DeletedMemory, "Delete one memory."),
+    QueryEndpoint(
+        "ingest",
+        "revise_memory",
+        ReviseMemory,
+        RevisedMemory,
+        "Replace a memory with a new version (both kept in the log, linked).",
+    ),
+    QueryEndpoint(
+        "ingest",
+        "memory_versions",
+        MemoryVersionsQuery,
+        MemoryVersions,
+        "Every version of a memory, read from the log.",
+    ),
+    QueryEndpoint(
+        "synthesis",
+        "fact_chains",
+        FactChainsQuery,
+        FactChains,
+        "Facts with the facts that superseded them, first to current.",
+    ),
+    QueryEndpoint(
+        "retrieval",
+        "scopes",
+        ScopesQuery,
+        ScopeList,
+        "The users, agents and sessions that hold memories, with counts.",
+    ),
     QueryEndpoint(
         "synthesis", "answer", AnswerQuery, AnswerResult, "Answer from given passages (LLM)."
     ),

@@ -14,6 +14,8 @@ from mnemo.contracts import Topology, key_usage_bucket, keys_bucket
 from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.compat import elephantasm, eliza_router
 from mnemo.gateway.compat.eliza_envelope import error as eliza_error
+from mnemo.gateway.compat.mem0 import Mem0Paths, mem0_router
+from mnemo.gateway.compat.mem0_shapes import mem0_refusal
 from mnemo.gateway.compat.memanto import memanto_refusal
 from mnemo.gateway.compat.memanto_routes import memanto_router
 from mnemo.gateway.console import console_router
@@ -64,6 +66,7 @@ SERVICE = "gateway"
 
 # Each compatible surface answers a refused input in its own error shape.
 REFUSALS: list[tuple[str, Shape]] = [
+    ("/mem0/", mem0_refusal),
     ("/api/v2/", memanto_refusal),
     ("/api/agents/", eliza_error),
     ("/api/memory/", eliza_error),
@@ -96,8 +99,12 @@ def create_asgi(settings: GatewaySettings) -> ASGIApp:
     )
     # Correlation around the rest, so replayed and shed answers get this call's ids too;
     # the root span and the HTTP metrics around everything (mnemo.gateway.http_telemetry).
-    # The MCP tools call the app as served, so every middleware applies to them too.
-    served = observed(CorrelationMiddleware(shedder, app.state, settings.max_body_bytes))
+    # Inside, the Mem0 surface's requests are told apart (by their Token scheme) before
+    # anything reads the path. The MCP tools call the app as served, so every middleware
+    # applies to them too.
+    served = observed(
+        CorrelationMiddleware(Mem0Paths(shedder), app.state, settings.max_body_bytes)
+    )
     app.state.served = served
     return served
 
@@ -195,6 +202,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             memanto_router,
             mcp_endpoint,
             console_router,
+            mem0_router,
         ],
         lifespan=[lifespan],
         before_request=answer_options,

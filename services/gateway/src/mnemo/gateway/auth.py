@@ -137,7 +137,8 @@ class KeyCache:
 
 
 async def authenticate(request: Request, deps: "Deps") -> Principal:
-    """The caller's principal from `Authorization: Bearer <key>`, else 401.
+    """The caller's principal from `Authorization: Bearer <key>` (or `Token <key>`, as the
+    Mem0 client sends it), else 401.
 
     A key presented in vain counts against the client address's failed-auth limit; an
     address over it gets 429 before any lookup, unless its key is one this replica knows
@@ -146,7 +147,7 @@ async def authenticate(request: Request, deps: "Deps") -> Principal:
     scheme, _, key = header.partition(" ")
     key = key.strip()
     address = client_address(request)
-    if scheme.lower() != "bearer" or not key:
+    if scheme.lower() not in ("bearer", "token") or not key:
         # Every answer carries rate-limit headers (seed 003): here the address's failed
         # authentications, the limit a caller without a valid key is under.
         _report(request, await deps.limits.auth_usage(address))

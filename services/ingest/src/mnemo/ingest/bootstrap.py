@@ -13,6 +13,8 @@ from mnemo.contracts import (
     IssueKey,
     ListAgents,
     ListKeys,
+    MemoryVersionsQuery,
+    ReviseMemory,
     RevokeKey,
     UpdateAgent,
     keys_bucket,
@@ -22,6 +24,7 @@ from mnemo.host import Host
 from mnemo.ingest.accounts import Accounts
 from mnemo.ingest.erasure import Eraser
 from mnemo.ingest.handlers import SERVICE, IngestHandlers
+from mnemo.ingest.revisions import MemoryRevisions
 from mnemo.ingest.settings import IngestSettings
 from mnemo.settings import load_settings
 from mnemo.telemetry.live import Reading
@@ -61,6 +64,9 @@ async def main() -> None:
         Eraser(host.pool, host.publisher).forgotten,
     )
     host.query("delete_memory", DeleteMemory, handlers.delete_memory)
+    revisions = MemoryRevisions(store, handlers.chunks)
+    host.query("revise_memory", ReviseMemory, revisions.revise)
+    host.query("memory_versions", MemoryVersionsQuery, revisions.versions, concurrent=True)
     keys = await key_value(
         host.publisher.js, keys_bucket(host.topology.root), replicas=settings.stream_replicas
     )

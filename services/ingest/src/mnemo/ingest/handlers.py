@@ -42,7 +42,7 @@ class IngestHandlers:
         self._chunk_max = chunk_max
         self._chunk_overlap = chunk_overlap
 
-    def _chunks(self, content: str) -> list[ChunkSpan]:
+    def chunks(self, content: str) -> list[ChunkSpan]:
         if len(content) <= self._chunk_max:
             return []  # one chunk, the whole content: nothing to record
         pieces = chunk_text(content, max_chars=self._chunk_max, overlap_chars=self._chunk_overlap)
@@ -96,7 +96,7 @@ class IngestHandlers:
                 session_id=command.session_id,
                 agent_id=command.agent_id,
                 metadata=command.metadata,
-                chunks=self._chunks(command.content),
+                chunks=self.chunks(command.content),
                 redactions=command.redactions,
                 batch_id=command.batch_id,
                 batch_user_items=command.batch_user_items,

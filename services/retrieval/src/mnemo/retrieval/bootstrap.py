@@ -13,6 +13,7 @@ from mnemo.contracts import (
     MemoryDeleted,
     MemoryRecorded,
     MemorySynthesized,
+    ScopesQuery,
     SearchQuery,
     utcnow,
 )
@@ -24,6 +25,7 @@ from mnemo.retrieval.index import INDEXED_TEXT_VERSION, MemoryIndex
 from mnemo.retrieval.measured import MeasuredEmbedder
 from mnemo.retrieval.memories import SQL, MemoryTable
 from mnemo.retrieval.pending import DensePending
+from mnemo.retrieval.scopes import Scopes
 from mnemo.retrieval.settings import RetrievalSettings
 from mnemo.retrieval.stores import (
     EdgeVectorStore,
@@ -170,6 +172,7 @@ async def main() -> None:
     host.query("search", SearchQuery, handlers.search, concurrent=True)
     host.query("memories", ListMemoriesQuery, handlers.list_memories, concurrent=True)
     host.query("memory", GetMemoryQuery, handlers.get_memory, concurrent=True)
+    host.query("scopes", ScopesQuery, Scopes(host.pool).listing, concurrent=True)
     host.query("drop_subject", ForgetSubject, handlers.drop_subject)
     host.query("drop_memory", DeleteMemory, handlers.drop_memory)
 

@@ -130,7 +130,7 @@ class RetrievalHandlers:
         log.info("memories_indexed", count=len(envelopes))
 
     async def list_memories(self, query: ListMemoriesQuery) -> MemoryPage | QueryError:
-        if query.user_id is None and query.agent_id is None:
+        if query.user_id is None and query.agent_id is None and query.session_id is None:
             return _unscoped()
         if not 1 <= query.limit <= 100:
             return QueryError(code="invalid", message="limit must be 1..100", field="limit")
@@ -145,7 +145,7 @@ class RetrievalHandlers:
         return found
 
     async def search(self, query: SearchQuery) -> SearchResult | QueryError:
-        if query.user_id is None and query.agent_id is None:
+        if query.user_id is None and query.agent_id is None and query.session_id is None:
             return _unscoped()
         if not 1 <= query.limit <= MAX_LIMIT:
             return QueryError(
@@ -155,8 +155,11 @@ class RetrievalHandlers:
 
 
 def _unscoped() -> QueryError:
-    # Without either, a query would reach every memory of the tenant at once.
-    return QueryError(code="invalid", message="userId or agentId is required", field="userId")
+    # Without one, a query would reach every memory of the tenant at once (a session is
+    # one conversation: narrow enough).
+    return QueryError(
+        code="invalid", message="userId, agentId or sessionId is required", field="userId"
+    )
 
 
 def indexed_signal(envelope: Envelope, now: datetime) -> Signal:

@@ -12,6 +12,7 @@ from mnemo.contracts import (
     AnswerQuery,
     ChangeFact,
     EntitiesQuery,
+    FactChainsQuery,
     FactsQuery,
     ForgetSubject,
     PackQuery,
@@ -22,6 +23,7 @@ from mnemo.host import Host
 from mnemo.settings import load_settings
 from mnemo.synthesis.budget import LLMBudget
 from mnemo.synthesis.curation import FactCuration
+from mnemo.synthesis.fact_chains import FactChainViews
 from mnemo.synthesis.fact_views import FactViews
 from mnemo.synthesis.handlers import (
     SERVICE,
@@ -130,6 +132,7 @@ async def main() -> None:
     host.query("drop_subject", ForgetSubject, read_models.drop_subject)
     views = FactViews(host.pool)
     host.query("facts", FactsQuery, views.listing, concurrent=True)
+    host.query("fact_chains", FactChainsQuery, FactChainViews(views).chains, concurrent=True)
     curation = FactCuration(store, timelines, views, read_models)
     host.query("change_fact", ChangeFact, curation.change)
     assert host.nc is not None

@@ -1,0 +1,173 @@
+"""Revising a memory (a new version, the old one deleted with a link to it) and reading a
+memory's versions back from the log (see mnemo.contracts.revisions).
+
+Both are request/reply, so that when the answer comes the log already holds what it
+says: a revision is readable through `memory_versions` at once, before any projection
+has caught up.
+"""
+
+from collections.abc import Callable
+
+from mnemo.contracts import (
+    MAX_REVISIONS,
+    ChunkSpan,
+    Envelope,
+    MemoryDeleted,
+    MemoryRecorded,
+    MemoryVersion,
+    MemoryVersions,
+    MemoryVersionsQuery,
+    NewEvent,
+    QueryError,
+    RevisedMemory,
+    ReviseMemory,
+    derived_id,
+    new_id,
+    utcnow,
+)
+from mnemo.eventlog import NO_STREAM, EventStore, WrongExpectedVersion
+from mnemo.ingest.handlers import SERVICE, memory_stream
+from mnemo.telemetry import current_context, get_logger
+
+log = get_logger(__name__)
+
+
+def _missing(memory_id: str) -> QueryError:
+    return QueryError(code="not_found", message=f"no memory {memory_id!r}", field="memoryId")
+
+
+class MemoryRevisions:
+    def __init__(self, store: EventStore, chunks: Callable[[str], list[ChunkSpan]]) -> None:
+        self._store = store
+        self._chunks = chunks
+
+    async def revise(self, request: ReviseMemory) -> RevisedMemory | QueryError:
+        """Delete the current version (naming its successor), then record the successor.
+
+        The deletion goes first, at the stream version just read: of two revisions of one
+        version, one wins and the other is a conflict, and no version is left orphaned."""
+        old = memory_stream(request.tenant_id, request.memory_id)
+        events = await self._store.read_stream(old)
+        recorded = _recorded(events)
+        if recorded is None or not _reaches(recorded, request.agent_id):
+            return _missing(request.memory_id)
+        memory = recorded.data
+        assert isinstance(memory, MemoryRecorded)
+        revision = request.revision
+        gone = next((e.data for e in events if isinstance(e.data, MemoryDeleted)), None)
+        if gone is not None and gone.replaced_by != revision.memory_id:
+            return QueryError(
+                code="conflict",
+                message=f"memory {request.memory_id!r} was deleted or revised meanwhile",
+                field="memoryId",
+            )
+        ctx = current_context()
+        cause = ctx.message_id if ctx and ctx.message_id else new_id()
+        correlation = ctx.correlation_id if ctx and ctx.correlation_id else cause
+        now = utcnow()
+
+        def event(event_id: str, data: MemoryDeleted | MemoryRecorded) -> NewEvent:
+            return NewEvent(
+                event_id=event_id,
+                tenant_id=request.tenant_id,
+                occurred_at=now,
+                correlation_id=correlation,
+                causation_id=cause,
+                actor=request.actor,
+                service=SERVICE,
+                data=data,
+            )
+
+        # Ids from the revision: its retry appends nothing new, another revision conflicts.
+        deleted = event(
+            derived_id(revision.command_id, "memory.deleted"),
+            MemoryDeleted(
+                memory_id=memory.memory_id,
+                user_id=memory.user_id,
+                agent_id=memory.agent_id,
+                replaced_by=revision.memory_id,
+            ),
+        )
+        try:
+            # A retry's events are stored already: the store answers them, whatever the
+            # version says.
+            [ended] = await self._store.append(old, [deleted], expected_version=len(events) - 1)
+        except WrongExpectedVersion:
+            return QueryError(
+                code="conflict",
+                message=f"memory {request.memory_id!r} changed meanwhile; read it and try again",
+                field="memoryId",
+            )
+        successor = event(
+            derived_id(revision.command_id, "memory.recorded"),
+            MemoryRecorded(
+                memory_id=revision.memory_id,
+                # The version belongs where the first one did, whatever the command says.
+                user_id=memory.user_id,
+                content=revision.content,
+                source_type=memory.source_type,
+                session_id=memory.session_id,
+                agent_id=memory.agent_id,
+                metadata=revision.metadata,
+                chunks=self._chunks(revision.content),
+                redactions=revision.redactions,
+            ),
+        )
+        [made] = await self._store.append(
+            memory_stream(request.tenant_id, revision.memory_id),
+            [successor],
+            expected_version=NO_STREAM,
+        )
+        log.info("memory_revised", memory_id=memory.memory_id, revision=revision.memory_id)
+        return RevisedMemory(
+            memory_id=revision.memory_id,
+            replaced=memory.memory_id,
+            user_id=memory.user_id,
+            event_ids=[ended.event_id, made.event_id],
+        )
+
+    async def versions(self, query: MemoryVersionsQuery) -> MemoryVersions | QueryError:
+        """Follow the memory's `replaced_by` links through the log, from `memory_id` on."""
+        found: list[MemoryVersion] = []
+        memory_id: str | None = query.memory_id
+        while memory_id is not None and len(found) < MAX_REVISIONS:
+            events = await self._store.read_stream(memory_stream(query.tenant_id, memory_id))
+            recorded = _recorded(events)
+            if recorded is None or not _reaches(recorded, query.agent_id):
+                break  # unknown, unreadable (its subject forgotten), or not the caller's
+            memory = recorded.data
+            assert isinstance(memory, MemoryRecorded)
+            gone = next((e for e in events if isinstance(e.data, MemoryDeleted)), None)
+            replaced_by = (
+                gone.data.replaced_by if gone and isinstance(gone.data, MemoryDeleted) else None
+            )
+            found.append(
+                MemoryVersion(
+                    memory_id=memory.memory_id,
+                    user_id=memory.user_id,
+                    content=memory.content,
+                    source_type=memory.source_type,
+                    session_id=memory.session_id,
+                    agent_id=memory.agent_id,
+                    metadata=memory.metadata,
+                    occurred_at=recorded.occurred_at,
+                    recorded_at=recorded.recorded_at,
+                    recorded_by=recorded.actor,
+                    deleted_at=gone.recorded_at if gone else None,
+                    deleted_by=gone.actor if gone else None,
+                    replaced_by=replaced_by,
+                )
+            )
+            memory_id = replaced_by
+        if not found:
+            return _missing(query.memory_id)
+        return MemoryVersions(versions=found)
+
+
+def _recorded(events: list[Envelope]) -> Envelope | None:
+    return next((e for e in events if isinstance(e.data, MemoryRecorded)), None)
+
+
+def _reaches(recorded: Envelope, agent_id: str | None) -> bool:
+    assert isinstance(recorded.data, MemoryRecorded)
+    return agent_id is None or recorded.data.agent_id == agent_id

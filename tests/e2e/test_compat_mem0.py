@@ -1,0 +1,361 @@
+"""The mem0ai client from PyPI (MemoryClient, the Mem0 platform API), unchanged, pointed at
+the gateway with host=. Its telemetry is off (MEM0_TELEMETRY, read when mem0 is first
+imported) and its config directory is a temporary one: nothing leaves the machine."""
+
+import os
+import tempfile
+import uuid
+
+os.environ["MEM0_TELEMETRY"] = "False"
+os.environ["MEM0_DIR"] = tempfile.mkdtemp(prefix="mem0-client-")
+
+import httpx
+import pytest
+from mem0 import MemoryClient
+from mem0.exceptions import MemoryNotFoundError, ValidationError
+
+from .test_accounts import as_key, sign_up
+from .waiting import eventually
+
+
+@pytest.fixture(scope="module")
+def acme(stack):
+    with stack.client() as api:
+        return sign_up(api, "mem0-" + uuid.uuid4().hex[:6])
+
+
+@pytest.fixture(scope="module")
+def client(stack, acme):
+    return MemoryClient(api_key=acme.master, host=stack.base_url)
+
+
+@pytest.fixture
+def user():
+    return "mem0-user-" + uuid.uuid4().hex[:8]
+
+
+def found(client: MemoryClient, memory_id: str):
+    """The memory once ingest has it (an add is queued), else None."""
+    try:
+        return client.get(memory_id)
+    except MemoryNotFoundError:
+        return None
+
+
+def listed(client: MemoryClient, count: int, **filters):
+    return eventually(lambda: (page := client.get_all(filters=filters))["count"] == count and page)
+
+
+def test_the_client_connects_and_adds_messages_stored_as_is(client, acme, user):
+    assert client.org_id == acme.tenant_id
+    added = client.add(
+        [
+            {"role": "user", "content": "I am allergic to peanuts"},
+            {"role": "assistant", "content": "Noted: no peanuts in your recipes."},
+        ],
+        user_id=user,
+        metadata={"topic": "health"},
+        infer=False,
+    )
+    assert added["status"] == "PENDING"
+    first, second = (r["id"] for r in added["results"])
+    assert [r["event"] for r in added["results"]] == ["ADD", "ADD"]
+    got = eventually(lambda: found(client, first))
+    assert got["memory"] == "I am allergic to peanuts"
+    assert got["user_id"] == user and got["agent_id"] is None
+    assert got["metadata"] == {"topic": "health"}  # role is kept, but not shown as metadata
+    page = listed(client, 2, user_id=user)
+    assert {m["id"] for m in page["results"]} == {first, second}
+    assert client.get(second)["memory"] == "Noted: no peanuts in your recipes."
+    # A user nobody wrote about has nothing.
+    assert client.get_all(filters={"user_id": "nobody-" + user})["count"] == 0
+
+
+def test_search_with_filters_and_top_k(client, user):
+    client.add("I play the cello in a quartet", user_id=user, infer=False)
+    client.add("My quartet rehearses on Thursdays", user_id=user, run_id="run-2", infer=False)
+    client.add("The cello needs new strings", user_id=user, infer=False, metadata={"k": "v"})
+    listed(client, 3, user_id=user)
+    best = client.search("cello", filters={"user_id": user}, top_k=1)["results"]
+    assert len(best) == 1 and "cello" in best[0]["memory"] and best[0]["score"] > 0
+    both = client.search("cello", filters={"user_id": user}, top_k=5)["results"]
+    assert {m["memory"] for m in both} >= {
+        "I play the cello in a quartet",
+        "The cello needs new strings",
+    }
+    in_run = client.search(
+        "quartet", filters={"AND": [{"user_id": user}, {"run_id": "run-2"}]}, top_k=5
+    )["results"]
+    assert [m["memory"] for m in in_run] == ["My quartet rehearses on Thursdays"]
+    assert in_run[0]["run_id"] == "run-2"
+    whole_run = client.get_all(filters={"run_id": "run-2"})["results"]
+    assert [m["memory"] for m in whole_run] == ["My quartet rehearses on Thursdays"]
+    tagged = client.search("cello", filters={"user_id": user, "metadata": {"k": "v"}})
+    assert [m["memory"] for m in tagged["results"]] == ["The cello needs new strings"]
+    paged = client.get_all(filters={"user_id": user}, page=2, page_size=2)
+    assert paged["count"] == 3 and len(paged["results"]) == 1 and paged["next"] is None
+
+
+def test_update_is_a_new_version_and_history_comes_from_the_log(client, user):
+    [memory] = client.add("I live in Lisbon", user_id=user, infer=False)["results"]
+    memory_id = memory["id"]
+    eventually(lambda: found(client, memory_id))
+    updated = client.update(memory_id, text="I live in Porto")
+    assert updated["id"] == memory_id and updated["memory"] == "I live in Porto"
+    # Read from the log: the new text at once, under the same id.
+    assert client.get(memory_id)["memory"] == "I live in Porto"
+    client.update(memory_id, metadata={"moved": True})
+    now = client.get(memory_id)
+    assert now["memory"] == "I live in Porto" and now["metadata"] == {"moved": True}
+    history = client.history(memory_id)
+    assert [(h["event"], h["old_memory"], h["new_memory"]) for h in history] == [
+        ("ADD", None, "I live in Lisbon"),
+        ("UPDATE", "I live in Lisbon", "I live in Porto"),
+        ("UPDATE", "I live in Porto", "I live in Porto"),
+    ]
+    assert all(h["memory_id"] == memory_id for h in history)
+    # The projections follow: one memory, under its first id, with the latest text.
+    page = eventually(
+        lambda: (
+            (p := client.get_all(filters={"user_id": user}))["results"]
+            and p["results"][0]["metadata"] == {"moved": True}
+            and p
+        )
+    )
+    assert [(m["id"], m["memory"]) for m in page["results"]] == [(memory_id, "I live in Porto")]
+    hits = client.search("where do I live", filters={"user_id": user})["results"]
+    assert [h["memory"] for h in hits] == ["I live in Porto"]
+    assert client.delete(memory_id)["message"]
+    with pytest.raises(MemoryNotFoundError):
+        client.get(memory_id)
+    assert [h["event"] for h in client.history(memory_id)] == ["ADD", "UPDATE", "UPDATE", "DELETE"]
+    with pytest.raises(MemoryNotFoundError):
+        client.update(memory_id, text="I live in Faro")
+    assert client.get_all(filters={"user_id": user})["count"] == 0
+
+
+def test_delete_all_and_users(client, acme):
+    ana, ben = "ana-" + uuid.uuid4().hex[:6], "ben-" + uuid.uuid4().hex[:6]
+    client.add("Ana keeps bees", user_id=ana, infer=False)
+    client.add("Ana sells honey", user_id=ana, infer=False)
+    client.add("Ben fixes bikes", user_id=ben, agent_id="mechanic", run_id="visit-1", infer=False)
+    listed(client, 2, user_id=ana)
+    listed(client, 1, user_id=ben)
+    entities = {(e["type"], e["name"]): e for e in client.users()["results"]}
+    assert entities[("user", ana)]["total_memories"] == 2
+    assert entities[("agent", "mechanic")]["total_memories"] == 1
+    assert ("run", "visit-1") in entities
+    by_agent = client.get_all(filters={"agent_id": "mechanic"})["results"]
+    assert [(m["memory"], m["user_id"]) for m in by_agent] == [("Ben fixes bikes", ben)]
+    assert client.delete_all(user_id=ana)["message"]
+    # Forgotten before the answer: no read after it finds Ana.
+    assert client.get_all(filters={"user_id": ana})["count"] == 0
+    assert ("user", ana) not in {(e["type"], e["name"]) for e in client.users()["results"]}
+    client.delete_users(user_id=ben)
+    assert client.get_all(filters={"user_id": ben})["count"] == 0
+
+
+def test_infer_shows_the_facts_synthesis_draws_and_they_change_as_memories(stack, client, user):
+    said = "I work at Initech and my manager is Bill Lumbergh"
+    added = client.add(
+        [{"role": "user", "content": said}, {"role": "assistant", "content": "Got it."}],
+        user_id=user,
+        app_id="crm",
+        metadata={"source": "chat"},
+    )
+    assert added["results"] == [] and added["status"] == "PENDING"  # the facts are to come
+    page = eventually(
+        lambda: (p := client.get_all(filters={"user_id": user}))["count"] and p, timeout=60
+    )
+    memories = page["results"]
+    assert {m["memory"] for m in memories}.isdisjoint({said, "Got it."})
+    assert all(m["user_id"] == user and m["app_id"] == "crm" for m in memories)
+    assert all(m["metadata"] == {"source": "chat"} for m in memories)
+    work = next(m for m in memories if "Initech" in m["memory"])
+    assert client.get(work["id"])["memory"] == work["memory"]
+    hits = client.search("where does the user work", filters={"user_id": user})["results"]
+    assert work["id"] in [h["id"] for h in hits]
+    assert client.get_all(filters={"user_id": user, "app_id": "other"})["count"] == 0
+    assert "Initech" in client.get_summary(filters={"user_id": user})["summary"]
+
+    updated = client.update(work["id"], text="works at Globex")
+    assert updated["id"] == work["id"] and updated["memory"] == "works at Globex"
+    assert client.get(work["id"])["memory"] == "works at Globex"
+    assert client.delete(work["id"])["message"]
+    with pytest.raises(MemoryNotFoundError):
+        client.get(work["id"])
+    assert [(h["event"], h["old_memory"], h["new_memory"]) for h in client.history(work["id"])] == [
+        ("ADD", None, work["memory"]),
+        ("UPDATE", work["memory"], "works at Globex"),
+        ("DELETE", "works at Globex", None),
+    ]
+    left = client.get_all(filters={"user_id": user})["results"]
+    assert work["id"] not in [m["id"] for m in left] and len(left) == len(memories) - 1
+
+
+def test_isolation_between_agent_keys_and_tenants(stack, acme, user):
+    owner = MemoryClient(api_key=acme.agent_key, host=stack.base_url)
+    assert owner.project_id == acme.agent_id
+    [memory] = owner.add("My locker code is 4711", user_id=user, infer=False)["results"]
+    assert memory["agent_id"] == acme.agent_id  # an agent key writes as its agent
+    eventually(lambda: found(owner, memory["id"]))
+    with as_key(stack, acme.master) as admin:
+        second = admin.post("/v1/agents", json={"name": "neighbour"}).json()["id"]
+        key = admin.post("/v1/keys", json={"kind": "agent", "agentId": second}).json()["key"]
+    with stack.client() as api:
+        other = sign_up(api, "mem0-other-" + uuid.uuid4().hex[:6])
+    for stranger_key in (key, other.master):
+        stranger = MemoryClient(api_key=stranger_key, host=stack.base_url)
+        for call in (
+            lambda s: s.get(memory["id"]),
+            lambda s: s.history(memory["id"]),
+            lambda s: s.update(memory["id"], text="0000"),
+            lambda s: s.delete(memory["id"]),
+        ):
+            with pytest.raises(MemoryNotFoundError):
+                call(stranger)
+        assert stranger.get_all(filters={"user_id": user})["count"] == 0
+        assert stranger.search("locker code", filters={"user_id": user})["results"] == []
+        assert user not in str(stranger.users())
+        stranger.delete_all(user_id=user)
+    # An agent key cannot name another agent.
+    with pytest.raises(MemoryNotFoundError):
+        owner.get_all(filters={"user_id": user, "agent_id": second})
+    assert owner.get(memory["id"])["memory"] == "My locker code is 4711"
+
+
+def test_errors_come_in_mem0_shape(stack, client, acme, user):
+    with pytest.raises(ValidationError):
+        client.add([{"role": "user", "content": "   "}], user_id=user)
+    with pytest.raises(ValidationError):
+        client.add("no scope at all")
+    with pytest.raises(ValueError, match="invalid or revoked"):
+        MemoryClient(api_key="mk_nope", host=stack.base_url)
+    token = {"Authorization": f"Token {acme.master}"}
+    with httpx.Client(base_url=stack.base_url, headers=token) as raw:
+        bad = raw.post("/v3/memories/search/", json={"query": "x", "top_k": 0})
+        assert bad.status_code == 400 and "top_k" in bad.json()["detail"]
+        odd = raw.post("/v3/memories/", json={"filters": {"OR": [{"user_id": user}]}})
+        assert odd.status_code == 400 and "OR" in odd.json()["detail"]
+        nothing = raw.get("/v1/summary/")
+        assert nothing.status_code in (404, 405) and "detail" in nothing.json()
+        # Retried with its Idempotency-Key, an add stores its messages once.
+        body = {"messages": "once", "user_id": user, "infer": False}
+        keyed = {"Idempotency-Key": uuid.uuid4().hex}
+        first = raw.post("/v3/memories/add/", json=body, headers=keyed)
+        again = raw.post("/v3/memories/add/", json=body, headers=keyed)
+        assert first.status_code == again.status_code == 200
+        assert first.json()["results"][0]["id"] == again.json()["results"][0]["id"]
+    # The native surface keeps its own paths and shapes (Bearer keys).
+    with as_key(stack, acme.master) as native:
+        missing = native.get(f"/v1/memories/{uuid.uuid4()}")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+def test_each_change_has_its_audit_chain(stack, acme, user):
+    token = {"Authorization": f"Token {acme.master}"}
+    added_in, revised_in = ("mem0-" + uuid.uuid4().hex for _ in range(2))
+    with httpx.Client(base_url=stack.base_url, headers=token, timeout=15) as raw:
+        body = {"messages": "I keep a diary", "user_id": user, "infer": False}
+        added = raw.post("/v3/memories/add/", json=body, headers={"x-correlation-id": added_in})
+        assert added.headers["x-correlation-id"] == added_in
+        memory_id = added.json()["results"][0]["id"]
+        eventually(lambda: raw.get(f"/v1/memories/{memory_id}/").status_code == 200)
+        text = {"text": "I keep two diaries"}
+        changed = raw.put(
+            f"/v1/memories/{memory_id}/", json=text, headers={"x-correlation-id": revised_in}
+        )
+        assert changed.status_code == 200
+
+    def steps(native: httpx.Client, correlation: str) -> dict[str, dict]:
+        found = native.get("/v1/audit/events", params={"correlation_id": correlation}).json()
+        return {e["type"]: e for e in found["events"]}
+
+    with as_key(stack, acme.master) as native:
+        eventually(
+            lambda: (
+                {"http.request", "ingest.memory", "memory.recorded"} <= set(steps(native, added_in))
+            )
+        )
+        revision = eventually(
+            lambda: (
+                {"memory.deleted", "memory.recorded"} <= set(s := steps(native, revised_in)) and s
+            )
+        )
+    deleted = revision["memory.deleted"]["data"]["data"]
+    assert deleted["memory_id"] == memory_id and deleted["replaced_by"] not in (None, memory_id)
+
+
+BAD_INPUT = [
+    ("POST", "/v3/memories/add/", {"messages": [], "user_id": "u"}),
+    (
+        "POST",
+        "/v3/memories/add/",
+        {"messages": [{"role": "user", "content": {"image": 1}}], "user_id": "u"},
+    ),
+    ("POST", "/v3/memories/add/", {"messages": ["x"], "user_id": "u"}),
+    ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u" * 300}),
+    ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "agent_id": "no spaces!"}),
+    ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "infer": "yes"}),
+    ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "metadata": [1]}),
+    ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "metadata": {"mem0": 1}}),
+    ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "timestamp": 1.5}),
+    (
+        "POST",
+        "/v3/memories/add/",
+        {"messages": "x", "user_id": "u", "expiration_date": "2030-01-01"},
+    ),
+    ("POST", "/v3/memories/add/", {"messages": "x\u0000y", "user_id": "u"}),
+    ("POST", "/v3/memories/add/", [1, 2]),
+    ("POST", "/v3/memories/", {"filters": {"app_id": "a"}}),
+    ("POST", "/v3/memories/", {"filters": {"AND": ["x"]}}),
+    ("POST", "/v3/memories/?page=0", {"filters": {"user_id": "u"}}),
+    ("POST", "/v3/memories/?page_size=x", {"filters": {"user_id": "u"}}),
+    ("POST", "/v3/memories/search/", {"query": "", "filters": {"user_id": "u"}}),
+    ("POST", "/v3/memories/search/", {"query": "x", "filters": {"user_id": "u"}, "top_k": True}),
+    ("POST", "/v3/memories/search/", {"query": "x", "filters": {"user_id": "u"}, "threshold": 2}),
+    ("POST", "/v3/memories/search/", {"query": "x" * 5000, "filters": {"user_id": "u"}}),
+    ("PUT", f"/v1/memories/{uuid.uuid4()}/", {}),
+    ("PUT", f"/v1/memories/{uuid.uuid4()}/", {"text": 5}),
+    ("DELETE", "/v1/memories/", None),
+    ("DELETE", "/v2/entities/app/x/", None),
+    ("POST", "/v1/summary/", {"filters": {"agent_id": "a"}}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), BAD_INPUT, ids=lambda v: str(v)[:40])
+def test_bad_input_is_a_400_in_mem0_shape(stack, acme, method, path, body):
+    token = {"Authorization": f"Token {acme.master}"}
+    with httpx.Client(base_url=stack.base_url, headers=token, timeout=15) as raw:
+        answer = raw.request(method, path, json=body)
+    assert answer.status_code == 400, answer.text
+    assert isinstance(answer.json()["detail"], str) and answer.json()["detail"]
+
+
+def test_a_memory_stored_natively_shows_its_user_and_session_before_and_after_an_update(
+    stack, client, acme, user
+):
+    with as_key(stack, acme.master) as native:
+        sent = native.post(
+            "/v1/ingest", json={"userId": user, "content": "I like jazz", "sessionId": "s-9"}
+        )
+    memory_id = sent.json()["id"]
+    got = eventually(lambda: found(client, memory_id))
+    assert (got["user_id"], got["agent_id"], got["run_id"]) == (user, None, "s-9")
+    changed = client.update(memory_id, text="I like bebop")
+    assert (changed["user_id"], changed["run_id"]) == (user, "s-9")
+    again = client.get(memory_id)
+    assert (again["memory"], again["user_id"], again["run_id"]) == ("I like bebop", user, "s-9")
+
+
+def test_reset_deletes_every_user_agent_and_run(stack):
+    with stack.client() as api:
+        own = sign_up(api, "mem0-reset-" + uuid.uuid4().hex[:6])
+    fresh = MemoryClient(api_key=own.master, host=stack.base_url)
+    fresh.add("Cara paints", user_id="cara", run_id="r-1", infer=False)
+    fresh.add("The bot keeps notes", agent_id="notes-bot", infer=False)
+    eventually(lambda: len(fresh.users()["results"]) == 4)  # cara, r-1, notes-bot as user and agent
+    assert fresh.reset()["message"]
+    assert fresh.users()["results"] == []
+    assert fresh.get_all(filters={"user_id": "cara"})["count"] == 0

@@ -1,0 +1,121 @@
+"""Revising a memory against a real log: versions linked in order, one winner of a race,
+another agent's memory not found, a forgotten subject's versions unreadable."""
+
+import asyncio
+
+from mnemo.contracts import (
+    IngestMemory,
+    MemoryRecorded,
+    MemoryVersions,
+    MemoryVersionsQuery,
+    NewEvent,
+    QueryError,
+    RevisedMemory,
+    ReviseMemory,
+    new_id,
+    utcnow,
+)
+from mnemo.eventlog import EventStore
+from mnemo.ingest.handlers import memory_stream
+from mnemo.ingest.revisions import MemoryRevisions
+
+TENANT = "acme"
+
+
+async def recorded(store: EventStore, content: str, agent_id: str | None = "a1") -> str:
+    memory_id = new_id()
+    event = NewEvent(
+        event_id=new_id(),
+        tenant_id=TENANT,
+        occurred_at=utcnow(),
+        correlation_id=new_id(),
+        causation_id=new_id(),
+        actor="test",
+        service="test",
+        data=MemoryRecorded(
+            memory_id=memory_id, user_id="alice", content=content, agent_id=agent_id
+        ),
+    )
+    await store.append(memory_stream(TENANT, memory_id), [event])
+    return memory_id
+
+
+def revise(memory_id: str, content: str, agent_id: str | None = None) -> ReviseMemory:
+    revision = IngestMemory(
+        command_id=new_id(),
+        tenant_id=TENANT,
+        issued_at=utcnow(),
+        actor="key:k1",
+        memory_id=new_id(),
+        # Whatever the command names, the version stays where the first one was.
+        user_id="mallory",
+        content=content,
+    )
+    return ReviseMemory(
+        tenant_id=TENANT, memory_id=memory_id, revision=revision, actor="key:k1", agent_id=agent_id
+    )
+
+
+async def versions(revisions: MemoryRevisions, memory_id: str, agent_id: str | None = None):
+    return await revisions.versions(
+        MemoryVersionsQuery(tenant_id=TENANT, memory_id=memory_id, agent_id=agent_id)
+    )
+
+
+async def test_versions_follow_the_revisions_in_order(log_pool):
+    store = EventStore(log_pool)
+    revisions = MemoryRevisions(store, lambda _text: [])
+    first = await recorded(store, "I live in Lisbon")
+    second = await revisions.revise(revise(first, "I live in Porto"))
+    assert isinstance(second, RevisedMemory) and second.replaced == first
+    third = await revisions.revise(revise(second.memory_id, "I live in Faro", agent_id="a1"))
+    assert isinstance(third, RevisedMemory)
+    found = await versions(revisions, first)
+    assert isinstance(found, MemoryVersions)
+    assert [v.content for v in found.versions] == [
+        "I live in Lisbon",
+        "I live in Porto",
+        "I live in Faro",
+    ]
+    assert [v.replaced_by for v in found.versions] == [second.memory_id, third.memory_id, None]
+    assert {v.user_id for v in found.versions} == {"alice"}
+    assert {v.agent_id for v in found.versions} == {"a1"}
+    assert found.versions[1].recorded_by == "key:k1" and found.versions[-1].deleted_at is None
+    # From a later version on, the chain is the rest of it.
+    later = await versions(revisions, second.memory_id)
+    assert isinstance(later, MemoryVersions) and len(later.versions) == 2
+    # A retried revision (the same command) is answered as it was, and stores nothing new.
+    again = await revisions.revise(revise_again := revise(third.memory_id, "I live in Beja"))
+    assert isinstance(again, RevisedMemory)
+    assert await revisions.revise(revise_again) == again
+    assert len((await versions(revisions, first)).versions) == 4  # type: ignore[union-attr]
+    # A replaced version is not revised again: the current one is.
+    stale = await revisions.revise(revise(first, "I live in Braga"))
+    assert isinstance(stale, QueryError) and stale.code == "conflict"
+
+
+async def test_of_two_revisions_of_one_version_one_wins(log_pool):
+    store = EventStore(log_pool)
+    revisions = MemoryRevisions(store, lambda _text: [])
+    first = await recorded(store, "I drink tea")
+    answers = await asyncio.gather(
+        revisions.revise(revise(first, "I drink coffee")),
+        revisions.revise(revise(first, "I drink water")),
+    )
+    assert sorted(type(a).__name__ for a in answers) == ["QueryError", "RevisedMemory"]
+    found = await versions(revisions, first)
+    assert isinstance(found, MemoryVersions) and len(found.versions) == 2
+    [won] = [a for a in answers if isinstance(a, RevisedMemory)]
+    assert found.versions[1].memory_id == won.memory_id
+
+
+async def test_another_agents_memory_and_a_forgotten_subjects_are_not_found(log_pool):
+    store = EventStore(log_pool)
+    revisions = MemoryRevisions(store, lambda _text: [])
+    first = await recorded(store, "my locker code is 4711")
+    refused = await revisions.revise(revise(first, "0000", agent_id="a2"))
+    assert isinstance(refused, QueryError) and refused.code == "not_found"
+    assert isinstance(await versions(revisions, first, agent_id="a2"), QueryError)
+    await store.forget_subject(TENANT, "alice")
+    gone = await versions(revisions, first)
+    assert isinstance(gone, QueryError) and gone.code == "not_found"

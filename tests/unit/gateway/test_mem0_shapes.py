@@ -1,0 +1,70 @@
+"""The Mem0 surface's filters, error shape, and how its requests are told apart."""
+
+import asyncio
+
+import msgspec
+import pytest
+
+from mnemo.gateway.compat.mem0 import Mem0Paths
+from mnemo.gateway.compat.mem0_shapes import MEM0_KEY, Scope, mem0_refusal, scope_of
+from mnemo.gateway.problems import Problem
+
+
+def test_flat_and_and_filters_name_the_same_scope():
+    flat = scope_of({}, {"user_id": "alice", "run_id": "r1"})
+    anded = scope_of({}, {"AND": [{"user_id": "alice"}, {"run_id": "r1"}]})
+    assert flat == anded == Scope(user_id="alice", run_id="r1")
+    # Top-level ids (the older clients' way) count too; "*" is any.
+    assert scope_of({"agent_id": "a"}, {"user_id": "*"}) == Scope(agent_id="a")
+
+
+def test_what_mnemo_cannot_query_is_matched_on_the_metadata():
+    scope = scope_of({}, {"user_id": "u", "app_id": "crm", "metadata": {"k": "v"}})
+    assert scope.post_filtered
+    assert scope.matches({"k": "v", MEM0_KEY: {"app_id": "crm"}})
+    assert not scope.matches({"k": "v", MEM0_KEY: {"app_id": "other"}})
+    assert not scope.matches({"k": "w", MEM0_KEY: {"app_id": "crm"}})
+
+
+@pytest.mark.parametrize(
+    ("filters", "field"),
+    [
+        ({"OR": [{"user_id": "u"}]}, "filters"),
+        ({"created_at": {"gte": "2024-01-01"}}, "filters.created_at"),
+        ({"user_id": 7}, "user_id"),
+        ({"user_id": "x" * 257}, "user_id"),
+        ("alice", "filters"),
+    ],
+)
+def test_a_filter_mnemo_does_not_keep_is_refused_naming_it(filters, field):
+    with pytest.raises(Problem) as refused:
+        scope_of({}, filters)
+    assert refused.value.status == 400 and refused.value.details["field"] == field
+
+
+def test_errors_are_detail_objects_and_bad_input_is_400():
+    answer = mem0_refusal(Problem(422, "INVALID_REQUEST", "must be 1-50", field="top_k"))
+    assert answer.status_code == 400
+    body = msgspec.json.decode(answer.content)
+    assert body == {"detail": "top_k: must be 1-50", "code": "INVALID_REQUEST", "field": "top_k"}
+
+
+def _seen_path(path: str, authorization: bytes | None) -> str:
+    seen: list[str] = []
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        seen.append(scope["path"])
+        assert scope["raw_path"].decode() == scope["path"]
+
+    headers = [(b"authorization", authorization)] if authorization else []
+    scope = {"type": "http", "path": path, "raw_path": path.encode(), "headers": headers}
+    asyncio.run(Mem0Paths(app)(scope, None, None))  # type: ignore[arg-type]
+    return seen[0]
+
+
+def test_a_token_key_goes_to_the_mem0_surface_and_a_bearer_key_stays_native():
+    assert _seen_path("/v1/memories/m1/", b"Token mk_x") == "/mem0/v1/memories/m1/"
+    assert _seen_path("/v1/memories/m1/", b"token mk_x") == "/mem0/v1/memories/m1/"
+    assert _seen_path("/v1/memories/m1", b"Bearer mk_x") == "/v1/memories/m1"
+    assert _seen_path("/v1/memories/m1", None) == "/v1/memories/m1"
+    assert _seen_path("/mem0/v1/ping/", b"Token mk_x") == "/mem0/v1/ping/"
