@@ -6,7 +6,9 @@ import json
 
 import pytest
 
+from mnemo.contracts import ENTITY_TYPES
 from mnemo.settings import SettingsError, load_settings
+from mnemo.synthesis.attributes import ATTRIBUTES
 from mnemo.synthesis.llm import SCHEMA, InvalidAnswer, parse
 from mnemo.synthesis.settings import SynthesisSettings
 
@@ -124,6 +126,19 @@ def test_the_schema_sent_requires_facts_with_quotes():
     assert {"attribute", "value", "statement", "confidence", "quote"} <= set(
         fact_schema["required"]
     )
+
+
+def test_the_schema_sent_names_the_only_attributes_and_types_parse_takes():
+    """A server that makes the schema a grammar cannot let the model write an attribute of
+    its own (the real 1.5B model wrote "hobby" and lost whole answers to it): every enum
+    value is one parse accepts, and nothing parse accepts is missing from it."""
+    defs = SCHEMA["$defs"]
+    assert set(defs["_Fact"]["properties"]["attribute"]["enum"]) == set(ATTRIBUTES)
+    assert set(defs["_Negation"]["properties"]["attribute"]["enum"]) == {*ATTRIBUTES, None}
+    assert defs["_Mention"]["properties"]["type"]["enum"] == list(ENTITY_TYPES)
+    for attribute in ATTRIBUTES:
+        [found] = parse(answer(facts=[fact(attribute=attribute)]), MEMORY).facts
+        assert found.attribute == attribute
 
 
 BASE = {"MNEMO_NATS_URL": "nats://x", "MNEMO_DATABASE_URL": "postgresql://x"}

@@ -74,6 +74,13 @@ def _schema() -> dict[str, Any]:
     # The answer's object at the root (servers want "type": "object" there), parts in $defs.
     _, parts = msgspec.json.schema_components([LLMAnswer], ref_template="#/$defs/{name}")
     root = parts.pop("LLMAnswer")
+    # The closed lists as enums: a server that turns the schema into a grammar (llama.cpp,
+    # vLLM) then cannot write an attribute or a type of the model's own (a small model
+    # did: "hobby", "relationship"), which used to cost the whole answer.
+    attributes = sorted(ATTRIBUTES)
+    parts["_Fact"]["properties"]["attribute"] = {"enum": attributes}
+    parts["_Negation"]["properties"]["attribute"] = {"enum": [*attributes, None]}
+    parts["_Mention"]["properties"]["type"] = {"enum": list(ENTITY_TYPES)}
     return {**root, "$defs": parts}
 
 
