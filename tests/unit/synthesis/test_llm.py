@@ -137,7 +137,8 @@ def test_the_schema_sent_names_the_only_attributes_and_types_parse_takes():
     assert set(defs["_Negation"]["properties"]["attribute"]["enum"]) == {*ATTRIBUTES, None}
     assert defs["_Mention"]["properties"]["type"]["enum"] == list(ENTITY_TYPES)
     for attribute in ATTRIBUTES:
-        [found] = parse(answer(facts=[fact(attribute=attribute)]), MEMORY).facts
+        said = "My name is Stripe." if attribute == "name" else MEMORY
+        [found] = parse(answer(facts=[fact(attribute=attribute, quote="Stripe")]), said).facts
         assert found.attribute == attribute
 
 
@@ -162,3 +163,72 @@ def test_bad_llm_settings_stop_the_service_naming_the_variable(env, named):
 def test_without_a_url_there_is_no_llm():
     settings = load_settings(SynthesisSettings, BASE)
     assert settings.llm_url is None and settings.llm_tenant_budget == 1000
+
+
+# What Qwen2.5-Coder-1.5B answered for the first turns of LoCoMo's conv-26 (before the
+# prompt named the person addressed): the listener's name as the speaker's name, and
+# as someone the speaker mentioned.
+GREETING = "Hey Mel! Good to see you! How have you been?"
+GREETING_ANSWER = json.dumps(
+    {
+        "facts": [
+            {
+                "attribute": "name",
+                "value": "Mel",
+                "statement": "Hey Mel! Good to see you! How have you been? ",
+                "confidence": 1.0,
+                "quote": "Hey Mel! Good to see you! How have you been? ",
+            }
+        ],
+        "negations": [],
+        "mentions": [
+            {
+                "name": "Mel",
+                "type": "person",
+                "relationship": "friend",
+                "confidence": 1.0,
+                "quote": "Hey Mel! Good to see you! How have you been? ",
+            }
+        ],
+    }
+)
+
+
+def test_the_person_addressed_is_neither_the_speakers_name_nor_a_mention():
+    found = parse(GREETING_ANSWER, GREETING)
+    assert found.facts == [] and found.mentions == []
+
+
+@pytest.mark.parametrize(
+    ("content", "value", "kept"),
+    [
+        ("Hey Caroline! I'm swamped with the kids & work.", "Caroline", False),
+        ("Thanks, Caroline. I'm fine.", "Caroline", False),
+        ("Caroline, my name is Melanie by the way.", "Caroline", False),
+        ("Caroline, my name is Melanie by the way.", "Melanie", True),
+        ("Hi! I'm Melanie, nice to meet you.", "Melanie", True),
+        ("My sister Melanie lives in Paris.", "Melanie", False),
+    ],
+)
+def test_a_name_is_the_speakers_only_where_the_message_gives_it_as_theirs(content, value, kept):
+    quote = value
+    text = answer(facts=[fact(attribute="name", value=value, statement=f"Is {value}", quote=quote)])
+    assert [f.value for f in parse(text, content).facts] == ([value] if kept else [])
+
+
+def test_a_question_is_no_fact_but_the_rest_of_the_answer_stands():
+    content = "I work at Stripe. Do you like Berlin?"
+    text = answer(
+        facts=[
+            fact(),
+            fact(attribute="preference", value="Berlin", statement="Likes Berlin?", quote="Berlin"),
+        ]
+    )
+    assert [f.value for f in parse(text, content).facts] == ["Stripe"]
+
+
+def test_a_mention_said_to_the_speaker_is_kept_when_not_addressed():
+    content = "Hey Mel! My friend Ana got me into pottery."
+    ana = {"name": "Ana", "type": "person", "relationship": "friend", "confidence": 0.9,
+           "quote": "My friend Ana"}  # fmt: skip
+    assert [m.name for m in parse(answer(mentions=[ana]), content).mentions] == ["Ana"]
