@@ -71,6 +71,11 @@ class LLMAnswer(msgspec.Struct, forbid_unknown_fields=False):
     mentions: list[_Mention] = []
 
 
+MOST_FACTS = 6
+# Tokens an extraction may take: the longest answer the schema allows, about.
+ANSWER_TOKENS = 768
+
+
 def _schema() -> dict[str, Any]:
     # The answer's object at the root (servers want "type": "object" there), parts in $defs.
     _, parts = msgspec.json.schema_components([LLMAnswer], ref_template="#/$defs/{name}")
@@ -82,6 +87,10 @@ def _schema() -> dict[str, Any]:
     parts["_Fact"]["properties"]["attribute"] = {"enum": attributes}
     parts["_Negation"]["properties"]["attribute"] = {"enum": [*attributes, None]}
     parts["_Mention"]["properties"]["type"] = {"enum": list(ENTITY_TYPES)}
+    # Bounded lists: a small model can loop ("feeling: good", "feeling: well", "feeling:
+    # happy", ...) until its answer is cut off and lost; one message says a few things.
+    for name, most in (("facts", MOST_FACTS), ("negations", 3), ("mentions", MOST_FACTS)):
+        root["properties"][name]["maxItems"] = most
     return {**root, "$defs": parts}
 
 
@@ -212,7 +221,9 @@ class LLMExtractor:
             raise LLMUnavailable(f"HTTP {response.status_code}")
 
     async def _ask(self, content: str) -> str:
-        return await self.chat_json(PROMPT, content, "mnemo_extraction", SCHEMA)
+        return await self.chat_json(
+            PROMPT, content, "mnemo_extraction", SCHEMA, max_tokens=ANSWER_TOKENS
+        )
 
     async def answer(
         self, tenant_id: str, question: str, passages: list[str]
@@ -240,9 +251,17 @@ class LLMExtractor:
             raise InvalidAnswer("used names a passage that was not given")
         return found.answer.strip(), found.confidence, sorted(set(found.used))
 
-    async def chat_json(self, system: str, user: str, name: str, schema: dict[str, Any]) -> str:
+    async def chat_json(
+        self,
+        system: str,
+        user: str,
+        name: str,
+        schema: dict[str, Any],
+        *,
+        max_tokens: int | None = None,
+    ) -> str:
         """One chat completion with JSON-schema output; transient failures retried."""
-        body = {
+        body: dict[str, Any] = {
             "model": self._model,
             "temperature": 0,
             "messages": [
@@ -254,6 +273,8 @@ class LLMExtractor:
                 "json_schema": {"name": name, "schema": schema},
             },
         }
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),
             wait=wait_exponential(multiplier=self._backoff, max=10),
@@ -326,7 +347,7 @@ def parse(text: str, content: str) -> Extraction:
             raise InvalidAnswer(f"{at}.attribute is not a known attribute")
         value, statement = _text(f.value, f"{at}.value", 120), _text(f.statement, at, 200)
         span = _span(content, f.quote, value, at)
-        if not about_speaker(f.attribute, value, statement, content):
+        if not about_speaker(f.attribute, value, statement, content[span[0] : span[1]], content):
             continue
         out.facts.append(Finding(f.attribute, value, statement, _conf(f.confidence, at), span))
     for i, n in enumerate(answer.negations):
@@ -352,6 +373,8 @@ def parse(text: str, content: str) -> Extraction:
 _GREETING = r"(?:hey|hi|hiya|hello|yo|thanks|thank you|dear|bye|congrats|congratulations|wow|oh)"
 # Where a message gives its speaker's own name.
 _OWN_NAME = r"(?:my name is|my name's|i'm|i am|call me|this is)"
+_LISTENER = re.compile(r"\b(?:you|your|yours|you're|you've|you'll)\b", re.I)
+_SELF = re.compile(r"\b(?:i|i'm|i've|i'll|i'd|me|my|mine|myself|we|we're|our|us)\b", re.I)
 
 
 def addressed(name: str, content: str) -> bool:
@@ -364,11 +387,14 @@ def addressed(name: str, content: str) -> bool:
     )
 
 
-def about_speaker(attribute: str, value: str, statement: str, content: str) -> bool:
+def about_speaker(attribute: str, value: str, statement: str, quote: str, content: str) -> bool:
     """What the model's fact must be to describe the speaker, whatever it was told: no
-    question, and a name only where the message gives it as the speaker's own."""
+    question, not words about the listener alone, and a name only where the message
+    gives it as the speaker's own."""
     if statement.rstrip().endswith("?"):
         return False
+    if _LISTENER.search(quote) and not _SELF.search(quote):
+        return False  # "Good to see you!": about the one spoken to
     if attribute == "name":
         own = rf"\b{_OWN_NAME}\s+{re.escape(value)}\b"
         return bool(re.search(own, content, re.I)) and not addressed(value, content)
