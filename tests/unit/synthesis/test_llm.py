@@ -232,3 +232,20 @@ def test_a_mention_said_to_the_speaker_is_kept_when_not_addressed():
     ana = {"name": "Ana", "type": "person", "relationship": "friend", "confidence": 0.9,
            "quote": "My friend Ana"}  # fmt: skip
     assert [m.name for m in parse(answer(mentions=[ana]), content).mentions] == ["Ana"]
+
+
+def test_words_about_the_listener_alone_are_no_fact_about_the_speaker():
+    """The model's reading of a greeting: feelings quoted from "Good to see you!"."""
+    looped = [
+        fact(attribute="feeling", value=v, statement="Good to see you!", quote="Good to see you!")
+        for v in ("good", "well", "happy")
+    ]
+    assert parse(answer(facts=looped), GREETING).facts == []
+    mine = "Good to see you! I'm so happy with my new job."
+    happy = fact(attribute="feeling", value="happy", statement="Is happy", quote="I'm so happy")
+    assert [f.value for f in parse(answer(facts=[happy]), mine).facts] == ["happy"]
+
+
+def test_the_schema_bounds_every_list_so_a_looping_model_stops():
+    for name in ("facts", "negations", "mentions"):
+        assert 1 <= SCHEMA["properties"][name]["maxItems"] <= 6
