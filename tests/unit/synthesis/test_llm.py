@@ -241,6 +241,17 @@ def test_words_about_the_listener_alone_are_no_fact_about_the_speaker():
         for v in ("good", "well", "happy")
     ]
     assert parse(answer(facts=looped), GREETING).facts == []
+    # Seen in bench-facts (conv-26, after the greeting was fixed): praise of the listener.
+    praise = "Wow, Caroline! Painting looks like a great outlet for expressing yourself."
+    outlet = fact(attribute="preference", value="painting", statement="Likes painting",
+                  quote="Painting looks like a great outlet for expressing yourself")  # fmt: skip
+    assert parse(answer(facts=[outlet]), praise).facts == []
+    # ... and a quote cut short of the word that says whom it is about.
+    guts = fact(attribute="possession", value="guts", statement="Got guts", quote="got guts")
+    said = "That's really cool. You've got guts. I got a cat."
+    assert parse(answer(facts=[guts]), said).facts == []
+    cat = fact(attribute="possession", value="a cat", statement="Has a cat", quote="got a cat")
+    assert [f.value for f in parse(answer(facts=[cat]), said).facts] == ["a cat"]
     mine = "Good to see you! I'm so happy with my new job."
     happy = fact(attribute="feeling", value="happy", statement="Is happy", quote="I'm so happy")
     assert [f.value for f in parse(answer(facts=[happy]), mine).facts] == ["happy"]

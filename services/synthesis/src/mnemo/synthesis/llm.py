@@ -347,7 +347,7 @@ def parse(text: str, content: str) -> Extraction:
             raise InvalidAnswer(f"{at}.attribute is not a known attribute")
         value, statement = _text(f.value, f"{at}.value", 120), _text(f.statement, at, 200)
         span = _span(content, f.quote, value, at)
-        if not about_speaker(f.attribute, value, statement, content[span[0] : span[1]], content):
+        if not about_speaker(f.attribute, value, statement, _sentence(content, span), content):
             continue
         out.facts.append(Finding(f.attribute, value, statement, _conf(f.confidence, at), span))
     for i, n in enumerate(answer.negations):
@@ -373,7 +373,7 @@ def parse(text: str, content: str) -> Extraction:
 _GREETING = r"(?:hey|hi|hiya|hello|yo|thanks|thank you|dear|bye|congrats|congratulations|wow|oh)"
 # Where a message gives its speaker's own name.
 _OWN_NAME = r"(?:my name is|my name's|i'm|i am|call me|this is)"
-_LISTENER = re.compile(r"\b(?:you|your|yours|you're|you've|you'll)\b", re.I)
+_LISTENER = re.compile(r"\b(?:you|your|yours|yourself|you're|you've|you'll)\b", re.I)
 _SELF = re.compile(r"\b(?:i|i'm|i've|i'll|i'd|me|my|mine|myself|we|we're|our|us)\b", re.I)
 
 
@@ -399,6 +399,13 @@ def about_speaker(attribute: str, value: str, statement: str, quote: str, conten
         own = rf"\b{_OWN_NAME}\s+{re.escape(value)}\b"
         return bool(re.search(own, content, re.I)) and not addressed(value, content)
     return True
+
+
+def _sentence(content: str, span: tuple[int, int]) -> str:
+    """The sentence(s) a quote is in: the model quotes "got guts" of "You've got guts."."""
+    start = max(content.rfind(end, 0, span[0]) for end in ".!?\n") + 1
+    ends = [i for end in ".!?\n" if (i := content.find(end, span[1])) >= 0]
+    return content[start : min(ends) + 1 if ends else len(content)]
 
 
 def _text(value: str, at: str, longest: int) -> str:
