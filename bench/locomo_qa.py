@@ -218,7 +218,7 @@ async def run(args: argparse.Namespace, base: str, key: str, dsn: str | None, mo
             # In phases, not question by question: the model server keeps one prompt
             # cached, so the full-context answers come one after another (the whole
             # conversation is read once), and every answer before any judging.
-            for row in rows:
+            for row in rows if args.mnemo else []:
                 began = time.perf_counter()
                 body = {"userId": users[conv.sample_id], "question": row["question"], "limit": 10}
                 reply = (await call(client, "POST", "/v1/answer", json=body)).json()
@@ -240,14 +240,15 @@ async def run(args: argparse.Namespace, base: str, key: str, dsn: str | None, mo
                     print(f"  full context: {row['question']!r}: {row['full_context']!r}",
                           flush=True)  # fmt: skip
             for row in rows:
-                row["mnemo_correct"] = judge.judge(row["question"], row["gold"], row["mnemo"])
-                mnemo.add(row["category"], row["mnemo_correct"], f1(row["mnemo"], row["gold"]))
+                if args.mnemo:
+                    row["mnemo_correct"] = judge.judge(row["question"], row["gold"], row["mnemo"])
+                    mnemo.add(row["category"], row["mnemo_correct"], f1(row["mnemo"], row["gold"]))
                 if args.full_context:
                     ok = judge.judge(row["question"], row["gold"], row["full_context"])
                     full.add(row["category"], ok, f1(row["full_context"], row["gold"]))
                     row["full_context_correct"] = ok
                 per_qa.append(row)
-    rows = {"Mnemo (/v1/answer, 10 memories)": mnemo.table()}
+    rows = {"Mnemo (/v1/answer, 10 memories)": mnemo.table()} if args.mnemo else {}
     if args.full_context:
         rows["full context (same model)"] = full.table()
     return {
@@ -280,6 +281,9 @@ def main() -> None:
     parser.add_argument("--conversations", default="conv-26")
     parser.add_argument("--questions", type=int, default=5, help="per category (1-4)")
     parser.add_argument("--no-full-context", dest="full_context", action="store_false")
+    parser.add_argument(
+        "--no-mnemo", dest="mnemo", action="store_false", help="the full-context row only"
+    )
     parser.add_argument("--llm-url")
     parser.add_argument("--llm-model", default="")
     parser.add_argument("--llm-key")
