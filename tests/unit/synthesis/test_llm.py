@@ -130,7 +130,7 @@ def test_the_schema_sent_requires_facts_with_quotes():
 
 def test_the_schema_sent_names_the_only_attributes_and_types_parse_takes():
     """A server that makes the schema a grammar cannot let the model write an attribute of
-    its own (the real 1.5B model wrote "hobby" and lost whole answers to it): every enum
+    its own (the real 1.5B model did, and lost whole answers to it): every enum
     value is one parse accepts, and nothing parse accepts is missing from it."""
     defs = SCHEMA["$defs"]
     assert set(defs["_Fact"]["properties"]["attribute"]["enum"]) == set(ATTRIBUTES)

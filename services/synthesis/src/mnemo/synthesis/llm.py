@@ -81,8 +81,8 @@ def _schema() -> dict[str, Any]:
     _, parts = msgspec.json.schema_components([LLMAnswer], ref_template="#/$defs/{name}")
     root = parts.pop("LLMAnswer")
     # The closed lists as enums: a server that turns the schema into a grammar (llama.cpp,
-    # vLLM) then cannot write an attribute or a type of the model's own (a small model
-    # did: "hobby", "relationship"), which used to cost the whole answer.
+    # vLLM) then cannot write an attribute or a type of the model's own (the 1.5B model
+    # did, and most of its answers were refused for it).
     attributes = sorted(ATTRIBUTES)
     parts["_Fact"]["properties"]["attribute"] = {"enum": attributes}
     parts["_Negation"]["properties"]["attribute"] = {"enum": [*attributes, None]}
