@@ -92,7 +92,9 @@ class Model:
         root = url.rstrip("/").removesuffix("/v1")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.model = model
-        self.client = httpx.Client(base_url=root, headers=headers, timeout=900)
+        # A full-context question first reads the whole conversation: ~20 minutes for
+        # conv-26's 20k tokens on 2 cores (the first run timed out at 15).
+        self.client = httpx.Client(base_url=root, headers=headers, timeout=3600)
 
     def chat(self, system: str, user: str, schema: dict[str, Any] | None = None) -> str:
         body: dict[str, Any] = {
