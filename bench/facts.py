@@ -229,6 +229,7 @@ async def run(args: argparse.Namespace, base: str, key: str) -> dict[str, Any]:
         done = await wait_synthesized(client, want, args.extractor == "llm", args.timeout)
         seconds = time.perf_counter() - start
         rows: dict[str, dict[str, Any]] = {}
+        model_rows: dict[str, dict[str, Any]] = {}
         pairs: list[tuple[float, str, str]] = []
         for sample in samples:
             conv = parse_conversation(sample)
@@ -237,26 +238,13 @@ async def run(args: argparse.Namespace, base: str, key: str) -> dict[str, Any]:
             rows[sample["sample_id"]] = score(
                 conv, gold, got, embedder.embed, args.threshold, pairs
             )
-    overall: dict[str, Any] = {}
-    n_gold = sum(r["observations"] for r in rows.values())
-    n_facts = sum(r["facts"] for r in rows.values())
-    n_attr = sum(r["attributed_facts"] for r in rows.values())
-    n_names = sum(r["entity_names"] for r in rows.values())
-    overall = {
-        "observations": n_gold,
-        "facts": n_facts,
-        "recall": sum(r["recall"] * r["observations"] for r in rows.values()) / max(1, n_gold),
-        "precision": sum(r["precision"] * r["facts"] for r in rows.values()) / max(1, n_facts),
-        "attribution": (
-            sum((r["attribution"] or 0) * r["attributed_facts"] for r in rows.values()) / n_attr
-            if n_attr
-            else None
-        ),
-        "attributed_facts": n_attr,
-        "entity_names": n_names,
-        "entity_recall": sum(r["entity_recall"] * r["entity_names"] for r in rows.values())
-        / max(1, n_names),
-    }
+            if args.extractor == "llm":
+                # The model's own facts: those it stated first (a rule fact it only said
+                # again keeps the rules' name, so this row is a lower bound of its recall).
+                own = {**got, "facts": [f for f in got["facts"] if _by_model(f)]}
+                model_rows[sample["sample_id"]] = score(
+                    conv, gold, own, embedder.embed, args.threshold, []
+                )
     memories = sum(want.values())
     return {
         "started_at": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
@@ -272,8 +260,37 @@ async def run(args: argparse.Namespace, base: str, key: str) -> dict[str, Any]:
         "seconds": round(seconds, 1),
         "ms_per_memory": round(1000 * seconds / max(1, memories), 1),
         "rows": rows,
-        "overall": overall,
+        "overall": total(rows),
+        "model_rows": model_rows,
+        "model_overall": total(model_rows) if model_rows else None,
         "pairs": sorted(pairs, reverse=True),
+    }
+
+
+def _by_model(fact: dict[str, Any]) -> bool:
+    return str(fact.get("extractor") or "").startswith("llm:")
+
+
+def total(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The rows summed: rates weighted by what each is a share of."""
+    n_gold = sum(r["observations"] for r in rows.values())
+    n_facts = sum(r["facts"] for r in rows.values())
+    n_attr = sum(r["attributed_facts"] for r in rows.values())
+    n_names = sum(r["entity_names"] for r in rows.values())
+    return {
+        "observations": n_gold,
+        "facts": n_facts,
+        "recall": sum(r["recall"] * r["observations"] for r in rows.values()) / max(1, n_gold),
+        "precision": sum(r["precision"] * r["facts"] for r in rows.values()) / max(1, n_facts),
+        "attribution": (
+            sum((r["attribution"] or 0) * r["attributed_facts"] for r in rows.values()) / n_attr
+            if n_attr
+            else None
+        ),
+        "attributed_facts": n_attr,
+        "entity_names": n_names,
+        "entity_recall": sum(r["entity_recall"] * r["entity_names"] for r in rows.values())
+        / max(1, n_names),
     }
 
 
@@ -336,6 +353,11 @@ def main() -> None:
     for name, r in result["rows"].items():
         print(row(name, r))
     print(row("overall", result["overall"]))
+    if result["model_overall"] is not None:
+        print("\nthe model's own facts (extractor llm:*, not the rules' facts it said again):")
+        for name, r in result["model_rows"].items():
+            print(row(name, r))
+        print(row("overall", result["model_overall"]))
     print(f"written to {out}", file=sys.stderr)
 
 

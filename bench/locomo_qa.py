@@ -49,6 +49,9 @@ RESULTS = ROOT / "bench" / "results"
 ASKED = (1, 2, 3, 4)
 # Full context: a LoCoMo conversation is 15-25k tokens; the model takes 32k.
 FULL_CONTEXT_TOKENS = 32768
+# What the full-context prompt leaves of the model's context for the instructions, the
+# question, the chat template and the answer (64 tokens at most).
+CONTEXT_ROOM = 512
 
 JUDGE_PROMPT = """Your task is to label an answer to a question as CORRECT or WRONG. You get
 a question, a gold (ground truth) answer, and a generated answer. Be generous: if the
@@ -89,7 +92,9 @@ class Model:
         root = url.rstrip("/").removesuffix("/v1")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.model = model
-        self.client = httpx.Client(base_url=root, headers=headers, timeout=900)
+        # A full-context question first reads the whole conversation: ~20 minutes for
+        # conv-26's 20k tokens on 2 cores (the first run timed out at 15).
+        self.client = httpx.Client(base_url=root, headers=headers, timeout=3600)
 
     def chat(self, system: str, user: str, schema: dict[str, Any] | None = None) -> str:
         body: dict[str, Any] = {
@@ -108,6 +113,14 @@ class Model:
         response.raise_for_status()
         return str(response.json()["choices"][0]["message"]["content"])
 
+    def tokens(self, text: str) -> int:
+        """How many tokens `text` is for this model: llama-server's /tokenize, or (a
+        server without it) a cautious 3 characters a token."""
+        response = self.client.post("/tokenize", json={"content": text})
+        if response.status_code != 200:
+            return len(text) // 3 + 1
+        return len(response.json()["tokens"])
+
     def judge(self, question: str, gold: str, answer: str) -> bool:
         text = self.chat(
             JUDGE_PROMPT,
@@ -120,8 +133,17 @@ class Model:
             return False
 
 
-def transcript(conv: Conversation) -> str:
-    return "\n".join(f"[{t.date:%d %B %Y}] {t.speaker}: {t.content}" for t in conv.turns)
+def transcript(conv: Conversation, model: "Model", budget: int) -> tuple[str, int]:
+    """The conversation as dated lines, cut to `budget` tokens by dropping its oldest
+    turns (as a chat client does when a conversation outgrows the model's context), and
+    how many turns were kept."""
+    lines = [f"[{t.date:%d %B %Y}] {t.speaker}: {t.content}" for t in conv.turns]
+    kept = len(lines)
+    while kept and model.tokens("\n".join(lines[-kept:])) > budget:
+        # A step proportionate to the excess: few /tokenize calls for a long conversation.
+        over = model.tokens("\n".join(lines[-kept:])) - budget
+        kept -= max(1, over // 40)
+    return "\n".join(lines[-kept:]) if kept else "", max(0, kept)
 
 
 def chosen_questions(conv: Conversation, raw: dict[str, Any], per_category: int) -> list[dict]:
@@ -182,6 +204,7 @@ async def run(args: argparse.Namespace, base: str, key: str, dsn: str | None, mo
     per_qa: list[dict[str, Any]] = []
     answer_s: list[float] = []
     full_s: list[float] = []
+    truncation: dict[str, dict[str, int]] = {}
     started = time.perf_counter()
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=900) as client:
@@ -193,34 +216,41 @@ async def run(args: argparse.Namespace, base: str, key: str, dsn: str | None, mo
         ingested_s = time.perf_counter() - started
         for conv in conversations:
             questions = chosen_questions(conv, raw[conv.sample_id], args.questions)
-            context = transcript(conv)
-            for q in questions:
+            rows = [{**q, "conversation": conv.sample_id} for q in questions]
+            # In phases, not question by question: the model server keeps one prompt
+            # cached, so the full-context answers come one after another (the whole
+            # conversation is read once), and every answer before any judging.
+            for row in rows if args.mnemo else []:
                 began = time.perf_counter()
-                body = {"userId": users[conv.sample_id], "question": q["question"], "limit": 10}
+                body = {"userId": users[conv.sample_id], "question": row["question"], "limit": 10}
                 reply = (await call(client, "POST", "/v1/answer", json=body)).json()
                 answer_s.append(time.perf_counter() - began)
-                answer = reply["answer"] or ""
-                correct = judge.judge(q["question"], q["gold"], answer)
-                mnemo.add(q["category"], correct, f1(answer, q["gold"]))
-                row = {**q, "conversation": conv.sample_id, "mnemo": answer,
-                       "method": reply["method"], "mnemo_correct": correct}  # fmt: skip
-                if args.full_context:
+                row.update(mnemo=reply["answer"] or "", method=reply["method"])
+                print(f"  [{CATEGORIES[row['category']]}] {row['question']!r}: "
+                      f"gold {row['gold']!r}; mnemo ({reply['method']}) {row['mnemo']!r}",
+                      flush=True)  # fmt: skip
+            if args.full_context:
+                context, kept = transcript(conv, model, FULL_CONTEXT_TOKENS - CONTEXT_ROOM)
+                truncation[conv.sample_id] = {"turns": len(conv.turns), "kept": kept}
+                print(f"full context: the last {kept} of {len(conv.turns)} turns", flush=True)
+                for row in rows:
                     began = time.perf_counter()
-                    said = model.chat(
-                        FULL_CONTEXT_PROMPT, f"{context}\n\nQuestion: {q['question']}"
+                    row["full_context"] = model.chat(
+                        FULL_CONTEXT_PROMPT, f"{context}\n\nQuestion: {row['question']}"
                     ).strip()
                     full_s.append(time.perf_counter() - began)
-                    ok = judge.judge(q["question"], q["gold"], said)
-                    full.add(q["category"], ok, f1(said, q["gold"]))
-                    row.update(full_context=said, full_context_correct=ok)
+                    print(f"  full context: {row['question']!r}: {row['full_context']!r}",
+                          flush=True)  # fmt: skip
+            for row in rows:
+                if args.mnemo:
+                    row["mnemo_correct"] = judge.judge(row["question"], row["gold"], row["mnemo"])
+                    mnemo.add(row["category"], row["mnemo_correct"], f1(row["mnemo"], row["gold"]))
+                if args.full_context:
+                    ok = judge.judge(row["question"], row["gold"], row["full_context"])
+                    full.add(row["category"], ok, f1(row["full_context"], row["gold"]))
+                    row["full_context_correct"] = ok
                 per_qa.append(row)
-                print(
-                    f"  [{CATEGORIES[q['category']]}] {q['question']!r}: gold {q['gold']!r};"
-                    f" mnemo ({reply['method']}) {answer!r} {'ok' if correct else 'WRONG'}"
-                    + (f"; full {row['full_context']!r}" if args.full_context else ""),
-                    flush=True,
-                )
-    rows = {"Mnemo (/v1/answer, 10 memories)": mnemo.table()}
+    rows = {"Mnemo (/v1/answer, 10 memories)": mnemo.table()} if args.mnemo else {}
     if args.full_context:
         rows["full context (same model)"] = full.table()
     return {
@@ -232,6 +262,7 @@ async def run(args: argparse.Namespace, base: str, key: str, dsn: str | None, mo
             "questions_per_category": args.questions,
             "model": model.model,
             "judge": judge.model,
+            "full_context_turns": truncation,
         },
         "seconds": {
             "ingest_and_index": round(ingested_s, 1),
@@ -252,6 +283,9 @@ def main() -> None:
     parser.add_argument("--conversations", default="conv-26")
     parser.add_argument("--questions", type=int, default=5, help="per category (1-4)")
     parser.add_argument("--no-full-context", dest="full_context", action="store_false")
+    parser.add_argument(
+        "--no-mnemo", dest="mnemo", action="store_false", help="the full-context row only"
+    )
     parser.add_argument("--llm-url")
     parser.add_argument("--llm-model", default="")
     parser.add_argument("--llm-key")

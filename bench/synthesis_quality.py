@@ -6,6 +6,7 @@ or negated) and `entities` (name, type and relationship must all match).
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,8 +49,12 @@ class Outcome:
     entities: set[Item] = field(default_factory=set)
 
 
-def synthesize(case: dict[str, Any]) -> Outcome:
-    """What the built-in synthesis makes of one case."""
+Extract = Callable[[str], extractor.Extraction]
+
+
+def synthesize(case: dict[str, Any], extract: Extract = extractor.extract) -> Outcome:
+    """What synthesis makes of one case: the built-in extractor's findings, or another's
+    (the LLM's, read beforehand), decided on the timeline."""
     timeline = Timeline(f"quality-{case['id']}")
     latest: dict[str, tuple[datetime, int, Item]] = {}
     for i, (at, text) in enumerate(snippets(case)):
@@ -58,7 +63,7 @@ def synthesize(case: dict[str, Any]) -> Outcome:
             memory_id=f"m{i}",
             user_id=case["id"],
             at=at,
-            found=extractor.extract(text),
+            found=extract(text),
         )
         for order, (_, data) in enumerate(derived):
             if isinstance(data, EntityExtracted):
@@ -105,13 +110,15 @@ def _category(item: Item) -> str:
     return spec.category if spec else "relations"
 
 
-def score(cases: list[dict[str, Any]]) -> tuple[dict[str, Tally], list[str]]:
+def score(
+    cases: list[dict[str, Any]], extract: Extract = extractor.extract
+) -> tuple[dict[str, Tally], list[str]]:
     """Tallies per bucket (each fact category, "ended", "entities", and "facts" over all
     categories) and one line per miss or false find, for reading."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     misses: list[str] = []
     for case in cases:
-        got, want = synthesize(case), expected(case)
+        got, want = synthesize(case, extract), expected(case)
         pairs = [
             ("facts", got.facts, want.facts),
             ("ended", got.ended, want.ended),

@@ -8,6 +8,7 @@ and generates on the CPU, too slow for `make test`."""
 import contextlib
 import json
 import os
+import re
 import signal
 import time
 
@@ -20,6 +21,7 @@ from mnemo.runtime.llm_server import LlmServer
 from mnemo.runtime.ports import port_open
 from mnemo.runtime.servers import Servers
 from mnemo.runtime.settings import load_run_settings
+from mnemo.synthesis.budget import LLMBudget
 from mnemo.synthesis.llm import LLMExtractor
 
 pytestmark = [pytest.mark.llm, pytest.mark.timeout(900)]
@@ -81,6 +83,34 @@ async def test_one_json_completion_as_synthesis_asks_for_it(servers):
     answer = json.loads(text)
     assert set(answer) == {"city", "since_year"}
     assert "lisbon" in answer["city"].lower()
+
+
+async def test_the_extractor_reads_a_conversation_turn_about_its_speaker_only(servers):
+    """The failure modes of the real model on LoCoMo's first turns, through the extractor
+    synthesis uses: a greeting names the listener ("Hey Mel!"), which is neither the
+    speaker's name nor anyone they mention, and says nothing about the speaker; a turn
+    that does is read with a quote from the message and no date of the model's own."""
+    llm = LLMExtractor(
+        servers.llm_url,
+        servers.llm_model,
+        budget=LLMBudget(None, 0),  # no limit: never asks a database
+        api_key=servers.llm_api_key,
+        timeout=600,
+        concurrency=1,
+    )
+    try:
+        greeting = await llm.extract("t", "Hey Mel! Good to see you! How have you been?")
+        said = "I went to a LGBTQ support group yesterday and it was so powerful."
+        group = await llm.extract("t", said)
+    finally:
+        await llm.close()
+    assert greeting.fallback_reason is None and group.fallback_reason is None
+    assert greeting.facts == [] and greeting.mentions == []
+    assert group.facts, "a turn about the speaker gives a fact"
+    for found in group.facts:
+        assert "support group" in found.statement.lower() or found.attribute == "feeling"
+        assert not re.search(r"\b(19|20)\d\d\b", found.statement), "no date of its own"
+        assert said[found.span[0] : found.span[1]]
 
 
 def test_the_server_answers_only_with_its_key(servers):

@@ -15,6 +15,7 @@ in a header and nowhere else (never a log line, never an event).
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -71,26 +72,56 @@ class LLMAnswer(msgspec.Struct, forbid_unknown_fields=False):
     mentions: list[_Mention] = []
 
 
+MOST_FACTS = 6
+# Tokens an extraction may take: the longest answer the schema allows, about.
+ANSWER_TOKENS = 768
+
+
 def _schema() -> dict[str, Any]:
     # The answer's object at the root (servers want "type": "object" there), parts in $defs.
     _, parts = msgspec.json.schema_components([LLMAnswer], ref_template="#/$defs/{name}")
     root = parts.pop("LLMAnswer")
+    # The closed lists as enums: a server that turns the schema into a grammar (llama.cpp,
+    # vLLM) then cannot write an attribute or a type of the model's own (the 1.5B model
+    # did, and most of its answers were refused for it).
+    attributes = sorted(ATTRIBUTES)
+    parts["_Fact"]["properties"]["attribute"] = {"enum": attributes}
+    parts["_Negation"]["properties"]["attribute"] = {"enum": [*attributes, None]}
+    parts["_Mention"]["properties"]["type"] = {"enum": list(ENTITY_TYPES)}
+    # Bounded lists: a small model can loop ("feeling: good", "feeling: well", "feeling:
+    # happy", ...) until its answer is cut off and lost; one message says a few things.
+    for name, most in (("facts", MOST_FACTS), ("negations", 3), ("mentions", MOST_FACTS)):
+        root["properties"][name]["maxItems"] = most
     return {**root, "$defs": parts}
 
 
 SCHEMA = _schema()
 
-PROMPT = f"""You extract what a person says about themselves from one memory (a message
-they wrote). Answer only JSON following the given schema.
-- facts: things true about the speaker. attribute is one of: {", ".join(sorted(ATTRIBUTES))}.
-  value is the short value ("Stripe", "Lisbon", "TypeScript"); statement is a short third-person
-  sentence ("Works at Stripe"); confidence in [0, 1].
+# Written for small models (checked on Qwen2.5-Coder-1.5B): a worked example on one line
+# (it answered in pretty-printed JSON, a third of its tokens spaces, and copied the whole
+# message as a statement), and the person addressed named as not the speaker (it took
+# "Hey Mel!" for the speaker's name).
+PROMPT = f"""You read one message a person wrote in a conversation and list what it says
+about that person, the speaker. Answer with JSON on one line, following the schema.
+- facts: what the speaker says about themselves: work, home, family, pets, plans,
+  activities, what they did, have, like or feel. attribute is one of:
+  {", ".join(sorted(ATTRIBUTES))}. value is the short value; statement a short
+  third-person sentence without the speaker's name; confidence in [0, 1].
 - negations: facts the speaker says no longer hold (attribute or null, value or null).
 - mentions: the people, pets, organizations, tools, places, products (books, songs, films)
-  and events named (type one of {", ".join(ENTITY_TYPES)}) with how they relate to the
-  speaker ("manager", "employer", "uses", "lives in", "pet", or "mentioned").
-- quote: the exact words of the memory each item comes from, copied verbatim.
-Questions and hypotheticals state nothing."""
+  and events the message names (type one of {", ".join(ENTITY_TYPES)}), with how they
+  relate to the speaker ("friend", "employer", "uses", "lives in", "pet", or "mentioned").
+- quote: the exact words of the message each item comes from, copied verbatim.
+The person the message is addressed to ("Hey Sam!", "you", "your") is not the speaker:
+nothing about them is a fact or a mention. Greetings, questions and hypotheticals state
+nothing. A date or time only as the message says it, never one of your own.
+Example message: "Hi Sam! I'm swamped with the kids. My friend Ana got me into pottery, so I
+signed up for a class last week. How about you?"
+Answer: {{"facts":[{{"attribute":"possession","value":"kids","statement":"Has kids",\
+"confidence":0.8,"quote":"the kids"}},{{"attribute":"experience","value":"a pottery class",\
+"statement":"Signed up for a pottery class last week","confidence":0.9,\
+"quote":"signed up for a class last week"}}],"negations":[],"mentions":[{{"name":"Ana",\
+"type":"person","relationship":"friend","confidence":0.9,"quote":"My friend Ana"}}]}}"""
 
 
 class InvalidAnswer(ValueError):
@@ -191,7 +222,9 @@ class LLMExtractor:
             raise LLMUnavailable(f"HTTP {response.status_code}")
 
     async def _ask(self, content: str) -> str:
-        return await self.chat_json(PROMPT, content, "mnemo_extraction", SCHEMA)
+        return await self.chat_json(
+            PROMPT, content, "mnemo_extraction", SCHEMA, max_tokens=ANSWER_TOKENS
+        )
 
     async def answer(
         self, tenant_id: str, question: str, passages: list[str]
@@ -219,9 +252,17 @@ class LLMExtractor:
             raise InvalidAnswer("used names a passage that was not given")
         return found.answer.strip(), found.confidence, sorted(set(found.used))
 
-    async def chat_json(self, system: str, user: str, name: str, schema: dict[str, Any]) -> str:
+    async def chat_json(
+        self,
+        system: str,
+        user: str,
+        name: str,
+        schema: dict[str, Any],
+        *,
+        max_tokens: int | None = None,
+    ) -> str:
         """One chat completion with JSON-schema output; transient failures retried."""
-        body = {
+        body: dict[str, Any] = {
             "model": self._model,
             "temperature": 0,
             "messages": [
@@ -233,6 +274,8 @@ class LLMExtractor:
                 "json_schema": {"name": name, "schema": schema},
             },
         }
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),
             wait=wait_exponential(multiplier=self._backoff, max=10),
@@ -307,6 +350,8 @@ def parse(text: str, content: str) -> Extraction:
             raise InvalidAnswer(f"{at}.attribute is not a known attribute")
         value, statement = _text(f.value, f"{at}.value", 120), _text(f.statement, at, 200)
         span = _span(content, f.quote, value, at)
+        if not about_speaker(f.attribute, value, statement, _sentence(content, span), content):
+            continue
         out.facts.append(Finding(f.attribute, value, statement, _conf(f.confidence, at), span))
     for i, n in enumerate(answer.negations):
         at = f"negations[{i}]"
@@ -321,8 +366,49 @@ def parse(text: str, content: str) -> Extraction:
         name = _text(m.name, f"{at}.name", 120)
         relationship = _text(m.relationship, f"{at}.relationship", 60)
         span = _span(content, m.quote, name, at)
+        if addressed(name, content):
+            continue
         out.mentions.append(Mention(name, m.type, relationship, _conf(m.confidence, at), span))
     return extractor.dedupe(out)
+
+
+# A name said to someone: "Hey Mel!", "Thanks, Caroline", "Mel, ..." opening the message.
+_GREETING = r"(?:hey|hi|hiya|hello|yo|thanks|thank you|dear|bye|congrats|congratulations|wow|oh)"
+# Where a message gives its speaker's own name.
+_OWN_NAME = r"(?:my name is|my name's|i'm|i am|call me|this is)"
+_LISTENER = re.compile(r"\b(?:you|your|yours|yourself|you're|you've|you'll)\b", re.I)
+_SELF = re.compile(r"\b(?:i|i'm|i've|i'll|i'd|me|my|mine|myself|we|we're|our|us)\b", re.I)
+
+
+def addressed(name: str, content: str) -> bool:
+    """Whether `name` is the person the message speaks to (a small model reads "Hey Mel!"
+    as the speaker's name, or as someone the speaker mentions)."""
+    n = re.escape(name)
+    return bool(
+        re.search(rf"\b{_GREETING},?\s+{n}\b", content, re.I)
+        or re.match(rf"\s*{n}\s*[,!]", content, re.I)
+    )
+
+
+def about_speaker(attribute: str, value: str, statement: str, quote: str, content: str) -> bool:
+    """What the model's fact must be to describe the speaker, whatever it was told: no
+    question, not words about the listener alone, and a name only where the message
+    gives it as the speaker's own."""
+    if statement.rstrip().endswith("?"):
+        return False
+    if _LISTENER.search(quote) and not _SELF.search(quote):
+        return False  # "Good to see you!": about the one spoken to
+    if attribute == "name":
+        own = rf"\b{_OWN_NAME}\s+{re.escape(value)}\b"
+        return bool(re.search(own, content, re.I)) and not addressed(value, content)
+    return True
+
+
+def _sentence(content: str, span: tuple[int, int]) -> str:
+    """The sentence(s) a quote is in: the model quotes "got guts" of "You've got guts."."""
+    start = max(content.rfind(end, 0, span[0]) for end in ".!?\n") + 1
+    ends = [i for end in ".!?\n" if (i := content.find(end, span[1])) >= 0]
+    return content[start : min(ends) + 1 if ends else len(content)]
 
 
 def _text(value: str, at: str, longest: int) -> str:
