@@ -142,12 +142,12 @@ def test_every_compatible_route_is_described_under_its_surface(stack, document):
     """Each /api route of the app is in the document, tagged with its surface, and real
     answers (a success and an error of each surface) match its envelopes."""
     tags = {t["name"] for t in document["tags"]}
-    assert tags >= {"compat: MEMANTO", "compat: ElizaOS", "compat: Elephantasm"}
+    assert tags >= {"compat: MEMANTO", "compat: ElizaOS", "compat: Elephantasm", "compat: Mem0"}
     described = {
         (method.upper(), path)
         for path, item in document["paths"].items()
         for method in item
-        if path.startswith("/api/")
+        if path.startswith(("/api/", "/mem0/"))
     }
     app = create_app(GatewaySettings(nats_url="nats://127.0.0.1:4222"))
     served = {(m, p) for m, p, _, _ in compat_routes(app)}
@@ -160,6 +160,8 @@ def test_every_compatible_route_is_described_under_its_surface(stack, document):
                 surface = "ElizaOS"
             elif surface is None and path.startswith("/api/"):
                 surface = "Elephantasm"
+            elif path.startswith("/mem0/"):
+                surface = "Mem0"
             if surface is not None:
                 assert operation["tags"] == [f"compat: {surface}"], path
 

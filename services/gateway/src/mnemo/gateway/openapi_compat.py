@@ -1,6 +1,7 @@
 """The compatible surfaces in the OpenAPI document: every route under /api (Elephantasm,
-ElizaOS, MEMANTO), tagged with its surface, with what it does, its path parameters, how
-it authenticates, its success status (the handler's own) and its error shape.
+ElizaOS, MEMANTO) and /mem0 (the Mem0 platform API), tagged with its surface, with what it
+does, its path parameters, how it authenticates, its success status (the handler's own)
+and its error shape.
 
 Their request and answer bodies are the other services' (seed documents 000, 002, 004,
 and the README's compatibility table): described here are the envelopes every answer of
@@ -76,6 +77,21 @@ SURFACES = (
         key_header="X-API-KEY",
     ),
     Surface(
+        "compat: Mem0",
+        ("/mem0/",),
+        "The Mem0 platform API (what the mem0ai MemoryClient calls): add, list, search, get, "
+        "update, history, delete, delete all, entities, summary. A request with "
+        "`Authorization: Token <key>` on Mem0's own paths (/v1/ping/, /v3/memories/add/, "
+        "/v1/memories/{id}/, ...) is this surface too: the gateway routes it here by the "
+        "key's scheme, as the paths overlap the native ones.",
+        {},
+        _object(
+            {"detail": {"type": "string"}, "code": {"type": "string"}, "field": {"type": "string"}},
+            ["detail"],
+        ),
+        (400, 401, 404, 429, 503),
+    ),
+    Surface(
         "compat: Elephantasm",
         ("/api/",),
         "Elephantasm's REST API (seed 000): animas, events, the latest memory pack, usage.",
@@ -139,6 +155,18 @@ SUMMARIES: dict[tuple[str, str], str] = {
     ("compat: ElizaOS", "insights"): "Memory insights (not supported: 501)",
     ("compat: ElizaOS", "ping"): "Liveness: pong",
     ("compat: ElizaOS", "server_health"): "Health of every service",
+    ("compat: Mem0", "ping"): "The key's organisation and project (the client's first call)",
+    ("compat: Mem0", "add"): "Add messages (infer false: stored as they are; true: facts)",
+    ("compat: Mem0", "get_all"): "List memories (filters, page, page_size)",
+    ("compat: Mem0", "search"): "Search memories (query, filters, top_k, threshold)",
+    ("compat: Mem0", "get_memory"): "One memory",
+    ("compat: Mem0", "update_memory"): "Update a memory (a new version in the log)",
+    ("compat: Mem0", "delete_memory"): "Delete a memory",
+    ("compat: Mem0", "delete_all"): "Delete every memory of a scope (user_id, agent_id, ...)",
+    ("compat: Mem0", "history"): "Every change of a memory, from the log",
+    ("compat: Mem0", "entities"): "Users, agents and runs holding memories",
+    ("compat: Mem0", "delete_entity"): "Delete an entity's memories",
+    ("compat: Mem0", "summary"): "A user's profile",
     ("compat: Elephantasm", "health"): "Health check",
     ("compat: Elephantasm", "list_animas"): "The caller's animas",
     ("compat: Elephantasm", "create_anima"): "Create an anima",
@@ -154,10 +182,10 @@ def surface_of(path: str) -> Surface | None:
 
 
 def compat_routes(app: Litestar) -> list[tuple[str, str, str, int]]:
-    """(method, OpenAPI path, handler name, success status) of every /api route."""
+    """(method, OpenAPI path, handler name, success status) of every /api and /mem0 route."""
     found: list[tuple[str, str, str, int]] = []
     for route in app.routes:
-        if not isinstance(route, HTTPRoute) or not route.path.startswith("/api/"):
+        if not isinstance(route, HTTPRoute) or not route.path.startswith(("/api/", "/mem0/")):
             continue
         path = _TYPED.sub(r"{\1}", route.path)
         for handler in route.route_handlers:

@@ -38,7 +38,7 @@ _UI = """<!doctype html>
 
 def routes_of(request: Request) -> list[tuple[str, str]]:
     """(method, path) of every native route (`/v1/...`), paths in OpenAPI form. The
-    compatibility surfaces (`/api/...`) follow their own services' documents."""
+    compatibility surfaces (`/api/...`, `/mem0/...`) follow their own services' documents."""
     found: list[tuple[str, str]] = []
     for route in request.app.routes:
         if not isinstance(route, HTTPRoute) or not route.path.startswith("/v1/"):
@@ -53,7 +53,7 @@ async def openapi_json(request: Request) -> Response[bytes]:
     document: Any = request.app.state.get("openapi")
     if document is None:
         document = openapi.build(routes_of(request), VERSION)
-        # The compatible surfaces (/api/...), each under its tag.
+        # The compatible surfaces (/api/..., /mem0/...), each under its tag.
         openapi_compat.extend(document, openapi_compat.compat_routes(request.app))
         request.app.state["openapi"] = document
     return Response(as_json(document), media_type="application/json")
