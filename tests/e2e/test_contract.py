@@ -133,3 +133,30 @@ def test_no_such_route_or_method_is_answered_in_the_surfaces_own_shape(api):
     assert elephantasm.status_code == 404 and "detail" in elephantasm.json()
     native = api.get("/v1/no-such-thing")
     assert_problem(native, 404)
+
+
+def test_an_idempotency_problem_is_in_the_shape_of_the_surface_it_refuses(api):
+    """The Idempotency-Key is checked before any route, on every surface: its refusals are
+    in the envelope that surface's clients parse (as the document says), not problem+json."""
+    bad = {"Idempotency-Key": "é".encode("latin-1")}
+    memanto = api.post("/api/v2/agents", json={"agent_id": "idem-x"}, headers=bad)
+    assert memanto.status_code == 400
+    assert memanto.json()["status"] == "error"
+    assert "Idempotency-Key" in memanto.json()["error"]["message"]
+    eliza = api.post("/api/agents/idem-x/memories", json={"content": {"text": "x"}}, headers=bad)
+    assert eliza.status_code == 400
+    assert eliza.json()["success"] is False
+    elephantasm = api.post("/api/animas", json={"name": "x"}, headers=bad)
+    assert elephantasm.status_code == 400 and "detail" in elephantasm.json()
+    mem0 = api.post("/mem0/v3/memories/add/", json={"messages": "x", "user_id": "u"}, headers=bad)
+    assert mem0.status_code == 400 and mem0.json()["code"] == "INVALID_IDEMPOTENCY_KEY"
+    for answer in (memanto, eliza, elephantasm, mem0):
+        assert answer.headers["content-type"].startswith("application/json")
+
+    key = {"Idempotency-Key": "contract-" + uuid.uuid4().hex}
+    agent = "idem-" + uuid.uuid4().hex[:6]
+    assert api.post("/api/v2/agents", json={"agent_id": agent}, headers=key).is_success
+    other = api.post("/api/v2/agents", json={"agent_id": agent + "b"}, headers=key)
+    assert other.status_code == 409
+    assert other.json()["status"] == "error"  # MEMANTO's own code for it: CONFLICT
+    assert "Idempotency-Key" in other.json()["error"]["message"]

@@ -92,7 +92,9 @@ def create_asgi(settings: GatewaySettings) -> ASGIApp:
     # Load shedding first (before a body is read or anything waits on the bus), then the
     # input guard, so nothing hostile reaches the idempotency store or a route.
     shedder = LoadShedder(
-        InputGuard(IdempotencyMiddleware(app, app.state), settings.max_body_bytes, REFUSALS),
+        InputGuard(
+            IdempotencyMiddleware(app, app.state, REFUSALS), settings.max_body_bytes, REFUSALS
+        ),
         app.state,
         settings.max_in_flight,
         settings.tenant_share,

@@ -14,6 +14,7 @@ import asyncio
 import base64
 import hashlib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -24,6 +25,7 @@ from nats.js.kv import KeyValue
 
 from mnemo.contracts import tenant_tag
 from mnemo.gateway.body import read_body, replay
+from mnemo.gateway.guard import Shape
 from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_body
 from mnemo.telemetry import get_logger
 
@@ -57,14 +59,26 @@ class Kept(msgspec.Struct):
     body: str = ""  # base64
 
 
-def _problem(status: int, code: str, detail: str, path: str) -> Kept:
-    """A problem answered here, before the app: the same body as every other problem."""
-    body = problem_body(Problem(status, code, detail, field="Idempotency-Key"), path)
+def _problem(
+    status: int, code: str, detail: str, path: str, shapes: Sequence[tuple[str, Shape]] = ()
+) -> Kept:
+    """A problem answered here, before the app: the same body as every other problem, in
+    the shape of the surface the path belongs to (a MEMANTO client parses MEMANTO's
+    envelope, whatever refused its call)."""
+    problem = Problem(status, code, detail, field="Idempotency-Key")
+    shape = next((f for prefix, f in shapes if path.startswith(prefix)), None)
+    if shape is None:
+        body, headers = problem_body(problem, path), [("content-type", PROBLEM_JSON)]
+    else:
+        shaped = shape(problem)
+        body = shaped.content if isinstance(shaped.content, bytes) else b""
+        headers = [("content-type", shaped.media_type or "application/json")]
+        headers += [(k, v) for k, v in shaped.headers.items() if k.lower() != "content-type"]
     return Kept(
         fingerprint="",
         done=True,
         status=status,
-        headers=[("content-type", PROBLEM_JSON)],
+        headers=headers,
         body=base64.b64encode(body).decode(),
     )
 
@@ -84,9 +98,10 @@ def fingerprint_of(scope: Scope, body: bytes) -> str:
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, state: Any) -> None:
+    def __init__(self, app: ASGIApp, state: Any, shapes: Sequence[tuple[str, Shape]] = ()) -> None:
         self.app = app
         self.state = state
+        self.shapes = list(shapes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
@@ -113,7 +128,9 @@ class IdempotencyMiddleware:
         if not IDEMPOTENCY_KEY.fullmatch(key):
             detail = "Idempotency-Key must be 1-255 printable ASCII characters"
             await _send(
-                send, _problem(400, "INVALID_IDEMPOTENCY_KEY", detail, scope["path"]), False
+                send,
+                _problem(400, "INVALID_IDEMPOTENCY_KEY", detail, scope["path"], self.shapes),
+                False,
             )
             return
         body = await read_body(receive)
@@ -126,14 +143,18 @@ class IdempotencyMiddleware:
         if claim is None:
             detail = "a request with this Idempotency-Key is still running"
             await _send(
-                send, _problem(409, "IDEMPOTENCY_IN_PROGRESS", detail, scope["path"]), False
+                send,
+                _problem(409, "IDEMPOTENCY_IN_PROGRESS", detail, scope["path"], self.shapes),
+                False,
             )
             return
         kept = claim
         if kept.fingerprint != fingerprint:
             detail = "this Idempotency-Key was used with another method, path or body"
             await _send(
-                send, _problem(409, "IDEMPOTENCY_BODY_MISMATCH", detail, scope["path"]), False
+                send,
+                _problem(409, "IDEMPOTENCY_BODY_MISMATCH", detail, scope["path"], self.shapes),
+                False,
             )
         else:
             await _send(send, kept, True)

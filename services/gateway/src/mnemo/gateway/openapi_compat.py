@@ -101,6 +101,7 @@ SURFACES = (
     ),
 )
 
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # No key needed: health checks, as on every surface.
 PUBLIC = {("GET", "/api/health"), ("GET", "/api/server/ping"), ("GET", "/api/server/health")}
 # MEMANTO routes that work without X-Session-Token (all others need the session's token).
@@ -227,7 +228,12 @@ def _operation(
     if status != 204:
         success["content"] = {"application/json": {"schema": surface.success}}
     responses: dict[str, Any] = {str(status): success}
-    for code in sorted(set(surface.errors) - ({401, 429} if public else set())):
+    codes = set(surface.errors) - ({401, 429} if public else set())
+    if method in MUTATING:
+        # The Idempotency-Key of any write (a malformed key, or one reused with another
+        # body) is answered on every surface, in its error shape.
+        codes |= {400, 409}
+    for code in sorted(codes):
         responses[str(code)] = {
             "description": f"{STATUSES[code][0]}, in the surface's error shape",
             "content": {"application/json": {"schema": surface.error}},
