@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mnemo.retrieval.dates import MONTHS
+
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 
 _SESSION = re.compile(r"^session_(\d+)$")
@@ -19,27 +21,6 @@ _DATE = re.compile(
     r"^\s*(\d{1,2}):(\d{2})\s*([ap])\.?\s*m\.?\s+on\s+(\d{1,2})\s+([A-Za-z]+)\.?,?\s+(\d{4})\s*$",
     re.IGNORECASE,
 )
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}
 # One evidence id, tolerating the malformed forms of the data ("D:11:26", "D30:05").
 _EVIDENCE = re.compile(r"^D\s*:?\s*(\d+)\s*:\s*(\d+)$", re.IGNORECASE)
 _EVIDENCE_SPLIT = re.compile(r"[;,\s]+")
@@ -51,7 +32,7 @@ def parse_session_date(text: str) -> datetime:
     if not match:
         raise ValueError(f"unrecognised LoCoMo date: {text!r}")
     hour, minute, half, day, month_name, year = match.groups()
-    month = _MONTHS.get(month_name.lower())
+    month = MONTHS.get(month_name.lower())
     if month is None:
         raise ValueError(f"unrecognised month in LoCoMo date: {text!r}")
     h = int(hour)

@@ -11,7 +11,9 @@ occurred_at is in UTC.
 import re
 from datetime import UTC, datetime, timedelta
 
-_MONTHS = {
+# Month names and abbreviations (lower case) to their number; bench/locomo_data.py reads
+# LoCoMo's session dates with it too.
+MONTHS = {
     name: number
     for number, names in enumerate(
         [
@@ -32,7 +34,7 @@ _MONTHS = {
     )
     for name in names
 }
-_MONTH = r"(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_MONTH = r"(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"((?:19|20)\d\d)"
 _DAY_MONTH_YEAR = re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH},?\s*{_YEAR}\b", re.IGNORECASE)
@@ -66,10 +68,10 @@ def named_span(text: str) -> Span | None:
     spans: list[Span] = []
     rest = text
     for pattern, read in (
-        (_DAY_MONTH_YEAR, lambda g: _day(int(g[2]), _MONTHS[g[1].lower()], int(g[0]))),
-        (_MONTH_DAY_YEAR, lambda g: _day(int(g[2]), _MONTHS[g[0].lower()], int(g[1]))),
+        (_DAY_MONTH_YEAR, lambda g: _day(int(g[2]), MONTHS[g[1].lower()], int(g[0]))),
+        (_MONTH_DAY_YEAR, lambda g: _day(int(g[2]), MONTHS[g[0].lower()], int(g[1]))),
         (_ISO_DAY, lambda g: _day(int(g[0]), int(g[1]), int(g[2]))),
-        (_MONTH_YEAR, lambda g: _month(int(g[1]), _MONTHS[g[0].lower()])),
+        (_MONTH_YEAR, lambda g: _month(int(g[1]), MONTHS[g[0].lower()])),
         (_BARE_YEAR, lambda g: _month(int(g[0]), 1)[:1] + _month(int(g[0]), 12)[1:]),
     ):
         for match in pattern.finditer(rest):
