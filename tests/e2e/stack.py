@@ -140,7 +140,9 @@ class Stack:
         self.wait_healthy()
         return result.stdout
 
-    def wait_healthy(self, timeout: float = 90.0) -> dict:
+    def wait_healthy(self, timeout: float = 240.0) -> dict:
+        # Generous: five services importing their libraries and loading a model take
+        # minutes on a loaded 2-core machine; a healthy stack returns as soon as it is.
         deadline = time.monotonic() + timeout
         last: object = None
         while time.monotonic() < deadline:

@@ -14,6 +14,12 @@ from .waiting import eventually
 CREATED_AT = 1_700_000_000_000  # 2023-11-14T22:13:20Z, in ms as ElizaOS sends it
 
 
+# ElizaOS ids are UUIDs.
+ENTITY = str(uuid.uuid4())
+ROOM = str(uuid.uuid4())
+WORLD = str(uuid.uuid4())
+
+
 def assert_envelope_error(response: httpx.Response, status: int, code: str) -> dict:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
@@ -76,12 +82,11 @@ def agent_b(admin) -> str:
 def seeded(admin, tenant) -> dict:
     """Three memories of agent A: two of entity e1 in room r1, one of e2 in room r2."""
     agent = tenant.agent_id
-    e1, e2 = "e1-" + uuid.uuid4().hex[:6], "e2-" + uuid.uuid4().hex[:6]
-    r1, r2 = "r1-" + uuid.uuid4().hex[:6], "r2-" + uuid.uuid4().hex[:6]
+    e1, e2, r1, r2 = (str(uuid.uuid4()) for _ in range(4))
     sent = [
         memory("My sister Alice breeds alpacas in Peru", e1, r1, createdAt=CREATED_AT),
         memory("I am learning to play the cello", e1, r1),
-        memory("Our team ships the billing service on Fridays", e2, r2, worldId="w1"),
+        memory("Our team ships the billing service on Fridays", e2, r2, worldId=WORLD),
     ]
     ids = []
     for body in sent:
@@ -104,7 +109,7 @@ def test_created_memories_come_back_in_elizaos_shape(admin, seeded):
     }
     assert alpacas["metadata"] == {"type": "message", "tags": ["e2e"]}
     assert alpacas["createdAt"] == CREATED_AT
-    assert found[seeded["ids"][2]]["worldId"] == "w1"
+    assert found[seeded["ids"][2]]["worldId"] == WORLD
     # The same memories through the /api/memory domain, and the filters.
     again = data(admin.get(f"/api/memory/agents/{seeded['agent']}/memories"))
     assert {m["id"] for m in again["memories"]} == set(found) and again["total"] == 3
@@ -146,7 +151,7 @@ def test_search_spans_the_agents_entities_and_says_whose_each_hit_is(admin, seed
 
 
 def test_the_same_elizaos_id_sent_again_is_the_same_memory(stack, tenant):
-    body = memory("I prefer green tea", "e-" + uuid.uuid4().hex[:6], "r", id=str(uuid.uuid4()))
+    body = memory("I prefer green tea", str(uuid.uuid4()), str(uuid.uuid4()), id=str(uuid.uuid4()))
     # ElizaOS clients send their token as X-API-KEY.
     with httpx.Client(
         base_url=stack.base_url, headers={"X-API-KEY": tenant.master}, timeout=15
@@ -207,9 +212,9 @@ def test_errors_answer_in_the_elizaos_envelope(stack, admin, tenant):
         assert_envelope_error(anonymous.get(path), 401, "AUTH_REQUIRED")
         wrong = anonymous.get(path, headers={"X-API-KEY": "mk_nope"})
         assert_envelope_error(wrong, 401, "AUTH_REQUIRED")
-    missing = admin.post(path, json={"entityId": "e", "content": {"source": "x"}})
+    missing = admin.post(path, json={"entityId": ENTITY, "content": {"source": "x"}})
     assert assert_envelope_error(missing, 400, "INVALID_REQUEST")["field"] == "content.text"
-    no_content = admin.post(path, json={"entityId": "e"})
+    no_content = admin.post(path, json={"entityId": ENTITY})
     assert assert_envelope_error(no_content, 400, "INVALID_REQUEST")["field"] == "content"
     bad_entity = admin.post(path, json={"entityId": "no spaces", "content": {"text": "x"}})
     assert assert_envelope_error(bad_entity, 400, "INVALID_ID")["field"] == "entityId"
@@ -219,6 +224,18 @@ def test_errors_answer_in_the_elizaos_envelope(stack, admin, tenant):
     assert_envelope_error(malformed, 400, "INVALID_REQUEST")
     bad_agent = admin.get("/api/agents/bad%20agent/memories")
     assert assert_envelope_error(bad_agent, 400, "INVALID_ID")["field"] == "agentId"
+    # Ids are UUIDs, as ElizaOS's server checks them (seed 002: "Invalid UUID format"):
+    # a plain name is refused wherever an id goes.
+    named = admin.get("/api/agents/support-bot/memories")
+    refused = assert_envelope_error(named, 400, "INVALID_ID")
+    assert refused["field"] == "agentId" and "Invalid UUID format" in named.text
+    in_room = admin.get(f"/api/memory/{agent}/rooms/general/memories")
+    assert assert_envelope_error(in_room, 400, "INVALID_ID")["field"] == "roomId"
+    for field in ("entityId", "roomId", "worldId", "id"):
+        sent = admin.post(path, json={"content": {"text": "x"}, field: "alice"})
+        assert assert_envelope_error(sent, 400, "INVALID_ID")["field"] == field
+    by_entity = admin.get(path, params={"entityId": "alice"})
+    assert assert_envelope_error(by_entity, 400, "INVALID_ID")["field"] == "entityId"
     search = admin.get(f"/api/memory/agents/{agent}/memories/search")
     assert assert_envelope_error(search, 400, "INVALID_REQUEST")["field"] == "q"
     limit = admin.get(path, params={"limit": 1000})
@@ -237,7 +254,7 @@ def test_errors_answer_in_the_elizaos_envelope(stack, admin, tenant):
 def test_rate_limits_answer_429_in_the_envelope(stack):
     key = "mk_dev_" + uuid.uuid4().hex
     with stack.extra_gateway(key, MNEMO_RATE_LIMITS="memories=1,default=6000") as client:
-        path = f"/api/agents/agent-{uuid.uuid4().hex[:6]}/memories"
+        path = f"/api/agents/{uuid.uuid4()}/memories"
         answers = [client.get(path) for _ in range(3)]
     assert answers[0].status_code in (200, 429), answers[0].text
     # One call a minute: of three, one at least is over (a minute may turn between two).
@@ -257,17 +274,17 @@ def test_an_agent_key_reaches_only_its_own_agent(stack, tenant, seeded, agent_b)
         ):
             assert_envelope_error(response, 404, "NOT_FOUND")
         # Deleting an entity's memories is the agent's own business: only its own go.
-        other = own.delete(f"/api/agents/{agent_b}/memories", params={"entityId": "e"})
+        other = own.delete(f"/api/agents/{agent_b}/memories", params={"entityId": ENTITY})
         assert_envelope_error(other, 404, "NOT_FOUND")
-        mine = own.delete(f"/api/agents/{tenant.agent_id}/memories", params={"entityId": "e"})
-        assert data(mine)["entityId"] == "e"
+        mine = own.delete(f"/api/agents/{tenant.agent_id}/memories", params={"entityId": ENTITY})
+        assert data(mine)["entityId"] == ENTITY
 
 
 def test_a_request_made_here_has_its_audit_chain(admin, tenant):
     correlation = "eliza-" + uuid.uuid4().hex
     created = admin.post(
         f"/api/agents/{tenant.agent_id}/memories",
-        json=memory("I ride a red bicycle to work", "e-audit", "r-audit"),
+        json=memory("I ride a red bicycle to work", ENTITY, ROOM),
         headers={"x-correlation-id": correlation},
     )
     assert data(created, 201)["id"]
@@ -288,12 +305,12 @@ def test_a_request_made_here_has_its_audit_chain(admin, tenant):
 
 
 def test_deleting_with_an_entity_deletes_only_this_agents_memories_of_it(admin, tenant):
-    entity = "e-forget-" + uuid.uuid4().hex[:6]
+    entity = str(uuid.uuid4())
     path = f"/api/agents/{tenant.agent_id}/memories"
     other_agent = str(uuid.uuid4())
     other_path = f"/api/agents/{other_agent}/memories"
-    data(admin.post(path, json=memory("My passport number is in the drawer", entity, "r")), 201)
-    data(admin.post(other_path, json=memory("I told the other agent too", entity, "r")), 201)
+    data(admin.post(path, json=memory("My passport number is in the drawer", entity, ROOM)), 201)
+    data(admin.post(other_path, json=memory("I told the other agent too", entity, ROOM)), 201)
     eventually(lambda: listed(admin, tenant.agent_id, entityId=entity))
     eventually(lambda: listed(admin, other_agent, entityId=entity))
     deleted = data(admin.delete(path, params={"entityId": entity}))
@@ -304,10 +321,10 @@ def test_deleting_with_an_entity_deletes_only_this_agents_memories_of_it(admin, 
 
 
 def test_deleting_one_memory_and_all_of_an_agents(admin):
-    agent = "agent-del-" + uuid.uuid4().hex[:6]
+    agent = str(uuid.uuid4())
     path = f"/api/agents/{agent}/memories"
     ids = [
-        data(admin.post(path, json=memory(f"Fact number {i} about llamas", "e-del", "r")), 201)[
+        data(admin.post(path, json=memory(f"Fact number {i} about llamas", ENTITY, ROOM)), 201)[
             "id"
         ]
         for i in range(3)

@@ -39,10 +39,17 @@ def test_profile_and_relevant_chunks_in_valid_and_knowledge_time(api, user_id):
     assert hit["metadata"]["sourceType"] == "conversation"
     assert hit["metadata"]["timestamp"] == "2026-06-08T09:00:00Z"
 
+    # asOf: the profile as it was then in valid time (the SDK's reading), and only the
+    # chunks ingested on or before then (seed 001's).
     before = context(api, user_id, q="webhook retry", asOf="2026-06-01T00:00:00Z")
     assert before == {"static": [], "dynamic": [], "relevant": []}
     after = context(api, user_id, q="webhook retry", asOf="2026-07-01T00:00:00Z")
-    assert after["static"] and after["relevant"]
+    assert "Works at Stripe" in after["static"]
+    assert datetime.now(UTC) > datetime(2026, 7, 1, tzinfo=UTC)  # ingested after asOf
+    assert after["relevant"] == []
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    now = context(api, user_id, q="webhook retry", asOf=soon)
+    assert now["static"] and len(now["relevant"]) == 1
 
     an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     known_before = context(api, user_id, q="webhook retry", asOfKnowledge=an_hour_ago)

@@ -143,7 +143,9 @@ def test_an_idempotency_problem_is_in_the_shape_of_the_surface_it_refuses(api):
     assert memanto.status_code == 400
     assert memanto.json()["status"] == "error"
     assert "Idempotency-Key" in memanto.json()["error"]["message"]
-    eliza = api.post("/api/agents/idem-x/memories", json={"content": {"text": "x"}}, headers=bad)
+    eliza = api.post(
+        f"/api/agents/{uuid.uuid4()}/memories", json={"content": {"text": "x"}}, headers=bad
+    )
     assert eliza.status_code == 400
     assert eliza.json()["success"] is False
     elephantasm = api.post("/api/animas", json={"name": "x"}, headers=bad)

@@ -135,7 +135,8 @@ def test_compatible_surfaces_refuse_in_their_own_shape(api):
     assert elephantasm.status_code == 422
     assert "content" in elephantasm.json()["detail"]
     eliza = api.post(
-        "/api/memory/agents/a1/memories", json={"content": {"text": f"a{NUL}"}, "entityId": "e"}
+        f"/api/memory/agents/{uuid.uuid4()}/memories",
+        json={"content": {"text": f"a{NUL}"}, "entityId": str(uuid.uuid4())},
     )
     assert eliza.status_code == 400
     assert eliza.json()["success"] is False

@@ -29,7 +29,9 @@ CONTENT = "I work at Initech and my manager is Bill Lumbergh"
 CONTENT_MARKERS = ("Initech", "Lumbergh")
 QUESTION = "where does the user work and who is the manager"
 # Whom a stranger writes about: a subject of its own, so its reads of the owner's stay empty.
-STRANGER_USER = "stranger-" + uuid.uuid4().hex[:6]
+# UUIDs: they are ElizaOS entity and room ids too, which ElizaOS's API checks.
+STRANGER_USER = str(uuid.uuid4())
+ROOM = str(uuid.uuid4())
 
 
 @dataclass
@@ -68,10 +70,10 @@ def world(stack, acme) -> World:
     with as_key(stack, acme.master) as admin:
         second = admin.post("/v1/agents", json={"name": "neighbour"}).json()
         neighbour = admin.post("/v1/keys", json={"kind": "agent", "agentId": second["id"]})
-    user = "shared-" + uuid.uuid4().hex[:6]
+    user = str(uuid.uuid4())
     with as_key(stack, acme.agent_key) as owner:
         sent = owner.post(
-            "/v1/ingest", json={"userId": user, "content": CONTENT, "sessionId": "s1"}
+            "/v1/ingest", json={"userId": user, "content": CONTENT, "sessionId": ROOM}
         )
         assert sent.status_code == 202
         memory_id = sent.json()["id"]
@@ -459,8 +461,8 @@ _ELIZA_LISTS = (
     "/api/agents/{a}/memories",
     "/api/memory/agents/{a}/memories",
     "/api/memory/{a}/memories",
-    "/api/memory/{a}/rooms/s1/memories",
-    "/api/memory/agents/{a}/rooms/s1/memories",
+    "/api/memory/{a}/rooms/" + ROOM + "/memories",
+    "/api/memory/agents/{a}/rooms/" + ROOM + "/memories",
 )
 
 

@@ -3,10 +3,12 @@
 import re
 import uuid
 
+import httpx
 import jsonschema
 import pytest
 
 from mnemo.gateway.app import create_app
+from mnemo.gateway.mcp.tools import TOOLS
 from mnemo.gateway.openapi_compat import compat_routes
 from mnemo.gateway.settings import GatewaySettings
 
@@ -176,9 +178,33 @@ def test_every_compatible_route_is_described_under_its_surface(stack, document):
         envelope("post", "/api/v2/agents", 201, made)
         no_token = api.post(f"/api/v2/agents/{agent}/remember", params={"content": "x"})
         envelope("post", "/api/v2/agents/{agent_id}/remember", 401, no_token)
-        listed = api.get(f"/api/agents/{agent}/memories")
+        listed = api.get(f"/api/agents/{uuid.uuid4()}/memories")
         envelope("get", "/api/agents/{agent_id}/memories", 200, listed)
         bad = api.get("/api/agents/not a valid id!/memories")
         envelope("get", "/api/agents/{agent_id}/memories", 400, bad)
         missing = api.get(f"/api/animas/{uuid.uuid4()}")
         envelope("get", "/api/animas/{anima_id}", 404, missing)
+
+
+def test_the_mcp_endpoint_is_described_and_answers_as_described(stack, document):
+    """POST /mcp is in the document under its tag, naming every tool the server lists, and
+    a real JSON-RPC answer (and a refusal without a key) match what it describes."""
+    operation = document["paths"]["/mcp"]["post"]
+    assert operation["tags"] == ["MCP"]
+    assert "MCP" in {t["name"] for t in document["tags"]}
+    for tool in TOOLS:
+        assert f"`{tool.name}`" in operation["description"]
+    headers = {"Accept": "application/json, text/event-stream"}
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    with stack.client() as api:
+        listed = api.post("/mcp", json=listing, headers=headers)
+    with httpx.Client(base_url=stack.base_url, timeout=15) as anonymous:
+        refused = anonymous.post("/mcp", json=listing, headers=headers)
+    assert listed.status_code == 200, listed.text
+    assert {t["name"] for t in listed.json()["result"]["tools"]} == {t.name for t in TOOLS}
+    root = {"components": document["components"]}
+    ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    jsonschema.Draft202012Validator({**root, **ok}).validate(listed.json())
+    assert refused.status_code == 401
+    problem = operation["responses"]["401"]["content"]["application/problem+json"]["schema"]
+    jsonschema.Draft202012Validator({**root, **problem}).validate(refused.json())

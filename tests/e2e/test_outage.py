@@ -116,7 +116,7 @@ def test_while_nats_is_down_the_gateway_says_503_and_means_it(own_nats, database
             assert health.json()["services"]["gateway"]["checks"]["nats"].startswith("down")
 
             own_nats.start()
-            stack.wait_healthy(timeout=120)
+            stack.wait_healthy()
             after = api.post("/v1/ingest", json={"userId": user, "content": "after"})
             assert after.status_code == 202
 

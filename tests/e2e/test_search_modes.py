@@ -1,6 +1,8 @@
 """Search through the gateway: each mode, every filter, tenant isolation, and a re-index
 when the embedding model changes."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from .test_thin_path import search
@@ -75,12 +77,19 @@ def test_every_filter(api, notes):
     assert len(post_search(api, notes, q, filters={"sourceType": "action"})) == 1
     assert len(post_search(api, notes, q, filters={"agentId": "agent-a"})) == 2
     assert len(post_search(api, notes, q, sessionId="s-food")) == 1
-    assert len(post_search(api, notes, q, filters={"asOf": "2025-07-01T00:00:00Z"})) == 2
+    # asOf (seed 001): "only chunks ingested on or before this timestamp", whatever
+    # metadata.timestamp says happened when: two of the notes are dated before 2025-07,
+    # but none had been ingested then.
+    assert post_search(api, notes, q, filters={"asOf": "2025-07-01T00:00:00Z"}) == []
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert len(post_search(api, notes, q, filters={"asOf": soon})) == 3
     assert post_search(api, notes, q, filters={"asOfKnowledge": "2020-01-01T00:00:00Z"}) == []
     got = api.get("/v1/search", params={"userId": notes, "q": q, "sourceType": "meeting"})
     assert len(got.json()["results"]) == 1
     got = api.get("/v1/search", params={"userId": notes, "q": q, "asOf": "2025-04-01T00:00:00Z"})
-    assert contents(got.json()["results"]) == [NOTES[0]["content"]]
+    assert got.json()["results"] == []
+    got = api.get("/v1/search", params={"userId": notes, "q": q, "asOf": soon})
+    assert len(got.json()["results"]) == 3
 
 
 def test_another_tenant_sees_nothing(stack, api, notes):

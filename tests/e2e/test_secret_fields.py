@@ -123,7 +123,7 @@ def _memanto(stack, secret: Secrets, word: str) -> tuple[list[httpx.Response], s
 
 def _eliza(api: httpx.Client, secret: Secrets, word: str) -> tuple[list[httpx.Response], str]:
     agent = _ok(api.post("/v1/agents", json={"name": "eliza"})).json()["id"]
-    entity = "e-" + uuid.uuid4().hex[:6]
+    entity = str(uuid.uuid4())
     memory = {
         "entityId": entity,
         "content": {"text": f"{word} six", "auth_token": secret("content")},

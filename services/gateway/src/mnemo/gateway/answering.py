@@ -114,17 +114,19 @@ async def answer(
     subject: str,
     question: str,
     limit: int,
+    as_of: datetime | None = None,
+    as_of_knowledge: datetime | None = None,
 ) -> Answered:
-    """Answer `question` from what `search` finds and the facts about `subject` (at the
-    search's asOf / asOfKnowledge, from its agent's memories only when it names one)."""
+    """Answer `question` from what `search` finds and the facts about `subject` that held
+    at `as_of` (valid time) as known at `as_of_knowledge`, from the search's agent's
+    memories only when it names one."""
     deps = deps_of(request)
     tenant = search.tenant_id
-    as_of = search.occurred_before
     facts_query = FactsQuery(
         tenant_id=tenant,
         user_id=subject,
         as_of=as_of,
-        as_of_knowledge=search.recorded_before,
+        as_of_knowledge=as_of_knowledge,
         changed_since=_EVER,
         agent_id=search.agent_id,
     )

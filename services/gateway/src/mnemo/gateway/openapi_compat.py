@@ -267,3 +267,74 @@ def _operation(
         "responses": responses,
         "security": security,
     }
+
+
+# --- MCP -------------------------------------------------------------------------------
+
+MCP_TAG = "MCP"
+_JSONRPC_ID = {"type": ["string", "integer"]}
+
+
+def extend_mcp(document: dict[str, Any], path: str, tools: list[tuple[str, str]]) -> None:
+    """POST `path`, the MCP server over streamable HTTP (stateless: no GET stream, no
+    session to DELETE, both 405), with `tools` (name, description) listed in its text: the
+    tools' arguments are their native routes' (tools/list gives each one's JSON Schema)."""
+    listed = "\n".join(f"- `{name}`: {text}" for name, text in tools)
+    request = _object(
+        {
+            "jsonrpc": {"const": "2.0"},
+            "id": _JSONRPC_ID,
+            "method": {"type": "string", "examples": ["initialize", "tools/list", "tools/call"]},
+            "params": {"type": "object"},
+        },
+        ["jsonrpc", "method"],
+    )
+    answer = {
+        "oneOf": [
+            _object(
+                {"jsonrpc": {"const": "2.0"}, "id": _JSONRPC_ID, "result": {"type": "object"}},
+                ["jsonrpc", "id", "result"],
+            ),
+            _object(
+                {"jsonrpc": {"const": "2.0"}, "id": _JSONRPC_ID, "error": _JSONRPC_ERROR},
+                ["jsonrpc", "error"],
+            ),
+        ]
+    }
+    problem = {"$ref": "#/components/schemas/Problem"}
+    responses: dict[str, Any] = {
+        "200": {
+            "description": "The JSON-RPC answer (a tool's failure is a result with isError)",
+            "content": {"application/json": {"schema": answer}},
+        },
+        "202": {"description": "A notification or a response from the client: accepted"},
+    }
+    # 400 and 409: the Idempotency-Key of a POST (a malformed key, or one reused with
+    # another body), as on every route.
+    for code in (400, 401, 409, 429, 503):
+        responses[str(code)] = {
+            "description": STATUSES[code][0],
+            "content": {"application/problem+json": {"schema": problem}},
+        }
+    document.setdefault("paths", {})[path] = {
+        "post": {
+            "operationId": "post_mcp",
+            "summary": "The MCP server (Model Context Protocol, streamable HTTP)",
+            "description": "Send JSON-RPC 2.0 messages with `Accept: application/json, "
+            "text/event-stream`; each tool calls the native route its description names, "
+            "with the caller's key, so auth, limits, isolation, idempotency and the audit "
+            "chain are that route's. `mnemo mcp` serves the same tools over stdio.\n\n" + listed,
+            "tags": [MCP_TAG],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": request}}},
+            "responses": responses,
+            "security": [{"bearer": []}],
+        }
+    }
+    document.setdefault("tags", []).append(
+        {"name": MCP_TAG, "description": "Memory tools for agents over the Model Context Protocol"}
+    )
+
+
+_JSONRPC_ERROR = _object(
+    {"code": {"type": "integer"}, "message": {"type": "string"}, "data": {}}, ["code", "message"]
+)

@@ -18,8 +18,10 @@ from mnemo.gateway.auth import Principal
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import IngestRequest, scoped, to_command
 
-# Agent, room, world, entity and memory ids: UUIDs in ElizaOS; any plain name here.
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,255}$")
+# Agent, room, world, entity and memory ids are UUIDs, as ElizaOS's own server checks them
+# (seed 002: 400 INVALID_ID "Invalid UUID format"). Agents made without an id are UUIDs; an
+# agent given a plain name natively is not reachable through this surface.
+_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Layout keys of the metadata (see above); the rest of a native memory's is its own.
 _LAYOUT = ("content", "eliza", "worldId", "timestamp")
 # Mnemo's field names in problems, as an ElizaOS caller knows them.
@@ -46,7 +48,7 @@ def check_id(value: str | None, field: str) -> str | None:
         raise Problem(
             400,
             "INVALID_ID",
-            f"{field} must be 1-256 letters, digits and _.:@- (starting with a letter or digit)",
+            f"Invalid UUID format: {field}",
             field=field,
         )
     return value

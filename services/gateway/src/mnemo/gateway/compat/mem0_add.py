@@ -19,13 +19,13 @@ from mnemo.gateway.compat.mem0_shapes import (
     ENTITY_FIELDS,
     MEM0_KEY,
     Stored,
-    json_body,
     memory_json,
     ok,
     scope_of,
 )
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
+from mnemo.gateway.validation import object_body
 
 MAX_MESSAGES = 50
 
@@ -67,7 +67,7 @@ def _refuse_unsupported(body: dict[str, Any]) -> None:
 @post("/v3/memories/add", status_code=200)
 async def add(request: Request) -> Response[bytes]:
     principal = await authorize(request, "ingest")
-    body = await json_body(request)
+    body = await object_body(request)
     _refuse_unsupported(body)
     messages = _messages(body.get("messages"))
     scope = scope_of(body, body.get("filters"))

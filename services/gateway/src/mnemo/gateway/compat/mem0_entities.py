@@ -7,9 +7,10 @@ from litestar import Request, Response, delete, get, post
 from mnemo.contracts import Profile, ProfileQuery, ScopeList, ScopesQuery
 from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.compat.mem0_deletion import delete_scope
-from mnemo.gateway.compat.mem0_shapes import json_body, ok, scope_of
+from mnemo.gateway.compat.mem0_shapes import ok, scope_of
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
+from mnemo.gateway.validation import object_body
 
 # Mem0's entity types and the scope each names (an app has no counterpart in Mnemo).
 _TYPES = {"user": "user_id", "agent": "agent_id", "run": "run_id"}
@@ -74,7 +75,7 @@ async def delete_entity(request: Request, kind: str, name: str) -> Response[byte
 async def summary(request: Request) -> Response[bytes]:
     """The user's profile: what holds of them for good (static) and for now (dynamic)."""
     principal = await authorize(request, "context")
-    body = await json_body(request)
+    body = await object_body(request)
     scope = scope_of(body, body.get("filters"))
     if scope.user_id is None:
         raise Problem(400, "INVALID_REQUEST", "filters need a user_id", field="filters.user_id")

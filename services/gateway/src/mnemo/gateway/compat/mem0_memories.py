@@ -10,14 +10,13 @@ from mnemo.gateway.compat.mem0_facts import facts_of, is_inferred
 from mnemo.gateway.compat.mem0_shapes import (
     Scope,
     Stored,
-    json_body,
     memory_json,
     ok,
     scope_of,
 )
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.validation import int_param
+from mnemo.gateway.validation import int_param, object_body
 
 MAX_TOP_K = 50
 MAX_LISTED = 10_000
@@ -74,7 +73,7 @@ async def listing(request: Request, principal: Principal, scope: Scope) -> list[
 @post("/v3/memories", status_code=200)
 async def get_all(request: Request) -> Response[bytes]:
     principal = await authorize(request, "memories")
-    body = await json_body(request)
+    body = await object_body(request)
     scope = scope_of(body, body.get("filters"))
     page = int_param(request, "page", default=1, low=1, high=MAX_LISTED)
     size = int_param(request, "page_size", default=100, low=1, high=1000)
@@ -94,7 +93,7 @@ async def get_all(request: Request) -> Response[bytes]:
 @post("/v3/memories/search", status_code=200)
 async def search(request: Request) -> Response[bytes]:
     principal = await authorize(request, "search")
-    body = await json_body(request)
+    body = await object_body(request)
     query = body.get("query")
     if not isinstance(query, str) or not query.strip() or len(query) > MAX_QUERY_CHARS:
         raise Problem(

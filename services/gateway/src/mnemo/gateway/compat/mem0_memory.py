@@ -31,7 +31,6 @@ from mnemo.gateway.compat.mem0_facts import (
 from mnemo.gateway.compat.mem0_shapes import (
     MEM0_KEY,
     Stored,
-    json_body,
     mem0_of,
     memory_json,
     ok,
@@ -42,6 +41,7 @@ from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.forget import drop_now
 from mnemo.gateway.routes.ingest import IngestRequest, to_command
 from mnemo.gateway.routes.memories import remove_memory
+from mnemo.gateway.validation import object_body
 
 _NOT_FOUND = "Memory not found"
 
@@ -108,7 +108,7 @@ async def get_memory(request: Request, memory_id: str) -> Response[bytes]:
 @put("/v1/memories/{memory_id:str}")
 async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
     principal = await authorize(request, "ingest")
-    body = await json_body(request)
+    body = await object_body(request)
     if body.get("expiration_date"):
         raise Problem(
             400, "UNSUPPORTED", "expiration_date is not supported here", field="expiration_date"

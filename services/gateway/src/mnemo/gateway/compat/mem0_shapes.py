@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import msgspec
-from litestar import Request, Response
+from litestar import Response
 
 from mnemo.contracts.limits import MAX_ID_CHARS
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.validation import as_json, check_values
+from mnemo.gateway.validation import as_json
 
 # The memory metadata key that holds the Mem0 fields (reserved on this surface).
 MEM0_KEY = "mem0"
@@ -39,20 +38,6 @@ def mem0_refusal(problem: Problem) -> Response[bytes]:
     return Response(
         as_json(body), status_code=status, media_type="application/json", headers=problem.headers
     )
-
-
-async def json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        value = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise Problem(400, "INVALID_REQUEST", f"the body is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise Problem(400, "INVALID_REQUEST", "the body must be a JSON object")
-    check_values(value)
-    return value
 
 
 @dataclass(frozen=True)

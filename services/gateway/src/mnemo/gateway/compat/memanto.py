@@ -71,7 +71,7 @@ from mnemo.gateway.routes.context import time_param
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 from mnemo.gateway.routes.memories import agent_memories
 from mnemo.gateway.secrets import redacted
-from mnemo.gateway.validation import about_param, as_json, int_param, query_param
+from mnemo.gateway.validation import about_param, as_json, int_param, object_body, query_param
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -158,16 +158,7 @@ def handle_error(request: Request, exc: Exception) -> Response[bytes]:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        value = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise Problem(422, "VALIDATION_ERROR", f"the body is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise Problem(422, "VALIDATION_ERROR", "the body must be a JSON object")
-    return value
+    return await object_body(request, status=422, code="VALIDATION_ERROR")
 
 
 def _text(

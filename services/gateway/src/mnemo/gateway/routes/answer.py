@@ -14,6 +14,7 @@ from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.facts import fact_json
 from mnemo.gateway.routes.search import hit_json
+from mnemo.gateway.routes.search_filters import ingested_by
 from mnemo.gateway.validation import as_json, decode_body
 
 MAX_ANSWER_SOURCES = 20
@@ -59,11 +60,16 @@ async def answer(request: Request) -> Response[bytes]:
         # More than are kept: memories outdated by later facts go last, then the rest.
         limit=min(body.limit * 3, 50),
         agent_id=agent_scope(principal, body.agent_id, "agentId"),
-        occurred_before=body.as_of,
-        recorded_before=body.as_of_knowledge,
+        recorded_before=ingested_by(body.as_of, body.as_of_knowledge),
     )
     found = await answering.answer(
-        request, search, subject=body.user_id, question=body.question, limit=body.limit
+        request,
+        search,
+        subject=body.user_id,
+        question=body.question,
+        limit=body.limit,
+        as_of=body.as_of,
+        as_of_knowledge=body.as_of_knowledge,
     )
     reply: dict[str, Any] = {
         "question": body.question,

@@ -12,7 +12,7 @@ from mnemo.contracts.limits import MAX_QUERY_CHARS, instant_problem
 from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.routes.search_filters import filters_param, fraction_param
+from mnemo.gateway.routes.search_filters import filters_param, fraction_param, ingested_by
 from mnemo.gateway.validation import about_param, as_json, int_param, query_param
 
 # What `relevant` searches: every memory of the userId, or (with sessionId) one session's.
@@ -100,8 +100,7 @@ async def context(request: Request) -> Response[bytes]:
             session_id=session_id,
             threshold=threshold,
             alpha=0.5 if alpha is None else alpha,
-            occurred_before=as_of,
-            recorded_before=as_of_knowledge,
+            recorded_before=ingested_by(as_of, as_of_knowledge),
         )
         asks.append(deps.ask(request, "retrieval", "search", search, SearchResult, tenant))
     answers = await asyncio.gather(*asks)

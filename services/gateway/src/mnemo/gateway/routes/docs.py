@@ -11,6 +11,8 @@ from litestar.routes import HTTPRoute
 from swagger_ui_bundle import swagger_ui_path
 
 from mnemo.gateway import openapi, openapi_compat
+from mnemo.gateway.mcp.endpoint import PATH as MCP_PATH
+from mnemo.gateway.mcp.tools import TOOLS
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.validation import as_json
 
@@ -55,6 +57,8 @@ async def openapi_json(request: Request) -> Response[bytes]:
         document = openapi.build(routes_of(request), VERSION)
         # The compatible surfaces (/api/..., /mem0/...), each under its tag.
         openapi_compat.extend(document, openapi_compat.compat_routes(request.app))
+        tools = [(tool.name, tool.description) for tool in TOOLS]
+        openapi_compat.extend_mcp(document, MCP_PATH, tools)
         request.app.state["openapi"] = document
     return Response(as_json(document), media_type="application/json")
 

@@ -15,7 +15,7 @@ from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.context import time_param
-from mnemo.gateway.routes.search_filters import SearchFilters, check_filters
+from mnemo.gateway.routes.search_filters import SearchFilters, check_filters, ingested_by
 from mnemo.gateway.validation import as_json, decode_body, int_param, query_param
 
 MAX_LIMIT = 50
@@ -68,8 +68,9 @@ async def search(request: Request) -> Response[bytes]:
         source_id=query_param(request, "sourceId"),
         session_id=query_param(request, "sessionId"),
         agent_id=agent_scope(principal, query_param(request, "agentId")),
-        occurred_before=time_param(request, "asOf"),
-        recorded_before=time_param(request, "asOfKnowledge"),
+        recorded_before=ingested_by(
+            time_param(request, "asOf"), time_param(request, "asOfKnowledge")
+        ),
     )
     return await run_search(request, query)
 
@@ -110,7 +111,6 @@ async def search_post(request: Request) -> Response[bytes]:
         threshold=body.threshold,
         mode=body.search_mode,
         alpha=0.5 if body.alpha is None else body.alpha,
-        occurred_before=filters.as_of,
-        recorded_before=filters.as_of_knowledge,
+        recorded_before=ingested_by(filters.as_of, filters.as_of_knowledge),
     )
     return await run_search(request, query)

@@ -1,9 +1,8 @@
 """The `filters` object of a search, as the anansi-memory SDK sends it: in the body of
 POST /v1/search, and JSON-encoded in the `filters` query parameter of GET /v1/context.
 
-`filters.asOf` means what `asOf` means everywhere (seed 001: what had happened by then;
-a memory without `metadata.timestamp` happened when it was ingested) and
-`filters.asOfKnowledge` what Mnemo had recorded by then.
+`filters.asOf` and `filters.asOfKnowledge` mean what `asOf` and `asOfKnowledge` mean
+everywhere on this surface (`ingested_by`).
 """
 
 import math
@@ -22,6 +21,18 @@ class SearchFilters(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     agent_id: str | None = None
     as_of: datetime | None = None
     as_of_knowledge: datetime | None = None
+
+
+def ingested_by(as_of: datetime | None, as_of_knowledge: datetime | None) -> datetime | None:
+    """The bound on the memories (chunks) a search under `asOf` / `asOfKnowledge` returns:
+    those ingested on or before it (seed 001, for search and context alike: "only chunks
+    ingested on or before this timestamp"). Both name a moment Mnemo could only have known
+    what it had ingested by then, so the earlier one holds. Facts and entities are where the
+    two differ: `asOf` is valid time there (what held then, as the anansi-memory SDK says),
+    `asOfKnowledge` what Mnemo knew then.
+    """
+    known = [when for when in (as_of, as_of_knowledge) if when is not None]
+    return min(known) if known else None
 
 
 def check_filters(filters: SearchFilters, prefix: str = "filters") -> SearchFilters:
