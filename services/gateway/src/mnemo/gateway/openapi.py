@@ -389,7 +389,12 @@ ABOUT = Param(
     "for the user's own lines; unset: everyone in the user's memories",
     schema={"type": "string", "maxLength": MAX_ID_CHARS},
 )
-AS_OF = Param("asOf", "only what had happened by then (valid time)", schema=TIME)
+AS_OF = Param(
+    "asOf",
+    "a past view: memories ingested on or before then (seed 001); facts, profile and "
+    "entities as they held then (valid time)",
+    schema=TIME,
+)
 AS_OF_KNOWLEDGE = Param(
     "asOfKnowledge", "only what Mnemo knew by then (transaction time)", schema=TIME
 )
