@@ -176,10 +176,21 @@ def score(
         for i in range(len(facts))
         if matched[i]
     ]
+    detail = []
     for i in range(len(facts)):
         if gold:
             j = int(own[i].argmax())
             pairs.append((float(own[i, j]), fact_texts[i], gold_texts[j]))
+            k = int(sims[i].argmax())
+            detail.append(
+                {
+                    "statement": fact_texts[i],
+                    "about": facts[i]["about"],
+                    "said": _said(facts[i], got["memories"]),
+                    "own": [round(float(own[i, j]), 3), gold[j]["text"]],
+                    "nearest": [round(float(sims[i, k]), 3), gold[k]["speaker"], gold[k]["text"]],
+                }
+            )
     names = gold_names(gold, conv.speakers, " ".join(t.text for t in conv.turns))
     entity_names = [e.get("name", "").casefold() for e in got["entities"]]
     found = {n for n in names if any(_overlap(n.casefold(), x) for x in entity_names)}
@@ -195,7 +206,21 @@ def score(
         "people": sorted({str(f["about"]) for f in facts}),
         "names": sorted(names),
         "entities": sorted(set(entity_names)),
+        "detail": detail,
     }
+
+
+def _said(fact: dict[str, Any], memories: dict[str, dict[str, Any]]) -> str:
+    """The memory a fact was first read from, its span in [[ ]]."""
+    for evidence in fact.get("evidence") or []:
+        memory = memories.get(evidence.get("memoryId", ""))
+        if memory:
+            text = str(memory.get("content", ""))
+            span = evidence.get("span")
+            if not span:
+                return text
+            return f"{text[: span[0]]}[[{text[span[0] : span[1]]}]]{text[span[1] :]}"
+    return ""
 
 
 def row(name: str, r: dict[str, Any]) -> str:

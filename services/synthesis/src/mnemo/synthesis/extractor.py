@@ -92,9 +92,9 @@ class _Sentence:
     out: Extraction
 
     def fact(self, attribute: str, value: str, template: str, conf: float, span: range) -> None:
-        if not values.says_something(value):
+        if not values.says_something(value) or embedded(self.text, span.start):
             return
-        statement = template.format(value, a=values.with_article(value))
+        statement = third_person(template.format(value, a=values.with_article(value)))
         found = Finding(
             attribute,
             value,
@@ -109,6 +109,8 @@ class _Sentence:
             self.mention(value, spec.entity_type, spec.relationship, conf, span)
 
     def negation(self, attribute: str | None, value: str | None, span: range) -> None:
+        if embedded(self.text, span.start):
+            return
         at = (self.offset + span.start, self.offset + span.stop)
         self.out.negations.append(Negation(attribute, value, at))
 
@@ -141,16 +143,22 @@ def fact(attribute: str, pattern: str, read: Reader, template: str, conf: float)
 
 
 def fact_list(attribute: str, pattern: str, template: str, conf: float, tools: bool) -> None:
-    """Every item of a list after `pattern` ("I love hiking and kayaking")."""
+    """Every item of a list after `pattern` ("I love hiking and kayaking"); a taste names
+    kinds of things, so a list that starts with one particular thing ("I love the color and
+    texture", said of what the listener shows) is a reaction, and no taste."""
 
     def apply(s: _Sentence, m: re.Match[str]) -> None:
         read = values.read_tools if tools else values.read_list
         rest = s.text[m.end() :]
         if not tools and re.search(r"\b(?:anymore|any more)\b", rest, re.I):
             return
-        for value, _, end in read(s.text, m.end()):
+        for i, (value, _, end) in enumerate(read(s.text, m.end())):
             if not values.says_something(value):
                 break  # the list was no list of things ("I love how it's ... and ...")
+            if not tools and values.definite(value):
+                if i == 0:
+                    break
+                continue
             s.fact(attribute, value, template, conf, range(m.start(), end))
 
     _RULES.append((re.compile(pattern, re.I), apply))
@@ -366,7 +374,7 @@ negation_list(
 fact(
     "plan",
     rf"(?:{_IM} {_NOW}(?:planning|hoping|intending|preparing|aiming) to |{_I} {_NOW}"
-    rf"(?:plan|want|hope|intend|aim) to |{_I}(?:'d|’d| would) (?:love|like) to |"
+    rf"(?:plan|want|hope|intend|aim) to |"
     rf"{_IM} going to |{_IVE} decided to )(?-i:(?=[a-z]))(?!be |the |a |an |my )",
     _PHRASE,
     "Plans to {}",
@@ -571,6 +579,89 @@ def _their_employer(s: _Sentence, m: re.Match[str]) -> None:
     if found := values.read_name(s.text, m.end()):
         relationship = f"employer of their {role.lower()}" if role else "mentioned"
         s.mention(found[0], "organization", relationship, 0.7, range(m.start(), found[1]))
+
+
+# --------------------------------------------------------------------------- subjects
+
+_DETERMINER = (
+    r"the|a|an|this|these|those|that|every|each|some|any|all|no|my|your|his|her|our|their|"
+    r"its|one|another"
+)
+# Nouns a clause after them is a time, manner or reason of (when, how or why, not what):
+# "the day I went to the park" says where they went.
+_WHEN = (
+    r"days?|nights?|mornings?|evenings?|afternoons?|weeks?|weekends?|months?|years?|times?|"
+    r"moments?|summers?|winters?|springs?|falls?|autumns?|seasons?|semesters?|hours?|"
+    r"minutes?|seconds?|while|way|ways|first|last|reasons?"
+)
+# Words that end a noun phrase's reach: a clause begins after them.
+_CLAUSE_WORD = (
+    r"and|but|or|so|because|cause|as|since|when|while|if|then|than|though|although|until|"
+    r"before|after|now|also|just|really|actually|honestly|think|thought|know|knew|guess|hope|"
+    r"say|said|says|feel|felt|mean|bet|wish|realized|realised|remember|believe|suppose|"
+    r"told|tell|figured|noticed|found|glad|sure|afraid|proud|happy|is|was|are|were|be|"
+    r"been|'s|am|do|did|does|like|how|where|why|whether"
+)
+_NOUN_PHRASE = re.compile(
+    rf"(?:^|\s)(?P<det>{_DETERMINER})\s+(?P<words>(?:(?!(?:{_CLAUSE_WORD})\s)[\w'-]+\s+){{0,3}})"
+    rf"(?P<head>[\w'-]+)\s+(?:that\s+|which\s+)?$",
+    re.I,
+)
+_PRONOUN_HEAD = re.compile(
+    r"(?:^|\s)(?:something|anything|everything|nothing|what|whatever|all)\s+(?:that\s+)?$", re.I
+)
+# A phrase or clause put first, then the main clause: "At the party I met Sam", "after
+# finishing my screenplay I got a letter".
+_FRONTED = re.compile(
+    r"^\s*(?:(?:and|but|so|then|plus|also|well|oh|yeah)\s+)*(?:at|after|before|during|in|on|"
+    r"since|from|with|over|through|throughout|for|by|around|until|till|near|inside|outside|"
+    r"like|once|when|while|because|as|though|although)\b",
+    re.I,
+)
+_CLAUSE_START = re.compile(r"[,;:.!?()\"“”]|\s[-–—]\s")
+
+
+def embedded(sentence: str, at: int) -> bool:
+    """Whether the first-person clause starting at `at` ("I ...") says what a noun before
+    it is: a relative clause ("a job I enjoy every day", "the progress I've been making",
+    "the things I love makes ...", "something I love"). Its verb's object is that noun, so
+    what follows the verb is no object of the speaker's; a time ("the day I went to the
+    park") or a phrase put first ("After the game I went home") is no such noun."""
+    if not sentence.startswith(("I", "i"), at):
+        return False
+    before = _CLAUSE_START.split(sentence[:at])[-1]
+    if _PRONOUN_HEAD.search(before):
+        return True
+    found = _NOUN_PHRASE.search(before)
+    if not found or re.fullmatch(_WHEN, found.group("head"), re.I):
+        return False
+    if re.fullmatch(_CLAUSE_WORD, found.group("head"), re.I):
+        return False
+    return not _FRONTED.match(before)
+
+
+_FIRST_PERSON = {
+    "i": "they",
+    "me": "them",
+    "my": "their",
+    "mine": "theirs",
+    "myself": "themselves",
+    "i'm": "they're",
+    "i've": "they've",
+    "i'd": "they'd",
+    "i'll": "they'll",
+}
+_FIRST_PERSON_WORD = re.compile(r"\b(?:I'm|I've|I'd|I'll|I|me|my|mine|myself)\b(?!-)", re.I)
+
+
+def third_person(statement: str) -> str:
+    """A statement about the speaker in their own words ("Is thankful for my friends")
+    written about them ("Is thankful for their friends")."""
+
+    def swap(m: re.Match[str]) -> str:
+        return _FIRST_PERSON[m.group(0).lower()]
+
+    return _FIRST_PERSON_WORD.sub(swap, statement)
 
 
 # --------------------------------------------------------------------------- reading
