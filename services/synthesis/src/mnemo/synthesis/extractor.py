@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from mnemo.synthesis import values
 from mnemo.synthesis.attributes import ATTRIBUTES, ROLES, role_attribute
-from mnemo.synthesis.names import names
+from mnemo.synthesis.names import MENTIONED, names
 from mnemo.synthesis.values import NAME as _NAME
 
 NAME = "rules-v2"
@@ -90,9 +90,16 @@ class _Sentence:
     offset: int
     confidence: float  # lowered when hedged ("I think", "maybe")
     out: Extraction
+    quoted: list[tuple[int, int]] = field(default_factory=list)  # in the memory's offsets
+
+    def someone_else(self, at: int) -> bool:
+        """Whether the "I" at `at` is not the speaker's: words quoted ("She told me, "I'm
+        moving to Berlin"") or a relative clause about a noun (`embedded`)."""
+        where = self.offset + at
+        return any(a <= where < b for a, b in self.quoted) or embedded(self.text, at)
 
     def fact(self, attribute: str, value: str, template: str, conf: float, span: range) -> None:
-        if not values.says_something(value) or embedded(self.text, span.start):
+        if not values.says_something(value) or self.someone_else(span.start):
             return
         statement = third_person(template.format(value, a=values.with_article(value)))
         found = Finding(
@@ -109,13 +116,15 @@ class _Sentence:
             self.mention(value, spec.entity_type, spec.relationship, conf, span)
 
     def negation(self, attribute: str | None, value: str | None, span: range) -> None:
-        if embedded(self.text, span.start):
+        if self.someone_else(span.start):
             return
         at = (self.offset + span.start, self.offset + span.stop)
         self.out.negations.append(Negation(attribute, value, at))
 
     def mention(self, name: str, type_: str, relationship: str, conf: float, span: range) -> None:
         at = (self.offset + span.start, self.offset + span.stop)
+        if any(a <= at[0] < b for a, b in self.quoted):
+            relationship = MENTIONED  # "my boss Tom" in someone else's words: not theirs
         self.out.mentions.append(
             Mention(name, type_, relationship, round(conf * self.confidence, 2), at)
         )
@@ -684,14 +693,24 @@ def sentences(text: str) -> list[tuple[int, str]]:
     return [(o, s) for o, s in found if s.strip()]
 
 
+_QUOTE = re.compile(r'"[^"]*"|“[^”]*”')
+
+
+def quotes(text: str) -> list[tuple[int, int]]:
+    """The spans of `text` in double quotation marks (one sentence or more)."""
+    return [m.span() for m in _QUOTE.finditer(text)]
+
+
 def extract(text: str) -> Extraction:
     """Facts, negations and mentions in `text`, in order of appearance; each once."""
     out = Extraction()
     normal = text.replace("’", "'")  # same length: spans still index `text`
+    quoted = quotes(normal)
     for offset, sentence in sentences(normal):
         if sentence.rstrip().endswith("?") or _CONDITIONAL.search(sentence):
             continue
-        s = _Sentence(sentence, offset, 0.8 if _HEDGE.search(sentence) else 1.0, out)
+        hedged = 0.8 if _HEDGE.search(sentence) else 1.0
+        s = _Sentence(sentence, offset, hedged, out, quoted)
         for pattern, apply in _RULES:
             for match in pattern.finditer(sentence):
                 apply(s, match)

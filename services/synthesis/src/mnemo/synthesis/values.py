@@ -228,8 +228,7 @@ _DANGLING = re.compile(
     re.I,
 )
 _ANNOUNCES = re.compile(
-    r"^(?:(?:a|an|some|few|more|big|great|good|exciting|funny|cool|amazing|awesome|fun|"
-    r"interesting|quick|little|small|huge|new|bad|sad|crazy|wild)\s+)*"
+    r"^(?:(?:a|an|some|a few|few|more|any)\s+)?(?:[\w-]+\s+){0,2}"
     r"(?:news|story|stories|update|updates|plans?|ideas?|questions?)"
     r"(?:\s+to (?:share|tell))?$",
     re.I,
