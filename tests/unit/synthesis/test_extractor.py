@@ -168,7 +168,8 @@ def test_a_relative_clause_is_about_its_noun_not_what_follows_its_verb():
         facts(
             "It's a car I drive to work most days. Here's the cake I've been baking all "
             "week. The songs I love make any drive shorter. That's something I enjoy "
-            "doing. Here's a photo of the cabin we rented and the lake I want to swim in."
+            "doing. Here's a photo of the cabin we rented and the lake I want to swim in. "
+            "I'm saving up for trips I want to take."
         )
         == []
     )

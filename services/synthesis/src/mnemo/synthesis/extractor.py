@@ -611,10 +611,20 @@ _CLAUSE_WORD = (
     r"told|tell|figured|noticed|found|glad|sure|afraid|proud|happy|is|was|are|were|be|"
     r"been|'s|am|do|did|does|like|how|where|why|whether"
 )
+# A noun phrase opens with a determiner, or with a preposition when it has none ("for
+# countries I want to visit").
+_OPENS = (
+    rf"{_DETERMINER}|for|about|of|with|to|from|in|on|at|into|like|between|among|around|"
+    rf"without"
+)
 _NOUN_PHRASE = re.compile(
-    rf"(?:^|\s)(?P<det>{_DETERMINER})\s+(?P<words>(?:(?!(?:{_CLAUSE_WORD})\s)[\w'-]+\s+){{0,3}})"
+    rf"(?:^|\s)(?P<det>{_OPENS})\s+(?P<words>(?:(?!(?:{_CLAUSE_WORD})\s)[\w'-]+\s+){{0,3}})"
     rf"(?P<head>[\w'-]+)\s+(?:that\s+|which\s+)?$",
     re.I,
+)
+_NO_NOUN = (
+    r"you|him|her|them|us|me|it|that|this|these|those|there|here|then|today|tonight|"
+    r"yesterday|lately|recently|too|again|sure|course|fact|instance|example"
 )
 _PRONOUN_HEAD = re.compile(
     r"(?:^|\s)(?:something|anything|everything|nothing|what|whatever|all)\s+(?:that\s+)?$", re.I
@@ -644,7 +654,7 @@ def embedded(sentence: str, at: int) -> bool:
     found = _NOUN_PHRASE.search(before)
     if not found or re.fullmatch(_WHEN, found.group("head"), re.I):
         return False
-    if re.fullmatch(_CLAUSE_WORD, found.group("head"), re.I):
+    if re.fullmatch(rf"{_CLAUSE_WORD}|{_NO_NOUN}", found.group("head"), re.I):
         return False
     return not _FRONTED.match(before)
 
