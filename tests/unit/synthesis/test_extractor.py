@@ -241,3 +241,10 @@ def test_statements_are_written_about_the_speaker_not_in_their_words():
         "Is grateful for their neighbours",
         "Plans to teach their kids to swim",
     ]
+    # names and titles keep their words
+    assert [f.statement for f in extract("I love My Chemical Romance.").facts] == [
+        "Likes My Chemical Romance"
+    ]
+    assert [f.statement for f in extract('I\'m reading "Hold Me Tight" to my kids.').facts] == [
+        'Reading "Hold Me Tight" to their kids'
+    ]

@@ -670,17 +670,19 @@ _FIRST_PERSON = {
     "i'd": "they'd",
     "i'll": "they'll",
 }
-_FIRST_PERSON_WORD = re.compile(r"\b(?:I'm|I've|I'd|I'll|I|me|my|mine|myself)\b(?!-)", re.I)
+# Case-sensitive: "My Chemical Romance" and "World War I" are names, not the speaker.
+_FIRST_PERSON_WORD = re.compile(r"\b(?:I'm|I've|I'd|I'll|I(?= [a-z])|me|my|mine|myself)\b(?!-)")
 
 
 def third_person(statement: str) -> str:
     """A statement about the speaker in their own words ("Is thankful for my friends")
-    written about them ("Is thankful for their friends")."""
+    written about them ("Is thankful for their friends"); a title in quotes stays as it is."""
 
     def swap(m: re.Match[str]) -> str:
         return _FIRST_PERSON[m.group(0).lower()]
 
-    return _FIRST_PERSON_WORD.sub(swap, statement)
+    parts = re.split(r'("[^"]*"|“[^”]*”)', statement)
+    return "".join(p if i % 2 else _FIRST_PERSON_WORD.sub(swap, p) for i, p in enumerate(parts))
 
 
 # --------------------------------------------------------------------------- reading
