@@ -169,7 +169,7 @@ def test_a_relative_clause_is_about_its_noun_not_what_follows_its_verb():
             "It's a car I drive to work most days. Here's the cake I've been baking all "
             "week. The songs I love make any drive shorter. That's something I enjoy "
             "doing. Here's a photo of the cabin we rented and the lake I want to swim in. "
-            "I'm saving up for trips I want to take."
+            "I'm saving up for trips I want to take. It's the pie that I baked for Sam."
         )
         == []
     )

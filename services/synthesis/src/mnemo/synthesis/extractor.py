@@ -618,7 +618,7 @@ _OPENS = (
     rf"without"
 )
 _NOUN_PHRASE = re.compile(
-    rf"(?:^|\s)(?P<det>{_OPENS})\s+(?P<words>(?:(?!(?:{_CLAUSE_WORD})\s)[\w'-]+\s+){{0,3}})"
+    rf"(?:^|\s)(?P<det>{_OPENS})\s+(?P<words>(?:(?!(?:{_CLAUSE_WORD})\s)[\w'-]+\s+){{0,3}}?)"
     rf"(?P<head>[\w'-]+)\s+(?:that\s+|which\s+)?$",
     re.I,
 )
