@@ -12,10 +12,19 @@ each fact is about. Scored, per conversation and overall:
   above --threshold. 0.5 by default, set by reading the 60 pairs nearest 0.55 on conv-26
   (`--show-pairs 60` prints them): from 0.5 up most pairs state the same thing, below 0.45
   most share only a topic;
-- precision: the share of facts that a gold observation of their person states (same
-  test) — a lower bound: LoCoMo's observations do not list everything said;
-- attribution: of the facts matching some observation, the share whose person is that
-  observation's speaker;
+- precision (observations): the share of facts that a gold observation of their person
+  states (same test) — a lower bound: LoCoMo's observations do not list everything said;
+- precision, labelled: the same, where a fact no observation states counts as right when
+  its hand label (facts_labels.yaml: right, other or wrong, read in the transcript) says
+  so; facts with neither are counted wrong and their number is printed (`--show-unlabelled`
+  lists them, in the labels' shape, to be read and labelled);
+- attribution: of the facts about someone (matching an observation of either speaker, or
+  labelled right or other), the share about the right person: an observation of their own
+  person states it, or their label says so. A fact both people share ("loves volunteering",
+  said by both, observed of one) is right for the one who said it; one that only the other
+  speaker's observations state (or labelled other) is wrong. The earlier yardstick, the
+  nearest observation's speaker, is printed under the table for comparison: it counts a
+  shared fact wrong whenever the other person's observation is a little nearer;
 - entity recall: proper names in the observations (capitalised words, not the speakers,
   not months or days) found among /v1/entities' names — an approximation of "the people,
   pets and places named";
@@ -40,12 +49,15 @@ from typing import Any
 
 import httpx
 import numpy as np
+import yaml
 from local_stack import describe, local_stack, machine, start_local_model
 from locomo import call
 from locomo_data import Conversation, parse_conversation
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/locomo/locomo_dev.json"
 RESULTS = Path(__file__).resolve().parent / "results"
+FACT_LABELS = Path(__file__).resolve().parent / "facts_labels.yaml"
+VERDICTS = {"right", "other", "wrong"}
 _MONTHS = "January February March April May June July August September October November December"
 _DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday"
 NOT_NAMES = {
@@ -146,6 +158,19 @@ def _same(a: str | None, b: str | None) -> bool:
     return (a or "").casefold() == (b or "").casefold()
 
 
+def load_labels(path: Path) -> dict[tuple[str, str, str], str]:
+    """Hand labels (FACT_LABELS): (conversation, person, statement) -> right, other or wrong."""
+    if not path.exists():
+        return {}
+    entries = yaml.safe_load(path.read_text()).get("labels") or []
+    labels = {}
+    for e in entries:
+        if e["label"] not in VERDICTS:
+            raise ValueError(f"{path}: label {e['label']!r} is none of {sorted(VERDICTS)}")
+        labels[(e["conversation"], e["about"].casefold(), e["statement"])] = e["label"]
+    return labels
+
+
 def score(
     conv: Conversation,
     gold: list[dict[str, str]],
@@ -153,8 +178,10 @@ def score(
     embed: Any,
     threshold: float,
     pairs: list[tuple[float, str, str]],
+    labels: dict[tuple[str, str, str], str] | None = None,
 ) -> dict[str, Any]:
     facts = got["facts"]
+    labels = labels or {}
     # Compared without the person's name: whom it is about is checked apart (an own
     # observation), and the name in both texts would make any two of them look alike.
     fact_texts = [f["statement"] for f in facts]
@@ -171,15 +198,45 @@ def score(
     covered = int((own.max(axis=0) >= threshold).sum()) if facts else 0
     stated = (own.max(axis=1) >= threshold) if facts else np.zeros(0, dtype=bool)
     matched = sims.max(axis=1) >= threshold if facts else np.zeros(0, dtype=bool)
-    right = [
+    nearest = [
         _same(facts[i]["about"], gold[int(sims[i].argmax())]["speaker"])
         for i in range(len(facts))
         if matched[i]
     ]
+    label = [
+        labels.get((conv.sample_id, str(f["about"] or "").casefold(), f["statement"]))
+        for f in facts
+    ]
+    # Correct: an observation of its person states it, or (no observation does) its hand
+    # label says the transcript does. Unlabelled facts no observation states count as wrong.
+    correct = [bool(stated[i]) or label[i] == "right" for i in range(len(facts))]
+    unlabelled = sum(1 for i in range(len(facts)) if not stated[i] and label[i] is None)
+    # Attribution: of the facts about someone (matching an observation of either person, or
+    # labelled right or other), the share about the right one: an observation of their own
+    # person states it, or their label says so; matching only the other person's is wrong.
+    right = []
+    for i in range(len(facts)):
+        if stated[i] or label[i] in ("right", "other"):
+            right.append(bool(stated[i]) or label[i] == "right")
+        elif label[i] is None and matched[i]:
+            right.append(False)
+    detail = []
     for i in range(len(facts)):
         if gold:
             j = int(own[i].argmax())
             pairs.append((float(own[i, j]), fact_texts[i], gold_texts[j]))
+            k = int(sims[i].argmax())
+            detail.append(
+                {
+                    "statement": fact_texts[i],
+                    "about": facts[i]["about"],
+                    "said": _said(facts[i], got["memories"]),
+                    "own": [round(float(own[i, j]), 3), gold[j]["text"]],
+                    "nearest": [round(float(sims[i, k]), 3), gold[k]["speaker"], gold[k]["text"]],
+                    "stated": bool(stated[i]),
+                    "label": label[i],
+                }
+            )
     names = gold_names(gold, conv.speakers, " ".join(t.text for t in conv.turns))
     entity_names = [e.get("name", "").casefold() for e in got["entities"]]
     found = {n for n in names if any(_overlap(n.casefold(), x) for x in entity_names)}
@@ -188,29 +245,56 @@ def score(
         "facts": len(facts),
         "recall": covered / len(gold) if gold else 0.0,
         "precision": float(stated.mean()) if facts else 0.0,
+        "precision_labelled": float(np.mean(correct)) if facts else 0.0,
+        "unlabelled": unlabelled,
         "attribution": float(np.mean(right)) if right else None,
         "attributed_facts": len(right),
+        "attribution_nearest": float(np.mean(nearest)) if nearest else None,
+        "nearest_facts": len(nearest),
         "entity_names": len(names),
         "entity_recall": len(found) / len(names) if names else 0.0,
         "people": sorted({str(f["about"]) for f in facts}),
         "names": sorted(names),
         "entities": sorted(set(entity_names)),
+        "detail": detail,
     }
+
+
+def _said(fact: dict[str, Any], memories: dict[str, dict[str, Any]]) -> str:
+    """The memory a fact was first read from, its span in [[ ]]."""
+    for evidence in fact.get("evidence") or []:
+        memory = memories.get(evidence.get("memoryId", ""))
+        if memory:
+            text = str(memory.get("content", ""))
+            span = evidence.get("span")
+            if not span:
+                return text
+            return f"{text[: span[0]]}[[{text[span[0] : span[1]]}]]{text[span[1] :]}"
+    return ""
 
 
 def row(name: str, r: dict[str, Any]) -> str:
     attribution = f"{r['attribution']:.2f}" if r["attribution"] is not None else "-"
     return (
         f"| {name} | {r['observations']} | {r['facts']} | {r['recall']:.3f} | {r['precision']:.2f} "
+        f"| {r['precision_labelled']:.2f} ({r['unlabelled']}) "
         f"| {attribution} ({r['attributed_facts']}) "
         f"| {r['entity_recall']:.2f} of {r['entity_names']} |"
     )
+
+
+HEADER = (
+    "| conversation | observations | facts | recall | precision (observations) "
+    "| precision, labelled (unlabelled) | attribution (facts) | entity recall |\n"
+    "|---|---|---|---|---|---|---|---|"
+)
 
 
 async def run(args: argparse.Namespace, base: str, key: str) -> dict[str, Any]:
     from mnemo.embeddings import MiniLMEmbedder
 
     embedder = MiniLMEmbedder()
+    labels = load_labels(Path(args.labels))
     raw = json.loads(args.raw_text)
     wanted = set(args.conversations.split(",")) if args.conversations else None
     samples = [s for s in raw if wanted is None or s["sample_id"] in wanted]
@@ -236,14 +320,14 @@ async def run(args: argparse.Namespace, base: str, key: str) -> dict[str, Any]:
             gold = observations(sample, args.sessions)
             got = await collect(client, users[sample["sample_id"]])
             rows[sample["sample_id"]] = score(
-                conv, gold, got, embedder.embed, args.threshold, pairs
+                conv, gold, got, embedder.embed, args.threshold, pairs, labels
             )
             if args.extractor == "llm":
                 # The model's own facts: those it stated first (a rule fact it only said
                 # again keeps the rules' name, so this row is a lower bound of its recall).
                 own = {**got, "facts": [f for f in got["facts"] if _by_model(f)]}
                 model_rows[sample["sample_id"]] = score(
-                    conv, gold, own, embedder.embed, args.threshold, []
+                    conv, gold, own, embedder.embed, args.threshold, [], labels
                 )
     memories = sum(want.values())
     return {
@@ -276,18 +360,29 @@ def total(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     n_gold = sum(r["observations"] for r in rows.values())
     n_facts = sum(r["facts"] for r in rows.values())
     n_attr = sum(r["attributed_facts"] for r in rows.values())
+    n_near = sum(r["nearest_facts"] for r in rows.values())
     n_names = sum(r["entity_names"] for r in rows.values())
     return {
         "observations": n_gold,
         "facts": n_facts,
         "recall": sum(r["recall"] * r["observations"] for r in rows.values()) / max(1, n_gold),
         "precision": sum(r["precision"] * r["facts"] for r in rows.values()) / max(1, n_facts),
+        "precision_labelled": sum(r["precision_labelled"] * r["facts"] for r in rows.values())
+        / max(1, n_facts),
+        "unlabelled": sum(r["unlabelled"] for r in rows.values()),
         "attribution": (
             sum((r["attribution"] or 0) * r["attributed_facts"] for r in rows.values()) / n_attr
             if n_attr
             else None
         ),
         "attributed_facts": n_attr,
+        "attribution_nearest": (
+            sum((r["attribution_nearest"] or 0) * r["nearest_facts"] for r in rows.values())
+            / n_near
+            if n_near
+            else None
+        ),
+        "nearest_facts": n_near,
         "entity_names": n_names,
         "entity_recall": sum(r["entity_recall"] * r["entity_names"] for r in rows.values())
         / max(1, n_names),
@@ -305,6 +400,10 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--show-pairs", type=int, default=0, help="print N pairs around it")
+    parser.add_argument("--labels", default=str(FACT_LABELS), help="hand labels of facts")
+    parser.add_argument(
+        "--show-unlabelled", action="store_true", help="print the facts to label by hand"
+    )
     parser.add_argument("--llm-url")
     parser.add_argument("--llm-model", default="")
     parser.add_argument(
@@ -345,16 +444,28 @@ def main() -> None:
         f"({result['ms_per_memory']} ms per memory, ingest to synthesized); "
         f"threshold {args.threshold}; complete: {result['complete']}"
     )
-    print(
-        "| conversation | observations | facts | recall | precision | attribution (facts) "
-        "| entity recall |"
-    )
-    print("|---|---|---|---|---|---|---|")
+    if args.show_unlabelled:
+        for name, r in result["rows"].items():
+            for f in r["detail"]:
+                if not f["stated"] and f["label"] is None:
+                    print(
+                        f"- {{conversation: {name}, about: {f['about']}, "
+                        f"statement: {json.dumps(f['statement'])}, label: ?}}"
+                    )
+                    print(f"  # said: {f['said']}")
+    print(HEADER)
     for name, r in result["rows"].items():
         print(row(name, r))
     print(row("overall", result["overall"]))
+    near = result["overall"]["attribution_nearest"]
+    if near is not None:
+        print(
+            f"attribution as the nearest observation's speaker (the earlier yardstick): "
+            f"{near:.2f} ({result['overall']['nearest_facts']})"
+        )
     if result["model_overall"] is not None:
         print("\nthe model's own facts (extractor llm:*, not the rules' facts it said again):")
+        print(HEADER)
         for name, r in result["model_rows"].items():
             print(row(name, r))
         print(row("overall", result["model_overall"]))

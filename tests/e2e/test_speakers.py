@@ -1,7 +1,8 @@
 """Whom facts describe, through the public API and the real pipeline: two speakers in one
 userId (metadata.author) keep their own facts, neither supersedes the other's; the
 assistant's lines (metadata.role) become no fact; a third party named by a speaker is
-their relation, not them; GET /v1/facts?about= lists one person's facts."""
+their relation, not them; someone quoted is not the speaker; GET /v1/facts?about= lists
+one person's facts."""
 
 import uuid
 
@@ -58,6 +59,27 @@ def test_two_speakers_an_assistant_and_a_third_party_in_one_conversation(api, us
     assert ended == {("Audrey", "Acme")}
     assistant = event(api, said[2], "memory.synthesized")
     assert assistant["fact_ids"] == [] and assistant["extractor"] == "none:assistant"
+
+
+def test_words_not_about_the_speaker_are_no_facts_about_them(api, user_id):
+    """Someone quoted, a reaction to what the other person shows, a clause about a noun:
+    none of it is a fact about the one who said it; their own statements still are."""
+    said = [
+        _say(
+            api,
+            user_id,
+            'My mom called and said, "I\'m moving to Denver." I work at Acme.',
+            author="Audrey",
+        ),
+        _say(api, user_id, "What a photo! I love the colours and the light.", author="Andrew"),
+        _say(api, user_id, "It's a job I enjoy every day. I love jazz.", author="Andrew"),
+    ]
+    for correlation in said:
+        event(api, correlation, "memory.synthesized")
+    assert _facts(api, user_id) == {
+        ("Audrey", "employer", "Acme"),
+        ("Andrew", "preference", "jazz"),
+    }
 
 
 def test_facts_about_someone_unknown_is_an_empty_list_and_a_long_name_is_400(api, user_id):

@@ -155,3 +155,96 @@ def test_values_about_the_listener_or_pointing_back_or_cut_off_are_no_facts():
         )
         == []
     )
+
+
+# What the speaker's words say of someone or something else, or of nothing, is no fact
+# about them (issue #20: precision of the rules on conversations). Each class is one rule,
+# written in sentences of these tests' own.
+
+
+def test_a_relative_clause_is_about_its_noun_not_what_follows_its_verb():
+    # "a car I drive to work": the object of "drive" is the car, not "to work"
+    assert (
+        facts(
+            "It's a car I drive to work most days. Here's the cake I've been baking all "
+            "week. The songs I love make any drive shorter. That's something I enjoy "
+            "doing. Here's a photo of the cabin we rented and the lake I want to swim in. "
+            "I'm saving up for trips I want to take. It's the pie that I baked for Sam."
+        )
+        == []
+    )
+    # a time, a manner or a reason before the clause, or a phrase put first, is no noun
+    # the clause describes: what follows the verb is still its object
+    assert facts(
+        "The other week I went to a jazz festival. That's the reason I love baking bread. "
+        "After moving my office I joined a running club. At the market I met Priya."
+    ) == [
+        ("experience", "a jazz festival"),
+        ("preference", "baking bread"),
+        ("experience", "a running club"),
+        ("experience", "Priya"),
+    ]
+
+
+def test_liking_one_particular_thing_in_front_of_them_is_a_reaction_not_a_taste():
+    assert facts("What a view! I love the colours and the light. I adore his boots.") == []
+    assert facts("I love all the little details.") == []
+    # a kind of thing is a taste; a particular one in the same list is left out
+    assert facts("I love jazz and the sea.") == [("preference", "jazz")]
+    assert facts("I really like my job.") == [("preference", "my job")]
+
+
+def test_an_announcement_or_a_vague_amount_names_nothing():
+    assert facts(
+        "I've got a weird story. I got some big news to tell - I adopted a cat! "
+        "I have a few ideas. I'm learning a bunch. I've been building something cool."
+    ) == [("experience", "a cat")]
+
+
+def test_a_polite_would_love_to_is_no_plan():
+    assert facts("I'd love to help out sometime! I'd like to come along.") == []
+    assert facts("I want to run a marathon.") == [("plan", "run a marathon")]
+
+
+def test_a_verb_keeps_its_complement_and_a_title_in_quotes_is_read_whole():
+    assert facts("I'm thinking of partnering with a local bakery, for a start.") == [
+        ("plan", "partnering with a local bakery")
+    ]
+    assert facts('I\'m reading "The Left Hand of Darkness" by Ursula Le Guin.') == [
+        ("activity", '"The Left Hand of Darkness" by Ursula Le Guin')
+    ]
+    # "for a <noun>" is a time only when the noun is one ("for a week", not "for a job")
+    assert facts("I got an offer for a part-time job.") == [
+        ("experience", "an offer for a part-time job")
+    ]
+
+
+def test_a_tool_used_for_a_purpose_lists_no_verbs_as_tools():
+    assert facts("I use Trello to plan sprints, track bugs and review work.") == [
+        ("tool", "Trello")
+    ]
+
+
+def test_words_quoted_are_someone_elses():
+    found = extract(
+        'My aunt told me, "I\'m moving to Denver. My boss Greg hates me." I live in Boise.'
+    )
+    assert [(f.attribute, f.value) for f in found.facts] == [("location", "Boise")]
+    assert [(m.name, m.relationship) for m in found.mentions if m.name == "Greg"] == [
+        ("Greg", "mentioned")
+    ]
+
+
+def test_statements_are_written_about_the_speaker_not_in_their_words():
+    found = extract("I'm grateful for my neighbours. I hope to teach my kids to swim.").facts
+    assert [f.statement for f in found] == [
+        "Is grateful for their neighbours",
+        "Plans to teach their kids to swim",
+    ]
+    # names and titles keep their words
+    assert [f.statement for f in extract("I love My Chemical Romance.").facts] == [
+        "Likes My Chemical Romance"
+    ]
+    assert [f.statement for f in extract('I\'m reading "Hold Me Tight" to my kids.').facts] == [
+        'Reading "Hold Me Tight" to their kids'
+    ]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from mnemo.synthesis import values
 from mnemo.synthesis.attributes import ATTRIBUTES, ROLES, role_attribute
-from mnemo.synthesis.names import names
+from mnemo.synthesis.names import MENTIONED, names
 from mnemo.synthesis.values import NAME as _NAME
 
 NAME = "rules-v2"
@@ -90,11 +90,18 @@ class _Sentence:
     offset: int
     confidence: float  # lowered when hedged ("I think", "maybe")
     out: Extraction
+    quoted: list[tuple[int, int]] = field(default_factory=list)  # in the memory's offsets
+
+    def someone_else(self, at: int) -> bool:
+        """Whether the "I" at `at` is not the speaker's: words quoted ("She told me, "I'm
+        moving to Berlin"") or a relative clause about a noun (`embedded`)."""
+        where = self.offset + at
+        return any(a <= where < b for a, b in self.quoted) or embedded(self.text, at)
 
     def fact(self, attribute: str, value: str, template: str, conf: float, span: range) -> None:
-        if not values.says_something(value):
+        if not values.says_something(value) or self.someone_else(span.start):
             return
-        statement = template.format(value, a=values.with_article(value))
+        statement = third_person(template.format(value, a=values.with_article(value)))
         found = Finding(
             attribute,
             value,
@@ -109,11 +116,15 @@ class _Sentence:
             self.mention(value, spec.entity_type, spec.relationship, conf, span)
 
     def negation(self, attribute: str | None, value: str | None, span: range) -> None:
+        if self.someone_else(span.start):
+            return
         at = (self.offset + span.start, self.offset + span.stop)
         self.out.negations.append(Negation(attribute, value, at))
 
     def mention(self, name: str, type_: str, relationship: str, conf: float, span: range) -> None:
         at = (self.offset + span.start, self.offset + span.stop)
+        if any(a <= at[0] < b for a, b in self.quoted):
+            relationship = MENTIONED  # "my boss Tom" in someone else's words: not theirs
         self.out.mentions.append(
             Mention(name, type_, relationship, round(conf * self.confidence, 2), at)
         )
@@ -141,16 +152,22 @@ def fact(attribute: str, pattern: str, read: Reader, template: str, conf: float)
 
 
 def fact_list(attribute: str, pattern: str, template: str, conf: float, tools: bool) -> None:
-    """Every item of a list after `pattern` ("I love hiking and kayaking")."""
+    """Every item of a list after `pattern` ("I love hiking and kayaking"); a taste names
+    kinds of things, so a list that starts with one particular thing ("I love the color and
+    texture", said of what the listener shows) is a reaction, and no taste."""
 
     def apply(s: _Sentence, m: re.Match[str]) -> None:
         read = values.read_tools if tools else values.read_list
         rest = s.text[m.end() :]
         if not tools and re.search(r"\b(?:anymore|any more)\b", rest, re.I):
             return
-        for value, _, end in read(s.text, m.end()):
+        for i, (value, _, end) in enumerate(read(s.text, m.end())):
             if not values.says_something(value):
                 break  # the list was no list of things ("I love how it's ... and ...")
+            if not tools and values.definite(value):
+                if i == 0:
+                    break
+                continue
             s.fact(attribute, value, template, conf, range(m.start(), end))
 
     _RULES.append((re.compile(pattern, re.I), apply))
@@ -366,7 +383,7 @@ negation_list(
 fact(
     "plan",
     rf"(?:{_IM} {_NOW}(?:planning|hoping|intending|preparing|aiming) to |{_I} {_NOW}"
-    rf"(?:plan|want|hope|intend|aim) to |{_I}(?:'d|’d| would) (?:love|like) to |"
+    rf"(?:plan|want|hope|intend|aim) to |"
     rf"{_IM} going to |{_IVE} decided to )(?-i:(?=[a-z]))(?!be |the |a |an |my )",
     _PHRASE,
     "Plans to {}",
@@ -573,6 +590,101 @@ def _their_employer(s: _Sentence, m: re.Match[str]) -> None:
         s.mention(found[0], "organization", relationship, 0.7, range(m.start(), found[1]))
 
 
+# --------------------------------------------------------------------------- subjects
+
+_DETERMINER = (
+    r"the|a|an|this|these|those|that|every|each|some|any|all|no|my|your|his|her|our|their|"
+    r"its|one|another"
+)
+# Nouns a clause after them is a time, manner or reason of (when, how or why, not what):
+# "the day I went to the park" says where they went.
+_WHEN = (
+    r"days?|nights?|mornings?|evenings?|afternoons?|weeks?|weekends?|months?|years?|times?|"
+    r"moments?|summers?|winters?|springs?|falls?|autumns?|seasons?|semesters?|hours?|"
+    r"minutes?|seconds?|while|way|ways|first|last|reasons?"
+)
+# Words that end a noun phrase's reach: a clause begins after them.
+_CLAUSE_WORD = (
+    r"and|but|or|so|because|cause|as|since|when|while|if|then|than|though|although|until|"
+    r"before|after|now|also|just|really|actually|honestly|think|thought|know|knew|guess|hope|"
+    r"say|said|says|feel|felt|mean|bet|wish|realized|realised|remember|believe|suppose|"
+    r"told|tell|figured|noticed|found|glad|sure|afraid|proud|happy|is|was|are|were|be|"
+    r"been|'s|am|do|did|does|like|how|where|why|whether"
+)
+# A noun phrase opens with a determiner, or with a preposition when it has none ("for
+# countries I want to visit").
+_OPENS = (
+    rf"{_DETERMINER}|for|about|of|with|to|from|in|on|at|into|like|between|among|around|"
+    rf"without"
+)
+_NOUN_PHRASE = re.compile(
+    rf"(?:^|\s)(?P<det>{_OPENS})\s+(?P<words>(?:(?!(?:{_CLAUSE_WORD})\s)[\w'-]+\s+){{0,3}}?)"
+    rf"(?P<head>[\w'-]+)\s+(?:that\s+|which\s+)?$",
+    re.I,
+)
+_NO_NOUN = (
+    r"you|him|her|them|us|me|it|that|this|these|those|there|here|then|today|tonight|"
+    r"yesterday|lately|recently|too|again|sure|course|fact|instance|example"
+)
+_PRONOUN_HEAD = re.compile(
+    r"(?:^|\s)(?:something|anything|everything|nothing|what|whatever|all)\s+(?:that\s+)?$", re.I
+)
+# A phrase or clause put first, then the main clause: "At the party I met Sam", "after
+# finishing my screenplay I got a letter".
+_FRONTED = re.compile(
+    r"^\s*(?:(?:and|but|so|then|plus|also|well|oh|yeah)\s+)*(?:at|after|before|during|in|on|"
+    r"since|from|with|over|through|throughout|for|by|around|until|till|near|inside|outside|"
+    r"like|once|when|while|because|as|though|although)\b",
+    re.I,
+)
+_CLAUSE_START = re.compile(r"[,;:.!?()\"“”]|\s[-–—]\s")
+
+
+def embedded(sentence: str, at: int) -> bool:
+    """Whether the first-person clause starting at `at` ("I ...") says what a noun before
+    it is: a relative clause ("a job I enjoy every day", "the progress I've been making",
+    "the things I love makes ...", "something I love"). Its verb's object is that noun, so
+    what follows the verb is no object of the speaker's; a time ("the day I went to the
+    park") or a phrase put first ("After the game I went home") is no such noun."""
+    if not sentence.startswith(("I", "i"), at):
+        return False
+    before = _CLAUSE_START.split(sentence[:at])[-1]
+    if _PRONOUN_HEAD.search(before):
+        return True
+    found = _NOUN_PHRASE.search(before)
+    if not found or re.fullmatch(_WHEN, found.group("head"), re.I):
+        return False
+    if re.fullmatch(rf"{_CLAUSE_WORD}|{_NO_NOUN}", found.group("head"), re.I):
+        return False
+    return not _FRONTED.match(before)
+
+
+_FIRST_PERSON = {
+    "i": "they",
+    "me": "them",
+    "my": "their",
+    "mine": "theirs",
+    "myself": "themselves",
+    "i'm": "they're",
+    "i've": "they've",
+    "i'd": "they'd",
+    "i'll": "they'll",
+}
+# Case-sensitive: "My Chemical Romance" and "World War I" are names, not the speaker.
+_FIRST_PERSON_WORD = re.compile(r"\b(?:I'm|I've|I'd|I'll|I(?= [a-z])|me|my|mine|myself)\b(?!-)")
+
+
+def third_person(statement: str) -> str:
+    """A statement about the speaker in their own words ("Is thankful for my friends")
+    written about them ("Is thankful for their friends"); a title in quotes stays as it is."""
+
+    def swap(m: re.Match[str]) -> str:
+        return _FIRST_PERSON[m.group(0).lower()]
+
+    parts = re.split(r'("[^"]*"|“[^”]*”)', statement)
+    return "".join(p if i % 2 else _FIRST_PERSON_WORD.sub(swap, p) for i, p in enumerate(parts))
+
+
 # --------------------------------------------------------------------------- reading
 
 # Not after an abbreviation that starts a name ("St. Mary's", "Dr. Patel").
@@ -593,14 +705,24 @@ def sentences(text: str) -> list[tuple[int, str]]:
     return [(o, s) for o, s in found if s.strip()]
 
 
+_QUOTE = re.compile(r'"[^"]*"|“[^”]*”')
+
+
+def quotes(text: str) -> list[tuple[int, int]]:
+    """The spans of `text` in double quotation marks (one sentence or more)."""
+    return [m.span() for m in _QUOTE.finditer(text)]
+
+
 def extract(text: str) -> Extraction:
     """Facts, negations and mentions in `text`, in order of appearance; each once."""
     out = Extraction()
     normal = text.replace("’", "'")  # same length: spans still index `text`
+    quoted = quotes(normal)
     for offset, sentence in sentences(normal):
         if sentence.rstrip().endswith("?") or _CONDITIONAL.search(sentence):
             continue
-        s = _Sentence(sentence, offset, 0.8 if _HEDGE.search(sentence) else 1.0, out)
+        hedged = 0.8 if _HEDGE.search(sentence) else 1.0
+        s = _Sentence(sentence, offset, hedged, out, quoted)
         for pattern, apply in _RULES:
             for match in pattern.finditer(sentence):
                 apply(s, match)

@@ -20,7 +20,9 @@ _STOP = (
     r"but|because|since|so that|so|though|although|while|whereas|which|who|where|when|"
     r"whenever|now|anymore|any more|these days|lately|nowadays|at the moment|right now|"
     r"currently|for now|for the (?:past|last)|for (?:about |almost |over )?(?:a|an|one|two|"
-    r"three|four|five|six|seven|eight|nine|ten|\d+|several|many|a few) \w+|again|too|"
+    r"three|four|five|six|seven|eight|nine|ten|\d+|several|many|a few|a couple of) "
+    r"(?:seconds?|minutes?|hours?|days?|nights?|weeks?|weekends?|months?|years?|decades?|"
+    r"while|bit|long time)|again|too|"
     r"as well|every day|every week|everyday|daily|in my (?:spare|free) time|on weekends|"
     r"at work|with|over|rather than|instead of|than|and I|and we|and my|after|before|"
     r"until|if|next (?:week|month|year|summer|spring|fall|autumn|winter)|this (?:week|"
@@ -29,7 +31,7 @@ _STOP = (
     r"at night|on the side|yesterday|today|tonight|last \w+|(?:about |almost |over |nearly )?"
     r"(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d+|a few|several) \w+ ago"
 )
-_PHRASE_END = re.compile(rf"\s+(?:{_STOP})\b|\s*[,;:()\"“”]|\s+-\s|$", re.I)
+_PHRASE_END = re.compile(rf"\s+(?:{_STOP})\b|\s*[,;:()]|\s+-\s|$", re.I)
 _LIST_END = re.compile(
     rf"\s+(?:{_STOP.replace('and I|and we|and my|', '')})\b|\s*[;:()]|\s+[-–—]\s|$", re.I
 )
@@ -186,9 +188,21 @@ def read_tool(text: str, at: int) -> Read:
     return match.group(0), match.end()
 
 
+# A verb alone before one of these has its complement after it ("collaborating with
+# organizations", "working with trans people"): the phrase goes on through it.
+_COMPLEMENT = re.compile(r"\s+(?:with|over)\b", re.I)
+_VERB_ALONE = re.compile(r"[a-z]+ing", re.I)
+
+
 def read_phrase(text: str, at: int) -> Read:
     """A short phrase, up to the end of its clause."""
     end = _PHRASE_END.search(text, at)
+    if (
+        end
+        and _COMPLEMENT.match(end.group(0))
+        and _VERB_ALONE.fullmatch(text[at : end.start()].strip())
+    ):
+        end = _PHRASE_END.search(text, end.end())
     stop = end.start() if end else len(text)
     value = text[at:stop].strip().rstrip(".!")
     if len(value) < 2 or len(value) > 80 or _PRONOUN.match(value):
@@ -197,16 +211,33 @@ def read_phrase(text: str, at: int) -> Read:
 
 
 # A value that is about the listener ("how you use it"), points at what was said before
-# ("those", "it"), or stops mid-phrase ("a safe", "a few", "to") states nothing on its own.
+# ("those", "it"), stops mid-phrase ("a safe", "a few", "to"), names no thing ("something
+# exciting", "a ton") or only announces what comes next ("some great news to share", "a
+# funny story", "a few plans") states nothing on its own.
 _LISTENER = re.compile(r"\b(?:you|your|yours|yourself|y'all)\b", re.I)
-_POINTER = re.compile(r"^(?:how|what|why|when|whether|those|these|them|it|that|this|to|so)\b", re.I)
+_POINTER = re.compile(
+    r"^(?:how|what|why|when|whether|those|these|them|it|that|this|to|so|something|anything|"
+    r"everything|nothing|somewhere|stuff)\b",
+    re.I,
+)
 _DANGLING = re.compile(
     r"\b(?:a|an|the|to|of|for|with|and|or|my|our|their|his|her|this|that|few|some|safe|"
     r"new|more|other|same|such|very|so|really|about|like|both|all|ago|stuff|things|something|"
-    r"anything|everything|lot|one|idea|myself|on|in|at|up|out|off|into|over|from|by)$",
+    r"anything|everything|lot|lots|ton|tons|bunch|bit|one|idea|myself|on|in|at|up|out|off|"
+    r"into|over|from|by)$",
     re.I,
 )
-_REFERS = re.compile(r"\b(?:it|its|it's|those|them|these|this|that|there)\b", re.I)
+_ANNOUNCES = re.compile(
+    r"^(?:(?:a|an|some|a few|few|more|any)\s+)?(?:[\w-]+\s+){0,2}"
+    r"(?:news|story|stories|update|updates|plans?|ideas?|questions?)"
+    r"(?:\s+to (?:share|tell))?$",
+    re.I,
+)
+_REFERS = re.compile(
+    r"\b(?:it|its|it's|those|them|these|this|that|there|something|anything|everything|"
+    r"nothing)\b",
+    re.I,
+)
 _CLAUSE = re.compile(r"\s(?:is|are|was|were|am|has been|have been)\s", re.I)
 
 
@@ -219,7 +250,20 @@ def says_something(value: str) -> bool:
         or _DANGLING.search(value)
         or _REFERS.search(value)
         or _CLAUSE.search(f" {value} ")
+        or _ANNOUNCES.match(value)
     )
+
+
+# A thing named by a definite or another's possessive ("the color", "his tech", "all the
+# yellow leaves") is one in front of the speakers, what they are looking at or talking
+# about: liking it is a reaction to it, not a taste of the speaker's (which names a kind:
+# "live music", "hiking", "Mozart").
+_DEFINITE = re.compile(r"^(?:(?:all|both|all of|both of)\s+)?(?:the|his|her|their|its)\b", re.I)
+
+
+def definite(value: str) -> bool:
+    """Whether `value` names one particular thing of the context rather than a kind."""
+    return _DEFINITE.match(value.strip()) is not None
 
 
 def read_list(text: str, at: int) -> list[tuple[str, int, int]]:
@@ -241,12 +285,17 @@ def read_list(text: str, at: int) -> list[tuple[str, int, int]]:
 def read_tools(text: str, at: int) -> list[tuple[str, int, int]]:
     """The tools of "VS Code and Docker every day", each with its span."""
     found = []
-    for _, start, _end in read_list(text, at):
+    for _, start, end in read_list(text, at):
         tool = read_tool(text, start)
         if not tool:
             break  # "I use it to ... and push": what follows no tool names none
         found.append((tool[0], start, tool[1]))
+        if _PURPOSE.match(text, tool[1], end):
+            break  # "whiteboard to stay on track, visualize goals and ...": what it is for
     return found
+
+
+_PURPOSE = re.compile(r"\s+(?:to|in order to)\s+[a-z]", re.I)
 
 
 def key(value: str) -> str:
