@@ -26,10 +26,9 @@ from locomo_data import CATEGORIES
 from locomo_inprocess import Answer, arguments, ask, indexed
 from locomo_metrics import OVERALL, Recall, bootstrap_interval, percentile
 
-from mnemo.retrieval import feedback as feedback_module
 from mnemo.retrieval import index as index_module
 
-MODULES: dict[str, ModuleType] = {"index": index_module, "feedback": feedback_module}
+MODULES: dict[str, ModuleType] = {"index": index_module}
 K = 10
 
 # The first is the reference (the ranking without the steps tried since #17); the
@@ -38,13 +37,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "plain": {"index.DATE_SPANS": False},
     "date spans": {},
     "no session expansion": {"index.DATE_SPANS": False, "index.EXPAND_SEEDS": 0},
-    "feedback 3": {"index.DATE_SPANS": False, "feedback.FEEDBACK_HITS": 3},
-    "date spans + feedback 3": {"feedback.FEEDBACK_HITS": 3},
-    "date spans + feedback 5": {"feedback.FEEDBACK_HITS": 5},
-    "date spans + feedback 3, dense only": {
-        "feedback.FEEDBACK_HITS": 3,
-        "feedback.SPARSE_FEEDBACK": False,
-    },
 }
 
 
