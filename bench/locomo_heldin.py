@@ -16,6 +16,7 @@ Usage: python bench/locomo_heldin.py [--cache DIR] [--only "name,name"] [--json 
 import argparse
 import asyncio
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,7 +80,10 @@ def report(results: dict[str, list[Answer]]) -> dict[str, Any]:
     groups = by_category(reference)
     order = [*CATEGORIES.values(), OVERALL]
     out: dict[str, Any] = {"variants": {}, "held_out": {}}
-    print(f"\nall@{K} by variant (95% bootstrap interval over questions):")
+    print(
+        f"\nall@{K} by variant (95% bootstrap interval over questions; "
+        f"load average {os.getloadavg()[0]:.1f}):"
+    )
     head = f"{'variant':<28}{'overall':>24}" + "".join(f"{c:>13}" for c in order[:-1])
     print(head + f"{'p50 ms':>9}{'p95 ms':>9}")
     for name, answers in results.items():
