@@ -84,7 +84,8 @@ def report(results: dict[str, list[Answer]]) -> dict[str, Any]:
         f"\nall@{K} by variant (95% bootstrap interval over questions; "
         f"load average {os.getloadavg()[0]:.1f}):"
     )
-    head = f"{'variant':<28}{'overall':>24}" + "".join(f"{c:>13}" for c in order[:-1])
+    w = max(28, *(len(n) + 2 for n in names))  # the variant column
+    head = f"{'variant':<{w}}{'overall':>24}" + "".join(f"{c:>13}" for c in order[:-1])
     print(head + f"{'p50 ms':>9}{'p95 ms':>9}")
     for name, answers in results.items():
         recall = Recall(CATEGORIES)
@@ -96,7 +97,7 @@ def report(results: dict[str, list[Answer]]) -> dict[str, Any]:
         ci = f"{row[f'all@{K}']:.3f} [{row[f'all@{K}_low']:.3f}, {row[f'all@{K}_high']:.3f}]"
         ms = [a.ms for a in answers]
         p50, p95 = percentile(ms, 50), percentile(ms, 95)
-        print(f"{name:<28}{ci:>24}{cells}{p50:>9.1f}{p95:>9.1f}")
+        print(f"{name:<{w}}{ci:>24}{cells}{p50:>9.1f}{p95:>9.1f}")
         out["variants"][name] = {"recall": table, "p50_ms": p50, "p95_ms": p95}
     print(f"\npaired difference from '{names[0]}' (95% bootstrap interval over questions):")
     for name in names[1:]:
@@ -104,7 +105,7 @@ def report(results: dict[str, list[Answer]]) -> dict[str, Any]:
         cells = "  ".join(
             f"{g} {interval([diffs[i] for i in groups[g]])}" for g in order if g in groups
         )
-        print(f"  {name:<28}{cells}")
+        print(f"  {name:<{w}}{cells}")
     # Leave one conversation out: choose on four, score on the fifth.
     conversations = list(dict.fromkeys(a.conversation for a in reference))
     chosen_outcomes = [0] * len(reference)
