@@ -25,4 +25,3 @@ def test_fused_hits_show_the_first_rankings_scores_in_order() -> None:
 def test_one_empty_ranking_leaves_the_other_as_it_was() -> None:
     assert [h.id for h in fuse(hits("a", "b", "c"), [])] == ["a", "b", "c"]
     assert [h.id for h in fuse([], hits("a", "b"))] == ["a", "b"]
-
