@@ -15,7 +15,8 @@ built on that ranking:
   rare), inserted after rank 7;
 - fact-linked: the memories that said a fact one of the top 5 hits said (corroborations);
 - decomposed: the question without its names and function words ("Which cities has John
-  been to?" -> "cities"), searched on its own and fused by reciprocal rank;
+  been to?" -> "cities"), searched on its own and fused by reciprocal rank, or only the
+  fused list's best 3 beyond the head inserted after rank 7;
 - session neighbours: the turn after each of the top 3 hits, inserted after rank 7;
 - no session expansion (the service's constant off).
 
@@ -204,6 +205,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "query-named rare entities, after rank 7",
             "fact-linked, after rank 7",
             "decomposed (names out), RRF",
+            "decomposed, RRF, after rank 7",
             "session neighbours, after rank 7",
             "no session expansion",
         ]
@@ -258,6 +260,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 answer(
                     "decomposed (names out), RRF",
                     rrf(ranking, sub) if sub else ranking,
+                    base_ms + (time.perf_counter() - t0) * 1000,
+                )
+                fused = [m for m in rrf(ranking, sub) if m not in ranking[:EXPAND_AT]]
+                answer(
+                    "decomposed, RRF, after rank 7",
+                    after_head(ranking, fused) if sub else ranking,
                     base_ms + (time.perf_counter() - t0) * 1000,
                 )
                 neighbours = [following[m] for m in ranking[:3] if m in following]
