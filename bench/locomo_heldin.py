@@ -16,6 +16,7 @@ Usage: python bench/locomo_heldin.py [--cache DIR] [--only "name,name"] [--json 
 import argparse
 import asyncio
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,10 +27,9 @@ from locomo_data import CATEGORIES
 from locomo_inprocess import Answer, arguments, ask, indexed
 from locomo_metrics import OVERALL, Recall, bootstrap_interval, percentile
 
-from mnemo.retrieval import feedback as feedback_module
 from mnemo.retrieval import index as index_module
 
-MODULES: dict[str, ModuleType] = {"index": index_module, "feedback": feedback_module}
+MODULES: dict[str, ModuleType] = {"index": index_module}
 K = 10
 
 # The first is the reference (the ranking without the steps tried since #17); the
@@ -38,13 +38,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "plain": {"index.DATE_SPANS": False},
     "date spans": {},
     "no session expansion": {"index.DATE_SPANS": False, "index.EXPAND_SEEDS": 0},
-    "feedback 3": {"index.DATE_SPANS": False, "feedback.FEEDBACK_HITS": 3},
-    "date spans + feedback 3": {"feedback.FEEDBACK_HITS": 3},
-    "date spans + feedback 5": {"feedback.FEEDBACK_HITS": 5},
-    "date spans + feedback 3, dense only": {
-        "feedback.FEEDBACK_HITS": 3,
-        "feedback.SPARSE_FEEDBACK": False,
-    },
 }
 
 
@@ -87,8 +80,12 @@ def report(results: dict[str, list[Answer]]) -> dict[str, Any]:
     groups = by_category(reference)
     order = [*CATEGORIES.values(), OVERALL]
     out: dict[str, Any] = {"variants": {}, "held_out": {}}
-    print(f"\nall@{K} by variant (95% bootstrap interval over questions):")
-    head = f"{'variant':<28}{'overall':>24}" + "".join(f"{c:>13}" for c in order[:-1])
+    print(
+        f"\nall@{K} by variant (95% bootstrap interval over questions; "
+        f"load average {os.getloadavg()[0]:.1f}):"
+    )
+    w = max(28, *(len(n) + 2 for n in names))  # the variant column
+    head = f"{'variant':<{w}}{'overall':>24}" + "".join(f"{c:>13}" for c in order[:-1])
     print(head + f"{'p50 ms':>9}{'p95 ms':>9}")
     for name, answers in results.items():
         recall = Recall(CATEGORIES)
@@ -100,7 +97,7 @@ def report(results: dict[str, list[Answer]]) -> dict[str, Any]:
         ci = f"{row[f'all@{K}']:.3f} [{row[f'all@{K}_low']:.3f}, {row[f'all@{K}_high']:.3f}]"
         ms = [a.ms for a in answers]
         p50, p95 = percentile(ms, 50), percentile(ms, 95)
-        print(f"{name:<28}{ci:>24}{cells}{p50:>9.1f}{p95:>9.1f}")
+        print(f"{name:<{w}}{ci:>24}{cells}{p50:>9.1f}{p95:>9.1f}")
         out["variants"][name] = {"recall": table, "p50_ms": p50, "p95_ms": p95}
     print(f"\npaired difference from '{names[0]}' (95% bootstrap interval over questions):")
     for name in names[1:]:
@@ -108,7 +105,7 @@ def report(results: dict[str, list[Answer]]) -> dict[str, Any]:
         cells = "  ".join(
             f"{g} {interval([diffs[i] for i in groups[g]])}" for g in order if g in groups
         )
-        print(f"  {name:<28}{cells}")
+        print(f"  {name:<{w}}{cells}")
     # Leave one conversation out: choose on four, score on the fifth.
     conversations = list(dict.fromkeys(a.conversation for a in reference))
     chosen_outcomes = [0] * len(reference)

@@ -169,19 +169,6 @@ async def test_a_lower_time_bound_is_inclusive_and_meets_the_upper(store, tenant
     assert ids(await search(store, tenant, occurred_after=150.0, occurred_before=250.0)) == [mid.id]
 
 
-async def test_vectors_are_read_back_by_id(store, tenant):
-    both = point(tenant, "u1", "red kite", angle(0))
-    words_only = replace(point(tenant, "u1", "red balloon", angle(0)), dense=None)
-    await store.upsert([both, words_only])
-    found = await store.vectors([both.id, words_only.id, str(uuid.uuid4())])
-    assert set(found) == {both.id, words_only.id}
-    dense, sparse = found[both.id]
-    assert dense is not None and math.isclose(dense[0], 1.0, abs_tol=1e-6)
-    assert sparse is not None and sorted(sparse.indices) == ENCODER.document("red kite").indices
-    assert found[words_only.id][0] is None and found[words_only.id][1] is not None
-    assert await store.vectors([]) == {}
-
-
 async def test_keyword_finds_a_rare_word_that_dense_misses(store, tenant):
     _, rare = await rare_word_corpus(store, tenant)
     assert rare.id not in ids(await search(store, tenant, "u1", "zanzibar", "vector", limit=3))

@@ -1,11 +1,7 @@
-"""Reciprocal rank fusion of two rankings (fusion.fuse) and the second round's queries of
-pseudo-relevance feedback (feedback.py, measured and off by default)."""
+"""Reciprocal rank fusion of two rankings (fusion.fuse)."""
 
-import math
-
-from mnemo.retrieval.feedback import dense_feedback, sparse_feedback
 from mnemo.retrieval.fusion import fuse
-from mnemo.retrieval.stores import SparseVector, StoreHit
+from mnemo.retrieval.stores import StoreHit
 
 
 def hits(*ids: str) -> list[StoreHit]:
@@ -29,17 +25,3 @@ def test_fused_hits_show_the_first_rankings_scores_in_order() -> None:
 def test_one_empty_ranking_leaves_the_other_as_it_was() -> None:
     assert [h.id for h in fuse(hits("a", "b", "c"), [])] == ["a", "b", "c"]
     assert [h.id for h in fuse([], hits("a", "b"))] == ["a", "b"]
-
-
-def test_dense_feedback_moves_the_query_toward_its_hits_and_stays_unit() -> None:
-    moved = dense_feedback([1.0, 0.0], [[0.0, 2.0]])
-    assert math.isclose(math.hypot(*moved), 1.0)
-    assert math.isclose(moved[0], moved[1])  # halfway, at weight 1
-    assert dense_feedback([3.0, 0.0], []) == [3.0, 0.0]
-
-
-def test_sparse_feedback_keeps_the_question_and_weighs_hit_words_by_their_share() -> None:
-    query = SparseVector([1], [1.0])
-    expanded = sparse_feedback(query, [SparseVector([1, 2], [0.5, 0.5]), SparseVector([2], [1.0])])
-    weights = dict(zip(expanded.indices, expanded.values, strict=True))
-    assert weights == {1: 1.5, 2: 1.0}

@@ -24,7 +24,7 @@ from typing import Any
 
 from mnemo.contracts import Envelope, MemoryRecorded, SearchHit, SearchQuery, derived_id
 from mnemo.embeddings import Embedder
-from mnemo.retrieval import dates, feedback, fusion
+from mnemo.retrieval import dates, fusion
 from mnemo.retrieval.contents import MemoryContents, MemoryText
 from mnemo.retrieval.pending import DensePending, PendingChunk
 from mnemo.retrieval.stores import (
@@ -368,26 +368,10 @@ class MemoryIndex:
             dense,
             sparse,
             store_filter,
-            max(depth, feedback.FEEDBACK_HITS),
+            depth,
             mode=mode,  # type: ignore[arg-type]
             alpha=query.alpha,
         )
-        if feedback.FEEDBACK_HITS > 0 and hits:
-            # A second round, asked with what the first round's best hits hold.
-            seeds = await self._store.vectors([h.id for h in hits[: feedback.FEEDBACK_HITS]])
-            if feedback.DENSE_FEEDBACK and dense is not None:
-                dense = feedback.dense_feedback(dense, [d for d, _ in seeds.values() if d])
-            if feedback.SPARSE_FEEDBACK and sparse.indices and mode != "vector":
-                sparse = feedback.sparse_feedback(sparse, [s for _, s in seeds.values() if s])
-            second = await self._store.search(
-                dense,
-                sparse,
-                store_filter,
-                depth,
-                mode=mode,  # type: ignore[arg-type]
-                alpha=query.alpha,
-            )
-            hits = fusion.fuse(hits, second) if feedback.FUSE else second
         span = dates.named_span(query.query) if DATE_SPANS else None
         if span is not None and hits:
             then = await self._then(span, dense, sparse, store_filter, depth, query)

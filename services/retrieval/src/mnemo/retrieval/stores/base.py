@@ -171,12 +171,6 @@ class VectorStore(Protocol):
         reciprocal rank fusion, `alpha` being the dense weight (1: vector, 0: keyword).
         """
 
-    async def vectors(
-        self, ids: list[str]
-    ) -> dict[str, tuple[list[float] | None, SparseVector | None]]:
-        """The stored (dense, sparse) vectors of points by id (either may be None: no dense
-        vector yet, or no sparse words); ids not stored are left out."""
-
     async def count(self) -> int:
         """Points in the collection (0 when it does not exist)."""
 

@@ -128,27 +128,6 @@ class QdrantClientStore:
             self._collection, points_selector=models.FilterSelector(filter=memory)
         )
 
-    async def vectors(
-        self, ids: list[str]
-    ) -> dict[str, tuple[list[float] | None, SparseVector | None]]:
-        self._check_ready()
-        if not ids:
-            return {}
-        found = await self._client.retrieve(
-            self._collection, ids, with_payload=False, with_vectors=[DENSE, SPARSE]
-        )
-        out: dict[str, tuple[list[float] | None, SparseVector | None]] = {}
-        for record in found:
-            named = record.vector if isinstance(record.vector, dict) else {}
-            dense, sparse = named.get(DENSE), named.get(SPARSE)
-            out[str(record.id)] = (
-                [float(x) for x in dense] if isinstance(dense, list) else None,  # type: ignore[arg-type]
-                SparseVector(list(sparse.indices), list(sparse.values))
-                if isinstance(sparse, models.SparseVector)
-                else None,
-            )
-        return out
-
     async def search(
         self,
         dense: list[float] | None,

@@ -161,19 +161,6 @@ class EdgeVectorStore:
         found = await asyncio.to_thread(shard.query, request)
         return [StoreHit(str(p.id), float(p.score), dict(p.payload or {})) for p in found]
 
-    async def vectors(
-        self, ids: list[str]
-    ) -> dict[str, tuple[list[float] | None, SparseVector | None]]:
-        if not ids:
-            return {}
-        records = await asyncio.to_thread(
-            self._ready().retrieve,
-            ids,  # type: ignore[arg-type]
-            False,
-            [DENSE, SPARSE],
-        )
-        return {str(r.id): _vectors(r.vector) for r in records}
-
     async def count(self) -> int:
         if self._shard is None:
             return 0
@@ -223,15 +210,6 @@ def _point(point: StorePoint) -> qe.Point:
     if point.sparse is not None and point.sparse.indices:
         vectors[SPARSE] = qe.SparseVector(point.sparse.indices, point.sparse.values)
     return qe.Point(point.id, vectors, point.payload)  # type: ignore[arg-type]
-
-
-def _vectors(stored: object) -> tuple[list[float] | None, SparseVector | None]:
-    named = stored if isinstance(stored, dict) else {}
-    dense, sparse = named.get(DENSE), named.get(SPARSE)
-    return (
-        list(dense) if dense is not None else None,
-        SparseVector(list(sparse.indices), list(sparse.values)) if sparse is not None else None,
-    )
 
 
 def _nearest_dense(dense: list[float]) -> qe.Query:
