@@ -25,7 +25,7 @@ import asyncio
 import json
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from typing import Any
 import asyncpg
 import httpx
 from capacity_model import (
+    GIB,
     MEMORIES_PER_DAY,
     SEARCHES_PER_S,
     SERVER_KINDS,
@@ -98,7 +99,13 @@ def nats_streams(monitor: str) -> dict[str, float]:
 def sizes(pg: dict[str, float], local: Any, monitor: str) -> dict[str, dict[str, float]]:
     return {
         "postgresql": pg,
-        "qdrant": {"folder": folder_bytes(local.home / "qdrant")},
+        "qdrant": {
+            "folder": folder_bytes(local.home / "qdrant"),
+            **{
+                p.name: folder_bytes(p) if p.is_dir() else float(p.stat().st_blocks * 512)
+                for p in (local.home / "qdrant").glob("*")
+            },
+        },
         "nats": nats_streams(monitor),
         "logs": {"files": folder_bytes(local.home / "logs")},
     }
@@ -202,7 +209,13 @@ def figures(result: dict[str, Any]) -> Measured:
     mem, srch = result["per_memory"], result["per_search"]
 
     def streams(grown: dict[str, float]) -> dict[str, float]:
-        return {k: v for k, v in grown.items() if not k.endswith(" messages")}
+        """Bytes by stream, the KV buckets and counters (kept by their own limits) as one."""
+        out: dict[str, float] = {}
+        for k, v in grown.items():
+            if not k.endswith(" messages"):
+                key = k if k.startswith("MNEMO_") and not k.endswith("_COUNTERS") else "KV"
+                out[key] = out.get(key, 0.0) + v
+        return out
 
     def schemas(grown: dict[str, float]) -> dict[str, float]:
         return {k: v for k, v in grown.items() if k not in ("wal", "events", "memories")}
@@ -217,7 +230,8 @@ def figures(result: dict[str, Any]) -> Measured:
         pg_bytes_per_search=schemas(srch["postgresql"]),
         wal_bytes_per_memory=mem["postgresql"]["wal"],
         wal_bytes_per_search=srch["postgresql"]["wal"],
-        qdrant_bytes_per_memory=mem["qdrant"]["folder"],
+        # The segments keep the points; the WAL is bounded (truncated once they are flushed).
+        qdrant_bytes_per_memory=mem["qdrant"].get("segments", mem["qdrant"]["folder"]),
         nats_bytes_per_memory=streams(mem["nats"]),
         nats_bytes_per_search=streams(srch["nats"]),
         log_bytes_per_memory=mem["logs"]["files"],
@@ -226,11 +240,18 @@ def figures(result: dict[str, Any]) -> Measured:
 
 
 def si(n: float, unit: str = "") -> str:
-    """1234567 -> '1.2 M'; bytes as KB, MB, GB, TB (powers of 1000)."""
+    """1234567 -> '1.2 M', 10000 -> '10 k'; bytes as kB, MB, GB, TB (powers of 1000)."""
     for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(n) >= factor:
-            return f"{n / factor:.1f} {prefix}{unit}"
+            return f"{n / factor:.1f}".removesuffix(".0") + f" {prefix}{unit}"
     return f"{n:.0f} {unit}".rstrip()
+
+
+def assumed(a: Assumptions) -> str:
+    return ", ".join(
+        f"{k} {v / GIB:g} GiB" if k.endswith("_bytes") else f"{k} {v:g}"
+        for k, v in asdict(a).items()
+    )
 
 
 def rate(n: float) -> str:
@@ -272,18 +293,30 @@ def report(result: dict[str, Any], a: Assumptions) -> str:
     store_rows = [
         [f"PostgreSQL {k}", f"{v:,.0f}", f"{m.pg_bytes_per_search.get(k, 0.0):,.0f}"]
         for k, v in sorted(m.pg_bytes_per_memory.items(), key=lambda kv: -kv[1])
-    ]
-    store_rows += [
-        ["PostgreSQL WAL", f"{m.wal_bytes_per_memory:,.0f}", f"{m.wal_bytes_per_search:,.0f}"],
-        ["Qdrant (embedded engine's folder)", f"{m.qdrant_bytes_per_memory:,.0f}", "0"],
+        if abs(v) >= 1 or abs(m.pg_bytes_per_search.get(k, 0.0)) >= 1
     ]
     store_rows += [
         [
-            f"NATS {k} ({mem['nats'].get(f'{k} messages', 0):.1f} msgs)",
+            "PostgreSQL WAL (streamed to standbys, not kept)",
+            f"{m.wal_bytes_per_memory:,.0f}",
+            f"{m.wal_bytes_per_search:,.0f}",
+        ],
+        ["Qdrant segments (points, payload indexes)", f"{m.qdrant_bytes_per_memory:,.0f}", "0"],
+        [
+            "Qdrant WAL (bounded, not kept)",
+            f"{mem['qdrant'].get('wal', 0.0):,.0f}",
+            f"{srch['qdrant'].get('wal', 0.0):,.0f}",
+        ],
+    ]
+    store_rows += [
+        [
+            f"NATS {'KV buckets, counters' if k == 'KV' else k}"
+            + (f" ({mem['nats'][f'{k} messages']:.1f} msgs)" if k != "KV" else ""),
             f"{v:,.0f}",
             f"{m.nats_bytes_per_search.get(k, 0.0):,.0f}",
         ]
         for k, v in sorted(m.nats_bytes_per_memory.items())
+        if abs(v) >= 1 or abs(m.nats_bytes_per_search.get(k, 0.0)) >= 1
     ]
     store_rows.append(
         [
@@ -313,7 +346,7 @@ def report(result: dict[str, Any], a: Assumptions) -> str:
     loads_asked = [Load(memories_per_day=n) for n in MEMORIES_PER_DAY]
     loads_asked.append(Load(searches_per_s=SEARCHES_PER_S))
     plans = [plan(m, a, x) for x in loads_asked]
-    header = ["nodes", *(f"{si(n)} memories/day" for n in MEMORIES_PER_DAY)]
+    header = ["nodes", *(f"{si(n).replace(' ', '')} memories/day" for n in MEMORIES_PER_DAY)]
     header.append(f"{SEARCHES_PER_S:,} searches/s")
     kinds = (*SERVICE_KINDS, "relay", "nats-server", "postgresql", "qdrant")
     plan_rows = [[k, *(str(p.nodes[k]) for p in plans)] for k in kinds]
@@ -338,11 +371,23 @@ def report(result: dict[str, Any], a: Assumptions) -> str:
         f"nodes needed (ingest at {a.peak_factor:g}x the day's mean rate at peak; the columns"
         " add up: a load of both needs the sum, less the minimum counts):",
         markdown_table(header, plan_rows),
+    ]
+    shorter = replace(a, nats_retention_days=1.0)
+    lines.append(
+        "with the transport streams kept 1 day instead of"
+        f" {a.nats_retention_days:g}: NATS nodes "
+        + " / ".join(str(plan(m, shorter, x).nodes["nats-server"]) for x in loads_asked)
+        + ", held "
+        + " / ".join(si(plan(m, shorter, x).nats_bytes_held, "B") for x in loads_asked)
+    )
+    lines += [
         "",
         "components that exist once, and the memories a day that fill them (ingest alone):",
     ]
-    lines += [f"  {name}: {rate(limit)} memories/day" for name, limit in bottlenecks(m, a)]
-    lines += ["", "assumptions: " + ", ".join(f"{k}={v:g}" for k, v in asdict(a).items())]
+    limits = bottlenecks(m, a)
+    lines += [f"  {name}: {rate(limit)} memories/day" for name, limit in limits]
+    lines.append(f"first bottleneck: {limits[0][0]}, at {si(limits[0][1])} memories a day")
+    lines += ["", f"assumptions (bench/capacity_model.py): {assumed(a)}"]
     return "\n".join(lines)
 
 

@@ -10,8 +10,9 @@ second. Ingest is sized for its peak (`peak_factor` times the day's mean rate); 
 per second are taken as given (already a peak). Stores are sized by what they keep: the
 PostgreSQL log, read models and audit, and the Qdrant index keep every memory (for
 `horizon_days`), NATS keeps its streams for `nats_retention_days`. Three components exist
-once however many nodes run: the relay (one leader), the PostgreSQL primary, and a
-JetStream stream's leader; the smallest of their limits is the first bottleneck.
+once however many nodes run: the relay (one leader), the PostgreSQL primary (its CPU and
+its disk), and a NATS node (at three replicas every node stores every stream, so more nodes
+do not share a stream's work); the smallest of their limits is the first bottleneck.
 """
 
 import math
@@ -40,7 +41,7 @@ class Measured:
     pg_bytes_per_search: Mapping[str, float]
     wal_bytes_per_memory: float
     wal_bytes_per_search: float
-    qdrant_bytes_per_memory: float  # the vector store's folder on disk
+    qdrant_bytes_per_memory: float  # the vector store's segments on disk
     nats_bytes_per_memory: Mapping[str, float]  # stream -> stored bytes
     nats_bytes_per_search: Mapping[str, float]
     log_bytes_per_memory: float  # the services' log files
@@ -199,7 +200,7 @@ def bottlenecks(m: Measured, a: Assumptions) -> list[tuple[str, float]]:
             a.pg_primary_disk_bytes / (pg_bytes * a.horizon_days) if pg_bytes > 0 else math.inf,
         ),
         (
-            "a JetStream stream's leader (one NATS node's CPU)",
+            "one NATS node's CPU (at 3 replicas each node holds every stream)",
             per_day(sustains(m.cpu_ms_per_memory.get("nats-server", 0.0), a.nats_cores, a)),
         ),
     ]

@@ -128,9 +128,9 @@ def test_the_first_bottleneck_is_the_component_existing_once_that_fills_first() 
     # relay: 1 core x 0.5 / 0.5 ms = 1,000/s at peak, 43.2M a day at a peak twice the mean
     assert limits[0][1] == pytest.approx(1000 * DAY_S / 2)
     by_name = dict(limits)
-    assert by_name["a JetStream stream's leader (one NATS node's CPU)"] == pytest.approx(
-        1250 * DAY_S / 2
-    )
+    assert by_name[
+        "one NATS node's CPU (at 3 replicas each node holds every stream)"
+    ] == pytest.approx(1250 * DAY_S / 2)
     # 1 TB over 10 days at 1,500 bytes a memory
     assert by_name["the PostgreSQL primary's disk (10 days of memories)"] == pytest.approx(
         1e12 / 1500 / 10
