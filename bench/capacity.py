@@ -5,8 +5,8 @@ the embedded Qdrant engine), bench/cpu.py's run ingests LoCoMo dev turns at a fi
 until every memory is dense-complete and measures the CPU time (user + system, from /proc,
 net of idle) of each service, nats-server and PostgreSQL per ingested memory. Then this
 bench asks LoCoMo questions (GET /v1/search, closed loop) and measures the CPU per search
-the same way. Around both it reads what each store grew by: PostgreSQL's relations by
-schema (pg_total_relation_size: rows, TOAST and indexes; the event log apart) and its WAL,
+the same way. Around both it reads what each store grew by: PostgreSQL's tables by schema
+(rows, TOAST and indexes, after a VACUUM; the event log apart) and its WAL,
 the embedded Qdrant's folder on disk, each JetStream stream's stored bytes (the server's
 /jsz), and the services' log files (at `--log-level`, info by default as in production).
 
@@ -57,10 +57,17 @@ QUICK = {"items": 300, "searches": 100, "warmup": 20, "idle": 5.0}
 
 
 async def pg_sizes(conn: asyncpg.Connection) -> dict[str, float]:
-    """Bytes of every relation (rows, TOAST, indexes) by schema, the event log apart; the
-    WAL position; the events in the log."""
+    """Bytes of every table by schema, the event log apart: its rows, TOAST and indexes
+    (what pg_total_relation_size sums, less the free-space and visibility maps: those are
+    a few pages per relation whatever it holds, as much as the rows in a run this small);
+    the WAL position; the events in the log. A VACUUM first, so that what a queue table
+    (retrieval.dense_pending) held and let go is not counted as growth."""
+    await conn.execute("VACUUM")
     rows = await conn.fetch(
-        "SELECT n.nspname AS schema, c.relname AS name, pg_total_relation_size(c.oid) AS bytes"
+        "SELECT n.nspname AS schema, c.relname AS name,"
+        " pg_relation_size(c.oid) + coalesce(pg_relation_size(nullif(c.reltoastrelid, 0)), 0)"
+        " + coalesce((SELECT sum(pg_relation_size(i.indexrelid)) FROM pg_index i"
+        "   WHERE i.indrelid IN (c.oid, c.reltoastrelid)), 0) AS bytes"
         " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.relkind IN ('r', 'm')"
         " AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
@@ -68,7 +75,7 @@ async def pg_sizes(conn: asyncpg.Connection) -> dict[str, float]:
     out: dict[str, float] = {}
     for r in rows:
         key = "mnemo.events" if (r["schema"], r["name"]) == ("mnemo", "events") else r["schema"]
-        out[key] = out.get(key, 0) + r["bytes"]
+        out[key] = out.get(key, 0) + float(r["bytes"])
     out["wal"] = float(await conn.fetchval("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
     out["events"] = await conn.fetchval("SELECT count(*) FROM mnemo.events")
     out["memories"] = await conn.fetchval(
@@ -169,8 +176,9 @@ async def measure(local: Any, items: list[dict[str, Any]], args: argparse.Namesp
         print(f"searching {args.searches} times ({args.search_concurrency} callers) ...")
         idle = ingest["idle"]
         headers = {"Authorization": f"Bearer {local.api_key}"}
+        limits = httpx.Limits(keepalive_expiry=2.0)  # as bench/cpu.py's: below uvicorn's 5 s
         async with httpx.AsyncClient(
-            base_url=local.base_url, headers=headers, timeout=30
+            base_url=local.base_url, headers=headers, limits=limits, timeout=30
         ) as client:
             loads["search_before"] = os.getloadavg()
             meter.start()

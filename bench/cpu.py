@@ -358,7 +358,9 @@ async def bench(
         backend = await conn.fetchval("SELECT pg_backend_pid()")
         meter = Meter(local.pid, backend)
         headers = {"Authorization": f"Bearer {local.api_key}"}
-        limits = httpx.Limits(max_connections=64)
+        # Below uvicorn's 5 s keep-alive: a connection the gateway is closing is not reused
+        # (with both at 5 s, a request after an idle pause could meet a reset on a busy box).
+        limits = httpx.Limits(max_connections=64, keepalive_expiry=2.0)
         async with httpx.AsyncClient(
             base_url=local.base_url, headers=headers, limits=limits, timeout=30
         ) as client:
