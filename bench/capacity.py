@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
@@ -195,6 +196,21 @@ async def measure(local: Any, items: list[dict[str, Any]], args: argparse.Namesp
         searched = sizes(await pg_sizes(conn), local, monitor)
     finally:
         await conn.close()
+    print("replaying the log through a relay of its own ...", flush=True)
+    replay = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("relay_replay.py")),
+        local.database_url,
+        local.nats_url,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "MNEMO_LOG_LEVEL": "warning"},
+    )
+    out, _ = await replay.communicate()
+    # The figures are its last line (a warning logged before them would come first).
+    lines = out.decode().strip().splitlines()
+    relay = json.loads(lines[-1]) if replay.returncode == 0 and lines else None
+    if relay is None:
+        print(f"the relay's replay failed (exit {replay.returncode}); ingest's CPU stands in")
     return {
         "memories": memories,
         "measured_memories": ingest["memories"],
@@ -209,7 +225,18 @@ async def measure(local: Any, items: list[dict[str, Any]], args: argparse.Namesp
         "per_memory": {store: grown(empty[store], ingested[store], memories) for store in ingested},
         "per_search": {store: grown(ingested[store], searched[store], done) for store in searched},
         "loads": loads,
+        "relay": relay,
     }
+
+
+def relay_ms(result: dict[str, Any]) -> float:
+    """The relay's CPU ms per memory: measured alone (bench/relay_replay.py) per event, times
+    the events a memory appends; else all of ingest's, which holds it (an upper bound)."""
+    relay = result.get("relay")
+    if not relay or not relay["events"]:
+        return float(result["cpu_ms_per_memory"]["ingest"])
+    per_event = relay["cpu_s"] * 1000 / relay["events"]
+    return float(per_event * result["per_memory"]["postgresql"]["events"])
 
 
 def figures(result: dict[str, Any]) -> Measured:
@@ -228,12 +255,10 @@ def figures(result: dict[str, Any]) -> Measured:
     def schemas(grown: dict[str, float]) -> dict[str, float]:
         return {k: v for k, v in grown.items() if k not in ("wal", "events", "memories")}
 
-    cpu_mem = result["cpu_ms_per_memory"]
     return Measured(
-        cpu_ms_per_memory=cpu_mem,
+        cpu_ms_per_memory=result["cpu_ms_per_memory"],
         cpu_ms_per_search=result["cpu_ms_per_search"],
-        # The relay runs in ingest: at most all of ingest's CPU, what the model assumes.
-        relay_ms_per_memory=cpu_mem["ingest"],
+        relay_ms_per_memory=relay_ms(result),
         pg_bytes_per_memory=schemas(mem["postgresql"]),
         pg_bytes_per_search=schemas(srch["postgresql"]),
         wal_bytes_per_memory=mem["postgresql"]["wal"],
@@ -264,6 +289,19 @@ def assumed(a: Assumptions) -> str:
 
 def rate(n: float) -> str:
     return "unbounded" if n == float("inf") else f"{n:,.0f}"
+
+
+def relay_line(result: dict[str, Any], m: Measured) -> str:
+    relay = result.get("relay")
+    if not relay or not relay["events"]:
+        return "relay: not measured alone; counted as all of ingest's CPU (an upper bound)"
+    return (
+        f"relay, alone (bench/relay_replay.py): {relay['events']} events replayed in batches"
+        f" of {relay['batch']}, {relay['cpu_s']:.2f} CPU s ({relay['wall_s']:.1f} s wall):"
+        f" {relay['cpu_s'] * 1000 / relay['events']:.3f} ms an event,"
+        f" {m.relay_ms_per_memory:.2f} ms a memory (ingest's process in all:"
+        f" {m.cpu_ms_per_memory['ingest']:.2f})"
+    )
 
 
 def report(result: dict[str, Any], a: Assumptions) -> str:
@@ -337,6 +375,7 @@ def report(result: dict[str, Any], a: Assumptions) -> str:
         markdown_table(["store", "bytes / memory", "bytes / search"], store_rows),
         f"\nlog growth: {mem['postgresql']['events']:.2f} events in mnemo.events per memory,"
         f" {srch['postgresql']['events']:.2f} per search",
+        relay_line(result, m),
         "",
     ]
 

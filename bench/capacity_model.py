@@ -36,7 +36,7 @@ class Measured:
 
     cpu_ms_per_memory: Mapping[str, float]  # component -> CPU ms (user + system, net of idle)
     cpu_ms_per_search: Mapping[str, float]
-    relay_ms_per_memory: float  # the relay's share of ingest's CPU (at most all of it)
+    relay_ms_per_memory: float  # the relay's CPU per memory (measured alone, with a backlog)
     pg_bytes_per_memory: Mapping[str, float]  # schema -> pg_total_relation_size growth
     pg_bytes_per_search: Mapping[str, float]
     wal_bytes_per_memory: float

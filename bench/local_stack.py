@@ -30,6 +30,7 @@ class LocalStack:
     base_url: str
     api_key: str
     database_url: str
+    nats_url: str
     pid: int  # of `mnemo run`, the parent of every service process
     home: Path  # MNEMO_HOME of the services: their logs, the embedded Qdrant's folder
 
@@ -110,7 +111,12 @@ def local_stack(
                 raise SystemExit("the stack did not become healthy")
             time.sleep(0.5)
         yield LocalStack(
-            base_url=base, api_key=key, database_url=dsn, pid=run.pid, home=home / "home"
+            base_url=base,
+            api_key=key,
+            database_url=dsn,
+            nats_url=nats_url,
+            pid=run.pid,
+            home=home / "home",
         )
 
 
