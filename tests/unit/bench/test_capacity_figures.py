@@ -1,4 +1,4 @@
-"""bench/capacity.py's reading of a run into the model's inputs (no stack: a saved result)."""
+"""bench/capacity_report.py: a run's result read into the model's inputs (no stack)."""
 
 import sys
 from pathlib import Path
@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 
-from capacity import figures, relay_ms
+from capacity_report import figures, relay_ms
 
 
 def result(relay: dict | None) -> dict:
