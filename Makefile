@@ -13,7 +13,7 @@ VENV_STAMP := .venv/.mnemo-synced
 LLM_STAMP := .venv/.mnemo-llm-synced
 SYNC_EXTRAS = $(if $(wildcard $(LLM_STAMP)),--extra llm)
 
-.PHONY: install install-llm chromium run test test-llm test-unit test-integration test-e2e fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-locomo-qa bench-synthesis bench-facts bench-cpu clean
+.PHONY: install install-llm chromium run test test-llm test-unit test-integration test-e2e fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-locomo-qa bench-synthesis bench-facts bench-cpu bench-capacity clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -112,6 +112,11 @@ bench-synthesis: install
 bench-cpu: install
 	$(UV) sync --all-packages --frozen --inexact --group profile --quiet
 	.venv/bin/python bench/cpu.py $(BENCH_ARGS)
+
+# The capacity model (bench/capacity.py): CPU and bytes per memory and per search, node
+# counts for 10k/1M/100M memories a day; BENCH_ARGS="--quick" for a short run.
+bench-capacity: install
+	.venv/bin/python bench/capacity.py $(BENCH_ARGS)
 
 # Fault injection under load (bench/chaos.py): every scenario, or CHAOS_ARGS="--short".
 chaos: install

@@ -326,11 +326,15 @@ async def pg_backends(conn: asyncpg.Connection, meter: "Meter") -> dict[int, tup
     return out
 
 
+def nats_monitor(nats: psutil.Process) -> str:
+    """The monitoring URL of the bench's nats-server (its --http_port)."""
+    args = nats.cmdline()
+    return f"http://127.0.0.1:{args[args.index('--http_port') + 1]}"
+
+
 def nats_counters(nats: psutil.Process) -> dict[str, int]:
     """Messages and bytes nats-server received and sent so far (its /varz)."""
-    args = nats.cmdline()
-    port = args[args.index("--http_port") + 1]
-    varz = httpx.get(f"http://127.0.0.1:{port}/varz", timeout=5).json()
+    varz = httpx.get(f"{nats_monitor(nats)}/varz", timeout=5).json()
     return {k: int(varz[k]) for k in ("in_msgs", "out_msgs", "in_bytes", "out_bytes")}
 
 
@@ -354,7 +358,9 @@ async def bench(
         backend = await conn.fetchval("SELECT pg_backend_pid()")
         meter = Meter(local.pid, backend)
         headers = {"Authorization": f"Bearer {local.api_key}"}
-        limits = httpx.Limits(max_connections=64)
+        # Below uvicorn's 5 s keep-alive: a connection the gateway is closing is not reused
+        # (with both at 5 s, a request after an idle pause could meet a reset on a busy box).
+        limits = httpx.Limits(max_connections=64, keepalive_expiry=2.0)
         async with httpx.AsyncClient(
             base_url=local.base_url, headers=headers, limits=limits, timeout=30
         ) as client:
@@ -525,9 +531,10 @@ def report(result: dict[str, Any], args: argparse.Namespace, load_before: float)
             print(f"  {share * 100:5.1f}%  {frame}")
 
 
-def main() -> None:
+def arguments(description: str = __doc__ or "") -> argparse.ArgumentParser:
+    """The options of this bench (bench/capacity.py runs `bench` with them too)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--conversations", default="", help="sample ids, comma-separated")
@@ -554,6 +561,11 @@ def main() -> None:
     )
     parser.add_argument("--top", type=int, default=10, help="functions shown per service")
     parser.add_argument("--json", default="", help="also write the figures to this file")
+    return parser
+
+
+def main() -> None:
+    parser = arguments()
     args = parser.parse_args()
     if not 1 <= args.batch <= MAX_BATCH or args.rate <= 0:
         parser.error(f"--batch must be 1..{MAX_BATCH} and --rate positive")

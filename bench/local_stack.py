@@ -30,7 +30,9 @@ class LocalStack:
     base_url: str
     api_key: str
     database_url: str
+    nats_url: str
     pid: int  # of `mnemo run`, the parent of every service process
+    home: Path  # MNEMO_HOME of the services: their logs, the embedded Qdrant's folder
 
 
 def machine() -> dict[str, Any]:
@@ -56,10 +58,12 @@ def describe(m: dict[str, Any]) -> str:
 
 @contextmanager
 def local_stack(
-    prefix: str = "mnemo-bench-", prepare: Callable[[Path, str], None] | None = None
+    prefix: str = "mnemo-bench-",
+    prepare: Callable[[Path, str], None] | None = None,
+    log_level: str = "warning",
 ) -> Iterator[LocalStack]:
     """A running stack; `prepare(MNEMO_HOME, database DSN)` runs before the services start
-    (to seed it), once PostgreSQL is up."""
+    (to seed it), once PostgreSQL is up. The services log at `log_level`."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp, ExitStack() as stack:
         home = Path(tmp)
         if keep := os.environ.get("MNEMO_BENCH_LOGS"):
@@ -86,7 +90,7 @@ def local_stack(
             "MNEMO_DATABASE_URL": dsn,
             "MNEMO_GATEWAY_PORT": str(port),
             "MNEMO_DEV_API_KEY": key,
-            "MNEMO_LOG_LEVEL": "warning",
+            "MNEMO_LOG_LEVEL": log_level,
         }
         run = subprocess.Popen(
             [str(Path(sys.executable).with_name("mnemo")), "run"],
@@ -106,7 +110,14 @@ def local_stack(
             if time.monotonic() > deadline or run.poll() is not None:
                 raise SystemExit("the stack did not become healthy")
             time.sleep(0.5)
-        yield LocalStack(base_url=base, api_key=key, database_url=dsn, pid=run.pid)
+        yield LocalStack(
+            base_url=base,
+            api_key=key,
+            database_url=dsn,
+            nats_url=nats_url,
+            pid=run.pid,
+            home=home / "home",
+        )
 
 
 def start_local_model(

@@ -69,6 +69,39 @@ async def test_relay_never_skips_a_position_committed_late(
     assert positions[0] < positions[1]
 
 
+async def test_relay_orders_transactions_by_number_not_by_their_digits(
+    log_pool, fresh_database, publisher, topology
+):
+    """Transactions 99, 100 and 101 with a batch of 2: 99 comes first (as text, '100' and
+    '101' sort before '99', and a checkpoint at 101 would skip 99 for ever)."""
+    events = [memory_event(tenant="digits", content=f"x{xid}") for xid in (99, 100, 101)]
+    conn = await asyncpg.connect(fresh_database)
+    try:
+        for xid, event in zip((99, 100, 101), events, strict=True):
+            await conn.execute(
+                """INSERT INTO mnemo.events (transaction_id, event_id, stream_id, stream_version,
+                       event_type, tenant_id, data, metadata, occurred_at)
+                   VALUES ($1::text::xid8, $2, $3, 0, 'memory.recorded', 'digits', $4::jsonb,
+                       $5::jsonb, now())""",
+                str(xid),
+                event.event_id,
+                f"s-{event.event_id}",
+                encode_data(event).decode(),
+                encode_metadata(event),
+            )
+    finally:
+        await conn.close()
+    relay = Relay(log_pool, publisher, batch_size=2)
+    assert await relay.pump() == 3
+    msgs = await stream_messages(
+        publisher.js,
+        topology.evt_stream,
+        topology.evt_subject("digits", "memory.recorded"),
+        expect=3,
+    )
+    assert [m.headers[Headers.MSG_ID] for m in msgs] == [e.event_id for e in events]
+
+
 async def test_events_committed_while_nats_is_down_are_published_after(log_pool, tmp_path):
     nats = NatsServer(tmp_path / "nats")
     url = nats.start()

@@ -27,11 +27,14 @@ from mnemo.telemetry.metrics import RELAY_PUBLISHED
 
 log = get_logger(__name__)
 
+# ORDER BY names the table's column: a bare `transaction_id` would be COLUMNS' text alias
+# (PostgreSQL prefers an output column's name there), and '100' sorts before '99', so a
+# batch cut short would checkpoint past the lower transactions it left out.
 _BATCH = f"""
 SELECT {COLUMNS} FROM mnemo.events
 WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY transaction_id, global_position
+ORDER BY mnemo.events.transaction_id, mnemo.events.global_position
 LIMIT $3
 """
 
