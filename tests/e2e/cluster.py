@@ -294,6 +294,8 @@ class Load:
     acked: dict[str, int] = field(default_factory=dict)  # memory id -> n
     refused: Counter[str] = field(default_factory=Counter)  # what a failed attempt saw
     search_errors: Counter[str] = field(default_factory=Counter)
+    # Every answer a gateway gave: correlation id -> (its x-request-id, which gateway, when).
+    answered: dict[str, list[tuple[str, int, float]]] = field(default_factory=dict)
     sent: int = 0
     stopping: bool = False
 
@@ -343,13 +345,17 @@ class Load:
         }
         headers = {"x-correlation-id": self.correlation(n), "Idempotency-Key": f"{self.tag}-{n}"}
         # A client's retry: the same request, on the other gateway too, for up to 60 s.
-        for attempt in range(12):
-            base = self.gateways[(n + attempt) % len(self.gateways)]
+        attempt = 0
+        while True:
+            gateway = (n + attempt) % len(self.gateways)
             try:
-                response = await client.post(f"{base}/v1/ingest", json=body, headers=headers)
+                response = await client.post(
+                    f"{self.gateways[gateway]}/v1/ingest", json=body, headers=headers
+                )
             except httpx.HTTPError as exc:
                 self.refused[type(exc).__name__] += 1
             else:
+                self.note(response, gateway)
                 if response.status_code == 202:
                     self.acked[response.json()["id"]] = n
                     seconds = time.monotonic() - begun
@@ -358,9 +364,10 @@ class Load:
                 self.refused[str(response.status_code)] += 1
                 if response.status_code < 500 and response.status_code != 429:
                     break  # refused for what it is: retrying cannot help
+            attempt += 1
             if time.monotonic() - begun > 60:
                 break
-            await asyncio.sleep(min(0.25 * 2**attempt, 4.0))
+            await asyncio.sleep(min(0.1 * 2**attempt, 1.0))
         self.samples.append(Sample(phase, "ingest", time.monotonic() - begun, False, attempt + 1))
 
     async def search(self, client: httpx.AsyncClient, k: int) -> None:
@@ -369,17 +376,29 @@ class Load:
             return
         n = random.Random(k).choice(known)
         phase, begun = self.phase, time.monotonic()
-        base = self.gateways[k % len(self.gateways)]
         params = {"userId": self.user(n), "q": self.token(n)}
-        try:
-            response = await client.get(f"{base}/v1/search", params=params)
+        headers = {"x-correlation-id": f"{self.tag}-s{k}"}
+        ok = False
+        # Not retried when answered, but sent to the other gateway when one is unreachable.
+        for gateway in (k % len(self.gateways), (k + 1) % len(self.gateways)):
+            try:
+                url = f"{self.gateways[gateway]}/v1/search"
+                response = await client.get(url, params=params, headers=headers)
+            except httpx.TransportError as exc:
+                self.search_errors[type(exc).__name__] += 1
+                continue
+            self.note(response, gateway)
             ok = response.status_code == 200
             if not ok:
-                self.search_errors[f"{response.status_code} {response.text[:80]}"] += 1
-        except httpx.HTTPError as exc:
-            ok = False
-            self.search_errors[type(exc).__name__] += 1
+                problem = response.json().get("code", "") if response.content else ""
+                self.search_errors[f"{response.status_code} {problem}"] += 1
+            break
         self.samples.append(Sample(phase, "search", time.monotonic() - begun, ok))
+
+    def note(self, response: httpx.Response, gateway: int) -> None:
+        correlation = response.headers.get("x-correlation-id", "")
+        request_id = response.headers.get("x-request-id", "")
+        self.answered.setdefault(correlation, []).append((request_id, gateway, time.monotonic()))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -493,6 +512,7 @@ class Outcome:
     duplicated: list[str]  # a memory recorded twice
     unsearchable: list[str]
     unaudited: dict[str, list[str]]  # correlation id -> what its chain lacks
+    audited: int  # correlation ids checked
     evt_missing: int  # log events never published to MNEMO_EVT
     evt_duplicated: int  # event ids twice in MNEMO_EVT
     evt_out_of_order: int  # a stream's events published out of version order
@@ -583,7 +603,8 @@ async def transport_check(database_url: str, nats_urls: str, topology: Topology)
 
 
 async def verify(load: Load, services: Services, database_url: str, nats_urls: str,
-                 topology: Topology, watch: RelayWatch) -> Outcome:  # fmt: skip
+                 topology: Topology, watch: RelayWatch,
+                 killed_at: dict[int, float], say=print) -> Outcome:  # fmt: skip
     settle = time.monotonic() + load.plan.settle
     headers = {"Authorization": f"Bearer {load.api_key}"}
     base = load.gateways[0]
@@ -610,22 +631,43 @@ async def verify(load: Load, services: Services, database_url: str, nats_urls: s
                 )
             return r.status_code == 200 and memory_id in {h["id"] for h in r.json()["results"]}
 
-        async def lacking(memory_id: str) -> list[str]:
+        # Every request a gateway answered has its `http.request` entry (its x-request-id)
+        # in its correlation's chain, but those a gateway answered in the seconds before it
+        # was killed: it sends the signal just after the answer, and a kill -9 loses what
+        # was not sent yet. An acknowledged ingest's chain has the whole pipeline too.
+        by_correlation = {n: load.correlation(n) for n in acked.values()}
+        expected: dict[str, set[str]] = {}
+        for correlation, answers in load.answered.items():
+            expected[correlation] = {
+                f"request {request_id}"
+                for request_id, gateway, at in answers
+                if not (killed_at.get(gateway, at + 1) - 10 < at <= killed_at.get(gateway, 0))
+            }
+        for correlation in by_correlation.values():
+            expected.setdefault(correlation, set()).update(CHAIN)
+
+        async def lacking(correlation: str) -> list[str]:
             async with gate:
                 r = await client.get(
-                    "/v1/audit/events",
-                    params={"correlation_id": load.correlation(acked[memory_id])},
+                    "/v1/audit/events", params={"correlation_id": correlation, "limit": 200}
                 )
-            types = {e["type"] for e in r.json().get("events", [])} if r.is_success else set()
-            return sorted(CHAIN - types)
+            events = r.json().get("events", []) if r.is_success else []
+            have = {e["type"] for e in events} | {
+                f"request {e['message_id']}" for e in events if e["type"] == "http.request"
+            }
+            return sorted(expected[correlation] - have)
 
         unsearchable = sorted(acked)
-        unaudited: dict[str, list[str]] = {m: sorted(CHAIN) for m in acked}
+        unaudited: dict[str, list[str]] = {c: sorted(want) for c, want in expected.items()}
         while True:
             found = await asyncio.gather(*(searchable(m) for m in unsearchable))
             unsearchable = [m for m, ok in zip(unsearchable, found, strict=True) if not ok]
-            gaps = await asyncio.gather(*(lacking(m) for m in unaudited))
-            unaudited = {m: g for m, g in zip(unaudited, gaps, strict=True) if g}
+            gaps = await asyncio.gather(*(lacking(c) for c in unaudited))
+            unaudited = {c: g for c, g in zip(unaudited, gaps, strict=True) if g}
+            say(
+                f"  unsearchable {len(unsearchable)}/{len(acked)}, chains incomplete"
+                f" {len(unaudited)}/{len(expected)} {list(unaudited.items())[:2]}"
+            )
             if not (unsearchable or unaudited) or time.monotonic() > settle:
                 break
             await asyncio.sleep(2)
@@ -652,7 +694,8 @@ async def verify(load: Load, services: Services, database_url: str, nats_urls: s
         lost=lost,
         duplicated=duplicated,
         unsearchable=[f"{load.correlation(acked[m])}" for m in unsearchable],
-        unaudited={load.correlation(acked[m]): g for m, g in unaudited.items()},
+        unaudited=unaudited,
+        audited=len(expected),
         leaders=watch.leaders(),
         overlapping_leaders=overlapping,
         not_ready=not_ready,
@@ -707,6 +750,7 @@ async def run(plan: Plan, root: Path, admin_dsn: str, say=print) -> Outcome:
     services = Services(root / "home", cluster.urls, database_url, bus_root)
     watch = RelayWatch(database_url, services.of("ingest"))
     phases: list[tuple[str, float]] = []
+    killed_at: dict[int, float] = {}  # gateway index -> when it was killed
     load = Load(services.gateways, services.api_key, plan, tag)
     sending: asyncio.Task[None] | None = None
     t0 = time.monotonic()
@@ -756,6 +800,8 @@ async def run(plan: Plan, root: Path, admin_dsn: str, say=print) -> Outcome:
             victims.append(next(r for r in services.of("ingest") if r.name == relay))
         for replica in victims:
             replica.kill()
+            if replica.service == "gateway":
+                killed_at[replica.index] = time.monotonic()
         say(f"killed {', '.join(r.name for r in victims)}; relay leader was {relay}")
         await asyncio.sleep(plan.down)
         phase("replicas restarting")
@@ -769,7 +815,9 @@ async def run(plan: Plan, root: Path, admin_dsn: str, say=print) -> Outcome:
         await sending
         sending = None
         say(f"[{time.monotonic() - t0:6.1f}s] load stopped; {load.sent} ingests sent; checking")
-        outcome = await verify(load, services, database_url, cluster.urls, topology, watch)
+        outcome = await verify(
+            load, services, database_url, cluster.urls, topology, watch, killed_at, say
+        )
         outcome.table = table(load, phases)
         say(f"[{time.monotonic() - t0:6.1f}s] checked")
         return outcome
@@ -799,9 +847,10 @@ def report(plan: Plan, outcome: Outcome) -> str:
         "",
         f"acked {outcome.acked}, not acked {outcome.not_acked}, stored though not acked"
         f" {outcome.stored_unacked}; lost {len(outcome.lost)}, duplicated"
-        f" {len(outcome.duplicated)}, unsearchable {len(outcome.unsearchable)}, chains"
-        f" incomplete {len(outcome.unaudited)}; MNEMO_EVT: missing {outcome.evt_missing},"
-        f" duplicated {outcome.evt_duplicated}, out of order {outcome.evt_out_of_order};"
+        f" {len(outcome.duplicated)}, unsearchable {len(outcome.unsearchable)}; chains checked"
+        f" {outcome.audited}, incomplete {len(outcome.unaudited)}; MNEMO_EVT: missing"
+        f" {outcome.evt_missing}, duplicated {outcome.evt_duplicated}, out of order"
+        f" {outcome.evt_out_of_order};"
         f" dead letters {outcome.dead_letters}",
         f"failed ingest attempts (each retried): {outcome.refused or 'none'}",
         f"failed searches: {outcome.search_errors or 'none'}",

@@ -24,6 +24,7 @@ def _scenario(plan: Plan, root, database_url) -> None:
     assert len(outcome.leaders) >= 2, outcome.leaders
 
 
+@pytest.mark.timeout(900)
 def test_cluster_short(tmp_path, database_url):
     _scenario(SHORT, tmp_path, database_url)
 

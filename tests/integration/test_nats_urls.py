@@ -23,7 +23,11 @@ async def test_the_first_server_down_the_next_one_listed_is_used(own_nats, tmp_p
 async def test_a_server_dies_the_client_moves_to_another_listed(own_nats, tmp_path):
     other = NatsServer(tmp_path / "other", port=free_port())
     other.start()
-    nc = await connect(f"{own_nats.url},{other.url}", name="urls-test")
+    try:
+        nc = await connect(f"{own_nats.url},{other.url}", name="urls-test")
+    except BaseException:
+        other.stop()
+        raise
     try:
         # The client picks one of them at random (it spreads a service's replicas).
         assert nc.connected_url is not None

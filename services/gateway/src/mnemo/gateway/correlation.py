@@ -86,6 +86,7 @@ class CorrelationMiddleware:
         ctx = MessageContext(
             correlation_id=correlation_id, message_id=request_id, request_id=request_id
         )
+        escaped: Exception | None = None
         with message_context(ctx):
             try:
                 await self.app(scope, receive, send_with_ids)
@@ -94,9 +95,12 @@ class CorrelationMiddleware:
                 # problem+json answer, 503 when a dependency is the cause, never a trace.
                 log.error("unhandled_error", error=type(exc).__name__, path=scope["path"])
                 if started_response[0]:
-                    raise
-                for message in _failure(exc, scope["path"]):
-                    await send_with_ids(message)
+                    # Too late to answer otherwise; raised again once the request is
+                    # logged and audited like any other (it was answered).
+                    escaped = exc
+                else:
+                    for message in _failure(exc, scope["path"]):
+                        await send_with_ids(message)
             method = str(scope.get("method", ""))
             elapsed_ms = round((time.perf_counter() - clock) * 1000, 2)
             path = scope["path"]
@@ -125,6 +129,8 @@ class CorrelationMiddleware:
             task = asyncio.create_task(_publish(publisher, signal))
             _pending.add(task)
             task.add_done_callback(_pending.discard)
+        if escaped is not None:
+            raise escaped
 
 
 async def _publish(publisher: Publisher, signal: Signal, retry_for: float = RETRY_SECONDS) -> None:
