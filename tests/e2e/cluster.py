@@ -65,7 +65,7 @@ class Plan:
     settle: float = 180.0  # seconds allowed for every check to come true
 
 
-SHORT = Plan(rate=4, search_rate=2, steady=6, down=4, nats_kills=2)
+SHORT = Plan(rate=3, search_rate=1, steady=5, down=3, nats_kills=2)
 LONG = Plan(rate=12, search_rate=4, steady=30, down=20, nats_kills=2, settle=300)
 
 
@@ -658,16 +658,17 @@ async def verify(load: Load, services: Services, database_url: str, nats_urls: s
             return sorted(expected[correlation] - have)
 
         unsearchable = sorted(acked)
+        shown = ""
         unaudited: dict[str, list[str]] = {c: sorted(want) for c, want in expected.items()}
         while True:
             found = await asyncio.gather(*(searchable(m) for m in unsearchable))
             unsearchable = [m for m, ok in zip(unsearchable, found, strict=True) if not ok]
             gaps = await asyncio.gather(*(lacking(c) for c in unaudited))
             unaudited = {c: g for c, g in zip(unaudited, gaps, strict=True) if g}
-            say(
-                f"  unsearchable {len(unsearchable)}/{len(acked)}, chains incomplete"
-                f" {len(unaudited)}/{len(expected)} {list(unaudited.items())[:2]}"
-            )
+            progress = f"  unsearchable {len(unsearchable)}, chains incomplete {len(unaudited)}"
+            if progress != shown:
+                say(f"{progress} {list(unaudited.items())[:1]}"[:300])
+                shown = progress
             if not (unsearchable or unaudited) or time.monotonic() > settle:
                 break
             await asyncio.sleep(2)
@@ -793,11 +794,10 @@ async def run(plan: Plan, root: Path, admin_dsn: str, say=print) -> Outcome:
             cluster.start(victim)
             await until(lambda v=victim: cluster.current(v), f"{victim.name} caught up", 120, 0.5)
         phase("service replicas killed")
-        victims = [services.of(s)[0] for s in REPLICAS]
-        relay = watch.leader()
-        if relay is not None:  # of ingest, the replica leading the relay
-            victims = [r for r in victims if r.service != "ingest"]
-            victims.append(next(r for r in services.of("ingest") if r.name == relay))
+        # Of ingest, the replica leading the relay; of the others, the first.
+        relay = await until(watch.leader, "a relay leader", 120, 0.2)
+        victims = [services.of(s)[0] for s in REPLICAS if s != "ingest"]
+        victims.append(next(r for r in services.of("ingest") if r.name == relay))
         for replica in victims:
             replica.kill()
             if replica.service == "gateway":

@@ -6,11 +6,13 @@ past the correlation middleware, which then neither logged nor audited the reque
 import asyncio
 from types import SimpleNamespace
 
+import msgspec
 import pytest
+from nats.js.errors import KeyWrongLastSequenceError
 
 from mnemo.gateway import correlation
 from mnemo.gateway.correlation import CorrelationMiddleware
-from mnemo.gateway.idempotency import IdempotencyMiddleware
+from mnemo.gateway.idempotency import IdempotencyMiddleware, Kept, fingerprint_of
 
 
 class Recorder:
@@ -90,3 +92,50 @@ async def test_an_answer_whose_record_fails_is_still_delivered_whole(status):
     # No exception escapes: the answer is out, and the claim is left to its lease.
     await middleware._run(_scope(), b"{}", send, FailingBucket(), "k", "fp", 1)
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+
+
+class KeptBucket:
+    """A bucket that already holds the answer to this key (the request is a retry)."""
+
+    def __init__(self, kept: bytes) -> None:
+        self.kept = kept
+
+    async def create(self, *_args, **_kw):
+        raise KeyWrongLastSequenceError()
+
+    async def get(self, _key):
+        return SimpleNamespace(value=self.kept, revision=3)
+
+
+async def test_an_answer_the_idempotency_middleware_gives_itself_is_audited():
+    """A replay (or a refusal, or a 503 while the bucket is away) never reaches the routes,
+    so authentication never named the tenant: the middleware does, once it knows it."""
+    scope = {**_scope(), "headers": [(b"idempotency-key", b"k1"), (b"authorization", b"Bearer x")]}
+    kept = Kept(fingerprint=fingerprint_of(scope, b"{}"), done=True, status=202, body="e30=")
+
+    async def never(*_args) -> None:
+        raise AssertionError("a replay does not run the route")
+
+    idem = IdempotencyMiddleware(
+        never, SimpleNamespace(idempotency=KeptBucket(msgspec.json.encode(kept)))
+    )
+
+    async def tenant_of(_credential: str) -> str:
+        return "acme"
+
+    idem._tenant_of = tenant_of  # type: ignore[method-assign]  (no key store here)
+    publisher = Recorder()
+    middleware = CorrelationMiddleware(idem, SimpleNamespace(publisher=publisher))
+    sent: list[dict] = []
+
+    async def send(message) -> None:
+        sent.append(message)
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    await middleware(scope, receive, send)
+    await asyncio.gather(*correlation._pending)
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [202]
+    [signal] = publisher.signals
+    assert signal.tenant_id == "acme" and signal.data["status"] == 202

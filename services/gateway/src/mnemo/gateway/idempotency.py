@@ -125,6 +125,9 @@ class IdempotencyMiddleware:
             # sign-up's open door, whose answers are never kept anyway).
             await self.app(scope, receive, send)
             return
+        # The request is the tenant's from here: what this middleware answers by itself (a
+        # replay, a refusal, a 503 while the bucket is away) is audited like the rest.
+        scope.setdefault("state", {})["tenant_id"] = tenant
         if not IDEMPOTENCY_KEY.fullmatch(key):
             detail = "Idempotency-Key must be 1-255 printable ASCII characters"
             await _send(
