@@ -390,15 +390,24 @@ class Load:
             self.note(response, gateway)
             ok = response.status_code == 200
             if not ok:
-                problem = response.json().get("code", "") if response.content else ""
-                self.search_errors[f"{response.status_code} {problem}"] += 1
+                self.search_errors[f"{response.status_code} {_code(response)}"] += 1
             break
         self.samples.append(Sample(phase, "search", time.monotonic() - begun, ok))
 
     def note(self, response: httpx.Response, gateway: int) -> None:
+        if response.status_code == 503 and _code(response) == "OVERLOADED":
+            return  # shed before authentication, cheaply: counted in metrics, not audited
         correlation = response.headers.get("x-correlation-id", "")
         request_id = response.headers.get("x-request-id", "")
         self.answered.setdefault(correlation, []).append((request_id, gateway, time.monotonic()))
+
+
+def _code(response: httpx.Response) -> str:
+    """The `code` of a problem+json answer."""
+    try:
+        return str(response.json().get("code", ""))
+    except ValueError:
+        return ""
 
 
 def percentile(values: list[float], q: float) -> float:
