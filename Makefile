@@ -61,7 +61,7 @@ test-llm: install-llm
 
 # Mnemo on a 3-node NATS JetStream cluster, every service replicated, while NATS nodes and
 # replicas are killed under load: the long form of tests/e2e/test_cluster.py (`make test`
-# runs the short one); prints its table of latencies per phase. About 5 minutes.
+# runs the short one); prints its table of latencies per phase. About 4 minutes.
 test-cluster: install
 	.venv/bin/python -m pytest -q -s -m cluster tests/e2e/test_cluster.py $(PYTEST_ARGS)
 

@@ -66,7 +66,7 @@ class Plan:
 
 
 SHORT = Plan(rate=3, search_rate=1, steady=5, down=3, nats_kills=2)
-LONG = Plan(rate=12, search_rate=4, steady=30, down=20, nats_kills=2, settle=300)
+LONG = Plan(rate=6, search_rate=2, steady=30, down=15, nats_kills=2, settle=300)
 
 
 # -- NATS -----------------------------------------------------------------------------
@@ -310,7 +310,7 @@ class Load:
 
     async def run(self) -> None:
         headers = {"Authorization": f"Bearer {self.api_key}"}
-        limits = httpx.Limits(max_connections=64)
+        limits = httpx.Limits(max_connections=256)
         async with httpx.AsyncClient(headers=headers, timeout=20, limits=limits) as client:
             tasks: set[asyncio.Task[None]] = set()
 
@@ -410,10 +410,11 @@ def _code(response: httpx.Response) -> str:
         return ""
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: int) -> str:
+    """The q-th percentile in milliseconds, or a dash when nothing was measured."""
     if len(values) < 2:
-        return values[0] if values else float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+        return f"{values[0]:.0f}" if values else "–"
+    return f"{statistics.quantiles(values, n=100, method='inclusive')[q - 1]:.0f}"
 
 
 def table(load: Load, phases: list[tuple[str, float]]) -> str:
@@ -433,12 +434,12 @@ def table(load: Load, phases: list[tuple[str, float]]) -> str:
             str(len(ok)),
             str(sum(1 for s in ing if s.attempts > 1)),
             str(sum(1 for s in ing if not s.ok)),
-            f"{percentile(ok, 50):.0f}",
-            f"{percentile(ok, 95):.0f}",
+            percentile(ok, 50),
+            percentile(ok, 95),
             str(len(sea)),
             str(sum(1 for s in sea if not s.ok)),
-            f"{percentile(found, 50):.0f}",
-            f"{percentile(found, 95):.0f}",
+            percentile(found, 50),
+            percentile(found, 95),
         ]
         rows.append(" | ".join(cells))
     return "\n".join(rows)
