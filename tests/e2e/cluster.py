@@ -257,13 +257,15 @@ def tail(path: Path, lines: int = 15) -> str:
 
 
 async def until(probe, what: str, timeout: float, every: float = 0.25):
-    """Poll `probe` (sync or async) until it returns something truthy."""
+    """Poll `probe` until it returns something truthy. A plain function (it may block on
+    HTTP) runs in a thread, so the load's event loop, and its timings, never wait on it."""
     deadline = time.monotonic() + timeout
     last = None
     while True:
-        last = probe()
-        if asyncio.iscoroutine(last):
-            last = await last
+        if asyncio.iscoroutinefunction(probe):
+            last = await probe()
+        else:
+            last = await asyncio.to_thread(probe)
         if last:
             return last
         if time.monotonic() > deadline:
