@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -614,9 +615,44 @@ async def transport_check(database_url: str, nats_urls: str, topology: Topology)
     }
 
 
+def answered_requests(load: Load, keep: Callable[[int, float], bool]) -> dict[str, set[str]]:
+    """Correlation id -> the `http.request` entries its chain must hold: one per answer
+    that `keep(gateway, when)`."""
+    out: dict[str, set[str]] = {}
+    for correlation, answers in list(load.answered.items()):
+        wanted = {f"request {rid}" for rid, gateway, at in list(answers) if keep(gateway, at)}
+        if wanted:
+            out[correlation] = wanted
+    return out
+
+
+async def audit_lacking(
+    client: httpx.AsyncClient, gate: asyncio.Semaphore, correlation: str, want: set[str]
+) -> list[str]:
+    """What of `want` (entry types, or `request <id>`) the correlation's chain lacks."""
+    async with gate:
+        r = await client.get("/v1/audit/events", params={"correlation_id": correlation})
+    events = r.json().get("events", []) if r.is_success else []
+    have = {e["type"] for e in events} | {
+        f"request {e['message_id']}" for e in events if e["type"] == "http.request"
+    }
+    return sorted(want - have)
+
+
+async def audited(load: Load, gateway: int, upto: float, via: str) -> bool:
+    """Whether every request `gateway` answered up to `upto` is in the audit (its signals,
+    retried while NATS elected leaders, have all been stored)."""
+    wanted = answered_requests(load, lambda g, at: g == gateway and at <= upto)
+    headers = {"Authorization": f"Bearer {load.api_key}"}
+    async with httpx.AsyncClient(base_url=via, headers=headers, timeout=30) as client:
+        gate = asyncio.Semaphore(8)
+        gaps = await asyncio.gather(*(audit_lacking(client, gate, c, w) for c, w in wanted.items()))
+    return not any(gaps)
+
+
 async def verify(load: Load, services: Services, database_url: str, nats_urls: str,
                  topology: Topology, watch: RelayWatch,
-                 killed_at: dict[int, float], say=print) -> Outcome:  # fmt: skip
+                 exempt: dict[int, tuple[float, float]], say=print) -> Outcome:  # fmt: skip
     settle = time.monotonic() + load.plan.settle
     headers = {"Authorization": f"Bearer {load.api_key}"}
     base = load.gateways[0]
@@ -644,30 +680,20 @@ async def verify(load: Load, services: Services, database_url: str, nats_urls: s
             return r.status_code == 200 and memory_id in {h["id"] for h in r.json()["results"]}
 
         # Every request a gateway answered has its `http.request` entry (its x-request-id)
-        # in its correlation's chain, but those a gateway answered in the seconds before it
-        # was killed: it sends the signal just after the answer, and a kill -9 loses what
-        # was not sent yet. An acknowledged ingest's chain has the whole pipeline too.
-        by_correlation = {n: load.correlation(n) for n in acked.values()}
-        expected: dict[str, set[str]] = {}
-        for correlation, answers in load.answered.items():
-            expected[correlation] = {
-                f"request {request_id}"
-                for request_id, gateway, at in answers
-                if not (killed_at.get(gateway, at + 1) - 10 < at <= killed_at.get(gateway, 0))
-            }
-        for correlation in by_correlation.values():
-            expected.setdefault(correlation, set()).update(CHAIN)
+        # in its correlation's chain, but those a gateway answered between the check that
+        # all its earlier ones were audited and its kill: it sends the signal just after
+        # the answer, and a kill -9 loses what was not sent yet. An acknowledged ingest's
+        # chain has the whole pipeline too.
+        def keep(gateway: int, at: float) -> bool:
+            start, end = exempt.get(gateway, (0.0, 0.0))
+            return not start < at <= end
+
+        expected = answered_requests(load, keep)
+        for n in acked.values():
+            expected.setdefault(load.correlation(n), set()).update(CHAIN)
 
         async def lacking(correlation: str) -> list[str]:
-            async with gate:
-                r = await client.get(
-                    "/v1/audit/events", params={"correlation_id": correlation, "limit": 200}
-                )
-            events = r.json().get("events", []) if r.is_success else []
-            have = {e["type"] for e in events} | {
-                f"request {e['message_id']}" for e in events if e["type"] == "http.request"
-            }
-            return sorted(expected[correlation] - have)
+            return await audit_lacking(client, gate, correlation, expected[correlation])
 
         unsearchable = sorted(acked)
         shown = ""
@@ -763,7 +789,8 @@ async def run(plan: Plan, root: Path, admin_dsn: str, say=print) -> Outcome:
     services = Services(root / "home", cluster.urls, database_url, bus_root)
     watch = RelayWatch(database_url, services.of("ingest"))
     phases: list[tuple[str, float]] = []
-    killed_at: dict[int, float] = {}  # gateway index -> when it was killed
+    # Gateway index -> the span of its answers a kill -9 may have left unaudited.
+    exempt: dict[int, tuple[float, float]] = {}
     load = Load(services.gateways, services.api_key, plan, tag)
     sending: asyncio.Task[None] | None = None
     t0 = time.monotonic()
@@ -810,10 +837,18 @@ async def run(plan: Plan, root: Path, admin_dsn: str, say=print) -> Outcome:
         relay = await until(watch.leader, "a relay leader", 120, 0.2)
         victims = [services.of(s)[0] for s in REPLICAS if s != "ingest"]
         victims.append(next(r for r in services.of("ingest") if r.name == relay))
+        # The gateway to kill has audited what it answered so far (signals refused while
+        # NATS elected leaders are retried): only what it answers from here may be lost.
+        gateway = next(r for r in victims if r.service == "gateway")
+        since = time.monotonic()
+
+        async def flushed() -> bool:
+            return await audited(load, gateway.index, since, services.gateways[1])
+
+        await until(flushed, f"{gateway.name}'s answers audited", 120, 1.0)
         for replica in victims:
             replica.kill()
-            if replica.service == "gateway":
-                killed_at[replica.index] = time.monotonic()
+        exempt[gateway.index] = (since, time.monotonic())
         say(f"killed {', '.join(r.name for r in victims)}; relay leader was {relay}")
         await asyncio.sleep(plan.down)
         phase("replicas restarting")
@@ -828,7 +863,7 @@ async def run(plan: Plan, root: Path, admin_dsn: str, say=print) -> Outcome:
         sending = None
         say(f"[{time.monotonic() - t0:6.1f}s] load stopped; {load.sent} ingests sent; checking")
         outcome = await verify(
-            load, services, database_url, cluster.urls, topology, watch, killed_at, say
+            load, services, database_url, cluster.urls, topology, watch, exempt, say
         )
         outcome.table = table(load, phases)
         say(f"[{time.monotonic() - t0:6.1f}s] checked")
