@@ -832,7 +832,6 @@ async def run(plan: Plan, root: Path, admin_dsn: str, say=print) -> Outcome:
             phase(f"NATS {victim.name} rejoining")
             cluster.start(victim)
             await until(lambda v=victim: cluster.current(v), f"{victim.name} caught up", 120, 0.5)
-        phase("service replicas killed")
         # Of ingest, the replica leading the relay; of the others, the first.
         relay = await until(watch.leader, "a relay leader", 120, 0.2)
         victims = [services.of(s)[0] for s in REPLICAS if s != "ingest"]
@@ -846,6 +845,7 @@ async def run(plan: Plan, root: Path, admin_dsn: str, say=print) -> Outcome:
             return await audited(load, gateway.index, since, services.gateways[1])
 
         await until(flushed, f"{gateway.name}'s answers audited", 120, 1.0)
+        phase("service replicas killed")
         for replica in victims:
             replica.kill()
         exempt[gateway.index] = (since, time.monotonic())
