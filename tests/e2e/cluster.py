@@ -459,6 +459,7 @@ class RelayWatch:
         self.database_url = database_url
         self.ingest = ingest
         self.timeline: list[tuple[float, tuple[str, ...]]] = []  # (time, holders)
+        self._ports: dict[int, str] = {}  # client port of a session -> its ingest replica
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
@@ -490,12 +491,16 @@ class RelayWatch:
             await conn.close()
 
     def _owner(self, port: int) -> str:
+        # Known already: a leader killed holds its session until PostgreSQL notices.
+        if port in self._ports:
+            return self._ports[port]
         for replica in self.ingest:
             if replica.proc is None or replica.proc.poll() is not None:
                 continue
             with contextlib.suppress(psutil.Error):
                 for c in psutil.Process(replica.proc.pid).net_connections("tcp"):
                     if c.laddr and c.laddr.port == port:
+                        self._ports[port] = replica.name
                         return replica.name
         return f"unknown:{port}"
 
