@@ -13,7 +13,7 @@ VENV_STAMP := .venv/.mnemo-synced
 LLM_STAMP := .venv/.mnemo-llm-synced
 SYNC_EXTRAS = $(if $(wildcard $(LLM_STAMP)),--extra llm)
 
-.PHONY: install install-llm chromium run test test-llm test-unit test-integration test-e2e fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-locomo-qa bench-synthesis bench-facts bench-cpu bench-capacity clean
+.PHONY: install install-llm chromium run test test-llm test-unit test-integration test-e2e test-cluster fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-locomo-qa bench-synthesis bench-facts bench-cpu bench-capacity clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -58,6 +58,12 @@ test-e2e: install chromium
 # The tests marked `llm`, outside `make test`: the real model server with the real model.
 test-llm: install-llm
 	.venv/bin/python -m pytest -q -m llm $(PYTEST_ARGS)
+
+# Mnemo on a 3-node NATS JetStream cluster, every service replicated, while NATS nodes and
+# replicas are killed under load: the long form of tests/e2e/test_cluster.py (`make test`
+# runs the short one); prints its table of latencies per phase. About 4 minutes.
+test-cluster: install
+	.venv/bin/python -m pytest -q -s -m cluster tests/e2e/test_cluster.py $(PYTEST_ARGS)
 
 # Schemathesis over the whole OpenAPI document against a stack of its own (embedded NATS and
 # PostgreSQL), every check, a fixed seed: 0 failures. MNEMO_FUZZ_MAX_TIME and

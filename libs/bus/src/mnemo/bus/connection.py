@@ -28,8 +28,15 @@ def _drop_unsent(nc: Client) -> int:
     return dropped
 
 
+def server_urls(url: str) -> list[str]:
+    """The servers of MNEMO_NATS_URL: one URL, or several separated by commas (the nodes
+    of a cluster, tried in turn at start and on reconnect)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
 async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Client:
-    """A NATS connection that keeps reconnecting while the server is away."""
+    """A NATS connection that keeps reconnecting while the server is away; `url` may name
+    several servers, comma-separated."""
     nc = Client()
 
     async def on_error(exc: Exception) -> None:
@@ -44,7 +51,7 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Clien
         log.info("nats_reconnected")
 
     await nc.connect(
-        servers=[url],
+        servers=server_urls(url),
         name=name,
         connect_timeout=connect_timeout,  # type: ignore[arg-type]  # seconds: any number
         max_reconnect_attempts=-1,

@@ -4,7 +4,8 @@ from mnemo.settings.jetstream import JetStreamSettings
 
 
 class ServiceSettings(JetStreamSettings, kw_only=True, frozen=True):
-    # MNEMO_NATS_URL: the NATS server with JetStream (required).
+    # MNEMO_NATS_URL: the NATS server with JetStream (required); a cluster's nodes may be
+    # listed, comma-separated.
     nats_url: str
     # MNEMO_BUS_ROOT: root of every subject and stream name; separate roots never mix.
     bus_root: str = "mnemo"

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from mnemo.bus import Publisher
+from mnemo.bus import Publisher, PublishError
 from mnemo.contracts import Signal, new_id, utcnow
 from mnemo.gateway.body import read_body, replay
 from mnemo.gateway.limits import usage_headers
@@ -25,6 +25,14 @@ log = get_logger(__name__)
 _VALID = re.compile(r"^[\x21-\x7e]{1,128}$")
 _QUIET = ("/v1/health", "/docs", "/schema")
 _pending: set[asyncio.Task[None]] = set()
+# A request's audit signal that the bus could not take (NATS away, or the signal stream
+# electing a new leader after a node of a cluster died: several seconds) is tried again
+# for this long. Its id is its Nats-Msg-Id and the audit keys entries by it, so one stored
+# after all, then sent again, is audited once.
+RETRY_SECONDS = 120.0
+# Past this many signals waiting to be sent again, a failed one is logged and dropped: a
+# long outage under load must not grow the gateway's memory without bound.
+MAX_RETRYING = 10_000
 
 
 def ids_of(scope: Scope) -> tuple[str, str]:
@@ -78,6 +86,7 @@ class CorrelationMiddleware:
         ctx = MessageContext(
             correlation_id=correlation_id, message_id=request_id, request_id=request_id
         )
+        escaped: Exception | None = None
         with message_context(ctx):
             try:
                 await self.app(scope, receive, send_with_ids)
@@ -86,9 +95,12 @@ class CorrelationMiddleware:
                 # problem+json answer, 503 when a dependency is the cause, never a trace.
                 log.error("unhandled_error", error=type(exc).__name__, path=scope["path"])
                 if started_response[0]:
-                    raise
-                for message in _failure(exc, scope["path"]):
-                    await send_with_ids(message)
+                    # Too late to answer otherwise; raised again once the request is
+                    # logged and audited like any other (it was answered).
+                    escaped = exc
+                else:
+                    for message in _failure(exc, scope["path"]):
+                        await send_with_ids(message)
             method = str(scope.get("method", ""))
             elapsed_ms = round((time.perf_counter() - clock) * 1000, 2)
             path = scope["path"]
@@ -117,13 +129,23 @@ class CorrelationMiddleware:
             task = asyncio.create_task(_publish(publisher, signal))
             _pending.add(task)
             task.add_done_callback(_pending.discard)
+        if escaped is not None:
+            raise escaped
 
 
-async def _publish(publisher: Publisher, signal: Signal) -> None:
-    try:
-        await publisher.publish_signal(signal)
-    except Exception as exc:
-        log.warning("audit_signal_failed", error=exc, request_id=signal.signal_id)
+async def _publish(publisher: Publisher, signal: Signal, retry_for: float = RETRY_SECONDS) -> None:
+    """Publish the request's audit signal, again and again while the bus refuses it."""
+    deadline, delay = time.monotonic() + retry_for, 0.2
+    while True:
+        try:
+            await publisher.publish_signal(signal)
+            return
+        except PublishError as exc:
+            if time.monotonic() + delay > deadline or len(_pending) > MAX_RETRYING:
+                log.warning("audit_signal_failed", error=exc, request_id=signal.signal_id)
+                return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
 def _failure(exc: Exception, path: str) -> list[Any]:

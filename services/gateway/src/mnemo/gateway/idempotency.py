@@ -125,6 +125,9 @@ class IdempotencyMiddleware:
             # sign-up's open door, whose answers are never kept anyway).
             await self.app(scope, receive, send)
             return
+        # The request is the tenant's from here: what this middleware answers by itself (a
+        # replay, a refusal, a 503 while the bucket is away) is audited like the rest.
+        scope.setdefault("state", {})["tenant_id"] = tenant
         if not IDEMPOTENCY_KEY.fullmatch(key):
             detail = "Idempotency-Key must be 1-255 printable ASCII characters"
             await _send(
@@ -264,22 +267,34 @@ class IdempotencyMiddleware:
             await self.app(scope, replay(body), capture)
         finally:
             renewing.cancel()
-            no_store = any(
-                k.lower() == "cache-control" and "no-store" in v.lower() for k, v in sent["headers"]
+            try:
+                await self._settle(kv, key, fingerprint, sent)
+            except Exception as exc:
+                # The answer is sent; only its record failed (NATS away, or the bucket's
+                # stream electing a leader after a node died). The claim is left unrenewed,
+                # so a retry takes it over after LEASE_SECONDS and runs again: every command
+                # carries ids derived from the key, so it is stored once.
+                log.warning("idempotency_record_failed", error=type(exc).__name__)
+
+    @staticmethod
+    async def _settle(kv: KeyValue, key: str, fingerprint: str, sent: dict[str, Any]) -> None:
+        """Keep the answer for replays, or let go of the key (a 5xx, a secret)."""
+        no_store = any(
+            k.lower() == "cache-control" and "no-store" in v.lower() for k, v in sent["headers"]
+        )
+        if sent["status"] >= 500 or no_store:
+            # 5xx: a retry should run again. no-store: the answer holds a secret (a new
+            # API key) that must not sit in the bucket; a retry makes a new one.
+            await kv.delete(key)
+        else:
+            kept = Kept(
+                fingerprint=fingerprint,
+                done=True,
+                status=sent["status"],
+                headers=[h for h in sent["headers"] if h[0].lower() not in _PER_CALL],
+                body=base64.b64encode(sent["body"]).decode(),
             )
-            if sent["status"] >= 500 or no_store:
-                # 5xx: a retry should run again. no-store: the answer holds a secret (a new
-                # API key) that must not sit in the bucket; a retry makes a new one.
-                await kv.delete(key)
-            else:
-                kept = Kept(
-                    fingerprint=fingerprint,
-                    done=True,
-                    status=sent["status"],
-                    headers=[h for h in sent["headers"] if h[0].lower() not in _PER_CALL],
-                    body=base64.b64encode(sent["body"]).decode(),
-                )
-                await kv.put(key, msgspec.json.encode(kept))
+            await kv.put(key, msgspec.json.encode(kept))
 
 
 # Headers that describe one call, not the answer: a replay gets fresh ones.
