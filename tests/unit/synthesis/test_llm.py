@@ -227,25 +227,6 @@ def test_a_question_is_no_fact_but_the_rest_of_the_answer_stands():
     assert [f.value for f in parse(text, content).facts] == ["Stripe"]
 
 
-def test_a_statement_copied_in_the_first_person_is_no_fact_but_the_rest_stands():
-    """Seen in bench-facts (conv-26, session 1): the model copied the message's words as
-    the statement instead of a third-person sentence about its speaker."""
-    content = (
-        "I'm gonna continue my edu. Your story gives me courage to embrace myself. "
-        "I moved to the US from Sweden."
-    )
-    copied = [
-        fact(attribute="plan", value="continue my edu", statement="Gonna continue my edu",
-             quote="gonna continue my edu"),
-        fact(attribute="feeling", value="courage", statement="Gives me courage to embrace myself",
-             quote="gives me courage"),
-        fact(attribute="feeling", value="special", statement="Special to me", quote="I'm"),
-    ]  # fmt: skip
-    moved = fact(attribute="location", value="the US", statement="Moved to the US from Sweden",
-                 quote="moved to the US")  # fmt: skip
-    assert [f.value for f in parse(answer(facts=[*copied, moved]), content).facts] == ["the US"]
-
-
 def test_a_mention_said_to_the_speaker_is_kept_when_not_addressed():
     content = "Hey Mel! My friend Ana got me into pottery."
     ana = {"name": "Ana", "type": "person", "relationship": "friend", "confidence": 0.9,

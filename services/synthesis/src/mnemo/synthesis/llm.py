@@ -378,12 +378,6 @@ _GREETING = r"(?:hey|hi|hiya|hello|yo|thanks|thank you|dear|bye|congrats|congrat
 _OWN_NAME = r"(?:my name is|my name's|i'm|i am|call me|this is)"
 _LISTENER = re.compile(r"\b(?:you|your|yours|yourself|you're|you've|you'll)\b", re.I)
 _SELF = re.compile(r"\b(?:i|i'm|i've|i'll|i'd|me|my|mine|myself|we|we're|our|us)\b", re.I)
-# A statement in the first person is the message copied, not a third-person sentence about
-# its speaker ("Gives me courage to embrace myself", "Gonna continue my edu", "Special to
-# me"; bench-facts, conv-26). Not "us": "Moved to the US".
-_FIRST_PERSON = re.compile(
-    r"\b(?:i|i'm|i've|i'll|i'd|me|my|mine|myself|we|we're|we've|our|ours|ourselves)\b", re.I
-)
 
 
 def addressed(name: str, content: str) -> bool:
@@ -398,10 +392,9 @@ def addressed(name: str, content: str) -> bool:
 
 def about_speaker(attribute: str, value: str, statement: str, quote: str, content: str) -> bool:
     """What the model's fact must be to describe the speaker, whatever it was told: no
-    question, a statement in the third person (not the message's own words), not words
-    about the listener alone, and a name only where the message gives it as the
-    speaker's own."""
-    if statement.rstrip().endswith("?") or _FIRST_PERSON.search(statement):
+    question, not words about the listener alone, and a name only where the message
+    gives it as the speaker's own."""
+    if statement.rstrip().endswith("?"):
         return False
     if _LISTENER.search(quote) and not _SELF.search(quote):
         return False  # "Good to see you!": about the one spoken to
