@@ -18,6 +18,16 @@ with a context long enough for full-context answering. On a 2-core CPU a model c
 seconds to tens of seconds, so the default is a small, fixed subset: the first
 --questions questions of each category of each chosen conversation, in the data's order.
 
+--sessions N bounds the full-context reading: a 1.5B model on 2 CPU cores reads a whole
+LoCoMo conversation (about 20k tokens) at 10-20 tokens/s, 20 minutes or more before its
+first answer. With it, each conversation is its first N sessions only, for both rows (Mnemo
+ingests those turns, the full-context prompt holds those turns), and only questions whose
+evidence turns all lie in those sessions are asked (questions without evidence are left
+out). Both rows answer the same questions from the same turns. The full-context prompt's
+prefix (instructions and conversation) is the same for every question of a conversation,
+so llama-server's prompt cache (`cache_prompt`) reads it once; the bench prints how long
+that first reading took (the server's own prompt timings where it reports them).
+
 Data: /work/shared/data/locomo/locomo_dev.json (CC BY-NC 4.0, research use only).
 
 Usage: python bench/locomo_qa.py [--conversations conv-26] [--questions 5]
@@ -34,6 +44,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +63,12 @@ FULL_CONTEXT_TOKENS = 32768
 # What the full-context prompt leaves of the model's context for the instructions, the
 # question, the chat template and the answer (64 tokens at most).
 CONTEXT_ROOM = 512
+# Per request: a short prompt, or a cached prefix and a question, is read in seconds to a
+# few minutes on a loaded 2-core machine. The first full-context question of a conversation
+# reads the whole prefix: it gets a time-out from the prefix's length instead, as if the
+# server read only PREFIX_FLOOR_TPS tokens a second (a pessimistic floor: 10-40 measured).
+REQUEST_TIMEOUT = 900.0
+PREFIX_FLOOR_TPS = 3.0
 
 JUDGE_PROMPT = """Your task is to label an answer to a question as CORRECT or WRONG. You get
 a question, a gold (ground truth) answer, and a generated answer. Be generous: if the
@@ -67,6 +84,10 @@ JUDGE_SCHEMA = {
 FULL_CONTEXT_PROMPT = """Below is a conversation between two people, each line with its
 date and speaker. Answer the question at the end from the conversation, as briefly as you
 can (a few words; a date where a time is asked)."""
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def normalise(text: str) -> list[str]:
@@ -92,11 +113,18 @@ class Model:
         root = url.rstrip("/").removesuffix("/v1")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.model = model
-        # A full-context question first reads the whole conversation: ~20 minutes for
-        # conv-26's 20k tokens on 2 cores (the first run timed out at 15).
-        self.client = httpx.Client(base_url=root, headers=headers, timeout=3600)
+        self.client = httpx.Client(base_url=root, headers=headers, timeout=REQUEST_TIMEOUT)
+        # The server's timings of the last reply (llama-server: prompt_n, prompt_ms,
+        # cache_n, predicted_n, predicted_ms), or {} when it reports none.
+        self.timings: dict[str, float] = {}
 
-    def chat(self, system: str, user: str, schema: dict[str, Any] | None = None) -> str:
+    def chat(
+        self,
+        system: str,
+        user: str,
+        schema: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> str:
         body: dict[str, Any] = {
             "model": self.model,
             "temperature": 0,
@@ -109,9 +137,14 @@ class Model:
                 "type": "json_schema",
                 "json_schema": {"name": "answer", "schema": schema},
             }
-        response = self.client.post("/v1/chat/completions", json=body)
+        response = self.client.post(
+            "/v1/chat/completions", json=body, timeout=timeout or REQUEST_TIMEOUT
+        )
         response.raise_for_status()
-        return str(response.json()["choices"][0]["message"]["content"])
+        reply = response.json()
+        timings = reply.get("timings")
+        self.timings = timings if isinstance(timings, dict) else {}
+        return str(reply["choices"][0]["message"]["content"])
 
     def tokens(self, text: str) -> int:
         """How many tokens `text` is for this model: llama-server's /tokenize, or (a
@@ -146,11 +179,32 @@ def transcript(conv: Conversation, model: "Model", budget: int) -> tuple[str, in
     return "\n".join(lines[-kept:]) if kept else "", max(0, kept)
 
 
-def chosen_questions(conv: Conversation, raw: dict[str, Any], per_category: int) -> list[dict]:
-    """The first `per_category` questions of each asked category, in the data's order."""
+def first_sessions(conv: Conversation, sessions: int) -> Conversation:
+    """The conversation cut to its first `sessions` sessions (0: all of it); its questions
+    stay (chosen_questions keeps those the turns left can answer)."""
+    if not sessions:
+        return conv
+    return replace(conv, turns=[t for t in conv.turns if t.session <= sessions])
+
+
+def answerable(evidence: list[str], sessions: int) -> bool:
+    """Whether every evidence turn ("D3:5": session 3) lies in the first `sessions`
+    sessions (0: the whole conversation, every question)."""
+    if not sessions:
+        return True
+    return bool(evidence) and all(int(e[1:].split(":")[0]) <= sessions for e in evidence)
+
+
+def chosen_questions(
+    conv: Conversation, raw: dict[str, Any], per_category: int, sessions: int = 0
+) -> list[dict]:
+    """The first `per_category` questions of each asked category, in the data's order,
+    among those whose evidence lies in the first `sessions` sessions (0: all)."""
     taken: Counter[int] = Counter()
     out = []
     for qa, entry in zip(conv.qa, raw["qa"], strict=True):
+        if not answerable(qa.evidence, sessions):
+            continue
         if qa.category in ASKED and taken[qa.category] < per_category:
             taken[qa.category] += 1
             out.append(
@@ -195,7 +249,7 @@ def format_rows(named: dict[str, dict[str, dict[str, float]]]) -> str:
 async def run(args: argparse.Namespace, base: str, key: str, dsn: str | None, model: Model,
               judge: Model) -> dict[str, Any]:  # fmt: skip
     only = [s.strip() for s in args.conversations.split(",") if s.strip()] or None
-    conversations = load(Path(args.data), only)
+    conversations = [first_sessions(c, args.sessions) for c in load(Path(args.data), only)]
     raw = {s["sample_id"]: s for s in json.loads(args.raw_text)}
     nonce = datetime.now(UTC).strftime("%Y%m%d%H%M%S") + "-" + os.urandom(3).hex()
     users = {c.sample_id: f"locomo-qa-{c.sample_id}-{nonce}" for c in conversations}
@@ -205,6 +259,7 @@ async def run(args: argparse.Namespace, base: str, key: str, dsn: str | None, mo
     answer_s: list[float] = []
     full_s: list[float] = []
     truncation: dict[str, dict[str, int]] = {}
+    prefix: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=900) as client:
@@ -215,7 +270,7 @@ async def run(args: argparse.Namespace, base: str, key: str, dsn: str | None, mo
             await wait_dense(dsn, 1800)
         ingested_s = time.perf_counter() - started
         for conv in conversations:
-            questions = chosen_questions(conv, raw[conv.sample_id], args.questions)
+            questions = chosen_questions(conv, raw[conv.sample_id], args.questions, args.sessions)
             rows = [{**q, "conversation": conv.sample_id} for q in questions]
             # In phases, not question by question: the model server keeps one prompt
             # cached, so the full-context answers come one after another (the whole
@@ -231,15 +286,39 @@ async def run(args: argparse.Namespace, base: str, key: str, dsn: str | None, mo
                       flush=True)  # fmt: skip
             if args.full_context:
                 context, kept = transcript(conv, model, FULL_CONTEXT_TOKENS - CONTEXT_ROOM)
+                size = model.tokens(context)
                 truncation[conv.sample_id] = {"turns": len(conv.turns), "kept": kept}
-                print(f"full context: the last {kept} of {len(conv.turns)} turns", flush=True)
-                for row in rows:
+                print(f"full context: the last {kept} of {len(conv.turns)} turns, {size} tokens; "
+                      f"load average {load_average()}", flush=True)  # fmt: skip
+                for number, row in enumerate(rows):
+                    # The first question reads the whole prefix; the rest reuse it.
+                    limit = max(REQUEST_TIMEOUT, size / PREFIX_FLOOR_TPS) if number == 0 else None
                     began = time.perf_counter()
                     row["full_context"] = model.chat(
-                        FULL_CONTEXT_PROMPT, f"{context}\n\nQuestion: {row['question']}"
+                        FULL_CONTEXT_PROMPT,
+                        f"{context}\n\nQuestion: {row['question']}",
+                        timeout=limit,
                     ).strip()
-                    full_s.append(time.perf_counter() - began)
-                    print(f"  full context: {row['question']!r}: {row['full_context']!r}",
+                    took = time.perf_counter() - began
+                    row["full_context_seconds"] = round(took, 1)
+                    row["full_context_timings"] = model.timings
+                    if number == 0:
+                        read = model.timings.get("prompt_n")
+                        prefix[conv.sample_id] = {
+                            "tokens": size,
+                            "seconds": round(took, 1),
+                            "prompt_tokens_read": read,
+                            "prompt_seconds": round(model.timings.get("prompt_ms", 0) / 1000, 1),
+                            "load_average": load_average(),
+                        }
+                        print(f"  read the {size}-token conversation in {took:.0f} s "
+                              f"(server: {read} prompt tokens in "
+                              f"{prefix[conv.sample_id]['prompt_seconds']} s); "
+                              f"load average {load_average()}", flush=True)  # fmt: skip
+                    else:
+                        full_s.append(took)
+                    print(f"  full context ({took:.0f} s, {model.timings.get('prompt_n', '?')} "
+                          f"prompt tokens read): {row['question']!r}: {row['full_context']!r}",
                           flush=True)  # fmt: skip
             for row in rows:
                 if args.mnemo:
@@ -259,6 +338,8 @@ async def run(args: argparse.Namespace, base: str, key: str, dsn: str | None, mo
         "machine": machine(),
         "settings": {
             "conversations": [c.sample_id for c in conversations],
+            "sessions": args.sessions or "all",
+            "turns": {c.sample_id: len(c.turns) for c in conversations},
             "questions_per_category": args.questions,
             "model": model.model,
             "judge": judge.model,
@@ -267,7 +348,10 @@ async def run(args: argparse.Namespace, base: str, key: str, dsn: str | None, mo
         "seconds": {
             "ingest_and_index": round(ingested_s, 1),
             "answer_median": sorted(answer_s)[len(answer_s) // 2] if answer_s else None,
-            "full_context_median": sorted(full_s)[len(full_s) // 2] if full_s else None,
+            "full_context_prefix": prefix,
+            "full_context_median_after_prefix": (
+                round(sorted(full_s)[len(full_s) // 2], 1) if full_s else None
+            ),
             "total": round(time.perf_counter() - started, 1),
         },
         "rows": rows,
@@ -282,6 +366,12 @@ def main() -> None:
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--conversations", default="conv-26")
     parser.add_argument("--questions", type=int, default=5, help="per category (1-4)")
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        default=0,
+        help="each conversation's first N sessions only, and the questions they answer (0: all)",
+    )
     parser.add_argument("--no-full-context", dest="full_context", action="store_false")
     parser.add_argument(
         "--no-mnemo", dest="mnemo", action="store_false", help="the full-context row only"
@@ -340,7 +430,10 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2, default=str))
     m = result["machine"]
     print(f"\nmachine: {describe(m)}")
-    print(f"model: {result['settings']['model']} (judge: {result['settings']['judge']})")
+    settings = result["settings"]
+    print(f"model: {settings['model']} (judge: {settings['judge']})")
+    print(f"conversations: {settings['conversations']}, sessions: {settings['sessions']}, "
+          f"turns: {settings['turns']}, questions: {len(result['per_qa'])}")  # fmt: skip
     print(f"seconds: {result['seconds']}")
     print(format_rows(result["rows"]))
     print(f"written to {out}", file=sys.stderr)

@@ -19,10 +19,14 @@ from mnemo.runtime.settings import RunSettings, dev_api_key, key_secret
 HEALTH_TIMEOUT = 90.0
 # The LLM settings with the local server, unless set: it answers one request at a time at
 # a few tokens/s, so one call in flight and longer waits (synthesis's for the model, the
-# gateway's for an answer) than a hosted API needs.
+# gateway's for an answer) than a hosted API needs; and retries enough (about a minute of
+# back-off) to outlast the supervisor restarting a server that died: with the default 2 a
+# restart's seconds gave up the call in flight and every memory queued behind it
+# ("unavailable"), so the model never read them.
 LOCAL_LLM_DEFAULTS = {
     "MNEMO_LLM_CONCURRENCY": "1",
     "MNEMO_LLM_TIMEOUT": "180",
+    "MNEMO_LLM_RETRIES": "10",
     "MNEMO_ANSWER_TIMEOUT": "180",
 }
 TICK = 0.5
