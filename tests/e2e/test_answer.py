@@ -148,3 +148,18 @@ def test_memanto_answer_prefers_the_current_fact(stack):
         assert "Madrid" in answered["answer"] and "Lisbon" not in answered["answer"]
         assert answered["method"] == "extractive"
         assert all("Lisbon" not in s["content"] for s in answered["sources"])
+
+
+def test_a_fact_found_by_meaning_is_one_the_answer_rests_on(api):
+    """The question shares no word with the fact, but the search finds the memory it was
+    drawn from: the fact is among those the answer names."""
+    user_id = "nurse-" + uuid.uuid4().hex[:8]
+    said = remember(api, user_id, "I work as a nurse at the city hospital.", LISBON_AT)["id"]
+    fact = eventually(lambda: next(iter(facts(api, user_id).values()), None))
+    assert not {"living", "do"} & set(fact["statement"].lower().split())
+    eventually(
+        lambda: api.get("/v1/search", params={"userId": user_id, "q": "nurse"}).json()["results"]
+    )
+    answered = ask(api, user_id, "What do I do for a living?")
+    assert [f["statement"] for f in answered["facts"]] == [fact["statement"]]
+    assert fact["evidence"][0]["memoryId"] == said

@@ -103,6 +103,27 @@ def outdated(facts: list[FactView]) -> set[str]:
     return ended - held
 
 
+def _relevant_facts(
+    question: str, facts: list[FactView], hits: list[SearchHit], limit: int
+) -> list[FactView]:
+    """The facts that hold and bear on the question: those sharing a word with it, and
+    those drawn from a memory the search found for it (found by meaning: "what do I do for
+    a living?" shares no word with "Works as a nurse"). Most shared words first, then by
+    the rank of the best found memory they were drawn from."""
+    wanted = words(question)
+    rank = {hit.memory_id: i for i, hit in enumerate(hits)}
+    scored = []
+    for fact in facts:
+        if not _holds(fact):
+            continue
+        shared = len(wanted & words(f"{fact.statement} {fact.value}"))
+        found = min((rank[e.memory_id] for e in fact.evidence if e.memory_id in rank), default=None)
+        if shared or found is not None:
+            scored.append((-shared, len(hits) if found is None else found, fact))
+    scored.sort(key=lambda s: (s[0], s[1]))
+    return [fact for _, _, fact in scored][:limit]
+
+
 def _holds(fact: FactView) -> bool:
     return fact.status == "current" and not fact.contradicted
 
@@ -139,9 +160,7 @@ async def answer(
     facts = [f for f in known.facts if as_of is None or f.valid_from <= as_of]
     old = outdated(facts)
     hits = sorted(found.results, key=lambda h: h.memory_id in old)[:limit]
-    wanted = words(question)
-    scored = [(len(wanted & words(f"{f.statement} {f.value}")), f) for f in facts if _holds(f)]
-    relevant = [f for n, f in sorted(scored, key=lambda s: -s[0]) if n][:limit]
+    relevant = _relevant_facts(question, facts, hits, limit)
     # The model reads each with its date and speaker; the extractive answer is a sentence
     # of the facts' statements and the memories' words as they are.
     passages = [_fact_passage(f) for f in relevant] + [_memory_passage(h) for h in hits]
