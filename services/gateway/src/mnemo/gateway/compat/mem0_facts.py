@@ -14,7 +14,14 @@ from litestar import Request
 
 from mnemo.contracts import ChangeFact, FactChain, FactChains, FactChainsQuery, FactChange
 from mnemo.gateway.auth import Principal, agent_scope
-from mnemo.gateway.compat.mem0_shapes import MEM0_KEY, Stored, mem0_of, memory_json, own_metadata
+from mnemo.gateway.compat.mem0_shapes import (
+    MEM0_KEY,
+    Stored,
+    history_entry,
+    mem0_of,
+    memory_json,
+    own_metadata,
+)
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.secrets import redacted
@@ -150,21 +157,6 @@ def fact_history(chain: FactChain) -> list[dict[str, Any]]:
         last = chain.facts[-1]
         entries.append((last.fact_id, "DELETE", last.statement, None, chain.changed_at))
     return [
-        {
-            "id": f"{fact_id}:{event.lower()}",
-            "memory_id": root,
-            "old_memory": old,
-            "new_memory": new,
-            "event": event,
-            "input": [],
-            "user_id": shown["user_id"],
-            "agent_id": shown["agent_id"],
-            "run_id": shown["run_id"],
-            "metadata": None,
-            "categories": shown["categories"],
-            "is_deleted": event == "DELETE",
-            "created_at": at,
-            "updated_at": at,
-        }
+        history_entry(fact_id, root, event, old, new, at, shown, None)
         for fact_id, event, old, new, at in entries
     ]

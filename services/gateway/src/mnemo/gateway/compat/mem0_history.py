@@ -11,7 +11,7 @@ from mnemo.contracts import FactChain, MemoryVersion
 from mnemo.gateway.auth import authorize
 from mnemo.gateway.compat.mem0_facts import fact_history
 from mnemo.gateway.compat.mem0_memory import found_memory, version_stored
-from mnemo.gateway.compat.mem0_shapes import memory_json, ok
+from mnemo.gateway.compat.mem0_shapes import history_entry, memory_json, ok
 
 
 @get("/v1/memories/{memory_id:str}/history")
@@ -43,21 +43,6 @@ def _change(
     new: str | None,
     at: datetime,
 ) -> dict[str, Any]:
+    # One entry per event of the log: the version and what happened to it.
     shown = memory_json(version_stored(version))
-    return {
-        # One entry per event of the log: the version and what happened to it.
-        "id": f"{version.memory_id}:{event.lower()}",
-        "memory_id": root,
-        "old_memory": old,
-        "new_memory": new,
-        "event": event,
-        "input": [],
-        "user_id": shown["user_id"],
-        "agent_id": shown["agent_id"],
-        "run_id": shown["run_id"],
-        "metadata": shown["metadata"],
-        "categories": shown["categories"],
-        "is_deleted": event == "DELETE",
-        "created_at": at,
-        "updated_at": at,
-    }
+    return history_entry(version.memory_id, root, event, old, new, at, shown, shown["metadata"])

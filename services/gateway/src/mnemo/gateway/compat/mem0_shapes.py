@@ -160,3 +160,33 @@ def memory_json(stored: Stored, **extra: Any) -> dict[str, Any]:
         "immutable": False,
         **extra,
     }
+
+
+def history_entry(
+    entry_id: str,
+    root: str,
+    event: str,
+    old: str | None,
+    new: str | None,
+    at: datetime,
+    shown: dict[str, Any],
+    metadata: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """One entry of a Mem0 memory's history: what `event` (ADD, UPDATE, DELETE) did at
+    `at`, under the memory `root`, with the scope of `shown` (its memory_json)."""
+    return {
+        "id": f"{entry_id}:{event.lower()}",
+        "memory_id": root,
+        "old_memory": old,
+        "new_memory": new,
+        "event": event,
+        "input": [],
+        "user_id": shown["user_id"],
+        "agent_id": shown["agent_id"],
+        "run_id": shown["run_id"],
+        "metadata": metadata,
+        "categories": shown["categories"],
+        "is_deleted": event == "DELETE",
+        "created_at": at,
+        "updated_at": at,
+    }
