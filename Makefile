@@ -13,7 +13,7 @@ VENV_STAMP := .venv/.mnemo-synced
 LLM_STAMP := .venv/.mnemo-llm-synced
 SYNC_EXTRAS = $(if $(wildcard $(LLM_STAMP)),--extra llm)
 
-.PHONY: install install-llm chromium run test test-llm test-unit test-integration test-e2e test-cluster fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-locomo-qa bench-synthesis bench-facts bench-cpu bench-capacity clean
+.PHONY: install install-llm chromium run test test-llm test-unit test-integration test-e2e test-cluster fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-locomo-qa bench-synthesis bench-facts bench-cpu bench-capacity bench-mem0 clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -118,6 +118,12 @@ bench-synthesis: install
 bench-cpu: install
 	$(UV) sync --all-packages --frozen --inexact --group profile --quiet
 	.venv/bin/python bench/cpu.py $(BENCH_ARGS)
+
+# Mnemo beside mem0's open-source library (bench/mem0_compare.py): mem0ai (the dev group's
+# pin) with infer=False, its local Qdrant and our MiniLM, on the LoCoMo dev turns.
+# BENCH_ARGS="--items 300" or "--only mem0,mem0-indexed" for a shorter run.
+bench-mem0: install
+	.venv/bin/python bench/mem0_compare.py $(BENCH_ARGS)
 
 # The capacity model (bench/capacity.py): CPU and bytes per memory and per search, node
 # counts for 10k/1M/100M memories a day; BENCH_ARGS="--quick" for a short run.

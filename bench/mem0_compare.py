@@ -245,7 +245,9 @@ def side_by_side(columns: Sequence[Column], categories: Mapping[int, str]) -> st
         rows.append(
             (f"all@10 {name}", lambda c, key=str(number): _recall_cell(c.recall.get(key), False))
         )
-    rows.append(("load average before → after", lambda c: f"{c.load_before:.2f} → {c.load_after:.2f}"))
+    rows.append(
+        ("load average before → after", lambda c: f"{c.load_before:.2f} → {c.load_after:.2f}")
+    )
     lines = [
         "| | " + " | ".join(c.name for c in columns) + " |",
         "|---|" + "---|" * len(columns),
@@ -351,9 +353,7 @@ async def _mnemo_steps(
 def run_mnemo(conversations: list[Conversation], timeout: float) -> Column:
     with local_stack("mnemo-mem0cmp-") as stack:
         return asyncio.run(
-            _mnemo_steps(
-                conversations, stack.base_url, stack.api_key, stack.database_url, timeout
-            )
+            _mnemo_steps(conversations, stack.base_url, stack.api_key, stack.database_url, timeout)
         )
 
 
