@@ -198,8 +198,10 @@ async def load(
     rate: float,
     batch: int,
     accepted: dict[str, datetime],
+    refused: Counter[str],
 ) -> float:
-    """Send the items; fills `accepted` (memory id -> when its 202 came) as they go."""
+    """Send the items; fills `accepted` (memory id -> when its 202 came) as they go, and
+    `refused` (items by status and problem code) with those not accepted."""
     requests = [list(range(i, min(i + batch, items))) for i in range(0, items, batch)]
     headers = {"Authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=concurrency)
@@ -208,7 +210,13 @@ async def load(
     ) as client:
 
         async def one(numbers: list[int]) -> None:
-            ids = await send(client, numbers)
+            try:
+                ids = await send(client, numbers)
+            except httpx.HTTPStatusError as exc:
+                # Counted, not retried: an open loop goes on whatever the answers.
+                code = exc.response.json().get("code", "") if exc.response.content else ""
+                refused[f"{exc.response.status_code} {code}".strip()] += len(numbers)
+                return
             now = datetime.now(UTC)
             accepted.update(dict.fromkeys(ids, now))
 
@@ -280,7 +288,12 @@ async def watch_dense(
 
 
 async def measure(
-    base: str, key: str, dsn: str, args: argparse.Namespace, searches: Searches | None
+    base: str,
+    key: str,
+    dsn: str,
+    args: argparse.Namespace,
+    searches: Searches | None,
+    refused: Counter[str],
 ) -> tuple[float, dict[str, datetime], dict[str, object]]:
     """The load, with phase 2 watched while it runs (and searches, when asked)."""
     if searches is not None:
@@ -299,7 +312,7 @@ async def measure(
     )
     try:
         elapsed = await load(
-            base, key, args.items, args.concurrency, args.rate, args.batch, accepted
+            base, key, args.items, args.concurrency, args.rate, args.batch, accepted, refused
         )
     finally:
         loading.clear()
@@ -372,9 +385,13 @@ def main() -> None:
             " (one replica of each service)"
         )
         searches = Searches(base, key, args.search_rate) if args.search_rate > 0 else None
-        elapsed, accepted, dense = asyncio.run(measure(base, key, dsn, args, searches))
+        refused: Counter[str] = Counter()
+        elapsed, accepted, dense = asyncio.run(measure(base, key, dsn, args, searches, refused))
         rate = len(accepted) / elapsed
-        print(f"accepted: {len(accepted)} in {elapsed:.2f}s = {rate:.0f}/s at the gateway")
+        print(
+            f"accepted: {len(accepted)} in {elapsed:.2f}s = {rate:.0f}/s at the gateway"
+            + (f"; not accepted (items): {dict(refused)}" if refused else "")
+        )
         figures = asyncio.run(observe(dsn, accepted, args.timeout))
         print(f"recorded: {figures['recorded']} = {figures['recorded_per_s']:.0f}/s in the log")
         print(
