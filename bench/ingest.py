@@ -25,13 +25,17 @@ import argparse
 import asyncio
 import itertools
 import json
+import multiprocessing
 import os
 import random
 import statistics
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -108,40 +112,79 @@ def search_queries(count: int = 400, seed: int = 7) -> list[str]:
     return [q for pair in zip(picked, words, strict=False) for q in pair][:count] or words
 
 
+async def searching(
+    base: str, key: str, rate: float, period: str, stop: Any, ready: Any, seconds: float
+) -> list[tuple[str, float]]:
+    """Searches at `rate` a second (open loop) until `stop` is set, or for `seconds` when
+    given: each answer's status and latency."""
+    answers: list[tuple[str, float]] = []
+    headers = {"Authorization": f"Bearer {key}"}
+    rng = random.Random(period)
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+
+        async def one(query: str) -> None:
+            params: dict[str, str | int] = {
+                "userId": f"bench-user-{rng.randrange(USERS)}",
+                "q": query,
+                "limit": 10,
+            }
+            began = time.perf_counter()
+            try:
+                response = await client.get("/v1/search", params=params)
+                status = str(response.status_code)
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            answers.append((status, (time.perf_counter() - began) * 1000))
+
+        ready.set()
+        start = time.perf_counter()
+        tasks = []
+        for n, query in enumerate(itertools.cycle(search_queries())):
+            due = start + n / rate
+            if stop.is_set() or (seconds and due - start >= seconds):
+                break
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(query)))
+        await asyncio.gather(*tasks)
+    return answers
+
+
+def search_process(
+    base: str, key: str, rate: float, period: str, stop: Any, ready: Any, seconds: float, out: str
+) -> None:
+    answers = asyncio.run(searching(base, key, rate, period, stop, ready, seconds))
+    Path(out).write_text(json.dumps(answers))
+
+
 class Searches:
-    """Open-loop searches at `rate` a second; each answer's status and latency, by period."""
+    """Open-loop searches at `rate` a second, by period; each answer's status and latency.
+    They run in a process of their own, so that the load's client (its sending, its
+    polling of the database) does not delay them: the latency is the stack's."""
 
     def __init__(self, base: str, key: str, rate: float) -> None:
         self.base, self.key, self.rate = base, key, rate
-        self.queries = search_queries()
         self.answers: dict[str, list[tuple[str, float]]] = {}
+        self._mp = multiprocessing.get_context("spawn")
 
-    async def run(self, period: str, stop: asyncio.Event, seconds: float = 0.0) -> None:
-        """Search until `stop` is set (or `seconds` passed, when given)."""
-        answers = self.answers.setdefault(period, [])
-        headers = {"Authorization": f"Bearer {self.key}"}
-        rng = random.Random(period)
-        async with httpx.AsyncClient(base_url=self.base, headers=headers, timeout=30) as client:
+    def start(self, period: str, seconds: float = 0.0) -> "Callable[[], Awaitable[None]]":
+        """Start searching; the function returned stops (unless `seconds` ends it first)
+        and waits for the answers."""
+        stop, ready = self._mp.Event(), self._mp.Event()
+        out = Path(tempfile.mkdtemp(prefix="mnemo-bench-search-")) / "answers.json"
+        args = (self.base, self.key, self.rate, period, stop, ready, seconds, str(out))
+        process = self._mp.Process(target=search_process, args=args, daemon=True)
+        process.start()
+        if not ready.wait(120):
+            raise SystemExit("the search process did not start")
 
-            async def one(query: str) -> None:
-                params = {"userId": f"bench-user-{rng.randrange(USERS)}", "q": query, "limit": 10}
-                began = time.perf_counter()
-                try:
-                    response = await client.get("/v1/search", params=params)
-                    status = str(response.status_code)
-                except httpx.HTTPError as exc:
-                    status = type(exc).__name__
-                answers.append((status, (time.perf_counter() - began) * 1000))
+        async def finish() -> None:
+            if not seconds:
+                stop.set()
+            await asyncio.to_thread(process.join)
+            answers = json.loads(await asyncio.to_thread(out.read_text))
+            self.answers[period] = [tuple(a) for a in answers]
 
-            start = time.perf_counter()
-            tasks = []
-            for n, query in enumerate(itertools.cycle(self.queries)):
-                due = start + n / self.rate
-                if stop.is_set() or (seconds and due - start >= seconds):
-                    break
-                await asyncio.sleep(max(0.0, due - time.perf_counter()))
-                tasks.append(asyncio.create_task(one(query)))
-            await asyncio.gather(*tasks)
+        return finish
 
     def report(self) -> None:
         for period, answers in self.answers.items():
@@ -216,6 +259,9 @@ async def load(
                 # Counted, not retried: an open loop goes on whatever the answers.
                 code = exc.response.json().get("code", "") if exc.response.content else ""
                 refused[f"{exc.response.status_code} {code}".strip()] += len(numbers)
+                return
+            except httpx.TransportError as exc:  # no answer at all (the client's side)
+                refused[type(exc).__name__] += len(numbers)
                 return
             now = datetime.now(UTC)
             accepted.update(dict.fromkeys(ids, now))
@@ -299,26 +345,20 @@ async def measure(
     if searches is not None:
         took = await prefill(base, key, dsn, args.prefill, args.timeout)
         print(f"prefill: {args.prefill} items dense-complete in {took:.1f} s")
-        await searches.run("baseline (no ingest)", asyncio.Event(), args.baseline_s)
+        await searches.start("baseline (no ingest)", args.baseline_s)()
     accepted: dict[str, datetime] = {}
     loading = asyncio.Event()
     loading.set()
     watcher = asyncio.create_task(watch_dense(dsn, accepted, loading, args.timeout))
-    done = asyncio.Event()
-    searching = (
-        asyncio.create_task(searches.run("during the ingest load", done))
-        if searches is not None
-        else None
-    )
+    finish = searches.start("during the ingest load") if searches is not None else None
     try:
         elapsed = await load(
             base, key, args.items, args.concurrency, args.rate, args.batch, accepted, refused
         )
     finally:
         loading.clear()
-        done.set()
-    if searching is not None:
-        await searching
+        if finish is not None:
+            await finish()
     return elapsed, accepted, await watcher
 
 
