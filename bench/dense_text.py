@@ -11,7 +11,14 @@ passes, median), so on a machine shared with other work the ratios between varia
 CPU time: the speed-up) hold better than the absolute figures. Prints figures; asserts
 nothing.
 
+With `--embedder a,b,...` the rows are embedders instead (bench/embedders.py: `minilm`,
+the service's int8 MiniLM, first as the reference; `minilm-f32`, `l3`, `l3-int8`,
+`static64`, `minilm+prev`), each embedding the default text (`minilm+prev`: the "headed"
+text plus the previous turn's vector); the cost is each one's CPU time on the texts it
+embeds. The candidates need `uv sync --group bench`.
+
 Usage: python bench/dense_text.py [--cache DIR] [--runs 3] [--conversations conv-26]
+                                  [--embedder minilm,l3,l3-int8,static64,minilm+prev]
 """
 
 import argparse
@@ -23,12 +30,13 @@ import statistics
 import time
 from collections.abc import Callable
 
+from embedders import SEP, WithPrevious, make, own_and_prev
 from locomo_data import CATEGORIES
 from locomo_inprocess import DEFAULT_DATA, run
 from locomo_metrics import OVERALL
 from tokenizers import Tokenizer
 
-from mnemo.embeddings import MiniLMEmbedder
+from mnemo.embeddings import Embedder, MiniLMEmbedder
 from mnemo.embeddings.minilm import MAX_TOKENS, bundled_model_dir
 from mnemo.retrieval.index import DENSE_BATCH, ChunkContext, dense_text
 
@@ -94,17 +102,19 @@ def word_pieces(texts: list[str]) -> float:
     return statistics.fmean(len(e.ids) for e in tokenizer.encode_batch(texts))
 
 
-def timed(embedder: MiniLMEmbedder, texts: dict[str, list[str]]) -> dict[str, tuple[float, float]]:
-    """By variant, (texts/s, CPU ms per text over every thread of this process) embedding
-    its texts in batches of `DENSE_BATCH`, the variants' batches taken in turn: a change of
-    load on the machine meets them all alike."""
+def timed(
+    embedders: dict[str, Embedder], texts: dict[str, list[str]]
+) -> dict[str, tuple[float, float]]:
+    """By variant, (texts/s, CPU ms per text over every thread of this process) its
+    embedder embedding its texts in batches of `DENSE_BATCH`, the variants' batches taken
+    in turn: a change of load on the machine meets them all alike."""
     wall = dict.fromkeys(texts, 0.0)
     cpu = dict.fromkeys(texts, 0.0)
     for start in range(0, max(map(len, texts.values())), DENSE_BATCH):
         for name, theirs in texts.items():
             if batch := theirs[start : start + DENSE_BATCH]:
                 began, cpu_began = time.perf_counter(), time.process_time()
-                embedder.embed(batch)
+                embedders[name].embed(batch)
                 wall[name] += time.perf_counter() - began
                 cpu[name] += time.process_time() - cpu_began
     return {n: (len(texts[n]) / wall[n], cpu[n] * 1000 / len(texts[n])) for n in texts}
@@ -117,31 +127,54 @@ def main() -> None:
     parser.add_argument("--cache", default="", help="folder keeping embedded vectors")
     parser.add_argument("--runs", type=int, default=3, help="timing rounds over the variants")
     parser.add_argument("--only", default="", help="comma-separated variant names")
+    parser.add_argument("--embedder", default="", help="compare embedders instead (above)")
     args = parser.parse_args()
     # Measured at float32, as its timing below (the README table).
-    args.embedder, args.misses, args.precision = "minilm", False, "float32"
-    names = [n.strip() for n in args.only.split(",") if n.strip()] or list(VARIANTS)
-
+    args.misses, args.precision = False, "float32"
     recall: dict[str, dict[str, dict[str, float | int | None]]] = {}
     texts: dict[str, list[str]] = {}
-    for name in names:
-        texts[name] = []
-        print(f"--- {name}: {VARIANTS[name][0]}")
-        recall[name] = asyncio.run(run(args, recording(VARIANTS[name][1], texts[name])))
+    embedders: dict[str, Embedder] = {}
+    if args.embedder:
+        names = [n.strip() for n in args.embedder.split(",") if n.strip()]
+        for name in names:
+            embedder = embedders[name] = make(name)
+            texts[name] = []
+            print(f"--- {name}: {embedder.name}")
+            if isinstance(embedder, WithPrevious):
+                recall[name] = asyncio.run(
+                    run(args, recording(own_and_prev(headed), texts[name]), embedder)
+                )
+                # Its cost: the model on each turn's own text (the previous turn's vector
+                # is reused); timed on the model alone.
+                texts[name] = [t.split(SEP)[0] for t in texts[name]]
+                embedders[name] = embedder.inner
+            else:
+                recall[name] = asyncio.run(run(args, recording(dense_text, texts[name]), embedder))
+        described = "embedders as listed"
+    else:
+        args.embedder = "minilm"
+        names = [n.strip() for n in args.only.split(",") if n.strip()] or list(VARIANTS)
+        for name in names:
+            texts[name] = []
+            print(f"--- {name}: {VARIANTS[name][0]}")
+            recall[name] = asyncio.run(run(args, recording(VARIANTS[name][1], texts[name])))
+        minilm = MiniLMEmbedder()
+        embedders = dict.fromkeys(names, minilm)
+        described = f"{minilm.name} ({minilm.engine})"
 
-    embedder = MiniLMEmbedder()
-    embedder.embed(texts[names[0]][:64])  # warm caches and thread pools before timing
+    for name in names:  # warm caches and thread pools before timing
+        embedders[name].embed(texts[name][:64])
     rates: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(args.runs):
-        for name, (rate, ms) in timed(embedder, texts).items():
+        for name, (rate, ms) in timed(embedders, texts).items():
             rates[name].append(rate)
             cpu[name].append(ms)
 
     print(
         f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"load average {os.getloadavg()[0]:.2f}; {embedder.name} ({embedder.engine}); "
-        f"{len(texts[names[0]])} texts per variant, {args.runs} timing rounds"
+        f"load average {os.getloadavg()[0]:.2f}; {described}; "
+        f"{len(texts[names[0]])} texts per row, {args.runs} timing rounds"
     )
     # The cost ratio is of CPU time per text: wall time also counts what other work took.
     base = statistics.median(cpu[names[0]])

@@ -145,13 +145,17 @@ class Answer:
 
 @asynccontextmanager
 async def indexed(
-    args: argparse.Namespace, dense: Callable[[ChunkContext], str] = dense_text
+    args: argparse.Namespace,
+    dense: Callable[[ChunkContext], str] = dense_text,
+    embedder: Embedder | None = None,
 ) -> AsyncIterator[tuple[MemoryIndex, list[Conversation]]]:
     """The conversations indexed as the service would, in a temporary store; `dense` makes
-    the text of the dense vectors (bench/dense_text.py tries others)."""
+    the text of the dense vectors and `embedder` embeds it, else `args.embedder`'s kind
+    (bench/dense_text.py tries others)."""
     only = [s.strip() for s in args.conversations.split(",") if s.strip()] or None
     conversations = load(Path(args.data), only)
-    embedder: Embedder = embedder_from_settings(args.embedder, precision=args.precision)
+    if embedder is None:
+        embedder = embedder_from_settings(args.embedder, precision=args.precision)
     cached = CachedEmbedder(embedder, Path(args.cache)) if args.cache else None
     with tempfile.TemporaryDirectory(prefix="mnemo-locomo-") as folder:
         recorded = RecordedMemories()
@@ -202,10 +206,12 @@ async def ask(index: MemoryIndex, conversations: list[Conversation]) -> list[Ans
 
 
 async def run(
-    args: argparse.Namespace, dense: Callable[[ChunkContext], str] = dense_text
+    args: argparse.Namespace,
+    dense: Callable[[ChunkContext], str] = dense_text,
+    embedder: Embedder | None = None,
 ) -> dict[str, dict[str, float | int | None]]:
     """Index the conversations, ask their questions, print and return the recall table."""
-    async with indexed(args, dense) as (index, conversations):
+    async with indexed(args, dense, embedder) as (index, conversations):
         answers = await ask(index, conversations)
     recall = Recall(CATEGORIES)
     misses = []

@@ -1,6 +1,7 @@
 """Query endpoints under load, over real NATS: a concurrent endpoint runs several requests
 at once; a request that waited in the queue half of its asker's wait is refused
-("overloaded", the gateway's 503) rather than run late."""
+("overloaded", the gateway's 503) rather than run late; a reading request still running
+near its asker's wait is stopped and refused, so the asker never times out (504)."""
 
 import asyncio
 
@@ -72,4 +73,36 @@ async def test_a_request_queued_too_long_is_refused_not_run(nc, topology):
         assert (await ask(nc, subject, _query("after"), SearchResult, timeout=60)).results == []
         assert ran == ["slow", "after"]  # the refused one never ran
     finally:
+        await svc.stop()
+
+
+async def test_a_reading_request_still_running_near_its_askers_wait_is_stopped_and_refused(
+    nc, topology
+):
+    started, stopped, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def search(query: SearchQuery) -> SearchResult:
+        started.set()
+        try:
+            await release.wait()  # the fault: a search that does not end (a saturated host)
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+        return SearchResult(results=[])
+
+    svc = await serve(nc, topology, "retrieval", {"search": (SearchQuery, search, 2)})
+    subject = topology.svc_subject("retrieval", "search")
+    try:
+        # It started at once (nothing queued), so only the cut can answer it before the
+        # asker's 4 s run out: it hears "overloaded" (503 + Retry-After), not a timeout.
+        try:
+            await ask(nc, subject, _query("stuck"), SearchResult, timeout=4)
+            heard = "an answer"
+        except QueryFailed as failed:
+            heard = failed.error.code
+        assert started.is_set()
+        assert heard == OVERLOADED
+        assert stopped.is_set()  # the handler was stopped, not left running
+    finally:
+        release.set()
         await svc.stop()

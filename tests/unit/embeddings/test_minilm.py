@@ -9,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +121,34 @@ def test_an_unknown_precision_or_int8_in_numpy_is_refused() -> None:
         MiniLMEmbedder(precision="float16")
     with pytest.raises(EmbeddingError, match="onnxruntime"):
         MiniLMEmbedder(engine="numpy", precision="int8")
+
+
+def test_two_onnx_embedders_of_a_process_do_not_wait_on_each_other(
+    minilm_int8: MiniLMEmbedder,
+) -> None:
+    # Retrieval embeds queries with one while phase 2 embeds batches of seconds, at idle
+    # priority, with another: a query must not wait for the batch.
+    busy = MiniLMEmbedder(batch_size=4)
+    inside, release = threading.Event(), threading.Event()
+    compute = busy._pooled
+
+    def held(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        inside.set()
+        release.wait()  # the fault: a batch that takes as long as the test needs
+        return compute(ids, mask)
+
+    busy._pooled = held
+    with ThreadPoolExecutor(2) as pool:
+        batch = pool.submit(busy.embed, TEXTS)
+        try:
+            assert inside.wait(60)
+            query = pool.submit(minilm_int8.embed, ["what did Caroline paint?"])
+            # A deadline, not a timing: the query is answered while the batch still runs.
+            [vector] = query.result(timeout=60)
+            assert not batch.done() and len(vector) == MiniLMEmbedder.dim
+        finally:
+            release.set()
+        assert len(batch.result(timeout=60)) == len(TEXTS)
 
 
 def test_importing_and_embedding_load_neither_torch_nor_a_model_hub() -> None:

@@ -8,7 +8,12 @@ may take `concurrency` at once (the rest wait their turn in the subscription). E
 way, a request that waited in the queue half of what its asker waits (`Mnemo-Budget-Ms`)
 is not run: it is answered "overloaded" at once (the gateway's 503 with Retry-After,
 before the asker would time out), so a backlog drains in the time it takes to say no
-rather than by doing work whose answer would come too late.
+rather than by doing work whose answer would come too late. A request of a reading
+endpoint (`concurrency` above 1) that started in time but is still running at
+`ANSWER_WITHIN` of its asker's wait is stopped and answered "overloaded" too: on a
+saturated host the asker hears 503 and Retry-After, never waits into its own timeout
+(the gateway's 504). An endpoint that writes runs to its end: stopping it half-way
+could leave half of its work.
 """
 
 import asyncio
@@ -66,6 +71,10 @@ OVERLOADED = "overloaded"
 # still hears "overloaded" (a 503 with Retry-After) before it gives up, instead of a late
 # timeout, and the queue is spared work whose answer would likely come too late.
 SHED_AFTER = 0.5
+# A reading request not answered at this share of its asker's budget (from its arrival) is
+# stopped and refused, leaving the answer time to travel back before the asker gives up.
+ANSWER_WITHIN = 0.8
+_BUSY = "the service was too busy to answer in time"
 
 
 async def serve(
@@ -88,16 +97,22 @@ async def serve(
         await svc.add_endpoint(
             name=name,
             subject=topology.svc_subject(service, name),
-            handler=_bounded(name, _wrap(name, request_type, handler), concurrency),
+            handler=_bounded(
+                name, _wrap(name, request_type, handler), concurrency, cut=concurrency > 1
+            ),
         )
     return svc
 
 
+Answer = Callable[[Request, float | None], Awaitable[None]]
+
+
 def _bounded(
-    name: str, answer: Callable[[Request], Awaitable[None]], concurrency: int
+    name: str, answer: Answer, concurrency: int, *, cut: bool = False
 ) -> Callable[[Request], Awaitable[None]]:
     """Queue each request as it arrives (with when it did) for `concurrency` workers; one
     that waited in the queue half as long as its asker waits is answered "overloaded".
+    `cut`: one still running at `ANSWER_WITHIN` of that wait is stopped and answered so.
 
     The wait is measured on this host's clock from the request's arrival, and the budget
     is relative, so hosts' clocks need not agree."""
@@ -112,12 +127,15 @@ def _bounded(
                 waited_ms = (time.monotonic() - arrived) * 1000
                 if budget.isdigit() and waited_ms >= int(budget) * SHED_AFTER:
                     QUERIES.labels(name, OVERLOADED).inc()
-                    busy = QueryError(
-                        code=OVERLOADED, message="the service was too busy to answer in time"
-                    )
+                    busy = QueryError(code=OVERLOADED, message=_BUSY)
                     await request.respond(_encoder.encode(busy), headers={REPLY_KIND: "error"})
                 else:
-                    await answer(request)
+                    deadline = (
+                        arrived + int(budget) / 1000 * ANSWER_WITHIN
+                        if cut and budget.isdigit()
+                        else None
+                    )
+                    await answer(request, deadline)
             except Exception as exc:  # a reply that cannot be sent (the bus is away)
                 log.warning("query_reply_failed", error=exc)
 
@@ -129,10 +147,12 @@ def _bounded(
     return endpoint
 
 
-def _wrap(name: str, request_type: type, handler: Endpoint) -> Callable[[Request], Awaitable[None]]:
+def _wrap(name: str, request_type: type, handler: Endpoint) -> Answer:
     decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(request_type)
 
-    async def endpoint(request: Request) -> None:
+    async def endpoint(request: Request, deadline: float | None = None) -> None:
+        """Answer `request`; a handler still running at `deadline` (monotonic) is
+        stopped and the answer is "overloaded"."""
         headers = dict(request.headers or {})
         correlation = headers.get(Headers.CORRELATION, "")
         ctx = MessageContext(
@@ -152,10 +172,17 @@ def _wrap(name: str, request_type: type, handler: Endpoint) -> Callable[[Request
             else contextlib.nullcontext()
         )
         with message_context(ctx), span, QUERY_DURATION.labels(name).time():
+            counted = None
             try:
                 payload = decoder.decode(request.data)
-                result = await handler(payload)
+                result = await _within(handler(payload), deadline)
                 kind = "error" if isinstance(result, QueryError) else "ok"
+            except _Late:
+                result, kind, counted = (
+                    QueryError(code=OVERLOADED, message=_BUSY),
+                    "error",
+                    OVERLOADED,
+                )
             except msgspec.ValidationError as exc:
                 result, kind = QueryError(code="bad_request", message=str(exc)), "error"
             except Exception as exc:
@@ -169,10 +196,29 @@ def _wrap(name: str, request_type: type, handler: Endpoint) -> Callable[[Request
                     message = "the query failed unexpectedly; the service logged it"
                     result = QueryError(code="internal", message=message)
                 kind = "error"
-            QUERIES.labels(name, kind).inc()
+            QUERIES.labels(name, counted or kind).inc()
             await request.respond(_encoder.encode(result), headers={REPLY_KIND: kind})
 
     return endpoint
+
+
+class _Late(Exception):
+    """A handler stopped at its deadline."""
+
+
+async def _within(call: Awaitable[Any], deadline: float | None) -> Any:
+    """`call`'s result; stopped at `deadline` (monotonic clock), then `_Late`."""
+    if deadline is None:
+        return await call
+    loop = asyncio.get_running_loop()
+    try:
+        # On the loop's clock, which need not be time.monotonic's (uvloop's is not).
+        async with asyncio.timeout_at(loop.time() + deadline - time.monotonic()) as cutoff:
+            return await call
+    except TimeoutError:
+        if cutoff.expired():
+            raise _Late from None
+        raise  # the handler's own timeout: a failure like any other
 
 
 async def ask(

@@ -21,6 +21,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +59,12 @@ _BATCH_TOKENS = 4096
 # half of the work padding. Smaller batches cost little more per text.
 _PADDING = 0.15
 
-# One embedding computation at a time in a process: two would only fight for the cores,
-# and the BLAS thread limit is process-wide.
+# numpy: one embedding computation at a time in a process: two would only fight for the
+# cores, and the BLAS thread limit is process-wide. onnxruntime: one at a time per embedder
+# (its own session and threads), so that two embedders of a process do not wait on each
+# other: retrieval's queries embed with one while phase 2, at idle priority, embeds
+# batches of a few seconds with another (a query waited for the batch: search p95 2.3 s
+# under ingest, bench/ingest.py --search-rate).
 _COMPUTING = threading.Lock()
 
 
@@ -160,6 +165,7 @@ class MiniLMEmbedder:
         # tokenizer.json pads every text to 128; pad per batch instead, to the longest.
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self._computing = threading.Lock() if engine == "onnx" else _COMPUTING
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One unit vector per text, in the order given; batches of at most `batch_size`."""
@@ -177,7 +183,7 @@ class MiniLMEmbedder:
             size = 1
         batches = _length_batches(by_length, [len(e.ids) for e in encodings], size)
         groups = [[encodings[i] for i in rows] for rows in batches]
-        with _COMPUTING, _blas().limit(limits=1, user_api="blas"):
+        with self._computing, self._blas_limit():
             if len(groups) <= 1 or threads == 1:
                 pooled = [self._embed_batch(group) for group in groups]
             else:
@@ -187,6 +193,13 @@ class MiniLMEmbedder:
         for rows, batch_vectors in zip(batches, pooled, strict=True):
             vectors[rows] = batch_vectors
         return unit_rows(vectors).tolist()
+
+    def _blas_limit(self) -> AbstractContextManager[object]:
+        """numpy's BLAS on one thread (the batches are the parallel part); onnxruntime uses
+        no BLAS, and the limit is process-wide: not touched then."""
+        if self.engine == "onnx":
+            return nullcontext()
+        return _blas().limit(limits=1, user_api="blas")
 
     def _embed_batch(self, encodings: list[Encoding]) -> np.ndarray:
         """Mean-pooled hidden states for texts of similar length, padded to the longest."""
