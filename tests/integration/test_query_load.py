@@ -76,8 +76,11 @@ async def test_a_request_queued_too_long_is_refused_not_run(nc, topology):
         await svc.stop()
 
 
+# (request type, handler, concurrency[, stoppable]): a reading endpoint run two at once, and
+# one run alone but said to be stoppable (MNEMO_QUERY_CONCURRENCY=1 must not bring back 504s).
+@pytest.mark.parametrize("shape", [(2,), (1, True)], ids=["concurrent", "one-at-a-time"])
 async def test_a_reading_request_still_running_near_its_askers_wait_is_stopped_and_refused(
-    nc, topology
+    nc, topology, shape
 ):
     started, stopped, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
@@ -90,7 +93,7 @@ async def test_a_reading_request_still_running_near_its_askers_wait_is_stopped_a
             raise
         return SearchResult(results=[])
 
-    svc = await serve(nc, topology, "retrieval", {"search": (SearchQuery, search, 2)})
+    svc = await serve(nc, topology, "retrieval", {"search": (SearchQuery, search, *shape)})
     subject = topology.svc_subject("retrieval", "search")
     try:
         # It started at once (nothing queued), so only the cut can answer it before the

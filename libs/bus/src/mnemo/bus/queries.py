@@ -81,10 +81,14 @@ async def serve(
     nc: Client,
     topology: Topology,
     service: str,
-    endpoints: Mapping[str, tuple[type, Endpoint] | tuple[type, Endpoint, int]],
+    endpoints: Mapping[
+        str, tuple[type, Endpoint] | tuple[type, Endpoint, int] | tuple[type, Endpoint, int, bool]
+    ],
 ) -> Service:
     """Start `service`'s query endpoints: name -> (request type, async handler[, how many
-    requests it may run at once; 1 when not said])."""
+    requests it may run at once, 1 when not said[, whether it may be stopped half-way: it
+    reads, or writes only what asking again redoes; by default when it runs more than one
+    at once]])."""
     svc = await add_service(
         nc,
         name=f"{topology.root}-{service}",
@@ -94,12 +98,11 @@ async def serve(
     for name, spec in endpoints.items():
         request_type, handler = spec[0], spec[1]
         concurrency = spec[2] if len(spec) > 2 else 1  # type: ignore[misc]
+        stoppable = spec[3] if len(spec) > 3 else concurrency > 1  # type: ignore[misc]
         await svc.add_endpoint(
             name=name,
             subject=topology.svc_subject(service, name),
-            handler=_bounded(
-                name, _wrap(name, request_type, handler), concurrency, cut=concurrency > 1
-            ),
+            handler=_bounded(name, _wrap(name, request_type, handler), concurrency, cut=stoppable),
         )
     return svc
 

@@ -51,7 +51,7 @@ class Host:
         self.pool: asyncpg.Pool | None = None
         self._consumers: list[Consumer] = []
         self._tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
-        self._endpoints: dict[str, tuple[type, Endpoint, int]] = {}
+        self._endpoints: dict[str, tuple[type, Endpoint, int, bool]] = {}
         self._checks: dict[str, HealthCheck] = {}
         # Checks shown in the report that do not make the service degraded.
         self._optional: set[str] = set()
@@ -102,7 +102,9 @@ class Host:
         reads, or its writes are idempotent appends), so a replica runs up to
         `query_concurrency` at once; else one at a time, in arrival order."""
         concurrency = self.settings.query_concurrency if concurrent else 1
-        self._endpoints[name] = (request_type, handler, concurrency)
+        # A concurrent handler may also be stopped at its asker's deadline (an "overloaded"
+        # answer instead of a timeout), whatever MNEMO_QUERY_CONCURRENCY says.
+        self._endpoints[name] = (request_type, handler, concurrency, concurrent)
 
     def health_check(self, name: str, check: HealthCheck, *, optional: bool = False) -> None:
         """`check` raises when `name` is unwell. An optional one (a dependency the service
@@ -170,7 +172,7 @@ class Host:
             for sampler in self._samplers:
                 live.add(sampler)
             log.info("metrics_serving", port=self.settings.metrics_port)
-        endpoints = {**self._endpoints, "health": (dict, self.health, 1)}
+        endpoints = {**self._endpoints, "health": (dict, self.health, 1, False)}
         svc = await serve(self.nc, self.topology, self.service, endpoints)
         for consumer in self._consumers:
             await consumer.ensure()
