@@ -1,4 +1,5 @@
-"""The audit records a fetched batch in one statement: each message once, field by field."""
+"""The audit records a fetched batch: each message once, field by field (a redelivered one,
+or one twice in a batch, is not recorded again)."""
 
 import msgspec
 

@@ -167,7 +167,7 @@ async def test_dropping_a_memory_reindexes_the_turn_after_it_without_it(
         await pool.close()
 
 
-async def test_a_batch_is_recorded_and_marked_as_columns_each_memory_once(
+async def test_a_batch_is_recorded_and_marked_each_memory_once(
     table: MemoryTable,
 ) -> None:
     tenant, user = f"t_{uuid.uuid4().hex[:8]}", "u1"

@@ -11,17 +11,10 @@ from mnemo.contracts import AuditEntry, AuditQuery, AuditResult, QueryError
 
 SERVICE = "audit"
 
-# Messages in one statement, a fetched batch at once (executemany, one row at a time, cost
-# a bind and an execute on the server per message: 5 messages per ingested memory).
 _INSERT = """
 INSERT INTO audit.entries (tenant_id, message_id, kind, type, service, correlation_id,
                            causation_id, subject, "timestamp", trace_id, data)
-SELECT tenant_id, message_id, kind, type, service, correlation_id, causation_id, subject,
-       "timestamp", trace_id, data::jsonb
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::text[], $9::timestamptz[], $10::text[], $11::text[])
-     AS e(tenant_id, message_id, kind, type, service, correlation_id, causation_id, subject,
-          "timestamp", trace_id, data)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
 ON CONFLICT DO NOTHING
 """
 
@@ -64,19 +57,17 @@ class AuditHandlers:
 
     def recorder(self, kind: str) -> Any:
         async def record(delivery: Delivery) -> None:
-            await self._insert([entry_row(kind, delivery)])
+            await self._pool.execute(_INSERT, *entry_row(kind, delivery))
 
         return record
 
     def batch_recorder(self, kind: str) -> Any:
         async def record_all(deliveries: list[Delivery]) -> None:
-            await self._insert([entry_row(kind, d) for d in deliveries])
+            rows = [entry_row(kind, d) for d in deliveries]
+            async with self._pool.acquire() as conn:
+                await conn.executemany(_INSERT, rows)
 
         return record_all
-
-    async def _insert(self, rows: list[tuple[Any, ...]]) -> None:
-        """The rows (`entry_row`'s), as columns; a message recorded before is left as is."""
-        await self._pool.execute(_INSERT, *(list(column) for column in zip(*rows, strict=True)))
 
     async def events(self, query: AuditQuery) -> AuditResult | QueryError:
         if not 1 <= query.limit <= self._max_chain:

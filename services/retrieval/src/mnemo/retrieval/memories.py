@@ -20,24 +20,11 @@ from mnemo.retrieval.turns import Turn
 
 SQL = Path(__file__).parent / "sql"
 
-# A batch in one statement, as columns (executemany costs an execute per row on the server).
 _UPSERT = """
 INSERT INTO retrieval.memories (tenant_id, memory_id, user_id, content, source_type, source_id,
     session_id, agent_id, metadata, occurred_at, recorded_at, global_position)
-SELECT tenant_id, memory_id, user_id, content, source_type, source_id, session_id, agent_id,
-    metadata::jsonb, occurred_at, recorded_at, global_position
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[],
-            $12::bigint[])
-    AS m(tenant_id, memory_id, user_id, content, source_type, source_id, session_id,
-         agent_id, metadata, occurred_at, recorded_at, global_position)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12)
 ON CONFLICT (tenant_id, memory_id) DO NOTHING
-"""
-
-_SYNTHESIZED = """
-UPDATE retrieval.memories AS m SET synthesized = true
-FROM unnest($1::text[], $2::text[]) AS s(tenant_id, memory_id)
-WHERE m.tenant_id = s.tenant_id AND m.memory_id = s.memory_id AND NOT m.synthesized
 """
 
 # For each memory of a session, the one just before it there: by valid time, then by log
@@ -122,8 +109,8 @@ class MemoryTable:
     async def record_all(self, envelopes: list[Envelope]) -> None:
         """Insert the memories; one already there (a redelivery) is left as it is."""
         if envelopes:
-            rows = [_row(e) for e in envelopes]
-            await self._pool.execute(_UPSERT, *(list(c) for c in zip(*rows, strict=True)))
+            async with self._pool.acquire() as conn:
+                await conn.executemany(_UPSERT, [_row(e) for e in envelopes])
 
     async def preceding(self, envelopes: list[Envelope]) -> dict[str, Turn]:
         """The turn before each memory in its session, by memory id (none: first, or no
@@ -220,8 +207,10 @@ class MemoryTable:
     async def mark_synthesized(self, marks: list[tuple[str, str]]) -> None:
         """(tenant, memory id) of memories synthesis has read; one not here is gone."""
         if marks:
-            await self._pool.execute(
-                _SYNTHESIZED, [tenant for tenant, _ in marks], [memory for _, memory in marks]
+            await self._pool.executemany(
+                "UPDATE retrieval.memories SET synthesized = true"
+                " WHERE tenant_id = $1 AND memory_id = $2 AND NOT synthesized",
+                marks,
             )
 
     async def compact(self) -> None:

@@ -43,18 +43,6 @@ _GRAPH = f"""
 """
 
 
-# A batch's mentions in one statement, as columns (executemany costs an execute per row).
-_MENTIONS = """
-INSERT INTO synthesis.entity_mentions (tenant_id, event_id, user_id, entity_id, name, type,
-    relationship, confidence, memory_id, occurred_at, recorded_at, global_position, agent_id,
-    about)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-    $7::text[], $8::real[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::bigint[],
-    $13::text[], $14::text[])
-ON CONFLICT DO NOTHING
-"""
-
-
 class EntityTable:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -62,7 +50,14 @@ class EntityTable:
     async def record_all(self, conn: asyncpg.Connection, envelopes: list[Envelope]) -> None:
         mentions = [_mention(e) for e in envelopes if isinstance(e.data, EntityExtracted)]
         if mentions:
-            await conn.execute(_MENTIONS, *(list(c) for c in zip(*mentions, strict=True)))
+            await conn.executemany(
+                """INSERT INTO synthesis.entity_mentions (tenant_id, event_id, user_id,
+                       entity_id, name, type, relationship, confidence, memory_id,
+                       occurred_at, recorded_at, global_position, agent_id, about)
+                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+                   ON CONFLICT DO NOTHING""",
+                mentions,
+            )
         subjects = {
             (e.tenant_id, e.data.user_id): e.recorded_at
             for e in envelopes
