@@ -1,7 +1,10 @@
 """Crypto-shredding: content is sealed in the log; forgetting a subject makes it unreadable."""
 
+import asyncio
+
 from mnemo.contracts import Headers, MemoryRecorded, NewEvent, new_id, utcnow
 from mnemo.eventlog import EventStore, Relay
+from tests.e2e.waiting import eventually_async
 
 from .helpers import stream_messages
 
@@ -79,3 +82,49 @@ async def test_the_relay_does_not_publish_what_was_forgotten(log_pool, publisher
         publisher.js, topology.evt_stream, topology.evt_subject("acme", "memory.recorded"), expect=1
     )
     assert [m.headers[Headers.MSG_ID] for m in msgs] == [kept.event_id]
+
+
+async def key_row_version(pool, user: str) -> str:
+    """The key row's xmin: a new version of the row (an update) changes it, a lock does not."""
+    return await pool.fetchval(
+        "SELECT xmin::text FROM mnemo.subject_keys WHERE tenant_id = 'acme' AND user_id = $1",
+        user,
+    )
+
+
+async def test_appends_lock_the_subject_key_without_writing_it(log_pool):
+    store = EventStore(log_pool)
+    await store.append("s-first", [said("dora", "first words")])
+    version = await key_row_version(log_pool, "dora")
+    await store.append("s-many", [said("dora", f"words {i}") for i in range(10)])
+    await store.append_first_events([(f"s-{i}", said("dora", f"more {i}")) for i in range(10)])
+    assert await key_row_version(log_pool, "dora") == version
+    readable, _ = await store.read_all()
+    assert len(readable) == 21 and all(e.data.content for e in readable)
+
+
+async def test_a_forget_waits_for_an_append_that_holds_the_subject_key(log_pool):
+    store = EventStore(log_pool)
+    await store.append("s-held", [said("erin", "before")])
+    async with log_pool.acquire() as holder:
+        tx = holder.transaction()
+        await tx.start()
+        key_id, _ = await store.keyring.key_for(holder, "acme", "erin")
+        forget = asyncio.create_task(store.forget_subject("acme", "erin"))
+        await eventually_async(
+            lambda: log_pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND query LIKE '%subject_keys%'"
+            )
+        )
+        assert not forget.done()
+        # Still the key it held: nothing shredded it meanwhile.
+        assert (
+            await holder.fetchval(
+                "SELECT key_id::text FROM mnemo.subject_keys WHERE tenant_id = 'acme'"
+                " AND user_id = 'erin'"
+            )
+            == key_id
+        )
+        await tx.commit()
+    assert await forget == {"memory.recorded": 1}

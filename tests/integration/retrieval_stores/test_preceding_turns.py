@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
-from mnemo.contracts import Envelope, MemoryRecorded, NewEvent, SearchQuery
+from mnemo.contracts import Envelope, GetMemoryQuery, MemoryRecorded, NewEvent, SearchQuery
 from mnemo.embeddings import HashingEmbedder
 from mnemo.eventlog import EventStore, connect, migrate, migrate_eventlog
 from mnemo.retrieval.handlers import drop_memory
@@ -164,3 +165,27 @@ async def test_dropping_a_memory_reindexes_the_turn_after_it_without_it(
     finally:
         await index.close()
         await pool.close()
+
+
+async def test_a_batch_is_recorded_and_marked_each_memory_once(
+    table: MemoryTable,
+) -> None:
+    tenant, user = f"t_{uuid.uuid4().hex[:8]}", "u1"
+    turns = [recorded(tenant, user, f"turn {i}", i, author=f"A{i}") for i in range(4)]
+    await table.record_all(turns[:2])
+    # Redelivered ones (one of them twice in the batch) keep what was recorded first.
+    again = replace(turns[1].data, content="changed")
+    await table.record_all([*turns[1:], replace(turns[1], data=again), turns[3]])
+    await table.mark_synthesized(
+        [(tenant, turns[0].data.memory_id), (tenant, turns[2].data.memory_id), (tenant, "gone")]  # type: ignore[union-attr]
+    )
+    views = [
+        await table.get(GetMemoryQuery(tenant_id=tenant, memory_id=t.data.memory_id))  # type: ignore[union-attr]
+        for t in turns
+    ]
+    assert [(v.content, v.metadata, v.session_id, v.synthesized) for v in views if v] == [
+        ("turn 0", {"author": "A0"}, "s1", True),
+        ("turn 1", {"author": "A1"}, "s1", False),
+        ("turn 2", {"author": "A2"}, "s1", True),
+        ("turn 3", {"author": "A3"}, "s1", False),
+    ]

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from mnemo.eventlog.pool import keep_session_state
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -39,6 +40,7 @@ async def schema_tables(pool: asyncpg.Pool, schema: str) -> list[str]:
 async def compact(pool: asyncpg.Pool, tables: Sequence[str]) -> None:
     """Rewrite `tables` (quoted names) without their dead rows, then retire the WAL."""
     async with pool.acquire() as conn:
+        keep_session_state(conn)
         await conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
         try:
             for table in tables:

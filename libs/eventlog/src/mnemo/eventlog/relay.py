@@ -14,7 +14,6 @@ the seconds each batch took (see `mnemo.retrieval.pending`).
 """
 
 import asyncio
-import contextlib
 from typing import Protocol
 
 import asyncpg
@@ -22,6 +21,7 @@ import asyncpg
 from mnemo.contracts import Envelope
 from mnemo.eventlog.codec import COLUMNS, key_ids, rows_to_envelopes
 from mnemo.eventlog.keyring import KeyRing
+from mnemo.eventlog.pool import keep_session_state
 from mnemo.telemetry import get_logger
 from mnemo.telemetry.metrics import RELAY_PUBLISHED
 
@@ -80,6 +80,8 @@ class Relay:
         while True:
             try:
                 async with self._pool.acquire() as leader:
+                    # A session lock and LISTEN: the pool resets them if the finally fails.
+                    keep_session_state(leader)
                     await self._lead(leader)
                     await leader.add_listener("mnemo_events", self._on_notify)
                     try:
@@ -119,10 +121,12 @@ class Relay:
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
             if moved == 0:
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval)
-                # A dead leader connection must end leadership, not go unnoticed.
-                await leader.fetchval("SELECT 1")
+                except TimeoutError:
+                    # A dead leader connection must end leadership, not go unnoticed (a
+                    # notification just came through it: no need to ask then).
+                    await leader.fetchval("SELECT 1")
 
     async def pump(self) -> int:
         """Publish everything committed past the checkpoint; return how many were published."""

@@ -89,9 +89,10 @@ class EventStore:
                         raise WrongExpectedVersion(stream_id, expected_version, current)
                     # After the version read, so this transaction's first write (and so its
                     # xid, which the relay orders by) comes after the one it follows.
-                    data, keys = await self._encode(conn, events)
+                    held: dict[tuple[str, str], tuple[str, bytes]] = {}
+                    data, keys = await self._encode(conn, events, held)
                     if sealed_with is not None:
-                        await self._hold_key(conn, events, sealed_with, stream_id, keys)
+                        await self._hold_key(conn, events, sealed_with, stream_id, keys, held)
                     rows = await conn.fetch(
                         _INSERT,
                         stream_id,
@@ -130,7 +131,7 @@ class EventStore:
             return []
         events = [event for _, event in items]
         async with self._pool.acquire() as conn, conn.transaction():
-            data, keys = await self._encode(conn, events)
+            data, keys = await self._encode(conn, events, {})
             rows = await conn.fetch(
                 _INSERT_FIRST,
                 [stream for stream, _ in items],
@@ -144,21 +145,37 @@ class EventStore:
         return rows_to_envelopes(rows, keys)
 
     async def _encode(
-        self, conn: Any, events: Sequence[NewEvent]
+        self,
+        conn: Any,
+        events: Sequence[NewEvent],
+        held: dict[tuple[str, str], tuple[str, bytes]],
     ) -> tuple[list[str], dict[str, bytes]]:
-        """Each event's stored data: sealed with its subject's key when it carries content."""
+        """Each event's stored data: sealed with its subject's key when it carries content.
+        `held`: the keys this transaction holds, by subject; each is looked up once."""
         data: list[str] = []
         keys: dict[str, bytes] = {}
         for event in events:
             plain = encode_data(event)
             user_id = getattr(event.data, "user_id", None)
             if event.event_type in SEALED_TYPES and user_id:
-                key_id, key = await self.keyring.key_for(conn, event.tenant_id, user_id)
+                key_id, key = await self._key(conn, held, event.tenant_id, user_id)
                 keys[key_id] = key
                 data.append(seal(plain, event.event_id, key_id, key))
             else:
                 data.append(plain.decode())
         return data, keys
+
+    async def _key(
+        self,
+        conn: Any,
+        held: dict[tuple[str, str], tuple[str, bytes]],
+        tenant_id: str,
+        user_id: str,
+    ) -> tuple[str, bytes]:
+        subject = (tenant_id, user_id)
+        if subject not in held:
+            held[subject] = await self.keyring.key_for(conn, tenant_id, user_id)
+        return held[subject]
 
     async def _hold_key(
         self,
@@ -167,6 +184,7 @@ class EventStore:
         key_id: str,
         stream_id: str,
         keys: dict[str, bytes],
+        held: dict[tuple[str, str], tuple[str, bytes]],
     ) -> None:
         """Lock the subject's key row for this transaction, or SubjectKeyChanged if it is
         no longer `key_id` (whether or not the events carry content to seal)."""
@@ -175,8 +193,8 @@ class EventStore:
         )
         if subject is None:
             return
-        held, _ = await self.keyring.key_for(conn, *subject)
-        if held != key_id or any(k != key_id for k in keys):
+        holding, _ = await self._key(conn, held, *subject)
+        if holding != key_id or any(k != key_id for k in keys):
             raise SubjectKeyChanged(stream_id)
 
     async def _open(self, conn: Any, rows: list[Any]) -> list[Envelope]:
