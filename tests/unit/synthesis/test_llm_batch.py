@@ -251,3 +251,17 @@ async def test_a_batch_of_one_is_asked_as_one_memory():
     await extractor(server, batch=1).extract_many("t", BATCH[:2])
     assert len(server.asked) == 2
     assert all(a["response_format"]["json_schema"]["schema"] == SCHEMA for a in server.asked)
+
+
+@pytest.mark.parametrize(
+    ("content", "quote", "kept"),
+    [
+        ("Did you finish the quilt for the county fair?", "finish the quilt", False),
+        ("Great! How did the grant help with fixing the library?", "fixing the library", False),
+        ("I love hiking, do you?", "love hiking", True),
+        ("I fixed the library roof. Can you believe it?", "fixed the library roof", True),
+    ],
+)
+def test_a_question_states_nothing_of_what_it_asks_about(content, quote, kept):
+    answer = part(fact("experience", quote, f"Priya did {quote}", quote))
+    assert bool(parse(json.dumps(answer), content, "Priya").facts) is kept

@@ -600,12 +600,21 @@ def addressed(name: str, content: str) -> bool:
     )
 
 
+# A sentence asking something: a question word first, a question mark last ("Did you go to
+# the fair?"; not "I love hiking, do you?", which says something first).
+_QUESTION = re.compile(
+    r"(?:how|what|why|when|where|who|whom|which|did|do|does|is|are|was|were|have|has|had|"
+    r"can|could|would|will|should|shall|may|any|anything)\b[^.!?]*\?$",
+    re.I,
+)
+
+
 def about_speaker(attribute: str, value: str, statement: str, quote: str, content: str) -> bool:
     """What the model's fact must be to describe the speaker, whatever it was told: no
     question, not words about the listener alone, and a name only where the message
     gives it as the speaker's own."""
-    if statement.rstrip().endswith("?"):
-        return False
+    if statement.rstrip().endswith("?") or _QUESTION.match(quote.strip()):
+        return False  # "How did the funding help with the school?" says no one did
     if _LISTENER.search(quote) and not _SELF.search(quote):
         return False  # "Good to see you!": about the one spoken to
     if attribute == "name":
