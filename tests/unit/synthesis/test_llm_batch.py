@@ -265,3 +265,36 @@ async def test_a_batch_of_one_is_asked_as_one_memory():
 def test_a_question_states_nothing_of_what_it_asks_about(content, quote, kept):
     answer = part(fact("experience", quote, f"Priya did {quote}", quote))
     assert bool(parse(json.dumps(answer), content, "Priya").facts) is kept
+
+
+@pytest.mark.parametrize(
+    ("content", "got", "kept"),
+    [
+        # A place the message never names.
+        (
+            "Wow, Lena! Could you tell me what got you into that?",
+            fact("hometown", "Oslo", "Priya is from Oslo", "Could you tell me"),
+            False,
+        ),
+        (
+            "I grew up in Oslo, by the fjord.",
+            fact("hometown", "Oslo", "Priya is from Oslo", "grew up in Oslo"),
+            True,
+        ),
+        # The person spoken to as the value.
+        (
+            "Exactly, Lena. Baking is my therapy.",
+            fact("preference", "Lena", "Agrees with Lena", "Exactly, Lena"),
+            False,
+        ),
+        # The quote copied as the statement: nothing written about the speaker.
+        ("Got it! Thanks, Lena.", fact("experience", "it", "Got it!", "Got it!"), False),
+        (
+            "I got a new kiln!",
+            fact("possession", "a new kiln", "Priya got a new kiln", "got a new kiln"),
+            True,
+        ),
+    ],
+)
+def test_a_fact_rests_on_the_message_as_the_speakers(content, got, kept):
+    assert bool(parse(json.dumps(part(got)), content, "Priya").facts) is kept

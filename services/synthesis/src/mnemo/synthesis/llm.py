@@ -471,6 +471,8 @@ def parse(
         sentence = _sentence(content, span)
         if not about_speaker(f.attribute, value, statement, sentence, content):
             continue
+        if not _grounded(f.attribute, value, statement, f.quote, content):
+            continue
         written = third_person(statement, speaker, others, content)
         if written is None or says_nothing(f.attribute, written):
             continue
@@ -583,7 +585,11 @@ def _annotation(content: str, span: tuple[int, int]) -> bool:
 
 
 # A name said to someone: "Hey Mel!", "Thanks, Caroline", "Mel, ..." opening the message.
-_GREETING = r"(?:hey|hi|hiya|hello|yo|thanks|thank you|dear|bye|congrats|congratulations|wow|oh)"
+_GREETING = (
+    r"(?:hey|hi|hiya|hello|yo|thanks|thank you|dear|bye|congrats|congratulations|wow|oh|"
+    r"yeah|yep|yes|woohoo|aw|awesome|cool|great|nice|exactly|totally agree|sounds good|"
+    r"agreed|ok|okay|sure)"
+)
 # Where a message gives its speaker's own name.
 _OWN_NAME = r"(?:my name is|my name's|i'm|i am|call me|this is)"
 _LISTENER = re.compile(r"\b(?:you|your|yours|yourself|you're|you've|you'll)\b", re.I)
@@ -597,6 +603,8 @@ def addressed(name: str, content: str) -> bool:
     return bool(
         re.search(rf"\b{_GREETING},?\s+{n}\b", content, re.I)
         or re.match(rf"\s*{n}\s*[,!]", content, re.I)
+        # said last, set off by a comma: "That's great, Mel!", "Keep it up, John."
+        or re.search(rf",\s*{n}\s*[.!?]", content, re.I)
     )
 
 
@@ -621,6 +629,19 @@ def about_speaker(attribute: str, value: str, statement: str, quote: str, conten
         own = rf"\b{_OWN_NAME}\s+{re.escape(value)}\b"
         return bool(re.search(own, content, re.I)) and not addressed(value, content)
     return True
+
+
+def _grounded(attribute: str, value: str, statement: str, quote: str, content: str) -> bool:
+    """Whether the fact rests on the message as the speaker's: a value that names a place,
+    an employer, a tool or a person is in the message (the model wrote "Is from New York"
+    of a message naming no place); the value is not the person spoken to ("Totally agree,
+    Mel" is no fact about Mel's speaker); and the statement is not the quote copied as is
+    ("Got it!"), which the model writes when it has nothing to say about the speaker."""
+    if ATTRIBUTES[attribute].entity_type and value.casefold() not in content.casefold():
+        return False
+    if addressed(value, content):
+        return False
+    return statement.strip(" .!").casefold() != quote.strip(" .!").casefold()
 
 
 def _sentence(content: str, span: tuple[int, int]) -> str:
