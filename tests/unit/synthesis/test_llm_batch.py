@@ -260,6 +260,12 @@ async def test_a_batch_of_one_is_asked_as_one_memory():
         ("Great! How did the grant help with fixing the library?", "fixing the library", False),
         ("I love hiking, do you?", "love hiking", True),
         ("I fixed the library roof. Can you believe it?", "fixed the library roof", True),
+        # The whole message quoted, ending in the question it asks.
+        (
+            "Wow, Lena! That's great. Could you tell me what got you into sailing?",
+            "Wow, Lena! That's great. Could you tell me what got you into sailing?",
+            False,
+        ),
     ],
 )
 def test_a_question_states_nothing_of_what_it_asks_about(content, quote, kept):

@@ -471,6 +471,8 @@ def parse(
         sentence = _sentence(content, span)
         if not about_speaker(f.attribute, value, statement, sentence, content):
             continue
+        if _QUESTION.match(_sentence(content, (span[1] - 1, span[1])).strip()):
+            continue  # a quote that ends asking: "Wow! ... Could you tell me what got you ...?"
         if not _grounded(f.attribute, value, statement, f.quote, content):
             continue
         written = third_person(statement, speaker, others, content)
