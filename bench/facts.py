@@ -335,6 +335,7 @@ async def run(args: argparse.Namespace, base: str, key: str) -> dict[str, Any]:
         "machine": machine(),
         "settings": {
             "extractor": args.extractor,
+            "llm_batch": args.llm_batch,
             "threshold": args.threshold,
             "sessions": args.sessions,
             "conversations": [s["sample_id"] for s in samples],
@@ -407,6 +408,9 @@ def main() -> None:
     parser.add_argument("--llm-url")
     parser.add_argument("--llm-model", default="")
     parser.add_argument(
+        "--llm-batch", type=int, default=None, help="MNEMO_LLM_BATCH: memories a model call"
+    )
+    parser.add_argument(
         "--models-dir", default=str(Path.home() / ".cache" / "mnemo-bench" / "models")
     )
     args = parser.parse_args()
@@ -425,6 +429,8 @@ def main() -> None:
                 MNEMO_LLM_CONCURRENCY="1",
                 MNEMO_LLM_TENANT_BUDGET="0",
             )
+            if args.llm_batch is not None:
+                os.environ["MNEMO_LLM_BATCH"] = str(args.llm_batch)
         try:
             with local_stack("mnemo-bench-facts-") as stack:
                 result = asyncio.run(run(args, stack.base_url, stack.api_key))

@@ -22,7 +22,7 @@ from mnemo.runtime.ports import port_open
 from mnemo.runtime.servers import Servers
 from mnemo.runtime.settings import load_run_settings
 from mnemo.synthesis.budget import LLMBudget
-from mnemo.synthesis.llm import LLMExtractor
+from mnemo.synthesis.llm import LLMExtractor, Said
 
 pytestmark = [pytest.mark.llm, pytest.mark.timeout(900)]
 
@@ -111,6 +111,50 @@ async def test_the_extractor_reads_a_conversation_turn_about_its_speaker_only(se
         assert "support group" in found.statement.lower() or found.attribute == "feeling"
         assert not re.search(r"\b(19|20)\d\d\b", found.statement), "no date of its own"
         assert said[found.span[0] : found.span[1]]
+
+
+async def test_turns_read_in_one_call_are_each_about_their_own_speaker(servers):
+    """MNEMO_LLM_BATCH on the real model: three turns of two speakers asked in one call.
+    The 1.5B model mixes the messages of a batch up (it answered one message's facts under
+    every number), so a part may be refused and its turn asked again alone; whatever the
+    calls, every turn is read by the model, each fact's span is in its own turn, and its
+    statement is about the turn's speaker without the name; the greeting gives none."""
+    llm = LLMExtractor(
+        servers.llm_url,
+        servers.llm_model,
+        budget=LLMBudget(None, 0),
+        api_key=servers.llm_api_key,
+        timeout=600,
+        concurrency=1,
+        batch=3,
+    )
+    turns = [
+        Said("Hi Tomas! How was your week?", "Priya"),
+        Said("Busy! I started rowing at the club and I love it.", "Tomas"),
+        Said("I adopted a greyhound named Pixel last month.", "Priya"),
+    ]
+    asked = []
+    ask = llm.chat_json
+
+    async def counted(*args, **kwargs):
+        asked.append(args[1])
+        return await ask(*args, **kwargs)
+
+    llm.chat_json = counted  # type: ignore[method-assign]
+    try:
+        greeting, rowing, greyhound = await llm.extract_many("t", turns)
+    finally:
+        await llm.close()
+    print(f"\ncalls: {len(asked)}; {rowing.facts}; {greyhound.facts}")
+    assert asked[0] == "\n".join(f"[{i}] {t.speaker}: {t.content}" for i, t in enumerate(turns, 1))
+    assert greeting.facts == []
+    for said, found in zip(turns[1:], (rowing, greyhound), strict=True):
+        assert found.fallback_reason is None and found.facts
+        for fact in found.facts:
+            assert said.content[fact.span[0] : fact.span[1]]
+            assert said.speaker not in fact.statement
+    assert any("row" in f.statement.lower() for f in rowing.facts)
+    assert any("greyhound" in f.statement.lower() for f in greyhound.facts)
 
 
 def test_the_server_answers_only_with_its_key(servers):

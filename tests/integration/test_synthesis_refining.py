@@ -27,6 +27,7 @@ from mnemo.contracts import (
 from mnemo.eventlog import EventStore, migrate
 from mnemo.synthesis.extractor import Extraction, Finding
 from mnemo.synthesis.handlers import SynthesisHandlers, built_in, facts_stream
+from mnemo.synthesis.llm import Said
 from mnemo.synthesis.passes import SQL, PassTracker
 from mnemo.synthesis.timelines import Timelines
 
@@ -42,13 +43,20 @@ class Scripted:
     def __init__(self) -> None:
         self.answers: dict[str, Extraction] = {}
         self.asked: list[str] = []
+        self.speakers: list[str | None] = []
+        self.calls: list[list[str]] = []  # the memories of each call
         self.while_asked = None  # an async callable run during a call (a forget)
 
-    async def extract(self, tenant_id: str, content: str) -> Extraction:
-        self.asked.append(content)
-        if self.while_asked is not None:
-            await self.while_asked()
-        return self.answers[content]
+    async def extract_many(self, tenant_id: str, items: list[Said]) -> list[Extraction]:
+        self.calls.append([s.content for s in items])
+        out = []
+        for said in items:
+            self.asked.append(said.content)
+            self.speakers.append(said.speaker)
+            if self.while_asked is not None:
+                await self.while_asked()
+            out.append(self.answers[said.content])
+        return out
 
 
 @pytest.fixture
@@ -77,7 +85,9 @@ def as_delivery(envelope: Envelope) -> Delivery:
     )
 
 
-async def record(store: EventStore, user_id: str, content: str) -> Envelope:
+async def record(
+    store: EventStore, user_id: str, content: str, metadata: dict | None = None
+) -> Envelope:
     """The memory as ingest stores it (sealed with the subject's key)."""
     memory_id = str(uuid.uuid4())
     [stored] = await store.append(
@@ -91,16 +101,20 @@ async def record(store: EventStore, user_id: str, content: str) -> Envelope:
                 causation_id="cmd-" + memory_id,
                 actor="tests",
                 service="ingest",
-                data=MemoryRecorded(memory_id=memory_id, user_id=user_id, content=content),
+                data=MemoryRecorded(
+                    memory_id=memory_id, user_id=user_id, content=content, metadata=metadata or {}
+                ),
             )
         ],
     )
     return stored
 
 
-async def synthesize(handlers, store, user_id: str, content: str) -> Envelope:
+async def synthesize(
+    handlers, store, user_id: str, content: str, metadata: dict | None = None
+) -> Envelope:
     """The first phase (the rules); returns the memory's `memory.synthesized`."""
-    recorded = await record(store, user_id, content)
+    recorded = await record(store, user_id, content, metadata)
     await handlers.memories_recorded([as_delivery(recorded)])
     [done] = [
         e
@@ -209,3 +223,54 @@ async def test_a_memory_forgotten_before_the_model_reads_it_is_skipped(setup):
     await store.forget_subject(TENANT, user)
     await handlers.memory_synthesized(as_delivery(done))
     assert model.asked == []
+
+
+async def test_one_subjects_memories_are_read_in_one_call_each_fact_its_own_speakers(setup):
+    """A fetched batch of the second phase: each subject's memories go to the model
+    together, each with its speaker; what it found in each is that memory's (its speaker's
+    facts, its memory.refined), appended once; the assistant's line is read by no model,
+    and the batch delivered again asks nothing."""
+    handlers, store, model = setup
+    talk, other = "u_batch_" + uuid.uuid4().hex[:6], "u_batch_" + uuid.uuid4().hex[:6]
+    lines = [
+        ("I adopted a greyhound called Pixel.", {"author": "Ana"}),
+        ("I took up rowing last spring.", {"author": "Ben"}),
+        ("I work at OpenAI.", {"role": "assistant"}),
+        ("Porto has been treating me well lately.", {"author": "Ana"}),
+    ]
+    done = [await synthesize(handlers, store, talk, text, meta) for text, meta in lines]
+    elsewhere = await synthesize(handlers, store, other, "I live in Oslo.")
+    model.answers = {
+        lines[0][0]: found(lines[0][0], "possession", "a greyhound", "Has a greyhound"),
+        lines[1][0]: found(lines[1][0], "activity", "rowing", "Rows"),
+        lines[3][0]: found(lines[3][0], "location", "Porto", "Lives in Porto"),
+        "I live in Oslo.": found("I live in Oslo.", "location", "Oslo", "Lives in Oslo"),
+    }
+    before = len(await store.read_stream(facts_stream(TENANT, talk)))
+    deliveries = [as_delivery(d) for d in [done[0], elsewhere, *done[1:]]]
+    await handlers.memories_synthesized(deliveries)
+
+    assert model.calls == [[lines[0][0], lines[1][0], lines[3][0]], ["I live in Oslo."]]
+    assert model.speakers == ["Ana", "Ben", "Ana", None]
+    new = (await store.read_stream(facts_stream(TENANT, talk)))[before:]
+    refined = {e.data.memory_id: e for e in new if isinstance(e.data, MemoryRefined)}
+    assert len(refined) == 4  # the assistant's line too, with nothing found
+    facts = {e.data.fact.statement: e for e in new if isinstance(e.data, FactExtracted)}
+    assert {s: e.data.about for s, e in facts.items()} == {
+        "Has a greyhound": "Ana",
+        "Rows": "Ben",
+        "Lives in Porto": "Ana",
+    }
+    for statement, synthesized in (
+        ("Has a greyhound", done[0]),
+        ("Rows", done[1]),
+        ("Lives in Porto", done[3]),
+    ):
+        memory_id = synthesized.data.memory_id
+        assert facts[statement].causation_id == synthesized.event_id
+        assert refined[memory_id].data.fact_ids == [facts[statement].data.fact.fact_id]
+    assert refined[done[2].data.memory_id].data.fact_ids == []
+
+    await handlers.memories_synthesized(deliveries)  # redelivered: nothing asked again
+    assert len(model.calls) == 2
+    assert len(await store.read_stream(facts_stream(TENANT, talk))) == before + len(new)

@@ -253,7 +253,8 @@ def test_words_about_the_listener_alone_are_no_fact_about_the_speaker():
     cat = fact(attribute="possession", value="a cat", statement="Has a cat", quote="got a cat")
     assert [f.value for f in parse(answer(facts=[cat]), said).facts] == ["a cat"]
     mine = "Good to see you! I'm so happy with my new job."
-    happy = fact(attribute="feeling", value="happy", statement="Is happy", quote="I'm so happy")
+    happy = fact(attribute="feeling", value="happy", statement="Is happy with a new job",
+                 quote="I'm so happy")  # fmt: skip
     assert [f.value for f in parse(answer(facts=[happy]), mine).facts] == ["happy"]
 
 

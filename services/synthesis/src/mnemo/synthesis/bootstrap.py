@@ -70,6 +70,8 @@ async def main() -> None:
             timeout=settings.llm_timeout,
             concurrency=settings.llm_concurrency,
             retries=settings.llm_retries,
+            batch=settings.llm_batch,
+            batch_chars=settings.llm_batch_chars,
         )
         # Shown in /v1/health; a model server that is down leaves synthesis "ok" (the
         # rules' facts stand).
@@ -101,14 +103,16 @@ async def main() -> None:
                 durable=refining_durable,
                 stream=topology.evt_stream,
                 filter_subjects=[topology.evt_subject("*", "memory.synthesized")],
-                # One memory a model call: a few at a time, kept in progress while asked.
-                batch=4,
+                # A few at a time, kept in progress while asked; one subject's go to the
+                # model together, up to MNEMO_LLM_BATCH a call.
+                batch=max(4, settings.llm_batch),
                 ack_wait=max(settings.consumer_ack_wait, settings.llm_timeout),
                 deliver_policy=DeliverPolicy.NEW,
                 # A background phase: its spans link to the request's trace.
                 linked=True,
             ),
             handlers.memory_synthesized,
+            handlers.memories_synthesized,
         )
         host.backlog("llm", refining)
     else:

@@ -1,6 +1,6 @@
 """What synthesis does for each recorded memory, and how its read models follow the log."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import asyncpg
@@ -40,7 +40,7 @@ from mnemo.eventlog import (
 )
 from mnemo.synthesis import extractor
 from mnemo.synthesis.entities import EntityTable
-from mnemo.synthesis.llm import reason_kind
+from mnemo.synthesis.llm import Said, reason_kind
 from mnemo.synthesis.passes import PassTracker
 from mnemo.synthesis.profiles import FactTable
 from mnemo.synthesis.timeline import Timeline
@@ -77,11 +77,14 @@ async def built_in(_tenant_id: str, content: str) -> extractor.Extraction:
 
 
 class Refiner(Protocol):
-    """The second phase's reader (the LLM extractor): its name, and what it finds."""
+    """The second phase's reader (the LLM extractor): its name, and what it finds in each
+    of one subject's memories (in order; several a call where it can)."""
 
     name: str
 
-    async def extract(self, tenant_id: str, content: str) -> extractor.Extraction: ...
+    async def extract_many(
+        self, tenant_id: str, items: Sequence[Said]
+    ) -> list[extractor.Extraction]: ...
 
 
 class SynthesisHandlers:
@@ -175,37 +178,66 @@ class SynthesisHandlers:
         raise RuntimeError(f"{stream} kept moving; synthesis of the memory will be retried")
 
     async def memory_synthesized(self, delivery: Delivery) -> None:
-        """The second phase: a language model reads a memory the rules have synthesized,
-        and what it finds is decided on the subject's timeline like any memory's findings
-        (the same fact said is corroborated, a conflicting one supersedes the rules' fact),
-        then `memory.refined`; all caused by the memory's `memory.synthesized`. Runs on a
-        consumer of its own, so the model's pace never holds back the first phase."""
+        await self.memories_synthesized([delivery])
+
+    async def memories_synthesized(self, deliveries: list[Delivery]) -> None:
+        """The second phase: a language model reads memories the rules have synthesized,
+        several of one subject in one call (MNEMO_LLM_BATCH), and what it finds in each is
+        decided on the subject's timeline like any memory's findings (the same fact said is
+        corroborated, a conflicting one supersedes the rules' fact), then `memory.refined`;
+        all caused by the memory's `memory.synthesized`. Runs on a consumer of its own, so
+        the model's pace never holds back the first phase."""
         if self._refiner is None:
             return
-        synthesized: Envelope = delivery.decode(Envelope)
-        done = synthesized.data
-        if not isinstance(done, MemorySynthesized):
-            return
-        recorded = await self._store.get(synthesized.causation_id)
-        if recorded is None or not isinstance(recorded.data, MemoryRecorded):
-            # Forgotten (its key shredded, its events erased) since: nothing to read.
-            log.info("memory_gone_before_refining", memory_id=done.memory_id)
-            return
-        memory = recorded.data
-        tenant_id = synthesized.tenant_id
-        stream = facts_stream(tenant_id, memory.user_id)
-        subject = subject_key(tenant_id, memory.user_id)
-        found: extractor.Extraction | None = None
+        by_subject: dict[tuple[str, str], list[tuple[Envelope, Envelope]]] = {}
+        for delivery in deliveries:
+            synthesized: Envelope = delivery.decode(Envelope)
+            done = synthesized.data
+            if not isinstance(done, MemorySynthesized):
+                continue
+            recorded = await self._store.get(synthesized.causation_id)
+            if recorded is None or not isinstance(recorded.data, MemoryRecorded):
+                # Forgotten (its key shredded, its events erased) since: nothing to read.
+                log.info("memory_gone_before_refining", memory_id=done.memory_id)
+                continue
+            key = (synthesized.tenant_id, recorded.data.user_id)
+            by_subject.setdefault(key, []).append((synthesized, recorded))
+        for (tenant_id, user_id), memories in by_subject.items():
+            await self._refine(tenant_id, user_id, memories)
+
+    async def _refine(
+        self, tenant_id: str, user_id: str, memories: list[tuple[Envelope, Envelope]]
+    ) -> None:
+        """One subject's memories read by the model (those not read yet), and what it found
+        appended to the subject's stream at once, on the version it was decided on."""
+        assert self._refiner is not None
+        stream = facts_stream(tenant_id, user_id)
+        subject = subject_key(tenant_id, user_id)
+        found: dict[str, extractor.Extraction] = {}
         for _ in range(_APPEND_ATTEMPTS):
             timeline, version, key_id = await self._timelines.load(
-                stream, subject, tenant_id, memory.user_id
+                stream, subject, tenant_id, user_id
             )
-            if memory.memory_id in timeline.refined:
+            todo = [
+                (synthesized, recorded.data, recorded.recorded_at)
+                for synthesized, recorded in memories
+                if isinstance(recorded.data, MemoryRecorded)
+                and recorded.data.memory_id not in timeline.refined
+            ]
+            if not todo:
                 self._timelines.keep(stream, timeline, version, key_id)
                 return
-            if found is None:
-                found = await self._read(tenant_id, memory, self._refiner.extract)
-            events = self._refined(synthesized, memory, timeline, found, self._refiner.name)
+            unread = [memory for _, memory, _ in todo if memory.memory_id not in found]
+            if unread:
+                found.update(await self._read_many(tenant_id, unread))
+            events: list[NewEvent] = []
+            counts: list[int] = []
+            for synthesized, memory, _ in todo:
+                refined = self._refined(
+                    synthesized, memory, timeline, found[memory.memory_id], self._refiner.name
+                )
+                events.extend(refined)
+                counts.append(len(refined))
             expected = version if version >= 0 else NO_STREAM
             try:
                 await self._store.append(
@@ -214,20 +246,43 @@ class SynthesisHandlers:
             except WrongExpectedVersion:
                 continue
             except SubjectKeyChanged:
-                # Forgotten while the model read it: what it found goes with the subject.
-                log.info("subject_forgotten_while_refining", memory_id=memory.memory_id)
+                # Forgotten while the model read: what it found goes with the subject.
+                log.info("subject_forgotten_while_refining", memories=len(todo))
                 return
             self._timelines.keep(stream, timeline, version + len(events), key_id)
-            log.info(
-                "memory_refined",
-                memory_id=memory.memory_id,
-                events=len(events),
-                extractor=self._refiner.name,
-                fallback_reason=reason_kind(found.fallback_reason),
-                lag_ms=int((utcnow() - recorded.recorded_at).total_seconds() * 1000),
-            )
+            now = utcnow()
+            for (_, memory, recorded_at), count in zip(todo, counts, strict=True):
+                log.info(
+                    "memory_refined",
+                    memory_id=memory.memory_id,
+                    events=count,
+                    extractor=self._refiner.name,
+                    fallback_reason=reason_kind(found[memory.memory_id].fallback_reason),
+                    lag_ms=int((now - recorded_at).total_seconds() * 1000),
+                    batch=len(todo),
+                )
             return
-        raise RuntimeError(f"{stream} kept moving; refining the memory will be retried")
+        raise RuntimeError(f"{stream} kept moving; refining the memories will be retried")
+
+    async def _read_many(
+        self, tenant_id: str, memories: list[MemoryRecorded]
+    ) -> dict[str, extractor.Extraction]:
+        """What the model finds in each memory about its speaker; the assistant's side is
+        read by no model (mnemo.contracts.speakers)."""
+        assert self._refiner is not None
+        out: dict[str, extractor.Extraction] = {}
+        asked: list[MemoryRecorded] = []
+        for memory in memories:
+            speaker = speaker_of(memory.metadata, memory.user_id)
+            if speaker.describes_self:
+                asked.append(memory)
+            else:
+                out[memory.memory_id] = extractor.Extraction(extractor="none:assistant")
+        if asked:
+            said = [Said(m.content, speaker_of(m.metadata, m.user_id).about) for m in asked]
+            read = await self._refiner.extract_many(tenant_id, said)
+            out.update(zip((m.memory_id for m in asked), read, strict=True))
+        return out
 
     @staticmethod
     async def _read(

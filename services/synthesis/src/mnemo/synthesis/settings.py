@@ -2,6 +2,10 @@
 
 from mnemo.settings import DatabaseSettings
 
+# Memories in one model call at most: their answers (768 tokens each, at most) and the
+# prompt fit the local server's 8,192-token context.
+MOST_BATCH = 8
+
 
 class SynthesisSettings(DatabaseSettings, kw_only=True, frozen=True):
     # MNEMO_QUERY_TIMEOUT: seconds to wait for another service's answer (memory packs).
@@ -20,6 +24,10 @@ class SynthesisSettings(DatabaseSettings, kw_only=True, frozen=True):
     llm_timeout: float = 30.0
     # MNEMO_LLM_CONCURRENCY: most calls in flight per synthesis process.
     llm_concurrency: int = 4
+    # MNEMO_LLM_BATCH: memories of one subject the model reads in one call (1: one a call).
+    llm_batch: int = 1
+    # MNEMO_LLM_BATCH_CHARS: most characters of memory in one call (a longer one goes alone).
+    llm_batch_chars: int = 4000
     # MNEMO_LLM_RETRIES: further attempts after a 5xx, 429, time-out or lost connection.
     llm_retries: int = 2
     # MNEMO_LLM_TENANT_BUDGET: LLM calls per tenant per UTC day, shared by all replicas
@@ -34,6 +42,10 @@ class SynthesisSettings(DatabaseSettings, kw_only=True, frozen=True):
             raise ValueError("MNEMO_LLM_URL must start with http:// or https://")
         if self.llm_concurrency < 1:
             raise ValueError("MNEMO_LLM_CONCURRENCY must be at least 1")
+        if not 1 <= self.llm_batch <= MOST_BATCH:
+            raise ValueError(f"MNEMO_LLM_BATCH must be between 1 and {MOST_BATCH}")
+        if self.llm_batch_chars < 1:
+            raise ValueError("MNEMO_LLM_BATCH_CHARS must be at least 1")
         if not 0 <= self.llm_retries <= 10:
             raise ValueError("MNEMO_LLM_RETRIES must be between 0 and 10")
         if self.llm_tenant_budget < 0:
