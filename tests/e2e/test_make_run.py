@@ -45,9 +45,9 @@ def readme_blocks() -> list[list[str]]:
 class Run:
     """`mnemo run` in a folder, as a user starts it; stdout is collected as it comes."""
 
-    def __init__(self, cwd: Path, port: int) -> None:
+    def __init__(self, cwd: Path, port: int, **settings: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MNEMO_")}
-        env["MNEMO_GATEWAY_PORT"] = str(port)
+        env.update(settings, MNEMO_GATEWAY_PORT=str(port))
         self.proc = subprocess.Popen(
             [MNEMO, "run"],
             cwd=cwd,
@@ -64,12 +64,12 @@ class Run:
         for line in self.proc.stdout:
             self.lines.append(line)
 
-    def wait_ready(self) -> str:
+    def wait_ready(self, timeout: float = 150) -> str:
         def ready() -> bool:
             assert self.proc.poll() is None, "".join(self.lines)
             return any("Mnemo is running" in line for line in self.lines)
 
-        eventually(ready, timeout=150, every=0.5)
+        eventually(ready, timeout=timeout, every=0.5)
         return "".join(self.lines)
 
     def stop(self) -> int:
