@@ -237,14 +237,19 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument(
         "--precision",
-        default=next(
-            f.default
-            for f in msgspec.structs.fields(RetrievalSettings)
-            if f.name == "embedding_precision"
-        ),
+        default=default_precision(),
         help="MiniLM's: int8 (the service's default) or float32",
     )
     parser.add_argument("--cache", default="", help="folder keeping embedded vectors")
+
+
+def default_precision() -> str:
+    """MiniLM's precision as the retrieval service has it by default (its settings say)."""
+    return next(
+        f.default
+        for f in msgspec.structs.fields(RetrievalSettings)
+        if f.name == "embedding_precision"
+    )
 
 
 def main() -> None:

@@ -44,17 +44,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 from local_stack import describe, local_stack, machine
 from locomo import Figures, ingest, search_all, wait_dense, wait_indexed
 from locomo_data import CATEGORIES, Conversation, load
-from locomo_inprocess import DEFAULT_DATA, envelope
+from locomo_inprocess import DEFAULT_DATA, default_precision, envelope
 from locomo_metrics import OVERALL, Recall, percentile, ranked_dia_ids
 
 from mnemo.contracts import MemoryRecorded
 from mnemo.embeddings import Embedder, embedder_from_settings
 from mnemo.retrieval.index import chunk_context, dense_text
-from mnemo.retrieval.settings import RetrievalSettings
 from mnemo.retrieval.turns import Turn as SpokenTurn
 
 SEARCH_LIMIT = 20
@@ -388,11 +386,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--precision",
-        default=next(
-            f.default
-            for f in msgspec.structs.fields(RetrievalSettings)
-            if f.name == "embedding_precision"
-        ),
+        default=default_precision(),
         help="MiniLM's: int8 (the service's default) or float32",
     )
     parser.add_argument(
