@@ -57,8 +57,15 @@ def test_create_anima_extract_every_event_type_inject_and_as_prompt(client, stac
     ]
     assert events[1].anima_id == anima.id and events[1].content.startswith("Hi, I work")
 
+    # Every event in the session, and synthesis's one fact ("Works at Initech") in the
+    # knowledge: a pack compiled before the fact landed is rightly a different pack.
     pack = eventually(
-        lambda: (p := client.inject(anima_id=anima.id)) and p.session_memory_count == 6 and p
+        lambda: (
+            (p := client.inject(anima_id=anima.id))
+            and p.session_memory_count == 6
+            and p.knowledge_count == 1
+            and p
+        )
     )
     assert pack.anima_id == anima.id and pack.preset_name == "conversational"
     assert 0 < pack.token_count <= pack.max_tokens == 4000
