@@ -76,6 +76,12 @@ async def built_in(_tenant_id: str, content: str) -> extractor.Extraction:
     return extractor.extract(content)
 
 
+def not_read() -> extractor.Extraction:
+    """What the assistant's side of a conversation yields: no extractor, and no model,
+    reads it (a new one each time: an Extraction is filled in place)."""
+    return extractor.Extraction(extractor="none:assistant")
+
+
 class Refiner(Protocol):
     """The second phase's reader (the LLM extractor): its name, and what it finds in each
     of one subject's memories (in order; several a call where it can)."""
@@ -271,17 +277,16 @@ class SynthesisHandlers:
         read by no model (mnemo.contracts.speakers)."""
         assert self._refiner is not None
         out: dict[str, extractor.Extraction] = {}
-        asked: list[MemoryRecorded] = []
+        asked: list[tuple[str, Said]] = []
         for memory in memories:
             speaker = speaker_of(memory.metadata, memory.user_id)
             if speaker.describes_self:
-                asked.append(memory)
+                asked.append((memory.memory_id, Said(memory.content, speaker.about)))
             else:
-                out[memory.memory_id] = extractor.Extraction(extractor="none:assistant")
+                out[memory.memory_id] = not_read()
         if asked:
-            said = [Said(m.content, speaker_of(m.metadata, m.user_id).about) for m in asked]
-            read = await self._refiner.extract_many(tenant_id, said)
-            out.update(zip((m.memory_id for m in asked), read, strict=True))
+            read = await self._refiner.extract_many(tenant_id, [said for _, said in asked])
+            out.update(zip((memory_id for memory_id, _ in asked), read, strict=True))
         return out
 
     @staticmethod
@@ -291,7 +296,7 @@ class SynthesisHandlers:
         """What the memory says about its speaker; nothing when the assistant's side said
         it (mnemo.contracts.speakers): no extractor, and no model, reads it."""
         if not speaker_of(memory.metadata, memory.user_id).describes_self:
-            return extractor.Extraction(extractor="none:assistant")
+            return not_read()
         found: extractor.Extraction = await extract(tenant_id, memory.content)
         return found
 
