@@ -93,7 +93,11 @@ def report(results: dict[str, list[Answer]]) -> dict[str, Any]:
             recall.add(a.qa.category, a.ranked, a.qa.evidence)
         table = recall.table()
         row = table[OVERALL]
-        cells = "".join(f"{table[str(c)][f'all@{K}']:>13.3f}" for c in CATEGORIES)
+        # A subset may leave a category without questions: "-".
+        cells = "".join(
+            f"{v:>13.3f}" if (v := table[str(c)][f"all@{K}"]) is not None else f"{'-':>13}"
+            for c in CATEGORIES
+        )
         ci = f"{row[f'all@{K}']:.3f} [{row[f'all@{K}_low']:.3f}, {row[f'all@{K}_high']:.3f}]"
         ms = [a.ms for a in answers]
         p50, p95 = percentile(ms, 50), percentile(ms, 95)
