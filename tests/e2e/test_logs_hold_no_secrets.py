@@ -87,3 +87,32 @@ def test_no_log_holds_a_key_a_secret_or_content(stack):
     assert not leaks
     for name, text in logs.items():
         assert "Bearer " not in text, f"an Authorization header in {name}"
+
+
+def test_no_audit_entry_holds_a_key_put_in_a_path_or_a_correlation_id(stack):
+    """A path and a correlation id are the caller's to write, and both are audited: a key
+    put there (the key itself where its id belongs) is kept as its placeholder, never whole.
+    """
+    with stack.client() as api:
+        tenant = sign_up(api, "audit-" + uuid.uuid4().hex[:6])
+    correlation = "leak-" + uuid.uuid4().hex[:10]
+    with as_key(stack, tenant.master) as master:
+        deleted = master.delete(
+            f"/v1/keys/{tenant.agent_key}", headers={"x-correlation-id": correlation}
+        )
+        assert deleted.status_code == 404, deleted.text
+        as_id = master.get(
+            "/v1/memories", params={"userId": "u"}, headers={"x-correlation-id": tenant.agent_key}
+        )
+        assert as_id.headers["x-correlation-id"] != tenant.agent_key
+
+        def audited() -> list[dict]:
+            answer = master.get("/v1/audit/events", params={"correlation_id": correlation})
+            return [e for e in answer.json()["events"] if e["kind"] == "request"]
+
+        [entry] = eventually(audited, timeout=60)
+        assert entry["data"]["path"] == "/v1/keys/[REDACTED:mnemo_key]"
+        keyed = master.get("/v1/audit/events", params={"correlation_id": tenant.agent_key})
+        assert keyed.json()["events"] == []
+    logs = "".join(p.read_text(errors="replace") for p in (stack.home / "logs").glob("*.log"))
+    assert tenant.agent_key not in logs
