@@ -9,9 +9,9 @@ from mnemo.bus import Delivery
 from mnemo.contracts import AuditEntry, Headers, utcnow
 from mnemo.telemetry import trace_id_of
 
-# Content never goes into the audit: it says what happened, not what was said; nor do the
-# digests of API keys.
-_WITHHELD = {"content", "statement", "value", "digest", "metadata"}
+# Content never goes into the audit: it says what happened, not what was said (a pack's
+# `query` is the caller's words); nor do the digests of API keys.
+_WITHHELD = {"content", "statement", "value", "query", "digest", "metadata"}
 
 _TIME_FIELD = {"command": "issued_at", "event": "recorded_at", "signal": "occurred_at"}
 
