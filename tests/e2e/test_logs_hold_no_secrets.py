@@ -89,9 +89,10 @@ def test_no_log_holds_a_key_a_secret_or_content(stack):
         assert "Bearer " not in text, f"an Authorization header in {name}"
 
 
-def test_no_audit_entry_holds_a_key_put_in_a_path_or_a_correlation_id(stack):
+def test_no_audit_entry_or_error_holds_a_key_put_in_a_path_or_a_correlation_id(stack):
     """A path and a correlation id are the caller's to write, and both are audited: a key
-    put there (the key itself where its id belongs) is kept as its placeholder, never whole.
+    put there (the key itself where its id belongs) is kept as its placeholder, never whole,
+    and no error answer of any surface quotes it back.
     """
     with stack.client() as api:
         tenant = sign_up(api, "audit-" + uuid.uuid4().hex[:6])
@@ -109,6 +110,19 @@ def test_no_audit_entry_holds_a_key_put_in_a_path_or_a_correlation_id(stack):
         def audited() -> list[dict]:
             answer = master.get("/v1/audit/events", params={"correlation_id": correlation})
             return [e for e in answer.json()["events"] if e["kind"] == "request"]
+
+        for method, path in [
+            ("GET", "/v1/memories/{}"),
+            ("GET", "/v1/nowhere/{}"),
+            ("GET", "/console/{}"),
+            ("GET", "/api/animas/{}"),
+            ("GET", "/api/v2/agents/{}"),
+            ("GET", "/api/memory/{}/memories"),
+            ("POST", "/v3/memories/{}/"),
+        ]:
+            answer = master.request(method, path.format(tenant.agent_key))
+            assert answer.status_code >= 400 and tenant.agent_key not in answer.text, path
+        assert tenant.agent_key not in deleted.text
 
         [entry] = eventually(audited, timeout=60)
         assert entry["data"]["path"] == "/v1/keys/[REDACTED:mnemo_key]"
