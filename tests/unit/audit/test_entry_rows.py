@@ -45,3 +45,20 @@ def test_a_compiled_pack_is_audited_without_its_query_or_content():
     data = msgspec.json.decode(row[-1])
     assert data["data"]["agent_id"] == "a" and data["data"]["token_count"] == 12
     assert "spare key" not in row[-1]
+
+
+def test_a_command_from_outside_the_gateway_is_audited_with_its_contracts_fields_only():
+    body = {
+        "type": "ingest.memory", "command_id": new_id(), "tenant_id": "t", "actor": "a",
+        "issued_at": "2026-01-01T00:00:00+00:00", "memory_id": "m1", "user_id": "u1",
+        "text": "my secret words", "note": {"deep": "more secret words"},
+    }  # fmt: skip
+    delivery = Delivery(
+        subject="mnemo.cmd.ingest.memory.t", data=msgspec.json.encode(body),
+        headers={Headers.TYPE: "ingest.memory", Headers.SERVICE: "tests"},
+        msg_id=body["command_id"], tenant_id="t", correlation_id="c", causation_id="r",
+        num_delivered=1, stream_sequence=1,
+    )  # fmt: skip
+    row = entry_row("command", delivery)
+    assert msgspec.json.decode(row[-1])["memory_id"] == "m1"
+    assert "secret" not in row[-1]
