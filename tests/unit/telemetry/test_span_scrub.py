@@ -5,11 +5,13 @@ import asyncio
 import uuid
 
 import pytest
+from opentelemetry import context
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from mnemo.telemetry import configure_tracing, extract_trace, inject_trace
 from mnemo.telemetry.span_scrub import ScrubbingExporter
 
 
@@ -80,3 +82,22 @@ def test_secret_named_and_secret_shaped_attributes_are_hidden() -> None:
     text = _exported(run)
     assert password not in text and key not in text
     assert "'app.n': 3" in text
+
+
+def test_a_callers_baggage_is_not_carried_into_messages() -> None:
+    configure_tracing("unit-baggage")
+    key = "mk_" + uuid.uuid4().hex
+    carried = extract_trace(
+        {
+            "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "baggage": f"note={key}",
+        }
+    )
+    headers: dict[str, str] = {}
+    token = context.attach(carried)
+    try:
+        inject_trace(headers)
+    finally:
+        context.detach(token)
+    assert headers["traceparent"].startswith("00-0af7651916cd43dd8448eb211c80319c-")
+    assert key not in str(headers)

@@ -20,6 +20,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from mnemo.telemetry.span_scrub import ScrubbingExporter
 
@@ -63,6 +64,10 @@ def configure_tracing(service: str, otlp_endpoint: str | None = None) -> TracerP
         provider.add_span_processor(BatchSpanProcessor(ScrubbingExporter(exporter)))
     if not _configured:
         trace.set_tracer_provider(provider)
+        # The trace context only, never W3C baggage: a caller's `baggage` header would
+        # otherwise ride along in every message the request causes (and so in the streams
+        # and dead letters), past the redaction that bodies go through.
+        propagate.set_global_textmap(TraceContextTextMapPropagator())
         _configured = True
     return provider
 
