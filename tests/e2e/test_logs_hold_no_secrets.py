@@ -8,6 +8,7 @@ carrying a unique content word and real keys; then every log file of the stack i
 
 import asyncio
 import json
+import socket
 import uuid
 
 import httpx
@@ -91,6 +92,16 @@ def _send_everything(stack, word: str) -> list[str]:
                 },
             )
             anonymous.delete(f"/v1/keys/{master}", headers={"Authorization": f"Bearer {master}"})
+            # Bytes that are not HTTP, and headers past the server's buffer: uvicorn refuses
+            # them itself (and logs that it did).
+            for raw in (
+                f"G\x01T /v1/search?q={word}&k={master} HTTP/1.1\r\n\r\n".encode(),
+                f"GET /v1/search HTTP/1.1\r\nHost: x\r\nX-Note: {word * 9000}\r\n"
+                f"Authorization: Bearer {master}\r\n\r\n".encode(),
+            ):
+                with socket.create_connection(("127.0.0.1", stack.port), timeout=15) as conn:
+                    conn.sendall(raw)
+                    conn.recv(4096)
             anonymous.post(
                 "/mcp",
                 json={
