@@ -27,6 +27,8 @@ class ReceivedSpan:
     kind: int
     attributes: dict[str, Any]
     links: list[tuple[str, str]] = field(default_factory=list)  # (trace id, span id)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (name, attributes)
+    status_message: str = ""
 
 
 def _value(any_value: Any) -> Any:
@@ -85,6 +87,11 @@ class OtlpReceiver:
                             links=[
                                 (link.trace_id.hex(), link.span_id.hex()) for link in span.links
                             ],
+                            events=[
+                                (e.name, {a.key: _value(a.value) for a in e.attributes})
+                                for e in span.events
+                            ],
+                            status_message=span.status.message,
                         )
                     )
         with self._lock:

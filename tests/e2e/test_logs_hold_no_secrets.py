@@ -6,12 +6,15 @@ A suite of requests on every surface, ordinary ones and ones that fail inside th
 carrying a unique content word and real keys; then every log file of the stack is read.
 """
 
+import asyncio
 import json
+import socket
 import uuid
 
 import httpx
 
 from .test_accounts import as_key, sign_up
+from .test_secret_fields import _database_text
 from .waiting import eventually
 
 
@@ -63,7 +66,68 @@ def _send_everything(stack, word: str) -> list[str]:
                 json={"userId": user, "content": note},
                 headers={"Authorization": f"Bearer {bogus}"},
             )
+            # A key everywhere else a client may put one: other schemes and headers, a
+            # cookie, the query string, an Idempotency-Key, a correlation id, a path.
+            master = tenant.master
+            for headers in (
+                {"Authorization": f"Basic {master}"},
+                {"Authorization": f"Foo {master}"},
+                {"X-Api-Key": master, "Cookie": f"session={master}"},
+            ):
+                anonymous.post(
+                    "/v1/ingest", json={"userId": user, "content": note}, headers=headers
+                )
+            anonymous.get(
+                "/v1/search",
+                params={"userId": user, "q": word, "api_key": master},
+                headers={"Authorization": f"Token {master}"},
+            )
+            anonymous.post(
+                "/v3/memories/add",
+                json={"messages": [{"role": "user", "content": note}], "user_id": user},
+                headers={
+                    "Authorization": f"Token {master}",
+                    "Idempotency-Key": master,
+                    "x-correlation-id": master,
+                },
+            )
+            anonymous.delete(f"/v1/keys/{master}", headers={"Authorization": f"Bearer {master}"})
+            # Bytes that are not HTTP, and headers past the server's buffer: uvicorn refuses
+            # them itself (and logs that it did).
+            for raw in (
+                f"G\x01T /v1/search?q={word}&k={master} HTTP/1.1\r\n\r\n".encode(),
+                f"GET /v1/search HTTP/1.1\r\nHost: x\r\nX-Note: {word * 9000}\r\n"
+                f"Authorization: Bearer {master}\r\n\r\n".encode(),
+            ):
+                with socket.create_connection(("127.0.0.1", stack.port), timeout=15) as conn:
+                    conn.sendall(raw)
+                    conn.recv(4096)
+            anonymous.post(
+                "/mcp",
+                json={
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "tools/call",
+                    "params": {"name": "remember", "arguments": {"content": note, "userId": 5}},
+                },
+                headers={"Authorization": f"Bearer {master}", "accept": "application/json"},
+            )
         eventually(lambda: api.get("/v1/memories", params={"userId": user}).json()["total"] >= 1)
+        with as_key(stack, tenant.master) as master_client:
+            # The audit takes requests in order: once this last one is in, all are.
+            last = "logs-last-" + uuid.uuid4().hex[:8]
+            master_client.get(
+                "/v1/memories", params={"userId": user}, headers={"x-correlation-id": last}
+            )
+            eventually(
+                lambda: (
+                    master_client.get("/v1/audit/events", params={"correlation_id": last}).json()[
+                        "total"
+                    ]
+                    >= 1
+                ),
+                timeout=60,
+            )
     return [tenant.master, tenant.agent_key, bogus]
 
 
@@ -71,7 +135,8 @@ def test_no_log_holds_a_key_a_secret_or_content(stack):
     word = "quokka" + uuid.uuid4().hex[:10]
     keys = _send_everything(stack, word)
     forbidden = {
-        **{f"key {key[:3]}…": key for key in keys},
+        # One label per key (two mk_ keys under one label would check only the last).
+        **{f"key {n} {key[:3]}…": key for n, key in enumerate(keys)},
         "the development key": stack.api_key,
         "the key-hashing secret": stack.env["MNEMO_KEY_SECRET"],
         "a content word": word,
@@ -87,3 +152,51 @@ def test_no_log_holds_a_key_a_secret_or_content(stack):
     assert not leaks
     for name, text in logs.items():
         assert "Bearer " not in text, f"an Authorization header in {name}"
+    # Nor does any row of the database (the audit among them) hold a key.
+    rows = asyncio.run(_database_text(stack.env["MNEMO_DATABASE_URL"]))
+    assert [
+        what for what, key in forbidden.items() if key.startswith(("mk_", "ak_")) and key in rows
+    ] == []
+
+
+def test_no_audit_entry_or_error_holds_a_key_put_in_a_path_or_a_correlation_id(stack):
+    """A path and a correlation id are the caller's to write, and both are audited: a key
+    put there (the key itself where its id belongs) is kept as its placeholder, never whole,
+    and no error answer of any surface quotes it back.
+    """
+    with stack.client() as api:
+        tenant = sign_up(api, "audit-" + uuid.uuid4().hex[:6])
+    correlation = "leak-" + uuid.uuid4().hex[:10]
+    with as_key(stack, tenant.master) as master:
+        deleted = master.delete(
+            f"/v1/keys/{tenant.agent_key}", headers={"x-correlation-id": correlation}
+        )
+        assert deleted.status_code == 404, deleted.text
+        as_id = master.get(
+            "/v1/memories", params={"userId": "u"}, headers={"x-correlation-id": tenant.agent_key}
+        )
+        assert as_id.headers["x-correlation-id"] != tenant.agent_key
+
+        def audited() -> list[dict]:
+            answer = master.get("/v1/audit/events", params={"correlation_id": correlation})
+            return [e for e in answer.json()["events"] if e["kind"] == "request"]
+
+        for method, path in [
+            ("GET", "/v1/memories/{}"),
+            ("GET", "/v1/nowhere/{}"),
+            ("GET", "/console/{}"),
+            ("GET", "/api/animas/{}"),
+            ("GET", "/api/v2/agents/{}"),
+            ("GET", "/api/memory/{}/memories"),
+            ("POST", "/v3/memories/{}/"),
+        ]:
+            answer = master.request(method, path.format(tenant.agent_key))
+            assert answer.status_code >= 400 and tenant.agent_key not in answer.text, path
+        assert tenant.agent_key not in deleted.text
+
+        [entry] = eventually(audited, timeout=60)
+        assert entry["data"]["path"] == "/v1/keys/[REDACTED:mnemo_key]"
+        keyed = master.get("/v1/audit/events", params={"correlation_id": tenant.agent_key})
+        assert keyed.json()["events"] == []
+    logs = "".join(p.read_text(errors="replace") for p in (stack.home / "logs").glob("*.log"))
+    assert tenant.agent_key not in logs

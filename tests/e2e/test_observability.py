@@ -184,6 +184,26 @@ def test_one_search_is_one_trace_through_the_query_hop(observed: Observed) -> No
     assert queries[0].name.endswith(".search")
 
 
+def test_no_span_carries_a_query_string_key_or_search_words(observed: Observed) -> None:
+    """OpenTelemetry's ASGI middleware puts the whole URL in `http.url`; what is exported
+    has no query string, so neither a key sent as `?api_key=` nor what was searched for."""
+    receiver, correlation = observed.receiver, uuid.uuid4().hex
+    word, key = "quokka" + uuid.uuid4().hex[:10], observed.stack.api_key
+    with observed.stack.client() as api:
+        response = api.get(
+            "/v1/search",
+            params={"userId": "u-" + uuid.uuid4().hex[:8], "q": f"the {word}", "api_key": key},
+            headers={"x-correlation-id": correlation},
+        )
+        assert response.status_code == 200, response.text
+    root = eventually(lambda: _root(receiver, "GET /v1/search", correlation))
+    spans = eventually(lambda: _whole_trace(receiver, root, {"gateway", "retrieval", "audit"}))
+    assert root.attributes.get("http.url", "").endswith("/v1/search")
+    for span in spans:
+        text = json.dumps([span.name, span.attributes, span.events, span.status_message])
+        assert word not in text and key not in text, (span.service, span.name)
+
+
 def test_health_checks_make_no_span(observed: Observed) -> None:
     for _ in range(3):
         assert httpx.get(f"{observed.stack.base_url}/v1/health").status_code == 200

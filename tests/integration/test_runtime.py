@@ -56,6 +56,26 @@ async def test_postgres_keeps_its_data_across_restarts(tmp_path):
         again.stop()
 
 
+async def test_postgres_logs_no_value_of_a_failed_statement(own_postgres):
+    """An error's DETAIL and CONTEXT quote what failed (a duplicate key, the JSON before a
+    bad token); the embedded server's log keeps the error, never those values."""
+    word, key = "quokka" + uuid.uuid4().hex[:8], "mk_" + uuid.uuid4().hex
+    conn = await asyncpg.connect(own_postgres.dsn)
+    try:
+        await conn.execute("CREATE TABLE k (key text PRIMARY KEY)")
+        await conn.execute("INSERT INTO k VALUES ($1)", key)
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute("INSERT INTO k VALUES ($1)", key)
+        with pytest.raises(asyncpg.PostgresError):
+            await conn.execute("SELECT $1::text::jsonb", f'{{"content": "the {word} \\u0000"}}')
+    finally:
+        await conn.close()
+    own_postgres.stop()
+    log = own_postgres.log_path.read_text(errors="replace")
+    assert "duplicate key value" in log and "unsupported Unicode escape" in log
+    assert word not in log and key not in log
+
+
 async def test_postgres_starts_after_a_killed_run(tmp_path):
     data = tmp_path / "pg"
     server = PostgresServer(data)

@@ -23,3 +23,42 @@ def test_a_command_is_audited_without_its_content_or_metadata():
     assert data["memory_id"] == "m1" and data["user_id"] == "u1"
     assert "secret" not in row[-1]
     assert "content" not in data and "metadata" not in data
+
+
+def test_a_compiled_pack_is_audited_without_its_query_or_content():
+    envelope = {
+        "event_id": new_id(), "stream_id": "pack-t-a", "stream_version": 0,
+        "global_position": 7, "actor": "key:k", "recorded_at": "2026-01-01T00:00:00+00:00",
+        "data": {
+            "type": "pack.compiled", "agent_id": "a", "user_id": "u1",
+            "query": "where did I hide the spare key", "preset": "conversational",
+            "content": {"summary": "the spare key is under the mat"}, "token_count": 12,
+        },
+    }  # fmt: skip
+    delivery = Delivery(
+        subject="mnemo.evt.t.pack.compiled", data=msgspec.json.encode(envelope),
+        headers={Headers.TYPE: "pack.compiled", Headers.SERVICE: "synthesis"},
+        msg_id=envelope["event_id"], tenant_id="t", correlation_id="c", causation_id="r",
+        num_delivered=1, stream_sequence=1,
+    )  # fmt: skip
+    row = entry_row("event", delivery)
+    data = msgspec.json.decode(row[-1])
+    assert data["data"]["agent_id"] == "a" and data["data"]["token_count"] == 12
+    assert "spare key" not in row[-1]
+
+
+def test_a_command_from_outside_the_gateway_is_audited_with_its_contracts_fields_only():
+    body = {
+        "type": "ingest.memory", "command_id": new_id(), "tenant_id": "t", "actor": "a",
+        "issued_at": "2026-01-01T00:00:00+00:00", "memory_id": "m1", "user_id": "u1",
+        "text": "my secret words", "note": {"deep": "more secret words"},
+    }  # fmt: skip
+    delivery = Delivery(
+        subject="mnemo.cmd.ingest.memory.t", data=msgspec.json.encode(body),
+        headers={Headers.TYPE: "ingest.memory", Headers.SERVICE: "tests"},
+        msg_id=body["command_id"], tenant_id="t", correlation_id="c", causation_id="r",
+        num_delivered=1, stream_sequence=1,
+    )  # fmt: skip
+    row = entry_row("command", delivery)
+    assert msgspec.json.decode(row[-1])["memory_id"] == "m1"
+    assert "secret" not in row[-1]

@@ -35,3 +35,14 @@ async def test_a_failing_required_check_degrades_the_service():
     report = await service.health()
     assert report.status == "degraded"
     assert report.checks == {"postgres": "error: RuntimeError('HTTP 503')", "llm": "ok"}
+
+
+async def test_a_check_shows_no_password_or_key_its_failure_quotes():
+    async def refused() -> None:
+        raise OSError("cannot reach postgresql://mnemo:s3cr3t-Pass@db:5432/mnemo")
+
+    service = host()
+    service.health_check("postgres", refused)
+    report = await service.health()
+    assert report.checks["postgres"].startswith("error: OSError(")
+    assert "db:5432" in report.checks["postgres"] and "s3cr3t-Pass" not in report.checks["postgres"]

@@ -46,6 +46,7 @@ from mnemo.telemetry.metrics import (
     MESSAGES_DEAD_LETTERED,
     MESSAGES_FAILED,
 )
+from mnemo.telemetry.scrub import scrub_field
 
 log = get_logger(__name__)
 
@@ -353,6 +354,10 @@ class Consumer:
 
     async def _dead_letter(self, msg: Msg, delivery: Delivery, reason: str) -> None:
         durable = self._spec.durable
+        # The reason is shown by `mnemo admin dead-letters list` and kept in the audit: an
+        # exception's first line may quote a value that failed, so a key in it goes, as in
+        # a log line.
+        reason = scrub_field("reason", reason)
         # The whole message first: once it is in the DLQ stream nothing can be lost.
         await self._publisher.js.publish(
             self._topology.dlq_dead_subject(durable),

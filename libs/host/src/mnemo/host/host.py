@@ -29,6 +29,7 @@ from mnemo.host.probes import ProbeServer
 from mnemo.settings import DatabaseSettings, ServiceSettings
 from mnemo.telemetry import configure, get_logger
 from mnemo.telemetry.live import MetricsPortUnavailable, Reading, Sampler, serve_metrics
+from mnemo.telemetry.scrub import scrub_field
 
 log = get_logger(__name__)
 
@@ -146,7 +147,9 @@ class Host:
                 await asyncio.wait_for(check(), 2.0)
                 checks[name] = "ok"
             except Exception as exc:
-                checks[name] = f"error: {exc!r}"[:300]
+                # Shown by the public /v1/health: a URL's password or a key the failure
+                # quotes is redacted, as in a log line.
+                checks[name] = scrub_field("check", f"error: {exc!r}"[:300])
         required = [v for name, v in checks.items() if name not in self._optional]
         status = "ok" if all(v == "ok" for v in required) else "degraded"
         backlog: dict[str, int] = {}

@@ -100,6 +100,13 @@ class PostgresServer:
             # Forgetting: a WAL segment past its checkpoint is removed, never renamed for
             # reuse with its old bytes in it (mnemo.eventlog.compaction).
             "-c", "wal_recycle=off",
+            # The server's log holds no data: an error's DETAIL and CONTEXT quote the values
+            # that failed (a unique key, up to 50 characters of JSON before a bad token) and
+            # parameters are never written beside a statement. The statement itself is
+            # parameterized text ($1, $2 ...), so it stays.
+            "-c", "log_error_verbosity=terse",
+            "-c", "log_parameter_max_length=0",
+            "-c", "log_parameter_max_length_on_error=0",
         ]  # fmt: skip
         self._proc = spawn(argv, self.log_path, user=self._user, cwd=self.data_dir)
         try:

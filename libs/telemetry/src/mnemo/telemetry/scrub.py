@@ -129,6 +129,11 @@ def _exception_of(exc_info: Any) -> BaseException | None:
     return None
 
 
+def scrub_field(key: str, value: Any) -> Any:
+    """`value`, logged under `key`, as it may leave the process (a log line, a span)."""
+    return _scrubbed(key, value)
+
+
 def _scrubbed(key: object, value: Any, depth: int = 0) -> Any:
     if isinstance(key, str) and value is not None and _secret_name(key):
         return REDACTED

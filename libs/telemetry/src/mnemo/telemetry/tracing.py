@@ -7,7 +7,8 @@ CPU of a recorded span, and a few spans are made per message; the traceparent th
 "not sampled"). A span processor added later (a test's) makes them recorded again.
 Spans are exported in batches from a thread of their own (BatchSpanProcessor: a bounded
 queue that drops when full), so an endpoint that is slow or away never slows or fails a
-request; the `OTEL_BSP_*` variables tune the batching.
+request; the `OTEL_BSP_*` variables tune the batching. What is exported is scrubbed first
+(`mnemo.telemetry.span_scrub`): no query string, exception text, key or secret.
 """
 
 from collections.abc import Mapping, MutableMapping
@@ -19,6 +20,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from mnemo.telemetry.span_scrub import ScrubbingExporter
 
 _configured = False
 # Seconds one export may take; it also bounds how long a stopping service waits to flush
@@ -57,9 +61,13 @@ def configure_tracing(service: str, otlp_endpoint: str | None = None) -> TracerP
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         exporter = OTLPSpanExporter(endpoint=otlp_endpoint, timeout=EXPORT_TIMEOUT_S)
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+        provider.add_span_processor(BatchSpanProcessor(ScrubbingExporter(exporter)))
     if not _configured:
         trace.set_tracer_provider(provider)
+        # The trace context only, never W3C baggage: a caller's `baggage` header would
+        # otherwise ride along in every message the request causes (and so in the streams
+        # and dead letters), past the redaction that bodies go through.
+        propagate.set_global_textmap(TraceContextTextMapPropagator())
         _configured = True
     return provider
 

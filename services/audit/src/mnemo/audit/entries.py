@@ -6,12 +6,12 @@ from typing import Any
 import msgspec
 
 from mnemo.bus import Delivery
-from mnemo.contracts import AuditEntry, Headers, utcnow
+from mnemo.contracts import COMMAND_TYPES, AuditEntry, Headers, utcnow
 from mnemo.telemetry import trace_id_of
 
-# Content never goes into the audit: it says what happened, not what was said; nor do the
-# digests of API keys.
-_WITHHELD = {"content", "statement", "value", "digest", "metadata"}
+# Content never goes into the audit: it says what happened, not what was said (a pack's
+# `query` is the caller's words); nor do the digests of API keys.
+_WITHHELD = {"content", "statement", "value", "query", "digest", "metadata"}
 
 _TIME_FIELD = {"command": "issued_at", "event": "recorded_at", "signal": "occurred_at"}
 
@@ -20,6 +20,14 @@ def _summary(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _summary(v) for k, v in value.items() if k not in _WITHHELD}
     return value
+
+
+def _command_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields its contract gives a command, and no other: one published to the bus
+    without the gateway (it is then dead-lettered, and audited) may carry anything."""
+    contract = COMMAND_TYPES.get(str(body.get("type")))
+    known = {f.encode_name for f in msgspec.structs.fields(contract)} if contract else set()
+    return {k: v for k, v in body.items() if k in known and k not in {"type", "tenant_id"}}
 
 
 def entry_row(kind: str, delivery: Delivery) -> tuple[Any, ...]:
@@ -41,7 +49,7 @@ def entry_row(kind: str, delivery: Delivery) -> tuple[Any, ...]:
     elif kind in ("signal", "request"):
         data = _summary(body.get("data") or {})
     else:
-        data = _summary({k: v for k, v in body.items() if k not in {"type", "tenant_id"}})
+        data = _summary(_command_fields(body))
     causation = delivery.causation_id if delivery.causation_id != delivery.msg_id else None
     return (
         delivery.tenant_id,

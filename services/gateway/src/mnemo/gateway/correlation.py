@@ -18,6 +18,7 @@ from mnemo.contracts import Signal, new_id, utcnow
 from mnemo.gateway.body import read_body, replay
 from mnemo.gateway.limits import usage_headers
 from mnemo.gateway.problems import PROBLEM_JSON, problem_body, unexpected
+from mnemo.redaction import redact
 from mnemo.telemetry import MessageContext, get_logger, message_context
 
 log = get_logger(__name__)
@@ -59,7 +60,7 @@ class CorrelationMiddleware:
             body = await read_body(receive, self.max_body)
             given = _body_correlation(body)
             receive = replay(body, receive)
-        correlation_id = given if _VALID.match(given) else new_id()
+        correlation_id = given if _acceptable(given) else new_id()
         request_id = new_id()
         state = scope.setdefault("state", {})
         state.update(correlation_id=correlation_id, request_id=request_id)
@@ -103,7 +104,9 @@ class CorrelationMiddleware:
                         await send_with_ids(message)
             method = str(scope.get("method", ""))
             elapsed_ms = round((time.perf_counter() - clock) * 1000, 2)
-            path = scope["path"]
+            # A path is the caller's to write: a key put in it (`DELETE /v1/keys/mk_…`, the
+            # key for its id) is audited and logged as its placeholder.
+            path = redact(scope["path"]).text
             log.info("http_request", method=method, path=path, status=status[0], ms=elapsed_ms)
         tenant = state.get("tenant_id")
         publisher: Publisher | None = getattr(self.state, "publisher", None)
@@ -161,6 +164,12 @@ def _failure(exc: Exception, path: str) -> list[Any]:
         {"type": "http.response.start", "status": status, "headers": headers},
         {"type": "http.response.body", "body": body},
     ]
+
+
+def _acceptable(given: str) -> bool:
+    """A caller's correlation id is kept unless it is malformed or holds a secret: it goes
+    into every message, audit entry and log line of the request."""
+    return _VALID.match(given) is not None and not redact(given).redactions
 
 
 def _json_body(scope: Any, headers: dict[str, str]) -> bool:

@@ -7,6 +7,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from mnemo.bus.failures import is_dependency_failure
+from mnemo.redaction import redact
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -66,6 +67,9 @@ class Problem(Exception):
         details: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        # A detail may quote what the caller sent (an id, a path): a key put there is
+        # answered as its placeholder, on every surface (their shapes are made from this).
+        detail = redact(detail).text
         super().__init__(detail)
         self.headers = dict(headers or {})
         self.status = status
@@ -84,7 +88,7 @@ def problem_body(problem: Problem, instance: str) -> bytes:
         "title": STATUSES.get(problem.status, ("Error", ""))[0],
         "status": problem.status,
         "detail": problem.detail,
-        "instance": instance,
+        "instance": redact(instance).text,
         "code": problem.code,
         "details": problem.details,
         # What clients written for the hosted APIs read (the anansi-memory SDK raises it).
