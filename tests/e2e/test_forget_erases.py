@@ -20,6 +20,9 @@ from pathlib import Path
 
 import asyncpg
 
+from mnemo.eventlog import EventStore
+from mnemo.eventlog.sealing import SEALED_TYPES
+
 from ..disk import files_holding
 from .stack import Stack, free_port
 from .test_memories_api import memories
@@ -72,6 +75,30 @@ def rows_holding(database_url: str, word: str) -> list[str]:
             await conn.close()
 
     return asyncio.run(scan())
+
+
+def readable_of(database_url: str, user_id: str) -> list[str]:
+    """The types of the log's events about the user that carry what was said (sealed
+    types) and can still be read, opened with the keys the log holds."""
+
+    async def read() -> list[str]:
+        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+        try:
+            store, after, found = EventStore(pool), 0, []
+            while True:
+                events, last = await store.read_all(after)
+                if last == after:
+                    return found
+                after = last
+                found += [
+                    e.event_type
+                    for e in events
+                    if getattr(e.data, "user_id", None) == user_id and e.event_type in SEALED_TYPES
+                ]
+        finally:
+            await pool.close()
+
+    return asyncio.run(read())
 
 
 def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
@@ -137,6 +164,7 @@ def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
 
             def erased() -> bool:
                 left[:] = holding(roots, gone) + rows_holding(database_url, gone)
+                left.extend(f"readable in the log: {t}" for t in readable_of(database_url, user))
                 return not left
 
             try:

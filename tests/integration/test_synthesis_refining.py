@@ -274,3 +274,18 @@ async def test_one_subjects_memories_are_read_in_one_call_each_fact_its_own_spea
     await handlers.memories_synthesized(deliveries)  # redelivered: nothing asked again
     assert len(model.calls) == 2
     assert len(await store.read_stream(facts_stream(TENANT, talk))) == before + len(new)
+
+
+async def test_a_memory_recorded_before_a_forget_and_delivered_after_derives_nothing(setup):
+    """The rules' phase behind a backlog: the memory was recorded (sealed under the key the
+    forget shredded) before the forget, its event arrives after. Nothing of it may be
+    sealed under the key the subject's next memory makes."""
+    handlers, store, _ = setup
+    user = "u_backlog_" + uuid.uuid4().hex[:6]
+    before = await record(store, user, "I work at Initech.")
+    await store.forget_subject(TENANT, user)
+    after = await record(store, user, "I live in Lund.")  # heard from again: a new key
+    await handlers.memories_recorded([as_delivery(before), as_delivery(after)])
+    derived = await store.read_stream(facts_stream(TENANT, user))
+    assert {e.data.memory_id for e in derived} == {after.data.memory_id}
+    assert "Initech" not in str([e.data for e in derived])

@@ -139,6 +139,12 @@ class SynthesisHandlers:
             timeline, version, key_id = await self._timelines.load(
                 stream, subject, tenant_id, user_id
             )
+            # A memory recorded before its subject was forgotten, delivered after: what it
+            # says must not come back as facts sealed under the subject's next key.
+            gone = await self._timelines.forgotten_among(key_id, [e.event_id for e in envelopes])
+            if gone:
+                log.info("memories_forgotten_before_synthesis", count=len(gone))
+                envelopes = [e for e in envelopes if e.event_id not in gone]
             events: list[NewEvent] = []
             done: list[tuple[Envelope, int]] = []
             for envelope in envelopes:
@@ -224,11 +230,13 @@ class SynthesisHandlers:
             timeline, version, key_id = await self._timelines.load(
                 stream, subject, tenant_id, user_id
             )
+            gone = await self._timelines.forgotten_among(key_id, [r.event_id for _, r in memories])
             todo = [
                 (synthesized, recorded.data, recorded.recorded_at)
                 for synthesized, recorded in memories
                 if isinstance(recorded.data, MemoryRecorded)
                 and recorded.data.memory_id not in timeline.refined
+                and recorded.event_id not in gone
             ]
             if not todo:
                 self._timelines.keep(stream, timeline, version, key_id)
