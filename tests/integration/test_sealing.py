@@ -175,3 +175,17 @@ async def test_a_forget_waits_for_an_append_making_the_subjects_first_key(log_po
         )
         == 0
     )
+
+
+async def test_events_sealed_under_a_shredded_key_are_unreadable_to_late_projections(log_pool):
+    """A projection gets events from the bus, in clear, possibly after the forget: it asks
+    the log which of them were sealed under a key shredded since."""
+    store = EventStore(log_pool)
+    [gone] = await store.append("s-i1", [said("ivy", "ivy's words")])
+    [kept] = await store.append("s-j1", [said("jon", "jon's words")])
+    assert await store.unreadable([gone.event_id, kept.event_id]) == set()
+    await store.forget_subject("acme", "ivy")
+    [again] = await store.append("s-i2", [said("ivy", "ivy starts over")])
+    assert await store.unreadable([gone.event_id, kept.event_id, again.event_id, new_id()]) == {
+        gone.event_id
+    }

@@ -26,7 +26,7 @@ from mnemo.contracts import (
 )
 from mnemo.eventlog import EventStore, migrate
 from mnemo.synthesis.extractor import Extraction, Finding
-from mnemo.synthesis.handlers import SynthesisHandlers, built_in, facts_stream
+from mnemo.synthesis.handlers import ReadModelHandlers, SynthesisHandlers, built_in, facts_stream
 from mnemo.synthesis.llm import Said
 from mnemo.synthesis.passes import SQL, PassTracker
 from mnemo.synthesis.timelines import Timelines
@@ -289,3 +289,19 @@ async def test_a_memory_recorded_before_a_forget_and_delivered_after_derives_not
     derived = await store.read_stream(facts_stream(TENANT, user))
     assert {e.data.memory_id for e in derived} == {after.data.memory_id}
     assert "Initech" not in str([e.data for e in derived])
+
+
+async def test_facts_derived_before_a_forget_and_delivered_after_are_not_recorded(setup, log_pool):
+    """The read models behind a backlog: the gateway had them drop the subject at the
+    forget's answer; the facts and entities derived before it, arriving after, must not
+    bring it back (until `memory.forgotten` would drop it again)."""
+    handlers, store, _ = setup
+    user = "u_late_facts_" + uuid.uuid4().hex[:6]
+    await synthesize(handlers, store, user, "I work at Initech.")
+    derived = await store.read_stream(facts_stream(TENANT, user))
+    assert {"fact.extracted", "entity.extracted"} <= {e.event_type for e in derived}
+    await store.forget_subject(TENANT, user)
+    await ReadModelHandlers(log_pool).apply(derived)
+    for table in ("synthesis.facts", "synthesis.entity_mentions"):
+        count = f"SELECT count(*) FROM {table} WHERE user_id = $1"
+        assert await log_pool.fetchval(count, user) == 0, table

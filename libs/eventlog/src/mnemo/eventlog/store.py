@@ -295,6 +295,21 @@ class EventStore:
             found = await self._open(conn, rows)
         return found[0] if found else None
 
+    async def unreadable(self, event_ids: Sequence[str]) -> set[str]:
+        """Those of `event_ids` stored sealed under a key a forget has shredded: an event
+        that a projection receives late (from the bus, in clear) must not be projected
+        after its subject was forgotten. Ids not stored are not among them."""
+        if not event_ids:
+            return set()
+        rows = await self._pool.fetch(
+            """SELECT e.event_id::text AS event_id FROM mnemo.events e
+               WHERE e.event_id = ANY($1::uuid[]) AND e.data ? 'sealed'
+                 AND NOT EXISTS (SELECT 1 FROM mnemo.subject_keys k
+                                 WHERE k.key_id = (e.data->'sealed'->>'key_id')::uuid)""",
+            list(event_ids),
+        )
+        return {r["event_id"] for r in rows}
+
     async def forget_subject(
         self, tenant_id: str, user_id: str, commands_through: int = 0
     ) -> dict[str, int]:

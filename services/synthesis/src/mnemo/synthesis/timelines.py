@@ -20,15 +20,6 @@ _STATE = """
 """
 
 
-# Which of these events (memories) were sealed with another key than the subject's current
-# one ($2, NULL when it has none): a key shredded by a forget since they were recorded.
-_SEALED_OTHERWISE = """
-    SELECT event_id::text AS event_id FROM mnemo.events
-    WHERE event_id = ANY($1::uuid[])
-      AND data ? 'sealed' AND data->'sealed'->>'key_id' IS DISTINCT FROM $2
-"""
-
-
 class Timelines:
     def __init__(self, pool: asyncpg.Pool, store: EventStore, size: int = 2000) -> None:
         self._pool = pool
@@ -51,13 +42,6 @@ class Timelines:
         for past in await self._store.read_stream(stream):
             timeline.apply(past.data, past.occurred_at)
         return timeline, head, row["key_id"]
-
-    async def forgotten_among(self, key_id: str | None, event_ids: list[str]) -> set[str]:
-        """Those of `event_ids` (memories) sealed with another key than `key_id`, the
-        subject's key the timeline was read under: their subject was forgotten since they
-        were recorded, and nothing derived from them may be sealed under a key of its own."""
-        rows = await self._pool.fetch(_SEALED_OTHERWISE, event_ids, key_id)
-        return {r["event_id"] for r in rows}
 
     def keep(self, stream: str, timeline: Timeline, version: int, key_id: str | None) -> None:
         self._kept[stream] = (timeline, version, key_id)
