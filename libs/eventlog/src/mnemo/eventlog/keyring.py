@@ -77,16 +77,23 @@ class KeyRing:
         """The subject's advisory lock, to the end of the caller's transaction."""
         await conn.execute(_LOCK, tenant_id, user_id)
 
-    async def forgotten_through(self, conn: Any, tenant_id: str, user_id: str) -> int | None:
-        """The command stream sequence the subject's last forget reached, if forgotten.
-        Read after `key_for`, in the same transaction, so a forget cannot slip between."""
-        found = await conn.fetchval(
-            "SELECT commands_through FROM mnemo.forgotten_subjects"
-            " WHERE tenant_id = $1 AND user_id = $2",
-            tenant_id,
-            user_id,
+    async def forgotten_through(
+        self, conn: Any, subjects: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        """Of these (tenant, user) subjects, those forgotten: the command stream sequence
+        each one's last forget reached. Read after `key_for`, in the same transaction, so
+        that a forget cannot slip between (one query for them all)."""
+        wanted = sorted(set(subjects))
+        if not wanted:
+            return {}
+        rows = await conn.fetch(
+            """SELECT f.tenant_id, f.user_id, f.commands_through
+               FROM unnest($1::text[], $2::text[]) AS q(tenant_id, user_id)
+               JOIN mnemo.forgotten_subjects f USING (tenant_id, user_id)""",
+            [t for t, _ in wanted],
+            [u for _, u in wanted],
         )
-        return None if found is None else int(found)
+        return {(r["tenant_id"], r["user_id"]): int(r["commands_through"]) for r in rows}
 
     async def shred(
         self, conn: Any, tenant_id: str, user_id: str, commands_through: int = 0

@@ -189,18 +189,14 @@ class EventStore:
         forget either waits for this transaction or was committed before this read."""
         if sent_at is None:
             return list(range(len(events)))
-        marks: dict[tuple[str, str], int | None] = {}
+        subjects = [(e.tenant_id, getattr(e.data, "user_id", None) or "") for e in events]
+        marks = await self.keyring.forgotten_through(conn, (s for s in subjects if s[1]))
         kept = []
-        for index, (event, sequence) in enumerate(zip(events, sent_at, strict=True)):
-            user_id = getattr(event.data, "user_id", None)
-            if user_id:
-                subject = (event.tenant_id, user_id)
-                if subject not in marks:
-                    marks[subject] = await self.keyring.forgotten_through(conn, *subject)
-                mark = marks[subject]
-                if mark is not None and sequence <= mark:
-                    log.info("forgotten_before_recorded", event_type=event.event_type)
-                    continue
+        for index, (subject, sequence) in enumerate(zip(subjects, sent_at, strict=True)):
+            mark = marks.get(subject)
+            if mark is not None and sequence <= mark:
+                log.info("forgotten_before_recorded", event_type=events[index].event_type)
+                continue
             kept.append(index)
         return kept
 
