@@ -121,12 +121,14 @@ def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
                 {"userId": user, "content": f"my locker code is {gone}7"},
                 {"userId": user, "content": "a note", "metadata": {"topic": f"{gone}meta"}},
                 {"userId": user, "agentId": "concierge", "content": f"book me {gone} again"},
+                # A speaker's name: the facts drawn from it say whom they are about.
+                {"userId": user, "content": "I work at Initech", "metadata": {"author": gone}},
                 {"userId": other, "content": f"I work at {kept} and I love sailing"},
             ]
             assert api.post("/v1/ingest/batch", json={"items": said}).status_code == 202
             one = {"userId": user, "content": f"single ingest naming {gone}", "sourceId": "s1"}
             assert api.post("/v1/ingest", json=one).status_code == 202
-            eventually(lambda: memories(api, user)["total"] == 5, timeout=120)
+            eventually(lambda: memories(api, user)["total"] == 6, timeout=120)
             eventually(lambda: memories(api, other)["total"] == 1, timeout=120)
             eventually(lambda: search(api, user, gone), timeout=120)
             eventually(lambda: search(api, other, kept), timeout=120)
@@ -158,7 +160,7 @@ def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
 
             response = api.delete("/v1/user", params={"userId": user})
             assert response.status_code == 200, response.text
-            assert response.json()["removed"]["memories"] >= 5
+            assert response.json()["removed"]["memories"] >= 6
 
             left = []
 
