@@ -291,6 +291,15 @@ class EventStore:
             found = await self._open(conn, rows)
         return found[0] if found else None
 
+    async def sealed_key(self, event_id: str) -> str | None:
+        """The id of the key that sealed the stored event (None: not sealed, or not
+        stored), for an append that must be sealed under that same key (`sealed_with`)."""
+        found = await self._pool.fetchval(
+            "SELECT data->'sealed'->>'key_id' FROM mnemo.events WHERE event_id = $1::uuid",
+            event_id,
+        )
+        return None if found is None else str(found)
+
     async def unreadable(self, event_ids: Sequence[str]) -> set[str]:
         """Those of `event_ids` stored sealed under a key a forget has shredded: an event
         that a projection receives late (from the bus, in clear) must not be projected
