@@ -1,15 +1,27 @@
 """Forgetting leaves no plaintext behind (issue #13, part 4): once DELETE /v1/user has
 answered, within a bounded time, no byte of what the user said is left in any file Mnemo
 writes: NATS's stream files (commands, events, signals, dead letters, kept answers),
-PostgreSQL's tables, indexes and WAL, the vector store's folder, the logs.
+PostgreSQL's tables, indexes and WAL, the vector store's folder, the logs. Nor in any row
+of any table: a value longer than about 2 kB is stored compressed, where a byte search of
+the files cannot see the words.
+
+What the user said reaches the disk by more ways than the ingest: a pack of the agent
+compiled from it (of no one user), commands still on their way to the log when the
+forget arrives (they must be dropped, not recorded under a new key).
 
 The stack has its own NATS and PostgreSQL (data directories the test can read, and a
 bundled PostgreSQL's settings), like a fresh `mnemo run` has. Another user's words stay.
 """
 
+import asyncio
 import base64
 import uuid
 from pathlib import Path
+
+import asyncpg
+
+from mnemo.eventlog import EventStore
+from mnemo.eventlog.sealing import SEALED_TYPES
 
 from ..disk import files_holding
 from .stack import Stack, free_port
@@ -39,11 +51,62 @@ def holding(roots: list[Path], word: str) -> list[str]:
     return [f"{root.name}/{f}" for root in roots for f in files_holding(root, needles)]
 
 
+def rows_holding(database_url: str, word: str) -> list[str]:
+    """The tables of every schema with a live row whose text holds the word, with how many
+    (a row's text is its values decompressed, whatever the files keep)."""
+
+    async def scan() -> list[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            tables = await conn.fetch(
+                "SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables"
+                " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+            )
+            found = []
+            for table in tables:
+                name = table["name"]
+                count = await conn.fetchval(
+                    f"SELECT count(*) FROM {name} t WHERE t::text LIKE $1", f"%{word}%"
+                )
+                if count:
+                    found.append(f"{name}: {count}")
+            return found
+        finally:
+            await conn.close()
+
+    return asyncio.run(scan())
+
+
+def readable_of(database_url: str, user_id: str) -> list[str]:
+    """The types of the log's events about the user that carry what was said (sealed
+    types) and can still be read, opened with the keys the log holds."""
+
+    async def read() -> list[str]:
+        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+        try:
+            store, after, found = EventStore(pool), 0, []
+            while True:
+                events, last = await store.read_all(after)
+                if last == after:
+                    return found
+                after = last
+                found += [
+                    e.event_type
+                    for e in events
+                    if getattr(e.data, "user_id", None) == user_id and e.event_type in SEALED_TYPES
+                ]
+        finally:
+            await pool.close()
+
+    return asyncio.run(read())
+
+
 def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
     nats, postgres = own_nats, own_postgres
     root = "erase" + uuid.uuid4().hex[:8]
+    database_url = postgres.create_database("erase")
     stack = Stack(
-        nats_url=nats.url, database_url=postgres.create_database("erase"),
+        nats_url=nats.url, database_url=database_url,
         home=tmp_path / "stack", bus_root=root, port=free_port(),
     )  # fmt: skip
     token = uuid.uuid4().hex[:10]
@@ -57,12 +120,15 @@ def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
                 {"userId": user, "content": f"I work at {gone} and I love kayaking"},
                 {"userId": user, "content": f"my locker code is {gone}7"},
                 {"userId": user, "content": "a note", "metadata": {"topic": f"{gone}meta"}},
+                {"userId": user, "agentId": "concierge", "content": f"book me {gone} again"},
+                # A speaker's name: the facts drawn from it say whom they are about.
+                {"userId": user, "content": "I work at Initech", "metadata": {"author": gone}},
                 {"userId": other, "content": f"I work at {kept} and I love sailing"},
             ]
             assert api.post("/v1/ingest/batch", json={"items": said}).status_code == 202
             one = {"userId": user, "content": f"single ingest naming {gone}", "sourceId": "s1"}
             assert api.post("/v1/ingest", json=one).status_code == 202
-            eventually(lambda: memories(api, user)["total"] == 4, timeout=120)
+            eventually(lambda: memories(api, user)["total"] == 6, timeout=120)
             eventually(lambda: memories(api, other)["total"] == 1, timeout=120)
             eventually(lambda: search(api, user, gone), timeout=120)
             eventually(lambda: search(api, other, kept), timeout=120)
@@ -79,17 +145,28 @@ def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
             )
             assert kept_answer.status_code == 200 and gone in kept_answer.text
 
+            # The agent's pack, of all its users (none named): it quotes the memory.
+            pack = api.get("/v1/agents/concierge/packs/latest")
+            assert pack.status_code == 200 and gone in pack.text, pack.text
+
             roots = [nats.data_dir, postgres.data_dir, stack.home]
             assert holding(roots, gone), "the test's own premise: the words are on disk"
 
+            # Commands accepted (202) but still on their way to the log when the forget
+            # comes: a backlog of them, so that some are recorded after it.
+            flying = [{"userId": user, "content": f"in flight {gone} {n}"} for n in range(50)]
+            for _ in range(4):
+                assert api.post("/v1/ingest/batch", json={"items": flying}).status_code == 202
+
             response = api.delete("/v1/user", params={"userId": user})
             assert response.status_code == 200, response.text
-            assert response.json()["removed"]["memories"] == 4
+            assert response.json()["removed"]["memories"] >= 6
 
             left = []
 
             def erased() -> bool:
-                left[:] = holding(roots, gone)
+                left[:] = holding(roots, gone) + rows_holding(database_url, gone)
+                left.extend(f"readable in the log: {t}" for t in readable_of(database_url, user))
                 return not left
 
             try:

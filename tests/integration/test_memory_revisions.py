@@ -119,3 +119,23 @@ async def test_another_agents_memory_and_a_forgotten_subjects_are_not_found(log_
     await store.forget_subject(TENANT, "alice")
     gone = await versions(revisions, first)
     assert isinstance(gone, QueryError) and gone.code == "not_found"
+
+
+async def test_a_revision_racing_a_forget_records_nothing_under_a_new_key(log_pool):
+    """The forget commits between the revision's read of the memory and its appends: the
+    new words must not be sealed under a key the subject gets anew, readable ever after."""
+
+    class ForgottenAfterRead(EventStore):
+        async def read_stream(self, stream_id: str):
+            found = await super().read_stream(stream_id)
+            await self.forget_subject(TENANT, "alice")
+            return found
+
+    store = ForgottenAfterRead(log_pool)
+    first = await recorded(store, "my locker code is 4711")
+    answer = await MemoryRevisions(store, lambda _text: []).revise(revise(first, "now it is 9999"))
+    assert isinstance(answer, QueryError) and answer.code == "not_found"
+    readable, _ = await store.read_all()
+    assert readable == []
+    keys = "SELECT count(*) FROM mnemo.subject_keys WHERE tenant_id = $1 AND user_id = 'alice'"
+    assert await log_pool.fetchval(keys, TENANT) == 0

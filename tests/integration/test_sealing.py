@@ -128,3 +128,64 @@ async def test_a_forget_waits_for_an_append_that_holds_the_subject_key(log_pool)
         )
         await tx.commit()
     assert await forget == {"memory.recorded": 1}
+
+
+async def test_what_a_command_sent_before_the_forget_records_is_dropped(log_pool):
+    """A command accepted before the forget (stream sequence at or below the forget's mark)
+    that reaches the log after it would bring the subject back under a new key."""
+    store = EventStore(log_pool)
+    await store.append("s-g0", [said("gus", "first words")], sent_at=[3])
+    await store.forget_subject("acme", "gus", commands_through=10)
+    assert await store.append("s-g1", [said("gus", "late words")], sent_at=[10]) == []
+    written = await store.append_first_events(
+        [("s-g2", said("gus", "sent before")), ("s-g3", said("gus", "sent after"))],
+        sent_at=[7, 11],
+    )
+    assert [e.data.content for e in written] == ["sent after"]
+    readable, _ = await store.read_all()
+    assert [e.data.content for e in readable] == ["sent after"]
+    assert "late words" not in await raw_data(log_pool)
+    assert "sent before" not in await raw_data(log_pool)
+    # Another subject's commands, whatever their sequence, are not touched.
+    [other] = await store.append("s-h1", [said("hal", "hal's words")], sent_at=[1])
+    assert other.data.content == "hal's words"
+
+
+async def test_a_forget_waits_for_an_append_making_the_subjects_first_key(log_pool):
+    """An append in flight that made the subject's first key: the forget cannot see the
+    uncommitted key to delete it, so it waits for it (the subject's lock) and shreds it."""
+    store = EventStore(log_pool)
+    async with log_pool.acquire() as holder:
+        tx = holder.transaction()
+        await tx.start()
+        await store.keyring.key_for(holder, "acme", "gina")
+        forget = asyncio.create_task(store.forget_subject("acme", "gina"))
+        await eventually_async(
+            lambda: log_pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event = 'advisory' AND query LIKE '%pg_advisory_xact_lock%'"
+            )
+        )
+        assert not forget.done()
+        await tx.commit()
+    await forget
+    assert (
+        await log_pool.fetchval(
+            "SELECT count(*) FROM mnemo.subject_keys WHERE tenant_id = 'acme' AND user_id = 'gina'"
+        )
+        == 0
+    )
+
+
+async def test_events_sealed_under_a_shredded_key_are_unreadable_to_late_projections(log_pool):
+    """A projection gets events from the bus, in clear, possibly after the forget: it asks
+    the log which of them were sealed under a key shredded since."""
+    store = EventStore(log_pool)
+    [gone] = await store.append("s-i1", [said("ivy", "ivy's words")])
+    [kept] = await store.append("s-j1", [said("jon", "jon's words")])
+    assert await store.unreadable([gone.event_id, kept.event_id]) == set()
+    await store.forget_subject("acme", "ivy")
+    [again] = await store.append("s-i2", [said("ivy", "ivy starts over")])
+    assert await store.unreadable([gone.event_id, kept.event_id, again.event_id, new_id()]) == {
+        gone.event_id
+    }

@@ -15,6 +15,7 @@ import pytest
 
 from mnemo.bus import Delivery
 from mnemo.contracts import (
+    ChangeFact,
     Envelope,
     FactCorroborated,
     FactExtracted,
@@ -23,10 +24,13 @@ from mnemo.contracts import (
     MemoryRefined,
     MemorySynthesized,
     NewEvent,
+    QueryError,
 )
 from mnemo.eventlog import EventStore, migrate
+from mnemo.synthesis.curation import FactCuration
 from mnemo.synthesis.extractor import Extraction, Finding
-from mnemo.synthesis.handlers import SynthesisHandlers, built_in, facts_stream
+from mnemo.synthesis.fact_views import FactViews
+from mnemo.synthesis.handlers import ReadModelHandlers, SynthesisHandlers, built_in, facts_stream
 from mnemo.synthesis.llm import Said
 from mnemo.synthesis.passes import SQL, PassTracker
 from mnemo.synthesis.timelines import Timelines
@@ -274,3 +278,68 @@ async def test_one_subjects_memories_are_read_in_one_call_each_fact_its_own_spea
     await handlers.memories_synthesized(deliveries)  # redelivered: nothing asked again
     assert len(model.calls) == 2
     assert len(await store.read_stream(facts_stream(TENANT, talk))) == before + len(new)
+
+
+async def test_a_memory_recorded_before_a_forget_and_delivered_after_derives_nothing(setup):
+    """The rules' phase behind a backlog: the memory was recorded (sealed under the key the
+    forget shredded) before the forget, its event arrives after. Nothing of it may be
+    sealed under the key the subject's next memory makes."""
+    handlers, store, _ = setup
+    user = "u_backlog_" + uuid.uuid4().hex[:6]
+    before = await record(store, user, "I work at Initech.")
+    await store.forget_subject(TENANT, user)
+    after = await record(store, user, "I live in Lund.")  # heard from again: a new key
+    await handlers.memories_recorded([as_delivery(before), as_delivery(after)])
+    derived = await store.read_stream(facts_stream(TENANT, user))
+    assert {e.data.memory_id for e in derived} == {after.data.memory_id}
+    assert "Initech" not in str([e.data for e in derived])
+
+
+async def test_facts_derived_before_a_forget_and_delivered_after_are_not_recorded(setup, log_pool):
+    """The read models behind a backlog: the gateway had them drop the subject at the
+    forget's answer; the facts and entities derived before it, arriving after, must not
+    bring it back (until `memory.forgotten` would drop it again)."""
+    handlers, store, _ = setup
+    user = "u_late_facts_" + uuid.uuid4().hex[:6]
+    await synthesize(handlers, store, user, "I work at Initech.")
+    derived = await store.read_stream(facts_stream(TENANT, user))
+    assert {"fact.extracted", "entity.extracted"} <= {e.event_type for e in derived}
+    await store.forget_subject(TENANT, user)
+    await ReadModelHandlers(log_pool).apply(derived)
+    for table in ("synthesis.facts", "synthesis.entity_mentions"):
+        count = f"SELECT count(*) FROM {table} WHERE user_id = $1"
+        assert await log_pool.fetchval(count, user) == 0, table
+
+
+async def test_a_fact_changed_through_the_api_while_its_subject_is_forgotten_is_refused(
+    setup, log_pool
+):
+    """The forget commits between the change's read of the subject's facts and its append:
+    the new statement must not be sealed under a key of its own, readable ever after."""
+    handlers, store, _ = setup
+    user = "u_curated_" + uuid.uuid4().hex[:6]
+    await synthesize(handlers, store, user, "I work at Initech.")
+    derived = await store.read_stream(facts_stream(TENANT, user))
+    await ReadModelHandlers(log_pool).apply(derived)
+    [fact] = [e.data.fact for e in derived if isinstance(e.data, FactExtracted)]
+
+    class ForgottenAfterRead(Timelines):
+        async def load(self, stream, subject, tenant_id, user_id):
+            found = await super().load(stream, subject, tenant_id, user_id)
+            await store.forget_subject(tenant_id, user_id)
+            return found
+
+    curation = FactCuration(
+        store, ForgottenAfterRead(log_pool, store), FactViews(log_pool), ReadModelHandlers(log_pool)
+    )
+    answer = await curation.change(
+        ChangeFact(
+            tenant_id=TENANT, fact_id=fact.fact_id, change="supersede", actor="t",
+            content="I work at Hooli.",
+        )
+    )  # fmt: skip
+    assert isinstance(answer, QueryError) and answer.code == "not_found"
+    readable = await store.read_stream(facts_stream(TENANT, user))
+    assert [e.event_type for e in readable] == ["memory.synthesized"]  # ids only, no words
+    keys = "SELECT count(*) FROM mnemo.subject_keys WHERE tenant_id = $1 AND user_id = $2"
+    assert await log_pool.fetchval(keys, TENANT, user) == 0

@@ -1,4 +1,11 @@
-"""Per-subject data keys: created on first use, looked up in bulk, shredded on forget."""
+"""Per-subject data keys: created on first use, looked up in bulk, shredded on forget.
+
+A forget also leaves a mark (`mnemo.forgotten_subjects`): how far the command stream had
+come. An append that records a command at or below the mark is of something said before
+the forget, and is dropped (`forgotten_through`), whenever it arrives. Creating a key and
+shredding one take the subject's advisory lock, so that a first key made by an append in
+flight is either shredded by the forget or made after it, when the mark is there to see.
+"""
 
 import os
 import uuid
@@ -26,6 +33,17 @@ ON CONFLICT (tenant_id, user_id) DO UPDATE SET tenant_id = EXCLUDED.tenant_id
 RETURNING key_id::text AS key_id, key
 """
 
+# One lock per subject, held to the end of the transaction.
+_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))"
+
+_MARK = """
+INSERT INTO mnemo.forgotten_subjects AS f (tenant_id, user_id, commands_through)
+VALUES ($1, $2, $3)
+ON CONFLICT (tenant_id, user_id) DO UPDATE SET
+    commands_through = greatest(f.commands_through, EXCLUDED.commands_through),
+    forgotten_at = now()
+"""
+
 
 class KeyRing:
     """Keys live in `mnemo.subject_keys`; every call takes the connection to use."""
@@ -38,6 +56,7 @@ class KeyRing:
         to itself: one per sealed event, 0.6 ms each as its versions piled up in a batch)."""
         row = await conn.fetchrow(_CURRENT, tenant_id, user_id)
         if row is None:
+            await self.lock(conn, tenant_id, user_id)
             row = await conn.fetchrow(
                 _CREATE, uuid.uuid4(), tenant_id, user_id, os.urandom(KEY_BYTES)
             )
@@ -54,8 +73,36 @@ class KeyRing:
         )
         return {r["key_id"]: bytes(r["key"]) for r in rows}
 
-    async def shred(self, conn: Any, tenant_id: str, user_id: str) -> int:
-        """Delete the subject's keys: whatever they sealed can never be read again."""
+    async def lock(self, conn: Any, tenant_id: str, user_id: str) -> None:
+        """The subject's advisory lock, to the end of the caller's transaction."""
+        await conn.execute(_LOCK, tenant_id, user_id)
+
+    async def forgotten_through(
+        self, conn: Any, subjects: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        """Of these (tenant, user) subjects, those forgotten: the command stream sequence
+        each one's last forget reached. Read after `key_for`, in the same transaction, so
+        that a forget cannot slip between (one query for them all)."""
+        wanted = sorted(set(subjects))
+        if not wanted:
+            return {}
+        rows = await conn.fetch(
+            """SELECT f.tenant_id, f.user_id, f.commands_through
+               FROM unnest($1::text[], $2::text[]) AS q(tenant_id, user_id)
+               JOIN mnemo.forgotten_subjects f USING (tenant_id, user_id)""",
+            [t for t, _ in wanted],
+            [u for _, u in wanted],
+        )
+        return {(r["tenant_id"], r["user_id"]): int(r["commands_through"]) for r in rows}
+
+    async def shred(
+        self, conn: Any, tenant_id: str, user_id: str, commands_through: int = 0
+    ) -> int:
+        """Delete the subject's keys: whatever they sealed can never be read again. Marks
+        the subject forgotten through `commands_through` (the command stream's last
+        sequence when the forget began)."""
+        await self.lock(conn, tenant_id, user_id)
+        await conn.execute(_MARK, tenant_id, user_id, commands_through)
         result = await conn.execute(
             "DELETE FROM mnemo.subject_keys WHERE tenant_id = $1 AND user_id = $2",
             tenant_id,

@@ -20,6 +20,9 @@ from mnemo.eventlog.codec import (
 from mnemo.eventlog.errors import IdempotencyConflict, SubjectKeyChanged, WrongExpectedVersion
 from mnemo.eventlog.keyring import KeyRing
 from mnemo.eventlog.sealing import SEALED_TYPES, seal
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
 
 # expected_version values: a number is "the stream is at exactly this version";
 NO_STREAM: Final = -1  # the stream must not exist yet
@@ -62,8 +65,12 @@ class EventStore:
         events: Sequence[NewEvent],
         expected_version: int | None = ANY,
         sealed_with: str | None = None,
+        sent_at: Sequence[int] | None = None,
     ) -> list[Envelope]:
         """Append `events` to `stream_id` atomically and return them as stored.
+
+        `sent_at`: for each event, the command stream sequence of the command it records;
+        an event of a subject forgotten since (`forgotten_through`) is dropped, not written.
 
         `sealed_with`: the subject key id the caller decided under; if the events would be
         sealed with any other (the subject was forgotten since), SubjectKeyChanged and
@@ -93,16 +100,19 @@ class EventStore:
                     data, keys = await self._encode(conn, events, held)
                     if sealed_with is not None:
                         await self._hold_key(conn, events, sealed_with, stream_id, keys, held)
+                    kept = await self._not_forgotten(conn, events, sent_at)
+                    if not kept:
+                        return []
                     rows = await conn.fetch(
                         _INSERT,
                         stream_id,
-                        ids,
-                        [current + 1 + i for i in range(len(events))],
-                        [e.event_type for e in events],
-                        [e.tenant_id for e in events],
-                        data,
-                        [encode_metadata(e) for e in events],
-                        [e.occurred_at for e in events],
+                        [ids[i] for i in kept],
+                        [current + 1 + n for n in range(len(kept))],
+                        [events[i].event_type for i in kept],
+                        [events[i].tenant_id for i in kept],
+                        [data[i] for i in kept],
+                        [encode_metadata(events[i]) for i in kept],
+                        [events[i].occurred_at for i in kept],
                     )
             except WrongExpectedVersion:
                 stored = await self._stored(conn, ids)
@@ -123,24 +133,30 @@ class EventStore:
                 raise
         return rows_to_envelopes(rows, keys)
 
-    async def append_first_events(self, items: Sequence[tuple[str, NewEvent]]) -> list[Envelope]:
+    async def append_first_events(
+        self, items: Sequence[tuple[str, NewEvent]], sent_at: Sequence[int] | None = None
+    ) -> list[Envelope]:
         """Append each event as the first of its own stream, all in one statement; an event
         whose stream exists already (or whose id is stored) is skipped, not an error. Returns
-        the events that were written. For many new streams at once (one memory each)."""
+        the events that were written. For many new streams at once (one memory each).
+        `sent_at`: as for `append`."""
         if not items:
             return []
         events = [event for _, event in items]
         async with self._pool.acquire() as conn, conn.transaction():
             data, keys = await self._encode(conn, events, {})
+            kept = await self._not_forgotten(conn, events, sent_at)
+            if not kept:
+                return []
             rows = await conn.fetch(
                 _INSERT_FIRST,
-                [stream for stream, _ in items],
-                [e.event_id for e in events],
-                [e.event_type for e in events],
-                [e.tenant_id for e in events],
-                data,
-                [encode_metadata(e) for e in events],
-                [e.occurred_at for e in events],
+                [items[i][0] for i in kept],
+                [events[i].event_id for i in kept],
+                [events[i].event_type for i in kept],
+                [events[i].tenant_id for i in kept],
+                [data[i] for i in kept],
+                [encode_metadata(events[i]) for i in kept],
+                [events[i].occurred_at for i in kept],
             )
         return rows_to_envelopes(rows, keys)
 
@@ -164,6 +180,25 @@ class EventStore:
             else:
                 data.append(plain.decode())
         return data, keys
+
+    async def _not_forgotten(
+        self, conn: Any, events: Sequence[NewEvent], sent_at: Sequence[int] | None
+    ) -> list[int]:
+        """The indexes of `events` to write: all but those recording a command sent before
+        their subject's last forget. After `_encode`, which took the subjects' keys: a
+        forget either waits for this transaction or was committed before this read."""
+        if sent_at is None:
+            return list(range(len(events)))
+        subjects = [(e.tenant_id, getattr(e.data, "user_id", None) or "") for e in events]
+        marks = await self.keyring.forgotten_through(conn, (s for s in subjects if s[1]))
+        kept = []
+        for index, (subject, sequence) in enumerate(zip(subjects, sent_at, strict=True)):
+            mark = marks.get(subject)
+            if mark is not None and sequence <= mark:
+                log.info("forgotten_before_recorded", event_type=events[index].event_type)
+                continue
+            kept.append(index)
+        return kept
 
     async def _key(
         self,
@@ -256,9 +291,38 @@ class EventStore:
             found = await self._open(conn, rows)
         return found[0] if found else None
 
-    async def forget_subject(self, tenant_id: str, user_id: str) -> dict[str, int]:
-        """Shred the subject's keys; return how many of its sealed events that silenced."""
+    async def sealed_key(self, event_id: str) -> str | None:
+        """The id of the key that sealed the stored event (None: not sealed, or not
+        stored), for an append that must be sealed under that same key (`sealed_with`)."""
+        found = await self._pool.fetchval(
+            "SELECT data->'sealed'->>'key_id' FROM mnemo.events WHERE event_id = $1::uuid",
+            event_id,
+        )
+        return None if found is None else str(found)
+
+    async def unreadable(self, event_ids: Sequence[str]) -> set[str]:
+        """Those of `event_ids` stored sealed under a key a forget has shredded: an event
+        that a projection receives late (from the bus, in clear) must not be projected
+        after its subject was forgotten. Ids not stored are not among them."""
+        if not event_ids:
+            return set()
+        rows = await self._pool.fetch(
+            """SELECT e.event_id::text AS event_id FROM mnemo.events e
+               WHERE e.event_id = ANY($1::uuid[]) AND e.data ? 'sealed'
+                 AND NOT EXISTS (SELECT 1 FROM mnemo.subject_keys k
+                                 WHERE k.key_id = (e.data->'sealed'->>'key_id')::uuid)""",
+            list(event_ids),
+        )
+        return {r["event_id"] for r in rows}
+
+    async def forget_subject(
+        self, tenant_id: str, user_id: str, commands_through: int = 0
+    ) -> dict[str, int]:
+        """Shred the subject's keys; return how many of its sealed events that silenced.
+        `commands_through`: the command stream's last sequence when the forget began; what
+        a command up to it would record, if it comes later, is dropped (`append`)."""
         async with self._pool.acquire() as conn, conn.transaction():
+            await self.keyring.lock(conn, tenant_id, user_id)
             counts = await conn.fetch(
                 """SELECT event_type, count(*) AS n FROM mnemo.events
                    WHERE tenant_id = $1 AND data->>'user_id' = $2 AND data ? 'sealed'
@@ -269,7 +333,7 @@ class EventStore:
                 tenant_id,
                 user_id,
             )
-            await self.keyring.shred(conn, tenant_id, user_id)
+            await self.keyring.shred(conn, tenant_id, user_id, commands_through)
         return {r["event_type"]: r["n"] for r in counts}
 
     async def head(self) -> int:

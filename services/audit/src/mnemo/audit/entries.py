@@ -9,9 +9,13 @@ from mnemo.bus import Delivery
 from mnemo.contracts import COMMAND_TYPES, AuditEntry, Headers, utcnow
 from mnemo.telemetry import trace_id_of
 
-# Content never goes into the audit: it says what happened, not what was said (a pack's
-# `query` is the caller's words); nor do the digests of API keys.
-_WITHHELD = {"content", "statement", "value", "query", "digest", "metadata"}
+# Content never goes into the audit: it says what happened, not what was said; nor do the
+# digests of API keys. Nor what is drawn from what was said: whom a fact is about (the
+# speaker's name, from metadata), an entity's relationship (a model's words), a pack's
+# query. The audit is never erased by a forget, so nothing here may name what a user said.
+_WITHHELD = {
+    "content", "statement", "value", "digest", "metadata", "about", "relationship", "query",
+}  # fmt: skip
 
 _TIME_FIELD = {"command": "issued_at", "event": "recorded_at", "signal": "occurred_at"}
 

@@ -38,12 +38,18 @@ async def main() -> None:
     await host.start(migrations={"ingest": SQL})
     assert host.pool is not None and host.publisher is not None
     store = EventStore(host.pool)
+    topology = host.topology
+    js = host.publisher.js
+
+    async def commands_head() -> int:
+        return int((await js.stream_info(topology.cmd_stream)).state.last_seq)
+
     handlers = IngestHandlers(
         store,
         chunk_max=settings.chunk_max_chars,
         chunk_overlap=settings.chunk_overlap_chars,
+        commands_head=commands_head,
     )
-    topology = host.topology
     host.consume(
         ConsumerSpec(
             durable=f"{SERVICE}-memory",

@@ -1,5 +1,7 @@
 """What ingest does for each command."""
 
+from collections.abc import Awaitable, Callable
+
 from mnemo.bus import Delivery
 from mnemo.chunking import chunk_text
 from mnemo.contracts import (
@@ -36,9 +38,16 @@ def subject_stream(tenant_id: str, user_id: str) -> str:
 
 class IngestHandlers:
     def __init__(
-        self, store: EventStore, *, chunk_max: int = 1200, chunk_overlap: int = 200
+        self,
+        store: EventStore,
+        *,
+        chunk_max: int = 1200,
+        chunk_overlap: int = 200,
+        commands_head: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self._store = store
+        # The command stream's last sequence: where a forget marks its subject forgotten.
+        self._commands_head = commands_head
         self._chunk_max = chunk_max
         self._chunk_overlap = chunk_overlap
 
@@ -55,7 +64,10 @@ class IngestHandlers:
             (memory_stream(c.tenant_id, c.memory_id), self._recorded(d, c))
             for d, c in ((d, d.decode(IngestMemory)) for d in deliveries)
         ]
-        stored = await self._store.append_first_events(items)
+        # A command sent before its user was forgotten is dropped, however late it comes.
+        stored = await self._store.append_first_events(
+            items, sent_at=[d.stream_sequence for d in deliveries]
+        )
         log.info("memories_recorded", count=len(stored), skipped=len(items) - len(stored))
 
     async def ingest_memory(self, delivery: Delivery) -> None:
@@ -64,11 +76,17 @@ class IngestHandlers:
         event = self._recorded(delivery, command)
         stream = memory_stream(command.tenant_id, command.memory_id)
         try:
-            stored = await self._store.append(stream, [event], expected_version=NO_STREAM)
+            stored = await self._store.append(
+                stream, [event], expected_version=NO_STREAM, sent_at=[delivery.stream_sequence]
+            )
         except WrongExpectedVersion:
             # The memory exists already (another command with the same memory id, e.g. the
             # same sourceId sent twice): it is stored once, and this command is done.
             log.info("memory_already_recorded", memory_id=command.memory_id)
+            return
+        if not stored:
+            # Sent before its user was forgotten, or the retry of a forgotten memory.
+            log.info("memory_forgotten_before_recorded", memory_id=command.memory_id)
             return
         log.info(
             "memory_recorded",
@@ -109,7 +127,10 @@ class IngestHandlers:
         Shredding comes first: once it commits, the subject's content in the log is
         unreadable, whatever happens next. Idempotent: a repeat removes nothing more.
         """
-        removed = await self._store.forget_subject(request.tenant_id, request.user_id)
+        # Every command accepted before this forget began is at or below the head: one
+        # still on its way to the log is dropped when it arrives, not recorded anew.
+        through = await self._commands_head() if self._commands_head else 0
+        removed = await self._store.forget_subject(request.tenant_id, request.user_id, through)
         ctx = current_context()
         cause = ctx.message_id if ctx and ctx.message_id else new_id()
         event = NewEvent(

@@ -25,7 +25,7 @@ from mnemo.contracts import (
     new_id,
     utcnow,
 )
-from mnemo.eventlog import NO_STREAM, EventStore, WrongExpectedVersion
+from mnemo.eventlog import NO_STREAM, EventStore, SubjectKeyChanged, WrongExpectedVersion
 from mnemo.ingest.handlers import SERVICE, memory_stream
 from mnemo.telemetry import current_context, get_logger
 
@@ -53,6 +53,9 @@ class MemoryRevisions:
             return _missing(request.memory_id)
         memory = recorded.data
         assert isinstance(memory, MemoryRecorded)
+        # Both appends hold the key the memory was read under: a forget meanwhile makes the
+        # revision not found, rather than the new words sealed under the subject's next key.
+        key_id = await self._store.sealed_key(recorded.event_id)
         revision = request.revision
         gone = next((e.data for e in events if isinstance(e.data, MemoryDeleted)), None)
         if gone is not None and gone.replaced_by != revision.memory_id:
@@ -91,7 +94,11 @@ class MemoryRevisions:
         try:
             # A retry's events are stored already: the store answers them, whatever the
             # version says.
-            [ended] = await self._store.append(old, [deleted], expected_version=len(events) - 1)
+            [ended] = await self._store.append(
+                old, [deleted], expected_version=len(events) - 1, sealed_with=key_id
+            )
+        except SubjectKeyChanged:
+            return _missing(request.memory_id)
         except WrongExpectedVersion:
             return QueryError(
                 code="conflict",
@@ -113,11 +120,15 @@ class MemoryRevisions:
                 redactions=revision.redactions,
             ),
         )
-        [made] = await self._store.append(
-            memory_stream(request.tenant_id, revision.memory_id),
-            [successor],
-            expected_version=NO_STREAM,
-        )
+        try:
+            [made] = await self._store.append(
+                memory_stream(request.tenant_id, revision.memory_id),
+                [successor],
+                expected_version=NO_STREAM,
+                sealed_with=key_id,
+            )
+        except SubjectKeyChanged:
+            return _missing(request.memory_id)
         log.info("memory_revised", memory_id=memory.memory_id, revision=revision.memory_id)
         return RevisedMemory(
             memory_id=revision.memory_id,

@@ -123,6 +123,14 @@ class RetrievalHandlers:
         """Index the memories, then say so: the signal makes "searchable" visible in the audit."""
         if not envelopes:
             return
+        # Recorded before its user was forgotten, delivered after the gateway had the read
+        # models drop the user: projecting it now would show it again until `memory.forgotten`.
+        gone = await self._log.unreadable([e.event_id for e in envelopes])
+        if gone:
+            log.info("memories_forgotten_before_indexed", count=len(gone))
+            envelopes = [e for e in envelopes if e.event_id not in gone]
+            if not envelopes:
+                return
         await self._memories.record_all(envelopes)
         await self._index.index_all(envelopes)
         now = utcnow()

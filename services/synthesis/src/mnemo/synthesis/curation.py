@@ -25,7 +25,7 @@ from mnemo.contracts import (
     new_id,
     utcnow,
 )
-from mnemo.eventlog import NO_STREAM, EventStore, WrongExpectedVersion
+from mnemo.eventlog import NO_STREAM, EventStore, SubjectKeyChanged, WrongExpectedVersion
 from mnemo.synthesis import values
 from mnemo.synthesis.fact_views import FactViews
 from mnemo.synthesis.handlers import SERVICE, ReadModelHandlers, facts_stream, subject_key
@@ -101,11 +101,20 @@ class FactCuration:
                 for event_id, data, at in decided
             ]
             try:
+                # Under the key the fact was read with: a forget meanwhile makes the change
+                # refused, rather than its words sealed under a key of the subject's next life.
                 stored = await self._store.append(
-                    stream, events, expected_version=version if version >= 0 else NO_STREAM
+                    stream,
+                    events,
+                    expected_version=version if version >= 0 else NO_STREAM,
+                    sealed_with=key_id,
                 )
             except WrongExpectedVersion:
                 continue  # a memory or another change got in first: decide again
+            except SubjectKeyChanged:
+                return QueryError(
+                    code="not_found", message=f"no fact {request.fact_id!r}", field="factId"
+                )
             for env in stored:
                 timeline.apply(env.data, env.occurred_at)
             self._timelines.keep(stream, timeline, version + len(stored), key_id)

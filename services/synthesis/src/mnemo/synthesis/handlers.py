@@ -139,6 +139,13 @@ class SynthesisHandlers:
             timeline, version, key_id = await self._timelines.load(
                 stream, subject, tenant_id, user_id
             )
+            # A memory recorded before its subject was forgotten, delivered after: what it
+            # says must not come back as facts sealed under the subject's next key. (One not
+            # dropped here was sealed under `key_id`, which the append then holds.)
+            gone = await self._store.unreadable([e.event_id for e in envelopes])
+            if gone:
+                log.info("memories_forgotten_before_synthesis", count=len(gone))
+                envelopes = [e for e in envelopes if e.event_id not in gone]
             events: list[NewEvent] = []
             done: list[tuple[Envelope, int]] = []
             for envelope in envelopes:
@@ -224,11 +231,13 @@ class SynthesisHandlers:
             timeline, version, key_id = await self._timelines.load(
                 stream, subject, tenant_id, user_id
             )
+            gone = await self._store.unreadable([r.event_id for _, r in memories])
             todo = [
                 (synthesized, recorded.data, recorded.recorded_at)
                 for synthesized, recorded in memories
                 if isinstance(recorded.data, MemoryRecorded)
                 and recorded.data.memory_id not in timeline.refined
+                and recorded.event_id not in gone
             ]
             if not todo:
                 self._timelines.keep(stream, timeline, version, key_id)
@@ -435,12 +444,19 @@ class ReadModelHandlers:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._log = EventStore(pool)
         self.facts = FactTable(pool)
         self.entities = EntityTable(pool)
 
     async def apply(self, envelopes: list[Envelope]) -> None:
         """Apply in log order, in one transaction: facts, endings, evidence and mentions are
         recorded; a forgotten subject's rows are dropped, and then leave the disk."""
+        # Derived before the forget, delivered after the gateway had the subject dropped:
+        # recording it would show it again until `memory.forgotten` comes by.
+        gone = await self._log.unreadable([e.event_id for e in envelopes])
+        if gone:
+            log.info("derived_forgotten_before_recorded", count=len(gone))
+            envelopes = [e for e in envelopes if e.event_id not in gone]
         forgot = False
         async with self._pool.acquire() as conn, conn.transaction():
             run: list[Envelope] = []

@@ -169,7 +169,7 @@ class PackCompiler:
         data = PackCompiled(
             agent_id=query.agent_id,
             user_id=query.user_id,
-            query=query.query,
+            query=query.query if query.user_id else None,
             preset=query.preset,
             max_tokens=query.max_tokens,
             token_count=count_tokens(content["context"]),
@@ -177,7 +177,10 @@ class PackCompiler:
             knowledge_count=counts["knowledge"],
             long_term_memory_count=counts["long_term_memories"],
             has_identity=bool(content.get("identity")),
-            content=content,
+            # A pack of no one user (an agent's, across its users) has no subject's key to
+            # be sealed with: the log keeps its figures and basis, never its words, so that
+            # forgetting any of those users leaves none of what they said in it.
+            content=content if query.user_id else {},
             basis=basis,
         )
         cause = ctx.message_id if ctx and ctx.message_id else new_id()
@@ -203,7 +206,7 @@ class PackCompiler:
             pack_id=stored.event_id,
             agent_id=kept.agent_id,
             user_id=kept.user_id,
-            query=kept.query,
+            query=query.query,
             preset=kept.preset,
             session_memory_count=kept.session_memory_count,
             knowledge_count=kept.knowledge_count,
@@ -211,7 +214,7 @@ class PackCompiler:
             has_identity=kept.has_identity,
             token_count=kept.token_count,
             max_tokens=kept.max_tokens,
-            content=kept.content,
+            content=kept.content if query.user_id else content,
             compiled_at=stored.recorded_at,
         )
 
