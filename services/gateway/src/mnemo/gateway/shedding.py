@@ -15,7 +15,7 @@ from typing import Any
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from mnemo.gateway.auth import known_principal
+from mnemo.gateway.auth import known_principal, presented_key
 from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_body
 from mnemo.telemetry import get_logger
 
@@ -100,13 +100,11 @@ class LoadShedder:
 
 
 def _presented_key(scope: Scope) -> str:
-    """The key of `Authorization: Bearer` or ElizaOS's `X-API-KEY`, else ''."""
+    """The key of `Authorization` (Bearer or Token) or ElizaOS's `X-API-KEY`, else ''."""
     for name, value in scope.get("headers", []):
         name = bytes(name).lower()
         if name == b"authorization":
-            scheme, _, key = bytes(value).decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer":
-                return key.strip()
-        elif name == b"x-api-key":
+            return presented_key(bytes(value).decode("latin-1"))
+        if name == b"x-api-key":
             return bytes(value).decode("latin-1").strip()
     return ""
