@@ -98,6 +98,7 @@ def create_asgi(settings: GatewaySettings) -> ASGIApp:
         app.state,
         settings.max_in_flight,
         settings.tenant_share,
+        REFUSALS,
     )
     # Correlation around the rest, so replayed and shed answers get this call's ids too;
     # the root span and the HTTP metrics around everything (mnemo.gateway.http_telemetry).
