@@ -105,7 +105,11 @@ def create_asgi(settings: GatewaySettings) -> ASGIApp:
     # Inside, the Mem0 surface's requests are told apart (by their Token scheme) before
     # anything reads the path. The MCP tools call the app as served, so every middleware
     # applies to them too.
-    served = observed(CorrelationMiddleware(Mem0Paths(shedder), app.state, settings.max_body_bytes))
+    served = observed(
+        CorrelationMiddleware(
+            Mem0Paths(shedder), app.state, settings.max_body_bytes, shapes=REFUSALS
+        )
+    )
     app.state.served = served
     return served
 
