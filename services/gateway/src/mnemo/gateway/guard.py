@@ -78,12 +78,21 @@ class InputGuard:
         await send_refusal(send, path, problem, self.shapes)
 
 
+def shape_for(path: str, shapes: Sequence[tuple[str, Shape]]) -> Shape | None:
+    """The error shape of the surface `path` belongs to (a prefix "/api/v2/" holds
+    "/api/v2" itself too), or None for problem+json."""
+    return next(
+        (f for prefix, f in shapes if path.startswith(prefix) or path == prefix.rstrip("/")),
+        None,
+    )
+
+
 async def send_refusal(
     send: Send, path: str, problem: Problem, shapes: Sequence[tuple[str, Shape]]
 ) -> None:
     """Answer `problem` from a middleware, before any route: in the shape of the surface
     `path` belongs to (`shapes`: path prefix -> its error response), else problem+json."""
-    shape = next((f for prefix, f in shapes if path.startswith(prefix)), None)
+    shape = shape_for(path, shapes)
     headers = {k.lower(): v for k, v in problem.headers.items()}
     if shape is not None:
         response = shape(problem)

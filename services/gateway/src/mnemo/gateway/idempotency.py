@@ -26,7 +26,7 @@ from nats.js.kv import KeyValue
 from mnemo.contracts import tenant_tag
 from mnemo.gateway.auth import presented_key, principal_of
 from mnemo.gateway.body import read_body, replay
-from mnemo.gateway.guard import Shape
+from mnemo.gateway.guard import Shape, shape_for
 from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_body
 from mnemo.telemetry import get_logger
 
@@ -67,7 +67,7 @@ def _problem(
     the shape of the surface the path belongs to (a MEMANTO client parses MEMANTO's
     envelope, whatever refused its call)."""
     problem = Problem(status, code, detail, field="Idempotency-Key")
-    shape = next((f for prefix, f in shapes if path.startswith(prefix)), None)
+    shape = shape_for(path, shapes)
     if shape is None:
         body, headers = problem_body(problem, path), [("content-type", PROBLEM_JSON)]
     else:
