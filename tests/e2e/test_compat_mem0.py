@@ -246,6 +246,10 @@ def test_errors_come_in_mem0_shape(stack, client, acme, user):
         again = raw.post("/v3/memories/add/", json=body, headers=keyed)
         assert first.status_code == again.status_code == 200
         assert first.json()["results"][0]["id"] == again.json()["results"][0]["id"]
+        # Kept for a Token key as for a Bearer one: replayed, and another body is a 409.
+        assert again.headers.get("idempotent-replayed") == "true"
+        other = raw.post("/v3/memories/add/", json={**body, "messages": "twice"}, headers=keyed)
+        assert other.status_code == 409 and "detail" in other.json()
     # The native surface keeps its own paths and shapes (Bearer keys).
     with as_key(stack, acme.master) as native:
         missing = native.get(f"/v1/memories/{uuid.uuid4()}")

@@ -66,3 +66,13 @@ def test_a_bad_correlation_id_is_replaced_and_request_ids_are_unique(api):
     second = api.get("/v1/health")
     assert first.headers["x-correlation-id"] != "has space"
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
+
+
+def test_the_root_of_each_surface_answers_in_that_surfaces_shape(api):
+    """A surface's own root (its prefix without the trailing slash) is that surface's."""
+    memanto = api.get("/api/v2")
+    assert memanto.status_code == 404 and memanto.json()["status"] == "error"
+    eliza = api.get("/api/memory")
+    assert eliza.status_code == 404 and eliza.json()["success"] is False
+    mem0 = api.get("/mem0")
+    assert mem0.status_code == 404 and "detail" in mem0.json() and "type" not in mem0.json()

@@ -951,6 +951,38 @@ def test_the_audit_chain_shows_the_agent_key_that_made_the_request(stack, acme, 
         assert chain(agent)
 
 
+def test_a_neighbour_that_knows_a_user_of_the_same_name_has_facts_of_its_own(stack, world):
+    """Agents of a tenant share its user names, not their facts: what the neighbour says
+    about A1's user (the same employer, then another; another manager) neither supersedes
+    nor corroborates A1's facts, and tells the neighbour nothing of them (A1's manager as
+    its 'former manager')."""
+    since = {"userId": world.user, "changedSince": "2000-01-01T00:00:00Z"}
+    with as_key(stack, world.neighbour_key) as neighbour:
+        for line in ("I work at Initech.", "My manager is Sarah Connor. I just joined Globex."):
+            sent = neighbour.post("/v1/ingest", json={"userId": world.user, "content": line})
+            assert sent.status_code == 202, sent.text
+
+        def settled() -> list[dict] | None:
+            facts = neighbour.get("/v1/facts", params=since).json()["facts"]
+            current = {f["value"] for f in facts if f["status"] == "current"}
+            return facts if {"Globex", "Sarah Connor"} <= current and len(facts) >= 3 else None
+
+        facts = eventually(settled)
+        assert {f["agentId"] for f in facts} == {world.neighbour_id}, facts
+        for seen in (
+            neighbour.get("/v1/facts", params=since),
+            neighbour.get("/v1/entities", params={"userId": world.user}),
+            neighbour.get("/v1/context", params={"userId": world.user}),
+        ):
+            assert seen.status_code == 200, seen.text
+            assert "Lumbergh" not in seen.text and world.fact_id not in seen.text, seen.text
+    with as_key(stack, world.acme.agent_key) as owner:
+        mine = owner.get("/v1/facts", params=since).json()["facts"]
+    assert {f["agentId"] for f in mine} == {world.agent}
+    assert all(f["status"] == "current" for f in mine), mine
+    assert not {"Globex", "Sarah Connor"} & {f["value"] for f in mine}
+
+
 def test_nothing_of_the_owner_changed(stack, world):
     """After every stranger's call: A1's memory, fact, agent, key and session as they were,
     and no memory of A1's that A1 did not write."""

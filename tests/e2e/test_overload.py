@@ -94,6 +94,14 @@ def search(gateway: httpx.Client, key: str | None = None) -> httpx.Response:
     return gateway.get("/v1/search", params={"userId": "u", "q": "x"}, headers=headers)
 
 
+COMPAT_SHAPES: list[tuple[str, Callable[[dict], bool]]] = [
+    ("/api/v2/agents", lambda b: b["status"] == "error" and "message" in b["error"]),
+    ("/api/animas", lambda b: set(b) == {"detail"}),
+    (f"/api/memory/agents/{uuid.uuid4()}/stats", lambda b: b["success"] is False),
+    ("/mem0/v1/ping/", lambda b: "detail" in b and "type" not in b),
+]
+
+
 def test_a_tenant_over_its_share_gets_a_fast_503_and_others_are_still_served(bounded, quiet):
     own_key = bounded.headers["Authorization"].removeprefix("Bearer ")
     with held(bounded, 2, key=own_key) as tenant_calls:
@@ -101,6 +109,11 @@ def test_a_tenant_over_its_share_gets_a_fast_503_and_others_are_still_served(bou
         body = assert_problem(shed, 503)
         assert body["code"] == "OVERLOADED" and body["details"]["scope"] == "tenant"
         assert int(shed.headers["Retry-After"]) >= 1
+        # Each compatible surface is shed in its own error shape (as it refuses anything).
+        for path, in_shape in COMPAT_SHAPES:
+            other = eventually(lambda p=path: refused([tenant_calls], lambda: bounded.get(p)))
+            assert in_shape(other.json()), (path, other.text)
+            assert int(other.headers["Retry-After"]) >= 1
         # Another tenant has slots of its own.
         assert search(bounded, quiet.master).status_code == 200
         # Calls without a known key hold the share of their client address: two of them

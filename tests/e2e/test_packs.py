@@ -1,6 +1,7 @@
 """GET /v1/agents/{agentId}/packs/latest: a pack within its budget, stored and found again."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from .test_errors import assert_problem
 from .waiting import eventually
@@ -106,3 +107,22 @@ def test_a_job_change_through_the_api_ends_in_the_pack_and_the_facts(api, user_i
         "temporal_context",
         "context",
     } <= set(pack["content"])
+
+
+def test_packs_compiled_at_once_for_one_agent_all_answer(stack, api, user_id):
+    """Each pack is an event of the agent's pack stream: several compiled at the same moment
+    (different queries, so different packs) all go in, none is a 502."""
+    agent = "rush-" + uuid.uuid4().hex[:6]
+    sent = api.post(
+        "/v1/ingest", json={"userId": user_id, "agentId": agent, "content": "I drink green tea."}
+    )
+    assert sent.status_code == 202
+    path = f"/v1/agents/{agent}/packs/latest"
+    eventually(lambda: api.get(path, params={"userId": user_id}).status_code == 200)
+
+    def compile_one(i: int) -> int:
+        with stack.client() as client:
+            return client.get(path, params={"userId": user_id, "query": f"tea {i}"}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(compile_one, range(16))) == [200] * 16

@@ -90,7 +90,11 @@ def as_delivery(envelope: Envelope) -> Delivery:
 
 
 async def record(
-    store: EventStore, user_id: str, content: str, metadata: dict | None = None
+    store: EventStore,
+    user_id: str,
+    content: str,
+    metadata: dict | None = None,
+    agent_id: str | None = None,
 ) -> Envelope:
     """The memory as ingest stores it (sealed with the subject's key)."""
     memory_id = str(uuid.uuid4())
@@ -106,7 +110,11 @@ async def record(
                 actor="tests",
                 service="ingest",
                 data=MemoryRecorded(
-                    memory_id=memory_id, user_id=user_id, content=content, metadata=metadata or {}
+                    memory_id=memory_id,
+                    user_id=user_id,
+                    content=content,
+                    metadata=metadata or {},
+                    agent_id=agent_id,
                 ),
             )
         ],
@@ -115,10 +123,15 @@ async def record(
 
 
 async def synthesize(
-    handlers, store, user_id: str, content: str, metadata: dict | None = None
+    handlers,
+    store,
+    user_id: str,
+    content: str,
+    metadata: dict | None = None,
+    agent_id: str | None = None,
 ) -> Envelope:
     """The first phase (the rules); returns the memory's `memory.synthesized`."""
-    recorded = await record(store, user_id, content, metadata)
+    recorded = await record(store, user_id, content, metadata, agent_id)
     await handlers.memories_recorded([as_delivery(recorded)])
     [done] = [
         e
@@ -343,3 +356,30 @@ async def test_a_fact_changed_through_the_api_while_its_subject_is_forgotten_is_
     assert [e.event_type for e in readable] == ["memory.synthesized"]  # ids only, no words
     keys = "SELECT count(*) FROM mnemo.subject_keys WHERE tenant_id = $1 AND user_id = $2"
     assert await log_pool.fetchval(keys, TENANT, user) == 0
+
+
+async def test_two_agents_memories_of_one_user_are_never_read_in_one_call(setup):
+    """Agents that share a user's name share nothing else: the model reads each agent's
+    memories of the user in calls of their own, so it cannot carry what one agent heard
+    into what it finds for the other."""
+    handlers, store, model = setup
+    user = "u_agents_" + uuid.uuid4().hex[:6]
+    lines = [
+        ("I adopted a greyhound called Pixel.", "agent-a"),
+        ("I took up rowing last spring.", "agent-b"),
+        ("Porto has been treating me well lately.", "agent-a"),
+    ]
+    done = [await synthesize(handlers, store, user, t, None, agent) for t, agent in lines]
+    model.answers = {
+        lines[0][0]: found(lines[0][0], "possession", "a greyhound", "Has a greyhound"),
+        lines[1][0]: found(lines[1][0], "activity", "rowing", "Rows"),
+        lines[2][0]: found(lines[2][0], "location", "Porto", "Lives in Porto"),
+    }
+    await handlers.memories_synthesized([as_delivery(d) for d in done])
+    assert sorted(model.calls) == sorted([[lines[0][0], lines[2][0]], [lines[1][0]]])
+    facts = {
+        e.data.fact.statement: e.data.agent_id
+        for e in await store.read_stream(facts_stream(TENANT, user))
+        if isinstance(e.data, FactExtracted) and e.data.extractor == MODEL
+    }
+    assert facts == {"Has a greyhound": "agent-a", "Rows": "agent-b", "Lives in Porto": "agent-a"}

@@ -139,3 +139,36 @@ async def test_an_answer_the_idempotency_middleware_gives_itself_is_audited():
     assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [202]
     [signal] = publisher.signals
     assert signal.tenant_id == "acme" and signal.data["status"] == 202
+
+
+@pytest.mark.parametrize(
+    ("path", "in_shape"),
+    [
+        ("/v1/ingest", lambda b: b["code"] == "INTERNAL" and b["status"] == 500),
+        ("/api/v2/agents", lambda b: b["status"] == "error" and "code" in b["error"]),
+        ("/api/memory/agents/a/stats", lambda b: b["success"] is False),
+    ],
+)
+async def test_what_escapes_every_handler_is_answered_in_the_surfaces_shape(path, in_shape):
+    from mnemo.gateway.app import REFUSALS
+
+    async def broken(scope, receive, send) -> None:
+        raise RuntimeError("a bug")
+
+    middleware = CorrelationMiddleware(
+        broken, SimpleNamespace(publisher=Recorder()), shapes=REFUSALS
+    )
+    sent: list[dict] = []
+
+    async def send(message) -> None:
+        sent.append(message)
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    await middleware({**_scope(), "path": path}, receive, send)
+    await asyncio.gather(*correlation._pending)
+    [start, body] = sent
+    assert start["status"] == 500
+    assert in_shape(msgspec.json.decode(body["body"])), body
+    assert b"a bug" not in body["body"]

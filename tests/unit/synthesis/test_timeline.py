@@ -144,3 +144,38 @@ def test_the_timeline_folds_back_from_its_events():
         again.apply(data, at)
     assert holding(again) == holding(tl) and "m2" in again.memories
     assert any(isinstance(d, FactExtracted) for _, d in events)
+
+
+def said_by(tl: Timeline, agent: str | None, n: int, text: str) -> list[Derived]:
+    return tl.decide(
+        cause=f"cause-{n}",
+        memory_id=f"m{n}",
+        user_id="u",
+        at=day(n),
+        found=extract(text),
+        agent_id=agent,
+    )
+
+
+def test_one_agents_memory_never_weighs_on_another_agents_facts():
+    """Two agents that know a user of the same name share the subject's stream, not its
+    facts: the second agent's new employer, its same fact, its negation leave the first
+    agent's facts as they were, and tell the second nothing of them (no `former employer`
+    entity of a company only the first agent heard of)."""
+    tl = Timeline("s")
+    said_by(tl, "a1", 1, "I work at Initech. I live in Boston.")
+    moved = said_by(tl, "a2", 2, "I just joined Globex.")
+    same = said_by(tl, "a2", 3, "I live in Boston.")
+    denied = said_by(tl, None, 4, "I no longer live in Boston.")
+    for derived in (moved, same, denied):
+        assert not [d for _, d in derived if isinstance(d, FactSuperseded | FactCorroborated)]
+    entities = {d.entity.value for _, d in moved if isinstance(d, EntityExtracted)}
+    assert entities == {"Globex"}
+    first = {(f.attribute, f.value) for f in tl.holding() if f.agent_id == "a1"}
+    assert first == {("employer", "Initech"), ("location", "Boston")}
+    second = {(f.attribute, f.value) for f in tl.holding() if f.agent_id == "a2"}
+    assert second == {("employer", "Globex"), ("location", "Boston")}
+    # Within one agent, all as before: its own new employer supersedes its own old one.
+    again = said_by(tl, "a1", 5, "I just joined Globex.")
+    [ended] = [d for _, d in again if isinstance(d, FactSuperseded)]
+    assert tl.facts[ended.fact_id].value == "Initech"

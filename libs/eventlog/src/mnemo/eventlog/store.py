@@ -26,7 +26,10 @@ log = get_logger(__name__)
 
 # expected_version values: a number is "the stream is at exactly this version";
 NO_STREAM: Final = -1  # the stream must not exist yet
-ANY: Final = None  # no expectation (still one winner per version under concurrency)
+ANY: Final = None  # no expectation: the events go after whatever the stream holds
+# An ANY append that loses the race for a version tries again at the next one; each loss
+# means another writer's append went in, so this bounds only a pathological pile-up.
+_ANY_ATTEMPTS: Final = 64
 
 _INSERT = f"""
 INSERT INTO mnemo.events (event_id, stream_id, stream_version, event_type, tenant_id,
@@ -83,6 +86,25 @@ class EventStore:
         """
         if not events:
             return []
+        if expected_version is not ANY:
+            return await self._append(stream_id, events, expected_version, sealed_with, sent_at)
+        # No expectation: a concurrent writer that took the next version is no conflict
+        # (two packs compiled at once, two passes of one subject), so try again after it.
+        for _ in range(_ANY_ATTEMPTS - 1):
+            try:
+                return await self._append(stream_id, events, ANY, sealed_with, sent_at)
+            except WrongExpectedVersion:
+                continue
+        return await self._append(stream_id, events, ANY, sealed_with, sent_at)
+
+    async def _append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: int | None,
+        sealed_with: str | None,
+        sent_at: Sequence[int] | None,
+    ) -> list[Envelope]:
         ids = [e.event_id for e in events]
         async with self._pool.acquire() as conn:
             try:

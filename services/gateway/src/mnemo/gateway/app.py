@@ -21,7 +21,7 @@ from mnemo.gateway.compat.memanto_routes import memanto_router
 from mnemo.gateway.console import console_router
 from mnemo.gateway.correlation import CorrelationMiddleware
 from mnemo.gateway.deps import Deps
-from mnemo.gateway.guard import InputGuard, Shape
+from mnemo.gateway.guard import InputGuard, Shape, shape_for
 from mnemo.gateway.http_telemetry import observed, serve_gateway_metrics
 from mnemo.gateway.idempotency import TTL_SECONDS, IdempotencyMiddleware
 from mnemo.gateway.limits import Limits
@@ -79,11 +79,8 @@ def handle_router_refusal(request: Request, exc: Exception) -> Response[bytes]:
     """No such route (404) or method (405): answered in the shape of the surface the path
     belongs to, as the guard's refusals are, so a client of a surface parses every error."""
     assert isinstance(exc, HTTPException)
-    problem = http_problem(request, exc)
-    for prefix, shape in REFUSALS:
-        if request.url.path.startswith(prefix):
-            return shape(problem)
-    return handle_http_exception(request, exc)
+    shape = shape_for(request.url.path, REFUSALS)
+    return shape(http_problem(request, exc)) if shape else handle_http_exception(request, exc)
 
 
 def create_asgi(settings: GatewaySettings) -> ASGIApp:
@@ -98,13 +95,18 @@ def create_asgi(settings: GatewaySettings) -> ASGIApp:
         app.state,
         settings.max_in_flight,
         settings.tenant_share,
+        REFUSALS,
     )
     # Correlation around the rest, so replayed and shed answers get this call's ids too;
     # the root span and the HTTP metrics around everything (mnemo.gateway.http_telemetry).
     # Inside, the Mem0 surface's requests are told apart (by their Token scheme) before
     # anything reads the path. The MCP tools call the app as served, so every middleware
     # applies to them too.
-    served = observed(CorrelationMiddleware(Mem0Paths(shedder), app.state, settings.max_body_bytes))
+    served = observed(
+        CorrelationMiddleware(
+            Mem0Paths(shedder), app.state, settings.max_body_bytes, shapes=REFUSALS
+        )
+    )
     app.state.served = served
     return served
 

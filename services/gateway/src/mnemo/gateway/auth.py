@@ -143,11 +143,9 @@ async def authenticate(request: Request, deps: "Deps") -> Principal:
     A key presented in vain counts against the client address's failed-auth limit; an
     address over it gets 429 before any lookup, unless its key is one this replica knows
     (so a valid key behind the same address as a flood keeps working)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    key = key.strip()
+    key = presented_key(request.headers.get("authorization", ""))
     address = client_address(request)
-    if scheme.lower() not in ("bearer", "token") or not key:
+    if not key:
         # Every answer carries rate-limit headers (seed 003): here the address's failed
         # authentications, the limit a caller without a valid key is under.
         _report(request, await deps.limits.auth_usage(address))
@@ -167,6 +165,14 @@ async def authenticate(request: Request, deps: "Deps") -> Principal:
     state["actor"] = principal.actor
     state["principal"] = principal
     return principal
+
+
+def presented_key(authorization: str) -> str:
+    """The key of an Authorization header (`Bearer <key>`, or `Token <key>` as the Mem0
+    client sends it), else ''. The one reading of it: authentication, the Idempotency-Key
+    store and load shedding all take the key from here."""
+    scheme, _, key = authorization.partition(" ")
+    return key.strip() if scheme.lower() in ("bearer", "token") else ""
 
 
 def _report(request: Request, usage: Usage | None) -> None:

@@ -8,6 +8,7 @@ Both go back on every response (errors included) and into every log line and mes
 import asyncio
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -16,8 +17,9 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from mnemo.bus import Publisher, PublishError
 from mnemo.contracts import Signal, new_id, utcnow
 from mnemo.gateway.body import read_body, replay
+from mnemo.gateway.guard import Shape, send_refusal
 from mnemo.gateway.limits import usage_headers
-from mnemo.gateway.problems import PROBLEM_JSON, problem_body, unexpected
+from mnemo.gateway.problems import unexpected
 from mnemo.redaction import redact
 from mnemo.telemetry import MessageContext, get_logger, message_context
 
@@ -44,10 +46,17 @@ def ids_of(scope: Scope) -> tuple[str, str]:
 class CorrelationMiddleware:
     """Wraps the whole ASGI app, so that even unrouted requests (404s) get their ids."""
 
-    def __init__(self, app: ASGIApp, state: Any, max_body: int = 6 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        state: Any,
+        max_body: int = 6 * 1024 * 1024,
+        shapes: Sequence[tuple[str, Shape]] = (),
+    ) -> None:
         self.app = app
         self.state = state
         self.max_body = max_body
+        self.shapes = list(shapes)  # each surface's error shape, by path prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,15 +102,15 @@ class CorrelationMiddleware:
                 await self.app(scope, receive, send_with_ids)
             except Exception as exc:
                 # What escaped every handler (a middleware's store away, a bug): still one
-                # problem+json answer, 503 when a dependency is the cause, never a trace.
+                # answer in the surface's error shape, 503 when a dependency is the cause,
+                # never a trace.
                 log.error("unhandled_error", error=type(exc).__name__, path=scope["path"])
                 if started_response[0]:
                     # Too late to answer otherwise; raised again once the request is
                     # logged and audited like any other (it was answered).
                     escaped = exc
                 else:
-                    for message in _failure(exc, scope["path"]):
-                        await send_with_ids(message)
+                    await send_refusal(send_with_ids, scope["path"], unexpected(exc), self.shapes)
             method = str(scope.get("method", ""))
             elapsed_ms = round((time.perf_counter() - clock) * 1000, 2)
             # A path is the caller's to write: a key put in it (`DELETE /v1/keys/mk_…`, the
@@ -149,21 +158,6 @@ async def _publish(publisher: Publisher, signal: Signal, retry_for: float = RETR
                 return
         await asyncio.sleep(delay)
         delay = min(delay * 2, 5.0)
-
-
-def _failure(exc: Exception, path: str) -> list[Any]:
-    """The ASGI messages of the answer to an exception that escaped the app."""
-    problem = unexpected(exc)
-    status, body = problem.status, problem_body(problem, path)
-    headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
-    return [
-        {"type": "http.response.start", "status": status, "headers": headers},
-        {"type": "http.response.body", "body": body},
-    ]
 
 
 def _acceptable(given: str) -> bool:

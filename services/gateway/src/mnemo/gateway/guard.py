@@ -75,24 +75,42 @@ class InputGuard:
 
     async def _refuse(self, send: Send, path: str, refused: Refused) -> None:
         problem = Problem(400, refused.code, refused.detail, field=refused.field)
-        shape = next((f for prefix, f in self.shapes if path.startswith(prefix)), None)
-        if shape is not None:
-            response = shape(problem)
-            status, body = response.status_code, response.content
-            media_type = str(response.media_type)
-        else:
-            status, media_type, body = 400, PROBLEM_JSON, problem_body(problem, path)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", media_type.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_refusal(send, path, problem, self.shapes)
+
+
+def shape_for(path: str, shapes: Sequence[tuple[str, Shape]]) -> Shape | None:
+    """The error shape of the surface `path` belongs to (a prefix "/api/v2/" holds
+    "/api/v2" itself too), or None for problem+json."""
+    return next(
+        (f for prefix, f in shapes if path.startswith(prefix) or path == prefix.rstrip("/")),
+        None,
+    )
+
+
+async def send_refusal(
+    send: Send, path: str, problem: Problem, shapes: Sequence[tuple[str, Shape]]
+) -> None:
+    """Answer `problem` from a middleware, before any route: in the shape of the surface
+    `path` belongs to (`shapes`: path prefix -> its error response), else problem+json."""
+    shape = shape_for(path, shapes)
+    headers = {k.lower(): v for k, v in problem.headers.items()}
+    if shape is not None:
+        response = shape(problem)
+        status, body = response.status_code, response.content
+        media_type = str(response.media_type)
+        headers.update({k.lower(): v for k, v in response.headers.items()})
+    else:
+        status, media_type, body = problem.status, PROBLEM_JSON, problem_body(problem, path)
+    headers["content-type"] = media_type
+    headers["content-length"] = str(len(body))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def check_path(path: str) -> None:

@@ -24,8 +24,9 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from mnemo.contracts import tenant_tag
+from mnemo.gateway.auth import presented_key, principal_of
 from mnemo.gateway.body import read_body, replay
-from mnemo.gateway.guard import Shape
+from mnemo.gateway.guard import Shape, shape_for
 from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_body
 from mnemo.telemetry import get_logger
 
@@ -66,7 +67,7 @@ def _problem(
     the shape of the surface the path belongs to (a MEMANTO client parses MEMANTO's
     envelope, whatever refused its call)."""
     problem = Problem(status, code, detail, field="Idempotency-Key")
-    shape = next((f for prefix, f in shapes if path.startswith(prefix)), None)
+    shape = shape_for(path, shapes)
     if shape is None:
         body, headers = problem_body(problem, path), [("content-type", PROBLEM_JSON)]
     else:
@@ -117,8 +118,10 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         # Kept per credential, in whichever header it came (ElizaOS clients send X-API-KEY).
-        credential = headers.get("authorization") or headers.get("x-api-key", "")
-        tenant = await self._tenant_of(credential)
+        authorization = headers.get("authorization")
+        credential = authorization or headers.get("x-api-key", "")
+        presented = presented_key(authorization) if authorization else credential.strip()
+        tenant = await self._tenant_of(presented)
         if tenant is None:
             # Authentication comes first: a missing, unknown or revoked key gets neither a
             # replay nor a check of its Idempotency-Key; the app answers it (401, or
@@ -174,16 +177,10 @@ class IdempotencyMiddleware:
             return False
         return True
 
-    async def _tenant_of(self, credential: str) -> str | None:
-        """The tenant of the credential if it is a live key now."""
+    async def _tenant_of(self, key: str) -> str | None:
+        """The tenant of the presented key if it is a live key now."""
         deps = getattr(self.state, "deps", None)
-        if deps is None:
-            return None
-        from mnemo.gateway.auth import principal_of
-
-        scheme, _, key = credential.partition(" ")
-        key = key.strip() if scheme.lower() == "bearer" else credential.strip()
-        if not key:
+        if deps is None or not key:
             return None
         principal = await principal_of(key, deps.settings, deps.keys)
         return principal.tenant_id if principal is not None else None

@@ -11,12 +11,14 @@ event streams (which last as long as the client stays) are not counted.
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from mnemo.gateway.auth import known_principal
-from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_body
+from mnemo.gateway.auth import known_principal, presented_key
+from mnemo.gateway.guard import Shape, send_refusal
+from mnemo.gateway.problems import Problem
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -31,8 +33,16 @@ _LOG_EVERY = 1.0  # seconds between two "load_shed" lines of one replica
 class LoadShedder:
     """ASGI middleware: at most `max_in_flight` requests at once, `share` of them per owner."""
 
-    def __init__(self, app: ASGIApp, state: Any, max_in_flight: int, share: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        state: Any,
+        max_in_flight: int,
+        share: float,
+        shapes: Sequence[tuple[str, Shape]] = (),
+    ) -> None:
         self.app = app
+        self.shapes = list(shapes)
         self.state = state
         self.max_in_flight = max_in_flight
         self.per_owner = max(1, int(max_in_flight * share))
@@ -78,15 +88,10 @@ class LoadShedder:
             if full
             else "too many of your requests are in progress at once; retry shortly",
             details={"retryAfter": RETRY_AFTER, "scope": "server" if full else "tenant"},
+            headers={"Retry-After": str(RETRY_AFTER)},
         )
-        body = problem_body(problem, scope["path"])
-        headers: list[tuple[bytes, bytes]] = [
-            (b"content-type", PROBLEM_JSON.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"retry-after", str(RETRY_AFTER).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 503, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        # In the shape of the surface the path belongs to, as every other refusal.
+        await send_refusal(send, scope["path"], problem, self.shapes)
         self._note_shed(full, owner)
 
     def _note_shed(self, full: bool, owner: str) -> None:
@@ -100,13 +105,11 @@ class LoadShedder:
 
 
 def _presented_key(scope: Scope) -> str:
-    """The key of `Authorization: Bearer` or ElizaOS's `X-API-KEY`, else ''."""
+    """The key of `Authorization` (Bearer or Token) or ElizaOS's `X-API-KEY`, else ''."""
     for name, value in scope.get("headers", []):
         name = bytes(name).lower()
         if name == b"authorization":
-            scheme, _, key = bytes(value).decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer":
-                return key.strip()
-        elif name == b"x-api-key":
+            return presented_key(bytes(value).decode("latin-1"))
+        if name == b"x-api-key":
             return bytes(value).decode("latin-1").strip()
     return ""

@@ -286,14 +286,18 @@ class SynthesisHandlers:
         read by no model (mnemo.contracts.speakers)."""
         assert self._refiner is not None
         out: dict[str, extractor.Extraction] = {}
-        asked: list[tuple[str, Said]] = []
+        # One call per agent: a model that reads several memories at once may carry what
+        # one says into what it finds in another, and agents that share a user's name
+        # share nothing else (mnemo.synthesis.timeline keeps their facts apart too).
+        by_agent: dict[str | None, list[tuple[str, Said]]] = {}
         for memory in memories:
             speaker = speaker_of(memory.metadata, memory.user_id)
             if speaker.describes_self:
-                asked.append((memory.memory_id, Said(memory.content, speaker.about)))
+                said = Said(memory.content, speaker.about)
+                by_agent.setdefault(memory.agent_id, []).append((memory.memory_id, said))
             else:
                 out[memory.memory_id] = not_read()
-        if asked:
+        for asked in by_agent.values():
             read = await self._refiner.extract_many(tenant_id, [said for _, said in asked])
             out.update(zip((memory_id for memory_id, _ in asked), read, strict=True))
         return out

@@ -263,7 +263,8 @@ class LLMExtractor:
 
     async def extract_many(self, tenant_id: str, items: Sequence[Said]) -> list[Extraction]:
         """What the model found in each memory (in order), several memories a call, as many
-        as the batch and the length allow; each call's memories are one subject's."""
+        as the batch and the length allow; each call's memories are one subject's, as one
+        agent knows them (SynthesisHandlers._read_many)."""
         calls = batches(items, self._batch, self._batch_chars)
         read = await asyncio.gather(*(self._extract_batch(tenant_id, c) for c in calls))
         return [found for call in read for found in call]

@@ -133,9 +133,8 @@ class Timeline:
         again against the same timeline yields the same events.
         """
         if about is not None:  # one person, one spelling: the first their facts had
-            about = next(
-                (f.about for f in self.facts.values() if same_person(f.about, about)), about
-            )
+            own = (f for f in self.facts.values() if f.agent_id == agent_id)
+            about = next((f.about for f in own if same_person(f.about, about)), about)
         step = _Step(self, cause, memory_id, user_id, at, agent_id, found.extractor, about)
         items: list[Finding | Negation] = [*found.facts, *found.negations]
         for item in sorted(items, key=lambda i: i.span):
@@ -174,9 +173,18 @@ class _Step:
         self.out.append((event_id, data))
         self.tl.apply(data, self.at)
 
+    def ours(self, fact: Fact) -> bool:
+        """Whether a memory of this agent may weigh on `fact`: only its own agent's (or,
+        without an agent, the agent-less ones). Agents that share a user's name share a
+        subject stream, not their facts: one agent's memory never supersedes, corroborates
+        or ends another's fact, nor learns of it through a former relationship."""
+        return fact.agent_id == self.agent_id
+
     def mine(self) -> list[Fact]:
-        """The facts of the person this memory speaks about."""
-        return [x for x in self.tl.facts.values() if same_person(x.about, self.about)]
+        """This agent's facts of the person this memory speaks about."""
+        return [
+            x for x in self.tl.facts.values() if self.ours(x) and same_person(x.about, self.about)
+        ]
 
     def fact(self, f: Finding) -> None:
         mine = self.mine()
@@ -250,7 +258,7 @@ class _Step:
 
     def negation(self, n: Negation) -> None:
         for fact in self.tl.holding(self.at):
-            if not same_person(fact.about, self.about):
+            if not self.ours(fact) or not same_person(fact.about, self.about):
                 continue
             if n.attribute is not None and fact.attribute != n.attribute:
                 continue
