@@ -24,6 +24,7 @@ from mnemo.contracts import (
     MemoryRefined,
     MemorySynthesized,
     NewEvent,
+    ProfileQuery,
     QueryError,
 )
 from mnemo.eventlog import EventStore, migrate
@@ -33,6 +34,7 @@ from mnemo.synthesis.fact_views import FactViews
 from mnemo.synthesis.handlers import ReadModelHandlers, SynthesisHandlers, built_in, facts_stream
 from mnemo.synthesis.llm import Said
 from mnemo.synthesis.passes import SQL, PassTracker
+from mnemo.synthesis.profiles import FactTable
 from mnemo.synthesis.timelines import Timelines
 
 TENANT = "t_refining"
@@ -383,3 +385,36 @@ async def test_two_agents_memories_of_one_user_are_never_read_in_one_call(setup)
         if isinstance(e.data, FactExtracted) and e.data.extractor == MODEL
     }
     assert facts == {"Has a greyhound": "agent-a", "Rows": "agent-b", "Lives in Porto": "agent-a"}
+
+
+async def test_an_agent_never_reaches_another_agents_fact_its_memory_once_corroborated(
+    setup, log_pool
+):
+    """A log written before synthesis kept each agent's memories to its own facts holds
+    evidence of agent B's memory on agent A's fact: B must still not list, profile or
+    reach that fact (its statement names what A's user told A)."""
+    handlers, store, _ = setup
+    user = "u_shared_name_" + uuid.uuid4().hex[:6]
+    await synthesize(handlers, store, user, "I work at Initech.", agent_id="agent-a")
+    derived = await store.read_stream(facts_stream(TENANT, user))
+    await ReadModelHandlers(log_pool).apply(derived)
+    [fact] = [e.data.fact for e in derived if isinstance(e.data, FactExtracted)]
+    now = datetime.now(UTC)
+    await log_pool.execute(
+        """INSERT INTO synthesis.fact_evidence (tenant_id, event_id, user_id, fact_id,
+               memory_id, span_start, span_end, confidence, occurred_at, recorded_at, agent_id)
+           VALUES ($1, $2, $3, $4, $5, 0, 10, 0.9, $6, $6, 'agent-b')""",
+        TENANT, str(uuid.uuid4()), user, fact.fact_id, str(uuid.uuid4()), now,
+    )  # fmt: skip
+    views = FactViews(log_pool)
+    assert [v.fact_id for v, _ in await views.views(TENANT, user, None, "agent-a")] == [
+        fact.fact_id
+    ]
+    assert await views.views(TENANT, user, None, "agent-b") == []
+    assert await views.owner(TENANT, fact.fact_id, "agent-b") is None
+    assert await views.owner(TENANT, fact.fact_id, "agent-a") == user
+    table = FactTable(log_pool)
+    mine = await table.profile(ProfileQuery(tenant_id=TENANT, user_id=user, agent_id="agent-a"))
+    assert mine.static + mine.dynamic == [fact.statement]
+    theirs = await table.profile(ProfileQuery(tenant_id=TENANT, user_id=user, agent_id="agent-b"))
+    assert theirs.static + theirs.dynamic == []

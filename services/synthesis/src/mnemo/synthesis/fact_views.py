@@ -14,13 +14,13 @@ from mnemo.contracts import FactEvidence, FactList, FactsQuery, FactView
 from mnemo.contracts.speakers import is_about
 
 _KNOWN = "recorded_at <= coalesce($3::timestamptz, 'infinity')"
+# An agent-scoped caller reaches its own agent's facts only: never one of another agent's
+# that its memory once corroborated (synthesis no longer weighs one agent's memory on
+# another's facts, but a log written before it did holds such evidence).
 _FACTS = f"""
     SELECT * FROM synthesis.facts f
     WHERE tenant_id = $1 AND user_id = $2 AND {_KNOWN}
-      AND ($4::text IS NULL OR agent_id = $4 OR EXISTS (
-          SELECT 1 FROM synthesis.fact_evidence v
-          WHERE v.tenant_id = f.tenant_id AND v.fact_id = f.fact_id AND v.agent_id = $4
-            AND v.recorded_at <= coalesce($3::timestamptz, 'infinity')))
+      AND ($4::text IS NULL OR agent_id = $4)
       AND ($5::text[] IS NULL OR fact_id = ANY($5::text[]))
 """
 _ENDINGS = f"""
@@ -46,10 +46,8 @@ class FactViews:
     async def owner(self, tenant_id: str, fact_id: str, agent_id: str | None) -> str | None:
         """The user a fact is about, if the caller (an agent, when set) may reach it."""
         return await self._pool.fetchval(  # type: ignore[no-any-return]
-            """SELECT user_id FROM synthesis.facts f
-               WHERE tenant_id = $1 AND fact_id = $2 AND ($3::text IS NULL OR agent_id = $3
-                 OR EXISTS (SELECT 1 FROM synthesis.fact_evidence v WHERE v.tenant_id = $1
-                            AND v.fact_id = $2 AND v.agent_id = $3))""",
+            """SELECT user_id FROM synthesis.facts
+               WHERE tenant_id = $1 AND fact_id = $2 AND ($3::text IS NULL OR agent_id = $3)""",
             tenant_id,
             fact_id,
             agent_id,

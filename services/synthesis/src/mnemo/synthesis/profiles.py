@@ -20,16 +20,13 @@ from mnemo.contracts.speakers import is_about
 
 # A fact holds at (asOf, asOfKnowledge) if it began by asOf, was known by asOfKnowledge,
 # and no end known by asOfKnowledge came at or before asOf (no asOf: any known end). An
-# agent-scoped profile has what that agent's memories said (first or again).
+# agent-scoped profile has what that agent's memories said.
 _HOLDING = """
     SELECT f.statement, f.kind, f.about FROM synthesis.facts f
     WHERE f.tenant_id = $1 AND f.user_id = $2
       AND f.occurred_at <= coalesce($3::timestamptz, 'infinity')
       AND f.recorded_at <= coalesce($4::timestamptz, 'infinity')
-      AND ($5::text IS NULL OR f.agent_id = $5 OR EXISTS (
-          SELECT 1 FROM synthesis.fact_evidence v
-          WHERE v.tenant_id = f.tenant_id AND v.fact_id = f.fact_id AND v.agent_id = $5
-            AND v.recorded_at <= coalesce($4::timestamptz, 'infinity')))
+      AND ($5::text IS NULL OR f.agent_id = $5)  -- its own agent's only (fact_views.py)
       AND NOT EXISTS (
           SELECT 1 FROM synthesis.fact_endings e
           WHERE e.tenant_id = f.tenant_id AND e.fact_id = f.fact_id
