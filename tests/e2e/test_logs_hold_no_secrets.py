@@ -196,7 +196,16 @@ def test_no_audit_entry_or_error_holds_a_key_put_in_a_path_or_a_correlation_id(s
 
         [entry] = eventually(audited, timeout=60)
         assert entry["data"]["path"] == "/v1/keys/[REDACTED:mnemo_key]"
+        # A key where an id belongs is refused, not looked up (nor stored, where it would be).
         keyed = master.get("/v1/audit/events", params={"correlation_id": tenant.agent_key})
-        assert keyed.json()["events"] == []
+        assert keyed.status_code == 400 and keyed.json()["code"] == "INVALID_ID", keyed.text
+        assert tenant.agent_key not in keyed.text
+        for body in (
+            {"userId": tenant.agent_key, "content": "hello"},
+            {"userId": "u", "content": "hello", "sessionId": tenant.master},
+        ):
+            refused = master.post("/v1/ingest", json=body)
+            assert refused.status_code == 400 and refused.json()["code"] == "INVALID_ID"
+            assert tenant.agent_key not in refused.text and tenant.master not in refused.text
     logs = "".join(p.read_text(errors="replace") for p in (stack.home / "logs").glob("*.log"))
     assert tenant.agent_key not in logs

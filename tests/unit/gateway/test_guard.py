@@ -54,3 +54,28 @@ def test_instant_range():
     assert instant_problem(datetime.fromisoformat("0001-01-01T00:00:00+14:00"))
     assert instant_problem(datetime.fromisoformat("9999-12-31T23:59:59-14:00"))
     assert instant_problem(datetime.fromisoformat("2024-05-01T10:00:00"))  # no zone
+
+
+def test_an_id_that_is_a_secret_is_refused_naming_it():
+    """Ids are stored and audited as they are: a key sent as one (a client's mistake)
+    is refused, in the body at any depth and in the query, and nothing else is."""
+    key = "mk_live_abcdefghijklmnop1234567890"
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abcdefghijklmnop"
+    assert refused_field(check_json, {"userId": key}) == "userId"
+    assert refused_field(check_json, {"items": [{}, {"agent_id": jwt}]}) == "items[1].agent_id"
+    assert refused_field(check_json, {"id": "sk-proj-" + "a1" * 20}) == "id"
+    assert refused_field(check_query, b"user_id=" + key.encode()) == "user_id"
+    with pytest.raises(Refused) as caught:
+        check_json({"sessionId": key})
+    assert key not in caught.value.detail and caught.value.code == "INVALID_ID"
+    # Ids that only look like something, and secrets where no id is named, pass.
+    check_json(
+        {
+            "userId": "4111111111111111",  # a snowflake id may pass Luhn: an id all the same
+            "agentId": "5f0c2b7e-1c1f-4c8e-9a63-1f2b3c4d5e6f",
+            "valid": key,  # not an id's name; content and metadata are redacted instead
+            "content": f"my key is {key}",
+            "metadata": {"note": jwt},
+        }
+    )
+    check_query(b"userId=alice&q=" + key.encode())

@@ -9,12 +9,19 @@ can forget a check and no hostile input reaches a parser, a query service or the
 - a body: valid UTF-8 (400, field `body`); when it is JSON, nested at most MAX_JSON_DEPTH
   deep and with no NUL in any key or string (400 naming the JSON path, as in
   `items[3].metadata.note`). A body that is not JSON is left to the route, which answers
-  400 MALFORMED_JSON.
+  400 MALFORMED_JSON;
+- an id (a query parameter or JSON field named `id`, `userId`, `user_id`, `agentId`, ...)
+  that is a key, a token or another secret `mnemo.redaction` knows: 400 INVALID_ID naming
+  it. Ids are stored, indexed and audited as they are (content and metadata are redacted
+  instead), so a key sent in an id's place by mistake would otherwise stay in the log. A
+  number that looks like a card number is an id all the same (Discord and Twitter ids
+  are 17-19 digits).
 
 A refusal is shaped as the surface the path belongs to answers its errors (`shapes`:
 path prefix -> the surface's error response), else as problem+json.
 """
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -25,6 +32,7 @@ from litestar import Response
 from mnemo.contracts.limits import MAX_JSON_DEPTH, MAX_PARAM_CHARS
 from mnemo.gateway.body import read_body, replay
 from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_body
+from mnemo.redaction import redact
 
 # Plain ASGI: the messages are ordinary dicts.
 ASGIApp = Any
@@ -33,6 +41,10 @@ Receive = Any
 Send = Any
 
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# A name that names an id: "id", "userId", "user_id", "memory-id", "USER_ID" (not "valid").
+_ID_NAME = re.compile(r"(?:^|[_\-])(?:id|Id|ID)$|[a-z0-9](?:Id|ID)$")
+# What an id may look like although the redactor reads it as a secret.
+_ID_LOOKALIKES = frozenset({"card_number"})
 
 
 class Refused(Exception):
@@ -134,6 +146,21 @@ def check_query(raw: bytes) -> None:
                 f"query parameter {name!r} is longer than {MAX_PARAM_CHARS} characters",
                 name,
             )
+        check_id(name, value, name)
+
+
+def check_id(name: str, value: object, field: str) -> None:
+    """An id must not be a secret (see the module's docstring)."""
+    if not isinstance(value, str) or not _ID_NAME.search(name):
+        return
+    kinds = {r.kind for r in redact(value).redactions} - _ID_LOOKALIKES
+    if kinds:
+        raise Refused(
+            "INVALID_ID",
+            f"{field} looks like a secret ({', '.join(sorted(kinds))}), not an id: a key "
+            "goes in the Authorization header",
+            field,
+        )
 
 
 def _decode_param(raw: bytes, field: str) -> str:
@@ -191,4 +218,5 @@ def check_json(value: Any) -> None:
             at = f"{path}.{key}" if path else str(key)
             if "\x00" in key:
                 raise Refused("INVALID_REQUEST", "a JSON key must not contain NUL", at)
+            check_id(key, item, at)
             stack.append((item, at, depth + 1))
