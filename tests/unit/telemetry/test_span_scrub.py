@@ -84,13 +84,14 @@ def test_secret_named_and_secret_shaped_attributes_are_hidden() -> None:
     assert "'app.n': 3" in text
 
 
-def test_a_callers_baggage_is_not_carried_into_messages() -> None:
+def test_a_callers_baggage_and_tracestate_are_not_carried_into_messages() -> None:
     configure_tracing("unit-baggage")
     key = "mk_" + uuid.uuid4().hex
     carried = extract_trace(
         {
             "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
             "baggage": f"note={key}",
+            "tracestate": f"vendor={key}",
         }
     )
     headers: dict[str, str] = {}
@@ -101,3 +102,4 @@ def test_a_callers_baggage_is_not_carried_into_messages() -> None:
         context.detach(token)
     assert headers["traceparent"].startswith("00-0af7651916cd43dd8448eb211c80319c-")
     assert key not in str(headers)
+    assert set(headers) == {"traceparent"}

@@ -295,7 +295,7 @@ _HEADER_DOCS: dict[str, str] = {
     "TYPE": "Command name, event type or signal type of the payload.",
     "SERVICE": "Service that produced the message.",
     "TRACEPARENT": "W3C trace context: the producer's span, continued by the consumer.",
-    "TRACESTATE": "W3C vendor trace state, carried along with traceparent.",
+    "TRACESTATE": "W3C vendor trace state: never set by Mnemo (a caller's is not carried).",
     "DEAD_SUBJECT": "On a dead letter: the subject the message was first published to.",
     "DEAD_STREAM": "On a dead letter: the stream it came from.",
     "DEAD_SEQUENCE": "On a dead letter: its sequence in that stream.",

@@ -16,6 +16,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.propagators.textmap import default_setter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -67,9 +68,24 @@ def configure_tracing(service: str, otlp_endpoint: str | None = None) -> TracerP
         # The trace context only, never W3C baggage: a caller's `baggage` header would
         # otherwise ride along in every message the request causes (and so in the streams
         # and dead letters), past the redaction that bodies go through.
-        propagate.set_global_textmap(TraceContextTextMapPropagator())
+        propagate.set_global_textmap(_TraceparentOnly())
         _configured = True
     return provider
+
+
+class _TraceparentOnly(TraceContextTextMapPropagator):
+    """W3C trace context without `tracestate`: its vendors' entries are the caller's to
+    write (up to 512 characters of anything), and would be carried like baggage."""
+
+    def inject(self, carrier: Any, context: Any = None, setter: Any = default_setter) -> None:
+        carried: dict[str, str] = {}
+        super().inject(carried, context)
+        if "traceparent" in carried:
+            setter.set(carrier, "traceparent", carried["traceparent"])
+
+    @property
+    def fields(self) -> set[str]:
+        return {"traceparent"}
 
 
 _tracer: trace.Tracer | None = None
