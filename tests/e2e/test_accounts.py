@@ -200,3 +200,36 @@ def test_a_revoked_key_gets_no_replayed_answer(stack, acme):
             lambda: holder.post("/v1/ingest", json=body, headers=headers).status_code == 401,
             timeout=5,
         )
+
+
+def test_deleting_an_agent_deletes_its_memories_and_one_made_again_starts_empty(stack, acme):
+    """An agent's memories go with it (every user's; another agent's memories of the same
+    user stay), so an agent made again with the id reads nothing of the one deleted."""
+    agent_id = "retired-" + uuid.uuid4().hex[:6]
+    user = "u-" + uuid.uuid4().hex[:8]
+    word = "zephyr" + uuid.uuid4().hex[:6]
+    with as_key(stack, acme.master) as admin:
+        assert admin.post("/v1/agents", json={"id": agent_id, "name": "R"}).status_code == 201
+        key = admin.post("/v1/keys", json={"kind": "agent", "agentId": agent_id}).json()["key"]
+        with as_key(stack, key) as agent, as_key(stack, acme.agent_key) as other:
+            for n, (client, who) in enumerate([(agent, user), (agent, "v-" + user), (other, user)]):
+                sent = client.post("/v1/ingest", json={"userId": who, "content": f"{word} {n}"})
+                assert sent.status_code == 202, sent.text
+            for client, who in [(agent, user), (agent, "v-" + user), (other, user)]:
+                eventually(
+                    lambda c=client, w=who: (
+                        c.get("/v1/memories", params={"userId": w}).json()["total"] >= 1
+                    )
+                )
+        deleted = admin.delete(f"/v1/agents/{agent_id}")
+        assert deleted.status_code == 200, deleted.text
+        assert deleted.json()["memoriesDeleted"] == 2
+        theirs = admin.get("/v1/memories", params={"userId": user}).json()["memories"]
+        assert [m["content"] for m in theirs] == [f"{word} 2"]
+        assert admin.post("/v1/agents", json={"id": agent_id, "name": "R2"}).status_code == 201
+        fresh = admin.post("/v1/keys", json={"kind": "agent", "agentId": agent_id}).json()["key"]
+    with as_key(stack, fresh) as agent:
+        for who in (user, "v-" + user):
+            assert agent.get("/v1/memories", params={"userId": who}).json()["total"] == 0
+            found = agent.get("/v1/search", params={"userId": who, "q": word}).json()
+            assert found["results"] == [], found

@@ -266,9 +266,10 @@ class AgentList(msgspec.Struct):
     offset: int
 
 
-class AgentDeleted(msgspec.Struct):
+class AgentDeleted(msgspec.Struct, rename="camel"):
     deleted: bool
     agent: Agent
+    memories_deleted: int  # the agent's memories, deleted with it
 
 
 class Key(msgspec.Struct, rename="camel"):
@@ -747,7 +748,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         ),
     ),
     ("DELETE", "/v1/agents/{agent_id}"): Op(
-        "Remove an agent and revoke its keys; master keys only",
+        "Remove an agent, its memories (with every user) and its keys; master keys only",
         "accounts",
         200,
         AgentDeleted,

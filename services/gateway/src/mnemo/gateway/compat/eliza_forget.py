@@ -12,7 +12,7 @@ from mnemo.gateway.auth import authorize
 from mnemo.gateway.compat.eliza_envelope import ok
 from mnemo.gateway.compat.eliza_memories import agent_of, entity_param
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.routes.memories import agent_memories, remove_memory
+from mnemo.gateway.routes.memories import remove_agent_memories, remove_memory
 
 
 @delete(["/agents/{agent_id:str}/memories", "/memory/{agent_id:str}/memories"], status_code=200)
@@ -22,14 +22,10 @@ async def delete_memories(request: Request, agent_id: str) -> Response[bytes]:
     the native `DELETE /v1/user` (master keys)."""
     principal, scoped = await agent_of(request, agent_id, "forget")
     entity = entity_param(request)
-    # Every id first, then each deletion: deleting while paging would shift the pages as
-    # the projection catches up.
-    ids = [m.memory_id async for m in agent_memories(request, principal, scoped, user_id=entity)]
-    for memory_id in ids:
-        await remove_memory(request, principal, memory_id, scoped)
+    deleted = await remove_agent_memories(request, principal, scoped, user_id=entity)
     if entity is None:
-        return ok({"deleted": len(ids), "agentId": agent_id})
-    return ok({"deleted": len(ids), "agentId": agent_id, "entityId": entity})
+        return ok({"deleted": deleted, "agentId": agent_id})
+    return ok({"deleted": deleted, "agentId": agent_id, "entityId": entity})
 
 
 @delete(

@@ -46,7 +46,6 @@ from mnemo.contracts import (
     AgentPage,
     ChangeFact,
     CreateAgent,
-    DeleteAgent,
     FactChange,
     FactList,
     FactsQuery,
@@ -67,6 +66,7 @@ from mnemo.gateway import agents_seen, answering
 from mnemo.gateway.auth import Principal, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem, unexpected
+from mnemo.gateway.routes.accounts import retire_agent
 from mnemo.gateway.routes.context import time_param
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 from mnemo.gateway.routes.memories import agent_memories
@@ -300,10 +300,7 @@ async def delete_agent(request: Request, agent_id: str) -> None:
     principal = await authorize(request, "admin")
     require_master(principal)
     await _agent(request, principal, agent_id)
-    command = DeleteAgent(tenant_id=principal.tenant_id, agent_id=agent_id, actor=principal.actor)
-    await deps_of(request).ask(
-        request, "ingest", "delete_agent", command, AgentInfo, principal.tenant_id
-    )
+    await retire_agent(request, principal, agent_id)
 
 
 # --- sessions ------------------------------------------------------------------------

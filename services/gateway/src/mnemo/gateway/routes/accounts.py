@@ -35,6 +35,7 @@ from mnemo.contracts import (
 from mnemo.gateway.auth import Principal, agent_scope, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
+from mnemo.gateway.routes.memories import remove_agent_memories
 from mnemo.gateway.secrets import redacted
 from mnemo.gateway.validation import as_json, decode_body, int_param, query_param
 
@@ -298,11 +299,25 @@ async def update_agent(request: Request, agent_id: str) -> Response[bytes]:
 
 @delete("/v1/agents/{agent_id:str}", status_code=200)
 async def delete_agent(request: Request, agent_id: str) -> Response[bytes]:
-    deps = deps_of(request)
     principal = await authorize(request, "admin")
     agent_scope(principal, agent_id)
     require_master(principal)
+    await _agent(request, principal, agent_id)
+    agent, memories = await retire_agent(request, principal, agent_id)
+    return _json({"deleted": True, "agent": agent_json(agent), "memoriesDeleted": memories})
+
+
+async def retire_agent(
+    request: Request, principal: Principal, agent_id: str
+) -> tuple[AgentInfo, int]:
+    """Delete an agent that exists: its memories first (each a `memory.deleted`), then the
+    agent with its keys. An agent made again with the id later starts with no memories of
+    the one deleted, and a deletion cut short is finished by asking again (the agent is
+    still there until its memories are gone)."""
+    memories = await remove_agent_memories(request, principal, agent_id)
     command = DeleteAgent(tenant_id=principal.tenant_id, agent_id=agent_id, actor=principal.actor)
-    agent = await deps.ask(request, "ingest", "delete_agent", command, AgentInfo, command.tenant_id)
+    agent = await deps_of(request).ask(
+        request, "ingest", "delete_agent", command, AgentInfo, command.tenant_id
+    )
     assert isinstance(agent, AgentInfo)
-    return _json({"deleted": True, "agent": agent_json(agent)})
+    return agent, memories

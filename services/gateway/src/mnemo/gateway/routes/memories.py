@@ -111,6 +111,24 @@ async def agent_memories(
             return
 
 
+async def remove_agent_memories(
+    request: Request, principal: Principal, agent_id: str, *, user_id: str | None = None
+) -> int:
+    """Delete every memory of the agent (with `user_id`: its memories of that user only),
+    each a `memory.deleted`; how many. The ids are listed first, then each is deleted
+    (deleting while paging would shift the pages), and listed again until none is left: an
+    agent holding more than one listing's worth is emptied too."""
+    removed: set[str] = set()
+    while True:
+        listed = agent_memories(request, principal, agent_id, user_id=user_id)
+        ids = [m.memory_id async for m in listed if m.memory_id not in removed]
+        if not ids:
+            return len(removed)
+        for memory_id in ids:
+            await remove_memory(request, principal, memory_id, agent_id)
+        removed.update(ids)
+
+
 async def remove_memory(
     request: Request, principal: Principal, memory_id: str, agent_id: str | None
 ) -> DeletedMemory:
