@@ -1,6 +1,9 @@
 """Small builders shared by the integration tests (fresh ids every call)."""
 
-from mnemo.contracts import MemoryRecorded, NewEvent, new_id, utcnow
+import msgspec
+
+from mnemo.bus import Delivery
+from mnemo.contracts import Envelope, MemoryRecorded, NewEvent, new_id, utcnow
 
 
 def memory_event(
@@ -45,3 +48,18 @@ async def stream_messages(js, stream: str, subject: str, *, expect: int, timeout
         if len(got) >= expect or loop.time() > deadline:
             return got
         await asyncio.sleep(0.2)
+
+
+def as_delivery(envelope: Envelope) -> Delivery:
+    """A stored event as a consumer receives it from the event stream, first delivery."""
+    return Delivery(
+        subject=f"evt.{envelope.event_type}",
+        data=msgspec.json.encode(envelope),
+        headers={},
+        msg_id=envelope.event_id,
+        tenant_id=envelope.tenant_id,
+        correlation_id=envelope.correlation_id,
+        causation_id=envelope.causation_id,
+        num_delivered=1,
+        stream_sequence=envelope.global_position,
+    )

@@ -10,10 +10,8 @@ over HTTP, and `make test-llm` the real local model)."""
 import uuid
 from datetime import UTC, datetime
 
-import msgspec
 import pytest
 
-from mnemo.bus import Delivery
 from mnemo.contracts import (
     ChangeFact,
     Envelope,
@@ -36,6 +34,8 @@ from mnemo.synthesis.llm import Said
 from mnemo.synthesis.passes import SQL, PassTracker
 from mnemo.synthesis.profiles import FactTable
 from mnemo.synthesis.timelines import Timelines
+
+from .helpers import as_delivery
 
 TENANT = "t_refining"
 MODEL = "llm:scripted"
@@ -75,20 +75,6 @@ async def setup(log_pool):
         store, PassTracker(log_pool), Timelines(log_pool, store), built_in, model
     )
     return handlers, store, model
-
-
-def as_delivery(envelope: Envelope) -> Delivery:
-    return Delivery(
-        subject=f"evt.{envelope.event_type}",
-        data=msgspec.json.encode(envelope),
-        headers={},
-        msg_id=envelope.event_id,
-        tenant_id=envelope.tenant_id,
-        correlation_id=envelope.correlation_id,
-        causation_id=envelope.causation_id,
-        num_delivered=1,
-        stream_sequence=envelope.global_position,
-    )
 
 
 async def record(

@@ -8,9 +8,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-import msgspec
 
-from mnemo.bus import Delivery
 from mnemo.contracts import Envelope, ListMemoriesQuery, NewEvent
 from mnemo.embeddings import HashingEmbedder
 from mnemo.eventlog import EventStore
@@ -19,21 +17,8 @@ from mnemo.retrieval.index import MemoryIndex
 from mnemo.retrieval.memories import MemoryTable
 from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
 
+from ..helpers import as_delivery
 from .test_preceding_turns import recorded
-
-
-def as_delivery(envelope: Envelope) -> Delivery:
-    return Delivery(
-        subject=f"evt.{envelope.event_type}",
-        data=msgspec.json.encode(envelope),
-        headers={},
-        msg_id=envelope.event_id,
-        tenant_id=envelope.tenant_id,
-        correlation_id=envelope.correlation_id,
-        causation_id=envelope.causation_id,
-        num_delivered=1,
-        stream_sequence=envelope.global_position,
-    )
 
 
 async def logged(store: EventStore, envelope: Envelope) -> Envelope:
