@@ -7,7 +7,7 @@ non-commercial use only. Pure functions; nothing here touches the network.
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -149,14 +149,17 @@ def parse_conversation(sample: dict[str, Any]) -> Conversation:
     turns: list[Turn] = []
     for number in sessions_of(conv):
         date = parse_session_date(conv[f"session_{number}_date_time"])
-        for turn in conv[f"session_{number}"]:
+        for n, turn in enumerate(conv[f"session_{number}"]):
+            # The data dates a session, not its turns: each turn a second after the one
+            # before, so that their order is in their timestamps and not in which of the
+            # batches sent at once reached the log first.
             turns.append(
                 Turn(
                     dia_id=turn["dia_id"],
                     speaker=turn["speaker"],
                     text=turn["text"],
                     session=number,
-                    date=date,
+                    date=date + timedelta(seconds=n),
                     blip_caption=turn.get("blip_caption") or None,
                 )
             )

@@ -11,7 +11,7 @@ from msgspec.structs import replace
 from mnemo.contracts import Envelope, GetMemoryQuery, MemoryRecorded, NewEvent, SearchQuery
 from mnemo.embeddings import HashingEmbedder
 from mnemo.eventlog import EventStore, connect, migrate, migrate_eventlog
-from mnemo.retrieval.handlers import drop_memory
+from mnemo.retrieval.handlers import drop_memory, index_recorded
 from mnemo.retrieval.index import MemoryIndex
 from mnemo.retrieval.memories import SQL, MemoryTable
 from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
@@ -189,3 +189,56 @@ async def test_a_batch_is_recorded_and_marked_each_memory_once(
         ("turn 2", {"author": "A2"}, "s1", True),
         ("turn 3", {"author": "A3"}, "s1", False),
     ]
+
+
+async def test_a_reply_that_reached_the_log_before_its_question_is_indexed_again_with_it(
+    table: MemoryTable, fresh_database: str, tmp_path: Path
+) -> None:
+    """Turns sent at once (batches in parallel) can be recorded out of their order: the
+    reply, indexed first, had no preceding turn; once the question is indexed, the reply
+    is indexed again with it, and the question's words find it."""
+    tenant, user = f"t_{uuid.uuid4().hex[:8]}", "u1"
+    pool = await connect(fresh_database, max_size=2)
+    log_store = EventStore(pool)
+    said = [
+        ("Where did you go camping in July?", "Mel", T0),
+        ("Yes! Three nights, and it rained every one.", "Caroline", T0 + timedelta(seconds=1)),
+        ("I started a pottery class.", "Mel", T0 + timedelta(seconds=2)),
+    ]
+    events = {}
+    for content, author, at in reversed(said):  # the log holds them last first
+        memory_id = str(uuid.uuid4())
+        event = NewEvent(
+            event_id=str(uuid.uuid4()),
+            tenant_id=tenant,
+            data=MemoryRecorded(
+                memory_id=memory_id,
+                user_id=user,
+                content=content,
+                session_id="s1",
+                metadata={"author": author},
+            ),
+            occurred_at=at,
+            correlation_id=memory_id,
+            causation_id=memory_id,
+            actor="test",
+            service="ingest",
+        )
+        [events[content]] = await log_store.append(f"memory-{memory_id}", [event])
+    index = MemoryIndex(
+        EdgeVectorStore(tmp_path / "edge"), HashingEmbedder(64), SparseEncoder(), table, turns=table
+    )
+    await index.ensure()
+    query = SearchQuery(tenant_id=tenant, user_id=user, query="camping July", mode="keyword")
+    question, reply, later = (events[content] for content, _, _ in said)
+    try:
+        await index_recorded(index, table, log_store, [reply])
+        await index_recorded(index, table, log_store, [later])
+        assert await index.search(query) == []  # the reply alone: nothing of camping
+        await index_recorded(index, table, log_store, [question])
+        found = {h.content for h in await index.search(query)}
+        assert found == {"Where did you go camping in July?", said[1][0]}
+        assert await index.count() == 3
+    finally:
+        await index.close()
+        await pool.close()

@@ -203,7 +203,7 @@ def test_load_builds_turns_items_and_valid_evidence(tmp_path):
         "sessionId": "session_1",
         "metadata": {
             "author": "Bob",
-            "timestamp": "2023-05-08T13:56:00Z",
+            "timestamp": "2023-05-08T13:56:01Z",  # the second turn of its session
             "dia_id": "D1:2",
             "title": "Bob on 8 May 2023",
         },

@@ -53,6 +53,27 @@ async def drop_memory(
         )
 
 
+async def index_recorded(
+    index: MemoryIndex, memories: MemoryTable, log_store: EventStore, envelopes: list[Envelope]
+) -> None:
+    """Record and index the memories, then index again each turn that follows one of them
+    in its session and was there before it: sent at once (batches in parallel), a reply
+    can reach the log before the turn it answers, and was indexed without it as context."""
+    await memories.record_all(envelopes)
+    await index.index_all(envelopes)
+    here = {e.data.memory_id for e in envelopes if isinstance(e.data, MemoryRecorded)}
+    late = sorted({p for m, p in (await memories.followers(envelopes)).items() if m not in here})
+    again: list[Envelope] = []
+    for position in late:
+        batch, _ = await log_store.read_all(after=position - 1, limit=1)
+        again += [
+            e for e in batch if e.global_position == position and isinstance(e.data, MemoryRecorded)
+        ]
+    if again:
+        await index.index_all(again)
+        log.info("memories_indexed_again_with_their_preceding_turn", count=len(again))
+
+
 class RetrievalHandlers:
     def __init__(
         self,
@@ -131,8 +152,7 @@ class RetrievalHandlers:
             envelopes = [e for e in envelopes if e.event_id not in gone]
             if not envelopes:
                 return
-        await self._memories.record_all(envelopes)
-        await self._index.index_all(envelopes)
+        await index_recorded(self._index, self._memories, self._log, envelopes)
         now = utcnow()
         await self._publisher.publish_signals([indexed_signal(e, now) for e in envelopes])
         log.info("memories_indexed", count=len(envelopes))

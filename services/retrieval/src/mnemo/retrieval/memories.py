@@ -53,6 +53,20 @@ ORDER BY n.occurred_at, n.global_position
 LIMIT 1
 """
 
+# The memory just after each of these in its session, among those recorded (one query).
+_FOLLOWERS = """
+SELECT n.memory_id, n.global_position
+FROM unnest($1::text[], $2::text[]) AS q(tenant_id, memory_id)
+JOIN retrieval.memories m ON m.tenant_id = q.tenant_id AND m.memory_id = q.memory_id
+CROSS JOIN LATERAL (
+    SELECT n.memory_id, n.global_position FROM retrieval.memories n
+    WHERE n.tenant_id = m.tenant_id AND n.user_id = m.user_id AND n.session_id = m.session_id
+      AND (n.occurred_at, n.global_position) > (m.occurred_at, m.global_position)
+    ORDER BY n.occurred_at, n.global_position
+    LIMIT 1
+) n
+"""
+
 # What search hits show: their memories' words and metadata (see contents.py). One primary
 # key lookup per id, whatever the statistics say: with `memory_id = ANY($2)` and none yet
 # (a table just filled), the planner scanned the tenant's whole agent index instead
@@ -151,6 +165,16 @@ class MemoryTable:
         """The log position of the memory after this one in its session, if any."""
         position = await self._pool.fetchval(_FOLLOWING, tenant_id, memory_id)
         return int(position) if position is not None else None
+
+    async def followers(self, envelopes: list[Envelope]) -> dict[str, int]:
+        """By memory id, the log position of the turn just after each of these memories in
+        its session, where one is recorded (one query)."""
+        rows = [e for e in envelopes if isinstance(e.data, MemoryRecorded) and e.data.session_id]
+        if not rows:
+            return {}
+        ids = [e.data.memory_id for e in rows if isinstance(e.data, MemoryRecorded)]
+        found = await self._pool.fetch(_FOLLOWERS, [e.tenant_id for e in rows], ids)
+        return {r["memory_id"]: int(r["global_position"]) for r in found}
 
     async def page(self, query: ListMemoriesQuery) -> MemoryPage:
         where = ["tenant_id = $1"]
