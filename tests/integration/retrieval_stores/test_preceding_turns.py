@@ -55,6 +55,31 @@ def recorded(
     )
 
 
+async def logged(
+    log_store: EventStore, tenant: str, user: str, content: str, author: str, at: datetime = T0
+) -> Envelope:
+    """One turn of session s1 appended to the log as ingest records it."""
+    memory_id = str(uuid.uuid4())
+    event = NewEvent(
+        event_id=str(uuid.uuid4()),
+        tenant_id=tenant,
+        data=MemoryRecorded(
+            memory_id=memory_id,
+            user_id=user,
+            content=content,
+            session_id="s1",
+            metadata={"author": author},
+        ),
+        occurred_at=at,
+        correlation_id=memory_id,
+        causation_id=memory_id,
+        actor="test",
+        service="ingest",
+    )
+    [stored] = await log_store.append(f"memory-{memory_id}", [event])
+    return stored
+
+
 @pytest.fixture
 async def table(fresh_database: str):  # type: ignore[no-untyped-def]
     pool = await connect(fresh_database, max_size=4)
@@ -122,29 +147,13 @@ async def test_dropping_a_memory_reindexes_the_turn_after_it_without_it(
     tenant, user = f"t_{uuid.uuid4().hex[:8]}", "u1"
     pool = await connect(fresh_database, max_size=2)
     log_store = EventStore(pool)
-    stored = []
-    for content, author in (
-        ("Where did you go camping in July?", "Mel"),
-        ("Yes! Three nights, and it rained every one.", "Caroline"),
-    ):
-        memory_id = str(uuid.uuid4())
-        event = NewEvent(
-            event_id=str(uuid.uuid4()),
-            tenant_id=tenant,
-            data=MemoryRecorded(
-                memory_id=memory_id,
-                user_id=user,
-                content=content,
-                session_id="s1",
-                metadata={"author": author},
-            ),
-            occurred_at=T0,
-            correlation_id=memory_id,
-            causation_id=memory_id,
-            actor="test",
-            service="ingest",
+    stored = [
+        await logged(log_store, tenant, user, content, author)
+        for content, author in (
+            ("Where did you go camping in July?", "Mel"),
+            ("Yes! Three nights, and it rained every one.", "Caroline"),
         )
-        stored += await log_store.append(f"memory-{memory_id}", [event])
+    ]
     await table.record_all(stored)
     index = MemoryIndex(
         EdgeVectorStore(tmp_path / "edge"), HashingEmbedder(64), SparseEncoder(), table, turns=table
@@ -207,24 +216,7 @@ async def test_a_reply_that_reached_the_log_before_its_question_is_indexed_again
     ]
     events = {}
     for content, author, at in reversed(said):  # the log holds them last first
-        memory_id = str(uuid.uuid4())
-        event = NewEvent(
-            event_id=str(uuid.uuid4()),
-            tenant_id=tenant,
-            data=MemoryRecorded(
-                memory_id=memory_id,
-                user_id=user,
-                content=content,
-                session_id="s1",
-                metadata={"author": author},
-            ),
-            occurred_at=at,
-            correlation_id=memory_id,
-            causation_id=memory_id,
-            actor="test",
-            service="ingest",
-        )
-        [events[content]] = await log_store.append(f"memory-{memory_id}", [event])
+        events[content] = await logged(log_store, tenant, user, content, author, at)
     index = MemoryIndex(
         EdgeVectorStore(tmp_path / "edge"), HashingEmbedder(64), SparseEncoder(), table, turns=table
     )
