@@ -145,3 +145,34 @@ async def _until(condition, timeout: float = 15.0) -> None:
     while not condition():
         assert loop.time() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
+
+
+async def test_a_leader_connection_that_dies_mid_cleanup_does_not_stop_the_relay(
+    log_pool, publisher, monkeypatch
+):
+    """Leadership ends because the connection is gone, and the cleanup on the dead
+    connection raises too (asyncpg's InternalClientError, as once seen when PostgreSQL went
+    down and stopped ingest): the relay must wait and lead again, not crash its service."""
+    relay = Relay(log_pool, publisher, poll_interval=0.1, max_backoff=0.2)
+    led: list[int] = []
+
+    async def follow(leader):
+        led.append(1)
+        if len(led) == 1:
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed mid-operation")
+        await asyncio.Event().wait()  # leads on
+
+    async def dead(self, *args, **kwargs):
+        raise asyncpg.InternalClientError("cannot switch to state 15; another operation")
+
+    monkeypatch.setattr(relay, "_follow", follow)
+    monkeypatch.setattr(asyncpg.Connection, "remove_listener", dead)
+    task = asyncio.create_task(relay.run())
+    try:
+        await _until(lambda: len(led) == 2 or task.done())
+        assert not task.done(), task
+        assert len(led) == 2
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

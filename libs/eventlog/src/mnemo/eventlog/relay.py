@@ -14,6 +14,7 @@ the seconds each batch took (see `mnemo.retrieval.pending`).
 """
 
 import asyncio
+import contextlib
 from typing import Protocol
 
 import asyncpg
@@ -24,6 +25,10 @@ from mnemo.eventlog.keyring import KeyRing
 from mnemo.eventlog.pool import keep_session_state
 from mnemo.telemetry import get_logger
 from mnemo.telemetry.metrics import RELAY_PUBLISHED
+
+# What a database that went away raises: the relay waits and leads again, never crashes
+# (one InternalClientError from a dead connection's cleanup stopped ingest's relay once).
+_GONE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 log = get_logger(__name__)
 
@@ -87,9 +92,13 @@ class Relay:
                     try:
                         await self._follow(leader)
                     finally:
-                        await leader.remove_listener("mnemo_events", self._on_notify)
-                        await leader.execute("SELECT pg_advisory_unlock_all()")
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                        # On a connection that is gone these fail as well (asyncpg raises
+                        # InternalClientError there): what ended leadership is what counts,
+                        # and the pool resets or drops the connection either way.
+                        with contextlib.suppress(*_GONE):
+                            await leader.remove_listener("mnemo_events", self._on_notify)
+                            await leader.execute("SELECT pg_advisory_unlock_all()")
+            except _GONE as exc:
                 log.warning("relay_database_unavailable", error=exc, backoff=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
@@ -113,7 +122,7 @@ class Relay:
             try:
                 moved = await self.pump()
                 backoff = 0.1
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except _GONE:
                 raise
             except Exception as exc:  # the bus raises its own errors while NATS is away
                 log.warning("relay_publish_failed", error=exc, backoff=backoff)
