@@ -353,6 +353,13 @@ def test_an_agent_key_sees_only_its_own_agent_through_the_console(page, stack, t
     expect(live_row(page, user, "memory.recorded", other["id"])).to_have_count(1, timeout=WAIT)
     expect(live_row(page, user, "memory.recorded", tenant.agent_id)).to_have_count(0)
     expect(page.locator(f'#events tbody tr[data-agent="{tenant.agent_id}"]')).to_have_count(0)
+    # The live row comes from the event stream; the page lists what retrieval has recorded,
+    # once, when it loads: wait until the memory is listed before loading it.
+    with as_key(stack, other_key["key"]) as second:
+        eventually(
+            lambda: second.get("/v1/memories", params={"userId": user}).json()["total"] == 1,
+            timeout=WAIT / 1000,
+        )
 
     page.goto(f"/console/memory?userId={user}")
     expect(page.locator("#memories tbody")).to_contain_text("my own note", timeout=WAIT)
