@@ -3,7 +3,8 @@
 Exports: `connect`, `ensure_streams`, `Publisher` (commands, events, signals with the
 standard headers), `Consumer`/`ConsumerSpec`/`Delivery`/`Reject` (durable pull consumers
 with ack-after-commit, bounded backoff and dead letters), and `serve`/`ask`/`QueryFailed`
-(request/reply query services).
+(request/reply query services), `settled` (a start-up step waited for while JetStream
+is away).
 """
 
 from mnemo.bus.connection import connect
@@ -12,6 +13,7 @@ from mnemo.bus.erasure import erase_subject
 from mnemo.bus.kv import erasable_key_value, key_value, kv_stream
 from mnemo.bus.publisher import Publisher, PublishError, StreamFull, context_ids
 from mnemo.bus.queries import OVERLOADED, QueryFailed, ask, serve
+from mnemo.bus.startup import settled
 from mnemo.bus.streams import StreamConfigRefused, ensure_streams, stream_configs
 
 __all__ = [
@@ -36,5 +38,6 @@ __all__ = [
     "key_value",
     "kv_stream",
     "serve",
+    "settled",
     "stream_configs",
 ]

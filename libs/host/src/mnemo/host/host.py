@@ -20,6 +20,7 @@ from mnemo.bus import (
     connect,
     ensure_streams,
     serve,
+    settled,
 )
 from mnemo.bus.queries import Endpoint
 from mnemo.contracts import HealthReport, Topology
@@ -74,14 +75,20 @@ class Host:
             await self._probes.start()
         self.nc = await connect(self.settings.nats_url, name=f"mnemo-{self.service}")
         self.publisher = Publisher(self.nc, self.topology, self.service)
-        await ensure_streams(self.publisher.js, self.topology, self.settings)
+        js = self.publisher.js
+        await settled(lambda: ensure_streams(js, self.topology, self.settings), "streams")
         self._checks["nats"] = self._check_nats
         if isinstance(self.settings, DatabaseSettings):
-            self.pool = await connect_db(self.settings.database_url)
-            async with self.pool.acquire() as conn:
-                await migrate_eventlog(conn)
-                for component, folder in (migrations or {}).items():
-                    await migrate(conn, component, folder)
+            url = self.settings.database_url
+            self.pool = pool = await settled(lambda: connect_db(url), "postgres")
+
+            async def migrated() -> None:
+                async with pool.acquire() as conn:
+                    await migrate_eventlog(conn)
+                    for component, folder in (migrations or {}).items():
+                        await migrate(conn, component, folder)
+
+            await settled(migrated, "migrations")
             self._checks["postgres"] = self._check_postgres
         log.info("service_started", bus_root=self.topology.root)
 
@@ -178,7 +185,7 @@ class Host:
         endpoints = {**self._endpoints, "health": (dict, self.health, 1, False)}
         svc = await serve(self.nc, self.topology, self.service, endpoints)
         for consumer in self._consumers:
-            await consumer.ensure()
+            await settled(consumer.ensure, f"consumer {consumer.durable}")
             self._running.append(asyncio.create_task(consumer.run()))
         for task in self._tasks:
             self._running.append(asyncio.create_task(task()))

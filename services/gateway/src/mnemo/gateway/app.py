@@ -3,13 +3,22 @@
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp
+from nats.js.kv import KeyValue
 
-from mnemo.bus import Publisher, connect, ensure_streams, erasable_key_value, key_value
+from mnemo.bus import (
+    Publisher,
+    connect,
+    ensure_streams,
+    erasable_key_value,
+    key_value,
+    settled,
+)
 from mnemo.contracts import Topology, key_usage_bucket, keys_bucket
 from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.compat import elephantasm, eliza_router
@@ -60,8 +69,11 @@ from mnemo.gateway.routes.packs import latest_pack
 from mnemo.gateway.routes.search import search, search_post
 from mnemo.gateway.settings import GatewaySettings
 from mnemo.gateway.shedding import LoadShedder
+from mnemo.telemetry import get_logger
 
 SERVICE = "gateway"
+
+log = get_logger(__name__)
 
 
 # Each compatible surface answers a refused input in its own error shape.
@@ -111,21 +123,57 @@ def create_asgi(settings: GatewaySettings) -> ASGIApp:
     return served
 
 
+@dataclass(frozen=True)
+class _Buckets:
+    """What the gateway keeps in JetStream besides the streams."""
+
+    limits: Limits
+    keys: KeyValue
+    key_usage: KeyValue
+    # MEMANTO's sessions (by token digest); each entry carries its own expiry.
+    sessions: KeyValue
+    # Elephantasm's dedupe keys, claimed once across replicas (no expiry).
+    dedupe: KeyValue
+    # Kept answers may hold what a user said: a forget erases them (mnemo.bus.erasure).
+    idempotency: KeyValue
+
+    @classmethod
+    async def made(cls, publisher: Publisher, settings: GatewaySettings) -> "_Buckets":
+        """The streams and buckets, each made where missing or brought to its settings."""
+        js, topology, replicas = publisher.js, publisher.topology, settings.stream_replicas
+        await ensure_streams(js, topology, settings)
+        root = topology.root
+        return cls(
+            limits=await Limits.open(
+                publisher.nc, topology, settings.limit_spec(), settings.limit_timeout, replicas
+            ),
+            keys=await key_value(js, keys_bucket(root), replicas=replicas),
+            key_usage=await key_value(js, key_usage_bucket(root), replicas=replicas),
+            sessions=await key_value(
+                js, f"{root.upper()}_SESSIONS", ttl=7 * 86400, replicas=replicas
+            ),
+            dedupe=await key_value(js, f"{root.upper()}_DEDUPE", replicas=replicas),
+            idempotency=await erasable_key_value(
+                js, topology.idempotency_bucket, ttl=TTL_SECONDS, cache=True, replicas=replicas
+            ),
+        )
+
+
 def create_app(settings: GatewaySettings) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         topology = Topology(root=settings.bus_root)
-        nc = await connect(settings.nats_url, name="mnemo-gateway")
-        publisher = Publisher(nc, topology, SERVICE)
-        await ensure_streams(publisher.js, topology, settings)
-        replicas = settings.stream_replicas
-        limits = await Limits.open(
-            nc, topology, settings.limit_spec(), settings.limit_timeout, replicas
-        )
-        keys = KeyCache(
-            await key_value(publisher.js, keys_bucket(topology.root), replicas=replicas),
-            await key_value(publisher.js, key_usage_bucket(topology.root), replicas=replicas),
-        )
+        try:
+            nc = await connect(settings.nats_url, name="mnemo-gateway")
+            publisher = Publisher(nc, topology, SERVICE)
+            # Each step makes what is missing: tried again while JetStream is not ready.
+            made = await settled(lambda: _Buckets.made(publisher, settings), "jetstream")
+        except Exception:
+            # uvicorn would log only the first line of the traceback it is handed.
+            log.error("startup_failed", exc_info=True)
+            raise
+        limits = made.limits
+        keys = KeyCache(made.keys, made.key_usage)
         await keys.start()
         app.state.deps = Deps(
             settings=settings,
@@ -138,22 +186,9 @@ def create_app(settings: GatewaySettings) -> Litestar:
         app.state.publisher = publisher
         if settings.metrics_port is not None:
             serve_gateway_metrics(settings, publisher)
-        # MEMANTO's sessions (by token digest); each entry carries its own expiry.
-        app.state.sessions = await key_value(
-            publisher.js, f"{topology.root.upper()}_SESSIONS", ttl=7 * 86400, replicas=replicas
-        )
-        # Elephantasm's dedupe keys, claimed once across replicas (no expiry).
-        app.state.dedupe = await key_value(
-            publisher.js, f"{topology.root.upper()}_DEDUPE", replicas=replicas
-        )
-        # Kept answers may hold what a user said: a forget erases them (mnemo.bus.erasure).
-        app.state.idempotency = await erasable_key_value(
-            publisher.js,
-            topology.idempotency_bucket,
-            ttl=TTL_SECONDS,
-            cache=True,
-            replicas=replicas,
-        )
+        app.state.sessions = made.sessions
+        app.state.dedupe = made.dedupe
+        app.state.idempotency = made.idempotency
         # The MCP endpoint's session manager lives as long as the app (it runs once).
         app.state.mcp = McpEndpoint(getattr(app.state, "served", app))
         try:

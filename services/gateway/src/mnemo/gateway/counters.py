@@ -20,12 +20,14 @@ from nats.aio.client import Client
 from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
 from nats.errors import TimeoutError as NatsTimeoutError
 
+from mnemo.bus.failures import DependencyDown
+
 MIN_SERVER = (2, 12)
 _STREAM_IN_USE = 10058  # "stream name already in use with a different configuration"
 _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class CountersUnavailable(Exception):
+class CountersUnavailable(DependencyDown):
     """The counter store did not answer (or refused): a limit cannot be checked."""
 
 
@@ -70,8 +72,13 @@ class Counters:
         answer = await self._api(f"STREAM.CREATE.{self._stream}", config)
         if answer.get("error", {}).get("err_code") == _STREAM_IN_USE:
             answer = await self._api(f"STREAM.UPDATE.{self._stream}", config)
-        if "error" in answer:
-            raise RuntimeError(f"cannot set up stream {self._stream}: {answer['error']}")
+        error = answer.get("error")
+        if error is not None:
+            code = error.get("code")
+            if isinstance(code, int) and code >= 500:
+                # JetStream not ready (a cluster electing its leader): tried again.
+                raise CountersUnavailable(f"{self._stream}: JetStream answered {code}")
+            raise RuntimeError(f"cannot set up stream {self._stream}: {error}")
 
     async def _api(self, call: str, payload: dict[str, object]) -> dict[str, dict[str, object]]:
         reply = await self._nc.request(

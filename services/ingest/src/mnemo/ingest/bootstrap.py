@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from mnemo.bus import ConsumerSpec, key_value
+from mnemo.bus import ConsumerSpec, key_value, settled
 from mnemo.contracts import (
     CreateAgent,
     CreateTenant,
@@ -73,8 +73,10 @@ async def main() -> None:
     revisions = MemoryRevisions(store, handlers.chunks)
     host.query("revise_memory", ReviseMemory, revisions.revise)
     host.query("memory_versions", MemoryVersionsQuery, revisions.versions, concurrent=True)
-    keys = await key_value(
-        host.publisher.js, keys_bucket(host.topology.root), replicas=settings.stream_replicas
+    js = host.publisher.js
+    keys = await settled(
+        lambda: key_value(js, keys_bucket(host.topology.root), replicas=settings.stream_replicas),
+        "keys bucket",
     )
     accounts = Accounts(store, host.pool, keys, settings.key_secret)
     await accounts.rebuild()

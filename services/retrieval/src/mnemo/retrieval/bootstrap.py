@@ -3,7 +3,7 @@
 import asyncpg
 from qdrant_client import AsyncQdrantClient
 
-from mnemo.bus import ConsumerSpec
+from mnemo.bus import ConsumerSpec, settled
 from mnemo.contracts import (
     DeleteMemory,
     Envelope,
@@ -88,7 +88,8 @@ async def open_index(settings: RetrievalSettings, pool: asyncpg.Pool) -> MemoryI
     )
     stale = row is not None and (row["embedder"], row["dim"]) != (model, dim)
     try:
-        await index.ensure()
+        # A Qdrant server still starting is waited for; one with other vectors is stale.
+        await settled(index.ensure, "vector store")
     except VectorStoreError:
         stale = True
     if stale:

@@ -1,0 +1,36 @@
+"""Setting up JetStream at start: waited for, never a crash.
+
+A service that starts beside a JetStream that is not ready yet (a cluster still electing
+its leaders, a node busy catching up, a loaded machine) sees its stream, bucket and
+consumer requests time out or answered "temporarily unavailable". Those steps are
+idempotent (each makes or updates what is missing), so the service tries again, with
+backoff, for as long as JetStream is away, as it reconnects to NATS for as long as NATS is
+away. What JetStream refuses for good (settings it will not take) still stops the start.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from mnemo.bus.failures import is_dependency_failure
+from mnemo.telemetry import get_logger
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+
+async def settled(
+    step: Callable[[], Awaitable[T]], what: str, *, first_wait: float = 0.5, most: float = 5.0
+) -> T:
+    """`step()`, tried again while it fails because a dependency is away."""
+    wait, attempt = first_wait, 1
+    while True:
+        try:
+            return await step()
+        except Exception as exc:
+            if not is_dependency_failure(exc):
+                raise
+            log.warning("startup_waiting", step=what, attempt=attempt, error=exc)
+        await asyncio.sleep(wait)
+        wait, attempt = min(wait * 2, most), attempt + 1
