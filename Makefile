@@ -44,7 +44,7 @@ chromium:
 	bash scripts/install-chromium.sh
 
 test: install chromium
-	.venv/bin/python -m pytest -q $(PYTEST_ARGS)
+	.venv/bin/python -m pytest -q --durations=30 $(PYTEST_ARGS)
 
 test-unit: install
 	.venv/bin/python -m pytest -q tests/unit
