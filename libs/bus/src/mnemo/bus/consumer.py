@@ -30,6 +30,7 @@ from tenacity import wait_exponential
 from mnemo.bus.dead_letters import dead_letter_headers, parse
 from mnemo.bus.failures import is_dependency_failure
 from mnemo.bus.publisher import Publisher
+from mnemo.bus.startup import settled
 from mnemo.contracts import Headers, Signal, derived_id, utcnow
 from mnemo.settings import JetStreamSettings
 from mnemo.telemetry import (
@@ -181,13 +182,9 @@ class Consumer:
         await self._publisher.js.add_consumer(self._topology.dlq_stream, config)
 
     async def run(self) -> None:
-        await self.ensure()
-        await self.ensure_replays()
-        js = self._publisher.js
-        main = await js.pull_subscribe_bind(durable=self._spec.durable, stream=self._spec.stream)
-        replays = await js.pull_subscribe_bind(
-            durable=f"{self._spec.durable}-replay", stream=self._topology.dlq_stream
-        )
+        # JetStream slow to answer (a cluster electing, a loaded node) is waited for: a
+        # consumer task that ended here would stop its service.
+        main, replays = await settled(self._bind, f"consumer {self._spec.durable}")
         log.info("consumer_started", durable=self._spec.durable, stream=self._spec.stream)
         try:
             await asyncio.gather(
@@ -198,6 +195,21 @@ class Consumer:
             for sub in (main, replays):
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()
+
+    async def _bind(self) -> tuple[Any, Any]:
+        await self.ensure()
+        await self.ensure_replays()
+        js = self._publisher.js
+        main = await js.pull_subscribe_bind(durable=self._spec.durable, stream=self._spec.stream)
+        try:
+            replays = await js.pull_subscribe_bind(
+                durable=f"{self._spec.durable}-replay", stream=self._topology.dlq_stream
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await main.unsubscribe()
+            raise
+        return main, replays
 
     async def _consume(self, sub: Any, batch: int, *, batched: bool) -> None:
         while not self._stopping.is_set():
