@@ -10,6 +10,7 @@ importing the drivers (asyncpg, nats, httpx, qdrant, grpc): their names and SQLS
 
 import asyncio
 import errno
+import socket
 
 
 class DependencyDown(Exception):
@@ -86,6 +87,8 @@ def _unavailable(exc: BaseException) -> bool:
         return True
     if isinstance(exc, OSError) and exc.errno in _UNAVAILABLE_ERRNO:
         return True
+    if isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_AGAIN:
+        return True  # the name server did not answer (a name that did not resolve is final)
     if any(cls.__name__ in _UNAVAILABLE for cls in type(exc).__mro__):
         return True
     sqlstate = getattr(exc, "sqlstate", None)
