@@ -75,8 +75,9 @@ class Counters:
         error = answer.get("error")
         if error is not None:
             code = error.get("code")
-            if isinstance(code, int) and code >= 500:
-                # JetStream not ready (a cluster electing its leader): tried again.
+            if code == 503:
+                # JetStream not ready (a cluster electing its leader): tried again. Other
+                # refusals (500: more replicas than one server can hold) are final.
                 raise CountersUnavailable(f"{self._stream}: JetStream answered {code}")
             raise RuntimeError(f"cannot set up stream {self._stream}: {error}")
 
