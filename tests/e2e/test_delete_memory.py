@@ -1,10 +1,13 @@
-"""DELETE /v1/memories/{id}: one memory leaves every read model and the index, stays gone
-after a rebuild from the log, and only its own agent's key reaches it."""
+"""DELETE /v1/memories/{id}: one memory leaves every read model and the index (what
+synthesis drew from it too), stays gone after a rebuild from the log, and only its own
+agent's key reaches it."""
 
 import uuid
 
 from .test_accounts import as_key, sign_up
 from .test_errors import assert_problem
+from .test_facts import by_statement, facts
+from .test_synthesis import context, entities, relations, say
 from .waiting import eventually
 
 
@@ -53,3 +56,57 @@ def test_only_its_agent_or_the_tenant_deletes_a_memory(stack):
             assert_problem(outsider.delete(f"/v1/memories/{memory_id}"), 404)
     with as_key(stack, tenant.agent_key) as own:
         assert own.delete(f"/v1/memories/{memory_id}").status_code == 200
+
+
+def _memory_of(api, user_id: str, start: str) -> str:
+    """The id of the user's memory whose content starts with `start` (once it is listed)."""
+
+    def found() -> str | None:
+        listed = api.get("/v1/memories", params={"userId": user_id, "limit": 100}).json()
+        return next((m["id"] for m in listed["memories"] if m["content"].startswith(start)), None)
+
+    return eventually(found, timeout=120)
+
+
+def test_what_synthesis_drew_from_a_deleted_memory_goes_with_it(stack, api, user_id):
+    """A fact, an entity or a profile line that only a deleted memory said leaves with it;
+    what it ended holds again; a fact another memory also said stays, on that evidence."""
+    token = uuid.uuid4().hex[:6]
+    old, new, home = f"Initrode{token}", f"Globex{token}", f"Porto{token}"
+    say(api, user_id, f"I work at {old} as a data analyst.", "2026-03-01T09:00:00Z")
+    say(api, user_id, f"I live in {home}.", "2026-03-02T09:00:00Z")
+    eventually(lambda: f"Works at {old}" in context(api, user_id)["static"], timeout=120)
+    say(api, user_id, f"I just joined {new}.", "2026-04-01T09:00:00Z")
+    say(api, user_id, f"As I said, I live in {home}.", "2026-04-02T09:00:00Z")
+    eventually(lambda: f"Works at {new}" in context(api, user_id)["static"], timeout=120)
+    eventually(
+        lambda: len(by_statement(facts(api, user_id))[f"Lives in {home}"]["evidence"]) == 2,
+        timeout=120,
+    )
+    joined, lived = _memory_of(api, user_id, "I just joined"), _memory_of(api, user_id, "I live in")
+
+    assert api.delete(f"/v1/memories/{joined}").status_code == 200
+    assert api.delete(f"/v1/memories/{lived}").status_code == 200
+
+    def withdrawn() -> bool:
+        now = by_statement(facts(api, user_id))
+        return f"Works at {new}" not in now and now[f"Works at {old}"]["status"] == "current"
+
+    eventually(withdrawn, timeout=120)
+    listed = by_statement(facts(api, user_id, changedSince="2000-01-01T00:00:00Z"))
+    assert f"Works at {new}" not in listed  # not even as a past fact
+    assert listed[f"Works at {old}"]["validTo"] is None
+    # Said again by a memory that stays: the fact stays, on that memory's evidence only.
+    kept = listed[f"Lives in {home}"]
+    assert [e["memoryId"] for e in kept["evidence"]] == [_memory_of(api, user_id, "As I said")]
+    profile = context(api, user_id)["static"]
+    assert f"Works at {old}" in profile and f"Works at {new}" not in profile
+    names = {name for name, _, _ in relations(entities(api, user_id) or {"entities": []})}
+    assert new not in names and old in names
+
+    # From the log again: the same.
+    stack.rebuild("synthesis")
+    stack.wait_healthy()
+    eventually(lambda: f"Works at {old}" in context(api, user_id)["static"], timeout=120)
+    again = by_statement(facts(api, user_id, changedSince="2000-01-01T00:00:00Z"))
+    assert f"Works at {new}" not in again and again[f"Works at {old}"]["validTo"] is None

@@ -235,6 +235,17 @@ class MemoryDeleted(_EventData, tag="memory.deleted", frozen=True, kw_only=True)
     replaced_by: str | None = None
 
 
+class MemoryWithdrawn(_EventData, tag="memory.withdrawn", frozen=True, kw_only=True):
+    """Synthesis no longer counts what a deleted memory said: the facts and entities only
+    it gave leave the subject's timeline and read models, what it ended holds again, and a
+    fact another memory also said stays on that memory's evidence. Appended to the
+    subject's facts stream once the memory's `memory.deleted` is seen."""
+
+    memory_id: str
+    user_id: str
+    agent_id: str | None = None
+
+
 class TenantCreated(_EventData, tag="tenant.created", frozen=True, kw_only=True):
     """A tenant (an organisation: it owns keys, agents and data) came into being."""
 
@@ -315,6 +326,7 @@ EventData = (
     | SubjectSynthesized
     | MemoryForgotten
     | MemoryDeleted
+    | MemoryWithdrawn
     | TenantCreated
     | AgentCreated
     | AgentUpdated
@@ -337,6 +349,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "subject.synthesized": SubjectSynthesized,
     "memory.forgotten": MemoryForgotten,
     "memory.deleted": MemoryDeleted,
+    "memory.withdrawn": MemoryWithdrawn,
     "tenant.created": TenantCreated,
     "agent.created": AgentCreated,
     "agent.updated": AgentUpdated,

@@ -50,6 +50,7 @@ READ_MODEL_EVENTS = (
     "entity.extracted",
     "memory.synthesized",
     "memory.forgotten",
+    "memory.withdrawn",
 )
 
 
@@ -87,7 +88,11 @@ async def main() -> None:
         ConsumerSpec(
             durable=f"{SERVICE}-memories",
             stream=topology.evt_stream,
-            filter_subjects=[topology.evt_subject("*", "memory.recorded")],
+            # A memory deleted is withdrawn from its subject's facts in the same order.
+            filter_subjects=[
+                topology.evt_subject("*", "memory.recorded"),
+                topology.evt_subject("*", "memory.deleted"),
+            ],
         ),
         handlers.memory_recorded,
         handlers.memories_recorded,

@@ -70,8 +70,10 @@ class EntityTable:
                 [(t, u, at) for (t, u), at in subjects.items()],
             )
 
-    async def forget(self, conn: asyncpg.Connection, tenant_id: str, user_id: str) -> None:
-        for table in ("entity_mentions", "subjects"):
+    async def forget(
+        self, conn: asyncpg.Connection, tenant_id: str, user_id: str, *, mentions_only: bool = False
+    ) -> None:
+        for table in ("entity_mentions",) if mentions_only else ("entity_mentions", "subjects"):
             await conn.execute(
                 f"DELETE FROM synthesis.{table} WHERE tenant_id = $1 AND user_id = $2",
                 tenant_id,

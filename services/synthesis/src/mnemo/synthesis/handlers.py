@@ -17,10 +17,12 @@ from mnemo.contracts import (
     FactExtracted,
     FactSuperseded,
     ForgetSubject,
+    MemoryDeleted,
     MemoryForgotten,
     MemoryRecorded,
     MemoryRefined,
     MemorySynthesized,
+    MemoryWithdrawn,
     NewEvent,
     Profile,
     ProfileQuery,
@@ -43,7 +45,7 @@ from mnemo.synthesis.entities import EntityTable
 from mnemo.synthesis.llm import Said, reason_kind
 from mnemo.synthesis.passes import PassTracker
 from mnemo.synthesis.profiles import FactTable
-from mnemo.synthesis.timeline import Timeline
+from mnemo.synthesis.timeline import Timeline, counted
 from mnemo.synthesis.timelines import Timelines
 from mnemo.telemetry import get_logger
 
@@ -121,15 +123,69 @@ class SynthesisHandlers:
         (before it is read, so an LLM is not asked twice about it).
         """
         by_subject: dict[tuple[str, str], list[Envelope]] = {}
+        deleted: dict[tuple[str, str], list[Envelope]] = {}
         for delivery in deliveries:
             envelope: Envelope = delivery.decode(Envelope)
             if isinstance(envelope.data, MemoryRecorded):
                 key = (envelope.tenant_id, envelope.data.user_id)
                 by_subject.setdefault(key, []).append(envelope)
+            elif isinstance(envelope.data, MemoryDeleted):
+                key = (envelope.tenant_id, envelope.data.user_id)
+                deleted.setdefault(key, []).append(envelope)
         for (tenant_id, user_id), envelopes in by_subject.items():
             await self._synthesize(tenant_id, user_id, envelopes)
             # Even when a memory was done before (a redelivery), its pass may not have been.
             await self._passes_if_due(tenant_id, envelopes)
+        # After the memories of the batch: a memory deleted is deleted after it was recorded.
+        for (tenant_id, user_id), envelopes in deleted.items():
+            await self._withdraw(tenant_id, user_id, envelopes)
+
+    async def _withdraw(self, tenant_id: str, user_id: str, envelopes: list[Envelope]) -> None:
+        """What the deleted memories said stops counting: a `memory.withdrawn` for each in
+        the subject's stream (see `timeline.counted`), caused by its `memory.deleted`."""
+        stream = facts_stream(tenant_id, user_id)
+        subject = subject_key(tenant_id, user_id)
+        for _ in range(_APPEND_ATTEMPTS):
+            timeline, version, key_id = await self._timelines.load(
+                stream, subject, tenant_id, user_id
+            )
+            if version < 0:
+                return  # nothing synthesized for the subject (or forgotten since)
+            events = []
+            for envelope in envelopes:
+                gone = envelope.data
+                assert isinstance(gone, MemoryDeleted)
+                if gone.memory_id in timeline.withdrawn:
+                    continue
+                events.append(
+                    NewEvent(
+                        event_id=derived_id(envelope.event_id, "memory.withdrawn"),
+                        tenant_id=tenant_id,
+                        occurred_at=envelope.occurred_at,
+                        correlation_id=envelope.correlation_id,
+                        causation_id=envelope.event_id,
+                        actor=SERVICE,
+                        service=SERVICE,
+                        data=MemoryWithdrawn(
+                            memory_id=gone.memory_id, user_id=user_id, agent_id=gone.agent_id
+                        ),
+                    )
+                )
+            if not events:
+                self._timelines.keep(stream, timeline, version, key_id)
+                return
+            try:
+                await self._store.append(
+                    stream, events, expected_version=version, sealed_with=key_id
+                )
+            except WrongExpectedVersion:
+                continue
+            except SubjectKeyChanged:
+                return  # forgotten meanwhile: nothing of the subject is left to withdraw
+            # Not kept: the timeline is folded again, without what the memories said.
+            log.info("memories_withdrawn", count=len(events))
+            return
+        raise RuntimeError(f"{stream} kept moving; withdrawing the memories will be retried")
 
     async def _synthesize(self, tenant_id: str, user_id: str, envelopes: list[Envelope]) -> None:
         found: dict[str, extractor.Extraction] = {}
@@ -151,7 +207,7 @@ class SynthesisHandlers:
             for envelope in envelopes:
                 memory = envelope.data
                 assert isinstance(memory, MemoryRecorded)
-                if memory.memory_id in timeline.memories:
+                if memory.memory_id in timeline.memories or memory.memory_id in timeline.withdrawn:
                     log.info("memory_already_synthesized", memory_id=memory.memory_id)
                     continue
                 if memory.memory_id not in found:
@@ -237,6 +293,7 @@ class SynthesisHandlers:
                 for synthesized, recorded in memories
                 if isinstance(recorded.data, MemoryRecorded)
                 and recorded.data.memory_id not in timeline.refined
+                and recorded.data.memory_id not in timeline.withdrawn
                 and recorded.event_id not in gone
             ]
             if not todo:
@@ -462,6 +519,8 @@ class ReadModelHandlers:
             log.info("derived_forgotten_before_recorded", count=len(gone))
             envelopes = [e for e in envelopes if e.event_id not in gone]
         forgot = False
+        # Subjects a deleted memory was withdrawn from: projected again from their stream.
+        withdrawn: set[tuple[str, str]] = set()
         async with self._pool.acquire() as conn, conn.transaction():
             run: list[Envelope] = []
             for envelope in envelopes:
@@ -471,10 +530,15 @@ class ReadModelHandlers:
                     user_id = envelope.data.user_id
                     await self.facts.forget(conn, envelope.tenant_id, user_id)
                     await self.entities.forget(conn, envelope.tenant_id, user_id)
+                    withdrawn.discard((envelope.tenant_id, user_id))
                     forgot = True
+                elif isinstance(envelope.data, MemoryWithdrawn):
+                    withdrawn.add((envelope.tenant_id, envelope.data.user_id))
                 else:
                     run.append(envelope)
             await self._record(conn, run)
+            for tenant_id, user_id in withdrawn:
+                await self._reproject(conn, tenant_id, user_id)
         if forgot:
             await compact(self._pool, await schema_tables(self._pool, "synthesis"))
 
@@ -485,6 +549,15 @@ class ReadModelHandlers:
             await self.facts.forget(conn, query.tenant_id, query.user_id)
             await self.entities.forget(conn, query.tenant_id, query.user_id)
         return Dropped(removed=0)
+
+    async def _reproject(self, conn: asyncpg.Connection, tenant_id: str, user_id: str) -> None:
+        """The subject's facts and entities once more from its stream, as it counts now
+        (`timeline.counted`: without what withdrawn memories said). Its events still on
+        their way here find their rows made (each insert is idempotent)."""
+        events = await self._log.read_stream(facts_stream(tenant_id, user_id))
+        await self.facts.forget(conn, tenant_id, user_id)
+        await self.entities.forget(conn, tenant_id, user_id, mentions_only=True)
+        await self._record(conn, counted(events))
 
     async def _record(self, conn: asyncpg.Connection, run: list[Envelope]) -> None:
         await self.facts.record_all(conn, run)

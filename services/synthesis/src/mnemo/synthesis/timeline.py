@@ -10,8 +10,11 @@ said late about the past is slotted in, bounded by what was already known to fol
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
+
 from mnemo.contracts import (
     EntityExtracted,
+    Envelope,
     EventData,
     ExtractedEntity,
     ExtractedFact,
@@ -22,6 +25,7 @@ from mnemo.contracts import (
     FactValidated,
     MemoryRefined,
     MemorySynthesized,
+    MemoryWithdrawn,
     derived_id,
 )
 from mnemo.contracts.speakers import same_person
@@ -67,6 +71,17 @@ class Timeline:
         self.facts: dict[str, Fact] = {}
         self.memories: set[str] = set()
         self.refined: set[str] = set()  # read again by the second phase (an LLM)
+        # Deleted memories: what they said no longer counts (see `counted`), and they are
+        # never read again.
+        self.withdrawn: set[str] = set()
+
+    @classmethod
+    def folded(cls, subject: str, events: list[Envelope]) -> "Timeline":
+        """The timeline of a subject's facts stream, as it counts now."""
+        timeline = cls(subject)
+        for event in counted(events):
+            timeline.apply(event.data, event.occurred_at)
+        return timeline
 
     # ------------------------------------------------------------------ folding
 
@@ -106,6 +121,8 @@ class Timeline:
             self.memories.add(data.memory_id)
         elif isinstance(data, MemoryRefined):
             self.refined.add(data.memory_id)
+        elif isinstance(data, MemoryWithdrawn):
+            self.withdrawn.add(data.memory_id)
 
     def holding(self, at: datetime | None = None) -> list[Fact]:
         """The facts true at `at` (default: those not ended), oldest first."""
@@ -342,6 +359,61 @@ class _Step:
                 about=self.about,
             ),
         )
+
+
+def counted(events: list[Envelope]) -> list[Envelope]:
+    """A subject's facts-stream events as they count once deleted memories are withdrawn
+    (`memory.withdrawn`): what synthesis drew from a withdrawn memory is left out (its
+    facts, their corroborations, the endings it caused, its entities), so what it ended
+    holds again; a fact it gave that a later memory also said is that memory's fact from
+    then on (its `fact.corroborated` becomes the fact's `fact.extracted`). A fact stated
+    through the API stays. The one reading of withdrawals: the timeline that decides and
+    the read models that answer both fold this."""
+    withdrawn = {e.data.memory_id for e in events if isinstance(e.data, MemoryWithdrawn)}
+    if not withdrawn:
+        return events
+    out: list[Envelope] = []
+    orphans: dict[str, Envelope] = {}  # fact id -> its fact.extracted, its memory withdrawn
+    live: set[str] = set()
+    for event in events:
+        data = event.data
+        if isinstance(data, FactExtracted):
+            if data.memory_id in withdrawn and data.extractor != "api":
+                orphans[data.fact.fact_id] = event
+                continue
+            live.add(data.fact.fact_id)
+        elif isinstance(data, FactCorroborated):
+            if data.memory_id in withdrawn:
+                continue
+            first = orphans.pop(data.fact_id, None)
+            if first is not None:
+                # Said again by a memory that stays: from then on, that memory's fact.
+                assert isinstance(first.data, FactExtracted)
+                fact = msgspec.structs.replace(first.data.fact, span=data.span)
+                again = msgspec.structs.replace(
+                    first.data,
+                    memory_id=data.memory_id,
+                    fact=fact,
+                    agent_id=data.agent_id,
+                    extractor=data.extractor or first.data.extractor,
+                )
+                out.append(msgspec.structs.replace(event, event_type="fact.extracted", data=again))
+                live.add(data.fact_id)
+                continue
+            if data.fact_id not in live:
+                continue
+        elif isinstance(data, FactSuperseded):
+            if data.memory_id in withdrawn or data.fact_id not in live:
+                continue
+            if data.superseded_by is not None and data.superseded_by in orphans:
+                continue  # ended by a fact that no longer counts
+        elif isinstance(data, FactValidated | FactContradicted):
+            if data.fact_id not in live:
+                continue
+        elif isinstance(data, EntityExtracted) and data.memory_id in withdrawn:
+            continue
+        out.append(event)
+    return out
 
 
 def _named(value: str) -> bool:

@@ -38,9 +38,7 @@ class Timelines:
         kept = self._kept.pop(stream, None)
         if kept is not None and kept[1] == head and kept[2] == row["key_id"]:
             return kept
-        timeline = Timeline(subject)
-        for past in await self._store.read_stream(stream):
-            timeline.apply(past.data, past.occurred_at)
+        timeline = Timeline.folded(subject, await self._store.read_stream(stream))
         return timeline, head, row["key_id"]
 
     def keep(self, stream: str, timeline: Timeline, version: int, key_id: str | None) -> None:
