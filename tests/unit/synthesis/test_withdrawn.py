@@ -1,0 +1,133 @@
+"""A deleted memory withdrawn from its subject's facts (`timeline.counted`): what only it
+said is left out, what it ended holds again, a fact another memory also said is that
+memory's from then on, and a fact stated through the API stays."""
+
+from datetime import UTC, datetime
+
+from mnemo.contracts import (
+    EntityExtracted,
+    Envelope,
+    EventData,
+    ExtractedFact,
+    FactExtracted,
+    FactValidated,
+    MemoryWithdrawn,
+)
+from mnemo.synthesis.extractor import extract
+from mnemo.synthesis.timeline import Timeline, counted
+
+
+def day(n: int) -> datetime:
+    return datetime(2026, 1, n, tzinfo=UTC)
+
+
+class Log:
+    """A subject's facts stream, as synthesis would have appended it."""
+
+    def __init__(self) -> None:
+        self.deciding = Timeline("s")
+        self.events: list[Envelope] = []
+
+    def add(self, event_id: str, data: EventData, at: datetime) -> None:
+        self.events.append(
+            Envelope(
+                event_id=event_id,
+                event_type=type(data).__struct_config__.tag,  # type: ignore[attr-defined]
+                tenant_id="t",
+                stream_id="facts",
+                stream_version=len(self.events),
+                global_position=len(self.events) + 1,
+                occurred_at=at,
+                recorded_at=at,
+                correlation_id="c",
+                causation_id="c",
+                actor="synthesis",
+                service="synthesis",
+                data=data,
+            )
+        )
+
+    def say(self, n: int, text: str) -> None:
+        for event_id, data in self.deciding.decide(
+            cause=f"cause-{n}", memory_id=f"m{n}", user_id="u", at=day(n), found=extract(text)
+        ):
+            self.add(event_id, data, day(n))
+
+    def withdraw(self, n: int, at: int) -> None:
+        self.add(f"w{n}", MemoryWithdrawn(memory_id=f"m{n}", user_id="u"), day(at))
+
+    def now(self) -> Timeline:
+        return Timeline.folded("s", self.events)
+
+
+def holding(tl: Timeline) -> set[tuple[str, str]]:
+    return {(f.attribute, f.value) for f in tl.holding()}
+
+
+def test_without_withdrawals_every_event_counts():
+    log = Log()
+    log.say(1, "I work at Acme.")
+    assert counted(log.events) is log.events
+
+
+def test_what_only_the_deleted_memory_said_is_left_out_and_what_it_ended_holds_again():
+    log = Log()
+    log.say(1, "I work at Acme. I live in Porto.")
+    log.say(2, "I just joined Globex.")
+    assert holding(log.now()) == {("employer", "Globex"), ("location", "Porto")}
+    log.withdraw(2, at=3)
+    tl = log.now()
+    assert holding(tl) == {("employer", "Acme"), ("location", "Porto")}
+    assert "m2" in tl.withdrawn
+    kept = counted(log.events)
+    assert not any(getattr(e.data, "memory_id", None) == "m2" for e in kept[:-1])
+    # Its entities too: Globex was named by m2 only.
+    named = {e.data.entity.value for e in kept if isinstance(e.data, EntityExtracted)}
+    assert "Globex" not in named and "Acme" in named
+
+
+def test_a_fact_another_memory_also_said_becomes_that_memorys():
+    log = Log()
+    log.say(1, "I live in Porto.")
+    log.say(2, "As I said, I live in Porto.")
+    log.withdraw(1, at=3)
+    kept = counted(log.events)
+    facts = [e for e in kept if isinstance(e.data, FactExtracted)]
+    assert len(facts) == 1
+    again = facts[0]
+    assert isinstance(again.data, FactExtracted)
+    assert again.data.memory_id == "m2" and again.occurred_at == day(2)
+    assert again.event_type == "fact.extracted"
+    tl = log.now()
+    (porto,) = tl.holding()
+    assert porto.valid_from == day(2) and porto.evidence == 1
+
+
+def test_a_fact_stated_through_the_api_stays_and_marks_follow_their_fact():
+    log = Log()
+    log.say(1, "I work at Acme.")
+    acme = next(e.data for e in log.events if isinstance(e.data, FactExtracted))
+    assert isinstance(acme, FactExtracted)
+    log.add("v", FactValidated(user_id="u", fact_id=acme.fact.fact_id), day(2))
+    stated = ExtractedFact(
+        fact_id="api-fact",
+        attribute="home",
+        value="Lisbon",
+        statement="Lives in Lisbon",
+        kind="static",
+        confidence=1.0,
+        span=(0, 0),
+        category="identity",
+    )
+    log.add("api", FactExtracted(memory_id="m1", user_id="u", fact=stated, extractor="api"), day(2))
+    log.withdraw(1, at=3)
+    kept = counted(log.events)
+    assert not any(isinstance(e.data, FactValidated) for e in kept)
+    assert holding(log.now()) == {("home", "Lisbon")}
+
+
+def test_a_withdrawn_memory_is_never_read_again():
+    log = Log()
+    log.say(1, "I work at Acme.")
+    log.withdraw(1, at=2)
+    assert "m1" in log.now().withdrawn
