@@ -519,7 +519,9 @@ class ReadModelHandlers:
             log.info("derived_forgotten_before_recorded", count=len(gone))
             envelopes = [e for e in envelopes if e.event_id not in gone]
         forgot = False
-        # Subjects a deleted memory was withdrawn from: projected again from their stream.
+        # Subjects a deleted memory was withdrawn from: projected again from their stream,
+        # once per batch. Their later events apply one by one as any: decided on a timeline
+        # that no longer held what the memory said, they never refer to it.
         withdrawn: set[tuple[str, str]] = set()
         async with self._pool.acquire() as conn, conn.transaction():
             run: list[Envelope] = []
