@@ -7,17 +7,24 @@ from mnemo.bus import Delivery
 from mnemo.contracts import Headers, IngestMemory, new_id, utcnow
 
 
+def delivered(subject: str, body: object, kind: str, service: str, msg_id: str) -> Delivery:
+    """`body` as the audit's consumer receives it, first delivery."""
+    return Delivery(
+        subject=subject, data=msgspec.json.encode(body),
+        headers={Headers.TYPE: kind, Headers.SERVICE: service},
+        msg_id=msg_id, tenant_id="t", correlation_id="c", causation_id="r",
+        num_delivered=1, stream_sequence=1,
+    )  # fmt: skip
+
+
 def test_a_command_is_audited_without_its_content_or_metadata():
     command = IngestMemory(
         command_id=new_id(), tenant_id="t", issued_at=utcnow(), actor="a", memory_id="m1",
         user_id="u1", content="my secret words", metadata={"topic": "more secret words"},
     )  # fmt: skip
-    delivery = Delivery(
-        subject="mnemo.cmd.ingest.memory.t", data=msgspec.json.encode(command),
-        headers={Headers.TYPE: "ingest.memory", Headers.SERVICE: "gateway"},
-        msg_id=command.command_id, tenant_id="t", correlation_id="c", causation_id="r",
-        num_delivered=1, stream_sequence=1,
-    )  # fmt: skip
+    delivery = delivered(
+        "mnemo.cmd.ingest.memory.t", command, "ingest.memory", "gateway", command.command_id
+    )
     row = entry_row("command", delivery)
     data = msgspec.json.decode(row[-1])
     assert data["memory_id"] == "m1" and data["user_id"] == "u1"
@@ -35,12 +42,9 @@ def test_a_compiled_pack_is_audited_without_its_query_or_content():
             "content": {"summary": "the spare key is under the mat"}, "token_count": 12,
         },
     }  # fmt: skip
-    delivery = Delivery(
-        subject="mnemo.evt.t.pack.compiled", data=msgspec.json.encode(envelope),
-        headers={Headers.TYPE: "pack.compiled", Headers.SERVICE: "synthesis"},
-        msg_id=envelope["event_id"], tenant_id="t", correlation_id="c", causation_id="r",
-        num_delivered=1, stream_sequence=1,
-    )  # fmt: skip
+    delivery = delivered(
+        "mnemo.evt.t.pack.compiled", envelope, "pack.compiled", "synthesis", envelope["event_id"]
+    )
     row = entry_row("event", delivery)
     data = msgspec.json.decode(row[-1])
     assert data["data"]["agent_id"] == "a" and data["data"]["token_count"] == 12
@@ -53,12 +57,9 @@ def test_a_command_from_outside_the_gateway_is_audited_with_its_contracts_fields
         "issued_at": "2026-01-01T00:00:00+00:00", "memory_id": "m1", "user_id": "u1",
         "text": "my secret words", "note": {"deep": "more secret words"},
     }  # fmt: skip
-    delivery = Delivery(
-        subject="mnemo.cmd.ingest.memory.t", data=msgspec.json.encode(body),
-        headers={Headers.TYPE: "ingest.memory", Headers.SERVICE: "tests"},
-        msg_id=body["command_id"], tenant_id="t", correlation_id="c", causation_id="r",
-        num_delivered=1, stream_sequence=1,
-    )  # fmt: skip
+    delivery = delivered(
+        "mnemo.cmd.ingest.memory.t", body, "ingest.memory", "tests", body["command_id"]
+    )
     row = entry_row("command", delivery)
     assert msgspec.json.decode(row[-1])["memory_id"] == "m1"
     assert "secret" not in row[-1]
