@@ -20,6 +20,18 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 
+# What an operator reading `startup_waiting` should look at, by step.
+_HINTS = {
+    "postgres": "is PostgreSQL up and reachable at MNEMO_DATABASE_URL?",
+    "migrations": "is PostgreSQL up and reachable at MNEMO_DATABASE_URL?",
+    "vector store": "is the Qdrant server at MNEMO_QDRANT_URL up?",
+}
+_JETSTREAM = (
+    "is JetStream enabled on the NATS server at MNEMO_NATS_URL, and has its cluster elected"
+    " a leader?"
+)
+
+
 async def settled(
     step: Callable[[], Awaitable[T]], what: str, *, first_wait: float = 0.5, most: float = 5.0
 ) -> T:
@@ -31,6 +43,7 @@ async def settled(
         except Exception as exc:
             if not is_dependency_failure(exc):
                 raise
-            log.warning("startup_waiting", step=what, attempt=attempt, error=exc)
+            hint = _HINTS.get(what, _JETSTREAM)
+            log.warning("startup_waiting", step=what, attempt=attempt, error=exc, hint=hint)
         await asyncio.sleep(wait)
         wait, attempt = min(wait * 2, most), attempt + 1
