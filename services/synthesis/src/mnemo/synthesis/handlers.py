@@ -69,6 +69,20 @@ def pass_stream(tenant_id: str, user_id: str) -> str:
     return f"synthesis-pass-{tenant_id}-{subject_key(tenant_id, user_id)}"
 
 
+def caused_by(cause: Envelope, event_id: str, data: EventData) -> NewEvent:
+    """An event synthesis appends because of `cause`: its valid time, its correlation."""
+    return NewEvent(
+        event_id=event_id,
+        tenant_id=cause.tenant_id,
+        occurred_at=cause.occurred_at,
+        correlation_id=cause.correlation_id,
+        causation_id=cause.event_id,
+        actor=SERVICE,
+        service=SERVICE,
+        data=data,
+    )
+
+
 # (tenant id, memory content) -> what is in it: the built-in rules, or an LLM with them
 # as its fallback.
 Extract = Callable[[str, str], Awaitable[extractor.Extraction]]
@@ -157,18 +171,12 @@ class SynthesisHandlers:
                 assert isinstance(gone, MemoryDeleted)
                 if gone.memory_id in timeline.withdrawn:
                     continue
+                withdrawn = MemoryWithdrawn(
+                    memory_id=gone.memory_id, user_id=user_id, agent_id=gone.agent_id
+                )
                 events.append(
-                    NewEvent(
-                        event_id=derived_id(envelope.event_id, "memory.withdrawn"),
-                        tenant_id=tenant_id,
-                        occurred_at=envelope.occurred_at,
-                        correlation_id=envelope.correlation_id,
-                        causation_id=envelope.event_id,
-                        actor=SERVICE,
-                        service=SERVICE,
-                        data=MemoryWithdrawn(
-                            memory_id=gone.memory_id, user_id=user_id, agent_id=gone.agent_id
-                        ),
+                    caused_by(
+                        envelope, derived_id(envelope.event_id, "memory.withdrawn"), withdrawn
                     )
                 )
             if not events:
@@ -410,19 +418,7 @@ class SynthesisHandlers:
         )
         derived.append((derived_id(cause, "memory.refined"), done))
         timeline.apply(done, synthesized.occurred_at)
-        return [
-            NewEvent(
-                event_id=event_id,
-                tenant_id=synthesized.tenant_id,
-                occurred_at=synthesized.occurred_at,
-                correlation_id=synthesized.correlation_id,
-                causation_id=cause,
-                actor=SERVICE,
-                service=SERVICE,
-                data=data,
-            )
-            for event_id, data in derived
-        ]
+        return [caused_by(synthesized, event_id, data) for event_id, data in derived]
 
     def _events(
         self,
@@ -457,19 +453,7 @@ class SynthesisHandlers:
         derived.append((derived_id(cause, "memory.synthesized"), done))
         # The timeline is kept past this append: it knows the memory is in it.
         timeline.apply(done, envelope.occurred_at)
-        return [
-            NewEvent(
-                event_id=event_id,
-                tenant_id=envelope.tenant_id,
-                occurred_at=envelope.occurred_at,
-                correlation_id=envelope.correlation_id,
-                causation_id=cause,
-                actor=SERVICE,
-                service=SERVICE,
-                data=data,
-            )
-            for event_id, data in derived
-        ]
+        return [caused_by(envelope, event_id, data) for event_id, data in derived]
 
     async def _passes_if_due(self, tenant_id: str, envelopes: list[Envelope]) -> None:
         """A `subject.synthesized` for each pass these memories complete (of one subject)."""
@@ -484,15 +468,10 @@ class SynthesisHandlers:
                 if last.batch_id
                 else derived_id(envelope.event_id, "subject.synthesized")
             )
-            event = NewEvent(
-                event_id=pass_id,
-                tenant_id=tenant_id,
-                occurred_at=envelope.occurred_at,
-                correlation_id=envelope.correlation_id,
-                causation_id=envelope.event_id,
-                actor=SERVICE,
-                service=SERVICE,
-                data=SubjectSynthesized(
+            event = caused_by(
+                envelope,
+                pass_id,
+                SubjectSynthesized(
                     user_id=last.user_id, memory_ids=members, batch_id=last.batch_id
                 ),
             )
