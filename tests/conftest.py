@@ -6,7 +6,10 @@ else testcontainers when a Docker engine answers, else the embedded servers of
 gets its own database (`fresh_database`) and its own subject and stream root (`bus_root`).
 """
 
+import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +22,19 @@ from mnemo.runtime.docker import docker_available
 from mnemo.runtime.nats_server import NatsServer
 from mnemo.runtime.ports import free_port
 from mnemo.runtime.postgres_server import PostgresServer
+
+
+@contextlib.contextmanager
+def _outside_pytest_temp(name: str) -> Iterator[Path]:
+    """A folder of its own under the system's temporary folder, removed after. PostgreSQL
+    runs as another user (mnemo-pg) when we are root, so its data folder's parents must let
+    it through; pytest takes that right back from `/tmp/pytest-of-<user>` whenever another
+    pytest session starts on the machine, which stopped a running suite's PostgreSQL."""
+    folder = Path(tempfile.mkdtemp(prefix=f"mnemo-test-{name}-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +61,7 @@ def nats_url(use_docker: bool, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture(scope="session")
-def database_url(use_docker: bool, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(use_docker: bool) -> Iterator[str]:
     """An admin DSN (may create and drop databases) to the session's PostgreSQL."""
     if url := os.environ.get("MNEMO_TEST_DATABASE_URL"):
         yield url
@@ -55,11 +71,12 @@ def database_url(use_docker: bool, tmp_path_factory: pytest.TempPathFactory) -> 
         with PostgresContainer("postgres:17-alpine", driver=None) as container:
             yield container.get_connection_url()
     else:
-        server = PostgresServer(tmp_path_factory.mktemp("postgres") / "data")
-        try:
-            yield server.start()
-        finally:
-            server.stop()
+        with _outside_pytest_temp("postgres") as folder:
+            server = PostgresServer(folder / "data")
+            try:
+                yield server.start()
+            finally:
+                server.stop()
 
 
 def with_database(dsn: str, name: str) -> str:
@@ -104,11 +121,12 @@ def own_nats(tmp_path: Path) -> Iterator[NatsServer]:
 
 
 @pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
+def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL of this test alone (it may kill it, or read its files)."""
-    server = PostgresServer(tmp_path / "pg" / "data", port=free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    with _outside_pytest_temp("own-postgres") as folder:
+        server = PostgresServer(folder / "data", port=free_port())
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
