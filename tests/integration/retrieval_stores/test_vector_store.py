@@ -410,27 +410,29 @@ async def test_compact_leaves_nothing_of_deleted_points_in_the_edge_folder(tmp_p
 
 
 async def test_searches_and_writes_during_a_compaction_all_answer(tmp_path, tenant):
+    """Engine calls made while the shard is swapped wait for it, and then answer as before."""
     store = EdgeVectorStore(tmp_path / "store")
     await store.ensure(DIM)
     try:
-        await store.upsert([point(tenant, "u1", f"p {i}", angle(i % 90)) for i in range(300)])
+        await store.upsert([point(tenant, "u1", f"p {i}", angle(i % 90)) for i in range(2000)])
         await store.delete_subject(tenant, "u1")
         await store.upsert([point(tenant, "u2", f"q {i}", angle(i % 90)) for i in range(50)])
-
-        async def searching() -> int:
-            found = 0
-            for _ in range(30):
-                found += len(await search(store, tenant, "u2", limit=5))
-            return found
-
-        writes = [point(tenant, "u2", f"w {i}", angle(1)) for i in range(10)]
-        results = await asyncio.gather(
-            store.compact(),
-            searching(),
-            *(store.upsert([w]) for w in writes),
-        )
-        assert results[1] == 150
-        assert await store.count() == 60
+        compaction = asyncio.create_task(store.compact())
+        # Calls arrive whenever they do (as queries and phase 1 do), not one after another.
+        calls: list[asyncio.Task] = []
+        writes = 0
+        while not compaction.done():
+            calls.append(asyncio.create_task(search(store, tenant, "u2", limit=5)))
+            calls.append(
+                asyncio.create_task(store.upsert([point(tenant, "u3", f"w {writes}", angle(1))]))
+            )
+            writes += 1
+            await asyncio.sleep(0.001)
+        await compaction
+        answers = await asyncio.gather(*calls)
+        assert [len(a) for a in answers[::2]] == [5] * writes
+        assert await store.count() == 50 + writes
+        assert len(await search(store, tenant, "u3", limit=1000)) == writes
     finally:
         await store.close()
 

@@ -147,7 +147,6 @@ class EdgeVectorStore:
         mode: SearchMode = "vector",
         alpha: float = 0.5,
     ) -> list[StoreHit]:
-        self._ready()
         mode_ = resolve_mode(mode, dense, sparse, limit, alpha)
         if mode_ is None:
             return []
@@ -189,7 +188,7 @@ class EdgeVectorStore:
         return [StoreHit(str(p.id), float(p.score), dict(p.payload or {})) for p in found]
 
     async def count(self) -> int:
-        if self._shard is None:
+        if self._shard is None and not self._swapping:
             return 0
         async with self._engine() as shard:
             return await asyncio.to_thread(shard.count, qe.CountRequest(exact=True))
