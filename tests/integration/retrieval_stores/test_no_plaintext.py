@@ -1,8 +1,7 @@
 """The vector store holds no plaintext of what was said: a point's payload carries ids,
 filter fields and offsets only, and a search reads each hit's words and metadata from the
-memories read model (PostgreSQL). qdrant-edge rewrites its files only when compacted (a
-deleted point's payload stays in its segment and its WAL), so whatever a payload held
-would outlive a delete.
+memories read model (PostgreSQL). qdrant-edge never compacts (a deleted point's payload
+stays in its segment and its WAL), so whatever a payload held would outlive a forget.
 
 Against the real qdrant-edge, in a temporary folder, and the real PostgreSQL."""
 

@@ -5,9 +5,7 @@ Dense vectors are 4-d and made by hand, so which point is near which is plain to
 sparse vectors come from the real `SparseEncoder`.
 """
 
-import asyncio
 import math
-import struct
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -364,78 +362,3 @@ async def test_both_engines_rank_alike(tmp_path, tenant):
     finally:
         for store in stores:
             await store.close()
-
-
-def _float_bytes(folder, value: float) -> list[str]:
-    """Files under `folder` holding `value` as a 32-bit float (a vector component)."""
-    needle = struct.pack("<f", value)
-    return [str(f) for f in folder.rglob("*") if f.is_file() and needle in f.read_bytes()]
-
-
-async def test_compact_leaves_nothing_of_deleted_points_in_the_edge_folder(tmp_path, tenant):
-    """After a forget: a deleted point's embedding (from which words can be approximated),
-    payload and hashed word ids leave the segments and the WAL; the rest stays, searchable,
-    and the store takes writes and reopens as before."""
-    folder = tmp_path / "store"
-    store = EdgeVectorStore(folder)
-    await store.ensure(DIM)
-    # A component no other vector has, in the vector as stored (normalized, for cosine).
-    secret = [0.8125, 0.5, 0.25, 0.171875]
-    stored = struct.unpack("<f", struct.pack("<f", secret[0] / math.hypot(*secret)))[0]
-    user = "forgotten-" + uuid.uuid4().hex[:8]
-    gone = [point(tenant, user, "zanzibar quokka", secret) for _ in range(3)]
-    kept = [point(tenant, "u2", f"kept {i}", angle(i)) for i in range(20)]
-    try:
-        await store.upsert([*gone, *kept])
-        assert _float_bytes(folder, stored) and _holding(folder, user), "the test's premise"
-        await store.delete_subject(tenant, user)
-        # Deleted, the bytes stay: in the segment and in the WAL.
-        assert _float_bytes(folder, stored) and _holding(folder, user)
-
-        await store.compact()
-        assert _float_bytes(folder, stored) == [] and _holding(folder, user) == []
-        assert await store.count() == 20
-        assert ids(await search(store, tenant, "u2", limit=1)) == [kept[0].id]
-        late = point(tenant, "u2", "after", angle(0))
-        await store.upsert([late])
-    finally:
-        await store.close()
-    store = EdgeVectorStore(folder)
-    await store.ensure(DIM)
-    try:
-        assert await store.count() == 21
-        assert late.id in ids(await search(store, tenant, "u2", limit=2))
-    finally:
-        await store.close()
-
-
-async def test_searches_and_writes_during_a_compaction_all_answer(tmp_path, tenant):
-    """Engine calls made while the shard is swapped wait for it, and then answer as before."""
-    store = EdgeVectorStore(tmp_path / "store")
-    await store.ensure(DIM)
-    try:
-        await store.upsert([point(tenant, "u1", f"p {i}", angle(i % 90)) for i in range(2000)])
-        await store.delete_subject(tenant, "u1")
-        await store.upsert([point(tenant, "u2", f"q {i}", angle(i % 90)) for i in range(50)])
-        compaction = asyncio.create_task(store.compact())
-        # Calls arrive whenever they do (as queries and phase 1 do), not one after another.
-        calls: list[asyncio.Task] = []
-        writes = 0
-        while not compaction.done():
-            calls.append(asyncio.create_task(search(store, tenant, "u2", limit=5)))
-            calls.append(
-                asyncio.create_task(store.upsert([point(tenant, "u3", f"w {writes}", angle(1))]))
-            )
-            writes += 1
-            await asyncio.sleep(0.001)
-        await compaction
-        answers = await asyncio.gather(*calls)
-        assert [len(a) for a in answers[::2]] == [5] * writes
-        assert await store.count() == 50 + writes
-        assert len(await search(store, tenant, "u3", limit=1000)) == writes
-    finally:
-        await store.close()
-
-
-def _holding(folder, text: str) -> list[str]:
-    return [str(f) for f in folder.rglob("*") if f.is_file() and text.encode() in f.read_bytes()]

@@ -77,7 +77,6 @@ async def open_index(settings: RetrievalSettings, pool: asyncpg.Pool) -> MemoryI
         memories,
         turns=memories,
         pending=DensePending(pool, collection),
-        compact_after=settings.compact_after,
         # Phase 2 embeds with its own copy, at idle CPU priority (see MemoryIndex).
         background=lambda: embedder(settings, "background"),
     )
@@ -171,8 +170,6 @@ async def main() -> None:
     # Phase 2 of indexing: the dense vectors of what the consumer stored (and of what a
     # crash left pending), in large batches.
     host.background(index.run_dense)
-    # After deletions, the store's files are rewritten without the deleted points.
-    host.background(index.run_compactions)
     host.query("search", SearchQuery, handlers.search, concurrent=True)
     host.query("memories", ListMemoriesQuery, handlers.list_memories, concurrent=True)
     host.query("memory", GetMemoryQuery, handlers.get_memory, concurrent=True)

@@ -133,13 +133,8 @@ class MemoryIndex:
         pending: DensePending | None = None,
         background: Callable[[], Embedder] | None = None,
         dense_text: Callable[[ChunkContext], str] = dense_text,
-        compact_after: float = 0.0,
     ) -> None:
         self._store = store
-        # Seconds from a memory's deletion to the store's compaction (`run_compactions`);
-        # 0: a deletion alone never compacts.
-        self._compact_after = compact_after
-        self._compaction_due = asyncio.Event()
         self._embedder = embedder
         # Phase 2's own embedder, made and run in one thread at the lowest CPU priority
         # (its inference threads inherit it): embedding then takes only the CPU that
@@ -346,30 +341,10 @@ class MemoryIndex:
             await self._pending.drop_subject(tenant_id, user_id)
         await self._store.delete_subject(tenant_id, user_id)
 
-    async def compact(self) -> None:
-        """After a forget: nothing of the deleted points left in the store's files."""
-        await self._store.compact()
-
     async def delete(self, tenant_id: str, memory_id: str) -> None:
         if self._pending is not None:
             await self._pending.drop_memory(tenant_id, memory_id)
         await self._store.delete_memory(tenant_id, memory_id)
-        if self._compact_after > 0:
-            self._compaction_due.set()
-
-    async def run_compactions(self) -> None:
-        """For ever: once a memory is deleted, wait `compact_after` (the deletions meanwhile
-        share it), then compact the store. A failure is tried again at the next wait."""
-        while True:
-            await self._compaction_due.wait()
-            await asyncio.sleep(self._compact_after)
-            self._compaction_due.clear()
-            try:
-                await self._store.compact()
-                log.info("vector_store_compacted")
-            except Exception as e:
-                log.warning("vector_store_compaction_failed", error=e)
-                self._compaction_due.set()
 
     async def search(self, query: SearchQuery) -> list[SearchHit]:
         mode = query.mode if query.mode in ("vector", "keyword", "hybrid") else "hybrid"

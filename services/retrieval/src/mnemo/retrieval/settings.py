@@ -27,17 +27,11 @@ class RetrievalSettings(DatabaseSettings, kw_only=True, frozen=True):
     embedding_api_key: str | None = None
     # MNEMO_EMBEDDING_DIM: vector size for "hashing" (and "openai" when known in advance).
     embedding_dim: int | None = None
-    # MNEMO_COMPACT_AFTER: seconds after a memory is deleted (alone, not with its user)
-    # that the embedded store is compacted, so nothing of its points stays in the files;
-    # the deletions meanwhile share the compaction. 0: only after a forget.
-    compact_after: float = 60.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.vector_store not in ("edge", "qdrant-local"):
             raise ValueError("MNEMO_VECTOR_STORE must be edge or qdrant-local")
-        if self.compact_after < 0:
-            raise ValueError("MNEMO_COMPACT_AFTER must be 0 or more seconds")
         if self.embedder not in ("minilm", "openai", "hashing"):
             raise ValueError("MNEMO_EMBEDDER must be minilm, openai or hashing")
         if self.embedding_precision not in PRECISIONS:

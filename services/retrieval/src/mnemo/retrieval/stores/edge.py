@@ -12,19 +12,10 @@ made here, which keeps subject-filtered search fast without building HNSW graphs
 
 Engine calls release the GIL and the shard is safe to share between threads, so each
 call runs in a worker thread and the event loop never waits on the disk.
-
-A deleted point stays in its segment (vectors, payload) and in the WAL until the segment
-is vacuumed and the WAL starts over. After a forget, `compact()` has the engine vacuum
-every segment holding a deleted point (its optimizer, run here on demand only) and then
-closes the flushed shard, removes its WAL and opens it again with a new one: nothing of
-the forgotten points (their embeddings, from which words can be approximated, their
-hashed word ids, their ids) is left in the folder's files.
 """
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import qdrant_edge as qe
@@ -60,12 +51,6 @@ class EdgeVectorStore:
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
         self._shard: qe.EdgeShard | None = None
-        self._config: qe.EdgeConfig | None = None
-        # Engine calls in flight, and whether a compaction is swapping the shard (new
-        # calls wait for it; it waits for those in flight).
-        self._calls = 0
-        self._swapping = False
-        self._gate = asyncio.Condition()
 
     async def ensure(self, dense_dim: int) -> None:
         await asyncio.to_thread(self._ensure, dense_dim)
@@ -74,14 +59,7 @@ class EdgeVectorStore:
         config = qe.EdgeConfig(
             vectors={DENSE: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)},
             sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-            # For `compact` (the engine runs no optimizer by itself): any deleted point
-            # makes its segment worth vacuuming; no vector index is built (searches stay
-            # exact, filtered through the payload indexes).
-            optimizers=qe.EdgeOptimizersConfig(
-                deleted_threshold=0.0, vacuum_min_vector_number=1, indexing_threshold=0
-            ),
         )
-        self._config = config
         if self._shard is not None:
             self._shard.close()
             self._shard = None
@@ -104,13 +82,11 @@ class EdgeVectorStore:
         check_points(points)
         if points:
             operation = qe.UpdateOperation.upsert_points([_point(p) for p in points])
-            async with self._engine() as shard:
-                await asyncio.to_thread(shard.update, operation)
+            await asyncio.to_thread(self._ready().update, operation)
 
     async def set_dense(self, vectors: dict[str, list[float]]) -> None:
         if vectors:
-            async with self._engine() as shard:
-                await asyncio.to_thread(self._set_dense, shard, vectors)
+            await asyncio.to_thread(self._set_dense, self._ready(), vectors)
 
     def _set_dense(self, shard: qe.EdgeShard, vectors: dict[str, list[float]]) -> None:
         def update(ids: list[str]) -> None:
@@ -129,14 +105,12 @@ class EdgeVectorStore:
     async def delete_subject(self, tenant_id: str, user_id: str) -> None:
         subject = _filter(StoreFilter(tenant_id=tenant_id, user_id=user_id).scope())
         operation = qe.UpdateOperation.delete_points_by_filter(subject)
-        async with self._engine() as shard:
-            await asyncio.to_thread(shard.update, operation)
+        await asyncio.to_thread(self._ready().update, operation)
 
     async def delete_memory(self, tenant_id: str, memory_id: str) -> None:
         memory = _filter([Match("tenant_id", tenant_id), Match("memory_id", memory_id)])
         operation = qe.UpdateOperation.delete_points_by_filter(memory)
-        async with self._engine() as shard:
-            await asyncio.to_thread(shard.update, operation)
+        await asyncio.to_thread(self._ready().update, operation)
 
     async def search(
         self,
@@ -147,6 +121,7 @@ class EdgeVectorStore:
         mode: SearchMode = "vector",
         alpha: float = 0.5,
     ) -> list[StoreHit]:
+        shard = self._ready()
         mode_ = resolve_mode(mode, dense, sparse, limit, alpha)
         if mode_ is None:
             return []
@@ -183,53 +158,13 @@ class EdgeVectorStore:
                 filter=where,
                 with_payload=True,
             )
-        async with self._engine() as shard:
-            found = await asyncio.to_thread(shard.query, request)
+        found = await asyncio.to_thread(shard.query, request)
         return [StoreHit(str(p.id), float(p.score), dict(p.payload or {})) for p in found]
 
     async def count(self) -> int:
-        if self._shard is None and not self._swapping:
+        if self._shard is None:
             return 0
-        async with self._engine() as shard:
-            return await asyncio.to_thread(shard.count, qe.CountRequest(exact=True))
-
-    async def compact(self) -> None:
-        """Leave nothing of deleted points in the folder's files: the segments holding
-        them vacuumed (searches and writes go on meanwhile), then, with no engine call in
-        flight, the flushed shard reopened on a new WAL."""
-        async with self._engine() as shard:
-            await asyncio.to_thread(shard.optimize)
-        async with self._gate:
-            await self._gate.wait_for(lambda: not self._swapping)
-            self._swapping = True
-            await self._gate.wait_for(lambda: self._calls == 0)
-        try:
-            await asyncio.to_thread(self._reopen_on_new_wal)
-        finally:
-            async with self._gate:
-                self._swapping = False
-                self._gate.notify_all()
-
-    def _reopen_on_new_wal(self) -> None:
-        shard = self._ready()
-        self._shard = None
-        _flush_and_close(shard)
-        # Everything in it is in the flushed segments: the shard opens without it.
-        shutil.rmtree(self._path / "wal", ignore_errors=True)
-        self._shard = qe.EdgeShard.load(str(self._path), self._config)
-
-    @asynccontextmanager
-    async def _engine(self) -> AsyncIterator[qe.EdgeShard]:
-        """The open shard, for one engine call (not while a compaction swaps it)."""
-        async with self._gate:
-            await self._gate.wait_for(lambda: not self._swapping)
-            self._calls += 1
-        try:
-            yield self._ready()
-        finally:
-            async with self._gate:
-                self._calls -= 1
-                self._gate.notify_all()
+        return await asyncio.to_thread(self._shard.count, qe.CountRequest(exact=True))
 
     async def drop(self) -> None:
         await self.close()
