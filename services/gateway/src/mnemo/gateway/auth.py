@@ -23,7 +23,7 @@ from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from mnemo.contracts import KeyGrant, key_digest, utcnow
 from mnemo.gateway.limits import UNAVAILABLE_RETRY_AFTER, Usage
-from mnemo.gateway.problems import Problem
+from mnemo.gateway.problems import Problem, unavailable
 from mnemo.gateway.settings import GatewaySettings
 from mnemo.telemetry import get_logger
 
@@ -108,12 +108,10 @@ class KeyCache:
             # Not known to be invalid: a valid key must not get a 401 (nor count as a failed
             # authentication) because the keys bucket could not be read.
             log.warning("key_lookup_failed", error=exc)
-            raise Problem(
-                503,
+            raise unavailable(
                 "KEYS_UNAVAILABLE",
                 "the API key cannot be checked right now; try again shortly",
-                details={"retryAfter": UNAVAILABLE_RETRY_AFTER},
-                headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+                UNAVAILABLE_RETRY_AFTER,
             ) from None
         if not entry.value:
             return None

@@ -18,7 +18,7 @@ from nats.aio.client import Client
 
 from mnemo.contracts import Topology
 from mnemo.gateway.counters import Counters, CountersUnavailable
-from mnemo.gateway.problems import Problem
+from mnemo.gateway.problems import Problem, unavailable
 from mnemo.telemetry import get_logger
 from mnemo.telemetry.metrics import RATE_LIMITED
 
@@ -204,12 +204,10 @@ async def _counted(count: Awaitable[T]) -> T:
     except CountersUnavailable as exc:
         # Refuse rather than let an uncounted call through: a limit must hold.
         log.warning("limit_store_unavailable", error=exc)
-        raise Problem(
-            503,
+        raise unavailable(
             "LIMITS_UNAVAILABLE",
             "rate limits cannot be checked right now; try again shortly",
-            details={"retryAfter": UNAVAILABLE_RETRY_AFTER},
-            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+            UNAVAILABLE_RETRY_AFTER,
         ) from None
 
 

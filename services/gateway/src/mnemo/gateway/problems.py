@@ -127,6 +127,17 @@ def handle_http_exception(request: Request, exc: Exception) -> Response[bytes]:
     return problem_response(request, http_problem(request, exc))
 
 
+def unavailable(code: str, detail: str, retry_after: int) -> Problem:
+    """A 503 that tells when to try again (`Retry-After`, and `details.retryAfter`)."""
+    return Problem(
+        503,
+        code,
+        detail,
+        details={"retryAfter": retry_after},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 def unexpected(exc: Exception) -> Problem:
     """What the caller is told of an exception no handler expected: 503 (retry shortly)
     when a dependency is away, else 500; never the exception itself."""
