@@ -3,8 +3,8 @@
 Exports: `connect`, `ensure_streams`, `Publisher` (commands, events, signals with the
 standard headers), `Consumer`/`ConsumerSpec`/`Delivery`/`Reject` (durable pull consumers
 with ack-after-commit, bounded backoff and dead letters), and `serve`/`ask`/`QueryFailed`
-(request/reply query services), `settled` (a start-up step waited for while JetStream
-is away).
+(request/reply query services), `settled` (a start-up step waited for while a
+dependency is away).
 """
 
 from mnemo.bus.connection import connect

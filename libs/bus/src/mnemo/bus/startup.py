@@ -1,11 +1,12 @@
-"""Setting up JetStream at start: waited for, never a crash.
+"""Start-up steps waited for while a dependency is away, never a crash.
 
 A service that starts beside a JetStream that is not ready yet (a cluster still electing
 its leaders, a node busy catching up, a loaded machine) sees its stream, bucket and
-consumer requests time out or answered "temporarily unavailable". Those steps are
-idempotent (each makes or updates what is missing), so the service tries again, with
-backoff, for as long as JetStream is away, as it reconnects to NATS for as long as NATS is
-away. What JetStream refuses for good (settings it will not take) still stops the start.
+consumer requests time out or answered "temporarily unavailable"; one that starts before
+PostgreSQL or a Qdrant server listens is refused. Those steps are idempotent (each makes
+or updates what is missing), so the service tries again, with backoff, for as long as the
+dependency is away, as it reconnects to NATS for as long as NATS is away. What is refused
+for good (settings JetStream will not take, a wrong password) still stops the start.
 """
 
 import asyncio
