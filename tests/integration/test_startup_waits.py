@@ -13,7 +13,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,14 +31,7 @@ from mnemo.contracts import IngestMemory, Topology, new_id, utcnow
 from mnemo.runtime.nats_server import NatsServer, nats_server_binary
 from mnemo.runtime.ports import free_port
 from mnemo.runtime.postgres_server import PostgresServer
-
-
-def _poll(probe, what: str, timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while not (last := probe()):
-        assert time.monotonic() < deadline, f"{what}: never"
-        time.sleep(0.2)
-    return last
+from tests.e2e.waiting import eventually, eventually_async
 
 
 class _Started:
@@ -113,7 +105,7 @@ def test_services_started_before_jetstream_wait_for_it(
     }
     server = NatsServer(tmp_path / "nats", port=port)
     try:
-        _poll(lambda: _answers(f"http://127.0.0.1:{monitor}/varz"), "plain NATS up")
+        eventually(lambda: _answers(f"http://127.0.0.1:{monitor}/varz"), timeout=120)
         with _started(env, tmp_path, "audit", "gateway") as services:
             # Each has asked JetStream more than once, and neither gave up.
             def asked_again() -> bool:
@@ -122,7 +114,7 @@ def test_services_started_before_jetstream_wait_for_it(
                     services.waited("gateway", "jetstream") >= 2
                 )
 
-            _poll(asked_again, "services retrying")
+            eventually(asked_again, timeout=120)
             plain.terminate()
             plain.wait(15)
             server.start()
@@ -133,7 +125,7 @@ def test_services_started_before_jetstream_wait_for_it(
                     f"http://127.0.0.1:{gateway_port}/docs/openapi.json"
                 )
 
-            _poll(ready, "ready once JetStream is there")
+            eventually(ready, timeout=120)
     finally:
         if plain.poll() is None:
             plain.terminate()
@@ -160,14 +152,14 @@ def test_a_service_started_before_postgres_waits_for_it(
                 services.alive()
                 return services.waited("audit", "postgres") >= 2
 
-            _poll(asked_again, "audit retrying")
+            eventually(asked_again, timeout=120)
             database.start()
 
             def ready() -> bool:
                 services.alive()
                 return _answers(f"http://127.0.0.1:{probe_port}/readyz")
 
-            _poll(ready, "ready once PostgreSQL is there")
+            eventually(ready, timeout=120)
     finally:
         database.stop()
 
@@ -189,7 +181,7 @@ async def test_a_consumer_started_before_jetstream_waits_then_consumes(bus_root,
     nc = None
     task = None
     try:
-        _poll(lambda: _answers(f"http://127.0.0.1:{monitor}/varz"), "plain NATS up")
+        eventually(lambda: _answers(f"http://127.0.0.1:{monitor}/varz"), timeout=120)
         nc = await connect(f"nats://127.0.0.1:{port}", name="mnemo-tests")
         publisher = Publisher(nc, topology, "tests")
         handled: list[str] = []
@@ -202,12 +194,13 @@ async def test_a_consumer_started_before_jetstream_waits_then_consumes(bus_root,
         )
         task = asyncio.create_task(Consumer(publisher, spec, handle).run())
 
-        def asked_again() -> bool:
+        async def asked_again() -> bool:
             assert not task.done(), f"the consumer gave up: {task.exception()!r}"
-            varz = httpx.get(f"http://127.0.0.1:{monitor}/varz", timeout=5).json()
+            async with httpx.AsyncClient(timeout=5) as client:
+                varz = (await client.get(f"http://127.0.0.1:{monitor}/varz")).json()
             return varz.get("in_msgs", 0) >= 3
 
-        await _poll_async(asked_again, "consumer retrying")
+        await eventually_async(asked_again, timeout=120)
         plain.terminate()
         plain.wait(15)
         server.start()
@@ -223,16 +216,13 @@ async def test_a_consumer_started_before_jetstream_waits_then_consumes(bus_root,
                 return False
             return True
 
-        deadline = time.monotonic() + 120
-        while not await sent():
-            assert time.monotonic() < deadline, "never published"
-            await asyncio.sleep(0.2)
+        await eventually_async(sent, timeout=120)
 
-        def consumed() -> bool:
+        async def consumed() -> bool:
             assert not task.done(), f"the consumer stopped: {task.exception()!r}"
             return bool(handled)
 
-        await _poll_async(consumed, "the command consumed")
+        await eventually_async(consumed, timeout=120)
     finally:
         if task is not None:
             task.cancel()
@@ -244,11 +234,3 @@ async def test_a_consumer_started_before_jetstream_waits_then_consumes(bus_root,
             plain.terminate()
             plain.wait(15)
         server.stop()
-
-
-async def _poll_async(probe, what: str, timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while not (last := probe()):
-        assert time.monotonic() < deadline, f"{what}: never"
-        await asyncio.sleep(0.2)
-    return last
