@@ -129,6 +129,7 @@ class Consumer:
             multiplier=spec.backoff_initial, min=spec.backoff_initial, max=spec.backoff_max
         )
         self._stopping = asyncio.Event()
+        self._ensured = False  # the durable made (or updated) by this object already
         self._topology = publisher.topology
         # Failures of each message itself, by message id (bounded: oldest forgotten first).
         self._failures: OrderedDict[str, int] = OrderedDict()
@@ -153,6 +154,7 @@ class Consumer:
             **spec.extra,
         )
         await self._publisher.js.add_consumer(spec.stream, config)
+        self._ensured = True
 
     @property
     def durable(self) -> str:
@@ -197,7 +199,8 @@ class Consumer:
                     await sub.unsubscribe()
 
     async def _bind(self) -> tuple[Any, Any]:
-        await self.ensure()
+        if not self._ensured:  # the host made it before it said it was ready
+            await self.ensure()
         await self.ensure_replays()
         js = self._publisher.js
         main = await js.pull_subscribe_bind(durable=self._spec.durable, stream=self._spec.stream)
