@@ -94,13 +94,16 @@ def nats_streams(monitor: str) -> dict[str, float]:
 
 
 def sizes(pg: dict[str, float], local: Any, monitor: str) -> dict[str, dict[str, float]]:
+    vectors = local.home / "qdrant"
+    if (vectors / "live").exists():  # the shard in use (EdgeVectorStore's generations)
+        vectors = vectors / (vectors / "live").read_text().strip()
     return {
         "postgresql": pg,
         "qdrant": {
             "folder": folder_bytes(local.home / "qdrant"),
             **{
                 p.name: folder_bytes(p) if p.is_dir() else float(p.stat().st_blocks * 512)
-                for p in (local.home / "qdrant").glob("*")
+                for p in vectors.glob("*")
             },
         },
         "nats": nats_streams(monitor),

@@ -72,8 +72,8 @@ def test_forget_then_rebuild_brings_nothing_back(stack, api, user_id):
     assert search(api, user_id, f"Zorblax{token}") == []
     assert log_mentions(stack, f"P{token}") == 0
     assert log_mentions(stack, f"Zorblax{token}") == 0  # the other user's content is sealed too
-    # Nor does the vector store (which never compacts: a deleted point's payload stays in
-    # its files), nor phase 2's work list: the other user's words were never there either.
+    # Nor does the vector store (a deleted point's payload stays in its files until it is
+    # compacted), nor phase 2's work list: the other user's words were never there either.
     assert vector_store_mentions(stack, f"P{token}") == []
     assert vector_store_mentions(stack, f"Zorblax{token}") == []
     assert pending_mentions(stack, user_id, f"P{token}") == 0

@@ -1,7 +1,8 @@
 """The vector store holds no plaintext of what was said: a point's payload carries ids,
 filter fields and offsets only, and a search reads each hit's words and metadata from the
-memories read model (PostgreSQL). qdrant-edge never compacts (a deleted point's payload
-stays in its segment and its WAL), so whatever a payload held would outlive a forget.
+memories read model (PostgreSQL). qdrant-edge keeps a deleted point's payload in its
+segment and its WAL until the store is compacted (after a forget), so whatever a payload
+held would outlive a delete.
 
 Against the real qdrant-edge, in a temporary folder, and the real PostgreSQL."""
 

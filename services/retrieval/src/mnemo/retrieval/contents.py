@@ -2,10 +2,11 @@
 read model when the search is made, never from the vector store.
 
 A point's payload holds ids, the fields filters match, timestamps and the chunk's offsets
-into its memory, and nothing of what was said: qdrant-edge never compacts, so a deleted
-point's payload stays in its segment and its write-ahead log, and words kept there would
-outlive a forget or a delete. A search reads its hits' memories in one query instead; a
-hit whose memory is no longer there (dropped meanwhile) is left out.
+into its memory, and nothing of what was said: a deleted point's payload stays in
+qdrant-edge's segment and write-ahead log until the store is compacted (after a forget,
+see `EdgeVectorStore.compact`), and words kept there would outlive a delete. A search
+reads its hits' memories in one query instead; a hit whose memory is no longer there
+(dropped meanwhile) is left out.
 """
 
 from dataclasses import dataclass

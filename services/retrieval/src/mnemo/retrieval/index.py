@@ -341,6 +341,10 @@ class MemoryIndex:
             await self._pending.drop_subject(tenant_id, user_id)
         await self._store.delete_subject(tenant_id, user_id)
 
+    async def compact(self) -> None:
+        """After a forget: nothing of the deleted points left in the store's files."""
+        await self._store.compact()
+
     async def delete(self, tenant_id: str, memory_id: str) -> None:
         if self._pending is not None:
             await self._pending.drop_memory(tenant_id, memory_id)

@@ -174,6 +174,9 @@ class VectorStore(Protocol):
     async def count(self) -> int:
         """Points in the collection (0 when it does not exist)."""
 
+    async def compact(self) -> None:
+        """Leave nothing of deleted points in the store's own files (after a forget)."""
+
     async def drop(self) -> None:
         """Delete the collection and its points; `ensure` makes it anew."""
 

@@ -87,6 +87,11 @@ class QdrantClientStore:
                 "from the log"
             )
 
+    async def compact(self) -> None:
+        """Nothing here: a Qdrant server vacuums deleted points with its own optimizer
+        (its `deleted_threshold`), and its WAL and snapshots are the operator's. The
+        client's local mode (for development) is not compacted."""
+
     async def upsert(self, points: list[StorePoint]) -> None:
         self._check_ready()
         check_points(points)

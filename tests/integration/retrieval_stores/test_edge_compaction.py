@@ -1,0 +1,258 @@
+"""qdrant-edge keeps a deleted point's bytes (its dense vector, hashed word ids, payload) in
+its segments and WAL; `EdgeVectorStore.compact()` copies the live points into a new shard
+and puts it in the old one's place. Against the real engine, in a temporary folder.
+
+What is checked: the deleted points' bytes leave every file of the folder; the rest stays,
+searchable, writable and reopenable; calls made while a compaction runs all answer, and
+their writes (deletes too) are in the result; a compaction stopped midway (cancelled, or a
+crash simulated by the folders it leaves) leaves a whole store behind.
+"""
+
+import asyncio
+import math
+import shutil
+import struct
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import qdrant_edge as qe
+
+from mnemo.retrieval.stores import EdgeVectorStore, edge
+from mnemo.retrieval.stores.edge import COPY_STEP
+from tests.e2e.waiting import eventually_async
+
+from .test_vector_store import DIM, angle, ids, point, search
+
+
+@pytest.fixture
+def tenant() -> str:
+    return f"t-{uuid.uuid4().hex[:8]}"
+
+
+def stored_float(vector: list[float]) -> bytes:
+    """The bytes of the vector's first component as the engine stores it (normalized for
+    cosine, float32)."""
+    first = struct.unpack("<f", struct.pack("<f", vector[0] / math.hypot(*vector)))[0]
+    return struct.pack("<f", first)
+
+
+def holding(folder: Path, needle: bytes) -> list[str]:
+    return [str(f) for f in folder.rglob("*") if f.is_file() and needle in f.read_bytes()]
+
+
+# A first component no other vector here has: its bytes find the point's vector on disk.
+SECRET = [0.8125, 0.5, 0.25, 0.171875]
+
+
+async def test_compact_leaves_nothing_of_deleted_points_in_the_folder(tmp_path, tenant):
+    folder = tmp_path / "store"
+    store = EdgeVectorStore(folder)
+    await store.ensure(DIM)
+    user = "forgotten-" + uuid.uuid4().hex[:8]
+    gone = [point(tenant, user, "zanzibar quokka", SECRET) for _ in range(3)]
+    kept = [point(tenant, "u2", f"kept {i}", angle(i)) for i in range(2 * COPY_STEP + 5)]
+    # Phase 1's kind of point: words only, its dense vector still to come.
+    waiting = point(tenant, "u2", "pending marmalade", angle(0))
+    try:
+        await store.upsert([*gone, *kept, replace(waiting, dense=None)])
+        assert holding(folder, stored_float(SECRET)) and holding(folder, user.encode())
+        await store.delete_subject(tenant, user)
+        # Deleted, the bytes stay: in the segment and in the WAL.
+        assert holding(folder, stored_float(SECRET)) and holding(folder, user.encode())
+
+        await store.compact()
+        assert holding(folder, stored_float(SECRET)) == []
+        assert holding(folder, user.encode()) == []
+        assert await store.count() == len(kept) + 1
+        assert ids(await search(store, tenant, "u2", limit=1)) == [kept[0].id]
+        hits = await search(store, tenant, "u2", text="marmalade", mode="keyword", limit=1)
+        assert ids(hits) == [waiting.id]
+        assert waiting.id not in ids(await search(store, tenant, "u2", limit=len(kept) + 1))
+        await store.set_dense({waiting.id: angle(0.5)})
+        late = point(tenant, "u2", "after", angle(0.25))
+        await store.upsert([late])
+        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live"]
+    finally:
+        await store.close()
+    store = EdgeVectorStore(folder)
+    await store.ensure(DIM)
+    try:
+        assert await store.count() == len(kept) + 2
+        assert ids(await search(store, tenant, "u2", limit=3)) == [kept[0].id, late.id, waiting.id]
+    finally:
+        await store.close()
+
+
+async def test_a_compaction_with_nothing_deleted_leaves_the_folder_as_it_is(tmp_path, tenant):
+    folder = tmp_path / "store"
+    store = EdgeVectorStore(folder)
+    await store.ensure(DIM)
+    try:
+        await store.upsert([point(tenant, "u1", f"p {i}", angle(i)) for i in range(10)])
+        await store.compact()
+        assert (folder / "live").read_text() == "gen-0"
+        await store.delete_subject(tenant, "nobody")  # a forget repeated: it may have been
+        await store.compact()
+        assert (folder / "live").read_text() == "gen-1"
+        assert await store.count() == 10
+    finally:
+        await store.close()
+
+
+async def test_calls_made_during_a_compaction_all_answer_and_their_writes_stay(
+    tmp_path, tenant, monkeypatch
+):
+    """Searches, upserts, vectors and deletes arrive while a compaction runs (as queries,
+    phase 1 and phase 2 do): each answers, and the compacted store holds what they wrote; a
+    point deleted during the copy, after it was copied, leaves the folder too."""
+    monkeypatch.setattr(edge, "COPY_STEP", 8)  # a copy of many steps
+    folder = tmp_path / "store"
+    store = EdgeVectorStore(folder)
+    await store.ensure(DIM)
+    try:
+        await store.upsert([point(tenant, "u1", f"p {i}", angle(i % 90)) for i in range(2000)])
+        await store.delete_subject(tenant, "u1")
+        live = 400
+        await store.upsert([point(tenant, "u2", f"q {i}", angle(i % 90)) for i in range(live)])
+        # The first point a copy takes (ids in order): copied, then deleted during the copy.
+        doomed = replace(point(tenant, "u4", "doomed", SECRET), id=str(uuid.UUID(int=1)))
+        await store.upsert([doomed])
+        compaction = asyncio.create_task(store.compact())
+        searches: list[asyncio.Task] = []
+        writes: list[asyncio.Task] = []
+        written: list[str] = []
+        deleted_at: list[int] = []
+        deleting: list[asyncio.Task] = []
+
+        async def delete() -> None:
+            await store.delete_subject(tenant, "u4")
+            deleted_at.append(store.copied)
+
+        while not compaction.done():
+            searches.append(asyncio.create_task(search(store, tenant, "u2", limit=5)))
+            if not writes or writes[-1].done():  # a writer's pace: one change at a time
+                new = point(tenant, "u3", f"w {len(written)}", angle(1))
+                written.append(new.id)
+                writes.append(asyncio.create_task(store.upsert([replace(new, dense=None)])))
+                writes.append(asyncio.create_task(store.set_dense({new.id: angle(2)})))
+            if store.copied and not deleting:
+                deleting.append(asyncio.create_task(delete()))
+            await asyncio.sleep(0.001)
+        await compaction
+        answers = await asyncio.gather(*searches)
+        await asyncio.gather(*writes, *deleting)
+        assert len(written) > 3, "the calls ran during the compaction"
+        assert 0 < deleted_at[0] < live, "the test's premise: deleted during the copy"
+        assert all(len(a) == 5 for a in answers)
+        assert await store.count() == live + len(written)
+        found = await search(store, tenant, "u3", limit=len(written) + 10)
+        assert sorted(ids(found)) == sorted(written)
+        assert holding(folder, stored_float(SECRET)) == []
+    finally:
+        await store.close()
+
+
+async def test_a_cancelled_compaction_leaves_the_store_whole(tmp_path, tenant, monkeypatch):
+    monkeypatch.setattr(edge, "COPY_STEP", 8)  # a copy of many steps, cancelled midway
+    folder = tmp_path / "store"
+    store = EdgeVectorStore(folder)
+    await store.ensure(DIM)
+    try:
+        await store.upsert([point(tenant, "u1", f"p {i}", angle(i % 90)) for i in range(1000)])
+        await store.delete_subject(tenant, "u0")
+        compaction = asyncio.create_task(store.compact())
+
+        async def copying() -> bool:
+            return store.copied > 0
+
+        await eventually_async(copying, every=0.001)
+        compaction.cancel()
+        try:
+            await compaction
+        except asyncio.CancelledError:
+            pass
+        assert await store.count() == 1000
+        assert len(await search(store, tenant, "u1", limit=3)) == 3
+        assert sorted(f.name for f in folder.iterdir()) == ["gen-0", "live"]
+        await store.compact()  # still to do, and done now
+        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live"]
+    finally:
+        await store.close()
+
+
+async def test_a_crash_midway_leaves_one_whole_store(tmp_path, tenant):
+    """What a compaction leaves when its process dies: a new shard half copied (it is
+    dropped), or the old one not yet removed once `live` names the new (it goes)."""
+    folder = tmp_path / "store"
+    store = EdgeVectorStore(folder)
+    await store.ensure(DIM)
+    await store.upsert([point(tenant, "u1", f"p {i}", angle(i)) for i in range(10)])
+    await store.close()
+    qe.EdgeShard.create(str(folder / "gen-1"), edge_config()).close()  # half copied
+    store = EdgeVectorStore(folder)
+    await store.ensure(DIM)
+    try:
+        assert await store.count() == 10
+        assert sorted(f.name for f in folder.iterdir()) == ["gen-0", "live"]
+    finally:
+        await store.close()
+
+    # Died once `live` was replaced: the new shard (here, one point more) is whole.
+    shutil.copytree(folder / "gen-0", folder / "gen-1")
+    shard = qe.EdgeShard.load(str(folder / "gen-1"), edge_config())
+    extra = point(tenant, "u1", "in the new shard only", angle(45))
+    shard.update(
+        qe.UpdateOperation.upsert_points(
+            [qe.Point(extra.id, {"dense": extra.dense}, extra.payload)]
+        )
+    )
+    shard.close()
+    (folder / "live").write_text("gen-1")
+    store = EdgeVectorStore(folder)
+    await store.ensure(DIM)
+    try:
+        assert await store.count() == 11
+        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live"]
+    finally:
+        await store.close()
+
+
+async def test_a_folder_of_an_earlier_release_is_used_then_compacted(tmp_path, tenant):
+    """Before generations the shard lay at the top of the folder: it opens as it is, and its
+    first compaction moves it into a generation, its old files gone."""
+    folder = tmp_path / "store"
+    shard = qe.EdgeShard.create(str(folder), edge_config())
+    kept = [point(tenant, "u1", f"p {i}", angle(i)) for i in range(10)]
+    gone = point(tenant, "u2", "gone", SECRET)
+    shard.update(
+        qe.UpdateOperation.upsert_points(
+            [qe.Point(p.id, {"dense": p.dense}, p.payload) for p in [*kept, gone]]
+        )
+    )
+    shard.close()
+    store = EdgeVectorStore(folder)
+    await store.ensure(DIM)
+    try:
+        assert await store.count() == 11
+        await store.delete_subject(tenant, "u2")
+        await store.compact()
+        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live"]
+        assert holding(folder, stored_float(SECRET)) == []
+        assert ids(await search(store, tenant, "u1", limit=1)) == [kept[0].id]
+    finally:
+        await store.close()
+    store = EdgeVectorStore(folder)
+    await store.ensure(DIM)
+    try:
+        assert await store.count() == 10
+    finally:
+        await store.close()
+
+
+def edge_config() -> qe.EdgeConfig:
+    return qe.EdgeConfig(
+        vectors={"dense": qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Cosine)},
+        sparse_vectors={"sparse": qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+    )
