@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import qdrant_edge as qe
 
-from mnemo.retrieval.stores import EdgeVectorStore, edge
+from mnemo.retrieval.stores import EdgeVectorStore, VectorStoreError, edge
 from mnemo.retrieval.stores.edge import COPY_STEP
 from tests.e2e.waiting import eventually_async
 
@@ -73,7 +73,7 @@ async def test_compact_leaves_nothing_of_deleted_points_in_the_folder(tmp_path, 
         await store.set_dense({waiting.id: angle(0.5)})
         late = point(tenant, "u2", "after", angle(0.25))
         await store.upsert([late])
-        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live"]
+        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live", "lock"]
     finally:
         await store.close()
     store = EdgeVectorStore(folder)
@@ -175,9 +175,9 @@ async def test_a_cancelled_compaction_leaves_the_store_whole(tmp_path, tenant, m
             pass
         assert await store.count() == 1000
         assert len(await search(store, tenant, "u1", limit=3)) == 3
-        assert sorted(f.name for f in folder.iterdir()) == ["gen-0", "live"]
+        assert sorted(f.name for f in folder.iterdir()) == ["gen-0", "live", "lock"]
         await store.compact()  # still to do, and done now
-        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live"]
+        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live", "lock"]
     finally:
         await store.close()
 
@@ -195,7 +195,7 @@ async def test_a_crash_midway_leaves_one_whole_store(tmp_path, tenant):
     await store.ensure(DIM)
     try:
         assert await store.count() == 10
-        assert sorted(f.name for f in folder.iterdir()) == ["gen-0", "live"]
+        assert sorted(f.name for f in folder.iterdir()) == ["gen-0", "live", "lock"]
     finally:
         await store.close()
 
@@ -214,7 +214,7 @@ async def test_a_crash_midway_leaves_one_whole_store(tmp_path, tenant):
     await store.ensure(DIM)
     try:
         assert await store.count() == 11
-        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live"]
+        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live", "lock"]
     finally:
         await store.close()
 
@@ -238,7 +238,7 @@ async def test_a_folder_of_an_earlier_release_is_used_then_compacted(tmp_path, t
         assert await store.count() == 11
         await store.delete_subject(tenant, "u2")
         await store.compact()
-        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live"]
+        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live", "lock"]
         assert holding(folder, stored_float(SECRET)) == []
         assert ids(await search(store, tenant, "u1", limit=1)) == [kept[0].id]
     finally:
@@ -256,3 +256,21 @@ def edge_config() -> qe.EdgeConfig:
         vectors={"dense": qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Cosine)},
         sparse_vectors={"sparse": qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
     )
+
+
+async def test_a_second_owner_is_refused_before_it_touches_a_compaction(tmp_path, tenant):
+    """A second store opened on the folder (another process, or twice in one) fails on the
+    folder's lock before it tidies anything: the generation a running compaction writes
+    stays."""
+    folder = tmp_path / "store"
+    first = EdgeVectorStore(folder)
+    await first.ensure(DIM)
+    try:
+        await first.upsert([point(tenant, "u1", f"p {i}", angle(i)) for i in range(5)])
+        (folder / "gen-1").mkdir()  # as a compaction under way has it
+        with pytest.raises(VectorStoreError, match="another process"):
+            await EdgeVectorStore(folder).ensure(DIM)
+        assert (folder / "gen-1").exists()
+        assert await first.count() == 5
+    finally:
+        await first.close()

@@ -28,6 +28,7 @@ Each engine call runs in a worker thread, so the event loop never waits on the d
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import shutil
 import time
@@ -62,6 +63,7 @@ from mnemo.retrieval.stores.base import (
 _CONFIG_FILE = "edge_config.json"
 # In the store's folder: the name of the subfolder whose shard is in use.
 _LIVE = "live"
+_LOCK = "lock"  # held (flock) by the store's owner
 _GENERATION = "gen-"
 # Points copied per engine call by a compaction: each call holds the GIL (about 25 ms).
 COPY_STEP = 128
@@ -84,6 +86,7 @@ class EdgeVectorStore:
         self._path = Path(path)
         self._live = self._path  # the folder of the shard in use (see `_recover`)
         self._flushed = 0.0  # when the shard in use was last flushed (monotonic)
+        self._lock: int | None = None  # the folder's lock file, while open
         self._shard: qe.EdgeShard | None = None
         self._config: qe.EdgeConfig | None = None
         # Engine calls in flight, and whether a compaction is swapping the shard: calls
@@ -111,6 +114,7 @@ class EdgeVectorStore:
         if self._shard is not None:
             self._shard.close()
             self._shard = None
+        self._own()
         self._live = self._recover()
         try:
             if (self._live / _CONFIG_FILE).exists():
@@ -124,12 +128,25 @@ class EdgeVectorStore:
         shard.flush()  # what the WAL replayed: not left for a later call to write out
         self._flushed = time.monotonic()
 
+    def _own(self) -> None:
+        """Take the folder's lock, held until `close`: a second owner must fail before it
+        recovers anything (it would remove the generation a running compaction writes)."""
+        if self._lock is not None:
+            return
+        self._path.mkdir(parents=True, exist_ok=True)
+        lock = os.open(self._path / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            os.close(lock)
+            raise _owned_elsewhere(self._path) from e
+        self._lock = lock
+
     def _recover(self) -> Path:
         """The folder of the shard in use: the one `live` names (written once that shard
         was whole), else the store's own folder when a release before generations made it,
         else a first generation. Whatever else a compaction left, stopped midway or before
         removing the old shard, is removed."""
-        self._path.mkdir(parents=True, exist_ok=True)
         marker = self._path / _LIVE
         if marker.exists():
             live = self._path / marker.read_text().strip()
@@ -373,6 +390,9 @@ class EdgeVectorStore:
         if shard is not None:
             # Flushed segments reopen without replaying the WAL.
             await asyncio.to_thread(_flush_and_close, shard)
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            os.close(lock)  # and with it the folder's lock
 
     def _ready(self) -> qe.EdgeShard:
         if self._shard is None:
@@ -428,7 +448,7 @@ def _remove_all_but(path: Path, live: Path) -> None:
     """Everything in the store's folder but the shard in use and `live`: other
     generations, and an earlier release's shard files once a generation replaced them."""
     for child in path.iterdir():
-        if child == live or child.name == _LIVE:
+        if child == live or child.name in (_LIVE, _LOCK):
             continue
         if live == path and not child.name.startswith(_GENERATION):
             continue  # the earlier release's shard itself
@@ -438,14 +458,18 @@ def _remove_all_but(path: Path, live: Path) -> None:
             child.unlink(missing_ok=True)
 
 
+def _owned_elsewhere(path: Path) -> VectorStoreError:
+    return VectorStoreError(
+        f"the vector store at {path} is open in another process (or twice in this one); "
+        "an embedded store has one owner: give each process its own folder, "
+        "or use a Qdrant server"
+    )
+
+
 def _open_error(path: Path, dense_dim: int, error: Exception) -> VectorStoreError:
     message = str(error)
     if "WouldBlock" in message:
-        return VectorStoreError(
-            f"the vector store at {path} is open in another process (or twice in this one); "
-            "an embedded store has one owner: give each process its own folder, "
-            "or use a Qdrant server"
-        )
+        return _owned_elsewhere(path)
     if "incompatible" in message.lower():
         return VectorStoreError(
             f"the vector store at {path} was made for other vectors than {dense_dim}-d "
