@@ -175,7 +175,13 @@ async def test_a_cancelled_compaction_leaves_the_store_whole(tmp_path, tenant, m
             pass
         assert await store.count() == 1000
         assert len(await search(store, tenant, "u1", limit=3)) == 3
-        assert sorted(f.name for f in folder.iterdir()) == ["gen-0", "live", "lock"]
+        # Still due (and so after a restart too), the half copy gone.
+        assert sorted(f.name for f in folder.iterdir()) == [
+            "compaction-due",
+            "gen-0",
+            "live",
+            "lock",
+        ]
         await store.compact()  # still to do, and done now
         assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live", "lock"]
     finally:
@@ -274,3 +280,26 @@ async def test_a_second_owner_is_refused_before_it_touches_a_compaction(tmp_path
         assert await first.count() == 5
     finally:
         await first.close()
+
+
+async def test_a_compaction_a_restart_cut_short_is_done_after_it(tmp_path, tenant):
+    """That points were deleted is kept in the folder: a store closed before its compaction
+    (the service stopped) compacts at the next `compact()` after it opens again."""
+    folder = tmp_path / "store"
+    store = EdgeVectorStore(folder)
+    await store.ensure(DIM)
+    await store.upsert([point(tenant, "u1", f"p {i}", angle(i)) for i in range(5)])
+    await store.upsert([point(tenant, "u2", "gone", SECRET)])
+    await store.delete_subject(tenant, "u2")
+    await store.close()
+    store = EdgeVectorStore(folder)
+    await store.ensure(DIM)
+    try:
+        assert holding(folder, stored_float(SECRET)), "the test's premise"
+        await store.compact()
+        assert holding(folder, stored_float(SECRET)) == []
+        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live", "lock"]
+        await store.compact()  # nothing deleted since: nothing to do
+        assert (folder / "live").read_text() == "gen-1"
+    finally:
+        await store.close()

@@ -170,6 +170,8 @@ async def main() -> None:
     # Phase 2 of indexing: the dense vectors of what the consumer stored (and of what a
     # crash left pending), in large batches.
     host.background(index.run_dense)
+    # The vector store's compactions after forgets (the first, one a restart cut short).
+    host.background(index.run_compactions)
     host.query("search", SearchQuery, handlers.search, concurrent=True)
     host.query("memories", ListMemoriesQuery, handlers.list_memories, concurrent=True)
     host.query("memory", GetMemoryQuery, handlers.get_memory, concurrent=True)

@@ -138,7 +138,7 @@ class RetrievalHandlers:
         removed = await self._memories.forget(envelope.tenant_id, envelope.data.user_id)
         await self._index.forget(envelope.tenant_id, envelope.data.user_id)
         await self._memories.compact()
-        await self._index.compact()
+        self._index.compact_soon()
         log.info("subject_dropped_from_projections", memories=removed)
 
     async def _index_run(self, envelopes: list[Envelope]) -> None:

@@ -64,6 +64,8 @@ DENSE_BATCH = 128
 # Phase 2 looks for work this often when nothing wakes it (work left by a crash, or by
 # another replica).
 DENSE_IDLE_S = 1.0
+# A failed compaction of the store is tried again after this long (seconds).
+COMPACT_RETRY_S = 5.0
 
 
 # Names what `sparse_text` and `dense_text` make of a memory; a change means the index must
@@ -157,6 +159,7 @@ class MemoryIndex:
         # Without it, indexing is one phase: each memory is embedded before it is stored.
         self._pending = pending
         self._wake = asyncio.Event()
+        self._compact = asyncio.Event()
 
     @property
     def embedder(self) -> Embedder:
@@ -341,9 +344,25 @@ class MemoryIndex:
             await self._pending.drop_subject(tenant_id, user_id)
         await self._store.delete_subject(tenant_id, user_id)
 
-    async def compact(self) -> None:
-        """After a forget: nothing of the deleted points left in the store's files."""
-        await self._store.compact()
+    def compact_soon(self) -> None:
+        """After a forget: have `run_compactions` leave nothing of the deleted points in the
+        store's files. It copies the whole store, seconds at tens of thousands of points,
+        so it runs beside the consumer rather than in it."""
+        self._compact.set()
+
+    async def run_compactions(self) -> None:
+        """Compactions for ever: one at start (a store whose last was cut short by a restart
+        says so), then one whenever `compact_soon` asks; a failure is tried again."""
+        while True:
+            self._compact.clear()
+            try:
+                await self._store.compact()
+            except Exception as e:
+                log.warning("store_compaction_failed", error=e)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._compact.wait(), COMPACT_RETRY_S)
+                continue
+            await self._compact.wait()
 
     async def delete(self, tenant_id: str, memory_id: str) -> None:
         if self._pending is not None:

@@ -64,6 +64,8 @@ _CONFIG_FILE = "edge_config.json"
 # In the store's folder: the name of the subfolder whose shard is in use.
 _LIVE = "live"
 _LOCK = "lock"  # held (flock) by the store's owner
+# Present while points were deleted since the last compaction (it outlives a restart).
+_DUE = "compaction-due"
 _GENERATION = "gen-"
 # Points copied per engine call by a compaction: each call holds the GIL (about 25 ms).
 COPY_STEP = 128
@@ -116,6 +118,7 @@ class EdgeVectorStore:
             self._shard = None
         self._own()
         self._live = self._recover()
+        self._deleted = (self._path / _DUE).exists()
         try:
             if (self._live / _CONFIG_FILE).exists():
                 shard = qe.EdgeShard.load(str(self._live), config)
@@ -200,6 +203,8 @@ class EdgeVectorStore:
     async def _write(self, write: _Write, *, deletes: bool = False) -> None:
         # One at a time, in the order they came: a compaction replays them in that order.
         async with self._writing, self._engine() as shard:
+            if deletes and not self._deleted:
+                await asyncio.to_thread((self._path / _DUE).touch)
             await asyncio.to_thread(self._written, write, shard)
             self._deleted |= deletes
             if self._noted is not None:
@@ -232,7 +237,9 @@ class EdgeVectorStore:
         """Leave nothing of deleted points in the folder: copy the live points into a new
         shard, then put it in the old one's place (see the module's docstring). Copied
         again when points were deleted during the copy (up to `COPY_ROUNDS` times), not at
-        all when none were since the last: forgets close together share one."""
+        all when none were since the last: forgets close together share one. That points
+        were deleted is kept in the folder, so a compaction a restart cut short is done by
+        the next `compact()`."""
         async with self._compacting:
             # Its own task: cancelled (the service stopping), the copy stops at its next
             # step and removes what it made, and a swap under way ends, before this returns.
@@ -250,6 +257,7 @@ class EdgeVectorStore:
     async def _compact(self) -> None:
         for _ in range(COPY_ROUNDS):
             if not self._deleted:
+                await asyncio.to_thread((self._path / _DUE).unlink, True)
                 return
             self._deleted = False
             try:
@@ -448,7 +456,7 @@ def _remove_all_but(path: Path, live: Path) -> None:
     """Everything in the store's folder but the shard in use and `live`: other
     generations, and an earlier release's shard files once a generation replaced them."""
     for child in path.iterdir():
-        if child == live or child.name in (_LIVE, _LOCK):
+        if child == live or child.name in (_LIVE, _LOCK, _DUE):
             continue
         if live == path and not child.name.startswith(_GENERATION):
             continue  # the earlier release's shard itself
