@@ -5,8 +5,8 @@ a millisecond at 20k points, native weighted RRF, the IDF modifier with an IDF c
 scoped by filter, and a write-ahead log, so an upsert is durable once it returns.
 
 What it does not: a folder is open in one shard at a time. A second open, from this
-process or another, fails on the WAL lock, so one retrieval replica owns one folder
-(scale out with a Qdrant server and `QdrantClientStore`). It has no background optimizer
+process or another, fails (on the folder's `lock`, taken before anything else), so one
+retrieval replica owns one folder (scale out with a Qdrant server and `QdrantClientStore`). It has no background optimizer
 either: points stay in plain segments, searched exactly through the payload indexes
 made here, which keeps subject-filtered search fast without building HNSW graphs. Nor
 does it ever drop a deleted point's bytes: its dense vector (from which words can be
@@ -19,9 +19,10 @@ noted, then replayed on the new one, and `live` is replaced (atomically) to name
 that replay holds calls back. The old shard is then closed and removed. Most engine calls
 hold the GIL while they run (measured: an upsert of 500 points, 60-90 ms; `optimize()`,
 0.5 s at 20k points), so the copy goes in small steps, the event loop running between
-them. A crash at any point leaves `live` naming a whole shard; `ensure` removes the rest.
-A folder made by an earlier release holds its shard at the top: it is used as it is, and
-its files go at its first compaction.
+them. A crash at any point leaves `live` naming a whole shard; `ensure` removes the rest,
+and a file `compaction-due`, there from a deletion until a compaction ends, says one is
+still to do. A folder made by an earlier release holds its shard at the top: it is used
+as it is, and its files go at its first compaction.
 
 Each engine call runs in a worker thread, so the event loop never waits on the disk.
 """
