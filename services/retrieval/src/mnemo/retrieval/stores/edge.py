@@ -6,11 +6,12 @@ scoped by filter, and a write-ahead log, so an upsert is durable once it returns
 
 What it does not: a folder is open in one shard at a time. A second open, from this
 process or another, fails (on the folder's `lock`, taken before anything else), so one
-retrieval replica owns one folder (scale out with a Qdrant server and `QdrantClientStore`). It has no background optimizer
-either: points stay in plain segments, searched exactly through the payload indexes
-made here, which keeps subject-filtered search fast without building HNSW graphs. Nor
-does it ever drop a deleted point's bytes: its dense vector (from which words can be
-approximated), hashed word ids and payload stay in the segments and the WAL.
+retrieval replica owns one folder (scale out with a Qdrant server: `QdrantClientStore`).
+It has no background optimizer either: points stay in plain segments, searched exactly
+through the payload indexes made here, which keeps subject-filtered search fast without
+building HNSW graphs. Nor does it ever drop a deleted point's bytes: its dense vector
+(from which words can be approximated), hashed word ids and payload stay in the segments
+and the WAL.
 
 So after a forget, `compact()` copies the live points into a new shard and swaps it in.
 The folder holds each shard in a subfolder (`gen-<n>`) and a file, `live`, naming the one
@@ -205,9 +206,9 @@ class EdgeVectorStore:
         # One at a time, in the order they came: a compaction replays them in that order.
         async with self._writing, self._engine() as shard:
             if deletes and not self._deleted:
-                await asyncio.to_thread((self._path / _DUE).touch)
+                (self._path / _DUE).touch()  # before the points go (a crash keeps it due)
+                self._deleted = True
             await asyncio.to_thread(self._written, write, shard)
-            self._deleted |= deletes
             if self._noted is not None:
                 self._noted.append(write)
 
@@ -258,8 +259,7 @@ class EdgeVectorStore:
     async def _compact(self) -> None:
         for _ in range(COPY_ROUNDS):
             if not self._deleted:
-                await asyncio.to_thread((self._path / _DUE).unlink, True)
-                return
+                break
             self._deleted = False
             try:
                 new, folder = await self._copy()
@@ -267,6 +267,9 @@ class EdgeVectorStore:
             except BaseException:
                 self._deleted = True  # still to do
                 raise
+        if not self._deleted:
+            # On the event loop, as the mark is made: a deletion cannot come in between.
+            (self._path / _DUE).unlink(missing_ok=True)
 
     async def _copy(self) -> tuple[qe.EdgeShard, Path]:
         """A new shard, in the next generation's folder, holding every point of the open
