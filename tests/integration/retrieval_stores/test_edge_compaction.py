@@ -73,7 +73,7 @@ async def test_compact_leaves_nothing_of_deleted_points_in_the_folder(tmp_path, 
         await store.set_dense({waiting.id: angle(0.5)})
         late = point(tenant, "u2", "after", angle(0.25))
         await store.upsert([late])
-        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live", "lock"]
+        assert listed(folder) == ["gen-1", "live", "lock"]
     finally:
         await store.close()
     store = EdgeVectorStore(folder)
@@ -176,14 +176,14 @@ async def test_a_cancelled_compaction_leaves_the_store_whole(tmp_path, tenant, m
         assert await store.count() == 1000
         assert len(await search(store, tenant, "u1", limit=3)) == 3
         # Still due (and so after a restart too), the half copy gone.
-        assert sorted(f.name for f in folder.iterdir()) == [
+        assert listed(folder) == [
             "compaction-due",
             "gen-0",
             "live",
             "lock",
         ]
         await store.compact()  # still to do, and done now
-        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live", "lock"]
+        assert listed(folder) == ["gen-1", "live", "lock"]
     finally:
         await store.close()
 
@@ -197,64 +197,63 @@ async def test_a_crash_midway_leaves_one_whole_store(tmp_path, tenant):
     await store.upsert([point(tenant, "u1", f"p {i}", angle(i)) for i in range(10)])
     await store.close()
     qe.EdgeShard.create(str(folder / "gen-1"), edge_config()).close()  # half copied
-    store = EdgeVectorStore(folder)
-    await store.ensure(DIM)
-    try:
-        assert await store.count() == 10
-        assert sorted(f.name for f in folder.iterdir()) == ["gen-0", "live", "lock"]
-    finally:
-        await store.close()
+    assert await reopened(folder) == (10, ["gen-0", "live", "lock"])
 
     # Died once `live` was replaced: the new shard (here, one point more) is whole.
     shutil.copytree(folder / "gen-0", folder / "gen-1")
-    shard = qe.EdgeShard.load(str(folder / "gen-1"), edge_config())
-    extra = point(tenant, "u1", "in the new shard only", angle(45))
-    shard.update(
-        qe.UpdateOperation.upsert_points(
-            [qe.Point(extra.id, {"dense": extra.dense}, extra.payload)]
-        )
-    )
-    shard.close()
+    engine_upsert(folder / "gen-1", [point(tenant, "u1", "in the new shard only", angle(45))])
     (folder / "live").write_text("gen-1")
-    store = EdgeVectorStore(folder)
-    await store.ensure(DIM)
-    try:
-        assert await store.count() == 11
-        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live", "lock"]
-    finally:
-        await store.close()
+    assert await reopened(folder) == (11, ["gen-1", "live", "lock"])
 
 
 async def test_a_folder_of_an_earlier_release_is_used_then_compacted(tmp_path, tenant):
     """Before generations the shard lay at the top of the folder: it opens as it is, and its
     first compaction moves it into a generation, its old files gone."""
     folder = tmp_path / "store"
-    shard = qe.EdgeShard.create(str(folder), edge_config())
     kept = [point(tenant, "u1", f"p {i}", angle(i)) for i in range(10)]
-    gone = point(tenant, "u2", "gone", SECRET)
-    shard.update(
-        qe.UpdateOperation.upsert_points(
-            [qe.Point(p.id, {"dense": p.dense}, p.payload) for p in [*kept, gone]]
-        )
-    )
-    shard.close()
+    engine_upsert(folder, [*kept, point(tenant, "u2", "gone", SECRET)])
     store = EdgeVectorStore(folder)
     await store.ensure(DIM)
     try:
         assert await store.count() == 11
         await store.delete_subject(tenant, "u2")
         await store.compact()
-        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live", "lock"]
+        assert listed(folder) == ["gen-1", "live", "lock"]
         assert holding(folder, stored_float(SECRET)) == []
         assert ids(await search(store, tenant, "u1", limit=1)) == [kept[0].id]
     finally:
         await store.close()
+    assert await reopened(folder) == (10, ["gen-1", "live", "lock"])
+
+
+async def reopened(folder: Path) -> tuple[int, list[str]]:
+    """The store in `folder` opened as a restarted service opens it: how many points it
+    holds, and what is in the folder then."""
     store = EdgeVectorStore(folder)
     await store.ensure(DIM)
     try:
-        assert await store.count() == 10
+        return await store.count(), listed(folder)
     finally:
         await store.close()
+
+
+def listed(folder: Path) -> list[str]:
+    return sorted(f.name for f in folder.iterdir())
+
+
+def engine_upsert(folder: Path, points: list) -> None:
+    """Points written by the engine itself into the shard in `folder` (made if missing),
+    as an earlier release or a compaction left it."""
+    config = edge_config()
+    exists = (folder / "edge_config.json").exists()
+    shard = (
+        qe.EdgeShard.load(str(folder), config)
+        if exists
+        else qe.EdgeShard.create(str(folder), config)
+    )
+    operation = [qe.Point(p.id, {"dense": p.dense}, p.payload) for p in points]
+    shard.update(qe.UpdateOperation.upsert_points(operation))
+    shard.close()
 
 
 def edge_config() -> qe.EdgeConfig:
@@ -298,7 +297,7 @@ async def test_a_compaction_a_restart_cut_short_is_done_after_it(tmp_path, tenan
         assert holding(folder, stored_float(SECRET)), "the test's premise"
         await store.compact()
         assert holding(folder, stored_float(SECRET)) == []
-        assert sorted(f.name for f in folder.iterdir()) == ["gen-1", "live", "lock"]
+        assert listed(folder) == ["gen-1", "live", "lock"]
         await store.compact()  # nothing deleted since: nothing to do
         assert (folder / "live").read_text() == "gen-1"
     finally:
