@@ -13,6 +13,8 @@ import math
 import shutil
 import struct
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,14 +50,12 @@ SECRET = [0.8125, 0.5, 0.25, 0.171875]
 
 async def test_compact_leaves_nothing_of_deleted_points_in_the_folder(tmp_path, tenant):
     folder = tmp_path / "store"
-    store = EdgeVectorStore(folder)
-    await store.ensure(DIM)
     user = "forgotten-" + uuid.uuid4().hex[:8]
     gone = [point(tenant, user, "zanzibar quokka", SECRET) for _ in range(3)]
     kept = [point(tenant, "u2", f"kept {i}", angle(i)) for i in range(2 * COPY_STEP + 5)]
     # Phase 1's kind of point: words only, its dense vector still to come.
     waiting = point(tenant, "u2", "pending marmalade", angle(0))
-    try:
+    async with opened(folder) as store:
         await store.upsert([*gone, *kept, replace(waiting, dense=None)])
         assert holding(folder, stored_float(SECRET)) and holding(folder, user.encode())
         await store.delete_subject(tenant, user)
@@ -74,22 +74,14 @@ async def test_compact_leaves_nothing_of_deleted_points_in_the_folder(tmp_path, 
         late = point(tenant, "u2", "after", angle(0.25))
         await store.upsert([late])
         assert listed(folder) == ["gen-1", "live", "lock"]
-    finally:
-        await store.close()
-    store = EdgeVectorStore(folder)
-    await store.ensure(DIM)
-    try:
+    async with opened(folder) as store:
         assert await store.count() == len(kept) + 2
         assert ids(await search(store, tenant, "u2", limit=3)) == [kept[0].id, late.id, waiting.id]
-    finally:
-        await store.close()
 
 
 async def test_a_compaction_with_nothing_deleted_leaves_the_folder_as_it_is(tmp_path, tenant):
     folder = tmp_path / "store"
-    store = EdgeVectorStore(folder)
-    await store.ensure(DIM)
-    try:
+    async with opened(folder) as store:
         await store.upsert([point(tenant, "u1", f"p {i}", angle(i)) for i in range(10)])
         await store.compact()
         assert (folder / "live").read_text() == "gen-0"
@@ -97,8 +89,6 @@ async def test_a_compaction_with_nothing_deleted_leaves_the_folder_as_it_is(tmp_
         await store.compact()
         assert (folder / "live").read_text() == "gen-1"
         assert await store.count() == 10
-    finally:
-        await store.close()
 
 
 async def test_calls_made_during_a_compaction_all_answer_and_their_writes_stay(
@@ -109,9 +99,7 @@ async def test_calls_made_during_a_compaction_all_answer_and_their_writes_stay(
     point deleted during the copy, after it was copied, leaves the folder too."""
     monkeypatch.setattr(edge, "COPY_STEP", 8)  # a copy of many steps
     folder = tmp_path / "store"
-    store = EdgeVectorStore(folder)
-    await store.ensure(DIM)
-    try:
+    async with opened(folder) as store:
         await store.upsert([point(tenant, "u1", f"p {i}", angle(i % 90)) for i in range(2000)])
         await store.delete_subject(tenant, "u1")
         live = 400
@@ -150,16 +138,12 @@ async def test_calls_made_during_a_compaction_all_answer_and_their_writes_stay(
         found = await search(store, tenant, "u3", limit=len(written) + 10)
         assert sorted(ids(found)) == sorted(written)
         assert holding(folder, stored_float(SECRET)) == []
-    finally:
-        await store.close()
 
 
 async def test_a_cancelled_compaction_leaves_the_store_whole(tmp_path, tenant, monkeypatch):
     monkeypatch.setattr(edge, "COPY_STEP", 8)  # a copy of many steps, cancelled midway
     folder = tmp_path / "store"
-    store = EdgeVectorStore(folder)
-    await store.ensure(DIM)
-    try:
+    async with opened(folder) as store:
         await store.upsert([point(tenant, "u1", f"p {i}", angle(i % 90)) for i in range(1000)])
         await store.delete_subject(tenant, "u0")
         compaction = asyncio.create_task(store.compact())
@@ -184,18 +168,14 @@ async def test_a_cancelled_compaction_leaves_the_store_whole(tmp_path, tenant, m
         ]
         await store.compact()  # still to do, and done now
         assert listed(folder) == ["gen-1", "live", "lock"]
-    finally:
-        await store.close()
 
 
 async def test_a_crash_midway_leaves_one_whole_store(tmp_path, tenant):
     """What a compaction leaves when its process dies: a new shard half copied (it is
     dropped), or the old one not yet removed once `live` names the new (it goes)."""
     folder = tmp_path / "store"
-    store = EdgeVectorStore(folder)
-    await store.ensure(DIM)
-    await store.upsert([point(tenant, "u1", f"p {i}", angle(i)) for i in range(10)])
-    await store.close()
+    async with opened(folder) as store:
+        await store.upsert([point(tenant, "u1", f"p {i}", angle(i)) for i in range(10)])
     qe.EdgeShard.create(str(folder / "gen-1"), edge_config()).close()  # half copied
     assert await reopened(folder) == (10, ["gen-0", "live", "lock"])
 
@@ -212,27 +192,29 @@ async def test_a_folder_of_an_earlier_release_is_used_then_compacted(tmp_path, t
     folder = tmp_path / "store"
     kept = [point(tenant, "u1", f"p {i}", angle(i)) for i in range(10)]
     engine_upsert(folder, [*kept, point(tenant, "u2", "gone", SECRET)])
-    store = EdgeVectorStore(folder)
-    await store.ensure(DIM)
-    try:
+    async with opened(folder) as store:
         assert await store.count() == 11
         await store.delete_subject(tenant, "u2")
         await store.compact()
         assert listed(folder) == ["gen-1", "live", "lock"]
         assert holding(folder, stored_float(SECRET)) == []
         assert ids(await search(store, tenant, "u1", limit=1)) == [kept[0].id]
-    finally:
-        await store.close()
     assert await reopened(folder) == (10, ["gen-1", "live", "lock"])
 
 
 async def reopened(folder: Path) -> tuple[int, list[str]]:
     """The store in `folder` opened as a restarted service opens it: how many points it
     holds, and what is in the folder then."""
+    async with opened(folder) as store:
+        return await store.count(), listed(folder)
+
+
+@asynccontextmanager
+async def opened(folder: Path) -> AsyncIterator[EdgeVectorStore]:
     store = EdgeVectorStore(folder)
     await store.ensure(DIM)
     try:
-        return await store.count(), listed(folder)
+        yield store
     finally:
         await store.close()
 
@@ -268,37 +250,27 @@ async def test_a_second_owner_is_refused_before_it_touches_a_compaction(tmp_path
     folder's lock before it tidies anything: the generation a running compaction writes
     stays."""
     folder = tmp_path / "store"
-    first = EdgeVectorStore(folder)
-    await first.ensure(DIM)
-    try:
+    async with opened(folder) as first:
         await first.upsert([point(tenant, "u1", f"p {i}", angle(i)) for i in range(5)])
         (folder / "gen-1").mkdir()  # as a compaction under way has it
         with pytest.raises(VectorStoreError, match="another process"):
             await EdgeVectorStore(folder).ensure(DIM)
         assert (folder / "gen-1").exists()
         assert await first.count() == 5
-    finally:
-        await first.close()
 
 
 async def test_a_compaction_a_restart_cut_short_is_done_after_it(tmp_path, tenant):
     """That points were deleted is kept in the folder: a store closed before its compaction
     (the service stopped) compacts at the next `compact()` after it opens again."""
     folder = tmp_path / "store"
-    store = EdgeVectorStore(folder)
-    await store.ensure(DIM)
-    await store.upsert([point(tenant, "u1", f"p {i}", angle(i)) for i in range(5)])
-    await store.upsert([point(tenant, "u2", "gone", SECRET)])
-    await store.delete_subject(tenant, "u2")
-    await store.close()
-    store = EdgeVectorStore(folder)
-    await store.ensure(DIM)
-    try:
+    async with opened(folder) as store:
+        await store.upsert([point(tenant, "u1", f"p {i}", angle(i)) for i in range(5)])
+        await store.upsert([point(tenant, "u2", "gone", SECRET)])
+        await store.delete_subject(tenant, "u2")
+    async with opened(folder) as store:
         assert holding(folder, stored_float(SECRET)), "the test's premise"
         await store.compact()
         assert holding(folder, stored_float(SECRET)) == []
         assert listed(folder) == ["gen-1", "live", "lock"]
         await store.compact()  # nothing deleted since: nothing to do
         assert (folder / "live").read_text() == "gen-1"
-    finally:
-        await store.close()
