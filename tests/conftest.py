@@ -13,6 +13,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -112,21 +113,25 @@ def bus_root() -> str:
 @pytest.fixture
 def own_nats(tmp_path: Path) -> Iterator[NatsServer]:
     """A NATS server of this test alone (it may kill it, or read its files)."""
-    server = NatsServer(tmp_path / "nats", port=free_port())
-    server.start()
-    try:
+    with _running(NatsServer(tmp_path / "nats", port=free_port())) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL of this test alone (it may kill it, or read its files)."""
-    with _outside_pytest_temp("own-postgres") as folder:
-        server = PostgresServer(folder / "data", port=free_port())
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    with (
+        _outside_pytest_temp("own-postgres") as folder,
+        _running(PostgresServer(folder / "data", port=free_port())) as server,
+    ):
+        yield server
+
+
+@contextlib.contextmanager
+def _running(server: Any) -> Iterator[Any]:
+    """The server started, and stopped after (whatever the test did to it)."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
