@@ -50,10 +50,16 @@ def test_a_job_change_supersedes_the_employer_and_names_the_manager(stack, api, 
         f"Big news: I just joined {new}! My manager is {manager}.",
         "2026-06-01T09:00:00Z",
     )
+    # The new employer, the old one's ending and the manager are appended to the log at
+    # once, but the read model may take them in two fetched batches: wait for all of it.
     now = eventually(
-        lambda: (c := context(api, user_id)) and f"Works at {new}" in c["static"] and c
+        lambda: (
+            (c := context(api, user_id))
+            and f"Works at {new}" in c["static"]
+            and f"Works at {old}" not in c["static"]  # superseded, no longer current
+            and c
+        )
     )
-    assert f"Works at {old}" not in now["static"]  # superseded, no longer current
     assert f"{manager} is their manager" in now["static"]
     assert "Works as a data analyst" in now["static"]  # another attribute: untouched
 
