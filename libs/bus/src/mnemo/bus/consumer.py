@@ -27,6 +27,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from tenacity import wait_exponential
 
+from mnemo.bus.appends import still_to_come
 from mnemo.bus.dead_letters import dead_letter_headers, parse
 from mnemo.bus.failures import is_dependency_failure
 from mnemo.bus.publisher import Publisher
@@ -104,6 +105,9 @@ class ConsumerSpec:
     # A background phase (a model reading memories long after the request): its spans
     # start traces of their own, linked to the message's, instead of lengthening it.
     linked: bool = False
+    # Hand the batch handler each append to the log whole (mnemo.bus.appends): a batch
+    # that ends inside one fetches on, a while, until it holds the rest.
+    whole_appends: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -226,9 +230,31 @@ class Consumer:
                 continue
             alive = asyncio.create_task(self._keep_alive(msgs))
             try:
+                if batched and self._spec.whole_appends:
+                    await self._fetch_rest(sub, msgs)
                 await self._settle(msgs, batched=batched)
             finally:
                 alive.cancel()
+
+    async def _fetch_rest(self, sub: Any, msgs: list[Msg]) -> None:
+        """Fetch into `msgs` until its last message ends its append (as this consumer sees
+        it). What does not come (the relay not yet there, a message gone from the stream)
+        is not waited for long: the batch is then handled as it is."""
+        for _ in range(_REST_FETCHES):
+            if not msgs:  # a fetch may come back empty-handed
+                return
+            rest = still_to_come(
+                (msgs[-1].headers or {}).get(Headers.APPEND_REST), self._spec.filter_subjects
+            )
+            if rest == 0 or self._stopping.is_set():
+                return
+            try:
+                msgs += await sub.fetch(min(rest, self._max_ack_pending), timeout=_REST_WAIT)
+            except (NatsTimeoutError, TimeoutError):
+                return
+            except Exception as exc:  # connection gone: handle what is here
+                log.warning("consumer_fetch_failed", error=exc)
+                return
 
     async def _keep_alive(self, msgs: list[Msg]) -> None:
         """While a batch is worked on, tell JetStream every third of `ack_wait` that each
@@ -413,6 +439,8 @@ class Consumer:
 
 
 _DONE, _PAUSE = "done", "pause"
+# Fetches (each waiting up to _REST_WAIT seconds) for the rest of a batch's last append.
+_REST_FETCHES, _REST_WAIT = 8, 1.0
 _REMEMBERED = 10_000
 
 

@@ -10,6 +10,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
+from mnemo.bus.appends import rests
 from mnemo.contracts import Command, Envelope, Headers, Signal, Topology, subject_tag
 from mnemo.telemetry import current_context, traceparent_for
 
@@ -143,10 +144,17 @@ class Publisher:
             batch.append((subject, _encoder.encode(command), headers))
         await self._publish_all(batch)
 
-    async def publish_events(self, events: Sequence[Envelope]) -> None:
-        """Publish stored events in order, each with Nats-Msg-Id = event_id (the relay's job)."""
+    async def publish_events(
+        self, events: Sequence[Envelope], appends: Sequence[str] | None = None
+    ) -> None:
+        """Publish stored events in order, each with Nats-Msg-Id = event_id (the relay's job).
+
+        `appends`: for each event, the append to the log (transaction) it was stored by
+        (an append's events adjacent); each event then says what follows it there."""
+        subjects = [self.topology.evt_subject(e.tenant_id, e.event_type) for e in events]
+        marks = rests(subjects, appends) if appends is not None else [None] * len(events)
         batch = []
-        for event in events:
+        for event, subject, rest in zip(events, subjects, marks, strict=True):
             headers = message_headers(
                 msg_id=event.event_id,
                 tenant=event.tenant_id,
@@ -157,7 +165,8 @@ class Publisher:
                 traceparent=event.traceparent,
                 user_id=getattr(event.data, "user_id", None),
             )
-            subject = self.topology.evt_subject(event.tenant_id, event.event_type)
+            if rest:
+                headers[Headers.APPEND_REST] = rest
             batch.append((subject, _encoder.encode(event), headers))
         await self._publish_all(batch)
 

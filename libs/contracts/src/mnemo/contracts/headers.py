@@ -21,6 +21,11 @@ class Headers:
     # On every message about one user: `subject_tag(tenant, user)`, so that forgetting the
     # user erases its messages from every stream (mnemo.bus.erasure).
     SUBJECT: Final = "Mnemo-Subject"
+    # On an event: how many events of each subject follow it in the same append to the log
+    # (one transaction), as "subject=count" words; absent on an append's last event. A
+    # consumer that applies an append as a whole (mnemo.bus.consumer, `whole_appends`)
+    # fetches on until it holds the rest it subscribes to.
+    APPEND_REST: Final = "Mnemo-Append-Rest"
     TRACEPARENT: Final = "traceparent"
     TRACESTATE: Final = "tracestate"
     # On dead letters (the DLQ stream): where the message came from and why it is there.

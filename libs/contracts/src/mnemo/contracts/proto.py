@@ -304,10 +304,24 @@ _HEADER_DOCS: dict[str, str] = {
     "DEAD_DELIVERIES": "On a dead letter: how often it had been delivered.",
     "DEAD_AT": "On a dead letter: when it was dead-lettered (ISO 8601, UTC).",
     "DEAD_MSG_ID": "On a dead letter: the original Nats-Msg-Id (the entry has its own).",
+    "SUBJECT": "On a message about one user: a digest of tenant and user (a forget erases by it).",
+    "BUDGET": "On a query request: how long the asker waits, in milliseconds.",
+    "APPEND_REST": (
+        "On an event: how many events of each subject follow it in the same append to the "
+        "log, as 'subject=count' words; absent on an append's last event."
+    ),
 }
 # Dead letters (the DLQ stream) carry the DEAD_* headers beside the usual ones.
 _DEAD_HEADERS = {attr for attr in vars(Headers) if attr.startswith("DEAD_")}
-_OPTIONAL_HEADERS = {"TRACEPARENT", "TRACESTATE", *_DEAD_HEADERS}
+# Not on every message: on some kinds, or (TRACEPARENT) when there is a trace.
+_OPTIONAL_HEADERS = {
+    "TRACEPARENT",
+    "TRACESTATE",
+    "SUBJECT",
+    "BUDGET",
+    "APPEND_REST",
+    *_DEAD_HEADERS,
+}
 # Carried by query requests and replies only, never by JetStream messages.
 _QUERY_ONLY_HEADERS = {"REQUEST_ID", "REPLY"}
 _TRACEPARENT_PATTERN = "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"

@@ -20,7 +20,7 @@ from typing import Protocol
 import asyncpg
 
 from mnemo.contracts import Envelope
-from mnemo.eventlog.codec import COLUMNS, key_ids, rows_to_envelopes
+from mnemo.eventlog.codec import COLUMNS, key_ids, row_to_envelope
 from mnemo.eventlog.keyring import KeyRing
 from mnemo.eventlog.pool import keep_session_state
 from mnemo.telemetry import get_logger
@@ -43,10 +43,19 @@ ORDER BY mnemo.events.transaction_id, mnemo.events.global_position
 LIMIT $3
 """
 
+# The rest of a transaction that a batch cut short: an append goes out whole (each event
+# saying what follows it there, mnemo.bus.appends), so a consumer can apply it as one.
+_REST = f"""
+SELECT {COLUMNS} FROM mnemo.events
+WHERE transaction_id = $1::text::xid8 AND global_position > $2::bigint
+ORDER BY mnemo.events.global_position
+"""
+
 
 class EventPublisher(Protocol):
-    async def publish_events(self, events: list[Envelope]) -> None:
-        """Publish in order; raise if any was not acknowledged."""
+    async def publish_events(self, events: list[Envelope], appends: list[str]) -> None:
+        """Publish in order, `appends[i]` the transaction that stored `events[i]`; raise if
+        any was not acknowledged."""
 
 
 class Relay:
@@ -147,18 +156,25 @@ class Relay:
             rows = await self._pool.fetch(_BATCH, xid, position, self._batch_size)
             if not rows:
                 return total
+            full = len(rows) == self._batch_size
+            if full:
+                last = rows[-1]
+                rows += await self._pool.fetch(
+                    _REST, last["transaction_id"], last["global_position"]
+                )
             keys = await self._keyring.keys(self._pool, key_ids(rows))
             # Events of a subject forgotten meanwhile are unreadable: they are not published.
-            readable = rows_to_envelopes(rows, keys)
+            readable = [(e, r["transaction_id"]) for r in rows if (e := row_to_envelope(r, keys))]
             if readable:
-                await self._publisher.publish_events(readable)
+                events, appends = zip(*readable, strict=True)
+                await self._publisher.publish_events(list(events), list(appends))
                 RELAY_PUBLISHED.inc(len(readable))
             last = rows[-1]
             await self._save(last["transaction_id"], last["global_position"])
             self._position = (last["transaction_id"], last["global_position"])
             total += len(rows)
             self.published += len(rows)
-            if len(rows) < self._batch_size:
+            if not full:
                 return total
 
     async def lag(self) -> tuple[int, int]:

@@ -132,6 +132,9 @@ async def main() -> None:
             durable=f"{SERVICE}-read-models",
             stream=topology.evt_stream,
             filter_subjects=[topology.evt_subject("*", t) for t in READ_MODEL_EVENTS],
+            # One append (a new fact, the old one's ending, a manager named) is applied in
+            # one transaction: a profile never shows half of it.
+            whole_appends=True,
         ),
         read_models.event,
         read_models.events,
