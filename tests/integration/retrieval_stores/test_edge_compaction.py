@@ -274,3 +274,43 @@ async def test_a_compaction_a_restart_cut_short_is_done_after_it(tmp_path, tenan
         assert listed(folder) == ["gen-1", "live", "lock"]
         await store.compact()  # nothing deleted since: nothing to do
         assert (folder / "live").read_text() == "gen-1"
+
+
+async def test_writes_flush_the_shard_at_most_every_flush_every_seconds(
+    tmp_path, tenant, monkeypatch
+):
+    """A flush holds the GIL for tens of milliseconds under load: done after every write
+    (or every second) it stalled retrieval's searches; the WAL holds the writes between."""
+    now = [1000.0]
+    monkeypatch.setattr(edge, "_clock", lambda: now[0])
+    async with opened(tmp_path / "store") as store:
+        flushes = counting_flushes(store)
+        # Ingest goes on for 15 s, a write every 1.5 s: no flush.
+        for i in range(10):
+            now[0] += 1.5
+            await store.upsert([point(tenant, "u1", f"w{i}", angle(i))])
+        assert flushes == []
+        now[0] = 1000.0 + edge.FLUSH_EVERY
+        await store.upsert([point(tenant, "u1", "late", angle(4))])
+        now[0] += 1
+        await store.upsert([point(tenant, "u1", "later", angle(5))])
+        assert flushes == [1000.0 + edge.FLUSH_EVERY]
+    async with opened(tmp_path / "store") as store:
+        assert await store.count() == 12
+
+
+def counting_flushes(store: EdgeVectorStore) -> list[float]:
+    """The clock's reading at each flush of the store's shard from now on."""
+    seen: list[float] = []
+    shard = store._shard
+
+    class Counted:
+        def __getattr__(self, name: str):
+            return getattr(shard, name)
+
+        def flush(self) -> None:
+            seen.append(edge._clock())
+            shard.flush()
+
+    store._shard = Counted()  # type: ignore[assignment]
+    return seen

@@ -72,8 +72,12 @@ _GENERATION = "gen-"
 # Points copied per engine call by a compaction: each call holds the GIL (about 25 ms).
 COPY_STEP = 128
 # A shard is flushed once its last flush is this old (seconds), after a write; a new
-# shard every few steps of its copy.
-FLUSH_EVERY = 1.0
+# shard every few steps of its copy. A flush holds the GIL while it writes and fsyncs
+# (15 ms on a quiet machine whatever it writes, 30-120 ms under ingest): once a second,
+# it was the longest stall of retrieval's event loop and set the p95 of searches during
+# ingest (bench/ingest.py --search-rate). The WAL has every write meanwhile.
+FLUSH_EVERY = 30.0
+_clock = time.monotonic  # the flushes' clock (a test moves it)
 FLUSH_STEPS = 4
 # Copies one compaction makes at most when points are deleted while it copies (each
 # deletion would otherwise leave its bytes in the new shard too).
@@ -131,7 +135,7 @@ class EdgeVectorStore:
         self._config = config
         self._shard = _indexed(shard)
         shard.flush()  # what the WAL replayed: not left for a later call to write out
-        self._flushed = time.monotonic()
+        self._flushed = _clock()
 
     def _own(self) -> None:
         """Take the folder's lock, held until `close`: a second owner must fail before it
@@ -215,11 +219,12 @@ class EdgeVectorStore:
     def _written(self, write: _Write, shard: qe.EdgeShard) -> None:
         """The write, then a flush when the last is `FLUSH_EVERY` old: the WAL holds every
         write already, but a shard's close writes out all that is unflushed at once,
-        holding the GIL (200 ms for 20k points), and a compaction closes the old shard."""
+        holding the GIL (200 ms for 20k points), and a compaction closes the old shard:
+        what it writes out then is at most `FLUSH_EVERY`'s worth."""
         write(shard)
-        if time.monotonic() - self._flushed >= FLUSH_EVERY:
+        if _clock() - self._flushed >= FLUSH_EVERY:
             shard.flush()
-            self._flushed = time.monotonic()
+            self._flushed = _clock()
 
     @asynccontextmanager
     async def _engine(self) -> AsyncIterator[qe.EdgeShard]:
@@ -334,7 +339,7 @@ class EdgeVectorStore:
         except BaseException:
             _close_and_remove(new, folder)
             raise
-        self._shard, self._live, self._flushed = new, folder, time.monotonic()
+        self._shard, self._live, self._flushed = new, folder, _clock()
 
     async def search(
         self,
