@@ -295,8 +295,14 @@ async def test_writes_flush_the_shard_at_most_every_flush_every_seconds(
         now[0] += 1
         await store.upsert([point(tenant, "u1", "later", angle(5))])
         assert flushes == [1000.0 + edge.FLUSH_EVERY]
+        # A burst: once FLUSH_POINTS were written (vectors set count too), at once.
+        burst = [point(tenant, "u2", f"b{i}", angle(i)) for i in range(edge.FLUSH_POINTS // 2)]
+        await store.upsert(burst)
+        assert len(flushes) == 1
+        await store.set_dense({p.id: angle(1) for p in burst})
+        assert len(flushes) == 2
     async with opened(tmp_path / "store") as store:
-        assert await store.count() == 12
+        assert await store.count() == 12 + len(burst)
 
 
 def counting_flushes(store: EdgeVectorStore) -> list[float]:

@@ -71,12 +71,16 @@ _DUE = "compaction-due"
 _GENERATION = "gen-"
 # Points copied per engine call by a compaction: each call holds the GIL (about 25 ms).
 COPY_STEP = 128
-# A shard is flushed once its last flush is this old (seconds), after a write; a new
-# shard every few steps of its copy. A flush holds the GIL while it writes and fsyncs
-# (15 ms on a quiet machine whatever it writes, 30-120 ms under ingest): once a second,
-# it was the longest stall of retrieval's event loop and set the p95 of searches during
-# ingest (bench/ingest.py --search-rate). The WAL has every write meanwhile.
+# A shard is flushed after a write once its last flush is FLUSH_EVERY seconds old, or
+# FLUSH_POINTS points were written since (points upserted, dense vectors set, deletions);
+# a new shard every few steps of its copy. A flush holds the GIL while it writes and
+# fsyncs, about 15 ms on a quiet machine plus ~6 ms per thousand points (30-120 ms under
+# ingest): once a second, it was the longest stall of retrieval's event loop and set the
+# p95 of searches during ingest (bench/ingest.py --search-rate). The WAL has every write
+# meanwhile; what is unflushed is written out by a close too (a compaction's swap), so
+# the points bound that stall.
 FLUSH_EVERY = 30.0
+FLUSH_POINTS = 5000
 _clock = time.monotonic  # the flushes' clock (a test moves it)
 FLUSH_STEPS = 4
 # Copies one compaction makes at most when points are deleted while it copies (each
@@ -94,6 +98,7 @@ class EdgeVectorStore:
         self._path = Path(path)
         self._live = self._path  # the folder of the shard in use (see `_recover`)
         self._flushed = 0.0  # when the shard in use was last flushed (monotonic)
+        self._unflushed = 0  # points written to it since
         self._lock: int | None = None  # the folder's lock file, while open
         self._shard: qe.EdgeShard | None = None
         self._config: qe.EdgeConfig | None = None
@@ -135,7 +140,7 @@ class EdgeVectorStore:
         self._config = config
         self._shard = _indexed(shard)
         shard.flush()  # what the WAL replayed: not left for a later call to write out
-        self._flushed = _clock()
+        self._flushed, self._unflushed = _clock(), 0
 
     def _own(self) -> None:
         """Take the folder's lock, held until `close`: a second owner must fail before it
@@ -176,11 +181,11 @@ class EdgeVectorStore:
         check_points(points)
         if points:
             operation = qe.UpdateOperation.upsert_points([_point(p) for p in points])
-            await self._write(lambda shard: shard.update(operation))
+            await self._write(lambda shard: shard.update(operation), len(points))
 
     async def set_dense(self, vectors: dict[str, list[float]]) -> None:
         if vectors:
-            await self._write(lambda shard: self._set_dense(shard, vectors))
+            await self._write(lambda shard: self._set_dense(shard, vectors), len(vectors))
 
     def _set_dense(self, shard: qe.EdgeShard, vectors: dict[str, list[float]]) -> None:
         def update(ids: list[str]) -> None:
@@ -199,32 +204,33 @@ class EdgeVectorStore:
     async def delete_subject(self, tenant_id: str, user_id: str) -> None:
         subject = _filter(StoreFilter(tenant_id=tenant_id, user_id=user_id).scope())
         operation = qe.UpdateOperation.delete_points_by_filter(subject)
-        await self._write(lambda shard: shard.update(operation), deletes=True)
+        await self._write(lambda shard: shard.update(operation), 1, deletes=True)
 
     async def delete_memory(self, tenant_id: str, memory_id: str) -> None:
         memory = _filter([Match("tenant_id", tenant_id), Match("memory_id", memory_id)])
         operation = qe.UpdateOperation.delete_points_by_filter(memory)
-        await self._write(lambda shard: shard.update(operation), deletes=True)
+        await self._write(lambda shard: shard.update(operation), 1, deletes=True)
 
-    async def _write(self, write: _Write, *, deletes: bool = False) -> None:
+    async def _write(self, write: _Write, points: int, *, deletes: bool = False) -> None:
         # One at a time, in the order they came: a compaction replays them in that order.
         async with self._writing, self._engine() as shard:
             if deletes and not self._deleted:
                 (self._path / _DUE).touch()  # before the points go (a crash keeps it due)
                 self._deleted = True
-            await asyncio.to_thread(self._written, write, shard)
+            await asyncio.to_thread(self._written, write, shard, points)
             if self._noted is not None:
                 self._noted.append(write)
 
-    def _written(self, write: _Write, shard: qe.EdgeShard) -> None:
-        """The write, then a flush when the last is `FLUSH_EVERY` old: the WAL holds every
-        write already, but a shard's close writes out all that is unflushed at once,
-        holding the GIL (200 ms for 20k points), and a compaction closes the old shard:
-        what it writes out then is at most `FLUSH_EVERY`'s worth."""
+    def _written(self, write: _Write, shard: qe.EdgeShard, points: int) -> None:
+        """The write, then a flush when the last is `FLUSH_EVERY` old or `FLUSH_POINTS`
+        were written since: the WAL holds every write already, but a shard's close writes
+        out all that is unflushed at once, holding the GIL (200 ms for 20k points), and a
+        compaction closes the old shard."""
         write(shard)
-        if _clock() - self._flushed >= FLUSH_EVERY:
+        self._unflushed += points
+        if self._unflushed >= FLUSH_POINTS or _clock() - self._flushed >= FLUSH_EVERY:
             shard.flush()
-            self._flushed = _clock()
+            self._flushed, self._unflushed = _clock(), 0
 
     @asynccontextmanager
     async def _engine(self) -> AsyncIterator[qe.EdgeShard]:
@@ -339,7 +345,8 @@ class EdgeVectorStore:
         except BaseException:
             _close_and_remove(new, folder)
             raise
-        self._shard, self._live, self._flushed = new, folder, _clock()
+        self._shard, self._live = new, folder
+        self._flushed, self._unflushed = _clock(), len(noted)
 
     async def search(
         self,
