@@ -2,12 +2,11 @@
 statement, so embedding a batch never holds a transaction open (which would stall the
 event relay), and a claim that fails, dies or races a renewal loses nothing."""
 
-import asyncio
-
 import asyncpg
 import pytest
 
 from mnemo.retrieval.pending import DensePending, PendingChunk
+from tests.e2e.waiting import eventually_async
 
 
 def chunks(count: int, text: str = "words") -> list[PendingChunk]:
@@ -66,9 +65,13 @@ async def test_chunks_of_a_claim_whose_holder_died_are_taken_when_its_lease_ends
     assert len(await dead.__aenter__()) == 2  # and never exits: its process died
     async with pending.claim(10) as while_leased:
         assert while_leased == []
-    await asyncio.sleep(0.6)
-    async with pending.claim(10) as after:
-        assert {c.point_id for c in after} == {"p0", "p1"}
+
+    async def taken() -> set[str]:
+        async with pending.claim(10) as after:
+            return {c.point_id for c in after}
+
+    # Once the lease ends (by the database's clock), the next claim takes them.
+    assert await eventually_async(taken) == {"p0", "p1"}
     assert (await pending.backlog())[0] == 0
 
 
