@@ -81,8 +81,8 @@ COPY_STEP = 128
 # the points bound that stall.
 FLUSH_EVERY = 30.0
 FLUSH_POINTS = 5000
-_clock = time.monotonic  # the flushes' clock (a test moves it)
 FLUSH_STEPS = 4
+_clock = time.monotonic  # the flushes' clock (a test moves it)
 # Copies one compaction makes at most when points are deleted while it copies (each
 # deletion would otherwise leave its bytes in the new shard too).
 COPY_ROUNDS = 3
