@@ -163,3 +163,28 @@ def test_importing_and_embedding_load_neither_torch_nor_a_model_hub() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_onnx_spreads_a_batch_over_its_threads_at_the_callers_priority() -> None:
+    """One onnxruntime thread a call and the calls on `threads` threads (each operation
+    split over two threads cost 40% more CPU a text); the threads take the caller's CPU
+    priority, so phase 2's embedding stays at idle priority."""
+    minilm = MiniLMEmbedder(batch_size=4, threads=2, precision="int8")
+    seen: list[tuple[str, int]] = []
+    compute = minilm._pooled
+
+    def noted(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        seen.append((threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, 0)))
+        return compute(ids, mask)
+
+    minilm._pooled = noted
+
+    def at_low_priority() -> list[list[float]]:
+        os.setpriority(os.PRIO_PROCESS, 0, 19)  # this thread only (Linux)
+        return minilm.embed(TEXTS)
+
+    with ThreadPoolExecutor(1) as caller:
+        vectors = caller.submit(at_low_priority).result(timeout=120)
+    assert len(vectors) == len(TEXTS)
+    assert len({name for name, _ in seen}) == 2
+    assert {priority for _, priority in seen} == {19}

@@ -156,9 +156,12 @@ class MiniLMEmbedder:
         weights = load_file(str(folder / "model.safetensors"))
         self._pooled: Callable[[np.ndarray, np.ndarray], np.ndarray]
         if engine == "onnx":
-            # onnxruntime splits each batch across the cores itself, so that one short
-            # query is answered by every core, rather than one batch per core.
-            self._pooled = onnx_encoder(weights, shape, self.threads, int8=precision == "int8")
+            # One onnxruntime thread a call, the calls spread over `threads` threads, as
+            # numpy's: MiniLM's matrices are small (a turn is ~80 word pieces), and
+            # splitting each operation over two threads cost 40% more CPU a text (8.6
+            # against 6.1 ms in int8, LoCoMo turns) for 10% less time, and a query took
+            # 1.9 ms against 1.4 on one thread (bench/embeddings.py).
+            self._pooled = onnx_encoder(weights, shape, 1, int8=precision == "int8")
         else:
             self._pooled = _numpy_pooled(BertEncoder(weights, shape))
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -173,9 +176,8 @@ class MiniLMEmbedder:
             raise TypeError("embed takes a sequence of texts, not one str")
         encodings = self._tokenizer.encode_batch(list(texts))
         by_length = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
-        # numpy: small calls are split so that every core gets a share.
-        threads = 1 if self.engine == "onnx" else self.threads
-        size = min(self.batch_size, max(_MIN_BATCH, math.ceil(len(texts) / threads)))
+        # Small calls are split so that every core gets a share.
+        size = min(self.batch_size, max(_MIN_BATCH, math.ceil(len(texts) / self.threads)))
         if self.precision == "int8":
             # Its activations are quantized with one scale per call: one text per call, so
             # that a text's vector never depends on its neighbours (about as fast: texts of
@@ -184,10 +186,11 @@ class MiniLMEmbedder:
         batches = _length_batches(by_length, [len(e.ids) for e in encodings], size)
         groups = [[encodings[i] for i in rows] for rows in batches]
         with self._computing, self._blas_limit():
-            if len(groups) <= 1 or threads == 1:
+            if len(groups) <= 1 or self.threads == 1:
                 pooled = [self._embed_batch(group) for group in groups]
             else:
-                with ThreadPoolExecutor(threads, thread_name_prefix="minilm") as pool:
+                # Threads made here inherit the caller's CPU priority (phase 2's: idle).
+                with ThreadPoolExecutor(self.threads, thread_name_prefix="minilm") as pool:
                     pooled = list(pool.map(self._embed_batch, groups))
         vectors = np.empty((len(encodings), self.dim), dtype=np.float32)
         for rows, batch_vectors in zip(batches, pooled, strict=True):
