@@ -1,6 +1,7 @@
 """The hashing embedder is deterministic, normalised, and puts shared words close."""
 
 import math
+import os
 
 from mnemo.embeddings import HashingEmbedder
 
@@ -27,3 +28,18 @@ def test_shared_words_are_closer_than_unrelated_text():
 
 def test_empty_text_still_has_a_vector():
     assert math.isclose(sum(v * v for v in HashingEmbedder(8).embed(["..."])[0]), 1.0)
+
+
+def test_mnemo_dense_threads_sets_phase_2s_threads_only():
+    import pytest
+
+    from mnemo.retrieval.bootstrap import embedder
+    from mnemo.retrieval.settings import RetrievalSettings
+    from mnemo.settings import load_settings
+
+    env = {"MNEMO_NATS_URL": "nats://127.0.0.1:4222", "MNEMO_DATABASE_URL": "postgresql://x/y"}
+    settings = load_settings(RetrievalSettings, {**env, "MNEMO_DENSE_THREADS": "1"})
+    assert embedder(settings, "background")._inner.threads == 1
+    assert embedder(settings)._inner.threads == min(4, len(os.sched_getaffinity(0)))
+    with pytest.raises(ValueError, match="MNEMO_DENSE_THREADS"):
+        load_settings(RetrievalSettings, {**env, "MNEMO_DENSE_THREADS": "0"})

@@ -21,11 +21,13 @@ def embedder_from_settings(
     model_dir: Path | None = None,
     batch_size: int = 32,
     precision: str = "float32",
+    threads: int | None = None,
 ) -> Embedder:
     """The embedder of `kind`, from the settings that kind reads.
 
     - "minilm" (default): all-MiniLM-L6-v2 on this machine; `model_dir`, `batch_size`,
-      `precision` ("float32" or "int8"); `dim`, if given, must be 384.
+      `precision` ("float32" or "int8"), `threads` (a batch's calls spread over them;
+      None: the cores, up to 4); `dim`, if given, must be 384.
     - "openai": an OpenAI-compatible server; `url` and `model` required, `key`, `dim`,
       `timeout` optional.
     - "hashing": feature hashing, no meaning, near-free, for tests; `dim` (default 256).
@@ -35,7 +37,9 @@ def embedder_from_settings(
             raise ValueError(
                 f"the 'minilm' embedder makes {MiniLMEmbedder.dim}-d vectors, not {dim}"
             )
-        return MiniLMEmbedder(model_dir, batch_size=batch_size, precision=precision)
+        return MiniLMEmbedder(
+            model_dir, batch_size=batch_size, precision=precision, threads=threads
+        )
     if kind == "openai":
         if not url or not model:
             raise ValueError("the 'openai' embedder needs both url= and model=")

@@ -61,6 +61,7 @@ def embedder(settings: RetrievalSettings, phase: str = "foreground") -> Embedder
             key=settings.embedding_api_key,
             dim=settings.embedding_dim,
             precision=settings.embedding_precision,
+            threads=settings.dense_threads if phase == "background" else None,
         ),
         phase,
     )

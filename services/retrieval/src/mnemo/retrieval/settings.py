@@ -27,6 +27,11 @@ class RetrievalSettings(DatabaseSettings, kw_only=True, frozen=True):
     embedding_api_key: str | None = None
     # MNEMO_EMBEDDING_DIM: vector size for "hashing" (and "openai" when known in advance).
     embedding_dim: int | None = None
+    # MNEMO_DENSE_THREADS: threads phase 2 embeds on, at idle priority (MiniLM; unset: the
+    # cores, up to 4). Fewer leave searches more of the cores while ingest runs, and
+    # memories take longer to become searchable by meaning (README, "CPU per ingested
+    # memory").
+    dense_threads: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -34,6 +39,8 @@ class RetrievalSettings(DatabaseSettings, kw_only=True, frozen=True):
             raise ValueError("MNEMO_VECTOR_STORE must be edge or qdrant-local")
         if self.embedder not in ("minilm", "openai", "hashing"):
             raise ValueError("MNEMO_EMBEDDER must be minilm, openai or hashing")
+        if self.dense_threads is not None and self.dense_threads < 1:
+            raise ValueError("MNEMO_DENSE_THREADS must be at least 1")
         if self.embedding_precision not in PRECISIONS:
             raise ValueError(f"MNEMO_EMBEDDING_PRECISION must be one of {', '.join(PRECISIONS)}")
         if self.embedder == "openai" and not (self.embedding_url and self.embedding_model):
