@@ -11,6 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
+from ..disk import found_in_files
 from .waiting import eventually
 
 
@@ -209,17 +210,8 @@ async def _database_text(dsn: str) -> str:
 
 
 def _files_holding(root: Path, secrets: Secrets) -> list[str]:
-    found = []
     needles = [s.encode() for s in secrets.made]
-    for path in root.rglob("*"):
-        if not path.is_file() or path.is_symlink():
-            continue
-        try:
-            data = path.read_bytes()
-        except OSError:
-            continue
-        found += [f"{path.relative_to(root)}: {n.decode()}" for n in needles if n in data]
-    return found
+    return [f"{path}: {needle.decode()}" for path, needle in found_in_files(root, needles)]
 
 
 def test_secret_fields_are_redacted_on_every_surface(stack, secret, tmp_path_factory):
