@@ -160,7 +160,7 @@ class MiniLMEmbedder:
             # numpy's: MiniLM's matrices are small (a turn is ~80 word pieces), and
             # splitting each operation over two threads cost 40% more CPU a text (8.6
             # against 6.1 ms in int8, LoCoMo turns) for 10% less time, and a query took
-            # 1.9 ms against 1.4 on one thread (bench/embeddings.py).
+            # 1.9 ms against 1.4 on one thread (README: "One onnxruntime thread a call").
             self._pooled = onnx_encoder(weights, shape, 1, int8=precision == "int8")
         else:
             self._pooled = _numpy_pooled(BertEncoder(weights, shape))
