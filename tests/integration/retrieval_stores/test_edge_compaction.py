@@ -23,6 +23,7 @@ import qdrant_edge as qe
 
 from mnemo.retrieval.stores import EdgeVectorStore, VectorStoreError, edge
 from mnemo.retrieval.stores.edge import COPY_STEP
+from tests.disk import files_holding
 from tests.e2e.waiting import eventually_async
 
 from .test_vector_store import DIM, angle, ids, point, search
@@ -41,7 +42,7 @@ def stored_float(vector: list[float]) -> bytes:
 
 
 def holding(folder: Path, needle: bytes) -> list[str]:
-    return [str(f) for f in folder.rglob("*") if f.is_file() and needle in f.read_bytes()]
+    return files_holding(folder, [needle])
 
 
 # A first component no other vector here has: its bytes find the point's vector on disk.
