@@ -104,6 +104,11 @@ def test_update_is_a_new_version_and_history_comes_from_the_log(client, user):
     assert updated["id"] == memory_id and updated["memory"] == "I live in Porto"
     # Read from the log: the new text at once, under the same id.
     assert client.get(memory_id)["memory"] == "I live in Porto"
+    # Searches and listings after the answer find the new words at once (not neither).
+    hits = client.search("where do I live", filters={"user_id": user})["results"]
+    assert [h["memory"] for h in hits] == ["I live in Porto"]
+    listing = client.get_all(filters={"user_id": user})["results"]
+    assert [(m["id"], m["memory"]) for m in listing] == [(memory_id, "I live in Porto")]
     client.update(memory_id, metadata={"moved": True})
     now = client.get(memory_id)
     assert now["memory"] == "I live in Porto" and now["metadata"] == {"moved": True}

@@ -5,6 +5,7 @@ import asyncio
 
 from mnemo.contracts import (
     IngestMemory,
+    MemoryDeleted,
     MemoryRecorded,
     MemoryVersions,
     MemoryVersionsQuery,
@@ -12,6 +13,7 @@ from mnemo.contracts import (
     QueryError,
     RevisedMemory,
     ReviseMemory,
+    derived_id,
     new_id,
     utcnow,
 )
@@ -139,3 +141,64 @@ async def test_a_revision_racing_a_forget_records_nothing_under_a_new_key(log_po
     assert readable == []
     keys = "SELECT count(*) FROM mnemo.subject_keys WHERE tenant_id = $1 AND user_id = 'alice'"
     assert await log_pool.fetchval(keys, TENANT) == 0
+
+
+async def test_a_revision_is_one_append_all_of_it_or_none(log_pool):
+    """The old version's end and the new version are written in one transaction: a
+    consumer taking appends whole sees them together, and a failure in the middle leaves
+    the memory as it was (two appends left it deleted with no successor)."""
+
+    class FailsOnTheSuccessor(EventStore):
+        async def _write(self, conn, stream_id, events, *args):
+            if isinstance(events[0].data, MemoryRecorded):
+                raise ConnectionResetError("the database went away")
+            return await super()._write(conn, stream_id, events, *args)
+
+    store = EventStore(log_pool)
+    first = await recorded(store, "I live in Lisbon")
+    command = revise(first, "I live in Porto")
+    try:
+        await MemoryRevisions(FailsOnTheSuccessor(log_pool), lambda _text: []).revise(command)
+    except ConnectionResetError:
+        pass
+    revisions = MemoryRevisions(store, lambda _text: [])
+    found = await versions(revisions, first)
+    assert isinstance(found, MemoryVersions)
+    assert [(v.content, v.deleted_at) for v in found.versions] == [("I live in Lisbon", None)]
+    # The client's retry goes through, in one transaction.
+    done = await revisions.revise(command)
+    assert isinstance(done, RevisedMemory)
+    transactions = await log_pool.fetch(
+        "SELECT DISTINCT transaction_id::text FROM mnemo.events WHERE event_id = ANY($1::uuid[])",
+        done.event_ids,
+    )
+    assert len(done.event_ids) == 2 and len(transactions) == 1
+
+
+async def test_a_revision_cut_between_two_appends_completes_on_retry(log_pool):
+    """A revision interrupted before revisions were one append left the old version's end
+    stored without its successor: the retry appends the successor alone."""
+    store = EventStore(log_pool)
+    revisions = MemoryRevisions(store, lambda _text: [])
+    first = await recorded(store, "I drink tea")
+    command = revise(first, "I drink coffee")
+    ended = NewEvent(
+        event_id=derived_id(command.revision.command_id, "memory.deleted"),
+        tenant_id=TENANT,
+        occurred_at=utcnow(),
+        correlation_id=new_id(),
+        causation_id=new_id(),
+        actor="key:k1",
+        service="ingest",
+        data=MemoryDeleted(
+            memory_id=first, user_id="alice", agent_id="a1", replaced_by=command.revision.memory_id
+        ),
+    )
+    await store.append(memory_stream(TENANT, first), [ended])
+    cut = await versions(revisions, first)
+    assert isinstance(cut, MemoryVersions) and len(cut.versions) == 1
+    done = await revisions.revise(command)
+    assert isinstance(done, RevisedMemory) and done.event_ids[0] == ended.event_id
+    found = await versions(revisions, first)
+    assert isinstance(found, MemoryVersions)
+    assert [v.content for v in found.versions] == ["I drink tea", "I drink coffee"]

@@ -305,12 +305,15 @@ class FactChange(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DeleteMemory(msgspec.Struct, frozen=True, kw_only=True):
-    """Delete one memory; with `agent_id`, only if it is that agent's."""
+    """Delete one memory; with `agent_id`, only if it is that agent's. A revision's names
+    the event that recorded the version replacing it (`successor_event_id`): a read model
+    shows that one first, so no read in between finds neither."""
 
     tenant_id: str
     memory_id: str
     agent_id: str | None = None
     actor: str
+    successor_event_id: str | None = None
 
 
 class DeletedMemory(msgspec.Struct, frozen=True, kw_only=True):

@@ -97,6 +97,38 @@ class EventStore:
                 continue
         return await self._append(stream_id, events, ANY, sealed_with, sent_at)
 
+    async def append_streams(
+        self,
+        appends: Sequence[tuple[str, Sequence[NewEvent], int | None]],
+        sealed_with: str | None = None,
+    ) -> list[list[Envelope]]:
+        """Append to several streams in one transaction: each (stream, events, expected
+        version) as `append` would, all of them or none. One append, so a consumer that
+        takes appends whole sees them together (a revision: the old version's end and the
+        new one). A retry of the whole returns what is stored, as `append` does."""
+        ids = [e.event_id for _, events, _ in appends for e in events]
+        if not ids:
+            return [[] for _ in appends]
+        async with self._pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    # Every version read before the first write (see `_write`).
+                    current = await self._versions(conn, [stream for stream, _, _ in appends])
+                    held: dict[tuple[str, str], tuple[str, bytes]] = {}
+                    written = [
+                        await self._write(
+                            conn, stream, events, expected, current[stream], sealed_with, held
+                        )
+                        for stream, events, expected in appends
+                    ]
+            except (WrongExpectedVersion, asyncpg.UniqueViolationError):
+                stored = await self._stored(conn, ids)
+                if stored is None:
+                    raise
+                by_id = {e.event_id: e for e in stored}
+                return [[by_id[e.event_id] for e in events] for _, events, _ in appends]
+        return [rows_to_envelopes(rows, keys) for rows, keys in written]
+
     async def _append(
         self,
         stream_id: str,
@@ -109,32 +141,16 @@ class EventStore:
         async with self._pool.acquire() as conn:
             try:
                 async with conn.transaction():
-                    current = await conn.fetchval(
-                        "SELECT max(stream_version) FROM mnemo.events WHERE stream_id = $1",
+                    current = await self._versions(conn, [stream_id])
+                    rows, keys = await self._write(
+                        conn,
                         stream_id,
-                    )
-                    current = -1 if current is None else current
-                    if expected_version is not ANY and expected_version != current:
-                        raise WrongExpectedVersion(stream_id, expected_version, current)
-                    # After the version read, so this transaction's first write (and so its
-                    # xid, which the relay orders by) comes after the one it follows.
-                    held: dict[tuple[str, str], tuple[str, bytes]] = {}
-                    data, keys = await self._encode(conn, events, held)
-                    if sealed_with is not None:
-                        await self._hold_key(conn, events, sealed_with, stream_id, keys, held)
-                    kept = await self._not_forgotten(conn, events, sent_at)
-                    if not kept:
-                        return []
-                    rows = await conn.fetch(
-                        _INSERT,
-                        stream_id,
-                        [ids[i] for i in kept],
-                        [current + 1 + n for n in range(len(kept))],
-                        [events[i].event_type for i in kept],
-                        [events[i].tenant_id for i in kept],
-                        [data[i] for i in kept],
-                        [encode_metadata(events[i]) for i in kept],
-                        [events[i].occurred_at for i in kept],
+                        events,
+                        expected_version,
+                        current[stream_id],
+                        sealed_with,
+                        {},
+                        sent_at,
                     )
             except WrongExpectedVersion:
                 stored = await self._stored(conn, ids)
@@ -154,6 +170,53 @@ class EventStore:
                     raise WrongExpectedVersion(stream_id, expected_version, actual) from None
                 raise
         return rows_to_envelopes(rows, keys)
+
+    async def _versions(self, conn: Any, stream_ids: list[str]) -> dict[str, int]:
+        """Each stream's current version (-1: none yet); one at a time, each the last entry
+        of the stream's index (a subject's facts stream can be long)."""
+        versions = {}
+        for stream_id in stream_ids:
+            current = await conn.fetchval(
+                "SELECT max(stream_version) FROM mnemo.events WHERE stream_id = $1", stream_id
+            )
+            versions[stream_id] = -1 if current is None else current
+        return versions
+
+    async def _write(
+        self,
+        conn: Any,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: int | None,
+        current: int,
+        sealed_with: str | None,
+        held: dict[tuple[str, str], tuple[str, bytes]],
+        sent_at: Sequence[int] | None = None,
+    ) -> tuple[list[Any], dict[str, bytes]]:
+        """Write `events` after `current` within the caller's transaction: the rows written
+        and the keys that open them. `current` is read before the transaction's first
+        write, so its xid (which the relay orders by) comes after the one it follows."""
+        if expected_version is not ANY and expected_version != current:
+            raise WrongExpectedVersion(stream_id, expected_version, current)
+        data, keys = await self._encode(conn, events, held)
+        if sealed_with is not None:
+            await self._hold_key(conn, events, sealed_with, stream_id, keys, held)
+        kept = await self._not_forgotten(conn, events, sent_at)
+        if not kept:
+            return [], keys
+        ids = [e.event_id for e in events]
+        rows = await conn.fetch(
+            _INSERT,
+            stream_id,
+            [ids[i] for i in kept],
+            [current + 1 + n for n in range(len(kept))],
+            [events[i].event_type for i in kept],
+            [events[i].tenant_id for i in kept],
+            [data[i] for i in kept],
+            [encode_metadata(events[i]) for i in kept],
+            [events[i].occurred_at for i in kept],
+        )
+        return rows, keys
 
     async def append_first_events(
         self, items: Sequence[tuple[str, NewEvent]], sent_at: Sequence[int] | None = None

@@ -42,9 +42,10 @@ class MemoryRevisions:
         self._chunks = chunks
 
     async def revise(self, request: ReviseMemory) -> RevisedMemory | QueryError:
-        """Delete the current version (naming its successor), then record the successor.
+        """Record the successor and end the current version (naming its successor), in one
+        append.
 
-        The deletion goes first, at the stream version just read: of two revisions of one
+        The end is written at the stream version just read: of two revisions of one
         version, one wins and the other is a conflict, and no version is left orphaned."""
         old = memory_stream(request.tenant_id, request.memory_id)
         events = await self._store.read_stream(old)
@@ -53,11 +54,13 @@ class MemoryRevisions:
             return _missing(request.memory_id)
         memory = recorded.data
         assert isinstance(memory, MemoryRecorded)
-        # Both appends hold the key the memory was read under: a forget meanwhile makes the
+        # The append holds the key the memory was read under: a forget meanwhile makes the
         # revision not found, rather than the new words sealed under the subject's next key.
         key_id = await self._store.sealed_key(recorded.event_id)
         revision = request.revision
-        gone = next((e.data for e in events if isinstance(e.data, MemoryDeleted)), None)
+        ended = next((e for e in events if isinstance(e.data, MemoryDeleted)), None)
+        gone = ended.data if ended is not None else None
+        assert gone is None or isinstance(gone, MemoryDeleted)
         if gone is not None and gone.replaced_by != revision.memory_id:
             return QueryError(
                 code="conflict",
@@ -91,20 +94,6 @@ class MemoryRevisions:
                 replaced_by=revision.memory_id,
             ),
         )
-        try:
-            # A retry's events are stored already: the store answers them, whatever the
-            # version says.
-            [ended] = await self._store.append(
-                old, [deleted], expected_version=len(events) - 1, sealed_with=key_id
-            )
-        except SubjectKeyChanged:
-            return _missing(request.memory_id)
-        except WrongExpectedVersion:
-            return QueryError(
-                code="conflict",
-                message=f"memory {request.memory_id!r} changed meanwhile; read it and try again",
-                field="memoryId",
-            )
         successor = event(
             derived_id(revision.command_id, "memory.recorded"),
             MemoryRecorded(
@@ -120,15 +109,28 @@ class MemoryRevisions:
                 redactions=revision.redactions,
             ),
         )
+        # One append: the old version ends and the new one begins together or not at all
+        # (a failure between two appends left the memory deleted with no successor). The
+        # new one goes first: a consumer that takes the append in two batches shows both
+        # versions for a moment, never neither. The old end is stored already
+        # when this is a retry, or a revision interrupted between two appends (before they
+        # were one): then the successor is appended alone (a retry's is stored too).
+        new = (memory_stream(request.tenant_id, revision.memory_id), [successor], NO_STREAM)
+        ending = [] if ended is not None else [(old, [deleted], len(events) - 1)]
         try:
-            [made] = await self._store.append(
-                memory_stream(request.tenant_id, revision.memory_id),
-                [successor],
-                expected_version=NO_STREAM,
-                sealed_with=key_id,
-            )
+            # A retry's events are stored already: the store answers them, whatever the
+            # versions say.
+            written = await self._store.append_streams([new, *ending], sealed_with=key_id)
         except SubjectKeyChanged:
             return _missing(request.memory_id)
+        except WrongExpectedVersion:
+            return QueryError(
+                code="conflict",
+                message=f"memory {request.memory_id!r} changed meanwhile; read it and try again",
+                field="memoryId",
+            )
+        made = written[0][0]
+        ended = ended or written[1][0]
         log.info("memory_revised", memory_id=memory.memory_id, revision=revision.memory_id)
         return RevisedMemory(
             memory_id=revision.memory_id,

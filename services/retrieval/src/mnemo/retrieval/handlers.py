@@ -129,7 +129,17 @@ class RetrievalHandlers:
         return Dropped(removed=removed)
 
     async def drop_memory(self, query: DeleteMemory) -> Dropped:
-        """Asked by the gateway once ingest has deleted the memory (reads after the delete)."""
+        """Asked by the gateway once ingest has deleted the memory (reads after the delete).
+        A revision's successor is indexed first, from the log: a search after the answer
+        finds the new words, and none in between finds neither version."""
+        if query.successor_event_id is not None:
+            successor = await self._log.get(query.successor_event_id)
+            if (
+                successor is not None
+                and successor.tenant_id == query.tenant_id
+                and isinstance(successor.data, MemoryRecorded)
+            ):
+                await self._index_run([successor])
         await drop_memory(self._index, self._memories, self._log, query.tenant_id, query.memory_id)
         return Dropped(removed=1)
 

@@ -163,12 +163,14 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
         request, "ingest", "revise_memory", command, RevisedMemory, principal.tenant_id
     )
     assert isinstance(done, RevisedMemory)
-    # No search or listing after the answer finds the old text (the event drops it again).
+    # A search or listing after the answer finds the new text, not the old (the events
+    # do it again when they arrive).
     dropped = DeleteMemory(
         tenant_id=principal.tenant_id,
         memory_id=current.memory_id,
         agent_id=scoped,
         actor=principal.actor,
+        successor_event_id=done.event_ids[-1],
     )
     await drop_now(request, principal.tenant_id, [("retrieval", "drop_memory", dropped)])
     now = datetime.now(UTC)

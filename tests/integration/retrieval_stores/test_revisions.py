@@ -1,0 +1,139 @@
+"""A revised memory in retrieval's read model: the new version shows before the old one
+goes, whether the gateway asks at once or the events arrive (in one batch or in two), so
+no search in between finds neither version.
+
+The real log (ingest's revisions over it), the real read model and qdrant-edge in a
+temporary folder."""
+
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+from mnemo.contracts import (
+    DeleteMemory,
+    IngestMemory,
+    MemoryRecorded,
+    NewEvent,
+    RevisedMemory,
+    ReviseMemory,
+    SearchQuery,
+    SearchResult,
+    new_id,
+    utcnow,
+)
+from mnemo.embeddings import HashingEmbedder
+from mnemo.eventlog import EventStore
+from mnemo.ingest.handlers import memory_stream
+from mnemo.ingest.revisions import MemoryRevisions
+from mnemo.retrieval.handlers import RetrievalHandlers
+from mnemo.retrieval.index import MemoryIndex
+from mnemo.retrieval.memories import MemoryTable
+from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
+
+from ..helpers import as_delivery
+
+
+async def revised(store: EventStore, tenant: str) -> tuple[str, RevisedMemory]:
+    """A memory in the log, then its revision as ingest appends it."""
+    memory_id = new_id()
+    first = NewEvent(
+        event_id=new_id(),
+        tenant_id=tenant,
+        occurred_at=utcnow(),
+        correlation_id=new_id(),
+        causation_id=new_id(),
+        actor="test",
+        service="ingest",
+        data=MemoryRecorded(memory_id=memory_id, user_id="alice", content="I live in Lisbon"),
+    )
+    await store.append(memory_stream(tenant, memory_id), [first])
+    revision = IngestMemory(
+        command_id=new_id(),
+        tenant_id=tenant,
+        issued_at=utcnow(),
+        actor="test",
+        memory_id=new_id(),
+        user_id="alice",
+        content="I live in Porto",
+    )
+    done = await MemoryRevisions(store, lambda _text: []).revise(
+        ReviseMemory(tenant_id=tenant, memory_id=memory_id, revision=revision, actor="test")
+    )
+    assert isinstance(done, RevisedMemory)
+    return memory_id, done
+
+
+async def found(handlers: RetrievalHandlers, tenant: str) -> list[str]:
+    result = await handlers.search(
+        SearchQuery(tenant_id=tenant, user_id="alice", query="where do I live", limit=10)
+    )
+    assert isinstance(result, SearchResult)
+    return sorted(hit.content for hit in result.results)
+
+
+async def test_a_revision_shows_the_new_version_before_the_old_one_goes(
+    pool: asyncpg.Pool, publisher, tmp_path: Path
+) -> None:
+    tenant = f"t_{uuid.uuid4().hex[:8]}"
+    store = EventStore(pool)
+    memories = MemoryTable(pool)
+    index = MemoryIndex(
+        EdgeVectorStore(tmp_path / "edge"), HashingEmbedder(64), SparseEncoder(), memories
+    )
+    await index.ensure()
+    try:
+        handlers = RetrievalHandlers(index, memories, publisher, store)
+        memory_id, done = await revised(store, tenant)
+        before, _ = await store.read_all()
+        await handlers.memories_recorded([as_delivery(before[0])])
+        assert await found(handlers, tenant) == ["I live in Lisbon"]
+
+        # The gateway, once ingest answered: the new words at once, the old ones gone.
+        await handlers.drop_memory(
+            DeleteMemory(
+                tenant_id=tenant,
+                memory_id=memory_id,
+                actor="test",
+                successor_event_id=done.event_ids[-1],
+            )
+        )
+        assert await found(handlers, tenant) == ["I live in Porto"]
+
+        # The revision's append arrives (again), cut into two batches: never neither.
+        append = before[1:]
+        assert [e.event_id for e in append] == [done.event_ids[1], done.event_ids[0]]
+        for event in append:
+            await handlers.memories_recorded([as_delivery(event)])
+            assert "I live in Porto" in await found(handlers, tenant)
+        assert await found(handlers, tenant) == ["I live in Porto"]
+    finally:
+        await index.close()
+
+
+async def test_the_events_alone_never_show_neither_version(
+    pool: asyncpg.Pool, publisher, tmp_path: Path
+) -> None:
+    """No gateway ask (retrieval was away): each batch of the append leaves a version."""
+    tenant = f"t_{uuid.uuid4().hex[:8]}"
+    store = EventStore(pool)
+    memories = MemoryTable(pool)
+    index = MemoryIndex(
+        EdgeVectorStore(tmp_path / "edge"), HashingEmbedder(64), SparseEncoder(), memories
+    )
+    await index.ensure()
+    try:
+        handlers = RetrievalHandlers(index, memories, publisher, store)
+        await revised(store, tenant)
+        log, _ = await store.read_all()
+        seen = []
+        for event in log:
+            await handlers.memories_recorded([as_delivery(event)])
+            seen.append(await found(handlers, tenant))
+        assert seen == [
+            ["I live in Lisbon"],
+            ["I live in Lisbon", "I live in Porto"],
+            ["I live in Porto"],
+        ]
+    finally:
+        await index.close()
