@@ -29,6 +29,14 @@ class Embedder(Protocol):
         ...
 
 
+# An embedder may say `local = True`: a call is short work on this machine's CPU (no
+# network), so a query's one text may be embedded on the caller's own thread. Read with
+# `is_local`: an embedder that does not say is treated as remote.
+def is_local(embedder: object) -> bool:
+    """Whether `embedder` says its calls are local CPU work (see above)."""
+    return bool(getattr(embedder, "local", False))
+
+
 class EmbeddingError(Exception):
     """An embedder could not turn texts into vectors; the message says what to check."""
 

@@ -20,6 +20,8 @@ NAME = "hashing-v1"
 class HashingEmbedder:
     """Bag of hashed words and word pairs; `name` carries `dim`, since it changes vectors."""
 
+    local = True
+
     def __init__(self, dim: int = 256) -> None:
         self.dim = dim
         self.name = f"{NAME}-{dim}"

@@ -169,6 +169,10 @@ class MiniLMEmbedder:
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self._computing = threading.Lock() if engine == "onnx" else _COMPUTING
+        # A query's text may be embedded on the caller's thread (mnemo.embeddings.embedder):
+        # in onnxruntime, 1.4-3 ms of one core. Not in numpy, whose one computation at a
+        # time in the process (`_COMPUTING`) may be another embedder's batch of seconds.
+        self.local = engine == "onnx"
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One unit vector per text, in the order given; batches of at most `batch_size`."""

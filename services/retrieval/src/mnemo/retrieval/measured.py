@@ -4,7 +4,7 @@ queries) or phase 2's own copy in the background."""
 
 from collections.abc import Sequence
 
-from mnemo.embeddings import Embedder
+from mnemo.embeddings import Embedder, is_local
 from mnemo.telemetry.metrics import EMBEDDED_TEXTS, EMBEDDING_DURATION
 
 
@@ -23,6 +23,10 @@ class MeasuredEmbedder:
     @property
     def dim(self) -> int:
         return self._inner.dim
+
+    @property
+    def local(self) -> bool:
+        return is_local(self._inner)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         with self._duration.time():

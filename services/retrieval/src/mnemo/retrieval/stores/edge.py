@@ -394,7 +394,10 @@ class EdgeVectorStore:
                 with_payload=True,
             )
         async with self._engine() as shard:
-            found = await asyncio.to_thread(shard.query, request)
+            # On this thread: qdrant-edge holds the interpreter's lock while it searches (a
+            # thread searching left this one half its progress), so another thread only
+            # added two waits for the lock under load (README: "Searches during a burst").
+            found = shard.query(request)
         return [StoreHit(str(p.id), float(p.score), dict(p.payload or {})) for p in found]
 
     async def count(self) -> int:
