@@ -2,7 +2,7 @@
 
 import asyncio
 
-from mnemo.contracts import Headers, MemoryRecorded, NewEvent, new_id, utcnow
+from mnemo.contracts import Headers, MemoryForgotten, MemoryRecorded, NewEvent, new_id, utcnow
 from mnemo.eventlog import EventStore, Relay
 from tests.e2e.waiting import eventually_async
 
@@ -189,3 +189,52 @@ async def test_events_sealed_under_a_shredded_key_are_unreadable_to_late_project
     assert await store.unreadable([gone.event_id, kept.event_id, again.event_id, new_id()]) == {
         gone.event_id
     }
+
+
+def forgotten(user: str, event_id: str):
+    def record(removed: dict[str, int]) -> NewEvent:
+        return NewEvent(
+            event_id=event_id,
+            tenant_id="acme",
+            occurred_at=utcnow(),
+            correlation_id=event_id,
+            causation_id=event_id,
+            actor="test",
+            service="test",
+            data=MemoryForgotten(user_id=user, removed=removed),
+        )
+
+    return record
+
+
+async def test_a_forget_and_its_event_commit_together_or_not_at_all(log_pool):
+    """Keys shredded with no `memory.forgotten` in the log would leave the read models
+    holding the subject's words: a failure while recording the event undoes the shred."""
+
+    class EventFails(EventStore):
+        async def _write(self, *args, **kwargs):
+            raise ConnectionResetError("the database went away")
+
+    store = EventStore(log_pool)
+    await store.append("s-h1", [said("hana", "my locker code is 4711")])
+    event_id = new_id()
+    try:
+        await EventFails(log_pool).forget_and_record(
+            "acme", "hana", 0, "subject-hana", forgotten("hana", event_id)
+        )
+    except ConnectionResetError:
+        pass
+    [kept] = await store.read_stream("s-h1")
+    assert kept.data.content == "my locker code is 4711"
+    assert await store.read_stream("subject-hana") == []
+    # The retry does both; a repeat of it answers what it stored.
+    removed, done = await store.forget_and_record(
+        "acme", "hana", 0, "subject-hana", forgotten("hana", event_id)
+    )
+    assert removed == {"memory.recorded": 1} and done.event_id == event_id
+    assert await store.read_stream("s-h1") == []
+    assert [e.event_id for e in await store.read_stream("subject-hana")] == [event_id]
+    again = await store.forget_and_record(
+        "acme", "hana", 0, "subject-hana", forgotten("hana", event_id)
+    )
+    assert again == (removed, done)

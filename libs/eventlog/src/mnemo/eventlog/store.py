@@ -4,7 +4,7 @@ Appends are optimistic (a unique stream_id + stream_version) and idempotent (a u
 event_id: appending a stored event again returns what is stored and writes nothing).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import asyncpg
@@ -407,18 +407,54 @@ class EventStore:
         `commands_through`: the command stream's last sequence when the forget began; what
         a command up to it would record, if it comes later, is dropped (`append`)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await self.keyring.lock(conn, tenant_id, user_id)
-            counts = await conn.fetch(
-                """SELECT event_type, count(*) AS n FROM mnemo.events
-                   WHERE tenant_id = $1 AND data->>'user_id' = $2 AND data ? 'sealed'
-                     AND data->'sealed'->>'key_id' IN (
-                         SELECT key_id::text FROM mnemo.subject_keys
-                         WHERE tenant_id = $1 AND user_id = $2)
-                   GROUP BY event_type""",
-                tenant_id,
-                user_id,
-            )
-            await self.keyring.shred(conn, tenant_id, user_id, commands_through)
+            return await self._shred(conn, tenant_id, user_id, commands_through)
+
+    async def forget_and_record(
+        self,
+        tenant_id: str,
+        user_id: str,
+        commands_through: int,
+        stream_id: str,
+        record: Callable[[dict[str, int]], NewEvent],
+    ) -> tuple[dict[str, int], Envelope]:
+        """`forget_subject` and, in the same transaction, the event that says so (made by
+        `record` from what was silenced, appended to `stream_id`): a failure leaves the
+        subject as it was, never shredded with no event to tell the read models. A retry
+        whose event is stored already answers what it stored."""
+        async with self._pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    removed = await self._shred(conn, tenant_id, user_id, commands_through)
+                    event = record(removed)
+                    current = await self._versions(conn, [stream_id])
+                    rows, keys = await self._write(
+                        conn, stream_id, [event], ANY, current[stream_id], None, {}
+                    )
+            except asyncpg.UniqueViolationError:
+                stored = await self._stored(conn, [event.event_id])
+                if stored is None:
+                    raise
+                [done] = stored
+                return getattr(done.data, "removed", {}), done
+        [done] = rows_to_envelopes(rows, keys)
+        return removed, done
+
+    async def _shred(
+        self, conn: Any, tenant_id: str, user_id: str, commands_through: int
+    ) -> dict[str, int]:
+        """`forget_subject` within the caller's transaction."""
+        await self.keyring.lock(conn, tenant_id, user_id)
+        counts = await conn.fetch(
+            """SELECT event_type, count(*) AS n FROM mnemo.events
+               WHERE tenant_id = $1 AND data->>'user_id' = $2 AND data ? 'sealed'
+                 AND data->'sealed'->>'key_id' IN (
+                     SELECT key_id::text FROM mnemo.subject_keys
+                     WHERE tenant_id = $1 AND user_id = $2)
+               GROUP BY event_type""",
+            tenant_id,
+            user_id,
+        )
+        await self.keyring.shred(conn, tenant_id, user_id, commands_through)
         return {r["event_type"]: r["n"] for r in counts}
 
     async def head(self) -> int:

@@ -122,29 +122,35 @@ class IngestHandlers:
         )
 
     async def forget(self, request: ForgetSubject) -> ForgetResult:
-        """Shred the subject's keys, then record that it was forgotten.
-
-        Shredding comes first: once it commits, the subject's content in the log is
-        unreadable, whatever happens next. Idempotent: a repeat removes nothing more.
+        """Shred the subject's keys and record that it was forgotten, in one transaction:
+        once it commits, the subject's content in the log is unreadable and the read
+        models are told; a failure leaves both undone (never shredded with no event to
+        drop the subject's projections). Idempotent: a repeat removes nothing more.
         """
         # Every command accepted before this forget began is at or below the head: one
         # still on its way to the log is dropped when it arrives, not recorded anew.
         through = await self._commands_head() if self._commands_head else 0
-        removed = await self._store.forget_subject(request.tenant_id, request.user_id, through)
         ctx = current_context()
         cause = ctx.message_id if ctx and ctx.message_id else new_id()
-        event = NewEvent(
-            event_id=derived_id(cause, "memory.forgotten"),
-            tenant_id=request.tenant_id,
-            occurred_at=utcnow(),
-            correlation_id=ctx.correlation_id if ctx and ctx.correlation_id else cause,
-            causation_id=cause,
-            actor=request.actor,
-            service=SERVICE,
-            data=MemoryForgotten(user_id=request.user_id, removed=removed),
-        )
-        [stored] = await self._store.append(
-            subject_stream(request.tenant_id, request.user_id), [event]
+
+        def forgotten(removed: dict[str, int]) -> NewEvent:
+            return NewEvent(
+                event_id=derived_id(cause, "memory.forgotten"),
+                tenant_id=request.tenant_id,
+                occurred_at=utcnow(),
+                correlation_id=ctx.correlation_id if ctx and ctx.correlation_id else cause,
+                causation_id=cause,
+                actor=request.actor,
+                service=SERVICE,
+                data=MemoryForgotten(user_id=request.user_id, removed=removed),
+            )
+
+        removed, stored = await self._store.forget_and_record(
+            request.tenant_id,
+            request.user_id,
+            through,
+            subject_stream(request.tenant_id, request.user_id),
+            forgotten,
         )
         log.info("subject_forgotten", removed=removed)
         return ForgetResult(user_id=request.user_id, removed=removed, event_id=stored.event_id)
