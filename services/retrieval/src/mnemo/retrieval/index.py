@@ -376,7 +376,7 @@ class MemoryIndex:
             if is_local(self._embedder):
                 # One text of a local model: 1.4-3 ms of CPU, on this thread. Handed to
                 # another, the call waited for the interpreter's lock twice while phase 1
-                # held it, and took 10-28 ms under ingest (README: "Searches during a burst").
+                # held it, and took 10-28 ms under ingest (README: "Search while ingest runs").
                 [dense] = self._embedder.embed([query.query])
             else:
                 [dense] = await asyncio.to_thread(self._embedder.embed, [query.query])

@@ -396,7 +396,7 @@ class EdgeVectorStore:
         async with self._engine() as shard:
             # On this thread: qdrant-edge holds the interpreter's lock while it searches (a
             # thread searching left this one half its progress), so another thread only
-            # added two waits for the lock under load (README: "Searches during a burst").
+            # added two waits for the lock under load (README: "Search while ingest runs").
             found = shard.query(request)
         return [StoreHit(str(p.id), float(p.score), dict(p.payload or {})) for p in found]
 
