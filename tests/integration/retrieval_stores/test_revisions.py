@@ -6,6 +6,8 @@ The real log (ingest's revisions over it), the real read model and qdrant-edge i
 temporary folder."""
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -64,6 +66,22 @@ async def revised(store: EventStore, tenant: str) -> tuple[str, RevisedMemory]:
     return memory_id, done
 
 
+@asynccontextmanager
+async def retrieval(
+    pool: asyncpg.Pool, publisher, tmp_path: Path
+) -> AsyncIterator[RetrievalHandlers]:
+    """Retrieval's handlers over its real read model and qdrant-edge."""
+    memories = MemoryTable(pool)
+    index = MemoryIndex(
+        EdgeVectorStore(tmp_path / "edge"), HashingEmbedder(64), SparseEncoder(), memories
+    )
+    await index.ensure()
+    try:
+        yield RetrievalHandlers(index, memories, publisher, EventStore(pool))
+    finally:
+        await index.close()
+
+
 async def found(handlers: RetrievalHandlers, tenant: str) -> list[str]:
     result = await handlers.search(
         SearchQuery(tenant_id=tenant, user_id="alice", query="where do I live", limit=10)
@@ -77,13 +95,7 @@ async def test_a_revision_shows_the_new_version_before_the_old_one_goes(
 ) -> None:
     tenant = f"t_{uuid.uuid4().hex[:8]}"
     store = EventStore(pool)
-    memories = MemoryTable(pool)
-    index = MemoryIndex(
-        EdgeVectorStore(tmp_path / "edge"), HashingEmbedder(64), SparseEncoder(), memories
-    )
-    await index.ensure()
-    try:
-        handlers = RetrievalHandlers(index, memories, publisher, store)
+    async with retrieval(pool, publisher, tmp_path) as handlers:
         memory_id, done = await revised(store, tenant)
         before, _ = await store.read_all()
         await handlers.memories_recorded([as_delivery(before[0])])
@@ -107,8 +119,6 @@ async def test_a_revision_shows_the_new_version_before_the_old_one_goes(
             await handlers.memories_recorded([as_delivery(event)])
             assert "I live in Porto" in await found(handlers, tenant)
         assert await found(handlers, tenant) == ["I live in Porto"]
-    finally:
-        await index.close()
 
 
 async def test_the_events_alone_never_show_neither_version(
@@ -117,13 +127,7 @@ async def test_the_events_alone_never_show_neither_version(
     """No gateway ask (retrieval was away): each batch of the append leaves a version."""
     tenant = f"t_{uuid.uuid4().hex[:8]}"
     store = EventStore(pool)
-    memories = MemoryTable(pool)
-    index = MemoryIndex(
-        EdgeVectorStore(tmp_path / "edge"), HashingEmbedder(64), SparseEncoder(), memories
-    )
-    await index.ensure()
-    try:
-        handlers = RetrievalHandlers(index, memories, publisher, store)
+    async with retrieval(pool, publisher, tmp_path) as handlers:
         await revised(store, tenant)
         log, _ = await store.read_all()
         seen = []
@@ -135,5 +139,3 @@ async def test_the_events_alone_never_show_neither_version(
             ["I live in Lisbon", "I live in Porto"],
             ["I live in Porto"],
         ]
-    finally:
-        await index.close()

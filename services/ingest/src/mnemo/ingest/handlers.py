@@ -1,6 +1,7 @@
 """What ingest does for each command."""
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from mnemo.bus import Delivery
 from mnemo.chunking import chunk_text
@@ -8,6 +9,7 @@ from mnemo.contracts import (
     ChunkSpan,
     DeletedMemory,
     DeleteMemory,
+    EventData,
     ForgetResult,
     ForgetSubject,
     IngestMemory,
@@ -34,6 +36,38 @@ def memory_stream(tenant_id: str, memory_id: str) -> str:
 
 def subject_stream(tenant_id: str, user_id: str) -> str:
     return f"subject-{tenant_id}-{derived_id('subject', tenant_id, user_id)}"
+
+
+def request_cause() -> tuple[str, str]:
+    """(causation, correlation) for what answering the current request writes: the
+    request's message id and correlation id (a fresh id for both outside one)."""
+    ctx = current_context()
+    cause = ctx.message_id if ctx and ctx.message_id else new_id()
+    return cause, ctx.correlation_id if ctx and ctx.correlation_id else cause
+
+
+def answering_event(
+    event_id: str,
+    tenant_id: str,
+    actor: str,
+    data: EventData,
+    *,
+    at: datetime | None = None,
+    cause: tuple[str, str] | None = None,
+) -> NewEvent:
+    """An event written to answer the current request: caused as `request_cause` says,
+    or as `cause` (one taken for several events)."""
+    causation, correlation = cause or request_cause()
+    return NewEvent(
+        event_id=event_id,
+        tenant_id=tenant_id,
+        occurred_at=at or utcnow(),
+        correlation_id=correlation,
+        causation_id=causation,
+        actor=actor,
+        service=SERVICE,
+        data=data,
+    )
 
 
 class IngestHandlers:
@@ -130,19 +164,15 @@ class IngestHandlers:
         # Every command accepted before this forget began is at or below the head: one
         # still on its way to the log is dropped when it arrives, not recorded anew.
         through = await self._commands_head() if self._commands_head else 0
-        ctx = current_context()
-        cause = ctx.message_id if ctx and ctx.message_id else new_id()
+        cause = request_cause()
 
         def forgotten(removed: dict[str, int]) -> NewEvent:
-            return NewEvent(
-                event_id=derived_id(cause, "memory.forgotten"),
-                tenant_id=request.tenant_id,
-                occurred_at=utcnow(),
-                correlation_id=ctx.correlation_id if ctx and ctx.correlation_id else cause,
-                causation_id=cause,
-                actor=request.actor,
-                service=SERVICE,
-                data=MemoryForgotten(user_id=request.user_id, removed=removed),
+            return answering_event(
+                derived_id(cause[0], "memory.forgotten"),
+                request.tenant_id,
+                request.actor,
+                MemoryForgotten(user_id=request.user_id, removed=removed),
+                cause=cause,
             )
 
         removed, stored = await self._store.forget_and_record(
@@ -175,17 +205,11 @@ class IngestHandlers:
             return DeletedMemory(
                 memory_id=request.memory_id, user_id=memory.user_id, event_id=done.event_id
             )
-        ctx = current_context()
-        cause = ctx.message_id if ctx and ctx.message_id else new_id()
-        event = NewEvent(
-            event_id=derived_id(recorded.event_id, "memory.deleted"),
-            tenant_id=request.tenant_id,
-            occurred_at=utcnow(),
-            correlation_id=ctx.correlation_id if ctx and ctx.correlation_id else cause,
-            causation_id=cause,
-            actor=request.actor,
-            service=SERVICE,
-            data=MemoryDeleted(
+        event = answering_event(
+            derived_id(recorded.event_id, "memory.deleted"),
+            request.tenant_id,
+            request.actor,
+            MemoryDeleted(
                 memory_id=request.memory_id, user_id=memory.user_id, agent_id=memory.agent_id
             ),
         )

@@ -22,12 +22,11 @@ from mnemo.contracts import (
     RevisedMemory,
     ReviseMemory,
     derived_id,
-    new_id,
     utcnow,
 )
 from mnemo.eventlog import NO_STREAM, EventStore, SubjectKeyChanged, WrongExpectedVersion
-from mnemo.ingest.handlers import SERVICE, memory_stream
-from mnemo.telemetry import current_context, get_logger
+from mnemo.ingest.handlers import answering_event, memory_stream, request_cause
+from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
 
@@ -67,21 +66,11 @@ class MemoryRevisions:
                 message=f"memory {request.memory_id!r} was deleted or revised meanwhile",
                 field="memoryId",
             )
-        ctx = current_context()
-        cause = ctx.message_id if ctx and ctx.message_id else new_id()
-        correlation = ctx.correlation_id if ctx and ctx.correlation_id else cause
-        now = utcnow()
+        now, cause = utcnow(), request_cause()
 
         def event(event_id: str, data: MemoryDeleted | MemoryRecorded) -> NewEvent:
-            return NewEvent(
-                event_id=event_id,
-                tenant_id=request.tenant_id,
-                occurred_at=now,
-                correlation_id=correlation,
-                causation_id=cause,
-                actor=request.actor,
-                service=SERVICE,
-                data=data,
+            return answering_event(
+                event_id, request.tenant_id, request.actor, data, at=now, cause=cause
             )
 
         # Ids from the revision: its retry appends nothing new, another revision conflicts.
