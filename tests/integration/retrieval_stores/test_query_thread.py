@@ -62,5 +62,5 @@ def test_which_embedders_are_local() -> None:
     assert is_local(MeasuredEmbedder(HashingEmbedder(8), "foreground"))
     assert not is_local(OpenAICompatibleEmbedder("http://127.0.0.1:9", "m", dim=8))
     assert not is_local(object())  # one that does not say is remote
-    assert is_local(MiniLMEmbedder(precision="int8", engine="onnx"))
+    assert is_local(MiniLMEmbedder(engine="onnx"))
     assert not is_local(MiniLMEmbedder(engine="numpy"))

@@ -38,7 +38,11 @@ def test_mnemo_dense_threads_sets_phase_2s_threads_only():
     from mnemo.settings import load_settings
 
     env = {"MNEMO_NATS_URL": "nats://127.0.0.1:4222", "MNEMO_DATABASE_URL": "postgresql://x/y"}
-    settings = load_settings(RetrievalSettings, {**env, "MNEMO_DENSE_THREADS": "1"})
+    # float32: the same embedder, without int8's quantization pass (4 s a model here).
+    settings = load_settings(
+        RetrievalSettings,
+        {**env, "MNEMO_DENSE_THREADS": "1", "MNEMO_EMBEDDING_PRECISION": "float32"},
+    )
     assert embedder(settings, "background")._inner.threads == 1
     assert embedder(settings)._inner.threads == min(4, len(os.sched_getaffinity(0)))
     with pytest.raises(ValueError, match="MNEMO_DENSE_THREADS"):
