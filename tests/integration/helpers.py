@@ -3,13 +3,11 @@
 import msgspec
 
 from mnemo.bus import Delivery
-from mnemo.contracts import Envelope, MemoryRecorded, NewEvent, new_id, utcnow
+from mnemo.contracts import Envelope, EventData, MemoryRecorded, NewEvent, new_id, utcnow
 
 
-def memory_event(
-    tenant: str = "t1", content: str = "hello", event_id: str | None = None
-) -> NewEvent:
-    memory_id = new_id()
+def new_event(data: EventData, tenant: str = "t1", event_id: str | None = None) -> NewEvent:
+    """An event of `data` as a test writes it (its own cause and correlation)."""
     return NewEvent(
         event_id=event_id or new_id(),
         tenant_id=tenant,
@@ -18,8 +16,15 @@ def memory_event(
         causation_id=new_id(),
         actor="test",
         service="test",
-        data=MemoryRecorded(memory_id=memory_id, user_id="u1", content=content),
+        data=data,
     )
+
+
+def memory_event(
+    tenant: str = "t1", content: str = "hello", event_id: str | None = None
+) -> NewEvent:
+    data = MemoryRecorded(memory_id=new_id(), user_id="u1", content=content)
+    return new_event(data, tenant, event_id)
 
 
 async def stream_messages(js, stream: str, subject: str, *, expect: int, timeout: float = 15.0):

@@ -21,6 +21,8 @@ from mnemo.eventlog import EventStore
 from mnemo.ingest.handlers import memory_stream
 from mnemo.ingest.revisions import MemoryRevisions
 
+from .helpers import new_event
+
 TENANT = "acme"
 
 
@@ -182,17 +184,12 @@ async def test_a_revision_cut_between_two_appends_completes_on_retry(log_pool):
     revisions = MemoryRevisions(store, lambda _text: [])
     first = await recorded(store, "I drink tea")
     command = revise(first, "I drink coffee")
-    ended = NewEvent(
-        event_id=derived_id(command.revision.command_id, "memory.deleted"),
-        tenant_id=TENANT,
-        occurred_at=utcnow(),
-        correlation_id=new_id(),
-        causation_id=new_id(),
-        actor="key:k1",
-        service="ingest",
-        data=MemoryDeleted(
+    ended = new_event(
+        MemoryDeleted(
             memory_id=first, user_id="alice", agent_id="a1", replaced_by=command.revision.memory_id
         ),
+        TENANT,
+        derived_id(command.revision.command_id, "memory.deleted"),
     )
     await store.append(memory_stream(TENANT, first), [ended])
     cut = await versions(revisions, first)

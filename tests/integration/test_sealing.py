@@ -6,7 +6,7 @@ from mnemo.contracts import Headers, MemoryForgotten, MemoryRecorded, NewEvent, 
 from mnemo.eventlog import EventStore, Relay
 from tests.e2e.waiting import eventually_async
 
-from .helpers import stream_messages
+from .helpers import new_event, stream_messages
 
 
 def said(user: str, content: str, tenant: str = "acme") -> NewEvent:
@@ -193,16 +193,7 @@ async def test_events_sealed_under_a_shredded_key_are_unreadable_to_late_project
 
 def forgotten(user: str, event_id: str):
     def record(removed: dict[str, int]) -> NewEvent:
-        return NewEvent(
-            event_id=event_id,
-            tenant_id="acme",
-            occurred_at=utcnow(),
-            correlation_id=event_id,
-            causation_id=event_id,
-            actor="test",
-            service="test",
-            data=MemoryForgotten(user_id=user, removed=removed),
-        )
+        return new_event(MemoryForgotten(user_id=user, removed=removed), "acme", event_id)
 
     return record
 

@@ -16,7 +16,6 @@ from mnemo.contracts import (
     DeleteMemory,
     IngestMemory,
     MemoryRecorded,
-    NewEvent,
     RevisedMemory,
     ReviseMemory,
     SearchQuery,
@@ -33,22 +32,14 @@ from mnemo.retrieval.index import MemoryIndex
 from mnemo.retrieval.memories import MemoryTable
 from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
 
-from ..helpers import as_delivery
+from ..helpers import as_delivery, new_event
 
 
 async def revised(store: EventStore, tenant: str) -> tuple[str, RevisedMemory]:
     """A memory in the log, then its revision as ingest appends it."""
     memory_id = new_id()
-    first = NewEvent(
-        event_id=new_id(),
-        tenant_id=tenant,
-        occurred_at=utcnow(),
-        correlation_id=new_id(),
-        causation_id=new_id(),
-        actor="test",
-        service="ingest",
-        data=MemoryRecorded(memory_id=memory_id, user_id="alice", content="I live in Lisbon"),
-    )
+    data = MemoryRecorded(memory_id=memory_id, user_id="alice", content="I live in Lisbon")
+    first = new_event(data, tenant)
     await store.append(memory_stream(tenant, memory_id), [first])
     revision = IngestMemory(
         command_id=new_id(),
