@@ -199,3 +199,26 @@ async def test_a_revision_cut_between_two_appends_completes_on_retry(log_pool):
     found = await versions(revisions, first)
     assert isinstance(found, MemoryVersions)
     assert [v.content for v in found.versions] == ["I drink tea", "I drink coffee"]
+
+
+async def test_a_revision_that_loses_a_race_for_the_version_is_a_conflict(log_pool):
+    """Another writer ends the memory between the revision's version read and its write:
+    the store's unique version stops the write, and the answer is a conflict, not a 500."""
+
+    class Raced(EventStore):
+        async def _versions(self, conn, stream_ids):
+            read = await super()._versions(conn, stream_ids)
+            if len(stream_ids) > 1:  # the revision's append: someone else writes first
+                gone = MemoryDeleted(memory_id=first, user_id="alice", agent_id="a1")
+                await EventStore(log_pool).append(memory_stream(TENANT, first), [new_event(gone)])
+            return read
+
+    first = await recorded(EventStore(log_pool), "I drink tea")
+    answer = await MemoryRevisions(Raced(log_pool), lambda _text: []).revise(
+        revise(first, "I drink coffee")
+    )
+    assert isinstance(answer, QueryError) and answer.code == "conflict"
+    found = await versions(MemoryRevisions(EventStore(log_pool), lambda _text: []), first)
+    assert isinstance(found, MemoryVersions)  # deleted by the other writer, not revised
+    [only] = found.versions
+    assert only.deleted_at is not None and only.replaced_by is None

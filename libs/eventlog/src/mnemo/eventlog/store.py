@@ -121,12 +121,20 @@ class EventStore:
                         )
                         for stream, events, expected in appends
                     ]
-            except (WrongExpectedVersion, asyncpg.UniqueViolationError):
+            except (WrongExpectedVersion, asyncpg.UniqueViolationError) as exc:
                 stored = await self._stored(conn, ids)
-                if stored is None:
+                if stored is not None:
+                    by_id = {e.event_id: e for e in stored}
+                    return [[by_id[e.event_id] for e in events] for _, events, _ in appends]
+                if getattr(exc, "constraint_name", None) != "events_stream_version_key":
                     raise
-                by_id = {e.event_id: e for e in stored}
-                return [[by_id[e.event_id] for e in events] for _, events, _ in appends]
+                # Another writer took a version after it was read here: say which stream.
+                now = await self._versions(conn, list(current))
+                stream, expected = next(
+                    ((s, e) for s, _, e in appends if now[s] != current[s]),
+                    (appends[0][0], appends[0][2]),
+                )
+                raise WrongExpectedVersion(stream, expected, now[stream]) from None
         return [rows_to_envelopes(rows, keys) for rows, keys in written]
 
     async def _append(
