@@ -377,6 +377,8 @@ class MemoryIndex:
                 # One text of a local model: 1.4-3 ms of CPU, on this thread. Handed to
                 # another, the call waited for the interpreter's lock twice while phase 1
                 # held it, and took 10-28 ms under ingest (README: "Search while ingest runs").
+                # Phase 2 embeds with its own copy, so this one is not busy with a batch
+                # (without phase 2, `index_all` may hold it for one: the loop waits then).
                 [dense] = self._embedder.embed([query.query])
             else:
                 [dense] = await asyncio.to_thread(self._embedder.embed, [query.query])
