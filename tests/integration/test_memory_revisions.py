@@ -44,10 +44,12 @@ async def recorded(store: EventStore, content: str, agent_id: str | None = "a1")
     return memory_id
 
 
-def revise(memory_id: str, content: str, agent_id: str | None = None) -> ReviseMemory:
+def revise(
+    memory_id: str, content: str, agent_id: str | None = None, tenant: str = TENANT
+) -> ReviseMemory:
     revision = IngestMemory(
         command_id=new_id(),
-        tenant_id=TENANT,
+        tenant_id=tenant,
         issued_at=utcnow(),
         actor="key:k1",
         memory_id=new_id(),
@@ -56,7 +58,7 @@ def revise(memory_id: str, content: str, agent_id: str | None = None) -> ReviseM
         content=content,
     )
     return ReviseMemory(
-        tenant_id=TENANT, memory_id=memory_id, revision=revision, actor="key:k1", agent_id=agent_id
+        tenant_id=tenant, memory_id=memory_id, revision=revision, actor="key:k1", agent_id=agent_id
     )
 
 

@@ -14,14 +14,11 @@ import asyncpg
 
 from mnemo.contracts import (
     DeleteMemory,
-    IngestMemory,
     MemoryRecorded,
     RevisedMemory,
-    ReviseMemory,
     SearchQuery,
     SearchResult,
     new_id,
-    utcnow,
 )
 from mnemo.embeddings import HashingEmbedder
 from mnemo.eventlog import EventStore
@@ -33,6 +30,7 @@ from mnemo.retrieval.memories import MemoryTable
 from mnemo.retrieval.stores import EdgeVectorStore, SparseEncoder
 
 from ..helpers import as_delivery, new_event
+from ..test_memory_revisions import revise
 
 
 async def revised(store: EventStore, tenant: str) -> tuple[str, RevisedMemory]:
@@ -41,17 +39,8 @@ async def revised(store: EventStore, tenant: str) -> tuple[str, RevisedMemory]:
     data = MemoryRecorded(memory_id=memory_id, user_id="alice", content="I live in Lisbon")
     first = new_event(data, tenant)
     await store.append(memory_stream(tenant, memory_id), [first])
-    revision = IngestMemory(
-        command_id=new_id(),
-        tenant_id=tenant,
-        issued_at=utcnow(),
-        actor="test",
-        memory_id=new_id(),
-        user_id="alice",
-        content="I live in Porto",
-    )
     done = await MemoryRevisions(store, lambda _text: []).revise(
-        ReviseMemory(tenant_id=tenant, memory_id=memory_id, revision=revision, actor="test")
+        revise(memory_id, "I live in Porto", tenant=tenant)
     )
     assert isinstance(done, RevisedMemory)
     return memory_id, done
