@@ -97,6 +97,8 @@ class RecordedMemories:
                 o
                 for o in self._sessions[(e.tenant_id, e.data.user_id, e.data.session_id)]
                 if (o.occurred_at, o.global_position) < mine
+                and isinstance(o.data, MemoryRecorded)
+                and o.data.agent_id == e.data.agent_id  # as the service: the same agent's
             ]
             if earlier:
                 last = max(earlier, key=lambda o: (o.occurred_at, o.global_position)).data

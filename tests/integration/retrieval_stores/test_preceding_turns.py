@@ -29,6 +29,7 @@ def recorded(
     session: str | None = "s1",
     author: str = "Caroline",
     at: datetime = T0,
+    agent: str | None = None,
 ) -> Envelope:
     memory_id = str(uuid.uuid4())
     return Envelope(
@@ -50,6 +51,7 @@ def recorded(
             content=content,
             source_type="conversation",
             session_id=session,
+            agent_id=agent,
             metadata={"author": author},
         ),
     )
@@ -110,6 +112,36 @@ async def test_the_preceding_turn_is_the_one_just_before_in_the_same_session(
         second.data.memory_id: Turn("Mel", "Have you been to the beach this year?"),  # type: ignore[union-attr]
         third.data.memory_id: Turn("Caroline", "Yes, twice!"),  # type: ignore[union-attr]
     }
+
+
+async def test_a_turn_is_read_with_the_turns_of_its_own_agent_only(table: MemoryTable) -> None:
+    """Agents (and the tenant's own memories, of no agent) sharing a user's session never
+    lend each other words: an agent's key would find its memory by words it may not see."""
+    tenant, user = f"t_{uuid.uuid4().hex[:8]}", "u1"
+    said = [
+        ("My password hint is kiwi", None),
+        ("Hello from agent one", "a1"),
+        ("I work at Google and love Rust", "a2"),
+        ("ok thanks", "a1"),
+        ("And the lake?", None),
+    ]
+    turns = [
+        recorded(tenant, user, words, n, agent=agent, at=T0 + timedelta(seconds=n))
+        for n, (words, agent) in enumerate(said, start=1)
+    ]
+    await table.record_all(turns)
+    ids = [t.data.memory_id for t in turns]  # type: ignore[union-attr]
+
+    found = await table.preceding(turns)
+
+    assert found == {
+        ids[3]: Turn("Caroline", "Hello from agent one"),
+        ids[4]: Turn("Caroline", "My password hint is kiwi"),
+    }
+    # And back: what is indexed again when a turn arrives late or goes.
+    assert await table.followers(turns) == {ids[3]: 4, ids[4]: 5}  # the followers, by log position
+    assert await table.following(tenant, ids[2]) is None
+    assert await table.following(tenant, ids[1]) == 4
 
 
 async def test_a_reply_is_found_by_the_question_it_answers(

@@ -144,6 +144,28 @@ async def test_without_a_subject_an_agent_scope_spans_its_users(store, tenant, m
         await search(store, tenant, user=None)
 
 
+async def test_an_agents_keyword_scores_do_not_count_other_agents_words(store, tenant):
+    """A word's weight comes from the points the search may see: were another agent's
+    memories of the user counted, an agent could plant "berlin mango" and read from the
+    two words' scores that the other agent's memories say "berlin"."""
+    mine = point(tenant, "u1", "berlin mango", angle(0), agent_id="a1")
+    others = [
+        point(tenant, "u1", f"I live in berlin, note {i}", angle(10), agent_id=agent)
+        for i, agent in enumerate(["a2", "a2", "a2", None])
+    ]
+    await store.upsert([mine, *others])
+
+    async def score(word: str) -> float:
+        [hit] = await search(store, tenant, text=word, mode="keyword", agent_id="a1")
+        assert hit.id == mine.id
+        return hit.score
+
+    assert await score("berlin") == pytest.approx(await score("mango"))
+    # Unscoped (a master key's search of the user), every point counts: "berlin" is common.
+    found = await search(store, tenant, text="berlin mango", mode="keyword")
+    assert found[0].id == mine.id and len(found) == 5
+
+
 TIME_BOUNDS = [("occurred_ts", "occurred_before"), ("recorded_ts", "recorded_before")]
 
 

@@ -46,7 +46,7 @@ def test_the_indexed_texts_are_those_their_version_names() -> None:
     # Changing what either side is made of means bumping INDEXED_TEXT_VERSION, which
     # re-indexes every existing index from the log (bootstrap.open_index).
     assert (INDEXED_TEXT_VERSION, sparse_text(chunk), dense_text(chunk)) == (
-        "text2-prev",
+        "text3-prev-same-agent",
         indexed,
         indexed,
     )

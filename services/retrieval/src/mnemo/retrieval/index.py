@@ -69,8 +69,9 @@ COMPACT_RETRY_S = 5.0
 
 
 # Names what `sparse_text` and `dense_text` make of a memory; a change means the index must
-# be rebuilt (bootstrap.open_index re-indexes from the log when it differs).
-INDEXED_TEXT_VERSION = "text2-prev"
+# be rebuilt (bootstrap.open_index re-indexes from the log when it differs). text3: the
+# preceding turn is only ever the same agent's (turns.py); text2's could be another's.
+INDEXED_TEXT_VERSION = "text3-prev-same-agent"
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,14 +28,19 @@ ON CONFLICT (tenant_id, memory_id) DO NOTHING
 """
 
 # For each memory of a session, the one just before it there: by valid time, then by log
-# position (the turns of one conversation often share a timestamp).
+# position (the turns of one conversation often share a timestamp). Only a turn of the same
+# agent (or, for a memory of none, of none): its words join the memory's indexed text, and
+# an agent's key must not find its memories by another agent's words (an agent key sees its
+# own agent's memories only).
 _PRECEDING = """
 SELECT q.memory_id, p.content, p.metadata->>'author' AS author, p.metadata->>'role' AS role
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bigint[])
-    AS q(tenant_id, memory_id, user_id, session_id, occurred_at, global_position)
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+            $7::bigint[])
+    AS q(tenant_id, memory_id, user_id, session_id, agent_id, occurred_at, global_position)
 CROSS JOIN LATERAL (
     SELECT m.content, m.metadata FROM retrieval.memories m
     WHERE m.tenant_id = q.tenant_id AND m.user_id = q.user_id AND m.session_id = q.session_id
+      AND m.agent_id IS NOT DISTINCT FROM q.agent_id
       AND (m.occurred_at, m.global_position) < (q.occurred_at, q.global_position)
     ORDER BY m.occurred_at DESC, m.global_position DESC
     LIMIT 1
@@ -47,6 +52,7 @@ _FOLLOWING = """
 SELECT n.global_position FROM retrieval.memories m
 JOIN retrieval.memories n
   ON n.tenant_id = m.tenant_id AND n.user_id = m.user_id AND n.session_id = m.session_id
+ AND n.agent_id IS NOT DISTINCT FROM m.agent_id
  AND (n.occurred_at, n.global_position) > (m.occurred_at, m.global_position)
 WHERE m.tenant_id = $1 AND m.memory_id = $2
 ORDER BY n.occurred_at, n.global_position
@@ -61,6 +67,7 @@ JOIN retrieval.memories m ON m.tenant_id = q.tenant_id AND m.memory_id = q.memor
 CROSS JOIN LATERAL (
     SELECT n.memory_id, n.global_position FROM retrieval.memories n
     WHERE n.tenant_id = m.tenant_id AND n.user_id = m.user_id AND n.session_id = m.session_id
+      AND n.agent_id IS NOT DISTINCT FROM m.agent_id
       AND (n.occurred_at, n.global_position) > (m.occurred_at, m.global_position)
     ORDER BY n.occurred_at, n.global_position
     LIMIT 1
@@ -132,7 +139,7 @@ class MemoryTable:
         rows = [e for e in envelopes if isinstance(e.data, MemoryRecorded) and e.data.session_id]
         if not rows:
             return {}
-        columns: list[list[Any]] = [[] for _ in range(6)]
+        columns: list[list[Any]] = [[] for _ in range(7)]
         for e in rows:
             assert isinstance(e.data, MemoryRecorded)
             values = (
@@ -140,6 +147,7 @@ class MemoryTable:
                 e.data.memory_id,
                 e.data.user_id,
                 e.data.session_id,
+                e.data.agent_id,
                 e.occurred_at,
                 e.global_position,
             )

@@ -1,4 +1,6 @@
-"""A turn's conversational context: the turn just before it in its session.
+"""A turn's conversational context: the turn just before it in its session (of the same
+agent: an agent's key sees its own agent's memories only, so no other agent's words may
+make its memories match).
 
 A reply rarely says what it answers ("Yes, twice last summer!"); the turn before it does.
 Each chunk of a memory in a session is indexed with the preceding turn after its own

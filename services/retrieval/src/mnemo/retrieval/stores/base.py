@@ -105,13 +105,23 @@ class StoreFilter:
     occurred_after: float | None = None
 
     def scope(self) -> list[Condition]:
-        """The subject's own points (or the agent's, without a subject): the corpus of the
-        sparse IDF and of `delete_subject`."""
+        """The subject's own points (or the agent's, without a subject): what
+        `delete_subject` removes, and the ground of `corpus`."""
         if self.user_id is not None:
             return [Match("tenant_id", self.tenant_id), Match("user_id", self.user_id)]
         if self.agent_id is None:
             raise VectorStoreError("a filter needs a user_id or an agent_id")
         return [Match("tenant_id", self.tenant_id), Match("agent_id", self.agent_id)]
+
+    def corpus(self) -> list[Condition]:
+        """The points whose words weigh on a keyword score (the sparse IDF): the scope, and
+        within it only the agent's when the search is one agent's. Counting another
+        agent's points would let a score tell how often that agent's memories of the user
+        say a word (an agent key sees its own agent's memories only)."""
+        conditions = self.scope()
+        if self.user_id is not None and self.agent_id is not None:
+            conditions.append(Match("agent_id", self.agent_id))
+        return conditions
 
     def conditions(self) -> list[Condition]:
         """Every condition, all of which a point must meet."""

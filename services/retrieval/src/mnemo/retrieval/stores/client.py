@@ -147,8 +147,8 @@ class QdrantClientStore:
         if mode_ is None:
             return []
         where = _filter(filter.conditions())
-        # IDF over the subject's own points: another tenant's words never weigh on a score.
-        idf = models.SearchParams(idf=models.IdfCorpusParams(corpus=_filter(filter.scope())))
+        # IDF over the points the asker may see: no other tenant's or agent's words weigh on it.
+        idf = models.SearchParams(idf=models.IdfCorpusParams(corpus=_filter(filter.corpus())))
         if mode_ == "vector":
             response = await self._client.query_points(
                 self._collection,

@@ -361,8 +361,8 @@ class EdgeVectorStore:
         if mode_ is None:
             return []
         where = _filter(filter.conditions())
-        # IDF over the subject's own points: another tenant's words never weigh on a score.
-        idf = qe.SearchParams(idf=qe.IdfParams(corpus=_filter(filter.scope())))
+        # IDF over the points the asker may see: no other tenant's or agent's words weigh on it.
+        idf = qe.SearchParams(idf=qe.IdfParams(corpus=_filter(filter.corpus())))
         if mode_ == "vector":
             assert dense is not None
             request = qe.QueryRequest(
