@@ -204,28 +204,42 @@ def test_a_revoked_key_gets_no_replayed_answer(stack, acme):
 
 def test_deleting_an_agent_deletes_its_memories_and_one_made_again_starts_empty(stack, acme):
     """An agent's memories go with it (every user's; another agent's memories of the same
-    user stay), so an agent made again with the id reads nothing of the one deleted."""
+    user stay), and so do the facts it stated through the API (which outlive a deleted
+    memory), so an agent made again with the id reads nothing of the one deleted."""
     agent_id = "retired-" + uuid.uuid4().hex[:6]
     user = "u-" + uuid.uuid4().hex[:8]
     word = "zephyr" + uuid.uuid4().hex[:6]
+    said = [f"{word} 0. I work at Acme{word}.", f"{word} 1", f"{word} 2. I live in Oslo."]
     with as_key(stack, acme.master) as admin:
         assert admin.post("/v1/agents", json={"id": agent_id, "name": "R"}).status_code == 201
         key = admin.post("/v1/keys", json={"kind": "agent", "agentId": agent_id}).json()["key"]
         with as_key(stack, key) as agent, as_key(stack, acme.agent_key) as other:
-            for n, (client, who) in enumerate([(agent, user), (agent, "v-" + user), (other, user)]):
-                sent = client.post("/v1/ingest", json={"userId": who, "content": f"{word} {n}"})
+            sent_by = [(agent, user), (agent, "v-" + user), (other, user)]
+            for (client, who), content in zip(sent_by, said, strict=True):
+                sent = client.post("/v1/ingest", json={"userId": who, "content": content})
                 assert sent.status_code == 202, sent.text
-            for client, who in [(agent, user), (agent, "v-" + user), (other, user)]:
+            for client, who in sent_by:
                 eventually(
                     lambda c=client, w=who: (
                         c.get("/v1/memories", params={"userId": w}).json()["total"] >= 1
                     )
                 )
+            [fact] = eventually(
+                lambda: agent.get("/v1/facts", params={"userId": user}).json()["facts"]
+            )
+            stated = agent.post(
+                f"/v1/facts/{fact['id']}/supersede", json={"content": f"Works at Umbrella{word}"}
+            )
+            assert stated.status_code == 200, stated.text
+            eventually(lambda: other.get("/v1/facts", params={"userId": user}).json()["facts"])
         deleted = admin.delete(f"/v1/agents/{agent_id}")
         assert deleted.status_code == 200, deleted.text
         assert deleted.json()["memoriesDeleted"] == 2
         theirs = admin.get("/v1/memories", params={"userId": user}).json()["memories"]
-        assert [m["content"] for m in theirs] == [f"{word} 2"]
+        assert [m["content"] for m in theirs] == [said[2]]
+        # The other agent's fact stays; nothing the deleted one stated does, for anyone.
+        left = admin.get("/v1/facts", params={"userId": user}).json()["facts"]
+        assert [f["statement"] for f in left] == ["Lives in Oslo"], left
         assert admin.post("/v1/agents", json={"id": agent_id, "name": "R2"}).status_code == 201
         fresh = admin.post("/v1/keys", json={"kind": "agent", "agentId": agent_id}).json()["key"]
     with as_key(stack, fresh) as agent:
@@ -233,3 +247,6 @@ def test_deleting_an_agent_deletes_its_memories_and_one_made_again_starts_empty(
             assert agent.get("/v1/memories", params={"userId": who}).json()["total"] == 0
             found = agent.get("/v1/search", params={"userId": who, "q": word}).json()
             assert found["results"] == [], found
+            assert agent.get("/v1/facts", params={"userId": who}).json()["facts"] == []
+            context = agent.get("/v1/context", params={"userId": who})
+            assert word not in context.text and "Umbrella" not in context.text, context.text

@@ -5,6 +5,7 @@ memory's from then on, and a fact stated through the API stays."""
 from datetime import UTC, datetime
 
 from mnemo.contracts import (
+    AgentWithdrawn,
     EntityExtracted,
     Envelope,
     EventData,
@@ -47,9 +48,14 @@ class Log:
             )
         )
 
-    def say(self, n: int, text: str) -> None:
+    def say(self, n: int, text: str, agent: str | None = None) -> None:
         for event_id, data in self.deciding.decide(
-            cause=f"cause-{n}", memory_id=f"m{n}", user_id="u", at=day(n), found=extract(text)
+            cause=f"cause-{n}",
+            memory_id=f"m{n}",
+            user_id="u",
+            at=day(n),
+            found=extract(text),
+            agent_id=agent,
         ):
             self.add(event_id, data, day(n))
 
@@ -131,3 +137,42 @@ def test_a_withdrawn_memory_is_never_read_again():
     log.say(1, "I work at Acme.")
     log.withdraw(1, at=2)
     assert "m1" in log.now().withdrawn
+
+
+def test_a_deleted_agents_facts_stated_ones_too_are_left_out_and_one_made_again_starts_anew():
+    log = Log()
+    log.say(1, "I work at Acme.", agent="a1")
+    log.say(2, "I live in Porto.", agent="a2")
+    acme = next(e.data for e in log.events if isinstance(e.data, FactExtracted))
+    assert isinstance(acme, FactExtracted)
+    # a1 states a fact through the API (as curation does: its memory is the fact's).
+    stated = ExtractedFact(
+        fact_id="api-fact",
+        attribute="home",
+        value="Lisbon",
+        statement="Lives in Lisbon",
+        kind="static",
+        confidence=1.0,
+        span=(0, 0),
+        category="identity",
+    )
+    log.add(
+        "api",
+        FactExtracted(memory_id="m1", user_id="u", fact=stated, extractor="api", agent_id="a1"),
+        day(2),
+    )
+    log.add("v", FactValidated(user_id="u", fact_id=acme.fact.fact_id), day(2))
+    # Its memory deleted, the stated fact stands (a person's word outlives the memory) ...
+    log.withdraw(1, at=3)
+    assert holding(log.now()) == {("home", "Lisbon"), ("location", "Porto")}
+    assert log.now().holds_agent("a1")
+    # ... until the agent goes.
+    log.add("gone", AgentWithdrawn(user_id="u", agent_id="a1"), day(4))
+    tl = log.now()
+    assert holding(tl) == {("location", "Porto")}
+    assert not tl.holds_agent("a1") and tl.holds_agent("a2")
+    # An agent made again with the id: what it gives from then on counts.
+    log.deciding = log.now()
+    log.say(5, "I work at Globex.", agent="a1")
+    assert holding(log.now()) == {("employer", "Globex"), ("location", "Porto")}
+    assert log.now().holds_agent("a1")

@@ -39,6 +39,7 @@ from mnemo.contracts.events import (
     AgentCreated,
     AgentDeleted,
     AgentUpdated,
+    AgentWithdrawn,
     ChunkSpan,
     EntityExtracted,
     EventData,
@@ -96,6 +97,7 @@ from mnemo.contracts.queries import (
     SearchHit,
     SearchQuery,
     SearchResult,
+    WithdrawAgent,
 )
 from mnemo.contracts.revisions import (
     MAX_REVISIONS,
@@ -130,6 +132,7 @@ __all__ = [
     "AgentInfo",
     "AgentPage",
     "AgentUpdated",
+    "AgentWithdrawn",
     "AnswerQuery",
     "AnswerResult",
     "AuditEntry",
@@ -215,6 +218,7 @@ __all__ = [
     "TenantCreated",
     "Topology",
     "UpdateAgent",
+    "WithdrawAgent",
     "derived_id",
     "key_digest",
     "key_usage_bucket",

@@ -246,6 +246,17 @@ class MemoryWithdrawn(_EventData, tag="memory.withdrawn", frozen=True, kw_only=T
     agent_id: str | None = None
 
 
+class AgentWithdrawn(_EventData, tag="agent.withdrawn", frozen=True, kw_only=True):
+    """An agent was deleted: nothing it gave the subject's timeline before this event counts
+    any more: its facts (those stated through the API too, which a deleted memory leaves
+    standing), their corroborations and its entities; what they ended holds again. So an
+    agent made again with the id starts with none of them. Appended to the subject's facts
+    stream for each subject holding any, before the agent's `agent.deleted`."""
+
+    user_id: str
+    agent_id: str
+
+
 class TenantCreated(_EventData, tag="tenant.created", frozen=True, kw_only=True):
     """A tenant (an organisation: it owns keys, agents and data) came into being."""
 
@@ -327,6 +338,7 @@ EventData = (
     | MemoryForgotten
     | MemoryDeleted
     | MemoryWithdrawn
+    | AgentWithdrawn
     | TenantCreated
     | AgentCreated
     | AgentUpdated
@@ -350,6 +362,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "memory.forgotten": MemoryForgotten,
     "memory.deleted": MemoryDeleted,
     "memory.withdrawn": MemoryWithdrawn,
+    "agent.withdrawn": AgentWithdrawn,
     "tenant.created": TenantCreated,
     "agent.created": AgentCreated,
     "agent.updated": AgentUpdated,

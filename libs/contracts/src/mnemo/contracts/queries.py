@@ -161,6 +161,15 @@ class ForgetResult(msgspec.Struct, frozen=True, kw_only=True):
     event_id: str
 
 
+class WithdrawAgent(msgspec.Struct, frozen=True, kw_only=True):
+    """Before an agent is deleted: synthesis stops counting what it gave every subject
+    (`agent.withdrawn`); the reply's `removed` is how many subjects it was withdrawn from."""
+
+    tenant_id: str
+    agent_id: str
+    actor: str
+
+
 class Dropped(msgspec.Struct, frozen=True, kw_only=True):
     """What a read model dropped at once for a forget or a delete (rows or points)."""
 

@@ -17,10 +17,12 @@ from mnemo.contracts import (
     ForgetSubject,
     PackQuery,
     ProfileQuery,
+    WithdrawAgent,
 )
 from mnemo.eventlog import EventStore
 from mnemo.host import Host
 from mnemo.settings import load_settings
+from mnemo.synthesis.agents import AgentWithdrawal
 from mnemo.synthesis.budget import LLMBudget
 from mnemo.synthesis.curation import FactCuration
 from mnemo.synthesis.fact_chains import FactChainViews
@@ -51,6 +53,7 @@ READ_MODEL_EVENTS = (
     "memory.synthesized",
     "memory.forgotten",
     "memory.withdrawn",
+    "agent.withdrawn",
 )
 
 
@@ -147,6 +150,8 @@ async def main() -> None:
     host.query("fact_chains", FactChainsQuery, FactChainViews(views).chains, concurrent=True)
     curation = FactCuration(store, timelines, views, read_models)
     host.query("change_fact", ChangeFact, curation.change)
+    withdrawal = AgentWithdrawal(host.pool, store, timelines, read_models)
+    host.query("withdraw_agent", WithdrawAgent, withdrawal.withdraw)
     assert host.nc is not None
     packs = PackCompiler(store, read_models.facts, host.nc, topology, settings.query_timeout)
     host.query("pack", PackQuery, packs.pack, concurrent=True)

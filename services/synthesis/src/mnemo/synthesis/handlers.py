@@ -7,6 +7,7 @@ import asyncpg
 
 from mnemo.bus import Delivery
 from mnemo.contracts import (
+    AgentWithdrawn,
     Dropped,
     EntitiesQuery,
     EntityExtracted,
@@ -513,7 +514,7 @@ class ReadModelHandlers:
                     await self.entities.forget(conn, envelope.tenant_id, user_id)
                     withdrawn.discard((envelope.tenant_id, user_id))
                     forgot = True
-                elif isinstance(envelope.data, MemoryWithdrawn):
+                elif isinstance(envelope.data, MemoryWithdrawn | AgentWithdrawn):
                     withdrawn.add((envelope.tenant_id, envelope.data.user_id))
                 else:
                     run.append(envelope)
@@ -530,6 +531,11 @@ class ReadModelHandlers:
             await self.facts.forget(conn, query.tenant_id, query.user_id)
             await self.entities.forget(conn, query.tenant_id, query.user_id)
         return Dropped(removed=0)
+
+    async def reproject(self, tenant_id: str, user_id: str) -> None:
+        """The subject's read models once more from its stream, as it counts now."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._reproject(conn, tenant_id, user_id)
 
     async def _reproject(self, conn: asyncpg.Connection, tenant_id: str, user_id: str) -> None:
         """The subject's facts and entities once more from its stream, as it counts now

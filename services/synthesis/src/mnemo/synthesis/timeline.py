@@ -13,6 +13,7 @@ from datetime import datetime
 import msgspec
 
 from mnemo.contracts import (
+    AgentWithdrawn,
     EntityExtracted,
     Envelope,
     EventData,
@@ -74,6 +75,9 @@ class Timeline:
         # Deleted memories: what they said no longer counts (see `counted`), and they are
         # never read again.
         self.withdrawn: set[str] = set()
+        # The agents whose memories gave it a fact, a corroboration or an entity (as it
+        # counts: a deleted agent's are folded out).
+        self.agents: set[str] = set()
 
     @classmethod
     def folded(cls, subject: str, events: list[Envelope]) -> "Timeline":
@@ -85,7 +89,12 @@ class Timeline:
 
     # ------------------------------------------------------------------ folding
 
+    def holds_agent(self, agent_id: str) -> bool:
+        return agent_id in self.agents
+
     def apply(self, data: EventData, occurred_at: datetime) -> None:
+        if isinstance(data, FactExtracted | FactCorroborated | EntityExtracted) and data.agent_id:
+            self.agents.add(data.agent_id)
         if isinstance(data, FactExtracted):
             f = data.fact
             self.facts[f.fact_id] = Fact(
@@ -367,23 +376,33 @@ def counted(events: list[Envelope]) -> list[Envelope]:
     facts, their corroborations, the endings it caused, its entities), so what it ended
     holds again; a fact it gave that a later memory also said is that memory's fact from
     then on (its `fact.corroborated` becomes the fact's `fact.extracted`). A fact stated
-    through the API stays. The one reading of withdrawals: the timeline that decides and
-    the read models that answer both fold this."""
+    through the API stays, unless its agent was deleted: `agent.withdrawn` leaves out
+    everything the agent gave before it, stated facts too. The one reading of withdrawals:
+    the timeline that decides and the read models that answer both fold this."""
     withdrawn = {e.data.memory_id for e in events if isinstance(e.data, MemoryWithdrawn)}
-    if not withdrawn:
+    # Each deleted agent, to the position of its last withdrawal: what it gave before
+    # does not count; what an agent made again with the id gives after it does.
+    retired = {
+        e.data.agent_id: i for i, e in enumerate(events) if isinstance(e.data, AgentWithdrawn)
+    }
+    if not withdrawn and not retired:
         return events
+
+    def gone(i: int, agent_id: str | None) -> bool:
+        return agent_id is not None and retired.get(agent_id, -1) > i
+
     out: list[Envelope] = []
     orphans: dict[str, Envelope] = {}  # fact id -> its fact.extracted, its memory withdrawn
     live: set[str] = set()
-    for event in events:
+    for i, event in enumerate(events):
         data = event.data
         if isinstance(data, FactExtracted):
-            if data.memory_id in withdrawn and data.extractor != "api":
+            if (data.memory_id in withdrawn and data.extractor != "api") or gone(i, data.agent_id):
                 orphans[data.fact.fact_id] = event
                 continue
             live.add(data.fact.fact_id)
         elif isinstance(data, FactCorroborated):
-            if data.memory_id in withdrawn:
+            if data.memory_id in withdrawn or gone(i, data.agent_id):
                 continue
             first = orphans.pop(data.fact_id, None)
             if first is not None:
@@ -410,7 +429,9 @@ def counted(events: list[Envelope]) -> list[Envelope]:
         elif isinstance(data, FactValidated | FactContradicted):
             if data.fact_id not in live:
                 continue
-        elif isinstance(data, EntityExtracted) and data.memory_id in withdrawn:
+        elif isinstance(data, EntityExtracted) and (
+            data.memory_id in withdrawn or gone(i, data.agent_id)
+        ):
             continue
         out.append(event)
     return out

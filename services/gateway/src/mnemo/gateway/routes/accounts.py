@@ -21,6 +21,7 @@ from mnemo.contracts import (
     CreateAgent,
     CreateTenant,
     DeleteAgent,
+    Dropped,
     GetAgent,
     IssuedKey,
     IssueKey,
@@ -31,6 +32,7 @@ from mnemo.contracts import (
     NewTenant,
     RevokeKey,
     UpdateAgent,
+    WithdrawAgent,
 )
 from mnemo.gateway.auth import Principal, agent_scope, authorize, require_master
 from mnemo.gateway.deps import deps_of
@@ -310,11 +312,20 @@ async def delete_agent(request: Request, agent_id: str) -> Response[bytes]:
 async def retire_agent(
     request: Request, principal: Principal, agent_id: str
 ) -> tuple[AgentInfo, int]:
-    """Delete an agent that exists: its memories first (each a `memory.deleted`), then the
-    agent with its keys. An agent made again with the id later starts with no memories of
-    the one deleted, and a deletion cut short is finished by asking again (the agent is
+    """Delete an agent that exists: its memories first (each a `memory.deleted`), what it
+    gave synthesis (`agent.withdrawn`: its stated facts too), then the agent with its keys.
+    An agent made again with the id later starts with no memories or facts of the one
+    deleted, and a deletion cut short is finished by asking again (the agent is
     still there until its memories are gone)."""
     memories = await remove_agent_memories(request, principal, agent_id)
+    # What it stated about users (facts through the API) outlives its memories: it goes
+    # with the agent, before it (and with the rest when a deletion cut short is asked again).
+    withdraw = WithdrawAgent(
+        tenant_id=principal.tenant_id, agent_id=agent_id, actor=principal.actor
+    )
+    await deps_of(request).ask(
+        request, "synthesis", "withdraw_agent", withdraw, Dropped, principal.tenant_id
+    )
     command = DeleteAgent(tenant_id=principal.tenant_id, agent_id=agent_id, actor=principal.actor)
     agent = await deps_of(request).ask(
         request, "ingest", "delete_agent", command, AgentInfo, command.tenant_id
