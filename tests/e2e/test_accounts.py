@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from .test_errors import assert_problem
+from .test_sse import SseReader
 from .waiting import eventually
 
 
@@ -200,6 +201,48 @@ def test_a_revoked_key_gets_no_replayed_answer(stack, acme):
             lambda: holder.post("/v1/ingest", json=body, headers=headers).status_code == 401,
             timeout=5,
         )
+
+
+def test_an_agent_made_again_reads_no_history_of_the_deleted_one(stack, acme):
+    """The audit and the event stream keep what a deleted agent did (the master's to
+    read); a key of an agent made again with the id starts its history when that agent
+    was made: no entry, no event of the deleted one (the correlation id is the caller's
+    to choose, so asking the old one is no way in)."""
+    agent_id = "again-" + uuid.uuid4().hex[:6]
+    user = "u-" + uuid.uuid4().hex[:8]
+    correlation = "old-life-" + uuid.uuid4().hex[:8]
+    with as_key(stack, acme.master) as admin:
+        assert admin.post("/v1/agents", json={"id": agent_id, "name": "A"}).status_code == 201
+        key = admin.post("/v1/keys", json={"kind": "agent", "agentId": agent_id}).json()["key"]
+        with as_key(stack, key) as agent:
+            sent = agent.post(
+                "/v1/ingest",
+                json={"userId": user, "content": "the first life"},
+                headers={"x-correlation-id": correlation},
+            )
+            assert sent.status_code == 202, sent.text
+            old_memory = sent.json()["id"]
+            eventually(lambda: agent.get("/v1/memories", params={"userId": user}).json()["total"])
+            chain = {"correlation_id": correlation}
+            assert eventually(lambda: agent.get("/v1/audit/events", params=chain).json()["events"])
+        assert admin.delete(f"/v1/agents/{agent_id}").status_code == 200
+        assert admin.post("/v1/agents", json={"id": agent_id, "name": "A2"}).status_code == 201
+        fresh = admin.post("/v1/keys", json={"kind": "agent", "agentId": agent_id}).json()["key"]
+        # The master still reads the deleted agent's chain.
+        assert admin.get("/v1/audit/events", params=chain).json()["events"]
+    with as_key(stack, fresh) as agent:
+        assert agent.get("/v1/audit/events", params=chain).json()["events"] == []
+        listed = agent.get("/v1/audit/events", params={"limit": 1000}).json()["events"]
+        assert all(e["correlation_id"] != correlation for e in listed), listed
+        reader = SseReader(stack.base_url, fresh, last_event_id=0)
+        try:
+            sent = agent.post("/v1/ingest", json={"userId": user, "content": "the second life"})
+            new_memory = sent.json()["id"]
+            eventually(lambda: any(e["json"]["memory_id"] == new_memory for e in reader.events))
+        finally:
+            reader.stop()
+        seen = {e["json"]["memory_id"] for e in reader.events}
+        assert old_memory not in seen, reader.events
 
 
 def test_deleting_an_agent_deletes_its_memories_and_one_made_again_starts_empty(stack, acme):

@@ -44,6 +44,11 @@ class KeyGrant(msgspec.Struct, frozen=True, kw_only=True):
     tenant_id: str
     kind: str
     agent_id: str | None = None
+    # When the key's agent was made (made again after a deletion: the later time). Its
+    # keys read no history from before it (audit entries, the event stream): an agent made
+    # again with an id sees nothing of the one deleted. None: a master key, or a grant
+    # written before this field (ingest rewrites every grant when it starts).
+    agent_since: datetime | None = None
     revoked: bool = False
 
 

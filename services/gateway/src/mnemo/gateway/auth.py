@@ -43,6 +43,16 @@ class Principal:
     kind: str  # master | agent
     key_id: str
     agent_id: str | None = None
+    # An agent key's agent was made then (KeyGrant.agent_since): no history before it.
+    agent_since: datetime | None = None
+
+    def history_since(self, asked: datetime | None) -> datetime | None:
+        """Where a read of history (audit entries, the event stream) may start: what the
+        caller asked, never before its agent was made (a deleted agent's id made again
+        sees nothing of the one deleted)."""
+        if self.agent_since is None:
+            return asked
+        return self.agent_since if asked is None else max(asked, self.agent_since)
 
     @property
     def is_master(self) -> bool:
@@ -237,6 +247,7 @@ def _principal(grant: KeyGrant | None, keys: KeyCache) -> Principal | None:
         kind=grant.kind,
         key_id=grant.key_id,
         agent_id=grant.agent_id,
+        agent_since=grant.agent_since,
     )
 
 

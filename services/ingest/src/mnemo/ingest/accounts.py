@@ -165,6 +165,17 @@ class AccountState:
         return agent.info
 
 
+# Every key's grant, with when its agent (as it is now: made again after a deletion, the
+# later one) was made: the keys of a deleted agent are revoked, so a live key is the
+# present agent's.
+_GRANTS = """
+SELECT k.key_id, k.tenant_id, k.kind, k.agent_id, k.digest, k.revoked_at,
+       a.created_at AS agent_since
+FROM accounts.keys k
+LEFT JOIN accounts.agents a ON a.tenant_id = k.tenant_id AND a.agent_id = k.agent_id
+"""
+_AGENT_SINCE = "SELECT created_at FROM accounts.agents WHERE tenant_id = $1 AND agent_id = $2"
+
 # What a decision returns: the events to append, and how to build the reply from them.
 Decision = tuple[list[EventData], Callable[[list[Envelope]], Any]]
 
@@ -188,9 +199,7 @@ class Accounts:
             await conn.execute("TRUNCATE accounts.tenants, accounts.agents, accounts.keys")
             for env in events:
                 await _project(conn, env)
-            rows = await conn.fetch(
-                "SELECT key_id, tenant_id, kind, agent_id, digest, revoked_at FROM accounts.keys"
-            )
+            rows = await conn.fetch(_GRANTS)
         live = {row["digest"] for row in rows}
         try:
             stale = [k for k in await self._kv.keys() if k not in live]
@@ -206,6 +215,7 @@ class Accounts:
                     tenant_id=row["tenant_id"],
                     kind=row["kind"],
                     agent_id=row["agent_id"],
+                    agent_since=row["agent_since"],
                     revoked=row["revoked_at"] is not None,
                 ),
             )
@@ -471,6 +481,11 @@ class Accounts:
                     tenant_id=env.tenant_id,
                     kind=data.kind,
                     agent_id=data.agent_id,
+                    agent_since=await self._pool.fetchval(
+                        _AGENT_SINCE, env.tenant_id, data.agent_id
+                    )
+                    if data.agent_id
+                    else None,
                 )
                 await self._put_grant(data.digest, grant)
             elif isinstance(data, KeyRevoked):

@@ -16,7 +16,7 @@ async def audit_events(request: Request) -> Response[bytes]:
     query = AuditQuery(
         tenant_id=principal.tenant_id,
         correlation_id=query_param(request, "correlation_id"),
-        since=time_param(request, "since"),
+        since=principal.history_since(time_param(request, "since")),
         until=time_param(request, "until"),
         actor=query_param(request, "actor"),
         type=query_param(request, "type"),

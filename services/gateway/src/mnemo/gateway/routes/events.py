@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -68,13 +69,24 @@ class EventFilter:
     user_id: str | None = None
     agent_id: str | None = None
     types: frozenset[str] = frozenset()
+    # Recorded no earlier (an agent key's: not before its agent was made).
+    since: datetime | None = None
 
     def matches(self, event: dict[str, Any]) -> bool:
         if self.types and event["event_type"] not in self.types:
             return False
+        if self.since is not None and not _recorded_since(event, self.since):
+            return False
         if self.user_id is not None and event["user_id"] != self.user_id:
             return False
         return self.agent_id is None or event["agent_id"] == self.agent_id
+
+
+def _recorded_since(event: dict[str, Any], since: datetime) -> bool:
+    try:
+        return datetime.fromisoformat(str(event["recorded_at"])) >= since
+    except ValueError:
+        return False
 
 
 def public_event(envelope: dict[str, Any]) -> dict[str, Any]:
@@ -126,6 +138,7 @@ async def events_stream(request: Request) -> Stream:
         # An agent key sees only events about its own agent.
         agent_id=agent_scope(principal, query_param(request, "agentId")),
         types=_types(request),
+        since=principal.history_since(None),
     )
     last = _last_event_id(request)
     heartbeat = int_param(request, "heartbeat", default=HEARTBEAT_SECONDS, low=1, high=60)
