@@ -5,10 +5,13 @@ own event stay."""
 
 import contextlib
 
+import msgspec
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from mnemo.bus import Consumer, erasable_key_value, erase_subject, kv_stream
+from mnemo.bus.consumer import Delivery
 from mnemo.bus.dead_letters import DeadLetters
+from mnemo.bus.erasure import subject_sweeps
 from mnemo.contracts import (
     Envelope,
     Headers,
@@ -21,7 +24,10 @@ from mnemo.contracts import (
     tenant_tag,
     utcnow,
 )
+from mnemo.eventlog import EventStore, connect, migrate_eventlog
+from mnemo.ingest.erasure import Eraser
 
+from .helpers import new_event
 from .test_bus import spec
 from .test_dead_letters import _eventually, running
 
@@ -152,3 +158,118 @@ async def test_a_kept_answers_bucket_that_denies_deletes_is_made_again(publisher
     finally:
         with contextlib.suppress(Exception):
             await js.delete_stream(kv_stream(bucket))
+
+
+async def test_what_came_after_the_forget_stays(publisher, topology):
+    """Memories accepted once the forget answered (the user's new life) are on the bus
+    before the sweep runs, and still to be recorded and indexed: erasing stops where the
+    forget was (the command stream's head it read, its own event)."""
+    js = publisher.js
+    user = "u-" + new_id()[:8]
+    await publisher.publish_commands([_command("t", user)], correlation_id="c", causation_id="c")
+    old = _event("t", MemoryRecorded(memory_id=new_id(), user_id=user, content="old life"))
+    forget = _event("t", MemoryForgotten(user_id=user, removed={}))
+    await publisher.publish_events([old, forget])
+    through = {
+        topology.cmd_stream: (await js.stream_info(topology.cmd_stream)).state.last_seq,
+        topology.evt_stream: (await js.stream_info(topology.evt_stream)).state.last_seq,
+    }
+    later = _command("t", user)
+    await publisher.publish_commands([later], correlation_id="c", causation_id="c")
+    new = _event("t", MemoryRecorded(memory_id=new_id(), user_id=user, content="new life"))
+    await publisher.publish_events([new])
+
+    erased = await erase_subject(js, topology, "t", user, through)
+
+    assert erased == {topology.cmd_stream: 1, topology.evt_stream: 1}
+    tag = subject_tag("t", user)
+    kept = {
+        stream: [
+            h[Headers.MSG_ID] for h in await _headers(js, stream) if h.get(Headers.SUBJECT) == tag
+        ]
+        for stream in (topology.cmd_stream, topology.evt_stream)
+    }
+    assert kept == {
+        topology.cmd_stream: [later.command_id],
+        topology.evt_stream: [forget.event_id, new.event_id],
+    }
+
+
+def test_a_dead_letter_is_erased_when_the_message_it_holds_came_before_the_forget(topology):
+    [dlq] = [
+        s
+        for s in subject_sweeps(topology, "t", "u1", {topology.cmd_stream: 10})
+        if s.stream == topology.dlq_stream
+    ]
+
+    def letter(stream: str, sequence: str, user: str = "u1") -> dict[str, str]:
+        return {
+            Headers.SUBJECT: subject_tag("t", user),
+            Headers.TYPE: "ingest.memory",
+            Headers.DEAD_STREAM: stream,
+            Headers.DEAD_SEQUENCE: sequence,
+        }
+
+    assert dlq.erase(letter(topology.cmd_stream, "10"))
+    assert not dlq.erase(letter(topology.cmd_stream, "11"))  # accepted after the forget
+    assert not dlq.erase(letter(topology.cmd_stream, "3", user="u2"))
+    # From a stream the forget gave no bound for, or from nowhere said: erased.
+    assert dlq.erase(letter(topology.evt_stream, "999"))
+    assert dlq.erase(letter(topology.cmd_stream, "?"))
+
+
+async def test_ingests_eraser_keeps_what_was_accepted_after_the_forget(
+    publisher, topology, fresh_database
+):
+    """The forget's own bounds, as ingest's eraser finds them: the command stream's head
+    the forget recorded (in the log, with the mark) and the stream sequence of the
+    `memory.forgotten` it is handling. A command accepted after the forget answered, and
+    its recorded event, stay on the bus for ingest and retrieval to pick up."""
+    js = publisher.js
+    user = "u-" + new_id()[:8]
+    pool = await connect(fresh_database, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            await migrate_eventlog(conn)
+        store = EventStore(pool)
+        before = _command("t", user)
+        await publisher.publish_commands([before], correlation_id="c", causation_id="c")
+        head = (await js.stream_info(topology.cmd_stream)).state.last_seq
+        _, forget = await store.forget_and_record(
+            "t",
+            user,
+            head,
+            f"subject-{user}",
+            lambda removed: new_event(MemoryForgotten(user_id=user, removed=removed), "t"),
+        )
+        await publisher.publish_events([forget])
+        at = (await js.stream_info(topology.evt_stream)).state.last_seq
+        after = _command("t", user)
+        await publisher.publish_commands([after], correlation_id="c", causation_id="c")
+        new = _event("t", MemoryRecorded(memory_id=new_id(), user_id=user, content="new life"))
+        await publisher.publish_events([new])
+        delivery = Delivery(
+            subject=topology.evt_subject("t", "memory.forgotten"),
+            data=msgspec.json.encode(forget),
+            headers={},
+            msg_id=forget.event_id,
+            tenant_id="t",
+            correlation_id="c",
+            causation_id="c",
+            num_delivered=1,
+            stream_sequence=at,
+            stream=topology.evt_stream,
+        )
+
+        await Eraser(pool, publisher).forgotten(delivery)
+
+        tag = subject_tag("t", user)
+        left = {
+            h[Headers.MSG_ID]
+            for stream in (topology.cmd_stream, topology.evt_stream)
+            for h in await _headers(js, stream)
+            if h.get(Headers.SUBJECT) == tag
+        }
+        assert left == {after.command_id, forget.event_id, new.event_id}
+    finally:
+        await pool.close()

@@ -10,12 +10,14 @@ secure delete: STREAM.MSG.DELETE without `no_erase` overwrites the stored bytes 
 random data rather than only dropping them from the index.
 
 The forget's own `memory.forgotten` stays: it names the user, never what was said, and
-consumers that have not reached it yet still need it to drop their rows.
+consumers that have not reached it yet still need it to drop their rows. So does whatever
+came after the forget (`through`): the user's new life, memories accepted once the forget
+answered, which the services have still to record and index.
 """
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -36,30 +38,50 @@ _FETCH_TIMEOUT = 10.0
 
 @dataclass(frozen=True, slots=True)
 class Sweep:
-    """Which messages of `stream` to look at (`filters`) and which of them to erase."""
+    """Which messages of `stream` to look at (`filters`), up to which sequence (`through`;
+    None: the stream's last when the sweep starts), and which of them to erase."""
 
     stream: str
     filters: list[str]
     erase: Callable[[dict[str, str]], bool]
+    through: int | None = None
 
 
-def subject_sweeps(topology: Topology, tenant_id: str, user_id: str) -> list[Sweep]:
-    """Every place on the bus where a message about the user can be kept."""
+def subject_sweeps(
+    topology: Topology, tenant_id: str, user_id: str, through: Mapping[str, int] | None = None
+) -> list[Sweep]:
+    """Every place on the bus where a message about the user can be kept. `through`: by
+    stream, the last sequence published before the forget (the command stream's head when
+    it began, the forget's own event): what came later is the user's new life and stays,
+    a dead letter too when the message it holds came later. A stream not named is swept
+    to its last message at the start."""
     tag = subject_tag(tenant_id, user_id)
+    bounds = dict(through or {})
 
     def about_user(headers: dict[str, str]) -> bool:
         return headers.get(Headers.SUBJECT) == tag and headers.get(Headers.TYPE) != FORGOTTEN
 
+    def dead_before(headers: dict[str, str]) -> bool:
+        if not about_user(headers):
+            return False
+        bound = bounds.get(headers.get(Headers.DEAD_STREAM, ""))
+        try:
+            return bound is None or int(headers.get(Headers.DEAD_SEQUENCE, "")) <= bound
+        except ValueError:
+            return True  # where it came from unknown: erased (the user's words first)
+
     bucket = topology.idempotency_bucket
+    cmd, evt = topology.cmd_stream, topology.evt_stream
     return [
         Sweep(
-            topology.cmd_stream,
+            cmd,
             [topology.cmd_subject(name, tenant_id) for name in COMMAND_TYPES],
             about_user,
+            bounds.get(cmd),
         ),
-        Sweep(topology.evt_stream, [topology.tenant_evt(tenant_id)], about_user),
+        Sweep(evt, [topology.tenant_evt(tenant_id)], about_user, bounds.get(evt)),
         Sweep(topology.ops_stream, [topology.tenant_ops(tenant_id)], about_user),
-        Sweep(topology.dlq_stream, [topology.dlq_all], about_user),
+        Sweep(topology.dlq_stream, [topology.dlq_all], dead_before),
         # A kept answer names no user: all the tenant's go (a retry then runs again, and
         # its Idempotency-Key still fixes the ids it writes, so nothing is stored twice).
         Sweep(kv_stream(bucket), [f"$KV.{bucket}.{tenant_tag(tenant_id)}.>"], lambda _: True),
@@ -67,14 +89,18 @@ def subject_sweeps(topology: Topology, tenant_id: str, user_id: str) -> list[Swe
 
 
 async def erase_subject(
-    js: JetStreamContext, topology: Topology, tenant_id: str, user_id: str
+    js: JetStreamContext,
+    topology: Topology,
+    tenant_id: str,
+    user_id: str,
+    through: Mapping[str, int] | None = None,
 ) -> dict[str, int]:
-    """Erase every message about the user from every stream; how many, by stream.
-    Idempotent: a repeat finds nothing more to erase."""
+    """Erase every message about the user from every stream, up to the forget (`through`,
+    see `subject_sweeps`); how many, by stream. Idempotent: a repeat finds nothing more."""
     started = time.monotonic()
     erased: dict[str, int] = {}
     failed: list[Exception] = []
-    for sweep in subject_sweeps(topology, tenant_id, user_id):
+    for sweep in subject_sweeps(topology, tenant_id, user_id, through):
         try:
             sequences = await matching(js, sweep)
             await _erase(js, sweep.stream, sequences)
@@ -96,13 +122,16 @@ async def erase_subject(
 
 
 async def matching(js: JetStreamContext, sweep: Sweep) -> list[int]:
-    """Sequences of the sweep's messages to erase, read headers only up to the stream's
-    last message at the start (what comes later is not about a forgotten past)."""
+    """Sequences of the sweep's messages to erase, read headers only up to its `through`
+    (else the stream's last message at the start: what comes later is not about a
+    forgotten past)."""
     try:
         info = await js.stream_info(sweep.stream)
     except NotFoundError:
         return []
     last = info.state.last_seq
+    if sweep.through is not None:
+        last = min(last, sweep.through)
     if not info.state.messages:
         return []
     config = ConsumerConfig(

@@ -13,6 +13,7 @@ import asyncpg
 from mnemo.bus import Delivery, Publisher, erase_subject
 from mnemo.contracts import Envelope, MemoryForgotten, Signal, derived_id, utcnow
 from mnemo.eventlog import compact
+from mnemo.eventlog.keyring import KeyRing
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -30,11 +31,18 @@ class Eraser:
         envelope: Envelope = delivery.decode(Envelope)
         if not isinstance(envelope.data, MemoryForgotten):
             return
+        topology = self._publisher.topology
+        # Where the forgotten past ends on each stream: the commands the forget found
+        # accepted (a later one is a memory accepted after it answered: the user's new
+        # life), and the forget's own event (those after it were recorded after it).
+        through = {topology.evt_stream: delivery.stream_sequence}
+        subject = (envelope.tenant_id, envelope.data.user_id)
+        async with self._pool.acquire() as conn:
+            marks = await KeyRing().forgotten_through(conn, [subject])
+        if marks.get(subject):
+            through[topology.cmd_stream] = marks[subject]
         erased = await erase_subject(
-            self._publisher.js,
-            self._publisher.topology,
-            envelope.tenant_id,
-            envelope.data.user_id,
+            self._publisher.js, topology, envelope.tenant_id, envelope.data.user_id, through
         )
         await compact(self._pool, KEY_TABLES)
         await self._publisher.publish_signal(
