@@ -1,6 +1,7 @@
 """Batch ingest and the memories read model, through the gateway over running services."""
 
 from .test_errors import assert_problem
+from .test_facts import facts
 from .test_thin_path import chain
 from .waiting import eventually
 
@@ -9,6 +10,10 @@ def memories(api, user_id: str, **params) -> dict:
     response = api.get("/v1/memories", params={"userId": user_id, **params})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def contents(api, user_id: str) -> list[str]:
+    return [m["content"] for m in memories(api, user_id)["memories"]]
 
 
 def test_batch_is_accepted_listed_newest_first_and_fetchable(api, user_id):
@@ -83,6 +88,43 @@ def test_source_id_is_idempotent_across_single_and_batch(api, user_id):
     api.post("/v1/ingest", json={"userId": user_id, "content": "marker two"})
     page = eventually(lambda: (p := memories(api, user_id))["total"] >= 2 and p)
     assert sorted(m["content"] for m in page["memories"]) == ["marker two", "once only"]
+
+
+def test_a_source_id_sent_again_once_its_memory_is_gone_records_it_again(api, user_id):
+    """sourceId keeps a record stored once while it is there; deleted, or its user
+    forgotten, the record sent again (a 202: a promise) is stored again under its id,
+    listed, searchable, and read by synthesis, single or in a batch."""
+    first = {"userId": user_id, "content": "I work at Initech.", "sourceId": "crm:42"}
+    memory_id = api.post("/v1/ingest", json=first).json()["id"]
+    eventually(lambda: memories(api, user_id)["total"] == 1)
+    assert api.delete(f"/v1/memories/{memory_id}").status_code == 200
+
+    again = {**first, "content": "I live in Tromso."}
+    assert api.post("/v1/ingest", json=again).json()["id"] == memory_id
+    page = eventually(lambda: (p := memories(api, user_id))["total"] == 1 and p)
+    assert [m["content"] for m in page["memories"]] == ["I live in Tromso."]
+    found = api.get("/v1/search", params={"userId": user_id, "q": "Tromso"}).json()["results"]
+    assert [r["id"] for r in found] == [memory_id]
+    # What the deleted recording said is withdrawn; what the new one says is read.
+    eventually(lambda: [f["statement"] for f in facts(api, user_id)] == ["Lives in Tromso"])
+    # Sent again while it is there: stored once, as before.
+    assert api.post("/v1/ingest", json=again).json()["id"] == memory_id
+
+    # Deleted again, then sent in a batch.
+    assert api.delete(f"/v1/memories/{memory_id}").status_code == 200
+    third = {**first, "content": "third time"}
+    assert api.post("/v1/ingest/batch", json={"items": [third]}).json()["ids"] == [memory_id]
+    eventually(
+        lambda: [m["content"] for m in memories(api, user_id)["memories"]] == [third["content"]]
+    )
+
+    # The user forgotten: their new life may send the record again.
+    assert api.delete("/v1/user", params={"userId": user_id}).status_code == 200
+    fourth = {**first, "content": "after the forget"}
+    assert api.post("/v1/ingest", json=fourth).json()["id"] == memory_id
+    eventually(
+        lambda: [m["content"] for m in memories(api, user_id)["memories"]] == [fourth["content"]]
+    )
 
 
 def test_an_unknown_memory_is_404(api):

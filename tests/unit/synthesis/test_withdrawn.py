@@ -12,6 +12,7 @@ from mnemo.contracts import (
     ExtractedFact,
     FactExtracted,
     FactValidated,
+    MemorySynthesized,
     MemoryWithdrawn,
 )
 from mnemo.synthesis.extractor import extract
@@ -176,3 +177,39 @@ def test_a_deleted_agents_facts_stated_ones_too_are_left_out_and_one_made_again_
     log.say(5, "I work at Globex.", agent="a1")
     assert holding(log.now()) == {("employer", "Globex"), ("location", "Porto")}
     assert log.now().holds_agent("a1")
+
+
+def test_a_memory_recorded_again_after_its_deletion_is_read_anew():
+    """The same sourceId sent again once its memory was deleted records the memory again
+    (its stream's next version): what the new recording says counts, what the deleted
+    one said still does not, and the old recording delivered again is not read."""
+    log = Log()
+    log.say(1, "I work at Acme.")
+    log.add("w1", MemoryWithdrawn(memory_id="m1", user_id="u", deleted_version=1), day(2))
+    tl = log.now()
+    assert holding(tl) == set()
+    assert tl.read_before("m1", 0)  # the first recording, delivered again
+    assert not tl.read_before("m1", 2)  # recorded again after the deletion
+    log.deciding = tl
+    for event_id, data in tl.decide(
+        cause="cause-again",
+        memory_id="m1",
+        user_id="u",
+        at=day(3),
+        found=extract("I live in Porto."),
+    ):
+        log.add(event_id, data, day(3))
+    log.add("s", MemorySynthesized(memory_id="m1", user_id="u", extractor="rules"), day(3))
+    tl = log.now()
+    assert holding(tl) == {("location", "Porto")}
+    assert tl.read_before("m1", 2) and "m1" not in tl.withdrawn
+    # Deleted again: withdrawn for that deletion, what it said left out once more.
+    log.add("w2", MemoryWithdrawn(memory_id="m1", user_id="u", deleted_version=3), day(4))
+    assert holding(log.now()) == set()
+
+
+def test_a_withdrawal_written_before_versions_were_kept_withdraws_for_good():
+    log = Log()
+    log.say(1, "I work at Acme.")
+    log.withdraw(1, at=2)
+    assert log.now().read_before("m1", 5)

@@ -244,6 +244,10 @@ class MemoryWithdrawn(_EventData, tag="memory.withdrawn", frozen=True, kw_only=T
     memory_id: str
     user_id: str
     agent_id: str | None = None
+    # The memory stream's version of the `memory.deleted` this follows: a recording of the
+    # memory after it (the same sourceId sent again once it was deleted) is a new one,
+    # read anew, and what it says counts. None (before this field): never read again.
+    deleted_version: int | None = None
 
 
 class AgentWithdrawn(_EventData, tag="agent.withdrawn", frozen=True, kw_only=True):

@@ -357,6 +357,11 @@ class EventStore:
             last = rows[-1]["global_position"] if rows else after
             return await self._open(conn, rows), last
 
+    async def stream_version(self, stream_id: str) -> int:
+        """The stream's current version (-1: no stream), its unreadable events counted."""
+        async with self._pool.acquire() as conn:
+            return (await self._versions(conn, [stream_id]))[stream_id]
+
     async def read_stream(self, stream_id: str) -> list[Envelope]:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(

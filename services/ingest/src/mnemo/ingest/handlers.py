@@ -9,6 +9,7 @@ from mnemo.contracts import (
     ChunkSpan,
     DeletedMemory,
     DeleteMemory,
+    Envelope,
     EventData,
     ForgetResult,
     ForgetSubject,
@@ -70,6 +71,36 @@ def answering_event(
     )
 
 
+_AGAIN_ATTEMPTS = 5
+
+
+def current_life(readable: list[Envelope]) -> list[Envelope]:
+    """A memory stream's readable events from its last recording on: the memory as it is
+    now. A memory deleted (or forgotten with its subject) and then recorded again under the
+    same id (the same sourceId sent again) lives on in the same stream; what happened to
+    an earlier recording is not this one's. Empty: no recording can be read."""
+    starts = [i for i, e in enumerate(readable) if isinstance(e.data, MemoryRecorded)]
+    return readable[starts[-1] :] if starts else []
+
+
+def deletion(life: list[Envelope]) -> Envelope | None:
+    """The `memory.deleted` that ended this life of the memory, if one did."""
+    return next((e for e in life if isinstance(e.data, MemoryDeleted)), None)
+
+
+def _gone(readable: list[Envelope]) -> bool:
+    """Whether a memory stream's memory is gone: no recording of it can be read (its
+    subject was forgotten since), or its last recording was deleted without being revised
+    into another memory."""
+    life = current_life(readable)
+    if not life:
+        return True
+    ended = deletion(life)
+    return (
+        ended is not None and isinstance(ended.data, MemoryDeleted) and not ended.data.replaced_by
+    )
+
+
 class IngestHandlers:
     def __init__(
         self,
@@ -92,17 +123,27 @@ class IngestHandlers:
         return [ChunkSpan(index=c.index, start=c.start, end=c.end) for c in pieces]
 
     async def ingest_memories(self, deliveries: list[Delivery]) -> None:
-        """A fetched batch of commands in one append: each memory its own new stream; a
-        memory whose stream exists (a repeat, or the same sourceId) is skipped."""
+        """A fetched batch of commands in one append: each memory its own new stream. A
+        memory whose stream exists (a repeat, or the same sourceId) is recorded again only
+        if it is gone (`_record_again`)."""
         items = [
             (memory_stream(c.tenant_id, c.memory_id), self._recorded(d, c))
             for d, c in ((d, d.decode(IngestMemory)) for d in deliveries)
         ]
+        sent_at = [d.stream_sequence for d in deliveries]
         # A command sent before its user was forgotten is dropped, however late it comes.
-        stored = await self._store.append_first_events(
-            items, sent_at=[d.stream_sequence for d in deliveries]
+        stored = await self._store.append_first_events(items, sent_at=sent_at)
+        written = {e.event_id for e in stored}
+        again = 0
+        for (stream, event), sent in zip(items, sent_at, strict=True):
+            if event.event_id not in written:
+                again += len(await self._record_again(stream, event, sent))
+        log.info(
+            "memories_recorded",
+            count=len(stored) + again,
+            again=again,
+            skipped=len(items) - len(stored) - again,
         )
-        log.info("memories_recorded", count=len(stored), skipped=len(items) - len(stored))
 
     async def ingest_memory(self, delivery: Delivery) -> None:
         """Append `memory.recorded` for the command; a repeat of it appends nothing."""
@@ -114,10 +155,11 @@ class IngestHandlers:
                 stream, [event], expected_version=NO_STREAM, sent_at=[delivery.stream_sequence]
             )
         except WrongExpectedVersion:
-            # The memory exists already (another command with the same memory id, e.g. the
-            # same sourceId sent twice): it is stored once, and this command is done.
-            log.info("memory_already_recorded", memory_id=command.memory_id)
-            return
+            # Its id was used before (the same sourceId sent again, or this command again).
+            stored = await self._record_again(stream, event, delivery.stream_sequence)
+            if not stored:
+                log.info("memory_already_recorded", memory_id=command.memory_id)
+                return
         if not stored:
             # Sent before its user was forgotten, or the retry of a forgotten memory.
             log.info("memory_forgotten_before_recorded", memory_id=command.memory_id)
@@ -128,6 +170,28 @@ class IngestHandlers:
             event_id=stored[0].event_id,
             position=stored[0].global_position,
         )
+
+    async def _record_again(self, stream: str, event: NewEvent, sent_at: int) -> list[Envelope]:
+        """The memory's id was recorded before: its id is derived from a sourceId (or an
+        ElizaOS memory id) sent again. While that memory is there, it is stored once and
+        this command is done; once it is gone (deleted, or its subject forgotten since),
+        this command records it again, at its stream's next version: the caller was
+        answered 202 for it, and deleting or forgetting is no reason to drop what came after.
+        A memory revised into another (`replaced_by`) lives on there: not recorded again.
+        This very command redelivered finds its own event and writes nothing."""
+        for _ in range(_AGAIN_ATTEMPTS):
+            version = await self._store.stream_version(stream)
+            readable = await self._store.read_stream(stream)
+            if any(e.event_id == event.event_id for e in readable) or not _gone(readable):
+                return []
+            try:
+                # Dropped still when the command was sent before its subject was forgotten.
+                return await self._store.append(
+                    stream, [event], expected_version=version, sent_at=[sent_at]
+                )
+            except WrongExpectedVersion:
+                continue  # deleted or recorded meanwhile: look again
+        raise RuntimeError(f"{stream} kept moving; the command will be delivered again")
 
     def _recorded(self, delivery: Delivery, command: IngestMemory) -> NewEvent:
         return NewEvent(
@@ -190,8 +254,8 @@ class IngestHandlers:
         answers the same. Another agent's memory (for an agent-scoped caller), or one that
         is unknown or unreadable (its subject forgotten), is not found."""
         stream = memory_stream(request.tenant_id, request.memory_id)
-        events = await self._store.read_stream(stream)
-        recorded = next((e for e in events if isinstance(e.data, MemoryRecorded)), None)
+        life = current_life(await self._store.read_stream(stream))
+        recorded = life[0] if life else None
         missing = QueryError(
             code="not_found", message=f"no memory {request.memory_id!r}", field="memoryId"
         )
@@ -200,7 +264,7 @@ class IngestHandlers:
         memory = recorded.data
         if request.agent_id is not None and memory.agent_id != request.agent_id:
             return missing
-        done = next((e for e in events if isinstance(e.data, MemoryDeleted)), None)
+        done = deletion(life)
         if done is not None:
             return DeletedMemory(
                 memory_id=request.memory_id, user_id=memory.user_id, event_id=done.event_id

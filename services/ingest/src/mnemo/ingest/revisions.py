@@ -25,7 +25,13 @@ from mnemo.contracts import (
     utcnow,
 )
 from mnemo.eventlog import NO_STREAM, EventStore, SubjectKeyChanged, WrongExpectedVersion
-from mnemo.ingest.handlers import answering_event, memory_stream, request_cause
+from mnemo.ingest.handlers import (
+    answering_event,
+    current_life,
+    deletion,
+    memory_stream,
+    request_cause,
+)
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -47,7 +53,7 @@ class MemoryRevisions:
         The end is written at the stream version just read: of two revisions of one
         version, one wins and the other is a conflict, and no version is left orphaned."""
         old = memory_stream(request.tenant_id, request.memory_id)
-        events = await self._store.read_stream(old)
+        events = current_life(await self._store.read_stream(old))
         recorded = _recorded(events)
         if recorded is None or not _reaches(recorded, request.agent_id):
             return _missing(request.memory_id)
@@ -57,7 +63,7 @@ class MemoryRevisions:
         # revision not found, rather than the new words sealed under the subject's next key.
         key_id = await self._store.sealed_key(recorded.event_id)
         revision = request.revision
-        ended = next((e for e in events if isinstance(e.data, MemoryDeleted)), None)
+        ended = deletion(events)
         gone = ended.data if ended is not None else None
         assert gone is None or isinstance(gone, MemoryDeleted)
         if gone is not None and gone.replaced_by != revision.memory_id:
@@ -105,7 +111,7 @@ class MemoryRevisions:
         # when this is a retry, or a revision interrupted between two appends (before they
         # were one): then the successor is appended alone (a retry's is stored too).
         new = (memory_stream(request.tenant_id, revision.memory_id), [successor], NO_STREAM)
-        ending = [] if ended is not None else [(old, [deleted], len(events) - 1)]
+        ending = [] if ended is not None else [(old, [deleted], events[-1].stream_version)]
         try:
             # A retry's events are stored already: the store answers them, whatever the
             # versions say.
@@ -133,13 +139,15 @@ class MemoryRevisions:
         found: list[MemoryVersion] = []
         memory_id: str | None = query.memory_id
         while memory_id is not None and len(found) < MAX_REVISIONS:
-            events = await self._store.read_stream(memory_stream(query.tenant_id, memory_id))
+            events = current_life(
+                await self._store.read_stream(memory_stream(query.tenant_id, memory_id))
+            )
             recorded = _recorded(events)
             if recorded is None or not _reaches(recorded, query.agent_id):
                 break  # unknown, unreadable (its subject forgotten), or not the caller's
             memory = recorded.data
             assert isinstance(memory, MemoryRecorded)
-            gone = next((e for e in events if isinstance(e.data, MemoryDeleted)), None)
+            gone = deletion(events)
             replaced_by = (
                 gone.data.replaced_by if gone and isinstance(gone.data, MemoryDeleted) else None
             )

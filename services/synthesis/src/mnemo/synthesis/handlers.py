@@ -139,14 +139,29 @@ class SynthesisHandlers:
         """
         by_subject: dict[tuple[str, str], list[Envelope]] = {}
         deleted: dict[tuple[str, str], list[Envelope]] = {}
+        gone: set[str] = set()
         for delivery in deliveries:
             envelope: Envelope = delivery.decode(Envelope)
             if isinstance(envelope.data, MemoryRecorded):
+                if envelope.data.memory_id in gone:
+                    # Recorded again after its deletion here (the same sourceId sent once
+                    # more): what came before goes first, so the deletion is withdrawn
+                    # before the new recording is read.
+                    await self._apply(by_subject, deleted)
+                    by_subject, deleted, gone = {}, {}, set()
                 key = (envelope.tenant_id, envelope.data.user_id)
                 by_subject.setdefault(key, []).append(envelope)
             elif isinstance(envelope.data, MemoryDeleted):
                 key = (envelope.tenant_id, envelope.data.user_id)
                 deleted.setdefault(key, []).append(envelope)
+                gone.add(envelope.data.memory_id)
+        await self._apply(by_subject, deleted)
+
+    async def _apply(
+        self,
+        by_subject: dict[tuple[str, str], list[Envelope]],
+        deleted: dict[tuple[str, str], list[Envelope]],
+    ) -> None:
         for (tenant_id, user_id), envelopes in by_subject.items():
             await self._synthesize(tenant_id, user_id, envelopes)
             # Even when a memory was done before (a redelivery), its pass may not have been.
@@ -170,10 +185,14 @@ class SynthesisHandlers:
             for envelope in envelopes:
                 gone = envelope.data
                 assert isinstance(gone, MemoryDeleted)
-                if gone.memory_id in timeline.withdrawn:
-                    continue
+                before = timeline.withdrawn.get(gone.memory_id, -1)
+                if before is None or before >= envelope.stream_version:
+                    continue  # withdrawn already for this deletion
                 withdrawn = MemoryWithdrawn(
-                    memory_id=gone.memory_id, user_id=user_id, agent_id=gone.agent_id
+                    memory_id=gone.memory_id,
+                    user_id=user_id,
+                    agent_id=gone.agent_id,
+                    deleted_version=envelope.stream_version,
                 )
                 events.append(
                     caused_by(
@@ -216,7 +235,7 @@ class SynthesisHandlers:
             for envelope in envelopes:
                 memory = envelope.data
                 assert isinstance(memory, MemoryRecorded)
-                if memory.memory_id in timeline.memories or memory.memory_id in timeline.withdrawn:
+                if timeline.read_before(memory.memory_id, envelope.stream_version):
                     log.info("memory_already_synthesized", memory_id=memory.memory_id)
                     continue
                 if memory.memory_id not in found:

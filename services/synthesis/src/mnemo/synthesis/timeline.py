@@ -72,9 +72,10 @@ class Timeline:
         self.facts: dict[str, Fact] = {}
         self.memories: set[str] = set()
         self.refined: set[str] = set()  # read again by the second phase (an LLM)
-        # Deleted memories: what they said no longer counts (see `counted`), and they are
-        # never read again.
-        self.withdrawn: set[str] = set()
+        # Deleted memories: what they said no longer counts (see `counted`), and no
+        # recording of them up to their deletion (the stream version, None: any) is read
+        # again; one recorded again after it is (the same sourceId sent again).
+        self.withdrawn: dict[str, int | None] = {}
         # The agents whose memories gave it a fact, a corroboration or an entity (as it
         # counts: a deleted agent's are folded out).
         self.agents: set[str] = set()
@@ -128,10 +129,23 @@ class Timeline:
                 fact.contradicted = True
         elif isinstance(data, MemorySynthesized):
             self.memories.add(data.memory_id)
+            self.withdrawn.pop(data.memory_id, None)  # recorded again after its deletion
         elif isinstance(data, MemoryRefined):
             self.refined.add(data.memory_id)
         elif isinstance(data, MemoryWithdrawn):
-            self.withdrawn.add(data.memory_id)
+            self.withdrawn[data.memory_id] = data.deleted_version
+            self.memories.discard(data.memory_id)
+            self.refined.discard(data.memory_id)
+
+    def read_before(self, memory_id: str, version: int) -> bool:
+        """Whether this recording of the memory (its stream version) was read already:
+        synthesized, or recorded before a deletion that withdrew it."""
+        if memory_id in self.memories:
+            return True
+        if memory_id not in self.withdrawn:
+            return False
+        deleted = self.withdrawn[memory_id]
+        return deleted is None or version < deleted
 
     def holding(self, at: datetime | None = None) -> list[Fact]:
         """The facts true at `at` (default: those not ended), oldest first."""
@@ -379,9 +393,12 @@ def counted(events: list[Envelope]) -> list[Envelope]:
     through the API stays, unless its agent was deleted: `agent.withdrawn` leaves out
     everything the agent gave before it, stated facts too. The one reading of withdrawals:
     the timeline that decides and the read models that answer both fold this."""
-    withdrawn = {e.data.memory_id for e in events if isinstance(e.data, MemoryWithdrawn)}
-    # Each deleted agent, to the position of its last withdrawal: what it gave before
-    # does not count; what an agent made again with the id gives after it does.
+    # Each deleted memory and agent, to the position of its last withdrawal: what it gave
+    # before does not count; what it gives after (the memory recorded again, an agent
+    # made again with the id) does.
+    withdrawn = {
+        e.data.memory_id: i for i, e in enumerate(events) if isinstance(e.data, MemoryWithdrawn)
+    }
     retired = {
         e.data.agent_id: i for i, e in enumerate(events) if isinstance(e.data, AgentWithdrawn)
     }
@@ -391,18 +408,22 @@ def counted(events: list[Envelope]) -> list[Envelope]:
     def gone(i: int, agent_id: str | None) -> bool:
         return agent_id is not None and retired.get(agent_id, -1) > i
 
+    def said(i: int, memory_id: str) -> bool:
+        """Said by a memory withdrawn after it."""
+        return withdrawn.get(memory_id, -1) > i
+
     out: list[Envelope] = []
     orphans: dict[str, Envelope] = {}  # fact id -> its fact.extracted, its memory withdrawn
     live: set[str] = set()
     for i, event in enumerate(events):
         data = event.data
         if isinstance(data, FactExtracted):
-            if (data.memory_id in withdrawn and data.extractor != "api") or gone(i, data.agent_id):
+            if (said(i, data.memory_id) and data.extractor != "api") or gone(i, data.agent_id):
                 orphans[data.fact.fact_id] = event
                 continue
             live.add(data.fact.fact_id)
         elif isinstance(data, FactCorroborated):
-            if data.memory_id in withdrawn or gone(i, data.agent_id):
+            if said(i, data.memory_id) or gone(i, data.agent_id):
                 continue
             first = orphans.pop(data.fact_id, None)
             if first is not None:
@@ -422,7 +443,7 @@ def counted(events: list[Envelope]) -> list[Envelope]:
             if data.fact_id not in live:
                 continue
         elif isinstance(data, FactSuperseded):
-            if data.memory_id in withdrawn or data.fact_id not in live:
+            if said(i, data.memory_id) or data.fact_id not in live:
                 continue
             if data.superseded_by is not None and data.superseded_by in orphans:
                 continue  # ended by a fact that no longer counts
@@ -430,7 +451,7 @@ def counted(events: list[Envelope]) -> list[Envelope]:
             if data.fact_id not in live:
                 continue
         elif isinstance(data, EntityExtracted) and (
-            data.memory_id in withdrawn or gone(i, data.agent_id)
+            said(i, data.memory_id) or gone(i, data.agent_id)
         ):
             continue
         out.append(event)

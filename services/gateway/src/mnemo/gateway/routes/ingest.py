@@ -125,7 +125,11 @@ def to_command(
         # 202, its id the first agent's); without an agent the id is as it always was.
         scope = (item.agent_id,) if item.agent_id is not None else ()
         memory_id = derived_id("memory", tenant_id, *scope, item.user_id, item.source_id)
-        command_id = derived_id("ingest", memory_id)
+        # The command is this sending of it (the same on a retry with the Idempotency-Key):
+        # ingest stores the memory once while it is there, and records it again once it is
+        # gone (deleted, or its user forgotten); a command id of the memory's alone made
+        # the bus drop the second sending as a duplicate, though answered 202.
+        command_id = derived_id("ingest", memory_id, retry_key or new_id())
     elif retry_key is not None:
         # The item's own bytes too: the same key with another body is another memory.
         digest = hashlib.sha256(as_json(item)).hexdigest()
