@@ -1,7 +1,10 @@
 """The built-in extractor: first-person facts with their spans, negations, and the
 entities of the subject's world; questions, conditionals and other people are no facts."""
 
-from mnemo.synthesis.extractor import extract
+import re
+
+from mnemo.synthesis import values
+from mnemo.synthesis.extractor import MAX_SENTENCE, extract, sentences
 
 
 def facts(text: str) -> list[tuple[str, str]]:
@@ -248,3 +251,25 @@ def test_statements_are_written_about_the_speaker_not_in_their_words():
     assert [f.statement for f in extract('I\'m reading "Hold Me Tight" to my kids.').facts] == [
         'Reading "Hold Me Tight" to their kids'
     ]
+
+
+# --------------------------------------------------------------------------- bounded work
+
+
+def test_no_rule_reads_more_than_a_bounded_piece_of_a_long_sentence():
+    """A memory with no full stop (a log, a list of numbers) is read in pieces cut at a
+    space: every rule tries a name at each capitalised word, so an unbounded sentence cost
+    its length squared (9 KB held synthesis for 10 s)."""
+    text = " ".join(f"ERROR{i}" for i in range(3000)) + " and I work at Acme."
+    pieces = sentences(text)
+    assert max(len(s) for _, s in pieces) <= MAX_SENTENCE
+    assert all(text[o : o + len(s)] == s for o, s in pieces)  # offsets still index the text
+    assert "".join(s for _, s in pieces) == text  # nothing skipped
+    found = extract(text)
+    assert ("employer", "Acme") in {(f.attribute, f.value) for f in found.facts}
+
+
+def test_a_name_is_read_to_at_most_its_bounded_number_of_words():
+    run = " ".join(f"Word{i}" for i in range(40))
+    match = re.match(values.NAME, run)
+    assert match is not None and len(match.group(0).split()) == values.NAME_WORDS

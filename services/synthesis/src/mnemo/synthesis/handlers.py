@@ -1,5 +1,6 @@
 """What synthesis does for each recorded memory, and how its read models follow the log."""
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -89,8 +90,16 @@ def caused_by(cause: Envelope, event_id: str, data: EventData) -> NewEvent:
 Extract = Callable[[str, str], Awaitable[extractor.Extraction]]
 
 
+# Longer memories are read on a worker thread: the rules' work grows with the length (up
+# to a second for the longest memory accepted), and on the event loop it held up the acks
+# and the queries (facts, profiles) of every other tenant meanwhile.
+INLINE_CHARS = 2000
+
+
 async def built_in(_tenant_id: str, content: str) -> extractor.Extraction:
-    return extractor.extract(content)
+    if len(content) <= INLINE_CHARS:
+        return extractor.extract(content)
+    return await asyncio.to_thread(extractor.extract, content)
 
 
 def not_read() -> extractor.Extraction:

@@ -8,9 +8,12 @@ value with its end offset, or None when what follows is not a value of that shap
 import re
 
 # A proper name: capitalised words (digits allowed), joined by a few lowercase particles;
-# "Node.js" keeps its dot, a sentence's full stop does not.
+# "Node.js" keeps its dot, a sentence's full stop does not. At most NAME_WORDS words: a
+# rule tries a name at every capitalised word, and an unbounded run made each try read to
+# the run's end (a long run of capitalised words or numbers cost its length squared).
+NAME_WORDS = 8
 _WORD = r"(?:(?:St|Mt|Ft|Dr)\. )?[A-Z0-9][\w&'’+#-]*(?:\.[A-Za-z]\w*)*"
-NAME = rf"{_WORD}(?: (?:(?:of|de|du|la|von|van|del) )?{_WORD})*"
+NAME = rf"{_WORD}(?: (?:(?:of|de|du|la|von|van|del) )?{_WORD}){{0,{NAME_WORDS - 1}}}"
 _NAME_RE = re.compile(NAME)
 _LOWER_TOOL = re.compile(r"[a-z][\w+#.-]*[\w+#]|[a-z]")
 _ARTICLE = re.compile(r"(?:the|a|an) ", re.I)
