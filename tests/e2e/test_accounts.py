@@ -155,6 +155,41 @@ def test_bad_requests_name_their_field(stack, acme):
         assert_problem(admin.patch(f"/v1/agents/{acme.agent_id}", json={"metadata": []}), 422)
 
 
+def test_a_secret_in_an_agents_name_or_a_keys_label_is_redacted_and_in_its_id_refused(stack, acme):
+    """Names and labels are the caller's text, redacted like content; an id (in a body or
+    a path, as MEMANTO's activate takes it) that is a secret is refused, never stored."""
+    token = "ghp_" + uuid.uuid4().hex + "abcd"
+    agent_id = "named-" + uuid.uuid4().hex[:6]
+    correlation = "redact-" + uuid.uuid4().hex[:8]
+    with as_key(stack, acme.master) as admin:
+        made = admin.post(
+            "/v1/agents",
+            json={"id": agent_id, "name": f"bot {token}"},
+            headers={"x-correlation-id": correlation},
+        )
+        assert made.status_code == 201, made.text
+        assert token not in made.text and "[REDACTED:" in made.json()["name"]
+        key = admin.post(
+            "/v1/keys",
+            json={"kind": "agent", "agentId": agent_id, "label": f"ops {token}"},
+            headers={"x-correlation-id": correlation},
+        )
+        assert key.status_code == 201 and token not in key.json()["label"]
+        listed = admin.get("/v1/keys").text
+        assert token not in listed
+        audited = eventually(
+            lambda: (
+                (c := admin.get("/v1/audit/events", params={"correlation_id": correlation}))
+                and len(c.json()["events"]) >= 4
+                and c.text
+            )
+        )
+        assert token not in audited
+        refused = admin.post(f"/api/v2/agents/{token}/activate")
+        assert refused.status_code == 400 and token not in refused.text
+        assert admin.get(f"/v1/agents/{token}").status_code == 400
+
+
 def test_missing_or_unknown_keys_are_401(stack):
     with httpx.Client(base_url=stack.base_url, timeout=15) as anonymous:
         assert_problem(anonymous.get("/v1/agents"), 401)

@@ -3,7 +3,7 @@
 import pytest
 
 from mnemo.contracts.limits import MAX_JSON_DEPTH, MAX_PARAM_CHARS, instant_problem
-from mnemo.gateway.guard import Refused, check_body, check_json, check_query
+from mnemo.gateway.guard import Refused, check_body, check_json, check_path, check_query
 
 
 def refused_field(check, value) -> str:
@@ -79,3 +79,20 @@ def test_an_id_that_is_a_secret_is_refused_naming_it():
         }
     )
     check_query(b"userId=alice&q=" + key.encode())
+
+
+def test_a_path_segment_that_is_a_secret_is_refused():
+    """Ids travel in paths too (MEMANTO's activate makes the agent its path names): a
+    key there would be stored and audited as the id."""
+    key = "AKIA" + "IOSFODNN7CANARYZ"
+    assert refused_field(check_path, f"/api/v2/agents/{key}/activate") == "path"
+    with pytest.raises(Refused) as caught:
+        check_path(f"/v1/agents/{key}")
+    assert key not in caught.value.detail and caught.value.code == "INVALID_ID"
+    for path in (
+        "/v1/memories/5f0c2b7e-1c1f-4c8e-9a63-1f2b3c4d5e6f",
+        "/v1/agents/support-bot",
+        "/docs/assets/swagger-ui-bundle.js",
+        "/v1/users/4111111111111111/memories",  # a long number is an id all the same
+    ):
+        check_path(path)

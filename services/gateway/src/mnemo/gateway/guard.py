@@ -5,7 +5,8 @@ One mechanism for every surface (native, Elephantasm, MEMANTO, ElizaOS), so that
 can forget a check and no hostile input reaches a parser, a query service or the log:
 
 - the path and every query parameter: valid UTF-8 once percent-decoded, no NUL, each value
-  at most MAX_PARAM_CHARS long (400 naming the parameter);
+  at most MAX_PARAM_CHARS long (400 naming the parameter); no path segment that is a
+  secret (below: ids travel in paths too);
 - a body: valid UTF-8 (400, field `body`); when it is JSON, nested at most MAX_JSON_DEPTH
   deep and with no NUL in any key or string (400 naming the JSON path, as in
   `items[3].metadata.note`). A body that is not JSON is left to the route, which answers
@@ -128,6 +129,16 @@ async def send_refusal(
 def check_path(path: str) -> None:
     if "\x00" in path:
         raise Refused("INVALID_REQUEST", "the path must not contain NUL (%00)", "path")
+    # Ids travel in paths too (`/v1/agents/{id}`, MEMANTO's `/agents/{id}/activate`, which
+    # makes the agent): a secret there would be stored and audited as the id.
+    for segment in path.split("/"):
+        if segment and (kinds := _secret_kinds(segment)):
+            raise Refused(
+                "INVALID_ID",
+                f"a path segment looks like a secret ({', '.join(sorted(kinds))}), not an "
+                "id: a key goes in the Authorization header",
+                "path",
+            )
 
 
 def check_query(raw: bytes) -> None:
@@ -153,14 +164,17 @@ def check_id(name: str, value: object, field: str) -> None:
     """An id must not be a secret (see the module's docstring)."""
     if not isinstance(value, str) or not _ID_NAME.search(name):
         return
-    kinds = {r.kind for r in redact(value).redactions} - _ID_LOOKALIKES
-    if kinds:
+    if kinds := _secret_kinds(value):
         raise Refused(
             "INVALID_ID",
             f"{field} looks like a secret ({', '.join(sorted(kinds))}), not an id: a key "
             "goes in the Authorization header",
             field,
         )
+
+
+def _secret_kinds(value: str) -> set[str]:
+    return {r.kind for r in redact(value).redactions} - _ID_LOOKALIKES
 
 
 def _decode_param(raw: bytes, field: str) -> str:

@@ -4,7 +4,8 @@ Text goes through the redaction rules; structured values (metadata) also lose ev
 under a field whose name says it is a secret (see `mnemo.redaction.fields`). Ingest
 redacts in `routes.ingest.to_command`; every other command that carries what a caller
 wrote (an agent's description and metadata, a fact's new statement) goes through
-`redacted`. An answer that echoes input echoes the redacted form.
+`redacted` (the account commands' text: `TEXT_FIELDS`). An answer that echoes input
+echoes the redacted form.
 """
 
 from collections import Counter
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from mnemo.contracts import CreateAgent, CreateTenant, IssueKey, UpdateAgent
 from mnemo.redaction import redact, redact_value
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -34,4 +36,15 @@ def redacted(command: S, *fields: str) -> S:
     return msgspec.structs.replace(command, **changes)
 
 
-__all__ = ["redact_text", "redact_value", "redacted"]
+# The caller's free text in each account command: redacted like content, so a secret
+# pasted into an agent's name or a key's label is neither stored nor audited (ids are
+# refused instead: the input guard). One list for every surface that sends them.
+TEXT_FIELDS: dict[type, tuple[str, ...]] = {
+    CreateAgent: ("name", "description", "metadata"),
+    UpdateAgent: ("name", "description", "metadata"),
+    IssueKey: ("label",),
+    CreateTenant: ("name", "agent_name"),
+}
+
+
+__all__ = ["TEXT_FIELDS", "redact_text", "redact_value", "redacted"]

@@ -40,7 +40,7 @@ from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 from mnemo.gateway.routes.packs import compile_pack, pack_query
-from mnemo.gateway.secrets import redact_value, redacted
+from mnemo.gateway.secrets import TEXT_FIELDS, redact_value, redacted
 from mnemo.gateway.validation import as_json, check_values, int_param, query_param
 
 EVENT_TYPES = {
@@ -171,8 +171,7 @@ async def create_anima(request: Request) -> Response[bytes]:
                 metadata=body.meta or {},
                 actor=principal.actor,
             ),
-            "description",
-            "metadata",
+            *TEXT_FIELDS[CreateAgent],
         )
         agent = await deps_of(request).ask(
             request, "ingest", "create_agent", command, AgentInfo, principal.tenant_id

@@ -38,7 +38,7 @@ from mnemo.gateway.auth import Principal, agent_scope, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.memories import remove_agent_memories
-from mnemo.gateway.secrets import redacted
+from mnemo.gateway.secrets import TEXT_FIELDS, redacted
 from mnemo.gateway.validation import as_json, decode_body, int_param, query_param
 
 MAX_NAME = 200
@@ -137,11 +137,14 @@ async def sign_up(request: Request) -> Response[bytes]:
         raise Problem(
             400, "INVALID_REQUEST", "human_email must be an email address", field="human_email"
         )
-    command = CreateTenant(
-        name=body.username,
-        email=body.human_email,
-        agent_name=body.username,
-        actor=f"signup:{client}",
+    command = redacted(
+        CreateTenant(
+            name=body.username,
+            email=body.human_email,
+            agent_name=body.username,
+            actor=f"signup:{client}",
+        ),
+        *TEXT_FIELDS[CreateTenant],
     )
     made = await deps.ask(request, "ingest", "create_tenant", command, NewTenant, "signup")
     assert isinstance(made, NewTenant) and made.agent and made.agent_key
@@ -172,12 +175,15 @@ async def create_key(request: Request) -> Response[bytes]:
     if body.kind == "agent" and not body.agent_id:
         raise Problem(400, "INVALID_REQUEST", "an agent key needs agentId", field="agentId")
     _text(body.label, "label", MAX_NAME)
-    command = IssueKey(
-        tenant_id=principal.tenant_id,
-        kind=body.kind,
-        agent_id=body.agent_id if body.kind == "agent" else None,
-        label=body.label,
-        actor=principal.actor,
+    command = redacted(
+        IssueKey(
+            tenant_id=principal.tenant_id,
+            kind=body.kind,
+            agent_id=body.agent_id if body.kind == "agent" else None,
+            label=body.label,
+            actor=principal.actor,
+        ),
+        *TEXT_FIELDS[IssueKey],
     )
     issued = await deps.ask(request, "ingest", "issue_key", command, IssuedKey, command.tenant_id)
     assert isinstance(issued, IssuedKey)
@@ -228,8 +234,7 @@ async def create_agent(request: Request) -> Response[bytes]:
             metadata=body.metadata,
             actor=principal.actor,
         ),
-        "description",
-        "metadata",
+        *TEXT_FIELDS[CreateAgent],
     )
     agent = await deps.ask(request, "ingest", "create_agent", command, AgentInfo, command.tenant_id)
     assert isinstance(agent, AgentInfo)
@@ -291,8 +296,7 @@ async def update_agent(request: Request, agent_id: str) -> Response[bytes]:
             metadata=body.metadata,
             actor=principal.actor,
         ),
-        "description",
-        "metadata",
+        *TEXT_FIELDS[UpdateAgent],
     )
     agent = await deps.ask(request, "ingest", "update_agent", command, AgentInfo, command.tenant_id)
     assert isinstance(agent, AgentInfo)
