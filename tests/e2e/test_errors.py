@@ -46,7 +46,16 @@ def test_malformed_json_is_400(api):
     response = api.post(
         "/v1/ingest", content=b"{not json", headers={"content-type": "application/json"}
     )
-    assert assert_problem(response, 400)["code"] == "MALFORMED_JSON"
+    assert assert_problem(response, 400, "body")["code"] == "MALFORMED_JSON"
+
+
+def test_a_body_that_is_no_json_object_is_refused_naming_the_body(api):
+    json_type = {"content-type": "application/json"}
+    for path in ("/v1/ingest", "/v1/search", "/v1/agents", "/v1/keys"):
+        for raw in (b"", b"NaN", b'{"userId": ', b"null", b"[]", b'"s"', b"1"):
+            response = api.post(path, content=raw, headers=json_type)
+            assert response.status_code in (400, 422), (path, raw, response.text)
+            assert_problem(response, response.status_code, "body")
 
 
 def test_unknown_route_is_404_in_the_same_shape(api):

@@ -125,6 +125,10 @@ def test_invalid_utf8_in_a_query_parameter_is_400(api):
 def test_a_last_event_id_beyond_any_sequence_is_400(api):
     response = api.get("/v1/events/stream", headers={"Last-Event-ID": str(2**64 + 5)})
     assert_problem(response, 400, "lastEventId")
+    # ASCII digits only: int() would take other scripts' digits, spaces and underscores.
+    for raw in ("\u0665", " 5 ", "1_000", "-1"):
+        response = api.get("/v1/events/stream", params={"lastEventId": raw})
+        assert_problem(response, 400, "lastEventId")
 
 
 def test_compatible_surfaces_refuse_in_their_own_shape(api):

@@ -156,6 +156,25 @@ def test_post_search_checks_its_fields(api, user_id):
     assert_problem(api.post("/v1/search", json={**base, "alpha": 2}), 400, "alpha")
     assert_problem(api.post("/v1/search", json={**base, "limit": 51}), 400, "limit")
     assert_problem(api.post("/v1/search", json={"query": "x"}), 400, "userId")
+    # What narrows a search is checked as where it is stored: a filter no memory could
+    # match is the caller's mistake, said, not an empty answer.
+    for bad, field in [
+        ({"threshold": 2}, "threshold"),
+        ({"threshold": -1e308}, "threshold"),
+        ({"sessionId": "s" * 257}, "sessionId"),
+        ({"filters": {"sessionId": "s" * 5000}}, "filters.sessionId"),
+        ({"filters": {"agentId": "a" * 5000}}, "filters.agentId"),
+        ({"filters": {"sourceType": "zz"}}, "filters.sourceType"),
+    ]:
+        assert_problem(api.post("/v1/search", json={**base, **bad}), 400, field)
+    params = {"userId": user_id, "q": "x"}
+    for name in ("sourceType",):
+        for value in ("zz", ""):
+            assert_problem(api.get("/v1/search", params={**params, name: value}), 400, name)
+    filters = '{"sourceType": "zz"}'
+    assert_problem(
+        api.get("/v1/context", params={**params, "filters": filters}), 400, "filters.sourceType"
+    )
 
 
 def test_a_correlation_id_in_the_body_threads_the_chain(api, user_id):

@@ -39,17 +39,21 @@ async def decode_body(request: Request, type_: type[T], *, status: int = 422) ->
     naming the field."""
     body = await request.body()
     if not body:
-        raise Problem(400, "INVALID_REQUEST", "the request needs a JSON body")
+        raise Problem(400, "INVALID_REQUEST", "the request needs a JSON body", field="body")
     try:
         decoded = msgspec.json.decode(body, type=type_)
     except msgspec.ValidationError as exc:
         message = str(exc)
         if message.startswith(_FLOAT_FOR_INT) and (fixed := _integral(body, type_)) is not None:
             return fixed
-        raise Problem(status, "INVALID_REQUEST", message, field=field_of(message)) from None
+        # No path: the body itself is of the wrong kind (`null`, a list for an object).
+        field = field_of(message) or "body"
+        raise Problem(status, "INVALID_REQUEST", message, field=field) from None
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         # The input guard refuses deep and non-UTF-8 bodies first; this is for safety.
-        raise Problem(400, "MALFORMED_JSON", f"the body is not valid JSON: {exc}") from None
+        raise Problem(
+            400, "MALFORMED_JSON", f"the body is not valid JSON: {exc}", field="body"
+        ) from None
     check_values(decoded)  # a value that breaks a rule: 400, as the routes answer
     return decoded
 

@@ -109,10 +109,8 @@ def _last_event_id(request: Request) -> int | None:
     raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
     if raw is None or raw.strip() == "":
         return None
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = -1
+    # ASCII digits only: int() also takes other scripts' digits ("٥"), spaces and "_".
+    value = int(raw) if raw.isascii() and raw.isdigit() else -1
     # JetStream sequences are unsigned 64-bit; past that a resume point cannot exist.
     if not 0 <= value < 2**63:
         raise Problem(

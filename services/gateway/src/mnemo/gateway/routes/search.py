@@ -15,7 +15,14 @@ from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.context import time_param
-from mnemo.gateway.routes.search_filters import SearchFilters, check_filters, ingested_by
+from mnemo.gateway.routes.ingest import SOURCE_TYPES
+from mnemo.gateway.routes.search_filters import (
+    SearchFilters,
+    check_filters,
+    check_fraction,
+    check_id_text,
+    ingested_by,
+)
 from mnemo.gateway.validation import as_json, decode_body, int_param, query_param
 
 MAX_LIMIT = 50
@@ -64,7 +71,7 @@ async def search(request: Request) -> Response[bytes]:
         user_id=query_param(request, "userId", required=True) or "",
         query=query_param(request, "q", required=True, max_len=MAX_QUERY_CHARS) or "",
         limit=int_param(request, "limit", default=10, low=1, high=MAX_LIMIT),
-        source_type=query_param(request, "sourceType"),
+        source_type=query_param(request, "sourceType", choices=SOURCE_TYPES),
         source_id=query_param(request, "sourceId"),
         session_id=query_param(request, "sessionId"),
         agent_id=agent_scope(principal, query_param(request, "agentId")),
@@ -94,8 +101,9 @@ async def search_post(request: Request) -> Response[bytes]:
         raise Problem(
             400, "INVALID_REQUEST", f"limit must be between 1 and {MAX_LIMIT}", field="limit"
         )
-    if body.alpha is not None and not 0.0 <= body.alpha <= 1.0:
-        raise Problem(400, "INVALID_REQUEST", "alpha must be between 0 and 1", field="alpha")
+    check_fraction(body.alpha, "alpha")
+    check_fraction(body.threshold, "threshold")
+    check_id_text(body.session_id, "sessionId")
     filters = check_filters(body.filters or SearchFilters())
     if body.source_id is not None and not 1 <= len(body.source_id) <= 256:
         raise Problem(400, "INVALID_REQUEST", "sourceId must be 1-256 characters", field="sourceId")

@@ -11,7 +11,9 @@ from datetime import datetime
 import msgspec
 from litestar import Request
 
+from mnemo.contracts.limits import MAX_ID_CHARS
 from mnemo.gateway.problems import Problem
+from mnemo.gateway.routes.ingest import SOURCE_TYPES
 from mnemo.gateway.validation import check_values, field_of
 
 
@@ -36,12 +38,34 @@ def ingested_by(as_of: datetime | None, as_of_knowledge: datetime | None) -> dat
 
 
 def check_filters(filters: SearchFilters, prefix: str = "filters") -> SearchFilters:
-    """A filter instant needs a zone (no reading of a local time would be right)."""
+    """A filter instant needs a zone (no reading of a local time would be right); a
+    sourceType is one of the kinds, an id 1-256 characters, as where they are stored (a
+    filter no memory could match is the caller's mistake, said, not an empty answer)."""
     for name, when in (("asOf", filters.as_of), ("asOfKnowledge", filters.as_of_knowledge)):
         if when is not None and when.tzinfo is None:
             field = f"{prefix}.{name}"
             raise Problem(400, "INVALID_REQUEST", f"{field} needs a timezone", field=field)
+    if filters.source_type is not None and filters.source_type not in SOURCE_TYPES:
+        field = f"{prefix}.sourceType"
+        kinds = ", ".join(sorted(SOURCE_TYPES))
+        raise Problem(400, "INVALID_REQUEST", f"{field} must be one of: {kinds}", field=field)
+    check_id_text(filters.session_id, f"{prefix}.sessionId")
+    check_id_text(filters.agent_id, f"{prefix}.agentId")
     return filters
+
+
+def check_id_text(value: str | None, field: str) -> None:
+    """An id sent in a body: 1-256 characters, as one sent in a query parameter."""
+    if value is not None and not 1 <= len(value) <= MAX_ID_CHARS:
+        raise Problem(
+            400, "INVALID_REQUEST", f"{field} must be 1-{MAX_ID_CHARS} characters", field=field
+        )
+
+
+def check_fraction(value: float | None, field: str) -> None:
+    """A number from 0 to 1 (a threshold, a weight), when sent."""
+    if value is not None and not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise Problem(400, "INVALID_REQUEST", f"{field} must be between 0 and 1", field=field)
 
 
 def filters_param(request: Request, name: str = "filters") -> SearchFilters:
@@ -72,6 +96,5 @@ def fraction_param(request: Request, name: str) -> float | None:
         value = float(raw)
     except ValueError:
         raise Problem(400, "INVALID_REQUEST", f"{name!r} must be a number", field=name) from None
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise Problem(400, "INVALID_REQUEST", f"{name!r} must be between 0 and 1", field=name)
+    check_fraction(value, name)
     return value
