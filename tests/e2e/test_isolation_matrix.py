@@ -583,8 +583,8 @@ def _event(w: World, who: str, c: httpx.Client) -> None:
 
 @case("GET /api/subscriptions/usage")
 def _usage(w: World, who: str, c: httpx.Client) -> None:
-    # The caller's own tenant's counters; nothing of any agent's memory.
-    empty(w, who, c.get("/api/subscriptions/usage"))
+    # The caller's own tenant's counters: every agent's calls, so a tenant-wide read.
+    expect(w, who, c.get("/api/subscriptions/usage"), tenant=200, agent=403)
 
 
 # --- MEMANTO

@@ -351,6 +351,8 @@ def pack_json(view: PackView) -> dict[str, Any]:
 async def usage(request: Request) -> Response[bytes]:
     try:
         principal = await authorize(request, "admin")
+        # The tenant's counters (every agent's calls): a tenant-wide read, as keys are.
+        require_master(principal)
     except Problem as problem:
         return refusal(problem)
     deps = deps_of(request)
