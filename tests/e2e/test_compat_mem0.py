@@ -308,6 +308,9 @@ BAD_INPUT = [
     ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "agent_id": "no spaces!"}),
     ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "infer": "yes"}),
     ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "metadata": [1]}),
+    # Not an object, so not "no metadata" either.
+    ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "metadata": ""}),
+    ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "metadata": 0}),
     ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "metadata": {"mem0": 1}}),
     ("POST", "/v3/memories/add/", {"messages": "x", "user_id": "u", "timestamp": 1.5}),
     (
@@ -324,6 +327,11 @@ BAD_INPUT = [
     ("POST", "/v3/memories/search/", {"query": "", "filters": {"user_id": "u"}}),
     ("POST", "/v3/memories/search/", {"query": "x", "filters": {"user_id": "u"}, "top_k": True}),
     ("POST", "/v3/memories/search/", {"query": "x", "filters": {"user_id": "u"}, "threshold": 2}),
+    (
+        "POST",
+        "/v3/memories/search/",
+        {"query": "x", "filters": {"user_id": "u"}, "threshold": True},
+    ),
     ("POST", "/v3/memories/search/", {"query": "x" * 5000, "filters": {"user_id": "u"}}),
     ("PUT", f"/v1/memories/{uuid.uuid4()}/", {}),
     ("PUT", f"/v1/memories/{uuid.uuid4()}/", {"text": 5}),
@@ -340,6 +348,32 @@ def test_bad_input_is_a_400_in_mem0_shape(stack, acme, method, path, body):
         answer = raw.request(method, path, json=body)
     assert answer.status_code == 400, answer.text
     assert isinstance(answer.json()["detail"], str) and answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        {"metadata": {"timestamp": "0000-01-01"}},
+        {"metadata": {"timestamp": "not a time"}},
+        {"messages": [{"role": "user", "content": "hi"}, {"role": "user", "content": " "}]},
+        {"timestamp": -1},
+        {"infer": "no"},
+    ],
+    ids=str,
+)
+def test_a_refused_add_registers_no_agent(stack, acme, refused):
+    agent_id = "mem0-never-" + uuid.uuid4().hex[:8]
+    body = {"messages": "I like tea", "agent_id": agent_id, "infer": False, **refused}
+    token = {"Authorization": f"Token {acme.master}"}
+    with httpx.Client(base_url=stack.base_url, headers=token, timeout=15) as raw:
+        answer = raw.post("/v3/memories/add/", json=body)
+    assert answer.status_code == 400, answer.text[:300]
+    with as_key(stack, acme.master) as native:
+        assert native.get(f"/v1/agents/{agent_id}").status_code == 404
+        with httpx.Client(base_url=stack.base_url, headers=token, timeout=15) as raw:
+            valid = {"messages": "I like tea", "agent_id": agent_id, "infer": False}
+            assert raw.post("/v3/memories/add/", json=valid).status_code == 200
+        assert native.get(f"/v1/agents/{agent_id}").status_code == 200
 
 
 def test_a_memory_stored_natively_shows_its_user_and_session_before_and_after_an_update(

@@ -72,7 +72,7 @@ async def add(request: Request) -> Response[bytes]:
     messages = _messages(body.get("messages"))
     scope = scope_of(body, body.get("filters"))
     infer = body.get("infer", True)
-    metadata = body.get("metadata") or {}
+    metadata = {} if body.get("metadata") is None else body["metadata"]
     if not isinstance(infer, bool):
         raise Problem(400, "INVALID_REQUEST", "infer must be true or false", field="infer")
     if not isinstance(metadata, dict) or MEM0_KEY in metadata:
@@ -93,7 +93,6 @@ async def add(request: Request) -> Response[bytes]:
     mem0 = {k: getattr(scope, k) for k in ENTITY_FIELDS} | {"infer": infer}
     if agent_id is not None:
         mem0["agent_id"] = agent_id
-        await ensure_agents(request, principal, {agent_id: "agent_id"})
     key = request.headers.get("idempotency-key")
     commands = []
     for index, (role, content, name) in enumerate(messages):
@@ -109,6 +108,9 @@ async def add(request: Request) -> Response[bytes]:
         )
         retry = None if key is None else f"{request.url.path}:{key}#{index}"
         commands.append(to_command(item, principal.tenant_id, principal.actor, retry))
+    # Registered only once every message is valid: a refused add leaves no agent behind.
+    if agent_id is not None:
+        await ensure_agents(request, principal, {agent_id: "agent_id"})
     batch_id = request.scope["state"]["request_id"]
     commands = [
         msgspec.structs.replace(c, batch_id=batch_id, batch_user_items=len(commands))

@@ -104,7 +104,9 @@ async def search(request: Request) -> Response[bytes]:
         raise Problem(400, "INVALID_REQUEST", f"top_k must be 1-{MAX_TOP_K}", field="top_k")
     threshold = body.get("threshold")
     if threshold is not None and (
-        not isinstance(threshold, int | float) or not 0 <= threshold <= 1
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 <= threshold <= 1
     ):
         raise Problem(400, "INVALID_REQUEST", "threshold must be 0-1", field="threshold")
     scope = scope_of(body, body.get("filters"))

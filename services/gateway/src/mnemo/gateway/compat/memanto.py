@@ -23,15 +23,18 @@ How its concepts map onto ours:
 - `answer` asks synthesis's LLM adapter (when MNEMO_LLM_URL is set) to answer from the
   best supporting memories, and otherwise works offline: the sentence among them that
   shares most with the question;
-- `context/summarize` is the agent's memory pack, `context/compress` keeps the newest
-  messages and the informative sentences of older ones within a budget;
+- `context/summarize` is the agent's memory pack (its only `scope` is the agent),
+  `context/compress` keeps the newest messages and the informative sentences of older
+  ones within a budget (mnemo.gateway.compat.memanto_compress);
+- every field is read by mnemo.gateway.compat.memanto_inputs: a value of the wrong kind
+  or out of range is a 422 naming it, never coerced; a request is read whole before
+  anything is registered or stored;
 - answers are `{"status": "success", "data": ..., "timestamp": ...}` with the data's
   fields also at the top (the seed's example reads `response.json()["session_token"]`);
   errors are `{"status": "error", "error": {code, message}, "timestamp"}`.
 """
 
 import hashlib
-import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,14 +67,24 @@ from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.contracts.speakers import spoken_by
 from mnemo.gateway import agents_seen, answering
 from mnemo.gateway.auth import Principal, authorize, require_master
+from mnemo.gateway.compat.memanto_compress import compressed_messages
+from mnemo.gateway.compat.memanto_inputs import (
+    body_of,
+    count_of,
+    metadata_of,
+    number_of,
+    one_of,
+    tags_of,
+    text_of,
+)
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem, unexpected
 from mnemo.gateway.routes.accounts import retire_agent
 from mnemo.gateway.routes.context import time_param
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 from mnemo.gateway.routes.memories import agent_memories
-from mnemo.gateway.secrets import redacted
-from mnemo.gateway.validation import about_param, as_json, int_param, object_body, query_param
+from mnemo.gateway.secrets import TEXT_FIELDS, redacted
+from mnemo.gateway.validation import about_param, as_json, int_param, query_param
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -93,6 +106,8 @@ MEMORY_TYPES = (
     "error",
     "artifact",
 )
+# What a summary covers: the agent's memories, never another agent's (see _agent_of).
+SUMMARY_SCOPES = ("agent",)
 _CODES = {
     401: "INVALID_API_KEY",
     403: "FORBIDDEN",
@@ -157,41 +172,6 @@ def handle_error(request: Request, exc: Exception) -> Response[bytes]:
 # --- inputs --------------------------------------------------------------------------
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    return await object_body(request, status=422, code="VALIDATION_ERROR")
-
-
-def _text(
-    values: dict[str, Any], name: str, *, required: bool = True, limit: int = 100_000
-) -> str | None:
-    value = values.get(name)
-    if value is None or value == "":
-        if required:
-            raise Problem(422, "VALIDATION_ERROR", f"{name} is required", field=name)
-        return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise Problem(
-            422,
-            "VALIDATION_ERROR",
-            f"{name} must be text of at most {limit} characters",
-            field=name,
-        )
-    return value
-
-
-def _number(values: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
-    value = values.get(name, default)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise Problem(422, "VALIDATION_ERROR", f"{name} must be a number", field=name) from None
-    if not low <= number <= high:
-        raise Problem(
-            422, "VALIDATION_ERROR", f"{name} must be between {low} and {high}", field=name
-        )
-    return number
-
-
 def _when(request: Request, name: str, *, required: bool = True) -> datetime | None:
     when = time_param(request, name)
     if when is None and required:
@@ -242,22 +222,19 @@ async def _agent(request: Request, principal: Principal, agent_id: str) -> Agent
 async def create_agent(request: Request) -> Response[bytes]:
     principal = await authorize(request, "admin")
     require_master(principal)
-    body = await _body(request)
-    agent_id = _text(body, "agent_id", limit=128) or ""
-    metadata = body.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise Problem(422, "VALIDATION_ERROR", "metadata must be an object", field="metadata")
+    body = await body_of(request)
+    agent_id = text_of(body, "agent_id", limit=128) or ""
+    metadata = metadata_of(body)
     command = redacted(
         CreateAgent(
             tenant_id=principal.tenant_id,
             agent_id=agent_id,
-            name=_text(body, "name", required=False, limit=200) or agent_id,
-            description=_text(body, "description", required=False, limit=2000),
+            name=text_of(body, "name", required=False, limit=200) or agent_id,
+            description=text_of(body, "description", required=False, limit=2000),
             metadata=metadata,
             actor=principal.actor,
         ),
-        "description",
-        "metadata",
+        *TEXT_FIELDS[CreateAgent],
     )
     agent = await deps_of(request).ask(
         request, "ingest", "create_agent", command, AgentInfo, principal.tenant_id
@@ -381,6 +358,11 @@ def _session_json(agent_id: str, session: Session) -> dict[str, Any]:
 @post("/agents/{agent_id:str}/activate", status_code=200)
 async def activate(request: Request, agent_id: str) -> Response[bytes]:
     principal = await authorize(request, "admin")
+    _reach(principal, agent_id)
+    # The whole request is read before the agent may be registered: a refused one
+    # leaves nothing behind.
+    body = await body_of(request)
+    hours = number_of(body, "duration_hours", SESSION_HOURS, 0.01, MAX_SESSION_HOURS)
     try:
         await _agent(request, principal, agent_id)
     except Problem as problem:
@@ -390,8 +372,6 @@ async def activate(request: Request, agent_id: str) -> Response[bytes]:
             raise
         await agents_seen.register(request, principal, agent_id, "agent_id")
         await _agent(request, principal, agent_id)
-    body = await _body(request)
-    hours = _number(body, "duration_hours", SESSION_HOURS, 0.01, MAX_SESSION_HOURS)
     token = "mst_" + secrets.token_urlsafe(32)
     now = _now()
     session = Session(
@@ -438,8 +418,8 @@ async def status(request: Request, agent_id: str) -> Response[bytes]:
 async def extend(request: Request, agent_id: str) -> Response[bytes]:
     principal = await authorize(request, "admin")
     digest, session = await _session(request, principal, agent_id)
-    body = await _body(request)
-    hours = _number(body, "hours", SESSION_HOURS, 0.01, MAX_SESSION_HOURS)
+    body = await body_of(request)
+    hours = number_of(body, "hours", SESSION_HOURS, 0.01, MAX_SESSION_HOURS)
     limit = session.created_at + timedelta(hours=MAX_SESSION_HOURS * 4)
     longer = msgspec.structs.replace(
         session, expires_at=min(session.expires_at + timedelta(hours=hours), limit)
@@ -452,10 +432,10 @@ async def extend(request: Request, agent_id: str) -> Response[bytes]:
 
 
 def _item(values: dict[str, Any], agent_id: str) -> IngestRequest:
-    content = _text(values, "content") or ""
+    content = text_of(values, "content") or ""
     # The seed's batch example names it `type`; remember's parameter is `memory_type`.
     named = "memory_type" if "memory_type" in values or "type" not in values else "type"
-    memory_type = _text(values, named, required=False, limit=40) or "fact"
+    memory_type = text_of(values, named, required=False, limit=40) or "fact"
     if memory_type not in MEMORY_TYPES:
         raise Problem(
             422,
@@ -463,20 +443,14 @@ def _item(values: dict[str, Any], agent_id: str) -> IngestRequest:
             f"{named} must be one of: {', '.join(MEMORY_TYPES)}",
             field=named,
         )
-    confidence = _number(values, "confidence", 1.0, 0.0, 1.0)
-    tags = values.get("tags") or []
-    if isinstance(tags, str):
-        tags = [t.strip() for t in tags.split(",") if t.strip()]
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise Problem(422, "VALIDATION_ERROR", "tags must be a list of strings", field="tags")
-    metadata = values.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise Problem(422, "VALIDATION_ERROR", "metadata must be an object", field="metadata")
+    confidence = number_of(values, "confidence", 1.0, 0.0, 1.0)
+    tags = tags_of(values)
+    metadata = metadata_of(values)
     return IngestRequest(
-        user_id=_text(values, "user_id", required=False, limit=256) or agent_id,
+        user_id=text_of(values, "user_id", required=False, limit=256) or agent_id,
         content=content,
         source_type="api_text",
-        session_id=_text(values, "session_id", required=False, limit=256),
+        session_id=text_of(values, "session_id", required=False, limit=256),
         agent_id=agent_id,
         metadata={**metadata, "memory_type": memory_type, "confidence": confidence, "tags": tags},
     )
@@ -486,7 +460,7 @@ def _item(values: dict[str, Any], agent_id: str) -> IngestRequest:
 async def remember(request: Request, agent_id: str) -> Response[bytes]:
     principal = await authorize(request, "ingest")
     await _session(request, principal, agent_id)
-    values: dict[str, Any] = {**dict(request.query_params), **await _body(request)}
+    values: dict[str, Any] = {**dict(request.query_params), **await body_of(request)}
     item = _item(values, agent_id)
     command = to_command(item, principal.tenant_id, principal.actor)
     await publish(request, [command])
@@ -506,7 +480,7 @@ async def remember(request: Request, agent_id: str) -> Response[bytes]:
 async def batch_remember(request: Request, agent_id: str) -> Response[bytes]:
     principal = await authorize(request, "batch")
     await _session(request, principal, agent_id)
-    body = await _body(request)
+    body = await body_of(request)
     memories = body.get("memories")
     if not isinstance(memories, list) or not 1 <= len(memories) <= 100:
         raise Problem(
@@ -700,18 +674,18 @@ async def _change(
 ) -> Response[bytes]:
     principal = await authorize(request, "facts")
     await _session(request, principal, agent_id)
-    body = await _body(request)
-    memory_id = memory_id or _text(body, "memory_id", limit=128) or ""
+    body = await body_of(request)
+    memory_id = memory_id or text_of(body, "memory_id", limit=128) or ""
     content = None
     if change == "supersede":
-        content = _text(body, "new_content", required=False, limit=1000) or _text(
+        content = text_of(body, "new_content", required=False, limit=1000) or text_of(
             body, "content", required=False, limit=1000
         )
         if content is None:
             # MEMANTO's own form: `?new_memory_id=` names a memory stored since (remember).
             content = await _memory_text(request, principal, agent_id, "new_memory_id")
     elif change == "contradict":
-        content = _text(body, "content", required=False, limit=1000)
+        content = text_of(body, "content", required=False, limit=1000)
     command = redacted(
         ChangeFact(
             tenant_id=principal.tenant_id,
@@ -720,7 +694,7 @@ async def _change(
             actor=principal.actor,
             agent_id=agent_id,
             content=content,
-            reason=_text(body, "reason", required=False, limit=1000),
+            reason=text_of(body, "reason", required=False, limit=1000),
         ),
         "content",
         "reason",
@@ -822,10 +796,10 @@ async def export(request: Request, agent_id: str) -> Response[bytes]:
 async def answer(request: Request, agent_id: str) -> Response[bytes]:
     principal = await authorize(request, "answer")
     await _session(request, principal, agent_id)
-    body = {**dict(request.query_params), **await _body(request)}
-    question = _text(body, "question", limit=MAX_QUERY_CHARS) or ""
-    limit = int(_number(body, "limit", 5, 1, 20))
-    subject = _text(body, "user_id", required=False, limit=256) or agent_id
+    body = {**dict(request.query_params), **await body_of(request)}
+    question = text_of(body, "question", limit=MAX_QUERY_CHARS) or ""
+    limit = count_of(body, "limit", 5, 1, 20)
+    subject = text_of(body, "user_id", required=False, limit=256) or agent_id
     search = SearchQuery(
         tenant_id=principal.tenant_id,
         user_id=None,
@@ -850,19 +824,21 @@ async def answer(request: Request, agent_id: str) -> Response[bytes]:
 async def summarize(request: Request, agent_id: str) -> Response[bytes]:
     principal = await authorize(request, "context")
     await _session(request, principal, agent_id)
-    return ok(await pack_summary(request, principal, agent_id, await _body(request)))
+    return ok(await pack_summary(request, principal, agent_id, await body_of(request)))
 
 
 async def pack_summary(
     request: Request, principal: Principal, agent_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
-    """The agent's memory pack as a summary of its memories (self_determined preset)."""
-    max_tokens = int(_number(body, "max_tokens", 1000, 100, 32_000))
+    """The agent's memory pack as a summary of its memories (self_determined preset).
+    Its scope is the agent (`user_id` narrows it to one person): `scope` names no other."""
+    one_of(body, "scope", SUMMARY_SCOPES)
+    max_tokens = count_of(body, "max_tokens", 1000, 100, 32_000)
     query = PackQuery(
         tenant_id=principal.tenant_id,
         agent_id=agent_id,
-        user_id=_text(body, "user_id", required=False, limit=256) or agent_id,
-        query=_text(body, "query", required=False, limit=MAX_QUERY_CHARS),
+        user_id=text_of(body, "user_id", required=False, limit=256) or agent_id,
+        query=text_of(body, "query", required=False, limit=MAX_QUERY_CHARS),
         preset="self_determined",
         max_tokens=max_tokens,
         actor=principal.actor,
@@ -896,75 +872,8 @@ async def pack_summary(
     }
 
 
-# A sentence that carries a fact: a number, a name, a first-person statement.
-INFORMATIVE = re.compile(r"\d|\b[A-Z][a-z]+\b|\b(I|my|we|our)\b")
-
-
-def _approx_tokens(text: str) -> int:
-    # About four characters a token for English; no tokenizer is loaded in the gateway.
-    return max(1, (len(text) + 3) // 4)
-
-
-def compress(messages: list[dict[str, str]], budget: int) -> tuple[list[dict[str, str]], int, int]:
-    """Keep the newest messages whole while they fit half the budget; of the older ones
-    keep the sentences that carry facts (numbers, names, first-person statements) in a
-    summary message; system messages stay."""
-    original = sum(_approx_tokens(m["content"]) for m in messages)
-    system = [m for m in messages if m["role"] == "system"]
-    rest = [m for m in messages if m["role"] != "system"]
-    spent = sum(_approx_tokens(m["content"]) for m in system)
-    recent: list[dict[str, str]] = []
-    for message in reversed(rest):
-        cost = _approx_tokens(message["content"])
-        if spent + cost > budget // 2 and recent:
-            break
-        recent.insert(0, message)
-        spent += cost
-    older = rest[: len(rest) - len(recent)]
-    prefix = "Earlier in this conversation:"
-    kept: list[str] = []
-    for message in older:
-        for sentence in answering.SENTENCE.split(message["content"]):
-            informative = INFORMATIVE.search(sentence)
-            line = f"{message['role']}: {sentence.strip()}"
-            longer = _approx_tokens(" ".join([prefix, *kept, line]))
-            if informative and spent + longer <= budget:
-                kept.append(line)
-    summary = [{"role": "system", "content": " ".join([prefix, *kept])}] if kept else []
-    result = system + summary + recent
-    return result, original, sum(_approx_tokens(m["content"]) for m in result)
-
-
 @post("/agents/{agent_id:str}/context/compress", status_code=200)
 async def compress_context(request: Request, agent_id: str) -> Response[bytes]:
     principal = await authorize(request, "context")
     await _session(request, principal, agent_id)
-    return ok(compressed_messages(await _body(request)))
-
-
-def compressed_messages(body: dict[str, Any]) -> dict[str, Any]:
-    """`compress` of the body's `messages` within its `max_tokens`."""
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise Problem(
-            422, "VALIDATION_ERROR", "messages must be a non-empty list", field="messages"
-        )
-    clean = []
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
-            raise Problem(
-                422,
-                "VALIDATION_ERROR",
-                "each message needs role and content",
-                field=f"messages[{index}]",
-            )
-        clean.append({"role": str(message.get("role", "user")), "content": message["content"]})
-    budget = int(_number(body, "max_tokens", 1000, 50, 100_000))
-    result, original, compressed = compress(clean, budget)
-    return {
-        "compressed": compressed < original,
-        "messages": result,
-        "original_tokens": original,
-        "compressed_tokens": compressed,
-        "ratio": round(compressed / max(original, 1), 3),
-    }
+    return ok(compressed_messages(await body_of(request)))

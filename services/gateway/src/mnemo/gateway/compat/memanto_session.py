@@ -27,21 +27,23 @@ from mnemo.contracts import GetMemoryQuery, MemoryView
 from mnemo.gateway import answering
 from mnemo.gateway.auth import Principal, authorize
 from mnemo.gateway.compat.memanto import (
-    INFORMATIVE,
     MAX_SESSION_HOURS,
     SESSION_HOURS,
     Session,
-    _approx_tokens,
-    _body,
     _now,
-    _number,
     _reach,
     _session_json,
-    compressed_messages,
     ok,
     pack_summary,
     token_session,
 )
+from mnemo.gateway.compat.memanto_compress import (
+    INFORMATIVE,
+    approx_tokens,
+    compressed_messages,
+    tokens_in,
+)
+from mnemo.gateway.compat.memanto_inputs import body_of, count_of, number_of
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.memories import agent_memories
@@ -92,9 +94,9 @@ async def current_session(request: Request) -> Response[bytes]:
 @post("/session/extend", status_code=200)
 async def extend_session(request: Request) -> Response[bytes]:
     _, digest, session = await _scoped(request, "admin")
-    values = {**dict(request.query_params), **await _body(request)}
+    values = {**dict(request.query_params), **await body_of(request)}
     name = "additional_hours" if "additional_hours" in values else "hours"
-    hours = _number(values, name, SESSION_HOURS, 0.01, MAX_SESSION_HOURS)
+    hours = number_of(values, name, SESSION_HOURS, 0.01, MAX_SESSION_HOURS)
     cap = session.created_at + timedelta(hours=MAX_SESSION_HOURS * 4)
     longer = msgspec.structs.replace(
         session, expires_at=min(session.expires_at + timedelta(hours=hours), cap)
@@ -106,7 +108,7 @@ async def extend_session(request: Request) -> Response[bytes]:
 @post("/context/summarize", status_code=200)
 async def summarize_scope(request: Request) -> Response[bytes]:
     principal, _, session = await _scoped(request, "context")
-    body = await _body(request)
+    body = await body_of(request)
     agent_id = _agent_of(body, session)
     return ok({"agent_id": agent_id, **await pack_summary(request, principal, agent_id, body)})
 
@@ -115,16 +117,20 @@ def summary_of(texts: list[str], budget: int) -> str:
     """The texts as one summary within `budget` tokens: whole while they fit, else the
     sentences that carry facts (numbers, names, first-person statements), in order."""
     whole = "\n".join(f"- {t.strip()}" for t in texts)
-    if _approx_tokens(whole) <= budget:
+    if approx_tokens(whole) <= budget:
         return whole
     kept: list[str] = []
+    length = 0  # of "\n".join(kept), counted as it grows: joining it for each is quadratic
     for text in texts:
         for sentence in answering.SENTENCE.split(text.strip()):
             if not INFORMATIVE.search(sentence):
                 continue
-            if _approx_tokens("\n".join([*kept, f"- {sentence}"])) > budget:
+            line = f"- {sentence}"
+            longer = length + (1 if kept else 0) + len(line)
+            if tokens_in(longer) > budget:
                 return "\n".join(kept)
-            kept.append(f"- {sentence}")
+            kept.append(line)
+            length = longer
     return "\n".join(kept)
 
 
@@ -134,7 +140,7 @@ def _summary(memories: list[MemoryView], budget: int) -> dict[str, Any]:
     return {
         "summary": summary,
         "summary_preview": summary[:200],
-        "token_count": _approx_tokens(summary) if summary else 0,
+        "token_count": approx_tokens(summary) if summary else 0,
         "summarized_count": len(ordered),
         "original_memory_ids": [m.memory_id for m in ordered],
     }
@@ -143,7 +149,7 @@ def _summary(memories: list[MemoryView], budget: int) -> dict[str, Any]:
 @post("/context/summarize/custom", status_code=200)
 async def summarize_custom(request: Request) -> Response[bytes]:
     principal, _, session = await _scoped(request, "context")
-    body = await _body(request)
+    body = await body_of(request)
     agent_id = _agent_of(body, session)
     ids = body.get("memory_ids")
     if (
@@ -157,7 +163,7 @@ async def summarize_custom(request: Request) -> Response[bytes]:
             f"memory_ids must hold 1 to {MAX_SUMMARIZED} memory ids",
             field="memory_ids",
         )
-    budget = int(_number(body, "max_tokens", 1000, 50, 32_000))
+    budget = count_of(body, "max_tokens", 1000, 50, 32_000)
     memories = []
     for memory_id in dict.fromkeys(ids):
         query = GetMemoryQuery(
@@ -179,13 +185,13 @@ async def summarize_custom(request: Request) -> Response[bytes]:
 @post("/context/compress", status_code=200)
 async def compress_scope(request: Request) -> Response[bytes]:
     principal, _, session = await _scoped(request, "context")
-    body = await _body(request)
+    body = await body_of(request)
     agent_id = _agent_of(body, session)
     if "messages" in body:
         return ok({"agent_id": agent_id, **compressed_messages(body)})
-    days = int(_number(body, "days_to_compress", 7, 1, 365))
-    keep = int(_number(body, "keep_recent_count", 10, 0, 50))
-    budget = int(_number(body, "max_tokens", 1000, 50, 32_000))
+    days = count_of(body, "days_to_compress", 7, 1, 365)
+    keep = count_of(body, "keep_recent_count", 10, 0, 50)
+    budget = count_of(body, "max_tokens", 1000, 50, 32_000)
     before = _now() - timedelta(days=days)
     older: list[MemoryView] = []
     index = 0
