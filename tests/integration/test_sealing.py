@@ -1,9 +1,22 @@
 """Crypto-shredding: content is sealed in the log; forgetting a subject makes it unreadable."""
 
 import asyncio
+from datetime import timedelta
 
-from mnemo.contracts import Headers, MemoryForgotten, MemoryRecorded, NewEvent, new_id, utcnow
+import msgspec
+
+from mnemo.bus.consumer import Delivery
+from mnemo.contracts import (
+    Headers,
+    IngestMemory,
+    MemoryForgotten,
+    MemoryRecorded,
+    NewEvent,
+    new_id,
+    utcnow,
+)
 from mnemo.eventlog import EventStore, Relay
+from mnemo.ingest.handlers import IngestHandlers, memory_stream
 from tests.e2e.waiting import eventually_async
 
 from .helpers import new_event, stream_messages
@@ -149,6 +162,67 @@ async def test_what_a_command_sent_before_the_forget_records_is_dropped(log_pool
     # Another subject's commands, whatever their sequence, are not touched.
     [other] = await store.append("s-h1", [said("hal", "hal's words")], sent_at=[1])
     assert other.data.content == "hal's words"
+
+
+async def test_marks_counted_in_a_command_stream_since_made_anew_are_cleared(log_pool):
+    """The marks count in one command stream's sequences; made anew (its store lost, or
+    deleted by an operator) it numbers from 1 again, and the marks would drop the new
+    commands of every subject once forgotten. The log knows the stream by when it was
+    made, and clears the marks when another one is live."""
+    store = EventStore(log_pool)
+    first, second = utcnow(), utcnow() + timedelta(days=1)
+    assert await store.align_command_stream(first) is False  # the first one the log sees
+    await store.forget_subject("acme", "ivy", commands_through=10)
+    assert await store.append("s-i1", [said("ivy", "old life")], sent_at=[3]) == []
+    assert await store.align_command_stream(first) is False  # the same stream: kept
+    assert await store.append("s-i1", [said("ivy", "old life")], sent_at=[3]) == []
+    assert await store.align_command_stream(second) is True  # made anew
+    [kept] = await store.append("s-i2", [said("ivy", "new life")], sent_at=[3])
+    assert kept.data.content == "new life"
+    assert await store.align_command_stream(second) is False
+
+
+async def test_ingest_records_a_command_a_stale_mark_dropped(log_pool, publisher, topology):
+    """Ingest asks JetStream when its command stream was made: a command that a mark of
+    the old stream dropped is recorded once the log learns the stream is another."""
+    js = publisher.js
+    store = EventStore(log_pool)
+
+    async def command_stream() -> tuple[int, bool]:
+        info = await js.stream_info(topology.cmd_stream)
+        anew = info.created is not None and await store.align_command_stream(info.created)
+        return int(info.state.last_seq), anew
+
+    handlers = IngestHandlers(
+        store, chunk_max=1200, chunk_overlap=200, command_stream=command_stream
+    )
+    await command_stream()
+    await store.forget_subject("acme", "jo", commands_through=50)
+    config = (await js.stream_info(topology.cmd_stream)).config
+    await js.delete_stream(topology.cmd_stream)
+    await js.add_stream(config)  # made anew: its sequences start again
+
+    command = IngestMemory(
+        command_id=new_id(), tenant_id="acme", issued_at=utcnow(), actor="test",
+        memory_id=new_id(), user_id="jo", content="after the store was lost",
+    )  # fmt: skip
+    await handlers.ingest_memory(
+        Delivery(
+            subject=topology.cmd_subject("ingest.memory", "acme"),
+            data=msgspec.json.encode(command),
+            headers={},
+            msg_id=command.command_id,
+            tenant_id="acme",
+            correlation_id="c",
+            causation_id="c",
+            num_delivered=1,
+            stream_sequence=1,
+            stream=topology.cmd_stream,
+        )
+    )
+
+    [recorded] = await store.read_stream(memory_stream("acme", command.memory_id))
+    assert recorded.data.content == "after the store was lost"
 
 
 async def test_a_forget_waits_for_an_append_making_the_subjects_first_key(log_pool):

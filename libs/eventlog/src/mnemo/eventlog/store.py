@@ -5,6 +5,7 @@ event_id: appending a stored event again returns what is stored and writes nothi
 """
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
@@ -412,6 +413,27 @@ class EventStore:
             list(event_ids),
         )
         return {r["event_id"] for r in rows}
+
+    async def align_command_stream(self, created_at: datetime) -> bool:
+        """Say which command stream is live (when JetStream made it); True when it is not
+        the one the forget marks count in (made anew): the marks are then cleared, since
+        the commands they stood for went with the old stream (0004_command_stream.sql)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """INSERT INTO mnemo.command_stream (created_at) VALUES ($1)
+                   ON CONFLICT (singleton) DO NOTHING""",
+                created_at,
+            )
+            known = await conn.fetchval("SELECT created_at FROM mnemo.command_stream FOR UPDATE")
+            if known == created_at:
+                return False
+            cleared = await conn.execute(
+                "UPDATE mnemo.forgotten_subjects SET commands_through = 0"
+                " WHERE commands_through > 0"
+            )
+            await conn.execute("UPDATE mnemo.command_stream SET created_at = $1", created_at)
+        log.warning("command_stream_made_anew", marks_cleared=cleared.split()[-1])
+        return True
 
     async def forget_subject(
         self, tenant_id: str, user_id: str, commands_through: int = 0

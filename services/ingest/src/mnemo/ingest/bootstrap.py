@@ -41,14 +41,21 @@ async def main() -> None:
     topology = host.topology
     js = host.publisher.js
 
-    async def commands_head() -> int:
-        return int((await js.stream_info(topology.cmd_stream)).state.last_seq)
+    async def command_stream() -> tuple[int, bool]:
+        """The command stream's last sequence, and whether it was made anew since the log
+        last looked (the forget marks, which counted in the old one, are then cleared:
+        `EventStore.align_command_stream`)."""
+        info = await js.stream_info(topology.cmd_stream)
+        anew = info.created is not None and await store.align_command_stream(info.created)
+        return int(info.state.last_seq), anew
+
+    await command_stream()  # before any command is read
 
     handlers = IngestHandlers(
         store,
         chunk_max=settings.chunk_max_chars,
         chunk_overlap=settings.chunk_overlap_chars,
-        commands_head=commands_head,
+        command_stream=command_stream,
     )
     host.consume(
         ConsumerSpec(

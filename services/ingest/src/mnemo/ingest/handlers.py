@@ -108,11 +108,12 @@ class IngestHandlers:
         *,
         chunk_max: int = 1200,
         chunk_overlap: int = 200,
-        commands_head: Callable[[], Awaitable[int]] | None = None,
+        command_stream: Callable[[], Awaitable[tuple[int, bool]]] | None = None,
     ) -> None:
         self._store = store
         # The command stream's last sequence: where a forget marks its subject forgotten.
-        self._commands_head = commands_head
+        # The command stream's head, and whether it was made anew (see bootstrap).
+        self._command_stream = command_stream
         self._chunk_max = chunk_max
         self._chunk_overlap = chunk_overlap
 
@@ -160,6 +161,10 @@ class IngestHandlers:
             if not stored:
                 log.info("memory_already_recorded", memory_id=command.memory_id)
                 return
+        if not stored and await self._marks_stale():
+            stored = await self._store.append(
+                stream, [event], expected_version=NO_STREAM, sent_at=[delivery.stream_sequence]
+            )
         if not stored:
             # Sent before its user was forgotten, or the retry of a forgotten memory.
             log.info("memory_forgotten_before_recorded", memory_id=command.memory_id)
@@ -170,6 +175,14 @@ class IngestHandlers:
             event_id=stored[0].event_id,
             position=stored[0].global_position,
         )
+
+    async def _marks_stale(self) -> bool:
+        """Whether the forget marks that just dropped a command counted in another command
+        stream (this one made anew since): then they are cleared, and the command is tried
+        again. Asked only when a mark dropped one: rare."""
+        if self._command_stream is None:
+            return False
+        return (await self._command_stream())[1]
 
     async def _record_again(self, stream: str, event: NewEvent, sent_at: int) -> list[Envelope]:
         """The memory's id was recorded before: its id is derived from a sourceId (or an
@@ -186,9 +199,12 @@ class IngestHandlers:
                 return []
             try:
                 # Dropped still when the command was sent before its subject was forgotten.
-                return await self._store.append(
+                stored = await self._store.append(
                     stream, [event], expected_version=version, sent_at=[sent_at]
                 )
+                if not stored and await self._marks_stale():
+                    continue  # the mark counted in a command stream since made anew
+                return stored
             except WrongExpectedVersion:
                 continue  # deleted or recorded meanwhile: look again
         raise RuntimeError(f"{stream} kept moving; the command will be delivered again")
@@ -227,7 +243,7 @@ class IngestHandlers:
         """
         # Every command accepted before this forget began is at or below the head: one
         # still on its way to the log is dropped when it arrives, not recorded anew.
-        through = await self._commands_head() if self._commands_head else 0
+        through = (await self._command_stream())[0] if self._command_stream else 0
         cause = request_cause()
 
         def forgotten(removed: dict[str, int]) -> NewEvent:
