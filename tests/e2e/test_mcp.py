@@ -4,10 +4,12 @@ Every tool is a call of the public API with the caller's key, so what holds for 
 (isolation, idempotency, audit) holds here, and a wrong argument is a tool error naming
 the field."""
 
+import asyncio
 import json
+import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, TextIO
@@ -436,3 +438,121 @@ async def test_a_gateway_that_does_not_answer_is_a_tool_error(stack):
         assert "did not answer" in gone["error"]
         # The server is still there for the next call.
         assert len((await session.list_tools()).tools) == len(TOOLS)
+
+
+@pytest.mark.parametrize("key", ["abc\u00e9", "abc\ndef", "abc\n", "x" * 256])
+async def test_an_idempotency_key_no_header_can_carry_is_a_tool_error_naming_it(
+    stack, connect, key
+):
+    """Checked as the gateway checks Idempotency-Key, before the call: not an encoder's
+    exception text, nor "the gateway did not answer"."""
+    user = new_user()
+    async with connect(stack.api_key) as session:
+        got = await refused(session, "remember", userId=user, content="x", idempotencyKey=key)
+        assert got["field"] == "idempotencyKey", got
+        assert "printable ASCII" in got["error"]
+        assert "codec" not in got["error"] and "did not answer" not in got["error"]
+        # Nothing was sent: the user has no memory.
+        assert (await call(session, "search", userId=user, query="x"))["results"] == []
+
+
+@asynccontextmanager
+async def raw_stdio(stack) -> AsyncIterator[Callable[[bytes], Awaitable[dict]]]:
+    """`mnemo mcp` driven line by line: send one line, read the one answer it gets."""
+    env = {**os.environ, "MNEMO_GATEWAY_URL": stack.base_url, "MNEMO_API_KEY": stack.api_key}
+    with stdio_log(stack) as errlog:
+        proc = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "mnemo"),
+            "mcp",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=errlog,
+            env=env,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+
+        async def exchange(line: bytes) -> dict:
+            stdin.write(line + b"\n")
+            await stdin.drain()
+            answer = await asyncio.wait_for(stdout.readline(), timeout=60)
+            assert answer, "mnemo mcp closed stdout"
+            return json.loads(answer)
+
+        try:
+            opened = await exchange(json.dumps(INITIALIZE).encode())
+            assert opened["id"] == 1 and "result" in opened, opened
+            stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+            yield exchange
+        finally:
+            stdin.close()
+            try:
+                await asyncio.wait_for(proc.wait(), timeout=30)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"},
+    },
+}
+SURROGATE_CALL = (
+    b'{"jsonrpc":"2.0","id":7,"method":"tools/call",'
+    b'"params":{"name":"search","arguments":{"userId":"u","query":"a\\ud800b"}}}'
+)
+NOT_MESSAGES = [b"{not json", SURROGATE_CALL, SURROGATE_CALL.replace(b"a\\ud800b", b"a\xffb")]
+
+
+async def test_a_line_that_is_no_message_is_answered_on_stdio_as_over_http(stack):
+    """Unparsable (a lone surrogate escape and a byte that is not UTF-8 included): -32700
+    with id null, on stdio as on POST /mcp; the stdio server answers the next request."""
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {stack.api_key}",
+    }
+    async with raw_stdio(stack) as exchange:
+        for line in NOT_MESSAGES:
+            answer = await exchange(line)
+            assert answer["id"] is None and answer["error"]["code"] == -32700, answer
+            assert answer["error"]["message"].startswith("Parse error")
+        wrong = await exchange(b'{"jsonrpc":"2.0","id":5,"method":3}')
+        assert wrong["id"] is None and wrong["error"]["code"] == -32600, wrong
+        listed = await exchange(b'{"jsonrpc":"2.0","id":9,"method":"tools/list"}')
+        assert listed["id"] == 9 and len(listed["result"]["tools"]) == len(TOOLS)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
+        for line in NOT_MESSAGES[:2]:  # the guard refuses a body that is not UTF-8 first
+            answer = (await http.post("/mcp", content=line, headers=headers)).json()
+            assert answer["id"] is None and answer["error"]["code"] == -32700, answer
+
+
+async def test_a_lone_surrogate_a_parser_let_through_is_a_tool_error_naming_it(stack):
+    """The stateless revision's parser (json.loads) reads "\\ud800"; the tool refuses it
+    naming the argument, rather than failing to encode it (-32603 "Internal error")."""
+    revision = "2026-07-28"
+    body = (
+        b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search",'
+        b'"arguments":{"userId":"u","query":"a\\ud800b"},"_meta":{'
+        b'"io.modelcontextprotocol/protocolVersion":"' + revision.encode() + b'",'
+        b'"io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"},'
+        b'"io.modelcontextprotocol/clientCapabilities":{}}}}'
+    )
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {stack.api_key}",
+        "MCP-Protocol-Version": revision,
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": "search",
+    }
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
+        answer = (await http.post("/mcp", content=body, headers=headers)).json()
+    assert answer["id"] == 2 and answer["result"]["isError"] is True, answer
+    assert answer["result"]["structuredContent"]["field"] == "query"

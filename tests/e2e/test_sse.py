@@ -394,3 +394,32 @@ def test_mnemo_tail_prints_a_line_per_event(stack, api):
     assert user_part == f"user={user}" and corr_part.startswith("corr=")
     assert all(f"user={user}" in line for line in lines if line.strip())
     assert code == 0, proc.stderr.read() if proc.stderr else ""
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--key", "mk_abc\u00e9"], "printable ASCII"),
+        (["--url", "not a url"], "http:// or https://"),
+        (["--url", "ftp://127.0.0.1:{port}"], "http:// or https://"),
+        (["--url", "http://user:pw@127.0.0.1:{port}"], "user or password"),
+    ],
+)
+def test_mnemo_tail_refuses_what_no_request_can_carry(stack, args, said):
+    """One line and exit 2, against a gateway that is there: not a traceback, not
+    "reconnecting" for ever, not a user:password sent in place of the key (a 401)."""
+    env = {**os.environ, "MNEMO_DEV_API_KEY": stack.api_key}
+    argv = [a.format(port=stack.port) for a in args]
+    if "--url" not in argv:
+        argv += ["--url", stack.base_url]
+    done = subprocess.run(
+        [sys.executable, "-m", "mnemo.runtime", "tail", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("mnemo tail: ") and done.stderr.count("\n") == 1
+    assert said in done.stderr and "Traceback" not in done.stderr
+    assert stack.api_key not in done.stderr and "pw" not in done.stderr

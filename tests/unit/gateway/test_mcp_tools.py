@@ -1,10 +1,11 @@
 """The MCP tools' arguments: schemas generated from the routes' own Structs, and how a
 call's arguments become the native request (path, body or query, Idempotency-Key)."""
 
+import httpx
 import msgspec
 import pytest
 
-from mnemo.gateway.mcp.calls import request_of
+from mnemo.gateway.mcp.calls import ArgumentRefused, call_tool, request_of
 from mnemo.gateway.mcp.tools import BY_NAME, TOOLS
 from mnemo.gateway.routes.facts import ContradictRequest, SupersedeRequest
 from mnemo.gateway.routes.ingest import IngestRequest
@@ -73,3 +74,69 @@ def test_query_tools_send_only_what_was_given():
 def test_arguments_that_do_not_fit_name_the_field(tool, arguments, named):
     with pytest.raises(msgspec.ValidationError, match=named.replace("$", r"\$")):
         request_of(BY_NAME[tool], arguments)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["abc\u00e9", "abc\ndef", "abc\n", "abc\r", " abc", "abc ", "", "x" * 256, "a\x00b"],
+)
+def test_an_idempotency_key_no_header_can_carry_is_refused_naming_it(key):
+    """As the gateway's Idempotency-Key: 1-255 printable ASCII, checked whole (a pattern
+    search would let a trailing newline through)."""
+    with pytest.raises(ArgumentRefused, match="printable ASCII") as refused:
+        request_of(BY_NAME["remember"], {"userId": "u", "content": "c", "idempotencyKey": key})
+    assert refused.value.field == "idempotencyKey"
+
+
+def test_the_longest_idempotency_key_is_sent_and_the_schema_says_what_fits():
+    key = "k" + " ~" * 126 + "!"  # 254 characters, inner spaces allowed
+    *_, headers = request_of(BY_NAME["forget_user"], {"userId": "u", "idempotencyKey": key})
+    assert headers == {"Idempotency-Key": key}
+    schema = BY_NAME["validate_fact"].input_schema()["properties"]["idempotencyKey"]
+    [text, _] = schema["anyOf"]
+    assert text["maxLength"] == 255 and text["pattern"].startswith("^[!-~]")
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "named"),
+    [
+        ("search", {"userId": "u", "query": "a\ud800b"}, "query"),
+        ("validate_fact", {"factId": "\udfff"}, "factId"),
+        ("get_context", {"userId": "u\udc80"}, "userId"),
+        (
+            "remember",
+            {"userId": "u", "content": "c", "metadata": {"n": ["ok", "\ud800"]}},
+            "metadata.n[1]",
+        ),
+        ("remember", {"userId": "u", "content": "c", "metadata": {"k\ud800": 1}}, "metadata"),
+        ("list_facts", {"userId": "u", "\ud800": "unknown and not text"}, "arguments"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_naming_where_it_is(tool, arguments, named):
+    with pytest.raises(ArgumentRefused, match="lone surrogate") as refused:
+        request_of(BY_NAME[tool], arguments)
+    assert refused.value.field == named
+
+
+async def test_an_argument_no_request_can_carry_is_a_tool_error_and_nothing_is_sent():
+    sent: list[httpx.Request] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(202, json={"queued": True})
+
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(gateway), base_url="http://gateway"
+    ) as client:
+        for arguments, field in [
+            ({"userId": "u", "content": "c", "idempotencyKey": "abc\u00e9"}, "idempotencyKey"),
+            ({"userId": "u", "content": "c", "idempotencyKey": "abc\ndef"}, "idempotencyKey"),
+            ({"userId": "u", "content": "a\ud800"}, "content"),
+        ]:
+            result = await call_tool(client, "remember", arguments, {})
+            assert result.is_error and result.structured_content is not None
+            assert result.structured_content["field"] == field
+            assert "codec" not in result.structured_content["error"]
+        assert sent == []
+        fine = await call_tool(client, "remember", {"userId": "u", "content": "c\u00e9"}, {})
+    assert not fine.is_error and len(sent) == 1

@@ -7,6 +7,7 @@ Ctrl-C exits 0.
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -30,6 +31,51 @@ READ_TIMEOUT = 45.0
 
 class TailError(Exception):
     """Something a retry will not fix (a wrong key, a bad filter)."""
+
+
+# What an Authorization header can carry of a key: printable ASCII, no space (Mnemo's keys
+# are mk_ or ak_ and URL-safe characters). Anything else fails in the HTTP library.
+KEY = re.compile(r"[!-~]+")
+
+
+def check_url(url: str) -> None:
+    """Raise TailError unless `url` is an http(s) URL with a host and no user:password.
+    Userinfo is refused, not stripped: the HTTP library would send it as Basic credentials
+    in place of the Bearer key, and one who wrote it meant it to authenticate."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        # The library's message may quote the URL, and with it a password.
+        raise TailError("--url is not a URL (e.g. http://127.0.0.1:8080)") from None
+    if parsed.userinfo:
+        raise TailError(
+            "--url must not hold a user or password; pass the API key with --key"
+            " (or MNEMO_DEV_API_KEY)"
+        )
+    if parsed.scheme not in {"http", "https"} or not parsed.host:
+        raise TailError(f"--url must be an http:// or https:// URL with a host, not {url!r}")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise TailError(f"--url has no valid port (1-65535): {url!r}")
+
+
+def check_key(key: str) -> None:
+    """Raise TailError unless `key` can be sent as a Bearer key; never quotes it."""
+    if not KEY.fullmatch(key):
+        raise TailError(
+            "the API key (--key, MNEMO_DEV_API_KEY or MNEMO_HOME/dev_api_key) must be"
+            " printable ASCII without spaces, as Mnemo's mk_ and ak_ keys are"
+        )
+
+
+def check_filters(**options: str | list[str] | None) -> None:
+    """Raise TailError naming an option that is not text (a byte of the command line that
+    is not UTF-8 reaches Python as a lone surrogate, which no URL can carry)."""
+    for name, value in options.items():
+        for one in [value] if isinstance(value, str) else value or []:
+            try:
+                one.encode("utf-8")
+            except UnicodeEncodeError:
+                raise TailError(f"--{name} is not valid UTF-8 text") from None
 
 
 @dataclass
@@ -91,7 +137,11 @@ def tail(
     err: TextIO = sys.stderr,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Follow the stream forever, reconnecting after drops; raises TailError on a 4xx."""
+    """Follow the stream forever, reconnecting after drops; raises TailError on a 4xx, and
+    before any request on a URL, key or filter that no request can carry."""
+    check_url(url)
+    check_key(key)
+    check_filters(type=types, user=user, agent=agent)
     query: dict[str, str | list[str]] = {"type": list(types or [])}
     query.update({name: v for name, v in (("userId", user), ("agentId", agent)) if v})
     params = httpx.QueryParams(query)
@@ -129,6 +179,12 @@ def tail(
                             print(format_event(data), file=out, flush=True)
                 # The server ended the stream (restarting?): resume after a pause.
                 sleep(RETRY_SECONDS)
+            except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+                # Our own request is what is wrong: a retry sends it again. Not the text,
+                # which may quote a header, and so the key.
+                raise TailError(
+                    f"the request cannot be sent ({type(exc).__name__}); check --url and --key"
+                ) from None
             except httpx.ConnectError as exc:
                 if not connected:
                     # Nothing ever answered here: a wrong URL or port, or Mnemo not running.

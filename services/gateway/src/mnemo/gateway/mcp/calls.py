@@ -15,7 +15,7 @@ import httpx
 import mcp_types as types
 import msgspec
 
-from mnemo.gateway.mcp.tools import BY_NAME, IDEMPOTENCY_KEY, ToolSpec
+from mnemo.gateway.mcp.tools import BY_NAME, HEADER_ARGUMENTS, ToolSpec
 from mnemo.gateway.validation import field_of
 from mnemo.telemetry import get_logger
 
@@ -34,16 +34,31 @@ def tool_error(message: str, field: str | None = None, **more: Any) -> types.Cal
     )
 
 
+class ArgumentRefused(ValueError):
+    """An argument msgspec let through that the call still cannot carry: `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def request_of(
     tool: ToolSpec, arguments: Mapping[str, Any]
 ) -> tuple[str, dict[str, Any] | None, dict[str, str], dict[str, str]]:
     """(path, JSON body or None, query parameters, headers) of a call; raises
-    msgspec.ValidationError naming the argument when they do not fit the tool."""
+    msgspec.ValidationError or ArgumentRefused naming the argument when they do not fit
+    the tool."""
+    # First, so that no message below (msgspec's included) quotes what cannot be encoded.
+    _check_text(dict(arguments), "")
     args = msgspec.convert(dict(arguments), tool.args)
     fields = {k: v for k, v in msgspec.to_builtins(args).items() if v is not None}
     headers = {}
-    if (key := fields.pop(IDEMPOTENCY_KEY, None)) is not None:
-        headers["Idempotency-Key"] = key
+    for name, spec in HEADER_ARGUMENTS.items():
+        if (value := fields.pop(name, None)) is None:
+            continue
+        if not spec.rule.fullmatch(value):
+            raise ArgumentRefused(name, f"{name} must be {spec.expected}")
+        headers[spec.header] = value
     path = tool.path
     for name in list(fields):
         if "{" + name + "}" in path:
@@ -51,6 +66,26 @@ def request_of(
     if tool.body:
         return path, fields or None, {}, headers
     return path, None, {k: str(v) for k, v in fields.items()}, headers
+
+
+def _check_text(value: Any, at: str) -> None:
+    """Refuse a string that is not Unicode text (a lone surrogate, which a JSON parser
+    may let through from "\\ud800"): no UTF-8 request can carry it, body, path or query."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            field = at or "arguments"
+            raise ArgumentRefused(
+                field, f"{field} holds a lone surrogate (\\ud800-\\udfff), which is not text"
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, at)
+            _check_text(item, f"{at}.{key}" if at else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_text(item, f"{at}[{index}]")
 
 
 def _segment(value: str) -> str:
@@ -76,10 +111,20 @@ async def call_tool(
     except msgspec.ValidationError as exc:
         message = str(exc)
         return tool_error(f"invalid arguments: {message}", field=field_of(message))
+    except ArgumentRefused as exc:
+        return tool_error(f"invalid arguments: {exc}", field=exc.field)
     try:
-        response = await client.request(
+        request = client.build_request(
             tool.method, path, json=body, params=params, headers={**headers, **extra}
         )
+    except (ValueError, TypeError, httpx.InvalidURL) as exc:
+        # request_of checks what it knows a request cannot carry; this is for what it
+        # does not, and is still a tool error rather than the exception's text.
+        kind = type(exc).__name__
+        log.warning("mcp_request_unbuildable", tool=name, error=kind)
+        return tool_error(f"invalid arguments: no HTTP request can carry them ({kind})")
+    try:
+        response = await client.send(request)
     except httpx.HTTPError as exc:
         # Never the exception's text: it may quote the URL with the arguments in it.
         log.warning("mcp_gateway_unreachable", tool=name, error=type(exc).__name__)

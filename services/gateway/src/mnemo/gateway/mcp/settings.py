@@ -1,6 +1,12 @@
 """`mnemo mcp` (stdio) settings, from MNEMO_* environment variables."""
 
+import re
+
+import httpx
 import msgspec
+
+# What an Authorization header can carry of a key: printable ASCII, no space.
+KEY = re.compile(r"[!-~]+")
 
 
 class McpStdioSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -18,10 +24,13 @@ class McpStdioSettings(msgspec.Struct, kw_only=True, frozen=True):
     def __post_init__(self) -> None:
         if not 0 < self.gateway_port < 65536:
             raise ValueError("MNEMO_GATEWAY_PORT must be a port number (1-65535)")
-        if self.gateway_url is not None and not self.gateway_url.startswith(
-            ("http://", "https://")
-        ):
-            raise ValueError("MNEMO_GATEWAY_URL must be an http:// or https:// URL")
+        if self.gateway_url is not None:
+            _check_url(self.gateway_url)
+        if self.api_key is not None and not KEY.fullmatch(self.api_key):
+            # Never the key itself in the message.
+            raise ValueError(
+                "MNEMO_API_KEY must be printable ASCII without spaces (an mk_ or ak_ key)"
+            )
         if self.mcp_timeout <= 0:
             raise ValueError("MNEMO_MCP_TIMEOUT must be above 0")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
@@ -30,3 +39,18 @@ class McpStdioSettings(msgspec.Struct, kw_only=True, frozen=True):
     @property
     def url(self) -> str:
         return self.gateway_url or f"http://127.0.0.1:{self.gateway_port}"
+
+
+def _check_url(url: str) -> None:
+    """An http(s) URL with a host and no user:password. Userinfo is refused, not dropped:
+    httpx would send it as Basic credentials in place of the Bearer key."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise ValueError("MNEMO_GATEWAY_URL is not a URL") from None
+    if parsed.userinfo:
+        raise ValueError(
+            "MNEMO_GATEWAY_URL must not hold a user or password; the key is MNEMO_API_KEY"
+        )
+    if parsed.scheme not in {"http", "https"} or not parsed.host:
+        raise ValueError("MNEMO_GATEWAY_URL must be an http:// or https:// URL with a host")

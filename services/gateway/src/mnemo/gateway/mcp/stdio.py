@@ -5,6 +5,7 @@ audited by the gateway as any other call. stdout carries only the protocol; logs
 stderr and never hold the key or what a tool was given."""
 
 import importlib.metadata
+import sys
 
 import anyio
 import httpx
@@ -12,6 +13,7 @@ from mcp.server.stdio import stdio_server
 
 from mnemo.gateway.mcp.server import Caller, build_server
 from mnemo.gateway.mcp.settings import McpStdioSettings
+from mnemo.gateway.mcp.stdin_messages import Replies, checked_lines
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -26,7 +28,11 @@ async def serve(settings: McpStdioSettings, key: str) -> None:
         caller = Caller(client, {})
         server = build_server(lambda ctx: caller, importlib.metadata.version("mnemo-gateway"))
         log.info("mcp_stdio_started", gateway=settings.url)
-        async with stdio_server() as (read, write):
+        replies = Replies()
+        lines = checked_lines(anyio.wrap_file(sys.stdin.buffer), replies)
+        # The transport only iterates `stdin`; stdout it still claims for the protocol.
+        async with stdio_server(stdin=lines) as (read, write):  # type: ignore[arg-type]
+            replies.attach(write)
             await server.run(read, write, server.create_initialization_options())
 
 

@@ -8,12 +8,15 @@ Routes that read query parameters have their arguments written here, one field a
 parameter; the route still checks every value (limits, times, ids) and names the field.
 """
 
+import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from mnemo.contracts import PRESETS
+from mnemo.gateway.idempotency import IDEMPOTENCY_KEY as IDEMPOTENCY_KEY_RULE
+from mnemo.gateway.idempotency import IDEMPOTENCY_KEY_PATTERN
 from mnemo.gateway.routes.facts import ContradictRequest, SupersedeRequest
 from mnemo.gateway.routes.ingest import IngestRequest
 from mnemo.gateway.routes.search import SearchRequest
@@ -21,6 +24,34 @@ from mnemo.gateway.routes.search import SearchRequest
 # Written beside the arguments of every tool that changes something: the route's
 # Idempotency-Key, so a retried call is answered once (README, Idempotency-Key).
 IDEMPOTENCY_KEY = "idempotencyKey"
+# The pattern is in the schema only, for clients to read: msgspec searches with it, and its
+# "$" lets a trailing newline through, so request_of checks a header with fullmatch itself.
+IdempotencyKey = Annotated[
+    str,
+    msgspec.Meta(
+        description="Sent as the route's Idempotency-Key: 1-255 printable ASCII characters",
+        extra_json_schema={"pattern": IDEMPOTENCY_KEY_PATTERN, "maxLength": 255},
+    ),
+]
+
+
+@dataclass(frozen=True)
+class HeaderArgument:
+    """An argument sent as an HTTP header, not in the body or query: checked before the
+    call against what the header may hold, since a header cannot carry every string."""
+
+    header: str
+    rule: re.Pattern[str]
+    expected: str
+
+
+HEADER_ARGUMENTS = {
+    IDEMPOTENCY_KEY: HeaderArgument(
+        "Idempotency-Key",
+        IDEMPOTENCY_KEY_RULE,
+        "1-255 printable ASCII characters (no line breaks), not starting or ending with a space",
+    ),
+}
 
 Preset = Literal[PRESETS]  # type: ignore[valid-type]
 
@@ -28,7 +59,7 @@ Preset = Literal[PRESETS]  # type: ignore[valid-type]
 class RememberArgs(IngestRequest, kw_only=True, forbid_unknown_fields=True):
     """POST /v1/ingest's body."""
 
-    idempotency_key: str | None = None
+    idempotency_key: IdempotencyKey | None = None
 
 
 class SearchArgs(SearchRequest, forbid_unknown_fields=True):
@@ -60,26 +91,26 @@ class FactsArgs(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
 
 class ValidateArgs(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     fact_id: str
-    idempotency_key: str | None = None
+    idempotency_key: IdempotencyKey | None = None
 
 
 class SupersedeArgs(SupersedeRequest, kw_only=True, forbid_unknown_fields=True):
     """POST /v1/facts/{factId}/supersede's body, and the fact."""
 
     fact_id: str
-    idempotency_key: str | None = None
+    idempotency_key: IdempotencyKey | None = None
 
 
 class ContradictArgs(ContradictRequest, kw_only=True, forbid_unknown_fields=True):
     """POST /v1/facts/{factId}/contradict's body, and the fact."""
 
     fact_id: str
-    idempotency_key: str | None = None
+    idempotency_key: IdempotencyKey | None = None
 
 
 class ForgetArgs(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     user_id: str
-    idempotency_key: str | None = None
+    idempotency_key: IdempotencyKey | None = None
 
 
 class PackArgs(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
