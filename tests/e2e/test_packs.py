@@ -126,3 +126,31 @@ def test_packs_compiled_at_once_for_one_agent_all_answer(stack, api, user_id):
 
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(compile_one, range(16))) == [200] * 16
+
+
+def test_a_memory_recorded_again_under_its_id_makes_another_pack(api, user_id):
+    """A pack is what it says: the same sourceId sent again once its memory was deleted
+    records new words under the same id, and the pack shows them, never the deleted ones."""
+    agent = "repack-" + uuid.uuid4().hex[:6]
+    item = {"userId": user_id, "agentId": agent, "sourceId": "p1", "sessionId": "s1"}
+    first = api.post("/v1/ingest", json={**item, "content": "The locker code reads GOLDFINCH77."})
+    memory_id = first.json()["id"]
+    path = f"/v1/agents/{agent}/packs/latest"
+    old = eventually(
+        lambda: (r := api.get(path, params={"userId": user_id})).status_code == 200 and r.json()
+    )
+    assert "GOLDFINCH77" in old["content"]["context"]
+    assert api.delete(f"/v1/memories/{memory_id}").status_code == 200
+    api.post("/v1/ingest", json={**item, "content": "Nothing much to say here."})
+    eventually(
+        lambda: (
+            [
+                m["content"]
+                for m in api.get("/v1/memories", params={"userId": user_id}).json()["memories"]
+            ]
+            == ["Nothing much to say here."]
+        )
+    )
+    new = api.get(path, params={"userId": user_id}).json()
+    assert new["id"] != old["id"]
+    assert "GOLDFINCH77" not in str(new["content"]) and "Nothing much" in new["content"]["context"]

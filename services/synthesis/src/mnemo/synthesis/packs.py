@@ -15,6 +15,7 @@ Tokens are counted with the MiniLM WordPiece tokenizer shipped in the model's wh
 
 import functools
 import hashlib
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -162,8 +163,8 @@ class PackCompiler:
         agent = await self._agent(query)
         hits = await self._search(query) if query.query else []
         newest = recent.memories[0]
-        basis = _basis(query, recent.memories, profile)
         content, counts = compile_content(query, agent, profile, recent.memories, hits)
+        basis = _basis(query, recent.memories, content)
         event_id = derived_id(query.tenant_id, "pack.compiled", basis)
         ctx = current_context()
         data = PackCompiled(
@@ -200,7 +201,7 @@ class PackCompiler:
             ],
         )
         kept = stored.data
-        assert isinstance(kept, PackCompiled)
+        assert isinstance(kept, PackCompiled) and kept.basis == basis
         log.info("pack_compiled", pack_id=stored.event_id, tokens=kept.token_count)
         return PackView(
             pack_id=stored.event_id,
@@ -261,8 +262,15 @@ class PackCompiler:
         )
 
 
-def _basis(query: PackQuery, memories: Sequence[MemoryView], profile: Profile) -> str:
-    """Everything the pack depends on, as one digest."""
+# What a pack's content says relative to now: not part of what makes it another pack.
+_MOVING = ("temporal_context", "context")
+
+
+def _basis(query: PackQuery, memories: Sequence[MemoryView], content: dict[str, Any]) -> str:
+    """Everything the pack depends on, as one digest: what was asked, each memory by id and
+    by when it was recorded, and the words compiled. A memory recorded again under its id
+    (the same sourceId once it was deleted, or its user forgotten) or an agent made again
+    makes another pack; one keyed by ids alone served the deleted words again."""
     digest = hashlib.sha256()
     for part in (
         query.agent_id,
@@ -271,10 +279,13 @@ def _basis(query: PackQuery, memories: Sequence[MemoryView], profile: Profile) -
         query.query or "",
         query.preset,
         str(query.max_tokens),
-        *(m.memory_id for m in memories),
-        *profile.static,
-        "|",
-        *profile.dynamic,
+        *(f"{m.memory_id}@{m.recorded_at.isoformat()}" for m in memories),
+        # Its sections, not the time since the last memory (that moves by the minute).
+        json.dumps(
+            {k: v for k, v in content.items() if k not in _MOVING},
+            sort_keys=True,
+            default=str,
+        ),
     ):
         digest.update(part.encode() + b"\x1f")
     return digest.hexdigest()
