@@ -252,7 +252,7 @@ def test_an_agent_made_again_reads_no_history_of_the_deleted_one(stack, acme):
         with as_key(stack, key) as agent:
             sent = agent.post(
                 "/v1/ingest",
-                json={"userId": user, "content": "the first life"},
+                json={"userId": user, "content": "the first life", "sourceId": "doc-1"},
                 headers={"x-correlation-id": correlation},
             )
             assert sent.status_code == 202, sent.text
@@ -267,6 +267,9 @@ def test_an_agent_made_again_reads_no_history_of_the_deleted_one(stack, acme):
         assert admin.get("/v1/audit/events", params=chain).json()["events"]
     with as_key(stack, fresh) as agent:
         assert agent.get("/v1/audit/events", params=chain).json()["events"] == []
+        # The memory's id follows from its sourceId: the new key can name it, never read it.
+        history = agent.get(f"/mem0/v1/memories/{old_memory}/history/")
+        assert history.status_code == 404 and "first life" not in history.text
         listed = agent.get("/v1/audit/events", params={"limit": 1000}).json()["events"]
         assert all(e["correlation_id"] != correlation for e in listed), listed
         reader = SseReader(stack.base_url, fresh, last_event_id=0)

@@ -40,11 +40,14 @@ class RevisedMemory(msgspec.Struct, frozen=True, kw_only=True):
 
 class MemoryVersionsQuery(msgspec.Struct, frozen=True, kw_only=True):
     """Every version of a memory from `memory_id` on, in order, as the log has them; with
-    `agent_id`, only that agent's memory is found."""
+    `agent_id`, only that agent's memory is found, and with `since` (an agent key's: when
+    its agent was made) only versions recorded since: an agent made again with a deleted
+    one's id reads none of that one's history."""
 
     tenant_id: str
     memory_id: str
     agent_id: str | None = None
+    since: datetime | None = None
 
 
 class MemoryVersion(msgspec.Struct, frozen=True, kw_only=True):

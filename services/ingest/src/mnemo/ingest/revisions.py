@@ -145,6 +145,8 @@ class MemoryRevisions:
             recorded = _recorded(events)
             if recorded is None or not _reaches(recorded, query.agent_id):
                 break  # unknown, unreadable (its subject forgotten), or not the caller's
+            if query.since is not None and recorded.recorded_at < query.since:
+                break  # recorded before the caller's agent was made: another agent's
             memory = recorded.data
             assert isinstance(memory, MemoryRecorded)
             gone = deletion(events)

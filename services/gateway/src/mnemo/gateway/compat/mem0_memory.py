@@ -51,7 +51,10 @@ async def versions(request: Request, principal: Principal, memory_id: str) -> li
     if len(memory_id) > 128:
         raise Problem(404, "NOT_FOUND", _NOT_FOUND)
     query = MemoryVersionsQuery(
-        tenant_id=principal.tenant_id, memory_id=memory_id, agent_id=agent_scope(principal, None)
+        tenant_id=principal.tenant_id,
+        memory_id=memory_id,
+        agent_id=agent_scope(principal, None),
+        since=principal.history_since(None),
     )
     try:
         found = await deps_of(request).ask(
