@@ -120,6 +120,38 @@ def test_errors_and_dedupe(client, stack):
     assert [m["content"] for m in page["memories"]] == ["once"]
 
 
+def test_a_dedupe_key_is_claimed_again_once_its_event_is_gone(client, stack):
+    """409 means the event was not sent; once its memory is deleted, or its anima deleted
+    and made again, the key is free again (as a native sourceId), and the event sent with
+    it is stored and answered 201, never 409 while stored."""
+    anima = str(client.create_anima("redo-" + uuid.uuid4().hex[:6]).id)
+    body = {"anima_id": anima, "event_type": "message.in", "dedupe_key": "dk1"}
+
+    def contents(native) -> list[str]:
+        page = native.get("/v1/memories", params={"userId": anima}).json()
+        return [m["content"] for m in page["memories"]]
+
+    with (
+        httpx.Client(
+            base_url=f"{stack.base_url}/api", headers={"Authorization": f"Bearer {stack.api_key}"}
+        ) as api,
+        stack.client() as native,
+    ):
+        first = api.post("/events", json={**body, "content": "first words"})
+        assert first.status_code == 201, first.text
+        assert api.post("/events", json={**body, "content": "again"}).status_code == 409
+        eventually(lambda: contents(native) == ["first words"])
+        assert native.delete(f"/v1/memories/{first.json()['id']}").status_code == 200
+        second = api.post("/events", json={**body, "content": "second words"})
+        assert second.status_code == 201, second.text
+        eventually(lambda: contents(native) == ["second words"])
+        assert native.delete(f"/v1/agents/{anima}").status_code == 200
+        assert native.post("/v1/agents", json={"id": anima, "name": "redo"}).status_code == 201
+        third = api.post("/events", json={**body, "content": "a new anima's words"})
+        assert third.status_code == 201, third.text
+        eventually(lambda: contents(native) == ["a new anima's words"])
+
+
 def test_an_event_sent_here_has_its_audit_chain(client, stack):
     anima = client.create_anima("audited-" + uuid.uuid4().hex[:6])
     correlation = "elephantasm-" + uuid.uuid4().hex

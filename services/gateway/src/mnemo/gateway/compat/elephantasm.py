@@ -15,6 +15,7 @@ How its concepts map onto ours:
 - errors are `{"detail": "..."}`; invalid input is 422, as FastAPI answers.
 """
 
+import contextlib
 import hashlib
 from collections import Counter
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
 from mnemo.bus import QueryFailed, ask
 from mnemo.contracts import (
@@ -32,6 +33,8 @@ from mnemo.contracts import (
     GetAgent,
     HealthReport,
     ListAgents,
+    MemoryVersions,
+    MemoryVersionsQuery,
     PackView,
 )
 from mnemo.contracts.limits import MAX_QUERY_CHARS
@@ -234,7 +237,7 @@ async def create_event(request: Request) -> Response[bytes]:
             )
         if body.occurred_at is not None and body.occurred_at.tzinfo is None:
             body = msgspec.structs.replace(body, occurred_at=body.occurred_at.replace(tzinfo=UTC))
-        await _anima(request, principal, body.anima_id)
+        anima = await _anima(request, principal, body.anima_id)
         occurred = body.occurred_at or datetime.now(UTC)
         source_id = None
         if body.dedupe_key:
@@ -258,11 +261,19 @@ async def create_event(request: Request) -> Response[bytes]:
             metadata=metadata,
         )
         command = to_command(item, principal.tenant_id, principal.actor)
-        # Published first: a failed publish leaves the key unclaimed, so a retry can work;
-        # a duplicate's command is the same (same sourceId), so it is stored once anyway.
-        await publish(request, [command])
-        if source_id is not None and not await _claim(request, source_id):
-            raise Problem(409, "CONFLICT", "An event with this dedupe_key already exists")
+        # Claimed first, so that a 409 means nothing was sent; a publish that fails gives
+        # the claim back, so that a retry can work.
+        claim = None
+        if source_id is not None:
+            claim = await _claim(request, principal, anima, source_id, command.memory_id)
+            if claim is None:
+                raise Problem(409, "CONFLICT", "An event with this dedupe_key already exists")
+        try:
+            await publish(request, [command])
+        except BaseException:
+            if claim is not None:
+                await _release(request, *claim)
+            raise
     except Problem as problem:
         return refusal(problem)
     now = datetime.now(UTC)
@@ -294,14 +305,51 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 
-async def _claim(request: Request, source_id: str) -> bool:
-    """True for the first event with this dedupe key, on any gateway replica."""
+async def _claim(
+    request: Request, principal: Principal, anima: AgentInfo, source_id: str, memory_id: str
+) -> tuple[str, int] | None:
+    """The claim of this dedupe key (its bucket key and revision), on any gateway replica,
+    or None when another event holds it. A key is the anima's as it is now (made again
+    after a deletion, it claims afresh), and its event's once that event's memory is
+    deleted: sent again, it is stored again, as a native sourceId is."""
     bucket = request.app.state.dedupe
+    key = _digest(source_id, anima.created_at.isoformat())
     try:
-        await bucket.create(source_id.replace(":", "_"), b"1")
+        return key, await bucket.create(key, memory_id.encode())
     except KeyWrongLastSequenceError:
+        pass
+    try:
+        held = await bucket.get(key)
+    except KeyNotFoundError:
+        return None  # given back meanwhile: this one is still a duplicate of a send in flight
+    if not await _deleted(request, principal, held.value.decode() if held.value else ""):
+        return None
+    try:
+        return key, await bucket.update(key, memory_id.encode(), last=held.revision)
+    except KeyWrongLastSequenceError:
+        return None  # another send of the key took it first
+
+
+async def _release(request: Request, key: str, revision: int) -> None:
+    """Give a claim back (its event was not sent); a failure leaves the key claimed, and a
+    retry then answers 409 until the claim is seen to hold no memory."""
+    with contextlib.suppress(Exception):
+        await request.app.state.dedupe.delete(key, last=revision)
+
+
+async def _deleted(request: Request, principal: Principal, memory_id: str) -> bool:
+    """Whether the memory a claim holds was deleted (the log says; not revised into
+    another). Not found (still on its way, or never sent) is not deleted."""
+    query = MemoryVersionsQuery(tenant_id=principal.tenant_id, memory_id=memory_id)
+    try:
+        found = await deps_of(request).ask(
+            request, "ingest", "memory_versions", query, MemoryVersions, principal.tenant_id
+        )
+    except Problem:
         return False
-    return True
+    assert isinstance(found, MemoryVersions)
+    first = found.versions[0] if found.versions else None
+    return first is not None and first.deleted_at is not None and first.replaced_by is None
 
 
 @get("/api/animas/{anima_id:str}/memory-packs/latest")
