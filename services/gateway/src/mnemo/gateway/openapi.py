@@ -502,7 +502,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             Param("q", "what to look for", required=True, schema={**QUERY_TEXT, "minLength": 1}),
             AGENT,
             Param("limit", f"1-{MAX_LIMIT}, default 10", schema=ints(1, MAX_LIMIT)),
-            Param("sourceType", "filter"),
+            Param("sourceType", "only this source type", schema=one_of(SOURCE_TYPES)),
             Param("sessionId", "filter"),
             Param("sourceId", "only the memories ingested with this sourceId"),
             AS_OF,
@@ -786,9 +786,18 @@ RULES: dict[str, dict[str, dict[str, Any]]] = {
         "query": {"pattern": NONBLANK, "maxLength": MAX_QUERY_CHARS},
         "limit": {"minimum": 1, "maximum": MAX_LIMIT},
         "alpha": {"minimum": 0, "maximum": 1},
+        "threshold": {"minimum": 0, "maximum": 1},
         "sourceId": {"minLength": 1, "maxLength": MAX_ID_CHARS},
+        "sessionId": {"minLength": 1, "maxLength": MAX_ID_CHARS},
     },
-    "SearchFilters": {"asOf": INSTANT, "asOfKnowledge": INSTANT},
+    # routes/search_filters.check_filters
+    "SearchFilters": {
+        "asOf": INSTANT,
+        "asOfKnowledge": INSTANT,
+        "sourceType": {"enum": sorted(SOURCE_TYPES)},
+        "sessionId": {"minLength": 1, "maxLength": MAX_ID_CHARS},
+        "agentId": {"minLength": 1, "maxLength": MAX_ID_CHARS},
+    },
     # routes/answer
     "AnswerRequest": {
         "userId": {"minLength": 1, "maxLength": MAX_ID_CHARS},
