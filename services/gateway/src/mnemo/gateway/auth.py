@@ -257,7 +257,10 @@ async def authorize(request: Request, action: str) -> Principal:
 
     deps = deps_of(request)
     principal = await authenticate(request, deps)
-    _report(request, await deps.limits.charge(principal.tenant_id, principal.key_id, action))
+    usage = await deps.limits.charge(
+        principal.tenant_id, principal.key_id, action, tenant_wide=principal.is_master
+    )
+    _report(request, usage)
     return principal
 
 

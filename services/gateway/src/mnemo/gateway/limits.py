@@ -99,10 +99,14 @@ class Limits:
         )
         return cls(minute, month, spec)
 
-    async def charge(self, tenant_id: str, api_key: str, action: str) -> Usage | None:
+    async def charge(
+        self, tenant_id: str, api_key: str, action: str, *, tenant_wide: bool = True
+    ) -> Usage | None:
         """Count one call of `action` against the key's and the tenant's per-minute limits
         and the tenant's monthly quota; raise 429/402 problems when over (503 when the
-        counts cannot be taken); return the usage nearest its limit."""
+        counts cannot be taken); return the usage to show: the key's, or, for a caller
+        who may see the tenant's (`tenant_wide`: not an agent key, whose answers must not
+        tell how busy the tenant's other agents are), the one nearest its limit."""
         spec = self._spec
         window, reset = _minute_window()
         usage = None
@@ -118,7 +122,8 @@ class Limits:
             # In turn, not at once: a call the key's limit refuses spends none of the tenant's.
             count = await _counted(self._minute.incr(*counter))
             seen = Usage(limit=limit, remaining=max(limit - count, 0), reset=reset)
-            if usage is None or seen.remaining < usage.remaining:
+            shown = scope == "key" or tenant_wide
+            if shown and (usage is None or seen.remaining < usage.remaining):
                 usage = seen
             if count > limit:
                 raise _too_many(
