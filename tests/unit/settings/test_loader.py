@@ -2,9 +2,12 @@
 
 import pytest
 
+from mnemo.audit.settings import AuditSettings
 from mnemo.gateway.settings import GatewaySettings
 from mnemo.ingest.settings import IngestSettings
+from mnemo.retrieval.settings import RetrievalSettings
 from mnemo.settings import SettingsError, load_settings
+from mnemo.synthesis.settings import SynthesisSettings
 
 BASE = {"MNEMO_NATS_URL": "nats://x:4222", "MNEMO_DATABASE_URL": "postgresql://x/y"}
 
@@ -34,3 +37,42 @@ def test_an_out_of_range_port_is_named():
 def test_an_empty_required_setting_is_named():
     with pytest.raises(SettingsError, match="MNEMO_NATS_URL is set but empty"):
         load_settings(GatewaySettings, {"MNEMO_NATS_URL": ""})
+
+
+@pytest.mark.parametrize(
+    ("cls", "name", "value", "named"),
+    [
+        # Not finite: float() takes them, no setting means them.
+        (GatewaySettings, "MNEMO_QUERY_TIMEOUT", "nan", "must be a finite number"),
+        (GatewaySettings, "MNEMO_ANSWER_TIMEOUT", "inf", "must be a finite number"),
+        (IngestSettings, "MNEMO_CMD_MAX_AGE", "inf", "must be a finite number"),
+        (IngestSettings, "MNEMO_CONSUMER_ACK_WAIT", "nan", "must be a finite number"),
+        # Out of what works: each stopped a pipeline or a route while the stack said ok.
+        (GatewaySettings, "MNEMO_QUERY_TIMEOUT", "-1", "above 0"),
+        (GatewaySettings, "MNEMO_QUERY_TIMEOUT", "0", "above 0"),
+        (GatewaySettings, "MNEMO_MAX_BODY_BYTES", "0", "at least 1"),
+        (IngestSettings, "MNEMO_RELAY_BATCH", "-1", "at least 1"),
+        (IngestSettings, "MNEMO_CHUNK_MAX_CHARS", "0", "at least 1"),
+        (IngestSettings, "MNEMO_CHUNK_OVERLAP_CHARS", "5000", "less than MNEMO_CHUNK_MAX_CHARS"),
+        (AuditSettings, "MNEMO_AUDIT_MAX_CHAIN", "0", "at least 1"),
+        (RetrievalSettings, "MNEMO_EMBEDDING_DIM", "-3", "at least 1"),
+        (SynthesisSettings, "MNEMO_QUERY_TIMEOUT", "0", "more than 0"),
+        # A misspelt action would limit nothing.
+        (GatewaySettings, "MNEMO_RATE_LIMITS", "serach=1", "no action 'serach'"),
+        (GatewaySettings, "MNEMO_MONTHLY_QUOTAS", "nosuch=5", "no action 'nosuch'"),
+        (GatewaySettings, "MNEMO_FORWARDED_ALLOW_IPS", "not-an-ip", "addresses or networks"),
+    ],
+)
+def test_a_value_that_cannot_work_stops_the_service_naming_it(cls, name, value, named):
+    with pytest.raises(SettingsError, match=name) as refused:
+        load_settings(cls, {**BASE, name: value})
+    assert named in str(refused.value)
+
+
+def test_rate_limits_set_override_the_defaults_one_by_one():
+    spec = load_settings(GatewaySettings, {**BASE, "MNEMO_RATE_LIMITS": "search=5"}).limit_spec()
+    assert spec.per_minute["search"] == 5
+    # The entries not set keep their defaults: setting one no longer lifts every other.
+    assert spec.per_minute["ingest"] == 6000 and spec.per_minute["default"] == 6000
+    forwarded = {**BASE, "MNEMO_FORWARDED_ALLOW_IPS": "10.0.0.1, 192.168.0.0/16, *"}
+    load_settings(GatewaySettings, forwarded)

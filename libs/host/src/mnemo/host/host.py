@@ -231,9 +231,9 @@ class Host:
 
 def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Run a service's async main; exit code 1 with the reason on a settings error."""
-    from mnemo.settings import SettingsError
+    from mnemo.settings import SettingsError, config_exit
 
     try:
         uvloop.run(main())
     except (SettingsError, MetricsPortUnavailable) as exc:
-        raise SystemExit(f"configuration error: {exc}") from None
+        raise config_exit(exc) from None

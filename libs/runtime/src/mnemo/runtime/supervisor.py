@@ -15,6 +15,7 @@ from mnemo.runtime.run_record import HomeInUse, RunRecord
 from mnemo.runtime.servers import SERVER_ERRORS, Servers, StartupError
 from mnemo.runtime.services import RESTART_LIMIT, RESTART_WINDOW, SERVICES, ServiceProcess
 from mnemo.runtime.settings import RunSettings, dev_api_key, key_secret
+from mnemo.settings import CONFIG_ERROR_EXIT
 
 HEALTH_TIMEOUT = 90.0
 # The LLM settings with the local server, unless set: it answers one request at a time at
@@ -168,6 +169,14 @@ class Supervisor:
             if code is None:
                 continue
             print(f"{service.name} exited with code {code}; see {service.log_path}", flush=True)
+            if code == CONFIG_ERROR_EXIT:
+                # Its settings are wrong: another start would fail the same way.
+                print(
+                    f"mnemo: {service.name} stopped on its configuration; shutting down. "
+                    f"Last lines of its log:\n{tail(service.log_path)}",
+                    flush=True,
+                )
+                return False
             if not service.schedule_restart(now):
                 print(
                     f"mnemo: {service.name} failed {RESTART_LIMIT} times within "

@@ -7,14 +7,23 @@ from the environment and fails with the variable's name when one is missing or m
 
 from mnemo.settings.common import DatabaseSettings, ServiceSettings
 from mnemo.settings.jetstream import JetStreamSettings
-from mnemo.settings.loader import PREFIX, SettingsError, env_name, load_settings
+from mnemo.settings.loader import (
+    CONFIG_ERROR_EXIT,
+    PREFIX,
+    SettingsError,
+    config_exit,
+    env_name,
+    load_settings,
+)
 
 __all__ = [
+    "CONFIG_ERROR_EXIT",
     "PREFIX",
     "DatabaseSettings",
     "JetStreamSettings",
     "ServiceSettings",
     "SettingsError",
+    "config_exit",
     "env_name",
     "load_settings",
 ]

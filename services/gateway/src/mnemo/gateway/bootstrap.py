@@ -9,7 +9,7 @@ import uvicorn
 from mnemo.gateway.app import SERVICE, create_asgi
 from mnemo.gateway.http_server import ProblemHttpProtocol
 from mnemo.gateway.settings import GatewaySettings
-from mnemo.settings import SettingsError, load_settings
+from mnemo.settings import SettingsError, config_exit, load_settings
 from mnemo.telemetry import configure
 
 
@@ -40,7 +40,7 @@ def main() -> None:
     try:
         settings = load_settings(GatewaySettings)
     except SettingsError as exc:
-        raise SystemExit(f"configuration error: {exc}") from None
+        raise config_exit(exc) from None
     configure(SERVICE, level=settings.log_level, otlp_endpoint=settings.otlp_endpoint)
     server = Server(
         uvicorn.Config(

@@ -32,6 +32,17 @@ UNAVAILABLE_RETRY_AFTER = 2
 _MAX_BLOCKED = 100_000
 
 
+# Every action a call is charged as (`authorize(request, action)`, sign-up and health by
+# client address), and "default" for those a setting does not name: a name not among
+# them is a typo that would limit nothing, refused at start.
+ACTIONS = frozenset(
+    {
+        "admin", "answer", "audit", "batch", "context", "entities", "facts", "forget",
+        "health", "ingest", "mcp", "memories", "search", "signup", "stream",
+    }
+)  # fmt: skip
+
+
 def parse_limits(spec: str, setting: str) -> dict[str, int]:
     """ "ingest=100,search=60" -> {"ingest": 100, "search": 60}."""
     limits: dict[str, int] = {}
@@ -39,6 +50,9 @@ def parse_limits(spec: str, setting: str) -> dict[str, int]:
         name, sep, value = part.partition("=")
         if not sep or not value.strip().isdigit():
             raise ValueError(f"{setting} entries look like name=number, not {part!r}")
+        if name.strip() not in ACTIONS | {"default"}:
+            known = ", ".join(sorted(ACTIONS | {"default"}))
+            raise ValueError(f"{setting}: no action {name.strip()!r} (one of: {known})")
         limits[name.strip()] = int(value)
     return limits
 

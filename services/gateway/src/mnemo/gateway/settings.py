@@ -1,7 +1,22 @@
 """Gateway settings, from MNEMO_* environment variables."""
 
+import ipaddress
+
 from mnemo.gateway.limits import LimitSpec, parse_limits, parse_tenant_limits
 from mnemo.settings import ServiceSettings
+
+DEFAULT_RATE_LIMITS = (
+    "ingest=6000,batch=600,search=3000,context=3000,memories=3000,forget=600,signup=60,default=6000"
+)
+DEFAULT_TENANT_RATE_LIMITS = "default=30000"
+
+
+def _address(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
@@ -25,13 +40,12 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
     # MNEMO_ANSWER_TIMEOUT: seconds to wait for synthesis's LLM to answer a question
     # (POST /v1/answer, MEMANTO answer); past it the extractive answer is given.
     answer_timeout: float = 30.0
-    # MNEMO_RATE_LIMITS: calls per minute per key, by action ("default" for the rest).
-    rate_limits: str = (
-        "ingest=6000,batch=600,search=3000,context=3000,memories=3000,forget=600,signup=60,"
-        "default=6000"
-    )
-    # MNEMO_TENANT_RATE_LIMITS: calls per minute per tenant (all its keys), by action.
-    tenant_rate_limits: str = "default=30000"
+    # MNEMO_RATE_LIMITS: calls per minute per key, by action ("default" for the rest);
+    # what is set overrides these entries one by one (the others stay), 0 refuses every call.
+    rate_limits: str = DEFAULT_RATE_LIMITS
+    # MNEMO_TENANT_RATE_LIMITS: calls per minute per tenant (all its keys), by action,
+    # over these defaults in the same way.
+    tenant_rate_limits: str = DEFAULT_TENANT_RATE_LIMITS
     # MNEMO_TENANT_LIMITS: per-tenant overrides of the tenant limits,
     # "tenant:action=n,...;tenant:...".
     tenant_limits: str = ""
@@ -74,14 +88,29 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
             raise ValueError("MNEMO_LIMIT_TIMEOUT must be above 0")
         if self.answer_timeout <= 0:
             raise ValueError("MNEMO_ANSWER_TIMEOUT must be above 0")
+        if self.query_timeout <= 0:
+            raise ValueError("MNEMO_QUERY_TIMEOUT must be above 0")
+        if self.max_body_bytes < 1:
+            raise ValueError("MNEMO_MAX_BODY_BYTES must be at least 1")
+        for address in filter(None, (a.strip() for a in self.forwarded_allow_ips.split(","))):
+            if address != "*" and not _address(address):
+                raise ValueError(
+                    f"MNEMO_FORWARDED_ALLOW_IPS entries are addresses or networks, not {address!r}"
+                )
         if not self.dev_tenant.replace("-", "").replace("_", "").isalnum():
             raise ValueError("MNEMO_DEV_TENANT must be letters, digits, '-' or '_'")
 
     def limit_spec(self) -> LimitSpec:
         return LimitSpec(
-            per_minute=parse_limits(self.rate_limits, "MNEMO_RATE_LIMITS"),
+            per_minute={
+                **parse_limits(DEFAULT_RATE_LIMITS, "MNEMO_RATE_LIMITS"),
+                **parse_limits(self.rate_limits, "MNEMO_RATE_LIMITS"),
+            },
             monthly=parse_limits(self.monthly_quotas, "MNEMO_MONTHLY_QUOTAS"),
-            tenant_per_minute=parse_limits(self.tenant_rate_limits, "MNEMO_TENANT_RATE_LIMITS"),
+            tenant_per_minute={
+                **parse_limits(DEFAULT_TENANT_RATE_LIMITS, "MNEMO_TENANT_RATE_LIMITS"),
+                **parse_limits(self.tenant_rate_limits, "MNEMO_TENANT_RATE_LIMITS"),
+            },
             per_tenant=parse_tenant_limits(self.tenant_limits, "MNEMO_TENANT_LIMITS"),
             auth_failures=self.auth_failure_limit,
         )

@@ -20,3 +20,11 @@ class IngestSettings(DatabaseSettings, kw_only=True, frozen=True):
         super().__post_init__()
         if self.key_secret is not None and len(self.key_secret) < 16:
             raise ValueError("MNEMO_KEY_SECRET must be at least 16 characters")
+        if self.relay_batch < 1:
+            raise ValueError("MNEMO_RELAY_BATCH must be at least 1")
+        if self.chunk_max_chars < 1:
+            raise ValueError("MNEMO_CHUNK_MAX_CHARS must be at least 1")
+        if not 0 <= self.chunk_overlap_chars < self.chunk_max_chars:
+            raise ValueError(
+                "MNEMO_CHUNK_OVERLAP_CHARS must be 0 or more and less than MNEMO_CHUNK_MAX_CHARS"
+            )

@@ -41,6 +41,8 @@ class RetrievalSettings(DatabaseSettings, kw_only=True, frozen=True):
             raise ValueError("MNEMO_EMBEDDER must be minilm, openai or hashing")
         if self.dense_threads is not None and self.dense_threads < 1:
             raise ValueError("MNEMO_DENSE_THREADS must be at least 1")
+        if self.embedding_dim is not None and self.embedding_dim < 1:
+            raise ValueError("MNEMO_EMBEDDING_DIM must be at least 1")
         if self.embedding_precision not in PRECISIONS:
             raise ValueError(f"MNEMO_EMBEDDING_PRECISION must be one of {', '.join(PRECISIONS)}")
         if self.embedder == "openai" and not (self.embedding_url and self.embedding_model):

@@ -52,3 +52,5 @@ class SynthesisSettings(DatabaseSettings, kw_only=True, frozen=True):
             raise ValueError("MNEMO_LLM_TENANT_BUDGET must be 0 (no limit) or more")
         if self.llm_timeout <= 0:
             raise ValueError("MNEMO_LLM_TIMEOUT must be more than 0")
+        if self.query_timeout <= 0:
+            raise ValueError("MNEMO_QUERY_TIMEOUT must be more than 0")
