@@ -132,10 +132,14 @@ async def test_an_argument_no_request_can_carry_is_a_tool_error_and_nothing_is_s
             ({"userId": "u", "content": "c", "idempotencyKey": "abc\u00e9"}, "idempotencyKey"),
             ({"userId": "u", "content": "c", "idempotencyKey": "abc\ndef"}, "idempotencyKey"),
             ({"userId": "u", "content": "a\ud800"}, "content"),
+            ({"content": "no user"}, "userId"),
         ]:
             result = await call_tool(client, "remember", arguments, {})
             assert result.is_error and result.structured_content is not None
             assert result.structured_content["field"] == field
+            # Shaped as the route's own refusal: {error, field, status, code}.
+            assert result.structured_content["status"] == 400
+            assert result.structured_content["code"] == "INVALID_REQUEST"
             assert "codec" not in result.structured_content["error"]
         assert sent == []
         fine = await call_tool(client, "remember", {"userId": "u", "content": "c\u00e9"}, {})

@@ -34,6 +34,11 @@ def tool_error(message: str, field: str | None = None, **more: Any) -> types.Cal
     )
 
 
+# A call refused before it reached the gateway: shaped as the route's own 400 would be
+# ({error, field, status, code}), so a client reads every tool failure the same way.
+_REFUSED: dict[str, Any] = {"status": 400, "code": "INVALID_REQUEST"}
+
+
 class ArgumentRefused(ValueError):
     """An argument msgspec let through that the call still cannot carry: `field` names it."""
 
@@ -105,14 +110,14 @@ async def call_tool(
     (the caller's key and correlation id, when the client does not carry them)."""
     tool = BY_NAME.get(name)
     if tool is None:
-        return tool_error(f"no tool {name!r}; tools/list names them", field="name")
+        return tool_error(f"no tool {name!r}; tools/list names them", field="name", **_REFUSED)
     try:
         path, body, params, extra = request_of(tool, arguments or {})
     except msgspec.ValidationError as exc:
         message = str(exc)
-        return tool_error(f"invalid arguments: {message}", field=field_of(message))
+        return tool_error(f"invalid arguments: {message}", field=field_of(message), **_REFUSED)
     except ArgumentRefused as exc:
-        return tool_error(f"invalid arguments: {exc}", field=exc.field)
+        return tool_error(f"invalid arguments: {exc}", field=exc.field, **_REFUSED)
     try:
         request = client.build_request(
             tool.method, path, json=body, params=params, headers={**headers, **extra}
@@ -122,7 +127,7 @@ async def call_tool(
         # does not, and is still a tool error rather than the exception's text.
         kind = type(exc).__name__
         log.warning("mcp_request_unbuildable", tool=name, error=kind)
-        return tool_error(f"invalid arguments: no HTTP request can carry them ({kind})")
+        return tool_error(f"invalid arguments: no HTTP request can carry them ({kind})", **_REFUSED)
     try:
         response = await client.send(request)
     except httpx.HTTPError as exc:
