@@ -1,5 +1,7 @@
 """Small builders shared by the integration tests (fresh ids every call)."""
 
+from typing import Any
+
 import msgspec
 
 from mnemo.bus import Delivery
@@ -67,4 +69,22 @@ def as_delivery(envelope: Envelope) -> Delivery:
         causation_id=envelope.causation_id,
         num_delivered=1,
         stream_sequence=envelope.global_position,
+    )
+
+
+def delivery(
+    payload: Any, subject: str, tenant: str, msg_id: str, sequence: int, stream: str
+) -> Delivery:
+    """`payload` (a command or an envelope) as a consumer hands it to its handler."""
+    return Delivery(
+        subject=subject,
+        data=msgspec.json.encode(payload),
+        headers={},
+        msg_id=msg_id,
+        tenant_id=tenant,
+        correlation_id="c",
+        causation_id="c",
+        num_delivered=1,
+        stream_sequence=sequence,
+        stream=stream,
     )

@@ -5,11 +5,9 @@ own event stay."""
 
 import contextlib
 
-import msgspec
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from mnemo.bus import Consumer, erasable_key_value, erase_subject, kv_stream
-from mnemo.bus.consumer import Delivery
 from mnemo.bus.dead_letters import DeadLetters
 from mnemo.bus.erasure import subject_sweeps
 from mnemo.contracts import (
@@ -27,7 +25,7 @@ from mnemo.contracts import (
 from mnemo.eventlog import EventStore, connect, migrate_eventlog
 from mnemo.ingest.erasure import Eraser
 
-from .helpers import new_event
+from .helpers import delivery, new_event
 from .test_bus import spec
 from .test_dead_letters import _eventually, running
 
@@ -248,20 +246,16 @@ async def test_ingests_eraser_keeps_what_was_accepted_after_the_forget(
         await publisher.publish_commands([after], correlation_id="c", causation_id="c")
         new = _event("t", MemoryRecorded(memory_id=new_id(), user_id=user, content="new life"))
         await publisher.publish_events([new])
-        delivery = Delivery(
-            subject=topology.evt_subject("t", "memory.forgotten"),
-            data=msgspec.json.encode(forget),
-            headers={},
-            msg_id=forget.event_id,
-            tenant_id="t",
-            correlation_id="c",
-            causation_id="c",
-            num_delivered=1,
-            stream_sequence=at,
-            stream=topology.evt_stream,
+        handed = delivery(
+            forget,
+            topology.evt_subject("t", "memory.forgotten"),
+            "t",
+            forget.event_id,
+            at,
+            topology.evt_stream,
         )
 
-        await Eraser(pool, publisher).forgotten(delivery)
+        await Eraser(pool, publisher).forgotten(handed)
 
         tag = subject_tag("t", user)
         left = {

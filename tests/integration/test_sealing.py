@@ -3,9 +3,6 @@
 import asyncio
 from datetime import timedelta
 
-import msgspec
-
-from mnemo.bus.consumer import Delivery
 from mnemo.contracts import (
     Headers,
     IngestMemory,
@@ -19,7 +16,7 @@ from mnemo.eventlog import EventStore, Relay
 from mnemo.ingest.handlers import IngestHandlers, memory_stream
 from tests.e2e.waiting import eventually_async
 
-from .helpers import new_event, stream_messages
+from .helpers import delivery, new_event, stream_messages
 
 
 def said(user: str, content: str, tenant: str = "acme") -> NewEvent:
@@ -207,17 +204,13 @@ async def test_ingest_records_a_command_a_stale_mark_dropped(log_pool, publisher
         memory_id=new_id(), user_id="jo", content="after the store was lost",
     )  # fmt: skip
     await handlers.ingest_memory(
-        Delivery(
-            subject=topology.cmd_subject("ingest.memory", "acme"),
-            data=msgspec.json.encode(command),
-            headers={},
-            msg_id=command.command_id,
-            tenant_id="acme",
-            correlation_id="c",
-            causation_id="c",
-            num_delivered=1,
-            stream_sequence=1,
-            stream=topology.cmd_stream,
+        delivery(
+            command,
+            topology.cmd_subject("ingest.memory", "acme"),
+            "acme",
+            command.command_id,
+            1,
+            topology.cmd_stream,
         )
     )
 

@@ -67,6 +67,21 @@ class Log:
         return Timeline.folded("s", self.events)
 
 
+def lisbon_stated(agent: str | None = None) -> FactExtracted:
+    """A fact stated through the API on memory m1's fact (extractor "api")."""
+    stated = ExtractedFact(
+        fact_id="api-fact",
+        attribute="home",
+        value="Lisbon",
+        statement="Lives in Lisbon",
+        kind="static",
+        confidence=1.0,
+        span=(0, 0),
+        category="identity",
+    )
+    return FactExtracted(memory_id="m1", user_id="u", fact=stated, extractor="api", agent_id=agent)
+
+
 def holding(tl: Timeline) -> set[tuple[str, str]]:
     return {(f.attribute, f.value) for f in tl.holding()}
 
@@ -116,17 +131,7 @@ def test_a_fact_stated_through_the_api_stays_and_marks_follow_their_fact():
     acme = next(e.data for e in log.events if isinstance(e.data, FactExtracted))
     assert isinstance(acme, FactExtracted)
     log.add("v", FactValidated(user_id="u", fact_id=acme.fact.fact_id), day(2))
-    stated = ExtractedFact(
-        fact_id="api-fact",
-        attribute="home",
-        value="Lisbon",
-        statement="Lives in Lisbon",
-        kind="static",
-        confidence=1.0,
-        span=(0, 0),
-        category="identity",
-    )
-    log.add("api", FactExtracted(memory_id="m1", user_id="u", fact=stated, extractor="api"), day(2))
+    log.add("api", lisbon_stated(), day(2))
     log.withdraw(1, at=3)
     kept = counted(log.events)
     assert not any(isinstance(e.data, FactValidated) for e in kept)
@@ -147,21 +152,7 @@ def test_a_deleted_agents_facts_stated_ones_too_are_left_out_and_one_made_again_
     acme = next(e.data for e in log.events if isinstance(e.data, FactExtracted))
     assert isinstance(acme, FactExtracted)
     # a1 states a fact through the API (as curation does: its memory is the fact's).
-    stated = ExtractedFact(
-        fact_id="api-fact",
-        attribute="home",
-        value="Lisbon",
-        statement="Lives in Lisbon",
-        kind="static",
-        confidence=1.0,
-        span=(0, 0),
-        category="identity",
-    )
-    log.add(
-        "api",
-        FactExtracted(memory_id="m1", user_id="u", fact=stated, extractor="api", agent_id="a1"),
-        day(2),
-    )
+    log.add("api", lisbon_stated(agent="a1"), day(2))
     log.add("v", FactValidated(user_id="u", fact_id=acme.fact.fact_id), day(2))
     # Its memory deleted, the stated fact stands (a person's word outlives the memory) ...
     log.withdraw(1, at=3)

@@ -7,7 +7,6 @@ Ctrl-C exits 0.
 
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
+
+from mnemo.settings.clients import KEY_TEXT, url_problem
 
 
 def default_url(port: int) -> str:
@@ -33,34 +34,20 @@ class TailError(Exception):
     """Something a retry will not fix (a wrong key, a bad filter)."""
 
 
-# What an Authorization header can carry of a key: printable ASCII, no space (Mnemo's keys
-# are mk_ or ak_ and URL-safe characters). Anything else fails in the HTTP library.
-KEY = re.compile(r"[!-~]+")
-
-
 def check_url(url: str) -> None:
-    """Raise TailError unless `url` is an http(s) URL with a host and no user:password.
-    Userinfo is refused, not stripped: the HTTP library would send it as Basic credentials
-    in place of the Bearer key, and one who wrote it meant it to authenticate."""
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        # The library's message may quote the URL, and with it a password.
-        raise TailError("--url is not a URL (e.g. http://127.0.0.1:8080)") from None
-    if parsed.userinfo:
-        raise TailError(
-            "--url must not hold a user or password; pass the API key with --key"
-            " (or MNEMO_DEV_API_KEY)"
+    """Raise TailError unless `url` can be the gateway's (`url_problem`)."""
+    if problem := url_problem(url):
+        hint = (
+            "; pass the API key with --key (or MNEMO_DEV_API_KEY)"
+            if "user" in problem
+            else " (e.g. http://127.0.0.1:8080)"
         )
-    if parsed.scheme not in {"http", "https"} or not parsed.host:
-        raise TailError(f"--url must be an http:// or https:// URL with a host, not {url!r}")
-    if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise TailError(f"--url has no valid port (1-65535): {url!r}")
+        raise TailError(f"--url {problem}{hint}")
 
 
 def check_key(key: str) -> None:
     """Raise TailError unless `key` can be sent as a Bearer key; never quotes it."""
-    if not KEY.fullmatch(key):
+    if not KEY_TEXT.fullmatch(key):
         raise TailError(
             "the API key (--key, MNEMO_DEV_API_KEY or MNEMO_HOME/dev_api_key) must be"
             " printable ASCII without spaces, as Mnemo's mk_ and ak_ keys are"

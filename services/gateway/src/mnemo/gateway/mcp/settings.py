@@ -1,12 +1,8 @@
 """`mnemo mcp` (stdio) settings, from MNEMO_* environment variables."""
 
-import re
-
-import httpx
 import msgspec
 
-# What an Authorization header can carry of a key: printable ASCII, no space.
-KEY = re.compile(r"[!-~]+")
+from mnemo.settings.clients import KEY_TEXT, url_problem
 
 
 class McpStdioSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -26,7 +22,7 @@ class McpStdioSettings(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError("MNEMO_GATEWAY_PORT must be a port number (1-65535)")
         if self.gateway_url is not None:
             _check_url(self.gateway_url)
-        if self.api_key is not None and not KEY.fullmatch(self.api_key):
+        if self.api_key is not None and not KEY_TEXT.fullmatch(self.api_key):
             # Never the key itself in the message.
             raise ValueError(
                 "MNEMO_API_KEY must be printable ASCII without spaces (an mk_ or ak_ key)"
@@ -42,15 +38,6 @@ class McpStdioSettings(msgspec.Struct, kw_only=True, frozen=True):
 
 
 def _check_url(url: str) -> None:
-    """An http(s) URL with a host and no user:password. Userinfo is refused, not dropped:
-    httpx would send it as Basic credentials in place of the Bearer key."""
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        raise ValueError("MNEMO_GATEWAY_URL is not a URL") from None
-    if parsed.userinfo:
-        raise ValueError(
-            "MNEMO_GATEWAY_URL must not hold a user or password; the key is MNEMO_API_KEY"
-        )
-    if parsed.scheme not in {"http", "https"} or not parsed.host:
-        raise ValueError("MNEMO_GATEWAY_URL must be an http:// or https:// URL with a host")
+    if problem := url_problem(url):
+        hint = "; the key is MNEMO_API_KEY" if "user" in problem else ""
+        raise ValueError(f"MNEMO_GATEWAY_URL {problem}{hint}")
