@@ -1,12 +1,14 @@
 """The audit records a fetched batch: each message once, field by field (a redelivered one,
 or one twice in a batch, is not recorded again)."""
 
+from datetime import timedelta
+
 import msgspec
 
 from mnemo.audit.bootstrap import SQL
 from mnemo.audit.handlers import AuditHandlers
 from mnemo.bus import Delivery
-from mnemo.contracts import Headers, Signal, utcnow
+from mnemo.contracts import AuditQuery, AuditResult, Headers, Signal, utcnow
 from mnemo.eventlog import migrate
 
 
@@ -62,3 +64,60 @@ async def test_batches_record_each_message_once_with_its_fields(log_pool):
         )
         for i in range(5)
     ]
+
+
+def signal_of(
+    signal_id: str, signal_type: str, at, causation: str, actor: str | None = None
+) -> Delivery:
+    """A signal of chain "c1" (an http.request when `actor` acts in it)."""
+    signal = Signal(
+        signal_id=signal_id,
+        signal_type=signal_type,
+        tenant_id="acme",
+        service="gateway" if actor else "retrieval",
+        occurred_at=at,
+        correlation_id="c1",
+        causation_id=causation,
+        data={"actor": actor} if actor else {},
+    )
+    return Delivery(
+        subject=f"mnemo.ops.acme.{signal_type}",
+        data=msgspec.json.encode(signal),
+        headers={Headers.TYPE: signal_type},
+        msg_id=signal_id,
+        tenant_id="acme",
+        correlation_id="c1",
+        causation_id=causation,
+        num_delivered=1,
+        stream_sequence=1,
+    )
+
+
+async def test_an_agent_made_again_sees_nothing_that_followed_from_the_deleted_ones_acts(
+    log_pool,
+):
+    """What a service did late, because of a deleted agent's request, is stamped after
+    the new agent of the same id was made: the chain is followed from the acts of the
+    agent since it was made, so none of it shows."""
+    async with log_pool.acquire() as conn:
+        await migrate(conn, "audit", SQL)
+    handlers = AuditHandlers(log_pool, 100)
+    made_again = utcnow()
+    before, after = made_again - timedelta(minutes=5), made_again + timedelta(seconds=1)
+    await handlers.batch_recorder("signal")(
+        [
+            signal_of("req-old", "http.request", before, "req-old", actor="agent:x/key:k1"),
+            signal_of("late", "memory.indexed", after, "req-old"),
+            signal_of("req-new", "http.request", after, "req-new", actor="agent:x/key:k2"),
+            signal_of("step-new", "memory.indexed", after, "req-new"),
+        ]
+    )
+
+    async def seen(**scope) -> list[str]:
+        query = AuditQuery(tenant_id="acme", correlation_id="c1", agent_id="x", limit=100, **scope)
+        result = await handlers.events(query)
+        assert isinstance(result, AuditResult)
+        return sorted(e.message_id for e in result.events)
+
+    assert await seen() == ["late", "req-new", "req-old", "step-new"]
+    assert await seen(agent_since=made_again) == ["req-new", "step-new"]

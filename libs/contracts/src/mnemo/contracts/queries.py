@@ -61,8 +61,10 @@ class AuditQuery(msgspec.Struct, frozen=True, kw_only=True):
     until: datetime | None = None
     actor: str | None = None
     type: str | None = None
-    # For an agent-scoped caller: only chains started by requests made with its keys.
+    # For an agent-scoped caller: only chains started by requests made with its keys,
+    # since its agent was made (a deleted agent of the same id is another's history).
     agent_id: str | None = None
+    agent_since: datetime | None = None
     limit: int = 500
     offset: int = 0
 

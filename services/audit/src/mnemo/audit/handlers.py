@@ -35,11 +35,14 @@ _WHERE = """tenant_id = $1
 # as `kind:id` (key:…, agent:…/key:…, signup:…, admin:…), services under a plain name. A
 # caller may give its own correlation id, so a chain is not one caller's: without this, an
 # agent could join another's chain with one request and read all of it. The agent id is
-# matched as text (a LIKE pattern would make `_` in an id a wildcard).
+# matched as text (a LIKE pattern would make `_` in an id a wildcard). $8, when the agent
+# was made: what a deleted agent of the same id did, and all that followed from it (even
+# a service's step that came after the new agent was made), stays out.
 _AGENT_SCOPE = """WITH RECURSIVE agent_scope (message_id, correlation_id) AS (
     SELECT message_id, correlation_id FROM audit.entries
     WHERE $7::text IS NOT NULL AND tenant_id = $1
       AND starts_with(data->>'actor', 'agent:' || $7 || '/')
+      AND ($8::timestamptz IS NULL OR "timestamp" >= $8)
   UNION
     SELECT e.message_id, e.correlation_id
     FROM audit.entries e JOIN agent_scope s
@@ -84,6 +87,7 @@ class AuditHandlers:
             query.actor,
             query.type,
             query.agent_id,
+            query.agent_since,
         )
         async with self._pool.acquire() as conn:
             total = await conn.fetchval(
@@ -102,7 +106,7 @@ class AuditHandlers:
             else:
                 rows = await conn.fetch(
                     f"{_AGENT_SCOPE} SELECT {_COLUMNS} FROM audit.entries WHERE {_WHERE}"
-                    ' ORDER BY "timestamp", message_id LIMIT $8 OFFSET $9',
+                    ' ORDER BY "timestamp", message_id LIMIT $9 OFFSET $10',
                     *args,
                     query.limit,
                     query.offset,

@@ -16,11 +16,12 @@ async def audit_events(request: Request) -> Response[bytes]:
     query = AuditQuery(
         tenant_id=principal.tenant_id,
         correlation_id=query_param(request, "correlation_id"),
-        since=principal.history_since(time_param(request, "since")),
+        since=time_param(request, "since"),
         until=time_param(request, "until"),
         actor=query_param(request, "actor"),
         type=query_param(request, "type"),
         agent_id=agent_scope(principal, None),
+        agent_since=principal.agent_since,
         limit=int_param(request, "limit", default=500, low=1, high=1000),
         offset=int_param(request, "offset", default=0, low=0, high=10_000_000),
     )
