@@ -8,9 +8,22 @@ import msgspec
 import pytest
 
 from mnemo.bus import Delivery
-from mnemo.contracts import Envelope, MemoryRecorded, derived_id
+from mnemo.contracts import (
+    Dropped,
+    Envelope,
+    MemoryRecorded,
+    WithdrawAgent,
+    derived_id,
+    utcnow,
+)
 from mnemo.eventlog import EventStore, migrate
-from mnemo.synthesis.handlers import SynthesisHandlers, facts_stream, pass_stream
+from mnemo.synthesis.agents import AgentWithdrawal
+from mnemo.synthesis.handlers import (
+    ReadModelHandlers,
+    SynthesisHandlers,
+    facts_stream,
+    pass_stream,
+)
 from mnemo.synthesis.passes import SQL, PassTracker
 from mnemo.synthesis.timelines import Timelines
 
@@ -27,7 +40,13 @@ async def handlers(log_pool):
 
 
 def delivery(
-    n: int, user_id: str, content: str, batch: str | None = None, items: int = 1
+    n: int,
+    user_id: str,
+    content: str,
+    batch: str | None = None,
+    items: int = 1,
+    agent: str | None = None,
+    recorded_at: datetime | None = None,
 ) -> Delivery:
     memory_id = derived_id("batches", user_id, str(n), content)
     envelope = Envelope(
@@ -38,7 +57,7 @@ def delivery(
         stream_version=1,
         global_position=n,
         occurred_at=START + timedelta(minutes=n),
-        recorded_at=START + timedelta(minutes=n),
+        recorded_at=recorded_at or START + timedelta(minutes=n),
         correlation_id=f"corr-{n}",
         causation_id=f"cause-{n}",
         actor="tests",
@@ -49,6 +68,7 @@ def delivery(
             content=content,
             batch_id=batch,
             batch_user_items=items,
+            agent_id=agent,
         ),
     )
     return Delivery(
@@ -134,3 +154,27 @@ async def test_a_batch_pass_completes_once_all_its_members_are_in(handlers):
     assert passes[1].causation_id == mine[2].decode(Envelope).event_id
     [other] = await store.read_stream(pass_stream(TENANT, "u_other"))
     assert other.data.memory_ids == [memory_id(d) for d in theirs]
+
+
+async def test_a_deleted_agents_memory_read_late_gives_nothing(handlers, log_pool):
+    """A memory of an agent recorded before the agent was deleted, reaching synthesis only
+    after (a backlog): read then, its facts would stand after the agent's withdrawal and be
+    an agent made again with the id's. It is the deleted agent's: nothing is derived."""
+    handle, store = handlers
+    await handle.memory_recorded(delivery(1, "u_late", "I work at Initech", agent="a1"))
+    read_models = ReadModelHandlers(log_pool)  # as its consumer projects them
+    await read_models.apply(await store.read_stream(facts_stream(TENANT, "u_late")))
+    withdrawal = AgentWithdrawal(log_pool, store, Timelines(log_pool, store), read_models)
+    done = await withdrawal.withdraw(WithdrawAgent(tenant_id=TENANT, agent_id="a1", actor="t"))
+    assert done == Dropped(removed=1)
+    before = await derived(store, "u_late")
+
+    await handle.memory_recorded(delivery(2, "u_late", "I live in Oslo", agent="a1"))
+    assert await derived(store, "u_late") == before  # recorded before: the deleted agent's
+    later = utcnow() + timedelta(hours=1)
+    await handle.memory_recorded(
+        delivery(3, "u_late", "I live in Bergen", agent="a1", recorded_at=later)
+    )
+    # Recorded after: the agent made again with the id.
+    read_after = [t for t, _ in await derived(store, "u_late")][len(before) :]
+    assert {"fact.extracted", "memory.synthesized"} <= set(read_after)

@@ -204,3 +204,16 @@ def test_a_withdrawal_written_before_versions_were_kept_withdraws_for_good():
     log.say(1, "I work at Acme.")
     log.withdraw(1, at=2)
     assert log.now().read_before("m1", 5)
+
+
+def test_a_deleted_agents_memory_that_comes_late_belongs_to_it():
+    """A memory of the deleted agent recorded before its withdrawal, read after it (a
+    backlog), would give an agent made again with the id its facts: it is the deleted
+    one's (by when each was stored), and another agent's or a later one's is not."""
+    log = Log()
+    log.say(1, "I work at Acme.", agent="a1")
+    log.add("gone", AgentWithdrawn(user_id="u", agent_id="a1"), day(4))
+    tl = log.now()
+    assert tl.of_deleted_agent("a1", day(3)) and tl.of_deleted_agent("a1", day(4))
+    assert not tl.of_deleted_agent("a1", day(5))  # the agent made again
+    assert not tl.of_deleted_agent("a2", day(3)) and not tl.of_deleted_agent(None, day(3))

@@ -197,6 +197,8 @@ class SynthesisHandlers:
                 before = timeline.withdrawn.get(gone.memory_id, -1)
                 if before is None or before >= envelope.stream_version:
                     continue  # withdrawn already for this deletion
+                if timeline.of_deleted_agent(gone.agent_id, envelope.recorded_at):
+                    continue  # withdrawn with its agent (and never read after it)
                 withdrawn = MemoryWithdrawn(
                     memory_id=gone.memory_id,
                     user_id=user_id,
@@ -246,6 +248,9 @@ class SynthesisHandlers:
                 assert isinstance(memory, MemoryRecorded)
                 if timeline.read_before(memory.memory_id, envelope.stream_version):
                     log.info("memory_already_synthesized", memory_id=memory.memory_id)
+                    continue
+                if timeline.of_deleted_agent(memory.agent_id, envelope.recorded_at):
+                    log.info("memory_of_a_deleted_agent", memory_id=memory.memory_id)
                     continue
                 if memory.memory_id not in found:
                     found[memory.memory_id] = await self._read(tenant_id, memory, self._extract)

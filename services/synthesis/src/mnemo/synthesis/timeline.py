@@ -79,14 +79,30 @@ class Timeline:
         # The agents whose memories gave it a fact, a corroboration or an entity (as it
         # counts: a deleted agent's are folded out).
         self.agents: set[str] = set()
+        # Deleted agents, by when their withdrawal was stored: a memory of one recorded by
+        # then belongs to the deleted agent, and is neither read nor withdrawn when it comes
+        # late (an agent made again with the id would otherwise get its facts, or see
+        # events about it, after it was made).
+        self.retired: dict[str, datetime] = {}
 
     @classmethod
     def folded(cls, subject: str, events: list[Envelope]) -> "Timeline":
         """The timeline of a subject's facts stream, as it counts now."""
         timeline = cls(subject)
         for event in counted(events):
+            if isinstance(event.data, AgentWithdrawn):
+                # The log's clock, as the memories' recorded_at it is compared with.
+                timeline.retire(event.data.agent_id, event.recorded_at)
             timeline.apply(event.data, event.occurred_at)
         return timeline
+
+    def retire(self, agent_id: str, at: datetime) -> None:
+        self.retired[agent_id] = max(at, self.retired.get(agent_id, at))
+
+    def of_deleted_agent(self, agent_id: str | None, recorded_at: datetime) -> bool:
+        """Whether a memory (or its deletion) recorded then belongs to a deleted agent."""
+        retired = self.retired.get(agent_id) if agent_id else None
+        return retired is not None and recorded_at <= retired
 
     # ------------------------------------------------------------------ folding
 
