@@ -336,6 +336,7 @@ class SynthesisHandlers:
                 if isinstance(recorded.data, MemoryRecorded)
                 and recorded.data.memory_id not in timeline.refined
                 and recorded.data.memory_id not in timeline.withdrawn
+                and not timeline.of_deleted_agent(recorded.data.agent_id, recorded.recorded_at)
                 and recorded.event_id not in gone
             ]
             if not todo:
