@@ -111,8 +111,8 @@ class IngestHandlers:
         command_stream: Callable[[], Awaitable[tuple[int, bool]]] | None = None,
     ) -> None:
         self._store = store
-        # The command stream's last sequence: where a forget marks its subject forgotten.
-        # The command stream's head, and whether it was made anew (see bootstrap).
+        # The command stream's head (where a forget marks its subject forgotten), and
+        # whether that stream was made anew since the marks were counted (see bootstrap).
         self._command_stream = command_stream
         self._chunk_max = chunk_max
         self._chunk_overlap = chunk_overlap
