@@ -64,7 +64,7 @@ def named(database_url: str, files: list[str]) -> list[str]:
                 node = parts[-1].split("_")[0].split(".")[0]
                 if len(parts) >= 3 and parts[-3] == "base" and node.isdigit():
                     relation = await conn.fetchval(
-                        "SELECT pg_filenode_relation(0, $1::oid)::regclass::text", node
+                        "SELECT pg_filenode_relation(0, $1::oid)::regclass::text", int(node)
                     )
                     file = f"{file} ({relation or 'no relation of this database'})"
                 out.append(file)
