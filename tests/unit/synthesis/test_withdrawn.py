@@ -2,7 +2,7 @@
 said is left out, what it ended holds again, a fact another memory also said is that
 memory's from then on, and a fact stated through the API stays."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from mnemo.contracts import (
     AgentWithdrawn,
@@ -18,9 +18,7 @@ from mnemo.contracts import (
 from mnemo.synthesis.extractor import extract
 from mnemo.synthesis.timeline import Timeline, counted
 
-
-def day(n: int) -> datetime:
-    return datetime(2026, 1, n, tzinfo=UTC)
+from .test_timeline import day, said_by
 
 
 class Log:
@@ -50,14 +48,7 @@ class Log:
         )
 
     def say(self, n: int, text: str, agent: str | None = None) -> None:
-        for event_id, data in self.deciding.decide(
-            cause=f"cause-{n}",
-            memory_id=f"m{n}",
-            user_id="u",
-            at=day(n),
-            found=extract(text),
-            agent_id=agent,
-        ):
+        for event_id, data in said_by(self.deciding, agent, n, text):
             self.add(event_id, data, day(n))
 
     def withdraw(self, n: int, at: int) -> None:
