@@ -267,6 +267,8 @@ def test_heartbeats_and_bad_requests(stack, api, reader):
         ({"heartbeat": "61"}, {}),
         ({}, {"Last-Event-ID": "nope"}),
         ({"lastEventId": "-3"}, {}),
+        # A typo would filter out every event, for ever: refused.
+        ({"type": "memory.recorded,memory.recordd"}, {}),
     ):
         response = api.get("/v1/events/stream", params=params, headers=headers)
         assert response.status_code == 400, (params, response.text)
@@ -403,6 +405,7 @@ def test_mnemo_tail_prints_a_line_per_event(stack, api):
         (["--url", "not a url"], "http:// or https://"),
         (["--url", "ftp://127.0.0.1:{port}"], "http:// or https://"),
         (["--url", "http://user:pw@127.0.0.1:{port}"], "user or password"),
+        (["--type", "memory.recordd"], "no event type"),
     ],
 )
 def test_mnemo_tail_refuses_what_no_request_can_carry(stack, args, said):

@@ -11,7 +11,7 @@ from mnemo.bus.connection import connect
 from mnemo.bus.consumer import BatchHandler, Consumer, ConsumerSpec, Delivery, Handler, Reject
 from mnemo.bus.erasure import erase_subject
 from mnemo.bus.kv import erasable_key_value, key_value, kv_stream
-from mnemo.bus.publisher import Publisher, PublishError, StreamFull, context_ids
+from mnemo.bus.publisher import Publisher, PublishError, StreamFull, context_ids, request_cause
 from mnemo.bus.queries import OVERLOADED, QueryFailed, ask, serve
 from mnemo.bus.startup import settled
 from mnemo.bus.streams import StreamConfigRefused, ensure_streams, stream_configs
@@ -37,6 +37,7 @@ __all__ = [
     "erase_subject",
     "key_value",
     "kv_stream",
+    "request_cause",
     "serve",
     "settled",
     "stream_configs",

@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
 from mnemo.bus.appends import rests
-from mnemo.contracts import Command, Envelope, Headers, Signal, Topology, subject_tag
+from mnemo.contracts import Command, Envelope, Headers, Signal, Topology, new_id, subject_tag
 from mnemo.telemetry import current_context, traceparent_for
 
 _encoder = msgspec.json.Encoder()
@@ -242,3 +242,11 @@ def context_ids(default_correlation: str, default_cause: str) -> tuple[str, str]
     if ctx is None:
         return default_correlation, default_cause
     return ctx.correlation_id, ctx.message_id
+
+
+def request_cause() -> tuple[str, str]:
+    """(causation, correlation) for what answering the current request writes: the
+    request's message id and correlation id (a fresh id for both outside one)."""
+    ctx = current_context()
+    cause = ctx.message_id if ctx and ctx.message_id else new_id()
+    return cause, ctx.correlation_id if ctx and ctx.correlation_id else cause

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from mnemo.contracts import AGENT_ID_PATTERN, ENTITY_TYPES, KEY_KINDS, PRESETS
+from mnemo.contracts import AGENT_ID_PATTERN, ENTITY_TYPES, EVENT_TYPES, KEY_KINDS, PRESETS
 from mnemo.contracts.limits import MAX_ID_CHARS, MAX_QUERY_CHARS
 from mnemo.gateway.idempotency import IDEMPOTENCY_KEY_PATTERN
 from mnemo.gateway.idempotency import METHODS as IDEMPOTENT_METHODS
@@ -376,6 +376,12 @@ def one_of(values: Any) -> dict[str, Any]:
     return {"type": "string", "enum": sorted(values)}
 
 
+def list_of(values: Any) -> dict[str, Any]:
+    """Names from `values`, comma-separated (routes/events.py refuses any other)."""
+    name = "(" + "|".join(re.escape(v) for v in sorted(values)) + ")"
+    return {"type": "string", "pattern": rf"^ *{name} *(, *{name} *)*$"}
+
+
 USER = Param(
     "userId",
     "the end user the memories are about",
@@ -648,7 +654,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         params=(
             Param("userId", "only events about this user"),
             AGENT,
-            Param("type", "only these event types (repeat or comma-separate)"),
+            Param(
+                "type",
+                "only these event types (repeat or comma-separate)",
+                schema=list_of(EVENT_TYPES),
+            ),
             Param("heartbeat", "seconds between heartbeats, 1-60", schema=ints(1, 60)),
         ),
     ),

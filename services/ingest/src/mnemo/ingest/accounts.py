@@ -21,6 +21,7 @@ import msgspec
 from nats.js.errors import NoKeysError
 from nats.js.kv import KeyValue
 
+from mnemo.bus import request_cause
 from mnemo.contracts import (
     AGENT_ID_PATTERN,
     KEY_KINDS,
@@ -57,7 +58,7 @@ from mnemo.contracts import (
     utcnow,
 )
 from mnemo.eventlog import EventStore, WrongExpectedVersion
-from mnemo.telemetry import current_context, get_logger
+from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
 
@@ -451,9 +452,7 @@ class Accounts:
         return QueryError(code="conflict", message="too many concurrent changes; try again")
 
     def _events(self, tenant_id: str, actor: str, datas: Sequence[EventData]) -> list[NewEvent]:
-        ctx = current_context()
-        cause = ctx.message_id if ctx and ctx.message_id else new_id()
-        correlation = ctx.correlation_id if ctx and ctx.correlation_id else cause
+        cause, correlation = request_cause()
         now = utcnow()
         return [
             NewEvent(

@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from mnemo.bus import Delivery
+from mnemo.bus import Delivery, request_cause
 from mnemo.chunking import chunk_text
 from mnemo.contracts import (
     ChunkSpan,
@@ -20,11 +20,10 @@ from mnemo.contracts import (
     NewEvent,
     QueryError,
     derived_id,
-    new_id,
     utcnow,
 )
 from mnemo.eventlog import NO_STREAM, EventStore, WrongExpectedVersion
-from mnemo.telemetry import current_context, get_logger
+from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
 
@@ -37,14 +36,6 @@ def memory_stream(tenant_id: str, memory_id: str) -> str:
 
 def subject_stream(tenant_id: str, user_id: str) -> str:
     return f"subject-{tenant_id}-{derived_id('subject', tenant_id, user_id)}"
-
-
-def request_cause() -> tuple[str, str]:
-    """(causation, correlation) for what answering the current request writes: the
-    request's message id and correlation id (a fresh id for both outside one)."""
-    ctx = current_context()
-    cause = ctx.message_id if ctx and ctx.message_id else new_id()
-    return cause, ctx.correlation_id if ctx and ctx.correlation_id else cause
 
 
 def answering_event(

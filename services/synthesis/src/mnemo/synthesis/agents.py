@@ -10,6 +10,7 @@ that holds anything of the agent (see `timeline.counted`), and projects it at on
 
 import asyncpg
 
+from mnemo.bus import request_cause
 from mnemo.contracts import (
     AgentWithdrawn,
     Dropped,
@@ -22,7 +23,7 @@ from mnemo.contracts import (
 from mnemo.eventlog import EventStore, SubjectKeyChanged, WrongExpectedVersion
 from mnemo.synthesis.handlers import SERVICE, ReadModelHandlers, facts_stream, subject_key
 from mnemo.synthesis.timelines import Timelines
-from mnemo.telemetry import current_context, get_logger
+from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
 
@@ -64,9 +65,7 @@ class AgentWithdrawal:
         """Withdraw the agent from one subject's timeline (nothing to do when it holds
         nothing of the agent: asked again, or forgotten meanwhile); False if the stream kept
         moving."""
-        ctx = current_context()
-        cause = ctx.message_id if ctx and ctx.message_id else new_id()
-        correlation = ctx.correlation_id if ctx and ctx.correlation_id else cause
+        cause, correlation = request_cause()
         stream = facts_stream(request.tenant_id, user_id)
         subject = subject_key(request.tenant_id, user_id)
         for _ in range(_ATTEMPTS):

@@ -9,6 +9,7 @@ caller as actor and the request's correlation id, so the audit chain shows them.
 
 from datetime import datetime
 
+from mnemo.bus import request_cause
 from mnemo.contracts import (
     FACT_CHANGES,
     ChangeFact,
@@ -22,7 +23,6 @@ from mnemo.contracts import (
     NewEvent,
     QueryError,
     derived_id,
-    new_id,
     utcnow,
 )
 from mnemo.eventlog import NO_STREAM, EventStore, SubjectKeyChanged, WrongExpectedVersion
@@ -31,7 +31,7 @@ from mnemo.synthesis.fact_views import FactViews
 from mnemo.synthesis.handlers import SERVICE, ReadModelHandlers, facts_stream, subject_key
 from mnemo.synthesis.timeline import Fact
 from mnemo.synthesis.timelines import Timelines
-from mnemo.telemetry import current_context, get_logger
+from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
 
@@ -69,9 +69,7 @@ class FactCuration:
             return QueryError(
                 code="not_found", message=f"no fact {request.fact_id!r}", field="factId"
             )
-        ctx = current_context()
-        cause = ctx.message_id if ctx and ctx.message_id else new_id()
-        correlation = ctx.correlation_id if ctx and ctx.correlation_id else cause
+        cause, correlation = request_cause()
         stream = facts_stream(request.tenant_id, user_id)
         for _ in range(_ATTEMPTS):
             timeline, version, key_id = await self._timelines.load(

@@ -24,7 +24,7 @@ import httpx
 from nats.aio.client import Client
 from tokenizers import Tokenizer
 
-from mnemo.bus import QueryFailed, ask
+from mnemo.bus import QueryFailed, ask, request_cause
 from mnemo.contracts import (
     PRESETS,
     AgentInfo,
@@ -45,7 +45,6 @@ from mnemo.contracts import (
     SearchResult,
     Topology,
     derived_id,
-    new_id,
 )
 from mnemo.embeddings.minilm import bundled_model_dir
 from mnemo.eventlog import EventStore
@@ -166,7 +165,6 @@ class PackCompiler:
         content, counts = compile_content(query, agent, profile, recent.memories, hits)
         basis = _basis(query, recent.memories, content)
         event_id = derived_id(query.tenant_id, "pack.compiled", basis)
-        ctx = current_context()
         data = PackCompiled(
             agent_id=query.agent_id,
             user_id=query.user_id,
@@ -184,7 +182,7 @@ class PackCompiler:
             content=content if query.user_id else {},
             basis=basis,
         )
-        cause = ctx.message_id if ctx and ctx.message_id else new_id()
+        cause, correlation = request_cause()
         [stored] = await self._store.append(
             f"pack-{query.tenant_id}-{derived_id('agent', query.agent_id)}",
             [
@@ -192,7 +190,7 @@ class PackCompiler:
                     event_id=event_id,
                     tenant_id=query.tenant_id,
                     occurred_at=newest.occurred_at,
-                    correlation_id=ctx.correlation_id if ctx and ctx.correlation_id else cause,
+                    correlation_id=correlation,
                     causation_id=cause,
                     actor=query.actor,
                     service=SERVICE,

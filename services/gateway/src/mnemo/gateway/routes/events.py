@@ -7,7 +7,8 @@ value or metadata.
 Query parameters (all optional):
 
 - `userId`, `agentId`: only events about that user / agent;
-- `type`: only these event types (repeat it, or separate with commas);
+- `type`: only these event types (repeat it, or separate with commas; a name that is no
+  event type is refused);
 - `lastEventId` (or the `Last-Event-ID` header, which wins): resume after that sequence,
   with no gap and no repeat; without it the stream starts with the next new event;
 - `heartbeat`: seconds between `: ping` comment lines, 1-60 (default 15).
@@ -33,6 +34,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from mnemo.contracts import EVENT_TYPES
 from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
@@ -124,7 +126,16 @@ def _last_event_id(request: Request) -> int | None:
 
 def _types(request: Request) -> frozenset[str]:
     values = request.query_params.getall("type", [])
-    return frozenset(t.strip() for value in values for t in value.split(",") if t.strip())
+    types = frozenset(t.strip() for value in values for t in value.split(",") if t.strip())
+    # A type no event has would filter out everything, silently: a typo is refused.
+    if types - EVENT_TYPES.keys():
+        raise Problem(
+            400,
+            "INVALID_REQUEST",
+            "type names no event type (the OpenAPI document lists them)",
+            field="type",
+        )
+    return types
 
 
 @get("/v1/events/stream")
