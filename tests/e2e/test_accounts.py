@@ -112,6 +112,50 @@ def test_a_revoked_key_stops_working_on_every_gateway(stack, acme):
             assert_problem(first.get("/v1/agents"), 401)
 
 
+def test_a_stream_ends_when_its_key_is_revoked_or_its_agent_deleted(stack, acme):
+    """An open event stream is no older grant than a request: once its key is revoked (or
+    the key's agent deleted), the client is told so and the stream ends, instead of showing
+    the tenant's events for as long as the connection lasts."""
+    agent_id = "streamer-" + uuid.uuid4().hex[:6]
+
+    def saw(reader: SseReader, user: str) -> bool:
+        return any(e.get("json", {}).get("user_id") == user for e in reader.events)
+
+    with as_key(stack, acme.master) as admin:
+        assert admin.post("/v1/agents", json={"id": agent_id, "name": "S"}).status_code == 201
+        made = [
+            admin.post("/v1/keys", json={"kind": "agent", "agentId": agent}).json()
+            for agent in (acme.agent_id, agent_id)
+        ]
+        revoked_reader = SseReader(stack.base_url, made[0]["key"])
+        deleted_reader = SseReader(stack.base_url, made[1]["key"])
+        master_reader = SseReader(stack.base_url, acme.master)
+        try:
+            for agent, reader in ((acme.agent_id, revoked_reader), (agent_id, deleted_reader)):
+                user = "s-" + uuid.uuid4().hex[:8]
+                sent = {"userId": user, "agentId": agent, "content": "before the key goes"}
+                assert admin.post("/v1/ingest", json=sent).status_code == 202
+                eventually(lambda r=reader, u=user: saw(r, u), timeout=60)
+            assert admin.delete(f"/v1/keys/{made[0]['id']}").status_code == 200
+            assert admin.delete(f"/v1/agents/{agent_id}").status_code == 200
+            for reader in (revoked_reader, deleted_reader):
+                eventually(lambda r=reader: not r._thread.is_alive(), timeout=60)
+                assert reader.events[-1]["event"] == "revoked", reader.events[-3:]
+            # What happens after is not shown to them; the master key's stream goes on.
+            user = "s-" + uuid.uuid4().hex[:8]
+            after = {"userId": user, "agentId": acme.agent_id, "content": "after"}
+            assert admin.post("/v1/ingest", json=after).status_code == 202
+            eventually(lambda: saw(master_reader, user), timeout=60)
+            assert not saw(revoked_reader, user) and not saw(deleted_reader, user)
+            # And a reconnection with the key is refused.
+            for key in made:
+                with as_key(stack, key["key"]) as gone:
+                    assert gone.get("/v1/events/stream").status_code == 401
+        finally:
+            for reader in (revoked_reader, deleted_reader, master_reader):
+                reader.stop()
+
+
 def test_agents_crud_and_deleting_an_agent_revokes_its_keys(stack, acme):
     agent_id = "helper-" + uuid.uuid4().hex[:6]
     with as_key(stack, acme.master) as admin:

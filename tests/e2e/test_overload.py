@@ -12,6 +12,7 @@ import pytest
 
 from .test_accounts import sign_up
 from .test_errors import assert_problem
+from .test_sse import SseReader
 from .waiting import eventually
 
 # Four requests at once per gateway, two per tenant (or per client address).
@@ -162,3 +163,37 @@ def test_a_noisy_burst_is_shed_with_503_while_another_tenant_is_served(bounded, 
         assert assert_problem(response, 503)["code"] == "OVERLOADED"
         assert int(response.headers["Retry-After"]) >= 1
     assert [r.status_code for r in served] == [200] * 10
+
+
+def test_event_streams_are_bounded_per_tenant_and_per_replica(stack, quiet):
+    """Each stream holds a JetStream consumer as long as its client stays, and streams are
+    not requests in flight: they have bounds of their own (MNEMO_MAX_STREAMS, the tenant's
+    share of it), so one key cannot pile up consumers for ever."""
+    key = stack.api_key + "-streams"
+    bounds = {"MNEMO_MAX_STREAMS": "4", "MNEMO_TENANT_SHARE": "0.5"}
+    with stack.extra_gateway(key, **bounds) as gateway:
+        url = str(gateway.base_url).rstrip("/")
+
+        def opened(with_key: str) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {with_key}"}
+            with gateway.stream("GET", "/v1/events/stream", headers=headers) as response:
+                response.read() if response.status_code != 200 else None
+                return response
+
+        readers = [SseReader(url, key), SseReader(url, key)]
+        try:
+            refused = opened(key)
+            body = assert_problem(refused, 429)
+            assert body["code"] == "TOO_MANY_STREAMS" and int(refused.headers["Retry-After"]) >= 1
+            # Another tenant has a share of its own, until the replica is full.
+            readers += [SseReader(url, quiet.master), SseReader(url, quiet.master)]
+            with stack.client() as api:
+                third = sign_up(api, "streams-" + uuid.uuid4().hex[:6])
+            full = opened(third.master)  # none of its own open, but the replica is full
+            assert assert_problem(full, 503)["code"] == "OVERLOADED"
+            # A stream that ends gives its slot back.
+            readers.pop(0).stop()
+            eventually(lambda: opened(key).status_code == 200, timeout=30)
+        finally:
+            for reader in readers:
+                reader.stop()

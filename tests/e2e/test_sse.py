@@ -322,13 +322,14 @@ async def test_a_slow_client_gets_overflow_and_resumes_with_no_gap(monkeypatch, 
         for seq in range(1, 31):
             envelope = {"event_id": f"e{seq}", "event_type": "memory.recorded", "data": {}}
             await js.publish(subject, json.dumps(envelope).encode())
-        gen = events_route._events(
+        gen = events_route._follow(
             js,
             topology.evt_stream,
             topology.evt_subject("t", ">"),
             events_route.EventFilter(),
             0,  # as if Last-Event-ID: 0 — replay from the first event
             1,
+            lambda: True,  # the key stands
         )
         chunks = [await gen.__anext__()]  # ": connected"
         await asyncio.sleep(1.0)  # the client reads nothing while 30 events arrive

@@ -1,6 +1,6 @@
 """What request handlers need, built once at start-up and kept on the app's state."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from litestar import Request
 from nats.aio.client import Client
@@ -11,6 +11,7 @@ from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.limits import Limits
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.settings import GatewaySettings
+from mnemo.gateway.shedding import StreamSlots
 from mnemo.gateway.validation import check_outbound
 
 _QUERY_STATUS = {
@@ -32,6 +33,11 @@ class Deps:
     topology: Topology
     limits: Limits
     keys: KeyCache
+    # The event streams open on this replica (routes/events.py).
+    streams: StreamSlots = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.streams = StreamSlots(self.settings.max_streams, self.settings.tenant_share)
 
     async def ask(
         self,

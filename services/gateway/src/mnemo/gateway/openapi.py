@@ -650,7 +650,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         200,
         None,
         media_type="text/event-stream",
-        errors=(400, 401, 404, 429),
+        errors=(400, 401, 404, 429, 503),
         params=(
             Param("userId", "only events about this user"),
             AGENT,

@@ -67,6 +67,11 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
     # address, for calls without a known key) may hold, so that one noisy tenant cannot
     # starve the others; 1.0 lets one tenant take every slot (a single-tenant server).
     tenant_share: float = 0.5
+    # MNEMO_MAX_STREAMS: event streams (GET /v1/events/stream) one gateway replica holds
+    # open at once, MNEMO_TENANT_SHARE of them per tenant: each holds a JetStream consumer
+    # and a queue for as long as its client stays. Beyond, 429 (the tenant's share) or 503
+    # (the replica's), with Retry-After. 0: no bound.
+    max_streams: int = 256
     # MNEMO_FORWARDED_ALLOW_IPS: comma-separated addresses of reverse proxies whose
     # X-Forwarded-For is believed; empty: the client address is the TCP peer, always.
     forwarded_allow_ips: str = ""
@@ -80,8 +85,10 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
         if self.key_secret is not None and len(self.key_secret) < 16:
             raise ValueError("MNEMO_KEY_SECRET must be at least 16 characters")
         self.limit_spec()  # a malformed limit fails at start, naming its variable
-        if self.auth_failure_limit < 0 or self.max_in_flight < 0:
-            raise ValueError("MNEMO_AUTH_FAILURE_LIMIT and MNEMO_MAX_IN_FLIGHT must be >= 0")
+        if self.auth_failure_limit < 0 or self.max_in_flight < 0 or self.max_streams < 0:
+            raise ValueError(
+                "MNEMO_AUTH_FAILURE_LIMIT, MNEMO_MAX_IN_FLIGHT and MNEMO_MAX_STREAMS must be >= 0"
+            )
         if not 0 < self.tenant_share <= 1:
             raise ValueError("MNEMO_TENANT_SHARE must be above 0 and at most 1")
         if self.limit_timeout <= 0:

@@ -11,7 +11,7 @@ event streams (which last as long as the client stays) are not counted.
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -24,6 +24,8 @@ from mnemo.telemetry import get_logger
 log = get_logger(__name__)
 
 RETRY_AFTER = 1  # seconds: a slot frees as soon as any request in flight is answered
+# Seconds a client refused an event stream is asked to wait: streams free when clients go.
+STREAM_RETRY_AFTER = 5
 # Health checks and event streams are never shed; /api/server/ping is the orchestrator's
 # liveness and readiness probe (deploy/k8s): shedding it would restart a busy replica.
 _EXEMPT = ("/v1/health", "/v1/events/stream", "/api/server/ping")
@@ -113,3 +115,52 @@ def _presented_key(scope: Scope) -> str:
         if name == b"x-api-key":
             return bytes(value).decode("latin-1").strip()
     return ""
+
+
+class StreamSlots:
+    """The event streams open on one replica, by tenant, within MNEMO_MAX_STREAMS and
+    MNEMO_TENANT_SHARE of it per tenant (0: no bound). A stream is not a request in flight
+    (it lasts as long as its client stays), so it is bounded here, by the route."""
+
+    def __init__(self, limit: int, share: float) -> None:
+        self.limit = limit
+        self.per_tenant = max(1, int(limit * share))
+        self.open: Counter[str] = Counter()
+
+    def take(self, tenant_id: str) -> Callable[[], None]:
+        """A slot for one of the tenant's streams, or a Problem; the callable gives it
+        back (once, however often it is called)."""
+        if self.limit > 0:
+            if sum(self.open.values()) >= self.limit:
+                raise _stream_refused(
+                    503, "OVERLOADED", "this server holds as many event streams as it may"
+                )
+            if self.open[tenant_id] >= self.per_tenant:
+                raise _stream_refused(
+                    429,
+                    "TOO_MANY_STREAMS",
+                    f"at most {self.per_tenant} event streams of one tenant are open at once;"
+                    " close one, or retry later",
+                )
+        self.open[tenant_id] += 1
+        given = False
+
+        def give() -> None:
+            nonlocal given
+            if not given:
+                given = True
+                self.open[tenant_id] -= 1
+                if not self.open[tenant_id]:
+                    del self.open[tenant_id]
+
+        return give
+
+
+def _stream_refused(status: int, code: str, detail: str) -> Problem:
+    return Problem(
+        status,
+        code,
+        detail,
+        details={"retryAfter": STREAM_RETRY_AFTER},
+        headers={"Retry-After": str(STREAM_RETRY_AFTER)},
+    )

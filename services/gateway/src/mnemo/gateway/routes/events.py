@@ -18,11 +18,17 @@ tenant, and its own bounded queue; a client that falls `QUEUE_SIZE` events behin
 `event: overflow` and disconnected (it resumes with `Last-Event-ID`, losing nothing), so a
 slow reader never holds back the others. The consumer is deleted when the client goes.
 The first line sent, `: connected`, means the consumer exists: events from then on arrive.
+
+Streams are bounded like requests in flight: `MNEMO_MAX_STREAMS` open on one replica,
+`MNEMO_TENANT_SHARE` of them per tenant (429 past the tenant's share, 503 past the
+replica's, each with Retry-After). A stream lasts only as long as its key: once the key is
+revoked (or its agent deleted) the client is sent `event: revoked` and the stream ends.
 """
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,9 +40,9 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from mnemo.contracts import EVENT_TYPES
-from mnemo.gateway.auth import agent_scope, authorize
-from mnemo.gateway.deps import deps_of
+from mnemo.contracts import EVENT_TYPES, key_digest
+from mnemo.gateway.auth import KeyCache, Principal, agent_scope, authorize, presented_key
+from mnemo.gateway.deps import Deps, deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.validation import int_param, query_param
 from mnemo.telemetry import get_logger
@@ -48,6 +54,8 @@ QUEUE_SIZE = 1000
 # The server deletes a consumer nobody listens to after this long, should our delete fail.
 INACTIVE_THRESHOLD = 30.0
 RETRY_MS = 2000
+# Seconds between two checks that the stream's key still stands.
+KEY_CHECK_SECONDS = 2.0
 
 _ENVELOPE_FIELDS = (
     "event_id",
@@ -138,6 +146,34 @@ def _types(request: Request) -> frozenset[str]:
     return types
 
 
+class KeyStands:
+    """Whether the stream's key still stands, on this replica's copy of the keys (no I/O):
+    a revoked key, or an agent key whose agent was deleted, no longer does."""
+
+    def __init__(self, keys: KeyCache, digest: str | None) -> None:
+        self._keys = keys
+        self._digest = digest  # None: the development key, which stands while we run
+        self._seen = False
+
+    def __call__(self) -> bool:
+        if self._digest is None:
+            return True
+        grant = self._keys.cached(self._digest)
+        if grant is None:
+            # A key issued a moment ago may not have reached this replica's copy yet.
+            return not self._seen
+        self._seen = True
+        return not grant.revoked
+
+
+def _key_stands(request: Request, deps: Deps, principal: Principal) -> KeyStands:
+    secret = deps.settings.key_secret
+    if principal.actor == "key:dev" or not secret:
+        return KeyStands(deps.keys, None)
+    key = presented_key(request.headers.get("authorization", ""))
+    return KeyStands(deps.keys, key_digest(secret, key))
+
+
 @get("/v1/events/stream")
 async def events_stream(request: Request) -> Stream:
     deps = deps_of(request)
@@ -153,8 +189,13 @@ async def events_stream(request: Request) -> Stream:
     heartbeat = int_param(request, "heartbeat", default=HEARTBEAT_SECONDS, low=1, high=60)
     subject = deps.topology.evt_subject(principal.tenant_id, ">")
     stream = deps.topology.evt_stream
+    stands = _key_stands(request, deps, principal)
+    give = deps.streams.take(principal.tenant_id)
+    events = _events(deps.publisher.js, stream, subject, wanted, last, heartbeat, stands, give)
+    # The slot is given back when the stream ends, or when its generator is dropped unread.
+    weakref.finalize(events, give)
     return Stream(
-        _events(deps.publisher.js, stream, subject, wanted, last, heartbeat),
+        events,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -167,6 +208,24 @@ async def _events(
     wanted: EventFilter,
     last: int | None,
     heartbeat: float,
+    stands: Callable[[], bool],
+    give: Callable[[], None],
+) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in _follow(js, stream, subject, wanted, last, heartbeat, stands):
+            yield chunk
+    finally:
+        give()
+
+
+async def _follow(
+    js: JetStreamContext,
+    stream: str,
+    subject: str,
+    wanted: EventFilter,
+    last: int | None,
+    heartbeat: float,
+    stands: Callable[[], bool],
 ) -> AsyncIterator[bytes]:
     queue: asyncio.Queue[Msg] = asyncio.Queue(maxsize=QUEUE_SIZE)
     overflowed = asyncio.Event()
@@ -198,7 +257,13 @@ async def _events(
     sent = last or 0
     try:
         yield b": connected\nretry: %d\n\n" % RETRY_MS
+        loop = asyncio.get_running_loop()
+        quiet_since = loop.time()
         while True:
+            if not stands():
+                log.info("sse_key_revoked", subject=subject)
+                yield _revoked()
+                return
             if overflowed.is_set():
                 while not queue.empty():
                     msg = queue.get_nowait()
@@ -208,12 +273,20 @@ async def _events(
                 yield _overflow(sent)
                 return
             try:
-                msg = await asyncio.wait_for(queue.get(), timeout=heartbeat)
+                # Awake at the next heartbeat, and often enough to see the key go.
+                until_ping = quiet_since + heartbeat - loop.time()
+                wait = max(0.01, min(KEY_CHECK_SECONDS, until_ping))
+                msg = await asyncio.wait_for(queue.get(), timeout=wait)
             except TimeoutError:
-                yield b": ping\n\n"
+                if loop.time() - quiet_since >= heartbeat:
+                    yield b": ping\n\n"
+                    quiet_since = loop.time()
                 continue
+            if not stands():
+                continue  # not shown: the key went while the event was on its way
             if message := _message(msg, wanted):
                 yield message
+                quiet_since = loop.time()
             sent = msg.metadata.sequence.stream
     finally:
         # Not awaited here: a client that went away cancelled this generator's scope (anyio
@@ -236,6 +309,13 @@ def _message(msg: Msg, wanted: EventFilter) -> bytes | None:
         return None
     event = public_event(envelope)
     return sse_message(seq, event) if wanted.matches(event) else None
+
+
+def _revoked() -> bytes:
+    body = _encoder.encode(
+        {"reason": "the key was revoked", "action": "reconnect with a valid key"}
+    )
+    return b"event: revoked\ndata: %s\n\n" % body
 
 
 def _overflow(sent: int) -> bytes:
