@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from .test_packs import pack_event
+from .test_redaction import fake_github_token
 from .waiting import eventually
 
 
@@ -44,7 +46,7 @@ def session(v2, agent_id: str) -> dict[str, str]:
     return {"X-Session-Token": response.json()["session_token"]}
 
 
-def test_quick_start_flow(v2, agent):
+def test_quick_start_flow(v2, agent, stack):
     token = session(v2, agent)
     before = datetime.now(UTC)
     stored = v2.post(
@@ -148,6 +150,16 @@ def test_quick_start_flow(v2, agent):
         )
     )
     assert "Paris" in summary["summary"] and summary["token_count"] <= 300
+    # The query a summary was asked for is kept with its pack: a key in it is redacted.
+    github, correlation = fake_github_token(), "corr-" + uuid.uuid4().hex
+    asked = v2.post(
+        f"/agents/{agent}/context/summarize",
+        json={"max_tokens": 300, "query": f"capital {github}"},
+        headers={**token, "x-correlation-id": correlation},
+    )
+    assert asked.status_code == 200, asked.text
+    event = eventually(lambda: pack_event(stack, correlation), timeout=60)
+    assert b"capital [REDACTED:github_token]" in event and github.encode() not in event
 
     exported = v2.get(f"/agents/{agent}/export", headers=token).json()
     assert exported["count"] == 3

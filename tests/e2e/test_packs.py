@@ -1,9 +1,15 @@
 """GET /v1/agents/{agentId}/packs/latest: a pack within its budget, stored and found again."""
 
+import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import nats
+
+from mnemo.contracts import Topology
+
 from .test_errors import assert_problem
+from .test_redaction import fake_aws_key, fake_github_token
 from .waiting import eventually
 
 
@@ -154,3 +160,44 @@ def test_a_memory_recorded_again_under_its_id_makes_another_pack(api, user_id):
     new = api.get(path, params={"userId": user_id}).json()
     assert new["id"] != old["id"]
     assert "GOLDFINCH77" not in str(new["content"]) and "Nothing much" in new["content"]["context"]
+
+
+def test_a_secret_in_a_packs_query_is_kept_nowhere(stack, api, user_id):
+    """A pack keeps the query it was compiled for (`pack.compiled`, which the bus holds in
+    the clear for the stream's age): a key pasted into the query is redacted first, on
+    every surface that asks for a pack (native, Elephantasm, MEMANTO's summarize)."""
+    agent = "secretive-" + uuid.uuid4().hex[:6]
+    github, aws = fake_github_token(), fake_aws_key()
+    sent = {"userId": user_id, "agentId": agent, "content": "I drink green tea every morning."}
+    assert api.post("/v1/ingest", json=sent).status_code == 202
+    path = f"/v1/agents/{agent}/packs/latest"
+    eventually(lambda: api.get(path, params={"userId": user_id}).status_code == 200)
+    correlation = "corr-" + uuid.uuid4().hex
+    asked = api.get(
+        path,
+        params={"userId": user_id, "query": f"tea {github} {aws}"},
+        headers={"x-correlation-id": correlation},
+    )
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["query"] == "tea [REDACTED:github_token] [REDACTED:aws_access_key]"
+
+    event = eventually(lambda: pack_event(stack, correlation), timeout=60)
+    assert b"tea [REDACTED:github_token]" in event
+    assert github.encode() not in event and aws.encode() not in event
+
+
+def pack_event(stack, correlation: str) -> bytes | None:
+    """The last `pack.compiled` the relay published for the stack's tenant, if the request
+    with this correlation id caused it."""
+
+    async def read() -> bytes | None:
+        nc = await nats.connect(stack.env["MNEMO_NATS_URL"])
+        try:
+            topology = Topology(root=stack.env["MNEMO_BUS_ROOT"])
+            subject = topology.evt_subject(stack.env["MNEMO_DEV_TENANT"], "pack.compiled")
+            msg = await nc.jetstream().get_last_msg(topology.evt_stream, subject)
+            return msg.data if correlation.encode() in (msg.data or b"") else None
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())

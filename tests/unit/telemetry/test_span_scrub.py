@@ -5,7 +5,7 @@ import asyncio
 import uuid
 
 import pytest
-from opentelemetry import context
+from opentelemetry import context, trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -25,7 +25,8 @@ def _exported(run) -> str:  # type: ignore[no-untyped-def]
     assert spans
     return "\n".join(
         f"{s.name} {dict(s.attributes or {})} {s.status.description} "
-        f"{[(e.name, dict(e.attributes or {})) for e in s.events]}"
+        f"{[(e.name, dict(e.attributes or {})) for e in s.events]} "
+        f"{[dict(link.attributes or {}) for link in s.links]}"
         for s in spans
     )
 
@@ -64,6 +65,24 @@ def test_a_request_span_keeps_no_query_string_nor_exception_text() -> None:
     text = _exported(run)
     assert "/v1/search" in text and "ValueError" in text  # the span is there, described
     assert word not in text
+    assert key not in text
+
+
+def test_a_span_named_from_what_the_caller_sent_is_redacted_like_a_log_line() -> None:
+    """The MCP SDK names its span `tools/call <the tool name sent>`: a key sent as a tool's
+    name reached the OTLP endpoint in the span's name (its attributes were scrubbed)."""
+    key = "ghp_" + uuid.uuid4().hex + "ABCD"
+
+    def run(provider: TracerProvider) -> None:
+        tracer = provider.get_tracer("t")
+        with tracer.start_as_current_span(f"tools/call {key}") as span:
+            span.add_event(f"event {key}")
+            linked = span.get_span_context()
+        with tracer.start_as_current_span("linked", links=[trace.Link(linked, {"k": key})]):
+            pass
+
+    text = _exported(run)
+    assert "tools/call" in text and "[REDACTED" in text
     assert key not in text
 
 

@@ -10,7 +10,9 @@ status. So every span goes through `ScrubbingExporter` on its way out:
 - an exception event keeps `exception.type` only, never `exception.message` nor
   `exception.stacktrace`; the status keeps its code, never its description;
 - every other attribute goes through the same rules as a log line (`mnemo.telemetry.scrub`):
-  a value under a secret-named key is `[REDACTED]`, other strings are redacted by pattern.
+  a value under a secret-named key is `[REDACTED]`, other strings are redacted by pattern;
+- so do the span's name, its events' names and its links' attributes: instrumentation may
+  build a name from what the caller sent (the MCP SDK's `tools/call <tool name>`).
 """
 
 import functools
@@ -19,7 +21,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.trace import Status
+from opentelemetry.trace import Link, Status
 
 from mnemo.telemetry.scrub import REDACTED, scrub_field
 
@@ -57,19 +59,24 @@ def _attribute(key: str, value: Any) -> Any:
     return REDACTED
 
 
+def _name(name: str) -> str:
+    scrubbed = _scrubbed_scalar("name", name)
+    return scrubbed if isinstance(scrubbed, str) else REDACTED
+
+
 def scrubbed_span(span: ReadableSpan) -> ReadableSpan:
     """A copy of `span` with its attributes, events and status scrubbed."""
     return ReadableSpan(
-        name=span.name,
+        name=_name(span.name),
         context=span.context,
         parent=span.parent,
         resource=span.resource,
         attributes=scrubbed_attributes(span.attributes),
         events=[
-            Event(event.name, scrubbed_attributes(event.attributes), event.timestamp)
+            Event(_name(event.name), scrubbed_attributes(event.attributes), event.timestamp)
             for event in span.events
         ],
-        links=span.links,
+        links=[Link(link.context, scrubbed_attributes(link.attributes)) for link in span.links],
         kind=span.kind,
         status=Status(span.status.status_code),
         start_time=span.start_time,

@@ -83,6 +83,7 @@ from mnemo.gateway.routes.accounts import retire_agent
 from mnemo.gateway.routes.context import time_param
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 from mnemo.gateway.routes.memories import agent_memories
+from mnemo.gateway.routes.packs import compile_pack
 from mnemo.gateway.secrets import TEXT_FIELDS, redacted
 from mnemo.gateway.validation import about_param, as_json, int_param, query_param
 from mnemo.telemetry import get_logger
@@ -844,9 +845,7 @@ async def pack_summary(
         actor=principal.actor,
     )
     try:
-        pack = await deps_of(request).ask(
-            request, "synthesis", "pack", query, PackView, principal.tenant_id
-        )
+        pack = await compile_pack(request, query)
     except Problem as problem:
         if problem.status != 404:
             raise

@@ -10,6 +10,7 @@ from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
+from mnemo.gateway.secrets import redacted
 from mnemo.gateway.validation import about_param, as_json, int_param, query_param
 
 
@@ -42,6 +43,9 @@ def pack_query(
 
 
 async def compile_pack(request: Request, query: PackQuery) -> PackView:
+    """The pack, from synthesis. Its query is kept with it (the `pack.compiled` event): a
+    secret in it is redacted first, as in anything else stored, on every surface."""
+    query = redacted(query, "query")
     view = await deps_of(request).ask(
         request, "synthesis", "pack", query, PackView, query.tenant_id
     )
