@@ -232,6 +232,12 @@ def test_a_secret_in_an_agents_name_or_a_keys_label_is_redacted_and_in_its_id_re
         refused = admin.post(f"/api/v2/agents/{token}/activate")
         assert refused.status_code == 400 and token not in refused.text
         assert admin.get(f"/v1/agents/{token}").status_code == 400
+        # Glued to a word, as ids are made (`sess-…`, `…_old`): still the key.
+        for glued in (f"sess-{token}", f"{token}_old", f"x_{token}-y"):
+            sent = {"userId": "u", "sessionId": glued, "content": "hello"}
+            refused = admin.post("/v1/ingest", json=sent)
+            assert refused.status_code == 400 and token not in refused.text, refused.text
+            assert admin.get(f"/v1/agents/{glued}").status_code == 400
 
 
 def test_missing_or_unknown_keys_are_401(stack):

@@ -25,6 +25,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from .stack import free_port
 from .test_accounts import Tenant, as_key, sign_up
 from .test_limits import _fresh_window
+from .test_redaction import fake_aws_key, fake_github_token
 from .waiting import eventually, eventually_async
 
 Connect = Callable[[str], AbstractAsyncContextManager[ClientSession]]
@@ -556,3 +557,36 @@ async def test_a_lone_surrogate_a_parser_let_through_is_a_tool_error_naming_it(s
         answer = (await http.post("/mcp", content=body, headers=headers)).json()
     assert answer["id"] == 2 and answer["result"]["isError"] is True, answer
     assert answer["result"]["structuredContent"]["field"] == "query"
+
+
+async def test_an_error_quotes_a_key_the_caller_sent_as_its_placeholder(stack):
+    """The SDK answers an unknown method with the method as its data, and a tool of no
+    such name was quoted by name: a key sent there comes back as its placeholder, on stdio
+    as over HTTP, as every other surface's errors quote input."""
+    aws, github = fake_aws_key(), fake_github_token()
+    unknown = {"jsonrpc": "2.0", "id": 3, "method": aws, "params": {}}
+    tool = {
+        "jsonrpc": "2.0",
+        "id": 4,
+        "method": "tools/call",
+        "params": {"name": github, "arguments": {}},
+    }
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {stack.api_key}",
+        "Mcp-Protocol-Version": "2025-06-18",
+    }
+    answers = []
+    async with raw_stdio(stack) as exchange:
+        answers += [await exchange(json.dumps(unknown).encode())]
+        answers += [await exchange(json.dumps(tool).encode())]
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
+        for message in (unknown, tool):
+            answers.append((await http.post("/mcp", json=message, headers=headers)).json())
+    for answer in answers:
+        text = json.dumps(answer)
+        assert aws not in text and github not in text, answer
+    assert [a["error"]["code"] for a in answers[0::2]] == [-32601, -32601]
+    assert all("[REDACTED:aws_access_key]" in json.dumps(a) for a in answers[0::2])
+    assert all(a["result"]["isError"] for a in answers[1::2]), answers

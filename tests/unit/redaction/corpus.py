@@ -291,10 +291,24 @@ POSITIVES: tuple[Positive, ...] = (
     _p("generic_secret", "correct-horse-7", "passphrase: 'correct-horse-7'"),
     _p("generic_secret", draw(HEX, 32), "webhook_secret => <S>"),
     _p("generic_secret", draw(B64, 44), "  private_key: <S>\n  region: us-east-1"),
+    # Glued to a word by `-` or `_`, as people name things: still the key.
+    _p("github_token", GH + "p_" + draw(ALNUM, 36), "deploy token is prod-<S> for now"),
+    _p("github_token", GH + "p_" + draw(ALNUM, 36), "sessionId sess_<S>_old"),
+    _p("jwt", fake_jwt(), "session cookie sid-<S>"),
+    _p("stripe_key", STRIPE_LIVE + draw(ALNUM, 24), "billing-<S>"),
+    _p("openai_api_key", SK + "proj-" + draw(B64URL, 60) + "9", "OPENAI=team-<S>"),
+    _p("generic_secret", "Qx7!vL2#pw", "pw: Qx7!vL2#pw"),
+    _p("generic_secret", draw(ALNUM, 12), "db_pw=<S>"),
+    _p("generic_secret", "S3cr3t" + draw(ALNUM, 6), "mysql -uroot -p<S> shop < dump.sql"),
+    _p("generic_secret", "hunter22", "mysqldump -h db -u app -phunter22 --all-databases"),
 )
 
 
 NEGATIVES: tuple[str, ...] = (
+    # Prefixes inside ordinary hyphenated words and commands
+    "pip install the sk-learn-compatible-estimators package",
+    "run mysql -u root -p shop and type the password when asked",
+    "pwm_duty: 50, npw: 3, the pwd command prints the folder",
     # Identifiers and hashes
     "Request 3f1c2b9e-7d4a-4e8b-9c1f-2a6b8d0e4f13 failed with a timeout.",
     "user_id: 550e8400-e29b-41d4-a716-446655440000",

@@ -5,7 +5,15 @@ import random
 import pytest
 
 from mnemo.redaction import KINDS, Redacted, Redaction, redact
-from tests.unit.redaction.corpus import NEGATIVES, POSITIVES, Positive, draw, luhn_complete
+from tests.unit.redaction.corpus import (
+    B64,
+    NEGATIVES,
+    POSITIVES,
+    UPPER32,
+    Positive,
+    draw,
+    luhn_complete,
+)
 
 ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -80,6 +88,15 @@ def test_several_secrets_in_one_text_are_all_replaced_in_order():
     assert result.text.startswith("Deploy notes: use [REDACTED:github_token] for the repo,")
     for redaction in result.redactions:
         assert text[redaction.start : redaction.end] in (github, card, password)
+
+
+@pytest.mark.parametrize("between", [" / ", ":", ",", " ", "|", "\t"])
+def test_a_secret_access_key_beside_its_access_key_id_is_a_secret(between: str):
+    """No key name says what the 40 characters are, but their access key id does."""
+    key_id, secret = "AKIA" + draw(UPPER32, 16), draw(B64, 39) + "Q"
+    result = redact(f"AWS creds: {key_id}{between}{secret} (rotate monthly)")
+    assert result.counts == {"aws_access_key": 1, "aws_secret_key": 1}, result.text
+    assert secret not in result.text and key_id not in result.text
 
 
 def test_spans_rebuild_the_output_from_the_original():

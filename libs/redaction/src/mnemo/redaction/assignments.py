@@ -140,7 +140,8 @@ def key_kind(key: str) -> str | None:
     if not segments or segments[-1] in ABOUT_THE_SECRET:
         return None
     compact = "".join(segments)
-    if _PASSWORD_WORD.search(compact):
+    # `pw` only as a word of its own (`pw`, `db_pw`, `rootPw`): inside a word it is not one.
+    if _PASSWORD_WORD.search(compact) or "pw" in segments:
         return "password"
     if _SECRET_WORD.search(compact):
         return "secret"

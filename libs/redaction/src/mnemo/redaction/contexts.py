@@ -20,7 +20,7 @@ from mnemo.redaction.rule import Rule
 # quadratic.
 _KEY = (
     r"(?P<key>[\w.-]{0,40}?"
-    r"(?i:passw(?:or)?d|passphrase|passcode|pwd|secret|token|api[_.-]?key|"
+    r"(?i:passw(?:or)?d|passphrase|passcode|pwd|pw|secret|token|api[_.-]?key|"
     r"access[_.-]?key|private[_.-]?key|credential|auth)"
     r"[\w.-]{0,40})"
 )
@@ -58,7 +58,23 @@ def _card(_match: re.Match[str], secret: str) -> bool:
     return plausible_card(secret)
 
 
+def _cli_password(_match: re.Match[str], secret: str) -> bool:
+    return len(secret) >= 3 and not is_stand_in(secret)
+
+
 CONTEXT_RULES: tuple[Rule, ...] = (
+    # A secret access key written next to its access key id (`AKIA… / wJalr…`, `AKIA…:…`,
+    # a CSV row): the pair says what the 40 characters are, without a key name.
+    Rule(
+        "aws_secret_key",
+        re.compile(
+            r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"
+            r"[\"']?[ \t]*[,:;/|=]?[ \t]*[\"']?"
+            r"(?P<secret>(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
+        ),
+        ("secret",),
+        _aws_secret,
+    ),
     Rule(
         "aws_secret_key",
         re.compile(
@@ -151,6 +167,16 @@ CONTEXT_RULES: tuple[Rule, ...] = (
         ),
         ("secret",),
         basic_auth_password,
+    ),
+    # MySQL's and MariaDB's clients take the password glued to `-p` (`mysql -uroot -pS3cr3t`).
+    Rule(
+        "generic_secret",
+        re.compile(
+            r"(?<![\w-])(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlsh|mariadb)(?![\w-])"
+            r"[^\n]{0,200}?(?<!\S)-p(?P<secret>[^\s\"'-][^\s\"']*)"
+        ),
+        ("secret",),
+        _cli_password,
     ),
     # "my wifi password is BlueFalcon42": people tell assistants their passwords in prose.
     Rule(

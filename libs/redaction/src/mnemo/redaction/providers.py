@@ -9,10 +9,12 @@ import re
 from mnemo.redaction.entropy import mixed_classes
 from mnemo.redaction.rule import Rule
 
-# A token starts and ends where a word does; a hyphen counts as part of the word so that
-# `sk-` inside `task-sk-...` or a key glued to other text is not taken for a prefix.
-_START = r"(?<![\w-])"
-_END = r"(?![\w-])"
+# A token starts and ends where a run of letters and digits does: `_` and `-` are where
+# people glue a key to a word (`prod-ghp_...`, `sid-eyJ...`, `ghp_..._old`), and a key glued
+# so is still the key. What keeps words out is each issuer's prefix and its body's shape
+# (`sk-learn-compatible-estimators` has no random body).
+_START = r"(?<![A-Za-z0-9])"
+_END = r"(?![A-Za-z0-9])"
 
 
 def _has_digit_and_letter(_match: re.Match[str], secret: str) -> bool:
@@ -71,7 +73,7 @@ PROVIDER_RULES: tuple[Rule, ...] = (
         _random_body,
     ),
     Rule("github_token", re.compile(_START + r"gh[pousr]_[A-Za-z0-9]{30,255}" + _END)),
-    Rule("github_token", re.compile(_START + r"github_pat_[A-Za-z0-9_]{30,255}" + _END)),
+    Rule("github_token", re.compile(_START + r"github_pat_[A-Za-z0-9_]{30,255}(?![\w])")),
     Rule("gitlab_token", re.compile(_START + r"glpat-[\w-]{20,}(?:\.[\w-]+)*" + _END)),
     Rule(
         "slack_webhook",
@@ -91,7 +93,10 @@ PROVIDER_RULES: tuple[Rule, ...] = (
         re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
     ),
     Rule("twilio_key", re.compile(r"(?<![\w])SK[0-9a-f]{32}(?![\w])"), (0,), _has_digit_and_letter),
-    Rule("sendgrid_api_key", re.compile(r"(?<![\w.-])SG\.[\w-]{16,32}\.[\w-]{16,64}" + _END)),
+    Rule(
+        "sendgrid_api_key",
+        re.compile(r"(?<![A-Za-z0-9.])SG\.[\w-]{16,32}\.[\w-]{16,64}(?![\w-])"),
+    ),
     Rule(
         "jwt",
         re.compile(_START + r"eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{10,}" + _END),

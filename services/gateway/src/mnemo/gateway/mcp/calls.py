@@ -110,7 +110,8 @@ async def call_tool(
     (the caller's key and correlation id, when the client does not carry them)."""
     tool = BY_NAME.get(name)
     if tool is None:
-        return tool_error(f"no tool {name!r}; tools/list names them", field="name", **_REFUSED)
+        # Not quoted: a name is what the caller sent, and may be anything.
+        return tool_error("no tool of that name; tools/list names them", field="name", **_REFUSED)
     try:
         path, body, params, extra = request_of(tool, arguments or {})
     except msgspec.ValidationError as exc:

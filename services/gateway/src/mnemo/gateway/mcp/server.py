@@ -7,6 +7,7 @@ the gateway's /mcp endpoint calls its own app in process with the caller's key
 """
 
 import contextlib
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,9 +16,11 @@ import httpx
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
+from mcp.shared.exceptions import MCPError
 
 from mnemo.gateway.mcp.calls import call_tool
 from mnemo.gateway.mcp.tools import TOOLS
+from mnemo.gateway.secrets import redact_text, redact_value
 from mnemo.telemetry import MessageContext, message_context
 
 NAME = "mnemo"
@@ -73,10 +76,25 @@ def build_server(route: Route, version: str = "") -> Server[Any]:
         with message_context(caller.ids) if caller.ids else contextlib.nullcontext():
             return await call_tool(caller.client, params.name, params.arguments, caller.headers)
 
-    return Server(
+    server: Server[Any] = Server(
         NAME,
         version=version,
         instructions=INSTRUCTIONS,
         on_list_tools=list_tools,
         on_call_tool=run_tool,
     )
+    server.middleware.append(_errors_redacted)
+    return server
+
+
+async def _errors_redacted(ctx: ServerRequestContext[Any], call_next: Any) -> Any:
+    """A protocol error quotes what the caller sent (the SDK answers an unknown method with
+    the method's name as its data): a key in it is quoted as its placeholder, as every
+    other surface's errors do."""
+    try:
+        return await call_next(ctx)
+    except MCPError as exc:
+        counts: Counter[str] = Counter()
+        raise MCPError(
+            exc.code, redact_text(exc.message, counts), redact_value(exc.data, counts)
+        ) from None
