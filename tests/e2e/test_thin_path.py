@@ -1,5 +1,6 @@
 """One ingest through all five services, from the HTTP request to the audit chain."""
 
+import json
 import uuid
 
 from .waiting import eventually
@@ -191,3 +192,34 @@ def test_a_correlation_id_in_the_body_threads_the_chain(api, user_id):
         )
     )
     assert all(e["correlation_id"] == correlation for e in found["events"])
+
+
+def test_every_log_line_about_a_memory_carries_its_correlation_and_causation(stack, api, user_id):
+    """Each service's lines about the memory (handled alone or in a batch with others')
+    carry the request's correlation id and a causation id; a batch's own lines carry its
+    messages' ids."""
+    correlation = "corr-" + uuid.uuid4().hex
+    sent = {"userId": user_id, "content": "I work at Initech and I live in Austin."}
+    response = api.post("/v1/ingest", json=sent, headers={"x-correlation-id": correlation})
+    assert response.status_code == 202, response.text
+    memory_id = response.json()["id"]
+    eventually(lambda: search(api, user_id, "initech"))
+    eventually(lambda: api.get("/v1/facts", params={"userId": user_id}).json().get("facts"))
+
+    def lines() -> list[dict]:
+        found = []
+        for path in (stack.home / "logs").glob("*.log"):
+            for line in path.read_text(errors="replace").splitlines():
+                if memory_id in line and line.startswith("{"):
+                    found.append(json.loads(line))
+        return found
+
+    def by_service() -> set[str]:
+        return {line.get("service") for line in lines()}
+
+    # Ingest recorded it, synthesis read it (the lines that name it).
+    eventually(lambda: {"ingest", "synthesis"} <= by_service())
+    for line in lines():
+        correlations = line.get("correlation_ids") or [line.get("correlation_id")]
+        assert correlation in correlations, line
+        assert line.get("causation_id") or line.get("causation_ids"), line

@@ -8,7 +8,15 @@ dependency is away).
 """
 
 from mnemo.bus.connection import connect
-from mnemo.bus.consumer import BatchHandler, Consumer, ConsumerSpec, Delivery, Handler, Reject
+from mnemo.bus.consumer import (
+    BatchHandler,
+    Consumer,
+    ConsumerSpec,
+    Delivery,
+    Handler,
+    Reject,
+    envelope_context,
+)
 from mnemo.bus.erasure import erase_subject
 from mnemo.bus.kv import erasable_key_value, key_value, kv_stream
 from mnemo.bus.publisher import Publisher, PublishError, StreamFull, context_ids, request_cause
@@ -33,6 +41,7 @@ __all__ = [
     "connect",
     "context_ids",
     "ensure_streams",
+    "envelope_context",
     "erasable_key_value",
     "erase_subject",
     "key_value",

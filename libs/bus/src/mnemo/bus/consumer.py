@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,10 +33,11 @@ from mnemo.bus.dead_letters import dead_letter_headers, parse
 from mnemo.bus.failures import is_dependency_failure
 from mnemo.bus.publisher import Publisher
 from mnemo.bus.startup import settled
-from mnemo.contracts import Headers, Signal, derived_id, utcnow
+from mnemo.contracts import Envelope, Headers, Signal, derived_id, utcnow
 from mnemo.settings import JetStreamSettings
 from mnemo.telemetry import (
     MessageContext,
+    batch_context,
     consuming,
     consuming_batch,
     get_logger,
@@ -71,6 +73,15 @@ class Delivery:
     num_delivered: int
     stream_sequence: int
     stream: str = ""
+
+    def context(self) -> MessageContext:
+        """The ids its handling runs with (and its log lines carry)."""
+        return MessageContext(
+            correlation_id=self.correlation_id,
+            message_id=self.msg_id,
+            causation_id=self.causation_id,
+            tenant_id=self.tenant_id,
+        )
 
     def decode(self, type_: Any) -> Any:
         try:
@@ -295,11 +306,14 @@ class Consumer:
         assert self._batch_handler is not None
         deliveries = [_delivery(m) for m in msgs]
         durable = self._spec.durable
-        with consuming_batch(
-            f"consume {self._spec.durable}",
-            [(d.msg_id, d.headers) for d in deliveries],
-            linked=self._spec.linked,
-            attributes={"messaging.consumer.group.name": self._spec.durable},
+        with (
+            batch_context([d.context() for d in deliveries], consumer=durable),
+            consuming_batch(
+                f"consume {self._spec.durable}",
+                [(d.msg_id, d.headers) for d in deliveries],
+                linked=self._spec.linked,
+                attributes={"messaging.consumer.group.name": self._spec.durable},
+            ),
         ):
             try:
                 with HANDLING_DURATION.labels(durable).time():
@@ -320,13 +334,8 @@ class Consumer:
 
     async def _handle(self, msg: Msg) -> str:
         delivery = _delivery(msg)
-        ctx = MessageContext(
-            correlation_id=delivery.correlation_id,
-            message_id=delivery.msg_id,
-            tenant_id=delivery.tenant_id,
-        )
         with (
-            message_context(ctx, consumer=self._spec.durable),
+            message_context(delivery.context(), consumer=self._spec.durable),
             consuming(
                 f"consume {self._spec.durable}",
                 delivery.headers,
@@ -480,4 +489,16 @@ def _delivery(msg: Msg) -> Delivery:
         num_delivered=delivered,
         stream_sequence=sequence,
         stream=stream,
+    )
+
+
+def envelope_context(envelope: Envelope) -> AbstractContextManager[MessageContext]:
+    """Log lines about one event of a batch carry its ids (the batch's are bound already)."""
+    return message_context(
+        MessageContext(
+            correlation_id=envelope.correlation_id,
+            message_id=envelope.event_id,
+            causation_id=envelope.causation_id,
+            tenant_id=envelope.tenant_id,
+        )
     )

@@ -163,6 +163,8 @@ def _wrap(name: str, request_type: type, handler: Endpoint) -> Answer:
             message_id=headers.get(REQUEST_ID, correlation),
             tenant_id=headers.get(Headers.TENANT),
             request_id=headers.get(REQUEST_ID),
+            # A query is asked while answering the request it belongs to.
+            causation_id=headers.get(Headers.CAUSATION) or headers.get(REQUEST_ID),
         )
         span = (
             tracer().start_as_current_span(

@@ -1,12 +1,17 @@
 """Structured logs and traces that carry correlation and causation ids everywhere.
 
 Exports: `configure` (logs + tracing for a service), `get_logger`, the message context
-(`MessageContext`, `current_context`, `message_context`) and trace propagation
+(`MessageContext`, `current_context`, `message_context`, `batch_context`) and trace propagation
 (`inject_trace`, `extract_trace`, `tracer`), the spans of handling messages (`consuming`,
 `consuming_batch`) and the traceparent of what a handler produces (`traceparent_for`).
 """
 
-from mnemo.telemetry.context import MessageContext, current_context, message_context
+from mnemo.telemetry.context import (
+    MessageContext,
+    batch_context,
+    current_context,
+    message_context,
+)
 from mnemo.telemetry.logging import configure_logging, get_logger
 from mnemo.telemetry.messaging import (
     background_phase,
@@ -28,6 +33,7 @@ def configure(service: str, *, level: str = "info", otlp_endpoint: str | None = 
 __all__ = [
     "MessageContext",
     "background_phase",
+    "batch_context",
     "configure",
     "configure_logging",
     "configure_tracing",

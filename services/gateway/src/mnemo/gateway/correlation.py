@@ -93,8 +93,12 @@ class CorrelationMiddleware:
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
+        # Nothing before the request caused it: its own id is its cause.
         ctx = MessageContext(
-            correlation_id=correlation_id, message_id=request_id, request_id=request_id
+            correlation_id=correlation_id,
+            message_id=request_id,
+            request_id=request_id,
+            causation_id=request_id,
         )
         escaped: Exception | None = None
         with message_context(ctx):

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from mnemo.bus import Delivery, Publisher
+from mnemo.bus import Delivery, Publisher, envelope_context
 from mnemo.contracts import (
     DeleteMemory,
     Dropped,
@@ -118,7 +118,8 @@ class RetrievalHandlers:
         await drop_memory(
             self._index, self._memories, self._log, envelope.tenant_id, envelope.data.memory_id
         )
-        log.info("memory_dropped_from_projections", memory_id=envelope.data.memory_id)
+        with envelope_context(envelope):
+            log.info("memory_dropped_from_projections", memory_id=envelope.data.memory_id)
 
     async def drop_subject(self, query: ForgetSubject) -> Dropped:
         """Asked by the gateway once ingest has forgotten the subject, so that no read after

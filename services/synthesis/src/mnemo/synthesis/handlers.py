@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from mnemo.bus import Delivery
+from mnemo.bus import Delivery, envelope_context
 from mnemo.contracts import (
     AgentWithdrawn,
     Dropped,
@@ -247,13 +247,16 @@ class SynthesisHandlers:
                 memory = envelope.data
                 assert isinstance(memory, MemoryRecorded)
                 if timeline.read_before(memory.memory_id, envelope.stream_version):
-                    log.info("memory_already_synthesized", memory_id=memory.memory_id)
+                    with envelope_context(envelope):
+                        log.info("memory_already_synthesized", memory_id=memory.memory_id)
                     continue
                 if timeline.of_deleted_agent(memory.agent_id, envelope.recorded_at):
-                    log.info("memory_of_a_deleted_agent", memory_id=memory.memory_id)
+                    with envelope_context(envelope):
+                        log.info("memory_of_a_deleted_agent", memory_id=memory.memory_id)
                     continue
                 if memory.memory_id not in found:
-                    found[memory.memory_id] = await self._read(tenant_id, memory, self._extract)
+                    with envelope_context(envelope):
+                        found[memory.memory_id] = await self._read(tenant_id, memory, self._extract)
                 decided = self._events(envelope, memory, timeline, found[memory.memory_id])
                 events.extend(decided)
                 done.append((envelope, len(decided)))
@@ -277,14 +280,15 @@ class SynthesisHandlers:
                 memory = envelope.data
                 assert isinstance(memory, MemoryRecorded)
                 extraction = found[memory.memory_id]
-                log.info(
-                    "memory_synthesized",
-                    memory_id=memory.memory_id,
-                    events=count,
-                    extractor=extraction.extractor,
-                    fallback_reason=reason_kind(extraction.fallback_reason),
-                    lag_ms=int((now - envelope.recorded_at).total_seconds() * 1000),
-                )
+                with envelope_context(envelope):
+                    log.info(
+                        "memory_synthesized",
+                        memory_id=memory.memory_id,
+                        events=count,
+                        extractor=extraction.extractor,
+                        fallback_reason=reason_kind(extraction.fallback_reason),
+                        lag_ms=int((now - envelope.recorded_at).total_seconds() * 1000),
+                    )
             return
         raise RuntimeError(f"{stream} kept moving; synthesis of the memory will be retried")
 
@@ -309,7 +313,8 @@ class SynthesisHandlers:
             recorded = await self._store.get(synthesized.causation_id)
             if recorded is None or not isinstance(recorded.data, MemoryRecorded):
                 # Forgotten (its key shredded, its events erased) since: nothing to read.
-                log.info("memory_gone_before_refining", memory_id=done.memory_id)
+                with envelope_context(synthesized):
+                    log.info("memory_gone_before_refining", memory_id=done.memory_id)
                 continue
             key = (synthesized.tenant_id, recorded.data.user_id)
             by_subject.setdefault(key, []).append((synthesized, recorded))
@@ -366,16 +371,17 @@ class SynthesisHandlers:
                 return
             self._timelines.keep(stream, timeline, version + len(events), key_id)
             now = utcnow()
-            for (_, memory, recorded_at), count in zip(todo, counts, strict=True):
-                log.info(
-                    "memory_refined",
-                    memory_id=memory.memory_id,
-                    events=count,
-                    extractor=self._refiner.name,
-                    fallback_reason=reason_kind(found[memory.memory_id].fallback_reason),
-                    lag_ms=int((now - recorded_at).total_seconds() * 1000),
-                    batch=len(todo),
-                )
+            for (synthesized, memory, recorded_at), count in zip(todo, counts, strict=True):
+                with envelope_context(synthesized):
+                    log.info(
+                        "memory_refined",
+                        memory_id=memory.memory_id,
+                        events=count,
+                        extractor=self._refiner.name,
+                        fallback_reason=reason_kind(found[memory.memory_id].fallback_reason),
+                        lag_ms=int((now - recorded_at).total_seconds() * 1000),
+                        batch=len(todo),
+                    )
             return
         raise RuntimeError(f"{stream} kept moving; refining the memories will be retried")
 

@@ -64,6 +64,7 @@ class McpEndpoint:
                 message_id=state["request_id"],
                 tenant_id=state.get("tenant_id"),
                 request_id=state["request_id"],
+                causation_id=state["request_id"],
             ),
         )
 
