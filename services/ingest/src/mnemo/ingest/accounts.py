@@ -175,7 +175,6 @@ SELECT k.key_id, k.tenant_id, k.kind, k.agent_id, k.digest, k.revoked_at,
 FROM accounts.keys k
 LEFT JOIN accounts.agents a ON a.tenant_id = k.tenant_id AND a.agent_id = k.agent_id
 """
-_AGENT_SINCE = "SELECT created_at FROM accounts.agents WHERE tenant_id = $1 AND agent_id = $2"
 
 # What a decision returns: the events to append, and how to build the reply from them.
 Decision = tuple[list[EventData], Callable[[list[Envelope]], Any]]
@@ -209,17 +208,7 @@ class Accounts:
         for digest in stale:
             await self._kv.delete(digest)
         for row in rows:
-            await self._put_grant(
-                row["digest"],
-                KeyGrant(
-                    key_id=row["key_id"],
-                    tenant_id=row["tenant_id"],
-                    kind=row["kind"],
-                    agent_id=row["agent_id"],
-                    agent_since=row["agent_since"],
-                    revoked=row["revoked_at"] is not None,
-                ),
-            )
+            await self._put_grant(row["digest"], _grant(row))
         log.info("accounts_rebuilt", events=len(events), keys=len(rows))
         return len(events)
 
@@ -469,35 +458,45 @@ class Accounts:
         ]
 
     async def _project(self, stored: list[Envelope]) -> None:
+        """The tables and the keys bucket brought up to the tenant's stream, in its order.
+
+        Two changes of a tenant (a key issued while its agent is deleted) append in one
+        order but may come here in the other: the deletion's revocation of a key whose
+        row is not there yet, then the issue's live grant, left a revoked key working. So
+        each change projects the whole stream again (its events are idempotent: applied
+        twice they change nothing) under the tenant's lock, and writes the grants of the
+        keys it touched as the tables then say, before the lock is let go."""
+        if not stored:
+            return
+        tenant_id = stored[0].tenant_id
+        touched = [
+            env.data.key_id for env in stored if isinstance(env.data, KeyIssued | KeyRevoked)
+        ]
+        events = await self._store.read_stream(account_stream(tenant_id))
         async with self._pool.acquire() as conn, conn.transaction():
-            for env in stored:
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))", "accounts:" + tenant_id
+            )
+            for env in events:
                 await _project(conn, env)
-        for env in stored:
-            data = env.data
-            if isinstance(data, KeyIssued):
-                grant = KeyGrant(
-                    key_id=data.key_id,
-                    tenant_id=env.tenant_id,
-                    kind=data.kind,
-                    agent_id=data.agent_id,
-                    agent_since=await self._pool.fetchval(
-                        _AGENT_SINCE, env.tenant_id, data.agent_id
-                    )
-                    if data.agent_id
-                    else None,
-                )
-                await self._put_grant(data.digest, grant)
-            elif isinstance(data, KeyRevoked):
-                row = await self._pool.fetchrow(
-                    "SELECT tenant_id, kind, agent_id FROM accounts.keys WHERE key_id = $1",
-                    data.key_id,
-                )
-                if row is not None:
-                    grant = KeyGrant(key_id=data.key_id, revoked=True, **dict(row))
-                    await self._put_grant(data.digest, grant)
+            rows = await conn.fetch(_GRANTS + " WHERE k.key_id = ANY($1::text[])", touched)
+            for row in rows:
+                await self._put_grant(row["digest"], _grant(row))
 
     async def _put_grant(self, digest: str, grant: KeyGrant) -> None:
         await self._kv.put(digest, msgspec.json.encode(grant))
+
+
+def _grant(row: Any) -> KeyGrant:
+    """A key's grant as the tables have it (a row of `_GRANTS`)."""
+    return KeyGrant(
+        key_id=row["key_id"],
+        tenant_id=row["tenant_id"],
+        kind=row["kind"],
+        agent_id=row["agent_id"],
+        agent_since=row["agent_since"],
+        revoked=row["revoked_at"] is not None,
+    )
 
 
 def _applied(state: AccountState, stored: list[Envelope]) -> AccountState:
