@@ -381,3 +381,34 @@ def test_deleting_an_agent_deletes_its_memories_and_one_made_again_starts_empty(
             assert agent.get("/v1/facts", params={"userId": who}).json()["facts"] == []
             context = agent.get("/v1/context", params={"userId": who})
             assert word not in context.text and "Umbrella" not in context.text, context.text
+
+
+def test_an_agent_named_again_after_its_deletion_is_an_agent_with_only_what_came_after(stack, acme):
+    """A replica that saw the agent a moment ago still believes in it when the agent is
+    deleted on another: the memory it accepts then makes the agent again (as on first use),
+    and the agent made again holds that memory only, never the deleted one's."""
+    agent_id = "relabel-" + uuid.uuid4().hex[:6]
+    user = "u-" + uuid.uuid4().hex[:8]
+
+    def contents(client: httpx.Client) -> list[str]:
+        listed = client.get("/v1/memories", params={"userId": user, "agentId": agent_id})
+        return [m["content"] for m in listed.json().get("memories", [])]
+
+    with as_key(stack, acme.master) as admin, stack.extra_gateway(stack.api_key) as other:
+        second = httpx.Client(
+            base_url=str(other.base_url),
+            headers={"Authorization": f"Bearer {acme.master}"},
+            timeout=15,
+        )
+        with second:
+            before = {"userId": user, "agentId": agent_id, "content": "before the deletion"}
+            assert second.post("/v1/ingest", json=before).status_code == 202
+            eventually(lambda: contents(admin) == ["before the deletion"])
+            assert admin.delete(f"/v1/agents/{agent_id}").status_code == 200
+            after = {"userId": user, "agentId": agent_id, "content": "after the deletion"}
+            assert second.post("/v1/ingest", json=after).status_code == 202
+        eventually(lambda: admin.get(f"/v1/agents/{agent_id}").status_code == 200)
+        eventually(lambda: contents(admin) == ["after the deletion"])
+        key = admin.post("/v1/keys", json={"kind": "agent", "agentId": agent_id}).json()["key"]
+        with as_key(stack, key) as agent:
+            assert contents(agent) == ["after the deletion"]

@@ -2,6 +2,7 @@
 order two changes of a tenant are projected in (mnemo.ingest.accounts)."""
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
@@ -9,19 +10,27 @@ import msgspec
 from mnemo.bus import key_value
 from mnemo.contracts import (
     AgentDeleted,
+    AgentInfo,
     CreateAgent,
     CreateTenant,
     DeleteAgent,
+    GetAgent,
+    IngestMemory,
     IssueKey,
     KeyGrant,
     KeyIssued,
+    MemoryRecorded,
+    NewEvent,
     key_digest,
     keys_bucket,
+    new_id,
 )
 from mnemo.eventlog import EventStore
 from mnemo.eventlog.migrations import migrate
 from mnemo.ingest import accounts as accounts_module
 from mnemo.ingest.accounts import Accounts, account_stream
+
+from .helpers import new_event
 
 SECRET = "s" * 32
 SQL = Path(accounts_module.__file__).parent / "sql"
@@ -76,3 +85,70 @@ async def test_a_key_issued_while_its_agent_is_deleted_stays_revoked(log_pool, n
         "SELECT revoked_at FROM accounts.keys WHERE key_id = $1", key.info.key_id
     )
     assert revoked_at is not None
+
+
+def _of_agent(agent: str, content: str) -> NewEvent:
+    data = MemoryRecorded(memory_id=new_id(), user_id="u1", content=content, agent_id=agent)
+    return new_event(data, "t1")
+
+
+async def test_a_memory_sent_before_its_agent_was_deleted_is_not_recorded_after(log_pool):
+    """The deletion's mark in the command stream: a memory command at or below it went with
+    the agent (however late it is recorded, even once the id is an agent again); one after
+    it is kept. A command stream made anew clears the marks, as it clears forget marks."""
+    store = EventStore(log_pool)
+    await store.align_command_stream(datetime(2026, 1, 1, tzinfo=UTC))
+    await store.retire_agent("t1", "bot", 10)
+    await store.retire_agent("t1", "bot", 7)  # a mark never moves back
+    late, after, other = _of_agent("bot", "late"), _of_agent("bot", "after"), _of_agent("x", "x")
+    stored = await store.append_first_events(
+        [("m-late", late), ("m-after", after), ("m-other", other)], sent_at=[10, 11, 3]
+    )
+    assert {e.event_id for e in stored} == {after.event_id, other.event_id}
+    # The command stream lost and made again: its sequences start over, the mark is void.
+    await store.align_command_stream(datetime(2026, 2, 1, tzinfo=UTC))
+    again = await store.append_first_events([("m-again", _of_agent("bot", "new"))], sent_at=[2])
+    assert len(again) == 1
+
+
+async def test_a_memory_of_an_agent_that_is_gone_makes_it_again_unless_its_key_wrote_it(
+    log_pool, nc, topology
+):
+    """A master key named the agent (a replica still believed in it): the agent is made
+    again, as on first use. The agent's own key wrote it (revoked with the agent, on its
+    way): it goes with the agent."""
+    async with log_pool.acquire() as conn:
+        await migrate(conn, "ingest", SQL)
+    kv = await key_value(nc.jetstream(), keys_bucket(topology.root))
+    accounts = Accounts(EventStore(log_pool), log_pool, kv, SECRET)
+    tenant_id = (await accounts.create_tenant(CreateTenant(name="acme", actor="t"))).tenant_id
+    for agent in ("named", "keyed"):
+        await accounts.create_agent(
+            CreateAgent(tenant_id=tenant_id, agent_id=agent, name=agent, actor="t")
+        )
+        await accounts.delete_agent(DeleteAgent(tenant_id=tenant_id, agent_id=agent, actor="t"))
+
+    def command(agent: str, actor: str) -> IngestMemory:
+        return IngestMemory(
+            command_id=new_id(),
+            tenant_id=tenant_id,
+            issued_at=datetime.now(UTC),
+            actor=actor,
+            memory_id=new_id(),
+            user_id="u1",
+            content="hello",
+            agent_id=agent,
+        )
+
+    await accounts._store.retire_agent(tenant_id, "named", 10)
+    commands = [
+        command("named", "key:k1"),  # sent before the deletion's mark: gone with it
+        command("named", "key:k1"),
+        command("keyed", "agent:keyed/key:k2"),
+        command("", "x"),
+    ]
+    assert await accounts.agents_of(commands, [10, 11, 11, 11]) == [False, True, False, True]
+    made = await accounts.get_agent(GetAgent(tenant_id=tenant_id, agent_id="named"))
+    assert isinstance(made, AgentInfo) and made.agent_id == "named"
+    gone = await accounts.get_agent(GetAgent(tenant_id=tenant_id, agent_id="keyed"))
+    assert not isinstance(gone, AgentInfo)

@@ -285,11 +285,19 @@ class EventStore:
             return list(range(len(events)))
         subjects = [(e.tenant_id, getattr(e.data, "user_id", None) or "") for e in events]
         marks = await self.keyring.forgotten_through(conn, (s for s in subjects if s[1]))
+        agents = [(e.tenant_id, getattr(e.data, "agent_id", None) or "") for e in events]
+        retired = await _retired_through(conn, {a for a in agents if a[1]})
         kept = []
-        for index, (subject, sequence) in enumerate(zip(subjects, sent_at, strict=True)):
+        for index, (subject, agent, sequence) in enumerate(
+            zip(subjects, agents, sent_at, strict=True)
+        ):
             mark = marks.get(subject)
             if mark is not None and sequence <= mark:
                 log.info("forgotten_before_recorded", event_type=events[index].event_type)
+                continue
+            if sequence <= retired.get(agent, 0):
+                # Accepted before its agent was deleted: it went with the agent.
+                log.info("agent_deleted_before_recorded", event_type=events[index].event_type)
                 continue
             kept.append(index)
         return kept
@@ -431,9 +439,33 @@ class EventStore:
                 "UPDATE mnemo.forgotten_subjects SET commands_through = 0"
                 " WHERE commands_through > 0"
             )
+            await conn.execute(
+                "UPDATE mnemo.retired_agents SET commands_through = 0 WHERE commands_through > 0"
+            )
             await conn.execute("UPDATE mnemo.command_stream SET created_at = $1", created_at)
         log.warning("command_stream_made_anew", marks_cleared=cleared.split()[-1])
         return True
+
+    async def retire_agent(self, tenant_id: str, agent_id: str, commands_through: int) -> None:
+        """Mark the agent deleted as of `commands_through` (the command stream's last
+        sequence when its deletion was decided): a memory command of it sent until then and
+        recorded later is dropped (`_not_forgotten`), even once the id is an agent again."""
+        await self._pool.execute(
+            """INSERT INTO mnemo.retired_agents (tenant_id, agent_id, commands_through)
+               VALUES ($1, $2, $3)
+               ON CONFLICT (tenant_id, agent_id) DO UPDATE SET
+                 commands_through = GREATEST(mnemo.retired_agents.commands_through,
+                                             excluded.commands_through),
+                 retired_at = now()""",
+            tenant_id,
+            agent_id,
+            commands_through,
+        )
+
+    async def retired_through(self, agents: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Each (tenant, agent)'s deletion mark in the command stream, for those deleted."""
+        async with self._pool.acquire() as conn:
+            return await _retired_through(conn, agents)
 
     async def forget_subject(
         self, tenant_id: str, user_id: str, commands_through: int = 0
@@ -498,3 +530,18 @@ class EventStore:
             "SELECT coalesce(max(global_position), 0) FROM mnemo.events"
         )
         return int(value)
+
+
+async def _retired_through(conn: Any, agents: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Each deleted agent's mark in the command stream (mnemo.retired_agents)."""
+    if not agents:
+        return {}
+    tenants, ids = zip(*sorted(agents), strict=True)
+    rows = await conn.fetch(
+        """SELECT r.tenant_id, r.agent_id, r.commands_through FROM mnemo.retired_agents r
+           JOIN unnest($1::text[], $2::text[]) AS a(tenant_id, agent_id)
+             ON r.tenant_id = a.tenant_id AND r.agent_id = a.agent_id""",
+        list(tenants),
+        list(ids),
+    )
+    return {(r["tenant_id"], r["agent_id"]): r["commands_through"] for r in rows}

@@ -8,7 +8,10 @@ carries is a real agent: listed, with a pack, and able to get its own key. An id
 could not be an agent (see AGENT_ID_PATTERN) is a 400 naming the field.
 
 Agents known to exist are remembered per process for a short while, so the ingest path
-asks the ingest service once per agent per minute, not once per memory.
+asks the ingest service once per agent per minute, not once per memory. A deletion on this
+replica forgets its agent at once; another replica may still believe in it for that
+minute, and then ingest makes the agent again when it records the memory (or drops the
+memory, written with a key of the deleted agent): a memory's agent is always an agent.
 """
 
 import re
@@ -50,6 +53,11 @@ async def register(request: Request, principal: Principal, agent_id: str, field:
     _check(agent_id, field)
     await _ensure(request, principal, agent_id)
     _known[(principal.tenant_id, agent_id)] = time.monotonic()
+
+
+def forget_agent(tenant_id: str, agent_id: str) -> None:
+    """The agent was deleted: its next use registers it again."""
+    _known.pop((tenant_id, agent_id), None)
 
 
 def _check(agent_id: str, field: str) -> None:

@@ -11,7 +11,7 @@ as its HMAC-SHA256 digest.
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ from mnemo.contracts import (
     Envelope,
     EventData,
     GetAgent,
+    IngestMemory,
     IssuedKey,
     IssueKey,
     KeyGrant,
@@ -182,12 +183,19 @@ Decision = tuple[list[EventData], Callable[[list[Envelope]], Any]]
 
 class Accounts:
     def __init__(
-        self, store: EventStore, pool: asyncpg.Pool, keys: KeyValue, secret: str | None
+        self,
+        store: EventStore,
+        pool: asyncpg.Pool,
+        keys: KeyValue,
+        secret: str | None,
+        command_head: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self._store = store
         self._pool = pool
         self._kv = keys
         self._secret = secret
+        # The command stream's last sequence (where a deleted agent's mark is set).
+        self._command_head = command_head
 
     # --- start-up --------------------------------------------------------------------
 
@@ -350,7 +358,66 @@ class Accounts:
             # One append: the agent and its keys go together, or not at all.
             return [AgentDeleted(agent_id=request.agent_id), *revoked], lambda _stored: info
 
-        return await self._change(request.tenant_id, request.actor, decide)
+        deleted = await self._change(request.tenant_id, request.actor, decide)
+        if isinstance(deleted, AgentInfo) and self._command_head is not None:
+            # Every memory command accepted until now, its key's included, is at or below
+            # the head: one of them still on its way to the log is dropped when it comes.
+            through = await self._command_head()
+            await self._store.retire_agent(request.tenant_id, request.agent_id, through)
+        return deleted
+
+    async def agents_of(
+        self, commands: Sequence[IngestMemory], sent_at: Sequence[int]
+    ) -> list[bool]:
+        """For each memory command (and the command stream sequence it was sent at),
+        whether it is recorded as far as its agent goes: a memory's agent is an agent. One
+        sent before its agent was deleted went with the agent (the log drops it too, should
+        the agent be deleted meanwhile); one named by a master key after the deletion (a
+        gateway replica still believed in the agent) makes the agent again, as any agent id
+        is on first use; one written with the key of an agent deleted since is not recorded
+        (the key went with the agent; its memories do too)."""
+        named = {(c.tenant_id, c.agent_id) for c in commands if c.agent_id}
+        if not named:
+            return [True] * len(commands)
+        retired = await self._store.retired_through(named)
+        tenants, ids = zip(*sorted(named), strict=True)
+        rows = await self._pool.fetch(
+            """SELECT a.tenant_id, a.agent_id FROM accounts.agents a
+               JOIN unnest($1::text[], $2::text[]) AS n(tenant_id, agent_id)
+                 ON a.tenant_id = n.tenant_id AND a.agent_id = n.agent_id
+               WHERE a.deleted_at IS NULL""",
+            list(tenants),
+            list(ids),
+        )
+        live = {(r["tenant_id"], r["agent_id"]) for r in rows}
+        kept = []
+        for command, sent in zip(commands, sent_at, strict=True):
+            agent = (command.tenant_id, command.agent_id or "")
+            if not command.agent_id:
+                kept.append(True)
+            elif sent <= retired.get(agent, 0):
+                log.info("memory_of_a_deleted_agent_dropped", memory_id=command.memory_id)
+                kept.append(False)
+            elif agent in live:
+                kept.append(True)
+            elif command.actor.startswith(f"agent:{command.agent_id}/"):
+                log.info("memory_of_a_deleted_agents_key_dropped", memory_id=command.memory_id)
+                kept.append(False)
+            else:
+                made = await self.create_agent(
+                    CreateAgent(
+                        tenant_id=command.tenant_id,
+                        agent_id=command.agent_id,
+                        name=command.agent_id,
+                        actor=command.actor,
+                    )
+                )
+                # A conflict: made meanwhile. Not an agent id (only ids the gateway checked
+                # come here): the memory is recorded all the same.
+                log.info("agent_made_again_on_use", made=isinstance(made, AgentInfo))
+                live.add(agent)
+                kept.append(True)
+        return kept
 
     # --- reads -----------------------------------------------------------------------
 

@@ -51,11 +51,21 @@ async def main() -> None:
 
     await command_stream()  # before any command is read
 
+    async def command_head() -> int:
+        return (await command_stream())[0]
+
+    keys = await settled(
+        lambda: key_value(js, keys_bucket(host.topology.root), replicas=settings.stream_replicas),
+        "keys bucket",
+    )
+    accounts = Accounts(store, host.pool, keys, settings.key_secret, command_head)
+    await accounts.rebuild()
     handlers = IngestHandlers(
         store,
         chunk_max=settings.chunk_max_chars,
         chunk_overlap=settings.chunk_overlap_chars,
         command_stream=command_stream,
+        agents=accounts.agents_of,
     )
     host.consume(
         ConsumerSpec(
@@ -80,13 +90,6 @@ async def main() -> None:
     revisions = MemoryRevisions(store, handlers.chunks)
     host.query("revise_memory", ReviseMemory, revisions.revise)
     host.query("memory_versions", MemoryVersionsQuery, revisions.versions, concurrent=True)
-    js = host.publisher.js
-    keys = await settled(
-        lambda: key_value(js, keys_bucket(host.topology.root), replicas=settings.stream_replicas),
-        "keys bucket",
-    )
-    accounts = Accounts(store, host.pool, keys, settings.key_secret)
-    await accounts.rebuild()
     host.query("create_tenant", CreateTenant, accounts.create_tenant)
     host.query("issue_key", IssueKey, accounts.issue_key)
     host.query("revoke_key", RevokeKey, accounts.revoke_key)

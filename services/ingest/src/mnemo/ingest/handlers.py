@@ -1,6 +1,6 @@
 """What ingest does for each command."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from mnemo.bus import Delivery, request_cause
@@ -100,8 +100,12 @@ class IngestHandlers:
         chunk_max: int = 1200,
         chunk_overlap: int = 200,
         command_stream: Callable[[], Awaitable[tuple[int, bool]]] | None = None,
+        agents: Callable[[Sequence[IngestMemory], Sequence[int]], Awaitable[list[bool]]]
+        | None = None,
     ) -> None:
         self._store = store
+        # Which memory commands their agents let through (mnemo.ingest.accounts.agents_of).
+        self._agents = agents
         # The command stream's head (where a forget marks its subject forgotten), and
         # whether that stream was made anew since the marks were counted (see bootstrap).
         self._command_stream = command_stream
@@ -118,11 +122,15 @@ class IngestHandlers:
         """A fetched batch of commands in one append: each memory its own new stream. A
         memory whose stream exists (a repeat, or the same sourceId) is recorded again only
         if it is gone (`_record_again`)."""
+        commands = [d.decode(IngestMemory) for d in deliveries]
+        sequences = [d.stream_sequence for d in deliveries]
+        kept = await self._agents(commands, sequences) if self._agents else [True] * len(commands)
         items = [
             (memory_stream(c.tenant_id, c.memory_id), self._recorded(d, c))
-            for d, c in ((d, d.decode(IngestMemory)) for d in deliveries)
+            for d, c, keep in zip(deliveries, commands, kept, strict=True)
+            if keep
         ]
-        sent_at = [d.stream_sequence for d in deliveries]
+        sent_at = [d.stream_sequence for d, keep in zip(deliveries, kept, strict=True) if keep]
         # A command sent before its user was forgotten is dropped, however late it comes.
         stored = await self._store.append_first_events(items, sent_at=sent_at)
         written = {e.event_id for e in stored}
@@ -140,6 +148,11 @@ class IngestHandlers:
     async def ingest_memory(self, delivery: Delivery) -> None:
         """Append `memory.recorded` for the command; a repeat of it appends nothing."""
         command: IngestMemory = delivery.decode(IngestMemory)
+        if (
+            self._agents is not None
+            and not (await self._agents([command], [delivery.stream_sequence]))[0]
+        ):
+            return
         event = self._recorded(delivery, command)
         stream = memory_stream(command.tenant_id, command.memory_id)
         try:

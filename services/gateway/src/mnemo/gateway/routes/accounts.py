@@ -34,6 +34,7 @@ from mnemo.contracts import (
     UpdateAgent,
     WithdrawAgent,
 )
+from mnemo.gateway.agents_seen import forget_agent
 from mnemo.gateway.auth import Principal, agent_scope, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
@@ -331,8 +332,10 @@ async def retire_agent(
         request, "synthesis", "withdraw_agent", withdraw, Dropped, principal.tenant_id
     )
     command = DeleteAgent(tenant_id=principal.tenant_id, agent_id=agent_id, actor=principal.actor)
+    forget_agent(principal.tenant_id, agent_id)
     agent = await deps_of(request).ask(
         request, "ingest", "delete_agent", command, AgentInfo, command.tenant_id
     )
+    forget_agent(principal.tenant_id, agent_id)
     assert isinstance(agent, AgentInfo)
     return agent, memories
