@@ -44,7 +44,13 @@ from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 from mnemo.gateway.routes.packs import compile_pack, pack_query
 from mnemo.gateway.secrets import TEXT_FIELDS, redact_value, redacted
-from mnemo.gateway.validation import as_json, check_values, int_param, query_param
+from mnemo.gateway.validation import (
+    as_json,
+    check_not_wildcard,
+    check_values,
+    int_param,
+    query_param,
+)
 
 EVENT_TYPES = {
     "message.in": "conversation",
@@ -235,6 +241,7 @@ async def create_event(request: Request) -> Response[bytes]:
             raise Problem(
                 400, "INVALID_REQUEST", "must be between 0 and 1", field="importance_score"
             )
+        check_not_wildcard(body.session_id, "session_id")
         if body.occurred_at is not None and body.occurred_at.tzinfo is None:
             body = msgspec.structs.replace(body, occurred_at=body.occurred_at.replace(tzinfo=UTC))
         anima = await _anima(request, principal, body.anima_id)

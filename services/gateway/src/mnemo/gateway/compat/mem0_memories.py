@@ -74,7 +74,7 @@ async def listing(request: Request, principal: Principal, scope: Scope) -> list[
 async def get_all(request: Request) -> Response[bytes]:
     principal = await authorize(request, "memories")
     body = await object_body(request)
-    scope = scope_of(body, body.get("filters"))
+    scope = scope_of(body, body.get("filters"), wildcard=True)
     page = int_param(request, "page", default=1, low=1, high=MAX_LISTED)
     size = int_param(request, "page_size", default=100, low=1, high=1000)
     shown = await listing(request, principal, scope)
@@ -109,7 +109,7 @@ async def search(request: Request) -> Response[bytes]:
         or not 0 <= threshold <= 1
     ):
         raise Problem(400, "INVALID_REQUEST", "threshold must be 0-1", field="threshold")
-    scope = scope_of(body, body.get("filters"))
+    scope = scope_of(body, body.get("filters"), wildcard=True)
     user_id, agent_id = native_scope(principal, scope)
     ask = SearchQuery(
         tenant_id=principal.tenant_id,

@@ -85,7 +85,13 @@ from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 from mnemo.gateway.routes.memories import agent_memories
 from mnemo.gateway.routes.packs import compile_pack
 from mnemo.gateway.secrets import TEXT_FIELDS, redacted
-from mnemo.gateway.validation import about_param, as_json, int_param, query_param
+from mnemo.gateway.validation import (
+    about_param,
+    as_json,
+    check_not_wildcard,
+    int_param,
+    query_param,
+)
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -447,11 +453,15 @@ def _item(values: dict[str, Any], agent_id: str) -> IngestRequest:
     confidence = number_of(values, "confidence", 1.0, 0.0, 1.0)
     tags = tags_of(values)
     metadata = metadata_of(values)
+    user_id = text_of(values, "user_id", required=False, limit=256)
+    session_id = text_of(values, "session_id", required=False, limit=256)
+    check_not_wildcard(user_id, "user_id")
+    check_not_wildcard(session_id, "session_id")
     return IngestRequest(
-        user_id=text_of(values, "user_id", required=False, limit=256) or agent_id,
+        user_id=user_id or agent_id,
         content=content,
         source_type="api_text",
-        session_id=text_of(values, "session_id", required=False, limit=256),
+        session_id=session_id,
         agent_id=agent_id,
         metadata={**metadata, "memory_type": memory_type, "confidence": confidence, "tags": tags},
     )
