@@ -9,7 +9,8 @@ How its concepts map onto ours:
   importance_score and meta in the memory's metadata; message.* events are conversation,
   tool.* are actions, system is api_text;
 - `dedupe_key` is claimed atomically in a NATS KV bucket (a second event with it is 409,
-  on every gateway replica) and becomes the memory's sourceId, so it is stored once;
+  on every gateway replica) and becomes the memory's sourceId, so it is stored once; an
+  event sent without one gets a random key, claimed the same way, which its answer shows;
 - a memory pack is the native pack of the anima (`/v1/agents/{id}/packs/latest`), null
   while the anima has no memory;
 - errors are `{"detail": "..."}`; invalid input is 422, as FastAPI answers.
@@ -17,6 +18,7 @@ How its concepts map onto ours:
 
 import contextlib
 import hashlib
+import secrets
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -246,9 +248,10 @@ async def create_event(request: Request) -> Response[bytes]:
             body = msgspec.structs.replace(body, occurred_at=body.occurred_at.replace(tzinfo=UTC))
         anima = await _anima(request, principal, body.anima_id)
         occurred = body.occurred_at or datetime.now(UTC)
-        source_id = None
-        if body.dedupe_key:
-            source_id = "dedupe:" + _digest(principal.tenant_id, body.anima_id, body.dedupe_key)
+        # An event sent without a key gets one (the seed's answer shows a key it did not
+        # send), claimed as a sent one is: sent again with it, the event is a 409.
+        dedupe_key = body.dedupe_key or secrets.token_hex(8)
+        source_id = "dedupe:" + _digest(principal.tenant_id, body.anima_id, dedupe_key)
         metadata = {
             **body.meta,
             "event_type": body.event_type,
@@ -270,16 +273,13 @@ async def create_event(request: Request) -> Response[bytes]:
         command = to_command(item, principal.tenant_id, principal.actor)
         # Claimed first, so that a 409 means nothing was sent; a publish that fails gives
         # the claim back, so that a retry can work.
-        claim = None
-        if source_id is not None:
-            claim = await _claim(request, principal, anima, source_id, command.memory_id)
-            if claim is None:
-                raise Problem(409, "CONFLICT", "An event with this dedupe_key already exists")
+        claim = await _claim(request, principal, anima, source_id, command.memory_id)
+        if claim is None:
+            raise Problem(409, "CONFLICT", "An event with this dedupe_key already exists")
         try:
             await publish(request, [command])
         except BaseException:
-            if claim is not None:
-                await _release(request, *claim)
+            await _release(request, *claim)
             raise
     except Problem as problem:
         return refusal(problem)
@@ -299,7 +299,7 @@ async def create_event(request: Request) -> Response[bytes]:
         "session_id": body.session_id,
         "meta": shown["meta"],
         "source_uri": shown["source_uri"],
-        "dedupe_key": body.dedupe_key or command.memory_id.replace("-", "")[:16],
+        "dedupe_key": dedupe_key,
         "importance_score": body.importance_score,
         "is_deleted": False,
         "created_at": now,
