@@ -106,6 +106,9 @@ def test_errors_and_dedupe(client, stack):
         assert again.status_code == 409 and "dedupe_key" in again.json()["detail"]
         bad = api.post("/events", json={**body, "event_type": "shout", "dedupe_key": None})
         assert bad.status_code == 422 and "event_type" in bad.json()["detail"]
+        # A role is one of those the seed lists.
+        role = api.post("/events", json={**body, "role": "narrator", "dedupe_key": None})
+        assert role.status_code == 422 and "role" in role.json()["detail"]
         health = api.get("/health")
         assert health.json()["status"] == "healthy"
         assert api.get("/subscriptions/usage").json()["plan"] == "self-hosted"

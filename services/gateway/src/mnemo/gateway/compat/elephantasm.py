@@ -62,6 +62,8 @@ EVENT_TYPES = {
     "system": "api_text",
 }
 _UUID_LEN = 36
+# The roles seed 000 lists for an event's message.
+ROLES = ("user", "assistant", "system", "tool")
 
 
 class AnimaBody(msgspec.Struct, forbid_unknown_fields=False):
@@ -238,6 +240,10 @@ async def create_event(request: Request) -> Response[bytes]:
                 "INVALID_REQUEST",
                 f"event_type must be one of: {', '.join(EVENT_TYPES)}",
                 field="event_type",
+            )
+        if body.role is not None and body.role not in ROLES:
+            raise Problem(
+                400, "INVALID_REQUEST", f"role must be one of: {', '.join(ROLES)}", field="role"
             )
         if body.importance_score is not None and not 0.0 <= body.importance_score <= 1.0:
             raise Problem(
