@@ -209,6 +209,12 @@ def test_sessions_deactivate_extend_and_errors(v2, agent, stack):
         == "VALIDATION_ERROR"
     )
     assert v2.post(f"/agents/{agent}/deactivate", headers=token).json()["deactivated"]
+    # An ended session has no time left, wherever its status is read.
+    ended_status = v2.get(f"/agents/{agent}/status", headers=token).json()
+    assert (ended_status["session_active"], ended_status["remaining_seconds"]) == (False, 0)
+    current = v2.get("/session/current", headers=token).json()
+    assert current["session_status"] == "ended" and not current["session_active"]
+    assert current["time_remaining_seconds"] == current["remaining_seconds"] == 0
     ended = v2.post(f"/agents/{agent}/remember", params={"content": "x"}, headers=token)
     assert error_of(ended, 401)["code"] == "SESSION_EXPIRED"
     assert error_of(v2.get("/agents/nobody-here"), 404)["code"] == "INVALID_AGENT_ID"

@@ -353,10 +353,12 @@ async def token_session(
 
 
 def _session_json(agent_id: str, session: Session) -> dict[str, Any]:
-    remaining = max((session.expires_at - _now()).total_seconds(), 0.0)
+    # A deactivated session has no time left, whatever its expiry said.
+    left = (session.expires_at - _now()).total_seconds() if session.active else 0.0
+    remaining = max(left, 0.0)
     return {
         "agent_id": agent_id,
-        "session_active": session.active and remaining > 0,
+        "session_active": remaining > 0,
         "expires_at": session.expires_at,
         "remaining_seconds": round(remaining),
     }
