@@ -354,3 +354,28 @@ def test_recall_about_one_speaker_gives_their_own_words_and_facts(v2, agent):
     eventually(lambda: "Works at Globex" in current())
     assert "Works at Acme" in current(about="Audrey")
     assert "Works at Globex" not in current(about="Audrey")
+
+
+def test_recall_returns_up_to_the_limit_asked_and_filters_a_deep_read(v2, agent):
+    """`limit` goes to 100 (past the native search's 50), and memory_type is applied to
+    the best 100 matches, so a kind found lower than 3x the limit is still recalled."""
+    token = session(v2, agent)
+    facts = [{"content": f"Rose bush {i} grows in the garden", "type": "fact"} for i in range(60)]
+    goals = [{"content": f"Run marathon number {i} next spring", "type": "goal"} for i in range(4)]
+    stored = v2.post(
+        f"/agents/{agent}/batch-remember", json={"memories": facts + goals}, headers=token
+    )
+    assert stored.status_code == 201, stored.text
+
+    def recalled(**params) -> list[dict]:
+        found = v2.get(
+            f"/agents/{agent}/recall",
+            params={"query": "roses in the garden", **params},
+            headers=token,
+        )
+        assert found.status_code == 200, found.text
+        return found.json()["memories"]
+
+    assert len(eventually(lambda: (m := recalled(limit=64)) and len(m) == 64 and m)) == 64
+    goals_found = recalled(limit=5, memory_type="goal")
+    assert sorted(m["content"] for m in goals_found) == sorted(g["content"] for g in goals)

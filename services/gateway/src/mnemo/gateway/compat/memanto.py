@@ -97,6 +97,9 @@ from mnemo.telemetry import get_logger
 log = get_logger(__name__)
 
 SESSION_HOURS = 6.0
+# The most a recall returns, and how deep it reads when it filters what the search found
+# (retrieval serves up to 100).
+RECALL_DEPTH = 100
 MAX_SESSION_HOURS = 24.0
 MEMORY_TYPES = (
     "fact",
@@ -562,7 +565,7 @@ async def _search(
         user_id=None,
         agent_id=agent_id,
         query=query,
-        limit=min(limit * 3, 50),
+        limit=limit,
         occurred_before=as_of,
     )
     found = await deps_of(request).ask(
@@ -576,11 +579,13 @@ async def _recall(request: Request, agent_id: str, *, as_of: bool) -> Response[b
     principal = await authorize(request, "search")
     await _session(request, principal, agent_id)
     query = query_param(request, "query", required=True, max_len=MAX_QUERY_CHARS) or ""
-    limit = int_param(request, "limit", default=10, low=1, high=100)
+    limit = int_param(request, "limit", default=10, low=1, high=RECALL_DEPTH)
     memory_type = query_param(request, "memory_type")
     when = _when(request, "as_of") if as_of else None
     about = about_param(request)
-    hits = await _search(request, principal, agent_id, query, limit, as_of=when)
+    # Filtered after the search, the best RECALL_DEPTH matches are read to keep `limit`.
+    depth = RECALL_DEPTH if memory_type or about is not None else limit
+    hits = await _search(request, principal, agent_id, query, depth, as_of=when)
     if memory_type:
         hits = [h for h in hits if h.metadata.get("memory_type", "fact") == memory_type]
     if about is not None:  # one person's own words (mnemo.contracts.speakers)
