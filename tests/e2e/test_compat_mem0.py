@@ -441,3 +441,39 @@ def test_a_star_is_any_in_a_read_filter_and_never_an_id(stack, acme):
             refused = native.post("/v1/ingest", json={"content": "x", **body})
             field = next(k for k, v in body.items() if v == "*")
             assert refused.status_code == 400 and refused.json()["details"]["field"] == field
+
+
+def test_search_shows_a_memory_as_get_and_list_do(stack, client, acme, user):
+    """The metadata the client wrote, and the memory's agent and run: nothing the search
+    adds (its session, agent and source type keys)."""
+    [added] = client.add(
+        "My bike is a blue Brompton",
+        user_id=user,
+        agent_id="bike-shop",
+        run_id="fitting-1",
+        metadata={"shop": "north"},
+        infer=False,
+    )["results"]
+    with as_key(stack, acme.master) as native:
+        sent = native.post(
+            "/v1/ingest",
+            json={"userId": user, "content": "My bike has a dynamo", "sessionId": "s-3"},
+        )
+    wanted = {
+        added["id"]: eventually(lambda: found(client, added["id"])),
+        sent.json()["id"]: eventually(lambda: found(client, sent.json()["id"])),
+    }
+    listing = {m["id"]: m for m in client.get_all(filters={"user_id": user})["results"]}
+
+    def searched() -> dict[str, dict]:
+        hits = client.search("bike", filters={"user_id": user}, top_k=5)["results"]
+        return len(hits) == 2 and {m["id"]: m for m in hits}
+
+    hits = eventually(searched)
+    fields = ("memory", "user_id", "agent_id", "run_id", "metadata")
+    for memory_id, got in wanted.items():
+        shown = {f: got[f] for f in fields}
+        assert {f: hits[memory_id][f] for f in fields} == shown
+        assert {f: listing[memory_id][f] for f in fields} == shown
+    assert wanted[added["id"]]["metadata"] == {"shop": "north"}
+    assert (hits[sent.json()["id"]]["metadata"], hits[sent.json()["id"]]["run_id"]) == (None, "s-3")

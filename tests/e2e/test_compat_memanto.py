@@ -379,3 +379,24 @@ def test_recall_returns_up_to_the_limit_asked_and_filters_a_deep_read(v2, agent)
     assert len(eventually(lambda: (m := recalled(limit=64)) and len(m) == 64 and m)) == 64
     goals_found = recalled(limit=5, memory_type="goal")
     assert sorted(m["content"] for m in goals_found) == sorted(g["content"] for g in goals)
+
+
+def test_recall_shows_the_metadata_the_client_wrote(v2, agent):
+    """recall and answer show a memory's metadata as changed-since does: the client's own,
+    without the keys the search adds (session, agent, source type)."""
+    token = session(v2, agent)
+    body = {"content": "The office wifi is Meridian", "session_id": "desk-1",
+            "metadata": {"source": "handbook"}}  # fmt: skip
+    assert v2.post(f"/agents/{agent}/remember", json=body, headers=token).status_code == 201
+
+    def recalled() -> list[dict]:
+        found = v2.get(f"/agents/{agent}/recall", params={"query": "wifi"}, headers=token)
+        return found.json()["memories"]
+
+    [hit] = eventually(recalled)
+    since = v2.get(
+        f"/agents/{agent}/recall/changed-since",
+        params={"since": "2000-01-01T00:00:00Z"},
+        headers=token,
+    ).json()["memories"]
+    assert hit["metadata"] == since[0]["metadata"] == {"source": "handbook"}

@@ -14,6 +14,7 @@ from mnemo.gateway.compat.mem0_shapes import (
     ok,
     scope_of,
 )
+from mnemo.gateway.compat.search_hits import written_metadata
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.validation import int_param, object_body
@@ -126,10 +127,15 @@ async def search(request: Request) -> Response[bytes]:
         request, "retrieval", "search", ask, SearchResult, principal.tenant_id
     )
     assert isinstance(result, SearchResult)
+    # Shown as get and list show it: the client's metadata, the memory's agent and session.
     hits = {
-        h.memory_id: (Stored(h.memory_id, h.content, h.metadata, h.ingested_at, h.user_id), h)
+        h.memory_id: (
+            Stored(h.memory_id, h.content, written_metadata(h), h.ingested_at, h.user_id,
+                   h.metadata.get("agentId"), h.metadata.get("sessionId")),
+            h,
+        )
         for h in result.results
-    }
+    }  # fmt: skip
     scored = [(s, h.similarity) for s, h in hits.values() if not is_inferred(s)]
     # A memory an `infer` add stored is found as the facts drawn from it, at its score.
     for fact, source in await facts_of(request, principal, [s for s, _ in hits.values()]):

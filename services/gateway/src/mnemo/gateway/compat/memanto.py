@@ -77,6 +77,7 @@ from mnemo.gateway.compat.memanto_inputs import (
     tags_of,
     text_of,
 )
+from mnemo.gateway.compat.search_hits import written_metadata
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem, unexpected
 from mnemo.gateway.routes.accounts import retire_agent
@@ -543,7 +544,7 @@ def memory_json(
 
 def _hit_json(hit: SearchHit) -> dict[str, Any]:
     return memory_json(
-        hit.memory_id, hit.content, hit.metadata, hit.ingested_at, round(hit.similarity, 4)
+        hit.memory_id, hit.content, written_metadata(hit), hit.ingested_at, round(hit.similarity, 4)
     )
 
 
