@@ -28,6 +28,8 @@ def assert_envelope_error(response: httpx.Response, status: int, code: str) -> d
     assert body["success"] is False and set(body) == {"success", "error"}, body
     assert body["error"]["code"] == code, body
     assert body["error"]["message"]
+    # Seed 002's error has `details`: here the field it names (also `field`), else null.
+    assert body["error"]["details"] == body["error"].get("field"), body
     return body["error"]
 
 

@@ -402,3 +402,78 @@ def test_reset_deletes_every_user_agent_and_run(stack):
     assert fresh.reset()["message"]
     assert fresh.users()["results"] == []
     assert fresh.get_all(filters={"user_id": "cara"})["count"] == 0
+
+
+def test_a_star_is_any_in_a_read_filter_and_never_an_id(stack, acme):
+    """`*` reads as any in list and search filters; an add, a delete or an entity naming
+    `*` is refused (400 naming the field): stored as an id it could not be told from
+    everyone, and taken as everyone a delete would reach every user."""
+    erin = "erin-" + uuid.uuid4().hex[:6]
+    token = {"Authorization": f"Token {acme.agent_key}"}
+    with httpx.Client(base_url=stack.base_url, headers=token, timeout=15) as raw:
+        for body in (
+            {"messages": "I am nobody", "user_id": "*", "infer": False},
+            {"messages": "I am nobody", "user_id": erin, "run_id": "*", "infer": False},
+            {"messages": "I am nobody", "user_id": erin, "agent_id": "*", "infer": False},
+        ):
+            refused = raw.post("/v3/memories/add/", json=body)
+            named = next(k for k, v in body.items() if v == "*")
+            assert refused.status_code == 400 and refused.json()["field"] == named, refused.text
+        added = raw.post(
+            "/v3/memories/add/", json={"messages": "I am Erin", "user_id": erin, "infer": False}
+        )
+        assert added.status_code == 200, added.text
+
+        def erins() -> list[str]:
+            page = raw.post("/v3/memories/", json={"filters": {"user_id": "*"}}).json()
+            return [m["memory"] for m in page["results"] if m["user_id"] == erin]
+
+        assert eventually(lambda: erins() == ["I am Erin"])
+        for path in ("/v2/entities/user/%2A/", "/v2/entities/run/%2A/", "/v1/memories/?user_id=*"):
+            refused = raw.delete(path)
+            assert refused.status_code == 400, (path, refused.text)
+            assert refused.json()["field"] in ("user_id", "run_id")
+        assert erins() == ["I am Erin"]
+        assert "*" not in {e["name"] for e in raw.get("/v1/entities/").json()["results"]}
+    # The native surface stores no user or session "*" either.
+    with as_key(stack, acme.master) as native:
+        for body in ({"userId": "*"}, {"userId": erin, "sessionId": "*"}):
+            refused = native.post("/v1/ingest", json={"content": "x", **body})
+            field = next(k for k, v in body.items() if v == "*")
+            assert refused.status_code == 400 and refused.json()["details"]["field"] == field
+
+
+def test_search_shows_a_memory_as_get_and_list_do(stack, client, acme, user):
+    """The metadata the client wrote, and the memory's agent and run: nothing the search
+    adds (its session, agent and source type keys)."""
+    [added] = client.add(
+        "My bike is a blue Brompton",
+        user_id=user,
+        agent_id="bike-shop",
+        run_id="fitting-1",
+        metadata={"shop": "north"},
+        infer=False,
+    )["results"]
+    with as_key(stack, acme.master) as native:
+        sent = native.post(
+            "/v1/ingest",
+            json={"userId": user, "content": "My bike has a dynamo", "sessionId": "s-3"},
+        )
+    wanted = {
+        added["id"]: eventually(lambda: found(client, added["id"])),
+        sent.json()["id"]: eventually(lambda: found(client, sent.json()["id"])),
+    }
+    listing = {m["id"]: m for m in client.get_all(filters={"user_id": user})["results"]}
+
+    def searched() -> dict[str, dict]:
+        hits = client.search("bike", filters={"user_id": user}, top_k=5)["results"]
+        return len(hits) == 2 and {m["id"]: m for m in hits}
+
+    hits = eventually(searched)
+    fields = ("memory", "user_id", "agent_id", "run_id", "metadata")
+    for memory_id, got in wanted.items():
+        shown = {f: got[f] for f in fields}
+        assert {f: hits[memory_id][f] for f in fields} == shown
+        assert {f: listing[memory_id][f] for f in fields} == shown
+    assert wanted[added["id"]]["metadata"] == {"shop": "north"}
+    assert (hits[sent.json()["id"]]["metadata"], hits[sent.json()["id"]]["run_id"]) == (None, "s-3")

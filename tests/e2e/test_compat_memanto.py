@@ -209,6 +209,12 @@ def test_sessions_deactivate_extend_and_errors(v2, agent, stack):
         == "VALIDATION_ERROR"
     )
     assert v2.post(f"/agents/{agent}/deactivate", headers=token).json()["deactivated"]
+    # An ended session has no time left, wherever its status is read.
+    ended_status = v2.get(f"/agents/{agent}/status", headers=token).json()
+    assert (ended_status["session_active"], ended_status["remaining_seconds"]) == (False, 0)
+    current = v2.get("/session/current", headers=token).json()
+    assert current["session_status"] == "ended" and not current["session_active"]
+    assert current["time_remaining_seconds"] == current["remaining_seconds"] == 0
     ended = v2.post(f"/agents/{agent}/remember", params={"content": "x"}, headers=token)
     assert error_of(ended, 401)["code"] == "SESSION_EXPIRED"
     assert error_of(v2.get("/agents/nobody-here"), 404)["code"] == "INVALID_AGENT_ID"
@@ -348,3 +354,49 @@ def test_recall_about_one_speaker_gives_their_own_words_and_facts(v2, agent):
     eventually(lambda: "Works at Globex" in current())
     assert "Works at Acme" in current(about="Audrey")
     assert "Works at Globex" not in current(about="Audrey")
+
+
+def test_recall_returns_up_to_the_limit_asked_and_filters_a_deep_read(v2, agent):
+    """`limit` goes to 100 (past the native search's 50), and memory_type is applied to
+    the best 100 matches, so a kind found lower than 3x the limit is still recalled."""
+    token = session(v2, agent)
+    facts = [{"content": f"Rose bush {i} grows in the garden", "type": "fact"} for i in range(60)]
+    goals = [{"content": f"Run marathon number {i} next spring", "type": "goal"} for i in range(4)]
+    stored = v2.post(
+        f"/agents/{agent}/batch-remember", json={"memories": facts + goals}, headers=token
+    )
+    assert stored.status_code == 201, stored.text
+
+    def recalled(**params) -> list[dict]:
+        found = v2.get(
+            f"/agents/{agent}/recall",
+            params={"query": "roses in the garden", **params},
+            headers=token,
+        )
+        assert found.status_code == 200, found.text
+        return found.json()["memories"]
+
+    assert len(eventually(lambda: (m := recalled(limit=64)) and len(m) == 64 and m)) == 64
+    goals_found = recalled(limit=5, memory_type="goal")
+    assert sorted(m["content"] for m in goals_found) == sorted(g["content"] for g in goals)
+
+
+def test_recall_shows_the_metadata_the_client_wrote(v2, agent):
+    """recall and answer show a memory's metadata as changed-since does: the client's own,
+    without the keys the search adds (session, agent, source type)."""
+    token = session(v2, agent)
+    body = {"content": "The office wifi is Meridian", "session_id": "desk-1",
+            "metadata": {"source": "handbook"}}  # fmt: skip
+    assert v2.post(f"/agents/{agent}/remember", json=body, headers=token).status_code == 201
+
+    def recalled() -> list[dict]:
+        found = v2.get(f"/agents/{agent}/recall", params={"query": "wifi"}, headers=token)
+        return found.json()["memories"]
+
+    [hit] = eventually(recalled)
+    since = v2.get(
+        f"/agents/{agent}/recall/changed-since",
+        params={"since": "2000-01-01T00:00:00Z"},
+        headers=token,
+    ).json()["memories"]
+    assert hit["metadata"] == since[0]["metadata"] == {"source": "handbook"}

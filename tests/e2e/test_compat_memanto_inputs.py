@@ -167,3 +167,15 @@ def test_a_megabyte_conversation_is_compressed(v2, agent, token, path):
     assert body["compressed"] is True and body["compressed_tokens"] <= 100_000
     assert body["messages"][-1] == messages[-1]
     assert body["messages"][0]["content"].startswith("Earlier in this conversation: user: 0.")
+
+
+def test_a_star_is_never_a_user_or_session_id(v2, agent, token):
+    """`*` means any in a Mem0 read filter, so it names no user or session here either."""
+    for body, field in (
+        ({"content": "x", "user_id": "*"}, "user_id"),
+        ({"content": "x", "session_id": "*"}, "session_id"),
+    ):
+        one = v2.post(f"/agents/{agent}/remember", json=body, headers=token)
+        assert one.status_code == 400 and field in one.json()["error"]["message"], one.text
+        batch = v2.post(f"/agents/{agent}/batch-remember", json={"memories": [body]}, headers=token)
+        assert batch.status_code == 400 and field in batch.json()["error"]["message"]

@@ -106,6 +106,9 @@ def test_errors_and_dedupe(client, stack):
         assert again.status_code == 409 and "dedupe_key" in again.json()["detail"]
         bad = api.post("/events", json={**body, "event_type": "shout", "dedupe_key": None})
         assert bad.status_code == 422 and "event_type" in bad.json()["detail"]
+        # A role is one of those the seed lists.
+        role = api.post("/events", json={**body, "role": "narrator", "dedupe_key": None})
+        assert role.status_code == 422 and "role" in role.json()["detail"]
         health = api.get("/health")
         assert health.json()["status"] == "healthy"
         assert api.get("/subscriptions/usage").json()["plan"] == "self-hosted"
@@ -186,3 +189,28 @@ def test_the_seeds_authentication_example_lists_animas(client, stack):
         assert str(made.id) in {a["id"] for a in listed.json()}
         refused = api.get("/api/animas", headers={"Authorization": "Bearer nope"})
         assert refused.status_code == 401 and "detail" in refused.json()
+
+
+def test_the_dedupe_key_an_answer_shows_is_claimed(client, stack):
+    """An event sent without a dedupe_key is answered with one (as the seed's example):
+    a client that sends the event again with it gets 409, not a second memory."""
+    anima = client.create_anima("shown-" + uuid.uuid4().hex[:6])
+    event = client.extract(EventType.MESSAGE_IN, "only once", anima_id=anima.id)
+    assert event.dedupe_key
+    body = {"anima_id": str(anima.id), "event_type": "message.in", "content": "only once"}
+    with (
+        httpx.Client(
+            base_url=f"{stack.base_url}/api", headers={"Authorization": f"Bearer {stack.api_key}"}
+        ) as api,
+        stack.client() as native,
+    ):
+        again = api.post("/events", json={**body, "dedupe_key": event.dedupe_key})
+        assert again.status_code == 409, again.text
+        other = api.post("/events", json=body)
+        assert other.status_code == 201 and other.json()["dedupe_key"] != event.dedupe_key
+
+        def contents() -> list[str]:
+            page = native.get("/v1/memories", params={"userId": str(anima.id)}).json()
+            return [m["content"] for m in page["memories"]]
+
+        eventually(lambda: contents() == ["only once", "only once"])

@@ -41,6 +41,16 @@ def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
 
 
 _CODE = _object({"code": {"type": "string"}, "message": {"type": "string"}}, ["code", "message"])
+# Seed 002's error: `details` is the field the error names (also as `field`), else null.
+_ELIZA_ERROR = _object(
+    {
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "details": {"type": ["string", "null"]},
+        "field": {"type": "string"},
+    },
+    ["code", "message", "details"],
+)
 
 SURFACES = (
     Surface(
@@ -72,7 +82,7 @@ SURFACES = (
         "ElizaOS's memory API (seed 002): an agent's memories, rooms, search, export and "
         "import, forgetting an entity; the server's ping and health.",
         _object({"success": {"const": True}, "data": {}}, ["success", "data"]),
-        _object({"success": {"const": False}, "error": _CODE}, ["success", "error"]),
+        _object({"success": {"const": False}, "error": _ELIZA_ERROR}, ["success", "error"]),
         (400, 401, 404, 429, 503),
         key_header="X-API-KEY",
     ),

@@ -210,3 +210,19 @@ def about_param(request: Request) -> str | None:
     """`?about=`: one person of the user's memories (a speaker's name as metadata.author
     gave it, or the userId for the user themselves; mnemo.contracts.speakers.is_about)."""
     return query_param(request, "about", max_len=MAX_ID_CHARS)
+
+
+# Mem0's read filters take "*" for "any"; an id stored as "*" would be a user or session
+# that a later read or delete could not tell from everyone, so no write names one.
+WILDCARD = "*"
+
+
+def check_not_wildcard(value: str | None, field: str) -> None:
+    """Refuse `*` as an id written or named to delete (it means "any" only in a filter)."""
+    if value == WILDCARD:
+        raise Problem(
+            400,
+            "INVALID_REQUEST",
+            f"{field} cannot be '*': it means any in a read filter, never one id",
+            field=field,
+        )

@@ -31,7 +31,8 @@ from mnemo.telemetry import get_logger
 log = get_logger(__name__)
 
 SERVICE = "retrieval"
-MAX_LIMIT = 50
+# MEMANTO's recall returns up to 100 (its lists' maximum); the native search caps at 50.
+MAX_LIMIT = 100
 
 
 async def drop_memory(

@@ -9,7 +9,8 @@ How its concepts map onto ours:
   importance_score and meta in the memory's metadata; message.* events are conversation,
   tool.* are actions, system is api_text;
 - `dedupe_key` is claimed atomically in a NATS KV bucket (a second event with it is 409,
-  on every gateway replica) and becomes the memory's sourceId, so it is stored once;
+  on every gateway replica) and becomes the memory's sourceId, so it is stored once; an
+  event sent without one gets a random key, claimed the same way, which its answer shows;
 - a memory pack is the native pack of the anima (`/v1/agents/{id}/packs/latest`), null
   while the anima has no memory;
 - errors are `{"detail": "..."}`; invalid input is 422, as FastAPI answers.
@@ -17,6 +18,7 @@ How its concepts map onto ours:
 
 import contextlib
 import hashlib
+import secrets
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -44,7 +46,13 @@ from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 from mnemo.gateway.routes.packs import compile_pack, pack_query
 from mnemo.gateway.secrets import TEXT_FIELDS, redact_value, redacted
-from mnemo.gateway.validation import as_json, check_values, int_param, query_param
+from mnemo.gateway.validation import (
+    as_json,
+    check_not_wildcard,
+    check_values,
+    int_param,
+    query_param,
+)
 
 EVENT_TYPES = {
     "message.in": "conversation",
@@ -54,6 +62,8 @@ EVENT_TYPES = {
     "system": "api_text",
 }
 _UUID_LEN = 36
+# The roles seed 000 lists for an event's message.
+ROLES = ("user", "assistant", "system", "tool")
 
 
 class AnimaBody(msgspec.Struct, forbid_unknown_fields=False):
@@ -231,17 +241,23 @@ async def create_event(request: Request) -> Response[bytes]:
                 f"event_type must be one of: {', '.join(EVENT_TYPES)}",
                 field="event_type",
             )
+        if body.role is not None and body.role not in ROLES:
+            raise Problem(
+                400, "INVALID_REQUEST", f"role must be one of: {', '.join(ROLES)}", field="role"
+            )
         if body.importance_score is not None and not 0.0 <= body.importance_score <= 1.0:
             raise Problem(
                 400, "INVALID_REQUEST", "must be between 0 and 1", field="importance_score"
             )
+        check_not_wildcard(body.session_id, "session_id")
         if body.occurred_at is not None and body.occurred_at.tzinfo is None:
             body = msgspec.structs.replace(body, occurred_at=body.occurred_at.replace(tzinfo=UTC))
         anima = await _anima(request, principal, body.anima_id)
         occurred = body.occurred_at or datetime.now(UTC)
-        source_id = None
-        if body.dedupe_key:
-            source_id = "dedupe:" + _digest(principal.tenant_id, body.anima_id, body.dedupe_key)
+        # An event sent without a key gets one (the seed's answer shows a key it did not
+        # send), claimed as a sent one is: sent again with it, the event is a 409.
+        dedupe_key = body.dedupe_key or secrets.token_hex(8)
+        source_id = "dedupe:" + _digest(principal.tenant_id, body.anima_id, dedupe_key)
         metadata = {
             **body.meta,
             "event_type": body.event_type,
@@ -263,16 +279,13 @@ async def create_event(request: Request) -> Response[bytes]:
         command = to_command(item, principal.tenant_id, principal.actor)
         # Claimed first, so that a 409 means nothing was sent; a publish that fails gives
         # the claim back, so that a retry can work.
-        claim = None
-        if source_id is not None:
-            claim = await _claim(request, principal, anima, source_id, command.memory_id)
-            if claim is None:
-                raise Problem(409, "CONFLICT", "An event with this dedupe_key already exists")
+        claim = await _claim(request, principal, anima, source_id, command.memory_id)
+        if claim is None:
+            raise Problem(409, "CONFLICT", "An event with this dedupe_key already exists")
         try:
             await publish(request, [command])
         except BaseException:
-            if claim is not None:
-                await _release(request, *claim)
+            await _release(request, *claim)
             raise
     except Problem as problem:
         return refusal(problem)
@@ -292,7 +305,7 @@ async def create_event(request: Request) -> Response[bytes]:
         "session_id": body.session_id,
         "meta": shown["meta"],
         "source_uri": shown["source_uri"],
-        "dedupe_key": body.dedupe_key or command.memory_id.replace("-", "")[:16],
+        "dedupe_key": dedupe_key,
         "importance_score": body.importance_score,
         "is_deleted": False,
         "created_at": now,

@@ -1,5 +1,5 @@
-"""ElizaOS's wire envelope: `{success, data}` answers, `{success: false, error}` errors, and
-its `X-API-KEY` header as another way to present a Mnemo key.
+"""ElizaOS's wire envelope: `{success, data}` answers, `{success: false, error: {code,
+message, details}}` errors, and its `X-API-KEY` header as another way to present a key.
 
 Every error raised under the ElizaOS routes (problems of the shared auth, limits,
 validation and query helpers included) is translated here, so a caller of this surface
@@ -40,8 +40,11 @@ def error(problem: Problem) -> Response[bytes]:
     code = _CODES.get(problem.status, problem.code)
     if problem.status == 400:
         code = "INVALID_ID" if problem.code == "INVALID_ID" else "INVALID_REQUEST"
-    body: dict[str, Any] = {"code": code, "message": problem.detail}
-    if field := problem.details.get("field"):
+    # Seed 002's `details` ("additional error information"): the field the error names,
+    # also as `field` (what this surface answered before), or null.
+    field = problem.details.get("field")
+    body: dict[str, Any] = {"code": code, "message": problem.detail, "details": field}
+    if field:
         body["field"] = field
     return Response(
         as_json({"success": False, "error": body}),

@@ -15,6 +15,7 @@ import msgspec
 
 from mnemo.contracts import IngestMemory, MemoryView, SearchHit, derived_id
 from mnemo.gateway.auth import Principal
+from mnemo.gateway.compat.search_hits import written_metadata
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import IngestRequest, scoped, to_command
 
@@ -173,7 +174,7 @@ def hit_json(hit: SearchHit) -> dict[str, Any]:
         meta.get("agentId"),
         meta.get("sessionId"),
         hit.content,
-        {k: v for k, v in meta.items() if k not in ("agentId", "sessionId", "sourceType")},
+        written_metadata(hit),
         created,
     )
     return {**shaped, "similarity": hit.similarity}

@@ -14,6 +14,7 @@ from mnemo.gateway.compat.mem0_shapes import (
     ok,
     scope_of,
 )
+from mnemo.gateway.compat.search_hits import written_metadata
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.validation import int_param, object_body
@@ -74,7 +75,7 @@ async def listing(request: Request, principal: Principal, scope: Scope) -> list[
 async def get_all(request: Request) -> Response[bytes]:
     principal = await authorize(request, "memories")
     body = await object_body(request)
-    scope = scope_of(body, body.get("filters"))
+    scope = scope_of(body, body.get("filters"), wildcard=True)
     page = int_param(request, "page", default=1, low=1, high=MAX_LISTED)
     size = int_param(request, "page_size", default=100, low=1, high=1000)
     shown = await listing(request, principal, scope)
@@ -109,7 +110,7 @@ async def search(request: Request) -> Response[bytes]:
         or not 0 <= threshold <= 1
     ):
         raise Problem(400, "INVALID_REQUEST", "threshold must be 0-1", field="threshold")
-    scope = scope_of(body, body.get("filters"))
+    scope = scope_of(body, body.get("filters"), wildcard=True)
     user_id, agent_id = native_scope(principal, scope)
     ask = SearchQuery(
         tenant_id=principal.tenant_id,
@@ -126,10 +127,15 @@ async def search(request: Request) -> Response[bytes]:
         request, "retrieval", "search", ask, SearchResult, principal.tenant_id
     )
     assert isinstance(result, SearchResult)
+    # Shown as get and list show it: the client's metadata, the memory's agent and session.
     hits = {
-        h.memory_id: (Stored(h.memory_id, h.content, h.metadata, h.ingested_at, h.user_id), h)
+        h.memory_id: (
+            Stored(h.memory_id, h.content, written_metadata(h), h.ingested_at, h.user_id,
+                   h.metadata.get("agentId"), h.metadata.get("sessionId")),
+            h,
+        )
         for h in result.results
-    }
+    }  # fmt: skip
     scored = [(s, h.similarity) for s, h in hits.values() if not is_inferred(s)]
     # A memory an `infer` add stored is found as the facts drawn from it, at its score.
     for fact, source in await facts_of(request, principal, [s for s, _ in hits.values()]):

@@ -16,7 +16,7 @@ from litestar import Response
 
 from mnemo.contracts.limits import MAX_ID_CHARS
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.validation import as_json
+from mnemo.gateway.validation import WILDCARD, as_json, check_not_wildcard
 
 # The memory metadata key that holds the Mem0 fields (reserved on this surface).
 MEM0_KEY = "mem0"
@@ -62,9 +62,11 @@ class Scope:
         return self.app_id is not None or bool(self.metadata)
 
 
-def scope_of(values: dict[str, Any], filters: Any = None) -> Scope:
+def scope_of(values: dict[str, Any], filters: Any = None, *, wildcard: bool = False) -> Scope:
     """The scope named by top-level entity ids and `filters`: flat equalities
-    (`{"user_id": "alice"}`), or an `AND` of them; `"*"` means any."""
+    (`{"user_id": "alice"}`), or an `AND` of them. `"*"` means any where `wildcard` (a read
+    filter: list, search); anywhere else (an add, a delete, an entity) an id must name
+    one, and `"*"` is refused: taken as any, a delete would reach everyone."""
     found: dict[str, Any] = {k: values[k] for k in ENTITY_FIELDS if values.get(k) is not None}
     metadata: dict[str, Any] = {}
     for clause in _clauses(filters):
@@ -89,7 +91,9 @@ def scope_of(values: dict[str, Any], filters: Any = None) -> Scope:
                 f"{key} must be a string of 1-{MAX_ID_CHARS} characters",
                 field=key,
             )
-    ids = {k: (None if v == "*" else v) for k, v in found.items()}
+        if not wildcard:
+            check_not_wildcard(value, key)
+    ids = {k: (None if v == WILDCARD else v) for k, v in found.items()}
     return Scope(**ids, metadata=metadata)
 
 

@@ -77,6 +77,7 @@ from mnemo.gateway.compat.memanto_inputs import (
     tags_of,
     text_of,
 )
+from mnemo.gateway.compat.search_hits import written_metadata
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem, unexpected
 from mnemo.gateway.routes.accounts import retire_agent
@@ -85,12 +86,21 @@ from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
 from mnemo.gateway.routes.memories import agent_memories
 from mnemo.gateway.routes.packs import compile_pack
 from mnemo.gateway.secrets import TEXT_FIELDS, redacted
-from mnemo.gateway.validation import about_param, as_json, int_param, query_param
+from mnemo.gateway.validation import (
+    about_param,
+    as_json,
+    check_not_wildcard,
+    int_param,
+    query_param,
+)
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
 
 SESSION_HOURS = 6.0
+# The most a recall returns, and how deep it reads when it filters what the search found
+# (retrieval serves up to 100).
+RECALL_DEPTH = 100
 MAX_SESSION_HOURS = 24.0
 MEMORY_TYPES = (
     "fact",
@@ -347,10 +357,12 @@ async def token_session(
 
 
 def _session_json(agent_id: str, session: Session) -> dict[str, Any]:
-    remaining = max((session.expires_at - _now()).total_seconds(), 0.0)
+    # A deactivated session has no time left, whatever its expiry said.
+    left = (session.expires_at - _now()).total_seconds() if session.active else 0.0
+    remaining = max(left, 0.0)
     return {
         "agent_id": agent_id,
-        "session_active": session.active and remaining > 0,
+        "session_active": remaining > 0,
         "expires_at": session.expires_at,
         "remaining_seconds": round(remaining),
     }
@@ -447,11 +459,15 @@ def _item(values: dict[str, Any], agent_id: str) -> IngestRequest:
     confidence = number_of(values, "confidence", 1.0, 0.0, 1.0)
     tags = tags_of(values)
     metadata = metadata_of(values)
+    user_id = text_of(values, "user_id", required=False, limit=256)
+    session_id = text_of(values, "session_id", required=False, limit=256)
+    check_not_wildcard(user_id, "user_id")
+    check_not_wildcard(session_id, "session_id")
     return IngestRequest(
-        user_id=text_of(values, "user_id", required=False, limit=256) or agent_id,
+        user_id=user_id or agent_id,
         content=content,
         source_type="api_text",
-        session_id=text_of(values, "session_id", required=False, limit=256),
+        session_id=session_id,
         agent_id=agent_id,
         metadata={**metadata, "memory_type": memory_type, "confidence": confidence, "tags": tags},
     )
@@ -528,7 +544,7 @@ def memory_json(
 
 def _hit_json(hit: SearchHit) -> dict[str, Any]:
     return memory_json(
-        hit.memory_id, hit.content, hit.metadata, hit.ingested_at, round(hit.similarity, 4)
+        hit.memory_id, hit.content, written_metadata(hit), hit.ingested_at, round(hit.similarity, 4)
     )
 
 
@@ -550,7 +566,7 @@ async def _search(
         user_id=None,
         agent_id=agent_id,
         query=query,
-        limit=min(limit * 3, 50),
+        limit=limit,
         occurred_before=as_of,
     )
     found = await deps_of(request).ask(
@@ -564,11 +580,13 @@ async def _recall(request: Request, agent_id: str, *, as_of: bool) -> Response[b
     principal = await authorize(request, "search")
     await _session(request, principal, agent_id)
     query = query_param(request, "query", required=True, max_len=MAX_QUERY_CHARS) or ""
-    limit = int_param(request, "limit", default=10, low=1, high=100)
+    limit = int_param(request, "limit", default=10, low=1, high=RECALL_DEPTH)
     memory_type = query_param(request, "memory_type")
     when = _when(request, "as_of") if as_of else None
     about = about_param(request)
-    hits = await _search(request, principal, agent_id, query, limit, as_of=when)
+    # Filtered after the search, the best RECALL_DEPTH matches are read to keep `limit`.
+    depth = RECALL_DEPTH if memory_type or about is not None else limit
+    hits = await _search(request, principal, agent_id, query, depth, as_of=when)
     if memory_type:
         hits = [h for h in hits if h.metadata.get("memory_type", "fact") == memory_type]
     if about is not None:  # one person's own words (mnemo.contracts.speakers)

@@ -22,7 +22,7 @@ from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.secrets import redact_text, redact_value
-from mnemo.gateway.validation import as_json, check_outbound, decode_body
+from mnemo.gateway.validation import as_json, check_not_wildcard, check_outbound, decode_body
 
 SOURCE_TYPES = {
     "api_text",
@@ -61,6 +61,8 @@ def validate(item: IngestRequest) -> datetime | None:
             raise Problem(
                 400, "INVALID_REQUEST", f"{name} must be 1-{MAX_ID_CHARS} characters", field=name
             )
+    for name, value in (("userId", item.user_id), ("sessionId", item.session_id)):
+        check_not_wildcard(value, name)
     if item.ttl is not None:
         raise Problem(
             400,
