@@ -116,3 +116,49 @@ def test_what_synthesis_drew_from_a_deleted_memory_goes_with_it(stack, api, user
     eventually(lambda: f"Works at {old}" in context(api, user_id)["static"], timeout=120)
     again = by_statement(facts(api, user_id, changedSince="2000-01-01T00:00:00Z"))
     assert f"Works at {new}" not in again and again[f"Works at {old}"]["validTo"] is None
+
+
+def test_deleting_the_older_memory_takes_the_former_relationship_it_named(stack, api, user_id):
+    """The newer memory ended the older one's fact and named its value as it was
+    ("Oldcorpia, former employer"); deleting the older memory (or revising it through
+    Mem0's update) takes that mention away with the fact: the value was its words."""
+    token = uuid.uuid4().hex[:6]
+    old, new = f"Oldcorpia{token}", f"Newcorpia{token}"
+    was, now = f"Rosalind{token}", f"Theodora{token}"
+    moved = f"Movecorp{token}"
+    say(api, user_id, f"I work at {old}.", "2026-03-01T09:00:00Z")
+    say(api, user_id, f"My partner is {was}.", "2026-03-02T09:00:00Z")
+    say(api, user_id, f"I work at {new}.", "2026-04-01T09:00:00Z")
+    say(api, user_id, f"My partner is {now}.", "2026-04-02T09:00:00Z")
+    formerly = {(old, "organization", "former employer"), (was, "person", "former partner")}
+    eventually(lambda: formerly <= relations(entities(api, user_id)), timeout=120)
+    worked, partnered = (
+        _memory_of(api, user_id, f"I work at {old}"),
+        _memory_of(api, user_id, f"My partner is {was}"),
+    )
+    assert api.delete(f"/v1/memories/{worked}").status_code == 200
+    # A Mem0 update is a revision: the old version is deleted, the new text recorded.
+    mem0 = stack.client(Authorization=f"Token {stack.api_key}")
+    with mem0:
+        revised = mem0.put(f"/v1/memories/{partnered}/", json={"text": "I like green tea."})
+        assert revised.status_code == 200, revised.text
+
+    def names() -> set[str]:
+        return {name for name, _, _ in relations(entities(api, user_id))}
+
+    eventually(lambda: not {old, was} & names(), timeout=120)
+    assert {(new, "organization", "employer"), (now, "person", "partner")} <= relations(
+        entities(api, user_id)
+    )
+    statements = set(by_statement(facts(api, user_id, changedSince="2000-01-01T00:00:00Z")))
+    assert not any(old in s or was in s for s in statements)
+
+    # Once more down the chain: a third employer ends the second, whose memory then goes.
+    say(api, user_id, f"I work at {moved}.", "2026-05-01T09:00:00Z")
+    eventually(
+        lambda: (new, "organization", "former employer") in relations(entities(api, user_id)),
+        timeout=120,
+    )
+    ended = _memory_of(api, user_id, f"I work at {new}")
+    assert api.delete(f"/v1/memories/{ended}").status_code == 200
+    eventually(lambda: new not in names(), timeout=120)

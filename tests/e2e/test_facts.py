@@ -207,3 +207,100 @@ def test_fact_answers_match_the_openapi_document(api, user_id):
         assert response.status_code == 200, response.text
         path = f"/v1/facts/{{fact_id}}/{change}"
         check(document, answer_schema(document, "post", path, 200), response.json())
+
+
+FUTURE = "2999-01-01T00:00:00Z"
+LATER = "3000-01-01T00:00:00Z"
+
+
+def test_reads_without_as_of_are_about_now_and_a_later_fact_waits_for_its_time(api, user_id):
+    """A memory dated in the future (metadata.timestamp) ends the current employer then,
+    not now: every read without asOf (facts, profile, entities, answer, a pack, MEMANTO's
+    current) shows what holds now, as asOf=now does, and an asOf after it the later one."""
+    token = uuid.uuid4().hex[:6]
+    agent = "future-" + token
+    now_co, later_co = f"Timeco{token}", f"Laterco{token}"
+    for content, when in (
+        (f"I work at {now_co}.", "2026-03-01T09:00:00Z"),
+        (f"I work at {later_co}.", FUTURE),
+    ):
+        body = {
+            "userId": user_id,
+            "agentId": agent,
+            "content": content,
+            "metadata": {"timestamp": when},
+        }
+        assert api.post("/v1/ingest", json=body).status_code == 202
+    ever = "2000-01-01T00:00:00Z"
+    eventually(lambda: len(facts(api, user_id, changedSince=ever)) == 2, timeout=120)
+
+    default = by_statement(facts(api, user_id))
+    assert set(default) == {f"Works at {now_co}"}
+    assert default[f"Works at {now_co}"]["status"] == "current"
+    assert default[f"Works at {now_co}"]["validTo"].startswith("2999-01-01")
+    now = datetime.now(UTC).isoformat()
+    assert by_statement(facts(api, user_id, asOf=now)).keys() == default.keys()
+    later = by_statement(facts(api, user_id, asOf=LATER))
+    assert (
+        set(later) == {f"Works at {later_co}"}
+        and later[f"Works at {later_co}"]["status"] == "current"
+    )
+    # Every fact changed since: statuses as of now.
+    listed = by_statement(facts(api, user_id, changedSince=ever))
+    assert listed[f"Works at {now_co}"]["status"] == "current"
+
+    assert f"Works at {now_co}" in context(api, user_id)["static"]
+    assert f"Works at {later_co}" not in context(api, user_id)["static"]
+    assert f"Works at {later_co}" in context(api, user_id, asOf=LATER)["static"]
+
+    def relations(**params: str) -> set[tuple[str, str]]:
+        graph = api.get("/v1/entities", params={"userId": user_id, **params}).json()
+        return {(e["name"], e["relationship"]) for e in graph["entities"]}
+
+    assert relations() == {(now_co, "employer")}
+    assert relations(asOf=LATER) == {(now_co, "former employer"), (later_co, "employer")}
+
+    answered = api.post("/v1/answer", json={"userId": user_id, "question": "Where do I work?"})
+    assert answered.status_code == 200, answered.text
+    assert [f["statement"] for f in answered.json()["facts"]] == [f"Works at {now_co}"]
+
+    pack = eventually(
+        lambda: (
+            (
+                r := api.get(f"/v1/agents/{agent}/packs/latest", params={"userId": user_id})
+            ).status_code
+            == 200
+            and r.json()["sessionMemoryCount"] == 2
+            and r.json()
+        ),
+        timeout=120,
+    )
+    knowledge = [k["content"] for k in pack["content"]["knowledge"]]
+    assert f"Works at {now_co}" in knowledge and f"Works at {later_co}" not in knowledge
+
+    v2 = "/api/v2/agents/" + agent
+    session = api.post(f"{v2}/activate").json()["session_token"]
+    current = api.get(
+        f"{v2}/recall/current", params={"user_id": user_id}, headers={"X-Session-Token": session}
+    )
+    assert current.status_code == 200, current.text
+    assert [m["content"] for m in current.json()["memories"]] == [f"Works at {now_co}"]
+    assert current.json()["memories"][0]["current"] is True
+
+
+def test_a_supersession_from_a_later_date_ends_the_fact_then_not_now(api, user_id):
+    say(api, user_id, "I live in Oslo.", "2026-03-01T09:00:00Z")
+    [oslo] = eventually(lambda: facts(api, user_id))
+    changed = api.post(
+        f"/v1/facts/{oslo['id']}/supersede",
+        json={"content": "Lives in Bergen", "validFrom": FUTURE},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["fact"]["status"] == "current"  # until 2999, as GET /v1/facts says
+    eventually(lambda: len(facts(api, user_id, changedSince="2000-01-01T00:00:00Z")) == 2)
+    [still] = facts(api, user_id)
+    assert still["statement"] == "Lives in Oslo" and still["status"] == "current"
+    assert still["validTo"].startswith("2999-01-01")
+    profile = context(api, user_id)["static"]
+    assert "Lives in Oslo" in profile and "Lives in Bergen" not in profile
+    assert [f["statement"] for f in facts(api, user_id, asOf=LATER)] == ["Lives in Bergen"]

@@ -4,6 +4,8 @@ memory's from then on, and a fact stated through the API stays."""
 
 from datetime import datetime
 
+import pytest
+
 from mnemo.contracts import (
     AgentWithdrawn,
     EntityExtracted,
@@ -28,7 +30,7 @@ class Log:
         self.deciding = Timeline("s")
         self.events: list[Envelope] = []
 
-    def add(self, event_id: str, data: EventData, at: datetime) -> None:
+    def add(self, event_id: str, data: EventData, at: datetime, cause: str = "c") -> None:
         self.events.append(
             Envelope(
                 event_id=event_id,
@@ -40,7 +42,7 @@ class Log:
                 occurred_at=at,
                 recorded_at=at,
                 correlation_id="c",
-                causation_id="c",
+                causation_id=cause,
                 actor="synthesis",
                 service="synthesis",
                 data=data,
@@ -49,7 +51,7 @@ class Log:
 
     def say(self, n: int, text: str, agent: str | None = None) -> None:
         for event_id, data in said_by(self.deciding, agent, n, text):
-            self.add(event_id, data, day(n))
+            self.add(event_id, data, day(n), cause=f"cause-{n}")
 
     def withdraw(self, n: int, at: int) -> None:
         self.add(f"w{n}", MemoryWithdrawn(memory_id=f"m{n}", user_id="u"), day(at))
@@ -97,6 +99,52 @@ def test_what_only_the_deleted_memory_said_is_left_out_and_what_it_ended_holds_a
     # Its entities too: Globex was named by m2 only.
     named = {e.data.entity.value for e in kept if isinstance(e.data, EntityExtracted)}
     assert "Globex" not in named and "Acme" in named
+
+
+def entities(events: list[Envelope]) -> set[tuple[str, str]]:
+    return {
+        (e.data.entity.value, e.data.entity.relationship)
+        for e in counted(events)
+        if isinstance(e.data, EntityExtracted)
+    }
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "old", "new"),
+    [
+        ("I work at Oldcorpia.", "I work at Newcorpia.", "Oldcorpia", "Newcorpia"),
+        ("My partner is Rosalind.", "My partner is Theo.", "Rosalind", "Theo"),
+        # a negation that names no value: the value was the deleted memory's words alone
+        ("I work at Oldcorpia.", "I quit my job.", "Oldcorpia", None),
+    ],
+)
+def test_the_older_memory_deleted_takes_the_former_relationship_its_value_gave(
+    first: str, then: str, old: str, new: str | None
+):
+    """The newer memory ended the older one's fact and related its value as it was
+    ("Oldcorpia, former employer"); that mention is the newer memory's event but the
+    older memory's words, and leaves with them."""
+    log = Log()
+    log.say(1, first)
+    log.say(2, then)
+    assert any(name == old and rel.startswith("former") for name, rel in entities(log.events))
+    log.withdraw(1, at=3)
+    assert not any(name == old for name, _ in entities(log.events))
+    if new is not None:
+        assert any(
+            name == new and not rel.startswith("former") for name, rel in entities(log.events)
+        )
+        assert {v for _, v in holding(log.now())} == {new}
+
+
+def test_a_former_relationship_another_memory_also_gave_stays():
+    log = Log()
+    log.say(1, "I work at Oldcorpia.")
+    log.say(2, "I work at Oldcorpia, as I said.")
+    log.say(3, "I work at Newcorpia.")
+    log.withdraw(1, at=4)
+    assert ("Oldcorpia", "former employer") in entities(log.events)
+    assert holding(log.now()) == {("employer", "Newcorpia")}
 
 
 def test_a_fact_another_memory_also_said_becomes_that_memorys():

@@ -110,7 +110,7 @@ from mnemo.contracts.revisions import (
 from mnemo.contracts.scopes import SCOPE_KINDS, ScopeCount, ScopeList, ScopesQuery
 from mnemo.contracts.signals import SIGNAL_TYPES, Signal
 from mnemo.contracts.subjects import Topology
-from mnemo.contracts.time import utcnow
+from mnemo.contracts.time import utcnow, valid_at
 
 __all__ = [
     "AGENT_ID_PATTERN",
@@ -227,4 +227,5 @@ __all__ = [
     "subject_tag",
     "tenant_tag",
     "utcnow",
+    "valid_at",
 ]

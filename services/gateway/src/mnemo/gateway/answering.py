@@ -25,6 +25,7 @@ from mnemo.contracts import (
     SearchHit,
     SearchQuery,
     SearchResult,
+    valid_at,
 )
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
@@ -156,8 +157,9 @@ async def answer(
         deps.ask(request, "synthesis", "facts", facts_query, FactList, tenant),
     )
     assert isinstance(found, SearchResult) and isinstance(known, FactList)
-    # A fact that starts after asOf was not yet so then.
-    facts = [f for f in known.facts if as_of is None or f.valid_from <= as_of]
+    # A fact that starts after asOf (default now) is not yet so then.
+    then = valid_at(as_of)
+    facts = [f for f in known.facts if f.valid_from <= then]
     old = outdated(facts)
     hits = sorted(found.results, key=lambda h: h.memory_id in old)[:limit]
     relevant = _relevant_facts(question, facts, hits, limit)

@@ -24,10 +24,11 @@ from mnemo.contracts import (
     QueryError,
     derived_id,
     utcnow,
+    valid_at,
 )
 from mnemo.eventlog import NO_STREAM, EventStore, SubjectKeyChanged, WrongExpectedVersion
 from mnemo.synthesis import values
-from mnemo.synthesis.fact_views import FactViews
+from mnemo.synthesis.fact_views import FactViews, status_at
 from mnemo.synthesis.handlers import SERVICE, ReadModelHandlers, facts_stream, subject_key
 from mnemo.synthesis.timeline import Fact
 from mnemo.synthesis.timelines import Timelines
@@ -124,8 +125,9 @@ class FactCuration:
 
     async def _answer(self, request: ChangeFact, user_id: str, stored: list) -> FactChange:
         new_ids = [e.data.fact.fact_id for e in stored if isinstance(e.data, FactExtracted)]
+        now = valid_at(None)  # statuses as GET /v1/facts shows them: as of now
         found = {
-            v.fact_id: v
+            v.fact_id: status_at(v, now)
             for v, _ in await self._views.views(
                 request.tenant_id, user_id, fact_ids=[request.fact_id, *new_ids]
             )

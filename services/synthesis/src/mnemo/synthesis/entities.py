@@ -15,6 +15,7 @@ from mnemo.contracts import (
     Envelope,
     MemorySynthesized,
     QueryError,
+    valid_at,
 )
 from mnemo.contracts.speakers import normal_name
 from mnemo.synthesis.names import MENTIONED
@@ -23,7 +24,7 @@ _GRAPH = f"""
     WITH visible AS (
         SELECT * FROM synthesis.entity_mentions
         WHERE tenant_id = $1 AND user_id = $2
-          AND occurred_at <= coalesce($3::timestamptz, 'infinity')
+          AND occurred_at <= $3::timestamptz  -- asOf, or now (`valid_at`)
           AND recorded_at <= coalesce($4::timestamptz, 'infinity')
           AND ($5::text IS NULL OR type = $5)
           AND ($6::text IS NULL OR agent_id = $6)
@@ -113,7 +114,7 @@ class EntityTable:
                 _GRAPH,
                 query.tenant_id,
                 query.user_id,
-                query.as_of,
+                valid_at(query.as_of),
                 query.as_of_knowledge,
                 query.type,
                 query.agent_id,

@@ -3,8 +3,15 @@ one that holds now (see mnemo.contracts.chains), from the facts read model."""
 
 from datetime import datetime
 
-from mnemo.contracts import FactChain, FactChains, FactChainsQuery, FactView, QueryError
-from mnemo.synthesis.fact_views import FactViews
+from mnemo.contracts import (
+    FactChain,
+    FactChains,
+    FactChainsQuery,
+    FactView,
+    QueryError,
+    valid_at,
+)
+from mnemo.synthesis.fact_views import FactViews, status_at
 
 # A bound on a chain's length, far above any a subject reaches.
 MAX_CHAIN = 1000
@@ -27,7 +34,12 @@ class FactChainViews:
                 code="invalid", message="userId or factId is required", field="userId"
             )
         views = await self._views.views(query.tenant_id, user_id, agent_id=query.agent_id)
-        found = chains_of(dict((v.fact_id, (v, changed)) for v, changed in views))
+        # As of now (Mem0's memories are what holds): a fact that starts later is not in
+        # its chain yet, and the fact it will end is current until then.
+        now = valid_at(None)
+        found = chains_of(
+            {v.fact_id: (status_at(v, now), changed) for v, changed in views if v.valid_from <= now}
+        )
         if query.fact_id is not None:
             found = [c for c in found if any(f.fact_id == query.fact_id for f in c.facts)][:1]
         return FactChains(chains=found)

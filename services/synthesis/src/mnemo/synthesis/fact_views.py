@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from mnemo.contracts import FactEvidence, FactList, FactsQuery, FactView
+from mnemo.contracts import FactEvidence, FactList, FactsQuery, FactView, valid_at
 from mnemo.contracts.speakers import is_about
 
 _KNOWN = "recorded_at <= coalesce($3::timestamptz, 'infinity')"
@@ -57,16 +57,17 @@ class FactViews:
         views = await self.views(
             query.tenant_id, query.user_id, query.as_of_knowledge, query.agent_id
         )
+        at = valid_at(query.as_of)
         if query.changed_since is not None:
             since = query.changed_since
             chosen = [v for v, changed in views if changed and changed > since]
         else:
-            chosen = [v for v, _ in views if _holds(v, query.as_of)]
+            chosen = [v for v, _ in views if holds(v, at)]
         if query.about is not None:
             about = query.about
             chosen = [v for v in chosen if is_about(v.about, query.user_id, about)]
-        # Statuses are as of asOf: a fact ended after it still held then.
-        chosen = [_as_of(v, query.as_of) for v in chosen]
+        # Statuses are as of asOf (default now): a fact ended after it still held then.
+        chosen = [status_at(v, at) for v in chosen]
         chosen.sort(key=lambda v: (-v.valid_from.timestamp(), v.fact_id))
         return FactList(facts=chosen)
 
@@ -130,14 +131,14 @@ class FactViews:
         return out
 
 
-def _holds(view: FactView, at: datetime | None) -> bool:
-    if at is None:
-        return view.valid_to is None
+def holds(view: FactView, at: datetime) -> bool:
+    """Whether the fact held at `at` (valid time)."""
     return view.valid_from <= at and (view.valid_to is None or at < view.valid_to)
 
 
-def _as_of(view: FactView, at: datetime | None) -> FactView:
-    if at is not None and view.valid_to is not None and at < view.valid_to:
+def status_at(view: FactView, at: datetime) -> FactView:
+    """The fact with its status as of `at`: one that ends after it is current then."""
+    if view.valid_to is not None and at < view.valid_to:
         return msgspec.structs.replace(view, status="current")
     return view
 

@@ -15,22 +15,23 @@ from mnemo.contracts import (
     FactValidated,
     Profile,
     ProfileQuery,
+    valid_at,
 )
 from mnemo.contracts.speakers import is_about
 
 # A fact holds at (asOf, asOfKnowledge) if it began by asOf, was known by asOfKnowledge,
-# and no end known by asOfKnowledge came at or before asOf (no asOf: any known end). An
+# and no end known by asOfKnowledge came at or before asOf (no asOf: now, `valid_at`). An
 # agent-scoped profile has what that agent's memories said.
 _HOLDING = """
     SELECT f.statement, f.kind, f.about FROM synthesis.facts f
     WHERE f.tenant_id = $1 AND f.user_id = $2
-      AND f.occurred_at <= coalesce($3::timestamptz, 'infinity')
+      AND f.occurred_at <= $3::timestamptz
       AND f.recorded_at <= coalesce($4::timestamptz, 'infinity')
       AND ($5::text IS NULL OR f.agent_id = $5)  -- its own agent's only (fact_views.py)
       AND NOT EXISTS (
           SELECT 1 FROM synthesis.fact_endings e
           WHERE e.tenant_id = f.tenant_id AND e.fact_id = f.fact_id
-            AND e.valid_to <= coalesce($3::timestamptz, 'infinity')
+            AND e.valid_to <= $3::timestamptz
             AND e.recorded_at <= coalesce($4::timestamptz, 'infinity'))
     ORDER BY f.occurred_at DESC, f.recorded_at DESC, f.fact_id
 """
@@ -104,7 +105,7 @@ class FactTable:
             _HOLDING,
             query.tenant_id,
             query.user_id,
-            query.as_of,
+            valid_at(query.as_of),
             query.as_of_knowledge,
             query.agent_id,
         )

@@ -403,12 +403,13 @@ class _Step:
 def counted(events: list[Envelope]) -> list[Envelope]:
     """A subject's facts-stream events as they count once deleted memories are withdrawn
     (`memory.withdrawn`): what synthesis drew from a withdrawn memory is left out (its
-    facts, their corroborations, the endings it caused, its entities), so what it ended
-    holds again; a fact it gave that a later memory also said is that memory's fact from
-    then on (its `fact.corroborated` becomes the fact's `fact.extracted`). A fact stated
-    through the API stays, unless its agent was deleted: `agent.withdrawn` leaves out
-    everything the agent gave before it, stated facts too. The one reading of withdrawals:
-    the timeline that decides and the read models that answer both fold this."""
+    facts, their corroborations, the endings it caused, its entities, and the former
+    relationship a later memory drew from one of its facts), so what it ended holds again;
+    a fact it gave that a later memory also said is that memory's fact from then on (its
+    `fact.corroborated` becomes the fact's `fact.extracted`). A fact stated through the API
+    stays, unless its agent was deleted: `agent.withdrawn` leaves out everything the agent
+    gave before it, stated facts too. The one reading of withdrawals: the timeline that
+    decides and the read models that answer both fold this."""
     # Each deleted memory and agent, to the position of its last withdrawal: what it gave
     # before does not count; what it gives after (the memory recorded again, an agent
     # made again with the id) does.
@@ -431,6 +432,10 @@ def counted(events: list[Envelope]) -> list[Envelope]:
     out: list[Envelope] = []
     orphans: dict[str, Envelope] = {}  # fact id -> its fact.extracted, its memory withdrawn
     live: set[str] = set()
+    # The former relationships ("Acme, former employer") drawn from endings left out, by
+    # the decision that drew them (its cause). Such a mention carries the memory that
+    # ended the fact, but its words are the ended fact's: it goes with that fact.
+    unsaid: set[tuple[str, str, str, str]] = set()
     for i, event in enumerate(events):
         data = event.data
         if isinstance(data, FactExtracted):
@@ -459,19 +464,38 @@ def counted(events: list[Envelope]) -> list[Envelope]:
             if data.fact_id not in live:
                 continue
         elif isinstance(data, FactSuperseded):
-            if said(i, data.memory_id) or data.fact_id not in live:
+            if said(i, data.memory_id):
+                continue
+            if data.fact_id not in live:
+                ended = orphans.get(data.fact_id)
+                if ended is not None and (former := _former(event.causation_id, ended)):
+                    unsaid.add(former)
                 continue
             if data.superseded_by is not None and data.superseded_by in orphans:
                 continue  # ended by a fact that no longer counts
         elif isinstance(data, FactValidated | FactContradicted):
             if data.fact_id not in live:
                 continue
-        elif isinstance(data, EntityExtracted) and (
-            said(i, data.memory_id) or gone(i, data.agent_id)
-        ):
-            continue
+        elif isinstance(data, EntityExtracted):
+            if said(i, data.memory_id) or gone(i, data.agent_id):
+                continue
+            entity = data.entity
+            mention = (event.causation_id, entity.type, values.key(entity.value))
+            if (*mention, entity.relationship) in unsaid:
+                continue
         out.append(event)
     return out
+
+
+def _former(cause: str, extracted: Envelope) -> tuple[str, str, str, str] | None:
+    """The former relationship a decision (`cause`) that ended this fact drew from its
+    value (`_Step.end`), if its attribute names one."""
+    assert isinstance(extracted.data, FactExtracted)
+    fact = extracted.data.fact
+    spec = ATTRIBUTES.get(fact.attribute)
+    if spec is None or not spec.entity_type or not spec.former:
+        return None
+    return (cause, spec.entity_type, values.key(fact.value), spec.former)
 
 
 def _named(value: str) -> bool:
