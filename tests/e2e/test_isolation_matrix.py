@@ -261,12 +261,14 @@ def _ingest(w: World, who: str, c: httpx.Client) -> None:
     body = {"userId": STRANGER_USER, "content": "x", "agentId": w.agent}
     sent = c.post("/v1/ingest", json=body)
     expect(w, who, sent, tenant=(202, 404), agent=404)
+    _own_agent_gone(w, who, c)
 
 
 @case("POST /v1/ingest/batch")
 def _ingest_batch(w: World, who: str, c: httpx.Client) -> None:
     items = [{"userId": STRANGER_USER, "content": "x", "agentId": w.agent}]
     expect(w, who, c.post("/v1/ingest/batch", json={"items": items}), tenant=(202, 404), agent=404)
+    _own_agent_gone(w, who, c)
 
 
 @case("GET /v1/memories")
@@ -492,6 +494,14 @@ def _eliza_create(w: World, who: str, c: httpx.Client) -> None:
         body = {"content": {"text": "mine"}, "entityId": STRANGER_USER}
         made = c.post(path.format(a=w.agent), json=body)
         expect(w, who, made, tenant=(201, 404), agent=404)
+    _own_agent_gone(w, who, c)
+
+
+def _own_agent_gone(w: World, who: str, c: httpx.Client) -> None:
+    """Another tenant's memory naming this id made an agent of its own tenant (first use),
+    which holds nothing of A1: gone again for the cases that follow."""
+    if who == "other tenant":
+        assert c.delete(f"/v1/agents/{w.agent}").status_code in (200, 404)
 
 
 @case("GET /api/memory/agents/{agent_id:str}/memories/search")
@@ -738,6 +748,7 @@ def _mem0_ping(w: World, who: str, c: httpx.Client) -> None:
 def _mem0_add(w: World, who: str, c: httpx.Client) -> None:
     body = {"messages": "x", "user_id": STRANGER_USER, "agent_id": w.agent, "infer": False}
     expect(w, who, c.post("/mem0/v3/memories/add/", json=body), tenant=200, agent=404)
+    _own_agent_gone(w, who, c)
 
 
 @case("POST /mem0/v3/memories", "POST /mem0/v3/memories/search")

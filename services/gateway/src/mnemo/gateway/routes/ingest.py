@@ -174,11 +174,16 @@ def scoped(item: IngestRequest, principal: Principal) -> IngestRequest:
 
 
 async def publish(request: Request, commands: list[IngestMemory]) -> None:
-    """Publish and wait for JetStream's acks: a 202 promises the items are durable."""
+    """Publish and wait for JetStream's acks: a 202 promises the items are durable. Every
+    agent a memory names is an agent first (registered on first use, on every surface:
+    a route that checked its own field's name already finds it known)."""
     deps = deps_of(request)
     state = request.scope["state"]
     for command in commands:
         check_outbound(command, deps.nc.max_payload)
+    named = {c.agent_id: "agentId" for c in commands if c.agent_id is not None}
+    if named:
+        await ensure_agents(request, state["principal"], named)
     try:
         await deps.publisher.publish_commands(
             commands, correlation_id=state["correlation_id"], causation_id=state["request_id"]
