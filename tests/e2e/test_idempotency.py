@@ -3,6 +3,8 @@
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
+
 from .test_errors import assert_problem
 from .test_memories_api import memories
 from .waiting import eventually
@@ -61,3 +63,58 @@ def test_errors_below_500_are_kept_and_5xx_are_not(stack, api, user_id):
     up = api.delete("/v1/user", params={"userId": user_id}, headers=key)
     assert up.status_code == 200
     assert "Idempotent-Replayed" not in up.headers
+
+
+def test_a_retry_after_a_forget_erased_its_kept_answer_stores_nothing_twice(stack, api):
+    """A forget erases the tenant's kept answers (they may quote the forgotten user). A
+    retry of another user's request then runs again: its Idempotency-Key still fixes the
+    ids it writes, on every surface, so it is stored once (MEMANTO's and ElizaOS's writes
+    took new ids, and stored it twice)."""
+    user, entity = "idem-" + uuid.uuid4().hex[:8], str(uuid.uuid4())
+    agent = api.post("/v1/agents", json={"name": "retrier"}).json()["id"]  # a UUID
+    token = api.post(f"/api/v2/agents/{agent}/activate").json()["session_token"]
+    sends = {
+        "native": ("/v1/ingest", {"userId": user, "content": "native once"}, {}),
+        "memanto": (
+            f"/api/v2/agents/{agent}/remember",
+            {"content": "memanto once", "user_id": user},
+            {"X-Session-Token": token},
+        ),
+        "eliza": (
+            f"/api/agents/{agent}/memories",
+            {"content": {"text": "eliza once"}, "entityId": entity},
+            {},
+        ),
+    }
+    key = "retry-" + uuid.uuid4().hex
+
+    def send(name: str) -> httpx.Response:
+        path, body, headers = sends[name]
+        response = api.post(path, json=body, headers={**headers, "Idempotency-Key": key + name})
+        assert response.status_code < 300, response.text
+        return response
+
+    first = {name: send(name) for name in sends}
+    for response in first.values():
+        assert response.headers.get("Idempotent-Replayed") != "true"
+    assert api.delete("/v1/user", params={"userId": "someone-else-" + user}).status_code == 200
+    # Once the kept answers are gone, the retries run again: the same ids.
+    for name in sends:
+        again = eventually(
+            lambda n=name: (r := send(n)).headers.get("Idempotent-Replayed") != "true" and r
+        )
+        assert memory_id(again) == memory_id(first[name]), (name, again.text)
+
+    def stored() -> list[str]:
+        both = memories(api, user)["memories"] + memories(api, entity)["memories"]
+        return sorted(m["content"] for m in both)
+
+    eventually(lambda: len(stored()) >= 3)
+    assert stored() == ["eliza once", "memanto once", "native once"]
+
+
+def memory_id(response: httpx.Response) -> str:
+    body = response.json()
+    found = body.get("id") or body.get("memory_id") or (body.get("data") or {}).get("id")
+    assert found, body
+    return str(found)

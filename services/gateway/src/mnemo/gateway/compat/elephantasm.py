@@ -43,7 +43,7 @@ from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.auth import Principal, agent_scope, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
+from mnemo.gateway.routes.ingest import IngestRequest, command_of, publish
 from mnemo.gateway.routes.packs import compile_pack, pack_query
 from mnemo.gateway.secrets import TEXT_FIELDS, redact_value, redacted
 from mnemo.gateway.validation import (
@@ -255,8 +255,15 @@ async def create_event(request: Request) -> Response[bytes]:
         anima = await _anima(request, principal, body.anima_id)
         occurred = body.occurred_at or datetime.now(UTC)
         # An event sent without a key gets one (the seed's answer shows a key it did not
-        # send), claimed as a sent one is: sent again with it, the event is a 409.
-        dedupe_key = body.dedupe_key or secrets.token_hex(8)
+        # send), claimed as a sent one is: sent again with it, the event is a 409. With an
+        # Idempotency-Key it is that key's, so a retry whose kept answer is gone (a forget
+        # erases the tenant's) finds it claimed rather than storing the event again.
+        retry = request.headers.get("idempotency-key")
+        dedupe_key = body.dedupe_key or (
+            hashlib.sha256(f"{request.url.path}:{retry}".encode()).hexdigest()[:16]
+            if retry
+            else secrets.token_hex(8)
+        )
         source_id = "dedupe:" + _digest(principal.tenant_id, body.anima_id, dedupe_key)
         metadata = {
             **body.meta,
@@ -276,7 +283,7 @@ async def create_event(request: Request) -> Response[bytes]:
             agent_id=body.anima_id,
             metadata=metadata,
         )
-        command = to_command(item, principal.tenant_id, principal.actor)
+        command = command_of(request, item, principal)
         # Claimed first, so that a 409 means nothing was sent; a publish that fails gives
         # the claim back, so that a retry can work.
         claim = await _claim(request, principal, anima, source_id, command.memory_id)

@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+from litestar import Request
 
 from mnemo.contracts import IngestMemory, MemoryView, SearchHit, derived_id
 from mnemo.gateway.auth import Principal
 from mnemo.gateway.compat.search_hits import written_metadata
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.routes.ingest import IngestRequest, scoped, to_command
+from mnemo.gateway.routes.ingest import IngestRequest, command_of, scoped
 
 # Agent, room, world, entity and memory ids are UUIDs, as ElizaOS's own server checks them
 # (seed 002: 400 INVALID_ID "Invalid UUID format"). Agents made without an id are UUIDs; an
@@ -94,11 +95,17 @@ def to_ingest(memory: ElizaMemory, agent_id: str) -> IngestRequest:
     )
 
 
-def to_ingest_command(memory: ElizaMemory, agent_id: str, principal: Principal) -> IngestMemory:
+def to_ingest_command(
+    request: Request,
+    memory: ElizaMemory,
+    agent_id: str,
+    principal: Principal,
+    index: int | None = None,
+) -> IngestMemory:
     """Validate and map the memory into the native ingest command, errors in ElizaOS's names."""
     try:
         item = scoped(to_ingest(memory, agent_id), principal)
-        return to_command(item, principal.tenant_id, principal.actor)
+        return command_of(request, item, principal, index)
     except Problem as problem:
         field = problem.details.get("field")
         if field in _FIELDS:

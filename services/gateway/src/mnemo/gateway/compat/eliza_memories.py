@@ -121,7 +121,7 @@ async def create_memory(request: Request, agent_id: str) -> Response[bytes]:
             "agentId in the body must be the path's agentId",
             field="agentId",
         )
-    command = to_ingest_command(memory, agent, principal)
+    command = to_ingest_command(request, memory, agent, principal)
     await publish(request, [command])
     data = {"id": command.memory_id, "queued": True, "message": "Memory created"}
     return ok(data, 201)

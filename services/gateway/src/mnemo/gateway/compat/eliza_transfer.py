@@ -65,7 +65,7 @@ async def import_memories(request: Request, agent_id: str) -> Response[bytes]:
     commands = []
     for index, memory in enumerate(memories):
         try:
-            commands.append(to_ingest_command(memory, agent, principal))
+            commands.append(to_ingest_command(request, memory, agent, principal, index))
         except Problem as problem:
             field = f"memories[{index}].{problem.details.get('field', '')}".rstrip(".")
             raise Problem(

@@ -24,7 +24,7 @@ from mnemo.gateway.compat.mem0_shapes import (
     scope_of,
 )
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
+from mnemo.gateway.routes.ingest import IngestRequest, command_of, publish
 from mnemo.gateway.validation import object_body
 
 MAX_MESSAGES = 50
@@ -93,7 +93,6 @@ async def add(request: Request) -> Response[bytes]:
     mem0 = {k: getattr(scope, k) for k in ENTITY_FIELDS} | {"infer": infer}
     if agent_id is not None:
         mem0["agent_id"] = agent_id
-    key = request.headers.get("idempotency-key")
     commands = []
     for index, (role, content, name) in enumerate(messages):
         said = {"role": role, **({"author": name} if name else {})}
@@ -106,8 +105,7 @@ async def add(request: Request) -> Response[bytes]:
             agent_id=agent_id,
             metadata={**said, **metadata, MEM0_KEY: {**mem0, "added": added}},
         )
-        retry = None if key is None else f"{request.url.path}:{key}#{index}"
-        commands.append(to_command(item, principal.tenant_id, principal.actor, retry))
+        commands.append(command_of(request, item, principal, index))
     # Registered only once every message is valid: a refused add leaves no agent behind.
     if agent_id is not None:
         await ensure_agents(request, principal, {agent_id: "agent_id"})

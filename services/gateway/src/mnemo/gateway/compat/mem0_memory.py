@@ -39,7 +39,7 @@ from mnemo.gateway.compat.mem0_shapes import (
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.forget import drop_now
-from mnemo.gateway.routes.ingest import IngestRequest, to_command
+from mnemo.gateway.routes.ingest import IngestRequest, command_of
 from mnemo.gateway.routes.memories import remove_memory
 from mnemo.gateway.validation import object_body
 
@@ -153,7 +153,7 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
         agent_id=current.agent_id,
         metadata={**said, **kept, MEM0_KEY: mem0},
     )
-    revision = to_command(item, principal.tenant_id, principal.actor)
+    revision = command_of(request, item, principal)
     scoped = agent_scope(principal, None)
     command = ReviseMemory(
         tenant_id=principal.tenant_id,

@@ -82,7 +82,7 @@ from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem, unexpected
 from mnemo.gateway.routes.accounts import retire_agent
 from mnemo.gateway.routes.context import time_param
-from mnemo.gateway.routes.ingest import IngestRequest, publish, to_command
+from mnemo.gateway.routes.ingest import IngestRequest, command_of, publish
 from mnemo.gateway.routes.memories import agent_memories
 from mnemo.gateway.routes.packs import compile_pack
 from mnemo.gateway.secrets import TEXT_FIELDS, redacted
@@ -479,7 +479,7 @@ async def remember(request: Request, agent_id: str) -> Response[bytes]:
     await _session(request, principal, agent_id)
     values: dict[str, Any] = {**dict(request.query_params), **await body_of(request)}
     item = _item(values, agent_id)
-    command = to_command(item, principal.tenant_id, principal.actor)
+    command = command_of(request, item, principal)
     await publish(request, [command])
     return ok(
         {
@@ -510,9 +510,7 @@ async def batch_remember(request: Request, agent_id: str) -> Response[bytes]:
                 422, "VALIDATION_ERROR", "each memory must be an object", field=f"memories[{index}]"
             )
         try:
-            commands.append(
-                to_command(_item(values, agent_id), principal.tenant_id, principal.actor)
-            )
+            commands.append(command_of(request, _item(values, agent_id), principal, index))
         except Problem as problem:
             field = f"memories[{index}].{problem.details.get('field', '')}".rstrip(".")
             raise Problem(

@@ -213,13 +213,23 @@ def _retry_key(request: Request) -> str | None:
     return f"{request.url.path}:{key}" if key else None
 
 
+def command_of(
+    request: Request, item: IngestRequest, principal: Principal, index: int | None = None
+) -> IngestMemory:
+    """The ingest command of an item the request sends (the `index`th, when it sends
+    several), on every surface: its ids fixed by the request's Idempotency-Key, if any, so
+    that a retry whose kept answer is gone (a forget erases the tenant's) stores it once."""
+    key = _retry_key(request)
+    if key is not None and index is not None:
+        key = f"{key}#{index}"
+    return to_command(item, principal.tenant_id, principal.actor, key)
+
+
 @post("/v1/ingest", status_code=202)
 async def ingest(request: Request) -> Response[bytes]:
     principal = await authorize(request, "ingest")
     item = await decode_body(request, IngestRequest, status=400)
-    command = to_command(
-        scoped(item, principal), principal.tenant_id, principal.actor, _retry_key(request)
-    )
+    command = command_of(request, scoped(item, principal), principal)
     if command.agent_id is not None:
         await ensure_agents(request, principal, {command.agent_id: "agentId"})
     await publish(request, [command])
@@ -242,15 +252,7 @@ async def ingest_batch(request: Request) -> Response[bytes]:
     commands = []
     for index, item in enumerate(batch.items):
         try:
-            key = _retry_key(request)
-            commands.append(
-                to_command(
-                    scoped(item, principal),
-                    principal.tenant_id,
-                    principal.actor,
-                    None if key is None else f"{key}#{index}",
-                )
-            )
+            commands.append(command_of(request, scoped(item, principal), principal, index))
         except Problem as problem:
             field = f"items[{index}].{problem.details.get('field', '')}".rstrip(".")
             raise Problem(
