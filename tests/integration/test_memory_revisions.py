@@ -4,6 +4,8 @@ another agent's memory not found, a forgotten subject's versions unreadable."""
 import asyncio
 
 from mnemo.contracts import (
+    DeletedMemory,
+    DeleteMemory,
     IngestMemory,
     MemoryDeleted,
     MemoryRecorded,
@@ -18,7 +20,7 @@ from mnemo.contracts import (
     utcnow,
 )
 from mnemo.eventlog import EventStore
-from mnemo.ingest.handlers import memory_stream
+from mnemo.ingest.handlers import IngestHandlers, memory_stream
 from mnemo.ingest.revisions import MemoryRevisions
 
 from .helpers import new_event
@@ -224,3 +226,45 @@ async def test_a_revision_that_loses_a_race_for_the_version_is_a_conflict(log_po
     assert isinstance(found, MemoryVersions)  # deleted by the other writer, not revised
     [only] = found.versions
     assert only.deleted_at is not None and only.replaced_by is None
+
+
+async def test_deleting_a_revised_memory_deletes_the_version_it_lives_on_in(log_pool):
+    """Mem0's update and delete of one memory, at once: the revision lands between the
+    deletion's read and its write. The deletion looks again and deletes the new version,
+    so the two never both answer success with the memory still there; and deleting by a
+    replaced version's id deletes the current one."""
+    first = await recorded(EventStore(log_pool), "I drink tea")
+    revisions = MemoryRevisions(EventStore(log_pool), lambda _text: [])
+
+    class Raced(EventStore):
+        revised: RevisedMemory | None = None
+
+        async def read_stream(self, stream_id):  # type: ignore[no-untyped-def]
+            read = await super().read_stream(stream_id)
+            if self.revised is None:  # the update lands right after the deletion read
+                answer = await revisions.revise(revise(first, "I drink coffee"))
+                assert isinstance(answer, RevisedMemory)
+                self.revised = answer
+            return read
+
+    store = Raced(log_pool)
+    handlers = IngestHandlers(store)
+    deleted = await handlers.delete_memory(
+        DeleteMemory(tenant_id=TENANT, memory_id=first, actor="key:k1")
+    )
+    assert isinstance(deleted, DeletedMemory)
+    assert store.revised is not None
+    found = await versions(revisions, first)
+    assert isinstance(found, MemoryVersions)
+    assert [v.content for v in found.versions] == ["I drink tea", "I drink coffee"]
+    assert all(v.deleted_at is not None for v in found.versions), found.versions
+    assert found.versions[0].replaced_by == store.revised.memory_id
+
+    # By a replaced version's id, later: the current version is the one deleted.
+    again = await recorded(EventStore(log_pool), "I live in Oslo")
+    moved = await revisions.revise(revise(again, "I live in Bergen"))
+    assert isinstance(moved, RevisedMemory)
+    plain = IngestHandlers(EventStore(log_pool))
+    await plain.delete_memory(DeleteMemory(tenant_id=TENANT, memory_id=again, actor="key:k1"))
+    chain = await versions(revisions, again)
+    assert isinstance(chain, MemoryVersions) and chain.versions[-1].deleted_at is not None

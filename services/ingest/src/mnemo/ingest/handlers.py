@@ -271,34 +271,48 @@ class IngestHandlers:
 
     async def delete_memory(self, request: DeleteMemory) -> DeletedMemory | QueryError:
         """Append `memory.deleted` to the memory's stream; a repeat finds it deleted and
-        answers the same. Another agent's memory (for an agent-scoped caller), or one that
-        is unknown or unreadable (its subject forgotten), is not found."""
-        stream = memory_stream(request.tenant_id, request.memory_id)
-        life = current_life(await self._store.read_stream(stream))
-        recorded = life[0] if life else None
+        answers the same. A memory revised into another lives on there: that one is deleted
+        (a revision landing while this deletion decides moves the stream, and the deletion
+        looks again, so the two never both answer success with the new version alive).
+        Another agent's memory (for an agent-scoped caller), or one that is unknown or
+        unreadable (its subject forgotten), is not found."""
         missing = QueryError(
             code="not_found", message=f"no memory {request.memory_id!r}", field="memoryId"
         )
-        if recorded is None or not isinstance(recorded.data, MemoryRecorded):
-            return missing
-        memory = recorded.data
-        if request.agent_id is not None and memory.agent_id != request.agent_id:
-            return missing
-        done = deletion(life)
-        if done is not None:
-            return DeletedMemory(
-                memory_id=request.memory_id, user_id=memory.user_id, event_id=done.event_id
+        memory_id = request.memory_id
+        for _ in range(_AGAIN_ATTEMPTS * 4):
+            stream = memory_stream(request.tenant_id, memory_id)
+            version = await self._store.stream_version(stream)
+            life = current_life(await self._store.read_stream(stream))
+            recorded = life[0] if life else None
+            if recorded is None or not isinstance(recorded.data, MemoryRecorded):
+                return missing
+            memory = recorded.data
+            if request.agent_id is not None and memory.agent_id != request.agent_id:
+                return missing
+            done = deletion(life)
+            if done is not None:
+                assert isinstance(done.data, MemoryDeleted)
+                if done.data.replaced_by:
+                    memory_id = done.data.replaced_by  # revised: it lives on there
+                    continue
+                return DeletedMemory(
+                    memory_id=request.memory_id, user_id=memory.user_id, event_id=done.event_id
+                )
+            event = answering_event(
+                derived_id(recorded.event_id, "memory.deleted"),
+                request.tenant_id,
+                request.actor,
+                MemoryDeleted(
+                    memory_id=memory_id, user_id=memory.user_id, agent_id=memory.agent_id
+                ),
             )
-        event = answering_event(
-            derived_id(recorded.event_id, "memory.deleted"),
-            request.tenant_id,
-            request.actor,
-            MemoryDeleted(
-                memory_id=request.memory_id, user_id=memory.user_id, agent_id=memory.agent_id
-            ),
-        )
-        [stored] = await self._store.append(stream, [event])
-        log.info("memory_deleted", memory_id=request.memory_id, event_id=stored.event_id)
-        return DeletedMemory(
-            memory_id=request.memory_id, user_id=memory.user_id, event_id=stored.event_id
-        )
+            try:
+                [stored] = await self._store.append(stream, [event], expected_version=version)
+            except WrongExpectedVersion:
+                continue  # revised or deleted meanwhile: look again
+            log.info("memory_deleted", memory_id=memory_id, event_id=stored.event_id)
+            return DeletedMemory(
+                memory_id=request.memory_id, user_id=memory.user_id, event_id=stored.event_id
+            )
+        raise RuntimeError(f"memory {request.memory_id} kept changing; delete it again")
