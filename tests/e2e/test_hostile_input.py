@@ -119,6 +119,19 @@ def test_query_parameters_the_stores_cannot_hold_are_400(api, path, params, fiel
     assert "Error" not in body["detail"]  # no internal exception class
 
 
+@pytest.mark.parametrize("stamp", ["\uff12\uff10\uff12\uff14-05", "2024-05\n", "2024-05-31 "])
+def test_a_time_in_another_scripts_digits_or_with_a_trailing_space_is_400(api, stamp):
+    """`\\d` takes any script's digits and `$` a last newline: a time is ASCII, as a
+    JSON body's is."""
+    assert_problem(api.get("/v1/facts", params={"userId": "u", "asOf": stamp}), 400, "asOf")
+
+
+def test_a_time_in_lower_case_is_read_as_in_a_json_body(api, user_id):
+    for stamp in ("2024-05-31t10:00:00z", "2024-05-31T10:00:00Z"):
+        got = api.get("/v1/facts", params={"userId": user_id, "asOf": stamp})
+        assert got.status_code == 200, got.text
+
+
 def test_invalid_utf8_in_a_query_parameter_is_400(api):
     assert_problem(api.get("/v1/search?userId=%ff&q=x"), 400, "userId")
 

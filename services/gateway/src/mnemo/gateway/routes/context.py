@@ -17,8 +17,9 @@ from mnemo.gateway.validation import about_param, as_json, int_param, query_para
 
 # What `relevant` searches: every memory of the userId, or (with sessionId) one session's.
 SCOPES = ("user", "session")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# ASCII digits, to the end (`\d` takes any script's digits, `$` a last newline).
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})\Z")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
 def time_param(request: Request, name: str) -> datetime | None:
@@ -39,6 +40,10 @@ def time_param(request: Request, name: str) -> datetime | None:
 
 
 def _instant(raw: str, name: str) -> datetime:
+    if not raw.isascii() or raw != raw.strip():
+        raise Problem(400, "INVALID_REQUEST", f"{name!r} must be ISO 8601", field=name)
+    # `t` and `z` as ISO 8601 (and a JSON body's time) allow them.
+    raw = raw.upper()
     try:
         if month := _MONTH.match(raw):
             year, number = int(month.group(1)), int(month.group(2))
