@@ -103,6 +103,15 @@ def test_another_tenant_sees_nothing(stack, api, notes):
 
 
 def test_changing_the_embedding_model_reindexes_from_the_log(stack, api, notes):
+    # A memory deleted, then sent again under its sourceId (its second life, same id): the
+    # re-index replays its deletion, which must not drop the second life.
+    again = notes + "-again"
+    sent = {"userId": again, "content": "the quokka census is on friday", "sourceId": "crm:1"}
+    memory_id = api.post("/v1/ingest", json=sent).json()["id"]
+    eventually(lambda: search(api, again, "quokka"))
+    assert api.delete(f"/v1/memories/{memory_id}").status_code == 200
+    assert api.post("/v1/ingest", json=sent).json()["id"] == memory_id
+    eventually(lambda: search(api, again, "quokka"))
     stack.stop("retrieval")
     stack.start("retrieval", MNEMO_EMBEDDER="hashing", MNEMO_EMBEDDING_DIM="512")
     stack.wait_healthy()
@@ -111,6 +120,8 @@ def test_changing_the_embedding_model_reindexes_from_the_log(stack, api, notes):
         found = post_search(api, notes, "grandmother pasta recipe fresh basil", searchMode="vector")
         assert "basil" in found[0]["content"]
         assert len(found) == 3
+        assert [h["id"] for h in search(api, again, "quokka")] == [memory_id]
+        assert api.get("/v1/memories", params={"userId": again}).json()["total"] == 1
     finally:
         stack.stop("retrieval")
         stack.start("retrieval")

@@ -135,9 +135,14 @@ async def reindex(
                 assert envelope is not None and isinstance(envelope.data, MemorySynthesized)
                 await memories.mark_synthesized([(envelope.tenant_id, envelope.data.memory_id)])
             if envelope is not None and isinstance(envelope.data, MemoryDeleted):
-                await drop_memory(
-                    index, memories, store, envelope.tenant_id, envelope.data.memory_id
-                )
+                if memories_too:
+                    await drop_memory(
+                        index, memories, store, envelope.tenant_id, envelope.data.memory_id
+                    )
+                else:
+                    # The read model is kept as it is now: its row may be the memory's
+                    # next life (recorded again under its id, later in the log).
+                    await index.delete(envelope.tenant_id, envelope.data.memory_id)
         position = last
 
 
