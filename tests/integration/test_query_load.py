@@ -109,3 +109,52 @@ async def test_a_reading_request_still_running_near_its_askers_wait_is_stopped_a
     finally:
         release.set()
         await svc.stop()
+
+
+async def test_a_request_that_came_while_the_process_stood_still_is_not_run_late(
+    nc, topology, nats_url
+):
+    """The process stopped (a SIGSTOP, a long stall) while a write was sent: read once it
+    runs again, the request looks just arrived, and a forget answered 504 ran late, after
+    what its caller did next. Its arrival counts from when the loop stood still."""
+    import threading
+    import time
+
+    from mnemo.bus import connect
+
+    ran: list[str] = []
+
+    async def forget(query: SearchQuery) -> SearchResult:
+        ran.append(query.query)
+        return SearchResult(results=[])
+
+    svc = await serve(nc, topology, "ingest", {"forget": (SearchQuery, forget)})
+    subject = topology.svc_subject("ingest", "forget")
+    asked: list[BaseException | SearchResult] = []
+
+    def asker() -> None:  # another process's asker, on a loop and connection of its own
+        async def one() -> None:
+            other = await connect(nats_url, name="asker")
+            try:
+                asked.append(await ask(other, subject, _query("late"), SearchResult, timeout=2))
+            except QueryFailed as exc:
+                asked.append(exc)
+            finally:
+                await other.close()
+
+        asyncio.run(one())
+
+    try:
+        await asyncio.sleep(0.3)  # the loop beats
+        thread = threading.Thread(target=asker)
+        thread.start()
+        time.sleep(4.0)  # noqa: ASYNC251 - the fault: this process stands still
+        await asyncio.to_thread(thread.join, 30)
+        await asyncio.sleep(0.5)  # what was read after the stall is handled by now
+        assert ran == [], "a request that waited past its asker's wait was run"
+        assert asked and isinstance(asked[0], QueryFailed)
+        # The loop runs again: a request now is run.
+        await ask(nc, subject, _query("now"), SearchResult, timeout=10)
+        assert ran == ["now"]
+    finally:
+        await svc.stop()

@@ -14,6 +14,12 @@ endpoint (`concurrency` above 1) that started in time but is still running at
 saturated host the asker hears 503 and Retry-After, never waits into its own timeout
 (the gateway's 504). An endpoint that writes runs to its end: stopping it half-way
 could leave half of its work.
+
+A request that reached the process while its event loop stood still (the process
+stopped, or a long stall) is read only once the loop runs again, and would look just
+arrived: its arrival counts from when the loop stood still (`_Stalls`), so a write whose
+asker gave up meanwhile (a forget answered 504) is not run late, after what the caller
+did next (a memory sent once the forget had failed).
 """
 
 import asyncio
@@ -89,6 +95,7 @@ async def serve(
     requests it may run at once, 1 when not said[, whether it may be stopped half-way: it
     reads, or writes only what asking again redoes; by default when it runs more than one
     at once]])."""
+    _stalls.start()  # beating before any request comes, so a stall is seen
     svc = await add_service(
         nc,
         name=f"{topology.root}-{service}",
@@ -108,6 +115,45 @@ async def serve(
 
 
 Answer = Callable[[Request, float | None], Awaitable[None]]
+
+# The loop's heartbeat, and how long it may miss a beat before it counts as standing still.
+_TICK_SECONDS = 0.1
+_STALL_SECONDS = 0.5
+
+
+class _Stalls:
+    """When this process's event loop last stood still: a request read right after a stall
+    may have come at any time during it, so it is taken to have come at its start."""
+
+    def __init__(self) -> None:
+        self.last_tick = time.monotonic()
+        self.stall: tuple[float, float] | None = None  # (stood still from, ran again at)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self.last_tick, self.stall = time.monotonic(), None
+            self._task = loop.create_task(self._beat())
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(_TICK_SECONDS)
+            now = time.monotonic()
+            if now - self.last_tick > _STALL_SECONDS:
+                self.stall = (self.last_tick, now)
+            self.last_tick = now
+
+    def arrival(self, now: float) -> float:
+        """When a request read `now` may have come."""
+        if now - self.last_tick > _STALL_SECONDS:
+            return self.last_tick  # standing still until now: the beat has not run yet
+        if self.stall is not None and now - self.stall[1] < _STALL_SECONDS + _TICK_SECONDS:
+            return self.stall[0]  # the beat ran first after the stall
+        return now
+
+
+_stalls = _Stalls()
 
 
 def _bounded(
@@ -144,8 +190,9 @@ def _bounded(
 
     async def endpoint(request: Request) -> None:
         if not workers:
+            _stalls.start()
             workers.extend(asyncio.create_task(work()) for _ in range(max(1, concurrency)))
-        queue.put_nowait((time.monotonic(), request))
+        queue.put_nowait((_stalls.arrival(time.monotonic()), request))
 
     return endpoint
 
