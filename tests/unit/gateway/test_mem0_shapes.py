@@ -15,7 +15,10 @@ def test_flat_and_and_filters_name_the_same_scope():
     anded = scope_of({}, {"AND": [{"user_id": "alice"}, {"run_id": "r1"}]})
     assert flat == anded == Scope(user_id="alice", run_id="r1")
     # Top-level ids (the older clients' way) count too; "*" is any.
-    assert scope_of({"agent_id": "a"}, {"user_id": "*"}) == Scope(agent_id="a")
+    # "*" is any in a read filter, and never an id to write or delete by.
+    assert scope_of({"agent_id": "a"}, {"user_id": "*"}, wildcard=True) == Scope(agent_id="a")
+    with pytest.raises(Problem):
+        scope_of({"agent_id": "a"}, {"user_id": "*"})
 
 
 def test_what_mnemo_cannot_query_is_matched_on_the_metadata():
