@@ -7,7 +7,7 @@ with ack-after-commit, bounded backoff and dead letters), and `serve`/`ask`/`Que
 dependency is away).
 """
 
-from mnemo.bus.connection import connect
+from mnemo.bus.connection import connect, when_reconnected
 from mnemo.bus.consumer import (
     BatchHandler,
     Consumer,
@@ -50,4 +50,5 @@ __all__ = [
     "serve",
     "settled",
     "stream_configs",
+    "when_reconnected",
 ]

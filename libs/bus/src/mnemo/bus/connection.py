@@ -11,6 +11,9 @@ a 503 that did not mean "not accepted", and a claim nobody holds. So the gateway
 503 at once, and a 503 means the command was not accepted.
 """
 
+import weakref
+from collections.abc import Awaitable, Callable
+
 from nats.aio.client import Client
 
 from mnemo.telemetry import get_logger
@@ -34,6 +37,19 @@ def server_urls(url: str) -> list[str]:
     return [part.strip() for part in url.split(",") if part.strip()]
 
 
+# What to do once a connection is back (a watch to start again, say), by connection.
+_on_reconnect: "weakref.WeakKeyDictionary[Client, list[Callable[[], Awaitable[None]]]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def when_reconnected(nc: Client, then: Callable[[], Awaitable[None]]) -> None:
+    """Run `then` each time `nc` (made by `connect`) is connected again after losing its
+    server: state kept by the server for the connection (an ordered consumer's, a KV
+    watch's) may be gone with it, and is made again rather than waited for."""
+    _on_reconnect.setdefault(nc, []).append(then)
+
+
 async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Client:
     """A NATS connection that keeps reconnecting while the server is away; `url` may name
     several servers, comma-separated."""
@@ -49,6 +65,11 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Clien
 
     async def on_reconnect() -> None:
         log.info("nats_reconnected")
+        for then in _on_reconnect.get(nc, []):
+            try:
+                await then()
+            except Exception as exc:
+                log.warning("reconnect_hook_failed", error=exc)
 
     await nc.connect(
         servers=server_urls(url),

@@ -18,6 +18,7 @@ from mnemo.bus import (
     erasable_key_value,
     key_value,
     settled,
+    when_reconnected,
 )
 from mnemo.contracts import Topology, key_usage_bucket, keys_bucket
 from mnemo.gateway.auth import KeyCache
@@ -175,6 +176,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
         limits = made.limits
         keys = KeyCache(made.keys, made.key_usage)
         await keys.start()
+        when_reconnected(nc, keys.resync)
         app.state.deps = Deps(
             settings=settings,
             nc=nc,

@@ -66,6 +66,8 @@ class KeyCache:
         self._kv = keys
         self._usage = usage
         self._grants: dict[str, KeyGrant] = {}
+        # How many times the bucket has been watched from its start (a watch per connection).
+        self.watches = 0
         self._used: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -83,18 +85,35 @@ class KeyCache:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    async def resync(self) -> None:
+        """Watch the bucket anew (NATS came back: the watch's consumer may be gone with the
+        server, and a revocation meanwhile would wait for it to notice)."""
+        await self.stop()
+        self._task = asyncio.create_task(self._follow(), name="key-cache")
+
     async def _follow(self) -> None:
         while True:
             try:
+                self.watches += 1
                 watcher = await self._kv.watchall()
+                # The bucket's values as they are now, in place of the copy once they are
+                # all in (a key deleted while the watch was away is then gone too).
+                fresh: dict[str, KeyGrant] | None = {}
                 async for entry in watcher:
                     if entry is None:  # the initial values are all in
+                        if fresh is not None:
+                            self._grants, fresh = fresh, None
                         self._ready.set()
                         continue
+                    grants = self._grants if fresh is None else fresh
                     if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
+                        grants.pop(entry.key, None)
                         self._grants.pop(entry.key, None)
                     else:
-                        self._grants[entry.key] = msgspec.json.decode(entry.value, type=KeyGrant)
+                        grant = msgspec.json.decode(entry.value, type=KeyGrant)
+                        grants[entry.key] = grant
+                        if grant.revoked:  # a revocation counts at once, initial or not
+                            self._grants[entry.key] = grant
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the connection comes back; so does the watch
