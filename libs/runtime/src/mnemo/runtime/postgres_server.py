@@ -212,7 +212,10 @@ class PostgresServer:
         return len(lines) >= 8 and lines[0] == str(self._proc.pid) and lines[7].strip() == "ready"
 
     def _pg_isready(self) -> bool:
-        argv = [str(bin_dir() / "pg_isready"), "-h", self.host, "-p", str(self.port), "-q"]
+        argv = [
+            str(bin_dir() / "pg_isready"), "-h", self.host, "-p", str(self.port),
+            "-U", "postgres", "-d", "postgres", "-q",
+        ]  # fmt: skip
         return subprocess.run(argv, check=False).returncode == 0
 
     def _psql(self, sql: str) -> str:
