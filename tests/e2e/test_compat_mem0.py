@@ -477,3 +477,29 @@ def test_search_shows_a_memory_as_get_and_list_do(stack, client, acme, user):
         assert {f: listing[memory_id][f] for f in fields} == shown
     assert wanted[added["id"]]["metadata"] == {"shop": "north"}
     assert (hits[sent.json()["id"]]["metadata"], hits[sent.json()["id"]]["run_id"]) == (None, "s-3")
+
+
+def test_an_update_retried_once_its_kept_answer_is_gone_changes_nothing(stack, acme, user):
+    """The retry of an update runs again when no answer is kept for it (another master key
+    of the tenant here; likewise once a forget erased the kept answers): its version was
+    made already, and is answered as it was, not revised into itself, which dropped the
+    live version from every listing and search."""
+    with as_key(stack, acme.master) as admin:
+        second = admin.post("/v1/keys", json={"kind": "master"}).json()["key"]
+    client = MemoryClient(api_key=acme.master, host=stack.base_url)
+    added = client.add([{"role": "user", "content": "I live in Lisbon"}], user_id=user, infer=False)
+    memory_id = added["results"][0]["id"]
+    eventually(lambda: found(client, memory_id))
+    key = {"Idempotency-Key": "update-" + uuid.uuid4().hex}
+    for master in (acme.master, second):
+        with httpx.Client(
+            base_url=stack.base_url, headers={"Authorization": f"Token {master}"}, timeout=30
+        ) as mem0:
+            updated = mem0.put(
+                f"/v1/memories/{memory_id}/", json={"text": "I live in Porto"}, headers=key
+            )
+            assert updated.status_code == 200, updated.text
+            assert updated.json()["memory"] == "I live in Porto"
+    page = listed(client, 1, user_id=user)
+    assert [m["memory"] for m in page["results"]] == ["I live in Porto"]
+    assert [e["event"] for e in client.history(memory_id)] == ["ADD", "UPDATE"]

@@ -154,6 +154,21 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
         metadata={**said, **kept, MEM0_KEY: mem0},
     )
     revision = command_of(request, item, principal)
+    made = next((v for v in chain if v.memory_id == revision.memory_id), None)
+    if made is not None:
+        # This very update, retried (its Idempotency-Key fixes the version's id) once its
+        # kept answer is gone: it was made already, and is answered as it was. Revised
+        # again, the live version would be dropped as the one it replaces.
+        again = Stored(
+            made.memory_id,
+            made.content,
+            made.metadata,
+            made.recorded_at,
+            made.user_id,
+            made.agent_id,
+            made.session_id,
+        )
+        return ok({**memory_json(again), "text": made.content})
     scoped = agent_scope(principal, None)
     command = ReviseMemory(
         tenant_id=principal.tenant_id,
