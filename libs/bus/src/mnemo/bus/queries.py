@@ -119,6 +119,9 @@ Answer = Callable[[Request, float | None], Awaitable[None]]
 # The loop's heartbeat, and how long it may miss a beat before it counts as standing still.
 _TICK_SECONDS = 0.1
 _STALL_SECONDS = 0.5
+# Requests read this soon after the beat saw a stall were read from what piled up during
+# it; later ones came after it (refusing them refused fresh traffic for a while).
+_PILED_SECONDS = 0.05
 
 
 class _Stalls:
@@ -148,7 +151,7 @@ class _Stalls:
         """When a request read `now` may have come."""
         if now - self.last_tick > _STALL_SECONDS:
             return self.last_tick  # standing still until now: the beat has not run yet
-        if self.stall is not None and now - self.stall[1] < _STALL_SECONDS + _TICK_SECONDS:
+        if self.stall is not None and now - self.stall[1] < _PILED_SECONDS:
             return self.stall[0]  # the beat ran first after the stall
         return now
 
