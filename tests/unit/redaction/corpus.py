@@ -301,6 +301,7 @@ POSITIVES: tuple[Positive, ...] = (
     _p("generic_secret", draw(ALNUM, 12), "db_pw=<S>"),
     _p("generic_secret", "S3cr3t" + draw(ALNUM, 6), "mysql -uroot -p<S> shop < dump.sql"),
     _p("generic_secret", "hunter22", "mysqldump -h db -u app -phunter22 --all-databases"),
+    _p("generic_secret", "Pa55" + draw(ALNUM, 8), "mariadb-dump -p<S> --user=app shop > x.sql"),
 )
 
 
@@ -308,6 +309,10 @@ NEGATIVES: tuple[str, ...] = (
     # Prefixes inside ordinary hyphenated words and commands
     "pip install the sk-learn-compatible-estimators package",
     "run mysql -u root -p shop and type the password when asked",
+    "mysqldump mydb | pv -pterb > dump.sql",
+    "mysql -uroot -e 'select 1' && ssh -p2222 backup@host",
+    "mysql -uroot -e 'show tables' ; docker run -p8080:80 nginx",
+    "We migrated from mysql to postgres -pretty painless",
     "pwm_duty: 50, npw: 3, the pwd command prints the folder",
     # Identifiers and hashes
     "Request 3f1c2b9e-7d4a-4e8b-9c1f-2a6b8d0e4f13 failed with a timeout.",

@@ -168,12 +168,16 @@ CONTEXT_RULES: tuple[Rule, ...] = (
         ("secret",),
         basic_auth_password,
     ),
-    # MySQL's and MariaDB's clients take the password glued to `-p` (`mysql -uroot -pS3cr3t`).
+    # MySQL's and MariaDB's clients take the password glued to `-p` (`mysql -uroot -pS3cr3t`):
+    # within the one command (up to a `|`, `;`, `&` or line end) that also names a user or
+    # host, so `ssh -p2222` after `&&`, `pv -pterb` after a pipe and prose that mentions
+    # mysql are not taken for it.
     Rule(
         "generic_secret",
         re.compile(
-            r"(?<![\w-])(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlsh|mariadb)(?![\w-])"
-            r"[^\n]{0,200}?(?<!\S)-p(?P<secret>[^\s\"'-][^\s\"']*)"
+            r"(?<![\w-])(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlsh|mariadb|mariadb-dump)"
+            r"(?![\w-])(?=[^\n|;&]{0,200}?\s(?:-u|--user|-h|--host))"
+            r"[^\n|;&]{0,200}?(?<!\S)-p(?P<secret>[^\s\"'-][^\s\"'|;&]*)"
         ),
         ("secret",),
         _cli_password,
