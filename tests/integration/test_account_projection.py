@@ -152,3 +152,36 @@ async def test_a_memory_of_an_agent_that_is_gone_makes_it_again_unless_its_key_w
     assert isinstance(made, AgentInfo) and made.agent_id == "named"
     gone = await accounts.get_agent(GetAgent(tenant_id=tenant_id, agent_id="keyed"))
     assert not isinstance(gone, AgentInfo)
+
+
+async def test_a_change_projects_only_the_events_after_the_last_projected(
+    log_pool, nc, topology, monkeypatch
+):
+    """Every change re-projected the tenant's whole account stream: a tenant with an agent
+    per end user made each new one slower than the last."""
+    async with log_pool.acquire() as conn:
+        await migrate(conn, "ingest", SQL)
+    kv = await key_value(nc.jetstream(), keys_bucket(topology.root))
+    accounts = Accounts(EventStore(log_pool), log_pool, kv, SECRET)
+    tenant_id = (await accounts.create_tenant(CreateTenant(name="acme", actor="t"))).tenant_id
+    for n in range(20):
+        made = CreateAgent(tenant_id=tenant_id, agent_id=f"bot-{n}", name="b", actor="t")
+        await accounts.create_agent(made)
+    projected: list[str] = []
+    real = accounts_module._project
+
+    async def counting(conn, env):  # type: ignore[no-untyped-def]
+        projected.append(env.event_type)
+        await real(conn, env)
+
+    monkeypatch.setattr(accounts_module, "_project", counting)
+    await accounts.issue_key(
+        IssueKey(tenant_id=tenant_id, kind="agent", agent_id="bot-3", actor="t")
+    )
+    assert projected == ["key.issued"]
+    # A rebuild projects everything once, and the next change again only what is new.
+    await accounts.rebuild()
+    projected.clear()
+    made = CreateAgent(tenant_id=tenant_id, agent_id="bot-new", name="b", actor="t")
+    await accounts.create_agent(made)
+    assert projected == ["agent.created"]

@@ -371,11 +371,14 @@ class EventStore:
         async with self._pool.acquire() as conn:
             return (await self._versions(conn, [stream_id]))[stream_id]
 
-    async def read_stream(self, stream_id: str) -> list[Envelope]:
+    async def read_stream(self, stream_id: str, after_version: int = -1) -> list[Envelope]:
+        """The stream's readable events in order (those after `after_version`)."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
-                f"SELECT {COLUMNS} FROM mnemo.events WHERE stream_id = $1 ORDER BY stream_version",
+                f"SELECT {COLUMNS} FROM mnemo.events WHERE stream_id = $1"
+                " AND stream_version > $2 ORDER BY stream_version",
                 stream_id,
+                after_version,
             )
             return await self._open(conn, rows)
 

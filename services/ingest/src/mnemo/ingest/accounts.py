@@ -204,9 +204,17 @@ class Accounts:
         events = await self._store.read_types(ACCOUNT_TYPES)
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _REBUILD_LOCK)
-            await conn.execute("TRUNCATE accounts.tenants, accounts.agents, accounts.keys")
+            await conn.execute(
+                "TRUNCATE accounts.tenants, accounts.agents, accounts.keys, accounts.projected"
+            )
+            reached: dict[str, int] = {}
             for env in events:
                 await _project(conn, env)
+                reached[env.tenant_id] = env.stream_version
+            await conn.executemany(
+                "INSERT INTO accounts.projected (tenant_id, version) VALUES ($1, $2)",
+                list(reached.items()),
+            )
             rows = await conn.fetch(_GRANTS)
         live = {row["digest"] for row in rows}
         try:
@@ -530,22 +538,34 @@ class Accounts:
         Two changes of a tenant (a key issued while its agent is deleted) append in one
         order but may come here in the other: the deletion's revocation of a key whose
         row is not there yet, then the issue's live grant, left a revoked key working. So
-        each change projects the whole stream again (its events are idempotent: applied
-        twice they change nothing) under the tenant's lock, and writes the grants of the
-        keys it touched as the tables then say, before the lock is let go."""
+        under the tenant's lock each change projects every event after the last one
+        projected (`accounts.projected`), in the stream's order, and writes the grants of
+        the keys it touched as the tables then say, before the lock is let go."""
         if not stored:
             return
         tenant_id = stored[0].tenant_id
         touched = [
             env.data.key_id for env in stored if isinstance(env.data, KeyIssued | KeyRevoked)
         ]
-        events = await self._store.read_stream(account_stream(tenant_id))
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtext($1))", "accounts:" + tenant_id
             )
+            projected = await conn.fetchval(
+                "SELECT version FROM accounts.projected WHERE tenant_id = $1", tenant_id
+            )
+            events = await self._store.read_stream(
+                account_stream(tenant_id), -1 if projected is None else projected
+            )
             for env in events:
                 await _project(conn, env)
+            if events:
+                await conn.execute(
+                    """INSERT INTO accounts.projected (tenant_id, version) VALUES ($1, $2)
+                       ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version""",
+                    tenant_id,
+                    events[-1].stream_version,
+                )
             rows = await conn.fetch(_GRANTS + " WHERE k.key_id = ANY($1::text[])", touched)
             for row in rows:
                 await self._put_grant(row["digest"], _grant(row))
