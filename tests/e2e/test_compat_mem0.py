@@ -463,7 +463,13 @@ def test_search_shows_a_memory_as_get_and_list_do(stack, client, acme, user):
         added["id"]: eventually(lambda: found(client, added["id"])),
         sent.json()["id"]: eventually(lambda: found(client, sent.json()["id"])),
     }
-    listing = {m["id"]: m for m in client.get_all(filters={"user_id": user})["results"]}
+
+    def listed_both() -> dict[str, dict]:
+        page = client.get_all(filters={"user_id": user})["results"]
+        return set(wanted) <= {m["id"] for m in page} and {m["id"]: m for m in page}
+
+    # A get reads the log; the listing, the read model: it may come a moment later.
+    listing = eventually(listed_both)
 
     def searched() -> dict[str, dict]:
         hits = client.search("bike", filters={"user_id": user}, top_k=5)["results"]
