@@ -302,6 +302,11 @@ POSITIVES: tuple[Positive, ...] = (
     _p("generic_secret", "S3cr3t" + draw(ALNUM, 6), "mysql -uroot -p<S> shop < dump.sql"),
     _p("generic_secret", "hunter22", "mysqldump -h db -u app -phunter22 --all-databases"),
     _p("generic_secret", "Pa55" + draw(ALNUM, 8), "mariadb-dump -p<S> --user=app shop > x.sql"),
+    _p("generic_secret", "Xk9vQ2mzLp", "mysqldump -p<S> --all-databases > all.sql"),
+    _p("generic_secret", "Xk9vQ2mzLp", "docker exec -it db mysql -p<S> -e 'show tables'"),
+    _p("generic_secret", "Xk9vQ2mzLp", 'mysql -e "DROP DATABASE old;" -uroot -p<S>'),
+    _p("generic_secret", "Ab&Xk9vQ2m", "mysql -uroot -p<S>"),
+    _p("generic_secret", "S3cr3tPw", "mysql -h db \\\n  -u app -p'<S>' shop"),
 )
 
 

@@ -58,8 +58,21 @@ def _card(_match: re.Match[str], secret: str) -> bool:
     return plausible_card(secret)
 
 
-def _cli_password(_match: re.Match[str], secret: str) -> bool:
-    return len(secret) >= 3 and not is_stand_in(secret)
+_NAMES_A_LOGIN = re.compile(r"(?<!\S)(?:-u|--user|-h|--host|-S|--socket|--defaults-file)")
+
+
+def _cli_password(match: re.Match[str], secret: str) -> bool:
+    """A MySQL client's `-p` value: any, in a command that names whom it logs in as or
+    where (`-u`, `-h`, `-S`, `--defaults-file`, before or after it); else one that does not
+    read as a word or a cluster of flags (`-pretty`, `-pterb`): a digit, a capital or a
+    symbol in it."""
+    if len(secret) < 3 or is_stand_in(secret):
+        return False
+    line_end = match.string.find("\n", match.end())
+    command = match.string[match.start() : line_end if line_end >= 0 else len(match.string)]
+    if _NAMES_A_LOGIN.search(command):
+        return True
+    return any(c.isdigit() or c.isupper() or not c.isalnum() for c in secret)
 
 
 CONTEXT_RULES: tuple[Rule, ...] = (
@@ -168,18 +181,18 @@ CONTEXT_RULES: tuple[Rule, ...] = (
         ("secret",),
         basic_auth_password,
     ),
-    # MySQL's and MariaDB's clients take the password glued to `-p` (`mysql -uroot -pS3cr3t`):
-    # within the one command (up to a `|`, `;`, `&` or line end) that also names a user or
-    # host, so `ssh -p2222` after `&&`, `pv -pterb` after a pipe and prose that mentions
-    # mysql are not taken for it.
+    # MySQL's and MariaDB's clients take the password glued to `-p` (`mysql -uroot -pS3cr3t`,
+    # `-p'S3cr3t'`), within the one command: up to a `|`, `;`, `&` or line end outside
+    # quotes, across a `\` line continuation; so `ssh -p2222` after `&&` and `pv -pterb`
+    # after a pipe are not taken for it (`_cli_password` says which values are).
     Rule(
         "generic_secret",
         re.compile(
             r"(?<![\w-])(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlsh|mariadb|mariadb-dump)"
-            r"(?![\w-])(?=[^\n|;&]{0,200}?\s(?:-u|--user|-h|--host))"
-            r"[^\n|;&]{0,200}?(?<!\S)-p(?P<secret>[^\s\"'-][^\s\"'|;&]*)"
+            r"(?![\w-])(?:\"[^\"\n]{0,200}\"|'[^'\n]{0,200}'|\\\n|[^\n|;&\"']){0,200}?"
+            r"(?<!\S)-p(?:'(?P<sq>[^'\s]+)'|\"(?P<dq>[^\"\s]+)\"|(?P<bare>[^\s\"'-][^\s\"']*))"
         ),
-        ("secret",),
+        ("sq", "dq", "bare"),
         _cli_password,
     ),
     # "my wifi password is BlueFalcon42": people tell assistants their passwords in prose.
