@@ -4,6 +4,8 @@ agent's key reaches it."""
 
 import uuid
 
+import httpx
+
 from .test_accounts import as_key, sign_up
 from .test_errors import assert_problem
 from .test_facts import by_statement, facts
@@ -162,3 +164,38 @@ def test_deleting_the_older_memory_takes_the_former_relationship_it_named(stack,
     ended = _memory_of(api, user_id, f"I work at {new}")
     assert api.delete(f"/v1/memories/{ended}").status_code == 200
     eventually(lambda: new not in names(), timeout=120)
+
+
+def _revised(stack, memory_id: str, text: str) -> None:
+    """A Mem0 update: the memory lives on in a new version (another id)."""
+    with httpx.Client(
+        base_url=stack.base_url, headers={"Authorization": f"Token {stack.api_key}"}, timeout=30
+    ) as mem0:
+        updated = mem0.put(f"/mem0/v1/memories/{memory_id}/", json={"text": text})
+        assert updated.status_code == 200, updated.text
+
+
+def test_a_revised_memory_deleted_by_its_first_id_is_gone_at_once_and_can_be_sent_again(
+    stack, api, user_id
+):
+    """Deleted by the id it was first sent under, the version it lives on in goes, and no
+    read after the answer finds it; its sourceId sent again then records it anew (it was
+    answered 202 and dropped: the first version's stream still said "revised")."""
+    sent = {"userId": user_id, "content": "the heron nests by the weir", "sourceId": "crm:7"}
+    first = api.post("/v1/ingest", json=sent).json()["id"]
+    eventually(lambda: api.get(f"/v1/memories/{first}").status_code == 200)
+    _revised(stack, first, "the heron nests by the old mill")
+
+    def listed() -> list[str]:
+        page = api.get("/v1/memories", params={"userId": user_id}).json()
+        return [m["content"] for m in page["memories"]]
+
+    eventually(lambda: listed() == ["the heron nests by the old mill"])
+    assert api.delete(f"/v1/memories/{first}").status_code == 200
+    assert listed() == []
+    hits = api.get("/v1/search", params={"userId": user_id, "q": "heron"}).json()["results"]
+    assert hits == []
+
+    again = {**sent, "content": "the heron came back"}
+    assert api.post("/v1/ingest", json=again).json()["id"] == first
+    eventually(lambda: listed() == ["the heron came back"])

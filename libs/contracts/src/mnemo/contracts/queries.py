@@ -331,6 +331,8 @@ class DeletedMemory(msgspec.Struct, frozen=True, kw_only=True):
     memory_id: str
     user_id: str
     event_id: str
+    # The version deleted, when the memory asked for lives on in another (revised).
+    version_id: str | None = None
 
 
 class AnswerQuery(msgspec.Struct, frozen=True, kw_only=True):

@@ -79,17 +79,18 @@ def deletion(life: list[Envelope]) -> Envelope | None:
     return next((e for e in life if isinstance(e.data, MemoryDeleted)), None)
 
 
-def _gone(readable: list[Envelope]) -> bool:
+def _gone(readable: list[Envelope]) -> bool | str:
     """Whether a memory stream's memory is gone: no recording of it can be read (its
     subject was forgotten since), or its last recording was deleted without being revised
-    into another memory."""
+    into another memory. Revised: the id of the memory it lives on in (gone if that one
+    is, which `_lives_on` follows)."""
     life = current_life(readable)
     if not life:
         return True
     ended = deletion(life)
-    return (
-        ended is not None and isinstance(ended.data, MemoryDeleted) and not ended.data.replaced_by
-    )
+    if ended is None or not isinstance(ended.data, MemoryDeleted):
+        return False
+    return ended.data.replaced_by or True
 
 
 class IngestHandlers:
@@ -199,7 +200,12 @@ class IngestHandlers:
         for _ in range(_AGAIN_ATTEMPTS):
             version = await self._store.stream_version(stream)
             readable = await self._store.read_stream(stream)
-            if any(e.event_id == event.event_id for e in readable) or not _gone(readable):
+            if any(e.event_id == event.event_id for e in readable):
+                return []
+            gone = _gone(readable)
+            if isinstance(gone, str):
+                gone = not await self._lives_on(event.tenant_id, gone)
+            if not gone:
                 return []
             try:
                 # Dropped still when the command was sent before its subject was forgotten.
@@ -212,6 +218,16 @@ class IngestHandlers:
             except WrongExpectedVersion:
                 continue  # deleted or recorded meanwhile: look again
         raise RuntimeError(f"{stream} kept moving; the command will be delivered again")
+
+    async def _lives_on(self, tenant_id: str, memory_id: str) -> bool:
+        """Whether the memory a revision made (and the ones made of it in turn) still is:
+        a memory deleted by its last version is gone, whichever id it was first sent under."""
+        for _ in range(_AGAIN_ATTEMPTS * 4):
+            gone = _gone(await self._store.read_stream(memory_stream(tenant_id, memory_id)))
+            if not isinstance(gone, str):
+                return not gone
+            memory_id = gone
+        return True  # a chain this long: taken as living, nothing is recorded twice
 
     def _recorded(self, delivery: Delivery, command: IngestMemory) -> NewEvent:
         return NewEvent(
@@ -297,7 +313,10 @@ class IngestHandlers:
                     memory_id = done.data.replaced_by  # revised: it lives on there
                     continue
                 return DeletedMemory(
-                    memory_id=request.memory_id, user_id=memory.user_id, event_id=done.event_id
+                    memory_id=request.memory_id,
+                    user_id=memory.user_id,
+                    event_id=done.event_id,
+                    version_id=memory_id if memory_id != request.memory_id else None,
                 )
             event = answering_event(
                 derived_id(recorded.event_id, "memory.deleted"),
@@ -313,6 +332,9 @@ class IngestHandlers:
                 continue  # revised or deleted meanwhile: look again
             log.info("memory_deleted", memory_id=memory_id, event_id=stored.event_id)
             return DeletedMemory(
-                memory_id=request.memory_id, user_id=memory.user_id, event_id=stored.event_id
+                memory_id=request.memory_id,
+                user_id=memory.user_id,
+                event_id=stored.event_id,
+                version_id=memory_id if memory_id != request.memory_id else None,
             )
         raise RuntimeError(f"memory {request.memory_id} kept changing; delete it again")

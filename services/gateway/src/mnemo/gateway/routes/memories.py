@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 
+import msgspec
 from litestar import Request, Response, delete, get
 
 from mnemo.contracts import (
@@ -144,7 +145,10 @@ async def remove_memory(
         request, "ingest", "delete_memory", command, DeletedMemory, principal.tenant_id
     )
     assert isinstance(done, DeletedMemory)
-    # So that no read after the answer finds it (the event drops it again, a no-op).
+    # So that no read after the answer finds it (the event drops it again, a no-op): the
+    # version deleted, when the id asked for was revised into it.
+    if done.version_id is not None:
+        command = msgspec.structs.replace(command, memory_id=done.version_id)
     await drop_now(request, principal.tenant_id, [("retrieval", "drop_memory", command)])
     return done
 
