@@ -1,6 +1,7 @@
 """After a forget, PostgreSQL keeps no byte of the deleted rows: `compact` rewrites the
 tables and retires the WAL, on the bundled server (its own data directory, read here)."""
 
+import asyncio
 import uuid
 
 import asyncpg
@@ -36,4 +37,40 @@ async def test_deleted_rows_leave_tables_indexes_and_wal(own_postgres):
         assert await conn.fetchval("SELECT count(*) FROM kept.notes") == 2700
     finally:
         await pool.close()
+        await conn.close()
+
+
+async def test_rows_an_open_snapshot_still_saw_are_rewritten_away_once_it_ends(own_postgres):
+    """VACUUM FULL copies the deleted rows a transaction's snapshot may still see (any
+    table of the database: a read of another service) into the new file, where they stayed
+    until the next forget. The compaction rewrites again once that snapshot is gone."""
+    word = "Quokkarine" + uuid.uuid4().hex[:8]
+    conn = await asyncpg.connect(own_postgres.create_database("snapshot"))
+    reader = await asyncpg.connect(own_postgres.dsn_for("snapshot"))
+    pool = await asyncpg.create_pool(own_postgres.dsn_for("snapshot"), min_size=1, max_size=2)
+    try:
+        await conn.execute(
+            """CREATE SCHEMA kept; CREATE TABLE kept.notes (id int, content text);
+               CREATE TABLE kept.other (id int);"""
+        )
+        await conn.execute(
+            "INSERT INTO kept.notes SELECT i, $1 || i FROM generate_series(1, 50) i", word
+        )
+        reading = reader.transaction(isolation="repeatable_read")
+        await reading.start()
+        await reader.fetch("SELECT count(*) FROM kept.other")  # its snapshot is taken
+        await conn.execute("DELETE FROM kept.notes")
+
+        async def read_ends() -> None:
+            await asyncio.sleep(1.0)  # the fault: a snapshot held open a moment
+            await reading.rollback()
+
+        ending = asyncio.create_task(read_ends())
+        await compact(pool, ["kept.notes"])
+        await ending
+        await conn.execute("CHECKPOINT")
+        assert files_holding(own_postgres.data_dir, [word.encode()]) == []
+    finally:
+        await pool.close()
+        await reader.close()
         await conn.close()

@@ -13,7 +13,10 @@ what they keep is outside Mnemo's reach. A role that may not CHECKPOINT (neither
 superuser nor pg_checkpoint) leaves the WAL to the server's next scheduled checkpoint.
 """
 
+import asyncio
+import re
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 
@@ -25,6 +28,11 @@ log = get_logger(__name__)
 # VACUUM FULL waits for an exclusive lock; a long read holding it off fails the try
 # (the forget is redelivered and compacts again) rather than stalling every reader.
 LOCK_TIMEOUT = "10s"
+# VACUUM FULL copies the deleted rows an open snapshot may still see (a transaction of the
+# same database, on any table) into the new file: rewritten again after these waits, once
+# the snapshot is gone.
+KEPT_RETRIES = (0.5, 1.0, 2.0, 4.0, 7.0)
+_KEPT = re.compile(r"(\d+) dead row versions cannot be removed yet")
 
 
 async def schema_tables(pool: asyncpg.Pool, schema: str) -> list[str]:
@@ -42,11 +50,28 @@ async def compact(pool: asyncpg.Pool, tables: Sequence[str]) -> None:
     async with pool.acquire() as conn:
         keep_session_state(conn)
         await conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        kept: list[int] = []
+
+        def heard(_conn: Any, message: Any) -> None:
+            found = _KEPT.search(str(message.as_dict().get("detail") or ""))
+            if found:
+                kept.append(int(found.group(1)))
+
+        conn.add_log_listener(heard)
         try:
             for table in tables:
-                # Not in a transaction block: VACUUM cannot run inside one.
-                await conn.execute(f"VACUUM (FULL) {table}")
+                for wait in (*KEPT_RETRIES, None):
+                    kept.clear()
+                    # Not in a transaction block: VACUUM cannot run inside one.
+                    await conn.execute(f"VACUUM (FULL, VERBOSE) {table}")
+                    if not any(kept):
+                        break
+                    if wait is None:
+                        log.warning("compaction_kept_dead_rows", rows=sum(kept))
+                        break
+                    await asyncio.sleep(wait)
         finally:
+            conn.remove_log_listener(heard)
             await conn.execute("RESET lock_timeout")
         for statement in ("SELECT pg_switch_wal()", "CHECKPOINT"):
             try:
