@@ -412,3 +412,39 @@ def test_an_agent_named_again_after_its_deletion_is_an_agent_with_only_what_came
         key = admin.post("/v1/keys", json={"kind": "agent", "agentId": agent_id}).json()["key"]
         with as_key(stack, key) as agent:
             assert contents(agent) == ["after the deletion"]
+
+
+def test_deleting_an_agent_at_once_after_a_burst_deletes_what_the_read_model_had_not_yet(
+    stack, acme
+):
+    """The agent is deleted the moment its memories are accepted, before the read models
+    have them all: the deletion finds them in the log (the read model's listing alone left
+    the late ones to an agent made again with the id). Afterwards, an agent made again
+    with the id reads only its own."""
+    agent_id = "burst-" + uuid.uuid4().hex[:6]
+    user = "u-" + uuid.uuid4().hex[:8]
+    with as_key(stack, acme.master) as admin:
+        assert admin.post("/v1/agents", json={"id": agent_id, "name": "B"}).status_code == 201
+        key = admin.post("/v1/keys", json={"kind": "agent", "agentId": agent_id}).json()["key"]
+        with as_key(stack, key) as agent:
+            for start in (0, 50):
+                items = [
+                    {"userId": user, "content": f"burst {i}"} for i in range(start, start + 50)
+                ]
+                sent = agent.post("/v1/ingest/batch", json={"items": items})
+                assert sent.status_code == 202, sent.text
+        deleted = admin.delete(f"/v1/agents/{agent_id}")
+        assert deleted.status_code == 200, deleted.text
+        assert deleted.json()["memoriesDeleted"] <= 100  # the rest dropped when recorded
+        assert admin.post("/v1/agents", json={"id": agent_id, "name": "B2"}).status_code == 201
+        mark = {"userId": user, "agentId": agent_id, "content": "made again"}
+        assert admin.post("/v1/ingest", json=mark).status_code == 202
+
+        def contents() -> list[str]:
+            listed = admin.get("/v1/memories", params={"userId": user, "agentId": agent_id})
+            return [m["content"] for m in listed.json()["memories"]]
+
+        # The read model follows the log in order: once the new memory is in, so is
+        # every deletion before it.
+        eventually(lambda: "made again" in contents())
+        assert contents() == ["made again"]

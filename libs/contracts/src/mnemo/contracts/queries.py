@@ -335,6 +335,34 @@ class DeletedMemory(msgspec.Struct, frozen=True, kw_only=True):
     version_id: str | None = None
 
 
+class DeleteAgentMemories(msgspec.Struct, frozen=True, kw_only=True):
+    """Delete an agent's memories (with `user_id`: those of that user only), at most `most`
+    in one call. `memory_ids`: those (a read model listed them); none named: those the log
+    holds for the agent, whether or not a read model has them yet."""
+
+    tenant_id: str
+    agent_id: str
+    actor: str
+    user_id: str | None = None
+    memory_ids: list[str] | None = None
+    most: int = 100
+
+
+class DeletedMemories(msgspec.Struct, frozen=True, kw_only=True):
+    """The memories a `DeleteAgentMemories` deleted (or found deleted); `more`: the log holds
+    more of them than one call deletes."""
+
+    deleted: list[DeletedMemory]
+    more: bool = False
+
+
+class DropMemories(msgspec.Struct, frozen=True, kw_only=True):
+    """Drop deleted memories from a read model now (reads after the delete)."""
+
+    tenant_id: str
+    memory_ids: list[str]
+
+
 class AnswerQuery(msgspec.Struct, frozen=True, kw_only=True):
     """Answer `question` from `passages` only (the caller found them), with the LLM
     adapter; answered `unavailable` when none is configured or it cannot be used."""

@@ -286,7 +286,16 @@ class EventStore:
         subjects = [(e.tenant_id, getattr(e.data, "user_id", None) or "") for e in events]
         marks = await self.keyring.forgotten_through(conn, (s for s in subjects if s[1]))
         agents = [(e.tenant_id, getattr(e.data, "agent_id", None) or "") for e in events]
-        retired = await _retired_through(conn, {a for a in agents if a[1]})
+        named = {a for a in agents if a[1]}
+        # An agent's deletion (`retire_agent`) waits for this transaction, or was committed
+        # before the read below: it then finds what this one records in the log.
+        if named:
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock_shared(hashtextextended(k, 0))"
+                " FROM unnest($1::text[]) AS k",
+                [_agent_lock(*a) for a in sorted(named)],
+            )
+        retired = await _retired_through(conn, named)
         kept = []
         for index, (subject, agent, sequence) in enumerate(
             zip(subjects, agents, sent_at, strict=True)
@@ -452,18 +461,79 @@ class EventStore:
     async def retire_agent(self, tenant_id: str, agent_id: str, commands_through: int) -> None:
         """Mark the agent deleted as of `commands_through` (the command stream's last
         sequence when its deletion was decided): a memory command of it sent until then and
-        recorded later is dropped (`_not_forgotten`), even once the id is an agent again."""
+        recorded later is dropped (`_not_forgotten`), even once the id is an agent again.
+        Waits for the appends recording its memories that read the marks before this: once
+        it returns, each is in the log (for `agent_memories` to find) or will be dropped.
+        The agent is left to sweep (`unswept_agents`) until `agent_swept`."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                _agent_lock(tenant_id, agent_id),
+            )
+            await conn.execute(
+                """INSERT INTO mnemo.retired_agents
+                     (tenant_id, agent_id, commands_through, swept)
+                   VALUES ($1, $2, $3, false)
+                   ON CONFLICT (tenant_id, agent_id) DO UPDATE SET
+                     commands_through = GREATEST(mnemo.retired_agents.commands_through,
+                                                 excluded.commands_through),
+                     retired_at = now(),
+                     swept = false""",
+                tenant_id,
+                agent_id,
+                commands_through,
+            )
+
+    async def agent_swept(self, tenant_id: str, agent_id: str) -> None:
+        """The memories the agent had when it was deleted are all deleted."""
         await self._pool.execute(
-            """INSERT INTO mnemo.retired_agents (tenant_id, agent_id, commands_through)
-               VALUES ($1, $2, $3)
-               ON CONFLICT (tenant_id, agent_id) DO UPDATE SET
-                 commands_through = GREATEST(mnemo.retired_agents.commands_through,
-                                             excluded.commands_through),
-                 retired_at = now()""",
+            "UPDATE mnemo.retired_agents SET swept = true WHERE tenant_id = $1 AND agent_id = $2",
             tenant_id,
             agent_id,
-            commands_through,
         )
+
+    async def unswept_agents(self) -> list[tuple[str, str]]:
+        """Deleted agents whose memories are not all deleted yet (a deletion cut short)."""
+        rows = await self._pool.fetch(
+            "SELECT tenant_id, agent_id FROM mnemo.retired_agents WHERE NOT swept"
+        )
+        return [(r["tenant_id"], r["agent_id"]) for r in rows]
+
+    async def agent_memories(
+        self,
+        tenant_id: str,
+        agent_id: str,
+        *,
+        user_id: str | None = None,
+        before: int | None = None,
+        limit: int = 100,
+    ) -> list[str]:
+        """The ids of the agent's memories that the log holds and that are neither deleted
+        nor unreadable (their subject forgotten), first recorded first; with `user_id`, of
+        that user only; with `before`, recorded before that log position. Only memories
+        whose agent is in clear (0006_agent_memories.sql) are found."""
+        rows = await self._pool.fetch(
+            """SELECT r.data->>'memory_id' AS memory_id FROM mnemo.events r
+               WHERE r.tenant_id = $1 AND r.event_type = 'memory.recorded'
+                 AND r.data->>'agent_id' = $2
+                 AND ($3::text IS NULL OR r.data->>'user_id' = $3)
+                 AND ($4::bigint IS NULL OR r.global_position < $4)
+                 AND NOT EXISTS (
+                     SELECT 1 FROM mnemo.events d
+                     WHERE d.stream_id = r.stream_id AND d.stream_version > r.stream_version
+                       AND d.event_type = 'memory.deleted')
+                 AND (NOT r.data ? 'sealed' OR EXISTS (
+                     SELECT 1 FROM mnemo.subject_keys k
+                     WHERE k.key_id = (r.data->'sealed'->>'key_id')::uuid))
+               ORDER BY r.global_position
+               LIMIT $5""",
+            tenant_id,
+            agent_id,
+            user_id,
+            before,
+            limit,
+        )
+        return [r["memory_id"] for r in rows]
 
     async def retired_through(self, agents: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """Each (tenant, agent)'s deletion mark in the command stream, for those deleted."""
@@ -533,6 +603,11 @@ class EventStore:
             "SELECT coalesce(max(global_position), 0) FROM mnemo.events"
         )
         return int(value)
+
+
+def _agent_lock(tenant_id: str, agent_id: str) -> str:
+    """The advisory lock an agent's deletion and the appends of its memories share."""
+    return f"mnemo.agent\x1f{tenant_id}\x1f{agent_id}"
 
 
 async def _retired_through(conn: Any, agents: set[tuple[str, str]]) -> dict[tuple[str, str], int]:

@@ -8,6 +8,7 @@ right after each append. A key is made here, returned once in the reply, and kep
 as its HMAC-SHA256 digest.
 """
 
+import asyncio
 import re
 import secrets
 import uuid
@@ -177,6 +178,10 @@ FROM accounts.keys k
 LEFT JOIN accounts.agents a ON a.tenant_id = k.tenant_id AND a.agent_id = k.agent_id
 """
 
+# Deletes the memories the log holds for a deleted agent (tenant, agent, actor, recorded
+# before this position or all): how many.
+Sweep = Callable[[str, str, str, int | None], Awaitable[int]]
+
 # What a decision returns: the events to append, and how to build the reply from them.
 Decision = tuple[list[EventData], Callable[[list[Envelope]], Any]]
 
@@ -196,6 +201,12 @@ class Accounts:
         self._secret = secret
         # The command stream's last sequence (where a deleted agent's mark is set).
         self._command_head = command_head
+        # Deletes what the log holds for a deleted agent (IngestHandlers.sweep_agent).
+        self._sweep: Sweep | None = None
+
+    def sweeping_with(self, sweep: "Sweep") -> None:
+        """What deletes a deleted agent's memories from the log (set once both exist)."""
+        self._sweep = sweep
 
     # --- start-up --------------------------------------------------------------------
 
@@ -372,7 +383,55 @@ class Accounts:
             # the head: one of them still on its way to the log is dropped when it comes.
             through = await self._command_head()
             await self._store.retire_agent(request.tenant_id, request.agent_id, through)
+            await self.sweep_deleted(request.tenant_id, request.agent_id)
         return deleted
+
+    async def sweep_deleted(self, tenant_id: str, agent_id: str) -> None:
+        """Delete every memory the log holds for a deleted agent: also those recorded after
+        its deletion listed them (a read model had not got them yet, or their commands were
+        on their way; `retire_agent` waited for those), none of the agent made again with
+        the id since. Marked swept once done; one cut short is finished at start-up."""
+        if self._sweep is None:
+            return
+        life = await self.deleted_life(tenant_id, agent_id)
+        if life is not None:
+            actor, again = life
+            deleted = await self._sweep(tenant_id, agent_id, actor, again)
+            log.info("deleted_agents_memories_swept", agent_id=agent_id, memories=deleted)
+        await self._store.agent_swept(tenant_id, agent_id)
+
+    async def resume_sweeps(self) -> None:
+        """Finish the deletions of agents whose memories were not all deleted (cut short)."""
+        for tenant_id, agent_id in await self._store.unswept_agents():
+            await self.sweep_deleted(tenant_id, agent_id)
+
+    async def keep_sweeping(self, every: float = 30.0) -> None:
+        """`resume_sweeps` now and every `every` seconds: a deletion cut short (the process
+        stopped, PostgreSQL away) is finished once it can be."""
+        while True:
+            try:
+                await self.resume_sweeps()
+            except Exception as exc:
+                log.warning("deleted_agent_sweep_deferred", error=type(exc).__name__)
+            await asyncio.sleep(every)
+
+    async def deleted_life(self, tenant_id: str, agent_id: str) -> tuple[str, int | None] | None:
+        """Of the agent's last deletion: who deleted it, and where in the log the id became
+        an agent again since (None: it has not). None: it was never deleted."""
+        row = await self._pool.fetchrow(
+            """SELECT d.metadata->>'actor' AS actor, (
+                   SELECT min(c.global_position) FROM mnemo.events c
+                   WHERE c.stream_id = d.stream_id AND c.stream_version > d.stream_version
+                     AND c.event_type = 'agent.created' AND c.data->>'agent_id' = $2
+               ) AS again
+               FROM mnemo.events d
+               WHERE d.stream_id = $1 AND d.event_type = 'agent.deleted'
+                 AND d.data->>'agent_id' = $2
+               ORDER BY d.stream_version DESC LIMIT 1""",
+            account_stream(tenant_id),
+            agent_id,
+        )
+        return None if row is None else (row["actor"] or "", row["again"])
 
     async def agents_of(
         self, commands: Sequence[IngestMemory], sent_at: Sequence[int]

@@ -7,6 +7,7 @@ from mnemo.contracts import (
     CreateAgent,
     CreateTenant,
     DeleteAgent,
+    DeleteAgentMemories,
     DeleteMemory,
     ForgetSubject,
     GetAgent,
@@ -67,6 +68,9 @@ async def main() -> None:
         command_stream=command_stream,
         agents=accounts.agents_of,
     )
+    accounts.sweeping_with(handlers.sweep_agent)
+    # A deletion of an agent cut short (its memories not all deleted) is finished.
+    host.background(accounts.keep_sweeping)
     host.consume(
         ConsumerSpec(
             durable=f"{SERVICE}-memory",
@@ -87,6 +91,7 @@ async def main() -> None:
         Eraser(host.pool, host.publisher).forgotten,
     )
     host.query("delete_memory", DeleteMemory, handlers.delete_memory)
+    host.query("delete_agent_memories", DeleteAgentMemories, handlers.delete_agent_memories)
     revisions = MemoryRevisions(store, handlers.chunks)
     host.query("revise_memory", ReviseMemory, revisions.revise)
     host.query("memory_versions", MemoryVersionsQuery, revisions.versions, concurrent=True)

@@ -7,6 +7,8 @@ from mnemo.bus import Delivery, request_cause
 from mnemo.chunking import chunk_text
 from mnemo.contracts import (
     ChunkSpan,
+    DeleteAgentMemories,
+    DeletedMemories,
     DeletedMemory,
     DeleteMemory,
     Envelope,
@@ -338,3 +340,49 @@ class IngestHandlers:
                 version_id=memory_id if memory_id != request.memory_id else None,
             )
         raise RuntimeError(f"memory {request.memory_id} kept changing; delete it again")
+
+    async def delete_agent_memories(self, request: DeleteAgentMemories) -> DeletedMemories:
+        """Delete the agent's memories named (a read model listed them), or, with none
+        named, up to `most` of those the log holds for it (with `user_id`, of that user):
+        each a `memory.deleted`, as `delete_memory` does. One the log holds is found
+        whether or not a read model has it yet."""
+        most = max(1, min(request.most, 1000))
+        if request.memory_ids is not None:
+            ids, more = request.memory_ids[:most], False
+        else:
+            found = await self._store.agent_memories(
+                request.tenant_id, request.agent_id, user_id=request.user_id, limit=most + 1
+            )
+            ids, more = found[:most], len(found) > most
+        return DeletedMemories(deleted=await self._delete_each(request, ids), more=more)
+
+    async def sweep_agent(
+        self, tenant_id: str, agent_id: str, actor: str, before: int | None
+    ) -> int:
+        """Delete every memory the log holds for a deleted agent, recorded before `before`
+        (where the id became an agent again, if it did); how many."""
+        request = DeleteAgentMemories(tenant_id=tenant_id, agent_id=agent_id, actor=actor)
+        deleted = 0
+        while True:
+            ids = await self._store.agent_memories(tenant_id, agent_id, before=before, limit=100)
+            done = await self._delete_each(request, ids)
+            deleted += len(done)
+            if not done:
+                return deleted
+
+    async def _delete_each(
+        self, request: DeleteAgentMemories, ids: Sequence[str]
+    ) -> list[DeletedMemory]:
+        deleted = []
+        for memory_id in ids:
+            done = await self.delete_memory(
+                DeleteMemory(
+                    tenant_id=request.tenant_id,
+                    memory_id=memory_id,
+                    agent_id=request.agent_id,
+                    actor=request.actor,
+                )
+            )
+            if isinstance(done, DeletedMemory):
+                deleted.append(done)
+        return deleted

@@ -6,6 +6,7 @@ from qdrant_client import AsyncQdrantClient
 from mnemo.bus import ConsumerSpec, settled
 from mnemo.contracts import (
     DeleteMemory,
+    DropMemories,
     Envelope,
     ForgetSubject,
     GetMemoryQuery,
@@ -184,6 +185,7 @@ async def main() -> None:
     host.query("scopes", ScopesQuery, Scopes(host.pool).listing, concurrent=True)
     host.query("drop_subject", ForgetSubject, handlers.drop_subject)
     host.query("drop_memory", DeleteMemory, handlers.drop_memory)
+    host.query("drop_memories", DropMemories, handlers.drop_memories)
 
     async def vectors_ok() -> None:
         await index.count()

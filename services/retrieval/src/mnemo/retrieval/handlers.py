@@ -5,6 +5,7 @@ from datetime import datetime
 from mnemo.bus import Delivery, Publisher, envelope_context
 from mnemo.contracts import (
     DeleteMemory,
+    DropMemories,
     Dropped,
     Envelope,
     ForgetSubject,
@@ -144,6 +145,13 @@ class RetrievalHandlers:
                 await self._index_run([successor])
         await drop_memory(self._index, self._memories, self._log, query.tenant_id, query.memory_id)
         return Dropped(removed=1)
+
+    async def drop_memories(self, query: DropMemories) -> Dropped:
+        """Asked by the gateway once ingest has deleted the memories (reads after the
+        delete); each `memory.deleted` drops its memory again when it arrives."""
+        for memory_id in query.memory_ids:
+            await drop_memory(self._index, self._memories, self._log, query.tenant_id, memory_id)
+        return Dropped(removed=len(query.memory_ids))
 
     async def _forget(self, envelope: Envelope) -> None:
         assert isinstance(envelope.data, MemoryForgotten)

@@ -191,7 +191,9 @@ async def events_stream(request: Request) -> Stream:
     stream = deps.topology.evt_stream
     stands = _key_stands(request, deps, principal)
     give = deps.streams.take(principal.tenant_id)
-    events = _events(deps.publisher.js, stream, subject, wanted, last, heartbeat, stands, give)
+    events = _releasing(
+        _follow(deps.publisher.js, stream, subject, wanted, last, heartbeat, stands), give
+    )
     # The slot is given back when the stream ends, or when its generator is dropped unread.
     weakref.finalize(events, give)
     return Stream(
@@ -201,18 +203,12 @@ async def events_stream(request: Request) -> Stream:
     )
 
 
-async def _events(
-    js: JetStreamContext,
-    stream: str,
-    subject: str,
-    wanted: EventFilter,
-    last: int | None,
-    heartbeat: float,
-    stands: Callable[[], bool],
-    give: Callable[[], None],
+async def _releasing(
+    chunks: AsyncIterator[bytes], give: Callable[[], None]
 ) -> AsyncIterator[bytes]:
+    """`chunks`, then `give()` however the stream ends (its slot goes back)."""
     try:
-        async for chunk in _follow(js, stream, subject, wanted, last, heartbeat, stands):
+        async for chunk in chunks:
             yield chunk
     finally:
         give()

@@ -12,7 +12,7 @@ import asyncio
 
 from litestar import Request, Response, delete
 
-from mnemo.contracts import DeleteMemory, Dropped, ForgetResult, ForgetSubject
+from mnemo.contracts import DeleteMemory, DropMemories, Dropped, ForgetResult, ForgetSubject
 from mnemo.gateway.auth import Principal, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.validation import as_json, query_param
@@ -25,7 +25,9 @@ SUBJECT_READ_MODELS = (("retrieval", "drop_subject"), ("synthesis", "drop_subjec
 
 
 async def drop_now(
-    request: Request, tenant: str, asks: list[tuple[str, str, ForgetSubject | DeleteMemory]]
+    request: Request,
+    tenant: str,
+    asks: list[tuple[str, str, ForgetSubject | DeleteMemory | DropMemories]],
 ) -> None:
     """Ask read models to drop what was just forgotten or deleted. Best effort: a service
     that is away cannot answer a read either, and the event reaches it when it is back."""

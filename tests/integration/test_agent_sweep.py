@@ -1,0 +1,177 @@
+"""Deleting an agent deletes every memory the log holds for it, not only those a read model
+had listed (mnemo.ingest.accounts.sweep_deleted, EventStore.agent_memories): one recorded
+while its deletion went on, one a read model has not got yet, one whose append was in flight
+when the deletion was decided. An agent made again with the id keeps what came after."""
+
+import asyncio
+from pathlib import Path
+
+from mnemo.bus import key_value
+from mnemo.contracts import (
+    CreateAgent,
+    CreateTenant,
+    DeleteAgent,
+    DeleteAgentMemories,
+    MemoryDeleted,
+    MemoryRecorded,
+    keys_bucket,
+    new_id,
+)
+from mnemo.eventlog import EventStore
+from mnemo.eventlog import store as store_module
+from mnemo.eventlog.migrations import migrate
+from mnemo.ingest import accounts as accounts_module
+from mnemo.ingest.accounts import Accounts
+from mnemo.ingest.handlers import IngestHandlers, memory_stream
+
+from .helpers import new_event
+
+SECRET = "s" * 32
+SQL = Path(accounts_module.__file__).parent / "sql"
+
+
+async def _accounts(log_pool, nc, topology, *, sweeping: bool = True):  # type: ignore[no-untyped-def]
+    async with log_pool.acquire() as conn:
+        await migrate(conn, "ingest", SQL)
+    kv = await key_value(nc.jetstream(), keys_bucket(topology.root))
+    store = EventStore(log_pool)
+
+    async def command_head() -> int:
+        return 10
+
+    accounts = Accounts(store, log_pool, kv, SECRET, command_head)
+    handlers = IngestHandlers(store, agents=accounts.agents_of)
+    if sweeping:
+        accounts.sweeping_with(handlers.sweep_agent)
+    return accounts, handlers, store
+
+
+async def _record(store: EventStore, tenant: str, agent: str, user: str = "u1") -> str:
+    """A memory in the log (as ingest records one), which no read model has seen."""
+    memory_id = new_id()
+    data = MemoryRecorded(memory_id=memory_id, user_id=user, content="hello", agent_id=agent)
+    stored = await store.append_first_events(
+        [(memory_stream(tenant, memory_id), new_event(data, tenant))], sent_at=[11]
+    )
+    assert len(stored) == 1
+    return memory_id
+
+
+async def _deleted(store: EventStore, tenant: str, memory_id: str) -> bool:
+    events = await store.read_stream(memory_stream(tenant, memory_id))
+    return isinstance(events[-1].data, MemoryDeleted)
+
+
+async def _agent(accounts: Accounts, tenant: str, agent: str) -> None:
+    await accounts.create_agent(
+        CreateAgent(tenant_id=tenant, agent_id=agent, name=agent, actor="t")
+    )
+
+
+async def test_a_deleted_agents_memories_are_deleted_from_the_log_and_not_its_successors(
+    log_pool, nc, topology
+):
+    """No read model has these memories (the gateway's listing would find none of them):
+    the deletion finds them in the log. The agent made again with the id keeps its own,
+    when a deletion is swept again (as at start-up)."""
+    accounts, _, store = await _accounts(log_pool, nc, topology)
+    tenant = (await accounts.create_tenant(CreateTenant(name="acme", actor="t"))).tenant_id
+    for agent in ("bot", "other"):
+        await _agent(accounts, tenant, agent)
+    theirs = [await _record(store, tenant, "bot", user) for user in ("u1", "u2", "u2")]
+    kept = await _record(store, tenant, "other")
+    # A memory of the agent whose subject is forgotten cannot be read: skipped, not retried.
+    await _record(store, tenant, "bot", "u3")
+    await store.forget_subject(tenant, "u3")
+
+    await accounts.delete_agent(DeleteAgent(tenant_id=tenant, agent_id="bot", actor="t"))
+    assert [await _deleted(store, tenant, m) for m in theirs] == [True, True, True]
+    assert not await _deleted(store, tenant, kept)
+    assert await store.unswept_agents() == []
+    assert await store.agent_memories(tenant, "bot") == []
+
+    await _agent(accounts, tenant, "bot")
+    again = await _record(store, tenant, "bot")
+    await accounts.sweep_deleted(tenant, "bot")
+    assert not await _deleted(store, tenant, again)
+
+
+async def test_a_deletion_cut_short_is_finished_when_ingest_starts_again(log_pool, nc, topology):
+    """The agent and its keys were deleted, then the process stopped before its memories
+    were: the next start finds the agent unswept and deletes them."""
+    cut_short, _, store = await _accounts(log_pool, nc, topology, sweeping=False)
+    tenant = (await cut_short.create_tenant(CreateTenant(name="acme", actor="t"))).tenant_id
+    await _agent(cut_short, tenant, "bot")
+    memory = await _record(store, tenant, "bot")
+    await cut_short.delete_agent(DeleteAgent(tenant_id=tenant, agent_id="bot", actor="t"))
+    assert await store.unswept_agents() == [(tenant, "bot")]
+    assert not await _deleted(store, tenant, memory)
+
+    started, _, _ = await _accounts(log_pool, nc, topology)
+    await started.resume_sweeps()
+    assert await _deleted(store, tenant, memory)
+    assert await store.unswept_agents() == []
+
+
+async def test_an_append_in_flight_when_its_agent_is_deleted_is_swept_with_it(
+    log_pool, nc, topology, monkeypatch
+):
+    """The append read the deletion marks before the deletion set its own, and commits
+    after: the deletion waits for it (a lock the two share), then finds its memory in the
+    log. Without the wait, the sweep ran first and the memory outlived its agent."""
+    accounts, _, store = await _accounts(log_pool, nc, topology)
+    tenant = (await accounts.create_tenant(CreateTenant(name="acme", actor="t"))).tenant_id
+    await _agent(accounts, tenant, "bot")
+    read_marks = asyncio.Event()
+    release = asyncio.Event()
+    real = store_module._retired_through
+
+    async def held(conn, agents):  # type: ignore[no-untyped-def]
+        marks = await real(conn, agents)
+        if (tenant, "bot") in agents and not read_marks.is_set():
+            read_marks.set()
+            await release.wait()
+        return marks
+
+    monkeypatch.setattr(store_module, "_retired_through", held)
+    recording = asyncio.create_task(_record(store, tenant, "bot"))
+    await asyncio.wait_for(read_marks.wait(), 60)
+    deleting = asyncio.create_task(
+        accounts.delete_agent(DeleteAgent(tenant_id=tenant, agent_id="bot", actor="t"))
+    )
+
+    async def deletion_waits_on_the_lock() -> bool:
+        waiting = await log_pool.fetchval(
+            """SELECT count(*) FROM pg_stat_activity
+               WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'"""
+        )
+        return bool(waiting)
+
+    try:
+        for _ in range(1200):  # the deletion reaches the lock (or, without it, ends)
+            if deleting.done() or await deletion_waits_on_the_lock():
+                break
+            await asyncio.sleep(0.05)
+        assert not deleting.done(), "the deletion did not wait for the append in flight"
+    finally:
+        release.set()  # the append's transaction ends either way
+    memory = await asyncio.wait_for(recording, 60)
+    await asyncio.wait_for(deleting, 60)
+    assert await _deleted(store, tenant, memory)
+
+
+async def test_an_agents_memories_of_one_user_are_deleted_a_share_at_a_time(log_pool, nc, topology):
+    """`delete_agent_memories` (ElizaOS's delete by entity, an agent's deletion): those the
+    log holds for the agent and user, `most` to a call, `more` while some are left."""
+    accounts, handlers, store = await _accounts(log_pool, nc, topology)
+    tenant = (await accounts.create_tenant(CreateTenant(name="acme", actor="t"))).tenant_id
+    await _agent(accounts, tenant, "bot")
+    theirs = [await _record(store, tenant, "bot", "u1") for _ in range(3)]
+    other_user = await _record(store, tenant, "bot", "u2")
+    ask = DeleteAgentMemories(tenant_id=tenant, agent_id="bot", actor="t", user_id="u1", most=2)
+    first = await handlers.delete_agent_memories(ask)
+    assert [d.memory_id for d in first.deleted] == theirs[:2] and first.more
+    second = await handlers.delete_agent_memories(ask)
+    assert [d.memory_id for d in second.deleted] == theirs[2:] and not second.more
+    assert (await handlers.delete_agent_memories(ask)).deleted == []
+    assert not await _deleted(store, tenant, other_user)
