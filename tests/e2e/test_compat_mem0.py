@@ -90,6 +90,9 @@ def test_search_with_filters_and_top_k(client, user):
     assert in_run[0]["run_id"] == "run-2"
     whole_run = client.get_all(filters={"run_id": "run-2"})["results"]
     assert [m["memory"] for m in whole_run] == ["My quartet rehearses on Thursdays"]
+    # A run is scope enough to search too (it was a 502: the index wanted a user or agent).
+    run_only = client.search("quartet rehearses", filters={"run_id": "run-2"}, top_k=5)
+    assert [m["memory"] for m in run_only["results"]] == ["My quartet rehearses on Thursdays"]
     tagged = client.search("cello", filters={"user_id": user, "metadata": {"k": "v"}})
     assert [m["memory"] for m in tagged["results"]] == ["The cello needs new strings"]
     paged = client.get_all(filters={"user_id": user}, page=2, page_size=2)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from .test_errors import assert_problem
 from .test_thin_path import search
 from .waiting import eventually
 
@@ -76,6 +77,10 @@ def test_every_filter(api, notes):
     q = "xylophone tax basil"
     assert len(post_search(api, notes, q, filters={"sourceType": "action"})) == 1
     assert len(post_search(api, notes, q, filters={"agentId": "agent-a"})) == 2
+    # At the top of the body as in GET's parameters (it was dropped: every agent's came).
+    assert len(post_search(api, notes, q, agentId="agent-a")) == 2
+    clash = {"userId": notes, "query": q, "agentId": "agent-a", "filters": {"agentId": "b"}}
+    assert_problem(api.post("/v1/search", json=clash), 400, "agentId")
     assert len(post_search(api, notes, q, sessionId="s-food")) == 1
     # asOf (seed 001): "only chunks ingested on or before this timestamp", whatever
     # metadata.timestamp says happened when: two of the notes are dated before 2025-07,

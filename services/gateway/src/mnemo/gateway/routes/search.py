@@ -11,7 +11,7 @@ from litestar import Request, Response, get, post
 
 from mnemo.contracts import SearchHit, SearchQuery, SearchResult
 from mnemo.contracts.limits import MAX_QUERY_CHARS
-from mnemo.gateway.auth import agent_scope, authorize
+from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.context import time_param
@@ -37,8 +37,26 @@ class SearchRequest(msgspec.Struct, rename="camel"):
     limit: int = 10
     filters: SearchFilters | None = None
     session_id: str | None = None
+    # The agent whose memories to search (as GET's `agentId`; or `filters.agentId`).
+    agent_id: str | None = None
     # Only the memories stored under this sourceId (the SDK's top-level `sourceId`).
     source_id: str | None = None
+
+
+def _agent_asked(principal: Principal, top: str | None, filtered: str | None) -> str | None:
+    """The agent a POST search names, at the top (`agentId`) or in its filters: both name
+    the same one, or it is a 400 (neither is dropped for the other)."""
+    if top is not None and filtered is not None and top != filtered:
+        raise Problem(
+            400,
+            "INVALID_REQUEST",
+            "agentId and filters.agentId name different agents",
+            field="agentId",
+        )
+    if top is not None:
+        check_id_text(top, "agentId")
+        return agent_scope(principal, top, "agentId")
+    return agent_scope(principal, filtered, "filters.agentId")
 
 
 def hit_json(hit: SearchHit) -> dict[str, Any]:
@@ -115,7 +133,7 @@ async def search_post(request: Request) -> Response[bytes]:
         source_type=filters.source_type,
         source_id=body.source_id,
         session_id=body.session_id or filters.session_id,
-        agent_id=agent_scope(principal, filters.agent_id, "filters.agentId"),
+        agent_id=_agent_asked(principal, body.agent_id, filters.agent_id),
         threshold=body.threshold,
         mode=body.search_mode,
         alpha=0.5 if body.alpha is None else body.alpha,

@@ -105,13 +105,16 @@ class StoreFilter:
     occurred_after: float | None = None
 
     def scope(self) -> list[Condition]:
-        """The subject's own points (or the agent's, without a subject): what
-        `delete_subject` removes, and the ground of `corpus`."""
+        """The subject's own points (or the agent's, without a subject; or the session's,
+        without either: a search scoped by its session alone): what `delete_subject`
+        removes, and the ground of `corpus`."""
         if self.user_id is not None:
             return [Match("tenant_id", self.tenant_id), Match("user_id", self.user_id)]
-        if self.agent_id is None:
-            raise VectorStoreError("a filter needs a user_id or an agent_id")
-        return [Match("tenant_id", self.tenant_id), Match("agent_id", self.agent_id)]
+        if self.agent_id is not None:
+            return [Match("tenant_id", self.tenant_id), Match("agent_id", self.agent_id)]
+        if self.session_id is None:
+            raise VectorStoreError("a filter needs a user_id, an agent_id or a session_id")
+        return [Match("tenant_id", self.tenant_id), Match("session_id", self.session_id)]
 
     def corpus(self) -> list[Condition]:
         """The points whose words weigh on a keyword score (the sparse IDF): the scope, and
