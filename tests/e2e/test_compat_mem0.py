@@ -395,6 +395,28 @@ def test_a_memory_stored_natively_shows_its_user_and_session_before_and_after_an
     assert (again["memory"], again["user_id"], again["run_id"]) == ("I like bebop", user, "s-9")
 
 
+@pytest.mark.parametrize(
+    "odd", [{"added": 5}, {"added": [[1]]}, "x", {"app_id": ["a"]}, {"id": 7, "infer": "yes"}]
+)
+def test_a_mem0_key_written_by_another_surface_is_metadata_like_any(stack, client, acme, user, odd):
+    """Another surface may write `metadata.mem0` of any shape: it is no Mem0 record (which
+    only the Mem0 surface writes), so every Mem0 read of the user works (it was a 500)."""
+    with as_key(stack, acme.master) as native:
+        sent = native.post(
+            "/v1/ingest",
+            json={"userId": user, "content": "I like kites", "metadata": {"mem0": odd}},
+        )
+    assert sent.status_code == 202, sent.text
+    memory_id = sent.json()["id"]
+    got = eventually(lambda: found(client, memory_id))
+    assert (got["id"], got["memory"], got["user_id"]) == (memory_id, "I like kites", user)
+    assert [m["id"] for m in client.get_all(filters={"user_id": user})["results"]] == [memory_id]
+    hits = client.search("kites", filters={"user_id": user, "app_id": "a"})["results"]
+    assert hits == []
+    assert client.get(memory_id)["memory"] == "I like kites"
+    assert client.history(memory_id)
+
+
 def test_reset_deletes_every_user_agent_and_run(stack):
     with stack.client() as api:
         own = sign_up(api, "mem0-reset-" + uuid.uuid4().hex[:6])

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from litestar import Response
 
 from mnemo.contracts.limits import MAX_ID_CHARS
@@ -52,7 +54,7 @@ class Scope:
 
     def matches(self, metadata: dict[str, Any]) -> bool:
         """What Mnemo's queries cannot filter on: app_id and metadata equalities."""
-        mem0 = metadata.get(MEM0_KEY) or {}
+        mem0 = mem0_of(metadata)
         if self.app_id is not None and mem0.get("app_id") != self.app_id:
             return False
         return all(metadata.get(k) == v for k, v in self.metadata.items())
@@ -127,9 +129,32 @@ class Stored:
     session_id: str | None = None
 
 
+class _Mem0Book(msgspec.Struct, forbid_unknown_fields=False):
+    """What the Mem0 surface keeps under `metadata.mem0`, as each field is read back."""
+
+    user_id: str | None = None
+    agent_id: str | None = None
+    app_id: str | None = None
+    run_id: str | None = None
+    id: str | None = None
+    infer: bool = False
+    added: list[str] = []
+    categories: list[Any] = []
+    created_at: Any = None  # shown as it is (a time, as text once stored)
+
+
 def mem0_of(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The Mem0 surface's own record of a memory (`metadata.mem0`), or {}: another surface
+    may write a `mem0` key of any shape (`{"added": 5}`), which is then no Mem0 record and
+    never read as one (it made every Mem0 read of the user a 500)."""
     found = metadata.get(MEM0_KEY)
-    return found if isinstance(found, dict) else {}
+    if not isinstance(found, dict):
+        return {}
+    try:
+        msgspec.convert(found, _Mem0Book)
+    except msgspec.ValidationError:
+        return {}
+    return found
 
 
 def own_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
