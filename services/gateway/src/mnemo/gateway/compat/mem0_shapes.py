@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-
 from litestar import Response
 
 from mnemo.contracts.limits import MAX_ID_CHARS
