@@ -185,3 +185,53 @@ def test_synthesized_says_whether_synthesis_has_read_the_memory(stack, api, user
     assert memories(api, user_id)["memories"][0]["synthesized"] is True
     stack.rebuild("retrieval")
     assert synthesized()
+
+
+def test_memories_longer_together_than_one_message_are_all_read(stack, api, user_id):
+    """Sixteen memories of 100 KB (each accepted) are more than one NATS message holds
+    (1 MiB): a listing gives as many as one reply holds, `total` says how many there are,
+    and the next page starts after them (the whole listing was a 504 every time, so what
+    was accepted could not be read). A search asking for more than one reply holds is a
+    400 naming `limit`, at once."""
+    import random
+
+    rng = random.Random(7)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+
+    def text(i: int) -> str:
+        words = [
+            "".join(rng.choice(letters) for _ in range(rng.randint(3, 9))) for _ in range(14_000)
+        ]
+        return f"long {i} " + " ".join(words)[:99_000]
+
+    sent = [text(i) for i in range(16)]
+    for content in sent:
+        posted = api.post("/v1/ingest", json={"userId": user_id, "content": content})
+        assert posted.status_code == 202, posted.text
+    eventually(
+        lambda: (
+            api.get("/v1/memories", params={"userId": user_id, "limit": 1}).json()["total"] == 16
+        )
+    )
+    seen: list[str] = []
+    while len(seen) < 16:
+        page = api.get(
+            "/v1/memories", params={"userId": user_id, "limit": 100, "offset": len(seen)}
+        )
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert body["total"] == 16 and body["memories"], body["total"]
+        seen += [m["content"] for m in body["memories"]]
+    assert sorted(seen) == sorted(sent)
+    # Mem0's listing has no pages: every memory of the user in one answer.
+    listed = api.post(
+        "/v3/memories/",
+        json={"filters": {"user_id": user_id}},
+        headers={"Authorization": f"Token {stack.api_key}"},
+    )
+    assert listed.status_code == 200, listed.text[:300]
+    assert len(listed.json()["results"]) == 16
+    found = api.get("/v1/search", params={"userId": user_id, "q": "long", "limit": 50})
+    assert found.status_code in (200, 400), found.text
+    if found.status_code == 400:
+        assert_problem(found, 400, "limit")

@@ -20,12 +20,13 @@ from mnemo.bus.consumer import (
 from mnemo.bus.erasure import erase_subject
 from mnemo.bus.kv import erasable_key_value, key_value, kv_stream
 from mnemo.bus.publisher import Publisher, PublishError, StreamFull, context_ids, request_cause
-from mnemo.bus.queries import OVERLOADED, QueryFailed, ask, serve
+from mnemo.bus.queries import OVERLOADED, TOO_LARGE, QueryFailed, ask, serve
 from mnemo.bus.startup import settled
 from mnemo.bus.streams import StreamConfigRefused, ensure_streams, stream_configs
 
 __all__ = [
     "OVERLOADED",
+    "TOO_LARGE",
     "BatchHandler",
     "Consumer",
     "ConsumerSpec",

@@ -25,6 +25,7 @@ did next (a memory sent once the forget had failed).
 import asyncio
 import contextlib
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -53,6 +54,13 @@ log = get_logger(__name__)
 
 REPLY_KIND = Headers.REPLY
 REQUEST_ID = Headers.REQUEST_ID
+# A reply compressed (zlib) because it was long: one message holds a page of memories that
+# would not fit as it is (100 KB each, longer once redacted).
+REPLY_ENCODING = "Mnemo-Reply-Encoding"
+# Replies longer than this are compressed; room is left under max_payload for the headers.
+_COMPRESS_OVER = 64 * 1024
+_HEADER_ROOM = 4 * 1024
+TOO_LARGE = "too_large"
 _encoder = msgspec.json.Encoder()
 
 Req = TypeVar("Req")
@@ -180,7 +188,7 @@ def _bounded(
                 if budget.isdigit() and waited_ms >= int(budget) * SHED_AFTER:
                     QUERIES.labels(name, OVERLOADED).inc()
                     busy = QueryError(code=OVERLOADED, message=_BUSY)
-                    await request.respond(_encoder.encode(busy), headers={REPLY_KIND: "error"})
+                    await _reply(request, busy)
                 else:
                     deadline = (
                         arrived + int(budget) / 1000 * ANSWER_WITHIN
@@ -251,10 +259,37 @@ def _wrap(name: str, request_type: type, handler: Endpoint) -> Answer:
                     message = "the query failed unexpectedly; the service logged it"
                     result = QueryError(code="internal", message=message)
                 kind = "error"
+            if not await _reply(request, result):
+                counted = TOO_LARGE
             QUERIES.labels(name, counted or kind).inc()
-            await request.respond(_encoder.encode(result), headers={REPLY_KIND: kind})
 
     return endpoint
+
+
+async def _reply(request: Request, result: Any) -> bool:
+    """Send `result` (a response or a `QueryError`) as the reply: compressed when long,
+    and when even so it is more than one message may hold (the server's max_payload), a
+    `too_large` error naming the limit at once (the asker waited into its timeout, a
+    504, while the page it asked for could never be read). False: it was too large."""
+    kind = "error" if isinstance(result, QueryError) else "ok"
+    body = _encoder.encode(result)
+    headers = {REPLY_KIND: kind}
+    if len(body) > _COMPRESS_OVER:
+        body = zlib.compress(body, 1)
+        headers[REPLY_ENCODING] = "deflate"
+    room = request._msg._client.max_payload - _HEADER_ROOM
+    if len(body) <= room:
+        await request.respond(body, headers=headers)
+        return True
+    log.warning("query_reply_too_large", subject=request.subject, size=len(body))
+    large = QueryError(
+        code=TOO_LARGE,
+        message="the answer is larger than one message may hold; ask for fewer (a smaller"
+        " limit or page)",
+        field="limit",
+    )
+    await request.respond(_encoder.encode(large), headers={REPLY_KIND: "error"})
+    return False
 
 
 class _Late(Exception):
@@ -306,6 +341,8 @@ async def ask(
         raise QueryFailed(
             QueryError(code="unavailable", message="the message bus is unreachable; retry shortly")
         ) from None
-    if (msg.headers or {}).get(REPLY_KIND) == "error":
-        raise QueryFailed(msgspec.json.decode(msg.data, type=QueryError))
-    return msgspec.json.decode(msg.data, type=response_type)
+    replied = msg.headers or {}
+    data = zlib.decompress(msg.data) if replied.get(REPLY_ENCODING) == "deflate" else msg.data
+    if replied.get(REPLY_KIND) == "error":
+        raise QueryFailed(msgspec.json.decode(data, type=QueryError))
+    return msgspec.json.decode(data, type=response_type)

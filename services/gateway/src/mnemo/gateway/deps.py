@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from litestar import Request
 from nats.aio.client import Client
 
-from mnemo.bus import OVERLOADED, Publisher, QueryFailed, ask
+from mnemo.bus import OVERLOADED, TOO_LARGE, Publisher, QueryFailed, ask
 from mnemo.contracts import Headers, Topology
 from mnemo.gateway.auth import KeyCache
 from mnemo.gateway.limits import Limits
@@ -22,6 +22,7 @@ _QUERY_STATUS = {
     "not_found": 404,
     "conflict": 409,
     "forbidden": 403,
+    TOO_LARGE: 400,  # an answer longer than one message: ask for fewer (names `limit`)
 }
 
 

@@ -1,6 +1,9 @@
 """What retrieval does: index each recorded memory (then say so), answer searches."""
 
+import zlib
 from datetime import datetime
+
+import msgspec
 
 from mnemo.bus import Delivery, Publisher, envelope_context
 from mnemo.contracts import (
@@ -30,6 +33,7 @@ from mnemo.retrieval.memories import MemoryTable
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
+_encoder = msgspec.json.Encoder()
 
 SERVICE = "retrieval"
 # MEMANTO's recall returns up to 100 (its lists' maximum); the native search caps at 50.
@@ -185,7 +189,7 @@ class RetrievalHandlers:
             return QueryError(code="invalid", message="limit must be 1..100", field="limit")
         if query.offset < 0:
             return QueryError(code="invalid", message="offset must be >= 0", field="offset")
-        return await self._memories.page(query)
+        return fitted(await self._memories.page(query))
 
     async def get_memory(self, query: GetMemoryQuery) -> MemoryView | QueryError:
         found = await self._memories.get(query)
@@ -201,6 +205,34 @@ class RetrievalHandlers:
                 code="invalid", message=f"limit must be 1..{MAX_LIMIT}", field="limit"
             )
         return SearchResult(results=await self._index.search(query))
+
+
+# The most a page of memories may take as one reply (compressed, as the bus sends a long
+# one), under NATS' default max_payload (1 MiB) with room for the headers.
+PAGE_BYTES = 768 * 1024
+
+
+def fitted(page: MemoryPage, budget: int = PAGE_BYTES) -> MemoryPage:
+    """The page, or as many of its first memories as one reply holds: a memory may be
+    100 KB (more once redacted), so a page of them may not fit in one message, and its
+    asker learns it has fewer than it asked for (`total` says how many there are; the
+    next page starts after the last one given)."""
+
+    def size(count: int) -> int:
+        shown = msgspec.structs.replace(page, memories=page.memories[:count])
+        return len(zlib.compress(_encoder.encode(shown), 1))
+
+    if len(page.memories) <= 1 or size(len(page.memories)) <= budget:
+        return page
+    low, high = 1, len(page.memories) - 1  # the most that fit: at least one
+    while low < high:
+        middle = (low + high + 1) // 2
+        if size(middle) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    log.info("memory_page_cut_to_fit", asked=len(page.memories), given=low)
+    return msgspec.structs.replace(page, memories=page.memories[:low])
 
 
 def _unscoped() -> QueryError:

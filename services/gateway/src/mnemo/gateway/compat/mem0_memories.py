@@ -56,7 +56,8 @@ async def records(request: Request, principal: Principal, scope: Scope) -> list[
                    m.session_id)
             for m in page.memories
         )  # fmt: skip
-        if len(page.memories) < 100:
+        # A page may hold fewer than asked (as many as one reply holds): go on to the total.
+        if not page.memories or len(found) >= page.total:
             break
     return found
 

@@ -111,7 +111,8 @@ async def agent_memories(
         for memory in page.memories[: most - offset]:
             yield memory
         offset += len(page.memories)
-        if len(page.memories) < 100:
+        # A page may hold fewer than asked (as many as one reply holds): on to the total.
+        if not page.memories or offset >= page.total:
             return
 
 
