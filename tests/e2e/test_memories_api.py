@@ -235,3 +235,23 @@ def test_memories_longer_together_than_one_message_are_all_read(stack, api, user
     assert found.status_code in (200, 400), found.text
     if found.status_code == 400:
         assert_problem(found, 400, "limit")
+
+
+def test_a_batch_holding_one_memory_twice_with_other_words_is_refused(api, user_id):
+    """Two items with one sourceId are one memory: with the same words it is stored once
+    (as a resend is); with other words the second was answered 202 and dropped, so the
+    batch is refused, naming it."""
+    twice = [
+        {"userId": user_id, "content": "first words", "sourceId": "dup-1"},
+        {"userId": user_id, "content": "other words", "sourceId": "dup-1"},
+    ]
+    assert_problem(api.post("/v1/ingest/batch", json={"items": twice}), 400, "items[1]")
+    same = [twice[0], dict(twice[0])]
+    sent = api.post("/v1/ingest/batch", json={"items": same})
+    assert sent.status_code == 202, sent.text
+    ids = sent.json()["ids"]
+    assert ids[0] == ids[1]
+    listed = eventually(
+        lambda: api.get("/v1/memories", params={"userId": user_id}).json()["memories"]
+    )
+    assert [m["content"] for m in listed] == ["first words"]

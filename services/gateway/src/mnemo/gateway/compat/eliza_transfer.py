@@ -71,5 +71,5 @@ async def import_memories(request: Request, agent_id: str) -> Response[bytes]:
             raise Problem(
                 problem.status, problem.code, f"memory {index}: {problem.detail}", field=field
             ) from None
-    await publish(request, commands)
+    await publish(request, commands, "memories")
     return ok({"imported": len(commands), "ids": [c.memory_id for c in commands]}, 201)

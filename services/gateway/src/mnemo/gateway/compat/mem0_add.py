@@ -114,7 +114,7 @@ async def add(request: Request) -> Response[bytes]:
         msgspec.structs.replace(c, batch_id=batch_id, batch_user_items=len(commands))
         for c in commands
     ]
-    await publish(request, commands)
+    await publish(request, commands, "messages")
     now = datetime.now(UTC)
     # Stored as is, the messages are the memories; else the facts to come are.
     results = [

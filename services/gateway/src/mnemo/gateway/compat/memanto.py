@@ -516,7 +516,7 @@ async def batch_remember(request: Request, agent_id: str) -> Response[bytes]:
             raise Problem(
                 problem.status, problem.code, f"memory {index}: {problem.detail}", field=field
             ) from None
-    await publish(request, commands)
+    await publish(request, commands, "memories")
     return ok({"memory_ids": [c.memory_id for c in commands], "count": len(commands)}, 201)
 
 

@@ -173,10 +173,13 @@ def scoped(item: IngestRequest, principal: Principal) -> IngestRequest:
     return item if agent_id == item.agent_id else msgspec.structs.replace(item, agent_id=agent_id)
 
 
-async def publish(request: Request, commands: list[IngestMemory]) -> None:
+async def publish(request: Request, commands: list[IngestMemory], field: str = "items") -> None:
     """Publish and wait for JetStream's acks: a 202 promises the items are durable. Every
     agent a memory names is an agent first (registered on first use, on every surface:
-    a route that checked its own field's name already finds it known)."""
+    a route that checked its own field's name already finds it known). Two items of one
+    request that are one memory (the same sourceId or id) with other words are refused
+    (`field`: the list they came in): the second would be answered 202 and dropped."""
+    _one_memory_once(commands, field)
     deps = deps_of(request)
     state = request.scope["state"]
     for command in commands:
@@ -206,6 +209,27 @@ async def publish(request: Request, commands: list[IngestMemory]) -> None:
             f"the ingest could not be queued: {exc}",
             headers={"Retry-After": "1"},
         ) from None
+
+
+def _one_memory_once(commands: list[IngestMemory], field: str) -> None:
+    first: dict[str, int] = {}
+    for index, command in enumerate(commands):
+        earlier = first.setdefault(command.memory_id, index)
+        if earlier == index:
+            continue
+        before = commands[earlier]
+        if (before.content, before.metadata, before.user_id) != (
+            command.content,
+            command.metadata,
+            command.user_id,
+        ):
+            raise Problem(
+                400,
+                "DUPLICATE_ITEM",
+                f"{field}[{index}] is the memory {field}[{earlier}] is (the same sourceId or id)"
+                " with other content; send one of them",
+                field=f"{field}[{index}]",
+            )
 
 
 def _retry_key(request: Request) -> str | None:
