@@ -1,5 +1,6 @@
 """RFC 7807 problem details: every error the gateway returns has this one shape."""
 
+from collections import Counter
 from typing import Any
 
 import msgspec
@@ -7,7 +8,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from mnemo.bus.failures import is_dependency_failure
-from mnemo.redaction import redact
+from mnemo.redaction import redact, redact_value
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -67,17 +68,19 @@ class Problem(Exception):
         details: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        # A detail may quote what the caller sent (an id, a path): a key put there is
-        # answered as its placeholder, on every surface (their shapes are made from this).
+        # A detail may quote what the caller sent (an id, a path), and a field is named by
+        # what the caller sent (a JSON key, a query parameter's name): a key put in either
+        # is answered as its placeholder, on every surface (their shapes, which quote both,
+        # are made from this).
         detail = redact(detail).text
         super().__init__(detail)
         self.headers = dict(headers or {})
         self.status = status
         self.code = code
         self.detail = detail
-        self.details = dict(details or {})
+        self.details = redact_value(dict(details or {}), Counter())
         if field is not None:
-            self.details["field"] = field
+            self.details["field"] = redact(field).text
 
 
 def problem_body(problem: Problem, instance: str) -> bytes:

@@ -53,6 +53,7 @@ from mnemo.gateway.validation import (
     int_param,
     query_param,
 )
+from mnemo.redaction import redact
 
 EVENT_TYPES = {
     "message.in": "conversation",
@@ -312,7 +313,8 @@ async def create_event(request: Request) -> Response[bytes]:
         "session_id": body.session_id,
         "meta": shown["meta"],
         "source_uri": shown["source_uri"],
-        "dedupe_key": dedupe_key,
+        # Only its digest is kept (source_id); echoed, as redacted.
+        "dedupe_key": redact(dedupe_key).text,
         "importance_score": body.importance_score,
         "is_deleted": False,
         "created_at": now,

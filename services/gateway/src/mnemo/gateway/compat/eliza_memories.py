@@ -18,6 +18,7 @@ from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import publish
 from mnemo.gateway.validation import decode_body, int_param, query_param
+from mnemo.redaction import redact
 
 
 async def agent_of(request: Request, agent_id: str, action: str) -> tuple[Principal, str]:
@@ -148,7 +149,8 @@ async def search_memories(request: Request, agent_id: str) -> Response[bytes]:
     tenant = principal.tenant_id
     result = await deps_of(request).ask(request, "retrieval", "search", query, SearchResult, tenant)
     assert isinstance(result, SearchResult)
-    return ok({"query": text, "memories": [hit_json(h) for h in result.results]})
+    # Echoed as redacted: an answer that echoes input echoes the redacted form.
+    return ok({"query": redact(text).text, "memories": [hit_json(h) for h in result.results]})
 
 
 def _fraction(raw: str | None, name: str) -> float | None:

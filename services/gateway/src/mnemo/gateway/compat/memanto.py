@@ -93,6 +93,7 @@ from mnemo.gateway.validation import (
     int_param,
     query_param,
 )
+from mnemo.redaction import redact
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -590,7 +591,9 @@ async def _recall(request: Request, agent_id: str, *, as_of: bool) -> Response[b
     if about is not None:  # one person's own words (mnemo.contracts.speakers)
         hits = [h for h in hits if spoken_by(h.metadata, h.user_id or agent_id, about)]
     memories = [_hit_json(h) for h in hits[:limit]]
-    data: dict[str, Any] = {"query": query, "memories": memories, "count": len(memories)}
+    # Echoed as redacted: an answer that echoes input echoes the redacted form.
+    shown = redact(query).text
+    data: dict[str, Any] = {"query": shown, "memories": memories, "count": len(memories)}
     if when is not None:
         data["as_of"] = when
     return ok(data)
@@ -814,7 +817,8 @@ async def answer(request: Request, agent_id: str) -> Response[bytes]:
     principal = await authorize(request, "answer")
     await _session(request, principal, agent_id)
     body = {**dict(request.query_params), **await body_of(request)}
-    question = text_of(body, "question", limit=MAX_QUERY_CHARS) or ""
+    # Searched, answered and echoed as redacted (as POST /v1/answer's question).
+    question = redact(text_of(body, "question", limit=MAX_QUERY_CHARS) or "").text
     limit = count_of(body, "limit", 5, 1, 20)
     subject = text_of(body, "user_id", required=False, limit=256) or agent_id
     search = SearchQuery(

@@ -13,6 +13,7 @@ from typing import Any
 
 from mnemo.gateway.answering import SENTENCE
 from mnemo.gateway.compat.memanto_inputs import count_of, refused
+from mnemo.redaction import redact
 
 # A sentence that carries a fact: a number, a name, a first-person statement.
 INFORMATIVE = re.compile(r"\d|\b[A-Z][a-z]+\b|\b(I|my|we|our)\b")
@@ -75,7 +76,8 @@ def compressed_messages(body: dict[str, Any]) -> dict[str, Any]:
         role = message.get("role", "user")
         if not isinstance(role, str) or not role.strip():
             raise refused(f"messages[{index}].role", "must be non-empty text")
-        clean.append({"role": role, "content": message["content"]})
+        # What is kept of a message is echoed: as redacted, as every echo of input is.
+        clean.append({"role": redact(role).text, "content": redact(message["content"]).text})
     budget = count_of(body, "max_tokens", 1000, 50, 100_000)
     result, original, compressed = compress(clean, budget)
     return {

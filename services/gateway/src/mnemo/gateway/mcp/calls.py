@@ -7,6 +7,7 @@ shape, a 4xx or 5xx, the gateway away) is a tool result with isError, never a cr
 """
 
 import json
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +17,7 @@ import mcp_types as types
 import msgspec
 
 from mnemo.gateway.mcp.tools import BY_NAME, HEADER_ARGUMENTS, ToolSpec
+from mnemo.gateway.secrets import redact_value
 from mnemo.gateway.validation import field_of
 from mnemo.telemetry import get_logger
 
@@ -26,7 +28,10 @@ CORRELATION_META = "mnemo/correlationId"
 
 
 def tool_error(message: str, field: str | None = None, **more: Any) -> types.CallToolResult:
-    detail = {"error": message, "field": field, **more}
+    # A message may quote what the caller sent (msgspec names an unknown argument, and
+    # quotes a value that is none of an enum's), and a field is named by it: a key put
+    # there is quoted as its placeholder, as every other surface's errors are.
+    detail = redact_value({"error": message, "field": field, **more}, Counter())
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=json.dumps(detail))],
         structured_content=detail,

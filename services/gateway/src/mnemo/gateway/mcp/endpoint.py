@@ -10,21 +10,41 @@ for all of it, not a second one for MCP.
 The SDK's session manager runs stateless (a fresh server per POST, no Mcp-Session-Id):
 any gateway replica can answer any request, and nothing is kept between them. It
 answers plain JSON rather than an event stream, since no tool sends progress.
+
+What the SDK reads and what it answers pass one boundary here (`McpEndpoint.serve`):
+
+- the SDK parses a body with parsers of its own (pydantic's, or json.loads for the
+  stateless revision) that take what the input guard's could not read, so the guard
+  checked nothing of it: NaN and Infinity, which are not JSON, are refused (-32700), and
+  anything else such a parser takes is checked here as the guard checks a body;
+- an error answered quotes what the caller sent (pydantic's validation errors quote the
+  input, the SDK echoes the request's id): its message, data and id are redacted, as
+  every other surface's errors are.
 """
 
 import contextlib
+import json
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import msgspec
 from litestar import Request, post
 from litestar.types import ASGIApp
 from mcp.server.context import ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 from mnemo.gateway.auth import authorize
-from mnemo.gateway.mcp.server import Caller, build_server
+from mnemo.gateway.body import read_body, replay
+from mnemo.gateway.guard import Refused, check_json, send_refusal
+from mnemo.gateway.mcp.server import Caller, build_server, error_text
+from mnemo.gateway.problems import Problem
+from mnemo.gateway.secrets import redact_text, redact_value
 from mnemo.telemetry import MessageContext
+
+# Plain ASGI below: the messages are ordinary dicts.
+Message = dict[str, Any]
 
 PATH = "/mcp"
 # An in-process call has no network to wait on; this bounds a route that hangs.
@@ -42,6 +62,21 @@ class McpEndpoint:
         self.manager = StreamableHTTPSessionManager(
             build_server(self._caller), json_response=True, stateless=True
         )
+
+    async def serve(self, scope: Any, receive: Any, send: Any) -> None:
+        """The SDK's answer to this request, its body checked first and its errors
+        redacted (see the module's docstring)."""
+        body = await read_body(receive)
+        try:
+            unchecked = non_json(body)
+        except Refused as refused:
+            problem = Problem(400, refused.code, refused.detail, field=refused.field)
+            await send_refusal(send, scope.get("path", PATH), problem, ())
+            return
+        if unchecked is not None:
+            await _send_json(send, 400, _parse_error(unchecked))
+            return
+        await self.manager.handle_request(scope, replay(body, receive), _redacting(send))
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -76,4 +111,106 @@ async def mcp_endpoint(request: Request) -> ASGIApp:
     left unread for the SDK, which Litestar hands the request to (an ASGI app returned)."""
     await authorize(request, "mcp")
     endpoint: McpEndpoint = request.app.state.mcp
-    return endpoint.manager.handle_request  # type: ignore[return-value]
+    return endpoint.serve  # type: ignore[return-value]
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+def non_json(body: bytes) -> str | None:
+    """Why the SDK must not read `body` although one of its parsers would (NaN or
+    Infinity), else None; raises Refused for what the input guard refuses in a body it
+    could not read itself (the guard read and checked every body msgspec parses)."""
+    try:
+        msgspec.json.decode(body)
+        return None
+    except (msgspec.DecodeError, RecursionError):
+        pass
+    try:
+        value = json.loads(body, parse_constant=_constant)
+    except _NotJson as exc:
+        return str(exc)
+    except (ValueError, RecursionError):
+        return None  # no parser takes it: the SDK answers its own parse error
+    check_json(value)
+    return None
+
+
+def _parse_error(reason: str) -> Message:
+    return {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32700, "message": f"Parse error: {reason}"},
+    }
+
+
+async def _send_json(send: Any, status: int, answer: Any) -> None:
+    body = json.dumps(answer).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def redacted_message(message: Any, counts: Counter[str]) -> Any:
+    """A JSON-RPC answer with what may quote the caller redacted: an error's message and
+    data, and the id (a request's own, echoed); a result is left as the tool made it."""
+    if isinstance(message, list):
+        return [redacted_message(m, counts) for m in message]
+    if not isinstance(message, dict):
+        return message
+    message = dict(message)
+    if isinstance(message.get("id"), str):
+        message["id"] = redact_text(message["id"], counts)
+    error = message.get("error")
+    if isinstance(error, dict):
+        error = dict(error)
+        if isinstance(error.get("message"), str):
+            error["message"] = error_text(error["message"], counts)
+        if "data" in error:
+            error["data"] = redact_value(error["data"], counts)
+        message["error"] = error
+    return message
+
+
+def _redacting(send: Any) -> Any:
+    """`send` with a JSON answer held until it is whole and sent redacted
+    (`redacted_message`); any other answer (an event stream) passes as it is."""
+    start: Message | None = None
+    chunks: list[bytes] = []
+
+    async def redacting(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            media = dict(message.get("headers", [])).get(b"content-type", b"")
+            if media.split(b";")[0].strip().lower() == b"application/json":
+                start = message
+                return
+        elif message["type"] == "http.response.body" and start is not None:
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks)
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                pass
+            else:
+                shown = redacted_message(answer, Counter())
+                if shown != answer:  # else the SDK's own bytes
+                    body = json.dumps(shown, separators=(",", ":")).encode()
+            headers = [
+                (k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"
+            ]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            start = None
+            await send({"type": "http.response.body", "body": body})
+            return
+        await send(message)
+
+    return redacting

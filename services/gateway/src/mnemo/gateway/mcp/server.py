@@ -7,6 +7,7 @@ the gateway's /mcp endpoint calls its own app in process with the caller's key
 """
 
 import contextlib
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -87,6 +88,20 @@ def build_server(route: Route, version: str = "") -> Server[Any]:
     return server
 
 
+# What a pydantic validation error quotes of the input, up to the end of its line:
+# `[type=literal_error, input_value='mk_...', input_type=str]`. The value is cut short
+# when long (`'postgres://a:...s://a:pass@db/x'`), past what a redaction rule can still
+# recognise, so it is dropped whole rather than redacted. Greedy to the line's last
+# `input_type`: what the value holds cannot end the match early.
+_QUOTED_INPUT = re.compile(r"input_value=.*, (input_type=[^\],]*\])$", re.MULTILINE)
+
+
+def error_text(text: str, counts: Counter[str]) -> str:
+    """An error's message as it may be answered: without the input pydantic quotes, and
+    with any other secret the caller sent quoted as its placeholder."""
+    return redact_text(_QUOTED_INPUT.sub(r"\1", text), counts)
+
+
 async def _errors_redacted(ctx: ServerRequestContext[Any], call_next: Any) -> Any:
     """A protocol error quotes what the caller sent (the SDK answers an unknown method with
     the method's name as its data): a key in it is quoted as its placeholder, as every
@@ -96,5 +111,5 @@ async def _errors_redacted(ctx: ServerRequestContext[Any], call_next: Any) -> An
     except MCPError as exc:
         counts: Counter[str] = Counter()
         raise MCPError(
-            exc.code, redact_text(exc.message, counts), redact_value(exc.data, counts)
+            exc.code, error_text(exc.message, counts), redact_value(exc.data, counts)
         ) from None

@@ -18,6 +18,8 @@ import pydantic_core
 from anyio.abc import ObjectSendStream
 from mcp.shared.message import SessionMessage
 
+from mnemo.gateway.guard import Refused, check_json
+from mnemo.redaction import redact
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -62,6 +64,12 @@ def refusal(line: bytes) -> tuple[int, str] | None:
         types.jsonrpc_message_adapter.validate_python(decoded, by_name=False)
     except pydantic.ValidationError:
         return INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 request or notification"
+    try:
+        # What the input guard refuses in a POST /mcp body (NUL, depth, an id that is a
+        # secret, which the answer would echo): its words, redacted as a problem's are.
+        check_json(decoded)
+    except Refused as refused:
+        return INVALID_REQUEST, "Invalid Request: " + redact(refused.detail).text
     return None
 
 

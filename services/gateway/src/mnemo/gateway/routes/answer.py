@@ -16,6 +16,7 @@ from mnemo.gateway.routes.facts import fact_json
 from mnemo.gateway.routes.search import hit_json
 from mnemo.gateway.routes.search_filters import ingested_by
 from mnemo.gateway.validation import as_json, decode_body
+from mnemo.redaction import redact
 
 MAX_ANSWER_SOURCES = 20
 
@@ -53,10 +54,13 @@ async def answer(request: Request) -> Response[bytes]:
             raise _invalid(f"{name} needs a timezone", name)
         if problem := instant_problem(when):
             raise _invalid(f"{name} {problem}", name)
+    # The question as redacted is what is searched, answered (a model's answer may quote
+    # it) and echoed: an answer that echoes input echoes the redacted form.
+    question = redact(body.question).text
     search = SearchQuery(
         tenant_id=principal.tenant_id,
         user_id=body.user_id,
-        query=body.question,
+        query=question,
         # More than are kept: memories outdated by later facts go last, then the rest.
         limit=min(body.limit * 3, 50),
         agent_id=agent_scope(principal, body.agent_id, "agentId"),
@@ -66,13 +70,13 @@ async def answer(request: Request) -> Response[bytes]:
         request,
         search,
         subject=body.user_id,
-        question=body.question,
+        question=question,
         limit=body.limit,
         as_of=body.as_of,
         as_of_knowledge=body.as_of_knowledge,
     )
     reply: dict[str, Any] = {
-        "question": body.question,
+        "question": question,
         "answer": found.answer,
         "confidence": found.confidence,
         "method": found.method,
