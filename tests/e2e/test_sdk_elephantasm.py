@@ -109,6 +109,13 @@ def test_errors_and_dedupe(client, stack):
         # A role is one of those the seed lists.
         role = api.post("/events", json={**body, "role": "narrator", "dedupe_key": None})
         assert role.status_code == 422 and "role" in role.json()["detail"]
+        # A refusal names the field as this API calls it (it said `sessionId`, `meta`).
+        long = api.post("/events", json={**body, "session_id": "s" * 300, "dedupe_key": None})
+        assert long.status_code == 422 and "session_id" in long.json()["detail"], long.text
+        assert "sessionId" not in long.text
+        big = {"note": "x" * 70_000}
+        meta = api.post("/events", json={**body, "meta": big, "dedupe_key": None})
+        assert meta.status_code == 413 and "metadata" not in meta.text, meta.text
         health = api.get("/health")
         assert health.json()["status"] == "healthy"
         assert api.get("/subscriptions/usage").json()["plan"] == "self-hosted"

@@ -169,6 +169,17 @@ async def health(request: Request) -> Response[bytes]:
     )
 
 
+# What an event's fields are called here, for the native names a refusal may give.
+_FIELD_NAMES = {
+    "userId": "anima_id",
+    "agentId": "anima_id",
+    "sessionId": "session_id",
+    "sourceId": "dedupe_key",
+    "metadata.timestamp": "occurred_at",
+    "metadata": "meta",
+}
+
+
 @post("/api/animas", status_code=201)
 async def create_anima(request: Request) -> Response[bytes]:
     try:
@@ -284,7 +295,7 @@ async def create_event(request: Request) -> Response[bytes]:
             agent_id=body.anima_id,
             metadata=metadata,
         )
-        command = command_of(request, item, principal)
+        command = command_of(request, item, principal, names=_FIELD_NAMES)
         # Claimed first, so that a 409 means nothing was sent; a publish that fails gives
         # the claim back, so that a retry can work.
         claim = await _claim(request, principal, anima, source_id, command.memory_id)

@@ -18,6 +18,7 @@ from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.compat.mem0_shapes import (
     ENTITY_FIELDS,
     MEM0_KEY,
+    MEM0_NAMES,
     Stored,
     memory_json,
     ok,
@@ -105,7 +106,7 @@ async def add(request: Request) -> Response[bytes]:
             agent_id=agent_id,
             metadata={**said, **metadata, MEM0_KEY: {**mem0, "added": added}},
         )
-        commands.append(command_of(request, item, principal, index))
+        commands.append(command_of(request, item, principal, index, MEM0_NAMES))
     # Registered only once every message is valid: a refused add leaves no agent behind.
     if agent_id is not None:
         await ensure_agents(request, principal, {agent_id: "agent_id"})

@@ -30,6 +30,7 @@ from mnemo.gateway.compat.mem0_facts import (
 )
 from mnemo.gateway.compat.mem0_shapes import (
     MEM0_KEY,
+    MEM0_NAMES,
     Stored,
     mem0_of,
     memory_json,
@@ -153,7 +154,7 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
         agent_id=current.agent_id,
         metadata={**said, **kept, MEM0_KEY: mem0},
     )
-    revision = command_of(request, item, principal)
+    revision = command_of(request, item, principal, names=MEM0_NAMES)
     made = next((v for v in chain if v.memory_id == revision.memory_id), None)
     if made is not None:
         # This very update, retried (its Idempotency-Key fixes the version's id) once its

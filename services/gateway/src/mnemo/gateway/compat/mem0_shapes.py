@@ -22,6 +22,13 @@ from mnemo.gateway.validation import WILDCARD, as_json, check_not_wildcard
 # The memory metadata key that holds the Mem0 fields (reserved on this surface).
 MEM0_KEY = "mem0"
 ENTITY_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
+# What Mem0 calls a memory's fields, for the native names a refusal may give.
+MEM0_NAMES = {
+    "userId": "user_id",
+    "agentId": "agent_id",
+    "sessionId": "run_id",
+    "content": "messages",
+}
 
 
 def ok(body: Any) -> Response[bytes]:

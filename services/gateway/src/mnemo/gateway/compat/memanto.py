@@ -445,6 +445,10 @@ async def extend(request: Request, agent_id: str) -> Response[bytes]:
 # --- memories ------------------------------------------------------------------------
 
 
+# What MEMANTO calls a memory's fields, for the native names a refusal may give.
+_FIELD_NAMES = {"userId": "user_id", "sessionId": "session_id", "agentId": "agent_id"}
+
+
 def _item(values: dict[str, Any], agent_id: str) -> IngestRequest:
     content = text_of(values, "content") or ""
     # The seed's batch example names it `type`; remember's parameter is `memory_type`.
@@ -480,7 +484,7 @@ async def remember(request: Request, agent_id: str) -> Response[bytes]:
     await _session(request, principal, agent_id)
     values: dict[str, Any] = {**dict(request.query_params), **await body_of(request)}
     item = _item(values, agent_id)
-    command = command_of(request, item, principal)
+    command = command_of(request, item, principal, names=_FIELD_NAMES)
     await publish(request, [command])
     return ok(
         {
@@ -511,7 +515,9 @@ async def batch_remember(request: Request, agent_id: str) -> Response[bytes]:
                 422, "VALIDATION_ERROR", "each memory must be an object", field=f"memories[{index}]"
             )
         try:
-            commands.append(command_of(request, _item(values, agent_id), principal, index))
+            commands.append(
+                command_of(request, _item(values, agent_id), principal, index, _FIELD_NAMES)
+            )
         except Problem as problem:
             field = f"memories[{index}].{problem.details.get('field', '')}".rstrip(".")
             raise Problem(

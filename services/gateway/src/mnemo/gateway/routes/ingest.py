@@ -3,6 +3,7 @@
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -238,15 +239,36 @@ def _retry_key(request: Request) -> str | None:
 
 
 def command_of(
-    request: Request, item: IngestRequest, principal: Principal, index: int | None = None
+    request: Request,
+    item: IngestRequest,
+    principal: Principal,
+    index: int | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> IngestMemory:
     """The ingest command of an item the request sends (the `index`th, when it sends
     several), on every surface: its ids fixed by the request's Idempotency-Key, if any, so
-    that a retry whose kept answer is gone (a forget erases the tenant's) stores it once."""
+    that a retry whose kept answer is gone (a forget erases the tenant's) stores it once.
+    `names`: what the surface calls the item's fields (`sessionId` -> `session_id`), so that
+    a refusal names the field as the caller sent it."""
     key = _retry_key(request)
     if key is not None and index is not None:
         key = f"{key}#{index}"
-    return to_command(item, principal.tenant_id, principal.actor, key)
+    try:
+        return to_command(item, principal.tenant_id, principal.actor, key)
+    except Problem as problem:
+        field = problem.details.get("field")
+        if not names or not isinstance(field, str):
+            raise
+        head, dot, rest = field.partition(".")
+        if field in names:
+            renamed = names[field]
+        elif head in names:
+            renamed = names[head] + dot + rest
+        else:
+            raise
+        raise Problem(
+            problem.status, problem.code, problem.detail.replace(field, renamed), field=renamed
+        ) from None
 
 
 @post("/v1/ingest", status_code=202)
