@@ -39,6 +39,9 @@ def test_pages_filters_and_time_ranges(stack, api, user_id):
 
     [recorded] = audit(api, correlation_id=correlation, type="memory.recorded")["events"]
     assert recorded["service"] == "ingest"
+    # An event's place in its own stream, never in the log of every tenant (which would
+    # tell how many other tenants' events came between two of this one's).
+    assert recorded["data"]["stream_version"] == 0 and "global_position" not in recorded["data"]
 
     # The stack is shared: other tests' entries by the same key may fill a page, so every
     # page is read (bounded by the total).

@@ -45,9 +45,10 @@ def entry_row(kind: str, delivery: Delivery) -> tuple[Any, ...]:
     timestamp = datetime.fromisoformat(stamp) if isinstance(stamp, str) else utcnow()
     msg_type = delivery.headers.get(Headers.TYPE) or body.get("type") or "unknown"
     if kind == "event":
+        # Not the event's global position: counted over every tenant's events, it would
+        # tell a tenant how many other tenants' events came between two of its own.
         data = {
-            key: body.get(key)
-            for key in ("stream_id", "stream_version", "global_position", "actor", "occurred_at")
+            key: body.get(key) for key in ("stream_id", "stream_version", "actor", "occurred_at")
         }
         data["data"] = _summary(body.get("data") or {})
     elif kind in ("signal", "request"):
