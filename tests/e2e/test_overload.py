@@ -1,8 +1,11 @@
 """Load shedding: a gateway works on a bounded number of requests at once, one tenant holds
-at most a share of them, and what does not fit is refused at once with 503 + Retry-After."""
+at most a share of them and one key a share of its tenant's, and what does not fit is
+refused at once with 503 + Retry-After; a body that does not arrive in time is answered
+408 and gives back the slot its request took."""
 
 import asyncio
 import contextlib
+import json
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,8 +18,9 @@ from .test_errors import assert_problem
 from .test_sse import SseReader
 from .waiting import eventually
 
-# Four requests at once per gateway, two per tenant (or per client address).
-BOUND = {"MNEMO_MAX_IN_FLIGHT": "4", "MNEMO_TENANT_SHARE": "0.5"}
+# Four requests at once per gateway, two per tenant (or per client address), one per key.
+# Held calls trickle their body: the body deadline must outlast the test.
+BOUND = {"MNEMO_MAX_IN_FLIGHT": "4", "MNEMO_TENANT_SHARE": "0.5", "MNEMO_BODY_TIMEOUT": "600"}
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +28,14 @@ def quiet(stack):
     """Another tenant, calling politely."""
     with stack.client() as api:
         return sign_up(api, "quiet-" + uuid.uuid4().hex[:6])
+
+
+@pytest.fixture(scope="module")
+def noisy(stack):
+    """A tenant with two keys (its master key and an agent's), made before any gateway of
+    these tests starts, so that each knows its keys from the start."""
+    with stack.client() as api:
+        return sign_up(api, "noisy-" + uuid.uuid4().hex[:6])
 
 
 @pytest.fixture
@@ -95,6 +107,10 @@ def search(gateway: httpx.Client, key: str | None = None) -> httpx.Response:
     return gateway.get("/v1/search", params={"userId": "u", "q": "x"}, headers=headers)
 
 
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
 COMPAT_SHAPES: list[tuple[str, Callable[[dict], bool]]] = [
     ("/api/v2/agents", lambda b: b["status"] == "error" and "message" in b["error"]),
     ("/api/animas", lambda b: set(b) == {"detail"}),
@@ -103,16 +119,24 @@ COMPAT_SHAPES: list[tuple[str, Callable[[dict], bool]]] = [
 ]
 
 
-def test_a_tenant_over_its_share_gets_a_fast_503_and_others_are_still_served(bounded, quiet):
-    own_key = bounded.headers["Authorization"].removeprefix("Bearer ")
-    with held(bounded, 2, key=own_key) as tenant_calls:
-        shed = eventually(lambda: refused([tenant_calls], lambda: search(bounded)))
+def test_a_tenant_over_its_share_gets_a_fast_503_and_others_are_still_served(bounded, quiet, noisy):
+    # The tenant's share (two) taken by two of its keys, one each (a key's share).
+    with (
+        held(bounded, 1, key=noisy.agent_key) as agent_calls,
+        held(bounded, 1, key=noisy.master) as master_calls,
+    ):
+        tenant_calls = [agent_calls, master_calls]
+        shed = eventually(lambda: refused(tenant_calls, lambda: search(bounded, noisy.master)))
         body = assert_problem(shed, 503)
         assert body["code"] == "OVERLOADED" and body["details"]["scope"] == "tenant"
         assert int(shed.headers["Retry-After"]) >= 1
         # Each compatible surface is shed in its own error shape (as it refuses anything).
         for path, in_shape in COMPAT_SHAPES:
-            other = eventually(lambda p=path: refused([tenant_calls], lambda: bounded.get(p)))
+            other = eventually(
+                lambda p=path: refused(
+                    tenant_calls, lambda: bounded.get(p, headers=bearer(noisy.master))
+                )
+            )
             assert in_shape(other.json()), (path, other.text)
             assert int(other.headers["Retry-After"]) >= 1
         # Another tenant has slots of its own.
@@ -122,14 +146,27 @@ def test_a_tenant_over_its_share_gets_a_fast_503_and_others_are_still_served(bou
         with held(bounded, 2, key=None) as anonymous_calls:
             full = eventually(
                 lambda: refused(
-                    [tenant_calls, anonymous_calls], lambda: search(bounded, quiet.master)
+                    [*tenant_calls, anonymous_calls], lambda: search(bounded, quiet.master)
                 )
             )
             assert assert_problem(full, 503)["details"]["scope"] == "server"
             assert int(full.headers["Retry-After"]) >= 1
     # Health answers whatever the load, and the slots come back once the calls end.
     assert bounded.get("/v1/health").status_code == 200
-    eventually(lambda: search(bounded).status_code == 200)
+    eventually(lambda: search(bounded, noisy.master).status_code == 200)
+
+
+def test_one_key_over_its_share_gets_a_503_and_its_tenants_other_keys_are_served(bounded, noisy):
+    """An agent key busy with all it may hold (its share of its tenant's) does not starve
+    the tenant's master key (the console) or its other agents."""
+    with held(bounded, 1, key=noisy.agent_key) as agent_calls:
+        shed = eventually(lambda: refused([agent_calls], lambda: search(bounded, noisy.agent_key)))
+        body = assert_problem(shed, 503)
+        assert body["code"] == "OVERLOADED" and body["details"]["scope"] == "key"
+        assert "this key" in body["detail"] and int(shed.headers["Retry-After"]) >= 1
+        agent_calls.renew()
+        assert search(bounded, noisy.master).status_code == 200
+    eventually(lambda: search(bounded, noisy.agent_key).status_code == 200)
 
 
 def test_a_noisy_burst_is_shed_with_503_while_another_tenant_is_served(bounded, quiet):
@@ -165,35 +202,100 @@ def test_a_noisy_burst_is_shed_with_503_while_another_tenant_is_served(bounded, 
     assert [r.status_code for r in served] == [200] * 10
 
 
-def test_event_streams_are_bounded_per_tenant_and_per_replica(stack, quiet):
+def test_event_streams_are_bounded_per_key_per_tenant_and_per_replica(stack, quiet, noisy):
     """Each stream holds a JetStream consumer as long as its client stays, and streams are
     not requests in flight: they have bounds of their own (MNEMO_MAX_STREAMS, the tenant's
-    share of it), so one key cannot pile up consumers for ever."""
+    share of it, a key's share of its tenant's), so one key cannot pile up consumers for
+    ever, nor take every stream of its tenant (the console's live view)."""
     key = stack.api_key + "-streams"
+    # Four streams per replica, two per tenant, one per key.
     bounds = {"MNEMO_MAX_STREAMS": "4", "MNEMO_TENANT_SHARE": "0.5"}
     with stack.extra_gateway(key, **bounds) as gateway:
         url = str(gateway.base_url).rstrip("/")
 
         def opened(with_key: str) -> httpx.Response:
-            headers = {"Authorization": f"Bearer {with_key}"}
-            with gateway.stream("GET", "/v1/events/stream", headers=headers) as response:
+            with gateway.stream("GET", "/v1/events/stream", headers=bearer(with_key)) as response:
                 response.read() if response.status_code != 200 else None
                 return response
 
-        readers = [SseReader(url, key), SseReader(url, key)]
+        readers = [SseReader(url, noisy.agent_key)]
         try:
-            refused = opened(key)
+            refused = opened(noisy.agent_key)
             body = assert_problem(refused, 429)
             assert body["code"] == "TOO_MANY_STREAMS" and int(refused.headers["Retry-After"]) >= 1
+            assert "this key" in body["detail"]
+            # The tenant's master key (the console's live view) still has a stream, up to
+            # the tenant's share.
+            readers.append(SseReader(url, noisy.master))
+            refused = opened(noisy.master)
+            body = assert_problem(refused, 429)
+            assert body["code"] == "TOO_MANY_STREAMS" and "tenant" in body["detail"]
             # Another tenant has a share of its own, until the replica is full.
-            readers += [SseReader(url, quiet.master), SseReader(url, quiet.master)]
+            readers += [SseReader(url, quiet.master), SseReader(url, quiet.agent_key)]
             with stack.client() as api:
                 third = sign_up(api, "streams-" + uuid.uuid4().hex[:6])
             full = opened(third.master)  # none of its own open, but the replica is full
             assert assert_problem(full, 503)["code"] == "OVERLOADED"
             # A stream that ends gives its slot back.
             readers.pop(0).stop()
-            eventually(lambda: opened(key).status_code == 200, timeout=30)
+            eventually(lambda: opened(noisy.agent_key).status_code == 200, timeout=30)
         finally:
             for reader in readers:
                 reader.stop()
+
+
+def slow_call(gateway: httpx.Client, path: str, key: str, headers: str) -> tuple[int, dict, dict]:
+    """A POST that announces a 100000-byte body and sends one byte of it: its status,
+    headers and JSON body, read until the gateway closes the connection."""
+    port = httpx.URL(str(gateway.base_url)).port
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: 100000\r\n{headers}\r\n{{"
+    ).encode()
+    # Generous: the deadline under test is a second; a gateway without one never answers.
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):  # to the end: the connection is closed
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    answer_headers = {
+        name.strip().lower(): value.strip()
+        for name, _, value in (line.partition(":") for line in lines)
+    }
+    return int(status_line.split()[1]), answer_headers, json.loads(body)
+
+
+def test_a_body_that_does_not_arrive_in_time_is_answered_408_and_gives_its_slot_back(stack):
+    """A client announcing a body and sending only part of it must not hold the slot its
+    request took (nor its connection) for as long as it likes: past MNEMO_BODY_TIMEOUT it
+    is answered 408 naming `body`, in the surface's error shape, the connection is closed
+    and the tenant's next request is served."""
+    key = stack.api_key + "-slow"
+    # One request of the tenant at a time: the slow one holds its tenant's only slot.
+    bounds = {"MNEMO_BODY_TIMEOUT": "1", "MNEMO_MAX_IN_FLIGHT": "2", "MNEMO_TENANT_SHARE": "0.5"}
+    with stack.extra_gateway(key, **bounds) as gateway:
+        cases = [
+            # Read inside load shedding (the correlation id is in a header).
+            ("/v1/ingest", "X-Correlation-Id: slow-1\r\n", None),
+            # Read first for a correlation id in the body (none in a header).
+            ("/v1/ingest", "", None),
+            # A compatible surface answers in its own error shape.
+            (
+                "/api/v2/agents",
+                "X-Correlation-Id: slow-2\r\n",
+                lambda b: b["status"] == "error" and "body" in b["error"]["message"],
+            ),
+        ]
+        for path, headers, in_shape in cases:
+            status, answer_headers, body = slow_call(gateway, path, key, headers)
+            assert status == 408, (path, body)
+            assert answer_headers["connection"] == "close"
+            if in_shape is None:
+                assert answer_headers["content-type"] == "application/problem+json"
+                assert body["code"] == "REQUEST_TIMEOUT" and body["details"]["field"] == "body"
+            else:
+                assert in_shape(body), (path, body)
+            # The slot is back: the tenant's next request is served.
+            eventually(lambda: search(gateway).status_code == 200, timeout=60)

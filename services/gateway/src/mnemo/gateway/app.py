@@ -101,9 +101,14 @@ def create_asgi(settings: GatewaySettings) -> ASGIApp:
     app = create_app(settings)
     # Load shedding first (before a body is read or anything waits on the bus), then the
     # input guard, so nothing hostile reaches the idempotency store or a route.
+    # Every reader of a body reads it within MNEMO_BODY_TIMEOUT (mnemo.gateway.body).
+    timeout = settings.body_timeout
     shedder = LoadShedder(
         InputGuard(
-            IdempotencyMiddleware(app, app.state, REFUSALS), settings.max_body_bytes, REFUSALS
+            IdempotencyMiddleware(app, app.state, REFUSALS, timeout),
+            settings.max_body_bytes,
+            REFUSALS,
+            timeout,
         ),
         app.state,
         settings.max_in_flight,
@@ -117,7 +122,11 @@ def create_asgi(settings: GatewaySettings) -> ASGIApp:
     # applies to them too.
     served = observed(
         CorrelationMiddleware(
-            Mem0Paths(shedder), app.state, settings.max_body_bytes, shapes=REFUSALS
+            Mem0Paths(shedder),
+            app.state,
+            settings.max_body_bytes,
+            shapes=REFUSALS,
+            body_timeout=timeout,
         )
     )
     app.state.served = served

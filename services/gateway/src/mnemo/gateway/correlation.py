@@ -16,8 +16,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from mnemo.bus import Publisher, PublishError
 from mnemo.contracts import Signal, new_id, utcnow
-from mnemo.gateway.body import read_body, replay
-from mnemo.gateway.guard import Shape, send_refusal
+from mnemo.gateway.body import DEFAULT_TIMEOUT, BodyTimeout, read_body, replay
+from mnemo.gateway.guard import Shape, send_refusal, slow_body
 from mnemo.gateway.limits import usage_headers
 from mnemo.gateway.problems import unexpected
 from mnemo.redaction import redact
@@ -52,11 +52,13 @@ class CorrelationMiddleware:
         state: Any,
         max_body: int = 6 * 1024 * 1024,
         shapes: Sequence[tuple[str, Shape]] = (),
+        body_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.app = app
         self.state = state
         self.max_body = max_body
         self.shapes = list(shapes)  # each surface's error shape, by path prefix
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,9 +66,14 @@ class CorrelationMiddleware:
             return
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
         given = headers.get("x-correlation-id", "")
+        slow: BodyTimeout | None = None
         if not given and _json_body(scope, headers):
             # The caller may pass it in the body instead: read the body, then hand it on.
-            body = await read_body(receive, self.max_body)
+            # (Outside load shedding: a slow body holds its connection, never a slot.)
+            try:
+                body = await read_body(receive, self.max_body, timeout=self.body_timeout)
+            except BodyTimeout as exc:
+                slow, body = exc, b""
             given = _body_correlation(body)
             receive = replay(body, receive)
         correlation_id = given if _acceptable(given) else new_id()
@@ -103,7 +110,15 @@ class CorrelationMiddleware:
         escaped: Exception | None = None
         with message_context(ctx):
             try:
+                if slow is not None:
+                    raise slow
                 await self.app(scope, receive, send_with_ids)
+            except BodyTimeout as exc:
+                # A body too slow to come (read here, or by a middleware inside): 408.
+                if started_response[0]:
+                    escaped = exc
+                else:
+                    await send_refusal(send_with_ids, scope["path"], slow_body(exc), self.shapes)
             except Exception as exc:
                 # What escaped every handler (a middleware's store away, a bug): still one
                 # answer in the surface's error shape, 503 when a dependency is the cause,

@@ -18,6 +18,10 @@ can forget a check and no hostile input reaches a parser, a query service or the
   number that looks like a card number is an id all the same (Discord and Twitter ids
   are 17-19 digits).
 
+A body that does not all arrive within MNEMO_BODY_TIMEOUT is answered 408 (field `body`)
+and its connection closed: it is read here, inside load shedding, so a slow client must
+not keep the slot its request took.
+
 A refusal is shaped as the surface the path belongs to answers its errors (`shapes`:
 path prefix -> the surface's error response), else as problem+json.
 """
@@ -31,7 +35,7 @@ import msgspec
 from litestar import Response
 
 from mnemo.contracts.limits import MAX_JSON_DEPTH, MAX_PARAM_CHARS
-from mnemo.gateway.body import read_body, replay
+from mnemo.gateway.body import DEFAULT_TIMEOUT, BodyTimeout, read_body, replay
 from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_body
 from mnemo.redaction import redact
 
@@ -61,13 +65,30 @@ class Refused(Exception):
 Shape = Callable[[Problem], Response[bytes]]
 
 
+def slow_body(exc: BodyTimeout) -> Problem:
+    """A body that did not all arrive in time (body.read_body): 408, and the connection
+    closed, since the rest of the body may still be on its way."""
+    return Problem(
+        408,
+        "REQUEST_TIMEOUT",
+        f"the request body did not all arrive within {exc.timeout:g} seconds",
+        field="body",
+        headers={"Connection": "close"},
+    )
+
+
 class InputGuard:
     def __init__(
-        self, app: ASGIApp, max_body: int, shapes: Sequence[tuple[str, Shape]] = ()
+        self,
+        app: ASGIApp,
+        max_body: int,
+        shapes: Sequence[tuple[str, Shape]] = (),
+        body_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.app = app
         self.max_body = max_body
         self.shapes = list(shapes)
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,12 +98,15 @@ class InputGuard:
             check_path(scope.get("path", ""))
             check_query(scope.get("query_string", b""))
             if scope["method"] in _BODY_METHODS:
-                body = await read_body(receive, self.max_body)
+                body = await read_body(receive, self.max_body, timeout=self.body_timeout)
                 receive = replay(body, receive)
                 if len(body) <= self.max_body:
                     check_body(body)
         except Refused as refused:
             await self._refuse(send, scope.get("path", ""), refused)
+            return
+        except BodyTimeout as slow:
+            await send_refusal(send, scope.get("path", ""), slow_body(slow), self.shapes)
             return
         await self.app(scope, receive, send)
 

@@ -25,7 +25,7 @@ from nats.js.kv import KeyValue
 
 from mnemo.contracts import tenant_tag
 from mnemo.gateway.auth import presented_key, principal_of
-from mnemo.gateway.body import read_body, replay
+from mnemo.gateway.body import DEFAULT_TIMEOUT, read_body, replay
 from mnemo.gateway.guard import Shape, shape_for
 from mnemo.gateway.problems import PROBLEM_JSON, Problem, problem_body
 from mnemo.telemetry import get_logger
@@ -99,10 +99,17 @@ def fingerprint_of(scope: Scope, body: bytes) -> str:
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, state: Any, shapes: Sequence[tuple[str, Shape]] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        state: Any,
+        shapes: Sequence[tuple[str, Shape]] = (),
+        body_timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
         self.app = app
         self.state = state
         self.shapes = list(shapes)
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
@@ -139,7 +146,9 @@ class IdempotencyMiddleware:
                 False,
             )
             return
-        body = await read_body(receive)
+        # Read by the input guard already (a replay); a BodyTimeout is answered 408 by
+        # the correlation middleware, as every reader's.
+        body = await read_body(receive, timeout=self.body_timeout)
         entry_key = kept_key(tenant, credential, key)
         fingerprint = fingerprint_of(scope, body)
         claim = await self._claim_or_wait(kv, entry_key, fingerprint)

@@ -241,8 +241,9 @@ def _operation(
     codes = set(surface.errors) - ({401, 429} if public else set())
     if method in MUTATING:
         # The Idempotency-Key of any write (a malformed key, or one reused with another
-        # body) is answered on every surface, in its error shape.
-        codes |= {400, 409}
+        # body) is answered on every surface, in its error shape; so is a body too slow
+        # to arrive (408, MNEMO_BODY_TIMEOUT).
+        codes |= {400, 408, 409}
     for code in sorted(codes):
         responses[str(code)] = {
             "description": f"{STATUSES[code][0]}, in the surface's error shape",

@@ -24,6 +24,10 @@ STATUSES: dict[int, tuple[str, str]] = {
     403: ("Forbidden", "The key may not do this (e.g. an agent key on a master-key operation)"),
     404: ("Not Found", "Not found (or not the caller's: the same answer, so nothing leaks)"),
     405: ("Method Not Allowed", "The path does not take this method (Allow lists those it does)"),
+    408: (
+        "Request Timeout",
+        "The body did not all arrive within MNEMO_BODY_TIMEOUT; the connection is closed",
+    ),
     409: (
         "Conflict",
         "Conflict: exists already, the tenant's last master key, or an Idempotency-Key "

@@ -35,6 +35,10 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
     open_signup: bool = False
     # MNEMO_MAX_BODY_BYTES: largest request body accepted (413 beyond).
     max_body_bytes: int = 6 * 1024 * 1024
+    # MNEMO_BODY_TIMEOUT: seconds a request's body may take to arrive, from when the
+    # gateway starts reading it; past it the request is answered 408 and its connection
+    # closed (a slow client must not hold a load-shedding slot for as long as it likes).
+    body_timeout: float = 30.0
     # MNEMO_QUERY_TIMEOUT: seconds to wait for a query service's answer.
     query_timeout: float = 5.0
     # MNEMO_ANSWER_TIMEOUT: seconds to wait for synthesis's LLM to answer a question
@@ -65,12 +69,15 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
     max_in_flight: int = 64
     # MNEMO_TENANT_SHARE: the share of MNEMO_MAX_IN_FLIGHT one tenant (or one client
     # address, for calls without a known key) may hold, so that one noisy tenant cannot
-    # starve the others; 1.0 lets one tenant take every slot (a single-tenant server).
+    # starve the others, and the share of its tenant's that one key may hold (at least 1),
+    # so that one noisy agent key cannot starve its tenant's other keys; the same nested
+    # shares bound event streams. 1.0 lets one key take every slot (a single-tenant,
+    # single-key server).
     tenant_share: float = 0.5
     # MNEMO_MAX_STREAMS: event streams (GET /v1/events/stream) one gateway replica holds
-    # open at once, MNEMO_TENANT_SHARE of them per tenant: each holds a JetStream consumer
-    # and a queue for as long as its client stays. Beyond, 429 (the tenant's share) or 503
-    # (the replica's), with Retry-After. 0: no bound.
+    # open at once, MNEMO_TENANT_SHARE of them per tenant and of a tenant's per key: each
+    # holds a JetStream consumer and a queue for as long as its client stays. Beyond, 429
+    # (the key's or the tenant's share) or 503 (the replica's), with Retry-After. 0: no bound.
     max_streams: int = 256
     # MNEMO_FORWARDED_ALLOW_IPS: comma-separated addresses of reverse proxies whose
     # X-Forwarded-For is believed; empty: the client address is the TCP peer, always.
@@ -99,6 +106,8 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
             raise ValueError("MNEMO_QUERY_TIMEOUT must be above 0")
         if self.max_body_bytes < 1:
             raise ValueError("MNEMO_MAX_BODY_BYTES must be at least 1")
+        if not 0 < self.body_timeout < float("inf"):
+            raise ValueError("MNEMO_BODY_TIMEOUT must be above 0")
         for address in filter(None, (a.strip() for a in self.forwarded_allow_ips.split(","))):
             if address != "*" and not _address(address):
                 raise ValueError(

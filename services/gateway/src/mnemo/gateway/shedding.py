@@ -1,12 +1,15 @@
-"""Load shedding: a bound on the requests one gateway replica works on at once, and a
-share of it per tenant, so that a burst is refused early and cheaply (503 + Retry-After,
-before authentication, limits or any service is asked) instead of queueing into timeouts,
-and one noisy tenant cannot starve the others.
+"""Load shedding: a bound on the requests one gateway replica works on at once, a share
+of it per tenant, and a share of the tenant's per key, so that a burst is refused early
+and cheaply (503 + Retry-After, before authentication, limits or any service is asked)
+instead of queueing into timeouts, one noisy tenant cannot starve the others, and one
+noisy key (an agent's) cannot starve its tenant's other keys (the master key, the
+console, sibling agents).
 
-A request belongs to the tenant of its key as this replica's copy of the keys knows it
-(an HMAC and a dict lookup, no I/O); a request without a known key belongs to its client
-address, so floods of bad keys or anonymous calls have a share too. Health checks and
-event streams (which last as long as the client stays) are not counted.
+A request belongs to the tenant and key of its key as this replica's copy of the keys
+knows it (an HMAC and a dict lookup, no I/O); a request without a known key belongs to
+its client address, so floods of bad keys or anonymous calls have a share too. Health
+checks and event streams (which last as long as the client stays) are not counted here;
+event streams have bounds of their own, the same nested shares (StreamSlots).
 """
 
 import time
@@ -32,8 +35,14 @@ _EXEMPT = ("/v1/health", "/v1/events/stream", "/api/server/ping")
 _LOG_EVERY = 1.0  # seconds between two "load_shed" lines of one replica
 
 
+def nested_share(bound: int, share: float) -> int:
+    """`share` of `bound`, at least 1: a tenant's of the replica's, a key's of its tenant's."""
+    return max(1, int(bound * share))
+
+
 class LoadShedder:
-    """ASGI middleware: at most `max_in_flight` requests at once, `share` of them per owner."""
+    """ASGI middleware: at most `max_in_flight` requests at once, `share` of them per owner
+    (a tenant, or a client address), and `share` of an owner's share per key."""
 
     def __init__(
         self,
@@ -47,9 +56,10 @@ class LoadShedder:
         self.shapes = list(shapes)
         self.state = state
         self.max_in_flight = max_in_flight
-        self.per_owner = max(1, int(max_in_flight * share))
+        self.per_owner = nested_share(max_in_flight, share)
+        self.per_key = nested_share(self.per_owner, share)
         self.in_flight = 0
-        self.held: Counter[str] = Counter()
+        self.held: Counter[str] = Counter()  # by owner, and by key ("key:tenant/key_id")
         self._shed = 0
         self._logged = 0.0
 
@@ -57,51 +67,65 @@ class LoadShedder:
         if scope["type"] != "http" or self.max_in_flight <= 0 or scope["path"].startswith(_EXEMPT):
             await self.app(scope, receive, send)
             return
-        owner = self._owner(scope)
-        if self.in_flight >= self.max_in_flight or self.held[owner] >= self.per_owner:
-            await self._refuse(scope, send, owner)
+        owner, key = self._owner(scope)
+        if self.in_flight >= self.max_in_flight:
+            await self._refuse(scope, send, "server")
             return
+        if self.held[owner] >= self.per_owner:
+            await self._refuse(scope, send, owner.partition(":")[0])
+            return
+        if key is not None and self.held[key] >= self.per_key:
+            await self._refuse(scope, send, "key")
+            return
+        holds = (owner,) if key is None else (owner, key)
         self.in_flight += 1
-        self.held[owner] += 1
+        self.held.update(holds)
         try:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
-            self.held[owner] -= 1
-            if not self.held[owner]:
-                del self.held[owner]
+            for name in holds:
+                self.held[name] -= 1
+                if not self.held[name]:
+                    del self.held[name]
 
-    def _owner(self, scope: Scope) -> str:
+    def _owner(self, scope: Scope) -> tuple[str, str | None]:
+        """The owner whose share a request takes, and its key's (None without a known key)."""
         deps = getattr(self.state, "deps", None)
         key = _presented_key(scope)
         if deps is not None and key:
             principal = known_principal(key, deps.settings, deps.keys)
             if principal is not None:
-                return "tenant:" + principal.tenant_id
+                tenant = principal.tenant_id
+                return "tenant:" + tenant, f"key:{tenant}/{principal.key_id}"
         client = scope.get("client")
-        return "address:" + (client[0] if client else "unknown")
+        return "address:" + (client[0] if client else "unknown"), None
 
-    async def _refuse(self, scope: Scope, send: Send, owner: str) -> None:
-        full = self.in_flight >= self.max_in_flight
+    async def _refuse(self, scope: Scope, send: Send, kind: str) -> None:
+        """`kind`: whose bound is reached, "server", "tenant", "address" or "key"."""
+        detail = {
+            "server": "the server is at capacity; retry shortly",
+            "key": "too many requests of this key are in progress at once (its share of its"
+            " tenant's); retry shortly",
+        }.get(kind, "too many of your requests are in progress at once; retry shortly")
+        # An address's share is told as a tenant's, as it always was.
+        scope_name = "tenant" if kind == "address" else kind
         problem = Problem(
             503,
             "OVERLOADED",
-            "the server is at capacity; retry shortly"
-            if full
-            else "too many of your requests are in progress at once; retry shortly",
-            details={"retryAfter": RETRY_AFTER, "scope": "server" if full else "tenant"},
+            detail,
+            details={"retryAfter": RETRY_AFTER, "scope": scope_name},
             headers={"Retry-After": str(RETRY_AFTER)},
         )
         # In the shape of the surface the path belongs to, as every other refusal.
         await send_refusal(send, scope["path"], problem, self.shapes)
-        self._note_shed(full, owner)
+        self._note_shed(kind)
 
-    def _note_shed(self, full: bool, owner: str) -> None:
+    def _note_shed(self, kind: str) -> None:
         # One line a second at most: a burst being shed must not become a burst of logs.
         self._shed += 1
         now = time.monotonic()
         if now - self._logged >= _LOG_EVERY:
-            kind = "server" if full else owner.partition(":")[0]
             log.warning("load_shed", refused=self._shed, scope=kind, in_flight=self.in_flight)
             self._shed, self._logged = 0, now
 
@@ -118,18 +142,23 @@ def _presented_key(scope: Scope) -> str:
 
 
 class StreamSlots:
-    """The event streams open on one replica, by tenant, within MNEMO_MAX_STREAMS and
-    MNEMO_TENANT_SHARE of it per tenant (0: no bound). A stream is not a request in flight
-    (it lasts as long as its client stays), so it is bounded here, by the route."""
+    """The event streams open on one replica, by tenant and by key, within
+    MNEMO_MAX_STREAMS, MNEMO_TENANT_SHARE of it per tenant, and MNEMO_TENANT_SHARE of a
+    tenant's share per key (0: no bound), so that one agent key cannot take every stream
+    of its tenant (the console's live view, a sibling agent's). A stream is not a request
+    in flight (it lasts as long as its client stays), so it is bounded here, by the route."""
 
     def __init__(self, limit: int, share: float) -> None:
         self.limit = limit
-        self.per_tenant = max(1, int(limit * share))
-        self.open: Counter[str] = Counter()
+        self.per_tenant = nested_share(limit, share)
+        self.per_key = nested_share(self.per_tenant, share)
+        self.open: Counter[str] = Counter()  # by tenant
+        self.open_by_key: Counter[tuple[str, str]] = Counter()  # by (tenant, key id)
 
-    def take(self, tenant_id: str) -> Callable[[], None]:
-        """A slot for one of the tenant's streams, or a Problem; the callable gives it
-        back (once, however often it is called)."""
+    def take(self, tenant_id: str, key_id: str) -> Callable[[], None]:
+        """A slot for one of the tenant's streams, opened with the key `key_id`, or a
+        Problem; the callable gives it back (once, however often it is called)."""
+        key = (tenant_id, key_id)
         if self.limit > 0:
             if sum(self.open.values()) >= self.limit:
                 raise _stream_refused(
@@ -142,7 +171,15 @@ class StreamSlots:
                     f"at most {self.per_tenant} event streams of one tenant are open at once;"
                     " close one, or retry later",
                 )
+            if self.open_by_key[key] >= self.per_key:
+                raise _stream_refused(
+                    429,
+                    "TOO_MANY_STREAMS",
+                    f"at most {self.per_key} event streams of one key are open at once (this"
+                    " key's share of its tenant's); close one, or retry later",
+                )
         self.open[tenant_id] += 1
+        self.open_by_key[key] += 1
         given = False
 
         def give() -> None:
@@ -152,6 +189,9 @@ class StreamSlots:
                 self.open[tenant_id] -= 1
                 if not self.open[tenant_id]:
                     del self.open[tenant_id]
+                self.open_by_key[key] -= 1
+                if not self.open_by_key[key]:
+                    del self.open_by_key[key]
 
         return give
 

@@ -20,8 +20,9 @@ slow reader never holds back the others. The consumer is deleted when the client
 The first line sent, `: connected`, means the consumer exists: events from then on arrive.
 
 Streams are bounded like requests in flight: `MNEMO_MAX_STREAMS` open on one replica,
-`MNEMO_TENANT_SHARE` of them per tenant (429 past the tenant's share, 503 past the
-replica's, each with Retry-After). A stream lasts only as long as its key: once the key is
+`MNEMO_TENANT_SHARE` of them per tenant and of a tenant's per key, so one agent key
+cannot take every stream of its tenant (429 past the key's or the tenant's share, 503 past
+the replica's, each with Retry-After). A stream lasts only as long as its key: once the key is
 revoked (or its agent deleted) the client is sent `event: revoked` and the stream ends.
 """
 
@@ -190,7 +191,7 @@ async def events_stream(request: Request) -> Stream:
     subject = deps.topology.evt_subject(principal.tenant_id, ">")
     stream = deps.topology.evt_stream
     stands = _key_stands(request, deps, principal)
-    give = deps.streams.take(principal.tenant_id)
+    give = deps.streams.take(principal.tenant_id, principal.key_id)
     events = _releasing(
         _follow(deps.publisher.js, stream, subject, wanted, last, heartbeat, stands), give
     )
