@@ -178,3 +178,55 @@ async def test_a_deleted_agents_memory_read_late_gives_nothing(handlers, log_poo
     # Recorded after: the agent made again with the id.
     read_after = [t for t, _ in await derived(store, "u_late")][len(before) :]
     assert {"fact.extracted", "memory.synthesized"} <= set(read_after)
+
+
+async def test_a_memory_deleted_before_synthesis_reads_it_gives_nothing_and_names_no_agent(
+    handlers,
+):
+    """The memory was recorded and deleted before synthesis got to it (a backlog): read
+    late, its facts would appear after its deletion (on an agent's event stream: an agent
+    made again with the id saw them come and go). Nothing is drawn from it, and its
+    withdrawal, which still marks it, names no agent."""
+    from mnemo.contracts import MemoryDeleted, NewEvent, new_id
+
+    handle, store = handlers
+    memory = new_id()
+    stream = f"memory-{TENANT}-{memory}"
+
+    def event(data: MemoryRecorded | MemoryDeleted) -> NewEvent:
+        return NewEvent(
+            event_id=new_id(),
+            tenant_id=TENANT,
+            occurred_at=utcnow(),
+            correlation_id=new_id(),
+            causation_id=new_id(),
+            actor="t",
+            service="ingest",
+            data=data,
+        )
+
+    said = MemoryRecorded(memory_id=memory, user_id="u_gone", content="I work at Initech")
+    [recorded] = await store.append(stream, [event(msgspec.structs.replace(said, agent_id="a9"))])
+    gone = MemoryDeleted(memory_id=memory, user_id="u_gone", agent_id="a9")
+    [deleted] = await store.append(stream, [event(gone)])
+
+    def as_delivery(envelope: Envelope, n: int) -> Delivery:
+        return Delivery(
+            subject=f"evt.{envelope.event_type}",
+            data=msgspec.json.encode(envelope),
+            headers={},
+            msg_id=envelope.event_id,
+            tenant_id=TENANT,
+            correlation_id=envelope.correlation_id,
+            causation_id=envelope.causation_id,
+            num_delivered=1,
+            stream_sequence=n,
+        )
+
+    await handle.memories_recorded([as_delivery(recorded, 1)])
+    assert "fact.extracted" not in {t for t, _ in await derived(store, "u_gone")}
+    await handle.memories_recorded([as_delivery(deleted, 2)])
+    stored = await store.read_stream(facts_stream(TENANT, "u_gone"))
+    withdrawn = [e.data for e in stored if e.event_type == "memory.withdrawn"]
+    assert all(w.agent_id is None for w in withdrawn)
+    assert not [e for e in stored if e.event_type == "fact.extracted"]

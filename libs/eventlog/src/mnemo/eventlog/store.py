@@ -434,6 +434,23 @@ class EventStore:
         )
         return {r["event_id"] for r in rows}
 
+    async def deleted_since(self, event_ids: Sequence[str]) -> set[str]:
+        """Those of `event_ids` (memory recordings) whose memory was deleted after them in
+        its stream: a projection that receives one late must not draw anything from it
+        (facts read from a memory deleted meanwhile would appear after its deletion)."""
+        if not event_ids:
+            return set()
+        rows = await self._pool.fetch(
+            """SELECT e.event_id::text AS event_id FROM mnemo.events e
+               WHERE e.event_id = ANY($1::uuid[])
+                 AND EXISTS (SELECT 1 FROM mnemo.events d
+                             WHERE d.stream_id = e.stream_id
+                               AND d.stream_version > e.stream_version
+                               AND d.event_type = 'memory.deleted')""",
+            list(event_ids),
+        )
+        return {r["event_id"] for r in rows}
+
     async def align_command_stream(self, created_at: datetime) -> bool:
         """Say which command stream is live (when JetStream made it); True when it is not
         the one the forget marks count in (made anew): the marks are then cleared, since

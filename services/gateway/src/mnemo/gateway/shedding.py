@@ -97,6 +97,11 @@ class LoadShedder:
             principal = known_principal(key, deps.settings, deps.keys)
             if principal is not None:
                 tenant = principal.tenant_id
+                # An agent's key holds a share of its tenant's, so that one agent cannot
+                # starve the tenant's other agents and its master keys; a master key acts
+                # for the whole tenant (one key of a single-tenant server takes it all).
+                if principal.is_master:
+                    return "tenant:" + tenant, None
                 return "tenant:" + tenant, f"key:{tenant}/{principal.key_id}"
         client = scope.get("client")
         return "address:" + (client[0] if client else "unknown"), None
@@ -155,10 +160,11 @@ class StreamSlots:
         self.open: Counter[str] = Counter()  # by tenant
         self.open_by_key: Counter[tuple[str, str]] = Counter()  # by (tenant, key id)
 
-    def take(self, tenant_id: str, key_id: str) -> Callable[[], None]:
-        """A slot for one of the tenant's streams, opened with the key `key_id`, or a
-        Problem; the callable gives it back (once, however often it is called)."""
-        key = (tenant_id, key_id)
+    def take(self, tenant_id: str, key_id: str | None) -> Callable[[], None]:
+        """A slot for one of the tenant's streams, opened with the agent key `key_id` (None:
+        a master key, bound by the tenant's share only), or a Problem; the callable gives
+        it back (once, however often it is called)."""
+        key = (tenant_id, key_id) if key_id is not None else None
         if self.limit > 0:
             if sum(self.open.values()) >= self.limit:
                 raise _stream_refused(
@@ -171,7 +177,7 @@ class StreamSlots:
                     f"at most {self.per_tenant} event streams of one tenant are open at once;"
                     " close one, or retry later",
                 )
-            if self.open_by_key[key] >= self.per_key:
+            if key is not None and self.open_by_key[key] >= self.per_key:
                 raise _stream_refused(
                     429,
                     "TOO_MANY_STREAMS",
@@ -179,7 +185,8 @@ class StreamSlots:
                     " key's share of its tenant's); close one, or retry later",
                 )
         self.open[tenant_id] += 1
-        self.open_by_key[key] += 1
+        if key is not None:
+            self.open_by_key[key] += 1
         given = False
 
         def give() -> None:
@@ -189,9 +196,10 @@ class StreamSlots:
                 self.open[tenant_id] -= 1
                 if not self.open[tenant_id]:
                     del self.open[tenant_id]
-                self.open_by_key[key] -= 1
-                if not self.open_by_key[key]:
-                    del self.open_by_key[key]
+                if key is not None:
+                    self.open_by_key[key] -= 1
+                    if not self.open_by_key[key]:
+                        del self.open_by_key[key]
 
         return give
 

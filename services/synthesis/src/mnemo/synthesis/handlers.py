@@ -199,10 +199,14 @@ class SynthesisHandlers:
                     continue  # withdrawn already for this deletion
                 if timeline.of_deleted_agent(gone.agent_id, envelope.recorded_at):
                     continue  # withdrawn with its agent (and never read after it)
+                # A memory never read (deleted before synthesis got to it) is withdrawn all
+                # the same (a replica reading it meanwhile counts nothing of it), as nobody's:
+                # no agent's stream shows what it never drew facts from.
+                read = gone.memory_id in timeline.memories
                 withdrawn = MemoryWithdrawn(
                     memory_id=gone.memory_id,
                     user_id=user_id,
-                    agent_id=gone.agent_id,
+                    agent_id=gone.agent_id if read else None,
                     deleted_version=envelope.stream_version,
                 )
                 events.append(
@@ -241,6 +245,13 @@ class SynthesisHandlers:
             if gone:
                 log.info("memories_forgotten_before_synthesis", count=len(gone))
                 envelopes = [e for e in envelopes if e.event_id not in gone]
+            # Deleted before synthesis got to it (a backlog): nothing is drawn from it, so
+            # no fact of it appears after its deletion (an agent made again with a deleted
+            # one's id saw the deleted one's facts come and go on its event stream).
+            deleted = await self._store.deleted_since([e.event_id for e in envelopes])
+            if deleted:
+                log.info("memories_deleted_before_synthesis", count=len(deleted))
+                envelopes = [e for e in envelopes if e.event_id not in deleted]
             events: list[NewEvent] = []
             done: list[tuple[Envelope, int]] = []
             for envelope in envelopes:

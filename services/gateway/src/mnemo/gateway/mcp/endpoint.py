@@ -66,7 +66,8 @@ class McpEndpoint:
     async def serve(self, scope: Any, receive: Any, send: Any) -> None:
         """The SDK's answer to this request, its body checked first and its errors
         redacted (see the module's docstring)."""
-        body = await read_body(receive)
+        # Read by the input guard already (a replay, at once); the deadline bounds the rest.
+        body = await read_body(receive, timeout=CALL_TIMEOUT)
         try:
             unchecked = non_json(body)
         except Refused as refused:

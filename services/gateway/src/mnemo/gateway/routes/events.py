@@ -191,7 +191,8 @@ async def events_stream(request: Request) -> Stream:
     subject = deps.topology.evt_subject(principal.tenant_id, ">")
     stream = deps.topology.evt_stream
     stands = _key_stands(request, deps, principal)
-    give = deps.streams.take(principal.tenant_id, principal.key_id)
+    agent_key = None if principal.is_master else principal.key_id
+    give = deps.streams.take(principal.tenant_id, agent_key)
     events = _releasing(
         _follow(deps.publisher.js, stream, subject, wanted, last, heartbeat, stands), give
     )
