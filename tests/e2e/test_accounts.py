@@ -330,7 +330,16 @@ def test_an_agent_made_again_reads_no_history_of_the_deleted_one(stack, acme):
         finally:
             reader.stop()
         seen = {e["json"]["memory_id"] for e in reader.events}
-        assert old_memory not in seen, reader.events
+        assert old_memory not in seen, [
+            (
+                e["event"],
+                e["json"].get("stream_id"),
+                e["json"].get("recorded_at"),
+                e["json"].get("data"),
+            )
+            for e in reader.events
+            if e["json"].get("memory_id") == old_memory
+        ]
 
 
 def test_deleting_an_agent_deletes_its_memories_and_one_made_again_starts_empty(stack, acme):

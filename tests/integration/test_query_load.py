@@ -159,3 +159,44 @@ async def test_a_request_that_came_while_the_process_stood_still_is_not_run_late
         assert ran == ["now"]
     finally:
         await svc.stop()
+
+
+async def test_a_write_that_would_commit_after_its_asker_gave_up_is_rolled_back(
+    nc, topology, log_pool
+):
+    """A forget (or any write) answered 504 ran on once PostgreSQL came back, and erased
+    memories the caller sent after the 504. A write reaching its commit after its asker's
+    wait is rolled back instead (mnemo.contracts.deadlines); one in time commits."""
+    from mnemo.eventlog import EventStore
+
+    from .helpers import memory_event
+
+    store = EventStore(log_pool)
+    release, finished = asyncio.Event(), asyncio.Event()
+    streams: list[str] = []
+    committed: list[str] = []
+
+    async def forget(query: SearchQuery) -> SearchResult:
+        await release.wait()  # the fault: PostgreSQL stalled, a lock held
+        stream = f"deadline-{query.query}"
+        streams.append(stream)
+        try:
+            await store.append(stream, [memory_event()])
+            committed.append(stream)
+        finally:
+            finished.set()
+        return SearchResult(results=[])
+
+    svc = await serve(nc, topology, "ingest", {"forget": (SearchQuery, forget)})
+    subject = topology.svc_subject("ingest", "forget")
+    try:
+        with pytest.raises(QueryFailed) as failed:
+            await ask(nc, subject, _query("late"), SearchResult, timeout=1)
+        assert failed.value.error.code == "timeout"
+        release.set()
+        await asyncio.wait_for(finished.wait(), 60)
+        assert committed == [] and await store.read_stream(streams[0]) == []
+        assert (await ask(nc, subject, _query("now"), SearchResult, timeout=60)).results == []
+        assert committed == ["deadline-now"]
+    finally:
+        await svc.stop()

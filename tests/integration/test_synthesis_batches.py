@@ -230,3 +230,18 @@ async def test_a_memory_deleted_before_synthesis_reads_it_gives_nothing_and_name
     withdrawn = [e.data for e in stored if e.event_type == "memory.withdrawn"]
     assert all(w.agent_id is None for w in withdrawn)
     assert not [e for e in stored if e.event_type == "fact.extracted"]
+
+    # Read in time, then its agent deleted (its memory first): the withdrawal appended
+    # after the agent's deletion is the deleted agent's, and names nobody.
+    read = MemoryRecorded(memory_id=new_id(), user_id="u_late2", content="I work at Initech")
+    later = f"memory-{TENANT}-{read.memory_id}"
+    [first] = await store.append(later, [event(msgspec.structs.replace(read, agent_id="a8"))])
+    await handle.memories_recorded([as_delivery(first, 3)])
+    assert "memory.synthesized" in {t for t, _ in await derived(store, "u_late2")}
+    end = MemoryDeleted(memory_id=read.memory_id, user_id="u_late2", agent_id="a8")
+    [ended] = await store.append(later, [event(end)])
+    await store.retire_agent(TENANT, "a8", 0)
+    await handle.memories_recorded([as_delivery(ended, 4)])
+    stored = await store.read_stream(facts_stream(TENANT, "u_late2"))
+    [late] = [e.data for e in stored if e.event_type == "memory.withdrawn"]
+    assert late.agent_id is None

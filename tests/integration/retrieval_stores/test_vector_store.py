@@ -140,7 +140,7 @@ async def test_without_a_subject_an_agent_scope_spans_its_users(store, tenant, m
     )
     found = await search(store, tenant, user=None, text="blue notebook", mode=mode, agent_id="a1")
     assert sorted(ids(found)) == sorted(p.id for p in mine)
-    with pytest.raises(VectorStoreError, match="user_id or an agent_id"):
+    with pytest.raises(VectorStoreError, match="user_id, an agent_id or a session_id"):
         await search(store, tenant, user=None)
 
 

@@ -40,6 +40,7 @@ from opentelemetry import trace
 
 from mnemo.bus.failures import is_dependency_failure
 from mnemo.contracts import Headers, QueryError, Topology
+from mnemo.contracts.deadlines import ANSWER_BY, AnswerTooLate
 from mnemo.telemetry import (
     MessageContext,
     extract_trace,
@@ -190,12 +191,16 @@ def _bounded(
                     busy = QueryError(code=OVERLOADED, message=_BUSY)
                     await _reply(request, busy)
                 else:
-                    deadline = (
-                        arrived + int(budget) / 1000 * ANSWER_WITHIN
-                        if cut and budget.isdigit()
-                        else None
+                    answer_by = (
+                        arrived + int(budget) / 1000 * ANSWER_WITHIN if budget.isdigit() else None
                     )
-                    await answer(request, deadline)
+                    # A write that would commit after this is rolled back instead (the
+                    # asker hears 503 or has given up): see mnemo.contracts.deadlines.
+                    token = ANSWER_BY.set(answer_by)
+                    try:
+                        await answer(request, answer_by if cut else None)
+                    finally:
+                        ANSWER_BY.reset(token)
             except Exception as exc:  # a reply that cannot be sent (the bus is away)
                 log.warning("query_reply_failed", error=exc)
 
@@ -240,7 +245,7 @@ def _wrap(name: str, request_type: type, handler: Endpoint) -> Answer:
                 payload = decoder.decode(request.data)
                 result = await _within(handler(payload), deadline)
                 kind = "error" if isinstance(result, QueryError) else "ok"
-            except _Late:
+            except (_Late, AnswerTooLate):
                 result, kind, counted = (
                     QueryError(code=OVERLOADED, message=_BUSY),
                     "error",

@@ -11,6 +11,7 @@ from typing import Any, Final
 import asyncpg
 
 from mnemo.contracts import Envelope, NewEvent
+from mnemo.contracts.deadlines import in_time
 from mnemo.eventlog.codec import (
     COLUMNS,
     encode_data,
@@ -122,6 +123,7 @@ class EventStore:
                         )
                         for stream, events, expected in appends
                     ]
+                    in_time()
             except (WrongExpectedVersion, asyncpg.UniqueViolationError) as exc:
                 stored = await self._stored(conn, ids)
                 if stored is not None:
@@ -161,6 +163,7 @@ class EventStore:
                         {},
                         sent_at,
                     )
+                    in_time()  # the asker still waits: else rolled back, never late
             except WrongExpectedVersion:
                 stored = await self._stored(conn, ids)
                 if stored is not None:
@@ -252,6 +255,7 @@ class EventStore:
                 [encode_metadata(events[i]) for i in kept],
                 [events[i].occurred_at for i in kept],
             )
+            in_time()
         return rows_to_envelopes(rows, keys)
 
     async def _encode(
@@ -501,6 +505,20 @@ class EventStore:
                 commands_through,
             )
 
+    async def retired_at(self, agents: set[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+        """When each of these (tenant, agent) was last deleted, for those deleted."""
+        if not agents:
+            return {}
+        tenants, ids = zip(*sorted(agents), strict=True)
+        rows = await self._pool.fetch(
+            """SELECT r.tenant_id, r.agent_id, r.retired_at FROM mnemo.retired_agents r
+               JOIN unnest($1::text[], $2::text[]) AS a(tenant_id, agent_id)
+                 ON r.tenant_id = a.tenant_id AND r.agent_id = a.agent_id""",
+            list(tenants),
+            list(ids),
+        )
+        return {(r["tenant_id"], r["agent_id"]): r["retired_at"] for r in rows}
+
     async def agent_swept(self, tenant_id: str, agent_id: str) -> None:
         """The memories the agent had when it was deleted are all deleted."""
         await self._pool.execute(
@@ -587,6 +605,7 @@ class EventStore:
                     rows, keys = await self._write(
                         conn, stream_id, [event], ANY, current[stream_id], None, {}
                     )
+                    in_time()  # a forget its asker gave up on is not done later
             except asyncpg.UniqueViolationError:
                 stored = await self._stored(conn, [event.event_id])
                 if stored is None:

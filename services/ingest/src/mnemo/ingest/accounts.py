@@ -59,6 +59,7 @@ from mnemo.contracts import (
     new_id,
     utcnow,
 )
+from mnemo.contracts.deadlines import ANSWER_BY
 from mnemo.eventlog import EventStore, WrongExpectedVersion
 from mnemo.telemetry import get_logger
 
@@ -393,6 +394,8 @@ class Accounts:
         the id since. Marked swept once done; one cut short is finished at start-up."""
         if self._sweep is None:
             return
+        # The deletion is committed: what follows from it is done whoever still waits.
+        ANSWER_BY.set(None)
         life = await self.deleted_life(tenant_id, agent_id)
         if life is not None:
             actor, again = life

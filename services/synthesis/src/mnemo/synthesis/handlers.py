@@ -184,6 +184,15 @@ class SynthesisHandlers:
         the subject's stream (see `timeline.counted`), caused by its `memory.deleted`."""
         stream = facts_stream(tenant_id, user_id)
         subject = subject_key(tenant_id, user_id)
+        # Agents deleted since (mnemo.retired_agents): a deletion of their memory recorded
+        # before is the deleted agent's; its withdrawal, appended late (a backlog), must not
+        # name the id an agent made again with it now holds.
+        agents = {
+            (tenant_id, e.data.agent_id)
+            for e in envelopes
+            if isinstance(e.data, MemoryDeleted) and e.data.agent_id
+        }
+        retired = await self._store.retired_at(agents)
         for _ in range(_APPEND_ATTEMPTS):
             timeline, version, key_id = await self._timelines.load(
                 stream, subject, tenant_id, user_id
@@ -199,14 +208,16 @@ class SynthesisHandlers:
                     continue  # withdrawn already for this deletion
                 if timeline.of_deleted_agent(gone.agent_id, envelope.recorded_at):
                     continue  # withdrawn with its agent (and never read after it)
-                # A memory never read (deleted before synthesis got to it) is withdrawn all
-                # the same (a replica reading it meanwhile counts nothing of it), as nobody's:
-                # no agent's stream shows what it never drew facts from.
+                # A memory never read (deleted before synthesis got to it), or a deleted
+                # agent's, is withdrawn all the same (a replica reading it meanwhile counts
+                # nothing of it) but names no agent: no agent's event stream shows it.
                 read = gone.memory_id in timeline.memories
+                ended = retired.get((tenant_id, gone.agent_id or ""))
+                named = read and (ended is None or envelope.recorded_at > ended)
                 withdrawn = MemoryWithdrawn(
                     memory_id=gone.memory_id,
                     user_id=user_id,
-                    agent_id=gone.agent_id if read else None,
+                    agent_id=gone.agent_id if named else None,
                     deleted_version=envelope.stream_version,
                 )
                 events.append(

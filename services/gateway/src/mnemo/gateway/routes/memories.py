@@ -127,15 +127,19 @@ async def remove_agent_memories(
     tried: set[str] = set()
     deleted: set[str] = set()
     while True:
-        listed = agent_memories(request, principal, agent_id, user_id=user_id)
-        ids = [m.memory_id async for m in listed if m.memory_id not in tried]
-        if not ids:
+        share: list[str] = []
+        async for memory in agent_memories(request, principal, agent_id, user_id=user_id):
+            if memory.memory_id not in tried:
+                share.append(memory.memory_id)
+                if len(share) == SHARE:
+                    break
+        if not share:
             break
-        for start in range(0, len(ids), SHARE):
-            share = ids[start : start + SHARE]
-            done = await _delete_share(request, principal, agent_id, user_id, share)
-            deleted.update(d.memory_id for d in done.deleted)
-            tried.update(share)
+        done = await _delete_share(request, principal, agent_id, user_id, share)
+        deleted.update(d.memory_id for d in done.deleted)
+        tried.update(d.memory_id for d in done.deleted)
+        if not done.more or not done.deleted:
+            tried.update(share)  # the rest are no memories of the agent (any more)
     while True:
         done = await _delete_share(request, principal, agent_id, user_id, None)
         deleted.update(d.memory_id for d in done.deleted)
