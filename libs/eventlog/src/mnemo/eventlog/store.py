@@ -475,6 +475,9 @@ class EventStore:
             await conn.execute(
                 "UPDATE mnemo.retired_agents SET commands_through = 0 WHERE commands_through > 0"
             )
+            await conn.execute(
+                "UPDATE mnemo.deleted_memories SET commands_through = 0 WHERE commands_through > 0"
+            )
             await conn.execute("UPDATE mnemo.command_stream SET created_at = $1", created_at)
         log.warning("command_stream_made_anew", marks_cleared=cleared.split()[-1])
         return True
@@ -569,6 +572,33 @@ class EventStore:
             limit,
         )
         return [r["memory_id"] for r in rows]
+
+    async def mark_deleted(
+        self, tenant_id: str, memory_ids: Sequence[str], commands_through: int
+    ) -> None:
+        """Mark the memories deleted as of `commands_through` (the command stream's last
+        sequence when the deletion was decided): a command naming one of them sent until
+        then and recorded later does not bring it back (`deleted_through`)."""
+        await self._pool.execute(
+            """INSERT INTO mnemo.deleted_memories (tenant_id, memory_id, commands_through)
+               SELECT $1, m, $3 FROM unnest($2::text[]) AS m
+               ON CONFLICT (tenant_id, memory_id) DO UPDATE SET
+                 commands_through = GREATEST(mnemo.deleted_memories.commands_through,
+                                             excluded.commands_through)""",
+            tenant_id,
+            list(memory_ids),
+            commands_through,
+        )
+
+    async def deleted_through(self, tenant_id: str, memory_id: str) -> int:
+        """The memory's deletion mark in the command stream (0: none)."""
+        value = await self._pool.fetchval(
+            """SELECT commands_through FROM mnemo.deleted_memories
+               WHERE tenant_id = $1 AND memory_id = $2""",
+            tenant_id,
+            memory_id,
+        )
+        return int(value or 0)
 
     async def retired_through(self, agents: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """Each (tenant, agent)'s deletion mark in the command stream, for those deleted."""

@@ -207,9 +207,20 @@ class IngestHandlers:
             if any(e.event_id == event.event_id for e in readable):
                 return []
             gone = _gone(readable)
+            memory_id = getattr(event.data, "memory_id", "")
+            named = [memory_id]  # and the versions it was revised into
             if isinstance(gone, str):
-                gone = not await self._lives_on(event.tenant_id, gone)
+                named.append(gone)
+                gone = not await self._lives_on(event.tenant_id, gone, named)
             if not gone:
+                return []
+            marks = [await self._store.deleted_through(event.tenant_id, m) for m in named]
+            if sent_at <= max(marks):
+                if await self._marks_stale():
+                    continue  # the mark counted in a command stream since made anew
+                # Accepted before the memory was deleted, recorded after: the deletion came
+                # later in the caller's order, and stands.
+                log.info("memory_deleted_before_recorded_again", memory_id=memory_id)
                 return []
             try:
                 # Dropped still when the command was sent before its subject was forgotten.
@@ -223,14 +234,19 @@ class IngestHandlers:
                 continue  # deleted or recorded meanwhile: look again
         raise RuntimeError(f"{stream} kept moving; the command will be delivered again")
 
-    async def _lives_on(self, tenant_id: str, memory_id: str) -> bool:
+    async def _lives_on(
+        self, tenant_id: str, memory_id: str, chain: list[str] | None = None
+    ) -> bool:
         """Whether the memory a revision made (and the ones made of it in turn) still is:
-        a memory deleted by its last version is gone, whichever id it was first sent under."""
+        a memory deleted by its last version is gone, whichever id it was first sent under.
+        `chain`: the ids followed are added to it."""
         for _ in range(_AGAIN_ATTEMPTS * 4):
             gone = _gone(await self._store.read_stream(memory_stream(tenant_id, memory_id)))
             if not isinstance(gone, str):
                 return not gone
             memory_id = gone
+            if chain is not None:
+                chain.append(memory_id)
         return True  # a chain this long: taken as living, nothing is recorded twice
 
     def _recorded(self, delivery: Delivery, command: IngestMemory) -> NewEvent:
@@ -321,6 +337,13 @@ class IngestHandlers:
                     user_id=memory.user_id,
                     event_id=done.event_id,
                     version_id=memory_id if memory_id != request.memory_id else None,
+                )
+            if self._command_stream is not None:
+                # Before the deletion: a command naming the memory sent until now and
+                # recorded later (a backlog) does not bring it back (`_record_again`).
+                through = (await self._command_stream())[0]
+                await self._store.mark_deleted(
+                    request.tenant_id, sorted({request.memory_id, memory_id}), through
                 )
             event = answering_event(
                 derived_id(recorded.event_id, "memory.deleted"),
