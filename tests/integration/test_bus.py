@@ -8,9 +8,11 @@ import uuid
 from pathlib import Path
 
 import msgspec
+import pytest
 from opentelemetry import trace
 
 from mnemo.bus import Consumer, ConsumerSpec, Delivery, QueryFailed, Reject, ask, serve
+from mnemo.bus.publisher import PublishError
 from mnemo.contracts import (
     Headers,
     IngestMemory,
@@ -208,3 +210,32 @@ async def test_request_reply_query_service(nc, topology):
         raise AssertionError("expected QueryFailed")
     except QueryFailed as exc:
         assert exc.error.code in {"unavailable", "timeout"}
+
+
+async def test_a_batch_of_commands_is_stored_whole_or_not_at_all(publisher, topology):
+    """A request's commands are one atomic batch: a publish cut off half-way (NATS killed,
+    the connection lost) stores none of them, so the client's retry after its 503 stores
+    each once (pipelined, the first ones were stored and then stored again); a retry of a
+    batch stored whole (the same command ids) is answered as stored, and stores nothing."""
+    js = publisher.js
+    batch = [command() for _ in range(3)]
+    real = publisher.nc.publish
+    sent = 0
+
+    async def cut_off(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal sent
+        sent += 1
+        if sent == 2:
+            raise ConnectionResetError("the connection was lost")
+        await real(*args, **kwargs)
+
+    publisher.nc.publish = cut_off  # type: ignore[method-assign]
+    try:
+        with pytest.raises(PublishError):
+            await publisher.publish_commands(batch, correlation_id="c", causation_id="c")
+    finally:
+        publisher.nc.publish = real  # type: ignore[method-assign]
+    assert (await js.stream_info(topology.cmd_stream)).state.messages == 0
+    await publisher.publish_commands(batch, correlation_id="c", causation_id="c")
+    await publisher.publish_commands(batch, correlation_id="c", causation_id="c")
+    assert (await js.stream_info(topology.cmd_stream)).state.messages == 3

@@ -29,6 +29,12 @@ class StreamFull(PublishError):
 # JetStream's refusals to store: resource limits of the account (10002) or of the server
 # (10047), and the stream's own store failing (10077: maximum bytes or messages exceeded).
 _STORE_REFUSED = frozenset({10002, 10047, 10077})
+# Atomic batch publish (ADR-50): its headers, and the refusal of a batch holding an id
+# stored before (within the duplicate window).
+_BATCH_ID = "Nats-Batch-Id"
+_BATCH_SEQUENCE = "Nats-Batch-Sequence"
+_BATCH_COMMIT = "Nats-Batch-Commit"
+_BATCH_DUPLICATE = 10201
 
 
 def refusal(error: APIError) -> PublishError:
@@ -142,7 +148,61 @@ class Publisher:
             )
             subject = self.topology.cmd_subject(name, command.tenant_id)
             batch.append((subject, _encoder.encode(command), headers))
-        await self._publish_all(batch)
+        if len(batch) > 1:
+            await self._publish_atomic(batch)
+        else:
+            await self._publish_all(batch)
+
+    async def _publish_atomic(self, batch: list[tuple[str, bytes, dict[str, str]]]) -> None:
+        """Publish a request's commands as one atomic batch (ADR-50): JetStream stores all
+        of them or none, so a 503 (a lost connection, NATS killed half-way) never leaves
+        part of a batch stored, to be stored again by the client's retry. A retry of a batch
+        stored whole (its commands' ids fixed by an Idempotency-Key) is refused by the
+        server as holding stored ids: it was stored, and that is the answer."""
+        if not self.nc.is_connected:
+            raise PublishError("the message bus is not connected; nothing was sent")
+        batch_id = new_id()
+        last = len(batch)
+        try:
+            for sequence, (subject, payload, headers) in enumerate(batch, 1):
+                marked = {
+                    **headers,
+                    _BATCH_ID: batch_id,
+                    _BATCH_SEQUENCE: str(sequence),
+                }
+                if sequence < last:
+                    await self.nc.publish(subject, payload, headers=marked)
+                    continue
+                marked[_BATCH_COMMIT] = "1"
+                reply = await self.nc.request(
+                    subject, payload, headers=marked, timeout=self._ack_timeout
+                )
+        except TimeoutError as exc:
+            raise PublishError(f"no JetStream ack within {self._ack_timeout}s") from exc
+        except Exception as exc:
+            # Disconnected half-way: the server drops a batch it never saw committed.
+            raise PublishError(
+                f"the message bus refused the publish ({type(exc).__name__})"
+            ) from exc
+        try:
+            answer = json.loads(reply.data)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise PublishError("JetStream answered the batch with no ack")
+        error = answer.get("error")
+        if isinstance(error, dict):
+            if error.get("err_code") == _BATCH_DUPLICATE:
+                return  # every command of it is stored (batches are all or none)
+            raise refusal(
+                APIError(
+                    code=error.get("code"),
+                    err_code=error.get("err_code"),
+                    description=error.get("description"),
+                )
+            )
+        if answer.get("stream") is None or answer.get("count") != last:
+            raise PublishError(f"JetStream's ack of the batch is not whole: {answer!r}")
 
     async def publish_events(
         self, events: Sequence[Envelope], appends: Sequence[str] | None = None

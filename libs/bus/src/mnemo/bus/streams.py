@@ -42,6 +42,8 @@ def stream_configs(
             num_replicas=settings.stream_replicas,
             # Nats-Msg-Id dedupe: a retried publish within the window is stored once.
             duplicate_window=settings.stream_duplicate_window,
+            # Several commands of one request (a batch) are stored all or none (ADR-50).
+            allow_atomic=True if kind == "cmd" else None,
         )
 
     return [
@@ -62,12 +64,13 @@ class StreamConfigRefused(SettingsError):
 
 
 def check_server(version: tuple[int, int]) -> None:
-    """Consumers filter on several subjects, which NATS supports from 2.10 on."""
-    if version < (2, 10):
+    """Consumers filter on several subjects (NATS 2.10), a request's commands are stored
+    all or none (atomic batches, 2.12), and so are the gateway's counters (2.12)."""
+    if version < (2, 12):
         found = ".".join(map(str, version))
         raise UnsupportedServer(
-            f"NATS server {found} is too old: Mnemo needs 2.10 or newer (multi-subject"
-            " consumers); unset MNEMO_NATS_URL to use the bundled nats-server"
+            f"NATS server {found} is too old: Mnemo needs 2.12 or newer (atomic batch"
+            " publish, counters); unset MNEMO_NATS_URL to use the bundled nats-server"
         )
 
 
