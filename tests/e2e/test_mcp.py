@@ -590,3 +590,39 @@ async def test_an_error_quotes_a_key_the_caller_sent_as_its_placeholder(stack):
     assert [a["error"]["code"] for a in answers[0::2]] == [-32601, -32601]
     assert all("[REDACTED:aws_access_key]" in json.dumps(a) for a in answers[0::2])
     assert all(a["result"]["isError"] for a in answers[1::2]), answers
+
+
+def test_a_failed_tool_call_is_not_kept_for_an_outer_idempotency_key(stack):
+    """An Idempotency-Key on the POST /mcp itself: an answer holding a tool error (its call
+    to the gateway answered 504 while a service was away, say) was kept and replayed for
+    every retry, so the retry never ran. A failed call is run again; a good one replays."""
+    import uuid
+
+    import httpx
+
+    headers = {
+        "Authorization": f"Bearer {stack.api_key}",
+        "Accept": "application/json, text/event-stream",
+        "Idempotency-Key": "mcp-" + uuid.uuid4().hex,
+    }
+
+    def call(arguments: dict) -> httpx.Response:
+        message = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "remember", "arguments": arguments},
+        }
+        with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+            return client.post("/mcp", json=message, headers=headers)
+
+    failed = call({"content": "no user named"})
+    assert failed.status_code == 200 and failed.json()["result"]["isError"], failed.text
+    again = call({"content": "no user named"})
+    assert again.headers.get("idempotent-replayed") is None, again.headers
+    headers["Idempotency-Key"] = "mcp-" + uuid.uuid4().hex
+    user = "u-" + uuid.uuid4().hex[:8]
+    good = call({"userId": user, "content": "kept once"})
+    assert not good.json()["result"].get("isError"), good.text
+    replayed = call({"userId": user, "content": "kept once"})
+    assert replayed.headers.get("idempotent-replayed") == "true"

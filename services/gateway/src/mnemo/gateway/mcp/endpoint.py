@@ -178,6 +178,18 @@ def redacted_message(message: Any, counts: Counter[str]) -> Any:
     return message
 
 
+def _failed(answer: Any) -> bool:
+    """Whether a JSON-RPC answer (or any of a batch's) is an error or a tool's error."""
+    answers = answer if isinstance(answer, list) else [answer]
+    for one in answers:
+        if not isinstance(one, dict):
+            continue
+        result = one.get("result")
+        if "error" in one or (isinstance(result, dict) and result.get("isError")):
+            return True
+    return False
+
+
 def _redacting(send: Any) -> Any:
     """`send` with a JSON answer held until it is whole and sent redacted
     (`redacted_message`); any other answer (an event stream) passes as it is."""
@@ -196,6 +208,7 @@ def _redacting(send: Any) -> Any:
             if message.get("more_body"):
                 return
             body = b"".join(chunks)
+            failed = False
             try:
                 answer = json.loads(body)
             except ValueError:
@@ -204,10 +217,15 @@ def _redacting(send: Any) -> Any:
                 shown = redacted_message(answer, Counter())
                 if shown != answer:  # else the SDK's own bytes
                     body = json.dumps(shown, separators=(",", ":")).encode()
+                failed = _failed(answer)
             headers = [
                 (k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"
             ]
             headers.append((b"content-length", str(len(body)).encode()))
+            if failed:
+                # Not kept for an Idempotency-Key's replays: a tool call that failed (its
+                # call to the gateway answered 5xx, say) is run again when retried.
+                headers.append((b"cache-control", b"no-store"))
             await send({**start, "headers": headers})
             start = None
             await send({"type": "http.response.body", "body": body})
