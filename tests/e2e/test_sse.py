@@ -269,6 +269,9 @@ def test_heartbeats_and_bad_requests(stack, api, reader):
         ({"lastEventId": "-3"}, {}),
         # A typo would filter out every event, for ever: refused.
         ({"type": "memory.recorded,memory.recordd"}, {}),
+        # Naming no type filtered nothing, silently: refused as any empty list.
+        ({"type": ""}, {}),
+        ({"type": " , "}, {}),
     ):
         response = api.get("/v1/events/stream", params=params, headers=headers)
         assert response.status_code == 400, (params, response.text)

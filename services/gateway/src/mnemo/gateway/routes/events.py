@@ -136,8 +136,9 @@ def _last_event_id(request: Request) -> int | None:
 def _types(request: Request) -> frozenset[str]:
     values = request.query_params.getall("type", [])
     types = frozenset(t.strip() for value in values for t in value.split(",") if t.strip())
-    # A type no event has would filter out everything, silently: a typo is refused.
-    if types - EVENT_TYPES.keys():
+    # A type no event has would filter out everything, silently: a typo is refused; so is
+    # `type=` naming none (it filtered nothing, silently).
+    if (values and not types) or types - EVENT_TYPES.keys():
         raise Problem(
             400,
             "INVALID_REQUEST",
