@@ -163,6 +163,19 @@ def test_delete_all_and_users(client, acme):
     assert client.get_all(filters={"user_id": ben})["count"] == 0
 
 
+def test_delete_all_of_an_agent_deletes_what_was_just_added(client, user):
+    """Deleting an agent's memories the moment they are added (the read model may not have
+    them yet): they are found in the log, so none is left once the pipeline has caught up."""
+    agent = "courier-" + uuid.uuid4().hex[:6]
+    for text in ("Parcel one left", "Parcel two left", "Parcel three left"):
+        client.add(text, user_id=user, agent_id=agent, infer=False)
+    assert client.delete_all(agent_id=agent)["message"]
+    client.add("A marker after the deletion", user_id=user, infer=False)
+    # The read model follows the log in order: once the marker is in, so is every deletion.
+    listed(client, 1, user_id=user)
+    assert client.get_all(filters={"agent_id": agent})["count"] == 0
+
+
 def test_infer_shows_the_facts_synthesis_draws_and_they_change_as_memories(stack, client, user):
     said = "I work at Initech and my manager is Bill Lumbergh"
     added = client.add(

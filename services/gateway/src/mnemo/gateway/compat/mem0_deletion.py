@@ -4,11 +4,11 @@ entities' deletes)."""
 from litestar import Request, Response, delete
 
 from mnemo.gateway.auth import Principal, agent_scope, authorize
-from mnemo.gateway.compat.mem0_memories import records
+from mnemo.gateway.compat.mem0_memories import native_scope, records
 from mnemo.gateway.compat.mem0_shapes import Scope, ok, scope_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.forget import forget_subject
-from mnemo.gateway.routes.memories import remove_memory
+from mnemo.gateway.routes.memories import remove_agent_memories, remove_memory
 
 
 async def delete_scope(request: Request, principal: Principal, scope: Scope) -> int:
@@ -20,6 +20,11 @@ async def delete_scope(request: Request, principal: Principal, scope: Scope) -> 
         assert scope.user_id is not None
         done = await forget_subject(request, principal, scope.user_id)
         return done.removed.get("memory.recorded", 0)
+    user_id, agent_id = native_scope(principal, scope)
+    if agent_id is not None and scope.run_id is None and not scope.post_filtered:
+        # An agent's memories (of one user, or of all): those the log holds too, whether
+        # or not the read model has them yet, a share to an ask of ingest.
+        return await remove_agent_memories(request, principal, agent_id, user_id=user_id)
     # Every id first, then each deletion: deleting while paging shifts the pages.
     found = [s for s in await records(request, principal, scope) if scope.matches(s.metadata)]
     scoped = agent_scope(principal, None)
