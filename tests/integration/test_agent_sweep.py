@@ -175,3 +175,24 @@ async def test_an_agents_memories_of_one_user_are_deleted_a_share_at_a_time(log_
     assert [d.memory_id for d in second.deleted] == theirs[2:] and not second.more
     assert (await handlers.delete_agent_memories(ask)).deleted == []
     assert not await _deleted(store, tenant, other_user)
+
+
+async def test_a_memory_of_an_agent_sent_before_its_memories_were_deleted_is_not_recorded(
+    log_pool,
+):
+    """Deleting every memory of an agent (of a user, or of all: Mem0's delete_all, ElizaOS's
+    delete by entity) marks the command stream: a memory command of that scope accepted
+    before but recorded after (a backlog) goes with the others; one after it, or of another
+    user or agent, is kept."""
+    store = EventStore(log_pool)
+
+    def sent(agent: str, user: str) -> tuple[str, object]:
+        memory_id = new_id()
+        data = MemoryRecorded(memory_id=memory_id, user_id=user, content="hi", agent_id=agent)
+        return memory_stream("t1", memory_id), new_event(data, "t1")
+
+    await store.clear_scope("t1", "bot", "u1", 10)
+    await store.clear_scope("t1", "all", None, 10)
+    items = [sent("bot", "u1"), sent("bot", "u2"), sent("bot", "u1"), sent("all", "u3")]
+    stored = await store.append_first_events(items, sent_at=[10, 10, 11, 9])
+    assert [e.event_id for e in stored] == [items[1][1].event_id, items[2][1].event_id]

@@ -300,6 +300,7 @@ class EventStore:
                 [_agent_lock(*a) for a in sorted(named)],
             )
         retired = await _retired_through(conn, named)
+        cleared = await _cleared_through(conn, named)
         kept = []
         for index, (subject, agent, sequence) in enumerate(
             zip(subjects, agents, sent_at, strict=True)
@@ -311,6 +312,12 @@ class EventStore:
             if sequence <= retired.get(agent, 0):
                 # Accepted before its agent was deleted: it went with the agent.
                 log.info("agent_deleted_before_recorded", event_type=events[index].event_type)
+                continue
+            scopes = (cleared.get((*agent, "")), cleared.get((*agent, subject[1])))
+            if sequence <= max(m or 0 for m in scopes):
+                # Accepted before its agent's memories (of its user) were deleted: with them.
+                kind = events[index].event_type
+                log.info("agent_memories_deleted_before_recorded", event_type=kind)
                 continue
             kept.append(index)
         return kept
@@ -478,6 +485,9 @@ class EventStore:
             await conn.execute(
                 "UPDATE mnemo.deleted_memories SET commands_through = 0 WHERE commands_through > 0"
             )
+            await conn.execute(
+                "UPDATE mnemo.cleared_scopes SET commands_through = 0 WHERE commands_through > 0"
+            )
             await conn.execute("UPDATE mnemo.command_stream SET created_at = $1", created_at)
         log.warning("command_stream_made_anew", marks_cleared=cleared.split()[-1])
         return True
@@ -521,6 +531,31 @@ class EventStore:
             list(ids),
         )
         return {(r["tenant_id"], r["agent_id"]): r["retired_at"] for r in rows}
+
+    async def clear_scope(
+        self, tenant_id: str, agent_id: str, user_id: str | None, commands_through: int
+    ) -> None:
+        """Mark every memory of the agent (of `user_id`, or of every user) deleted as of
+        `commands_through`: a command of it sent until then and recorded later is dropped
+        (`_not_forgotten`). Waits for the appends of the agent's memories that read the
+        marks before this (as `retire_agent`), so a sweep of the log after it finds them."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                _agent_lock(tenant_id, agent_id),
+            )
+            await conn.execute(
+                """INSERT INTO mnemo.cleared_scopes
+                     (tenant_id, agent_id, user_id, commands_through)
+                   VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (tenant_id, agent_id, user_id) DO UPDATE SET
+                     commands_through = GREATEST(mnemo.cleared_scopes.commands_through,
+                                                 excluded.commands_through)""",
+                tenant_id,
+                agent_id,
+                user_id or "",
+                commands_through,
+            )
 
     async def agent_swept(self, tenant_id: str, agent_id: str) -> None:
         """The memories the agent had when it was deleted are all deleted."""
@@ -669,6 +704,24 @@ class EventStore:
             "SELECT coalesce(max(global_position), 0) FROM mnemo.events"
         )
         return int(value)
+
+
+async def _cleared_through(
+    conn: Any, agents: set[tuple[str, str]]
+) -> dict[tuple[str, str, str], int]:
+    """Each cleared (tenant, agent, user or '') scope's mark, for these agents."""
+    if not agents:
+        return {}
+    tenants, ids = zip(*sorted(agents), strict=True)
+    rows = await conn.fetch(
+        """SELECT c.tenant_id, c.agent_id, c.user_id, c.commands_through
+           FROM mnemo.cleared_scopes c
+           JOIN unnest($1::text[], $2::text[]) AS a(tenant_id, agent_id)
+             ON c.tenant_id = a.tenant_id AND c.agent_id = a.agent_id""",
+        list(tenants),
+        list(ids),
+    )
+    return {(r["tenant_id"], r["agent_id"], r["user_id"]): r["commands_through"] for r in rows}
 
 
 def _agent_lock(tenant_id: str, agent_id: str) -> str:

@@ -375,6 +375,13 @@ class IngestHandlers:
         if request.memory_ids is not None:
             ids, more = request.memory_ids[:most], len(request.memory_ids) > most
         else:
+            if self._command_stream is not None:
+                # Before looking: a memory command of the agent (and user) accepted until
+                # now and recorded later is dropped, and one being recorded is waited for.
+                through = (await self._command_stream())[0]
+                await self._store.clear_scope(
+                    request.tenant_id, request.agent_id, request.user_id, through
+                )
             found = await self._store.agent_memories(
                 request.tenant_id, request.agent_id, user_id=request.user_id, limit=most + 1
             )
