@@ -257,6 +257,10 @@ def test_agents_list_get_delete_and_audit(v2, agent, stack):
     assert any(e["type"] == "memory.recorded" for e in chain)
     assert v2.delete(f"/agents/{agent}").status_code == 204
     assert error_of(v2.get(f"/agents/{agent}"), 404)["code"] == "INVALID_AGENT_ID"
+    # A bad agent_id is a 422 naming agent_id, as every other bad input here (it was a 400
+    # naming the native agentId).
+    bad = v2.post("/agents", json={"agent_id": "has spaces/and slashes"})
+    assert bad.status_code == 422 and "agent_id" in bad.text and "agentId" not in bad.text
 
 
 def test_validate_supersede_and_contradict_current_memories(v2, agent):

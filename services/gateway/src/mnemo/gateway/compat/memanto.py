@@ -248,9 +248,19 @@ async def create_agent(request: Request) -> Response[bytes]:
         ),
         *TEXT_FIELDS[CreateAgent],
     )
-    agent = await deps_of(request).ask(
-        request, "ingest", "create_agent", command, AgentInfo, principal.tenant_id
-    )
+    try:
+        agent = await deps_of(request).ask(
+            request, "ingest", "create_agent", command, AgentInfo, principal.tenant_id
+        )
+    except Problem as problem:
+        field = problem.details.get("field")
+        if problem.status != 400 or not isinstance(field, str):
+            raise
+        # As MEMANTO answers any bad input: 422, naming the field as it is sent here.
+        named = _FIELD_NAMES.get(field, field)
+        raise Problem(
+            422, "VALIDATION_ERROR", problem.detail.replace(field, named), field=named
+        ) from None
     assert isinstance(agent, AgentInfo)
     return ok(agent_json(agent), 201)
 
