@@ -271,6 +271,13 @@ def test_the_metrics_of_every_service_move_with_traffic(observed: Observed) -> N
         assert api.get(f"/v1/memories/{missing}", params={"userId": user}).status_code == 404
         statuses = [api.get("/v1/entities", params={"userId": user}).status_code for _ in range(8)]
         assert 429 in statuses
+        # A Mem0 client's request (Token scheme, mounted under /mem0): counted by its route.
+        mem0 = api.post(
+            "/v3/memories/",
+            json={"filters": {"user_id": user}},
+            headers={"Authorization": f"Token {observed.stack.api_key}"},
+        )
+        assert mem0.status_code == 200, mem0.text
     asyncio.run(_publish_undecodable_command(observed.stack, "e2e"))
 
     def moved(service: str, name: str, by: float = 1, **labels: str) -> bool:
@@ -297,6 +304,7 @@ def test_the_metrics_of_every_service_move_with_traffic(observed: Observed) -> N
     }
     # A route template, never the raw path (label values stay bounded).
     assert "/v1/memories/{memory_id}" in routes
+    assert any(r.startswith("/mem0/") for r in routes), routes  # it was "unmatched"
     assert not [r for r in routes if missing in r]
 
     for service, consumer in (

@@ -10,7 +10,7 @@ Token key is routed to this surface (`Mem0Paths` prefixes its path with /mem0), 
 
 from litestar import Request, Response, Router
 from litestar.exceptions import HTTPException
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from mnemo.gateway.compat.mem0_add import add
 from mnemo.gateway.compat.mem0_deletion import delete_all
@@ -38,14 +38,33 @@ class Mem0Paths:
             for name, value in scope["headers"]:
                 if name == b"authorization":
                     if value[:6].lower() == b"token ":
-                        scope = {
-                            **scope,
-                            "path": PREFIX + scope["path"],
-                            "raw_path": PREFIX.encode()
-                            + (scope.get("raw_path") or scope["path"].encode()),
-                        }  # type: ignore[assignment]
+                        await self._mounted(scope, receive, send)
+                        return
                     break
         await self.app(scope, receive, send)
+
+    async def _mounted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request under PREFIX; the route it matched is told to the middlewares
+        outside (the span's name and the HTTP metrics' `route` label: it was
+        `unmatched` for every Mem0 client request)."""
+        inner = {
+            **scope,
+            "path": PREFIX + scope["path"],
+            "raw_path": PREFIX.encode() + (scope.get("raw_path") or scope["path"].encode()),
+        }
+
+        async def send_routed(message: Message) -> None:
+            template = inner.get("path_template")
+            if message["type"] == "http.response.start" and isinstance(template, str):
+                scope["path_template"] = template  # type: ignore[typeddict-unknown-key]
+            await send(message)
+
+        try:
+            await self.app(inner, receive, send_routed)  # type: ignore[arg-type]
+        finally:
+            template = inner.get("path_template")
+            if isinstance(template, str):
+                scope["path_template"] = template  # type: ignore[typeddict-unknown-key]
 
 
 def handle_error(request: Request, exc: Exception) -> Response[bytes]:
