@@ -71,12 +71,17 @@ def delivery(
             agent_id=agent,
         ),
     )
+    return as_delivery(envelope, n)
+
+
+def as_delivery(envelope: Envelope, n: int) -> Delivery:
+    """`envelope` as synthesis's consumer hands it over, the `n`th of its stream."""
     return Delivery(
-        subject="evt.memory.recorded",
+        subject=f"evt.{envelope.event_type}",
         data=msgspec.json.encode(envelope),
         headers={},
         msg_id=envelope.event_id,
-        tenant_id=TENANT,
+        tenant_id=envelope.tenant_id,
         correlation_id=envelope.correlation_id,
         causation_id=envelope.causation_id,
         num_delivered=1,
@@ -209,19 +214,6 @@ async def test_a_memory_deleted_before_synthesis_reads_it_gives_nothing_and_name
     [recorded] = await store.append(stream, [event(msgspec.structs.replace(said, agent_id="a9"))])
     gone = MemoryDeleted(memory_id=memory, user_id="u_gone", agent_id="a9")
     [deleted] = await store.append(stream, [event(gone)])
-
-    def as_delivery(envelope: Envelope, n: int) -> Delivery:
-        return Delivery(
-            subject=f"evt.{envelope.event_type}",
-            data=msgspec.json.encode(envelope),
-            headers={},
-            msg_id=envelope.event_id,
-            tenant_id=TENANT,
-            correlation_id=envelope.correlation_id,
-            causation_id=envelope.causation_id,
-            num_delivered=1,
-            stream_sequence=n,
-        )
 
     await handle.memories_recorded([as_delivery(recorded, 1)])
     assert "fact.extracted" not in {t for t, _ in await derived(store, "u_gone")}

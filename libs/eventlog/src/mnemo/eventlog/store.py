@@ -500,10 +500,7 @@ class EventStore:
         it returns, each is in the log (for `agent_memories` to find) or will be dropped.
         The agent is left to sweep (`unswept_agents`) until `agent_swept`."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                _agent_lock(tenant_id, agent_id),
-            )
+            await _hold_agent(conn, tenant_id, agent_id)
             await conn.execute(
                 """INSERT INTO mnemo.retired_agents
                      (tenant_id, agent_id, commands_through, swept)
@@ -520,16 +517,8 @@ class EventStore:
 
     async def retired_at(self, agents: set[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
         """When each of these (tenant, agent) was last deleted, for those deleted."""
-        if not agents:
-            return {}
-        tenants, ids = zip(*sorted(agents), strict=True)
-        rows = await self._pool.fetch(
-            """SELECT r.tenant_id, r.agent_id, r.retired_at FROM mnemo.retired_agents r
-               JOIN unnest($1::text[], $2::text[]) AS a(tenant_id, agent_id)
-                 ON r.tenant_id = a.tenant_id AND r.agent_id = a.agent_id""",
-            list(tenants),
-            list(ids),
-        )
+        async with self._pool.acquire() as conn:
+            rows = await _agent_rows(conn, "mnemo.retired_agents", "retired_at", agents)
         return {(r["tenant_id"], r["agent_id"]): r["retired_at"] for r in rows}
 
     async def clear_scope(
@@ -540,10 +529,7 @@ class EventStore:
         (`_not_forgotten`). Waits for the appends of the agent's memories that read the
         marks before this (as `retire_agent`), so a sweep of the log after it finds them."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                _agent_lock(tenant_id, agent_id),
-            )
+            await _hold_agent(conn, tenant_id, agent_id)
             await conn.execute(
                 """INSERT INTO mnemo.cleared_scopes
                      (tenant_id, agent_id, user_id, commands_through)
@@ -710,18 +696,30 @@ async def _cleared_through(
     conn: Any, agents: set[tuple[str, str]]
 ) -> dict[tuple[str, str, str], int]:
     """Each cleared (tenant, agent, user or '') scope's mark, for these agents."""
+    rows = await _agent_rows(conn, "mnemo.cleared_scopes", "user_id, commands_through", agents)
+    return {(r["tenant_id"], r["agent_id"], r["user_id"]): r["commands_through"] for r in rows}
+
+
+async def _agent_rows(conn: Any, table: str, columns: str, agents: set[tuple[str, str]]) -> Any:
+    """`table`'s rows (tenant_id, agent_id and `columns`) of these (tenant, agent) pairs."""
     if not agents:
-        return {}
+        return []
     tenants, ids = zip(*sorted(agents), strict=True)
-    rows = await conn.fetch(
-        """SELECT c.tenant_id, c.agent_id, c.user_id, c.commands_through
-           FROM mnemo.cleared_scopes c
-           JOIN unnest($1::text[], $2::text[]) AS a(tenant_id, agent_id)
-             ON c.tenant_id = a.tenant_id AND c.agent_id = a.agent_id""",
+    return await conn.fetch(
+        f"""SELECT r.tenant_id, r.agent_id, {columns} FROM {table} r
+            JOIN unnest($1::text[], $2::text[]) AS a(tenant_id, agent_id)
+              ON r.tenant_id = a.tenant_id AND r.agent_id = a.agent_id""",
         list(tenants),
         list(ids),
     )
-    return {(r["tenant_id"], r["agent_id"], r["user_id"]): r["commands_through"] for r in rows}
+
+
+async def _hold_agent(conn: Any, tenant_id: str, agent_id: str) -> None:
+    """Hold the agent's lock until the transaction ends: an append of its memories
+    (`_not_forgotten`, which shares it) waits, or has committed."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", _agent_lock(tenant_id, agent_id)
+    )
 
 
 def _agent_lock(tenant_id: str, agent_id: str) -> str:
@@ -731,14 +729,5 @@ def _agent_lock(tenant_id: str, agent_id: str) -> str:
 
 async def _retired_through(conn: Any, agents: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Each deleted agent's mark in the command stream (mnemo.retired_agents)."""
-    if not agents:
-        return {}
-    tenants, ids = zip(*sorted(agents), strict=True)
-    rows = await conn.fetch(
-        """SELECT r.tenant_id, r.agent_id, r.commands_through FROM mnemo.retired_agents r
-           JOIN unnest($1::text[], $2::text[]) AS a(tenant_id, agent_id)
-             ON r.tenant_id = a.tenant_id AND r.agent_id = a.agent_id""",
-        list(tenants),
-        list(ids),
-    )
+    rows = await _agent_rows(conn, "mnemo.retired_agents", "commands_through", agents)
     return {(r["tenant_id"], r["agent_id"]): r["commands_through"] for r in rows}
