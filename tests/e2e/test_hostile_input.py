@@ -140,7 +140,8 @@ def test_a_last_event_id_beyond_any_sequence_is_400(api):
     response = api.get("/v1/events/stream", headers={"Last-Event-ID": str(2**64 + 5)})
     assert_problem(response, 400, "lastEventId")
     # ASCII digits only: int() would take other scripts' digits, spaces and underscores.
-    for raw in ("\u0665", " 5 ", "1_000", "-1"):
+    # Nor a bare sequence: ids are opaque (a sequence counts every tenant's events).
+    for raw in ("\u0665", " 5 ", "1_000", "-1", "5", "00000000000000zz"):
         response = api.get("/v1/events/stream", params={"lastEventId": raw})
         assert_problem(response, 400, "lastEventId")
 

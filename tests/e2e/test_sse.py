@@ -125,8 +125,8 @@ class SseReader:
     def of_user(self, user: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("json", {}).get("user_id") == user]
 
-    def ids(self) -> list[int]:
-        return [int(e["id"]) for e in self.events if "id" in e]
+    def ids(self) -> list[str]:
+        return [e["id"] for e in self.events if "id" in e]
 
 
 def ingest(api: httpx.Client, user: str, content: str, **extra: Any) -> str:
@@ -178,7 +178,7 @@ def test_events_say_what_happened_and_never_what_was_said(stack, api, reader):
     assert data["correlation_id"] == correlation
     assert data["agent_id"] == "agent-7"
     assert data["service"] and data["event_id"] and data["stream_id"] and data["recorded_at"]
-    assert int(recorded["id"]) > 0
+    assert len(recorded["id"]) == 16 and not recorded["id"].isdigit()
     for event in sse.of_user(user):
         assert set(event["json"]) == FIELDS
         assert event["json"]["event_type"] == event["event"]
@@ -187,7 +187,9 @@ def test_events_say_what_happened_and_never_what_was_said(stack, api, reader):
     assert secret not in text and "pineapple" not in text
     assert '"content"' not in text and '"statement"' not in text and '"value"' not in text
     ids = sse.ids()
-    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    # Opaque (the stream's sequence enciphered for the tenant: a sequence counts every
+    # tenant's events) and each its own.
+    assert len(set(ids)) == len(ids) and all(len(i) == 16 and not i.isdigit() for i in ids)
 
 
 def test_filters_on_user_and_type(stack, api, reader):
@@ -233,9 +235,12 @@ def test_resume_with_last_event_id_has_no_gap_and_no_repeat(stack, api, reader):
     eventually(lambda: recorded(everything) >= 4 and recorded(resumed) >= 2, timeout=60)
     eventually(lambda: set(before) | set(resumed.ids()) == set(everything.ids()), timeout=60)
     after = resumed.ids()
-    assert after and min(after) > last
+    assert after and last not in after
     assert not set(before) & set(after)
-    assert len(set(after)) == len(after) and after == sorted(after)
+    assert len(set(after)) == len(after)
+    # In the order the whole history has them.
+    order = everything.ids()
+    assert [order.index(i) for i in after] == sorted(order.index(i) for i in after)
 
 
 def test_another_tenant_never_reaches_the_stream(stack, api, reader):
@@ -325,6 +330,7 @@ async def test_a_slow_client_gets_overflow_and_resumes_with_no_gap(monkeypatch, 
         for seq in range(1, 31):
             envelope = {"event_id": f"e{seq}", "event_type": "memory.recorded", "data": {}}
             await js.publish(subject, json.dumps(envelope).encode())
+        ids = events_route.EventIds("a secret of the gateway", "t")
         gen = events_route._follow(
             js,
             topology.evt_stream,
@@ -333,6 +339,7 @@ async def test_a_slow_client_gets_overflow_and_resumes_with_no_gap(monkeypatch, 
             0,  # as if Last-Event-ID: 0 — replay from the first event
             1,
             lambda: True,  # the key stands
+            ids,
         )
         chunks = [await gen.__anext__()]  # ": connected"
         await asyncio.sleep(1.0)  # the client reads nothing while 30 events arrive
@@ -347,10 +354,11 @@ async def test_a_slow_client_gets_overflow_and_resumes_with_no_gap(monkeypatch, 
         await js.delete_stream(topology.evt_stream)
         await nc.close()
     assert chunks[0].startswith(b": connected")
-    ids = [int(c.split(b"\n")[0].split(b": ")[1]) for c in chunks[1:-1]]
-    assert ids == list(range(1, len(ids) + 1)) and len(ids) >= 5
+    shown = [c.split(b"\n")[0].split(b": ")[1].decode() for c in chunks[1:-1]]
+    seqs = [ids.sequence(i) for i in shown]
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= 5
     assert chunks[-1].startswith(b"event: overflow\n")
-    assert json.loads(chunks[-1].split(b"data: ")[1])["lastEventId"] == ids[-1]
+    assert json.loads(chunks[-1].split(b"data: ")[1])["lastEventId"] == shown[-1]
 
 
 def test_mnemo_tail_prints_a_line_per_event(stack, api):

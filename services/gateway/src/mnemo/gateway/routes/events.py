@@ -1,6 +1,7 @@
 """GET /v1/events/stream: the caller's domain events, live, as Server-Sent Events.
 
-Each event is `id: <EVT stream sequence>`, `event: <event_type>`, `data: <JSON>`; the JSON
+Each event is `id: <opaque id>` (its EVT stream sequence, enciphered per tenant: see
+`EventIds`), `event: <event_type>`, `data: <JSON>`; the JSON
 says what happened (ids, type, times, who) and never what was said: no content, statement,
 value or metadata.
 
@@ -9,8 +10,9 @@ Query parameters (all optional):
 - `userId`, `agentId`: only events about that user / agent;
 - `type`: only these event types (repeat it, or separate with commas; a name that is no
   event type is refused);
-- `lastEventId` (or the `Last-Event-ID` header, which wins): resume after that sequence,
-  with no gap and no repeat; without it the stream starts with the next new event;
+- `lastEventId` (or the `Last-Event-ID` header, which wins): resume after that event (an
+  id the stream gave, or `0` for the stream's start), with no gap and no repeat; without it
+  the stream starts with the next new event;
 - `heartbeat`: seconds between `: ping` comment lines, 1-60 (default 15).
 
 Every client gets its own ephemeral ordered consumer on the EVT stream, filtered on its
@@ -20,7 +22,7 @@ slow reader never holds back the others. The consumer is deleted when the client
 The first line sent, `: connected`, means the consumer exists: events from then on arrive.
 
 Streams are bounded like requests in flight: `MNEMO_MAX_STREAMS` open on one replica,
-`MNEMO_TENANT_SHARE` of them per tenant and of a tenant's per key, so one agent key
+`MNEMO_TENANT_SHARE` of them per tenant and of a tenant's per agent key, so one agent key
 cannot take every stream of its tenant (429 past the key's or the tenant's share, 503 past
 the replica's, each with Retry-After). A stream lasts only as long as its key: once the key is
 revoked (or its agent deleted) the client is sent `event: revoked` and the stream ends.
@@ -28,6 +30,8 @@ revoked (or its agent deleted) the client is sent `event: revoked` and the strea
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -75,6 +79,49 @@ _closing: set[asyncio.Task[None]] = set()
 _encoder = msgspec.json.Encoder()
 
 
+class EventIds:
+    """The stream's event ids for one tenant: its JetStream sequence, enciphered with a key
+    of the tenant's (a 64-bit Feistel permutation keyed by HMAC-SHA256). The sequence counts
+    every tenant's events: shown as it is, two ids of one tenant told how many events of
+    others came between them. Ids are opaque; `Last-Event-ID` takes one back (or `0`, the
+    stream's start)."""
+
+    def __init__(self, secret: str, tenant_id: str) -> None:
+        self._key = hmac.new(
+            secret.encode(), b"mnemo-event-ids\x1f" + tenant_id.encode(), hashlib.sha256
+        ).digest()
+
+    def _mix(self, round_: int, half: int) -> int:
+        digest = hmac.new(self._key, bytes([round_]) + half.to_bytes(4, "big"), hashlib.sha256)
+        return int.from_bytes(digest.digest()[:4], "big")
+
+    def shown(self, seq: int) -> str:
+        left, right = seq >> 32, seq & 0xFFFFFFFF
+        for round_ in range(_ROUNDS):
+            left, right = right, left ^ self._mix(round_, right)
+        return f"{(left << 32) | right:016x}"
+
+    def sequence(self, shown: str) -> int | None:
+        """The sequence an id stands for; None for text no id of this tenant's can be."""
+        if len(shown) != 16 or not all(c in "0123456789abcdef" for c in shown):
+            return None
+        value = int(shown, 16)
+        left, right = value >> 32, value & 0xFFFFFFFF
+        for round_ in reversed(range(_ROUNDS)):
+            left, right = right ^ self._mix(round_, left), left
+        seq = (left << 32) | right
+        return seq if 0 < seq < 2**63 else None
+
+
+_ROUNDS = 4
+
+
+def event_ids(deps: Deps, tenant_id: str) -> EventIds:
+    """The tenant's event ids, keyed by the gateway's secret (every replica has it)."""
+    settings = deps.settings
+    return EventIds(settings.key_secret or settings.dev_api_key or "mnemo", tenant_id)
+
+
 @dataclass(frozen=True)
 class EventFilter:
     user_id: str | None = None
@@ -111,23 +158,27 @@ def public_event(envelope: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def sse_message(seq: int, event: dict[str, Any]) -> bytes:
+def sse_message(event_id: str, event: dict[str, Any]) -> bytes:
     event_type = str(event["event_type"]).replace("\n", " ").replace("\r", " ")
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, event_type.encode(), _encoder.encode(event))
+    return b"id: %s\nevent: %s\ndata: %s\n\n" % (
+        event_id.encode(),
+        event_type.encode(),
+        _encoder.encode(event),
+    )
 
 
-def _last_event_id(request: Request) -> int | None:
+def _last_event_id(request: Request, ids: EventIds) -> int | None:
+    """The sequence to resume after: the one the id the stream gave stands for, or 0
+    (`Last-Event-ID: 0`, the stream's start)."""
     raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
     if raw is None or raw.strip() == "":
         return None
-    # ASCII digits only: int() also takes other scripts' digits ("٥"), spaces and "_".
-    value = int(raw) if raw.isascii() and raw.isdigit() else -1
-    # JetStream sequences are unsigned 64-bit; past that a resume point cannot exist.
-    if not 0 <= value < 2**63:
+    value = 0 if raw == "0" else ids.sequence(raw)
+    if value is None:
         raise Problem(
             400,
             "INVALID_REQUEST",
-            "Last-Event-ID must be a stream sequence (an integer from 0 to 2^63-1)",
+            "Last-Event-ID must be an id this stream gave (or 0, to start from the first event)",
             field="lastEventId",
         )
     return value
@@ -187,7 +238,8 @@ async def events_stream(request: Request) -> Stream:
         types=_types(request),
         since=principal.history_since(None),
     )
-    last = _last_event_id(request)
+    ids = event_ids(deps, principal.tenant_id)
+    last = _last_event_id(request, ids)
     heartbeat = int_param(request, "heartbeat", default=HEARTBEAT_SECONDS, low=1, high=60)
     subject = deps.topology.evt_subject(principal.tenant_id, ">")
     stream = deps.topology.evt_stream
@@ -195,7 +247,7 @@ async def events_stream(request: Request) -> Stream:
     agent_key = None if principal.is_master else principal.key_id
     give = deps.streams.take(principal.tenant_id, agent_key)
     events = _releasing(
-        _follow(deps.publisher.js, stream, subject, wanted, last, heartbeat, stands), give
+        _follow(deps.publisher.js, stream, subject, wanted, last, heartbeat, stands, ids), give
     )
     # The slot is given back when the stream ends, or when its generator is dropped unread.
     weakref.finalize(events, give)
@@ -225,6 +277,7 @@ async def _follow(
     last: int | None,
     heartbeat: float,
     stands: Callable[[], bool],
+    ids: EventIds,
 ) -> AsyncIterator[bytes]:
     queue: asyncio.Queue[Msg] = asyncio.Queue(maxsize=QUEUE_SIZE)
     overflowed = asyncio.Event()
@@ -266,10 +319,10 @@ async def _follow(
             if overflowed.is_set():
                 while not queue.empty():
                     msg = queue.get_nowait()
-                    if message := _message(msg, wanted):
+                    if message := _message(msg, wanted, ids):
                         yield message
                     sent = msg.metadata.sequence.stream
-                yield _overflow(sent)
+                yield _overflow(ids.shown(sent) if sent else "0")
                 return
             try:
                 # Awake at the next heartbeat, and often enough to see the key go.
@@ -283,7 +336,7 @@ async def _follow(
                 continue
             if not stands():
                 continue  # not shown: the key went while the event was on its way
-            if message := _message(msg, wanted):
+            if message := _message(msg, wanted, ids):
                 yield message
                 quiet_since = loop.time()
             sent = msg.metadata.sequence.stream
@@ -297,7 +350,7 @@ async def _follow(
         log.info("sse_client_gone", subject=subject, last_sent=sent)
 
 
-def _message(msg: Msg, wanted: EventFilter) -> bytes | None:
+def _message(msg: Msg, wanted: EventFilter, ids: EventIds) -> bytes | None:
     seq = msg.metadata.sequence.stream
     try:
         envelope = _decoder.decode(msg.data)
@@ -307,7 +360,7 @@ def _message(msg: Msg, wanted: EventFilter) -> bytes | None:
     if not isinstance(envelope, dict):
         return None
     event = public_event(envelope)
-    return sse_message(seq, event) if wanted.matches(event) else None
+    return sse_message(ids.shown(seq), event) if wanted.matches(event) else None
 
 
 def _revoked() -> bytes:
@@ -317,7 +370,7 @@ def _revoked() -> bytes:
     return b"event: revoked\ndata: %s\n\n" % body
 
 
-def _overflow(sent: int) -> bytes:
+def _overflow(sent: str) -> bytes:
     body = _encoder.encode(
         {
             "reason": "client too slow: its queue of events overflowed",
