@@ -237,3 +237,31 @@ async def test_a_memory_deleted_before_synthesis_reads_it_gives_nothing_and_name
     stored = await store.read_stream(facts_stream(TENANT, "u_late2"))
     [late] = [e.data for e in stored if e.event_type == "memory.withdrawn"]
     assert late.agent_id is None
+
+
+async def test_an_event_delivered_after_its_subject_was_projected_again_is_not_recorded_again(
+    handlers, log_pool
+):
+    """The agent's withdrawal projects its subject again at once (reads after the deletion
+    of the agent); the read models' consumer, behind, then delivered the facts stream's
+    earlier events, and recorded again the agent's fact the withdrawal had removed (until
+    the consumer reached the withdrawal)."""
+    handle, store = handlers
+    await handle.memory_recorded(delivery(1, "u_behind", "I work at Initech", agent="a1"))
+    events = await store.read_stream(facts_stream(TENANT, "u_behind"))
+    read_models = ReadModelHandlers(log_pool)
+
+    async def facts() -> int:
+        return await log_pool.fetchval(
+            "SELECT count(*) FROM synthesis.facts WHERE tenant_id = $1 AND user_id = $2",
+            TENANT,
+            "u_behind",
+        )
+
+    withdrawal = AgentWithdrawal(log_pool, store, Timelines(log_pool, store), read_models)
+    await read_models.apply(events)
+    assert await facts() >= 1
+    await withdrawal.withdraw(WithdrawAgent(tenant_id=TENANT, agent_id="a1", actor="t"))
+    assert await facts() == 0
+    await read_models.apply(events)  # the consumer, behind, delivers them again
+    assert await facts() == 0

@@ -62,9 +62,20 @@ def subject_key(tenant_id: str, user_id: str) -> str:
     return derived_id("subject", tenant_id, user_id)
 
 
+_FACTS = "synthesis-facts-"
+
+
 def facts_stream(tenant_id: str, user_id: str) -> str:
     """One stream per subject: what synthesis derived, in the order it decided it."""
-    return f"synthesis-facts-{tenant_id}-{subject_key(tenant_id, user_id)}"
+    return f"{_FACTS}{tenant_id}-{subject_key(tenant_id, user_id)}"
+
+
+async def _hold_streams(conn: asyncpg.Connection, streams: list[str]) -> None:
+    """Hold the subjects' read-model locks (in order) until the transaction ends."""
+    for stream in streams:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "synthesis.read\x1f" + stream
+        )
 
 
 def pass_stream(tenant_id: str, user_id: str) -> str:
@@ -566,6 +577,7 @@ class ReadModelHandlers:
         # that no longer held what the memory said, they never refer to it.
         withdrawn: set[tuple[str, str]] = set()
         async with self._pool.acquire() as conn, conn.transaction():
+            envelopes = await self._not_reprojected(conn, envelopes)
             run: list[Envelope] = []
             for envelope in envelopes:
                 if isinstance(envelope.data, MemoryForgotten):
@@ -602,11 +614,39 @@ class ReadModelHandlers:
     async def _reproject(self, conn: asyncpg.Connection, tenant_id: str, user_id: str) -> None:
         """The subject's facts and entities once more from its stream, as it counts now
         (`timeline.counted`: without what withdrawn memories said). Its events still on
-        their way here find their rows made (each insert is idempotent)."""
-        events = await self._log.read_stream(facts_stream(tenant_id, user_id))
+        their way here are not recorded again (`_not_reprojected`)."""
+        stream = facts_stream(tenant_id, user_id)
+        await _hold_streams(conn, [stream])
+        events = await self._log.read_stream(stream)
         await self.facts.forget(conn, tenant_id, user_id)
         await self.entities.forget(conn, tenant_id, user_id, mentions_only=True)
         await self._record(conn, counted(events))
+        await conn.execute(
+            """INSERT INTO synthesis.reprojected (stream_id, stream_version) VALUES ($1, $2)
+               ON CONFLICT (stream_id) DO UPDATE SET stream_version =
+                 GREATEST(synthesis.reprojected.stream_version, excluded.stream_version)""",
+            stream,
+            events[-1].stream_version if events else -1,
+        )
+
+    async def _not_reprojected(
+        self, conn: asyncpg.Connection, envelopes: list[Envelope]
+    ) -> list[Envelope]:
+        """Those of `envelopes` a projection of their subject's whole stream has not taken
+        in already: one delivered after it would record again what it left out (a fact of
+        a withdrawn agent). Holds the subjects' streams until the transaction ends, so a
+        projection of the whole stream waits for this one, or came before it."""
+        streams = sorted({e.stream_id for e in envelopes if e.stream_id.startswith(_FACTS)})
+        if not streams:
+            return envelopes
+        await _hold_streams(conn, streams)
+        rows = await conn.fetch(
+            """SELECT stream_id, stream_version FROM synthesis.reprojected
+               WHERE stream_id = ANY($1::text[])""",
+            streams,
+        )
+        done = {r["stream_id"]: r["stream_version"] for r in rows}
+        return [e for e in envelopes if e.stream_version > done.get(e.stream_id, -1)]
 
     async def _record(self, conn: asyncpg.Connection, run: list[Envelope]) -> None:
         await self.facts.record_all(conn, run)
@@ -616,7 +656,8 @@ class ReadModelHandlers:
         """Empty every read model (before a rebuild from the log)."""
         await self._pool.execute(
             """TRUNCATE synthesis.facts, synthesis.fact_endings, synthesis.fact_evidence,
-                        synthesis.fact_marks, synthesis.entity_mentions, synthesis.subjects"""
+                        synthesis.fact_marks, synthesis.entity_mentions, synthesis.subjects,
+                        synthesis.reprojected"""
         )
 
     async def events(self, deliveries: list[Delivery]) -> None:
