@@ -239,3 +239,8 @@ async def test_a_batch_of_commands_is_stored_whole_or_not_at_all(publisher, topo
     await publisher.publish_commands(batch, correlation_id="c", causation_id="c")
     await publisher.publish_commands(batch, correlation_id="c", causation_id="c")
     assert (await js.stream_info(topology.cmd_stream)).state.messages == 3
+    # A retry holding the stored ones and one more (the server refuses such a batch whole):
+    # the new one is stored, the others are not stored again.
+    more = [*batch, command()]
+    await publisher.publish_commands(more, correlation_id="c", causation_id="c")
+    assert (await js.stream_info(topology.cmd_stream)).state.messages == 4

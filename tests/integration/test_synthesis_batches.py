@@ -230,13 +230,25 @@ async def test_a_memory_deleted_before_synthesis_reads_it_gives_nothing_and_name
     [first] = await store.append(later, [event(msgspec.structs.replace(read, agent_id="a8"))])
     await handle.memories_recorded([as_delivery(first, 3)])
     assert "memory.synthesized" in {t for t, _ in await derived(store, "u_late2")}
+    # Its deletion recorded after the agent's (the agent's sweep comes after it is gone).
+    await store.retire_agent(TENANT, "a8", 0)
     end = MemoryDeleted(memory_id=read.memory_id, user_id="u_late2", agent_id="a8")
     [ended] = await store.append(later, [event(end)])
-    await store.retire_agent(TENANT, "a8", 0)
     await handle.memories_recorded([as_delivery(ended, 4)])
     stored = await store.read_stream(facts_stream(TENANT, "u_late2"))
     [late] = [e.data for e in stored if e.event_type == "memory.withdrawn"]
     assert late.agent_id is None
+    # A memory of the agent made again with the id (recorded after): its own, named.
+    again = MemoryRecorded(memory_id=new_id(), user_id="u_late2", content="I work at Globex")
+    anew = f"memory-{TENANT}-{again.memory_id}"
+    [second] = await store.append(anew, [event(msgspec.structs.replace(again, agent_id="a8"))])
+    await handle.memories_recorded([as_delivery(second, 5)])
+    gone2 = MemoryDeleted(memory_id=again.memory_id, user_id="u_late2", agent_id="a8")
+    [ended2] = await store.append(anew, [event(gone2)])
+    await handle.memories_recorded([as_delivery(ended2, 6)])
+    stored = await store.read_stream(facts_stream(TENANT, "u_late2"))
+    named = [e.data.agent_id for e in stored if e.event_type == "memory.withdrawn"]
+    assert named == [None, "a8"]
 
 
 async def test_an_event_delivered_after_its_subject_was_projected_again_is_not_recorded_again(

@@ -35,6 +35,10 @@ _BATCH_ID = "Nats-Batch-Id"
 _BATCH_SEQUENCE = "Nats-Batch-Sequence"
 _BATCH_COMMIT = "Nats-Batch-Commit"
 _BATCH_DUPLICATE = 10201
+# Refused as incomplete: among others, the server's open batches per stream (50) taken.
+_BATCH_INCOMPLETE = 10176
+_BATCH_ATTEMPTS = 4
+_OPEN_BATCHES = 16
 
 
 def refusal(error: APIError) -> PublishError:
@@ -120,6 +124,8 @@ class Publisher:
         self.topology = topology
         self.service = service
         self._ack_timeout = ack_timeout
+        # Atomic batches this process has open at once (the server bounds them per stream).
+        self._open_batches = asyncio.Semaphore(_OPEN_BATCHES)
 
     async def publish_command(
         self, command: Command, *, correlation_id: str, causation_id: str
@@ -156,9 +162,26 @@ class Publisher:
     async def _publish_atomic(self, batch: list[tuple[str, bytes, dict[str, str]]]) -> None:
         """Publish a request's commands as one atomic batch (ADR-50): JetStream stores all
         of them or none, so a 503 (a lost connection, NATS killed half-way) never leaves
-        part of a batch stored, to be stored again by the client's retry. A retry of a batch
-        stored whole (its commands' ids fixed by an Idempotency-Key) is refused by the
-        server as holding stored ids: it was stored, and that is the answer."""
+        part of a batch stored, to be stored again by the client's retry. A batch holding an
+        id stored before (a retry, its ids fixed by an Idempotency-Key, maybe with more
+        items) is refused whole by the server: it is then published message by message,
+        each deduplicated by its id, so what was stored is not stored again and the rest is.
+        The server takes a bounded number of open batches per stream: this process opens
+        at most `_OPEN_BATCHES` at once, and one refused for that is tried again."""
+        for attempt in range(_BATCH_ATTEMPTS):
+            async with self._open_batches:
+                refused = await self._atomic_once(batch)
+            if refused is None:
+                return
+            if refused.err_code == _BATCH_DUPLICATE:
+                await self._publish_all(batch)
+                return
+            if refused.err_code != _BATCH_INCOMPLETE or attempt == _BATCH_ATTEMPTS - 1:
+                raise refusal(refused)
+            await asyncio.sleep(0.05 * 2**attempt)
+
+    async def _atomic_once(self, batch: list[tuple[str, bytes, dict[str, str]]]) -> APIError | None:
+        """One try of the atomic batch: None once stored, else the server's refusal."""
         if not self.nc.is_connected:
             raise PublishError("the message bus is not connected; nothing was sent")
         batch_id = new_id()
@@ -192,17 +215,14 @@ class Publisher:
             raise PublishError("JetStream answered the batch with no ack")
         error = answer.get("error")
         if isinstance(error, dict):
-            if error.get("err_code") == _BATCH_DUPLICATE:
-                return  # every command of it is stored (batches are all or none)
-            raise refusal(
-                APIError(
-                    code=error.get("code"),
-                    err_code=error.get("err_code"),
-                    description=error.get("description"),
-                )
+            return APIError(
+                code=error.get("code"),
+                err_code=error.get("err_code"),
+                description=error.get("description"),
             )
         if answer.get("stream") is None or answer.get("count") != last:
             raise PublishError(f"JetStream's ack of the batch is not whole: {answer!r}")
+        return None
 
     async def publish_events(
         self, events: Sequence[Envelope], appends: Sequence[str] | None = None

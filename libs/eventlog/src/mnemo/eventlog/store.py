@@ -445,6 +445,17 @@ class EventStore:
         )
         return {r["event_id"] for r in rows}
 
+    async def recorded_before(self, stream_id: str, version: int) -> datetime | None:
+        """When the recording of a memory that an event at `version` of its stream follows
+        was recorded (its `memory.recorded` last before it); None without one."""
+        return await self._pool.fetchval(  # type: ignore[no-any-return]
+            """SELECT recorded_at FROM mnemo.events
+               WHERE stream_id = $1 AND stream_version < $2 AND event_type = 'memory.recorded'
+               ORDER BY stream_version DESC LIMIT 1""",
+            stream_id,
+            version,
+        )
+
     async def deleted_since(self, event_ids: Sequence[str]) -> set[str]:
         """Those of `event_ids` (memory recordings) whose memory was deleted after them in
         its stream: a projection that receives one late must not draw anything from it
@@ -542,6 +553,7 @@ class EventStore:
                 user_id or "",
                 commands_through,
             )
+            in_time()  # a deletion answered 5xx drops no command later
 
     async def agent_swept(self, tenant_id: str, agent_id: str) -> None:
         """The memories the agent had when it was deleted are all deleted."""

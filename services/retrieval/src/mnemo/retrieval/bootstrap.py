@@ -21,7 +21,7 @@ from mnemo.contracts import (
 from mnemo.embeddings import Embedder, embedder_from_settings
 from mnemo.eventlog import EventStore
 from mnemo.host import Host
-from mnemo.retrieval.handlers import SERVICE, RetrievalHandlers, drop_memory
+from mnemo.retrieval.handlers import SERVICE, RetrievalHandlers, drop_memory, page_budget
 from mnemo.retrieval.index import INDEXED_TEXT_VERSION, MemoryIndex
 from mnemo.retrieval.measured import MeasuredEmbedder
 from mnemo.retrieval.memories import SQL, MemoryTable
@@ -156,7 +156,11 @@ async def main() -> None:
     # Before any consumer runs: a model load mid-stream stalls phase 1.
     await index.start_background()
     handlers = RetrievalHandlers(
-        index, MemoryTable(host.pool), host.publisher, EventStore(host.pool)
+        index,
+        MemoryTable(host.pool),
+        host.publisher,
+        EventStore(host.pool),
+        page_budget(host.publisher.nc.max_payload),
     )
     topology = host.topology
     host.consume(

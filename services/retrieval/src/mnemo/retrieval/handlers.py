@@ -39,6 +39,10 @@ SERVICE = "retrieval"
 # MEMANTO's recall returns up to 100 (its lists' maximum); the native search caps at 50.
 MAX_LIMIT = 100
 
+# The most a page of memories may take as one reply (compressed, as the bus sends a long
+# one), under NATS' default max_payload (1 MiB) with room for the headers.
+PAGE_BYTES = 768 * 1024
+
 
 async def drop_memory(
     index: MemoryIndex, memories: MemoryTable, log_store: EventStore, tenant_id: str, memory_id: str
@@ -87,11 +91,14 @@ class RetrievalHandlers:
         memories: MemoryTable,
         publisher: Publisher,
         log_store: EventStore,
+        page_bytes: int = PAGE_BYTES,
     ) -> None:
         self._index = index
         self._memories = memories
         self._publisher = publisher
         self._log = log_store
+        # What a page of memories may take as one reply (`fitted`).
+        self._page_bytes = page_bytes
 
     async def memory_recorded(self, delivery: Delivery) -> None:
         await self.memories_recorded([delivery])
@@ -189,7 +196,7 @@ class RetrievalHandlers:
             return QueryError(code="invalid", message="limit must be 1..100", field="limit")
         if query.offset < 0:
             return QueryError(code="invalid", message="offset must be >= 0", field="offset")
-        return fitted(await self._memories.page(query))
+        return fitted(await self._memories.page(query), self._page_bytes)
 
     async def get_memory(self, query: GetMemoryQuery) -> MemoryView | QueryError:
         found = await self._memories.get(query)
@@ -207,32 +214,39 @@ class RetrievalHandlers:
         return SearchResult(results=await self._index.search(query))
 
 
-# The most a page of memories may take as one reply (compressed, as the bus sends a long
-# one), under NATS' default max_payload (1 MiB) with room for the headers.
-PAGE_BYTES = 768 * 1024
-
-
 def fitted(page: MemoryPage, budget: int = PAGE_BYTES) -> MemoryPage:
     """The page, or as many of its first memories as one reply holds: a memory may be
     100 KB (more once redacted), so a page of them may not fit in one message, and its
     asker learns it has fewer than it asked for (`total` says how many there are; the
-    next page starts after the last one given)."""
-
-    def size(count: int) -> int:
-        shown = msgspec.structs.replace(page, memories=page.memories[:count])
-        return len(zlib.compress(_encoder.encode(shown), 1))
-
-    if len(page.memories) <= 1 or size(len(page.memories)) <= budget:
+    next page starts after the last one given). The cut is estimated from each memory's
+    encoded size and the page's compression ratio (one compression of the page), then
+    checked once."""
+    if len(page.memories) <= 1:
         return page
-    low, high = 1, len(page.memories) - 1  # the most that fit: at least one
-    while low < high:
-        middle = (low + high + 1) // 2
-        if size(middle) <= budget:
-            low = middle
-        else:
-            high = middle - 1
-    log.info("memory_page_cut_to_fit", asked=len(page.memories), given=low)
-    return msgspec.structs.replace(page, memories=page.memories[:low])
+    raw = _encoder.encode(page)
+    if len(raw) <= budget:
+        return page
+    whole = len(zlib.compress(raw, 1))
+    if whole <= budget:
+        return page
+    sizes = [len(_encoder.encode(m)) for m in page.memories]
+    room = budget * len(raw) / whole * 0.9  # encoded bytes that compress into the budget
+    total, count = len(raw) - sum(sizes), 0
+    for size in sizes:
+        if count and total + size > room:
+            break
+        total, count = total + size, count + 1
+    cut = msgspec.structs.replace(page, memories=page.memories[:count])
+    while count > 1 and len(zlib.compress(_encoder.encode(cut), 1)) > budget:
+        count = max(1, count * 4 // 5)
+        cut = msgspec.structs.replace(page, memories=page.memories[:count])
+    log.info("memory_page_cut_to_fit", asked=len(page.memories), given=count)
+    return cut
+
+
+def page_budget(max_payload: int) -> int:
+    """What a page of memories may take as one reply, under the server's max_payload."""
+    return max(64 * 1024, min(PAGE_BYTES, max_payload * 3 // 4))
 
 
 def _unscoped() -> QueryError:

@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 import asyncpg
@@ -224,7 +225,7 @@ class SynthesisHandlers:
                 # nothing of it) but names no agent: no agent's event stream shows it.
                 read = gone.memory_id in timeline.memories
                 ended = retired.get((tenant_id, gone.agent_id or ""))
-                named = read and (ended is None or envelope.recorded_at > ended)
+                named = read and (ended is None or await self._recorded_after(envelope, ended))
                 withdrawn = MemoryWithdrawn(
                     memory_id=gone.memory_id,
                     user_id=user_id,
@@ -251,6 +252,14 @@ class SynthesisHandlers:
             log.info("memories_withdrawn", count=len(events))
             return
         raise RuntimeError(f"{stream} kept moving; withdrawing the memories will be retried")
+
+    async def _recorded_after(self, deleted: Envelope, retired: datetime) -> bool:
+        """Whether the memory a `memory.deleted` ends was recorded after its agent's last
+        deletion (an agent made again with the id: its own memory), not before it (the
+        deleted agent's, whenever its deletion was recorded: the agent's sweep comes after
+        the agent is gone)."""
+        recorded = await self._store.recorded_before(deleted.stream_id, deleted.stream_version)
+        return recorded is not None and recorded > retired
 
     async def _synthesize(self, tenant_id: str, user_id: str, envelopes: list[Envelope]) -> None:
         found: dict[str, extractor.Extraction] = {}
