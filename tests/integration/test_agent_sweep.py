@@ -124,7 +124,7 @@ async def test_an_append_in_flight_when_its_agent_is_deleted_is_swept_with_it(
     await _agent(accounts, tenant, "bot")
     read_marks = asyncio.Event()
     release = asyncio.Event()
-    real = store_module._retired_through
+    real = store_module._agent_marks
 
     async def held(conn, agents):  # type: ignore[no-untyped-def]
         marks = await real(conn, agents)
@@ -133,7 +133,7 @@ async def test_an_append_in_flight_when_its_agent_is_deleted_is_swept_with_it(
             await release.wait()
         return marks
 
-    monkeypatch.setattr(store_module, "_retired_through", held)
+    monkeypatch.setattr(store_module, "_agent_marks", held)
     recording = asyncio.create_task(_record(store, tenant, "bot"))
     await asyncio.wait_for(read_marks.wait(), 60)
     deleting = asyncio.create_task(

@@ -194,21 +194,14 @@ async def test_a_memory_deleted_before_synthesis_reads_it_gives_nothing_and_name
     withdrawal, which still marks it, names no agent."""
     from mnemo.contracts import MemoryDeleted, NewEvent, new_id
 
+    from .helpers import new_event
+
     handle, store = handlers
     memory = new_id()
     stream = f"memory-{TENANT}-{memory}"
 
     def event(data: MemoryRecorded | MemoryDeleted) -> NewEvent:
-        return NewEvent(
-            event_id=new_id(),
-            tenant_id=TENANT,
-            occurred_at=utcnow(),
-            correlation_id=new_id(),
-            causation_id=new_id(),
-            actor="t",
-            service="ingest",
-            data=data,
-        )
+        return new_event(data, TENANT)
 
     said = MemoryRecorded(memory_id=memory, user_id="u_gone", content="I work at Initech")
     [recorded] = await store.append(stream, [event(msgspec.structs.replace(said, agent_id="a9"))])

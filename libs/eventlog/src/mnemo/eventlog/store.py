@@ -299,8 +299,7 @@ class EventStore:
                 " FROM unnest($1::text[]) AS k",
                 [_agent_lock(*a) for a in sorted(named)],
             )
-        retired = await _retired_through(conn, named)
-        cleared = await _cleared_through(conn, named)
+        retired, cleared = await _agent_marks(conn, named)
         kept = []
         for index, (subject, agent, sequence) in enumerate(
             zip(subjects, agents, sent_at, strict=True)
@@ -704,12 +703,33 @@ class EventStore:
         return int(value)
 
 
-async def _cleared_through(
+async def _agent_marks(
     conn: Any, agents: set[tuple[str, str]]
-) -> dict[tuple[str, str, str], int]:
-    """Each cleared (tenant, agent, user or '') scope's mark, for these agents."""
-    rows = await _agent_rows(conn, "mnemo.cleared_scopes", "user_id, commands_through", agents)
-    return {(r["tenant_id"], r["agent_id"], r["user_id"]): r["commands_through"] for r in rows}
+) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str, str], int]]:
+    """These agents' deletion marks (mnemo.retired_agents) and their memories' deletion
+    marks, of one user or of all ('': mnemo.cleared_scopes), in one round trip."""
+    if not agents:
+        return {}, {}
+    tenants, ids = zip(*sorted(agents), strict=True)
+    rows = await conn.fetch(
+        """WITH a AS (SELECT * FROM unnest($1::text[], $2::text[]) AS a(tenant_id, agent_id))
+           SELECT NULL AS user_id, r.tenant_id, r.agent_id, r.commands_through
+             FROM mnemo.retired_agents r JOIN a USING (tenant_id, agent_id)
+           UNION ALL
+           SELECT c.user_id, c.tenant_id, c.agent_id, c.commands_through
+             FROM mnemo.cleared_scopes c JOIN a USING (tenant_id, agent_id)""",
+        list(tenants),
+        list(ids),
+    )
+    retired = {
+        (r["tenant_id"], r["agent_id"]): r["commands_through"] for r in rows if r["user_id"] is None
+    }
+    cleared = {
+        (r["tenant_id"], r["agent_id"], r["user_id"]): r["commands_through"]
+        for r in rows
+        if r["user_id"] is not None
+    }
+    return retired, cleared
 
 
 async def _agent_rows(conn: Any, table: str, columns: str, agents: set[tuple[str, str]]) -> Any:
