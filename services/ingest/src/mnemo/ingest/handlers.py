@@ -69,6 +69,13 @@ def answering_event(
 _AGAIN_ATTEMPTS = 5
 
 
+class _Head:
+    """The command stream's head, asked for when a deletion is marked (`_delete`)."""
+
+
+_HEAD = _Head()
+
+
 def current_life(readable: list[Envelope]) -> list[Envelope]:
     """A memory stream's readable events from its last recording on: the memory as it is
     now. A memory deleted (or forgotten with its subject) and then recorded again under the
@@ -312,6 +319,14 @@ class IngestHandlers:
         looks again, so the two never both answer success with the new version alive).
         Another agent's memory (for an agent-scoped caller), or one that is unknown or
         unreadable (its subject forgotten), is not found."""
+        return await self._delete(request, _HEAD)
+
+    async def _delete(
+        self, request: DeleteMemory, through: int | _Head | None
+    ) -> DeletedMemory | QueryError:
+        """`delete_memory`, with the command stream's head to mark the deletion at
+        (`_HEAD`: asked when needed), or None when a mark of the memory's scope made
+        before covers it (an agent's memories being deleted)."""
         missing = QueryError(
             code="not_found", message=f"no memory {request.memory_id!r}", field="memoryId"
         )
@@ -338,10 +353,11 @@ class IngestHandlers:
                     event_id=done.event_id,
                     version_id=memory_id if memory_id != request.memory_id else None,
                 )
-            if self._command_stream is not None:
+            if self._command_stream is not None and through is not None:
                 # Before the deletion: a command naming the memory sent until now and
                 # recorded later (a backlog) does not bring it back (`_record_again`).
-                through = (await self._command_stream())[0]
+                if isinstance(through, _Head):
+                    through = (await self._command_stream())[0]
                 await self._store.mark_deleted(
                     request.tenant_id, sorted({request.memory_id, memory_id}), through
                 )
@@ -386,7 +402,12 @@ class IngestHandlers:
                 request.tenant_id, request.agent_id, user_id=request.user_id, limit=most + 1
             )
             ids, more = found[:most], len(found) > most
-        deleted = await self._delete_each(request, ids, stop_early=True)
+        # Found in the log: the scope's mark above covers them. Named: each is marked, at
+        # the head read once for them all.
+        mark_at: int | None = None
+        if request.memory_ids is not None and self._command_stream is not None:
+            mark_at = (await self._command_stream())[0]
+        deleted = await self._delete_each(request, ids, mark_at, stop_early=True)
         # Cut short to answer in time (a loaded machine): the asker asks again for the rest.
         return DeletedMemories(deleted=deleted, more=more or len(deleted) < len(ids))
 
@@ -399,29 +420,37 @@ class IngestHandlers:
         deleted = 0
         while True:
             ids = await self._store.agent_memories(tenant_id, agent_id, before=before, limit=100)
-            done = await self._delete_each(request, ids)
+            # The agent's deletion mark covers every command of it accepted before.
+            done = await self._delete_each(request, ids, None)
             deleted += len(done)
             if not done:
                 return deleted
 
     async def _delete_each(
-        self, request: DeleteAgentMemories, ids: Sequence[str], *, stop_early: bool = False
+        self,
+        request: DeleteAgentMemories,
+        ids: Sequence[str],
+        through: int | None,
+        *,
+        stop_early: bool = False,
     ) -> list[DeletedMemory]:
-        """Delete each (an unknown one is passed over); `stop_early`: stop at half of the
-        time the asker still waits, so that what is done is answered in time."""
+        """Delete each (an unknown one is passed over), marked at `through` (`_delete`);
+        `stop_early`: stop at half of the time the asker still waits, so that what is done
+        is answered in time."""
         by = ANSWER_BY.get() if stop_early else None
         stop = None if by is None else time.monotonic() + (by - time.monotonic()) / 2
         deleted: list[DeletedMemory] = []
         for memory_id in ids:
             if stop is not None and deleted and time.monotonic() > stop:
                 break
-            done = await self.delete_memory(
+            done = await self._delete(
                 DeleteMemory(
                     tenant_id=request.tenant_id,
                     memory_id=memory_id,
                     agent_id=request.agent_id,
                     actor=request.actor,
-                )
+                ),
+                through,
             )
             if isinstance(done, DeletedMemory):
                 deleted.append(done)
