@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import httpx
 import nats
 import psutil
 import pytest
@@ -136,6 +137,17 @@ async def test_nats_keeps_jetstream_messages_across_restarts(tmp_path, bus_root)
         assert message.data == b"remember me"
     finally:
         server.stop()
+
+
+def test_nats_flushes_every_write_before_acknowledging_it(tmp_path):
+    """A 202 is kept through the machine's crash: JetStream's own default flushes to disk
+    every two minutes, so the last two minutes of acknowledged commands lived only in the
+    page cache."""
+    with NatsServer(tmp_path / "nats") as server:
+        assert server.monitor_url is not None
+        varz = httpx.get(f"{server.monitor_url}/varz", timeout=10).json()
+    assert varz["jetstream"]["config"]["sync_always"] is True
+    assert varz["jetstream"]["config"]["store_dir"].startswith(str(tmp_path / "nats"))
 
 
 @pytest.fixture

@@ -161,6 +161,8 @@ def test_nats_config_enables_jetstream() -> None:
     config = (REPO / "deploy" / "nats.conf").read_text(encoding="utf-8")
     assert re.search(r"^jetstream\s*\{", config, re.MULTILINE)
     assert re.search(r"^http_port:\s*8222", config, re.MULTILINE)  # the nats healthcheck
+    # Every write flushed before it is acknowledged: a 202 survives the host's crash.
+    assert re.search(r"^\s*sync_interval:\s*always\s*$", config, re.MULTILINE)
 
 
 def test_dockerfile_builds_the_locked_workspace() -> None:

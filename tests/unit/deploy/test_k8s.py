@@ -192,6 +192,9 @@ def test_production_streams_fit_in_the_nats_file_store() -> None:
     )
     assert values["config"]["cluster"] == {"enabled": True, "replicas": 3}
     assert jetstream["enabled"] is True
+    # Every write flushed before it is acknowledged (the chart's `merge` goes into the
+    # server's jetstream block): a 202 survives the loss of the nodes' page caches.
+    assert jetstream["merge"]["sync_interval"] == "always"
     assert config["MNEMO_STREAM_REPLICAS"] == "3"
     # Commands carry the whole body: the server must take MNEMO_MAX_BODY_BYTES and more.
     max_payload = re.fullmatch(r"<< (\d+)MB >>", values["config"]["merge"]["max_payload"])

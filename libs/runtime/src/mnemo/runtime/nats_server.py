@@ -11,6 +11,8 @@ from mnemo.runtime.ports import free_port, port_open
 from mnemo.runtime.process import spawn, stop, stop_orphan, tail, wait_healthy
 
 START_TIMEOUT = 20.0
+# What the command line cannot say (its flags win over the file).
+CONFIG = "jetstream {\n  sync_interval: always\n}\n"
 
 
 class NatsServerError(RuntimeError):
@@ -32,7 +34,9 @@ class NatsServer:
     """One `nats-server -js` child process whose JetStream data lives in `data_dir`.
 
     Restarting on the same `data_dir` keeps every stream and message. The store ends
-    up in `data_dir/jetstream`.
+    up in `data_dir/jetstream`. Every write is flushed to disk before it is acknowledged
+    (`sync_interval: always`; NATS's own default flushes every two minutes): a command
+    answered 202 survives the machine's crash, not only the server's.
     """
 
     def __init__(
@@ -47,6 +51,7 @@ class NatsServer:
         self.port = port
         self.log_path = Path(log_path) if log_path else self.data_dir / "nats-server.log"
         self._pid_file = self.data_dir / "nats-server.pid"
+        self.monitor_url: str | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,8 +73,12 @@ class NatsServer:
                 f"port {self.port} on {self.host} is already in use; choose another port"
             )
         monitor_port = free_port(self.host)
+        config = self.data_dir / "nats-server.conf"
+        config.write_text(CONFIG)
+        self.monitor_url = f"http://{self.host}:{monitor_port}"
         command = [
             str(nats_server_binary()),
+            "--config", str(config),
             "--addr", self.host,
             "--port", str(self.port),
             "--http_port", str(monitor_port),
@@ -80,7 +89,7 @@ class NatsServer:
         ]  # fmt: skip
         self._proc = spawn(command, self.log_path)
         try:
-            self._wait_ready(f"http://{self.host}:{monitor_port}/healthz")
+            self._wait_ready(f"{self.monitor_url}/healthz")
         except BaseException:
             self.stop()
             raise
