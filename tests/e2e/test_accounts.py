@@ -105,9 +105,9 @@ def test_a_revoked_key_stops_working_on_every_gateway(stack, acme):
             with as_key(stack, acme.master) as admin:
                 revoked = admin.delete(f"/v1/keys/{key['id']}")
             assert revoked.status_code == 200 and revoked.json()["revokedAt"]
-            eventually(lambda: first.get("/v1/agents").status_code == 401, timeout=5)
+            eventually(lambda: first.get("/v1/agents").status_code == 401, timeout=30)
             eventually(
-                lambda: second.get("/v1/agents", headers=headers).status_code == 401, timeout=5
+                lambda: second.get("/v1/agents", headers=headers).status_code == 401, timeout=30
             )
             assert_problem(first.get("/v1/agents"), 401)
 
@@ -178,7 +178,7 @@ def test_agents_crud_and_deleting_an_agent_revokes_its_keys(stack, acme):
             assert_problem(agent.post("/v1/agents", json={"name": "x"}), 403)
             assert_problem(agent.get("/v1/keys"), 403)
             assert admin.delete(f"/v1/agents/{agent_id}").status_code == 200
-            eventually(lambda: agent.get("/v1/agents").status_code == 401, timeout=5)
+            eventually(lambda: agent.get("/v1/agents").status_code == 401, timeout=30)
         assert_problem(admin.get(f"/v1/agents/{agent_id}"), 404)
         unknown = admin.post("/v1/keys", json={"kind": "agent", "agentId": agent_id})
         assert_problem(unknown, 404)
@@ -284,7 +284,7 @@ def test_a_revoked_key_gets_no_replayed_answer(stack, acme):
             assert admin.delete(f"/v1/keys/{key['id']}").status_code == 200
         eventually(
             lambda: holder.post("/v1/ingest", json=body, headers=headers).status_code == 401,
-            timeout=5,
+            timeout=30,
         )
 
 

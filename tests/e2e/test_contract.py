@@ -171,10 +171,12 @@ def test_an_idempotency_problem_is_in_the_shape_of_the_surface_it_refuses(api):
     for answer in (memanto, eliza, elephantasm, mem0):
         assert answer.headers["content-type"].startswith("application/json")
 
-    key = {"Idempotency-Key": "contract-" + uuid.uuid4().hex}
-    agent = "idem-" + uuid.uuid4().hex[:6]
-    assert api.post("/api/v2/agents", json={"agent_id": agent}, headers=key).is_success
-    other = api.post("/api/v2/agents", json={"agent_id": agent + "b"}, headers=key)
+    # A tenant of its own: a forget in the tenant (another test's) erases its kept answers.
+    with stack_tenant(api) as own:
+        key = {"Idempotency-Key": "contract-" + uuid.uuid4().hex}
+        agent = "idem-" + uuid.uuid4().hex[:6]
+        assert own.post("/api/v2/agents", json={"agent_id": agent}, headers=key).is_success
+        other = own.post("/api/v2/agents", json={"agent_id": agent + "b"}, headers=key)
     assert other.status_code == 409
     assert other.json()["status"] == "error"  # MEMANTO's own code for it: CONFLICT
     assert "Idempotency-Key" in other.json()["error"]["message"]

@@ -253,7 +253,12 @@ async def test_forgetting_a_user_leaves_nothing_to_find(stack, connect):
 
 async def test_a_retry_with_the_same_idempotency_key_is_stored_once(stack, connect):
     user, key = new_user(), "mcp-retry-" + uuid.uuid4().hex
-    async with connect(stack.api_key) as session:
+    # A tenant of its own: a forget erases every kept answer of its tenant once it has
+    # answered (the previous test forgets a user of the development tenant), which would
+    # turn the mismatch below into a second run.
+    with stack.client() as api:
+        own = sign_up(api, "mcp-retry-" + uuid.uuid4().hex[:6])
+    async with connect(own.master) as session:
         first = await call(session, "remember", userId=user, content="Once", idempotencyKey=key)
         second = await call(session, "remember", userId=user, content="Once", idempotencyKey=key)
         assert second["id"] == first["id"]
@@ -600,8 +605,11 @@ def test_a_failed_tool_call_is_not_kept_for_an_outer_idempotency_key(stack):
 
     import httpx
 
+    # A tenant of its own: another test's forget erases every kept answer of its tenant.
+    with stack.client() as api:
+        own = sign_up(api, "mcp-kept-" + uuid.uuid4().hex[:6])
     headers = {
-        "Authorization": f"Bearer {stack.api_key}",
+        "Authorization": f"Bearer {own.master}",
         "Accept": "application/json, text/event-stream",
         "Idempotency-Key": "mcp-" + uuid.uuid4().hex,
     }

@@ -103,7 +103,10 @@ def test_a_source_id_sent_again_once_its_memory_is_gone_records_it_again(api, us
     assert api.post("/v1/ingest", json=again).json()["id"] == memory_id
     page = eventually(lambda: (p := memories(api, user_id))["total"] == 1 and p)
     assert [m["content"] for m in page["memories"]] == ["I live in Tromso."]
-    found = api.get("/v1/search", params={"userId": user_id, "q": "Tromso"}).json()["results"]
+    # Listed first (retrieval's memories table), searchable a moment later (its index).
+    found = eventually(
+        lambda: api.get("/v1/search", params={"userId": user_id, "q": "Tromso"}).json()["results"]
+    )
     assert [r["id"] for r in found] == [memory_id]
     # What the deleted recording said is withdrawn; what the new one says is read.
     eventually(lambda: [f["statement"] for f in facts(api, user_id)] == ["Lives in Tromso"])

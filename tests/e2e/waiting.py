@@ -1,4 +1,8 @@
-"""Polling the public API until an asynchronous effect shows (no timing asserts)."""
+"""Polling the public API until an asynchronous effect shows (no timing asserts).
+
+The default deadline is generous (60 s): most waits are on synthesis or on the pipeline of a
+loaded 2-core machine; a probe that succeeds returns at once, so only a failure waits it out.
+"""
 
 import asyncio
 import time
@@ -6,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 
-def eventually(probe: Callable[[], Any], *, timeout: float = 30.0, every: float = 0.2) -> Any:
+def eventually(probe: Callable[[], Any], *, timeout: float = 60.0, every: float = 0.2) -> Any:
     """Call `probe` until it returns something truthy; fail with its last value otherwise."""
     deadline = time.monotonic() + timeout
     last = None
@@ -19,7 +23,7 @@ def eventually(probe: Callable[[], Any], *, timeout: float = 30.0, every: float 
 
 
 async def eventually_async(
-    probe: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, every: float = 0.2
+    probe: Callable[[], Awaitable[Any]], *, timeout: float = 60.0, every: float = 0.2
 ) -> Any:
     """`eventually` for a probe that must be awaited (an SDK client's call)."""
     deadline = time.monotonic() + timeout
