@@ -2,6 +2,8 @@
 synthesis drew from it too), stays gone after a rebuild from the log, and only its own
 agent's key reaches it."""
 
+import os
+import signal
 import uuid
 
 import httpx
@@ -199,3 +201,33 @@ def test_a_revised_memory_deleted_by_its_first_id_is_gone_at_once_and_can_be_sen
     again = {**sent, "content": "the heron came back"}
     assert api.post("/v1/ingest", json=again).json()["id"] == first
     eventually(lambda: listed() == ["the heron came back"])
+
+
+def test_a_deletion_the_index_has_not_confirmed_is_503_and_asked_again_200(stack, api, user_id):
+    """The answer to a deletion promises that no read after it shows the memory: the index
+    is asked to drop it first. While the index does not answer (here: retrieval stopped),
+    the deletion is recorded but answered 503 READ_MODELS_BEHIND, not 200 (it was 200, and
+    a search after it could still find the memory); asked again once the index answers, it
+    deletes nothing more and is 200."""
+    sent = api.post("/v1/ingest", json={"userId": user_id, "content": "I keep axolotls"})
+    memory_id = sent.json()["id"]
+
+    def search() -> list[str]:
+        found = api.get("/v1/search", params={"userId": user_id, "q": "axolotls"})
+        return [h["id"] for h in found.json()["results"]]
+
+    eventually(lambda: memory_id in search())
+    retrieval = stack.procs["retrieval"]
+    os.kill(retrieval.pid, signal.SIGSTOP)
+    try:
+        behind = api.delete(f"/v1/memories/{memory_id}", timeout=120)
+    finally:
+        os.kill(retrieval.pid, signal.SIGCONT)
+    assert_problem(behind, 503)
+    assert behind.json()["code"] == "READ_MODELS_BEHIND"
+    assert behind.headers["retry-after"] == "1"
+    again = eventually(
+        lambda: (r := api.delete(f"/v1/memories/{memory_id}")).status_code == 200 and r
+    )
+    assert again.json() == {"deleted": True, "id": memory_id, "userId": user_id}
+    assert memory_id not in search()

@@ -191,7 +191,9 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
         actor=principal.actor,
         successor_event_id=done.event_ids[-1],
     )
-    await drop_now(request, principal.tenant_id, [("retrieval", "drop_memory", dropped)])
+    await drop_now(
+        request, principal.tenant_id, [("retrieval", "drop_memory", dropped)], confirm=False
+    )
     now = datetime.now(UTC)
     stored = Stored(
         done.memory_id,

@@ -15,6 +15,7 @@ from litestar import Request, Response, delete
 from mnemo.contracts import DeleteMemory, DropMemories, Dropped, ForgetResult, ForgetSubject
 from mnemo.gateway.auth import Principal, authorize, require_master
 from mnemo.gateway.deps import deps_of
+from mnemo.gateway.problems import Problem
 from mnemo.gateway.validation import as_json, query_param
 from mnemo.telemetry import get_logger
 
@@ -28,17 +29,45 @@ async def drop_now(
     request: Request,
     tenant: str,
     asks: list[tuple[str, str, ForgetSubject | DeleteMemory | DropMemories]],
+    *,
+    confirm: bool = True,
 ) -> None:
-    """Ask read models to drop what was just forgotten or deleted. Best effort: a service
-    that is away cannot answer a read either, and the event reaches it when it is back."""
+    """Ask read models to drop what was just forgotten or deleted (or revised), so that no
+    read after the answer sees it; the event does it again when it reaches them. One that
+    does not answer (slow under load, or away) is asked again for up to twice the query
+    timeout; then, with `confirm`, the request is answered 503 READ_MODELS_BEHIND: what it
+    did is recorded (asking again repeats nothing, and is answered once they confirm), but
+    a read could still show what went. Without (a revision: asking again would revise
+    again), the read models catch up from the event."""
     deps = deps_of(request)
-    answers = await asyncio.gather(
-        *(deps.ask(request, svc, endpoint, q, Dropped, tenant) for svc, endpoint, q in asks),
-        return_exceptions=True,
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 2 * deps.settings.query_timeout
+    pause = 0.1
+    while True:
+        answers = await asyncio.gather(
+            *(deps.ask(request, svc, endpoint, q, Dropped, tenant) for svc, endpoint, q in asks),
+            return_exceptions=True,
+        )
+        failed = [ask for ask, a in zip(asks, answers, strict=True) if isinstance(a, BaseException)]
+        if not failed:
+            return
+        for service, endpoint, _ in failed:
+            log.warning("read_model_drop_failed", target=service, endpoint=endpoint)
+        if loop.time() + pause >= deadline:
+            break
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 1.0)
+        asks = failed
+    if not confirm:
+        log.warning("read_model_drop_deferred", targets=sorted({s for s, _, _ in failed}))
+        return
+    raise Problem(
+        503,
+        "READ_MODELS_BEHIND",
+        "recorded, but a read model has not confirmed it yet (a search may still show what"
+        " went); ask again: it repeats nothing and is answered once they have",
+        headers={"Retry-After": "1"},
     )
-    for (service, endpoint, _), answer in zip(asks, answers, strict=True):
-        if isinstance(answer, BaseException):
-            log.warning("read_model_drop_deferred", target=service, endpoint=endpoint)
 
 
 async def forget_subject(request: Request, principal: Principal, user_id: str) -> ForgetResult:
