@@ -183,6 +183,42 @@ def test_delete_all_of_an_agent_deletes_what_was_just_added(client, user):
     assert client.get_all(filters={"agent_id": agent})["count"] == 0
 
 
+def test_delete_all_of_a_run_deletes_what_was_just_added(client, user):
+    """Deleting a run's memories the moment they are added (the read model may not have
+    them yet): they are found in the log, so none is left once the pipeline has caught up;
+    a memory of another run of the user stays."""
+    run, other = "run-" + uuid.uuid4().hex[:6], "run-" + uuid.uuid4().hex[:6]
+    client.add("Kept in another run", user_id=user, run_id=other, infer=False)
+    for text in ("Leg one booked", "Leg two booked", "Leg three booked"):
+        client.add(text, user_id=user, run_id=run, infer=False)
+    assert client.delete_all(run_id=run)["message"]
+    client.add("A marker after the deletion", user_id=user, infer=False)
+    # The read model follows the log in order: once the marker is in, so is every deletion.
+    listed(client, 2, user_id=user)
+    assert client.get_all(filters={"run_id": run})["count"] == 0
+    assert client.get_all(filters={"run_id": other})["count"] == 1
+
+
+def test_delete_all_by_app_deletes_what_was_just_added(client, user):
+    """The same by app_id (with a user), and by a run of an agent: the app is matched on the
+    memories the log holds, opened by ingest (the log keeps it sealed)."""
+    app, run = "app-" + uuid.uuid4().hex[:6], "run-" + uuid.uuid4().hex[:6]
+    agent = "pilot-" + uuid.uuid4().hex[:6]
+    client.add("Other app's note", user_id=user, app_id=app + "-x", infer=False)
+    client.add("The agent's other run", user_id=user, agent_id=agent, infer=False)
+    for text in ("App note one", "App note two", "App note three"):
+        client.add(text, user_id=user, app_id=app, infer=False)
+    for text in ("Run note one", "Run note two"):
+        client.add(text, user_id=user, agent_id=agent, run_id=run, infer=False)
+    assert client.delete_all(user_id=user, app_id=app)["message"]
+    assert client.delete_all(agent_id=agent, run_id=run)["message"]
+    client.add("A marker after the deletions", user_id=user, infer=False)
+    listed(client, 3, user_id=user)
+    assert client.get_all(filters={"user_id": user, "app_id": app})["count"] == 0
+    assert client.get_all(filters={"run_id": run})["count"] == 0
+    assert client.get_all(filters={"agent_id": agent})["count"] == 1
+
+
 def test_infer_shows_the_facts_synthesis_draws_and_they_change_as_memories(stack, client, user):
     said = "I work at Initech and my manager is Bill Lumbergh"
     added = client.add(

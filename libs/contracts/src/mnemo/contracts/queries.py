@@ -348,12 +348,39 @@ class DeleteAgentMemories(msgspec.Struct, frozen=True, kw_only=True):
     most: int = 100
 
 
+class MetadataEquality(msgspec.Struct, frozen=True, kw_only=True):
+    """A memory's metadata holds `value` at `path` (keys, outermost first; a missing key
+    holds null)."""
+
+    path: list[str]
+    value: Any = None
+
+
+class DeleteScopeMemories(msgspec.Struct, frozen=True, kw_only=True):
+    """Delete every memory the log holds of the user, agent and session named (at least
+    one) whose metadata holds each of `metadata`, whether or not a read model has it yet,
+    at most `most` in one call. The first call (`after` None) marks the command stream: a
+    memory command of the scope accepted until then and recorded later is dropped. The
+    next go on from the log position the last answer gave."""
+
+    tenant_id: str
+    actor: str
+    user_id: str | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+    metadata: list[MetadataEquality] = []
+    after: int | None = None
+    most: int = 100
+
+
 class DeletedMemories(msgspec.Struct, frozen=True, kw_only=True):
-    """The memories a `DeleteAgentMemories` deleted (or found deleted); `more`: the log holds
-    more of them than one call deletes."""
+    """The memories a `DeleteAgentMemories` (or `DeleteScopeMemories`) deleted (or found
+    deleted); `more`: the log holds more of them than one call deletes; `after`: where in
+    the log the next call goes on (`DeleteScopeMemories`)."""
 
     deleted: list[DeletedMemory]
     more: bool = False
+    after: int | None = None
 
 
 class DropMemories(msgspec.Struct, frozen=True, kw_only=True):

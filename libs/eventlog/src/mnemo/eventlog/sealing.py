@@ -1,9 +1,9 @@
 """Sealing event data with the subject's key (AES-256-GCM), and opening it again.
 
 Only events that carry what a person said are sealed. The subject (user_id), the agent
-(agent_id) and the memory id stay in clear so that the log can still be counted, routed
-and emptied of a deleted agent's memories (events sealed before agent_id was kept in clear
-hold it sealed); the content,
+(agent_id), the session (session_id) and the memory id stay in clear so that the log can
+still be counted, routed and emptied of a deleted agent's or session's memories (events
+sealed before agent_id, or session_id, was kept in clear hold it sealed); the content,
 metadata and anything derived from it are inside the ciphertext, bound to the event id.
 """
 
@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 SEALED_TYPES = frozenset(
     {"memory.recorded", "fact.extracted", "entity.extracted", "pack.compiled", "fact.contradicted"}
 )
-CLEAR_FIELDS = ("type", "user_id", "agent_id", "memory_id")
+CLEAR_FIELDS = ("type", "user_id", "agent_id", "session_id", "memory_id")
 
 _json = msgspec.json.Encoder()
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
+import msgspec
 
 from mnemo.contracts import Envelope, NewEvent
 from mnemo.contracts.deadlines import in_time
@@ -21,6 +22,7 @@ from mnemo.eventlog.codec import (
 )
 from mnemo.eventlog.errors import IdempotencyConflict, SubjectKeyChanged, WrongExpectedVersion
 from mnemo.eventlog.keyring import KeyRing
+from mnemo.eventlog.scopes import MemoryScope, value_at, values_digest
 from mnemo.eventlog.sealing import SEALED_TYPES, seal
 from mnemo.telemetry import get_logger
 
@@ -60,9 +62,11 @@ RETURNING {COLUMNS}
 class EventStore:
     """The event log over an asyncpg pool."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, mark_secret: str | None = None) -> None:
         self._pool = pool
         self.keyring = KeyRing()
+        # The key of a scope mark's digest of the metadata it names (scopes.py).
+        self._mark_secret = mark_secret or "mnemo"
 
     async def append(
         self,
@@ -300,6 +304,7 @@ class EventStore:
                 [_agent_lock(*a) for a in sorted(named)],
             )
         retired, cleared = await _agent_marks(conn, named)
+        scoped = await self._scope_marks(conn, events, sent_at)
         kept = []
         for index, (subject, agent, sequence) in enumerate(
             zip(subjects, agents, sent_at, strict=True)
@@ -318,8 +323,62 @@ class EventStore:
                 kind = events[index].event_type
                 log.info("agent_memories_deleted_before_recorded", event_type=kind)
                 continue
+            if self._in_marked_scope(events[index], sequence, scoped):
+                # Accepted before the memories of its scope (a run, an app...) were deleted.
+                log.info("scope_deleted_before_recorded", event_type=events[index].event_type)
+                continue
             kept.append(index)
         return kept
+
+    async def _scope_marks(
+        self, conn: Any, events: Sequence[NewEvent], sent_at: Sequence[int]
+    ) -> list[Any]:
+        """The scope marks (mnemo.scope_marks) that may drop some of these memories: of
+        their tenants, made after the oldest of their commands was sent. Read under each
+        tenant's scope lock, shared: a scope's deletion (`mark_scope`) waits for this
+        transaction, or was committed before the read."""
+        tenants = sorted({e.tenant_id for e in events if e.event_type == "memory.recorded"})
+        if not tenants:
+            return []
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock_shared(hashtextextended(k, 0))"
+            " FROM unnest($1::text[]) AS k",
+            [_scope_lock(t) for t in tenants],
+        )
+        return list(
+            await conn.fetch(
+                """SELECT tenant_id, user_id, agent_id, session_id, digest,
+                          paths::text AS paths, commands_through
+                   FROM mnemo.scope_marks
+                   WHERE tenant_id = ANY($1::text[]) AND commands_through >= $2""",
+                tenants,
+                min(sent_at),
+            )
+        )
+
+    def _in_marked_scope(self, event: NewEvent, sequence: int, marks: list[Any]) -> bool:
+        """Whether a mark covers the memory this event records, sent at `sequence`."""
+        if event.event_type != "memory.recorded":
+            return False
+        data = event.data
+        for mark in marks:
+            if mark["tenant_id"] != event.tenant_id or sequence > mark["commands_through"]:
+                continue
+            named = (mark["user_id"], mark["agent_id"], mark["session_id"])
+            held = (
+                getattr(data, "user_id", None),
+                getattr(data, "agent_id", None),
+                getattr(data, "session_id", None),
+            )
+            if any(want and want != have for want, have in zip(named, held, strict=True)):
+                continue
+            if not mark["digest"]:
+                return True
+            metadata = getattr(data, "metadata", None) or {}
+            values = [value_at(metadata, path) for path in _json_list(mark["paths"])]
+            if values_digest(self._mark_secret, event.tenant_id, values) == mark["digest"]:
+                return True
+        return False
 
     async def _key(
         self,
@@ -498,6 +557,9 @@ class EventStore:
             await conn.execute(
                 "UPDATE mnemo.cleared_scopes SET commands_through = 0 WHERE commands_through > 0"
             )
+            await conn.execute(
+                "UPDATE mnemo.scope_marks SET commands_through = 0 WHERE commands_through > 0"
+            )
             await conn.execute("UPDATE mnemo.command_stream SET created_at = $1", created_at)
         log.warning("command_stream_made_anew", marks_cleared=cleared.split()[-1])
         return True
@@ -553,6 +615,79 @@ class EventStore:
                 commands_through,
             )
             in_time()  # a deletion answered 5xx drops no command later
+
+    async def mark_scope(self, scope: MemoryScope, commands_through: int) -> None:
+        """Mark every memory of the scope deleted as of `commands_through`: a command of it
+        sent until then and recorded later is dropped (`_not_forgotten`). Waits for the
+        appends of the tenant's memories that read the marks before this, so that a look
+        in the log after it (`scope_memories`) finds them."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                _scope_lock(scope.tenant_id),
+            )
+            await conn.execute(
+                """INSERT INTO mnemo.scope_marks
+                     (tenant_id, user_id, agent_id, session_id, digest, paths,
+                      commands_through)
+                   VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+                   ON CONFLICT (tenant_id, user_id, agent_id, session_id, digest) DO UPDATE
+                   SET commands_through = GREATEST(mnemo.scope_marks.commands_through,
+                                                   excluded.commands_through)""",
+                scope.tenant_id,
+                scope.user_id or "",
+                scope.agent_id or "",
+                scope.session_id or "",
+                scope.digest(self._mark_secret),
+                _JSON.encode(scope.paths).decode(),
+                commands_through,
+            )
+            in_time()  # a deletion answered 5xx drops no command later
+
+    async def scope_memories(
+        self, scope: MemoryScope, *, after: int = 0, limit: int = 100
+    ) -> list[Envelope]:
+        """The `memory.recorded` events, opened, of the memories the log holds in the user,
+        agent and session the scope names (at least one), after log position `after`,
+        first recorded first, that are neither deleted nor unreadable; whether their
+        metadata is the scope's is for the caller to see (`MemoryScope.holds`). Only
+        memories whose agent or session is in clear are found by it."""
+        named = [
+            (column, value)
+            for column, value in (
+                ("user_id", scope.user_id),
+                ("agent_id", scope.agent_id),
+                ("session_id", scope.session_id),
+            )
+            if value is not None
+        ]
+        if not named:
+            raise ValueError("a scope names a user, an agent or a session")
+        # Only the conditions named: each then uses its index.
+        where = " AND ".join(
+            f"r.data->>'{column}' = ${n}" for n, (column, _) in enumerate(named, start=4)
+        )
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"""SELECT {COLUMNS} FROM mnemo.events r
+                    WHERE r.tenant_id = $1 AND r.event_type = 'memory.recorded'
+                      AND r.global_position > $2 AND {where}
+                      AND NOT EXISTS (
+                          SELECT 1 FROM mnemo.events d
+                          WHERE d.stream_id = r.stream_id
+                            AND d.stream_version > r.stream_version
+                            AND d.event_type = 'memory.deleted')
+                      AND (NOT r.data ? 'sealed' OR EXISTS (
+                          SELECT 1 FROM mnemo.subject_keys k
+                          WHERE k.key_id = (r.data->'sealed'->>'key_id')::uuid))
+                    ORDER BY r.global_position
+                    LIMIT $3""",
+                scope.tenant_id,
+                after,
+                limit,
+                *[value for _, value in named],
+            )
+            return await self._open(conn, list(rows))
 
     async def agent_swept(self, tenant_id: str, agent_id: str) -> None:
         """The memories the agent had when it was deleted are all deleted."""
@@ -752,6 +887,20 @@ async def _hold_agent(conn: Any, tenant_id: str, agent_id: str) -> None:
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", _agent_lock(tenant_id, agent_id)
     )
+
+
+_JSON = msgspec.json.Encoder()
+_PATHS = msgspec.json.Decoder(list[list[str]])
+
+
+def _json_list(text: str) -> list[list[str]]:
+    return _PATHS.decode(text)
+
+
+def _scope_lock(tenant_id: str) -> str:
+    """The advisory lock a scope's deletion mark and the appends of the tenant's memories
+    share."""
+    return f"mnemo.scope\x1f{tenant_id}"
 
 
 def _agent_lock(tenant_id: str, agent_id: str) -> str:

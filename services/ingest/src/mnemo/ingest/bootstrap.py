@@ -9,6 +9,7 @@ from mnemo.contracts import (
     DeleteAgent,
     DeleteAgentMemories,
     DeleteMemory,
+    DeleteScopeMemories,
     ForgetSubject,
     GetAgent,
     IssueKey,
@@ -38,7 +39,8 @@ async def main() -> None:
     host = Host(SERVICE, settings)
     await host.start(migrations={"ingest": SQL})
     assert host.pool is not None and host.publisher is not None
-    store = EventStore(host.pool)
+    # The server's secret keys the digests of the metadata a scope's deletion marks.
+    store = EventStore(host.pool, mark_secret=settings.key_secret)
     topology = host.topology
     js = host.publisher.js
 
@@ -92,6 +94,7 @@ async def main() -> None:
     )
     host.query("delete_memory", DeleteMemory, handlers.delete_memory)
     host.query("delete_agent_memories", DeleteAgentMemories, handlers.delete_agent_memories)
+    host.query("delete_scope_memories", DeleteScopeMemories, handlers.delete_scope_memories)
     revisions = MemoryRevisions(store, handlers.chunks)
     host.query("revise_memory", ReviseMemory, revisions.revise)
     host.query("memory_versions", MemoryVersionsQuery, revisions.versions, concurrent=True)

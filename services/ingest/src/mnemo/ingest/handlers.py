@@ -12,6 +12,7 @@ from mnemo.contracts import (
     DeletedMemories,
     DeletedMemory,
     DeleteMemory,
+    DeleteScopeMemories,
     Envelope,
     EventData,
     ForgetResult,
@@ -27,6 +28,7 @@ from mnemo.contracts import (
 )
 from mnemo.contracts.deadlines import ANSWER_BY
 from mnemo.eventlog import NO_STREAM, EventStore, WrongExpectedVersion
+from mnemo.eventlog.scopes import MemoryScope
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -411,6 +413,42 @@ class IngestHandlers:
         # Cut short to answer in time (a loaded machine): the asker asks again for the rest.
         return DeletedMemories(deleted=deleted, more=more or len(deleted) < len(ids))
 
+    async def delete_scope_memories(self, request: DeleteScopeMemories) -> DeletedMemories:
+        """Delete the memories the log holds of the scope (a user, agent and session, and
+        what their metadata holds), up to `most` looked at after log position `after`:
+        each a `memory.deleted`, as `delete_memory` does, whether or not a read model has
+        it yet. The first call (`after` None) marks the command stream first: a memory
+        command of the scope accepted until now and recorded later is dropped, and one
+        being recorded is waited for, so that the look in the log finds it."""
+        scope = MemoryScope(
+            tenant_id=request.tenant_id,
+            user_id=request.user_id,
+            agent_id=request.agent_id,
+            session_id=request.session_id,
+            metadata=tuple((tuple(m.path), m.value) for m in request.metadata),
+        )
+        if scope.user_id is None and scope.agent_id is None and scope.session_id is None:
+            return DeletedMemories(deleted=[])
+        if request.after is None and self._command_stream is not None:
+            through = (await self._command_stream())[0]
+            await self._store.mark_scope(scope, through)
+        most = max(1, min(request.most, 1000))
+        after = request.after or 0
+        found = await self._store.scope_memories(scope, after=after, limit=most + 1)
+        looked, more = found[:most], len(found) > most
+        held = [e for e in looked if scope.holds(e.data)]
+        ids = [getattr(e.data, "memory_id", "") for e in held]
+        # The scope's mark above covers them (None: no mark of each).
+        deleted, tried = await self._delete_until(
+            request.tenant_id, request.agent_id, request.actor, ids, None, stop_early=True
+        )
+        if tried < len(ids):
+            # Cut short to answer in time: the asker goes on after the last one tried.
+            last = held[tried - 1].global_position
+            return DeletedMemories(deleted=deleted, more=True, after=last)
+        last = looked[-1].global_position if looked else after
+        return DeletedMemories(deleted=deleted, more=more, after=last)
+
     async def sweep_agent(
         self, tenant_id: str, agent_id: str, actor: str, before: int | None
     ) -> int:
@@ -437,21 +475,34 @@ class IngestHandlers:
         """Delete each (an unknown one is passed over), marked at `through` (`_delete`);
         `stop_early`: stop at half of the time the asker still waits, so that what is done
         is answered in time."""
+        deleted, _ = await self._delete_until(
+            request.tenant_id, request.agent_id, request.actor, ids, through, stop_early
+        )
+        return deleted
+
+    async def _delete_until(
+        self,
+        tenant_id: str,
+        agent_id: str | None,
+        actor: str,
+        ids: Sequence[str],
+        through: int | None,
+        stop_early: bool,
+    ) -> tuple[list[DeletedMemory], int]:
+        """`_delete_each` (with `agent_id`, a memory of another agent is passed over too),
+        and how many of `ids` it went through before it stopped."""
         by = ANSWER_BY.get() if stop_early else None
         stop = None if by is None else time.monotonic() + (by - time.monotonic()) / 2
         deleted: list[DeletedMemory] = []
-        for memory_id in ids:
+        for tried, memory_id in enumerate(ids):
             if stop is not None and deleted and time.monotonic() > stop:
-                break
+                return deleted, tried
             done = await self._delete(
                 DeleteMemory(
-                    tenant_id=request.tenant_id,
-                    memory_id=memory_id,
-                    agent_id=request.agent_id,
-                    actor=request.actor,
+                    tenant_id=tenant_id, memory_id=memory_id, agent_id=agent_id, actor=actor
                 ),
                 through,
             )
             if isinstance(done, DeletedMemory):
                 deleted.append(done)
-        return deleted
+        return deleted, len(ids)

@@ -3,18 +3,24 @@ entities' deletes)."""
 
 from litestar import Request, Response, delete
 
+from mnemo.contracts import MetadataEquality
 from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.compat.mem0_memories import native_scope, records
-from mnemo.gateway.compat.mem0_shapes import Scope, ok, scope_of
+from mnemo.gateway.compat.mem0_shapes import MEM0_KEY, Scope, ok, scope_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.forget import forget_subject
-from mnemo.gateway.routes.memories import remove_agent_memories, remove_memory
+from mnemo.gateway.routes.memories import (
+    remove_agent_memories,
+    remove_memory,
+    remove_scope_memories,
+)
 
 
 async def delete_scope(request: Request, principal: Principal, scope: Scope) -> int:
     """Delete the scope's memories. A master key naming only a user forgets that user
     (every memory, fact and entity of theirs, crypto-shredded: DELETE /v1/user); anything
-    narrower deletes each memory in it (each a `memory.deleted`)."""
+    narrower deletes each memory in it (each a `memory.deleted`): every one accepted
+    before the answer, whether the read model, the log or the command stream holds it."""
     only_user = scope.user_id is not None and scope == Scope(user_id=scope.user_id)
     if only_user and principal.is_master:
         assert scope.user_id is not None
@@ -25,12 +31,37 @@ async def delete_scope(request: Request, principal: Principal, scope: Scope) -> 
         # An agent's memories (of one user, or of all): those the log holds too, whether
         # or not the read model has them yet, a share to an ask of ingest.
         return await remove_agent_memories(request, principal, agent_id, user_id=user_id)
-    # Every id first, then each deletion: deleting while paging shifts the pages.
+    # A run's, an app's, metadata's (alone or with a user or an agent): those the log
+    # holds, whether or not the read model has them yet, a share to an ask of ingest,
+    # which opens them to match the app and metadata (sealed in the log). The first ask
+    # marks the command stream, so one of the scope still on its way is dropped.
+    deleted = await remove_scope_memories(
+        request,
+        principal,
+        user_id=user_id,
+        agent_id=agent_id,
+        session_id=scope.run_id,
+        metadata=_equalities(scope),
+    )
+    # Then what the read model lists (a memory recorded before the log kept its session
+    # in clear is found only there): every id first, then each deletion (deleting while
+    # paging shifts the pages).
     found = [s for s in await records(request, principal, scope) if scope.matches(s.metadata)]
     scoped = agent_scope(principal, None)
     for stored in found:
-        await remove_memory(request, principal, stored.memory_id, scoped)
-    return len(found)
+        if stored.memory_id not in deleted:
+            removed = await remove_memory(request, principal, stored.memory_id, scoped)
+            deleted.add(removed.memory_id)
+    return len(deleted)
+
+
+def _equalities(scope: Scope) -> list[MetadataEquality]:
+    """What `Scope.matches` asks of a memory's metadata, as ingest matches it in the log:
+    the app in the Mem0 record (`metadata.mem0.app_id`), and each metadata equality."""
+    found = [MetadataEquality(path=[MEM0_KEY, "app_id"], value=scope.app_id)]
+    found = found if scope.app_id is not None else []
+    found.extend(MetadataEquality(path=[k], value=v) for k, v in scope.metadata.items())
+    return found
 
 
 @delete("/v1/memories", status_code=200)

@@ -10,11 +10,13 @@ from mnemo.contracts import (
     DeletedMemories,
     DeletedMemory,
     DeleteMemory,
+    DeleteScopeMemories,
     DropMemories,
     GetMemoryQuery,
     ListMemoriesQuery,
     MemoryPage,
     MemoryView,
+    MetadataEquality,
 )
 from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.auth import Principal, agent_scope, authorize
@@ -178,6 +180,48 @@ async def _delete_share(
         drop = DropMemories(tenant_id=tenant, memory_ids=gone)
         await drop_now(request, tenant, [("retrieval", "drop_memories", drop)])
     return done
+
+
+async def remove_scope_memories(
+    request: Request,
+    principal: Principal,
+    *,
+    user_id: str | None = None,
+    agent_id: str | None = None,
+    session_id: str | None = None,
+    metadata: list[MetadataEquality] | None = None,
+) -> set[str]:
+    """Delete every memory the log holds of the user, agent and session named (at least
+    one) whose metadata holds each of `metadata`, whether or not the read model has it
+    yet, a share to an ask of ingest; the ids deleted. The first ask marks the command
+    stream: a memory command of the scope accepted before it and recorded after is
+    dropped. Each share is dropped from the read model at once (reads after the answer)."""
+    tenant = principal.tenant_id
+    deleted: set[str] = set()
+    after: int | None = None
+    while True:
+        command = DeleteScopeMemories(
+            tenant_id=tenant,
+            actor=principal.actor,
+            user_id=user_id,
+            agent_id=agent_id,
+            session_id=session_id,
+            metadata=metadata or [],
+            after=after,
+            most=SHARE,
+        )
+        done = await deps_of(request).ask(
+            request, "ingest", "delete_scope_memories", command, DeletedMemories, tenant
+        )
+        assert isinstance(done, DeletedMemories)
+        gone = [d.version_id or d.memory_id for d in done.deleted]
+        if gone:
+            drop = DropMemories(tenant_id=tenant, memory_ids=gone)
+            await drop_now(request, tenant, [("retrieval", "drop_memories", drop)])
+        deleted.update(d.memory_id for d in done.deleted)
+        if not done.more or done.after is None:
+            return deleted
+        after = done.after
 
 
 async def remove_memory(
