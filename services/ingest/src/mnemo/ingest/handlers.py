@@ -429,18 +429,21 @@ class IngestHandlers:
         )
         if scope.user_id is None and scope.agent_id is None and scope.session_id is None:
             return DeletedMemories(deleted=[])
-        if request.after is None and self._command_stream is not None:
+        through = None
+        if self._command_stream is not None:
             through = (await self._command_stream())[0]
-            await self._store.mark_scope(scope, through)
+            if request.after is None:
+                await self._store.mark_scope(scope, through)
         most = max(1, min(request.most, 1000))
         after = request.after or 0
         found = await self._store.scope_memories(scope, after=after, limit=most + 1)
         looked, more = found[:most], len(found) > most
         held = [e for e in looked if scope.holds(e.data)]
         ids = [getattr(e.data, "memory_id", "") for e in held]
-        # The scope's mark above covers them (None: no mark of each).
+        # Each is marked too: the scope's mark covers a command of the memory sent again
+        # with the scope's metadata, not one with other metadata or another session.
         deleted, tried = await self._delete_until(
-            request.tenant_id, request.agent_id, request.actor, ids, None, stop_early=True
+            request.tenant_id, request.agent_id, request.actor, ids, through, stop_early=True
         )
         if tried < len(ids):
             # Cut short to answer in time: the asker goes on after the last one tried.
