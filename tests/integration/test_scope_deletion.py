@@ -62,8 +62,9 @@ def _handlers(store: EventStore, head: int = 10) -> IngestHandlers:
 
 async def test_a_runs_memories_no_read_model_has_are_deleted_from_the_log(log_pool):
     """No read model has these (the gateway's listing would find none): the deletion finds
-    them in the log by their session (in clear), and matches the app and metadata on the
-    memories it opens; a share to a call, on from where the last one stopped."""
+    them in the log by their session (a keyed digest in clear), and matches the app and
+    metadata on the memories it opens; a share to a call, on from where the last one
+    stopped."""
     store = EventStore(log_pool)
     handlers = _handlers(store)
     app = {"mem0": {"app_id": "app-1"}, "tag": "gone"}
@@ -94,6 +95,15 @@ async def test_a_runs_memories_no_read_model_has_are_deleted_from_the_log(log_po
             break
         after = done.after
     assert deleted == theirs and calls == 3
+    # The log keeps the run's name sealed with the content (a forgotten user's run names
+    # are unreadable too): only its keyed digest is in clear.
+    rows = await log_pool.fetch(
+        "SELECT data FROM mnemo.events WHERE event_type = 'memory.recorded'"
+        " AND data->>'memory_id' = ANY($1::text[])",
+        theirs,
+    )
+    assert len(rows) == 3 and all("session_tag" in r["data"] for r in rows)
+    assert not any("run-1" in r["data"] for r in rows)
     assert [await _deleted(store, m) for m in theirs] == [True] * 3
     assert [await _deleted(store, m) for m in kept] == [False] * 3
     # With a user, of that user only; an agent's session, of that agent only.

@@ -1,6 +1,7 @@
 """A scope of memories to delete at once (Mem0's delete_all by run, app or metadata, alone
-or with a user or an agent): who they are of (user, agent, session: in clear in the log,
-so found by index) and what their metadata holds (sealed: matched on the opened event).
+or with a user or an agent): who they are of (user and agent in clear in the log, the
+session as a keyed digest: found by index) and what their metadata holds (sealed: matched
+on the opened event).
 
 A deletion of a scope marks the command stream (`EventStore.mark_scope`), so that a memory
 command of the scope accepted before it and recorded after it (a backlog) is dropped. The
@@ -61,6 +62,15 @@ def value_at(metadata: Any, path: Sequence[str]) -> Any:
             return None
         metadata = metadata.get(key)
     return metadata
+
+
+def session_tag(secret: str, tenant_id: str, session_id: str) -> str:
+    """What the log keeps in clear of a memory's session (and a scope's mark of it): an
+    HMAC-SHA256 keyed per tenant by the server's secret, never the session's name."""
+    key = hmac.new(
+        secret.encode(), b"mnemo-session-tag\x1f" + tenant_id.encode(), hashlib.sha256
+    ).digest()
+    return hmac.new(key, session_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def values_digest(secret: str, tenant_id: str, values: Sequence[Any]) -> str:

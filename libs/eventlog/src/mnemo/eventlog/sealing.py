@@ -1,10 +1,12 @@
 """Sealing event data with the subject's key (AES-256-GCM), and opening it again.
 
 Only events that carry what a person said are sealed. The subject (user_id), the agent
-(agent_id), the session (session_id) and the memory id stay in clear so that the log can
-still be counted, routed and emptied of a deleted agent's or session's memories (events
-sealed before agent_id, or session_id, was kept in clear hold it sealed); the content,
-metadata and anything derived from it are inside the ciphertext, bound to the event id.
+(agent_id) and the memory id stay in clear so that the log can still be counted, routed
+and emptied of a deleted agent's memories (events sealed before agent_id was kept in clear
+hold it sealed); the session is kept in clear only as a keyed digest (`session_tag`,
+`scopes.session_tag`), so that a run's memories are found in the log while its name (a
+caller's words: "trip-to-lisbon-with-ana") is sealed with the rest; the content, metadata
+and anything derived from it are inside the ciphertext, bound to the event id.
 """
 
 import base64
@@ -18,17 +20,21 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 SEALED_TYPES = frozenset(
     {"memory.recorded", "fact.extracted", "entity.extracted", "pack.compiled", "fact.contradicted"}
 )
-CLEAR_FIELDS = ("type", "user_id", "agent_id", "session_id", "memory_id")
+CLEAR_FIELDS = ("type", "user_id", "agent_id", "memory_id")
 
 _json = msgspec.json.Encoder()
 
 
-def seal(plain: bytes, event_id: str, key_id: str, key: bytes) -> str:
-    """The stored form of `plain` (the event data as JSON): clear fields + ciphertext."""
+def seal(
+    plain: bytes, event_id: str, key_id: str, key: bytes, clear: dict[str, str] | None = None
+) -> str:
+    """The stored form of `plain` (the event data as JSON): clear fields (and `clear`, the
+    digests kept beside them) + ciphertext."""
     body = msgspec.json.decode(plain)
     nonce = os.urandom(12)
     ciphertext = AESGCM(key).encrypt(nonce, plain, event_id.encode())
-    stored = {field: body.get(field) for field in CLEAR_FIELDS if field in body}
+    stored: dict[str, Any] = {field: body.get(field) for field in CLEAR_FIELDS if field in body}
+    stored.update(clear or {})
     stored["sealed"] = {
         "key_id": key_id,
         "nonce": base64.b64encode(nonce).decode(),

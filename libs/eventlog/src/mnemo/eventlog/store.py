@@ -22,7 +22,7 @@ from mnemo.eventlog.codec import (
 )
 from mnemo.eventlog.errors import IdempotencyConflict, SubjectKeyChanged, WrongExpectedVersion
 from mnemo.eventlog.keyring import KeyRing
-from mnemo.eventlog.scopes import MemoryScope, value_at, values_digest
+from mnemo.eventlog.scopes import MemoryScope, session_tag, value_at, values_digest
 from mnemo.eventlog.sealing import SEALED_TYPES, seal
 from mnemo.telemetry import get_logger
 
@@ -278,7 +278,12 @@ class EventStore:
             if event.event_type in SEALED_TYPES and user_id:
                 key_id, key = await self._key(conn, held, event.tenant_id, user_id)
                 keys[key_id] = key
-                data.append(seal(plain, event.event_id, key_id, key))
+                session_id = getattr(event.data, "session_id", None)
+                clear = None
+                if session_id:
+                    tag = session_tag(self._mark_secret, event.tenant_id, session_id)
+                    clear = {"session_tag": tag}
+                data.append(seal(plain, event.event_id, key_id, key, clear))
             else:
                 data.append(plain.decode())
         return data, keys
@@ -347,7 +352,7 @@ class EventStore:
         )
         return list(
             await conn.fetch(
-                """SELECT tenant_id, user_id, agent_id, session_id, digest,
+                """SELECT tenant_id, user_id, agent_id, session_tag, digest,
                           paths::text AS paths, commands_through
                    FROM mnemo.scope_marks
                    WHERE tenant_id = ANY($1::text[]) AND commands_through >= $2""",
@@ -364,11 +369,12 @@ class EventStore:
         for mark in marks:
             if mark["tenant_id"] != event.tenant_id or sequence > mark["commands_through"]:
                 continue
-            named = (mark["user_id"], mark["agent_id"], mark["session_id"])
+            named = (mark["user_id"], mark["agent_id"], mark["session_tag"])
+            session_id = getattr(data, "session_id", None)
             held = (
                 getattr(data, "user_id", None),
                 getattr(data, "agent_id", None),
-                getattr(data, "session_id", None),
+                session_id and session_tag(self._mark_secret, event.tenant_id, session_id),
             )
             if any(want and want != have for want, have in zip(named, held, strict=True)):
                 continue
@@ -628,21 +634,27 @@ class EventStore:
             )
             await conn.execute(
                 """INSERT INTO mnemo.scope_marks
-                     (tenant_id, user_id, agent_id, session_id, digest, paths,
+                     (tenant_id, user_id, agent_id, session_tag, digest, paths,
                       commands_through)
                    VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
-                   ON CONFLICT (tenant_id, user_id, agent_id, session_id, digest) DO UPDATE
+                   ON CONFLICT (tenant_id, user_id, agent_id, session_tag, digest) DO UPDATE
                    SET commands_through = GREATEST(mnemo.scope_marks.commands_through,
                                                    excluded.commands_through)""",
                 scope.tenant_id,
                 scope.user_id or "",
                 scope.agent_id or "",
-                scope.session_id or "",
+                self._session_tag(scope),
                 scope.digest(self._mark_secret),
                 _JSON.encode(scope.paths).decode(),
                 commands_through,
             )
             in_time()  # a deletion answered 5xx drops no command later
+
+    def _session_tag(self, scope: MemoryScope) -> str:
+        """The scope's session as the log keeps it in clear ('' when it names none)."""
+        if scope.session_id is None:
+            return ""
+        return session_tag(self._mark_secret, scope.tenant_id, scope.session_id)
 
     async def scope_memories(
         self, scope: MemoryScope, *, after: int = 0, limit: int = 100
@@ -651,13 +663,13 @@ class EventStore:
         agent and session the scope names (at least one), after log position `after`,
         first recorded first, that are neither deleted nor unreadable; whether their
         metadata is the scope's is for the caller to see (`MemoryScope.holds`). Only
-        memories whose agent or session is in clear are found by it."""
+        memories whose agent or session tag is in clear are found by it."""
         named = [
             (column, value)
             for column, value in (
                 ("user_id", scope.user_id),
                 ("agent_id", scope.agent_id),
-                ("session_id", scope.session_id),
+                ("session_tag", self._session_tag(scope) or None),
             )
             if value is not None
         ]
