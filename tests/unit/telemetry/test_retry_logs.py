@@ -69,6 +69,7 @@ def configured():
     structlog.configure(**saved)
     logging.getLogger().handlers.clear()
     sys.excepthook = sys.__excepthook__
+    sys.unraisablehook = sys.__unraisablehook__
 
 
 def test_a_retry_after_a_server_echoing_the_input_logs_no_content(server, configured, capsys):
