@@ -44,6 +44,7 @@ def configured():
     structlog.configure(**saved)
     logging.getLogger().handlers.clear()
     sys.excepthook = sys.__excepthook__
+    sys.unraisablehook = sys.__unraisablehook__
     threading.excepthook = threading.__excepthook__
 
 
@@ -161,3 +162,22 @@ def test_an_uncaught_exception_of_a_process_is_scrubbed():
     _assert_clean(done.stderr)
     [line] = [json.loads(x) for x in done.stderr.splitlines() if x.startswith("{")]
     assert line["event"] == "uncaught_exception" and line["exception"]["type"] == "ValueError"
+
+
+def test_an_exception_python_cannot_raise_is_scrubbed():
+    """One raised in `__del__` (or a finalizer) goes to sys.unraisablehook, whose default
+    prints the exception's message."""
+    code = (
+        "import gc\n"
+        "from mnemo.telemetry import configure_logging\n"
+        "configure_logging('test')\n"
+        "class Holder:\n"
+        "    def __del__(self):\n"
+        f"        raise ValueError({WORD!r} + ' ' + {KEY!r})\n"
+        "Holder()\n"
+        "gc.collect()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    _assert_clean(done.stderr)
+    [line] = [json.loads(x) for x in done.stderr.splitlines() if x.startswith("{")]
+    assert line["event"] == "unraisable_exception" and line["exception"]["type"] == "ValueError"

@@ -87,7 +87,8 @@ class Delivery:
         try:
             return msgspec.json.decode(self.data, type=type_)
         except msgspec.ValidationError as exc:
-            raise Reject(f"undecodable {type_}: {exc}") from exc
+            name = getattr(type_, "__name__", "message")
+            raise Reject(f"undecodable {name}: {_shape(exc)}") from exc
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
@@ -451,6 +452,17 @@ _DONE, _PAUSE = "done", "pause"
 # Fetches (each waiting up to _REST_WAIT seconds) for the rest of a batch's last append.
 _REST_FETCHES, _REST_WAIT = 8, 1.0
 _REMEMBERED = 10_000
+
+
+def _shape(exc: msgspec.ValidationError) -> str:
+    """What is wrong with a message's shape, and where, in the contract's words only. A
+    dead letter's reason is kept in the audit and shown by `mnemo admin dead-letters`;
+    msgspec quotes a wrong value (`Invalid value '…'`, an enum's) or an unknown field's
+    name, which are the sender's and may be what a user said."""
+    what, _, where = str(exc).partition(" - at ")
+    if not what.startswith(("Object missing required field", "Expected ")):
+        what = "not the contract's shape"
+    return f"{what} - at {where}" if where else what
 
 
 def _reason(exc: BaseException) -> str:

@@ -14,13 +14,13 @@ import httpx
 import numpy as np
 from tenacity import (
     Retrying,
-    before_sleep_log,
     retry_if_exception,
     stop_after_attempt,
     wait_exponential,
 )
 
 from mnemo.embeddings.embedder import EmbeddingError, unit_rows
+from mnemo.telemetry import log_retry
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class OpenAICompatibleEmbedder:
             stop=stop_after_attempt(attempts),
             wait=wait_exponential(multiplier=backoff_seconds, max=30),
             retry=retry_if_exception(_is_transient),
-            before_sleep=before_sleep_log(logger, logging.WARNING),
+            before_sleep=log_retry(logger, "embedding request"),
             reraise=True,
         )
 

@@ -27,6 +27,17 @@ def nats_url_of(settings: RunSettings) -> str | None:
     return None
 
 
+def bus_address(url: str) -> str:
+    """Where the bus of `url` is, for a message: its host and port, never the user and
+    password a NATS URL may hold (`nats://user:password@host:4222`), whatever else the
+    URL carries (a token, a list of servers)."""
+    try:
+        where = urlsplit(url)
+        return f"{where.hostname or '127.0.0.1'}:{where.port or 4222}"
+    except ValueError:
+        return "the configured URL (MNEMO_NATS_URL)"
+
+
 def reachable_bus(settings: RunSettings) -> str | None:
     """The bus URL to talk to, or None after saying why there is none (at once: a bus that
     is not there is not waited for)."""
@@ -40,7 +51,8 @@ def reachable_bus(settings: RunSettings) -> str | None:
     where = urlsplit(url)
     if not port_open(where.hostname or "127.0.0.1", where.port or 4222, timeout=2.0):
         print(
-            f"mnemo admin: NATS is not reachable at {url}; is Mnemo running (make run)?",
+            f"mnemo admin: NATS is not reachable at {bus_address(url)}; is Mnemo running"
+            " (make run)?",
             file=sys.stderr,
         )
         return None
@@ -57,7 +69,10 @@ def create_tenant(settings: RunSettings, name: str, email: str | None) -> int:
         print(f"mnemo admin: {exc.error.message}", file=sys.stderr)
         return 1
     except (OSError, nats.errors.Error) as exc:
-        print(f"mnemo admin: cannot reach NATS at {url}: {exc!r}", file=sys.stderr)
+        print(
+            f"mnemo admin: cannot reach NATS at {bus_address(url)}: {type(exc).__name__}",
+            file=sys.stderr,
+        )
         return 1
     print(f"Tenant:     {made.tenant_id} ({made.name})")
     print(f"Master key: {made.master_key.key}")
@@ -66,7 +81,7 @@ def create_tenant(settings: RunSettings, name: str, email: str | None) -> int:
 
 
 async def _create(url: str, root: str, name: str, email: str | None) -> NewTenant:
-    nc = await nats.connect(url, connect_timeout=5, allow_reconnect=False, error_cb=_quiet)
+    nc = await nats.connect(url, connect_timeout=5, allow_reconnect=False, error_cb=quiet)
     try:
         command = CreateTenant(name=name, email=email, actor=f"admin:{_user()}")
         return await ask(
@@ -83,5 +98,5 @@ def _user() -> str:
         return os.environ.get("USER", "cli")
 
 
-async def _quiet(_exc: Exception) -> None:
+async def quiet(_exc: Exception) -> None:
     """The caller reports a failed connection once, in words; the client need not."""

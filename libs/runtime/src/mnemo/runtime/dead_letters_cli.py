@@ -14,7 +14,7 @@ import nats
 
 from mnemo.bus.dead_letters import DeadLetter, DeadLetters
 from mnemo.contracts import Topology
-from mnemo.runtime.admin import reachable_bus
+from mnemo.runtime.admin import bus_address, quiet, reachable_bus
 from mnemo.runtime.settings import RunSettings
 
 
@@ -35,7 +35,10 @@ def dead_letters(
     try:
         return asyncio.run(_with_bus(url, settings.bus_root, work, consumer, sequences or []))
     except (OSError, nats.errors.Error) as exc:
-        print(f"mnemo admin: cannot reach NATS at {url}: {type(exc).__name__}", file=sys.stderr)
+        print(
+            f"mnemo admin: cannot reach NATS at {bus_address(url)}: {type(exc).__name__}",
+            file=sys.stderr,
+        )
         return 1
 
 
@@ -45,7 +48,7 @@ Work = Callable[[DeadLetters, str | None, list[int]], Awaitable[int]]
 async def _with_bus(
     url: str, root: str, work: Work, consumer: str | None, sequences: list[int]
 ) -> int:
-    nc = await nats.connect(url, connect_timeout=5, allow_reconnect=False)
+    nc = await nats.connect(url, connect_timeout=5, allow_reconnect=False, error_cb=quiet)
     try:
         return await work(
             DeadLetters(nc.jetstream(timeout=10), Topology(root=root)), consumer, sequences

@@ -3,7 +3,8 @@
 Exports: `configure` (logs + tracing for a service), `get_logger`, the message context
 (`MessageContext`, `current_context`, `message_context`, `batch_context`) and trace propagation
 (`inject_trace`, `extract_trace`, `tracer`), the spans of handling messages (`consuming`,
-`consuming_batch`) and the traceparent of what a handler produces (`traceparent_for`).
+`consuming_batch`), the traceparent of what a handler produces (`traceparent_for`) and the
+logging of a retried call (`log_retry`).
 """
 
 from mnemo.telemetry.context import (
@@ -21,6 +22,7 @@ from mnemo.telemetry.messaging import (
     traceparent_for,
     traceparent_of,
 )
+from mnemo.telemetry.retries import log_retry
 from mnemo.telemetry.tracing import configure_tracing, extract_trace, inject_trace, tracer
 
 
@@ -43,6 +45,7 @@ __all__ = [
     "extract_trace",
     "get_logger",
     "inject_trace",
+    "log_retry",
     "message_context",
     "trace_id_of",
     "traceparent_for",

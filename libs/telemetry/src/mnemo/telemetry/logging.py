@@ -3,8 +3,9 @@
 Every line, structlog's own and those of libraries logging through stdlib (uvicorn,
 asyncio, nats-py, asyncpg), goes through the same scrubbing (`mnemo.telemetry.scrub`):
 exceptions without their message or locals, secrets out. Uncaught exceptions (of the
-main thread and of other threads) are logged the same way instead of Python's own
-traceback print, which shows the exception's message.
+main thread and of other threads) and those Python cannot raise (in `__del__`, a
+finalizer) are logged the same way instead of Python's own traceback print, which shows
+the exception's message.
 """
 
 import logging
@@ -42,6 +43,7 @@ def configure_logging(service: str, level: str = "info") -> None:
     _route_stdlib(common, max(numeric, logging.WARNING))
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread
+    sys.unraisablehook = _log_unraisable
 
 
 def _route_stdlib(common: list[Any], level: int) -> None:
@@ -79,6 +81,15 @@ def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
     if args.exc_value is not None:
         exc = args.exc_value.with_traceback(args.exc_traceback)
         structlog.get_logger().error("thread_crashed", exc_info=exc)
+
+
+def _log_unraisable(unraisable: Any) -> None:
+    """An exception Python cannot raise (in `__del__`, a finalizer, a generator closed by
+    the collector), which its own hook prints with its message. Its `object` is not
+    logged either: its repr may quote what it holds."""
+    if unraisable.exc_value is not None:
+        exc = unraisable.exc_value.with_traceback(unraisable.exc_traceback)
+        structlog.get_logger().error("unraisable_exception", exc_info=exc)
 
 
 def get_logger(name: str | None = None) -> Any:

@@ -31,7 +31,6 @@ import httpx
 import msgspec
 from tenacity import (
     AsyncRetrying,
-    before_sleep_log,
     retry_if_exception,
     stop_after_attempt,
     wait_exponential,
@@ -43,7 +42,7 @@ from mnemo.synthesis.attributes import ATTRIBUTES
 from mnemo.synthesis.budget import LLMBudget
 from mnemo.synthesis.extractor import Extraction, Finding, Mention, Negation
 from mnemo.synthesis.llm_calls import measured_call
-from mnemo.telemetry import get_logger
+from mnemo.telemetry import get_logger, log_retry
 
 log = get_logger(__name__)
 _retry_log = logging.getLogger(__name__)
@@ -374,7 +373,7 @@ class LLMExtractor:
             stop=stop_after_attempt(self._attempts),
             wait=wait_exponential(multiplier=self._backoff, max=10),
             retry=retry_if_exception(_is_transient),
-            before_sleep=before_sleep_log(_retry_log, logging.WARNING),
+            before_sleep=log_retry(_retry_log, "model call"),
             reraise=True,
         )
         purpose = name.removeprefix("mnemo_")
