@@ -150,7 +150,12 @@ def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
                 {"userId": other, "content": f"I work at {kept} and I love sailing"},
             ]
             assert api.post("/v1/ingest/batch", json={"items": said}).status_code == 202
-            one = {"userId": user, "content": f"single ingest naming {gone}", "sourceId": "s1"}
+            # The client's names for its conversation and source are words too: sealed in
+            # the log, erased from the bus, never kept by the audit.
+            one = {
+                "userId": user, "content": f"single ingest naming {gone}",
+                "sourceId": f"{gone}-source", "sessionId": f"{gone}-session",
+            }  # fmt: skip
             assert api.post("/v1/ingest", json=one).status_code == 202
             eventually(lambda: memories(api, user)["total"] == 6, timeout=120)
             eventually(lambda: memories(api, other)["total"] == 1, timeout=120)
