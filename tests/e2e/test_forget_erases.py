@@ -51,6 +51,11 @@ def holding(roots: list[Path], word: str) -> list[str]:
     return [f"{root.name}/{f}" for root in roots for f in files_holding(root, needles)]
 
 
+def holding_bytes(roots: list[Path], needle: bytes) -> list[str]:
+    """The files under `roots` that hold `needle` as raw bytes."""
+    return [f"{root.name}/{f}" for root in roots for f in files_holding(root, [needle])]
+
+
 def named(database_url: str, files: list[str]) -> list[str]:
     """The files, each PostgreSQL relation file (`base/<db>/<filenode>[.n|_fork]`) with
     the relation it stores, so that a failure says which table or index kept the words."""
@@ -99,6 +104,42 @@ def rows_holding(database_url: str, word: str) -> list[str]:
             await conn.close()
 
     return asyncio.run(scan())
+
+
+def sampled_holding(database_url: str, needle: str) -> list[str]:
+    """The columns whose planner statistics (pg_statistic, which ANALYZE fills with a
+    sample of their values) hold `needle`, read decompressed."""
+
+    async def scan() -> list[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT format('%s.%s.%s', schemaname, tablename, attname) AS name"
+                " FROM pg_stats WHERE coalesce(most_common_vals::text, '')"
+                " || coalesce(histogram_bounds::text, '') LIKE $1",
+                f"%{needle}%",
+            )
+            return [f"statistics of {r['name']}" for r in rows]
+        finally:
+            await conn.close()
+
+    return asyncio.run(scan())
+
+
+def analyze_and_key(database_url: str, user_id: str) -> bytes:
+    """ANALYZE every table, as autovacuum does on its own; the user's data key."""
+
+    async def run() -> bytes:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute("ANALYZE")
+            return await conn.fetchval(
+                "SELECT key FROM mnemo.subject_keys WHERE user_id = $1", user_id
+            )
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
 
 
 def readable_of(database_url: str, user_id: str) -> list[str]:
@@ -150,7 +191,12 @@ def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
                 {"userId": other, "content": f"I work at {kept} and I love sailing"},
             ]
             assert api.post("/v1/ingest/batch", json={"items": said}).status_code == 202
-            one = {"userId": user, "content": f"single ingest naming {gone}", "sourceId": "s1"}
+            # The client's names for its conversation and source are words too: sealed in
+            # the log, erased from the bus, never kept by the audit.
+            one = {
+                "userId": user, "content": f"single ingest naming {gone}",
+                "sourceId": f"{gone}-source", "sessionId": f"{gone}-session",
+            }  # fmt: skip
             assert api.post("/v1/ingest", json=one).status_code == 202
             eventually(lambda: memories(api, user)["total"] == 6, timeout=120)
             eventually(lambda: memories(api, other)["total"] == 1, timeout=120)
@@ -175,6 +221,9 @@ def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
 
             roots = [nats.data_dir, postgres.data_dir, stack.home]
             assert holding(roots, gone), "the test's own premise: the words are on disk"
+            # The planner's statistics sample the tables' values, the words among them.
+            key = analyze_and_key(database_url, user)
+            assert key and sampled_holding(database_url, gone), "premise: the words sampled"
             vectors = stack.home / "qdrant"
             assert holding([vectors], user), "the test's own premise: the user's points"
 
@@ -192,6 +241,10 @@ def test_forgotten_words_leave_every_file(own_nats, own_postgres, tmp_path):
 
             def erased() -> bool:
                 left[:] = holding(roots, gone) + rows_holding(database_url, gone)
+                left.extend(sampled_holding(database_url, gone))
+                # The shredded key itself, copied anywhere, would open the log again.
+                left.extend(sampled_holding(database_url, key.hex()))
+                left.extend(f"the data key in {f}" for f in holding_bytes(roots, key))
                 left.extend(f"readable in the log: {t}" for t in readable_of(database_url, user))
                 # The vector store keeps no words, but its deleted points' embeddings (from
                 # which words can be approximated) until it is compacted: their payloads

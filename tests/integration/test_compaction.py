@@ -74,3 +74,46 @@ async def test_rows_an_open_snapshot_still_saw_are_rewritten_away_once_it_ends(o
         await pool.close()
         await reader.close()
         await conn.close()
+
+
+async def test_the_planners_samples_of_deleted_rows_go_too(own_postgres):
+    """ANALYZE (autovacuum runs it on its own) keeps a sample of each column's values in
+    pg_statistic: a memory's words, a subject's data key. VACUUM FULL leaves them there, and
+    so does an ANALYZE of a table left empty; after `compact` neither the statistics nor
+    the files hold them, and the live rows' statistics are taken again."""
+    word = "Pangolinic" + uuid.uuid4().hex[:8]
+    conn = await asyncpg.connect(own_postgres.create_database("statistics"))
+    pool = await asyncpg.create_pool(own_postgres.dsn_for("statistics"), min_size=1, max_size=2)
+    try:
+        await conn.execute(
+            """CREATE SCHEMA kept;
+               CREATE TABLE kept.notes (id int, user_id text, content text);
+               CREATE TABLE kept.keys (user_id text, key bytea);"""
+        )
+        await conn.execute(
+            """INSERT INTO kept.notes SELECT i, CASE WHEN i % 10 = 0 THEN 'gone' ELSE 'stays' END,
+                      CASE WHEN i % 10 = 0 THEN $1 || ' said ' || i ELSE 'other ' || i END
+               FROM generate_series(1, 300) i""",
+            word,
+        )
+        keys = [uuid.uuid4().bytes * 2 for _ in range(3)]  # data keys, all to be shredded
+        await conn.executemany("INSERT INTO kept.keys VALUES ('gone', $1)", [(k,) for k in keys])
+        key = keys[0]
+        await conn.execute("ANALYZE kept.notes; ANALYZE kept.keys")
+        sampled = "SELECT count(*) FROM pg_stats WHERE schemaname = 'kept' AND {} LIKE $1"
+        values = "coalesce(most_common_vals::text, '') || coalesce(histogram_bounds::text, '')"
+        assert await conn.fetchval(sampled.format(values), f"%{word}%")  # the premise
+        assert await conn.fetchval(sampled.format(values), f"%{key.hex()}%")
+        await conn.execute("DELETE FROM kept.notes WHERE user_id = 'gone'")
+        await conn.execute("DELETE FROM kept.keys")
+
+        await compact(pool, await schema_tables(pool, "kept"))
+
+        assert not await conn.fetchval(sampled.format(values), f"%{word}%")
+        assert not await conn.fetchval(sampled.format(values), f"%{key.hex()}%")
+        assert files_holding(own_postgres.data_dir, [word.encode(), key]) == []
+        # The live rows are sampled again: the planner still knows the table.
+        assert await conn.fetchval(sampled.format(values), "%other%")
+    finally:
+        await pool.close()
+        await conn.close()

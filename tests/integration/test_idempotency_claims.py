@@ -3,12 +3,14 @@ died mid-request, or its request failed while NATS was away) is taken over by th
 request with that key; a claim whose handler is still running is not."""
 
 import asyncio
+import contextlib
 import uuid
 
 import msgspec
 from nats.js.api import KeyValueConfig
+from nats.js.errors import NoKeysError
 
-from mnemo.bus import connect
+from mnemo.bus import connect, erasable_key_value, erase_subject, kv_stream
 from mnemo.gateway import idempotency
 from mnemo.gateway.body import replay
 from mnemo.gateway.idempotency import IdempotencyMiddleware, Kept, fingerprint_of, kept_key
@@ -107,3 +109,42 @@ async def test_a_claim_whose_handler_still_runs_is_waited_for(nats_url, monkeypa
         assert app.runs == 1
     finally:
         await nc.close()
+
+
+async def test_an_answer_whose_claim_a_forget_erased_is_not_kept(nats_url, topology):
+    """A request with an Idempotency-Key that read a user's words before the user was
+    forgotten, and answers after the forget erased the tenant's kept answers (its claim
+    among them), must not keep that answer: kept, it would hold the forgotten words for a
+    day, after the erasure that was to remove them. A retry runs again."""
+    app = Handler(delay=1.0)
+    nc, _, middleware = await _middleware(nats_url, app)
+    js = nc.jetstream()
+    kv = await erasable_key_value(js, topology.idempotency_bucket, ttl=600)
+    middleware.state = State(kv)
+    try:
+        key, body = "k-" + uuid.uuid4().hex, b'{"content":"z"}'
+        first = asyncio.create_task(_call(middleware, key, body))
+        await asyncio.wait_for(app.started.wait(), 30)
+        # The forget's eraser sweeps the tenant's kept answers while the handler runs.
+        erased = await erase_subject(js, topology, TENANT, "forgotten-user")
+        assert erased.get(kv_stream(topology.idempotency_bucket)) == 1  # the claim
+        assert (await first)[0] == 201
+
+        assert [k async for k in _kept_keys(kv)] == []
+        status, headers = await _call(middleware, key, body)
+        assert status == 201 and "idempotent-replayed" not in headers
+        assert app.runs == 2
+    finally:
+        with contextlib.suppress(Exception):
+            await js.delete_stream(kv_stream(topology.idempotency_bucket))
+        await nc.close()
+
+
+async def _kept_keys(kv):
+    """The bucket's keys (none: an empty list, where nats-py raises)."""
+    try:
+        keys = await kv.keys()
+    except NoKeysError:
+        return
+    for key in keys:
+        yield key

@@ -63,6 +63,25 @@ async def test_forgetting_a_subject_makes_its_events_unreadable_and_only_its_own
     assert await store.forget_subject("acme", "alice") == {}
 
 
+async def test_the_planner_never_samples_a_data_key(log_pool):
+    """ANALYZE (autovacuum runs it on its own) copies a sample of a column's values into
+    pg_statistic, where a shredded key would outlive its row: the keys are never sampled."""
+    store = EventStore(log_pool)
+    for user in ("alice", "bob", "carol", "dave"):
+        await store.append(f"s-{user}", [said(user, f"{user} likes tea")])
+    await log_pool.execute("ANALYZE mnemo.subject_keys")
+    sampled = await log_pool.fetch(
+        "SELECT attname FROM pg_stats WHERE schemaname = 'mnemo'"
+        " AND tablename = 'subject_keys' AND attname = 'key'"
+    )
+    assert sampled == []
+    # The rest of the table is still known to the planner.
+    assert await log_pool.fetchval(
+        "SELECT count(*) FROM pg_stats WHERE schemaname = 'mnemo'"
+        " AND tablename = 'subject_keys' AND attname = 'user_id'"
+    )
+
+
 async def test_a_subject_forgotten_then_heard_again_gets_a_new_key(log_pool):
     store = EventStore(log_pool)
     await store.append("s-old", [said("carol", "old words")])

@@ -63,3 +63,35 @@ def test_a_command_from_outside_the_gateway_is_audited_with_its_contracts_fields
     row = entry_row("command", delivery)
     assert msgspec.json.decode(row[-1])["memory_id"] == "m1"
     assert "secret" not in row[-1]
+
+
+def test_a_memorys_session_and_source_ids_are_not_audited():
+    """The client's names for a memory's conversation and source (a Mem0 run_id, an
+    Elephantasm session, a file name as sourceId) are sealed in the log with its content
+    and erased from the bus by a forget; the audit, never erased, must not keep them."""
+    command = IngestMemory(
+        command_id=new_id(), tenant_id="t", issued_at=utcnow(), actor="a", memory_id="m1",
+        user_id="u1", content="words", session_id="therapy-with-dr-quill",
+        source_id="divorce-papers.pdf",
+    )  # fmt: skip
+    recorded = {
+        "event_id": new_id(), "stream_id": "memory-t-m1", "stream_version": 0, "actor": "a",
+        "recorded_at": "2026-01-01T00:00:00+00:00",
+        "data": {
+            "type": "memory.recorded", "memory_id": "m1", "user_id": "u1", "agent_id": "g",
+            "content": "words", "session_id": "therapy-with-dr-quill",
+            "source_id": "divorce-papers.pdf", "chunks": [],
+        },
+    }  # fmt: skip
+    rows = [
+        entry_row("command", delivered(
+            "mnemo.cmd.ingest.memory.t", command, "ingest.memory", "gateway", command.command_id
+        )),
+        entry_row("event", delivered(
+            "mnemo.evt.t.memory.recorded", recorded, "memory.recorded", "ingest",
+            recorded["event_id"],
+        )),
+    ]  # fmt: skip
+    for row in rows:
+        assert "m1" in row[-1] and "u1" in row[-1]
+        assert "quill" not in row[-1] and "divorce" not in row[-1], row[-1]

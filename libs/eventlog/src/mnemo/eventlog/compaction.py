@@ -8,9 +8,18 @@ rows, the old ones unlinked), switches to a new WAL segment and checkpoints, whi
 the segments before it. The bundled PostgreSQL runs with `wal_recycle=off`, so a retired
 segment is unlinked rather than renamed for reuse with its old bytes inside.
 
+The planner's statistics are copies too: ANALYZE (autovacuum runs it on its own) keeps a
+sample of each column's values in `pg_statistic`, a memory's words and a subject's data
+key among them, and neither a DELETE nor VACUUM FULL touches them (nor does an ANALYZE
+that finds the table empty). So the rewritten tables' statistics are dropped and taken
+again from the live rows, and `pg_statistic` is itself rewritten, so the old samples
+leave its files too.
+
 On a server of your own, WAL archiving, replicas, backups and `wal_recycle` are yours:
 what they keep is outside Mnemo's reach. A role that may not CHECKPOINT (neither
-superuser nor pg_checkpoint) leaves the WAL to the server's next scheduled checkpoint.
+superuser nor pg_checkpoint) leaves the WAL to the server's next scheduled checkpoint; one
+that is not superuser leaves the old samples to the next ANALYZE of the table, and their
+bytes in `pg_statistic`'s files until PostgreSQL reuses the space.
 """
 
 import asyncio
@@ -33,6 +42,7 @@ LOCK_TIMEOUT = "10s"
 # the snapshot is gone.
 KEPT_RETRIES = (0.5, 1.0, 2.0, 4.0, 7.0)
 _KEPT = re.compile(r"(\d+) dead row versions cannot be removed yet")
+STATISTICS = "pg_catalog.pg_statistic"
 
 
 async def schema_tables(pool: asyncpg.Pool, schema: str) -> list[str]:
@@ -57,19 +67,26 @@ async def compact(pool: asyncpg.Pool, tables: Sequence[str]) -> None:
             if found:
                 kept.append(int(found.group(1)))
 
+        async def rewrite(table: str) -> None:
+            for wait in (*KEPT_RETRIES, None):
+                kept.clear()
+                # Not in a transaction block: VACUUM cannot run inside one.
+                await conn.execute(f"VACUUM (FULL, VERBOSE) {table}")
+                if not any(kept):
+                    return
+                if wait is None:
+                    log.warning("compaction_kept_dead_rows", rows=sum(kept))
+                    return
+                await asyncio.sleep(wait)
+
         conn.add_log_listener(heard)
         try:
+            resampled = True
             for table in tables:
-                for wait in (*KEPT_RETRIES, None):
-                    kept.clear()
-                    # Not in a transaction block: VACUUM cannot run inside one.
-                    await conn.execute(f"VACUUM (FULL, VERBOSE) {table}")
-                    if not any(kept):
-                        break
-                    if wait is None:
-                        log.warning("compaction_kept_dead_rows", rows=sum(kept))
-                        break
-                    await asyncio.sleep(wait)
+                await rewrite(table)
+                resampled = await _resample(conn, table) and resampled
+            if resampled:
+                await rewrite(STATISTICS)
         finally:
             conn.remove_log_listener(heard)
             await conn.execute("RESET lock_timeout")
@@ -82,3 +99,22 @@ async def compact(pool: asyncpg.Pool, tables: Sequence[str]) -> None:
             except asyncpg.ObjectNotInPrerequisiteStateError:
                 break  # a standby: its primary's WAL is not ours to retire
     log.info("tables_compacted", tables=len(tables))
+
+
+async def _resample(conn: asyncpg.Connection, table: str) -> bool:
+    """Drop the table's statistics (and its expression indexes'), samples of the rows just
+    deleted among them, and take them again from its live rows (the planner needs them).
+    False when the role may not drop them (not superuser): the ANALYZE replaces them then,
+    unless the table is empty."""
+    try:
+        await conn.execute(
+            f"""DELETE FROM {STATISTICS} WHERE starelid = $1::regclass OR starelid IN
+                   (SELECT indexrelid FROM pg_catalog.pg_index WHERE indrelid = $1::regclass)""",
+            table,
+        )
+    except asyncpg.InsufficientPrivilegeError:
+        log.warning("statistics_left_to_next_analyze", reason="role may not drop them")
+        await conn.execute(f"ANALYZE {table}")
+        return False
+    await conn.execute(f"ANALYZE {table}")
+    return True

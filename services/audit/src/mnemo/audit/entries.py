@@ -12,9 +12,14 @@ from mnemo.telemetry import trace_id_of
 # Content never goes into the audit: it says what happened, not what was said; nor do the
 # digests of API keys. Nor what is drawn from what was said: whom a fact is about (the
 # speaker's name, from metadata), an entity's relationship (a model's words), a pack's
-# query. The audit is never erased by a forget, so nothing here may name what a user said.
+# query. Nor the client's own names for a memory's conversation and source (`session_id`:
+# a Mem0 run_id, an Elephantasm session; `source_id`: a file name, an email's subject),
+# which the log seals with the content and a forget erases from the bus. The audit is
+# never erased by a forget, so nothing here may name what a user said: it keeps no more of
+# a memory than the ids the log keeps in clear (tenant, user, agent, memory).
 _WITHHELD = {
     "content", "statement", "value", "digest", "metadata", "about", "relationship", "query",
+    "session_id", "source_id",
 }  # fmt: skip
 
 _TIME_FIELD = {"command": "issued_at", "event": "recorded_at", "signal": "occurred_at"}

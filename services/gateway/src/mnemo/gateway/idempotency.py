@@ -12,6 +12,7 @@ held back by a claim nobody holds.
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import re
 from collections.abc import Sequence
@@ -234,13 +235,14 @@ class IdempotencyMiddleware:
             await asyncio.sleep(0.05)
 
     @staticmethod
-    async def _renew(kv: KeyValue, key: str, fingerprint: str, revision: int) -> None:
-        """Keep our claim alive while the handler runs (see LEASE_SECONDS)."""
+    async def _renew(kv: KeyValue, key: str, fingerprint: str, held: list[int]) -> None:
+        """Keep our claim alive while the handler runs (see LEASE_SECONDS); `held[0]` is
+        its revision, the one the answer is then kept over."""
         claim = msgspec.json.encode(Kept(fingerprint=fingerprint))
         while True:
             await asyncio.sleep(RENEW_SECONDS)
             try:
-                revision = await kv.update(key, claim, last=revision)
+                held[0] = await kv.update(key, claim, last=held[0])
             except KeyWrongLastSequenceError:
                 return  # taken over (we were presumed gone) or erased by a forget
             except Exception as exc:  # NATS away: the next renewal may get through
@@ -268,13 +270,15 @@ class IdempotencyMiddleware:
                 sent["body"] += message.get("body", b"")
             await send(message)
 
-        renewing = asyncio.create_task(self._renew(kv, key, fingerprint, revision))
+        held = [revision]
+        renewing = asyncio.create_task(self._renew(kv, key, fingerprint, held))
         try:
             await self.app(scope, replay(body), capture)
         finally:
             renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
             try:
-                await self._settle(kv, key, fingerprint, sent)
+                await self._settle(kv, key, fingerprint, sent, held[0])
             except Exception as exc:
                 # The answer is sent; only its record failed (NATS away, or the bucket's
                 # stream electing a leader after a node died). The claim is left unrenewed,
@@ -283,8 +287,13 @@ class IdempotencyMiddleware:
                 log.warning("idempotency_record_failed", error=type(exc).__name__)
 
     @staticmethod
-    async def _settle(kv: KeyValue, key: str, fingerprint: str, sent: dict[str, Any]) -> None:
-        """Keep the answer for replays, or let go of the key (a 5xx, a secret)."""
+    async def _settle(
+        kv: KeyValue, key: str, fingerprint: str, sent: dict[str, Any], revision: int
+    ) -> None:
+        """Keep the answer for replays, or let go of the key (a 5xx, a secret). Kept only
+        over our own claim: one that is gone was erased by a forget while the handler ran
+        (a forget erases the tenant's kept answers), and this answer, read before the
+        forget, may hold what the forgotten user said; kept now, it would stay a day."""
         no_store = any(
             k.lower() == "cache-control" and "no-store" in v.lower() for k, v in sent["headers"]
         )
@@ -300,7 +309,22 @@ class IdempotencyMiddleware:
                 headers=[h for h in sent["headers"] if h[0].lower() not in _PER_CALL],
                 body=base64.b64encode(sent["body"]).decode(),
             )
-            await kv.put(key, msgspec.json.encode(kept))
+            encoded = msgspec.json.encode(kept)
+            try:
+                await kv.update(key, encoded, last=revision)
+                return
+            except KeyWrongLastSequenceError:
+                pass  # not at our revision: a renewal answered too late to count, or erased
+            try:
+                entry = await kv.get(key)
+            except KeyNotFoundError:
+                log.info("idempotency_claim_erased")  # by a forget: the answer is not kept
+                return
+            current = msgspec.json.decode(entry.value or b"{}", type=Kept)
+            if current.done or current.fingerprint != fingerprint:
+                return  # taken over (we were presumed gone) and answered by another
+            with contextlib.suppress(KeyWrongLastSequenceError):
+                await kv.update(key, encoded, last=entry.revision or 0)
 
 
 # Headers that describe one call, not the answer: a replay gets fresh ones.
