@@ -5,7 +5,10 @@ marks the command stream so that one accepted before the deletion and recorded a
 (a backlog) is dropped (`EventStore.mark_scope`), one in flight waited for."""
 
 import asyncio
+import time
 from typing import Any
+
+import pytest
 
 from mnemo.contracts import (
     DeleteScopeMemories,
@@ -14,6 +17,7 @@ from mnemo.contracts import (
     MetadataEquality,
     new_id,
 )
+from mnemo.contracts.deadlines import ANSWER_BY, AnswerTooLate
 from mnemo.eventlog import EventStore
 from mnemo.eventlog.scopes import MemoryScope
 from mnemo.ingest.handlers import IngestHandlers, memory_stream
@@ -195,3 +199,41 @@ async def test_an_append_in_flight_when_a_scope_is_deleted_is_deleted_with_it(
     done = await asyncio.wait_for(deleting, 60)
     assert [d.memory_id for d in done.deleted] == [memory]
     assert await _deleted(store, memory)
+
+
+async def test_marks_of_the_same_values_at_other_paths_are_two_scopes(log_pool):
+    """A deletion of `topic: x` and one of `color: x` are two scopes: each drops the late
+    commands of its own (they were one mark, and the second's head moved the first's)."""
+    store = EventStore(log_pool, mark_secret="s" * 32)
+    topic = MemoryScope(tenant_id=TENANT, session_id="run-1", metadata=((("topic",), "x"),))
+    color = MemoryScope(tenant_id=TENANT, session_id="run-1", metadata=((("color",), "x"),))
+    await store.mark_scope(topic, 10)
+    await store.mark_scope(color, 20)
+    items = [_sent(metadata={"topic": "x"}), _sent(metadata={"color": "x"})]
+    stored = await store.append_first_events(items, sent_at=[15, 15])
+    # The topic's was accepted after its deletion (10): kept; the color's before (20): not.
+    assert [e.event_id for e in stored] == [items[0][1].event_id]
+    assert await log_pool.fetchval("SELECT count(*) FROM mnemo.scope_marks") == 2
+
+
+async def test_a_scopes_deletion_waits_for_an_append_only_as_long_as_its_asker(log_pool):
+    """While the deletion waits for an append in flight, every other append of the tenant
+    queues behind it (PostgreSQL's lock queue): within a query it waits no longer than its
+    asker does, then gives up having done nothing (`AnswerTooLate`, answered 503)."""
+    store = EventStore(log_pool)
+    scope = MemoryScope(tenant_id=TENANT, session_id="run-9")
+    async with log_pool.acquire() as holder, holder.transaction():
+        # An append in flight holds the tenant's scope lock, shared.
+        await holder.execute(
+            "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))",
+            f"mnemo.scope\x1f{TENANT}",
+        )
+        token = ANSWER_BY.set(time.monotonic() + 0.5)
+        try:
+            with pytest.raises(AnswerTooLate):
+                await asyncio.wait_for(store.mark_scope(scope, 10), 60)
+        finally:
+            ANSWER_BY.reset(token)
+    assert await log_pool.fetchval("SELECT count(*) FROM mnemo.scope_marks") == 0
+    await store.mark_scope(scope, 10)  # no deadline, nothing in flight: marked
+    assert await log_pool.fetchval("SELECT count(*) FROM mnemo.scope_marks") == 1

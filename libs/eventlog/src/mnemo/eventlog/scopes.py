@@ -52,7 +52,7 @@ class MemoryScope:
         """The mark's digest of the values wanted ('' when the scope names none)."""
         if not self.metadata:
             return ""
-        return values_digest(secret, self.tenant_id, [v for _, v in self.metadata])
+        return values_digest(secret, self.tenant_id, list(self.metadata))
 
 
 def value_at(metadata: Any, path: Sequence[str]) -> Any:
@@ -73,8 +73,9 @@ def session_tag(secret: str, tenant_id: str, session_id: str) -> str:
     return hmac.new(key, session_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def values_digest(secret: str, tenant_id: str, values: Sequence[Any]) -> str:
-    """HMAC-SHA256 of the values (canonical JSON), keyed per tenant by the server's secret."""
+def values_digest(secret: str, tenant_id: str, values: Sequence[tuple[Path, Any]]) -> str:
+    """HMAC-SHA256 of the values with their paths (canonical JSON: the same values at other
+    paths are another scope), keyed per tenant by the server's secret."""
     key = hmac.new(
         secret.encode(), b"mnemo-scope-marks\x1f" + tenant_id.encode(), hashlib.sha256
     ).digest()

@@ -4,6 +4,7 @@ Appends are optimistic (a unique stream_id + stream_version) and idempotent (a u
 event_id: appending a stored event again returns what is stored and writes nothing).
 """
 
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -12,7 +13,7 @@ import asyncpg
 import msgspec
 
 from mnemo.contracts import Envelope, NewEvent
-from mnemo.contracts.deadlines import in_time
+from mnemo.contracts.deadlines import ANSWER_BY, AnswerTooLate, in_time
 from mnemo.eventlog.codec import (
     COLUMNS,
     encode_data,
@@ -381,7 +382,8 @@ class EventStore:
             if not mark["digest"]:
                 return True
             metadata = getattr(data, "metadata", None) or {}
-            values = [value_at(metadata, path) for path in _json_list(mark["paths"])]
+            paths = [tuple(path) for path in _json_list(mark["paths"])]
+            values = [(path, value_at(metadata, path)) for path in paths]
             if values_digest(self._mark_secret, event.tenant_id, values) == mark["digest"]:
                 return True
         return False
@@ -628,10 +630,7 @@ class EventStore:
         appends of the tenant's memories that read the marks before this, so that a look
         in the log after it (`scope_memories`) finds them."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                _scope_lock(scope.tenant_id),
-            )
+            await _hold_exclusive(conn, _scope_lock(scope.tenant_id))
             await conn.execute(
                 """INSERT INTO mnemo.scope_marks
                      (tenant_id, user_id, agent_id, session_tag, digest, paths,
@@ -658,11 +657,13 @@ class EventStore:
 
     async def scope_memories(
         self, scope: MemoryScope, *, after: int = 0, limit: int = 100
-    ) -> list[Envelope]:
-        """The `memory.recorded` events, opened, of the memories the log holds in the user,
-        agent and session the scope names (at least one), after log position `after`,
-        first recorded first, that are neither deleted nor unreadable; whether their
-        metadata is the scope's is for the caller to see (`MemoryScope.holds`). Only
+    ) -> tuple[list[Envelope], int, bool]:
+        """A page of up to `limit` of the `memory.recorded` events of the memories the log
+        holds in the user, agent and session the scope names (at least one), after log
+        position `after`, first recorded first, that are neither deleted nor unreadable,
+        opened (one whose key goes meanwhile is left out); the position the page reached
+        and whether more follow, counted on the rows read (not on those opened). Whether
+        their metadata is the scope's is for the caller to see (`MemoryScope.holds`). Only
         memories whose agent or session tag is in clear are found by it."""
         named = [
             (column, value)
@@ -696,10 +697,12 @@ class EventStore:
                     LIMIT $3""",
                 scope.tenant_id,
                 after,
-                limit,
+                limit + 1,
                 *[value for _, value in named],
             )
-            return await self._open(conn, list(rows))
+            page = list(rows[:limit])
+            reached = page[-1]["global_position"] if page else after
+            return await self._open(conn, page), reached, len(rows) > limit
 
     async def agent_swept(self, tenant_id: str, agent_id: str) -> None:
         """The memories the agent had when it was deleted are all deleted."""
@@ -896,9 +899,24 @@ async def _agent_rows(conn: Any, table: str, columns: str, agents: set[tuple[str
 async def _hold_agent(conn: Any, tenant_id: str, agent_id: str) -> None:
     """Hold the agent's lock until the transaction ends: an append of its memories
     (`_not_forgotten`, which shares it) waits, or has committed."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", _agent_lock(tenant_id, agent_id)
-    )
+    await _hold_exclusive(conn, _agent_lock(tenant_id, agent_id))
+
+
+async def _hold_exclusive(conn: Any, lock: str) -> None:
+    """Take the advisory lock `lock` for the transaction. While it waits, every append
+    asking for it shared queues behind it (PostgreSQL's lock queue): within a query, the
+    wait ends with the asker's patience (`AnswerTooLate`, nothing done), not whenever the
+    append it waits for ends."""
+    by = ANSWER_BY.get()
+    if by is not None:
+        left_ms = max(50, int((by - time.monotonic()) * 1000))
+        await conn.execute(f"SET LOCAL lock_timeout = {left_ms}")
+    try:
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", lock)
+    except asyncpg.exceptions.LockNotAvailableError:
+        raise AnswerTooLate from None
+    if by is not None:
+        await conn.execute("SET LOCAL lock_timeout = 0")
 
 
 _JSON = msgspec.json.Encoder()

@@ -436,8 +436,7 @@ class IngestHandlers:
                 await self._store.mark_scope(scope, through)
         most = max(1, min(request.most, 1000))
         after = request.after or 0
-        found = await self._store.scope_memories(scope, after=after, limit=most + 1)
-        looked, more = found[:most], len(found) > most
+        looked, reached, more = await self._store.scope_memories(scope, after=after, limit=most)
         held = [e for e in looked if scope.holds(e.data)]
         ids = [getattr(e.data, "memory_id", "") for e in held]
         # Each is marked too: the scope's mark covers a command of the memory sent again
@@ -449,8 +448,7 @@ class IngestHandlers:
             # Cut short to answer in time: the asker goes on after the last one tried.
             last = held[tried - 1].global_position
             return DeletedMemories(deleted=deleted, more=True, after=last)
-        last = looked[-1].global_position if looked else after
-        return DeletedMemories(deleted=deleted, more=more, after=last)
+        return DeletedMemories(deleted=deleted, more=more, after=reached)
 
     async def sweep_agent(
         self, tenant_id: str, agent_id: str, actor: str, before: int | None
