@@ -3,6 +3,7 @@ died mid-request, or its request failed while NATS was away) is taken over by th
 request with that key; a claim whose handler is still running is not."""
 
 import asyncio
+import base64
 import contextlib
 import uuid
 
@@ -35,12 +36,38 @@ class Handler:
         await send({"type": "http.response.body", "body": b'{"ok":true}'})
 
 
+class Gated:
+    """An ASGI app whose n-th run (from 0) answers `statuses[n]` (201 by default) with
+    `{"run":n}` once `release[n]` is set; `entered[n]` is set when that run begins."""
+
+    def __init__(self, runs: int, statuses: tuple[int, ...] = ()) -> None:
+        self.runs = 0
+        self.statuses = list(statuses) + [201] * (runs - len(statuses))
+        self.entered = [asyncio.Event() for _ in range(runs)]
+        self.release = [asyncio.Event() for _ in range(runs)]
+
+    async def __call__(self, scope, receive, send) -> None:
+        run = self.runs
+        self.runs += 1
+        self.entered[run].set()
+        await self.release[run].wait()
+        await send({"type": "http.response.start", "status": self.statuses[run], "headers": []})
+        await send({"type": "http.response.body", "body": b'{"run":%d}' % run})
+
+
 class State:
     def __init__(self, kv) -> None:
         self.idempotency = kv
 
 
 async def _call(middleware: IdempotencyMiddleware, key: str, body: bytes) -> tuple[int, dict]:
+    status, headers, _ = await _answer(middleware, key, body)
+    return status, headers
+
+
+async def _answer(
+    middleware: IdempotencyMiddleware, key: str, body: bytes
+) -> tuple[int, dict, bytes]:
     sent: list[dict] = []
 
     async def send(message: dict) -> None:
@@ -48,7 +75,8 @@ async def _call(middleware: IdempotencyMiddleware, key: str, body: bytes) -> tup
 
     await middleware(_scope(key), replay(body), send)
     start = sent[0]
-    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}
+    answered = b"".join(m.get("body", b"") for m in sent[1:])
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, answered
 
 
 def _scope(key: str) -> dict:
@@ -116,7 +144,8 @@ async def test_an_answer_whose_claim_a_forget_erased_is_not_kept(nats_url, topol
     forgotten, and answers after the forget erased the tenant's kept answers (its claim
     among them), must not keep that answer: kept, it would hold the forgotten words for a
     day, after the erasure that was to remove them. A retry runs again."""
-    app = Handler(delay=1.0)
+    app = Gated(runs=2)
+    app.release[1].set()  # the retry answers at once
     nc, _, middleware = await _middleware(nats_url, app)
     js = nc.jetstream()
     kv = await erasable_key_value(js, topology.idempotency_bucket, ttl=600)
@@ -124,16 +153,93 @@ async def test_an_answer_whose_claim_a_forget_erased_is_not_kept(nats_url, topol
     try:
         key, body = "k-" + uuid.uuid4().hex, b'{"content":"z"}'
         first = asyncio.create_task(_call(middleware, key, body))
-        await asyncio.wait_for(app.started.wait(), 30)
-        # The forget's eraser sweeps the tenant's kept answers while the handler runs.
+        await asyncio.wait_for(app.entered[0].wait(), 30)
+        # The forget's eraser sweeps the tenant's kept answers while the handler runs; the
+        # handler answers only once the sweep is done.
         erased = await erase_subject(js, topology, TENANT, "forgotten-user")
         assert erased.get(kv_stream(topology.idempotency_bucket)) == 1  # the claim
-        assert (await first)[0] == 201
+        app.release[0].set()
+        assert (await asyncio.wait_for(first, 30))[0] == 201
 
         assert [k async for k in _kept_keys(kv)] == []
         status, headers = await _call(middleware, key, body)
         assert status == 201 and "idempotent-replayed" not in headers
         assert app.runs == 2
+    finally:
+        with contextlib.suppress(Exception):
+            await js.delete_stream(kv_stream(topology.idempotency_bucket))
+        await nc.close()
+
+
+async def test_an_answer_whose_claim_a_forget_erased_is_not_kept_over_a_retrys_claim(
+    nats_url, topology
+):
+    """After a forget erased a running request's claim, the client's retry (same key, same
+    body) claims the key anew and runs. The first request, answering then, must not keep
+    its answer (read before the forget) over the retry's claim: the retry's answer would
+    then find it kept and stop, and the forgotten words would stay a day. The answer kept
+    is the retry's."""
+    app = Gated(runs=2)
+    nc, _, middleware = await _middleware(nats_url, app)
+    js = nc.jetstream()
+    kv = await erasable_key_value(js, topology.idempotency_bucket, ttl=600)
+    middleware.state = State(kv)
+    try:
+        key, body = "k-" + uuid.uuid4().hex, b'{"content":"w"}'
+        entry_key = kept_key(TENANT, CREDENTIAL, key)
+        first = asyncio.create_task(_answer(middleware, key, body))
+        await asyncio.wait_for(app.entered[0].wait(), 30)
+        erased = await erase_subject(js, topology, TENANT, "forgotten-user")
+        assert erased.get(kv_stream(topology.idempotency_bucket)) == 1  # the first's claim
+
+        retry = asyncio.create_task(_answer(middleware, key, body))
+        await asyncio.wait_for(app.entered[1].wait(), 30)  # the retry claimed the key anew
+        app.release[0].set()
+        assert await asyncio.wait_for(first, 30) == (201, {}, b'{"run":0}')
+        # The first's answer is not kept: the retry's claim is still there, pending.
+        claim = msgspec.json.decode((await kv.get(entry_key)).value, type=Kept)
+        assert not claim.done
+
+        app.release[1].set()
+        assert await asyncio.wait_for(retry, 30) == (201, {}, b'{"run":1}')
+        kept = msgspec.json.decode((await kv.get(entry_key)).value, type=Kept)
+        assert kept.done and base64.b64decode(kept.body) == b'{"run":1}'
+        status, headers, answered = await _answer(middleware, key, body)
+        assert status == 201 and headers.get("idempotent-replayed") == "true"
+        assert answered == b'{"run":1}' and app.runs == 2
+    finally:
+        with contextlib.suppress(Exception):
+            await js.delete_stream(kv_stream(topology.idempotency_bucket))
+        await nc.close()
+
+
+async def test_a_failed_request_lets_go_of_its_own_claim_only(nats_url, topology):
+    """A request answering 5xx lets go of the key so that a retry runs again: its own claim
+    only. Once a forget erased its claim and a retry claimed the key anew, deleting the
+    retry's claim would let a third request run the handler beside the retry."""
+    app = Gated(runs=3, statuses=(503,))
+    nc, _, middleware = await _middleware(nats_url, app)
+    js = nc.jetstream()
+    kv = await erasable_key_value(js, topology.idempotency_bucket, ttl=600)
+    middleware.state = State(kv)
+    try:
+        key, body = "k-" + uuid.uuid4().hex, b'{"content":"v"}'
+        entry_key = kept_key(TENANT, CREDENTIAL, key)
+        first = asyncio.create_task(_answer(middleware, key, body))
+        await asyncio.wait_for(app.entered[0].wait(), 30)
+        await erase_subject(js, topology, TENANT, "forgotten-user")
+        retry = asyncio.create_task(_answer(middleware, key, body))
+        await asyncio.wait_for(app.entered[1].wait(), 30)
+        app.release[0].set()
+        assert (await asyncio.wait_for(first, 30))[0] == 503
+        claim = msgspec.json.decode((await kv.get(entry_key)).value, type=Kept)
+        assert not claim.done  # the retry's, still there
+
+        app.release[1].set()
+        assert (await asyncio.wait_for(retry, 30))[2] == b'{"run":1}'
+        status, headers, answered = await _answer(middleware, key, body)
+        assert status == 201 and headers.get("idempotent-replayed") == "true"
+        assert answered == b'{"run":1}' and app.runs == 2
     finally:
         with contextlib.suppress(Exception):
             await js.delete_stream(kv_stream(topology.idempotency_bucket))

@@ -12,7 +12,7 @@ from nats.js.errors import KeyWrongLastSequenceError
 
 from mnemo.gateway import correlation
 from mnemo.gateway.correlation import CorrelationMiddleware
-from mnemo.gateway.idempotency import IdempotencyMiddleware, Kept, fingerprint_of
+from mnemo.gateway.idempotency import Claim, IdempotencyMiddleware, Kept, fingerprint_of
 
 
 class Recorder:
@@ -90,7 +90,7 @@ async def test_an_answer_whose_record_fails_is_still_delivered_whole(status):
         sent.append(message)
 
     # No exception escapes: the answer is out, and the claim is left to its lease.
-    await middleware._run(_scope(), b"{}", send, FailingBucket(), "k", "fp", 1)
+    await middleware._run(_scope(), b"{}", send, FailingBucket(), "k", "fp", Claim(1, "o"))
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
 
 

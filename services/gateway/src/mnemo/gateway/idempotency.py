@@ -7,21 +7,23 @@ requests with one key run the handler once: the first to create the key's entry 
 the others wait for it. The holder renews its claim while the handler runs; a claim not
 renewed for LEASE_SECONDS belongs to a gateway that died (or to a request that failed
 without letting go) and the next request with the key takes it over, so a retry is never
-held back by a claim nobody holds.
+held back by a claim nobody holds. Each claim carries its request's own random owner token
+(a takeover writes a new one): a request renews, keeps its answer over, or lets go of only
+a claim that holds its token, compare-and-set by the entry's revision.
 """
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import re
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 from litestar.exceptions import HTTPException
 from litestar.utils import normalize_path
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from mnemo.contracts import tenant_tag
@@ -51,6 +53,8 @@ WAIT_SECONDS = 30.0
 # (as a waiter counts, on its own clock) has no holder.
 RENEW_SECONDS = 2.0
 LEASE_SECONDS = 10.0
+# The server's error code when a write's expected last revision is not the key's.
+_WRONG_LAST_SEQUENCE = 10071
 
 
 class Kept(msgspec.Struct):
@@ -59,6 +63,17 @@ class Kept(msgspec.Struct):
     status: int = 0
     headers: list[tuple[str, str]] = []
     body: str = ""  # base64
+    # The random token of the request whose claim this is (a takeover writes its own): a
+    # request touches only a claim with its token. A forget may erase a claim and a retry
+    # claim the key anew, with the same fingerprint: only the token tells them apart.
+    owner: str = ""
+
+
+class Claim(msgspec.Struct):
+    """Ours to run the handler under: the claim's revision and our owner token."""
+
+    revision: int
+    owner: str
 
 
 def _problem(
@@ -153,7 +168,7 @@ class IdempotencyMiddleware:
         entry_key = kept_key(tenant, credential, key)
         fingerprint = fingerprint_of(scope, body)
         claim = await self._claim_or_wait(kv, entry_key, fingerprint)
-        if isinstance(claim, int):
+        if isinstance(claim, Claim):
             await self._run(scope, body, send, kv, entry_key, fingerprint, claim)
             return
         if claim is None:
@@ -195,16 +210,17 @@ class IdempotencyMiddleware:
         principal = await principal_of(key, deps.settings, deps.keys)
         return principal.tenant_id if principal is not None else None
 
-    async def _claim_or_wait(self, kv: KeyValue, key: str, fingerprint: str) -> Kept | int | None:
-        """The revision of our claim (we must run the handler), the answer to replay, or
-        None: another request still holds the key after WAIT_SECONDS."""
+    async def _claim_or_wait(self, kv: KeyValue, key: str, fingerprint: str) -> Kept | Claim | None:
+        """Our claim (we must run the handler), the answer to replay, or None: another
+        request still holds the key after WAIT_SECONDS."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WAIT_SECONDS
-        claim = msgspec.json.encode(Kept(fingerprint=fingerprint))
+        owner = secrets.token_hex(16)
+        claim = msgspec.json.encode(Kept(fingerprint=fingerprint, owner=owner))
         watched: tuple[int, float] | None = None  # a pending claim's revision, first seen at
         while True:
             try:
-                return await kv.create(key, claim)
+                return Claim(await kv.create(key, claim), owner)
             except KeyWrongLastSequenceError:
                 pass
             except KeyNotFoundError:
@@ -225,8 +241,9 @@ class IdempotencyMiddleware:
             if watched is None or watched[0] != revision:
                 watched = (revision, loop.time())  # renewed since: its holder is alive
             elif loop.time() - watched[1] > LEASE_SECONDS:
-                try:  # nobody renewed it: take it over, unless someone else just did
-                    return await kv.update(key, claim, last=revision)
+                try:  # nobody renewed it: take it over (with our token: the old holder's
+                    # renewal or answer no longer fits it), unless someone else just did
+                    return Claim(await kv.update(key, claim, last=revision), owner)
                 except KeyWrongLastSequenceError:
                     watched = None
                     continue
@@ -235,16 +252,37 @@ class IdempotencyMiddleware:
             await asyncio.sleep(0.05)
 
     @staticmethod
-    async def _renew(kv: KeyValue, key: str, fingerprint: str, held: list[int]) -> None:
-        """Keep our claim alive while the handler runs (see LEASE_SECONDS); `held[0]` is
-        its revision, the one the answer is then kept over."""
-        claim = msgspec.json.encode(Kept(fingerprint=fingerprint))
+    async def _ours(kv: KeyValue, key: str, owner: str) -> int | None:
+        """The revision of the key's entry if it is still our pending claim (a write of ours
+        got through though its answer was lost), else None: erased by a forget, taken over
+        (then perhaps answered), or claimed anew by a retry after an erasure."""
+        try:
+            entry = await kv.get(key)
+        except KeyNotFoundError:
+            return None
+        current = msgspec.json.decode(entry.value or b"{}", type=Kept)
+        if current.done or current.owner != owner:
+            return None
+        return entry.revision or 0
+
+    @classmethod
+    async def _renew(cls, kv: KeyValue, key: str, fingerprint: str, held: Claim) -> None:
+        """Keep our claim alive while the handler runs (see LEASE_SECONDS); `held.revision`
+        is its revision, the one the answer is then kept over."""
+        claim = msgspec.json.encode(Kept(fingerprint=fingerprint, owner=held.owner))
         while True:
             await asyncio.sleep(RENEW_SECONDS)
             try:
-                held[0] = await kv.update(key, claim, last=held[0])
+                held.revision = await kv.update(key, claim, last=held.revision)
             except KeyWrongLastSequenceError:
-                return  # taken over (we were presumed gone) or erased by a forget
+                try:
+                    revision = await cls._ours(kv, key, held.owner)
+                except Exception as exc:  # NATS away: look again at the next renewal
+                    log.warning("idempotency_renew_failed", error=type(exc).__name__)
+                    continue
+                if revision is None:
+                    return  # taken over (we were presumed gone) or erased by a forget
+                held.revision = revision  # our last renewal got through, its answer did not
             except Exception as exc:  # NATS away: the next renewal may get through
                 log.warning("idempotency_renew_failed", error=type(exc).__name__)
 
@@ -256,7 +294,7 @@ class IdempotencyMiddleware:
         kv: KeyValue,
         key: str,
         fingerprint: str,
-        revision: int,
+        claim: Claim,
     ) -> None:
         sent: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
 
@@ -270,7 +308,7 @@ class IdempotencyMiddleware:
                 sent["body"] += message.get("body", b"")
             await send(message)
 
-        held = [revision]
+        held = Claim(claim.revision, claim.owner)
         renewing = asyncio.create_task(self._renew(kv, key, fingerprint, held))
         try:
             await self.app(scope, replay(body), capture)
@@ -278,7 +316,7 @@ class IdempotencyMiddleware:
             renewing.cancel()
             await asyncio.gather(renewing, return_exceptions=True)
             try:
-                await self._settle(kv, key, fingerprint, sent, held[0])
+                await self._settle(kv, key, fingerprint, sent, held)
             except Exception as exc:
                 # The answer is sent; only its record failed (NATS away, or the bucket's
                 # stream electing a leader after a node died). The claim is left unrenewed,
@@ -286,45 +324,58 @@ class IdempotencyMiddleware:
                 # carries ids derived from the key, so it is stored once.
                 log.warning("idempotency_record_failed", error=type(exc).__name__)
 
-    @staticmethod
+    @classmethod
     async def _settle(
-        kv: KeyValue, key: str, fingerprint: str, sent: dict[str, Any], revision: int
+        cls, kv: KeyValue, key: str, fingerprint: str, sent: dict[str, Any], held: Claim
     ) -> None:
-        """Keep the answer for replays, or let go of the key (a 5xx, a secret). Kept only
-        over our own claim: one that is gone was erased by a forget while the handler ran
-        (a forget erases the tenant's kept answers), and this answer, read before the
-        forget, may hold what the forgotten user said; kept now, it would stay a day."""
+        """Keep the answer for replays, or let go of the key (a 5xx, a secret). Either only
+        over our own claim (our token, compare-and-set by revision). One that is gone was
+        erased by a forget while the handler ran (a forget erases the tenant's kept
+        answers), and this answer, read before the forget, may hold what the forgotten user
+        said: kept now, it would stay a day. Nor is it kept over another request's claim: a
+        retry's that claimed the key anew after the erasure (same fingerprint, not done),
+        whose own answer would then find ours and stop, or the claim of a takeover."""
         no_store = any(
             k.lower() == "cache-control" and "no-store" in v.lower() for k, v in sent["headers"]
         )
         if sent["status"] >= 500 or no_store:
             # 5xx: a retry should run again. no-store: the answer holds a secret (a new
             # API key) that must not sit in the bucket; a retry makes a new one.
-            await kv.delete(key)
-        else:
-            kept = Kept(
-                fingerprint=fingerprint,
-                done=True,
-                status=sent["status"],
-                headers=[h for h in sent["headers"] if h[0].lower() not in _PER_CALL],
-                body=base64.b64encode(sent["body"]).decode(),
-            )
-            encoded = msgspec.json.encode(kept)
+            await cls._let_go(kv, key, held)
+            return
+        kept = Kept(
+            fingerprint=fingerprint,
+            done=True,
+            status=sent["status"],
+            headers=[h for h in sent["headers"] if h[0].lower() not in _PER_CALL],
+            body=base64.b64encode(sent["body"]).decode(),
+            owner=held.owner,
+        )
+        encoded = msgspec.json.encode(kept)
+        revision: int | None = held.revision
+        while revision is not None:
             try:
                 await kv.update(key, encoded, last=revision)
                 return
             except KeyWrongLastSequenceError:
-                pass  # not at our revision: a renewal answered too late to count, or erased
+                # Not at that revision: a renewal answered too late to count (still ours),
+                # or the claim is not ours any more.
+                revision = await cls._ours(kv, key, held.owner)
+        log.info("idempotency_claim_lost")  # erased by a forget or taken over: not kept
+
+    @classmethod
+    async def _let_go(cls, kv: KeyValue, key: str, held: Claim) -> None:
+        """Delete our claim, and only ours: a retry's claim after an erasure, or a
+        takeover's, is left to its request."""
+        revision: int | None = held.revision
+        while revision is not None:
             try:
-                entry = await kv.get(key)
-            except KeyNotFoundError:
-                log.info("idempotency_claim_erased")  # by a forget: the answer is not kept
+                await kv.delete(key, last=revision)
                 return
-            current = msgspec.json.decode(entry.value or b"{}", type=Kept)
-            if current.done or current.fingerprint != fingerprint:
-                return  # taken over (we were presumed gone) and answered by another
-            with contextlib.suppress(KeyWrongLastSequenceError):
-                await kv.update(key, encoded, last=entry.revision or 0)
+            except APIError as exc:
+                if exc.err_code != _WRONG_LAST_SEQUENCE:
+                    raise
+                revision = await cls._ours(kv, key, held.owner)
 
 
 # Headers that describe one call, not the answer: a replay gets fresh ones.
