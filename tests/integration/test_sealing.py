@@ -12,7 +12,7 @@ from mnemo.contracts import (
     new_id,
     utcnow,
 )
-from mnemo.eventlog import EventStore, Relay
+from mnemo.eventlog import Ended, EventStore, Relay
 from mnemo.ingest.handlers import IngestHandlers, memory_stream
 from tests.e2e.waiting import eventually_async
 
@@ -275,6 +275,9 @@ async def test_events_sealed_under_a_shredded_key_are_unreadable_to_late_project
     assert await store.unreadable([gone.event_id, kept.event_id, again.event_id, new_id()]) == {
         gone.event_id
     }
+    # Retrieval asks it with the deletions in one round trip (`ended`): the same answer.
+    ended = await store.ended([gone.event_id, kept.event_id, again.event_id, new_id()])
+    assert ended == Ended(forgotten={gone.event_id}, deleted=set(), successors={})
 
 
 def forgotten(user: str, event_id: str):

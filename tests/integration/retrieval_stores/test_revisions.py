@@ -14,6 +14,7 @@ import asyncpg
 
 from mnemo.contracts import (
     DeleteMemory,
+    Envelope,
     MemoryRecorded,
     RevisedMemory,
     SearchQuery,
@@ -33,17 +34,21 @@ from ..helpers import as_delivery, new_event
 from ..test_memory_revisions import revise
 
 
-async def revised(store: EventStore, tenant: str) -> tuple[str, RevisedMemory]:
-    """A memory in the log, then its revision as ingest appends it."""
+async def first_version(store: EventStore, tenant: str) -> tuple[str, Envelope]:
+    """A memory in the log, as ingest records it."""
     memory_id = new_id()
     data = MemoryRecorded(memory_id=memory_id, user_id="alice", content="I live in Lisbon")
-    first = new_event(data, tenant)
-    await store.append(memory_stream(tenant, memory_id), [first])
+    [first] = await store.append(memory_stream(tenant, memory_id), [new_event(data, tenant)])
+    return memory_id, first
+
+
+async def revision(store: EventStore, tenant: str, memory_id: str, words: str) -> RevisedMemory:
+    """The memory's revision, as ingest appends it."""
     done = await MemoryRevisions(store, lambda _text: []).revise(
-        revise(memory_id, "I live in Porto", tenant=tenant)
+        revise(memory_id, words, tenant=tenant)
     )
     assert isinstance(done, RevisedMemory)
-    return memory_id, done
+    return done
 
 
 @asynccontextmanager
@@ -76,10 +81,11 @@ async def test_a_revision_shows_the_new_version_before_the_old_one_goes(
     tenant = f"t_{uuid.uuid4().hex[:8]}"
     store = EventStore(pool)
     async with retrieval(pool, publisher, tmp_path) as handlers:
-        memory_id, done = await revised(store, tenant)
-        before, _ = await store.read_all()
-        await handlers.memories_recorded([as_delivery(before[0])])
+        memory_id, first = await first_version(store, tenant)
+        await handlers.memories_recorded([as_delivery(first)])
         assert await found(handlers, tenant) == ["I live in Lisbon"]
+        done = await revision(store, tenant, memory_id, "I live in Porto")
+        before, _ = await store.read_all()
 
         # The gateway, once ingest answered: the new words at once, the old ones gone.
         await handlers.drop_memory(
@@ -108,10 +114,12 @@ async def test_the_events_alone_never_show_neither_version(
     tenant = f"t_{uuid.uuid4().hex[:8]}"
     store = EventStore(pool)
     async with retrieval(pool, publisher, tmp_path) as handlers:
-        await revised(store, tenant)
+        memory_id, first = await first_version(store, tenant)
+        await handlers.memories_recorded([as_delivery(first)])
+        seen = [await found(handlers, tenant)]
+        await revision(store, tenant, memory_id, "I live in Porto")
         log, _ = await store.read_all()
-        seen = []
-        for event in log:
+        for event in log[1:]:
             await handlers.memories_recorded([as_delivery(event)])
             seen.append(await found(handlers, tenant))
         assert seen == [

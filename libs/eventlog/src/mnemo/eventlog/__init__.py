@@ -16,11 +16,12 @@ from mnemo.eventlog.errors import (
 from mnemo.eventlog.migrations import migrate, migrate_eventlog
 from mnemo.eventlog.pool import connect
 from mnemo.eventlog.relay import EventPublisher, Relay
-from mnemo.eventlog.store import ANY, NO_STREAM, EventStore
+from mnemo.eventlog.store import ANY, NO_STREAM, Ended, EventStore
 
 __all__ = [
     "ANY",
     "NO_STREAM",
+    "Ended",
     "EventLogError",
     "EventPublisher",
     "EventStore",

@@ -7,7 +7,7 @@ event_id: appending a stored event again returns what is stored and writes nothi
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import asyncpg
 import msgspec
@@ -58,6 +58,14 @@ FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text
 ON CONFLICT DO NOTHING
 RETURNING {COLUMNS}
 """
+
+
+class Ended(NamedTuple):
+    """What became of memory recordings since (`EventStore.ended`), by event id."""
+
+    forgotten: set[str]  # sealed under a key a forget has shredded: nothing can be read
+    deleted: set[str]  # readable, their memory deleted (or revised) after them
+    successors: dict[str, str]  # of those revised: the event recording the next version
 
 
 class EventStore:
@@ -538,6 +546,63 @@ class EventStore:
             list(event_ids),
         )
         return {r["event_id"] for r in rows}
+
+    async def ended(self, event_ids: Sequence[str]) -> Ended:
+        """What has become, in the log, of those of `event_ids` (memory recordings) that a
+        projection receiving them late (a backlog) must not project: sealed under a key a
+        forget has shredded, or their memory deleted after them in its stream (revised
+        too). For one revised, the event recording its next version, when the revision
+        appended it with the deletion (in one transaction, as it does). One round trip:
+        each id's event by its key, then the rest of its (short) stream by the stream's."""
+        if not event_ids:
+            return Ended(set(), set(), {})
+        rows = await self._pool.fetch(
+            """SELECT event_id, forgotten, deleted, successor FROM (
+                 SELECT e.event_id::text AS event_id,
+                        e.data ? 'sealed'
+                          AND NOT EXISTS (SELECT 1 FROM mnemo.subject_keys k
+                                          WHERE k.key_id = (e.data->'sealed'->>'key_id')::uuid)
+                          AS forgotten,
+                        d.transaction_id IS NOT NULL AS deleted,
+                        s.event_id::text AS successor
+                 FROM mnemo.events e
+                 LEFT JOIN LATERAL (
+                   SELECT d.transaction_id, d.data->>'replaced_by' AS replaced_by
+                   FROM mnemo.events d
+                   WHERE d.stream_id = e.stream_id AND d.stream_version > e.stream_version
+                     AND d.event_type = 'memory.deleted'
+                   ORDER BY d.stream_version LIMIT 1) d ON true
+                 LEFT JOIN LATERAL (
+                   SELECT s.event_id FROM mnemo.events s
+                   WHERE s.transaction_id = d.transaction_id AND s.tenant_id = e.tenant_id
+                     AND s.event_type = 'memory.recorded'
+                     AND s.data->>'memory_id' = d.replaced_by
+                   ORDER BY s.global_position LIMIT 1) s ON d.replaced_by IS NOT NULL
+                 WHERE e.event_id = ANY($1::uuid[])) found
+               WHERE forgotten OR deleted""",
+            list(event_ids),
+        )
+        return Ended(
+            forgotten={r["event_id"] for r in rows if r["forgotten"]},
+            deleted={r["event_id"] for r in rows if r["deleted"] and not r["forgotten"]},
+            successors={
+                r["event_id"]: r["successor"]
+                for r in rows
+                if r["successor"] is not None and not r["forgotten"]
+            },
+        )
+
+    async def read_events(self, event_ids: Sequence[str]) -> list[Envelope]:
+        """The readable events of `event_ids` that are stored, in position order."""
+        if not event_ids:
+            return []
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {COLUMNS} FROM mnemo.events WHERE event_id = ANY($1::uuid[])"
+                " ORDER BY global_position",
+                list(event_ids),
+            )
+            return await self._open(conn, rows)
 
     async def align_command_stream(self, created_at: datetime) -> bool:
         """Say which command stream is live (when JetStream made it); True when it is not

@@ -174,20 +174,53 @@ class RetrievalHandlers:
 
     async def _index_run(self, envelopes: list[Envelope]) -> None:
         """Index the memories, then say so: the signal makes "searchable" visible in the audit."""
+        envelopes = await self._current(envelopes)
         if not envelopes:
             return
-        # Recorded before its user was forgotten, delivered after the gateway had the read
-        # models drop the user: projecting it now would show it again until `memory.forgotten`.
-        gone = await self._log.unreadable([e.event_id for e in envelopes])
-        if gone:
-            log.info("memories_forgotten_before_indexed", count=len(gone))
-            envelopes = [e for e in envelopes if e.event_id not in gone]
-            if not envelopes:
-                return
         await index_recorded(self._index, self._memories, self._log, envelopes)
         now = utcnow()
         await self._publisher.publish_signals([indexed_signal(e, now) for e in envelopes])
         log.info("memories_indexed", count=len(envelopes))
+
+    async def _current(self, envelopes: list[Envelope]) -> list[Envelope]:
+        """The recordings that the log still holds as they are, asked once for the run.
+
+        A recording reaches retrieval late (a backlog) after what the log has done with its
+        memory since: its user forgotten, or the memory deleted (one memory, an agent's, a
+        scope's), with the gateway's drop (before the answer) finding nothing here yet.
+        Projected, it would show until the `memory.forgotten` or `memory.deleted` after it
+        comes by. Such a recording is skipped (no row, no points, no `memory.indexed`: it
+        never became searchable). A revised one is replaced by the recording of its next
+        version, as the gateway's drop does (its own recording, later in the stream,
+        indexes it again): a backlog shows the new words, never neither version."""
+        current: dict[str, Envelope] = {}
+        asked = [e for e in envelopes if isinstance(e.data, MemoryRecorded)]
+        seen = {e.event_id for e in asked}
+        while asked:
+            ended = await self._log.ended([e.event_id for e in asked])
+            if ended.forgotten:
+                # Recorded before its user was forgotten, delivered after the gateway had
+                # the read models drop the user.
+                log.info("memories_forgotten_before_indexed", count=len(ended.forgotten))
+            if ended.deleted:
+                log.info(
+                    "memories_deleted_before_indexed",
+                    count=len(ended.deleted),
+                    revised=len(ended.successors),
+                )
+            skipped = ended.forgotten | ended.deleted
+            for envelope in asked:
+                if envelope.event_id not in skipped:
+                    current.setdefault(envelope.event_id, envelope)
+            # A chain of revisions is followed to its end (each step a revision's append).
+            successors = [s for s in ended.successors.values() if s not in seen]
+            seen.update(successors)
+            asked = [
+                e
+                for e in await self._log.read_events(successors)
+                if isinstance(e.data, MemoryRecorded)
+            ]
+        return list(current.values())
 
     async def list_memories(self, query: ListMemoriesQuery) -> MemoryPage | QueryError:
         if query.user_id is None and query.agent_id is None and query.session_id is None:
