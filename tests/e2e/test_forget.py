@@ -2,6 +2,7 @@
 rebuild of the projections from the log brings nothing back."""
 
 import asyncio
+import json
 import uuid
 
 import asyncpg
@@ -46,6 +47,44 @@ def pending_mentions(stack, user_id: str, text: str) -> int:
             await conn.close()
 
     return asyncio.run(count())
+
+
+# Where each service that compacts after a forget says what it did about it.
+COMPACTING = ("ingest", "retrieval", "synthesis")
+
+
+def compactions(stack, correlation_id: str) -> dict[str, str]:
+    """What each service did about the forget of `correlation_id` once it was logged:
+    `tables_compacted`, or `compaction_skipped`; from the services' logs."""
+    done = {}
+    for service in COMPACTING:
+        logged = (stack.home / "logs" / f"{service}.log").read_text(errors="replace")
+        for line in logged.split("\n"):
+            if correlation_id in line and "compact" in line:
+                event = json.loads(line).get("event")
+                if event in ("tables_compacted", "compaction_skipped"):
+                    done[service] = event
+    return done
+
+
+def relation_files(stack) -> dict[str, int]:
+    """The file of each table a forget's compaction may rewrite: VACUUM FULL gives it a
+    new one."""
+
+    async def read() -> dict[str, int]:
+        conn = await asyncpg.connect(stack.env["MNEMO_DATABASE_URL"])
+        try:
+            rows = await conn.fetch(
+                """SELECT c.oid::regclass::text AS name, pg_relation_filenode(c.oid) AS file
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE c.relkind = 'r' AND (n.nspname IN ('retrieval', 'synthesis')
+                      OR c.oid IN ('mnemo.subject_keys'::regclass, 'pg_statistic'::regclass))"""
+            )
+            return {r["name"]: r["file"] for r in rows}
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
 
 
 def test_forget_then_rebuild_brings_nothing_back(stack, api, user_id):
@@ -126,3 +165,31 @@ def test_no_read_after_the_answer_sees_what_was_forgotten_or_deleted(api, user_i
     assert memories(api, user_id)["total"] == 0
     assert search(api, user_id, f"Vexmoor{token}") == []
     assert api.get("/v1/facts", params={"userId": user_id}).json().get("facts") == []
+
+
+def test_forgetting_again_rewrites_nothing(stack, api, user_id):
+    """A forget that removes nothing (the client's retry after a 503 READ_MODELS_BEHIND,
+    the same user forgotten twice) rewrites no table: VACUUM FULL locks each (pg_statistic
+    too: every planner lookup not cached waits), and the first forget's compaction took
+    what there was."""
+    content = f"I work at Quorvath{uuid.uuid4().hex[:8]} and I love rowing"
+    api.post("/v1/ingest", json={"userId": user_id, "content": content})
+    eventually(lambda: memories(api, user_id)["total"] == 1)
+    eventually(lambda: api.get("/v1/facts", params={"userId": user_id}).json().get("facts"))
+
+    def forget() -> str:
+        response = api.delete(
+            "/v1/user", params={"userId": user_id}, headers={"x-correlation-id": uuid.uuid4().hex}
+        )
+        assert response.status_code == 200, response.text
+        return response.headers["x-correlation-id"]
+
+    first = forget()
+    eventually(lambda: len(compactions(stack, first)) == len(COMPACTING), timeout=120)
+    assert set(compactions(stack, first).values()) == {"tables_compacted"}  # the premise
+    files = relation_files(stack)
+
+    again = forget()
+    eventually(lambda: len(compactions(stack, again)) == len(COMPACTING), timeout=120)
+    assert relation_files(stack) == files
+    assert set(compactions(stack, again).values()) == {"compaction_skipped"}

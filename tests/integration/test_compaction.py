@@ -117,3 +117,32 @@ async def test_the_planners_samples_of_deleted_rows_go_too(own_postgres):
     finally:
         await pool.close()
         await conn.close()
+
+
+async def test_statistics_are_rewritten_only_when_some_were_dropped(own_postgres):
+    """Rewriting pg_statistic locks it: every planner lookup of statistics not cached
+    waits. A compaction that dropped no statistics (the tables were never sampled) leaves
+    it alone; one that dropped some rewrites it, so their old bytes leave its files."""
+    conn = await asyncpg.connect(own_postgres.create_database("resample"))
+    pool = await asyncpg.create_pool(own_postgres.dsn_for("resample"), min_size=1, max_size=2)
+    statistics = "SELECT pg_relation_filenode('pg_catalog.pg_statistic')"
+    try:
+        await conn.execute(
+            """CREATE SCHEMA kept;
+               -- Sampled only when the test says so.
+               CREATE TABLE kept.notes (id int, content text) WITH (autovacuum_enabled = off);
+               INSERT INTO kept.notes SELECT i, 'note ' || i FROM generate_series(1, 200) i;
+               DELETE FROM kept.notes WHERE id % 10 = 0;"""
+        )
+        tables = await schema_tables(pool, "kept")
+        first = await conn.fetchval(statistics)
+        await compact(pool, tables)
+        assert await conn.fetchval(statistics) == first
+        # The compaction sampled the table afresh: the next one drops those samples.
+        assert await conn.fetchval("SELECT count(*) FROM pg_stats WHERE schemaname = 'kept'")
+        await conn.execute("DELETE FROM kept.notes WHERE id % 10 = 1")
+        await compact(pool, tables)
+        assert await conn.fetchval(statistics) != first
+    finally:
+        await pool.close()
+        await conn.close()

@@ -1,7 +1,12 @@
 """Crypto-shredding: content is sealed in the log; forgetting a subject makes it unreadable."""
 
 import asyncio
+import shutil
+import uuid
 from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
 
 from mnemo.contracts import (
     Headers,
@@ -12,7 +17,8 @@ from mnemo.contracts import (
     new_id,
     utcnow,
 )
-from mnemo.eventlog import Ended, EventStore, Relay
+from mnemo.eventlog import Ended, EventStore, Relay, connect, migrate_eventlog
+from mnemo.eventlog.migrations import EVENTLOG_SQL, migrate
 from mnemo.ingest.handlers import IngestHandlers, memory_stream
 from tests.e2e.waiting import eventually_async
 
@@ -80,6 +86,75 @@ async def test_the_planner_never_samples_a_data_key(log_pool):
         "SELECT count(*) FROM pg_stats WHERE schemaname = 'mnemo'"
         " AND tablename = 'subject_keys' AND attname = 'user_id'"
     )
+
+
+async def test_an_owner_not_superuser_loses_the_key_samples_taken_before(
+    database_url, fresh_database, tmp_path
+):
+    """The keys sampled before migration 0010 (autovacuum's ANALYZE) go at the migration,
+    also as a role that owns the tables but is not superuser: such a role may not delete
+    rows of pg_statistic (what a forget's compaction does), and ANALYZE skips a column of
+    target 0, so it never replaces them. Left there, a shredded key opens its subject's
+    events again."""
+    role = "owner_" + uuid.uuid4().hex[:10]
+    name = urlsplit(fresh_database).path.lstrip("/")
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER PASSWORD '{role}'")
+    await admin.execute(f'ALTER DATABASE "{name}" OWNER TO {role}')
+    await admin.close()
+    parts = urlsplit(fresh_database)
+    host = parts.netloc.rpartition("@")[2]
+    as_owner = urlunsplit(parts._replace(netloc=f"{role}:{role}@{host}"))
+    before = tmp_path / "before-0010"  # the migrations of a log made before 0010
+    before.mkdir()
+    for script in sorted(EVENTLOG_SQL.glob("00*.sql")):
+        if int(script.name[:4]) < 10:
+            shutil.copy(script, before)
+    pool = await connect(as_owner, max_size=2)
+    key_samples = (
+        "SELECT count(*) FROM pg_stats WHERE schemaname = 'mnemo'"
+        " AND tablename = 'subject_keys' AND attname = 'key'"
+    )
+    try:
+        async with pool.acquire() as conn:
+            assert not await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = user")
+            await migrate(conn, "eventlog", before)
+        store = EventStore(pool)
+        for user in ("alice", "bob", "carol", "dave"):
+            await store.append(f"s-{user}", [said(user, f"{user} likes tea")])
+        await pool.execute("ANALYZE mnemo.subject_keys")
+        assert await pool.fetchval(key_samples) == 1  # the premise: the keys are sampled
+
+        async with pool.acquire() as conn:
+            assert await migrate_eventlog(conn) == [10]
+
+        async with pool.acquire() as conn:
+            await conn.execute("ANALYZE mnemo.subject_keys")  # and never sampled again
+        admin = await asyncpg.connect(fresh_database)
+        try:
+            assert await admin.fetchval(key_samples) == 0
+            table = "'mnemo.subject_keys'::regclass"
+            assert not await admin.fetchval(
+                f"SELECT count(*) FROM pg_statistic WHERE starelid = {table} AND staattnum ="
+                f" (SELECT attnum FROM pg_attribute WHERE attrelid = {table} AND attname = 'key')"
+            )
+            # The rest of the table is still known to the planner.
+            assert await admin.fetchval(
+                "SELECT count(*) FROM pg_stats WHERE schemaname = 'mnemo'"
+                " AND tablename = 'subject_keys' AND attname = 'user_id'"
+            )
+        finally:
+            await admin.close()
+        # The keys themselves are intact: the events still open.
+        assert {e.data.content for e in await store.read_stream("s-alice")} == {"alice likes tea"}
+    finally:
+        await pool.close()
+        admin = await asyncpg.connect(fresh_database)
+        try:
+            await admin.execute(f"REASSIGN OWNED BY {role} TO CURRENT_USER; DROP OWNED BY {role}")
+            await admin.execute(f"DROP ROLE {role}")
+        finally:
+            await admin.close()
 
 
 async def test_a_subject_forgotten_then_heard_again_gets_a_new_key(log_pool):

@@ -6,7 +6,7 @@ and `migrate` (versioned SQL per component), `connect` (a pool with sane setting
 and the errors.
 """
 
-from mnemo.eventlog.compaction import compact, schema_tables
+from mnemo.eventlog.compaction import compact, schema_tables, worth_compacting
 from mnemo.eventlog.errors import (
     EventLogError,
     IdempotencyConflict,
@@ -34,4 +34,5 @@ __all__ = [
     "migrate",
     "migrate_eventlog",
     "schema_tables",
+    "worth_compacting",
 ]

@@ -12,8 +12,12 @@ The planner's statistics are copies too: ANALYZE (autovacuum runs it on its own)
 sample of each column's values in `pg_statistic`, a memory's words and a subject's data
 key among them, and neither a DELETE nor VACUUM FULL touches them (nor does an ANALYZE
 that finds the table empty). So the rewritten tables' statistics are dropped and taken
-again from the live rows, and `pg_statistic` is itself rewritten, so the old samples
-leave its files too.
+again from the live rows, and `pg_statistic` is itself rewritten (when statistics were
+dropped), so the old samples leave its files too.
+
+Each rewrite locks its table (`pg_statistic`'s: every planner lookup of statistics not
+cached meanwhile), so a forget that removed nothing (a retry, the same user forgotten
+again) rewrites nothing either: `worth_compacting`.
 
 On a server of your own, WAL archiving, replicas, backups and `wal_recycle` are yours:
 what they keep is outside Mnemo's reach. A role that may not CHECKPOINT (neither
@@ -55,6 +59,20 @@ async def schema_tables(pool: asyncpg.Pool, schema: str) -> list[str]:
     return [r["name"] for r in rows]
 
 
+def worth_compacting(silenced: int, dropped: int = 0) -> bool:
+    """Whether a forget left anything for `compact` to take away: it silenced sealed
+    events of the subject (`silenced`: the sum of `MemoryForgotten.removed`), so the
+    subject was heard from since it was last forgotten and a projection may hold its words,
+    in live rows or dead ones (a memory deleted before); or the service dropped rows of it
+    just now (`dropped`). A repeat (a client's retry, the same user forgotten twice) does
+    neither: the compaction after the first forget took what there was (and is done again
+    when that forget's own event is delivered again)."""
+    if silenced > 0 or dropped > 0:
+        return True
+    log.info("compaction_skipped", reason="the forget removed nothing")
+    return False
+
+
 async def compact(pool: asyncpg.Pool, tables: Sequence[str]) -> None:
     """Rewrite `tables` (quoted names) without their dead rows, then retire the WAL."""
     async with pool.acquire() as conn:
@@ -81,11 +99,11 @@ async def compact(pool: asyncpg.Pool, tables: Sequence[str]) -> None:
 
         conn.add_log_listener(heard)
         try:
-            resampled = True
+            dropped = 0
             for table in tables:
                 await rewrite(table)
-                resampled = await _resample(conn, table) and resampled
-            if resampled:
+                dropped += await _resample(conn, table)
+            if dropped:  # none dropped: no old sample to take away, nothing to lock
                 await rewrite(STATISTICS)
         finally:
             conn.remove_log_listener(heard)
@@ -101,13 +119,13 @@ async def compact(pool: asyncpg.Pool, tables: Sequence[str]) -> None:
     log.info("tables_compacted", tables=len(tables))
 
 
-async def _resample(conn: asyncpg.Connection, table: str) -> bool:
+async def _resample(conn: asyncpg.Connection, table: str) -> int:
     """Drop the table's statistics (and its expression indexes'), samples of the rows just
     deleted among them, and take them again from its live rows (the planner needs them).
-    False when the role may not drop them (not superuser): the ANALYZE replaces them then,
-    unless the table is empty."""
+    The statistics rows dropped: none when the table had none, or when the role may not
+    drop them (not superuser; the ANALYZE replaces them then, unless the table is empty)."""
     try:
-        await conn.execute(
+        result = await conn.execute(
             f"""DELETE FROM {STATISTICS} WHERE starelid = $1::regclass OR starelid IN
                    (SELECT indexrelid FROM pg_catalog.pg_index WHERE indrelid = $1::regclass)""",
             table,
@@ -115,6 +133,6 @@ async def _resample(conn: asyncpg.Connection, table: str) -> bool:
     except asyncpg.InsufficientPrivilegeError:
         log.warning("statistics_left_to_next_analyze", reason="role may not drop them")
         await conn.execute(f"ANALYZE {table}")
-        return False
+        return 0
     await conn.execute(f"ANALYZE {table}")
-    return True
+    return int(result.split()[-1])

@@ -4,15 +4,16 @@ The forget itself (a request/reply) shreds the subject's keys and appends
 `memory.forgotten`; this durable consumer of that event does the rest, at least once
 whatever crashes meanwhile: it erases every message about the subject from the streams
 (`mnemo.bus.erasure`), rewrites the key table so the shredded keys' bytes leave its files
-and retires the WAL that held them (`mnemo.eventlog.compaction`), then says so with a
-`subject.erased` signal, which puts the erasure in the forget's audit chain.
+and retires the WAL that held them (`mnemo.eventlog.compaction`; not when the forget
+shredded nothing), then says so with a `subject.erased` signal, which puts the erasure in
+the forget's audit chain.
 """
 
 import asyncpg
 
 from mnemo.bus import Delivery, Publisher, erase_subject
 from mnemo.contracts import Envelope, MemoryForgotten, Signal, derived_id, utcnow
-from mnemo.eventlog import compact
+from mnemo.eventlog import compact, worth_compacting
 from mnemo.eventlog.keyring import KeyRing
 from mnemo.telemetry import get_logger
 
@@ -44,7 +45,10 @@ class Eraser:
         erased = await erase_subject(
             self._publisher.js, topology, envelope.tenant_id, envelope.data.user_id, through
         )
-        await compact(self._pool, KEY_TABLES)
+        # A forget that shredded no key (a retry, the user forgotten again) left none in
+        # the table's files: nothing to rewrite.
+        if worth_compacting(sum(envelope.data.removed.values())):
+            await compact(self._pool, KEY_TABLES)
         await self._publisher.publish_signal(
             Signal(
                 signal_id=derived_id(envelope.event_id, "subject.erased"),

@@ -73,13 +73,17 @@ class EntityTable:
 
     async def forget(
         self, conn: asyncpg.Connection, tenant_id: str, user_id: str, *, mentions_only: bool = False
-    ) -> None:
+    ) -> int:
+        """Drop the subject's entities; how many rows that dropped."""
+        dropped = 0
         for table in ("entity_mentions",) if mentions_only else ("entity_mentions", "subjects"):
-            await conn.execute(
+            result = await conn.execute(
                 f"DELETE FROM synthesis.{table} WHERE tenant_id = $1 AND user_id = $2",
                 tenant_id,
                 user_id,
             )
+            dropped += int(result.split()[-1])
+        return dropped
 
     async def graph(self, query: EntitiesQuery) -> EntityGraph | QueryError:
         if query.type is not None and query.type not in ENTITY_TYPES:

@@ -42,6 +42,7 @@ from mnemo.eventlog import (
     WrongExpectedVersion,
     compact,
     schema_tables,
+    worth_compacting,
 )
 from mnemo.synthesis import extractor
 from mnemo.synthesis.entities import EntityTable
@@ -580,7 +581,7 @@ class ReadModelHandlers:
         if gone:
             log.info("derived_forgotten_before_recorded", count=len(gone))
             envelopes = [e for e in envelopes if e.event_id not in gone]
-        forgot = False
+        forgot, silenced, dropped = False, 0, 0
         # Subjects a deleted memory was withdrawn from: projected again from their stream,
         # once per batch. Their later events apply one by one as any: decided on a timeline
         # that no longer held what the memory said, they never refer to it.
@@ -593,8 +594,11 @@ class ReadModelHandlers:
                     await self._record(conn, run)
                     run = []
                     user_id = envelope.data.user_id
-                    await self.facts.forget(conn, envelope.tenant_id, user_id)
-                    await self.entities.forget(conn, envelope.tenant_id, user_id)
+                    dropped += await self.facts.forget(conn, envelope.tenant_id, user_id)
+                    dropped += await self.entities.forget(conn, envelope.tenant_id, user_id)
+                    # The gateway had the rows dropped already (`drop_subject`): what the
+                    # forget silenced in the log says whether there were any.
+                    silenced += sum(envelope.data.removed.values())
                     withdrawn.discard((envelope.tenant_id, user_id))
                     forgot = True
                 elif isinstance(envelope.data, MemoryWithdrawn | AgentWithdrawn):
@@ -604,7 +608,7 @@ class ReadModelHandlers:
             await self._record(conn, run)
             for tenant_id, user_id in withdrawn:
                 await self._reproject(conn, tenant_id, user_id)
-        if forgot:
+        if forgot and worth_compacting(silenced, dropped):
             await compact(self._pool, await schema_tables(self._pool, "synthesis"))
 
     async def drop_subject(self, query: ForgetSubject) -> Dropped:

@@ -92,13 +92,17 @@ class FactTable:
                 [(row[0], row[3], row[6]) for row in marks if row[4] == "validated"],
             )
 
-    async def forget(self, conn: asyncpg.Connection, tenant_id: str, user_id: str) -> None:
+    async def forget(self, conn: asyncpg.Connection, tenant_id: str, user_id: str) -> int:
+        """Drop the subject's facts; how many rows that dropped."""
+        dropped = 0
         for table in ("facts", "fact_endings", "fact_evidence", "fact_marks"):
-            await conn.execute(
+            result = await conn.execute(
                 f"DELETE FROM synthesis.{table} WHERE tenant_id = $1 AND user_id = $2",
                 tenant_id,
                 user_id,
             )
+            dropped += int(result.split()[-1])
+        return dropped
 
     async def profile(self, query: ProfileQuery) -> Profile:
         rows = await self._pool.fetch(
