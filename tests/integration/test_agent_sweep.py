@@ -4,6 +4,7 @@ while its deletion went on, one a read model has not got yet, one whose append w
 when the deletion was decided. An agent made again with the id keeps what came after."""
 
 import asyncio
+import time
 from pathlib import Path
 
 from mnemo.bus import key_value
@@ -17,6 +18,7 @@ from mnemo.contracts import (
     keys_bucket,
     new_id,
 )
+from mnemo.contracts.deadlines import ANSWER_BY
 from mnemo.eventlog import EventStore
 from mnemo.eventlog import store as store_module
 from mnemo.eventlog.migrations import migrate
@@ -196,3 +198,51 @@ async def test_a_memory_of_an_agent_sent_before_its_memories_were_deleted_is_not
     items = [sent("bot", "u1"), sent("bot", "u2"), sent("bot", "u1"), sent("all", "u3")]
     stored = await store.append_first_events(items, sent_at=[10, 10, 11, 9])
     assert [e.event_id for e in stored] == [items[1][1].event_id, items[2][1].event_id]
+
+
+async def test_an_agents_deletion_past_its_askers_patience_is_still_retired_and_swept(
+    log_pool, nc, topology, monkeypatch
+):
+    """The agent is deleted (its deletion committed) before its retirement waits for an
+    append in flight: the wait outlasting the query's deadline must not give the
+    retirement up (it did: a 503, no mark, no sweep, the agent gone and its memories kept,
+    found by an agent made again with the id)."""
+    accounts, _, store = await _accounts(log_pool, nc, topology)
+    tenant = (await accounts.create_tenant(CreateTenant(name="acme", actor="t"))).tenant_id
+    await _agent(accounts, tenant, "bot")
+    read_marks = asyncio.Event()
+    release = asyncio.Event()
+    real = store_module._agent_marks
+
+    async def held(conn, agents):  # type: ignore[no-untyped-def]
+        marks = await real(conn, agents)
+        if (tenant, "bot") in agents and not read_marks.is_set():
+            read_marks.set()
+            await release.wait()
+        return marks
+
+    monkeypatch.setattr(store_module, "_agent_marks", held)
+    recording = asyncio.create_task(_record(store, tenant, "bot"))
+    await asyncio.wait_for(read_marks.wait(), 60)
+    deadline = time.monotonic() + 0.5
+
+    async def asked() -> object:
+        ANSWER_BY.set(deadline)  # as the bus sets it for the query
+        return await accounts.delete_agent(DeleteAgent(tenant_id=tenant, agent_id="bot", actor="t"))
+
+    deleting = asyncio.create_task(asked())
+    try:
+        # The retirement waits on the append's lock past the asker's deadline.
+        for _ in range(1200):
+            if deleting.done() or time.monotonic() > deadline + 1.0:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        release.set()
+    memory = await asyncio.wait_for(recording, 60)
+    await asyncio.wait_for(deleting, 60)
+    assert await _deleted(store, tenant, memory)
+    assert await log_pool.fetchval(
+        "SELECT count(*) FROM mnemo.retired_agents WHERE tenant_id = $1 AND agent_id = 'bot'",
+        tenant,
+    )

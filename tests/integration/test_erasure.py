@@ -238,7 +238,9 @@ async def test_ingests_eraser_keeps_what_was_accepted_after_the_forget(
             user,
             head,
             f"subject-{user}",
-            lambda removed: new_event(MemoryForgotten(user_id=user, removed=removed), "t"),
+            lambda removed, keys: new_event(
+                MemoryForgotten(user_id=user, removed=removed, keys=keys), "t"
+            ),
         )
         await publisher.publish_events([forget])
         at = (await js.stream_info(topology.evt_stream)).state.last_seq

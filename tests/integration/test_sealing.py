@@ -17,7 +17,7 @@ from mnemo.contracts import (
     new_id,
     utcnow,
 )
-from mnemo.eventlog import Ended, EventStore, Relay, connect, migrate_eventlog
+from mnemo.eventlog import Ended, EventStore, Relay, connect, migrate_eventlog, silenced_by
 from mnemo.eventlog.migrations import EVENTLOG_SQL, migrate
 from mnemo.ingest.handlers import IngestHandlers, memory_stream
 from tests.e2e.waiting import eventually_async
@@ -356,8 +356,9 @@ async def test_events_sealed_under_a_shredded_key_are_unreadable_to_late_project
 
 
 def forgotten(user: str, event_id: str):
-    def record(removed: dict[str, int]) -> NewEvent:
-        return new_event(MemoryForgotten(user_id=user, removed=removed), "acme", event_id)
+    def record(removed: dict[str, int], keys: int) -> NewEvent:
+        data = MemoryForgotten(user_id=user, removed=removed, keys=keys)
+        return new_event(data, "acme", event_id)
 
     return record
 
@@ -393,3 +394,48 @@ async def test_a_forget_and_its_event_commit_together_or_not_at_all(log_pool):
         "acme", "hana", 0, "subject-hana", forgotten("hana", event_id)
     )
     assert again == (removed, done)
+
+
+async def test_a_forget_counts_what_an_append_in_flight_sealed_and_every_key_it_shreds(
+    log_pool,
+):
+    """A forget counts what it silenced after its keys are gone, so an append it waited for
+    (one under an existing key holds the key's row, not the subject's lock) is counted; and
+    it says how many keys it shredded: a key made for a command a mark dropped holds no
+    event, and its bytes are still to be erased. A forget that counted nothing and shredded
+    nothing compacts nothing (`worth_compacting`); this one must."""
+    store = EventStore(log_pool)
+    await store.append("s-z0", [said("zoe", "first life")], sent_at=[3])
+    await store.forget_subject("acme", "zoe", commands_through=10)
+    # A command sent before the forget, recorded after: dropped, but its append made a key.
+    assert await store.append("s-z1", [said("zoe", "backlog")], sent_at=[7]) == []
+    keys = "SELECT count(*) FROM mnemo.subject_keys WHERE user_id = 'zoe'"
+    assert await log_pool.fetchval(keys) == 1
+    # A memory sent after the forget is being appended while the user is forgotten again.
+    async with log_pool.acquire() as holder:
+        tx = holder.transaction()
+        await tx.start()
+        current = await store._versions(holder, ["s-z2"])
+        await store._write(
+            holder, "s-z2", [said("zoe", "new words")], None, current["s-z2"], None, {}, [20]
+        )
+        forget = asyncio.create_task(
+            store.forget_and_record("acme", "zoe", 30, "s-forget", forgotten("zoe", new_id()))
+        )
+        await eventually_async(
+            lambda: log_pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND query LIKE '%subject_keys%'"
+            )
+        )
+        await tx.commit()
+    removed, event = await asyncio.wait_for(forget, 60)
+    assert removed == {"memory.recorded": 1}
+    assert (event.data.removed, event.data.keys) == ({"memory.recorded": 1}, 1)
+    assert silenced_by(event.data) == 2
+    assert await log_pool.fetchval(keys) == 0
+    # Forgotten again with nothing heard since: nothing silenced, no key, nothing to compact.
+    _, again = await store.forget_and_record(
+        "acme", "zoe", 40, "s-forget", forgotten("zoe", new_id())
+    )
+    assert silenced_by(again.data) == 0

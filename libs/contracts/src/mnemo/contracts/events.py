@@ -221,6 +221,9 @@ class MemoryForgotten(_EventData, tag="memory.forgotten", frozen=True, kw_only=T
 
     user_id: str
     removed: dict[str, int] = {}
+    # Data keys shredded: one with nothing counted in `removed` still held bytes to erase
+    # (a key made for a command a mark dropped, or an append the count did not see).
+    keys: int = 0
 
 
 class MemoryDeleted(_EventData, tag="memory.deleted", frozen=True, kw_only=True):

@@ -6,7 +6,7 @@ and `migrate` (versioned SQL per component), `connect` (a pool with sane setting
 and the errors.
 """
 
-from mnemo.eventlog.compaction import compact, schema_tables, worth_compacting
+from mnemo.eventlog.compaction import compact, schema_tables, silenced_by, worth_compacting
 from mnemo.eventlog.errors import (
     EventLogError,
     IdempotencyConflict,
@@ -34,5 +34,6 @@ __all__ = [
     "migrate",
     "migrate_eventlog",
     "schema_tables",
+    "silenced_by",
     "worth_compacting",
 ]

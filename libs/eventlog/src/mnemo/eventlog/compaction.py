@@ -33,6 +33,7 @@ from typing import Any
 
 import asyncpg
 
+from mnemo.contracts import MemoryForgotten
 from mnemo.eventlog.pool import keep_session_state
 from mnemo.telemetry import get_logger
 
@@ -59,9 +60,15 @@ async def schema_tables(pool: asyncpg.Pool, schema: str) -> list[str]:
     return [r["name"] for r in rows]
 
 
+def silenced_by(forgotten: MemoryForgotten) -> int:
+    """What a forget took away in the log: the events it silenced and the keys it shredded
+    (a key may hold bytes to erase with no event counted under it)."""
+    return sum(forgotten.removed.values()) + forgotten.keys
+
+
 def worth_compacting(silenced: int, dropped: int = 0) -> bool:
     """Whether a forget left anything for `compact` to take away: it silenced sealed
-    events of the subject (`silenced`: the sum of `MemoryForgotten.removed`), so the
+    events of the subject or shredded its keys (`silenced`: `silenced_by`), so the
     subject was heard from since it was last forgotten and a projection may hold its words,
     in live rows or dead ones (a memory deleted before); or the service dropped rows of it
     just now (`dropped`). A repeat (a client's retry, the same user forgotten twice) does

@@ -97,17 +97,18 @@ class KeyRing:
 
     async def shred(
         self, conn: Any, tenant_id: str, user_id: str, commands_through: int = 0
-    ) -> int:
-        """Delete the subject's keys: whatever they sealed can never be read again. Marks
-        the subject forgotten through `commands_through` (the command stream's last
-        sequence when the forget began)."""
+    ) -> list[str]:
+        """Delete the subject's keys: whatever they sealed can never be read again; their
+        ids. Marks the subject forgotten through `commands_through` (the command stream's
+        last sequence when the forget began). Waits for an append in flight under one of
+        the keys (it holds the key's row), so what it sealed is sealed under a key shredded."""
         await self.lock(conn, tenant_id, user_id)
         await conn.execute(_MARK, tenant_id, user_id, commands_through)
-        result = await conn.execute(
-            "DELETE FROM mnemo.subject_keys WHERE tenant_id = $1 AND user_id = $2",
+        rows = await conn.fetch(
+            "DELETE FROM mnemo.subject_keys WHERE tenant_id = $1 AND user_id = $2"
+            " RETURNING key_id::text AS key_id",
             tenant_id,
             user_id,
         )
-        shredded = int(result.split()[-1])
-        log.info("subject_keys_shredded", tenant_id=tenant_id, keys=shredded)
-        return shredded
+        log.info("subject_keys_shredded", tenant_id=tenant_id, keys=len(rows))
+        return [r["key_id"] for r in rows]

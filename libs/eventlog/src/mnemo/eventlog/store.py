@@ -859,7 +859,7 @@ class EventStore:
         `commands_through`: the command stream's last sequence when the forget began; what
         a command up to it would record, if it comes later, is dropped (`append`)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            return await self._shred(conn, tenant_id, user_id, commands_through)
+            return (await self._shred(conn, tenant_id, user_id, commands_through))[0]
 
     async def forget_and_record(
         self,
@@ -867,17 +867,20 @@ class EventStore:
         user_id: str,
         commands_through: int,
         stream_id: str,
-        record: Callable[[dict[str, int]], NewEvent],
+        record: Callable[[dict[str, int], int], NewEvent],
     ) -> tuple[dict[str, int], Envelope]:
         """`forget_subject` and, in the same transaction, the event that says so (made by
-        `record` from what was silenced, appended to `stream_id`): a failure leaves the
+        `record` from what was silenced and how many keys were shredded, appended to
+        `stream_id`): a failure leaves the
         subject as it was, never shredded with no event to tell the read models. A retry
         whose event is stored already answers what it stored."""
         async with self._pool.acquire() as conn:
             try:
                 async with conn.transaction():
-                    removed = await self._shred(conn, tenant_id, user_id, commands_through)
-                    event = record(removed)
+                    removed, shredded = await self._shred(
+                        conn, tenant_id, user_id, commands_through
+                    )
+                    event = record(removed, shredded)
                     current = await self._versions(conn, [stream_id])
                     rows, keys = await self._write(
                         conn, stream_id, [event], ANY, current[stream_id], None, {}
@@ -894,21 +897,24 @@ class EventStore:
 
     async def _shred(
         self, conn: Any, tenant_id: str, user_id: str, commands_through: int
-    ) -> dict[str, int]:
-        """`forget_subject` within the caller's transaction."""
-        await self.keyring.lock(conn, tenant_id, user_id)
+    ) -> tuple[dict[str, int], int]:
+        """`forget_subject` within the caller's transaction: the events silenced, by type,
+        and how many keys were shredded. Counted after the keys are deleted (a statement
+        of its own, so it sees an append the deletion waited for: one in flight under an
+        existing key holds its row, not the subject's lock)."""
+        key_ids = await self.keyring.shred(conn, tenant_id, user_id, commands_through)
+        if not key_ids:
+            return {}, 0
         counts = await conn.fetch(
             """SELECT event_type, count(*) AS n FROM mnemo.events
                WHERE tenant_id = $1 AND data->>'user_id' = $2 AND data ? 'sealed'
-                 AND data->'sealed'->>'key_id' IN (
-                     SELECT key_id::text FROM mnemo.subject_keys
-                     WHERE tenant_id = $1 AND user_id = $2)
+                 AND data->'sealed'->>'key_id' = ANY($3::text[])
                GROUP BY event_type""",
             tenant_id,
             user_id,
+            key_ids,
         )
-        await self.keyring.shred(conn, tenant_id, user_id, commands_through)
-        return {r["event_type"]: r["n"] for r in counts}
+        return {r["event_type"]: r["n"] for r in counts}, len(key_ids)
 
     async def head(self) -> int:
         """The highest global position written so far (0 for an empty log)."""
@@ -981,7 +987,7 @@ async def _hold_exclusive(conn: Any, lock: str) -> None:
     except asyncpg.exceptions.LockNotAvailableError:
         raise AnswerTooLate from None
     if by is not None:
-        await conn.execute("SET LOCAL lock_timeout = 0")
+        await conn.execute("SET LOCAL lock_timeout TO DEFAULT")  # the operator's, if any
 
 
 _JSON = msgspec.json.Encoder()

@@ -53,8 +53,9 @@ WAIT_SECONDS = 30.0
 # (as a waiter counts, on its own clock) has no holder.
 RENEW_SECONDS = 2.0
 LEASE_SECONDS = 10.0
-# The server's error code when a write's expected last revision is not the key's.
-_WRONG_LAST_SEQUENCE = 10071
+# The server's error codes when a write's expected last revision is not the key's (10164:
+# a clustered stream with another such write to the key in flight), as nats-py reads them.
+_WRONG_LAST_SEQUENCE = (10071, 10164)
 
 
 class Kept(msgspec.Struct):
@@ -373,7 +374,7 @@ class IdempotencyMiddleware:
                 await kv.delete(key, last=revision)
                 return
             except APIError as exc:
-                if exc.err_code != _WRONG_LAST_SEQUENCE:
+                if exc.err_code not in _WRONG_LAST_SEQUENCE:
                     raise
                 revision = await cls._ours(kv, key, held.owner)
 

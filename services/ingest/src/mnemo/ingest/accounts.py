@@ -380,6 +380,10 @@ class Accounts:
 
         deleted = await self._change(request.tenant_id, request.actor, decide)
         if isinstance(deleted, AgentInfo) and self._command_head is not None:
+            # The agent is deleted: its retirement (the mark, the sweep) is done whoever still
+            # waits, never given up for lateness (a lock waited for past the asker's patience
+            # left an agent deleted, never swept, its late commands recorded).
+            ANSWER_BY.set(None)
             # Every memory command accepted until now, its key's included, is at or below
             # the head: one of them still on its way to the log is dropped when it comes.
             through = await self._command_head()

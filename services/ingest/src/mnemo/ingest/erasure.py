@@ -13,7 +13,7 @@ import asyncpg
 
 from mnemo.bus import Delivery, Publisher, erase_subject
 from mnemo.contracts import Envelope, MemoryForgotten, Signal, derived_id, utcnow
-from mnemo.eventlog import compact, worth_compacting
+from mnemo.eventlog import compact, silenced_by, worth_compacting
 from mnemo.eventlog.keyring import KeyRing
 from mnemo.telemetry import get_logger
 
@@ -47,7 +47,7 @@ class Eraser:
         )
         # A forget that shredded no key (a retry, the user forgotten again) left none in
         # the table's files: nothing to rewrite.
-        if worth_compacting(sum(envelope.data.removed.values())):
+        if worth_compacting(silenced_by(envelope.data)):
             await compact(self._pool, KEY_TABLES)
         await self._publisher.publish_signal(
             Signal(

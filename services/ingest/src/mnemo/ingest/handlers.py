@@ -295,12 +295,12 @@ class IngestHandlers:
         through = (await self._command_stream())[0] if self._command_stream else 0
         cause = request_cause()
 
-        def forgotten(removed: dict[str, int]) -> NewEvent:
+        def forgotten(removed: dict[str, int], keys: int) -> NewEvent:
             return answering_event(
                 derived_id(cause[0], "memory.forgotten"),
                 request.tenant_id,
                 request.actor,
-                MemoryForgotten(user_id=request.user_id, removed=removed),
+                MemoryForgotten(user_id=request.user_id, removed=removed, keys=keys),
                 cause=cause,
             )
 

@@ -27,7 +27,7 @@ from mnemo.contracts import (
     derived_id,
     utcnow,
 )
-from mnemo.eventlog import EventStore, worth_compacting
+from mnemo.eventlog import EventStore, silenced_by, worth_compacting
 from mnemo.retrieval.index import MemoryIndex
 from mnemo.retrieval.memories import MemoryTable
 from mnemo.telemetry import get_logger
@@ -170,7 +170,7 @@ class RetrievalHandlers:
         await self._index.forget(envelope.tenant_id, envelope.data.user_id)
         # The gateway had the rows dropped already (`drop_subject`): what the forget
         # silenced in the log says whether there were any.
-        if worth_compacting(sum(envelope.data.removed.values()), removed):
+        if worth_compacting(silenced_by(envelope.data), removed):
             await self._memories.compact()
         self._index.compact_soon()
         log.info("subject_dropped_from_projections", memories=removed)

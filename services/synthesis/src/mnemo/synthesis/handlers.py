@@ -42,6 +42,7 @@ from mnemo.eventlog import (
     WrongExpectedVersion,
     compact,
     schema_tables,
+    silenced_by,
     worth_compacting,
 )
 from mnemo.synthesis import extractor
@@ -598,7 +599,7 @@ class ReadModelHandlers:
                     dropped += await self.entities.forget(conn, envelope.tenant_id, user_id)
                     # The gateway had the rows dropped already (`drop_subject`): what the
                     # forget silenced in the log says whether there were any.
-                    silenced += sum(envelope.data.removed.values())
+                    silenced += silenced_by(envelope.data)
                     withdrawn.discard((envelope.tenant_id, user_id))
                     forgot = True
                 elif isinstance(envelope.data, MemoryWithdrawn | AgentWithdrawn):

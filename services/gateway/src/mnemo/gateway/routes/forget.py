@@ -48,12 +48,17 @@ async def drop_now(
             *(deps.ask(request, svc, endpoint, q, Dropped, tenant) for svc, endpoint, q in asks),
             return_exceptions=True,
         )
-        failed = [ask for ask, a in zip(asks, answers, strict=True) if isinstance(a, BaseException)]
-        if not failed:
+        errors = [
+            (ask, a) for ask, a in zip(asks, answers, strict=True) if isinstance(a, BaseException)
+        ]
+        if not errors:
             return
+        failed = [ask for ask, _ in errors]
         for service, endpoint, _ in failed:
             log.warning("read_model_drop_failed", target=service, endpoint=endpoint)
-        if loop.time() + pause >= deadline:
+        # Refused (a 4xx), it would be refused again: only the slow or away are asked again.
+        refused = all(isinstance(e, Problem) and e.status < 500 for _, e in errors)
+        if refused or loop.time() + pause >= deadline:
             break
         await asyncio.sleep(pause)
         pause = min(pause * 2, 1.0)
