@@ -7,6 +7,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from mnemo.bus import key_value
 from mnemo.contracts import (
     CreateAgent,
@@ -246,3 +248,43 @@ async def test_an_agents_deletion_past_its_askers_patience_is_still_retired_and_
         "SELECT count(*) FROM mnemo.retired_agents WHERE tenant_id = $1 AND agent_id = 'bot'",
         tenant,
     )
+
+
+async def test_a_deletion_whose_mark_failed_is_marked_and_swept_later(
+    log_pool, nc, topology, monkeypatch
+):
+    """PostgreSQL fails between the agent's deletion (committed) and its mark: the caller
+    gets an error and, asking again, a 404 (the agent is gone), so nothing would mark the
+    deletion or sweep the agent's memories. Ingest's sweeps find such a deletion and finish
+    it; an agent made again with the id since keeps its own memories."""
+    accounts, _, store = await _accounts(log_pool, nc, topology)
+    tenant = (await accounts.create_tenant(CreateTenant(name="acme", actor="t"))).tenant_id
+    await _agent(accounts, tenant, "bot")
+    await _agent(accounts, tenant, "twin")
+    kept = await _record(store, tenant, "other")
+    gone = [await _record(store, tenant, "bot"), await _record(store, tenant, "twin")]
+    real = EventStore.retire_agent
+
+    async def fails(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ConnectionResetError("the database went away")
+
+    monkeypatch.setattr(EventStore, "retire_agent", fails)
+    for agent in ("bot", "twin"):
+        with pytest.raises(ConnectionResetError):
+            await accounts.delete_agent(DeleteAgent(tenant_id=tenant, agent_id=agent, actor="t"))
+    monkeypatch.setattr(EventStore, "retire_agent", real)
+    await _agent(accounts, tenant, "twin")  # made again: its new memories are its own
+    again = await _record(store, tenant, "twin")
+    await accounts.resume_sweeps(settled=0)
+    assert [await _deleted(store, tenant, m) for m in gone] == [True, True]
+    assert not await _deleted(store, tenant, kept)
+    assert not await _deleted(store, tenant, again)
+    marks = await log_pool.fetch(
+        "SELECT agent_id, commands_through FROM mnemo.retired_agents WHERE tenant_id = $1"
+        " ORDER BY agent_id",
+        tenant,
+    )
+    # The deleted agent's late commands are dropped (the head, 10); the twin's are its own.
+    assert [(m["agent_id"], m["commands_through"]) for m in marks] == [("bot", 10), ("twin", 0)]
+    await accounts.resume_sweeps(settled=0)  # found once: marked as of the deletion
+    assert len(await store.unretired_agents(0)) == 0

@@ -637,27 +637,36 @@ class EventStore:
         log.warning("command_stream_made_anew", marks_cleared=cleared.split()[-1])
         return True
 
-    async def retire_agent(self, tenant_id: str, agent_id: str, commands_through: int) -> None:
+    async def retire_agent(
+        self,
+        tenant_id: str,
+        agent_id: str,
+        commands_through: int,
+        deleted_at: datetime | None = None,
+    ) -> None:
         """Mark the agent deleted as of `commands_through` (the command stream's last
         sequence when its deletion was decided): a memory command of it sent until then and
         recorded later is dropped (`_not_forgotten`), even once the id is an agent again.
         Waits for the appends recording its memories that read the marks before this: once
         it returns, each is in the log (for `agent_memories` to find) or will be dropped.
-        The agent is left to sweep (`unswept_agents`) until `agent_swept`."""
+        The agent is left to sweep (`unswept_agents`) until `agent_swept`. `deleted_at`:
+        when its deletion was recorded, for a mark made late (`unretired_agents`); else
+        now."""
         async with self._pool.acquire() as conn, conn.transaction():
             await _hold_agent(conn, tenant_id, agent_id)
             await conn.execute(
                 """INSERT INTO mnemo.retired_agents
-                     (tenant_id, agent_id, commands_through, swept)
-                   VALUES ($1, $2, $3, false)
+                     (tenant_id, agent_id, commands_through, swept, retired_at)
+                   VALUES ($1, $2, $3, false, coalesce($4, now()))
                    ON CONFLICT (tenant_id, agent_id) DO UPDATE SET
                      commands_through = GREATEST(mnemo.retired_agents.commands_through,
                                                  excluded.commands_through),
-                     retired_at = now(),
+                     retired_at = excluded.retired_at,
                      swept = false""",
                 tenant_id,
                 agent_id,
                 commands_through,
+                deleted_at,
             )
 
     async def retired_at(self, agents: set[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
@@ -776,6 +785,27 @@ class EventStore:
             tenant_id,
             agent_id,
         )
+
+    async def unretired_agents(self, settled: float = 60.0) -> list[tuple[str, str, datetime]]:
+        """Agents whose last deletion, recorded over `settled` seconds ago, has no mark
+        (`retire_agent`) as late as it: PostgreSQL failed between the deletion's commit
+        and its mark, so neither its late commands are dropped nor its memories swept.
+        With when each deletion was recorded."""
+        rows = await self._pool.fetch(
+            """SELECT d.tenant_id, d.agent_id, d.deleted_at FROM (
+                   SELECT tenant_id, data->>'agent_id' AS agent_id,
+                          max(recorded_at) AS deleted_at
+                   FROM mnemo.events
+                   WHERE event_type = 'agent.deleted'
+                   GROUP BY tenant_id, data->>'agent_id') d
+               WHERE d.deleted_at < now() - make_interval(secs => $1)
+                 AND NOT EXISTS (
+                   SELECT 1 FROM mnemo.retired_agents r
+                   WHERE r.tenant_id = d.tenant_id AND r.agent_id = d.agent_id
+                     AND r.retired_at >= d.deleted_at)""",
+            settled,
+        )
+        return [(r["tenant_id"], r["agent_id"], r["deleted_at"]) for r in rows]
 
     async def unswept_agents(self) -> list[tuple[str, str]]:
         """Deleted agents whose memories are not all deleted yet (a deletion cut short)."""

@@ -407,8 +407,20 @@ class Accounts:
             log.info("deleted_agents_memories_swept", agent_id=agent_id, memories=deleted)
         await self._store.agent_swept(tenant_id, agent_id)
 
-    async def resume_sweeps(self) -> None:
-        """Finish the deletions of agents whose memories were not all deleted (cut short)."""
+    async def resume_sweeps(self, settled: float = 60.0) -> None:
+        """Finish the deletions of agents whose memories were not all deleted (cut short),
+        and first mark those deleted whose mark was never made (PostgreSQL failed between
+        the deletion's commit and its mark): at the command stream's head now, unless the
+        id is an agent again since (its commands are its own then), recorded as of the
+        deletion (`settled`: seconds a deletion is given to mark itself first)."""
+        for tenant_id, agent_id, deleted_at in await self._store.unretired_agents(settled):
+            life = await self.deleted_life(tenant_id, agent_id)
+            if life is None:
+                continue
+            again = life[1] is not None
+            through = 0 if again or self._command_head is None else await self._command_head()
+            log.warning("agent_deletion_marked_late", agent_id=agent_id, again=again)
+            await self._store.retire_agent(tenant_id, agent_id, through, deleted_at)
         for tenant_id, agent_id in await self._store.unswept_agents():
             await self.sweep_deleted(tenant_id, agent_id)
 
