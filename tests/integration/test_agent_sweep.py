@@ -117,6 +117,28 @@ async def test_a_deletion_cut_short_is_finished_when_ingest_starts_again(log_poo
     assert await store.unswept_agents() == []
 
 
+async def _append_held(
+    store: EventStore, tenant: str, agent: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[asyncio.Task[str], asyncio.Event]:
+    """An append of one of the agent's memories that has read the deletion marks (the
+    agent's lock held, shared) and waits, its transaction open, until the event is set."""
+    read_marks = asyncio.Event()
+    release = asyncio.Event()
+    real = store_module._agent_marks
+
+    async def held(conn, agents):  # type: ignore[no-untyped-def]
+        marks = await real(conn, agents)
+        if (tenant, agent) in agents and not read_marks.is_set():
+            read_marks.set()
+            await release.wait()
+        return marks
+
+    monkeypatch.setattr(store_module, "_agent_marks", held)
+    recording = asyncio.create_task(_record(store, tenant, agent))
+    await asyncio.wait_for(read_marks.wait(), 60)
+    return recording, release
+
+
 async def test_an_append_in_flight_when_its_agent_is_deleted_is_swept_with_it(
     log_pool, nc, topology, monkeypatch
 ):
@@ -126,20 +148,7 @@ async def test_an_append_in_flight_when_its_agent_is_deleted_is_swept_with_it(
     accounts, _, store = await _accounts(log_pool, nc, topology)
     tenant = (await accounts.create_tenant(CreateTenant(name="acme", actor="t"))).tenant_id
     await _agent(accounts, tenant, "bot")
-    read_marks = asyncio.Event()
-    release = asyncio.Event()
-    real = store_module._agent_marks
-
-    async def held(conn, agents):  # type: ignore[no-untyped-def]
-        marks = await real(conn, agents)
-        if (tenant, "bot") in agents and not read_marks.is_set():
-            read_marks.set()
-            await release.wait()
-        return marks
-
-    monkeypatch.setattr(store_module, "_agent_marks", held)
-    recording = asyncio.create_task(_record(store, tenant, "bot"))
-    await asyncio.wait_for(read_marks.wait(), 60)
+    recording, release = await _append_held(store, tenant, "bot", monkeypatch)
     deleting = asyncio.create_task(
         accounts.delete_agent(DeleteAgent(tenant_id=tenant, agent_id="bot", actor="t"))
     )
@@ -212,20 +221,7 @@ async def test_an_agents_deletion_past_its_askers_patience_is_still_retired_and_
     accounts, _, store = await _accounts(log_pool, nc, topology)
     tenant = (await accounts.create_tenant(CreateTenant(name="acme", actor="t"))).tenant_id
     await _agent(accounts, tenant, "bot")
-    read_marks = asyncio.Event()
-    release = asyncio.Event()
-    real = store_module._agent_marks
-
-    async def held(conn, agents):  # type: ignore[no-untyped-def]
-        marks = await real(conn, agents)
-        if (tenant, "bot") in agents and not read_marks.is_set():
-            read_marks.set()
-            await release.wait()
-        return marks
-
-    monkeypatch.setattr(store_module, "_agent_marks", held)
-    recording = asyncio.create_task(_record(store, tenant, "bot"))
-    await asyncio.wait_for(read_marks.wait(), 60)
+    recording, release = await _append_held(store, tenant, "bot", monkeypatch)
     deadline = time.monotonic() + 0.5
 
     async def asked() -> object:
