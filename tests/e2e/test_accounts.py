@@ -166,6 +166,9 @@ def test_agents_crud_and_deleting_an_agent_revokes_its_keys(stack, acme):
         assert made.json()["metadata"] == {"tier": 1}
         again = admin.post("/v1/agents", json={"id": agent_id, "name": "Helper"})
         assert_problem(again, 409)
+        # An id not of the pattern, the empty one too (it made an agent with a random id).
+        for bad in ("", " x", "-x", "x" * 129):
+            assert_problem(admin.post("/v1/agents", json={"id": bad, "name": "H"}), 400, "id")
         renamed = admin.patch(f"/v1/agents/{agent_id}", json={"name": "Helper Two"})
         assert renamed.json()["name"] == "Helper Two"
         assert renamed.json()["metadata"] == {"tier": 1}

@@ -126,7 +126,7 @@ async def test_an_owner_not_superuser_loses_the_key_samples_taken_before(
         assert await pool.fetchval(key_samples) == 1  # the premise: the keys are sampled
 
         async with pool.acquire() as conn:
-            assert await migrate_eventlog(conn) == [10]
+            assert (await migrate_eventlog(conn))[0] == 10  # and those after it
 
         async with pool.acquire() as conn:
             await conn.execute("ANALYZE mnemo.subject_keys")  # and never sampled again

@@ -9,6 +9,7 @@
 Keys are shown once, in the answer that creates them; listings show a prefix only.
 """
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ import msgspec
 from litestar import Request, Response, delete, get, patch, post
 
 from mnemo.contracts import (
+    AGENT_ID_PATTERN,
     AgentInfo,
     AgentPage,
     CreateAgent,
@@ -55,6 +57,9 @@ class KeyRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
     kind: str = "agent"
     agent_id: str | None = None
     label: str | None = None
+
+
+_AGENT_ID = re.compile(AGENT_ID_PATTERN)
 
 
 class AgentRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
@@ -224,6 +229,14 @@ async def create_agent(request: Request) -> Response[bytes]:
     principal = await authorize(request, "admin")
     require_master(principal)
     body = await decode_body(request, AgentRequest)
+    if body.id is not None and not _AGENT_ID.fullmatch(body.id):
+        # An empty id is no id to take (it was: a new agent with a random one, answered 201).
+        raise Problem(
+            400,
+            "INVALID_REQUEST",
+            "id must be 1-128 letters, digits or _ . : @ - (starting with a letter or digit)",
+            field="id",
+        )
     _text(body.name, "name", MAX_NAME, required=True)
     _text(body.description, "description", MAX_DESCRIPTION)
     command = redacted(
