@@ -190,7 +190,7 @@ def test_agents_crud_and_deleting_an_agent_revokes_its_keys(stack, acme):
 def test_bad_requests_name_their_field(stack, acme):
     with as_key(stack, acme.master) as admin:
         assert_problem(admin.post("/v1/agents", json={"name": ""}), 400, "name")
-        assert_problem(admin.post("/v1/agents", json={"id": "a b", "name": "x"}), 400, "agentId")
+        assert_problem(admin.post("/v1/agents", json={"id": "a b", "name": "x"}), 400, "id")
         assert_problem(admin.post("/v1/keys", json={"kind": "agent"}), 400, "agentId")
         assert_problem(admin.post("/v1/keys", json={"kind": "root"}), 400, "kind")
     with stack.client() as api:
