@@ -37,7 +37,7 @@ async def ensure_agents(request: Request, principal: Principal, named: dict[str,
         return
     now = time.monotonic()
     for agent_id, field in named.items():
-        _check(agent_id, field)
+        check_agent_id(agent_id, field)
         seen = _known.get((principal.tenant_id, agent_id))
         if seen is not None and now - seen < _FRESH_SECONDS:
             continue
@@ -50,7 +50,7 @@ async def ensure_agents(request: Request, principal: Principal, named: dict[str,
 async def register(request: Request, principal: Principal, agent_id: str, field: str) -> None:
     """Make `agent_id` an agent of the caller's tenant now (a master key's call that found
     it missing), whatever this process remembers."""
-    _check(agent_id, field)
+    check_agent_id(agent_id, field)
     await _ensure(request, principal, agent_id)
     _known[(principal.tenant_id, agent_id)] = time.monotonic()
 
@@ -60,8 +60,10 @@ def forget_agent(tenant_id: str, agent_id: str) -> None:
     _known.pop((tenant_id, agent_id), None)
 
 
-def _check(agent_id: str, field: str) -> None:
-    if not _AGENT_ID.match(agent_id):
+def check_agent_id(agent_id: str, field: str) -> None:
+    """A 400 naming `field` unless `agent_id` could be an agent's (the whole of it: `$`
+    alone lets a final newline through)."""
+    if not _AGENT_ID.fullmatch(agent_id):
         raise Problem(
             400,
             "INVALID_REQUEST",

@@ -9,7 +9,6 @@
 Keys are shown once, in the answer that creates them; listings show a prefix only.
 """
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +16,6 @@ import msgspec
 from litestar import Request, Response, delete, get, patch, post
 
 from mnemo.contracts import (
-    AGENT_ID_PATTERN,
     AgentInfo,
     AgentPage,
     CreateAgent,
@@ -36,7 +34,7 @@ from mnemo.contracts import (
     UpdateAgent,
     WithdrawAgent,
 )
-from mnemo.gateway.agents_seen import forget_agent
+from mnemo.gateway.agents_seen import check_agent_id, forget_agent
 from mnemo.gateway.auth import Principal, agent_scope, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
@@ -57,9 +55,6 @@ class KeyRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
     kind: str = "agent"
     agent_id: str | None = None
     label: str | None = None
-
-
-_AGENT_ID = re.compile(AGENT_ID_PATTERN)
 
 
 class AgentRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
@@ -229,14 +224,9 @@ async def create_agent(request: Request) -> Response[bytes]:
     principal = await authorize(request, "admin")
     require_master(principal)
     body = await decode_body(request, AgentRequest)
-    if body.id is not None and not _AGENT_ID.fullmatch(body.id):
+    if body.id is not None:
         # An empty id is no id to take (it was: a new agent with a random one, answered 201).
-        raise Problem(
-            400,
-            "INVALID_REQUEST",
-            "id must be 1-128 letters, digits or _ . : @ - (starting with a letter or digit)",
-            field="id",
-        )
+        check_agent_id(body.id, "id")
     _text(body.name, "name", MAX_NAME, required=True)
     _text(body.description, "description", MAX_DESCRIPTION)
     command = redacted(
