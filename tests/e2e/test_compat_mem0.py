@@ -110,10 +110,14 @@ def test_update_is_a_new_version_and_history_comes_from_the_log(client, user):
     [memory] = client.add("I live in Lisbon", user_id=user, infer=False)["results"]
     memory_id = memory["id"]
     eventually(lambda: found(client, memory_id))
+    created_at = client.get(memory_id)["created_at"]
     updated = client.update(memory_id, text="I live in Porto")
     assert updated["id"] == memory_id and updated["memory"] == "I live in Porto"
-    # Read from the log: the new text at once, under the same id.
+    # Read from the log: the new text at once, under the same id and first time (written
+    # as every time is: it was `+00:00` after an update, `Z` before).
+    assert updated["created_at"] == created_at and created_at.endswith("Z")
     assert client.get(memory_id)["memory"] == "I live in Porto"
+    assert client.get(memory_id)["created_at"] == created_at
     # Searches and listings after the answer find the new words at once (not neither).
     hits = client.search("where do I live", filters={"user_id": user})["results"]
     assert [h["memory"] for h in hits] == ["I live in Porto"]

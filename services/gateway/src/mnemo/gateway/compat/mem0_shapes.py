@@ -170,6 +170,18 @@ def own_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metadata.items() if k != MEM0_KEY and k not in added}
 
 
+def _first_time(kept: Any, default: datetime) -> Any:
+    """The first version's time, which later versions keep as text in their `mem0`
+    metadata, shown as every other time is (`…Z`, not `…+00:00`: an update changed how a
+    memory's `created_at` was written)."""
+    if isinstance(kept, str):
+        try:
+            return datetime.fromisoformat(kept)
+        except ValueError:
+            return kept
+    return default if kept is None else kept
+
+
 def memory_json(stored: Stored, **extra: Any) -> dict[str, Any]:
     """A memory as Mem0 shows one; the first version's id and time stay its own across
     revisions (they ride in the `mem0` metadata of each later version). A memory stored
@@ -189,7 +201,7 @@ def memory_json(stored: Stored, **extra: Any) -> dict[str, Any]:
         "hash": hashlib.md5(content.encode(), usedforsecurity=False).hexdigest(),
         "metadata": own or None,
         "categories": mem0.get("categories", []),
-        "created_at": mem0.get("created_at", updated_at),
+        "created_at": _first_time(mem0.get("created_at"), updated_at),
         "updated_at": updated_at,
         "expiration_date": None,
         "immutable": False,
