@@ -136,6 +136,22 @@ def test_room_memories_are_that_rooms_only(admin, seeded):
     )
 
 
+def test_an_agents_rooms_are_the_rooms_of_its_memories(admin, seeded, agent_b):
+    agent, r1, r2 = seeded["agent"], seeded["r1"], seeded["r2"]
+    rooms = {r["id"]: r for r in data(admin.get(f"/api/agents/{agent}/rooms"))["rooms"]}
+    assert set(rooms) >= {r1, r2}
+    assert rooms[r1]["agentId"] == agent and rooms[r1]["metadata"]["memoryCount"] == 2
+    one = data(admin.get(f"/api/agents/{agent}/rooms/{r1}"))
+    assert one["id"] == r1 and one["metadata"]["memoryCount"] == 2
+    assert one["metadata"]["lastMemoryAt"] == rooms[r1]["metadata"]["lastMemoryAt"]
+    # Another agent holds no memory in these rooms; a room nobody used is not found.
+    assert r1 not in {r["id"] for r in data(admin.get(f"/api/agents/{agent_b}/rooms"))["rooms"]}
+    assert_envelope_error(admin.get(f"/api/agents/{agent_b}/rooms/{r1}"), 404, "NOT_FOUND")
+    unknown = admin.get(f"/api/agents/{agent}/rooms/{uuid.uuid4()}")
+    assert_envelope_error(unknown, 404, "NOT_FOUND")
+    assert_envelope_error(admin.get(f"/api/agents/{agent}/rooms/not-a-uuid"), 400, "INVALID_ID")
+
+
 def test_search_spans_the_agents_entities_and_says_whose_each_hit_is(admin, seeded):
     path = f"/api/memory/agents/{seeded['agent']}/memories/search"
 

@@ -519,6 +519,19 @@ def _eliza_stats(w: World, who: str, c: httpx.Client) -> None:
     expect(w, who, c.get(f"/api/memory/agents/{w.agent}/export"), tenant=200, agent=404)
 
 
+@case(
+    "GET /api/agents/{agent_id:str}/rooms",
+    "GET /api/agents/{agent_id:str}/rooms/{room_id:str}",
+)
+def _eliza_rooms(w: World, who: str, c: httpx.Client) -> None:
+    rooms = c.get(f"/api/agents/{w.agent}/rooms")
+    expect(w, who, rooms, tenant=200, agent=404)
+    room = c.get(f"/api/agents/{w.agent}/rooms/{ROOM}")
+    expect(w, who, room, tenant=404, agent=404)
+    # A1's room (its memory's session) is no room of the other tenant's agent of that id.
+    assert ROOM not in rooms.text and ROOM not in room.text
+
+
 @case("POST /api/memory/agents/{agent_id:str}/import")
 def _eliza_import(w: World, who: str, c: httpx.Client) -> None:
     body = {"memories": [{"content": {"text": "imported"}, "entityId": STRANGER_USER}]}

@@ -159,6 +159,8 @@ SUMMARIES: dict[tuple[str, str], str] = {
     ("compat: ElizaOS", "room_memories"): "A room's memories",
     ("compat: ElizaOS", "search_memories"): "Semantic search over an agent's memories",
     ("compat: ElizaOS", "memory_stats"): "Counts of an agent's memories",
+    ("compat: ElizaOS", "agent_rooms"): "An agent's rooms (the sessions of its memories)",
+    ("compat: ElizaOS", "agent_room"): "One room of an agent",
     ("compat: ElizaOS", "export_memories"): "Export an agent's memories",
     ("compat: ElizaOS", "import_memories"): "Import memories into an agent",
     ("compat: ElizaOS", "groups"): "Group memories (not supported: 501)",

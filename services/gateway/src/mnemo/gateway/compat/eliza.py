@@ -10,7 +10,8 @@ Endpoints (under /api): GET/POST/DELETE agents/{agentId}/memories (and GET/POST
 memory/agents/{agentId}/memories), DELETE agents/{agentId}/memories/{memoryId},
 GET memory/agents/{agentId}/memories/search, GET memory/agents/{agentId}/rooms/{roomId}/memories,
 GET memory/agents/{agentId}/export, POST memory/agents/{agentId}/import,
-GET memory/agents/{agentId}/stats; groups and insights answer 501. The memory domain's
+GET memory/agents/{agentId}/stats, GET agents/{agentId}/rooms[/{roomId}] (the sessions
+holding the agent's memories); groups and insights answer 501. The memory domain's
 paths also answer as ElizaOS's own server mounts them: memory/{agentId}/memories[/{id}],
 memory/{agentId}/rooms/{roomId}/memories.
 
@@ -52,6 +53,7 @@ from mnemo.gateway.compat.eliza_memories import (
     room_memories,
     search_memories,
 )
+from mnemo.gateway.compat.eliza_rooms import agent_room, agent_rooms
 from mnemo.gateway.compat.eliza_server import ping, server_health
 from mnemo.gateway.compat.eliza_transfer import export_memories, import_memories
 from mnemo.gateway.problems import Problem
@@ -64,6 +66,8 @@ eliza_router = Router(
         create_memory,
         search_memories,
         memory_stats,
+        agent_rooms,
+        agent_room,
         export_memories,
         import_memories,
         delete_memories,
