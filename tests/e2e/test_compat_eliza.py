@@ -166,6 +166,18 @@ def test_search_spans_the_agents_entities_and_says_whose_each_hit_is(admin, seed
     # Narrowed to one room, the other room's memory cannot come back.
     in_r2 = data(admin.get(path, params={"q": "alpacas", "roomId": seeded["r2"]}))["memories"]
     assert {h["id"] for h in in_r2} <= {seeded["ids"][2]}
+    # A memory sent without createdAt has one time, listed or found (a hit showed when it
+    # was recorded, the listing when it was accepted).
+    cello = seeded["ids"][1]
+    listed_at = {m["id"]: m["createdAt"] for m in listed(admin, seeded["agent"])}[cello]
+    hit = eventually(
+        lambda: [
+            h
+            for h in data(admin.get(path, params={"q": "learning cello", "limit": 5}))["memories"]
+            if h["id"] == cello
+        ]
+    )
+    assert hit[0]["createdAt"] == listed_at
 
 
 def test_the_same_elizaos_id_sent_again_is_the_same_memory(stack, tenant):

@@ -45,6 +45,9 @@ class SearchHit(msgspec.Struct, frozen=True, kw_only=True):
     source_id: str | None = None
     # Whose memory it is: an agent-wide search (no user_id asked) spans several users.
     user_id: str | None = None
+    # When it happened (valid time), as the memory's listing shows it; None from a point
+    # stored before the payload held it.
+    occurred_at: datetime | None = None
 
 
 class SearchResult(msgspec.Struct, frozen=True, kw_only=True):

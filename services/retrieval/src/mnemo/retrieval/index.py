@@ -507,6 +507,7 @@ def search_hit(hit: StoreHit, memory: MemoryText) -> SearchHit:
         metadata=metadata,
         source_id=p.get("source_id"),
         user_id=p.get("user_id"),
+        occurred_at=datetime.fromisoformat(p["occurred_at"]) if p.get("occurred_at") else None,
     )
 
 

@@ -169,8 +169,10 @@ def memory_json(memory: MemoryView) -> dict[str, Any]:
 def hit_json(hit: SearchHit) -> dict[str, Any]:
     """A search hit (one chunk of a memory) as an ElizaOS memory with its similarity."""
     meta = hit.metadata
-    created = hit.ingested_at
-    if isinstance(stamp := meta.get("timestamp"), str):
+    # When it happened, as the listing shows it (it showed when it was recorded here, a
+    # few milliseconds later, unless the client had sent createdAt).
+    created = hit.occurred_at or hit.ingested_at
+    if hit.occurred_at is None and isinstance(stamp := meta.get("timestamp"), str):
         try:
             created = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
         except ValueError:
