@@ -11,6 +11,7 @@ the exception's message.
 import logging
 import sys
 import threading
+import uuid
 from types import TracebackType
 from typing import Any
 
@@ -29,6 +30,7 @@ def configure_logging(service: str, level: str = "info") -> None:
     numeric = _LEVELS.get(level.lower(), 20)
     common: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        _EveryLineIds(service),
         add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -44,6 +46,28 @@ def configure_logging(service: str, level: str = "info") -> None:
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread
     sys.unraisablehook = _log_unraisable
+
+
+class _EveryLineIds:
+    """Every line carries `service`, `correlation_id` and `causation_id`, also one logged
+    outside any message (the process starting, stopping, losing NATS) or from a thread
+    that did not inherit the bound ids (a plain `threading.Thread` starts with none).
+    Outside a message the correlation id is the process's own, one per start, so that a
+    run's lifecycle lines can be followed together, and nothing caused them (null); a
+    batch of messages with several correlation ids lists them (`correlation_ids`) and has
+    none of its own (null)."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+        self._lifecycle = f"{service}-{uuid.uuid4().hex[:16]}"
+
+    def __call__(self, _logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+        event.setdefault("service", self._service)
+        in_batch = "correlation_ids" in event or "message_ids" in event
+        if "correlation_id" not in event:
+            event["correlation_id"] = None if in_batch else self._lifecycle
+        event.setdefault("causation_id", None)
+        return event
 
 
 def _route_stdlib(common: list[Any], level: int) -> None:
