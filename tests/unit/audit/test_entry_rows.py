@@ -3,6 +3,7 @@
 import msgspec
 
 from mnemo.audit.entries import entry_row
+from mnemo.audit.handlers import _shown
 from mnemo.bus import Delivery
 from mnemo.contracts import Headers, IngestMemory, new_id, utcnow
 
@@ -95,3 +96,34 @@ def test_a_memorys_session_and_source_ids_are_not_audited():
     for row in rows:
         assert "m1" in row[-1] and "u1" in row[-1]
         assert "quill" not in row[-1] and "divorce" not in row[-1], row[-1]
+
+
+def test_a_dead_letter_is_audited_without_its_place_in_the_shared_stream():
+    """A dead letter's sequence counts every tenant's commands (or events): two of a
+    tenant's in its audit would tell it how many of other tenants' came between, as an
+    event's global position did. What an operator needs of it, `mnemo admin dead-letters`
+    shows; the tenant's audit keeps the consumer, the reason and the deliveries."""
+    signal = {
+        "signal_id": new_id(), "signal_type": "message.dead_lettered", "tenant_id": "t",
+        "service": "ingest", "occurred_at": "2026-01-01T00:00:00+00:00",
+        "correlation_id": "c", "causation_id": "m",
+        "data": {
+            "consumer": "ingest-memory", "subject": "mnemo.cmd.ingest.memory.t",
+            "stream_sequence": 48213, "deliveries": 5, "reason": "rejected: not a command",
+        },
+    }  # fmt: skip
+    row = entry_row("signal", delivered(
+        "mnemo.ops.t.message.dead_lettered", signal, "message.dead_lettered", "ingest",
+        signal["signal_id"],
+    ))  # fmt: skip
+    data = msgspec.json.decode(row[-1])
+    assert data["consumer"] == "ingest-memory" and data["deliveries"] == 5
+    assert data["reason"] == "rejected: not a command"
+    assert "stream_sequence" not in data and "48213" not in row[-1]
+
+
+def test_an_entry_kept_before_answers_without_positions_in_a_shared_stream():
+    """Entries recorded before positions were left out still hold them: they are not
+    answered."""
+    kept = {"consumer": "ingest-memory", "stream_sequence": 48213, "global_position": 7}
+    assert _shown(kept) == {"consumer": "ingest-memory"}

@@ -22,12 +22,19 @@ _WITHHELD = {
     "session_id", "source_id",
 }  # fmt: skip
 
+# Positions in a stream every tenant shares (an event's global position, a dead letter's
+# sequence in the command or event stream): counted over every tenant's messages, two of a
+# tenant's would tell it how many of other tenants' came between. Never kept.
+POSITIONS = frozenset({"global_position", "stream_sequence"})
+
 _TIME_FIELD = {"command": "issued_at", "event": "recorded_at", "signal": "occurred_at"}
 
 
 def _summary(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _summary(v) for k, v in value.items() if k not in _WITHHELD}
+        return {
+            k: _summary(v) for k, v in value.items() if k not in _WITHHELD and k not in POSITIONS
+        }
     return value
 
 

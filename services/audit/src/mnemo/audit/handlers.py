@@ -5,7 +5,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from mnemo.audit.entries import causal_order, entry_row
+from mnemo.audit.entries import POSITIONS, causal_order, entry_row
 from mnemo.bus import Delivery
 from mnemo.contracts import AuditEntry, AuditQuery, AuditResult, QueryError
 
@@ -139,8 +139,10 @@ def _entry(r: Any) -> AuditEntry:
 
 
 def _shown(data: Any) -> Any:
-    """An entry's data as answered: without an event's global position, which entries
-    written before it was left out still hold (entries.entry_row says why)."""
+    """An entry's data as answered: without a position in a stream every tenant shares (an
+    event's global position, a dead letter's stream sequence), which entries written
+    before they were left out still hold (entries.POSITIONS says why)."""
     if isinstance(data, dict):
-        data.pop("global_position", None)
+        for name in POSITIONS:
+            data.pop(name, None)
     return data
