@@ -152,6 +152,34 @@ def test_an_agents_rooms_are_the_rooms_of_its_memories(admin, seeded, agent_b):
     assert_envelope_error(admin.get(f"/api/agents/{agent}/rooms/not-a-uuid"), 400, "INVALID_ID")
 
 
+def test_a_rooms_memories_page_back_in_time_by_before(admin, tenant):
+    """ElizaOS's room view asks for the memories before the oldest it shows (`before`, ms):
+    each page goes further back, by when they happened, and the last is empty (`before` was
+    ignored: the first page came back for ever)."""
+    agent, room, entity = tenant.agent_id, str(uuid.uuid4()), str(uuid.uuid4())
+    times = [CREATED_AT + hour * 3_600_000 for hour in (0, 1, 2)]
+    # Sent newest first, so the order they are recorded in is not the order they happened.
+    for text, at in list(zip(("first", "second", "third"), times, strict=True))[::-1]:
+        sent = admin.post(
+            f"/api/agents/{agent}/memories",
+            json=memory(f"The {text} rehearsal", entity, room, createdAt=at),
+        )
+        data(sent, 201)
+    path = f"/api/memory/agents/{agent}/rooms/{room}/memories"
+    eventually(lambda: len(data(admin.get(path))["memories"]) == 3)
+    pages, before = [], times[-1] + 1
+    while len(pages) < 5:
+        page = data(admin.get(path, params={"limit": 2, "before": before}))["memories"]
+        if not page:
+            break
+        pages.append([m["createdAt"] for m in page])
+        before = page[-1]["createdAt"]
+    assert pages == [[times[2], times[1]], [times[0]]]
+    # A `before` past any time a memory can have is no bound; a bad one names itself.
+    assert len(data(admin.get(path, params={"before": 2**53}))["memories"]) == 3
+    assert_envelope_error(admin.get(path, params={"before": "yesterday"}), 400, "INVALID_REQUEST")
+
+
 def test_search_spans_the_agents_entities_and_says_whose_each_hit_is(admin, seeded):
     path = f"/api/memory/agents/{seeded['agent']}/memories/search"
 

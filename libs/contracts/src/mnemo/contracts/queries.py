@@ -119,6 +119,9 @@ class ListMemoriesQuery(msgspec.Struct, frozen=True, kw_only=True):
     session_id: str | None = None
     agent_id: str | None = None
     q: str | None = None
+    # Only memories that happened before this time, newest first by when they happened
+    # (ElizaOS pages a room's memories back in time this way); else by when recorded.
+    occurred_before: datetime | None = None
 
 
 class GetMemoryQuery(msgspec.Struct, frozen=True, kw_only=True):

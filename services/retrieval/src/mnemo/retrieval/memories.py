@@ -199,6 +199,13 @@ class MemoryTable:
         if query.q:
             args.append(f"%{_escape_like(query.q)}%")
             where.append(f"content ILIKE ${len(args)}")
+        # Memories appended in one transaction share recorded_at: their log position
+        # keeps them in the order they were sent.
+        order = "recorded_at DESC, global_position DESC"
+        if query.occurred_before is not None:
+            args.append(query.occurred_before)
+            where.append(f"occurred_at < ${len(args)}")
+            order = "occurred_at DESC, global_position DESC"
         condition = " AND ".join(where)
         async with self._pool.acquire() as conn:
             total = await conn.fetchval(
@@ -206,9 +213,7 @@ class MemoryTable:
             )
             rows = await conn.fetch(
                 f"SELECT {_COLUMNS} FROM retrieval.memories WHERE {condition}"
-                # Memories appended in one transaction share recorded_at: their log
-                # position keeps them in the order they were sent.
-                f" ORDER BY recorded_at DESC, global_position DESC"
+                f" ORDER BY {order}"
                 f" LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
                 *args,
                 query.limit,

@@ -1,6 +1,8 @@
 """ElizaOS's memory reads and writes of one agent: list, room memories, create, search,
 stats (see `mnemo.gateway.compat.eliza` for the mapping)."""
 
+from datetime import UTC, datetime
+
 from litestar import Request, Response, get, post
 
 from mnemo.contracts import ListMemoriesQuery, MemoryPage, SearchQuery, SearchResult
@@ -19,6 +21,10 @@ from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import publish
 from mnemo.gateway.validation import decode_body, int_param, query_param
 from mnemo.redaction import redact
+
+
+# 9999-12-31T23:59:59.999Z, the last millisecond a datetime holds.
+_LAST_MILLIS = 253_402_300_799_999
 
 
 async def agent_of(request: Request, agent_id: str, action: str) -> tuple[Principal, str]:
@@ -48,8 +54,10 @@ async def memory_page(
     room_id: str | None,
     offset: int,
     limit: int,
+    before: datetime | None = None,
 ) -> MemoryPage:
-    """One page of the agent's memories, narrowed by the request's entityId and q."""
+    """One page of the agent's memories, narrowed by the request's entityId and q (and
+    to those that happened before `before`)."""
     query = ListMemoriesQuery(
         tenant_id=principal.tenant_id,
         user_id=entity_param(request),
@@ -58,6 +66,7 @@ async def memory_page(
         limit=limit,
         offset=offset,
         q=query_param(request, "q", max_len=MAX_QUERY_CHARS),
+        occurred_before=before,
     )
     tenant = principal.tenant_id
     page = await deps_of(request).ask(request, "retrieval", "memories", query, MemoryPage, tenant)
@@ -65,7 +74,9 @@ async def memory_page(
     return page
 
 
-async def _list(request: Request, agent_id: str, room_id: str | None) -> Response[bytes]:
+async def _list(
+    request: Request, agent_id: str, room_id: str | None, before: datetime | None = None
+) -> Response[bytes]:
     principal, agent = await agent_of(request, agent_id, "memories")
     page = await memory_page(
         request,
@@ -74,6 +85,7 @@ async def _list(request: Request, agent_id: str, room_id: str | None) -> Respons
         room_id,
         int_param(request, "offset", default=0, low=0, high=1_000_000),
         int_param(request, "limit", default=20, low=1, high=100),
+        before,
     )
     memories = [memory_json(m) for m in page.memories]
     return ok(
@@ -100,9 +112,16 @@ async def list_memories(request: Request, agent_id: str) -> Response[bytes]:
     ]
 )
 async def room_memories(request: Request, agent_id: str, room_id: str) -> Response[bytes]:
-    # `before` (ms) pages ElizaOS's room view; Mnemo pages by offset, newest first.
-    int_param(request, "before", default=0, low=0, high=2**53)
-    return await _list(request, agent_id, check_id(room_id, "roomId"))
+    """A room's memories, newest first; `before` (ms since 1970) pages back in time as
+    ElizaOS's room view does: only those that happened before it, by when they happened
+    (it was read and ignored, so a client paging with it got its first page again)."""
+    before = None
+    if request.query_params.get("before") is not None:
+        millis = int_param(request, "before", default=0, low=0, high=2**53)
+        # Past the last time a datetime holds, every memory is before it.
+        if millis <= _LAST_MILLIS:
+            before = datetime.fromtimestamp(millis / 1000, UTC)
+    return await _list(request, agent_id, check_id(room_id, "roomId"), before)
 
 
 @post(
