@@ -22,7 +22,6 @@ from mnemo.gateway.routes.ingest import publish
 from mnemo.gateway.validation import decode_body, int_param, query_param
 from mnemo.redaction import redact
 
-
 # 9999-12-31T23:59:59.999Z, the last millisecond a datetime holds.
 _LAST_MILLIS = 253_402_300_799_999
 
