@@ -133,8 +133,9 @@ class CorrelationMiddleware:
             method = str(scope.get("method", ""))
             elapsed_ms = round((time.perf_counter() - clock) * 1000, 2)
             # A path is the caller's to write: a key put in it (`DELETE /v1/keys/mk_…`, the
-            # key for its id) is audited and logged as its placeholder.
-            path = redact(scope["path"]).text
+            # key for its id) is audited and logged as its placeholder, and a segment a
+            # route withheld (`withhold_in_path`) as `{withheld}`.
+            path = shown_path(scope)
             log.info("http_request", method=method, path=path, status=status[0], ms=elapsed_ms)
         tenant = state.get("tenant_id")
         publisher: Publisher | None = getattr(self.state, "publisher", None)
@@ -177,6 +178,31 @@ async def _publish(publisher: Publisher, signal: Signal, retry_for: float = RETR
                 return
         await asyncio.sleep(delay)
         delay = min(delay * 2, 5.0)
+
+
+WITHHELD = "{withheld}"
+_WITHHELD_KEY = "withheld_in_path"
+
+
+def withhold_in_path(scope: Scope, value: str) -> None:
+    """Log, audit and trace this request's path with the segment `value` as `{withheld}`.
+
+    Ids the log keeps in clear (tenant, user, agent, memory) are shown in a path as they
+    are; a route whose path names what a user said calls this for it: a Mem0 run's name
+    (`DELETE /v2/entities/run/{name}/`) is a session id, which the audit never keeps (a
+    forget erases it from the bus; the audit is never erased)."""
+    state = scope.setdefault("state", {})
+    state.setdefault(_WITHHELD_KEY, set()).add(value)
+
+
+def shown_path(scope: Scope) -> str:
+    """The request's path as a log line, an audit entry and a span show it: a key in it as
+    its placeholder, a segment a route withheld as `{withheld}`."""
+    path = scope["path"]
+    withheld = (scope.get("state") or {}).get(_WITHHELD_KEY)
+    if withheld:
+        path = "/".join(WITHHELD if part in withheld else part for part in path.split("/"))
+    return redact(path).text
 
 
 def _acceptable(given: str) -> bool:
