@@ -7,8 +7,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from mnemo.gateway.correlation import shown_path, withhold_in_path
 from mnemo.gateway.http_telemetry import RouteTelemetry
+from mnemo.gateway.paths import shown_path, withhold_in_path
 
 RUN = "therapy-with-dr-jones"
 

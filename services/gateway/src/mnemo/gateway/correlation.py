@@ -19,6 +19,7 @@ from mnemo.contracts import Signal, new_id, utcnow
 from mnemo.gateway.body import DEFAULT_TIMEOUT, BodyTimeout, read_body, replay
 from mnemo.gateway.guard import Shape, send_refusal, slow_body
 from mnemo.gateway.limits import usage_headers
+from mnemo.gateway.paths import shown_path
 from mnemo.gateway.problems import unexpected
 from mnemo.redaction import redact
 from mnemo.telemetry import MessageContext, get_logger, message_context
@@ -123,7 +124,7 @@ class CorrelationMiddleware:
                 # What escaped every handler (a middleware's store away, a bug): still one
                 # answer in the surface's error shape, 503 when a dependency is the cause,
                 # never a trace.
-                log.error("unhandled_error", error=type(exc).__name__, path=scope["path"])
+                log.error("unhandled_error", error=type(exc).__name__, path=shown_path(scope))
                 if started_response[0]:
                     # Too late to answer otherwise; raised again once the request is
                     # logged and audited like any other (it was answered).
@@ -178,31 +179,6 @@ async def _publish(publisher: Publisher, signal: Signal, retry_for: float = RETR
                 return
         await asyncio.sleep(delay)
         delay = min(delay * 2, 5.0)
-
-
-WITHHELD = "{withheld}"
-_WITHHELD_KEY = "withheld_in_path"
-
-
-def withhold_in_path(scope: Scope, value: str) -> None:
-    """Log, audit and trace this request's path with the segment `value` as `{withheld}`.
-
-    Ids the log keeps in clear (tenant, user, agent, memory) are shown in a path as they
-    are; a route whose path names what a user said calls this for it: a Mem0 run's name
-    (`DELETE /v2/entities/run/{name}/`) is a session id, which the audit never keeps (a
-    forget erases it from the bus; the audit is never erased)."""
-    state = scope.setdefault("state", {})
-    state.setdefault(_WITHHELD_KEY, set()).add(value)
-
-
-def shown_path(scope: Scope) -> str:
-    """The request's path as a log line, an audit entry and a span show it: a key in it as
-    its placeholder, a segment a route withheld as `{withheld}`."""
-    path = scope["path"]
-    withheld = (scope.get("state") or {}).get(_WITHHELD_KEY)
-    if withheld:
-        path = "/".join(WITHHELD if part in withheld else part for part in path.split("/"))
-    return redact(path).text
 
 
 def _acceptable(given: str) -> bool:

@@ -19,7 +19,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
 from mnemo.bus import Publisher
-from mnemo.gateway.correlation import shown_path
+from mnemo.gateway.paths import shown_path
 from mnemo.gateway.settings import GatewaySettings
 from mnemo.telemetry.live import Reading, serve_metrics
 from mnemo.telemetry.metrics import HTTP_DURATION, HTTP_REQUESTS

@@ -8,8 +8,8 @@ from mnemo.contracts import Profile, ProfileQuery, ScopeList, ScopesQuery
 from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.compat.mem0_deletion import delete_scope
 from mnemo.gateway.compat.mem0_shapes import ok, scope_of
-from mnemo.gateway.correlation import withhold_in_path
 from mnemo.gateway.deps import deps_of
+from mnemo.gateway.paths import withhold_in_path
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.validation import object_body
 
