@@ -93,3 +93,32 @@ def test_an_unprocessable_command_is_listed_counted_audited_and_replayable(stack
 def test_replay_and_drop_need_to_be_told_which(stack):
     assert admin(stack, "replay").returncode == 2
     assert admin(stack, "drop").returncode == 2
+
+
+def test_no_listing_or_audit_quotes_the_value_a_consumer_failed_on(stack, api):
+    """A message that decodes for one consumer and fails in another with an exception
+    quoting what it carried (the audit reading a command's `issued_at`: `Invalid
+    isoformat string: '…'`): its dead letter's reason, listed and audited, names the
+    failure and where it was raised, never the value."""
+    correlation = "dlv-" + uuid.uuid4().hex[:10]
+    said = "therapist" + uuid.uuid4().hex[:8]
+    payload = f'{{"type": "ingest.memory", "issued_at": "I told my {said}"}}'
+    publish_raw(stack, payload.encode(), correlation)
+
+    def audit_letter() -> list[str]:
+        listed = admin(stack, "list", "--consumer", "audit-commands")
+        assert listed.returncode == 0, listed.stderr
+        return [x for x in listed.stdout.splitlines() if f"correlation={correlation}" in x]
+
+    [line] = eventually(audit_letter, timeout=120)
+    assert "reason=failed" in line and "ValueError" in line
+    assert said not in line
+
+    def reasons() -> list[str]:
+        chain = api.get("/v1/audit/events", params={"correlation_id": correlation}).json()
+        return [
+            e["data"]["reason"] for e in chain["events"] if e["type"] == "message.dead_lettered"
+        ]
+
+    audited = eventually(lambda: len(reasons()) >= 2 and reasons(), timeout=60)
+    assert [r for r in audited if said in r] == []

@@ -213,3 +213,45 @@ def test_no_audit_entry_or_error_holds_a_key_put_in_a_path_or_a_correlation_id(s
             assert tenant.agent_key not in refused.text and tenant.master not in refused.text
     logs = "".join(p.read_text(errors="replace") for p in (stack.home / "logs").glob("*.log"))
     assert tenant.agent_key not in logs
+
+
+def test_a_mem0_runs_name_in_a_path_is_in_no_log_line_or_audit_entry(stack):
+    """A Mem0 run is a session, whose name the audit never keeps (a forget erases it from
+    the bus; the audit is never erased): deleting one by its name in the path
+    (`DELETE /v2/entities/run/{name}/`) logs and audits the path with it withheld."""
+    run = "therapy-with-dr-" + uuid.uuid4().hex[:10]
+    user = "user-" + uuid.uuid4().hex[:8]
+    correlation = "run-" + uuid.uuid4().hex[:10]
+    with httpx.Client(
+        base_url=stack.base_url,
+        headers={"Authorization": f"Token {stack.api_key}", "x-correlation-id": correlation},
+        timeout=30,
+    ) as mem0:
+        added = mem0.post(
+            "/v3/memories/add/",
+            json={
+                "messages": [{"role": "user", "content": "I slept badly"}],
+                "user_id": user,
+                "run_id": run,
+                "infer": False,
+            },
+        )
+        assert added.status_code == 200, added.text
+        for path in (f"/v2/entities/run/{run}/", f"/mem0/v2/entities/run/{run}/"):
+            deleted = mem0.delete(path)
+            assert deleted.status_code == 200, deleted.text
+    with stack.client() as api:
+
+        def requests() -> list[dict]:
+            chain = api.get("/v1/audit/events", params={"correlation_id": correlation}).json()
+            return [e for e in chain["events"] if e["data"].get("method") == "DELETE"]
+
+        audited = eventually(lambda: len(requests()) == 2 and requests(), timeout=60)
+    assert {e["data"]["path"].rstrip("/") for e in audited} == {
+        "/v2/entities/run/{withheld}",
+        "/mem0/v2/entities/run/{withheld}",
+    }
+    gateway_log = stack.home / "logs" / "gateway.log"
+    eventually(lambda: "/v2/entities/run/{withheld}/" in gateway_log.read_text(), timeout=30)
+    logs = "".join(p.read_text(errors="replace") for p in (stack.home / "logs").glob("*.log"))
+    assert run not in logs

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -162,7 +163,10 @@ def test_the_supervisor_restarts_nats_and_postgres_and_cleans_up_after_itself(tm
             eventually(
                 lambda n=n: any(
                     m["content"] == f"after {n}"
-                    for m in api.get("/v1/memories", params={"userId": "sv"}).json()["memories"]
+                    # A 503 (no "memories") while PostgreSQL is still recovering: ask again.
+                    for m in api.get("/v1/memories", params={"userId": "sv"})
+                    .json()
+                    .get("memories", [])
                 ),
                 timeout=120,
                 every=1.0,
@@ -180,3 +184,46 @@ def test_the_supervisor_restarts_nats_and_postgres_and_cleans_up_after_itself(tm
     )  # fmt: skip
     assert admin.returncode != 0
     assert "Traceback" not in admin.stderr and "make run" in admin.stderr
+
+
+def test_what_a_run_writes_under_its_home_is_its_owners_only(tmp_path):
+    """The logs (user ids, paths) and the vector store (each memory's session id and
+    source id, a conversation's and a file's name) are no other local user's to read, as
+    PostgreSQL's and NATS's data are not; a folder an earlier run left open is closed."""
+    import httpx
+
+    home = tmp_path / ".mnemo"
+    (home / "logs").mkdir(parents=True)
+    (home / "logs").chmod(0o755)  # as a run before this one made it
+    port = free_port()
+    run = Run(tmp_path, port)
+    session = "couples-therapy-" + os.urandom(4).hex()
+    try:
+        run.wait_ready()
+        key = (home / "dev_api_key").read_text().strip()
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=15,
+        ) as api:
+            memory = {"userId": "private", "content": "We argued again", "sessionId": session}
+            assert api.post("/v1/ingest", json=memory).status_code == 202
+            eventually(
+                lambda: api.get("/v1/search", params={"userId": "private", "q": "argued"}).json()[
+                    "results"
+                ],
+                timeout=60,
+            )
+    finally:
+        assert run.stop() == 0, "".join(run.lines)
+    postgres = home / "postgres"  # PostgreSQL's own (0700), its user's when we are root
+    open_to_others = [
+        f"{oct(stat.S_IMODE(path.lstat().st_mode))} {path.relative_to(home)}"
+        for path in [home, *home.rglob("*")]
+        if not path.is_symlink()
+        and path != postgres
+        and postgres not in path.parents
+        # Read or write by group or others; a folder may still be traversed (x).
+        and path.lstat().st_mode & (0o066 if path.is_dir() else 0o077)
+    ]
+    assert open_to_others == []

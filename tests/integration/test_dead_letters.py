@@ -53,7 +53,9 @@ async def test_a_failing_message_is_kept_whole_and_replayed_to_its_consumer(publ
         [letter] = [x async for x in store.entries("dl-replay")]
         assert letter.subject == topology.cmd_subject("ingest.memory", "dlr")
         assert letter.correlation_id == "corr-dlr" and letter.tenant_id == "dlr"
-        assert letter.deliveries == 2 and "the projection is broken" in letter.reason
+        assert letter.deliveries == 2 and letter.reason.startswith("failed 2 times: RuntimeError")
+        # Where it was raised, never what it says (see the test below).
+        assert "in handler" in letter.reason and "projection" not in letter.reason
         assert b'"command_id"' in letter.data and cmd.command_id.encode() in letter.data
         assert handled == []
 
@@ -69,6 +71,44 @@ async def test_a_failing_message_is_kept_whole_and_replayed_to_its_consumer(publ
     assert delivery.subject == letter.subject
     assert delivery.msg_id == cmd.command_id
     assert delivery.correlation_id == "corr-dlr"
+
+
+async def test_a_reason_names_the_failure_never_the_value_that_failed(publisher, topology):
+    """A dead letter's reason is listed by `mnemo admin dead-letters` and kept in the
+    audit: an exception's message quotes the value that failed (a timestamp's text, a
+    row's values, a server's reply echoing a memory), so the reason is the exception's
+    class, its safe codes and where it was raised."""
+    import asyncpg
+
+    said = "I told my therapist about the divorce"
+    failures = iter(
+        [
+            ValueError(f"Invalid isoformat string: '{said}'"),
+            asyncpg.exceptions.UniqueViolationError(f"duplicate key value: ({said})"),
+        ]
+    )
+
+    async def handler(delivery: Delivery) -> None:
+        raise next(failures)
+
+    consumer = Consumer(
+        publisher, spec(topology, "dl-said", max_deliver=1, backoff_initial=0.05), handler
+    )
+    store = DeadLetters(publisher.js, topology)
+    async with running(consumer):
+        await publish(publisher, command(tenant="dls"))
+        await publish(publisher, command(tenant="dls"))
+
+        async def dead() -> bool:
+            return (await store.counts()).get("dl-said") == 2
+
+        await _eventually(dead)
+    reasons = sorted([x.reason async for x in store.entries("dl-said")])
+    assert [r for r in reasons if "therapist" in r or "divorce" in r] == []
+    assert reasons[0].startswith("failed 1 times: ValueError at ")
+    assert reasons[1].startswith(
+        "failed 1 times: asyncpg.exceptions.UniqueViolationError sqlstate=23505 at "
+    )
 
 
 async def test_a_replay_that_fails_again_is_dead_lettered_again(publisher, topology):

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 import msgspec
@@ -50,7 +51,7 @@ from mnemo.telemetry.metrics import (
     MESSAGES_DEAD_LETTERED,
     MESSAGES_FAILED,
 )
-from mnemo.telemetry.scrub import scrub_field
+from mnemo.telemetry.scrub import describe, scrub_field
 
 log = get_logger(__name__)
 
@@ -405,9 +406,8 @@ class Consumer:
 
     async def _dead_letter(self, msg: Msg, delivery: Delivery, reason: str) -> None:
         durable = self._spec.durable
-        # The reason is shown by `mnemo admin dead-letters list` and kept in the audit: an
-        # exception's first line may quote a value that failed, so a key in it goes, as in
-        # a log line.
+        # The reason is shown by `mnemo admin dead-letters list` and kept in the audit: it
+        # names no value (`_reason`, `_shape`), and a key in it still goes, as in a log line.
         reason = scrub_field("reason", reason)
         # The whole message first: once it is in the DLQ stream nothing can be lost.
         await self._publisher.js.publish(
@@ -466,9 +466,21 @@ def _shape(exc: msgspec.ValidationError) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    """What a dead letter says of its failure: the exception's type and first line."""
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__
+    """What a dead letter says of its failure, as a log line describes an exception: its
+    class, its safe codes (SQLSTATE, errno, HTTP status) and where it was raised, never
+    its message. A dead letter's reason is shown by `mnemo admin dead-letters list` and
+    kept in the audit, and a message quotes the value that failed (`Invalid isoformat
+    string: '…'`, a row's values, a server's reply echoing a memory): what a user said."""
+    described = describe(exc)
+    codes = [f"{name}={described[name]}" for name in _REASON_CODES if name in described]
+    frames = described["frames"]
+    if frames:
+        last = frames[-1]
+        codes.append(f"at {PurePath(last['file']).name}:{last['line']} in {last['function']}")
+    return " ".join([described["type"], *codes])
+
+
+_REASON_CODES = ("sqlstate", "errno", "status", "status_code")
 
 
 class _RetryState:

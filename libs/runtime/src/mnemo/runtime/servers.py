@@ -13,7 +13,12 @@ from mnemo.runtime.ports import port_open
 from mnemo.runtime.postgres_server import PostgresServer, PostgresServerError
 from mnemo.runtime.run_record import HomeInUse, RunRecord
 from mnemo.runtime.services import RESTART_LIMIT, RESTART_WINDOW
-from mnemo.runtime.settings import RunSettings, local_llm_key, local_llm_key_file
+from mnemo.runtime.settings import (
+    RunSettings,
+    keep_home_private,
+    local_llm_key,
+    local_llm_key_file,
+)
 
 TICK = 0.5
 # The model MNEMO_LLM=local serves (one source: mnemo.runtime.llm_model).
@@ -140,6 +145,7 @@ def serve_servers(settings: RunSettings) -> int:
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _signum, _frame: stopping.set())
+    keep_home_private(settings)
     record = RunRecord(settings.home_dir / "run")
     try:
         record.claim()

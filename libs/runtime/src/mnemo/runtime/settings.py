@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -119,3 +120,23 @@ def _stored(path: Path, new: str) -> str:
     with os.fdopen(fd, "w") as out:
         out.write(key + "\n")
     return key
+
+
+def keep_home_private(settings: RunSettings) -> None:
+    """What `mnemo run` and `mnemo servers` write under MNEMO_HOME is for its owner only.
+
+    The logs hold user ids and paths; the vector store keeps each memory's session id and
+    source id (a conversation's name, a file's name) beside its vectors; with the usual
+    umask (022) both were readable by every local user, while PostgreSQL's and NATS's data
+    were not. Every file made from here on (by this process and the servers and services
+    it starts) is the owner's only (umask 077), and the folders an earlier run left open
+    are closed. (PostgreSQL, run as its own user when we are root, is let through its
+    data folder's parents afterwards: mnemo.runtime.postgres_owner.)"""
+    os.umask(0o077)
+    home = settings.home_dir
+    home.mkdir(parents=True, exist_ok=True)
+    for folder in (home, settings.logs_dir, settings.qdrant_dir, home / "run", home / "llm"):
+        if folder.is_dir() and folder.is_relative_to(home):
+            mode = stat.S_IMODE(folder.stat().st_mode)
+            if mode & 0o077:
+                folder.chmod(mode & 0o700)

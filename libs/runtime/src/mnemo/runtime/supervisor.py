@@ -14,7 +14,7 @@ from mnemo.runtime.process import tail
 from mnemo.runtime.run_record import HomeInUse, RunRecord
 from mnemo.runtime.servers import SERVER_ERRORS, Servers, StartupError
 from mnemo.runtime.services import RESTART_LIMIT, RESTART_WINDOW, SERVICES, ServiceProcess
-from mnemo.runtime.settings import RunSettings, dev_api_key, key_secret
+from mnemo.runtime.settings import RunSettings, dev_api_key, keep_home_private, key_secret
 from mnemo.settings import CONFIG_ERROR_EXIT
 
 HEALTH_TIMEOUT = 90.0
@@ -55,6 +55,7 @@ class Supervisor:
     def run(self) -> int:
         """Start servers and services, wait for health, then watch until told to stop."""
         self.install_signal_handlers()
+        keep_home_private(self.settings)
         try:
             for name in self.record.claim():
                 print(f"Stopped {name}, left running by an earlier run.", flush=True)

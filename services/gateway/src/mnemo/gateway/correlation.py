@@ -19,6 +19,7 @@ from mnemo.contracts import Signal, new_id, utcnow
 from mnemo.gateway.body import DEFAULT_TIMEOUT, BodyTimeout, read_body, replay
 from mnemo.gateway.guard import Shape, send_refusal, slow_body
 from mnemo.gateway.limits import usage_headers
+from mnemo.gateway.paths import shown_path
 from mnemo.gateway.problems import unexpected
 from mnemo.redaction import redact
 from mnemo.telemetry import MessageContext, get_logger, message_context
@@ -123,7 +124,7 @@ class CorrelationMiddleware:
                 # What escaped every handler (a middleware's store away, a bug): still one
                 # answer in the surface's error shape, 503 when a dependency is the cause,
                 # never a trace.
-                log.error("unhandled_error", error=type(exc).__name__, path=scope["path"])
+                log.error("unhandled_error", error=type(exc).__name__, path=shown_path(scope))
                 if started_response[0]:
                     # Too late to answer otherwise; raised again once the request is
                     # logged and audited like any other (it was answered).
@@ -133,8 +134,9 @@ class CorrelationMiddleware:
             method = str(scope.get("method", ""))
             elapsed_ms = round((time.perf_counter() - clock) * 1000, 2)
             # A path is the caller's to write: a key put in it (`DELETE /v1/keys/mk_…`, the
-            # key for its id) is audited and logged as its placeholder.
-            path = redact(scope["path"]).text
+            # key for its id) is audited and logged as its placeholder, and a segment a
+            # route withheld (`withhold_in_path`) as `{withheld}`.
+            path = shown_path(scope)
             log.info("http_request", method=method, path=path, status=status[0], ms=elapsed_ms)
         tenant = state.get("tenant_id")
         publisher: Publisher | None = getattr(self.state, "publisher", None)

@@ -19,6 +19,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
 from mnemo.bus import Publisher
+from mnemo.gateway.paths import shown_path
 from mnemo.gateway.settings import GatewaySettings
 from mnemo.telemetry.live import Reading, serve_metrics
 from mnemo.telemetry.metrics import HTTP_DURATION, HTTP_REQUESTS
@@ -84,6 +85,26 @@ def _name_span(span: trace.Span, scope: Scope, method: str) -> None:
     for key in ("correlation_id", "request_id"):
         if state.get(key):
             span.set_attribute(f"mnemo.{key}", state[key])
+    _path_as_shown(span, scope)
+
+
+def _path_as_shown(span: trace.Span, scope: Scope) -> None:
+    """The instrumentation put the raw path in the span's URL and target; a segment the
+    route withheld (`withhold_in_path`) is shown there as in the log line and the audit."""
+    raw, shown = str(scope.get("path", "")), shown_path(scope)
+    if shown == raw:
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    for key in ("http.target", "url.path"):
+        if isinstance(attributes.get(key), str):
+            span.set_attribute(key, shown)
+    for key in ("http.url", "url.full"):
+        value = attributes.get(key)
+        if isinstance(value, str):
+            # scheme://host, then the path (raw, maybe percent-encoded) and the query.
+            scheme, _, rest = value.partition("://")
+            host = rest.split("/", 1)[0]
+            span.set_attribute(key, f"{scheme}://{host}{shown}")
 
 
 def serve_gateway_metrics(settings: GatewaySettings, publisher: Publisher) -> None:

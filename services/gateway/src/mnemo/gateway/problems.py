@@ -8,6 +8,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from mnemo.bus.failures import is_dependency_failure
+from mnemo.gateway.paths import shown_path
 from mnemo.redaction import redact, redact_value
 from mnemo.telemetry import get_logger
 
@@ -159,5 +160,5 @@ def unexpected(exc: Exception) -> Problem:
 
 
 def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
-    log.exception("unhandled_error", path=request.url.path)
+    log.exception("unhandled_error", path=shown_path(request.scope))
     return problem_response(request, unexpected(exc))

@@ -12,6 +12,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from mnemo.gateway.paths import shown_path
 from mnemo.gateway.problems import Problem, unexpected
 from mnemo.gateway.validation import as_json
 from mnemo.telemetry import get_logger
@@ -61,7 +62,7 @@ def handle_error(request: Request, exc: Exception) -> Response[bytes]:
     if isinstance(exc, HTTPException):
         detail = str(exc.detail) if exc.status_code != 404 else f"no route for {request.url.path}"
         return error(Problem(exc.status_code, "HTTP_ERROR", detail))
-    log.exception("unhandled_error", path=request.url.path)
+    log.exception("unhandled_error", path=shown_path(request.scope))
     return error(unexpected(exc))
 
 

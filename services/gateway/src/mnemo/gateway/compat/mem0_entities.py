@@ -9,6 +9,7 @@ from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.compat.mem0_deletion import delete_scope
 from mnemo.gateway.compat.mem0_shapes import ok, scope_of
 from mnemo.gateway.deps import deps_of
+from mnemo.gateway.paths import withhold_in_path
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.validation import object_body
 
@@ -61,6 +62,10 @@ async def entities(request: Request) -> Response[bytes]:
 @delete("/v2/entities/{kind:str}/{name:str}", status_code=200)
 async def delete_entity(request: Request, kind: str, name: str) -> Response[bytes]:
     """Every memory of the entity (a user's, with a master key: the user forgotten)."""
+    if kind == "run":
+        # A run is a session: its name is what the client called a conversation, which
+        # no log line, span or audit entry keeps.
+        withhold_in_path(request.scope, name)
     principal = await authorize(request, "forget")
     field = _TYPES.get(kind)
     if field is None:

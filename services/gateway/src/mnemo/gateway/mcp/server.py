@@ -7,6 +7,7 @@ the gateway's /mcp endpoint calls its own app in process with the caller's key
 """
 
 import contextlib
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import mcp_types as types
+from mcp.server._otel import OpenTelemetryMiddleware
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
@@ -84,8 +86,36 @@ def build_server(route: Route, version: str = "") -> Server[Any]:
         on_list_tools=list_tools,
         on_call_tool=run_tool,
     )
+    # The SDK's span of a call is named after the tool the client asked for (and carries
+    # it as gen_ai.tool.name), whatever it sent: only Mnemo's tools are named there.
+    server.middleware = [
+        _KnownNamesOnly() if isinstance(m, OpenTelemetryMiddleware) else m
+        for m in server.middleware
+    ]
     server.middleware.append(_errors_redacted)
     return server
+
+
+_TOOL_NAMES = frozenset(t.name for t in TOOLS)
+UNKNOWN_TOOL = "unknown"
+
+
+class _KnownNamesOnly(OpenTelemetryMiddleware):
+    """The SDK's OpenTelemetry middleware, shown a call's tool name only when it is one of
+    Mnemo's (and no prompt's: Mnemo has none). A name a client sent for no tool is its
+    input, which a span (exported beyond the process) never holds, as no error quotes it;
+    the call itself goes on with what the client sent."""
+
+    async def __call__(self, ctx: ServerRequestContext[Any], call_next: Any) -> Any:
+        name = ctx.params.get("name") if ctx.params else None
+        if not isinstance(name, str) or (ctx.method == "tools/call" and name in _TOOL_NAMES):
+            return await super().__call__(ctx, call_next)
+        shown = dataclasses.replace(ctx, params={**(ctx.params or {}), "name": UNKNOWN_TOOL})
+
+        async def with_what_was_sent(_: ServerRequestContext[Any]) -> Any:
+            return await call_next(ctx)
+
+        return await super().__call__(shown, with_what_was_sent)
 
 
 # What a pydantic validation error quotes of the input, up to the end of its line:

@@ -1,0 +1,66 @@
+"""A path segment a route withholds (a Mem0 run's name: a session id, which the audit
+never keeps) is shown as `{withheld}` in the request's log line, audit entry and span,
+whose URL and target the instrumentation took from the raw path."""
+
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from mnemo.gateway.http_telemetry import RouteTelemetry
+from mnemo.gateway.paths import shown_path, withhold_in_path
+
+RUN = "therapy-with-dr-jones"
+
+
+async def _deletes_a_run(scope, receive, send) -> None:
+    scope["path_template"] = "/v2/entities/{kind}/{name}"
+    withhold_in_path(scope, RUN)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+def _scope(path: str) -> dict:
+    return {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "DELETE",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"user=1",
+        "headers": [(b"host", b"127.0.0.1:8080")],
+        "server": ("127.0.0.1", 8080),
+        "client": ("127.0.0.1", 5000),
+        "state": {},
+    }
+
+
+def test_a_withheld_segment_is_shown_as_withheld_and_the_rest_as_it_is():
+    scope = _scope(f"/v2/entities/run/{RUN}/")
+    assert shown_path(scope) == scope["path"]
+    withhold_in_path(scope, RUN)
+    assert shown_path(scope) == "/v2/entities/run/{withheld}/"
+
+
+async def test_the_span_shows_the_path_as_the_log_line_does():
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = OpenTelemetryMiddleware(
+        RouteTelemetry(_deletes_a_run), tracer_provider=provider, exclude_spans=["receive", "send"]
+    )
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(_: dict) -> None:
+        pass
+
+    await app(_scope(f"/v2/entities/run/{RUN}/"), receive, send)
+    [span] = exporter.get_finished_spans()
+    assert span.name == "DELETE /v2/entities/{kind}/{name}"
+    shown = {k: v for k, v in (span.attributes or {}).items() if isinstance(v, str)}
+    assert [k for k, v in shown.items() if RUN in v] == []
+    assert shown["http.target"] == "/v2/entities/run/{withheld}/"
+    assert shown["http.url"] == "http://127.0.0.1:8080/v2/entities/run/{withheld}/"
