@@ -119,19 +119,26 @@ class Stack:
             proc.wait(15)
 
     def rebuild(self, service: str) -> str:
-        """Stop `service`, run its rebuild command, start it again; return what it printed."""
+        """Stop `service`, run its rebuild command, start it again; return what it printed.
+
+        The service is started again whatever the rebuild did: a rebuild that failed (or
+        outlived its deadline) must not leave the session's stack without the service for
+        every test after it. The deadline is generous: retrieval's rebuild embeds every
+        memory the session has written, minutes on a loaded 2-core machine."""
         self.stop(service)
         if service == "retrieval":
             shutil.rmtree(self.home / "qdrant", ignore_errors=True)
-        result = subprocess.run(
-            [sys.executable, "-m", f"mnemo.{service}", "rebuild"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", f"mnemo.{service}", "rebuild"],
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+        finally:
+            self.start(service)
         assert result.returncode == 0, result.stderr
-        self.start(service)
         self.wait_healthy()
         return result.stdout
 
