@@ -132,3 +132,31 @@ def memory_id(response: httpx.Response) -> str:
     found = body.get("id") or body.get("memory_id") or (body.get("data") or {}).get("id")
     assert found, body
     return str(found)
+
+
+def test_an_agent_made_without_an_id_is_made_once_by_a_retry_whose_answer_is_gone(own):
+    """POST /v1/agents and Elephantasm's POST /api/animas without an id: the Idempotency-Key
+    names the agent, so a retry that runs again (its kept answer erased by a forget, or
+    never kept: the gateway died first) finds the agent it made (it made a second one)."""
+    tag = uuid.uuid4().hex[:8]
+    sends = {
+        "native": ("/v1/agents", {"name": "made once " + tag}),
+        "elephantasm": ("/api/animas", {"name": "anima once " + tag}),
+    }
+
+    def send(name: str) -> httpx.Response:
+        path, body = sends[name]
+        response = own.post(path, json=body, headers={"Idempotency-Key": f"agent-{tag}-{name}"})
+        assert response.status_code == 201, response.text
+        return response
+
+    first = {name: send(name).json()["id"] for name in sends}
+    assert own.delete("/v1/user", params={"userId": "someone-" + tag}).status_code == 200
+    for name in sends:
+        again = eventually(
+            lambda n=name: (r := send(n)).headers.get("Idempotent-Replayed") != "true" and r
+        )
+        assert again.json()["id"] == first[name], name
+    agents = own.get("/v1/agents", params={"limit": 200}).json()["agents"]
+    names = sorted(a["name"] for a in agents if a["name"].endswith(tag))
+    assert names == ["anima once " + tag, "made once " + tag]
