@@ -160,3 +160,53 @@ def test_an_agent_made_without_an_id_is_made_once_by_a_retry_whose_answer_is_gon
     agents = own.get("/v1/agents", params={"limit": 200}).json()["agents"]
     names = sorted(a["name"] for a in agents if a["name"].endswith(tag))
     assert names == ["anima once " + tag, "made once " + tag]
+
+
+def test_a_fact_change_is_made_once_by_a_retry_whose_answer_is_gone(own, user_id):
+    """A fact's contradiction, supersession and Mem0 update, retried with their
+    Idempotency-Key once the kept answer is gone, answer the change made (its ids derive
+    from the key): a contradiction was stated twice (two facts of the same words), a
+    supersession answered 409 (the fact had ended) and a Mem0 update revised its own
+    revision (a second UPDATE in the history)."""
+    own.post("/v1/ingest", json={"userId": user_id, "content": "I work at Acme. I live in Oslo."})
+    found = eventually(
+        lambda: (
+            len(f := own.get("/v1/facts", params={"userId": user_id}).json()["facts"]) == 2
+            and {fact["attribute"]: fact["id"] for fact in f}
+        )
+    )
+    work, home = found["employer"], found["location"]
+    tag = uuid.uuid4().hex[:8]
+    sends = {
+        "contradict": (f"/v1/facts/{work}/contradict", {"content": "Works at Initech"}),
+        "supersede": (f"/v1/facts/{home}/supersede", {"content": "Lives in Bergen"}),
+    }
+
+    def send(name: str) -> httpx.Response:
+        path, body = sends[name]
+        method = "PUT" if name == "mem0" else "POST"
+        headers = {"Idempotency-Key": f"fact-{tag}-{name}"}
+        response = own.request(method, path, json=body, headers=headers)
+        assert response.status_code == 200, response.text
+        return response
+
+    first = {name: send(name).json() for name in sends}
+    # A Mem0 update of the fact the supersession stated (a memory of Mem0's: its chain).
+    sends["mem0"] = (f"/mem0/v1/memories/{home}/", {"text": "Lives in Tromso"})
+    mem0 = send("mem0").json()
+    assert own.delete("/v1/user", params={"userId": "someone-" + tag}).status_code == 200
+    for name in sends:
+        again = eventually(
+            lambda n=name: (r := send(n)).headers.get("Idempotent-Replayed") != "true" and r
+        ).json()
+        if name == "mem0":
+            assert again["memory"] == mem0["memory"] == "Lives in Tromso"
+        else:
+            assert again["newFact"]["id"] == first[name]["newFact"]["id"], name
+            assert again["eventIds"] == first[name]["eventIds"], name
+    statements = sorted(
+        f["statement"] for f in own.get("/v1/facts", params={"userId": user_id}).json()["facts"]
+    )
+    assert statements == ["Lives in Tromso", "Works at Acme", "Works at Initech"]
+    history = own.get(f"/mem0/v1/memories/{home}/history/").json()
+    assert [h["event"] for h in history] == ["ADD", "UPDATE", "UPDATE"], history
