@@ -210,3 +210,30 @@ def test_a_fact_change_is_made_once_by_a_retry_whose_answer_is_gone(own, user_id
     assert statements == ["Lives in Tromso", "Works at Acme", "Works at Initech"]
     history = own.get(f"/mem0/v1/memories/{home}/history/").json()
     assert [h["event"] for h in history] == ["ADD", "UPDATE", "UPDATE"], history
+
+
+def test_a_mem0_update_sent_again_makes_no_second_revision(own, user_id):
+    """PUT is idempotent: Mem0's update sent again with the same body (a client's retry
+    after a lost answer, without an Idempotency-Key) changes nothing, of a memory stored as
+    it was said or of a fact synthesis drew (each made a second revision, its old and new
+    words the same)."""
+    added = own.post(
+        "/mem0/v3/memories/add/",
+        json={"messages": "I like tea", "user_id": user_id, "infer": False},
+    )
+    memory = added.json()["results"][0]["id"]
+    eventually(lambda: own.get(f"/mem0/v1/memories/{memory}/").status_code == 200)
+    own.post("/v1/ingest", json={"userId": user_id + "-f", "content": "I live in Oslo."})
+    [fact] = eventually(
+        lambda: own.get("/v1/facts", params={"userId": user_id + "-f"}).json()["facts"]
+    )
+    for memory_id, text in ((memory, "I like green tea"), (fact["id"], "Lives in Bergen")):
+        answers = [
+            own.put(f"/mem0/v1/memories/{memory_id}/", json={"text": text}) for _ in range(2)
+        ]
+        assert [a.status_code for a in answers] == [200, 200], answers[1].text
+        assert answers[0].json()["memory"] == answers[1].json()["memory"] == text
+        history = own.get(f"/mem0/v1/memories/{memory_id}/history/").json()
+        changes = [(h["event"], h["old_memory"], h["new_memory"]) for h in history]
+        assert [c[0] for c in changes] == ["ADD", "UPDATE"], changes
+        assert own.get(f"/mem0/v1/memories/{memory_id}/").json()["memory"] == text
