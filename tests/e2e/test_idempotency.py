@@ -237,3 +237,19 @@ def test_a_mem0_update_sent_again_makes_no_second_revision(own, user_id):
         changes = [(h["event"], h["old_memory"], h["new_memory"]) for h in history]
         assert [c[0] for c in changes] == ["ADD", "UPDATE"], changes
         assert own.get(f"/mem0/v1/memories/{memory_id}/").json()["memory"] == text
+
+
+def test_a_contradiction_sent_again_states_its_fact_once(own, user_id):
+    """The same contradiction sent again without an Idempotency-Key (a client's retry after
+    a lost answer) answers the fact it stated: it stated a second fact of the same words."""
+    own.post("/v1/ingest", json={"userId": user_id, "content": "I work at Acme."})
+    [fact] = eventually(lambda: own.get("/v1/facts", params={"userId": user_id}).json()["facts"])
+    body = {"content": "Works at Initech", "reason": "said so"}
+    answers = [own.post(f"/v1/facts/{fact['id']}/contradict", json=body) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200], answers[1].text
+    assert answers[1].json()["newFact"]["id"] == answers[0].json()["newFact"]["id"]
+    assert answers[1].json()["fact"]["contradictedBy"] == [answers[0].json()["newFact"]["id"]]
+    statements = [
+        f["statement"] for f in own.get("/v1/facts", params={"userId": user_id}).json()["facts"]
+    ]
+    assert sorted(statements) == ["Works at Acme", "Works at Initech"]

@@ -88,6 +88,11 @@ class FactCuration:
                 if done is not None:
                     self._timelines.keep(stream, timeline, version, key_id)
                     return done
+            if request.change == "contradict" and request.content is not None:
+                said = await self._said_already(request, fact, user_id)
+                if said is not None:
+                    self._timelines.keep(stream, timeline, version, key_id)
+                    return said
             try:
                 decided = _decide(request, fact, user_id, seed)
             except Refused as refused:
@@ -154,6 +159,28 @@ class FactCuration:
             if views:
                 view = status_at(views[0][0], valid_at(None))
                 return FactChange(fact=view, new_fact=view, event_ids=[])
+        return None
+
+    async def _said_already(
+        self, request: ChangeFact, fact: Fact, user_id: str
+    ) -> FactChange | None:
+        """The answer to a contradiction stated already: the fact is contradicted by a
+        current fact of the same value (the same request sent again after a lost answer,
+        without an Idempotency-Key, stated it a second time: two facts of the same words)."""
+        assert request.content is not None
+        value = values.key((request.value or request.content.strip()).strip())
+        now = valid_at(None)
+        found = await self._views.views(request.tenant_id, user_id, fact_ids=[fact.fact_id])
+        if not found:
+            return None
+        this = status_at(found[0][0], now)
+        if not this.contradicted_by:
+            return None
+        others = await self._views.views(request.tenant_id, user_id, fact_ids=this.contradicted_by)
+        for view, _ in others:
+            other = status_at(view, now)
+            if other.status == "current" and values.key(other.value) == value:
+                return FactChange(fact=this, new_fact=other, event_ids=[])
         return None
 
     async def _answer(
