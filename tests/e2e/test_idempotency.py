@@ -132,3 +132,124 @@ def memory_id(response: httpx.Response) -> str:
     found = body.get("id") or body.get("memory_id") or (body.get("data") or {}).get("id")
     assert found, body
     return str(found)
+
+
+def test_an_agent_made_without_an_id_is_made_once_by_a_retry_whose_answer_is_gone(own):
+    """POST /v1/agents and Elephantasm's POST /api/animas without an id: the Idempotency-Key
+    names the agent, so a retry that runs again (its kept answer erased by a forget, or
+    never kept: the gateway died first) finds the agent it made (it made a second one)."""
+    tag = uuid.uuid4().hex[:8]
+    sends = {
+        "native": ("/v1/agents", {"name": "made once " + tag}),
+        "elephantasm": ("/api/animas", {"name": "anima once " + tag}),
+    }
+
+    def send(name: str) -> httpx.Response:
+        path, body = sends[name]
+        response = own.post(path, json=body, headers={"Idempotency-Key": f"agent-{tag}-{name}"})
+        assert response.status_code == 201, response.text
+        return response
+
+    first = {name: send(name).json()["id"] for name in sends}
+    assert own.delete("/v1/user", params={"userId": "someone-" + tag}).status_code == 200
+    for name in sends:
+        again = eventually(
+            lambda n=name: (r := send(n)).headers.get("Idempotent-Replayed") != "true" and r
+        )
+        assert again.json()["id"] == first[name], name
+    agents = own.get("/v1/agents", params={"limit": 200}).json()["agents"]
+    names = sorted(a["name"] for a in agents if a["name"].endswith(tag))
+    assert names == ["anima once " + tag, "made once " + tag]
+
+
+def test_a_fact_change_is_made_once_by_a_retry_whose_answer_is_gone(own, user_id):
+    """A fact's contradiction, supersession and Mem0 update, retried with their
+    Idempotency-Key once the kept answer is gone, answer the change made (its ids derive
+    from the key): a contradiction was stated twice (two facts of the same words), a
+    supersession answered 409 (the fact had ended) and a Mem0 update revised its own
+    revision (a second UPDATE in the history)."""
+    own.post("/v1/ingest", json={"userId": user_id, "content": "I work at Acme. I live in Oslo."})
+    found = eventually(
+        lambda: (
+            len(f := own.get("/v1/facts", params={"userId": user_id}).json()["facts"]) == 2
+            and {fact["attribute"]: fact["id"] for fact in f}
+        )
+    )
+    work, home = found["employer"], found["location"]
+    tag = uuid.uuid4().hex[:8]
+    sends = {
+        "contradict": (f"/v1/facts/{work}/contradict", {"content": "Works at Initech"}),
+        "supersede": (f"/v1/facts/{home}/supersede", {"content": "Lives in Bergen"}),
+    }
+
+    def send(name: str) -> httpx.Response:
+        path, body = sends[name]
+        method = "PUT" if name == "mem0" else "POST"
+        headers = {"Idempotency-Key": f"fact-{tag}-{name}"}
+        response = own.request(method, path, json=body, headers=headers)
+        assert response.status_code == 200, response.text
+        return response
+
+    first = {name: send(name).json() for name in sends}
+    # A Mem0 update of the fact the supersession stated (a memory of Mem0's: its chain).
+    sends["mem0"] = (f"/mem0/v1/memories/{home}/", {"text": "Lives in Tromso"})
+    mem0 = send("mem0").json()
+    assert own.delete("/v1/user", params={"userId": "someone-" + tag}).status_code == 200
+    for name in sends:
+        again = eventually(
+            lambda n=name: (r := send(n)).headers.get("Idempotent-Replayed") != "true" and r
+        ).json()
+        if name == "mem0":
+            assert again["memory"] == mem0["memory"] == "Lives in Tromso"
+        else:
+            assert again["newFact"]["id"] == first[name]["newFact"]["id"], name
+            assert again["eventIds"] == first[name]["eventIds"], name
+    statements = sorted(
+        f["statement"] for f in own.get("/v1/facts", params={"userId": user_id}).json()["facts"]
+    )
+    assert statements == ["Lives in Tromso", "Works at Acme", "Works at Initech"]
+    history = own.get(f"/mem0/v1/memories/{home}/history/").json()
+    assert [h["event"] for h in history] == ["ADD", "UPDATE", "UPDATE"], history
+
+
+def test_a_mem0_update_sent_again_makes_no_second_revision(own, user_id):
+    """PUT is idempotent: Mem0's update sent again with the same body (a client's retry
+    after a lost answer, without an Idempotency-Key) changes nothing, of a memory stored as
+    it was said or of a fact synthesis drew (each made a second revision, its old and new
+    words the same)."""
+    added = own.post(
+        "/mem0/v3/memories/add/",
+        json={"messages": "I like tea", "user_id": user_id, "infer": False},
+    )
+    memory = added.json()["results"][0]["id"]
+    eventually(lambda: own.get(f"/mem0/v1/memories/{memory}/").status_code == 200)
+    own.post("/v1/ingest", json={"userId": user_id + "-f", "content": "I live in Oslo."})
+    [fact] = eventually(
+        lambda: own.get("/v1/facts", params={"userId": user_id + "-f"}).json()["facts"]
+    )
+    for memory_id, text in ((memory, "I like green tea"), (fact["id"], "Lives in Bergen")):
+        answers = [
+            own.put(f"/mem0/v1/memories/{memory_id}/", json={"text": text}) for _ in range(2)
+        ]
+        assert [a.status_code for a in answers] == [200, 200], answers[1].text
+        assert answers[0].json()["memory"] == answers[1].json()["memory"] == text
+        history = own.get(f"/mem0/v1/memories/{memory_id}/history/").json()
+        changes = [(h["event"], h["old_memory"], h["new_memory"]) for h in history]
+        assert [c[0] for c in changes] == ["ADD", "UPDATE"], changes
+        assert own.get(f"/mem0/v1/memories/{memory_id}/").json()["memory"] == text
+
+
+def test_a_contradiction_sent_again_states_its_fact_once(own, user_id):
+    """The same contradiction sent again without an Idempotency-Key (a client's retry after
+    a lost answer) answers the fact it stated: it stated a second fact of the same words."""
+    own.post("/v1/ingest", json={"userId": user_id, "content": "I work at Acme."})
+    [fact] = eventually(lambda: own.get("/v1/facts", params={"userId": user_id}).json()["facts"])
+    body = {"content": "Works at Initech", "reason": "said so"}
+    answers = [own.post(f"/v1/facts/{fact['id']}/contradict", json=body) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200], answers[1].text
+    assert answers[1].json()["newFact"]["id"] == answers[0].json()["newFact"]["id"]
+    assert answers[1].json()["fact"]["contradictedBy"] == [answers[0].json()["newFact"]["id"]]
+    statements = [
+        f["statement"] for f in own.get("/v1/facts", params={"userId": user_id}).json()["facts"]
+    ]
+    assert sorted(statements) == ["Works at Acme", "Works at Initech"]

@@ -310,6 +310,10 @@ class ChangeFact(msgspec.Struct, frozen=True, kw_only=True):
     value: str | None = None
     reason: str | None = None
     valid_from: datetime | None = None
+    # What fixes the change's ids (from the request's Idempotency-Key): a retry whose kept
+    # answer is gone is answered the change it made, not made a second time. None: the
+    # request's own id does (each sending is a change of its own).
+    retry_key: str | None = None
 
 
 class FactChange(msgspec.Struct, frozen=True, kw_only=True):

@@ -71,6 +71,8 @@ class FactCuration:
                 code="not_found", message=f"no fact {request.fact_id!r}", field="factId"
             )
         cause, correlation = request_cause()
+        # The seed of the change's ids: the request's Idempotency-Key's when it has one.
+        seed = request.retry_key or cause
         stream = facts_stream(request.tenant_id, user_id)
         for _ in range(_ATTEMPTS):
             timeline, version, key_id = await self._timelines.load(
@@ -81,8 +83,18 @@ class FactCuration:
                 return QueryError(
                     code="not_found", message=f"no fact {request.fact_id!r}", field="factId"
                 )
+            if request.retry_key is not None:
+                done = await self._made(request, fact, user_id, seed)
+                if done is not None:
+                    self._timelines.keep(stream, timeline, version, key_id)
+                    return done
+            if request.change == "contradict" and request.content is not None:
+                said = await self._said_already(request, fact, user_id)
+                if said is not None:
+                    self._timelines.keep(stream, timeline, version, key_id)
+                    return said
             try:
-                decided = _decide(request, fact, user_id, cause)
+                decided = _decide(request, fact, user_id, seed)
             except Refused as refused:
                 self._timelines.keep(stream, timeline, version, key_id)
                 return refused.error
@@ -123,8 +135,62 @@ class FactCuration:
             return await self._answer(request, user_id, stored)
         return QueryError(code="conflict", message="the facts kept changing; try again")
 
-    async def _answer(self, request: ChangeFact, user_id: str, stored: list) -> FactChange:
-        new_ids = [e.data.fact.fact_id for e in stored if isinstance(e.data, FactExtracted)]
+    async def _made(
+        self, request: ChangeFact, fact: Fact, user_id: str, seed: str
+    ) -> FactChange | None:
+        """The answer to this change if a run of it with the same retry key made it already
+        (its answer lost), else None. Its events' ids derive from the key: the change's own
+        event on this fact is in the log; or, asked of the fact it stated (a Mem0 update
+        revises the chain's last fact, which the first run made), that fact is this one."""
+        past = {"validate": "validated", "supersede": "superseded", "contradict": "contradicted"}
+        main = derived_id(seed, f"fact.{past[request.change]}", fact.fact_id)
+        stored = await self._store.read_events([main])
+        if stored:
+            ended = stored[0].data
+            stated = getattr(ended, "superseded_by", None) or getattr(ended, "by_fact_id", None)
+            if stated is not None:  # every event of the change, as its first answer listed
+                ids = [stated, main]
+                if request.change == "contradict":
+                    ids.append(derived_id(seed, "fact.contradicted", stated))
+                stored = await self._store.read_events(ids)
+            return await self._answer(request, user_id, stored, [stated] if stated else [])
+        if request.content is not None and fact.fact_id == _stated_id(request, fact, seed):
+            views = await self._views.views(request.tenant_id, user_id, fact_ids=[fact.fact_id])
+            if views:
+                view = status_at(views[0][0], valid_at(None))
+                return FactChange(fact=view, new_fact=view, event_ids=[])
+        return None
+
+    async def _said_already(
+        self, request: ChangeFact, fact: Fact, user_id: str
+    ) -> FactChange | None:
+        """The answer to a contradiction stated already: the fact is contradicted by a
+        current fact of the same value (the same request sent again after a lost answer,
+        without an Idempotency-Key, stated it a second time: two facts of the same words)."""
+        assert request.content is not None
+        value = values.key((request.value or request.content.strip()).strip())
+        now = valid_at(None)
+        found = await self._views.views(request.tenant_id, user_id, fact_ids=[fact.fact_id])
+        if not found:
+            return None
+        this = status_at(found[0][0], now)
+        if not this.contradicted_by:
+            return None
+        others = await self._views.views(request.tenant_id, user_id, fact_ids=this.contradicted_by)
+        for view, _ in others:
+            other = status_at(view, now)
+            if other.status == "current" and values.key(other.value) == value:
+                return FactChange(fact=this, new_fact=other, event_ids=[])
+        return None
+
+    async def _answer(
+        self, request: ChangeFact, user_id: str, stored: list, stated: list[str] | None = None
+    ) -> FactChange:
+        new_ids = (
+            stated
+            if stated is not None
+            else [e.data.fact.fact_id for e in stored if isinstance(e.data, FactExtracted)]
+        )
         now = valid_at(None)  # statuses as GET /v1/facts shows them: as of now
         found = {
             v.fact_id: status_at(v, now)
@@ -207,7 +273,7 @@ def _stated(request: ChangeFact, fact: Fact, user_id: str, cause: str) -> tuple[
     assert request.content is not None
     content = request.content.strip()
     value = (request.value or content).strip()
-    fact_id = derived_id(cause, "fact", fact.attribute, values.key(value))
+    fact_id = _stated_id(request, fact, cause)
     return fact_id, FactExtracted(
         memory_id=fact.memory_id,
         user_id=user_id,
@@ -226,3 +292,10 @@ def _stated(request: ChangeFact, fact: Fact, user_id: str, cause: str) -> tuple[
         agent_id=request.agent_id or fact.agent_id,
         about=fact.about,  # a correction of a person's fact is about that person
     )
+
+
+def _stated_id(request: ChangeFact, fact: Fact, cause: str) -> str:
+    """The id of the fact a change with content states about `fact`."""
+    assert request.content is not None
+    value = (request.value or request.content.strip()).strip()
+    return derived_id(cause, "fact", fact.attribute, values.key(value))

@@ -43,6 +43,8 @@ from mnemo.contracts.limits import MAX_QUERY_CHARS
 from mnemo.gateway.auth import Principal, agent_scope, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
+from mnemo.gateway.retries import retry_agent_id, retry_seed
+from mnemo.gateway.routes.accounts import create_once
 from mnemo.gateway.routes.ingest import IngestRequest, command_of, publish
 from mnemo.gateway.routes.packs import compile_pack, pack_query
 from mnemo.gateway.secrets import TEXT_FIELDS, redact_value, redacted
@@ -188,9 +190,12 @@ async def create_anima(request: Request) -> Response[bytes]:
         body = await _decode(request, AnimaBody)
         if not body.name.strip() or len(body.name) > 255:
             raise Problem(400, "INVALID_REQUEST", "name must be 1-255 characters", field="name")
+        # The Idempotency-Key names the anima: a retry whose kept answer is gone finds it.
+        retried = retry_agent_id(await retry_seed(request, principal.tenant_id))
         command = redacted(
             CreateAgent(
                 tenant_id=principal.tenant_id,
+                agent_id=retried,
                 name=body.name,
                 description=body.description,
                 metadata=body.meta or {},
@@ -198,12 +203,9 @@ async def create_anima(request: Request) -> Response[bytes]:
             ),
             *TEXT_FIELDS[CreateAgent],
         )
-        agent = await deps_of(request).ask(
-            request, "ingest", "create_agent", command, AgentInfo, principal.tenant_id
-        )
+        agent = await create_once(request, principal, command, retried)
     except Problem as problem:
         return refusal(problem)
-    assert isinstance(agent, AgentInfo)
     return Response(as_json(anima_json(agent)), status_code=201, media_type="application/json")
 
 

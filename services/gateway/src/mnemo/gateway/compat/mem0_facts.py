@@ -24,6 +24,7 @@ from mnemo.gateway.compat.mem0_shapes import (
 )
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
+from mnemo.gateway.retries import retry_seed
 from mnemo.gateway.secrets import redacted
 
 RETRACTED = "deleted through the Mem0 API"
@@ -121,6 +122,7 @@ async def _change(
             fact_id=chain.facts[-1].fact_id,
             actor=principal.actor,
             agent_id=agent_scope(principal, None),
+            retry_key=await retry_seed(request, principal.tenant_id),
             **fields,
         ),
         "content",

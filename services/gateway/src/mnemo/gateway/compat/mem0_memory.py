@@ -137,6 +137,9 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
                 "a memory drawn by synthesis takes new text only, not metadata",
                 field="metadata" if metadata is not None else "text",
             )
+        if text.strip() == found.facts[-1].statement:
+            # The fact says it already (the same update again): nothing to supersede.
+            return ok({**memory_json(fact_stored(found)), "text": found.facts[-1].statement})
         return ok(await revise_fact(request, principal, found, text))
     chain = found
     current = chain[-1]
@@ -170,6 +173,13 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
             made.session_id,
         )
         return ok({**memory_json(again), "text": made.content})
+    if revision.content == current.content and own_metadata(revision.metadata) == own_metadata(
+        current.metadata
+    ):
+        # Nothing to change: the same update again (a retry after a lost answer, without an
+        # Idempotency-Key) is answered as the first was, not made a second revision (a
+        # second UPDATE in the history, its old and new words the same).
+        return ok({**memory_json(version_stored(current)), "text": current.content})
     scoped = agent_scope(principal, None)
     command = ReviseMemory(
         tenant_id=principal.tenant_id,

@@ -80,6 +80,7 @@ from mnemo.gateway.compat.memanto_inputs import (
 from mnemo.gateway.compat.search_hits import written_metadata
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem, unexpected
+from mnemo.gateway.retries import retry_seed
 from mnemo.gateway.routes.accounts import retire_agent
 from mnemo.gateway.routes.context import time_param
 from mnemo.gateway.routes.ingest import IngestRequest, command_of, publish
@@ -731,6 +732,7 @@ async def _change(
             agent_id=agent_id,
             content=content,
             reason=text_of(body, "reason", required=False, limit=1000),
+            retry_key=await retry_seed(request, principal.tenant_id),
         ),
         "content",
         "reason",

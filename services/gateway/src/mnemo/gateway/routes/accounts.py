@@ -38,6 +38,7 @@ from mnemo.gateway.agents_seen import check_agent_id, forget_agent
 from mnemo.gateway.auth import Principal, agent_scope, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
+from mnemo.gateway.retries import retry_agent_id, retry_seed
 from mnemo.gateway.routes.memories import remove_agent_memories
 from mnemo.gateway.secrets import TEXT_FIELDS, redacted
 from mnemo.gateway.validation import as_json, decode_body, int_param, query_param
@@ -220,7 +221,6 @@ async def revoke_key(request: Request, key_id: str) -> Response[bytes]:
 
 @post("/v1/agents", status_code=201)
 async def create_agent(request: Request) -> Response[bytes]:
-    deps = deps_of(request)
     principal = await authorize(request, "admin")
     require_master(principal)
     body = await decode_body(request, AgentRequest)
@@ -229,10 +229,17 @@ async def create_agent(request: Request) -> Response[bytes]:
         check_agent_id(body.id, "id")
     _text(body.name, "name", MAX_NAME, required=True)
     _text(body.description, "description", MAX_DESCRIPTION)
+    # Without an id, the Idempotency-Key names the agent: a retry whose kept answer is gone
+    # finds the agent it made rather than making a second one.
+    retried = (
+        None
+        if body.id is not None
+        else retry_agent_id(await retry_seed(request, principal.tenant_id))
+    )
     command = redacted(
         CreateAgent(
             tenant_id=principal.tenant_id,
-            agent_id=body.id,
+            agent_id=body.id if body.id is not None else retried,
             name=body.name,
             description=body.description,
             metadata=body.metadata,
@@ -240,9 +247,25 @@ async def create_agent(request: Request) -> Response[bytes]:
         ),
         *TEXT_FIELDS[CreateAgent],
     )
-    agent = await deps.ask(request, "ingest", "create_agent", command, AgentInfo, command.tenant_id)
-    assert isinstance(agent, AgentInfo)
+    agent = await create_once(request, principal, command, retried)
     return _json(agent_json(agent), 201)
+
+
+async def create_once(
+    request: Request, principal: Principal, command: CreateAgent, retried: str | None
+) -> AgentInfo:
+    """Make the agent; `retried`: its id is the request's Idempotency-Key's, so that one
+    there already is this request's own agent, made by a run whose answer was lost."""
+    try:
+        agent = await deps_of(request).ask(
+            request, "ingest", "create_agent", command, AgentInfo, command.tenant_id
+        )
+    except Problem as problem:
+        if retried is None or problem.status != 409:
+            raise
+        agent = await _agent(request, principal, retried)
+    assert isinstance(agent, AgentInfo)
+    return agent
 
 
 @get("/v1/agents")

@@ -13,6 +13,7 @@ from mnemo.contracts import ChangeFact, FactChange, FactList, FactsQuery, FactVi
 from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
+from mnemo.gateway.retries import retry_seed
 from mnemo.gateway.routes.context import time_param
 from mnemo.gateway.secrets import redacted
 from mnemo.gateway.validation import about_param, as_json, decode_body, query_param
@@ -116,6 +117,7 @@ async def _change(
             change=change,
             actor=principal.actor,
             agent_id=agent_scope(principal, None),
+            retry_key=await retry_seed(request, principal.tenant_id),
             **fields,
         ),
         "content",
