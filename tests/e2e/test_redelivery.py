@@ -6,6 +6,10 @@ so that it is handed again every message its streams hold (commands, events, sig
 memories, facts (with their evidence, validation and contradictions), entities, search
 hits, profile and audit chains are then what they were: nothing recorded, indexed,
 synthesised or audited twice, nothing lost.
+
+On a stack of this module's own (it overrides the session's `stack`): handed again, the
+session's streams would be every earlier test's messages, their forgets' compactions
+included, minutes of work that would also run under the tests after this one.
 """
 
 import asyncio
@@ -15,7 +19,27 @@ import uuid
 import nats
 import pytest
 
+from .conftest import _create_database
+from .stack import Stack, free_port
 from .waiting import eventually
+
+
+@pytest.fixture(scope="module")
+def stack(nats_url, database_url, tmp_path_factory):
+    name = "redeliver_" + uuid.uuid4().hex[:10]
+    own = Stack(
+        nats_url=nats_url,
+        database_url=_create_database(database_url, name),
+        home=tmp_path_factory.mktemp("redelivery-stack"),
+        bus_root=name.replace("_", ""),
+        port=free_port(),
+    )
+    own.start()
+    try:
+        own.wait_healthy()
+        yield own
+    finally:
+        own.stop()
 
 
 async def _consumers(url: str, root: str) -> list[tuple[str, str, int, int, int]]:
