@@ -8,6 +8,7 @@ from pathlib import Path
 import msgspec
 
 from mnemo.settings import load_settings
+from mnemo.settings.urls import HTTP, POSTGRES, check_nats_urls, check_url
 
 
 class RunSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -49,6 +50,13 @@ class RunSettings(msgspec.Struct, kw_only=True, frozen=True):
                 raise ValueError(f"MNEMO_{name.upper()} must be a port number (1-65535)")
         if self.dev_api_key is not None and len(self.dev_api_key) < 16:
             raise ValueError("MNEMO_DEV_API_KEY must be at least 16 characters")
+        # Checked before any server starts, as each service checks them.
+        if self.nats_url is not None:
+            check_nats_urls("MNEMO_NATS_URL", self.nats_url)
+        if self.database_url is not None:
+            check_url("MNEMO_DATABASE_URL", self.database_url, POSTGRES, host_required=False)
+        if self.llm_url is not None:
+            check_url("MNEMO_LLM_URL", self.llm_url, HTTP)
         if self.llm is not None and self.llm != "local":
             raise ValueError('MNEMO_LLM must be "local" or unset')
         if self.llm_threads is not None and self.llm_threads < 1:
