@@ -59,7 +59,7 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Clien
     connecting = True
 
     async def on_error(exc: Exception) -> None:
-        if connecting and (refusal := _refusal(exc)):
+        if connecting and (refusal := nats_refusal(exc)):
             # Refused for good (a wrong user, password or token): nats-py would try again
             # twice a second for ever, each try a `nats_error` line that says nothing.
             # Raised from here, it leaves nc.connect.
@@ -102,7 +102,7 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Clien
     return nc
 
 
-def _refusal(exc: Exception) -> str | None:
+def nats_refusal(exc: Exception) -> str | None:
     """What the NATS server said when it refused this client's credentials, or None."""
     text = str(exc).lower()
     if "authorization violation" in text:
