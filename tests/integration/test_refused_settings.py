@@ -5,6 +5,7 @@ try a `nats_error` line without a word of why; a PostgreSQL that refused the use
 such database ended the service on a traceback without its message (exit 1, started again
 into the same refusal)."""
 
+import socket
 import subprocess
 import sys
 import time
@@ -67,8 +68,6 @@ def nats_with_password(tmp_path: Path) -> Iterator[tuple[str, int]]:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                import socket
-
                 socket.create_connection(("127.0.0.1", port), 0.2).close()
                 break
             except OSError:
@@ -129,3 +128,27 @@ def test_a_gateway_host_that_is_no_address_stops_the_gateway_naming_it(nats_url,
     code, text = _run("gateway", env, tmp_path)
     assert code == CONFIG_ERROR_EXIT, text[-2000:]
     _refused_in_one_line(text, "MNEMO_GATEWAY_HOST")
+
+
+@pytest.mark.parametrize(
+    ("setting", "host"),
+    [("MNEMO_METRICS_PORT", "127.0.0.1"), ("MNEMO_METRICS_HOST", "nosuch.invalid")],
+)
+def test_a_metrics_endpoint_that_cannot_listen_stops_the_gateway_naming_it(
+    setting, host, nats_url, tmp_path
+):
+    # The other services said so and exited 78; the gateway exited 3 on the first line of
+    # a traceback ("Exception Group Traceback"), and `mnemo run` started it again.
+    taken = socket.create_server(("127.0.0.1", 0))
+    try:
+        env = {
+            "MNEMO_NATS_URL": nats_url,
+            "MNEMO_GATEWAY_PORT": str(free_port()),
+            "MNEMO_METRICS_PORT": str(taken.getsockname()[1]),
+            "MNEMO_METRICS_HOST": host,
+        }
+        code, text = _run("gateway", env, tmp_path)
+    finally:
+        taken.close()
+    assert code == CONFIG_ERROR_EXIT, text[-2000:]
+    _refused_in_one_line(text, setting)

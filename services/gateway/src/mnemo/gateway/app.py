@@ -72,6 +72,7 @@ from mnemo.gateway.settings import GatewaySettings
 from mnemo.gateway.shedding import LoadShedder
 from mnemo.settings import SettingsError
 from mnemo.telemetry import get_logger
+from mnemo.telemetry.live import MetricsPortUnavailable
 
 SERVICE = "gateway"
 
@@ -171,7 +172,7 @@ class _Buckets:
 
 
 # A setting refused at startup by a server (see lifespan), for the process to exit on.
-STARTUP_REFUSALS: list[SettingsError] = []
+STARTUP_REFUSALS: list[Exception] = []
 
 
 def create_app(settings: GatewaySettings) -> Litestar:
@@ -208,7 +209,13 @@ def create_app(settings: GatewaySettings) -> Litestar:
         )
         app.state.publisher = publisher
         if settings.metrics_port is not None:
-            serve_gateway_metrics(settings, publisher)
+            try:
+                serve_gateway_metrics(settings, publisher)
+            except MetricsPortUnavailable as exc:
+                # As every other service: one line naming the setting and exit 78, not
+                # uvicorn's exit 3 with the first line of a traceback.
+                STARTUP_REFUSALS.append(exc)
+                raise
         app.state.sessions = made.sessions
         app.state.dedupe = made.dedupe
         app.state.idempotency = made.idempotency
