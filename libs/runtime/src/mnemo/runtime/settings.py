@@ -102,6 +102,20 @@ def load_run_settings(environ: Mapping[str, str] | None = None) -> RunSettings:
     return load_settings(RunSettings, cleaned)
 
 
+def home_problem(settings: RunSettings) -> str | None:
+    """Why MNEMO_HOME cannot hold a run's data, logs and records, or None (its folders
+    made): a file, or a folder that cannot be written, ended `mnemo run` on a traceback."""
+    try:
+        for folder in (settings.home_dir / "run", settings.logs_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        probe = settings.home_dir / "run" / ".writable"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        return f"MNEMO_HOME ({settings.home_dir}) cannot hold Mnemo's data: {exc.strerror}"
+    return None
+
+
 def dev_api_key(settings: RunSettings) -> str:
     """MNEMO_DEV_API_KEY, else the key stored in MNEMO_HOME, else a new one stored there."""
     if settings.dev_api_key:
