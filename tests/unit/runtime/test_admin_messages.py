@@ -58,3 +58,22 @@ def test_a_bus_not_reached_is_named_without_its_password(
     assert PASSWORD not in out.out + out.err
     assert f"127.0.0.1:{port}" in out.err
     assert "Traceback" not in out.err
+    if bus == "refusing":
+        # Said as a refusal of the credentials, not as a bus that cannot be reached.
+        assert "refused MNEMO_NATS_URL: authorization violation" in out.err
+        assert "cannot reach" not in out.err
+    assert out.err.count("\n") == 1
+
+
+def test_an_argument_the_service_refuses_exits_2(monkeypatch, capsys):
+    from mnemo.bus import QueryFailed
+    from mnemo.contracts import QueryError
+    from mnemo.runtime import admin
+
+    async def refused(*_args: object) -> None:
+        raise QueryFailed(QueryError(code="invalid", message="name must not be empty"))
+
+    monkeypatch.setattr(admin, "reachable_bus", lambda _settings: "nats://127.0.0.1:4222")
+    monkeypatch.setattr(admin, "_create", refused)
+    assert main(["admin", "create-tenant", "--name", " "]) == 2
+    assert capsys.readouterr().err == "mnemo admin: name must not be empty\n"

@@ -62,6 +62,13 @@ def test_the_environment_sets_every_stream_and_consumer_value():
         ("MNEMO_CONSUMER_ACK_WAIT", "0"),
         ("MNEMO_CONSUMER_MAX_ACK_PENDING", "0"),
         ("MNEMO_PROBE_PORT", "70000"),
+        # Past what JetStream holds (int64 nanoseconds, int64): a consumer's was refused as
+        # JSON it could not read, a bare traceback and exit 1.
+        ("MNEMO_CONSUMER_ACK_WAIT", "99999999999999"),
+        ("MNEMO_CONSUMER_MAX_ACK_PENDING", "99999999999999999999"),
+        ("MNEMO_STREAM_DUPLICATE_WINDOW", "9223372037"),
+        ("MNEMO_EVT_MAX_AGE", "99999999999999999999"),
+        ("MNEMO_DLQ_MAX_BYTES", "9223372036854775808"),
     ],
 )
 def test_a_bad_value_is_named(variable, value):
@@ -71,3 +78,13 @@ def test_a_bad_value_is_named(variable, value):
 
 def test_every_service_reads_them():
     assert issubclass(IngestSettings, JetStreamSettings)
+
+
+def test_the_most_jetstream_holds_is_taken():
+    most = {
+        "MNEMO_CONSUMER_ACK_WAIT": "9223372036",
+        "MNEMO_CONSUMER_MAX_ACK_PENDING": "9223372036854775807",
+        "MNEMO_CMD_MAX_AGE": "9223372036",
+    }
+    settings = load_settings(IngestSettings, {**BASE, **most})
+    assert settings.consumer_max_ack_pending == 2**63 - 1

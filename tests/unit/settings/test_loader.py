@@ -76,3 +76,63 @@ def test_rate_limits_set_override_the_defaults_one_by_one():
     assert spec.per_minute["ingest"] == 6000 and spec.per_minute["default"] == 6000
     forwarded = {**BASE, "MNEMO_FORWARDED_ALLOW_IPS": "10.0.0.1, 192.168.0.0/16, *"}
     load_settings(GatewaySettings, forwarded)
+
+
+@pytest.mark.parametrize(
+    ("cls", "name", "value", "named"),
+    [
+        # Without a scheme: looked up for ever ("http" as a NATS host), a bare traceback
+        # (asyncpg, the embedding server), traces never sent.
+        (IngestSettings, "MNEMO_NATS_URL", "http://127.0.0.1:4222", "must start with nats://"),
+        (IngestSettings, "MNEMO_NATS_URL", "nats://a:4222,nats://b:99999", "server 2 of 2"),
+        (IngestSettings, "MNEMO_DATABASE_URL", "localhost:5432/mnemo", "postgresql://"),
+        (IngestSettings, "MNEMO_DATABASE_URL", "abc", "postgresql://"),
+        (AuditSettings, "MNEMO_DATABASE_URL", "postgresql://u:pw@h:99999/db", "valid port"),
+        (AuditSettings, "MNEMO_DATABASE_URL", "postgresql://h/d b", "spaces"),
+        (AuditSettings, "MNEMO_OTLP_ENDPOINT", "collector:4318/v1/traces", "http://"),
+        (RetrievalSettings, "MNEMO_QDRANT_URL", "localhost:6333", "http://"),
+        (RetrievalSettings, "MNEMO_EMBEDDING_URL", "localhost:1/v1", "http://"),
+        (SynthesisSettings, "MNEMO_LLM_URL", "http://h:0x/v1", "valid port"),
+        # Empty: every address, or the current folder.
+        (GatewaySettings, "MNEMO_GATEWAY_HOST", "", "set but empty"),
+        (GatewaySettings, "MNEMO_METRICS_HOST", " ", "set but empty"),
+        (RetrievalSettings, "MNEMO_QDRANT_PATH", "", "set but empty"),
+    ],
+)
+def test_a_url_or_address_that_cannot_work_is_refused_at_start(cls, name, value, named):
+    env = {**BASE, name: value}
+    if name == "MNEMO_EMBEDDING_URL":
+        env |= {"MNEMO_EMBEDDER": "openai", "MNEMO_EMBEDDING_MODEL": "m"}
+    if name == "MNEMO_LLM_URL":
+        env["MNEMO_LLM_MODEL"] = "m"
+    with pytest.raises(SettingsError, match=name) as refused:
+        load_settings(cls, env)
+    assert named in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_refused_url_is_never_quoted():
+    for name, value in [
+        ("MNEMO_DATABASE_URL", "postgresql://mnemo:TopSecret1@db:99999/mnemo"),
+        ("MNEMO_NATS_URL", "http://user:TopSecret1@nats:4222"),
+        ("MNEMO_QDRANT_URL", "qdrant://k:TopSecret1@q:6333"),
+    ]:
+        with pytest.raises(SettingsError) as refused:
+            load_settings(RetrievalSettings, {**BASE, name: value})
+        assert "TopSecret1" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MNEMO_NATS_URL", "nats://a:4222, nats://b:4222,tls://c"),
+        ("MNEMO_NATS_URL", "nats-0.nats:4222"),
+        ("MNEMO_NATS_URL", "nats://user:pass@a:4222"),
+        ("MNEMO_DATABASE_URL", "postgres://u:p@db:5432/mnemo?sslmode=require"),
+        ("MNEMO_DATABASE_URL", "postgresql:///mnemo?host=/run/postgresql"),
+        ("MNEMO_QDRANT_URL", "https://qdrant.example:6333"),
+        ("MNEMO_OTLP_ENDPOINT", "http://127.0.0.1:4318/v1/traces"),
+    ],
+)
+def test_the_urls_that_work_are_taken(name, value):
+    load_settings(RetrievalSettings, {**BASE, name: value})

@@ -11,11 +11,13 @@ a 503 that did not mean "not accepted", and a claim nobody holds. So the gateway
 503 at once, and a 503 means the command was not accepted.
 """
 
+import contextlib
 import weakref
 from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client
 
+from mnemo.settings import SettingsError
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -54,13 +56,21 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Clien
     """A NATS connection that keeps reconnecting while the server is away; `url` may name
     several servers, comma-separated."""
     nc = Client()
+    connecting = True
 
     async def on_error(exc: Exception) -> None:
+        if connecting and (refusal := nats_refusal(exc)):
+            # Refused for good (a wrong user, password or token): nats-py would try again
+            # twice a second for ever, each try a `nats_error` line that says nothing.
+            # Raised from here, it leaves nc.connect.
+            raise SettingsError(f"MNEMO_NATS_URL was refused by the NATS server: {refusal}")
         log.warning("nats_error", error=exc)
 
     async def on_disconnect() -> None:
         # The client is reconnecting now (or closed): nothing more is queued until it is
         # connected again, and what is queued would go out first on the new connection.
+        if connecting:
+            return  # never connected: nothing was queued, nothing was lost
         log.warning("nats_disconnected", unsent_dropped=_drop_unsent(nc))
 
     async def on_reconnect() -> None:
@@ -71,16 +81,32 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> Clien
             except Exception as exc:
                 log.warning("reconnect_hook_failed", error=exc)
 
-    await nc.connect(
-        servers=server_urls(url),
-        name=name,
-        connect_timeout=connect_timeout,  # type: ignore[arg-type]  # seconds: any number
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,  # type: ignore[arg-type]
-        allow_reconnect=True,
-        error_cb=on_error,
-        disconnected_cb=on_disconnect,
-        reconnected_cb=on_reconnect,
-        pending_size=0,
-    )
+    try:
+        await nc.connect(
+            servers=server_urls(url),
+            name=name,
+            connect_timeout=connect_timeout,  # type: ignore[arg-type]  # seconds: any number
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,  # type: ignore[arg-type]
+            allow_reconnect=True,
+            error_cb=on_error,
+            disconnected_cb=on_disconnect,
+            reconnected_cb=on_reconnect,
+            pending_size=0,
+        )
+    except SettingsError:
+        with contextlib.suppress(Exception):
+            await nc.close()
+        raise
+    connecting = False
     return nc
+
+
+def nats_refusal(exc: Exception) -> str | None:
+    """What the NATS server said when it refused this client's credentials, or None."""
+    text = str(exc).lower()
+    if "authorization violation" in text:
+        return "authorization violation (check the user, password or token)"
+    if "authentication expired" in text or "authentication revoked" in text:
+        return "its credentials expired or were revoked"
+    return None

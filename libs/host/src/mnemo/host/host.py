@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from mnemo.contracts import HealthReport, Topology
 from mnemo.eventlog import connect as connect_db
 from mnemo.eventlog import migrate, migrate_eventlog
 from mnemo.host.probes import ProbeServer
-from mnemo.settings import DatabaseSettings, ServiceSettings
+from mnemo.settings import DatabaseSettings, ServiceSettings, SettingsError
 from mnemo.telemetry import configure, get_logger
 from mnemo.telemetry.live import MetricsPortUnavailable, Reading, Sampler, serve_metrics
 from mnemo.telemetry.scrub import scrub_field
@@ -80,7 +81,12 @@ class Host:
         self._checks["nats"] = self._check_nats
         if isinstance(self.settings, DatabaseSettings):
             url = self.settings.database_url
-            self.pool = pool = await settled(lambda: connect_db(url), "postgres")
+            try:
+                self.pool = pool = await settled(lambda: connect_db(url), "postgres")
+            except Exception as exc:
+                if refusal := database_refusal(exc):
+                    raise SettingsError(f"MNEMO_DATABASE_URL {refusal}") from None
+                raise
 
             async def migrated() -> None:
                 async with pool.acquire() as conn:
@@ -227,6 +233,23 @@ class Host:
     async def _check_postgres(self) -> None:
         assert self.pool is not None
         await self.pool.fetchval("SELECT 1")
+
+
+def database_refusal(exc: BaseException) -> str | None:
+    """Why PostgreSQL will never take MNEMO_DATABASE_URL as it is (a wrong password, a user
+    or database that does not exist, a host name that does not resolve, a DSN asyncpg
+    cannot read), or None. Said in one line that names the setting (the process exits 78)
+    instead of a traceback without a message (exit 1, started again the same way). The
+    server's words name the user or database, never the password; a DSN's own never."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str) and (sqlstate.startswith("28") or sqlstate == "3D000"):
+        said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"was refused by PostgreSQL: {scrub_field('error', said)}"
+    if isinstance(exc, socket.gaierror):
+        return "names a host that does not resolve"
+    if type(exc).__name__ == "ClientConfigurationError":
+        return "is not a DSN PostgreSQL's client can use (postgresql://user:password@host/db)"
+    return None
 
 
 def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import nats
 
 from mnemo.bus import QueryFailed, ask
+from mnemo.bus.connection import nats_refusal
 from mnemo.contracts import CreateTenant, NewTenant, Topology
 from mnemo.runtime.ports import port_open
 from mnemo.runtime.settings import RunSettings
@@ -36,6 +37,14 @@ def bus_address(url: str) -> str:
         return f"{where.hostname or '127.0.0.1'}:{where.port or 4222}"
     except ValueError:
         return "the configured URL (MNEMO_NATS_URL)"
+
+
+def bus_failure(url: str, exc: BaseException) -> str:
+    """The one line for a bus that failed `mnemo admin`: refused credentials said as such
+    (it read "cannot reach NATS ...: Error", as for a server that is away), never the URL."""
+    if isinstance(exc, Exception) and (refusal := nats_refusal(exc)):
+        return f"mnemo admin: NATS at {bus_address(url)} refused MNEMO_NATS_URL: {refusal}"
+    return f"mnemo admin: cannot reach NATS at {bus_address(url)}: {type(exc).__name__}"
 
 
 def reachable_bus(settings: RunSettings) -> str | None:
@@ -67,12 +76,10 @@ def create_tenant(settings: RunSettings, name: str, email: str | None) -> int:
         made = asyncio.run(_create(url, settings.bus_root, name, email))
     except QueryFailed as exc:
         print(f"mnemo admin: {exc.error.message}", file=sys.stderr)
-        return 1
+        # An argument the service refused (an empty --name) is a usage error, as argparse's.
+        return 2 if exc.error.code == "invalid" else 1
     except (OSError, nats.errors.Error) as exc:
-        print(
-            f"mnemo admin: cannot reach NATS at {bus_address(url)}: {type(exc).__name__}",
-            file=sys.stderr,
-        )
+        print(bus_failure(url, exc), file=sys.stderr)
         return 1
     print(f"Tenant:     {made.tenant_id} ({made.name})")
     print(f"Master key: {made.master_key.key}")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from mnemo.runtime.admin import create_tenant
 from mnemo.runtime.dead_letters_cli import dead_letters
 from mnemo.runtime.servers import serve_servers
-from mnemo.runtime.settings import load_run_settings
+from mnemo.runtime.settings import home_problem, load_run_settings
 from mnemo.runtime.supervisor import Supervisor
 from mnemo.runtime.tail import default_url, resolve_key, run_tail
 from mnemo.settings import SettingsError
@@ -75,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_run_settings()
     except SettingsError as exc:
         print(f"mnemo: {exc}", file=sys.stderr)
+        return 2
+    if args.command in ("run", "servers") and (problem := home_problem(settings)):
+        print(f"mnemo: {problem}", file=sys.stderr)
         return 2
     if args.command == "tail":
         url = args.url or default_url(settings.gateway_port)

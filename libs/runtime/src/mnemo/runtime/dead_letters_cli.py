@@ -14,7 +14,7 @@ import nats
 
 from mnemo.bus.dead_letters import DeadLetter, DeadLetters
 from mnemo.contracts import Topology
-from mnemo.runtime.admin import bus_address, quiet, reachable_bus
+from mnemo.runtime.admin import bus_failure, quiet, reachable_bus
 from mnemo.runtime.settings import RunSettings
 
 
@@ -35,10 +35,7 @@ def dead_letters(
     try:
         return asyncio.run(_with_bus(url, settings.bus_root, work, consumer, sequences or []))
     except (OSError, nats.errors.Error) as exc:
-        print(
-            f"mnemo admin: cannot reach NATS at {bus_address(url)}: {type(exc).__name__}",
-            file=sys.stderr,
-        )
+        print(bus_failure(url, exc), file=sys.stderr)
         return 1
 
 

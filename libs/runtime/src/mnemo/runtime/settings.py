@@ -8,7 +8,9 @@ from pathlib import Path
 
 import msgspec
 
+from mnemo.runtime.services import SERVICES
 from mnemo.settings import load_settings
+from mnemo.settings.urls import HTTP, POSTGRES, check_nats_urls, check_url
 
 
 class RunSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -42,6 +44,9 @@ class RunSettings(msgspec.Struct, kw_only=True, frozen=True):
     llm_url: str | None = None
     # MNEMO_LLM_THREADS: threads of the local model server (one per usable core when unset).
     llm_threads: int | None = None
+    # MNEMO_METRICS_PORT: the first of the services' metrics ports, one per service in
+    # SERVICES' order (mnemo.runtime.supervisor.service_metrics_env); none when unset.
+    metrics_port: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("nats_port", "postgres_port", "gateway_port"):
@@ -50,6 +55,20 @@ class RunSettings(msgspec.Struct, kw_only=True, frozen=True):
                 raise ValueError(f"MNEMO_{name.upper()} must be a port number (1-65535)")
         if self.dev_api_key is not None and len(self.dev_api_key) < 16:
             raise ValueError("MNEMO_DEV_API_KEY must be at least 16 characters")
+        last = 65535 - (len(SERVICES) - 1)
+        if self.metrics_port is not None and not 0 < self.metrics_port <= last:
+            # The gateway, the fifth, got 65536 and stopped on a port the operator never set.
+            raise ValueError(
+                f"MNEMO_METRICS_PORT must be a port from 1 to {last} under mnemo run "
+                f"(it and the next {len(SERVICES) - 1}, one per service)"
+            )
+        # Checked before any server starts, as each service checks them.
+        if self.nats_url is not None:
+            check_nats_urls("MNEMO_NATS_URL", self.nats_url)
+        if self.database_url is not None:
+            check_url("MNEMO_DATABASE_URL", self.database_url, POSTGRES, host_required=False)
+        if self.llm_url is not None:
+            check_url("MNEMO_LLM_URL", self.llm_url, HTTP)
         if self.llm is not None and self.llm != "local":
             raise ValueError('MNEMO_LLM must be "local" or unset')
         if self.llm_threads is not None and self.llm_threads < 1:
@@ -82,6 +101,20 @@ def load_run_settings(environ: Mapping[str, str] | None = None) -> RunSettings:
     # An empty optional variable means "not set" (a common way to unset one in a shell).
     cleaned = {key: value for key, value in env.items() if value != ""}
     return load_settings(RunSettings, cleaned)
+
+
+def home_problem(settings: RunSettings) -> str | None:
+    """Why MNEMO_HOME cannot hold a run's data, logs and records, or None (its folders
+    made): a file, or a folder that cannot be written, ended `mnemo run` on a traceback."""
+    try:
+        for folder in (settings.home_dir / "run", settings.logs_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        probe = settings.home_dir / "run" / ".writable"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        return f"MNEMO_HOME ({settings.home_dir}) cannot hold Mnemo's data: {exc.strerror}"
+    return None
 
 
 def dev_api_key(settings: RunSettings) -> str:

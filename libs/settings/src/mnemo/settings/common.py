@@ -1,6 +1,7 @@
 """Settings every service shares. Services subclass `ServiceSettings` and add their own."""
 
 from mnemo.settings.jetstream import JetStreamSettings
+from mnemo.settings.urls import HTTP, POSTGRES, check_nats_urls, check_url
 
 
 class ServiceSettings(JetStreamSettings, kw_only=True, frozen=True):
@@ -29,6 +30,12 @@ class ServiceSettings(JetStreamSettings, kw_only=True, frozen=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_nats_urls("MNEMO_NATS_URL", self.nats_url)
+        if self.otlp_endpoint:
+            check_url("MNEMO_OTLP_ENDPOINT", self.otlp_endpoint, HTTP)
+        if not self.metrics_host.strip():
+            # An empty host would listen on every address, not the default 127.0.0.1.
+            raise ValueError("MNEMO_METRICS_HOST is set but empty")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise ValueError("MNEMO_LOG_LEVEL must be one of debug, info, warning, error")
         if not self.bus_root.replace("_", "").replace("-", "").isalnum():
@@ -44,3 +51,8 @@ class ServiceSettings(JetStreamSettings, kw_only=True, frozen=True):
 class DatabaseSettings(ServiceSettings, kw_only=True, frozen=True):
     # MNEMO_DATABASE_URL: PostgreSQL DSN of the event log (required).
     database_url: str
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # No host is a Unix socket (`postgresql:///mnemo?host=/run/postgresql`).
+        check_url("MNEMO_DATABASE_URL", self.database_url, POSTGRES, host_required=False)

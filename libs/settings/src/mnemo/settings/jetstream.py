@@ -11,6 +11,11 @@ from typing import Literal
 import msgspec
 
 DAY = 24 * 3600.0
+# What JetStream can hold: durations are Go's int64 nanoseconds, sizes and counts int64. A
+# larger value was refused at start as JSON JetStream could not read (a consumer's, as a
+# bare traceback), after the setting had been taken.
+MOST_SECONDS = (2**63 - 1) // 1_000_000_000
+MOST_INT = 2**63 - 1
 
 Discard = Literal["old", "new"]
 
@@ -59,6 +64,15 @@ class JetStreamSettings(msgspec.Struct, kw_only=True, frozen=True):
     consumer_max_ack_pending: int = 1000
 
     def __post_init__(self) -> None:
+        for field, most in (
+            *((f"{kind}_max_age", MOST_SECONDS) for kind in ("cmd", "evt", "ops", "dlq")),
+            *((f"{kind}_max_bytes", MOST_INT) for kind in ("cmd", "evt", "ops", "dlq")),
+            ("stream_duplicate_window", MOST_SECONDS),
+            ("consumer_ack_wait", MOST_SECONDS),
+            ("consumer_max_ack_pending", MOST_INT),
+        ):
+            if getattr(self, field) > most:
+                raise ValueError(f"MNEMO_{field.upper()} must be at most {most}")
         if not 1 <= self.stream_replicas <= 5:
             raise ValueError("MNEMO_STREAM_REPLICAS must be between 1 and 5")
         for kind in ("cmd", "evt", "ops", "dlq"):

@@ -7,6 +7,7 @@ miss those gauges, never stall or fail the service.
 """
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -70,6 +71,11 @@ def serve_metrics(host: str, port: int) -> LiveGauges:
     try:
         start_http_server(port, addr=host)
     except OSError as exc:
+        if isinstance(exc, socket.gaierror):
+            raise MetricsPortUnavailable(
+                f"cannot serve metrics on {host}:{port} ({exc.strerror}); set"
+                " MNEMO_METRICS_HOST to an address of this machine"
+            ) from None
         raise MetricsPortUnavailable(
             f"cannot serve metrics on {host}:{port} ({exc.strerror}); set MNEMO_METRICS_PORT"
             " to a free port, or unset it"

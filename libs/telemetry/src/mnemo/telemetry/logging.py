@@ -8,6 +8,7 @@ finalizer) are logged the same way instead of Python's own traceback print, whic
 the exception's message.
 """
 
+import json
 import logging
 import sys
 import threading
@@ -38,7 +39,7 @@ def configure_logging(service: str, level: str = "info") -> None:
     structlog.configure(
         processors=[*common, *_SCRUB, structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        logger_factory=_SparingLoggerFactory(sys.stderr),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
@@ -46,6 +47,37 @@ def configure_logging(service: str, level: str = "info") -> None:
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread
     sys.unraisablehook = _log_unraisable
+
+
+class _SparingLogger(structlog.WriteLogger):
+    """A line that cannot be written (the log's disk full: ENOSPC) is dropped, not raised
+    into the code that logged it: a full disk under MNEMO_HOME/logs made the gateway answer
+    a bare `500 Internal Server Error` (its request line raising) and would fail a consumer's
+    handler on its log line. The lines dropped are counted in one line once writing works
+    again."""
+
+    dropped = 0
+
+    def msg(self, message: str) -> None:
+        try:
+            if count := _SparingLogger.dropped:
+                note = {"event": "log_lines_dropped", "count": count, "level": "warning"}
+                super().msg(json.dumps(note))
+                _SparingLogger.dropped = 0
+            super().msg(message)
+        except (OSError, ValueError):  # ValueError: the file was closed (at exit)
+            _SparingLogger.dropped += 1
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+class _SparingLoggerFactory:
+    def __init__(self, file: Any) -> None:
+        self._file = file
+
+    def __call__(self, *_args: Any) -> _SparingLogger:
+        return _SparingLogger(self._file)
 
 
 class _EveryLineIds:

@@ -70,7 +70,9 @@ from mnemo.gateway.routes.packs import latest_pack
 from mnemo.gateway.routes.search import search, search_post
 from mnemo.gateway.settings import GatewaySettings
 from mnemo.gateway.shedding import LoadShedder
+from mnemo.settings import SettingsError
 from mnemo.telemetry import get_logger
+from mnemo.telemetry.live import MetricsPortUnavailable
 
 SERVICE = "gateway"
 
@@ -169,6 +171,10 @@ class _Buckets:
         )
 
 
+# A setting refused at startup by a server (see lifespan), for the process to exit on.
+STARTUP_REFUSALS: list[Exception] = []
+
+
 def create_app(settings: GatewaySettings) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -178,6 +184,13 @@ def create_app(settings: GatewaySettings) -> Litestar:
             publisher = Publisher(nc, topology, SERVICE)
             # Each step makes what is missing: tried again while JetStream is not ready.
             made = await settled(lambda: _Buckets.made(publisher, settings), "jetstream")
+        except SettingsError as exc:
+            # Refused for good by what it was configured with (NATS's credentials): the
+            # process ends on one line naming the setting and exit 78 (bootstrap.main), as
+            # for a malformed setting, not on uvicorn's exit 3, which `mnemo run` would
+            # restart into the same refusal.
+            STARTUP_REFUSALS.append(exc)
+            raise
         except Exception:
             # uvicorn would log only the first line of the traceback it is handed.
             log.error("startup_failed", exc_info=True)
@@ -196,7 +209,13 @@ def create_app(settings: GatewaySettings) -> Litestar:
         )
         app.state.publisher = publisher
         if settings.metrics_port is not None:
-            serve_gateway_metrics(settings, publisher)
+            try:
+                serve_gateway_metrics(settings, publisher)
+            except MetricsPortUnavailable as exc:
+                # As every other service: one line naming the setting and exit 78, not
+                # uvicorn's exit 3 with the first line of a traceback.
+                STARTUP_REFUSALS.append(exc)
+                raise
         app.state.sessions = made.sessions
         app.state.dedupe = made.dedupe
         app.state.idempotency = made.idempotency

@@ -6,7 +6,7 @@ from types import FrameType
 
 import uvicorn
 
-from mnemo.gateway.app import SERVICE, create_asgi
+from mnemo.gateway.app import SERVICE, STARTUP_REFUSALS, create_asgi
 from mnemo.gateway.http_server import ProblemHttpProtocol
 from mnemo.gateway.settings import GatewaySettings
 from mnemo.settings import SettingsError, config_exit, load_settings
@@ -42,6 +42,13 @@ def main() -> None:
     except SettingsError as exc:
         raise config_exit(exc) from None
     configure(SERVICE, level=settings.log_level, otlp_endpoint=settings.otlp_endpoint)
+    try:
+        socket.getaddrinfo(settings.gateway_host, settings.gateway_port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        # uvicorn would say only "[Errno -2] Name or service not known", after NATS.
+        raise config_exit(
+            SettingsError(f"MNEMO_GATEWAY_HOST is no address to listen on ({exc})")
+        ) from None
     server = Server(
         uvicorn.Config(
             create_asgi(settings),
@@ -61,4 +68,10 @@ def main() -> None:
             timeout_graceful_shutdown=5,
         )
     )
-    server.run()
+    try:
+        server.run()
+    except SystemExit:
+        # uvicorn's exit 3 on a failed startup: the one a setting caused is exit 78.
+        if STARTUP_REFUSALS:
+            raise config_exit(STARTUP_REFUSALS[0]) from None
+        raise

@@ -87,6 +87,9 @@ class GatewaySettings(ServiceSettings, kw_only=True, frozen=True):
         super().__post_init__()
         if not 0 < self.gateway_port < 65536:
             raise ValueError("MNEMO_GATEWAY_PORT must be a port number (1-65535)")
+        if not self.gateway_host.strip():
+            # uvicorn takes "" for every address (0.0.0.0 and ::), not the default 127.0.0.1.
+            raise ValueError("MNEMO_GATEWAY_HOST is set but empty")
         if self.dev_api_key is not None and len(self.dev_api_key) < 16:
             raise ValueError("MNEMO_DEV_API_KEY must be at least 16 characters")
         if self.key_secret is not None and len(self.key_secret) < 16:

@@ -2,6 +2,7 @@
 
 from mnemo.embeddings.minilm import PRECISIONS
 from mnemo.settings import DatabaseSettings
+from mnemo.settings.urls import HTTP, check_url
 
 
 class RetrievalSettings(DatabaseSettings, kw_only=True, frozen=True):
@@ -35,6 +36,12 @@ class RetrievalSettings(DatabaseSettings, kw_only=True, frozen=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.qdrant_url:
+            check_url("MNEMO_QDRANT_URL", self.qdrant_url, HTTP)
+        if self.embedding_url:
+            check_url("MNEMO_EMBEDDING_URL", self.embedding_url, HTTP)
+        if not self.qdrant_path.strip():
+            raise ValueError("MNEMO_QDRANT_PATH is set but empty")
         if self.vector_store not in ("edge", "qdrant-local"):
             raise ValueError("MNEMO_VECTOR_STORE must be edge or qdrant-local")
         if self.embedder not in ("minilm", "openai", "hashing"):

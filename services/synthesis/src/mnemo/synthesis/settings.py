@@ -1,6 +1,7 @@
 """Synthesis settings, from MNEMO_* environment variables."""
 
 from mnemo.settings import DatabaseSettings
+from mnemo.settings.urls import HTTP, check_url
 
 # Memories in one model call at most: their answers (768 tokens each, at most) and the
 # prompt fit the local server's 8,192-token context.
@@ -38,8 +39,8 @@ class SynthesisSettings(DatabaseSettings, kw_only=True, frozen=True):
         super().__post_init__()
         if self.llm_url and not self.llm_model:
             raise ValueError("MNEMO_LLM_MODEL is required when MNEMO_LLM_URL is set")
-        if self.llm_url and not self.llm_url.startswith(("http://", "https://")):
-            raise ValueError("MNEMO_LLM_URL must start with http:// or https://")
+        if self.llm_url:
+            check_url("MNEMO_LLM_URL", self.llm_url, HTTP)
         if self.llm_concurrency < 1:
             raise ValueError("MNEMO_LLM_CONCURRENCY must be at least 1")
         if not 1 <= self.llm_batch <= MOST_BATCH:
