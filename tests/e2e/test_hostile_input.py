@@ -239,3 +239,61 @@ def test_a_request_line_and_headers_over_64_kib_are_refused(stack):
     )
     [status] = _raw(stack, post)
     assert status.startswith(b"HTTP/1.1 202"), status
+
+
+# JSON msgspec cannot read although it is JSON: a lone UTF-16 surrogate escaped in a string
+# or a key (no character, so no store takes it), or a number no float or int holds. Refused
+# naming where it is, on every surface, rather than as the body's fault. "@" stands for
+# "\\ud800" as a client's JSON encoder writes it.
+def _lone(template: str) -> bytes:
+    return template.replace("@", '"\\ud800"').encode()
+
+
+UNREADABLE = [
+    ("/v1/ingest", '{"userId": "u", "content": @}', "content"),
+    ("/v1/ingest", '{"userId": "u", "content": "x", "metadata": {"a": [1, @]}}', "metadata.a[1]"),
+    ("/v1/ingest", '{"userId": "u", "content": "x", "metadata": {"\\udc00k": 1}}',
+     "metadata.\\udc00k"),
+    ("/v1/ingest/batch", '{"items": [{"userId": "u", "content": "x"}, {"userId": @}]}',
+     "items[1].userId"),
+    ("/v1/ingest", '{"userId": "u", "content": "x", "metadata": {"n": 1e400}}', "metadata.n"),
+    ("/v1/ingest", '{"userId": "u", "content": "x", "metadata": {"n": -' + "9" * 5000 + "}}",
+     "metadata.n"),
+    ("/v1/search", '{"userId": "u", "query": "x", "limit": 1e400}', "limit"),
+    ("/v1/agents", '{"name": @}', "name"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "raw", "field"), UNREADABLE, ids=lambda v: str(v)[:30])
+def test_json_msgspec_cannot_read_is_refused_naming_the_field(api, path, raw, field):
+    response = api.post(path, content=_lone(raw), headers={"content-type": "application/json"})
+    assert_problem(response, 400, field)
+
+
+def test_a_lone_surrogate_is_named_on_every_surface(api):
+    json_type = {"content-type": "application/json"}
+    entity = uuid.uuid4()
+    eliza = api.post(
+        f"/api/memory/agents/{uuid.uuid4()}/memories",
+        content=_lone('{"entityId": "%s", "content": {"text": @}}' % entity),  # noqa: UP031
+        headers=json_type,
+    )
+    assert eliza.status_code == 400 and eliza.json()["error"]["field"] == "content.text"
+    mem0 = api.post(
+        "/mem0/v3/memories/add/",
+        content=_lone('{"user_id": "u", "messages": [{"role": "user", "content": @}]}'),
+        headers=json_type,
+    )
+    assert mem0.status_code == 400 and mem0.json()["field"] == "messages[0].content", mem0.text
+    memanto = api.post(
+        "/api/v2/agents", content=_lone('{"agent_id": "x", "description": @}'), headers=json_type
+    )
+    assert memanto.status_code == 400 and "description" in memanto.json()["error"]["message"]
+    elephantasm = api.post(
+        "/api/events", content=_lone('{"anima_id": "x", "content": @}'), headers=json_type
+    )
+    assert elephantasm.status_code == 422 and "content" in elephantasm.json()["detail"]
+    # The JSON of a query parameter too.
+    filters = _lone('{"sessionId": @}').decode()
+    response = api.get("/v1/context", params={"userId": "u", "filters": filters})
+    assert_problem(response, 400, "filters.sessionId")

@@ -96,3 +96,16 @@ def test_a_path_segment_that_is_a_secret_is_refused():
         "/v1/users/4111111111111111/memories",  # a long number is an id all the same
     ):
         check_path(path)
+
+
+def test_json_msgspec_cannot_read_is_named_where_it_is():
+    """A lone surrogate escaped in a string or a key, a number out of range: JSON all the
+    same, named by its path; a surrogate pair and what is not JSON at all pass on."""
+    assert refused_field(check_body, b'{"a": [1, {"b": "x\\ud800"}]}') == "a[1].b"
+    assert refused_field(check_body, b'{"m": {"\\udfffk": 1}}') == "m.\\udfffk"
+    assert refused_field(check_body, b'{"m": {"n": -1e400}}') == "m.n"
+    assert refused_field(check_body, b'{"m": {"n": ' + b"9" * 4301 + b"}}") == "m.n"
+    assert refused_field(check_body, b'"\\udc00"') == "body"
+    check_body(b'{"a": "\\ud83d\\ude00", "n": ' + b"9" * 4300 + b"}")
+    check_body(b'{"a": NaN}')  # not JSON: the route's MALFORMED_JSON
+    check_body(b'{"a": "\\ud800"')  # nor this (unterminated)

@@ -9,8 +9,12 @@ can forget a check and no hostile input reaches a parser, a query service or the
   secret (below: ids travel in paths too);
 - a body: valid UTF-8 (400, field `body`); when it is JSON, nested at most MAX_JSON_DEPTH
   deep and with no NUL in any key or string (400 naming the JSON path, as in
-  `items[3].metadata.note`). A body that is not JSON is left to the route, which answers
-  400 MALFORMED_JSON;
+  `items[3].metadata.note`). JSON that msgspec cannot read although it is JSON, a lone
+  UTF-16 surrogate escaped in a key or string (`"\\ud800"`: no character, so no store
+  takes it) or a number beyond what a float or an int holds (`1e400`, an int of more than
+  4300 digits), is refused naming where it is too (`unreadable_json`), not as the body's
+  fault (but on /mcp, whose JSON-RPC answers them itself). A body that is not JSON is left
+  to the route, which answers 400 MALFORMED_JSON;
 - an id (a query parameter or JSON field named `id`, `userId`, `user_id`, `agentId`, ...)
   that is a key, a token or another secret `mnemo.redaction` knows: 400 INVALID_ID naming
   it. Ids are stored, indexed and audited as they are (content and metadata are redacted
@@ -26,6 +30,8 @@ A refusal is shaped as the surface the path belongs to answers its errors (`shap
 path prefix -> the surface's error response), else as problem+json.
 """
 
+import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -50,6 +56,12 @@ _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _ID_NAME = re.compile(r"(?:^|[_\-])(?:id|Id|ID)$|[a-z0-9](?:Id|ID)$")
 # What an id may look like although the redactor reads it as a secret.
 _ID_LOOKALIKES = frozenset({"card_number"})
+# A JSON escape of a UTF-16 surrogate (half of a pair, or a lone one).
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Paths whose JSON-RPC answers what its parsers cannot read itself, in its own terms
+# (-32700, or a tool's error naming the argument: mnemo.gateway.mcp.endpoint).
+_OWN_PARSERS = frozenset({"/mcp"})
 
 
 class Refused(Exception):
@@ -101,7 +113,7 @@ class InputGuard:
                 body = await read_body(receive, self.max_body, timeout=self.body_timeout)
                 receive = replay(body, receive)
                 if len(body) <= self.max_body:
-                    check_body(body)
+                    check_body(body, locate=scope.get("path") not in _OWN_PARSERS)
         except Refused as refused:
             await self._refuse(send, scope.get("path", ""), refused)
             return
@@ -210,7 +222,9 @@ def _decode_param(raw: bytes, field: str) -> str:
         ) from None
 
 
-def check_body(body: bytes) -> None:
+def check_body(body: bytes, *, locate: bool = True) -> None:
+    """See the module's docstring; `locate`: name what msgspec could not read although it
+    is JSON (`unreadable_json`), else leave it to the route."""
     if not body:
         return
     try:
@@ -221,13 +235,87 @@ def check_body(body: bytes) -> None:
         ) from None
     try:
         value = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except msgspec.DecodeError as exc:
+        if locate:
+            unreadable_json(body, str(exc))
         return  # not JSON: the route says so
     except RecursionError:
         raise Refused(
             "TOO_DEEP", f"JSON may be nested at most {MAX_JSON_DEPTH} levels deep", "body"
         ) from None
     check_json(value)
+
+
+class _OutOfRange:
+    """A JSON number no float or int holds (json.loads reads it, msgspec does not)."""
+
+
+_OUT_OF_RANGE = _OutOfRange()
+
+
+def _int(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python (and msgspec) read
+        return _OUT_OF_RANGE
+
+
+def _float(text: str) -> Any:
+    value = float(text)
+    return value if math.isfinite(value) else _OUT_OF_RANGE
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def shown_key(key: str) -> str:
+    """A JSON key as a field's name: a lone surrogate written as its escape, since no
+    answer could carry it (it is no character)."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", key)
+
+
+def unreadable_json(raw: bytes | str, reason: str) -> None:
+    """Raise Refused naming where `raw` holds what msgspec refused (`reason`) although it
+    is JSON: a lone surrogate in a string or key, or a number out of range. Returns when
+    it is something else (not JSON at all: the route says so, naming the body). Only
+    bodies that may hold one are read again (Python's parser is slower than msgspec's)."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    if "out of range" not in reason and not _ESCAPED_SURROGATE.search(data):
+        return
+    try:
+        value = json.loads(data, parse_int=_int, parse_float=_float, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, path = stack.pop()
+        if node is _OUT_OF_RANGE:
+            raise Refused(
+                "INVALID_REQUEST",
+                f"{path or 'body'} is a number out of range (no float or integer holds it)",
+                path or "body",
+            )
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                raise Refused(
+                    "INVALID_ENCODING",
+                    f"{path or 'body'} holds a lone UTF-16 surrogate (\\ud800-\\udfff), "
+                    "which is no character",
+                    path or "body",
+                )
+        elif isinstance(node, list):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node))
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                at = f"{path}.{shown_key(key)}" if path else shown_key(key)
+                if _SURROGATE.search(key):
+                    raise Refused(
+                        "INVALID_ENCODING",
+                        f"the JSON key {at} holds a lone UTF-16 surrogate, which is no character",
+                        at,
+                    )
+                stack.append((item, at))
 
 
 def check_json(value: Any) -> None:

@@ -12,6 +12,7 @@ import msgspec
 from litestar import Request
 
 from mnemo.contracts.limits import MAX_ID_CHARS
+from mnemo.gateway.guard import Refused, unreadable_json
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import SOURCE_TYPES
 from mnemo.gateway.validation import check_values, field_of
@@ -79,7 +80,13 @@ def filters_param(request: Request, name: str = "filters") -> SearchFilters:
         at = field_of(str(exc))
         field = f"{name}.{at}" if at else name
         raise Problem(400, "INVALID_REQUEST", f"{name}: {exc}", field=field) from None
-    except msgspec.DecodeError:
+    except msgspec.DecodeError as exc:
+        try:  # JSON msgspec cannot read (a lone surrogate, 1e400): named where it is
+            unreadable_json(raw, str(exc))
+        except Refused as refused:
+            field = f"{name}.{refused.field}" if refused.field != "body" else name
+            detail = refused.detail.replace(refused.field, field, 1)
+            raise Problem(400, refused.code, detail, field=field) from None
         raise Problem(
             400, "INVALID_REQUEST", f"{name!r} must be a JSON object", field=name
         ) from None
