@@ -297,3 +297,21 @@ def test_a_lone_surrogate_is_named_on_every_surface(api):
     filters = _lone('{"sessionId": @}').decode()
     response = api.get("/v1/context", params={"userId": "u", "filters": filters})
     assert_problem(response, 400, "filters.sessionId")
+
+
+@pytest.mark.parametrize("segment", ["%ff", "%ED%A0%80", "a%C3"])
+def test_a_path_not_utf8_once_percent_decoded_is_refused(api, segment):
+    """The server puts U+FFFD in place of such bytes: the id would be another one (Mem0's
+    `DELETE /v2/entities/user/%ff` forgot the user "\ufffd", and answered 200)."""
+    for method, path in [
+        ("GET", f"/v1/memories/{segment}"),
+        ("DELETE", f"/v1/agents/{segment}"),
+        ("POST", f"/v1/facts/{segment}/validate"),
+    ]:
+        assert_problem(api.request(method, path), 400, "path")
+    mem0 = api.delete(f"/mem0/v2/entities/user/{segment}/")
+    assert mem0.status_code == 400 and mem0.json()["field"] == "path", mem0.text
+    memanto = api.post(f"/api/v2/agents/{segment}/activate")
+    assert memanto.status_code == 400 and "path" in memanto.json()["error"]["message"]
+    eliza = api.get(f"/api/memory/agents/{uuid.uuid4()}/rooms/{segment}/memories")
+    assert eliza.status_code == 400 and eliza.json()["error"]["field"] == "path"

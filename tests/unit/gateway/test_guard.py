@@ -109,3 +109,11 @@ def test_json_msgspec_cannot_read_is_named_where_it_is():
     check_body(b'{"a": "\\ud83d\\ude00", "n": ' + b"9" * 4300 + b"}")
     check_body(b'{"a": NaN}')  # not JSON: the route's MALFORMED_JSON
     check_body(b'{"a": "\\ud800"')  # nor this (unterminated)
+
+
+def test_a_path_whose_percent_escapes_are_not_utf8():
+    for raw in (b"/v1/agents/%ff", b"/v1/agents/%ED%A0%80", b"/v1/agents/a%C3"):
+        with pytest.raises(Refused) as caught:
+            check_path("/v1/agents/\ufffd", raw)
+        assert caught.value.field == "path" and caught.value.code == "INVALID_ENCODING"
+    check_path("/v1/agents/café", b"/v1/agents/caf%C3%A9")

@@ -107,7 +107,7 @@ class InputGuard:
             await self.app(scope, receive, send)
             return
         try:
-            check_path(scope.get("path", ""))
+            check_path(scope.get("path", ""), scope.get("raw_path"))
             check_query(scope.get("query_string", b""))
             if scope["method"] in _BODY_METHODS:
                 body = await read_body(receive, self.max_body, timeout=self.body_timeout)
@@ -162,7 +162,18 @@ async def send_refusal(
     await send({"type": "http.response.body", "body": body})
 
 
-def check_path(path: str) -> None:
+def check_path(path: str, raw_path: bytes | None = None) -> None:
+    """`path` as the server decoded it from `raw_path`: percent-decoded bytes that are no
+    UTF-8 (`%ff`, `%ED%A0%80`) are refused, as in a query parameter; the server would have
+    put U+FFFD in their place, naming another id (a Mem0 `DELETE /v2/entities/user/%ff`
+    forgot the user "U+FFFD")."""
+    if raw_path is not None:
+        try:
+            unquote_to_bytes(raw_path).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Refused(
+                "INVALID_ENCODING", "the path is not valid UTF-8 once percent-decoded", "path"
+            ) from None
     if "\x00" in path:
         raise Refused("INVALID_REQUEST", "the path must not contain NUL (%00)", "path")
     # Ids travel in paths too (`/v1/agents/{id}`, MEMANTO's `/agents/{id}/activate`, which
