@@ -315,3 +315,19 @@ def test_a_path_not_utf8_once_percent_decoded_is_refused(api, segment):
     assert memanto.status_code == 400 and "path" in memanto.json()["error"]["message"]
     eliza = api.get(f"/api/memory/agents/{uuid.uuid4()}/rooms/{segment}/memories")
     assert eliza.status_code == 400 and eliza.json()["error"]["field"] == "path"
+
+
+def test_a_body_over_the_limit_is_a_413_naming_it_in_each_surfaces_shape(api):
+    big = b'{"userId": "u", "content": "' + b"a" * (7 * 1024 * 1024) + b'"}'
+    json_type = {"content-type": "application/json"}
+    for path in ("/v1/ingest", "/v1/agents"):
+        assert_problem(api.post(path, content=big, headers=json_type), 413, "body")
+    # The MCP SDK answered its own 413 in plain text, with no content type.
+    mcp = api.post(
+        "/mcp", content=big, headers={**json_type, "accept": "application/json, text/event-stream"}
+    )
+    assert_problem(mcp, 413, "body")
+    mem0 = api.post("/mem0/v3/memories/add/", content=big, headers=json_type)
+    assert mem0.status_code == 413 and mem0.json()["field"] == "body", mem0.text
+    eliza = api.post(f"/api/memory/agents/{uuid.uuid4()}/memories", content=big, headers=json_type)
+    assert eliza.status_code == 413 and eliza.json()["error"]["field"] == "body", eliza.text

@@ -112,8 +112,15 @@ class InputGuard:
             if scope["method"] in _BODY_METHODS:
                 body = await read_body(receive, self.max_body, timeout=self.body_timeout)
                 receive = replay(body, receive)
-                if len(body) <= self.max_body:
-                    check_body(body, locate=scope.get("path") not in _OWN_PARSERS)
+                if len(body) > self.max_body:
+                    # Answered here, in the surface's shape and naming the body, as every
+                    # other refusal of a body is (the router's own 413 named nothing, and
+                    # the MCP SDK's was plain text).
+                    await send_refusal(
+                        send, scope.get("path", ""), too_large(self.max_body), self.shapes
+                    )
+                    return
+                check_body(body, locate=scope.get("path") not in _OWN_PARSERS)
         except Refused as refused:
             await self._refuse(send, scope.get("path", ""), refused)
             return
@@ -160,6 +167,16 @@ async def send_refusal(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def too_large(max_body: int) -> Problem:
+    """A body over MNEMO_MAX_BODY_BYTES: 413 naming it."""
+    return Problem(
+        413,
+        "PAYLOAD_TOO_LARGE",
+        f"the request body is larger than {max_body} bytes (MNEMO_MAX_BODY_BYTES)",
+        field="body",
+    )
 
 
 def check_path(path: str, raw_path: bytes | None = None) -> None:
