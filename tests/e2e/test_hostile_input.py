@@ -1,6 +1,7 @@
 """Input the stores cannot hold is refused at the gateway with a 4xx naming the field, on
 every surface, so that a 2xx is always a promise (issue #12, classes 1 and 2)."""
 
+import gzip
 import socket
 import uuid
 from urllib.parse import urlparse
@@ -331,3 +332,32 @@ def test_a_body_over_the_limit_is_a_413_naming_it_in_each_surfaces_shape(api):
     assert mem0.status_code == 413 and mem0.json()["field"] == "body", mem0.text
     eliza = api.post(f"/api/memory/agents/{uuid.uuid4()}/memories", content=big, headers=json_type)
     assert eliza.status_code == 413 and eliza.json()["error"]["field"] == "body", eliza.text
+
+
+def test_a_body_in_a_content_encoding_is_a_415_naming_it(api, user_id):
+    """The gateway does not decode content codings: a gzip body was refused as not UTF-8,
+    and a plain body labelled `br` was taken as it came (202)."""
+    body = b'{"userId": "%s", "content": "coded"}' % user_id.encode()
+    json_type = {"content-type": "application/json"}
+    for coding, sent in (("gzip", gzip.compress(body)), ("br", body), ("GZIP, br", body)):
+        response = api.post(
+            "/v1/ingest", content=sent, headers={**json_type, "content-encoding": coding}
+        )
+        assert_problem(response, 415, "Content-Encoding")
+        assert response.headers["accept-encoding"] == "identity"
+    mem0 = api.post(
+        "/mem0/v3/memories/add/",
+        content=b'{"user_id": "u", "messages": "x"}',
+        headers={**json_type, "content-encoding": "deflate"},
+    )
+    assert mem0.status_code == 415 and mem0.json()["field"] == "Content-Encoding", mem0.text
+    same = api.post(
+        "/v1/ingest", content=body, headers={**json_type, "content-encoding": "identity"}
+    )
+    assert same.status_code == 202, same.text
+
+    def listed() -> list[str]:
+        found = api.get("/v1/memories", params={"userId": user_id}).json()["memories"]
+        return [m["content"] for m in found]
+
+    eventually(lambda: listed() == ["coded"], timeout=90)

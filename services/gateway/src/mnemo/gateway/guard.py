@@ -112,6 +112,11 @@ class InputGuard:
             if scope["method"] in _BODY_METHODS:
                 body = await read_body(receive, self.max_body, timeout=self.body_timeout)
                 receive = replay(body, receive)
+                if body and (coding := content_coding(scope)) is not None:
+                    await send_refusal(
+                        send, scope.get("path", ""), unsupported_coding(coding), self.shapes
+                    )
+                    return
                 if len(body) > self.max_body:
                     # Answered here, in the surface's shape and naming the body, as every
                     # other refusal of a body is (the router's own 413 named nothing, and
@@ -167,6 +172,31 @@ async def send_refusal(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def content_coding(scope: Scope) -> str | None:
+    """The request's Content-Encoding when it is one the gateway does not decode (any but
+    `identity`), else None. Bodies are read as they come: a gzip body was refused as not
+    UTF-8, naming the body, and a coded one that happened to read as JSON was taken as
+    it was sent."""
+    for name, value in scope.get("headers", []):
+        if bytes(name).lower() == b"content-encoding":
+            coding = bytes(value).decode("latin-1").strip().lower()
+            if coding not in ("", "identity"):
+                return coding
+    return None
+
+
+def unsupported_coding(coding: str) -> Problem:
+    """415 for a content coding the gateway does not decode (RFC 9110 15.5.16), with the
+    codings it does in Accept-Encoding."""
+    return Problem(
+        415,
+        "UNSUPPORTED_CONTENT_ENCODING",
+        f"a body in Content-Encoding {coding!r} is not taken: send it as it is (identity)",
+        field="Content-Encoding",
+        headers={"Accept-Encoding": "identity"},
+    )
 
 
 def too_large(max_body: int) -> Problem:
