@@ -361,3 +361,19 @@ def test_a_body_in_a_content_encoding_is_a_415_naming_it(api, user_id):
         return [m["content"] for m in found]
 
     eventually(lambda: listed() == ["coded"], timeout=90)
+
+
+@pytest.mark.parametrize("raw", ["", " 0.5", "0.5 ", "\u0660.\u0665", "nan", "0x1"])
+def test_a_fraction_parameter_is_ascii_decimal_text_and_empty_is_400(api, raw):
+    """As every number parameter: sent empty is a 400 (it was "not sent"), and float()
+    alone took other scripts' digits and spaces."""
+    for name in ("threshold", "alpha"):
+        params = {"userId": "u", "q": "x", name: raw}
+        assert_problem(api.get("/v1/context", params=params), 400, name)
+    assert api.get("/v1/context", params={"userId": "u", "q": "x", "threshold": "0.5"}).is_success
+    if raw:  # ElizaOS's own server reads an empty threshold as none
+        eliza = api.get(
+            f"/api/memory/agents/{uuid.uuid4()}/memories/search",
+            params={"q": "x", "threshold": raw},
+        )
+        assert eliza.status_code == 400 and eliza.json()["error"]["field"] == "threshold"

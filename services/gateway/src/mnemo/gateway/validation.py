@@ -23,6 +23,9 @@ _FIELD = re.compile(r"`\$\.([A-Za-z0-9_.\[\]]+)`")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
 # An integer as a query parameter: ASCII digits (int() would take " 5", "1_0" and "٥").
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
+# A number as a query parameter: ASCII decimal text (float() alone would also take " 5",
+# "1_0", "٥", "nan" and "infinity").
+DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def field_of(message: str) -> str | None:

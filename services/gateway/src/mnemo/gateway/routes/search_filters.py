@@ -15,7 +15,7 @@ from mnemo.contracts.limits import MAX_ID_CHARS
 from mnemo.gateway.guard import Refused, unreadable_json
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import SOURCE_TYPES
-from mnemo.gateway.validation import check_values, field_of
+from mnemo.gateway.validation import DECIMAL, check_values, field_of
 
 
 class SearchFilters(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -95,13 +95,13 @@ def filters_param(request: Request, name: str = "filters") -> SearchFilters:
 
 
 def fraction_param(request: Request, name: str) -> float | None:
-    """A number from 0 to 1 (a threshold, a weight), or None when not sent."""
+    """A number from 0 to 1 (a threshold, a weight), or None when not sent. Sent empty, it
+    is a 400, as every number parameter is (not "not sent"); ASCII decimal text only."""
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise Problem(400, "INVALID_REQUEST", f"{name!r} must be a number", field=name) from None
+    if not DECIMAL.fullmatch(raw):
+        raise Problem(400, "INVALID_REQUEST", f"{name!r} must be a number", field=name)
+    value = float(raw)
     check_fraction(value, name)
     return value
