@@ -377,3 +377,29 @@ def test_a_fraction_parameter_is_ascii_decimal_text_and_empty_is_400(api, raw):
             params={"q": "x", "threshold": raw},
         )
         assert eliza.status_code == 400 and eliza.json()["error"]["field"] == "threshold"
+
+
+def test_a_query_parameter_given_twice_is_refused_naming_it(api):
+    """Each route reads one value, some the first and some the last: Mem0's delete of
+    `user_id=a&user_id=b` deleted b's memories only, and answered 200."""
+    first, second = ("twice-" + uuid.uuid4().hex[:6] for _ in range(2))
+    for user in (first, second):
+        body = {"user_id": user, "messages": "I like tea", "infer": False}
+        assert api.post("/mem0/v3/memories/add/", json=body).status_code == 200
+    both = api.delete(f"/mem0/v1/memories/?user_id={first}&user_id={second}")
+    assert both.status_code == 400 and both.json()["field"] == "user_id", both.text
+    assert_problem(api.get(f"/v1/memories?userId={first}&userId={second}"), 400, "userId")
+    assert_problem(api.get("/v1/search?userId=u&q=x&limit=5&limit=abc"), 400, "limit")
+    memanto = api.get("/api/v2/agents?limit=5&limit=6")
+    assert memanto.status_code == 400 and "limit" in memanto.json()["error"]["message"]
+
+    def count(user: str) -> int:
+        listed = api.post("/mem0/v3/memories/", json={"filters": {"user_id": user}})
+        return listed.json()["count"]
+
+    eventually(lambda: count(first) == 1 and count(second) == 1, timeout=90)
+    # A list a route takes stays one: the event stream's types.
+    with api.stream(
+        "GET", "/v1/events/stream", params=[("type", "memory.recorded"), ("type", "fact.extracted")]
+    ) as stream:
+        assert stream.status_code == 200

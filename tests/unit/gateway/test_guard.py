@@ -117,3 +117,10 @@ def test_a_path_whose_percent_escapes_are_not_utf8():
             check_path("/v1/agents/\ufffd", raw)
         assert caught.value.field == "path" and caught.value.code == "INVALID_ENCODING"
     check_path("/v1/agents/café", b"/v1/agents/caf%C3%A9")
+
+
+def test_a_query_parameter_given_twice():
+    assert refused_field(check_query, b"user_id=a&user_id=b") == "user_id"
+    assert refused_field(check_query, b"limit=5&q=x&limit=5") == "limit"
+    check_query(b"type=memory.recorded&type=fact.extracted", "/v1/events/stream")
+    check_query(b"a=1&&b=2&=x&=y")

@@ -59,6 +59,8 @@ _ID_LOOKALIKES = frozenset({"card_number"})
 # A JSON escape of a UTF-16 surrogate (half of a pair, or a lone one).
 _ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# The query parameters a path takes as a list, each given as often as one likes.
+_LISTS: dict[str, frozenset[str]] = {"/v1/events/stream": frozenset({"type"})}
 # Paths whose JSON-RPC answers what its parsers cannot read itself, in its own terms
 # (-32700, or a tool's error naming the argument: mnemo.gateway.mcp.endpoint).
 _OWN_PARSERS = frozenset({"/mcp"})
@@ -108,7 +110,7 @@ class InputGuard:
             return
         try:
             check_path(scope.get("path", ""), scope.get("raw_path"))
-            check_query(scope.get("query_string", b""))
+            check_query(scope.get("query_string", b""), scope.get("path", ""))
             if scope["method"] in _BODY_METHODS:
                 body = await read_body(receive, self.max_body, timeout=self.body_timeout)
                 receive = replay(body, receive)
@@ -235,14 +237,26 @@ def check_path(path: str, raw_path: bytes | None = None) -> None:
             )
 
 
-def check_query(raw: bytes) -> None:
-    """Each `name=value` of a query string, decoded as the routes will decode it."""
+def check_query(raw: bytes, path: str = "") -> None:
+    """Each `name=value` of a query string, decoded as the routes will decode it; a name
+    given twice is refused (but a list `path` takes, `_LISTS`): each route reads one value,
+    some the first and some the last, so `user_id=a&user_id=b` read a user, or deleted
+    one (Mem0's `DELETE /v1/memories/` deleted b's memories only, and answered 200)."""
+    seen: set[str] = set()
     for part in raw.split(b"&"):
         if not part:
             continue
         raw_name, _, raw_value = part.partition(b"=")
         name = _decode_param(raw_name, "query")
         value = _decode_param(raw_value, name)
+        if name in seen and name not in _LISTS.get(path, ()):
+            raise Refused(
+                "INVALID_REQUEST",
+                f"query parameter {name!r} is given more than once: it takes one value",
+                name,
+            )
+        if name:
+            seen.add(name)
         if "\x00" in name or "\x00" in value:
             raise Refused("INVALID_REQUEST", f"query parameter {name!r} must not contain NUL", name)
         if len(value) > MAX_PARAM_CHARS:
