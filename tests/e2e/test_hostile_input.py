@@ -6,6 +6,7 @@ import socket
 import uuid
 from urllib.parse import urlparse
 
+import httpx
 import pytest
 
 from .test_errors import assert_problem
@@ -403,3 +404,22 @@ def test_a_query_parameter_given_twice_is_refused_naming_it(api):
         "GET", "/v1/events/stream", params=[("type", "memory.recorded"), ("type", "fact.extracted")]
     ) as stream:
         assert stream.status_code == 200
+
+
+def test_a_header_naming_one_thing_given_twice_is_refused_naming_it(stack, user_id):
+    """The Idempotency-Key's middleware read the last of two, the route the first; so for
+    two Authorization headers (RFC 9110: only a list may come as several lines)."""
+    key = f"Bearer {stack.api_key}"
+    body = {"userId": user_id, "content": "twice"}
+    with httpx.Client(base_url=stack.base_url, timeout=15) as raw:
+        for headers, field in (
+            ([("Authorization", key), ("Authorization", "Bearer nope")], "Authorization"),
+            ([("Authorization", key), ("Idempotency-Key", "a"), ("Idempotency-Key", "b")],
+             "Idempotency-Key"),
+        ):  # fmt: skip
+            assert_problem(raw.post("/v1/ingest", json=body, headers=headers), 400, field)
+        session = [("Authorization", key), ("X-Session-Token", "a"), ("X-Session-Token", "b")]
+        memanto = raw.get("/api/v2/session/current", headers=session)
+        assert memanto.status_code == 400 and "X-Session-Token" in memanto.text, memanto.text
+        one = raw.post("/v1/ingest", json=body, headers=[("Authorization", key)])
+        assert one.status_code == 202, one.text

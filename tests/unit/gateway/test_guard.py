@@ -124,3 +124,11 @@ def test_a_query_parameter_given_twice():
     assert refused_field(check_query, b"limit=5&q=x&limit=5") == "limit"
     check_query(b"type=memory.recorded&type=fact.extracted", "/v1/events/stream")
     check_query(b"a=1&&b=2&=x&=y")
+
+
+def test_a_header_naming_one_thing_given_twice():
+    from mnemo.gateway.guard import check_headers
+
+    twice = [(b"authorization", b"Bearer a"), (b"Authorization", b"Bearer b")]
+    assert refused_field(check_headers, twice) == "Authorization"
+    check_headers([(b"accept", b"a"), (b"accept", b"b"), (b"authorization", b"Bearer a")])

@@ -59,6 +59,18 @@ _ID_LOOKALIKES = frozenset({"card_number"})
 # A JSON escape of a UTF-16 surrogate (half of a pair, or a lone one).
 _ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# The headers that name one thing (a key, a session, a retry, a stream position), by their
+# lower-case name, with the name a refusal gives them.
+_SINGLE = {
+    name.lower().encode(): name
+    for name in (
+        "Authorization",
+        "X-API-KEY",
+        "Idempotency-Key",
+        "X-Session-Token",
+        "Last-Event-ID",
+    )
+}
 # The query parameters a path takes as a list, each given as often as one likes.
 _LISTS: dict[str, frozenset[str]] = {"/v1/events/stream": frozenset({"type"})}
 # Paths whose JSON-RPC answers what its parsers cannot read itself, in its own terms
@@ -110,6 +122,7 @@ class InputGuard:
             return
         try:
             check_path(scope.get("path", ""), scope.get("raw_path"))
+            check_headers(scope.get("headers", []))
             check_query(scope.get("query_string", b""), scope.get("path", ""))
             if scope["method"] in _BODY_METHODS:
                 body = await read_body(receive, self.max_body, timeout=self.body_timeout)
@@ -235,6 +248,20 @@ def check_path(path: str, raw_path: bytes | None = None) -> None:
                 "id: a key goes in the Authorization header",
                 "path",
             )
+
+
+def check_headers(headers: Sequence[tuple[bytes, bytes]]) -> None:
+    """A header that names one thing (`_SINGLE`) given twice is refused naming it (RFC 9110
+    5.3: only a list may be sent as several lines): its readers took different ones, the
+    Idempotency-Key's middleware the last and the route the first, and so for a key."""
+    seen: set[bytes] = set()
+    for raw_name, _ in headers:
+        name = bytes(raw_name).lower()
+        if name in _SINGLE:
+            if name in seen:
+                shown = _SINGLE[name]
+                raise Refused("INVALID_REQUEST", f"{shown} is given more than once", shown)
+            seen.add(name)
 
 
 def check_query(raw: bytes, path: str = "") -> None:
