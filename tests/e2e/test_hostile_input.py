@@ -423,3 +423,16 @@ def test_a_header_naming_one_thing_given_twice_is_refused_naming_it(stack, user_
         assert memanto.status_code == 400 and "X-Session-Token" in memanto.text, memanto.text
         one = raw.post("/v1/ingest", json=body, headers=[("Authorization", key)])
         assert one.status_code == 202, one.text
+
+
+@pytest.mark.parametrize("raw", [b"[1]", b'"s"', b"null", b"1", b"{bad"])
+def test_a_body_that_is_no_json_object_is_named_on_the_surfaces_that_read_it_field_by_field(
+    api, raw
+):
+    """Mem0's and MEMANTO's routes read their bodies field by field: such a body named no
+    field (the native routes name `body`)."""
+    json_type = {"content-type": "application/json"}
+    mem0 = api.post("/mem0/v3/memories/", content=raw, headers=json_type)
+    assert mem0.status_code == 400 and mem0.json()["field"] == "body", mem0.text
+    memanto = api.post("/api/v2/agents", content=raw, headers=json_type)
+    assert memanto.status_code == 422 and "body" in memanto.json()["error"]["message"]

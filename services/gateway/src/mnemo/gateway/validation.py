@@ -178,9 +178,9 @@ async def object_body(
     try:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
-        raise Problem(status, code, f"the body is not valid JSON: {exc}") from None
+        raise Problem(status, code, f"the body is not valid JSON: {exc}", field="body") from None
     if not isinstance(value, dict):
-        raise Problem(status, code, "the body must be a JSON object")
+        raise Problem(status, code, "the body must be a JSON object", field="body")
     check_values(value, status=status, code=code)
     return value
 
