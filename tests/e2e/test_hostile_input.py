@@ -436,3 +436,14 @@ def test_a_body_that_is_no_json_object_is_named_on_the_surfaces_that_read_it_fie
     assert mem0.status_code == 400 and mem0.json()["field"] == "body", mem0.text
     memanto = api.post("/api/v2/agents", content=raw, headers=json_type)
     assert memanto.status_code == 422 and "body" in memanto.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("field", ["summary", "source_uri", "author", "meta"])
+def test_an_elephantasm_event_too_large_names_the_field_that_made_it_so(api, field):
+    """meta, summary, source_uri and author are kept together as the memory's metadata: a
+    long summary was refused as a `meta` too large, though none was sent."""
+    anima = api.post("/api/animas", json={"name": "big-" + uuid.uuid4().hex[:6]}).json()["id"]
+    big = {"note": "m" * 70_000} if field == "meta" else "s" * 70_000
+    event = {"anima_id": anima, "event_type": "message.in", "content": "hi", field: big}
+    answer = api.post("/api/events", json=event)
+    assert answer.status_code == 413 and answer.json()["detail"].startswith(field), answer.text
