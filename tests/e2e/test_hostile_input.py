@@ -447,3 +447,23 @@ def test_an_elephantasm_event_too_large_names_the_field_that_made_it_so(api, fie
     event = {"anima_id": anima, "event_type": "message.in", "content": "hi", field: big}
     answer = api.post("/api/events", json=event)
     assert answer.status_code == 413 and answer.json()["detail"].startswith(field), answer.text
+
+
+def test_an_eliza_memory_too_large_names_the_field_that_made_it_so(api):
+    """content's other fields and the metadata are kept together as the memory's metadata:
+    a long content field was refused naming `metadata`, though none was sent."""
+    path = f"/api/memory/agents/{uuid.uuid4()}/memories"
+    for body, field in (
+        ({"content": {"text": "x", "thought": "t" * 70_000}}, "content"),
+        ({"content": {"text": "x"}, "metadata": {"note": "m" * 70_000}}, "metadata"),
+    ):
+        answer = api.post(path, json=body)
+        assert answer.status_code == 413 and answer.json()["error"]["field"] == field, answer.text
+    imported = api.post(
+        f"/api/memory/agents/{uuid.uuid4()}/import",
+        json={
+            "memories": [{"content": {"text": "x"}}, {"content": {"text": "x", "t": "t" * 70_000}}]
+        },
+    )
+    assert imported.status_code == 413, imported.text
+    assert imported.json()["error"]["field"] == "memories[1].content", imported.text
