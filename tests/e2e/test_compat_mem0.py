@@ -387,6 +387,16 @@ BAD_INPUT = [
     ),
     ("POST", "/v3/memories/add/", {"messages": "x\u0000y", "user_id": "u"}),
     ("POST", "/v3/memories/add/", [1, 2]),
+    (
+        "POST",
+        "/v3/memories/add/",
+        {"messages": [{"content": "x", "role": "r" * 70_000}], "user_id": "u"},
+    ),
+    (
+        "POST",
+        "/v3/memories/add/",
+        {"messages": [{"content": "x", "name": "n" * 70_000}], "user_id": "u"},
+    ),
     ("POST", "/v3/memories/", {"filters": {"app_id": "a"}}),
     ("POST", "/v3/memories/", {"filters": {"AND": ["x"]}}),
     ("POST", "/v3/memories/?page=0", {"filters": {"user_id": "u"}}),
@@ -444,6 +454,19 @@ def test_page_and_page_size_in_the_body_page_as_in_the_query(stack, acme, user):
         # Past the end: an empty page, not an error.
         past = page(page=9, page_size=2)
         assert (past["count"], past["next"], past["results"]) == (3, None, [])
+
+
+@pytest.mark.parametrize("label", ["role", "name"])
+def test_a_message_role_or_name_too_long_is_named(stack, acme, label):
+    """Each is kept in the memory's metadata: one too long was a 413 naming metadata,
+    though none was sent."""
+    message = {"content": "hello", "role": "user", label: "r" * 70_000}
+    token = {"Authorization": f"Token {acme.master}"}
+    with httpx.Client(base_url=stack.base_url, headers=token, timeout=15) as raw:
+        answer = raw.post("/v3/memories/add/", json={"messages": [message], "user_id": "u"})
+    assert answer.status_code == 400 and answer.json()["field"] == f"messages[0].{label}", (
+        answer.text
+    )
 
 
 @pytest.mark.parametrize(
