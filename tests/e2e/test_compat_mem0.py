@@ -391,10 +391,25 @@ BAD_INPUT = [
     ),
     ("POST", "/v3/memories/add/", {"messages": "x\u0000y", "user_id": "u"}),
     ("POST", "/v3/memories/add/", [1, 2]),
+    (
+        "POST",
+        "/v3/memories/add/",
+        {"messages": [{"content": "x", "role": "r" * 70_000}], "user_id": "u"},
+    ),
+    (
+        "POST",
+        "/v3/memories/add/",
+        {"messages": [{"content": "x", "name": "n" * 70_000}], "user_id": "u"},
+    ),
     ("POST", "/v3/memories/", {"filters": {"app_id": "a"}}),
     ("POST", "/v3/memories/", {"filters": {"AND": ["x"]}}),
     ("POST", "/v3/memories/?page=0", {"filters": {"user_id": "u"}}),
     ("POST", "/v3/memories/?page_size=x", {"filters": {"user_id": "u"}}),
+    ("POST", "/v3/memories/", {"filters": {"user_id": "u"}, "page": 0}),
+    ("POST", "/v3/memories/", {"filters": {"user_id": "u"}, "page": True}),
+    ("POST", "/v3/memories/", {"filters": {"user_id": "u"}, "page": 1.5}),
+    ("POST", "/v3/memories/", {"filters": {"user_id": "u"}, "page_size": "5"}),
+    ("POST", "/v3/memories/", {"filters": {"user_id": "u"}, "page_size": 10**400}),
     ("POST", "/v3/memories/search/", {"query": "", "filters": {"user_id": "u"}}),
     ("POST", "/v3/memories/search/", {"query": "x", "filters": {"user_id": "u"}, "top_k": True}),
     ("POST", "/v3/memories/search/", {"query": "x", "filters": {"user_id": "u"}, "threshold": 2}),
@@ -419,6 +434,43 @@ def test_bad_input_is_a_400_in_mem0_shape(stack, acme, method, path, body):
         answer = raw.request(method, path, json=body)
     assert answer.status_code == 400, answer.text
     assert isinstance(answer.json()["detail"], str) and answer.json()["detail"]
+
+
+def test_page_and_page_size_in_the_body_page_as_in_the_query(stack, acme, user):
+    """The mem0ai client sends them in the query; one written by hand may put them in the
+    body, where they were ignored: every page asked for was the first, whole."""
+    token = {"Authorization": f"Token {acme.master}"}
+    with httpx.Client(base_url=stack.base_url, headers=token, timeout=15) as raw:
+        for text in ("one", "two", "three"):
+            body = {"messages": f"I like {text}", "user_id": user, "infer": False}
+            assert raw.post("/v3/memories/add/", json=body).status_code == 200
+        scope = {"filters": {"user_id": user}}
+
+        def page(**paging) -> dict:
+            return raw.post("/v3/memories/", json={**scope, **paging}).json()
+
+        eventually(lambda: page()["count"] == 3)
+        by_query = raw.post("/v3/memories/?page=2&page_size=1", json=scope).json()
+        by_body = page(page=2, page_size=1)
+        assert by_body == by_query and len(by_body["results"]) == 1
+        assert by_body["results"] != page(page=1, page_size=1)["results"]
+        assert page(page=2.0, page_size=1) == by_body
+        # Past the end: an empty page, not an error.
+        past = page(page=9, page_size=2)
+        assert (past["count"], past["next"], past["results"]) == (3, None, [])
+
+
+@pytest.mark.parametrize("label", ["role", "name"])
+def test_a_message_role_or_name_too_long_is_named(stack, acme, label):
+    """Each is kept in the memory's metadata: one too long was a 413 naming metadata,
+    though none was sent."""
+    message = {"content": "hello", "role": "user", label: "r" * 70_000}
+    token = {"Authorization": f"Token {acme.master}"}
+    with httpx.Client(base_url=stack.base_url, headers=token, timeout=15) as raw:
+        answer = raw.post("/v3/memories/add/", json={"messages": [message], "user_id": "u"})
+    assert answer.status_code == 400 and answer.json()["field"] == f"messages[0].{label}", (
+        answer.text
+    )
 
 
 @pytest.mark.parametrize(

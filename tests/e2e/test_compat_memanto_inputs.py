@@ -179,3 +179,24 @@ def test_a_star_is_never_a_user_or_session_id(v2, agent, token):
         assert one.status_code == 400 and field in one.json()["error"]["message"], one.text
         batch = v2.post(f"/agents/{agent}/batch-remember", json={"memories": [body]}, headers=token)
         assert batch.status_code == 400 and field in batch.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/agents/{a}/remember", {"content": "x", "tags": ["t" * 1000] * 70}, "tags"),
+        ("/agents/{a}/remember", {"content": "x", "metadata": {"n": "m" * 70_000}}, "metadata"),
+        (
+            "/agents/{a}/batch-remember",
+            {"memories": [{"content": "x"}, {"content": "x", "tags": ["t" * 1000] * 70}]},
+            "memories[1].tags",
+        ),
+    ],
+    ids=["tags", "metadata", "batch"],
+)
+def test_tags_too_large_are_named_as_tags(v2, agent, token, path, body, field):
+    """Tags and metadata are kept together as the memory's metadata: long tags were refused
+    as a metadata too large, though none was sent."""
+    answer = v2.post(path.format(a=agent), json=body, headers=token)
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["error"]["message"].startswith(field), answer.text

@@ -96,3 +96,39 @@ def test_a_path_segment_that_is_a_secret_is_refused():
         "/v1/users/4111111111111111/memories",  # a long number is an id all the same
     ):
         check_path(path)
+
+
+def test_json_msgspec_cannot_read_is_named_where_it_is():
+    """A lone surrogate escaped in a string or a key, a number out of range: JSON all the
+    same, named by its path; a surrogate pair and what is not JSON at all pass on."""
+    assert refused_field(check_body, b'{"a": [1, {"b": "x\\ud800"}]}') == "a[1].b"
+    assert refused_field(check_body, b'{"m": {"\\udfffk": 1}}') == "m.\\udfffk"
+    assert refused_field(check_body, b'{"m": {"n": -1e400}}') == "m.n"
+    assert refused_field(check_body, b'{"m": {"n": ' + b"9" * 4301 + b"}}") == "m.n"
+    assert refused_field(check_body, b'"\\udc00"') == "body"
+    check_body(b'{"a": "\\ud83d\\ude00", "n": ' + b"9" * 4300 + b"}")
+    check_body(b'{"a": NaN}')  # not JSON: the route's MALFORMED_JSON
+    check_body(b'{"a": "\\ud800"')  # nor this (unterminated)
+
+
+def test_a_path_whose_percent_escapes_are_not_utf8():
+    for raw in (b"/v1/agents/%ff", b"/v1/agents/%ED%A0%80", b"/v1/agents/a%C3"):
+        with pytest.raises(Refused) as caught:
+            check_path("/v1/agents/\ufffd", raw)
+        assert caught.value.field == "path" and caught.value.code == "INVALID_ENCODING"
+    check_path("/v1/agents/café", b"/v1/agents/caf%C3%A9")
+
+
+def test_a_query_parameter_given_twice():
+    assert refused_field(check_query, b"user_id=a&user_id=b") == "user_id"
+    assert refused_field(check_query, b"limit=5&q=x&limit=5") == "limit"
+    check_query(b"type=memory.recorded&type=fact.extracted", "/v1/events/stream")
+    check_query(b"a=1&&b=2&=x&=y")
+
+
+def test_a_header_naming_one_thing_given_twice():
+    from mnemo.gateway.guard import check_headers
+
+    twice = [(b"authorization", b"Bearer a"), (b"Authorization", b"Bearer b")]
+    assert refused_field(check_headers, twice) == "Authorization"
+    check_headers([(b"accept", b"a"), (b"accept", b"b"), (b"authorization", b"Bearer a")])

@@ -4,7 +4,7 @@ PostgreSQL, Qdrant and NATS will all take what was accepted.
 
 - Text: any Unicode except NUL (U+0000), which PostgreSQL's text and jsonb cannot store.
   Mnemo refuses it (400, naming the field) rather than altering what the caller said;
-  lone surrogates are refused by the JSON decoder already.
+  so are lone surrogates, which are no characters (mnemo.gateway.guard.unreadable_json).
 - Instants (valid times, asOf, since, until...): from EARLIEST to LATEST in UTC. Python's
   datetime ends at years 1 and 9999, and conversions between zones or by a day near those
   edges overflow; a year of margin on each side keeps every computation inside.

@@ -882,8 +882,9 @@ def statuses(method: str, path: str, op: Op) -> list[int]:
         found |= {400, 409}  # a malformed Idempotency-Key; one reused, or still running
     if op.body is not None or method in IDEMPOTENT_METHODS:
         # Malformed JSON, too large, breaks the schema; the input guard's refusals (NUL,
-        # depth, encoding) of any body, and one too slow to arrive (MNEMO_BODY_TIMEOUT).
-        found |= {400, 408, 413} | ({op.schema_error} if op.body is not None else set())
+        # depth, encoding) of any body, one too slow to arrive (MNEMO_BODY_TIMEOUT), and
+        # one in a Content-Encoding (415).
+        found |= {400, 408, 413, 415} | ({op.schema_error} if op.body is not None else set())
     if any("{" + p.name + "}" not in path for p in op.params):
         found.add(400)  # a query parameter out of its schema
     return sorted(found)

@@ -244,8 +244,9 @@ def _operation(
     if method in MUTATING:
         # The Idempotency-Key of any write (a malformed key, or one reused with another
         # body) is answered on every surface, in its error shape; so is a body too slow
-        # to arrive (408, MNEMO_BODY_TIMEOUT).
-        codes |= {400, 408, 409}
+        # to arrive (408, MNEMO_BODY_TIMEOUT), too large (413, MNEMO_MAX_BODY_BYTES), or
+        # in a Content-Encoding (415).
+        codes |= {400, 408, 409, 413, 415}
     for code in sorted(codes):
         responses[str(code)] = {
             "description": f"{STATUSES[code][0]}, in the surface's error shape",
@@ -323,8 +324,9 @@ def extend_mcp(document: dict[str, Any], path: str, tools: list[tuple[str, str]]
         "202": {"description": "A notification or a response from the client: accepted"},
     }
     # 400 and 409: the Idempotency-Key of a POST (a malformed key, or one reused with
-    # another body), as on every route.
-    for code in (400, 401, 409, 429, 503):
+    # another body), as on every route; 413: a body over MNEMO_MAX_BODY_BYTES; 415: one
+    # in a Content-Encoding.
+    for code in (400, 401, 409, 413, 415, 429, 503):
         responses[str(code)] = {
             "description": STATUSES[code][0],
             "content": {"application/problem+json": {"schema": problem}},

@@ -35,6 +35,11 @@ STATUSES: dict[int, tuple[str, str]] = {
         "reused with another method, path or body (or still running)",
     ),
     413: ("Payload Too Large", "Body or content too large"),
+    415: (
+        "Unsupported Media Type",
+        "A body in a Content-Encoding the gateway does not decode (only identity);"
+        " Accept-Encoding says which it does",
+    ),
     422: (
         "Unprocessable Content",
         "The body breaks its schema (a missing field, a wrong type), named in details.field",

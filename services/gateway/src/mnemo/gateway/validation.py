@@ -23,6 +23,9 @@ _FIELD = re.compile(r"`\$\.([A-Za-z0-9_.\[\]]+)`")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
 # An integer as a query parameter: ASCII digits (int() would take " 5", "1_0" and "٥").
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
+# A number as a query parameter: ASCII decimal text (float() alone would also take " 5",
+# "1_0", "٥", "nan" and "infinity").
+DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def field_of(message: str) -> str | None:
@@ -175,9 +178,9 @@ async def object_body(
     try:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
-        raise Problem(status, code, f"the body is not valid JSON: {exc}") from None
+        raise Problem(status, code, f"the body is not valid JSON: {exc}", field="body") from None
     if not isinstance(value, dict):
-        raise Problem(status, code, "the body must be a JSON object")
+        raise Problem(status, code, "the body must be a JSON object", field="body")
     check_values(value, status=status, code=code)
     return value
 

@@ -39,7 +39,7 @@ from mnemo.contracts import (
     MemoryVersionsQuery,
     PackView,
 )
-from mnemo.contracts.limits import MAX_QUERY_CHARS
+from mnemo.contracts.limits import MAX_METADATA_BYTES, MAX_QUERY_CHARS
 from mnemo.gateway.auth import Principal, agent_scope, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
@@ -171,6 +171,23 @@ async def health(request: Request) -> Response[bytes]:
     )
 
 
+def _check_metadata_size(body: EventBody, metadata: dict[str, Any]) -> None:
+    """An event's meta, summary, source_uri and author are kept together as the memory's
+    metadata: too large together, the largest is named (a long summary was refused as a
+    `meta` too large, sent empty)."""
+    if len(as_json(metadata)) <= MAX_METADATA_BYTES:
+        return
+    parts = {name: getattr(body, name) for name in ("meta", "summary", "source_uri", "author")}
+    field = max(parts, key=lambda name: len(as_json(parts[name])))
+    raise Problem(
+        413,
+        "METADATA_TOO_LARGE",
+        f"{field} is too large: an event's meta, summary, source_uri and author are kept"
+        f" together, at most {MAX_METADATA_BYTES // 1024} KiB encoded as JSON",
+        field=field,
+    )
+
+
 # What an event's fields are called here, for the native names a refusal may give.
 _FIELD_NAMES = {
     "userId": "anima_id",
@@ -288,6 +305,7 @@ async def create_event(request: Request) -> Response[bytes]:
             value = getattr(body, name)
             if value is not None:
                 metadata[name] = value
+        _check_metadata_size(body, metadata)
         item = IngestRequest(
             user_id=body.anima_id,
             content=body.content,

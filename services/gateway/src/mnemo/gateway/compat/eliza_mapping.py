@@ -19,6 +19,7 @@ from mnemo.gateway.auth import Principal
 from mnemo.gateway.compat.search_hits import written_metadata
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import IngestRequest, command_of, scoped
+from mnemo.gateway.validation import as_json
 
 # Agent, room, world, entity and memory ids are UUIDs, as ElizaOS's own server checks them
 # (seed 002: 400 INVALID_ID "Invalid UUID format"). Agents made without an id are UUIDs; an
@@ -72,7 +73,7 @@ def to_ingest(memory: ElizaMemory, agent_id: str) -> IngestRequest:
     ):
         check_id(value, field)
     metadata: dict[str, Any] = {}
-    rest = {k: v for k, v in memory.content.items() if k != "text"}
+    rest = _rest(memory)
     if rest:
         metadata["content"] = rest
     if memory.metadata:
@@ -95,6 +96,11 @@ def to_ingest(memory: ElizaMemory, agent_id: str) -> IngestRequest:
     )
 
 
+def _rest(memory: ElizaMemory) -> dict[str, Any]:
+    """content's fields but its text: kept in the memory's metadata."""
+    return {k: v for k, v in memory.content.items() if k != "text"}
+
+
 def to_ingest_command(
     request: Request,
     memory: ElizaMemory,
@@ -108,7 +114,15 @@ def to_ingest_command(
         return command_of(request, item, principal, index)
     except Problem as problem:
         field = problem.details.get("field")
-        if field in _FIELDS:
+        if problem.code == "METADATA_TOO_LARGE":
+            # Kept together as the memory's metadata: content's other fields and the
+            # metadata sent; the larger is named (a long content field was `metadata`).
+            parts = {"content": _rest(memory), "metadata": memory.metadata or {}}
+            named = max(parts, key=lambda name: len(as_json(parts[name])))
+            problem.details["field"] = named
+            problem.detail = f"{named} is too large: content's other fields and the metadata"
+            problem.detail += " are kept together, at most 64 KiB encoded as JSON"
+        elif field in _FIELDS:
             problem.details["field"] = _FIELDS[field]
         raise
 

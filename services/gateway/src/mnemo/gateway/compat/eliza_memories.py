@@ -19,7 +19,7 @@ from mnemo.gateway.compat.eliza_mapping import (
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import publish
-from mnemo.gateway.validation import decode_body, int_param, query_param
+from mnemo.gateway.validation import DECIMAL, decode_body, int_param, query_param
 from mnemo.redaction import redact
 
 # 9999-12-31T23:59:59.999Z, the last millisecond a datetime holds.
@@ -174,10 +174,8 @@ async def search_memories(request: Request, agent_id: str) -> Response[bytes]:
 def _fraction(raw: str | None, name: str) -> float | None:
     if raw is None:
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
+    # ASCII decimal text: float() alone took " 0.5" and "٠٫٥" too.
+    value = float(raw) if DECIMAL.fullmatch(raw) else -1.0
     if not 0.0 <= value <= 1.0:
         raise Problem(400, "INVALID_REQUEST", f"{name!r} must be between 0 and 1", field=name)
     return value

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, post
 
+from mnemo.contracts.limits import MAX_ID_CHARS
 from mnemo.gateway.agents_seen import ensure_agents
 from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.compat.mem0_shapes import (
@@ -52,8 +53,18 @@ def _messages(value: Any) -> list[tuple[str, str, str | None]]:
                 field=f"messages[{i}].content",
             )
         role, name = message.get("role", "user"), message.get("name")
-        if not isinstance(role, str) or not (name is None or isinstance(name, str)):
-            raise Problem(400, "INVALID_REQUEST", "role and name are text", field=f"messages[{i}]")
+        # Each is kept in the memory's metadata: one too long was refused as a metadata
+        # too large, though none was sent.
+        for label, text in (("role", role), ("name", name)):
+            if label == "name" and text is None:
+                continue
+            if not isinstance(text, str) or len(text) > MAX_ID_CHARS:
+                raise Problem(
+                    400,
+                    "INVALID_REQUEST",
+                    f"{label} is text of at most {MAX_ID_CHARS} characters",
+                    field=f"messages[{i}].{label}",
+                )
         found.append((role, content, name))
     return found
 

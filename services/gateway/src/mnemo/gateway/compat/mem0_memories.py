@@ -1,6 +1,8 @@
 """Mem0's list and search (`/v3/memories/`, `/v3/memories/search/`): the memories stored as
 is, and the facts synthesis drew from those an `infer` add stored (mem0_facts)."""
 
+from typing import Any
+
 from litestar import Request, Response, post
 
 from mnemo.contracts import ListMemoriesQuery, MemoryPage, SearchQuery, SearchResult
@@ -72,13 +74,29 @@ async def listing(request: Request, principal: Principal, scope: Scope) -> list[
     return [s for s in shown if scope.matches(s.metadata)]
 
 
+def paging(request: Request, body: dict[str, Any], name: str, *, default: int, high: int) -> int:
+    """`page` or `page_size`: a query parameter, as the mem0ai client sends them, else the
+    body's (what a client writing the call by hand may send; it was ignored, so that every
+    page asked for was the first), an integer from 1 to `high` either way."""
+    if name in request.query_params or name not in body:
+        return int_param(request, name, default=default, low=1, high=high)
+    value = body[name]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 2.0: an integer, as JSON Schema counts it
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise Problem(
+            400, "INVALID_REQUEST", f"{name} must be an integer from 1 to {high}", field=name
+        )
+    return value
+
+
 @post("/v3/memories", status_code=200)
 async def get_all(request: Request) -> Response[bytes]:
     principal = await authorize(request, "memories")
     body = await object_body(request)
     scope = scope_of(body, body.get("filters"), wildcard=True)
-    page = int_param(request, "page", default=1, low=1, high=MAX_LISTED)
-    size = int_param(request, "page_size", default=100, low=1, high=1000)
+    page = paging(request, body, "page", default=1, high=MAX_LISTED)
+    size = paging(request, body, "page_size", default=100, high=1000)
     shown = await listing(request, principal, scope)
     found, total = shown[(page - 1) * size : page * size], len(shown)
     base = f"{request.url.path}?page_size={size}&page="

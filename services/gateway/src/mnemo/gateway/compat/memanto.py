@@ -63,7 +63,7 @@ from mnemo.contracts import (
     SearchQuery,
     SearchResult,
 )
-from mnemo.contracts.limits import MAX_QUERY_CHARS
+from mnemo.contracts.limits import MAX_METADATA_BYTES, MAX_QUERY_CHARS
 from mnemo.contracts.speakers import spoken_by
 from mnemo.gateway import agents_seen, answering
 from mnemo.gateway.auth import Principal, authorize, require_master
@@ -479,13 +479,25 @@ def _item(values: dict[str, Any], agent_id: str) -> IngestRequest:
     session_id = text_of(values, "session_id", required=False, limit=256)
     check_not_wildcard(user_id, "user_id")
     check_not_wildcard(session_id, "session_id")
+    kept = {**metadata, "memory_type": memory_type, "confidence": confidence, "tags": tags}
+    if len(as_json(kept)) > MAX_METADATA_BYTES:
+        # Kept together as the memory's metadata: the larger is named (long tags were
+        # refused as a metadata too large, though none was sent).
+        named = "tags" if len(as_json(tags)) > len(as_json(metadata)) else "metadata"
+        raise Problem(
+            413,
+            "METADATA_TOO_LARGE",
+            f"{named} is too large: tags and metadata are kept together, at most"
+            f" {MAX_METADATA_BYTES // 1024} KiB encoded as JSON",
+            field=named,
+        )
     return IngestRequest(
         user_id=user_id or agent_id,
         content=content,
         source_type="api_text",
         session_id=session_id,
         agent_id=agent_id,
-        metadata={**metadata, "memory_type": memory_type, "confidence": confidence, "tags": tags},
+        metadata=kept,
     )
 
 

@@ -8,17 +8,12 @@ arrive as text, and the routes that take both read them with the body, so a numb
 decimal text; nothing else is converted.
 """
 
-import re
 from typing import Any
 
 from litestar import Request
 
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.validation import object_body
-
-# Decimal text as a query parameter writes a number: float() alone would also take
-# " 5", "1_0", "٥", "nan" and "infinity".
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+from mnemo.gateway.validation import DECIMAL, object_body
 
 
 def refused(name: str, message: str) -> Problem:
@@ -46,7 +41,7 @@ def text_of(
 def number_of(values: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
     """A number from `low` to `high` (`default` when absent)."""
     value = values.get(name, default)
-    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+    if isinstance(value, str) and DECIMAL.fullmatch(value):
         value = float(value)  # never raises: too large a text is inf, refused below
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise refused(name, "must be a number")

@@ -12,9 +12,10 @@ import msgspec
 from litestar import Request
 
 from mnemo.contracts.limits import MAX_ID_CHARS
+from mnemo.gateway.guard import Refused, unreadable_json
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import SOURCE_TYPES
-from mnemo.gateway.validation import check_values, field_of
+from mnemo.gateway.validation import DECIMAL, check_values, field_of
 
 
 class SearchFilters(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -79,7 +80,13 @@ def filters_param(request: Request, name: str = "filters") -> SearchFilters:
         at = field_of(str(exc))
         field = f"{name}.{at}" if at else name
         raise Problem(400, "INVALID_REQUEST", f"{name}: {exc}", field=field) from None
-    except msgspec.DecodeError:
+    except msgspec.DecodeError as exc:
+        try:  # JSON msgspec cannot read (a lone surrogate, 1e400): named where it is
+            unreadable_json(raw, str(exc))
+        except Refused as refused:
+            field = f"{name}.{refused.field}" if refused.field != "body" else name
+            detail = refused.detail.replace(refused.field, field, 1)
+            raise Problem(400, refused.code, detail, field=field) from None
         raise Problem(
             400, "INVALID_REQUEST", f"{name!r} must be a JSON object", field=name
         ) from None
@@ -88,13 +95,13 @@ def filters_param(request: Request, name: str = "filters") -> SearchFilters:
 
 
 def fraction_param(request: Request, name: str) -> float | None:
-    """A number from 0 to 1 (a threshold, a weight), or None when not sent."""
+    """A number from 0 to 1 (a threshold, a weight), or None when not sent. Sent empty, it
+    is a 400, as every number parameter is (not "not sent"); ASCII decimal text only."""
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise Problem(400, "INVALID_REQUEST", f"{name!r} must be a number", field=name) from None
+    if not DECIMAL.fullmatch(raw):
+        raise Problem(400, "INVALID_REQUEST", f"{name!r} must be a number", field=name)
+    value = float(raw)
     check_fraction(value, name)
     return value
