@@ -37,5 +37,9 @@ def test_a_full_disk_drops_log_lines_and_counts_them(monkeypatch):
         lines = [json.loads(line) for line in disk.getvalue().splitlines()]
         assert [line["event"] for line in lines] == ["log_lines_dropped", "written_again"]
         assert lines[0]["count"] == 6
+        # Written past the processors, it still carries what every line carries.
+        assert lines[0]["service"] == "gateway" and lines[0]["causation_id"] is None
+        assert lines[0]["correlation_id"] == lines[1]["correlation_id"]
+        assert lines[0]["timestamp"].endswith("Z")
     finally:
         structlog.reset_defaults()

@@ -13,6 +13,7 @@ import logging
 import sys
 import threading
 import uuid
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -29,9 +30,10 @@ _SCRUB: list[Any] = [safe_exceptions, drop_secrets]
 def configure_logging(service: str, level: str = "info") -> None:
     """JSON lines on stderr; every line carries service, level, time and the bound ids."""
     numeric = _LEVELS.get(level.lower(), 20)
+    ids = _EveryLineIds(service)
     common: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        _EveryLineIds(service),
+        ids,
         add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -39,7 +41,7 @@ def configure_logging(service: str, level: str = "info") -> None:
     structlog.configure(
         processors=[*common, *_SCRUB, structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=_SparingLoggerFactory(sys.stderr),
+        logger_factory=_SparingLoggerFactory(sys.stderr, ids),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
@@ -58,10 +60,17 @@ class _SparingLogger(structlog.WriteLogger):
 
     dropped = 0
 
+    def __init__(self, file: Any, ids: "_EveryLineIds") -> None:
+        super().__init__(file)
+        self._ids = ids
+
     def msg(self, message: str) -> None:
         try:
             if count := _SparingLogger.dropped:
-                note = {"event": "log_lines_dropped", "count": count, "level": "warning"}
+                # Written past the processors: given the ids every line carries here.
+                note = self._ids(None, "warning", {"event": "log_lines_dropped", "count": count})
+                note["level"] = "warning"
+                note["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
                 super().msg(json.dumps(note))
                 _SparingLogger.dropped = 0
             super().msg(message)
@@ -73,11 +82,12 @@ class _SparingLogger(structlog.WriteLogger):
 
 
 class _SparingLoggerFactory:
-    def __init__(self, file: Any) -> None:
+    def __init__(self, file: Any, ids: "_EveryLineIds") -> None:
         self._file = file
+        self._ids = ids
 
     def __call__(self, *_args: Any) -> _SparingLogger:
-        return _SparingLogger(self._file)
+        return _SparingLogger(self._file, self._ids)
 
 
 class _EveryLineIds:
