@@ -40,3 +40,11 @@ def test_a_home_that_cannot_hold_data_stops_with_one_line(command, tmp_path, mon
     assert not started
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "MNEMO_HOME" in err and "Not a directory" in err
+
+
+def test_a_dsn_of_several_hosts_is_taken_by_mnemo_run():
+    # asyncpg, as libpq, tries each host in turn (a primary and its standby).
+    from mnemo.runtime.settings import load_run_settings
+
+    dsn = "postgresql://mnemo:pw@db1:5432,db2:5433/mnemo"
+    assert load_run_settings({"MNEMO_DATABASE_URL": dsn}).database_url == dsn

@@ -24,10 +24,17 @@ def url_problem(url: str, schemes: tuple[str, ...], *, host_required: bool = Tru
         return "is not a URL"
     if parsed.scheme.lower() not in schemes or not url.lower().startswith(parsed.scheme + "://"):
         return "must start with " + " or ".join(f"{scheme}://" for scheme in schemes)
-    try:
-        parsed.port  # noqa: B018 (read for its check)
-    except ValueError:
-        return "has no valid port (1-65535)"
+    # libpq's and asyncpg's DSNs may name several hosts, each with its port, tried in turn
+    # (`postgresql://u:p@db1:5432,db2:5433/mnemo`): each is checked as one.
+    hosts = parsed.netloc.rpartition("@")[2]
+    several = hosts.split(",") if parsed.scheme.lower() in POSTGRES else [hosts]
+    for host in several:
+        try:
+            port = urlsplit(f"//{host}").port
+        except ValueError:
+            return "has no valid port (1-65535)"
+        if port == 0:  # nothing listens on port 0
+            return "has no valid port (1-65535)"
     if host_required and not parsed.hostname:
         return "names no host"
     return None
