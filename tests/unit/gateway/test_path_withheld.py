@@ -2,6 +2,9 @@
 never keeps) is shown as `{withheld}` in the request's log line, audit entry and span,
 whose URL and target the instrumentation took from the raw path."""
 
+from types import SimpleNamespace
+
+import pytest
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -64,3 +67,49 @@ async def test_the_span_shows_the_path_as_the_log_line_does():
     assert [k for k, v in shown.items() if RUN in v] == []
     assert shown["http.target"] == "/v2/entities/run/{withheld}/"
     assert shown["http.url"] == "http://127.0.0.1:8080/v2/entities/run/{withheld}/"
+
+
+ROOM = "0b9e4a52-6f0d-4c8e-9a53-3f1f2b7c1d10"
+AGENT = "5d3c1a9e-2b7f-4e61-8c0a-9f4e2d1b6a37"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/agents/{AGENT}/rooms/{ROOM}",
+        f"/api/memory/agents/{AGENT}/rooms/{ROOM}/memories?before=1700000000000",
+        f"/api/memory/{AGENT}/rooms/{ROOM}/memories",
+    ],
+)
+def test_an_eliza_rooms_id_in_a_path_is_withheld(path, monkeypatch):
+    """An ElizaOS room is a session (roomId -> session_id), whose id the audit never keeps:
+    a path naming one is logged, audited and traced with it withheld, as a Mem0 run's."""
+    from litestar import Litestar
+    from litestar.testing import TestClient
+
+    from mnemo.contracts import MemoryPage
+    from mnemo.gateway.compat import eliza_memories, eliza_rooms
+    from mnemo.gateway.compat.eliza import eliza_router
+
+    async def agent_of(_request, agent_id, _action):
+        return SimpleNamespace(tenant_id="acme"), agent_id
+
+    async def ask(*_args, **_kw):
+        return MemoryPage(memories=[], total=0, limit=1, offset=0)
+
+    for module in (eliza_memories, eliza_rooms):
+        monkeypatch.setattr(module, "agent_of", agent_of)
+        monkeypatch.setattr(module, "deps_of", lambda _request: SimpleNamespace(ask=ask))
+    shown: list[str] = []
+    app = Litestar(route_handlers=[eliza_router])
+
+    async def recording(scope, receive, send) -> None:
+        await app(scope, receive, send)
+        if scope["type"] == "http":
+            shown.append(shown_path(scope))
+
+    with TestClient(recording) as client:
+        answer = client.get(path)
+    assert answer.status_code in (200, 404), answer.text
+    assert shown and ROOM not in shown[-1]
+    assert "/{withheld}" in shown[-1] and AGENT in shown[-1]
