@@ -13,17 +13,31 @@ import hashlib
 from litestar import Request
 
 from mnemo.contracts import derived_id
+from mnemo.gateway.auth import Principal
 
 
-async def retry_seed(request: Request, tenant_id: str) -> str | None:
+async def retry_seed(request: Request, principal: Principal) -> str | None:
     """A seed of the ids this request writes, the same on a retry with its Idempotency-Key
-    (tenant, method, path and body too: the same key with another body is another write),
-    or None without a key (each sending is then a write of its own)."""
+    (tenant, calling key, method, path and body too: the same key with another body is
+    another write), or None without a key (each sending is then a write of its own).
+
+    The calling key is part of it, as kept answers are kept per calling key: another key
+    sending the same Idempotency-Key (a second key of the same agent, the master key, both
+    naming their writes alike, `validate-<fact>`) makes its own change, with itself as its
+    actor, and is never answered the first caller's (its validation was not recorded)."""
     key = request.headers.get("idempotency-key")
     if not key:
         return None
     body = hashlib.sha256(await request.body()).hexdigest()
-    return derived_id("retry", tenant_id, request.method, request.url.path, key, body)
+    return derived_id(
+        "retry",
+        principal.tenant_id,
+        principal.key_id,
+        request.method,
+        request.url.path,
+        key,
+        body,
+    )
 
 
 def retry_agent_id(seed: str | None) -> str | None:

@@ -208,7 +208,7 @@ async def create_anima(request: Request) -> Response[bytes]:
         if not body.name.strip() or len(body.name) > 255:
             raise Problem(400, "INVALID_REQUEST", "name must be 1-255 characters", field="name")
         # The Idempotency-Key names the anima: a retry whose kept answer is gone finds it.
-        retried = retry_agent_id(await retry_seed(request, principal.tenant_id))
+        retried = retry_agent_id(await retry_seed(request, principal))
         command = redacted(
             CreateAgent(
                 tenant_id=principal.tenant_id,

@@ -122,7 +122,7 @@ async def _change(
             fact_id=chain.facts[-1].fact_id,
             actor=principal.actor,
             agent_id=agent_scope(principal, None),
-            retry_key=await retry_seed(request, principal.tenant_id),
+            retry_key=await retry_seed(request, principal),
             **fields,
         ),
         "content",

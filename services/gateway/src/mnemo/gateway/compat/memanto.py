@@ -744,7 +744,7 @@ async def _change(
             agent_id=agent_id,
             content=content,
             reason=text_of(body, "reason", required=False, limit=1000),
-            retry_key=await retry_seed(request, principal.tenant_id),
+            retry_key=await retry_seed(request, principal),
         ),
         "content",
         "reason",

@@ -231,11 +231,7 @@ async def create_agent(request: Request) -> Response[bytes]:
     _text(body.description, "description", MAX_DESCRIPTION)
     # Without an id, the Idempotency-Key names the agent: a retry whose kept answer is gone
     # finds the agent it made rather than making a second one.
-    retried = (
-        None
-        if body.id is not None
-        else retry_agent_id(await retry_seed(request, principal.tenant_id))
-    )
+    retried = None if body.id is not None else retry_agent_id(await retry_seed(request, principal))
     command = redacted(
         CreateAgent(
             tenant_id=principal.tenant_id,

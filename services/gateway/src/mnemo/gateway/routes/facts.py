@@ -117,7 +117,7 @@ async def _change(
             change=change,
             actor=principal.actor,
             agent_id=agent_scope(principal, None),
-            retry_key=await retry_seed(request, principal.tenant_id),
+            retry_key=await retry_seed(request, principal),
             **fields,
         ),
         "content",
