@@ -8,7 +8,7 @@ its own so that nothing of it clashes with Mnemo's metadata:
 """
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -129,15 +129,31 @@ def to_ingest_command(
 
 def _iso(millis: float) -> str:
     try:
-        return datetime.fromtimestamp(millis / 1000, UTC).isoformat()
+        # Exactly (a float's division was off by microseconds far from 1970: shown back,
+        # cut to its millisecond, the time was one earlier than sent).
+        return (_EPOCH + timedelta(milliseconds=millis)).isoformat()
     except (ValueError, OverflowError, OSError):
         raise Problem(
             400, "INVALID_REQUEST", "createdAt must be milliseconds since 1970", field="createdAt"
         ) from None
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLI = timedelta(milliseconds=1)
+
+
 def _millis(when: datetime) -> int:
-    return round(when.timestamp() * 1000)
+    """A time as ElizaOS shows one (createdAt): its millisecond, cut, not rounded, in
+    exact arithmetic, so that a room's `before` (ms_time) takes exactly the memories shown
+    before it: one that happened at …100.9 ms was shown as …101, and `before=…101` gave it
+    back again (with `limit=1`, the same page for ever)."""
+    return (when - _EPOCH) // _MILLI
+
+
+def ms_time(millis: int) -> datetime:
+    """`millis` since 1970 as a time, exactly (a float's division was off by microseconds
+    in the far future); the inverse of `_millis` on whole milliseconds."""
+    return _EPOCH + millis * _MILLI
 
 
 def _shape(

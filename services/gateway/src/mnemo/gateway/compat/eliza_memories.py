@@ -1,7 +1,7 @@
 """ElizaOS's memory reads and writes of one agent: list, room memories, create, search,
 stats (see `mnemo.gateway.compat.eliza` for the mapping)."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from litestar import Request, Response, get, post
 
@@ -14,6 +14,7 @@ from mnemo.gateway.compat.eliza_mapping import (
     check_id,
     hit_json,
     memory_json,
+    ms_time,
     to_ingest_command,
 )
 from mnemo.gateway.deps import deps_of
@@ -122,7 +123,7 @@ async def room_memories(request: Request, agent_id: str, room_id: str) -> Respon
         millis = int_param(request, "before", default=0, low=0, high=2**53)
         # Past the last time a datetime holds, every memory is before it.
         if millis <= _LAST_MILLIS:
-            before = datetime.fromtimestamp(millis / 1000, UTC)
+            before = ms_time(millis)
     return await _list(request, agent_id, check_id(room_id, "roomId"), before)
 
 
