@@ -71,6 +71,11 @@ def serve_metrics(host: str, port: int) -> LiveGauges:
     try:
         start_http_server(port, addr=host)
     except OSError as exc:
+        if isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_AGAIN:
+            # The name server did not answer: no fault of the setting, and no refusal for
+            # good (exit 78, which `mnemo run` does not restart); the start fails and is
+            # made again (mnemo.bus.failures: a name that does not resolve stays final).
+            raise
         if isinstance(exc, socket.gaierror):
             raise MetricsPortUnavailable(
                 f"cannot serve metrics on {host}:{port} ({exc.strerror}); set"

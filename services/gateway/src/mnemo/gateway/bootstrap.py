@@ -6,6 +6,7 @@ from types import FrameType
 
 import uvicorn
 
+from mnemo.bus.failures import is_dependency_failure
 from mnemo.gateway.app import SERVICE, STARTUP_REFUSALS, create_asgi
 from mnemo.gateway.http_server import ProblemHttpProtocol
 from mnemo.gateway.settings import GatewaySettings
@@ -45,10 +46,13 @@ def main() -> None:
     try:
         socket.getaddrinfo(settings.gateway_host, settings.gateway_port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        # uvicorn would say only "[Errno -2] Name or service not known", after NATS.
-        raise config_exit(
-            SettingsError(f"MNEMO_GATEWAY_HOST is no address to listen on ({exc})")
-        ) from None
+        # A name server that did not answer (EAI_AGAIN) is away, not the setting's fault:
+        # uvicorn tries and fails, and the gateway is started again (exit 78 would not be).
+        if not is_dependency_failure(exc):
+            # uvicorn would say only "[Errno -2] Name or service not known", after NATS.
+            raise config_exit(
+                SettingsError(f"MNEMO_GATEWAY_HOST is no address to listen on ({exc})")
+            ) from None
     server = Server(
         uvicorn.Config(
             create_asgi(settings),
