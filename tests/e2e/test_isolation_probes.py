@@ -14,7 +14,6 @@
 import datetime
 import json
 import re
-import time
 import uuid
 from collections.abc import Callable
 
@@ -237,9 +236,10 @@ def test_an_agent_made_again_reads_nothing_of_the_deleted_one_at_any_time(stack,
                 "results"
             ]
         )
-    time.sleep(1.1)  # a moment when the first agent's memory and facts were there
-    then = datetime.datetime.now(datetime.UTC).isoformat()
-    time.sleep(1.1)
+    # A moment when the first agent's memory and facts were there (just after the last
+    # fact was known; the deletion below comes later), not a fixed sleep around now.
+    known = max(datetime.datetime.fromisoformat(f["recordedAt"]) for f in facts)
+    then = (known + datetime.timedelta(milliseconds=1)).isoformat()
     with as_key(stack, owner.acme.master) as admin:
         assert admin.delete(f"/v1/agents/{agent_id}").status_code == 200
         assert admin.post("/v1/agents", json={"id": agent_id, "name": "second"}).is_success
