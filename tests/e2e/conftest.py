@@ -1,7 +1,9 @@
 """The e2e stack: five service processes, started once per session on fresh names."""
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import Iterator
 
 import asyncpg
 import pytest
@@ -22,23 +24,34 @@ def _create_database(admin_dsn: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-@pytest.fixture(scope="session")
-def stack(nats_url, database_url, tmp_path_factory):
-    name = "e2e_" + uuid.uuid4().hex[:10]
-    dsn = _create_database(database_url, name)
-    s = Stack(
+def new_stack(prefix: str, home: str, nats_url, database_url, tmp_path_factory) -> Stack:
+    """A stack on fresh names (its own database, bus root, home folder and port), not
+    started yet: the session's, and those of the modules that need one of their own."""
+    name = f"{prefix}_" + uuid.uuid4().hex[:10]
+    return Stack(
         nats_url=nats_url,
-        database_url=dsn,
-        home=tmp_path_factory.mktemp("stack"),
+        database_url=_create_database(database_url, name),
+        home=tmp_path_factory.mktemp(home),
         bus_root=name.replace("_", ""),
         port=free_port(),
     )
-    s.start()
+
+
+@contextlib.contextmanager
+def running(stack: Stack) -> Iterator[Stack]:
+    """The stack started and healthy, stopped afterwards whatever happened."""
+    stack.start()
     try:
-        s.wait_healthy()
-        yield s
+        stack.wait_healthy()
+        yield stack
     finally:
-        s.stop()
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(nats_url, database_url, tmp_path_factory):
+    with running(new_stack("e2e", "stack", nats_url, database_url, tmp_path_factory)) as s:
+        yield s
 
 
 @pytest.fixture

@@ -7,33 +7,20 @@ failure shows schemathesis' report: each case with a curl line to reproduce it.
 """
 
 import json
-import uuid
 
 import pytest
 
-from .conftest import _create_database
+from .conftest import new_stack, running
 from .fuzz import Budget, run
-from .stack import Stack, free_port
 
 
 @pytest.fixture(scope="module")
 def fuzz_stack(nats_url, database_url, tmp_path_factory):
     """A stack of its own: the fuzzer's tenants, agents, keys and rate-limit counters
     (it signs up past the per-address limit) touch no other test."""
-    name = "fuzz_" + uuid.uuid4().hex[:10]
-    stack = Stack(
-        nats_url=nats_url,
-        database_url=_create_database(database_url, name),
-        home=tmp_path_factory.mktemp("fuzz-stack"),
-        bus_root=name.replace("_", ""),
-        port=free_port(),
-    )
-    stack.start()
-    try:
-        stack.wait_healthy()
+    own = new_stack("fuzz", "fuzz-stack", nats_url, database_url, tmp_path_factory)
+    with running(own) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def test_schemathesis_finds_nothing(fuzz_stack, tmp_path, monkeypatch):

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.deploy_files import dashboard_expressions, metric_names, rule_expressions
 
-from .conftest import _create_database
+from .conftest import new_stack
 from .llm_standin import LLMStandIn, serve
 from .otlp_receiver import OtlpReceiver, ReceivedSpan
 from .stack import SERVICES, Stack, free_port
@@ -48,14 +48,7 @@ class Observed:
 
 @pytest.fixture(scope="module")
 def observed(nats_url, database_url, tmp_path_factory) -> Iterator[Observed]:
-    name = "obs_" + uuid.uuid4().hex[:10]
-    stack = Stack(
-        nats_url=nats_url,
-        database_url=_create_database(database_url, name),
-        home=tmp_path_factory.mktemp("observed"),
-        bus_root=name.replace("_", ""),
-        port=free_port(),
-    )
+    stack = new_stack("obs", "observed", nats_url, database_url, tmp_path_factory)
     standin = serve(LLMStandIn())
     with OtlpReceiver() as receiver:
         host, port = standin.server_address[:2]

@@ -19,27 +19,15 @@ import uuid
 import nats
 import pytest
 
-from .conftest import _create_database
-from .stack import Stack, free_port
+from .conftest import new_stack, running
 from .waiting import eventually
 
 
 @pytest.fixture(scope="module")
 def stack(nats_url, database_url, tmp_path_factory):
-    name = "redeliver_" + uuid.uuid4().hex[:10]
-    own = Stack(
-        nats_url=nats_url,
-        database_url=_create_database(database_url, name),
-        home=tmp_path_factory.mktemp("redelivery-stack"),
-        bus_root=name.replace("_", ""),
-        port=free_port(),
-    )
-    own.start()
-    try:
-        own.wait_healthy()
-        yield own
-    finally:
-        own.stop()
+    own = new_stack("redeliver", "redelivery-stack", nats_url, database_url, tmp_path_factory)
+    with running(own) as started:
+        yield started
 
 
 async def _consumers(url: str, root: str) -> list[tuple[str, str, int, int, int]]:
