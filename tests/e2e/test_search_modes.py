@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from .conftest import new_stack, running
 from .test_errors import assert_problem
 from .test_thin_path import search
 from .waiting import eventually
@@ -32,6 +33,16 @@ NOTES = [
         "metadata": {"timestamp": "2025-09-01T10:00:00Z"},
     },
 ]
+
+
+@pytest.fixture(scope="module")
+def stack(nats_url, database_url, tmp_path_factory):
+    """A stack of this module's own (it overrides the session's): a change of model re-indexes every
+    memory its stack holds, and the session's holds every earlier test's (a minute of
+    MiniLM, growing with the suite, under the tests after it if it outlived its deadline)."""
+    own = new_stack("modes", "modes-stack", nats_url, database_url, tmp_path_factory)
+    with running(own) as started:
+        yield started
 
 
 @pytest.fixture
