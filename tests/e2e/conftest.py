@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -46,6 +47,21 @@ def running(stack: Stack) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+def own_stack(prefix: str) -> Any:
+    """A module-scoped fixture of a stack of the module's own: named `stack` in a module,
+    it overrides the session's for that module's tests (a module whose work grows with what
+    the session's stack holds: a rebuild re-indexes every earlier test's memories, a
+    redelivery hands every earlier message again)."""
+
+    @pytest.fixture(scope="module")
+    def stack(nats_url, database_url, tmp_path_factory) -> Iterator[Stack]:
+        own = new_stack(prefix, f"{prefix}-stack", nats_url, database_url, tmp_path_factory)
+        with running(own) as started:
+            yield started
+
+    return stack
 
 
 @pytest.fixture(scope="session")

@@ -1,20 +1,13 @@
 """Projections are disposable: drop Qdrant, rebuild from the log, and search still finds it."""
 
-import pytest
-
-from .conftest import new_stack, running
+from .conftest import own_stack
 from .test_thin_path import chain, search
 from .waiting import eventually
 
-
-@pytest.fixture(scope="module")
-def stack(nats_url, database_url, tmp_path_factory):
-    """A stack of this module's own (it overrides the session's): a rebuild re-indexes every
-    memory its stack holds, and the session's holds every earlier test's (a minute of
-    MiniLM, growing with the suite, under the tests after it if it outlived its deadline)."""
-    own = new_stack("rebuild", "rebuild-stack", nats_url, database_url, tmp_path_factory)
-    with running(own) as started:
-        yield started
+# A stack of this module's own (it overrides the session's): a rebuild re-indexes every
+# memory its stack holds, and the session's holds every earlier test's (a minute of
+# MiniLM, growing with the suite, under the tests after it if it outlived its deadline).
+stack = own_stack("rebuild")
 
 
 def test_retrieval_index_rebuilds_from_the_log(stack, api, user_id):

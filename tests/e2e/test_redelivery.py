@@ -19,15 +19,10 @@ import uuid
 import nats
 import pytest
 
-from .conftest import new_stack, running
+from .conftest import own_stack
 from .waiting import eventually
 
-
-@pytest.fixture(scope="module")
-def stack(nats_url, database_url, tmp_path_factory):
-    own = new_stack("redeliver", "redelivery-stack", nats_url, database_url, tmp_path_factory)
-    with running(own) as started:
-        yield started
+stack = own_stack("redeliver")  # see the module's docstring
 
 
 async def _consumers(url: str, root: str) -> list[tuple[str, str, int, int, int]]:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from .conftest import new_stack, running
+from .conftest import own_stack
 from .test_errors import assert_problem
 from .test_thin_path import search
 from .waiting import eventually
@@ -35,14 +35,10 @@ NOTES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def stack(nats_url, database_url, tmp_path_factory):
-    """A stack of this module's own (it overrides the session's): a change of model re-indexes every
-    memory its stack holds, and the session's holds every earlier test's (a minute of
-    MiniLM, growing with the suite, under the tests after it if it outlived its deadline)."""
-    own = new_stack("modes", "modes-stack", nats_url, database_url, tmp_path_factory)
-    with running(own) as started:
-        yield started
+# A stack of this module's own (it overrides the session's): a change of model re-indexes every
+# memory its stack holds, and the session's holds every earlier test's (a minute of
+# MiniLM, growing with the suite, under the tests after it if it outlived its deadline).
+stack = own_stack("modes")
 
 
 @pytest.fixture
