@@ -24,7 +24,16 @@ def test_pages_filters_and_time_ranges(stack, api, user_id):
     full = eventually(
         lambda: (
             (c := chain(api, correlation))
-            and {"memory.indexed", "subject.synthesized"} <= {e["type"] for e in c["events"]}
+            # Every step read below: the audit takes commands, events and signals from
+            # three consumers, so the command's entry may come after the last signal's.
+            and {
+                "http.request",
+                "ingest.memory",
+                "memory.recorded",
+                "memory.indexed",
+                "subject.synthesized",
+            }
+            <= {e["type"] for e in c["events"]}
             and c
         )
     )
