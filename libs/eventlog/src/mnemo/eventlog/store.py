@@ -917,6 +917,25 @@ class EventStore:
             commands_through,
         )
 
+    async def earlier_versions(self, tenant_id: str, user_id: str, memory_id: str) -> list[str]:
+        """The ids of the versions the memory was revised from (Mem0's update), nearest
+        first, as the revisions' deletions in the log name them (`replaced_by`, in clear)."""
+        rows = await self._pool.fetch(
+            """WITH RECURSIVE chain(memory_id, depth) AS (
+                   SELECT $3::text, 0
+                   UNION
+                   SELECT e.data->>'memory_id', c.depth + 1
+                   FROM chain c JOIN mnemo.events e
+                     ON e.tenant_id = $1 AND e.data->>'user_id' = $2
+                    AND e.event_type = 'memory.deleted' AND e.data->>'replaced_by' = c.memory_id
+                   WHERE c.depth < 1000)
+               SELECT memory_id FROM chain WHERE depth > 0 ORDER BY depth""",
+            tenant_id,
+            user_id,
+            memory_id,
+        )
+        return [r["memory_id"] for r in rows]
+
     async def deleted_through(self, tenant_id: str, memory_id: str) -> int:
         """The memory's deletion mark in the command stream (0: none)."""
         value = await self._pool.fetchval(
