@@ -5,6 +5,10 @@ table's pages until the table is rewritten (`compaction.compact`), as a forgotte
 do. Deletions come in bursts (an agent's memories, a run's, a client's clean-up), and a
 rewrite locks its tables and copies them whole: so a deletion only says a compaction is
 due, and one runs for all the deletions of the last few seconds, never one per deletion.
+A rewrite's time grows with the tables (and a vector store's copy with its points): the
+next one waits at least `DUTY` times as long as the last took, so that steady deletions
+keep compactions to a tenth of the time however large the store (a forget's compaction
+does not wait: it is not coalesced here).
 """
 
 import asyncio
@@ -17,6 +21,8 @@ log = get_logger(__name__)
 
 # At most one compaction per this many seconds after deletions.
 INTERVAL_S = 3.0
+# After a compaction that took t seconds, the next starts no sooner than DUTY * t later.
+DUTY = 9.0
 # A compaction that failed (a lock not taken in time, the database away) is tried again.
 RETRY_S = 5.0
 
@@ -29,8 +35,11 @@ class CoalescedCompaction:
     ) -> None:
         self._compact = compact
         self._interval = interval
+        self._gap = interval  # before the next: the interval, or DUTY times the last's time
         self._due = asyncio.Event()
         self.done = 0  # compactions run so far
+        self._clock = time.monotonic  # a test's own clock
+        self._sleep = asyncio.sleep
 
     def due(self) -> None:
         """Something was deleted: a compaction will follow within the interval."""
@@ -42,17 +51,19 @@ class CoalescedCompaction:
         last = -self._interval
         while True:
             await self._due.wait()
-            rest = last + self._interval - time.monotonic()
+            rest = last + self._gap - self._clock()
             if rest > 0:
-                await asyncio.sleep(rest)  # the burst's other deletions join this one
+                await self._sleep(rest)  # the burst's other deletions join this one
             self._due.clear()
-            last = time.monotonic()
+            last = self._clock()
             try:
                 await self._compact()
             except Exception as e:
                 log.warning("compaction_after_deletions_failed", error=e)
-                await asyncio.sleep(RETRY_S)
+                await self._sleep(RETRY_S)
                 self._due.set()
                 continue
             self.done += 1
-            log.info("compacted_after_deletions", seconds=round(time.monotonic() - last, 3))
+            took = self._clock() - last
+            self._gap = max(self._interval, DUTY * took)
+            log.info("compacted_after_deletions", seconds=round(took, 3))

@@ -101,6 +101,7 @@ async def main() -> None:
             filter_subjects=[topology.evt_subject("*", "memory.deleted")],
         ),
         eraser.deleted,
+        eraser.deleted_batch,
     )
     host.background(eraser.key_compaction.run)
     host.query("delete_memory", DeleteMemory, handlers.delete_memory)

@@ -43,28 +43,47 @@ class Eraser:
         )
 
     async def deleted(self, delivery: Delivery) -> None:
-        """A memory was deleted (its key shredded with it): erase the messages that carry
-        its words, every version's, from the streams, and have the key table rewritten.
-        A revision's deletion hands the memory on: nothing goes."""
-        envelope: Envelope = delivery.decode(Envelope)
-        gone = envelope.data
-        if not isinstance(gone, MemoryDeleted) or gone.replaced_by:
-            return
-        tenant_id, topology = envelope.tenant_id, self._publisher.topology
-        versions = [
-            gone.memory_id,
-            *await self._store.earlier_versions(tenant_id, gone.user_id, gone.memory_id),
-        ]
-        # The deletion's mark in the command stream (`_delete`): a command naming one of
-        # them at or below it is in the log or will be dropped, never recorded anew.
-        marks = [await self._store.deleted_through(tenant_id, m) for m in versions]
-        through = {topology.evt_stream: delivery.stream_sequence}
-        if max(marks):
-            through[topology.cmd_stream] = max(marks)
-        await erase_memories(
-            self._publisher.js, topology, tenant_id, gone.user_id, versions, through
-        )
-        self.key_compaction.due()
+        await self.deleted_batch([delivery])
+
+    async def deleted_batch(self, deliveries: list[Delivery]) -> None:
+        """Memories were deleted (each one's key shredded with it): erase the messages that
+        carry their words, every version's, from the streams, and have the key table
+        rewritten. One sweep of the streams per user of the batch, however many of the
+        user's memories went (an agent's deletion, a run's: hundreds). A revision's
+        deletion hands the memory on: nothing goes."""
+        topology = self._publisher.topology
+        # By (tenant, user, the memory's mark in the command stream): the memories, and the
+        # last deletion event of the user in the batch.
+        gone: dict[tuple[str, str, int], list[str]] = {}
+        last_event: dict[tuple[str, str], int] = {}
+        for delivery in deliveries:
+            envelope: Envelope = delivery.decode(Envelope)
+            data = envelope.data
+            if not isinstance(data, MemoryDeleted) or data.replaced_by:
+                continue
+            subject = (envelope.tenant_id, data.user_id)
+            last_event[subject] = max(last_event.get(subject, 0), delivery.stream_sequence)
+            versions = [
+                data.memory_id,
+                *await self._store.earlier_versions(*subject, data.memory_id),
+            ]
+            for memory_id in versions:
+                # The deletion's mark (`_delete`): a command naming the memory at or below it
+                # is in the log or will be dropped, never recorded anew; one above it may be
+                # (0: no mark, its commands wait for the stream's age limit).
+                mark = await self._store.deleted_through(envelope.tenant_id, memory_id)
+                gone.setdefault((*subject, mark), []).append(memory_id)
+        for (tenant_id, user_id, mark), memory_ids in gone.items():
+            # Up to the user's last deletion in the batch on the event stream: a recording
+            # of these memories comes before their deletion.
+            through = {topology.evt_stream: last_event[(tenant_id, user_id)]}
+            if mark:
+                through[topology.cmd_stream] = mark
+            await erase_memories(
+                self._publisher.js, topology, tenant_id, user_id, memory_ids, through
+            )
+        if gone:
+            self.key_compaction.due()
 
     async def forgotten(self, delivery: Delivery) -> None:
         envelope: Envelope = delivery.decode(Envelope)

@@ -141,7 +141,7 @@ class RetrievalHandlers:
 
     async def _compact_after_deletions(self) -> None:
         await self._memories.compact()
-        self._index.compact_soon()
+        await self._index.compacted()
 
     async def drop_subject(self, query: ForgetSubject) -> Dropped:
         """Asked by the gateway once ingest has forgotten the subject, so that no read after
@@ -181,7 +181,7 @@ class RetrievalHandlers:
         # silenced in the log says whether there were any.
         if worth_compacting(silenced_by(envelope.data), removed):
             await self._memories.compact()
-        self._index.compact_soon()
+        await self._index.compacted()
         log.info("subject_dropped_from_projections", memories=removed)
 
     async def _index_run(self, envelopes: list[Envelope]) -> None:
