@@ -917,6 +917,32 @@ class EventStore:
             commands_through,
         )
 
+    async def erased_recording(self, stream_id: str) -> tuple[int, datetime, datetime, str] | None:
+        """Of a memory stream whose last recording cannot be read (its key shredded): that
+        recording's stream version, when it happened and was recorded, and by whom (kept in
+        clear beside the sealed words); None when the stream has no recording."""
+        row = await self._pool.fetchrow(
+            """SELECT stream_version, occurred_at, recorded_at, metadata FROM mnemo.events
+               WHERE stream_id = $1 AND event_type = 'memory.recorded'
+               ORDER BY stream_version DESC LIMIT 1""",
+            stream_id,
+        )
+        if row is None:
+            return None
+        actor = msgspec.json.decode(row["metadata"]).get("actor", "")
+        return row["stream_version"], row["occurred_at"], row["recorded_at"], actor
+
+    async def forgotten_since(self, tenant_id: str, user_id: str, at: datetime) -> bool:
+        """Whether the subject was forgotten at or after `at`."""
+        found = await self._pool.fetchval(
+            "SELECT 1 FROM mnemo.forgotten_subjects"
+            " WHERE tenant_id = $1 AND user_id = $2 AND forgotten_at >= $3",
+            tenant_id,
+            user_id,
+            at,
+        )
+        return found is not None
+
     async def earlier_versions(self, tenant_id: str, user_id: str, memory_id: str) -> list[str]:
         """The ids of the versions the memory was revised from (Mem0's update), nearest
         first, as the revisions' deletions in the log name them (`replaced_by`, in clear)."""

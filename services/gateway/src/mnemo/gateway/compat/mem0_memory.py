@@ -220,22 +220,7 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
 @delete("/v1/memories/{memory_id:str}", status_code=200)
 async def delete_memory(request: Request, memory_id: str) -> Response[bytes]:
     principal = await authorize(request, "forget")
-    scope = agent_scope(principal, None)
-    try:
-        found = await found_memory(request, principal, memory_id)
-    except Problem as problem:
-        if problem.status != 404:
-            raise
-        # Deleted already, its words erased with it (a retry after a 503
-        # READ_MODELS_BEHIND, or a second delete): no version can be read, and ingest
-        # answers the same deletion from the log's record of it, or 404.
-        try:
-            await remove_memory(request, principal, memory_id, scope)
-        except Problem as missing:
-            if missing.status == 404:
-                raise Problem(404, "NOT_FOUND", _NOT_FOUND) from None
-            raise
-        return ok({"message": "Memory deleted successfully!"})
+    found = await found_memory(request, principal, memory_id)
     if isinstance(found, FactChain):
         if not live(found):
             raise Problem(404, "NOT_FOUND", _NOT_FOUND)
@@ -244,5 +229,5 @@ async def delete_memory(request: Request, memory_id: str) -> Response[bytes]:
     # Deleted already (a retry after a 503 READ_MODELS_BEHIND, or a second delete): ingest
     # answers the same deletion and the read models are asked again, so the answer is the
     # same as the first's once they confirm, as the native route's is.
-    await remove_memory(request, principal, found[-1].memory_id, scope)
+    await remove_memory(request, principal, found[-1].memory_id, agent_scope(principal, None))
     return ok({"message": "Memory deleted successfully!"})
