@@ -31,7 +31,7 @@ async def test_migrations_apply_once(pool):
     async with pool.acquire() as conn:
         assert await migrate_eventlog(conn) == []
         versions = await conn.fetch("SELECT version FROM mnemo.schema_migrations")
-    assert sorted(r["version"] for r in versions) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    assert sorted(r["version"] for r in versions) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
 
 
 async def test_append_then_read_by_position(pool):

@@ -254,17 +254,31 @@ async def test_deleting_a_revised_memory_deletes_the_version_it_lives_on_in(log_
     )
     assert isinstance(deleted, DeletedMemory)
     assert store.revised is not None
+    # The new version was the one deleted, and with it every version's words (its versions
+    # shared its key): the history keeps the changes, erased of their words.
+    assert deleted.version_id == store.revised.memory_id
     found = await versions(revisions, first)
     assert isinstance(found, MemoryVersions)
-    assert [v.content for v in found.versions] == ["I drink tea", "I drink coffee"]
-    assert all(v.deleted_at is not None for v in found.versions), found.versions
-    assert found.versions[0].replaced_by == store.revised.memory_id
+    assert [(v.memory_id, v.replaced_by, v.erased, v.content) for v in found.versions] == [
+        (first, store.revised.memory_id, True, ""),
+        (store.revised.memory_id, None, True, ""),
+    ]
+    assert found.versions[-1].deleted_by == "key:k1"
+    readable, _ = await EventStore(log_pool).read_all()
+    assert not [e for e in readable if isinstance(e.data, MemoryRecorded)]
 
     # By a replaced version's id, later: the current version is the one deleted.
     again = await recorded(EventStore(log_pool), "I live in Oslo")
     moved = await revisions.revise(revise(again, "I live in Bergen"))
     assert isinstance(moved, RevisedMemory)
     plain = IngestHandlers(EventStore(log_pool))
-    await plain.delete_memory(DeleteMemory(tenant_id=TENANT, memory_id=again, actor="key:k1"))
+    done = await plain.delete_memory(
+        DeleteMemory(tenant_id=TENANT, memory_id=again, actor="key:k1")
+    )
+    assert isinstance(done, DeletedMemory) and done.version_id == moved.memory_id
     chain = await versions(revisions, again)
-    assert isinstance(chain, MemoryVersions) and chain.versions[-1].deleted_at is not None
+    assert isinstance(chain, MemoryVersions)
+    assert [(v.memory_id, v.replaced_by, v.erased) for v in chain.versions] == [
+        (again, moved.memory_id, True),
+        (moved.memory_id, None, True),
+    ]

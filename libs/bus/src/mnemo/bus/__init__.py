@@ -17,7 +17,7 @@ from mnemo.bus.consumer import (
     Reject,
     envelope_context,
 )
-from mnemo.bus.erasure import erase_subject
+from mnemo.bus.erasure import erase_memories, erase_subject
 from mnemo.bus.kv import erasable_key_value, key_value, kv_stream
 from mnemo.bus.publisher import Publisher, PublishError, StreamFull, context_ids, request_cause
 from mnemo.bus.queries import OVERLOADED, TOO_LARGE, QueryFailed, ask, serve
@@ -44,6 +44,7 @@ __all__ = [
     "ensure_streams",
     "envelope_context",
     "erasable_key_value",
+    "erase_memories",
     "erase_subject",
     "key_value",
     "kv_stream",

@@ -17,7 +17,7 @@ answered, which the services have still to record and index.
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -86,6 +86,76 @@ def subject_sweeps(
         # its Idempotency-Key still fixes the ids it writes, so nothing is stored twice).
         Sweep(kv_stream(bucket), [f"$KV.{bucket}.{tenant_tag(tenant_id)}.>"], lambda _: True),
     ]
+
+
+def memory_sweeps(
+    topology: Topology,
+    tenant_id: str,
+    user_id: str,
+    memory_ids: Collection[str],
+    through: Mapping[str, int],
+) -> list[Sweep]:
+    """Where the words of the user's deleted memories (`memory_ids`: the memory and every
+    version of it) are kept on the bus: their `ingest.memory` commands, `memory.recorded`
+    events and dead letters of those. Only up to `through`, by stream: the command stream's
+    mark of the deletion (a command naming the memory at or below it is recorded, or
+    dropped when it comes: never a new life), and the deletion's own event; a stream not
+    named is not swept (no mark: its commands wait for the stream's age limit)."""
+    tag, wanted = subject_tag(tenant_id, user_id), set(memory_ids)
+
+    def of_memories(headers: dict[str, str]) -> bool:
+        return headers.get(Headers.SUBJECT) == tag and headers.get(Headers.MEMORY) in wanted
+
+    def dead_before(headers: dict[str, str]) -> bool:
+        bound = through.get(headers.get(Headers.DEAD_STREAM, ""))
+        try:
+            return (
+                of_memories(headers)
+                and bound is not None
+                and int(headers.get(Headers.DEAD_SEQUENCE, "")) <= bound
+            )
+        except ValueError:
+            return False
+
+    cmd, evt = topology.cmd_stream, topology.evt_stream
+    sweeps = [Sweep(topology.dlq_stream, [topology.dlq_all], dead_before)]
+    if cmd in through:
+        sweeps.append(
+            Sweep(
+                cmd, [topology.cmd_subject("ingest.memory", tenant_id)], of_memories, through[cmd]
+            )
+        )
+    if evt in through:
+        recorded = topology.evt_subject(tenant_id, "memory.recorded")
+        sweeps.append(Sweep(evt, [recorded], of_memories, through[evt]))
+    return sweeps
+
+
+async def erase_memories(
+    js: JetStreamContext,
+    topology: Topology,
+    tenant_id: str,
+    user_id: str,
+    memory_ids: Collection[str],
+    through: Mapping[str, int],
+) -> dict[str, int]:
+    """Erase the messages that carry the deleted memories' words (`memory_sweeps`); how
+    many, by stream. Idempotent: a repeat finds nothing more."""
+    erased: dict[str, int] = {}
+    failed: list[Exception] = []
+    for sweep in memory_sweeps(topology, tenant_id, user_id, memory_ids, through):
+        try:
+            sequences = await matching(js, sweep)
+            await _erase(js, sweep.stream, sequences)
+        except Exception as exc:
+            failed.append(exc)
+            continue
+        if sequences:
+            erased[sweep.stream] = len(sequences)
+    if failed:
+        raise failed[0]  # after every sweep ran: a repeat (redelivered) finishes it
+    log.info("memories_erased_from_streams", memories=len(memory_ids), erased=erased)
+    return erased
 
 
 async def erase_subject(

@@ -92,8 +92,10 @@ def message_headers(
     service: str,
     traceparent: str | None = None,
     user_id: object = None,
+    memory_id: object = None,
 ) -> dict[str, str]:
-    """Every message's headers; one about a user (`user_id`) is tagged with its subject.
+    """Every message's headers; one about a user (`user_id`) is tagged with its subject,
+    one carrying a memory's words with the memory (`memory_id`).
 
     `traceparent`: the one a stored event carries; else the span of the message that caused
     this one (`causation_id`), or the current span, continues into it."""
@@ -107,6 +109,8 @@ def message_headers(
     }
     if isinstance(user_id, str) and user_id:
         headers[Headers.SUBJECT] = subject_tag(tenant, user_id)
+    if isinstance(memory_id, str) and memory_id:
+        headers[Headers.MEMORY] = memory_id
     traceparent = traceparent or traceparent_for(causation_id)
     if traceparent:
         headers[Headers.TRACEPARENT] = traceparent
@@ -151,6 +155,7 @@ class Publisher:
                 msg_type=name,
                 service=self.service,
                 user_id=getattr(command, "user_id", None),
+                memory_id=getattr(command, "memory_id", None) if name == "ingest.memory" else None,
             )
             subject = self.topology.cmd_subject(name, command.tenant_id)
             batch.append((subject, _encoder.encode(command), headers))
@@ -244,6 +249,9 @@ class Publisher:
                 service=event.service,
                 traceparent=event.traceparent,
                 user_id=getattr(event.data, "user_id", None),
+                memory_id=getattr(event.data, "memory_id", None)
+                if event.event_type == "memory.recorded"
+                else None,
             )
             if rest:
                 headers[Headers.APPEND_REST] = rest

@@ -228,8 +228,10 @@ class MemoryForgotten(_EventData, tag="memory.forgotten", frozen=True, kw_only=T
 
 class MemoryDeleted(_EventData, tag="memory.deleted", frozen=True, kw_only=True):
     """One memory was deleted: every projection drops it (the read models, the search
-    index). Its sealed event stays in the log under the subject's key until the subject is
-    forgotten; then nothing of it can be read."""
+    index). Recorded in one transaction with the shredding of the memory's own key (and so
+    of every version of it): its sealed recording stays in the log, and can never be read
+    again (one recorded before memories had keys of their own waits for its subject's
+    forget). A revision's deletion (`replaced_by`) hands the key on instead."""
 
     memory_id: str
     user_id: str

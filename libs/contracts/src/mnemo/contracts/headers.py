@@ -21,6 +21,10 @@ class Headers:
     # On every message about one user: `subject_tag(tenant, user)`, so that forgetting the
     # user erases its messages from every stream (mnemo.bus.erasure).
     SUBJECT: Final = "Mnemo-Subject"
+    # On every message that carries one memory's words (its `ingest.memory` command, its
+    # `memory.recorded` event): the memory's id, so that deleting the memory erases them
+    # (mnemo.bus.erasure, `erase_memories`).
+    MEMORY: Final = "Mnemo-Memory"
     # On an event: how many events of each subject follow it in the same append to the log
     # (one transaction), as "subject=count" words; absent on an append's last event. A
     # consumer that applies an append as a whole (mnemo.bus.consumer, `whole_appends`)

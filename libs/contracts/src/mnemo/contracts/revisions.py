@@ -51,7 +51,10 @@ class MemoryVersionsQuery(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MemoryVersion(msgspec.Struct, frozen=True, kw_only=True):
-    """One version: when and by whom it was recorded, and (if it was) deleted or replaced."""
+    """One version: when and by whom it was recorded, and (if it was) deleted or replaced.
+    `erased`: the memory was deleted and its words went with it (its key shredded): the
+    version keeps only what the log keeps in clear (ids, times, who), its content empty,
+    its source type, session and metadata unknown."""
 
     memory_id: str
     user_id: str
@@ -66,6 +69,7 @@ class MemoryVersion(msgspec.Struct, frozen=True, kw_only=True):
     deleted_at: datetime | None = None
     deleted_by: str | None = None
     replaced_by: str | None = None
+    erased: bool = False
 
 
 class MemoryVersions(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,6 +6,7 @@ and `migrate` (versioned SQL per component), `connect` (a pool with sane setting
 and the errors.
 """
 
+from mnemo.eventlog.coalescing import CoalescedCompaction
 from mnemo.eventlog.compaction import compact, schema_tables, silenced_by, worth_compacting
 from mnemo.eventlog.errors import (
     EventLogError,
@@ -21,6 +22,7 @@ from mnemo.eventlog.store import ANY, NO_STREAM, Ended, EventStore
 __all__ = [
     "ANY",
     "NO_STREAM",
+    "CoalescedCompaction",
     "Ended",
     "EventLogError",
     "EventPublisher",

@@ -223,12 +223,14 @@ class EventStore:
         write, so its xid (which the relay orders by) comes after the one it follows."""
         if expected_version is not ANY and expected_version != current:
             raise WrongExpectedVersion(stream_id, expected_version, current)
-        data, keys = await self._encode(conn, events, held)
+        lineage = None
         if sealed_with is not None:
-            await self._hold_key(conn, events, sealed_with, stream_id, keys, held)
+            lineage = await self._hold_key(conn, events, sealed_with, stream_id, held)
+        await self._hold_subjects(conn, events, held)
         kept = await self._not_forgotten(conn, events, sent_at)
         if not kept:
-            return [], keys
+            return [], {}
+        data, keys = await self._encode(conn, [events[i] for i in kept], held, lineage)
         ids = [e.event_id for e in events]
         rows = await conn.fetch(
             _INSERT,
@@ -237,10 +239,19 @@ class EventStore:
             [current + 1 + n for n in range(len(kept))],
             [events[i].event_type for i in kept],
             [events[i].tenant_id for i in kept],
-            [data[i] for i in kept],
+            data,
             [encode_metadata(events[i]) for i in kept],
             [events[i].occurred_at for i in kept],
         )
+        # A memory deleted (not revised into another): its key goes in the same transaction,
+        # so once the deletion is recorded no version of its words can be opened again.
+        ended = [
+            (events[i].tenant_id, getattr(events[i].data, "memory_id", ""))
+            for i in kept
+            if events[i].event_type == "memory.deleted"
+            and not getattr(events[i].data, "replaced_by", None)
+        ]
+        await self.keyring.shred_memories(conn, ended)
         return rows, keys
 
     async def append_first_events(
@@ -254,17 +265,19 @@ class EventStore:
             return []
         events = [event for _, event in items]
         async with self._pool.acquire() as conn, conn.transaction():
-            data, keys = await self._encode(conn, events, {})
+            held: dict[tuple[str, str], tuple[str, bytes]] = {}
+            await self._hold_subjects(conn, events, held)
             kept = await self._not_forgotten(conn, events, sent_at)
             if not kept:
                 return []
+            data, keys = await self._encode(conn, [events[i] for i in kept], held)
             rows = await conn.fetch(
                 _INSERT_FIRST,
                 [items[i][0] for i in kept],
                 [events[i].event_id for i in kept],
                 [events[i].event_type for i in kept],
                 [events[i].tenant_id for i in kept],
-                [data[i] for i in kept],
+                data,
                 [encode_metadata(events[i]) for i in kept],
                 [events[i].occurred_at for i in kept],
             )
@@ -276,16 +289,35 @@ class EventStore:
         conn: Any,
         events: Sequence[NewEvent],
         held: dict[tuple[str, str], tuple[str, bytes]],
+        lineage: tuple[str, bytes] | None = None,
     ) -> tuple[list[str], dict[str, bytes]]:
-        """Each event's stored data: sealed with its subject's key when it carries content.
-        `held`: the keys this transaction holds, by subject; each is looked up once."""
+        """Each event's stored data: sealed when it carries content, a memory's recording
+        with the memory's own key (`lineage`: the key of the memory it revises), anything
+        else with its subject's key. `held`: the keys this transaction holds, by subject
+        (`_hold_subjects`: before the memories' keys are made, in one statement for the
+        batch, and only for the events written)."""
+        sealed = _sealed(events)
+        await self._hold_subjects(conn, events, held)
+        own = await self.keyring.memory_keys(
+            conn,
+            [
+                (event.tenant_id, getattr(event.data, "memory_id", ""), user_id)
+                for event, user_id in sealed
+                if event.event_type == "memory.recorded"
+            ],
+            lineage,
+        )
         data: list[str] = []
         keys: dict[str, bytes] = {}
         for event in events:
             plain = encode_data(event)
             user_id = getattr(event.data, "user_id", None)
             if event.event_type in SEALED_TYPES and user_id:
-                key_id, key = await self._key(conn, held, event.tenant_id, user_id)
+                memory = (event.tenant_id, getattr(event.data, "memory_id", ""))
+                own_key = own.get(memory) if event.event_type == "memory.recorded" else None
+                # What a memory says beyond its recording (facts, entities, packs) may be
+                # said by others too: under the subject's key.
+                key_id, key = own_key or held[(event.tenant_id, user_id)]
                 keys[key_id] = key
                 session_id = getattr(event.data, "session_id", None)
                 clear = None
@@ -297,11 +329,22 @@ class EventStore:
                 data.append(plain.decode())
         return data, keys
 
+    async def _hold_subjects(
+        self,
+        conn: Any,
+        events: Sequence[NewEvent],
+        held: dict[tuple[str, str], tuple[str, bytes]],
+    ) -> None:
+        """Take (and hold to the commit) the key of each subject whose content these events
+        carry, once each: a forget of one waits for this transaction, or came before."""
+        for event, user_id in _sealed(events):
+            await self._key(conn, held, event.tenant_id, user_id)
+
     async def _not_forgotten(
         self, conn: Any, events: Sequence[NewEvent], sent_at: Sequence[int] | None
     ) -> list[int]:
         """The indexes of `events` to write: all but those recording a command sent before
-        their subject's last forget. After `_encode`, which took the subjects' keys: a
+        their subject's last forget. After `_hold_subjects`, which took the subjects' keys: a
         forget either waits for this transaction or was committed before this read."""
         if sent_at is None:
             return list(range(len(events)))
@@ -414,19 +457,26 @@ class EventStore:
         events: Sequence[NewEvent],
         key_id: str,
         stream_id: str,
-        keys: dict[str, bytes],
         held: dict[tuple[str, str], tuple[str, bytes]],
-    ) -> None:
-        """Lock the subject's key row for this transaction, or SubjectKeyChanged if it is
-        no longer `key_id` (whether or not the events carry content to seal)."""
+    ) -> tuple[str, bytes] | None:
+        """Hold the key `key_id` the caller read under for this transaction, or
+        SubjectKeyChanged if it is gone: a memory's key (shredded by the memory's deletion,
+        or by a forget), returned for the revision's new version to be sealed with; or,
+        for a memory recorded before memories had keys of their own, its subject's key,
+        which must still be the subject's (whether or not the events carry content)."""
         subject = next(
             ((e.tenant_id, u) for e in events if (u := getattr(e.data, "user_id", None))), None
         )
         if subject is None:
-            return
+            return None
+        # The subject's key first, then the memory's: the order a forget deletes them in.
         holding, _ = await self._key(conn, held, *subject)
-        if holding != key_id or any(k != key_id for k in keys):
+        lineage = await self.keyring.lineage(conn, key_id)
+        if lineage is not None:
+            return lineage
+        if holding != key_id or any(k != key_id for k, _ in held.values()):
             raise SubjectKeyChanged(stream_id)
+        return None
 
     async def _open(self, conn: Any, rows: list[Any]) -> list[Envelope]:
         return rows_to_envelopes(rows, await self.keyring.keys(conn, key_ids(rows)))
@@ -513,7 +563,7 @@ class EventStore:
         rows = await self._pool.fetch(
             """SELECT e.event_id::text AS event_id FROM mnemo.events e
                WHERE e.event_id = ANY($1::uuid[]) AND e.data ? 'sealed'
-                 AND NOT EXISTS (SELECT 1 FROM mnemo.subject_keys k
+                 AND NOT EXISTS (SELECT 1 FROM mnemo.data_keys k
                                  WHERE k.key_id = (e.data->'sealed'->>'key_id')::uuid)""",
             list(event_ids),
         )
@@ -560,7 +610,7 @@ class EventStore:
             """SELECT event_id, forgotten, deleted, successor FROM (
                  SELECT e.event_id::text AS event_id,
                         e.data ? 'sealed'
-                          AND NOT EXISTS (SELECT 1 FROM mnemo.subject_keys k
+                          AND NOT EXISTS (SELECT 1 FROM mnemo.data_keys k
                                           WHERE k.key_id = (e.data->'sealed'->>'key_id')::uuid)
                           AS forgotten,
                         d.transaction_id IS NOT NULL AS deleted,
@@ -765,7 +815,7 @@ class EventStore:
                             AND d.stream_version > r.stream_version
                             AND d.event_type = 'memory.deleted')
                       AND (NOT r.data ? 'sealed' OR EXISTS (
-                          SELECT 1 FROM mnemo.subject_keys k
+                          SELECT 1 FROM mnemo.data_keys k
                           WHERE k.key_id = (r.data->'sealed'->>'key_id')::uuid))
                     ORDER BY r.global_position
                     LIMIT $3""",
@@ -838,7 +888,7 @@ class EventStore:
                      WHERE d.stream_id = r.stream_id AND d.stream_version > r.stream_version
                        AND d.event_type = 'memory.deleted')
                  AND (NOT r.data ? 'sealed' OR EXISTS (
-                     SELECT 1 FROM mnemo.subject_keys k
+                     SELECT 1 FROM mnemo.data_keys k
                      WHERE k.key_id = (r.data->'sealed'->>'key_id')::uuid))
                ORDER BY r.global_position
                LIMIT $5""",
@@ -866,6 +916,51 @@ class EventStore:
             list(memory_ids),
             commands_through,
         )
+
+    async def erased_recording(self, stream_id: str) -> tuple[int, datetime, datetime, str] | None:
+        """Of a memory stream whose last recording cannot be read (its key shredded): that
+        recording's stream version, when it happened and was recorded, and by whom (kept in
+        clear beside the sealed words); None when the stream has no recording."""
+        row = await self._pool.fetchrow(
+            """SELECT stream_version, occurred_at, recorded_at, metadata FROM mnemo.events
+               WHERE stream_id = $1 AND event_type = 'memory.recorded'
+               ORDER BY stream_version DESC LIMIT 1""",
+            stream_id,
+        )
+        if row is None:
+            return None
+        actor = msgspec.json.decode(row["metadata"]).get("actor", "")
+        return row["stream_version"], row["occurred_at"], row["recorded_at"], actor
+
+    async def forgotten_since(self, tenant_id: str, user_id: str, at: datetime) -> bool:
+        """Whether the subject was forgotten at or after `at`."""
+        found = await self._pool.fetchval(
+            "SELECT 1 FROM mnemo.forgotten_subjects"
+            " WHERE tenant_id = $1 AND user_id = $2 AND forgotten_at >= $3",
+            tenant_id,
+            user_id,
+            at,
+        )
+        return found is not None
+
+    async def earlier_versions(self, tenant_id: str, user_id: str, memory_id: str) -> list[str]:
+        """The ids of the versions the memory was revised from (Mem0's update), nearest
+        first, as the revisions' deletions in the log name them (`replaced_by`, in clear)."""
+        rows = await self._pool.fetch(
+            """WITH RECURSIVE chain(memory_id, depth) AS (
+                   SELECT $3::text, 0
+                   UNION
+                   SELECT e.data->>'memory_id', c.depth + 1
+                   FROM chain c JOIN mnemo.events e
+                     ON e.tenant_id = $1 AND e.data->>'user_id' = $2
+                    AND e.event_type = 'memory.deleted' AND e.data->>'replaced_by' = c.memory_id
+                   WHERE c.depth < 1000)
+               SELECT memory_id FROM chain WHERE depth > 0 ORDER BY depth""",
+            tenant_id,
+            user_id,
+            memory_id,
+        )
+        return [r["memory_id"] for r in rows]
 
     async def deleted_through(self, tenant_id: str, memory_id: str) -> int:
         """The memory's deletion mark in the command stream (0: none)."""
@@ -952,6 +1047,15 @@ class EventStore:
             "SELECT coalesce(max(global_position), 0) FROM mnemo.events"
         )
         return int(value)
+
+
+def _sealed(events: Sequence[NewEvent]) -> list[tuple[NewEvent, str]]:
+    """The events to seal (they carry what someone said), each with its subject."""
+    return [
+        (event, user_id)
+        for event in events
+        if event.event_type in SEALED_TYPES and (user_id := getattr(event.data, "user_id", None))
+    ]
 
 
 async def _agent_marks(

@@ -84,14 +84,26 @@ async def main() -> None:
     )
     host.query("forget", ForgetSubject, handlers.forget)
     # What a forget leaves on the bus and in the key table's files, erased once it is logged.
+    eraser = Eraser(host.pool, host.publisher)
     host.consume(
         ConsumerSpec(
             durable=f"{SERVICE}-eraser",
             stream=topology.evt_stream,
             filter_subjects=[topology.evt_subject("*", "memory.forgotten")],
         ),
-        Eraser(host.pool, host.publisher).forgotten,
+        eraser.forgotten,
     )
+    # What a memory's deletion leaves on the bus and in the key table's files.
+    host.consume(
+        ConsumerSpec(
+            durable=f"{SERVICE}-memory-eraser",
+            stream=topology.evt_stream,
+            filter_subjects=[topology.evt_subject("*", "memory.deleted")],
+        ),
+        eraser.deleted,
+        eraser.deleted_batch,
+    )
+    host.background(eraser.key_compaction.run)
     host.query("delete_memory", DeleteMemory, handlers.delete_memory)
     host.query("delete_agent_memories", DeleteAgentMemories, handlers.delete_agent_memories)
     host.query("delete_scope_memories", DeleteScopeMemories, handlers.delete_scope_memories)

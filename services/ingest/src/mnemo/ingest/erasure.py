@@ -1,4 +1,6 @@
 """After a forget: erase the subject from the bus, and the shredded keys from the disk.
+After a memory's deletion: erase its words from the bus, and its shredded key from the
+disk (the key table's rewrite coalesced over the deletions of a few seconds).
 
 The forget itself (a request/reply) shreds the subject's keys and appends
 `memory.forgotten`; this durable consumer of that event does the rest, at least once
@@ -11,22 +13,77 @@ the forget's audit chain.
 
 import asyncpg
 
-from mnemo.bus import Delivery, Publisher, erase_subject
-from mnemo.contracts import Envelope, MemoryForgotten, Signal, derived_id, utcnow
-from mnemo.eventlog import compact, silenced_by, worth_compacting
+from mnemo.bus import Delivery, Publisher, erase_memories, erase_subject
+from mnemo.contracts import (
+    Envelope,
+    MemoryDeleted,
+    MemoryForgotten,
+    Signal,
+    derived_id,
+    utcnow,
+)
+from mnemo.eventlog import CoalescedCompaction, EventStore, compact, silenced_by, worth_compacting
 from mnemo.eventlog.keyring import KeyRing
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
 
 SERVICE = "ingest"
-KEY_TABLES = ("mnemo.subject_keys",)
+KEY_TABLES = ("mnemo.subject_keys", "mnemo.memory_keys")
 
 
 class Eraser:
     def __init__(self, pool: asyncpg.Pool, publisher: Publisher) -> None:
         self._pool = pool
         self._publisher = publisher
+        self._store = EventStore(pool)
+        # The memory keys' table, rewritten after deletions (a service's background task).
+        self.key_compaction = CoalescedCompaction(
+            lambda: compact(self._pool, ("mnemo.memory_keys",))
+        )
+
+    async def deleted(self, delivery: Delivery) -> None:
+        await self.deleted_batch([delivery])
+
+    async def deleted_batch(self, deliveries: list[Delivery]) -> None:
+        """Memories were deleted (each one's key shredded with it): erase the messages that
+        carry their words, every version's, from the streams, and have the key table
+        rewritten. One sweep of the streams per user of the batch, however many of the
+        user's memories went (an agent's deletion, a run's: hundreds). A revision's
+        deletion hands the memory on: nothing goes."""
+        topology = self._publisher.topology
+        # By (tenant, user, the memory's mark in the command stream): the memories, and the
+        # last deletion event of the user in the batch.
+        gone: dict[tuple[str, str, int], list[str]] = {}
+        last_event: dict[tuple[str, str], int] = {}
+        for delivery in deliveries:
+            envelope: Envelope = delivery.decode(Envelope)
+            data = envelope.data
+            if not isinstance(data, MemoryDeleted) or data.replaced_by:
+                continue
+            subject = (envelope.tenant_id, data.user_id)
+            last_event[subject] = max(last_event.get(subject, 0), delivery.stream_sequence)
+            versions = [
+                data.memory_id,
+                *await self._store.earlier_versions(*subject, data.memory_id),
+            ]
+            for memory_id in versions:
+                # The deletion's mark (`_delete`): a command naming the memory at or below it
+                # is in the log or will be dropped, never recorded anew; one above it may be
+                # (0: no mark, its commands wait for the stream's age limit).
+                mark = await self._store.deleted_through(envelope.tenant_id, memory_id)
+                gone.setdefault((*subject, mark), []).append(memory_id)
+        for (tenant_id, user_id, mark), memory_ids in gone.items():
+            # Up to the user's last deletion in the batch on the event stream: a recording
+            # of these memories comes before their deletion.
+            through = {topology.evt_stream: last_event[(tenant_id, user_id)]}
+            if mark:
+                through[topology.cmd_stream] = mark
+            await erase_memories(
+                self._publisher.js, topology, tenant_id, user_id, memory_ids, through
+            )
+        if gone:
+            self.key_compaction.due()
 
     async def forgotten(self, delivery: Delivery) -> None:
         envelope: Envelope = delivery.decode(Envelope)

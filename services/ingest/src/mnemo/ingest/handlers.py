@@ -92,13 +92,27 @@ def deletion(life: list[Envelope]) -> Envelope | None:
     return next((e for e in life if isinstance(e.data, MemoryDeleted)), None)
 
 
+def shredded_deletion(readable: list[Envelope]) -> Envelope | None:
+    """The `memory.deleted` that ended a memory none of whose recordings can be read any
+    more: its deletion shredded its key (or a revision's: the version it names was). None
+    when a recording can be read, or when none can and no deletion ended them (its subject
+    was forgotten)."""
+    if not readable or any(isinstance(e.data, MemoryRecorded) for e in readable):
+        return None
+    last = readable[-1]
+    return last if isinstance(last.data, MemoryDeleted) else None
+
+
 def _gone(readable: list[Envelope]) -> bool | str:
     """Whether a memory stream's memory is gone: no recording of it can be read (its
-    subject was forgotten since), or its last recording was deleted without being revised
-    into another memory. Revised: the id of the memory it lives on in (gone if that one
-    is, which `_lives_on` follows)."""
+    subject was forgotten since, or it was deleted and its key shredded), or its last
+    recording was deleted without being revised into another memory. Revised: the id of
+    the memory it lives on in (gone if that one is, which `_lives_on` follows)."""
     life = current_life(readable)
     if not life:
+        ended = shredded_deletion(readable)
+        if ended is not None and isinstance(ended.data, MemoryDeleted):
+            return ended.data.replaced_by or True
         return True
     ended = deletion(life)
     if ended is None or not isinstance(ended.data, MemoryDeleted):
@@ -336,10 +350,26 @@ class IngestHandlers:
         for _ in range(_AGAIN_ATTEMPTS * 4):
             stream = memory_stream(request.tenant_id, memory_id)
             version = await self._store.stream_version(stream)
-            life = current_life(await self._store.read_stream(stream))
+            readable = await self._store.read_stream(stream)
+            life = current_life(readable)
             recorded = life[0] if life else None
             if recorded is None or not isinstance(recorded.data, MemoryRecorded):
-                return missing
+                # Deleted before, its words shredded with it: a repeat answers the same.
+                shredded = shredded_deletion(readable)
+                if shredded is None or not isinstance(shredded.data, MemoryDeleted):
+                    return missing
+                ended = shredded.data
+                if request.agent_id is not None and ended.agent_id != request.agent_id:
+                    return missing
+                if ended.replaced_by:
+                    memory_id = ended.replaced_by  # revised: it lived on there
+                    continue
+                return DeletedMemory(
+                    memory_id=request.memory_id,
+                    user_id=ended.user_id,
+                    event_id=shredded.event_id,
+                    version_id=memory_id if memory_id != request.memory_id else None,
+                )
             memory = recorded.data
             if request.agent_id is not None and memory.agent_id != request.agent_id:
                 return missing

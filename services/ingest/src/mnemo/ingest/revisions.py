@@ -31,6 +31,7 @@ from mnemo.ingest.handlers import (
     deletion,
     memory_stream,
     request_cause,
+    shredded_deletion,
 )
 from mnemo.telemetry import get_logger
 
@@ -139,12 +140,20 @@ class MemoryRevisions:
         found: list[MemoryVersion] = []
         memory_id: str | None = query.memory_id
         while memory_id is not None and len(found) < MAX_REVISIONS:
-            events = current_life(
-                await self._store.read_stream(memory_stream(query.tenant_id, memory_id))
-            )
+            stream = memory_stream(query.tenant_id, memory_id)
+            readable = await self._store.read_stream(stream)
+            events = current_life(readable)
             recorded = _recorded(events)
-            if recorded is None or not _reaches(recorded, query.agent_id):
-                break  # unknown, unreadable (its subject forgotten), or not the caller's
+            if recorded is None:
+                # Deleted with its words (its key shredded): what the log keeps in clear.
+                erased = await self._erased(query, stream, readable)
+                if erased is None:
+                    break  # unknown, or unreadable (its subject forgotten)
+                found.append(erased)
+                memory_id = erased.replaced_by
+                continue
+            if not _reaches(recorded, query.agent_id):
+                break  # not the caller's
             if query.since is not None and recorded.recorded_at < query.since:
                 break  # recorded before the caller's agent was made: another agent's
             memory = recorded.data
@@ -174,6 +183,54 @@ class MemoryRevisions:
         if not found:
             return _missing(query.memory_id)
         return MemoryVersions(versions=found)
+
+    async def _erased(
+        self, query: MemoryVersionsQuery, stream: str, readable: list[Envelope]
+    ) -> MemoryVersion | None:
+        """A version whose deletion shredded its words: its ids, times and who from what
+        the log keeps in clear; None when it is not the caller's, not deleted (its subject
+        forgotten), or its subject was forgotten since the deletion."""
+        if shredded_deletion(readable) is None:
+            return None  # a recording readable, or none deleted: its subject forgotten
+        last = await self._store.erased_recording(stream)
+        if last is None:
+            return None
+        version, occurred_at, recorded_at, recorded_by = last
+        # The deletion that ended that recording's life (a revision's, when it was revised,
+        # even if a deletion racing it appended another after it).
+        gone = next(
+            (
+                e
+                for e in readable
+                if isinstance(e.data, MemoryDeleted) and e.stream_version > version
+            ),
+            None,
+        )
+        if gone is None or not isinstance(gone.data, MemoryDeleted):
+            return None
+        ended = gone.data
+        if query.agent_id is not None and ended.agent_id != query.agent_id:
+            return None
+        if query.since is not None and recorded_at < query.since:
+            return None  # recorded before the caller's agent was made: another agent's
+        if await self._store.forgotten_since(query.tenant_id, ended.user_id, gone.recorded_at):
+            return None  # nothing of a forgotten subject's memories is shown
+        return MemoryVersion(
+            memory_id=ended.memory_id,
+            user_id=ended.user_id,
+            content="",
+            source_type="",
+            session_id=None,
+            agent_id=ended.agent_id,
+            metadata={},
+            occurred_at=occurred_at,
+            recorded_at=recorded_at,
+            recorded_by=recorded_by,
+            deleted_at=gone.recorded_at,
+            deleted_by=gone.actor,
+            replaced_by=ended.replaced_by,
+            erased=True,
+        )
 
 
 def _recorded(events: list[Envelope]) -> Envelope | None:

@@ -183,6 +183,8 @@ async def main() -> None:
     host.background(index.run_dense)
     # The vector store's compactions after forgets (the first, one a restart cut short).
     host.background(index.run_compactions)
+    # After deletions: the read model's tables and the vector store, coalesced.
+    host.background(handlers.compaction.run)
     host.query("search", SearchQuery, handlers.search, concurrent=True)
     host.query("memories", ListMemoriesQuery, handlers.list_memories, concurrent=True)
     host.query("memory", GetMemoryQuery, handlers.get_memory, concurrent=True)

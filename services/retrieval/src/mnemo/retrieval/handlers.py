@@ -27,7 +27,7 @@ from mnemo.contracts import (
     derived_id,
     utcnow,
 )
-from mnemo.eventlog import EventStore, silenced_by, worth_compacting
+from mnemo.eventlog import CoalescedCompaction, EventStore, silenced_by, worth_compacting
 from mnemo.retrieval.index import MemoryIndex
 from mnemo.retrieval.memories import MemoryTable
 from mnemo.telemetry import get_logger
@@ -93,6 +93,9 @@ class RetrievalHandlers:
         log_store: EventStore,
         page_bytes: int = PAGE_BYTES,
     ) -> None:
+        # After deletions: the tables rewritten and the vector store compacted, coalesced
+        # (one of each per few seconds at most, a burst of deletions or not).
+        self.compaction = CoalescedCompaction(self._compact_after_deletions)
         self._index = index
         self._memories = memories
         self._publisher = publisher
@@ -133,6 +136,12 @@ class RetrievalHandlers:
         )
         with envelope_context(envelope):
             log.info("memory_dropped_from_projections", memory_id=envelope.data.memory_id)
+        if not envelope.data.replaced_by:  # a revision's new version holds the old words
+            self.compaction.due()
+
+    async def _compact_after_deletions(self) -> None:
+        await self._memories.compact()
+        await self._index.compacted()
 
     async def drop_subject(self, query: ForgetSubject) -> Dropped:
         """Asked by the gateway once ingest has forgotten the subject, so that no read after
@@ -172,7 +181,7 @@ class RetrievalHandlers:
         # silenced in the log says whether there were any.
         if worth_compacting(silenced_by(envelope.data), removed):
             await self._memories.compact()
-        self._index.compact_soon()
+        await self._index.compacted()
         log.info("subject_dropped_from_projections", memories=removed)
 
     async def _index_run(self, envelopes: list[Envelope]) -> None:

@@ -161,6 +161,10 @@ class MemoryIndex:
         self._pending = pending
         self._wake = asyncio.Event()
         self._compact = asyncio.Event()
+        # Compactions begun and finished, so that `compacted` can wait for one begun after it.
+        self._compactions_begun = 0
+        self._compactions_done = 0
+        self._compaction_ended = asyncio.Condition()
 
     @property
     def embedder(self) -> Embedder:
@@ -351,11 +355,20 @@ class MemoryIndex:
         so it runs beside the consumer rather than in it."""
         self._compact.set()
 
+    async def compacted(self) -> None:
+        """After deletions: a compaction begun from now on, waited for (so that the caller,
+        which coalesces deletions, knows how long one takes and spaces them)."""
+        wanted = self._compactions_begun + 1
+        self._compact.set()
+        async with self._compaction_ended:
+            await self._compaction_ended.wait_for(lambda: self._compactions_done >= wanted)
+
     async def run_compactions(self) -> None:
         """Compactions for ever: one at start (a store whose last was cut short by a restart
         says so), then one whenever `compact_soon` asks; a failure is tried again."""
         while True:
             self._compact.clear()
+            self._compactions_begun += 1
             try:
                 await self._store.compact()
             except Exception as e:
@@ -363,6 +376,9 @@ class MemoryIndex:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._compact.wait(), COMPACT_RETRY_S)
                 continue
+            self._compactions_done = self._compactions_begun
+            async with self._compaction_ended:
+                self._compaction_ended.notify_all()
             await self._compact.wait()
 
     async def delete(self, tenant_id: str, memory_id: str) -> None:

@@ -142,6 +142,8 @@ async def main() -> None:
         read_models.event,
         read_models.events,
     )
+    # After withdrawals of deleted memories: the read models' tables, coalesced.
+    host.background(read_models.compaction.run)
     host.query("profile", ProfileQuery, read_models.profile, concurrent=True)
     host.query("entities", EntitiesQuery, read_models.entity_graph, concurrent=True)
     host.query("drop_subject", ForgetSubject, read_models.drop_subject)

@@ -37,6 +37,7 @@ from mnemo.contracts import (
 from mnemo.contracts.speakers import speaker_of
 from mnemo.eventlog import (
     NO_STREAM,
+    CoalescedCompaction,
     EventStore,
     SubjectKeyChanged,
     WrongExpectedVersion,
@@ -572,6 +573,9 @@ class ReadModelHandlers:
         self._log = EventStore(pool)
         self.facts = FactTable(pool)
         self.entities = EntityTable(pool)
+        # After withdrawals (memories deleted): the tables rewritten, coalesced (one per
+        # few seconds at most), so what only those memories said leaves the disk.
+        self.compaction = CoalescedCompaction(self._compact)
 
     async def apply(self, envelopes: list[Envelope]) -> None:
         """Apply in log order, in one transaction: facts, endings, evidence and mentions are
@@ -611,6 +615,11 @@ class ReadModelHandlers:
                 await self._reproject(conn, tenant_id, user_id)
         if forgot and worth_compacting(silenced, dropped):
             await compact(self._pool, await schema_tables(self._pool, "synthesis"))
+        elif withdrawn:
+            self.compaction.due()
+
+    async def _compact(self) -> None:
+        await compact(self._pool, await schema_tables(self._pool, "synthesis"))
 
     async def drop_subject(self, query: ForgetSubject) -> Dropped:
         """Asked by the gateway once ingest has forgotten the subject (reads after the

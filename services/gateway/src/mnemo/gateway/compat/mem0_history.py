@@ -23,16 +23,21 @@ async def history(request: Request, memory_id: str) -> Response[bytes]:
     chain = found
     root = chain[0].memory_id
     entries = []
+    # A memory deleted since keeps its changes, not its words (erased with it): null.
     for i, version in enumerate(chain):
-        before = chain[i - 1].content if i else None
+        before = _words(chain[i - 1]) if i else None
         event = "UPDATE" if i else "ADD"
-        entries.append(_change(root, version, event, before, version.content, version.recorded_at))
+        entries.append(_change(root, version, event, before, _words(version), version.recorded_at))
         entries[-1]["actor"] = version.recorded_by
     last = chain[-1]
     if last.deleted_at is not None and last.replaced_by is None:
-        entries.append(_change(root, last, "DELETE", last.content, None, last.deleted_at))
+        entries.append(_change(root, last, "DELETE", _words(last), None, last.deleted_at))
         entries[-1]["actor"] = last.deleted_by
     return ok(entries)
+
+
+def _words(version: MemoryVersion) -> str | None:
+    return None if version.erased else version.content
 
 
 def _change(
