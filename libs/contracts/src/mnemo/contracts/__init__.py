@@ -113,7 +113,14 @@ from mnemo.contracts.revisions import (
     ReviseMemory,
 )
 from mnemo.contracts.scopes import SCOPE_KINDS, ScopeCount, ScopeList, ScopesQuery
-from mnemo.contracts.signals import SIGNAL_TYPES, Signal
+from mnemo.contracts.signals import (
+    MEMORIES_INDEXED,
+    MEMORY_INDEXED,
+    SIGNAL_TYPES,
+    IndexedMemory,
+    MemoriesIndexed,
+    Signal,
+)
 from mnemo.contracts.subjects import Topology
 from mnemo.contracts.time import utcnow, valid_at
 
@@ -128,6 +135,8 @@ __all__ = [
     "KEY_KINDS",
     "KEY_PREFIXES",
     "MAX_REVISIONS",
+    "MEMORIES_INDEXED",
+    "MEMORY_INDEXED",
     "PRESETS",
     "SCOPE_KINDS",
     "SHOWN_PREFIX",
@@ -183,6 +192,7 @@ __all__ = [
     "GetMemoryQuery",
     "Headers",
     "HealthReport",
+    "IndexedMemory",
     "IngestMemory",
     "IssueKey",
     "IssuedKey",
@@ -194,6 +204,7 @@ __all__ = [
     "ListAgents",
     "ListKeys",
     "ListMemoriesQuery",
+    "MemoriesIndexed",
     "MemoryDeleted",
     "MemoryForgotten",
     "MemoryPage",

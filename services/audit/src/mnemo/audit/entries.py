@@ -6,7 +6,15 @@ from typing import Any
 import msgspec
 
 from mnemo.bus import Delivery
-from mnemo.contracts import COMMAND_TYPES, AuditEntry, Headers, utcnow
+from mnemo.contracts import (
+    COMMAND_TYPES,
+    MEMORIES_INDEXED,
+    MEMORY_INDEXED,
+    AuditEntry,
+    Headers,
+    MemoriesIndexed,
+    utcnow,
+)
 from mnemo.telemetry import trace_id_of
 
 # Content never goes into the audit: it says what happened, not what was said; nor do the
@@ -46,11 +54,52 @@ def _command_fields(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k in known and k not in {"type", "tenant_id"}}
 
 
-def entry_row(kind: str, delivery: Delivery) -> tuple[Any, ...]:
-    """The audit row for one message: (tenant, id, kind, type, service, ...)."""
+def entry_rows(kind: str, delivery: Delivery) -> list[tuple[Any, ...]]:
+    """The audit rows for one message: its own, or for a `memories.indexed` signal one
+    `memory.indexed` step per memory, each in its own request's chain."""
     body = msgspec.json.decode(delivery.data)
     if not isinstance(body, dict):
         body = {}
+    if kind == "signal" and body.get("signal_type") == MEMORIES_INDEXED:
+        try:
+            return indexed_rows(delivery, body)
+        except (msgspec.ValidationError, TypeError, ValueError):
+            pass  # not the contract's shape: kept as the message it is, as any other
+    return [entry_row(kind, delivery, body)]
+
+
+def indexed_rows(delivery: Delivery, body: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """One `memory.indexed` row per memory of a `memories.indexed` signal: the rows one
+    signal per memory made (its id, its request's correlation and trace, its cause the
+    recording), so a chain reads as it did and a redelivered batch adds none."""
+    batch = msgspec.convert(body.get("data"), MemoriesIndexed)
+    stamp = body.get("occurred_at")
+    timestamp = datetime.fromisoformat(stamp) if isinstance(stamp, str) else utcnow()
+    service = delivery.headers.get(Headers.SERVICE, "unknown")
+    return [
+        (
+            delivery.tenant_id,
+            memory.step_id,
+            "signal",
+            MEMORY_INDEXED,
+            service,
+            memory.correlation_id,
+            memory.event_id,
+            delivery.subject,
+            timestamp,
+            trace_id_of(memory.traceparent),
+            msgspec.json.encode({"memory_id": memory.memory_id, "lag_ms": memory.lag_ms}).decode(),
+        )
+        for memory in batch.memories
+    ]
+
+
+def entry_row(kind: str, delivery: Delivery, body: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    """The audit row for one message: (tenant, id, kind, type, service, ...); `body`, its
+    payload when decoded already."""
+    if body is None:
+        decoded = msgspec.json.decode(delivery.data)
+        body = decoded if isinstance(decoded, dict) else {}
     if kind == "signal" and body.get("signal_type") == "http.request":
         kind = "request"
     stamp = body.get(_TIME_FIELD["signal" if kind == "request" else kind])

@@ -5,7 +5,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from mnemo.audit.entries import POSITIONS, causal_order, entry_row
+from mnemo.audit.entries import POSITIONS, causal_order, entry_rows
 from mnemo.bus import Delivery
 from mnemo.contracts import AuditEntry, AuditQuery, AuditResult, QueryError
 
@@ -60,13 +60,18 @@ class AuditHandlers:
 
     def recorder(self, kind: str) -> Any:
         async def record(delivery: Delivery) -> None:
-            await self._pool.execute(_INSERT, *entry_row(kind, delivery))
+            rows = entry_rows(kind, delivery)
+            if len(rows) == 1:
+                await self._pool.execute(_INSERT, *rows[0])
+                return
+            async with self._pool.acquire() as conn:
+                await conn.executemany(_INSERT, rows)
 
         return record
 
     def batch_recorder(self, kind: str) -> Any:
         async def record_all(deliveries: list[Delivery]) -> None:
-            rows = [entry_row(kind, d) for d in deliveries]
+            rows = [row for d in deliveries for row in entry_rows(kind, d)]
             async with self._pool.acquire() as conn:
                 await conn.executemany(_INSERT, rows)
 
