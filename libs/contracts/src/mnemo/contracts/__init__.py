@@ -123,6 +123,7 @@ from mnemo.contracts.signals import (
 )
 from mnemo.contracts.subjects import Topology
 from mnemo.contracts.time import utcnow, valid_at
+from mnemo.contracts.wire import wire_names
 
 __all__ = [
     "AGENT_ID_PATTERN",
@@ -249,4 +250,5 @@ __all__ = [
     "tenant_tag",
     "utcnow",
     "valid_at",
+    "wire_names",
 ]

@@ -14,6 +14,7 @@ from mnemo.contracts import (
     Headers,
     MemoriesIndexed,
     utcnow,
+    wire_names,
 )
 from mnemo.telemetry import trace_id_of
 
@@ -50,7 +51,7 @@ def _command_fields(body: dict[str, Any]) -> dict[str, Any]:
     """The fields its contract gives a command, and no other: one published to the bus
     without the gateway (it is then dead-lettered, and audited) may carry anything."""
     contract = COMMAND_TYPES.get(str(body.get("type")))
-    known = {f.encode_name for f in msgspec.structs.fields(contract)} if contract else set()
+    known = {name for _, name in wire_names(contract)} if contract else set()
     return {k: v for k, v in body.items() if k in known and k not in {"type", "tenant_id"}}
 
 
