@@ -52,6 +52,11 @@ ORDER BY mnemo.events.global_position
 """
 
 
+class Counted(Protocol):
+    def inc(self, amount: float = 1) -> None:
+        """Count `amount` more (a prometheus Counter)."""
+
+
 class EventPublisher(Protocol):
     async def publish_events(self, events: list[Envelope], appends: list[str]) -> None:
         """Publish in order, `appends[i]` the transaction that stored `events[i]`; raise if
@@ -70,8 +75,11 @@ class Relay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         max_backoff: float = 5.0,
+        counted: Counted = RELAY_PUBLISHED,
     ) -> None:
         self._pool = pool
+        # What counts the events handed on: the bus's relay, or another follower's own.
+        self._counted = counted
         self._publisher = publisher
         self._name = name
         self._batch_size = batch_size
@@ -168,7 +176,7 @@ class Relay:
             if readable:
                 events, appends = zip(*readable, strict=True)
                 await self._publisher.publish_events(list(events), list(appends))
-                RELAY_PUBLISHED.inc(len(readable))
+                self._counted.inc(len(readable))
             last = rows[-1]
             await self._save(last["transaction_id"], last["global_position"])
             self._position = (last["transaction_id"], last["global_position"])

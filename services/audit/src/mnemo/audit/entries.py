@@ -11,6 +11,7 @@ from mnemo.contracts import (
     MEMORIES_INDEXED,
     MEMORY_INDEXED,
     AuditEntry,
+    Envelope,
     Headers,
     MemoriesIndexed,
     utcnow,
@@ -35,6 +36,15 @@ _WITHHELD = {
 # sequence in the command or event stream): counted over every tenant's messages, two of a
 # tenant's would tell it how many of other tenants' came between. Never kept.
 POSITIONS = frozenset({"global_position", "stream_sequence"})
+
+# One entry per message (its kind and id): a message delivered again, or read again from
+# the log, is not recorded twice.
+INSERT = """
+INSERT INTO audit.entries (tenant_id, message_id, kind, type, service, correlation_id,
+                           causation_id, subject, "timestamp", trace_id, data)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
+ON CONFLICT DO NOTHING
+"""
 
 _TIME_FIELD = {"command": "issued_at", "event": "recorded_at", "signal": "occurred_at"}
 
@@ -129,6 +139,27 @@ def entry_row(kind: str, delivery: Delivery, body: dict[str, Any] | None = None)
         delivery.subject,
         timestamp,
         trace_id_of(delivery.headers.get(Headers.TRACEPARENT)),
+        msgspec.json.encode(data).decode(),
+    )
+
+
+def event_row(event: Envelope, subject: str) -> tuple[Any, ...]:
+    """The audit row for an event read from the log: the row its delivery on `subject` (as
+    the relay publishes it) made when the audit took events from the bus."""
+    body = msgspec.to_builtins(event)
+    data = {key: body.get(key) for key in ("stream_id", "stream_version", "actor", "occurred_at")}
+    data["data"] = _summary(body.get("data") or {})
+    return (
+        event.tenant_id,
+        event.event_id,
+        "event",
+        event.event_type,
+        event.service,
+        event.correlation_id,
+        event.causation_id if event.causation_id != event.event_id else None,
+        subject,
+        event.recorded_at,
+        trace_id_of(event.traceparent),
         msgspec.json.encode(data).decode(),
     )
 
