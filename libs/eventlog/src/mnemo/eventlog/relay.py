@@ -76,10 +76,14 @@ class Relay:
         poll_interval: float = 1.0,
         max_backoff: float = 5.0,
         counted: Counted = RELAY_PUBLISHED,
+        linger: float = 0.0,
     ) -> None:
         self._pool = pool
         # What counts the events handed on: the bus's relay, or another follower's own.
         self._counted = counted
+        # How long to wait, once woken, before reading: a follower nobody waits on (the
+        # audit) reads the appends of that while in one batch instead of one by one.
+        self._linger = linger
         self._publisher = publisher
         self._name = name
         self._batch_size = batch_size
@@ -153,6 +157,9 @@ class Relay:
                     # A dead leader connection must end leadership, not go unnoticed (a
                     # notification just came through it: no need to ask then).
                     await leader.fetchval("SELECT 1")
+                    continue
+                if self._linger:
+                    await asyncio.sleep(self._linger)
 
     async def pump(self) -> int:
         """Publish everything committed past the checkpoint; return how many were published."""

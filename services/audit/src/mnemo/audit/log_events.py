@@ -19,6 +19,9 @@ from mnemo.telemetry.metrics import AUDITED_FROM_LOG
 
 # The audit's checkpoint in mnemo.checkpoints (and its advisory lock).
 FOLLOWER = "audit"
+# Once woken by an append, the follower waits this long for more before it reads: the
+# audit is nobody's answer, and each read costs a few transactions whatever it finds.
+LINGER = 0.25
 # The durable that delivered events to the audit before it followed the log.
 RETIRED_DURABLE = "audit-events"
 
@@ -45,4 +48,5 @@ def follower(pool: asyncpg.Pool, topology: Topology, batch_size: int = 500) -> R
         name=FOLLOWER,
         batch_size=batch_size,
         counted=AUDITED_FROM_LOG,
+        linger=LINGER,
     )
