@@ -1,6 +1,7 @@
 """Ingest throughput and 202->searchable lag of a whole local stack, at a stated load.
 
-Two lags: 202 -> keyword-searchable (the `memory.indexed` signal: phase 1 stored the memory
+Two lags: 202 -> keyword-searchable (its `memory.indexed` step in the audit, from the
+`memories.indexed` signal of its batch: phase 1 stored the memory
 with its words; keyword and hybrid search find it) and 202 -> dense-complete (phase 2 gave
 it its dense vector: vector search finds it too), watched in `retrieval.dense_pending`.
 

@@ -1,5 +1,6 @@
 """The audit records a fetched batch: each message once, field by field (a redelivered one,
-or one twice in a batch, is not recorded again)."""
+or one twice in a batch, is not recorded again); a batch of indexed memories as a step of
+each one's request."""
 
 from datetime import timedelta
 
@@ -8,8 +9,19 @@ import msgspec
 from mnemo.audit.bootstrap import SQL
 from mnemo.audit.handlers import AuditHandlers
 from mnemo.bus import Delivery
-from mnemo.contracts import AuditQuery, AuditResult, Headers, Signal, utcnow
+from mnemo.contracts import (
+    AuditQuery,
+    AuditResult,
+    Envelope,
+    Headers,
+    MemoryRecorded,
+    Signal,
+    derived_id,
+    new_id,
+    utcnow,
+)
 from mnemo.eventlog import migrate
+from mnemo.retrieval.handlers import indexed_signals
 
 
 def indexed(i: int) -> Delivery:
@@ -121,3 +133,71 @@ async def test_an_agent_made_again_sees_nothing_that_followed_from_the_deleted_o
 
     assert await seen() == ["late", "req-new", "req-old", "step-new"]
     assert await seen(agent_since=made_again) == ["req-new", "step-new"]
+
+
+def recording(tenant: str, correlation: str, memory_id: str) -> Envelope:
+    now = utcnow()
+    return Envelope(
+        event_id=new_id(), event_type="memory.recorded", tenant_id=tenant, stream_id="s",
+        stream_version=0, global_position=1, occurred_at=now, recorded_at=now,
+        correlation_id=correlation, causation_id=new_id(), actor="test", service="ingest",
+        data=MemoryRecorded(memory_id=memory_id, user_id="u1", content="what was said"),
+    )  # fmt: skip
+
+
+def as_signal_delivery(signal: Signal) -> Delivery:
+    """`signal` as the audit's consumer receives it from retrieval's publisher."""
+    return Delivery(
+        subject=f"mnemo.ops.{signal.tenant_id}.{signal.signal_type}",
+        data=msgspec.json.encode(signal),
+        headers={Headers.TYPE: signal.signal_type, Headers.SERVICE: signal.service},
+        msg_id=signal.signal_id,
+        tenant_id=signal.tenant_id,
+        correlation_id=signal.correlation_id,
+        causation_id=signal.causation_id,
+        num_delivered=1,
+        stream_sequence=1,
+    )
+
+
+async def test_an_indexed_batch_is_a_memory_indexed_step_in_each_requests_chain(log_pool):
+    """Retrieval says once per indexed batch and tenant which memories it made searchable;
+    the audit records each as the `memory.indexed` step of the request that recorded it,
+    the row one signal per memory made. A batch redelivered, or the memory indexed again
+    in another batch, adds none."""
+    async with log_pool.acquire() as conn:
+        await migrate(conn, "audit", SQL)
+    handlers = AuditHandlers(log_pool, 100)
+    first = [recording("acme", "req-1", "m-1"), recording("acme", "req-1", "m-2")]
+    second = recording("acme", "req-2", "m-3")
+    elsewhere = recording("other", "req-3", "m-4")
+    signals = indexed_signals([*first, second, elsewhere], utcnow())
+    assert [(s.tenant_id, s.signal_type) for s in signals] == [
+        ("acme", "memories.indexed"),
+        ("other", "memories.indexed"),
+    ]
+    await handlers.batch_recorder("signal")([as_signal_delivery(s) for s in signals])
+    # Redelivered, and m-3 in a batch of its own (indexed again): nothing more.
+    await handlers.recorder("signal")(as_signal_delivery(signals[0]))
+    [again] = indexed_signals([second], utcnow())
+    await handlers.recorder("signal")(as_signal_delivery(again))
+
+    rows = await log_pool.fetch(
+        "SELECT tenant_id, message_id, kind, type, service, correlation_id, causation_id,"
+        " data::text AS data FROM audit.entries ORDER BY data->>'memory_id'"
+    )
+    assert [tuple(r.values())[:7] for r in rows] == [
+        (e.tenant_id, derived_id(e.event_id, "memory.indexed"), "signal", "memory.indexed",
+         "retrieval", e.correlation_id, e.event_id)
+        for e in [*first, second, elsewhere]
+    ]  # fmt: skip
+    assert [sorted(msgspec.json.decode(r["data"])) for r in rows] == [["lag_ms", "memory_id"]] * 4
+
+    async def chain(correlation: str) -> list[tuple[str, str]]:
+        query = AuditQuery(tenant_id="acme", correlation_id=correlation, limit=100)
+        result = await handlers.events(query)
+        assert isinstance(result, AuditResult)
+        return [(e.type, e.data["memory_id"]) for e in result.events]
+
+    assert await chain("req-1") == [("memory.indexed", "m-1"), ("memory.indexed", "m-2")]
+    assert await chain("req-2") == [("memory.indexed", "m-3")]

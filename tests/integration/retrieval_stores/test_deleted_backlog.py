@@ -15,6 +15,7 @@ from pathlib import Path
 import asyncpg
 
 from mnemo.contracts import (
+    MEMORIES_INDEXED,
     DeleteAgentMemories,
     DeletedMemory,
     DeleteMemory,
@@ -55,7 +56,12 @@ class Signals:
         self.sent.extend(signals)
 
     def indexed(self) -> list[str]:
-        return [s.data["memory_id"] for s in self.sent if s.signal_type == "memory.indexed"]
+        return [
+            memory["memory_id"]
+            for s in self.sent
+            if s.signal_type == MEMORIES_INDEXED
+            for memory in s.data["memories"]
+        ]
 
 
 @asynccontextmanager

@@ -2,10 +2,10 @@
 
 import msgspec
 
-from mnemo.audit.entries import entry_row
+from mnemo.audit.entries import entry_row, entry_rows
 from mnemo.audit.handlers import _shown
 from mnemo.bus import Delivery
-from mnemo.contracts import Headers, IngestMemory, new_id, utcnow
+from mnemo.contracts import Headers, IngestMemory, derived_id, new_id, utcnow
 
 
 def delivered(subject: str, body: object, kind: str, service: str, msg_id: str) -> Delivery:
@@ -127,3 +127,41 @@ def test_an_entry_kept_before_answers_without_positions_in_a_shared_stream():
     answered."""
     kept = {"consumer": "ingest-memory", "stream_sequence": 48213, "global_position": 7}
     assert _shown(kept) == {"consumer": "ingest-memory"}
+
+
+def test_an_indexed_batch_gives_each_memory_its_requests_trace():
+    """A `memories.indexed` signal is one row per memory, each with the trace of the span
+    that handled its recording (its request's trace), not the batch message's."""
+    trace_a, trace_b = "a" * 32, "b" * 32
+    signal = {
+        "signal_id": "batch", "signal_type": "memories.indexed", "tenant_id": "t",
+        "service": "retrieval", "occurred_at": "2026-01-01T00:00:00+00:00",
+        "correlation_id": "batch", "causation_id": "batch",
+        "data": {"memories": [
+            {"memory_id": "m1", "event_id": "e1", "correlation_id": "c1", "lag_ms": 5,
+             "traceparent": f"00-{trace_a}-{'1' * 16}-01"},
+            {"memory_id": "m2", "event_id": "e2", "correlation_id": "c2", "lag_ms": 7,
+             "traceparent": f"00-{trace_b}-{'2' * 16}-01"},
+        ]},
+    }  # fmt: skip
+    rows = entry_rows(
+        "signal",
+        delivered("mnemo.ops.t.memories.indexed", signal, "memories.indexed", "retrieval", "b"),
+    )
+    assert [(r[1], r[3], r[5], r[6], r[9]) for r in rows] == [
+        (derived_id("e1", "memory.indexed"), "memory.indexed", "c1", "e1", trace_a),
+        (derived_id("e2", "memory.indexed"), "memory.indexed", "c2", "e2", trace_b),
+    ]
+
+
+def test_a_batch_signal_not_of_its_contracts_shape_is_kept_as_it_came():
+    signal = {
+        "signal_id": "batch", "signal_type": "memories.indexed", "tenant_id": "t",
+        "service": "retrieval", "occurred_at": "2026-01-01T00:00:00+00:00",
+        "correlation_id": "c", "causation_id": "r", "data": {"memories": [{"memory_id": 1}]},
+    }  # fmt: skip
+    [row] = entry_rows(
+        "signal",
+        delivered("mnemo.ops.t.memories.indexed", signal, "memories.indexed", "retrieval", "b"),
+    )
+    assert (row[1], row[3], row[5]) == ("b", "memories.indexed", "c")

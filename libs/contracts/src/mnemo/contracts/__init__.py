@@ -113,9 +113,17 @@ from mnemo.contracts.revisions import (
     ReviseMemory,
 )
 from mnemo.contracts.scopes import SCOPE_KINDS, ScopeCount, ScopeList, ScopesQuery
-from mnemo.contracts.signals import SIGNAL_TYPES, Signal
+from mnemo.contracts.signals import (
+    MEMORIES_INDEXED,
+    MEMORY_INDEXED,
+    SIGNAL_TYPES,
+    IndexedMemory,
+    MemoriesIndexed,
+    Signal,
+)
 from mnemo.contracts.subjects import Topology
 from mnemo.contracts.time import utcnow, valid_at
+from mnemo.contracts.wire import wire_names
 
 __all__ = [
     "AGENT_ID_PATTERN",
@@ -128,6 +136,8 @@ __all__ = [
     "KEY_KINDS",
     "KEY_PREFIXES",
     "MAX_REVISIONS",
+    "MEMORIES_INDEXED",
+    "MEMORY_INDEXED",
     "PRESETS",
     "SCOPE_KINDS",
     "SHOWN_PREFIX",
@@ -183,6 +193,7 @@ __all__ = [
     "GetMemoryQuery",
     "Headers",
     "HealthReport",
+    "IndexedMemory",
     "IngestMemory",
     "IssueKey",
     "IssuedKey",
@@ -194,6 +205,7 @@ __all__ = [
     "ListAgents",
     "ListKeys",
     "ListMemoriesQuery",
+    "MemoriesIndexed",
     "MemoryDeleted",
     "MemoryForgotten",
     "MemoryPage",
@@ -238,4 +250,5 @@ __all__ = [
     "tenant_tag",
     "utcnow",
     "valid_at",
+    "wire_names",
 ]

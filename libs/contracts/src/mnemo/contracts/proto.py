@@ -90,7 +90,7 @@ from mnemo.contracts.revisions import (
     ReviseMemory,
 )
 from mnemo.contracts.scopes import ScopeList, ScopesQuery
-from mnemo.contracts.signals import SIGNAL_TYPES, Signal
+from mnemo.contracts.signals import MEMORIES_INDEXED, SIGNAL_TYPES, MemoriesIndexed, Signal
 from mnemo.contracts.subjects import Topology
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -378,6 +378,8 @@ def schema_files() -> dict[str, type[msgspec.Struct]]:
     for command, command_cls in sorted(COMMAND_TYPES.items()):
         files[f"command.{command}.json"] = command_cls
     files["signal.json"] = Signal
+    # The one signal whose data has a contract of its own.
+    files[f"signal.{MEMORIES_INDEXED}.data.json"] = MemoriesIndexed
     for query_cls in QUERY_TYPES:
         files[f"query.{_snake(query_cls.__name__)}.json"] = query_cls
     return files

@@ -52,6 +52,11 @@ ORDER BY mnemo.events.global_position
 """
 
 
+class Counted(Protocol):
+    def inc(self, amount: float = 1) -> None:
+        """Count `amount` more (a prometheus Counter)."""
+
+
 class EventPublisher(Protocol):
     async def publish_events(self, events: list[Envelope], appends: list[str]) -> None:
         """Publish in order, `appends[i]` the transaction that stored `events[i]`; raise if
@@ -70,8 +75,15 @@ class Relay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         max_backoff: float = 5.0,
+        counted: Counted = RELAY_PUBLISHED,
+        linger: float = 0.0,
     ) -> None:
         self._pool = pool
+        # What counts the events handed on: the bus's relay, or another follower's own.
+        self._counted = counted
+        # How long to wait, once woken, before reading: a follower nobody waits on (the
+        # audit) reads the appends of that while in one batch instead of one by one.
+        self._linger = linger
         self._publisher = publisher
         self._name = name
         self._batch_size = batch_size
@@ -145,6 +157,9 @@ class Relay:
                     # A dead leader connection must end leadership, not go unnoticed (a
                     # notification just came through it: no need to ask then).
                     await leader.fetchval("SELECT 1")
+                    continue
+                if self._linger:
+                    await asyncio.sleep(self._linger)
 
     async def pump(self) -> int:
         """Publish everything committed past the checkpoint; return how many were published."""
@@ -168,7 +183,7 @@ class Relay:
             if readable:
                 events, appends = zip(*readable, strict=True)
                 await self._publisher.publish_events(list(events), list(appends))
-                RELAY_PUBLISHED.inc(len(readable))
+                self._counted.inc(len(readable))
             last = rows[-1]
             await self._save(last["transaction_id"], last["global_position"])
             self._position = (last["transaction_id"], last["global_position"])

@@ -75,6 +75,10 @@ RELAY_PUBLISHED = Counter(
     "mnemo_relay_published_events",
     "Events the outbox relay published from the log to the bus.",
 )
+AUDITED_FROM_LOG = Counter(
+    "mnemo_audit_log_events",
+    "Events the audit took from the log into its index (it follows the log, not the bus).",
+)
 EMBEDDING_DURATION = Histogram(
     "mnemo_embedding_duration_seconds",
     "Time one embedding call took, by phase: foreground (indexing without phase 2, "
@@ -113,6 +117,10 @@ LIVE_GAUGES: dict[str, tuple[str, list[str]]] = {
     "mnemo_relay_lag_events": (
         "Log head position minus the relay's published position: events stored and not "
         "yet on the bus.",
+        [],
+    ),
+    "mnemo_audit_lag_events": (
+        "Log head position minus the audit's position: events stored and not yet audited.",
         [],
     ),
     "mnemo_log_head_position": ("The global position of the newest event in the log.", []),

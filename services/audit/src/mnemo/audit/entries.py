@@ -6,7 +6,17 @@ from typing import Any
 import msgspec
 
 from mnemo.bus import Delivery
-from mnemo.contracts import COMMAND_TYPES, AuditEntry, Headers, utcnow
+from mnemo.contracts import (
+    COMMAND_TYPES,
+    MEMORIES_INDEXED,
+    MEMORY_INDEXED,
+    AuditEntry,
+    Envelope,
+    Headers,
+    MemoriesIndexed,
+    utcnow,
+    wire_names,
+)
 from mnemo.telemetry import trace_id_of
 
 # Content never goes into the audit: it says what happened, not what was said; nor do the
@@ -27,6 +37,15 @@ _WITHHELD = {
 # tenant's would tell it how many of other tenants' came between. Never kept.
 POSITIONS = frozenset({"global_position", "stream_sequence"})
 
+# One entry per message (its kind and id): a message delivered again, or read again from
+# the log, is not recorded twice.
+INSERT = """
+INSERT INTO audit.entries (tenant_id, message_id, kind, type, service, correlation_id,
+                           causation_id, subject, "timestamp", trace_id, data)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
+ON CONFLICT DO NOTHING
+"""
+
 _TIME_FIELD = {"command": "issued_at", "event": "recorded_at", "signal": "occurred_at"}
 
 
@@ -42,15 +61,56 @@ def _command_fields(body: dict[str, Any]) -> dict[str, Any]:
     """The fields its contract gives a command, and no other: one published to the bus
     without the gateway (it is then dead-lettered, and audited) may carry anything."""
     contract = COMMAND_TYPES.get(str(body.get("type")))
-    known = {f.encode_name for f in msgspec.structs.fields(contract)} if contract else set()
+    known = {name for _, name in wire_names(contract)} if contract else set()
     return {k: v for k, v in body.items() if k in known and k not in {"type", "tenant_id"}}
 
 
-def entry_row(kind: str, delivery: Delivery) -> tuple[Any, ...]:
-    """The audit row for one message: (tenant, id, kind, type, service, ...)."""
+def entry_rows(kind: str, delivery: Delivery) -> list[tuple[Any, ...]]:
+    """The audit rows for one message: its own, or for a `memories.indexed` signal one
+    `memory.indexed` step per memory, each in its own request's chain."""
     body = msgspec.json.decode(delivery.data)
     if not isinstance(body, dict):
         body = {}
+    if kind == "signal" and body.get("signal_type") == MEMORIES_INDEXED:
+        try:
+            return indexed_rows(delivery, body)
+        except (msgspec.ValidationError, TypeError, ValueError):
+            pass  # not the contract's shape: kept as the message it is, as any other
+    return [entry_row(kind, delivery, body)]
+
+
+def indexed_rows(delivery: Delivery, body: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """One `memory.indexed` row per memory of a `memories.indexed` signal: the rows one
+    signal per memory made (its id, its request's correlation and trace, its cause the
+    recording), so a chain reads as it did and a redelivered batch adds none."""
+    batch = msgspec.convert(body.get("data"), MemoriesIndexed)
+    stamp = body.get("occurred_at")
+    timestamp = datetime.fromisoformat(stamp) if isinstance(stamp, str) else utcnow()
+    service = delivery.headers.get(Headers.SERVICE, "unknown")
+    return [
+        (
+            delivery.tenant_id,
+            memory.step_id,
+            "signal",
+            MEMORY_INDEXED,
+            service,
+            memory.correlation_id,
+            memory.event_id,
+            delivery.subject,
+            timestamp,
+            trace_id_of(memory.traceparent),
+            msgspec.json.encode({"memory_id": memory.memory_id, "lag_ms": memory.lag_ms}).decode(),
+        )
+        for memory in batch.memories
+    ]
+
+
+def entry_row(kind: str, delivery: Delivery, body: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    """The audit row for one message: (tenant, id, kind, type, service, ...); `body`, its
+    payload when decoded already."""
+    if body is None:
+        decoded = msgspec.json.decode(delivery.data)
+        body = decoded if isinstance(decoded, dict) else {}
     if kind == "signal" and body.get("signal_type") == "http.request":
         kind = "request"
     stamp = body.get(_TIME_FIELD["signal" if kind == "request" else kind])
@@ -79,6 +139,27 @@ def entry_row(kind: str, delivery: Delivery) -> tuple[Any, ...]:
         delivery.subject,
         timestamp,
         trace_id_of(delivery.headers.get(Headers.TRACEPARENT)),
+        msgspec.json.encode(data).decode(),
+    )
+
+
+def event_row(event: Envelope, subject: str) -> tuple[Any, ...]:
+    """The audit row for an event read from the log: the row its delivery on `subject` (as
+    the relay publishes it) made when the audit took events from the bus."""
+    body = msgspec.to_builtins(event)
+    data = {key: body.get(key) for key in ("stream_id", "stream_version", "actor", "occurred_at")}
+    data["data"] = _summary(body.get("data") or {})
+    return (
+        event.tenant_id,
+        event.event_id,
+        "event",
+        event.event_type,
+        event.service,
+        event.correlation_id,
+        event.causation_id if event.causation_id != event.event_id else None,
+        subject,
+        event.recorded_at,
+        trace_id_of(event.traceparent),
         msgspec.json.encode(data).decode(),
     )
 

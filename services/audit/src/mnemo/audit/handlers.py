@@ -5,18 +5,11 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from mnemo.audit.entries import POSITIONS, causal_order, entry_row
+from mnemo.audit.entries import INSERT, POSITIONS, causal_order, entry_rows
 from mnemo.bus import Delivery
 from mnemo.contracts import AuditEntry, AuditQuery, AuditResult, QueryError
 
 SERVICE = "audit"
-
-_INSERT = """
-INSERT INTO audit.entries (tenant_id, message_id, kind, type, service, correlation_id,
-                           causation_id, subject, "timestamp", trace_id, data)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
-ON CONFLICT DO NOTHING
-"""
 
 _COLUMNS = """message_id, kind, type, service, "timestamp", correlation_id, causation_id,
     subject, audited_at, data::text AS data, trace_id"""
@@ -60,15 +53,20 @@ class AuditHandlers:
 
     def recorder(self, kind: str) -> Any:
         async def record(delivery: Delivery) -> None:
-            await self._pool.execute(_INSERT, *entry_row(kind, delivery))
+            rows = entry_rows(kind, delivery)
+            if len(rows) == 1:
+                await self._pool.execute(INSERT, *rows[0])
+                return
+            async with self._pool.acquire() as conn:
+                await conn.executemany(INSERT, rows)
 
         return record
 
     def batch_recorder(self, kind: str) -> Any:
         async def record_all(deliveries: list[Delivery]) -> None:
-            rows = [entry_row(kind, d) for d in deliveries]
+            rows = [row for d in deliveries for row in entry_rows(kind, d)]
             async with self._pool.acquire() as conn:
-                await conn.executemany(_INSERT, rows)
+                await conn.executemany(INSERT, rows)
 
         return record_all
 

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Request
 
+from mnemo.contracts import wire_names
 from mnemo.contracts.limits import (
     MAX_ID_CHARS,
     MAX_MESSAGE_BYTES,
@@ -200,9 +201,8 @@ def check_values(
             if problem := text_problem(node):
                 raise Problem(status, code, f"{at} {problem}", field=at)
         elif isinstance(node, msgspec.Struct):
-            for info in msgspec.structs.fields(node):
-                name = info.encode_name
-                stack.append((getattr(node, info.name), f"{at}.{name}" if at else name))
+            for attribute, name in wire_names(type(node)):
+                stack.append((getattr(node, attribute), f"{at}.{name}" if at else name))
         elif isinstance(node, dict):
             stack.extend((v, f"{at}.{k}" if at else str(k)) for k, v in node.items())
         elif isinstance(node, list | tuple):

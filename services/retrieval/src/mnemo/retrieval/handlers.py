@@ -7,13 +7,16 @@ import msgspec
 
 from mnemo.bus import Delivery, Publisher, envelope_context
 from mnemo.contracts import (
+    MEMORIES_INDEXED,
     DeleteMemory,
     DropMemories,
     Dropped,
     Envelope,
     ForgetSubject,
     GetMemoryQuery,
+    IndexedMemory,
     ListMemoriesQuery,
+    MemoriesIndexed,
     MemoryDeleted,
     MemoryForgotten,
     MemoryPage,
@@ -30,7 +33,7 @@ from mnemo.contracts import (
 from mnemo.eventlog import CoalescedCompaction, EventStore, silenced_by, worth_compacting
 from mnemo.retrieval.index import MemoryIndex
 from mnemo.retrieval.memories import MemoryTable
-from mnemo.telemetry import get_logger
+from mnemo.telemetry import get_logger, traceparent_for
 
 log = get_logger(__name__)
 _encoder = msgspec.json.Encoder()
@@ -191,7 +194,7 @@ class RetrievalHandlers:
             return
         await index_recorded(self._index, self._memories, self._log, envelopes)
         now = utcnow()
-        await self._publisher.publish_signals([indexed_signal(e, now) for e in envelopes])
+        await self._publisher.publish_signals(indexed_signals(envelopes, now))
         log.info("memories_indexed", count=len(envelopes))
 
     async def _current(self, envelopes: list[Envelope]) -> list[Envelope]:
@@ -302,18 +305,42 @@ def _unscoped() -> QueryError:
     )
 
 
-def indexed_signal(envelope: Envelope, now: datetime) -> Signal:
-    assert isinstance(envelope.data, MemoryRecorded)
+def indexed_signals(envelopes: list[Envelope], now: datetime) -> list[Signal]:
+    """One `memories.indexed` signal per tenant of an indexed batch, naming each memory
+    with its request's ids (the audit records each as that request's `memory.indexed`
+    step): a message per batch instead of one per memory, each of which cost a publish,
+    its ack, and an audit delivery with its own ack."""
+    by_tenant: dict[str, list[Envelope]] = {}
+    for envelope in envelopes:
+        by_tenant.setdefault(envelope.tenant_id, []).append(envelope)
+    return [indexed_signal(tenant, batch, now) for tenant, batch in by_tenant.items()]
+
+
+def indexed_signal(tenant_id: str, envelopes: list[Envelope], now: datetime) -> Signal:
+    memories = []
+    for envelope in envelopes:
+        assert isinstance(envelope.data, MemoryRecorded)
+        memories.append(
+            IndexedMemory(
+                memory_id=envelope.data.memory_id,
+                event_id=envelope.event_id,
+                correlation_id=envelope.correlation_id,
+                traceparent=traceparent_for(envelope.event_id),
+                lag_ms=int((now - envelope.recorded_at).total_seconds() * 1000),
+            )
+        )
+    signal_id = derived_id(*(m.event_id for m in memories), MEMORIES_INDEXED)
+    # The message's own ids: those of its request when the batch is one request's (its
+    # first memory then continues that request's trace), else its own (a step of its own).
+    shared = {m.correlation_id for m in memories}
+    one_request = len(shared) == 1
     return Signal(
-        signal_id=derived_id(envelope.event_id, "memory.indexed"),
-        signal_type="memory.indexed",
-        tenant_id=envelope.tenant_id,
+        signal_id=signal_id,
+        signal_type=MEMORIES_INDEXED,
+        tenant_id=tenant_id,
         service=SERVICE,
         occurred_at=now,
-        correlation_id=envelope.correlation_id,
-        causation_id=envelope.event_id,
-        data={
-            "memory_id": envelope.data.memory_id,
-            "lag_ms": int((now - envelope.recorded_at).total_seconds() * 1000),
-        },
+        correlation_id=shared.pop() if one_request else signal_id,
+        causation_id=memories[0].event_id if one_request else signal_id,
+        data=msgspec.to_builtins(MemoriesIndexed(memories=memories)),
     )
