@@ -178,12 +178,19 @@ class Relay:
                     _REST, last["transaction_id"], last["global_position"]
                 )
             keys = await self._keyring.keys(self._pool, key_ids(rows))
-            # Events of a subject forgotten meanwhile are unreadable: they are not published.
-            readable = [(e, r["transaction_id"]) for r in rows if (e := row_to_envelope(r, keys))]
+            opened = [(r, row_to_envelope(r, keys)) for r in rows]
+            # Events whose key was shredded meanwhile (a subject forgotten, a memory
+            # deleted) are unreadable: they are not published. A follower that records
+            # what happened (the audit) takes their rows, to keep what the log says in clear.
+            readable = [(e, r["transaction_id"]) for r, e in opened if e is not None]
             if readable:
                 events, appends = zip(*readable, strict=True)
                 await self._publisher.publish_events(list(events), list(appends))
                 self._counted.inc(len(readable))
+            shredded = [r for r, e in opened if e is None]
+            take_shredded = getattr(self._publisher, "publish_shredded", None)
+            if shredded and take_shredded is not None:
+                await take_shredded(shredded)
             last = rows[-1]
             await self._save(last["transaction_id"], last["global_position"])
             self._position = (last["transaction_id"], last["global_position"])

@@ -17,6 +17,7 @@ from mnemo.contracts import (
     utcnow,
     wire_names,
 )
+from mnemo.eventlog.sealing import CLEAR_FIELDS
 from mnemo.telemetry import trace_id_of
 
 # Content never goes into the audit: it says what happened, not what was said; nor do the
@@ -160,6 +161,36 @@ def event_row(event: Envelope, subject: str) -> tuple[Any, ...]:
         subject,
         event.recorded_at,
         trace_id_of(event.traceparent),
+        msgspec.json.encode(data).decode(),
+    )
+
+
+def shredded_event_row(stored: Any, subject: str) -> tuple[Any, ...]:
+    """The audit row for an event of the log whose sealed part can no longer be opened (its
+    key shredded): `event_row`'s, from the row's columns and the fields kept in clear
+    beside the sealed ones (type, user, agent and memory ids)."""
+    meta = msgspec.json.decode(stored["metadata"])
+    kept = msgspec.json.decode(stored["data"])
+    clear = {k: v for k, v in kept.items() if k in CLEAR_FIELDS} if isinstance(kept, dict) else {}
+    data = {
+        "stream_id": stored["stream_id"],
+        "stream_version": stored["stream_version"],
+        "actor": meta.get("actor"),
+        "occurred_at": msgspec.to_builtins(stored["occurred_at"]),
+        "data": _summary(clear),
+    }
+    causation = meta.get("causation_id")
+    return (
+        stored["tenant_id"],
+        stored["event_id"],
+        "event",
+        stored["event_type"],
+        meta.get("service", ""),
+        meta.get("correlation_id"),
+        causation if causation != stored["event_id"] else None,
+        subject,
+        stored["recorded_at"],
+        trace_id_of(meta.get("traceparent")),
         msgspec.json.encode(data).decode(),
     )
 

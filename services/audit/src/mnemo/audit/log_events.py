@@ -9,10 +9,11 @@ Commands and signals are not in the log; they still come from their streams.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 
-from mnemo.audit.entries import INSERT, event_row
+from mnemo.audit.entries import INSERT, event_row, shredded_event_row
 from mnemo.contracts import Envelope, Topology
 from mnemo.eventlog import Relay
 from mnemo.telemetry.metrics import AUDITED_FROM_LOG
@@ -36,6 +37,17 @@ class LogEvents:
 
     async def publish_events(self, events: Sequence[Envelope], appends: Sequence[str]) -> None:
         rows = [event_row(e, self._topology.evt_subject(e.tenant_id, e.event_type)) for e in events]
+        async with self._pool.acquire() as conn:
+            await conn.executemany(INSERT, rows)
+
+    async def publish_shredded(self, stored: Sequence[Any]) -> None:
+        """Events whose words were shredded before the follower read them (a memory deleted
+        or a user forgotten within its lag): audited from what the log keeps in clear, so
+        that the request's chain still shows each step it caused, as the bus delivered it."""
+        rows = [
+            shredded_event_row(r, self._topology.evt_subject(r["tenant_id"], r["event_type"]))
+            for r in stored
+        ]
         async with self._pool.acquire() as conn:
             await conn.executemany(INSERT, rows)
 
