@@ -48,3 +48,44 @@ async def test_a_slow_message_is_not_redelivered_to_another_replica(publisher, t
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def test_a_replica_stopped_mid_batch_gives_its_messages_back_at_once(publisher, topology):
+    """A replica stopped while a batch is in its hands (a service shut down, scaled in)
+    gives back what it had not settled: another replica has them at once, not after
+    ack_wait (here a minute, longer than the test waits)."""
+    inside = asyncio.Event()
+    other_calls: list[str] = []
+
+    async def stuck(delivery: Delivery) -> None:
+        inside.set()
+        await asyncio.Event().wait()  # never ends: the replica is stopped in it
+
+    async def other(delivery: Delivery) -> None:
+        other_calls.append(delivery.msg_id)
+
+    durable = spec(topology, "stopped-replicas", ack_wait=60.0, batch=10)
+    first, second = Consumer(publisher, durable, stuck), Consumer(publisher, durable, other)
+    sent = [command() for _ in range(3)]
+    for one in sent:
+        await publish(publisher, one)
+    running = asyncio.create_task(first.run())
+    tasks = [running]
+    try:
+        await asyncio.wait_for(inside.wait(), 30)
+        first.stop()
+        running.cancel()  # as the host stops its tasks
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        tasks.append(asyncio.create_task(second.run()))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30  # half the ack_wait: only a message given back comes
+        while len(set(other_calls)) < len(sent):
+            assert loop.time() < deadline, f"given back: {len(set(other_calls))} of 3"
+            await asyncio.sleep(0.05)
+    finally:
+        second.stop()
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

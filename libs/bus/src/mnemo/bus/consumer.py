@@ -246,6 +246,12 @@ class Consumer:
                 if batched and self._spec.whole_appends:
                     await self._fetch_rest(sub, msgs)
                 await self._settle(msgs, batched=batched)
+            except asyncio.CancelledError:
+                # The service stops mid-batch: what it had not settled goes back at once, to
+                # another replica or the next start, rather than after ack_wait. (A message
+                # whose handler was cut short is done again: handlers are idempotent.)
+                await _give_back(msgs)
+                raise
             finally:
                 alive.cancel()
 
@@ -488,6 +494,14 @@ class _RetryState:
 
     def __init__(self, attempt_number: int) -> None:
         self.attempt_number = attempt_number
+
+
+async def _give_back(msgs: list[Msg]) -> None:
+    """Nak each message not yet settled (best effort: NATS may be gone as well)."""
+    for msg in msgs:
+        if not msg.is_acked:
+            with contextlib.suppress(Exception):
+                await msg.nak()
 
 
 def _delivery(msg: Msg) -> Delivery:
