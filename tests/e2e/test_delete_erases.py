@@ -1,5 +1,6 @@
 """Deleting one memory leaves no plaintext of it behind, as forgetting a user does: once
-`DELETE /v1/memories/{id}` (or Mem0's `DELETE /mem0/v1/memories/{id}/`) has answered,
+`DELETE /v1/memories/{id}` (or Mem0's `DELETE /mem0/v1/memories/{id}/`, or deleting the
+agent whose memory it is) has answered,
 within a bounded time, no byte of what that memory said is left in any file Mnemo
 writes: its sealed recording can no longer be opened (its own key is shredded), its
 command and event are erased from the streams, the read models' tables and the key
@@ -31,6 +32,7 @@ def test_a_deleted_memorys_words_leave_every_file(own_nats, own_postgres, tmp_pa
     )  # fmt: skip
     token = uuid.uuid4().hex[:10]
     native, mem0_word, kept = f"quillonfen{token}", f"marrowdune{token}", f"brandlewick{token}"
+    agents_word, agent = f"tamberlode{token}", "eraser-agent-" + token[:6]
     user = "deleter-" + token[:6]
     stack.start()
     try:
@@ -47,27 +49,32 @@ def test_a_deleted_memorys_words_leave_every_file(own_nats, own_postgres, tmp_pa
                 {"userId": user, "content": f"the word of the day is {native}"},
                 {"userId": user, "content": f"another word to forget: {mem0_word}"},
                 {"userId": user, "content": f"the word to keep is {kept}"},
+                # An agent's memory: deleting the agent deletes it (no mark of its own).
+                {"userId": user, "agentId": agent, "content": f"an agent heard {agents_word}"},
             ]
             assert api.post("/v1/ingest/batch", json={"items": said}).status_code == 202
-            eventually(lambda: memories(api, user)["total"] == 3, timeout=120)
-            for word in (native, mem0_word, kept):
+            eventually(lambda: memories(api, user)["total"] == 4, timeout=120)
+            for word in (native, mem0_word, kept, agents_word):
                 eventually(lambda w=word: search(api, user, w), timeout=120)
             listed = {m["content"]: m["id"] for m in memories(api, user)["memories"]}
             by_word = {w: next(i for c, i in listed.items() if w in c) for w in (native, mem0_word)}
 
             roots = [nats.data_dir, postgres.data_dir, stack.home]
             assert holding(roots, native) and holding(roots, mem0_word), "premise: on disk"
+            assert holding(roots, agents_word), "premise: on disk"
 
             response = api.delete(f"/v1/memories/{by_word[native]}")
             assert response.status_code == 200, response.text
             response = mem0.delete(f"/mem0/v1/memories/{by_word[mem0_word]}/")
+            assert response.status_code == 200, response.text
+            response = api.delete(f"/v1/agents/{agent}")
             assert response.status_code == 200, response.text
 
             left: list[str] = []
 
             def erased() -> bool:
                 left[:] = []
-                for word in (native, mem0_word):
+                for word in (native, mem0_word, agents_word):
                     left.extend(holding(roots, word) + rows_holding(database_url, word))
                 return not left
 

@@ -24,7 +24,7 @@ from mnemo.contracts import (
 from mnemo.eventlog import EventStore, Relay
 from mnemo.host import Host
 from mnemo.ingest.accounts import Accounts
-from mnemo.ingest.erasure import Eraser
+from mnemo.ingest.erasure import MEMORY_DURABLE, Eraser
 from mnemo.ingest.handlers import SERVICE, IngestHandlers
 from mnemo.ingest.revisions import MemoryRevisions
 from mnemo.ingest.settings import IngestSettings
@@ -75,7 +75,7 @@ async def main() -> None:
     host.background(accounts.keep_sweeping)
     host.consume(
         ConsumerSpec(
-            durable=f"{SERVICE}-memory",
+            durable=MEMORY_DURABLE,
             stream=topology.cmd_stream,
             filter_subjects=[topology.cmd_subject("ingest.memory", "*")],
         ),

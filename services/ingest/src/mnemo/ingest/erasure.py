@@ -29,6 +29,8 @@ from mnemo.telemetry import get_logger
 log = get_logger(__name__)
 
 SERVICE = "ingest"
+# The durable that records memory commands (bootstrap).
+MEMORY_DURABLE = f"{SERVICE}-memory"
 KEY_TABLES = ("mnemo.subject_keys", "mnemo.memory_keys")
 
 
@@ -52,6 +54,9 @@ class Eraser:
         user's memories went (an agent's deletion, a run's: hundreds). A revision's
         deletion hands the memory on: nothing goes."""
         topology = self._publisher.topology
+        # Every command at or below ingest's ack floor has been recorded or dropped: those
+        # naming these memories can go whatever deleted them (one memory, an agent, a run).
+        floor = await self._recorded_through()
         # By (tenant, user, the memory's mark in the command stream): the memories, and the
         # last deletion event of the user in the batch.
         gone: dict[tuple[str, str, int], list[str]] = {}
@@ -77,13 +82,25 @@ class Eraser:
             # Up to the user's last deletion in the batch on the event stream: a recording
             # of these memories comes before their deletion.
             through = {topology.evt_stream: last_event[(tenant_id, user_id)]}
-            if mark:
-                through[topology.cmd_stream] = mark
+            if max(mark, floor):
+                through[topology.cmd_stream] = max(mark, floor)
             await erase_memories(
                 self._publisher.js, topology, tenant_id, user_id, memory_ids, through
             )
         if gone:
             self.key_compaction.due()
+
+    async def _recorded_through(self) -> int:
+        """The command stream's sequence up to which ingest has settled every memory
+        command (its durable's ack floor; 0 when it cannot be read: the marks alone)."""
+        topology = self._publisher.topology
+        try:
+            info = await self._publisher.js.consumer_info(topology.cmd_stream, MEMORY_DURABLE)
+        except Exception as e:
+            log.warning("ingest_ack_floor_unread", error=e)
+            return 0
+        floor = info.ack_floor
+        return int(floor.stream_seq or 0) if floor is not None else 0
 
     async def forgotten(self, delivery: Delivery) -> None:
         envelope: Envelope = delivery.decode(Envelope)
