@@ -5,6 +5,7 @@ own event stay."""
 
 import contextlib
 
+import msgspec
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from mnemo.bus import Consumer, erasable_key_value, erase_subject, kv_stream
@@ -14,6 +15,7 @@ from mnemo.contracts import (
     Envelope,
     Headers,
     IngestMemory,
+    MemoryDeleted,
     MemoryForgotten,
     MemoryRecorded,
     Signal,
@@ -23,7 +25,7 @@ from mnemo.contracts import (
     utcnow,
 )
 from mnemo.eventlog import EventStore, connect, migrate_eventlog
-from mnemo.ingest.erasure import Eraser
+from mnemo.ingest.erasure import MEMORY_DURABLE, Eraser
 
 from .helpers import delivery, new_event
 from .test_bus import spec
@@ -267,5 +269,50 @@ async def test_ingests_eraser_keeps_what_was_accepted_after_the_forget(
             if h.get(Headers.SUBJECT) == tag
         }
         assert left == {after.command_id, forget.event_id, new.event_id}
+    finally:
+        await pool.close()
+
+
+async def test_a_memory_deleted_without_a_mark_leaves_the_commands_ingest_has_settled(
+    publisher, topology, fresh_database
+):
+    """A memory deleted with no mark of its own in the command stream (an agent's or a run's
+    memories found in the log): its command goes once ingest has settled it (at or below
+    its durable's ack floor); the same memory sent again and not yet recorded (a new life)
+    stays for ingest to record."""
+    js = publisher.js
+    user = "u-" + new_id()[:8]
+    pool = await connect(fresh_database, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            await migrate_eventlog(conn)
+        settled = _command("t", user)
+        again = msgspec.structs.replace(settled, command_id=new_id(), content="a new life")
+        await publisher.publish_commands([settled], correlation_id="c", causation_id="c")
+        # Ingest's durable has recorded (and acked) the first, not the second.
+        await js.add_consumer(
+            topology.cmd_stream,
+            ConsumerConfig(
+                durable_name=MEMORY_DURABLE,
+                ack_policy=AckPolicy.EXPLICIT,
+                filter_subject=topology.cmd_subject("ingest.memory", "*"),
+            ),
+        )
+        sub = await js.pull_subscribe_bind(durable=MEMORY_DURABLE, stream=topology.cmd_stream)
+        for msg in await sub.fetch(1, timeout=5):
+            await msg.ack_sync()
+        await publisher.publish_commands([again], correlation_id="c", causation_id="c")
+        gone = _event("t", MemoryDeleted(memory_id=settled.memory_id, user_id=user))
+        await publisher.publish_events([gone])
+        at = (await js.stream_info(topology.evt_stream)).state.last_seq
+        handed = delivery(
+            gone, topology.evt_subject("t", "memory.deleted"), "t", gone.event_id, at,
+            topology.evt_stream,
+        )  # fmt: skip
+
+        await Eraser(pool, publisher).deleted_batch([handed])
+
+        left = {h[Headers.MSG_ID] for h in await _headers(js, topology.cmd_stream)}
+        assert left == {again.command_id}
     finally:
         await pool.close()
