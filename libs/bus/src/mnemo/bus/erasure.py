@@ -141,9 +141,17 @@ async def erase_memories(
 ) -> dict[str, int]:
     """Erase the messages that carry the deleted memories' words (`memory_sweeps`); how
     many, by stream. Idempotent: a repeat finds nothing more."""
+    erased = await _sweep_all(js, memory_sweeps(topology, tenant_id, user_id, memory_ids, through))
+    log.info("memories_erased_from_streams", memories=len(memory_ids), erased=erased)
+    return erased
+
+
+async def _sweep_all(js: JetStreamContext, sweeps: list[Sweep]) -> dict[str, int]:
+    """Erase what each sweep finds; how many, by stream. Every sweep runs, then the first
+    failure is raised: a repeat (the message handled again) finishes it."""
     erased: dict[str, int] = {}
     failed: list[Exception] = []
-    for sweep in memory_sweeps(topology, tenant_id, user_id, memory_ids, through):
+    for sweep in sweeps:
         try:
             sequences = await matching(js, sweep)
             await _erase(js, sweep.stream, sequences)
@@ -153,8 +161,7 @@ async def erase_memories(
         if sequences:
             erased[sweep.stream] = len(sequences)
     if failed:
-        raise failed[0]  # after every sweep ran: a repeat (redelivered) finishes it
-    log.info("memories_erased_from_streams", memories=len(memory_ids), erased=erased)
+        raise failed[0]
     return erased
 
 
@@ -168,20 +175,7 @@ async def erase_subject(
     """Erase every message about the user from every stream, up to the forget (`through`,
     see `subject_sweeps`); how many, by stream. Idempotent: a repeat finds nothing more."""
     started = time.monotonic()
-    erased: dict[str, int] = {}
-    failed: list[Exception] = []
-    for sweep in subject_sweeps(topology, tenant_id, user_id, through):
-        try:
-            sequences = await matching(js, sweep)
-            await _erase(js, sweep.stream, sequences)
-        except Exception as exc:
-            failed.append(exc)
-            continue
-        if sequences:
-            erased[sweep.stream] = len(sequences)
-    if failed:
-        # Raised after every sweep ran: a repeat (the forget is redelivered) finishes it.
-        raise failed[0]
+    erased = await _sweep_all(js, subject_sweeps(topology, tenant_id, user_id, through))
     log.info(
         "subject_erased_from_streams",
         tenant_id=tenant_id,
