@@ -9,6 +9,7 @@ from mnemo.contracts import (
     MemoryRecorded,
     MemoryVersionsQuery,
     NewEvent,
+    QueryError,
     RevisedMemory,
     new_id,
     utcnow,
@@ -190,3 +191,15 @@ def _said(user: str, content: str, memory_id: str | None = None) -> NewEvent:
         service="test",
         data=MemoryRecorded(memory_id=memory_id or new_id(), user_id=user, content=content),
     )
+
+
+async def test_a_deletion_asked_again_after_its_user_was_forgotten_finds_nothing(log_pool):
+    """A deletion retried once the user is forgotten answers as for an id never seen: nothing
+    of a forgotten subject's memories is shown, not even that one was deleted."""
+    store = EventStore(log_pool)
+    handlers = IngestHandlers(store)
+    gone = await recorded(store, "words")
+    assert isinstance(await handlers.delete_memory(delete(gone)), DeletedMemory)
+    await store.forget_subject(TENANT, "alice")
+    again = await handlers.delete_memory(delete(gone))
+    assert isinstance(again, QueryError) and again.code == "not_found", again

@@ -20,6 +20,7 @@ from mnemo.contracts import (
     utcnow,
 )
 from mnemo.eventlog import EventStore
+from mnemo.eventlog.keyring import KeyRing
 from mnemo.ingest.handlers import IngestHandlers, memory_stream
 from mnemo.ingest.revisions import MemoryRevisions
 
@@ -282,3 +283,47 @@ async def test_deleting_a_revised_memory_deletes_the_version_it_lives_on_in(log_
         (again, moved.memory_id, True),
         (moved.memory_id, None, True),
     ]
+
+
+async def test_a_revision_and_a_deletion_of_one_memory_at_once_do_not_deadlock(log_pool):
+    """Mem0's update and delete of one memory, interleaved in PostgreSQL: the revision holds
+    the memory's key row (to seal its new version with it) while the deletion shreds it.
+    Both take the row before they insert, so one waits for the other: no deadlock, and the
+    memory ends deleted, no version's words readable."""
+    revising, deleting = asyncio.Event(), asyncio.Event()
+
+    class RevisionRing(KeyRing):
+        async def memory_keys(self, conn, memories, lineage=None):  # type: ignore[no-untyped-def]
+            made = await super().memory_keys(conn, memories, lineage)
+            if memories:  # the key row held: let the deletion run into it
+                revising.set()
+                await asyncio.wait_for(deleting.wait(), 10)
+                await asyncio.sleep(0.2)
+            return made
+
+    class DeletionRing(KeyRing):
+        async def shred_memories(self, conn, memories):  # type: ignore[no-untyped-def]
+            if memories:
+                deleting.set()
+            return await super().shred_memories(conn, memories)
+
+    first = await recorded(EventStore(log_pool), "I live in Lisbon")
+    reviser, deleter = EventStore(log_pool), EventStore(log_pool)
+    reviser.keyring, deleter.keyring = RevisionRing(), DeletionRing()
+
+    async def deletion():  # type: ignore[no-untyped-def]
+        await revising.wait()
+        return await IngestHandlers(deleter).delete_memory(
+            DeleteMemory(tenant_id=TENANT, memory_id=first, actor="key:k1")
+        )
+
+    revised, deleted = await asyncio.gather(
+        MemoryRevisions(reviser, lambda _text: []).revise(revise(first, "I live in Porto")),
+        deletion(),
+        return_exceptions=True,
+    )
+    assert isinstance(revised, RevisedMemory), revised
+    assert isinstance(deleted, DeletedMemory), deleted
+    assert deleted.version_id == revised.memory_id  # the deletion looked again
+    readable, _ = await EventStore(log_pool).read_all()
+    assert not [e for e in readable if isinstance(e.data, MemoryRecorded)]

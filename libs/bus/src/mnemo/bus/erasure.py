@@ -17,7 +17,7 @@ answered, which the services have still to record and index.
 
 import asyncio
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -45,6 +45,9 @@ class Sweep:
     filters: list[str]
     erase: Callable[[dict[str, str]], bool]
     through: int | None = None
+    # When what decides is a message's own sequence too (each memory its own bound): this,
+    # of the headers and the sequence, in place of `erase`.
+    erase_at: Callable[[dict[str, str], int], bool] | None = None
 
 
 def subject_sweeps(
@@ -92,42 +95,49 @@ def memory_sweeps(
     topology: Topology,
     tenant_id: str,
     user_id: str,
-    memory_ids: Collection[str],
-    through: Mapping[str, int],
+    through: Mapping[str, Mapping[str, int]],
+    dead_through: Mapping[str, Mapping[str, int]],
 ) -> list[Sweep]:
-    """Where the words of the user's deleted memories (`memory_ids`: the memory and every
-    version of it) are kept on the bus: their `ingest.memory` commands, `memory.recorded`
-    events and dead letters of those. Only up to `through`, by stream: the command stream's
-    mark of the deletion (a command naming the memory at or below it is recorded, or
-    dropped when it comes: never a new life), and the deletion's own event; a stream not
-    named is not swept (no mark: its commands wait for the stream's age limit)."""
-    tag, wanted = subject_tag(tenant_id, user_id), set(memory_ids)
+    """Where the words of the user's deleted memories are kept on the bus: their
+    `ingest.memory` commands, `memory.recorded` events and dead letters of those. `through`:
+    by stream, each memory's own bound (the memory and every version of it), up to which
+    its messages go: on the command stream, where every command naming it is recorded or
+    dropped; on the event stream, its deletion's own event (a recording after it is a new
+    life of the same id, which stays). `dead_through`: the same for dead letters, by the
+    stream their message came from (a dead-lettered command was never recorded: only one
+    a deletion's mark drops may go). A memory or stream not named is not swept."""
+    tag = subject_tag(tenant_id, user_id)
 
-    def of_memories(headers: dict[str, str]) -> bool:
-        return headers.get(Headers.SUBJECT) == tag and headers.get(Headers.MEMORY) in wanted
+    def within(bounds: Mapping[str, int], headers: dict[str, str], sequence: int) -> bool:
+        if headers.get(Headers.SUBJECT) != tag:
+            return False
+        bound = bounds.get(headers.get(Headers.MEMORY, ""))
+        return bound is not None and sequence <= bound
 
-    def dead_before(headers: dict[str, str]) -> bool:
-        bound = through.get(headers.get(Headers.DEAD_STREAM, ""))
+    def dead_within(headers: dict[str, str], _sequence: int) -> bool:
+        bounds = dead_through.get(headers.get(Headers.DEAD_STREAM, ""), {})
         try:
-            return (
-                of_memories(headers)
-                and bound is not None
-                and int(headers.get(Headers.DEAD_SEQUENCE, "")) <= bound
-            )
+            return within(bounds, headers, int(headers.get(Headers.DEAD_SEQUENCE, "")))
         except ValueError:
             return False
 
-    cmd, evt = topology.cmd_stream, topology.evt_stream
-    sweeps = [Sweep(topology.dlq_stream, [topology.dlq_all], dead_before)]
-    if cmd in through:
-        sweeps.append(
-            Sweep(
-                cmd, [topology.cmd_subject("ingest.memory", tenant_id)], of_memories, through[cmd]
+    sweeps = [Sweep(topology.dlq_stream, [topology.dlq_all], lambda _: False, None, dead_within)]
+    subjects = {
+        topology.cmd_stream: topology.cmd_subject("ingest.memory", tenant_id),
+        topology.evt_stream: topology.evt_subject(tenant_id, "memory.recorded"),
+    }
+    for stream, subject in subjects.items():
+        bounds = {m: b for m, b in (through.get(stream) or {}).items() if b > 0}
+        if bounds:
+            sweeps.append(
+                Sweep(
+                    stream,
+                    [subject],
+                    lambda _: False,
+                    max(bounds.values()),
+                    lambda h, n, b=bounds: within(b, h, n),  # type: ignore[misc]
+                )
             )
-        )
-    if evt in through:
-        recorded = topology.evt_subject(tenant_id, "memory.recorded")
-        sweeps.append(Sweep(evt, [recorded], of_memories, through[evt]))
     return sweeps
 
 
@@ -136,13 +146,16 @@ async def erase_memories(
     topology: Topology,
     tenant_id: str,
     user_id: str,
-    memory_ids: Collection[str],
-    through: Mapping[str, int],
+    through: Mapping[str, Mapping[str, int]],
+    dead_through: Mapping[str, Mapping[str, int]],
 ) -> dict[str, int]:
     """Erase the messages that carry the deleted memories' words (`memory_sweeps`); how
     many, by stream. Idempotent: a repeat finds nothing more."""
-    erased = await _sweep_all(js, memory_sweeps(topology, tenant_id, user_id, memory_ids, through))
-    log.info("memories_erased_from_streams", memories=len(memory_ids), erased=erased)
+    erased = await _sweep_all(
+        js, memory_sweeps(topology, tenant_id, user_id, through, dead_through)
+    )
+    memories = {m for bounds in through.values() for m in bounds}
+    log.info("memories_erased_from_streams", memories=len(memories), erased=erased)
     return erased
 
 
@@ -223,7 +236,12 @@ async def matching(js: JetStreamContext, sweep: Sweep) -> list[int]:
                 if sequence > last:
                     remaining = 0
                     break
-                if sweep.erase(dict(msg.headers or {})):
+                headers = dict(msg.headers or {})
+                if (
+                    sweep.erase_at(headers, sequence)
+                    if sweep.erase_at is not None
+                    else sweep.erase(headers)
+                ):
                     found.append(sequence)
     finally:
         await sub.unsubscribe()

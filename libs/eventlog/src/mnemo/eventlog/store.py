@@ -231,6 +231,18 @@ class EventStore:
         if not kept:
             return [], {}
         data, keys = await self._encode(conn, [events[i] for i in kept], held, lineage)
+        # A memory deleted (not revised into another): its key goes in the same transaction,
+        # so once the deletion is recorded no version of its words can be opened again.
+        # Before the insert: a revision in flight holds the key's row from before its own
+        # insert, so both take the row first (the other order deadlocked), and the one that
+        # comes second finds the stream moved on (WrongExpectedVersion: looked at again).
+        ended = [
+            (events[i].tenant_id, getattr(events[i].data, "memory_id", ""))
+            for i in kept
+            if events[i].event_type == "memory.deleted"
+            and not getattr(events[i].data, "replaced_by", None)
+        ]
+        await self.keyring.shred_memories(conn, ended)
         ids = [e.event_id for e in events]
         rows = await conn.fetch(
             _INSERT,
@@ -243,15 +255,6 @@ class EventStore:
             [encode_metadata(events[i]) for i in kept],
             [events[i].occurred_at for i in kept],
         )
-        # A memory deleted (not revised into another): its key goes in the same transaction,
-        # so once the deletion is recorded no version of its words can be opened again.
-        ended = [
-            (events[i].tenant_id, getattr(events[i].data, "memory_id", ""))
-            for i in kept
-            if events[i].event_type == "memory.deleted"
-            and not getattr(events[i].data, "replaced_by", None)
-        ]
-        await self.keyring.shred_memories(conn, ended)
         return rows, keys
 
     async def append_first_events(

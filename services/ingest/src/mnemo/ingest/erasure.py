@@ -31,6 +31,8 @@ log = get_logger(__name__)
 SERVICE = "ingest"
 # The durable that records memory commands (bootstrap).
 MEMORY_DURABLE = f"{SERVICE}-memory"
+# The audit's durable of the command stream (mnemo.audit.bootstrap: "audit-<kind>s").
+AUDIT_COMMANDS_DURABLE = "audit-commands"
 KEY_TABLES = ("mnemo.subject_keys", "mnemo.memory_keys")
 
 
@@ -54,53 +56,58 @@ class Eraser:
         user's memories went (an agent's deletion, a run's: hundreds). A revision's
         deletion hands the memory on: nothing goes."""
         topology = self._publisher.topology
-        # Every command at or below ingest's ack floor has been recorded or dropped: those
-        # naming these memories can go whatever deleted them (one memory, an agent, a run).
-        floor = await self._recorded_through()
-        # By (tenant, user, the memory's mark in the command stream): the memories, and the
-        # last deletion event of the user in the batch.
-        gone: dict[tuple[str, str, int], list[str]] = {}
-        last_event: dict[tuple[str, str], int] = {}
+        cmd, evt = topology.cmd_stream, topology.evt_stream
+        # Every command at or below this is recorded or dropped, and audited: those naming
+        # these memories can go whatever deleted them (one memory, an agent, a run).
+        floor = await self._settled_through()
+        # By (tenant, user), each memory's own bounds, by stream: its deletion's event (a
+        # recording of the same id after it is a new life, which stays), and on the command
+        # stream the further of its deletion's mark and the floor; dead letters of commands
+        # only up to the mark (a dead-lettered command was never recorded).
+        gone: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+        dead: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
         for delivery in deliveries:
             envelope: Envelope = delivery.decode(Envelope)
             data = envelope.data
             if not isinstance(data, MemoryDeleted) or data.replaced_by:
                 continue
             subject = (envelope.tenant_id, data.user_id)
-            last_event[subject] = max(last_event.get(subject, 0), delivery.stream_sequence)
+            bounds = gone.setdefault(subject, {cmd: {}, evt: {}})
+            dead_bounds = dead.setdefault(subject, {cmd: {}, evt: {}})
             versions = [
                 data.memory_id,
                 *await self._store.earlier_versions(*subject, data.memory_id),
             ]
             for memory_id in versions:
-                # The deletion's mark (`_delete`): a command naming the memory at or below it
-                # is in the log or will be dropped, never recorded anew; one above it may be
-                # (0: no mark, its commands wait for the stream's age limit).
                 mark = await self._store.deleted_through(envelope.tenant_id, memory_id)
-                gone.setdefault((*subject, mark), []).append(memory_id)
-        for (tenant_id, user_id, mark), memory_ids in gone.items():
-            # Up to the user's last deletion in the batch on the event stream: a recording
-            # of these memories comes before their deletion.
-            through = {topology.evt_stream: last_event[(tenant_id, user_id)]}
-            if max(mark, floor):
-                through[topology.cmd_stream] = max(mark, floor)
+                for into in (bounds, dead_bounds):
+                    into[evt][memory_id] = max(
+                        into[evt].get(memory_id, 0), delivery.stream_sequence
+                    )
+                bounds[cmd][memory_id] = max(bounds[cmd].get(memory_id, 0), mark, floor)
+                dead_bounds[cmd][memory_id] = max(dead_bounds[cmd].get(memory_id, 0), mark)
+        for (tenant_id, user_id), bounds in gone.items():
             await erase_memories(
-                self._publisher.js, topology, tenant_id, user_id, memory_ids, through
+                self._publisher.js, topology, tenant_id, user_id, bounds, dead[(tenant_id, user_id)]
             )
         if gone:
             self.key_compaction.due()
 
-    async def _recorded_through(self) -> int:
+    async def _settled_through(self) -> int:
         """The command stream's sequence up to which ingest has settled every memory
-        command (its durable's ack floor; 0 when it cannot be read: the marks alone)."""
+        command and the audit has recorded every command (the lower of their durables' ack
+        floors; 0 when one cannot be read: the marks alone)."""
         topology = self._publisher.topology
-        try:
-            info = await self._publisher.js.consumer_info(topology.cmd_stream, MEMORY_DURABLE)
-        except Exception as e:
-            log.warning("ingest_ack_floor_unread", error=e)
-            return 0
-        floor = info.ack_floor
-        return int(floor.stream_seq or 0) if floor is not None else 0
+        floors = []
+        for durable in (MEMORY_DURABLE, AUDIT_COMMANDS_DURABLE):
+            try:
+                info = await self._publisher.js.consumer_info(topology.cmd_stream, durable)
+            except Exception as e:
+                log.warning("ack_floor_unread", durable=durable, error=e)
+                return 0
+            floor = info.ack_floor
+            floors.append(int(floor.stream_seq or 0) if floor is not None else 0)
+        return min(floors)
 
     async def forgotten(self, delivery: Delivery) -> None:
         envelope: Envelope = delivery.decode(Envelope)

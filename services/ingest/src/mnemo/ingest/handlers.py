@@ -361,6 +361,10 @@ class IngestHandlers:
                 ended = shredded.data
                 if request.agent_id is not None and ended.agent_id != request.agent_id:
                     return missing
+                if await self._store.forgotten_since(
+                    request.tenant_id, ended.user_id, shredded.recorded_at
+                ):
+                    return missing  # nothing of a forgotten subject's memories is shown
                 if ended.replaced_by:
                     memory_id = ended.replaced_by  # revised: it lived on there
                     continue

@@ -1,5 +1,6 @@
 """What retrieval does: index each recorded memory (then say so), answer searches."""
 
+import asyncio
 import zlib
 from datetime import datetime
 
@@ -45,6 +46,8 @@ MAX_LIMIT = 100
 # The most a page of memories may take as one reply (compressed, as the bus sends a long
 # one), under NATS' default max_payload (1 MiB) with room for the headers.
 PAGE_BYTES = 768 * 1024
+# How long the compaction after deletions waits for the vector store's copy.
+COMPACTION_WAIT_S = 900.0
 
 
 async def drop_memory(
@@ -144,7 +147,9 @@ class RetrievalHandlers:
 
     async def _compact_after_deletions(self) -> None:
         await self._memories.compact()
-        await self._index.compacted()
+        # Waited for, so the spacing counts the copy; one that keeps failing is given up
+        # on after a while and asked again (the coalescer retries).
+        await asyncio.wait_for(self._index.compacted(), COMPACTION_WAIT_S)
 
     async def drop_subject(self, query: ForgetSubject) -> Dropped:
         """Asked by the gateway once ingest has forgotten the subject, so that no read after
@@ -184,7 +189,8 @@ class RetrievalHandlers:
         # silenced in the log says whether there were any.
         if worth_compacting(silenced_by(envelope.data), removed):
             await self._memories.compact()
-        await self._index.compacted()
+        # Beside the consumer, which goes on indexing (a copy takes seconds): not waited for.
+        self._index.compact_soon()
         log.info("subject_dropped_from_projections", memories=removed)
 
     async def _index_run(self, envelopes: list[Envelope]) -> None:
