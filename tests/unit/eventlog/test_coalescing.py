@@ -7,23 +7,36 @@ from tests.e2e.waiting import eventually_async
 
 
 async def test_a_burst_of_deletions_makes_one_compaction_and_a_later_one_another():
+    """Deletions that come while a compaction runs make one more, not one each."""
     runs: list[int] = []
+    release = asyncio.Event()
 
     async def compact() -> None:
         runs.append(len(runs))
+        if len(runs) == 1:
+            await release.wait()  # the first is still running while the burst comes
 
-    compaction = CoalescedCompaction(compact, interval=0.2)
-    for _ in range(1000):  # a burst: every deletion of it before the compaction starts
-        compaction.due()
+    compaction = CoalescedCompaction(compact, interval=0.05)
     task = asyncio.create_task(compaction.run())
     try:
-        await eventually_async(lambda: _done(compaction, 1))
-        assert runs == [0]
-        compaction.due()  # a later deletion: one more, not one per deletion before
+        compaction.due()
+        await eventually_async(lambda: _started(runs, 1))
+        for _ in range(1000):  # a burst, while the first runs
+            compaction.due()
+        release.set()
         await eventually_async(lambda: _done(compaction, 2))
+        for _ in range(20):  # given every chance to run once more for nothing
+            await asyncio.sleep(0.01)
         assert runs == [0, 1]
+        compaction.due()  # a later deletion: one more
+        await eventually_async(lambda: _done(compaction, 3))
+        assert runs == [0, 1, 2]
     finally:
         task.cancel()
+
+
+async def _started(runs: list[int], count: int) -> bool:
+    return len(runs) >= count
 
 
 async def test_a_failed_compaction_is_tried_again(monkeypatch):
