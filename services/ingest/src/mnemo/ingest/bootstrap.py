@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-from nats.js.api import DeliverPolicy
-
 from mnemo.bus import ConsumerSpec, key_value, settled
 from mnemo.contracts import (
     CreateAgent,
@@ -101,9 +99,6 @@ async def main() -> None:
             durable=f"{SERVICE}-memory-eraser",
             stream=topology.evt_stream,
             filter_subjects=[topology.evt_subject("*", "memory.deleted")],
-            # Made at the upgrade that brought it: deletions from before had no key of their
-            # own and their messages no Mnemo-Memory header, so nothing to find.
-            deliver_policy=DeliverPolicy.NEW,
         ),
         eraser.deleted,
         eraser.deleted_batch,
