@@ -274,7 +274,7 @@ async def test_ingests_eraser_keeps_what_was_accepted_after_the_forget(
 
 
 async def test_a_memory_deleted_without_a_mark_leaves_the_commands_ingest_has_settled(
-    publisher, topology, fresh_database
+    publisher, topology, log_pool
 ):
     """A memory deleted with no mark of its own in the command stream (an agent's or a run's
     memories found in the log): its command goes once ingest has settled it (at or below
@@ -282,45 +282,39 @@ async def test_a_memory_deleted_without_a_mark_leaves_the_commands_ingest_has_se
     stays for ingest to record."""
     js = publisher.js
     user = "u-" + new_id()[:8]
-    pool = await connect(fresh_database, max_size=2)
-    try:
-        async with pool.acquire() as conn:
-            await migrate_eventlog(conn)
-        settled = _command("t", user)
-        again = msgspec.structs.replace(settled, command_id=new_id(), content="a new life")
-        await publisher.publish_commands([settled], correlation_id="c", causation_id="c")
-        # Ingest's durable has recorded (and acked) the first, not the second; the audit's
-        # has recorded it too.
-        for durable, subject in (
-            (MEMORY_DURABLE, topology.cmd_subject("ingest.memory", "*")),
-            (AUDIT_COMMANDS_DURABLE, topology.cmd_all),
-        ):
-            config = ConsumerConfig(
-                durable_name=durable, ack_policy=AckPolicy.EXPLICIT, filter_subject=subject
-            )
-            await js.add_consumer(topology.cmd_stream, config)
-            sub = await js.pull_subscribe_bind(durable=durable, stream=topology.cmd_stream)
-            for msg in await sub.fetch(1, timeout=5):
-                await msg.ack_sync()
-        await publisher.publish_commands([again], correlation_id="c", causation_id="c")
-        gone = _event("t", MemoryDeleted(memory_id=settled.memory_id, user_id=user))
-        await publisher.publish_events([gone])
-        at = (await js.stream_info(topology.evt_stream)).state.last_seq
-        handed = delivery(
-            gone, topology.evt_subject("t", "memory.deleted"), "t", gone.event_id, at,
-            topology.evt_stream,
-        )  # fmt: skip
+    settled = _command("t", user)
+    again = msgspec.structs.replace(settled, command_id=new_id(), content="a new life")
+    await publisher.publish_commands([settled], correlation_id="c", causation_id="c")
+    # Ingest's durable has recorded (and acked) the first, not the second; the audit's
+    # has recorded it too.
+    for durable, subject in (
+        (MEMORY_DURABLE, topology.cmd_subject("ingest.memory", "*")),
+        (AUDIT_COMMANDS_DURABLE, topology.cmd_all),
+    ):
+        config = ConsumerConfig(
+            durable_name=durable, ack_policy=AckPolicy.EXPLICIT, filter_subject=subject
+        )
+        await js.add_consumer(topology.cmd_stream, config)
+        sub = await js.pull_subscribe_bind(durable=durable, stream=topology.cmd_stream)
+        for msg in await sub.fetch(1, timeout=5):
+            await msg.ack_sync()
+    await publisher.publish_commands([again], correlation_id="c", causation_id="c")
+    gone = _event("t", MemoryDeleted(memory_id=settled.memory_id, user_id=user))
+    await publisher.publish_events([gone])
+    at = (await js.stream_info(topology.evt_stream)).state.last_seq
+    handed = delivery(
+        gone, topology.evt_subject("t", "memory.deleted"), "t", gone.event_id, at,
+        topology.evt_stream,
+    )  # fmt: skip
 
-        await Eraser(pool, publisher).deleted_batch([handed])
+    await Eraser(log_pool, publisher).deleted_batch([handed])
 
-        left = {h[Headers.MSG_ID] for h in await _headers(js, topology.cmd_stream)}
-        assert left == {again.command_id}
-    finally:
-        await pool.close()
+    left = {h[Headers.MSG_ID] for h in await _headers(js, topology.cmd_stream)}
+    assert left == {again.command_id}
 
 
 async def test_a_new_life_of_a_deleted_memory_between_two_deletions_stays(
-    publisher, topology, fresh_database
+    publisher, topology, log_pool
 ):
     """Two deletions of one user in one batch: X deleted, X recorded again (the same
     sourceId sent once more: a new life), then Y deleted. Each memory is erased up to its
@@ -328,34 +322,28 @@ async def test_a_new_life_of_a_deleted_memory_between_two_deletions_stays(
     js = publisher.js
     user = "u-" + new_id()[:8]
     x, y = new_id(), new_id()
-    pool = await connect(fresh_database, max_size=2)
-    try:
-        async with pool.acquire() as conn:
-            await migrate_eventlog(conn)
-        first = _event("t", MemoryRecorded(memory_id=x, user_id=user, content="first life"))
-        x_gone = _event("t", MemoryDeleted(memory_id=x, user_id=user))
-        new_life = _event("t", MemoryRecorded(memory_id=x, user_id=user, content="new life"))
-        other = _event("t", MemoryRecorded(memory_id=y, user_id=user, content="other"))
-        y_gone = _event("t", MemoryDeleted(memory_id=y, user_id=user))
-        at = {}
-        for event in (first, x_gone, new_life, other, y_gone):
-            await publisher.publish_events([event])
-            at[event.event_id] = (await js.stream_info(topology.evt_stream)).state.last_seq
-        handed = [
-            delivery(
-                e,
-                topology.evt_subject("t", "memory.deleted"),
-                "t",
-                e.event_id,
-                at[e.event_id],
-                topology.evt_stream,
-            )
-            for e in (x_gone, y_gone)
-        ]
+    first = _event("t", MemoryRecorded(memory_id=x, user_id=user, content="first life"))
+    x_gone = _event("t", MemoryDeleted(memory_id=x, user_id=user))
+    new_life = _event("t", MemoryRecorded(memory_id=x, user_id=user, content="new life"))
+    other = _event("t", MemoryRecorded(memory_id=y, user_id=user, content="other"))
+    y_gone = _event("t", MemoryDeleted(memory_id=y, user_id=user))
+    at = {}
+    for event in (first, x_gone, new_life, other, y_gone):
+        await publisher.publish_events([event])
+        at[event.event_id] = (await js.stream_info(topology.evt_stream)).state.last_seq
+    handed = [
+        delivery(
+            e,
+            topology.evt_subject("t", "memory.deleted"),
+            "t",
+            e.event_id,
+            at[e.event_id],
+            topology.evt_stream,
+        )
+        for e in (x_gone, y_gone)
+    ]
 
-        await Eraser(pool, publisher).deleted_batch(handed)
+    await Eraser(log_pool, publisher).deleted_batch(handed)
 
-        left = {h[Headers.MSG_ID] for h in await _headers(js, topology.evt_stream)}
-        assert left == {x_gone.event_id, new_life.event_id, y_gone.event_id}
-    finally:
-        await pool.close()
+    left = {h[Headers.MSG_ID] for h in await _headers(js, topology.evt_stream)}
+    assert left == {x_gone.event_id, new_life.event_id, y_gone.event_id}

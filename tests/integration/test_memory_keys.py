@@ -12,13 +12,13 @@ from mnemo.contracts import (
     QueryError,
     RevisedMemory,
     new_id,
-    utcnow,
 )
 from mnemo.eventlog import EventStore
 from mnemo.eventlog.keyring import KeyRing
 from mnemo.ingest.handlers import IngestHandlers, memory_stream
 from mnemo.ingest.revisions import MemoryRevisions
 
+from .helpers import new_event
 from .test_memory_revisions import TENANT, recorded, revise
 
 
@@ -181,16 +181,8 @@ def _versions(memory_id: str) -> MemoryVersionsQuery:
 
 
 def _said(user: str, content: str, memory_id: str | None = None) -> NewEvent:
-    return NewEvent(
-        event_id=new_id(),
-        tenant_id=TENANT,
-        occurred_at=utcnow(),
-        correlation_id=new_id(),
-        causation_id=new_id(),
-        actor="test",
-        service="test",
-        data=MemoryRecorded(memory_id=memory_id or new_id(), user_id=user, content=content),
-    )
+    data = MemoryRecorded(memory_id=memory_id or new_id(), user_id=user, content=content)
+    return new_event(data, TENANT)
 
 
 async def test_a_deletion_asked_again_after_its_user_was_forgotten_finds_nothing(log_pool):
