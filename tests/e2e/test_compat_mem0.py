@@ -341,6 +341,21 @@ def test_errors_come_in_mem0_shape(stack, client, acme, user):
         assert missing.headers["content-type"].startswith("application/problem+json")
 
 
+def test_an_update_refused_for_its_text_names_text(stack, acme, user):
+    """An update's words are its `text`: one empty or too long was refused naming
+    `messages` (an add's field), which the request did not hold."""
+    token = {"Authorization": f"Token {acme.master}"}
+    with httpx.Client(base_url=stack.base_url, headers=token, timeout=15) as raw:
+        body = {"messages": "I keep a diary", "user_id": user, "infer": False}
+        memory_id = raw.post("/v3/memories/add/", json=body).json()["results"][0]["id"]
+        eventually(lambda: raw.get(f"/v1/memories/{memory_id}/").status_code == 200)
+        for text in ("", " ", "x" * (100 * 1024 + 1)):
+            refused = raw.put(f"/v1/memories/{memory_id}/", json={"text": text})
+            assert refused.status_code in (400, 413), refused.text
+            assert refused.json()["field"] == "text", refused.text
+        assert raw.get(f"/v1/memories/{memory_id}/").json()["memory"] == "I keep a diary"
+
+
 def test_each_change_has_its_audit_chain(stack, acme, user):
     token = {"Authorization": f"Token {acme.master}"}
     added_in, revised_in = ("mem0-" + uuid.uuid4().hex for _ in range(2))
@@ -595,6 +610,11 @@ def test_a_star_is_any_in_a_read_filter_and_never_an_id(stack, acme):
             refused = native.post("/v1/ingest", json={"content": "x", **body})
             field = next(k for k, v in body.items() if v == "*")
             assert refused.status_code == 400 and refused.json()["details"]["field"] == field
+        # Nor does it forget "*" (a client could read the 200 as everyone forgotten).
+        for path in ("/v1/user", "/v1/memory"):
+            refused = native.delete(path, params={"userId": "*"})
+            assert refused.status_code == 400, (path, refused.text)
+            assert refused.json()["details"]["field"] == "userId"
 
 
 def test_search_shows_a_memory_as_get_and_list_do(stack, client, acme, user):

@@ -181,6 +181,20 @@ def test_a_star_is_never_a_user_or_session_id(v2, agent, token):
         assert batch.status_code == 400 and field in batch.json()["error"]["message"]
 
 
+def test_a_memory_type_recall_does_not_know_is_refused_as_remember_refuses_it(v2, agent, token):
+    """An unknown `memory_type` filtered every memory out (an empty 200, read as "nothing
+    of that type"): recall refuses it naming the field, as remember does."""
+    for path in (f"/agents/{agent}/recall", f"/agents/{agent}/recall/as-of"):
+        params = {"query": "x", "memory_type": "bogus", "as_of": "2026-01-01T00:00:00Z"}
+        refused(v2.get(path, params=params, headers=token), "memory_type")
+    body = {"content": "x", "memory_type": "bogus"}
+    refused(v2.post(f"/agents/{agent}/remember", json=body, headers=token), "memory_type")
+    known = v2.get(
+        f"/agents/{agent}/recall", params={"query": "x", "memory_type": "goal"}, headers=token
+    )
+    assert known.status_code == 200, known.text
+
+
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [

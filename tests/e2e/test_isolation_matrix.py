@@ -975,6 +975,28 @@ def test_the_audit_chain_shows_the_agent_key_that_made_the_request(stack, acme, 
         assert chain(agent)
 
 
+def test_an_agent_key_sees_no_position_in_a_stream_its_tenants_agents_share(stack, acme, world):
+    """A user's facts, entities and passes are kept in streams per user, which every agent
+    of the tenant writes to: the jump between two versions an agent saw told it how many
+    memories and facts the other agents gave the same user. The master key sees them."""
+
+    def chain(client: httpx.Client) -> list[dict] | None:
+        events = client.get(
+            "/v1/audit/events", params={"correlation_id": world.correlation}
+        ).json()["events"]
+        shared = [e for e in events if str(e["data"].get("stream_id", "")).startswith("synth")]
+        return events if shared else None
+
+    with as_key(stack, acme.master) as admin:
+        seen = eventually(lambda: chain(admin))
+    assert all("stream_version" in e["data"] for e in seen if e["kind"] == "event")
+    with as_key(stack, acme.agent_key) as agent:
+        mine = eventually(lambda: chain(agent))
+    events = [e for e in mine if e["kind"] == "event"]
+    assert events and all("stream_id" in e["data"] for e in events)
+    assert not [e for e in mine if "stream_version" in e["data"]], mine
+
+
 def test_a_neighbour_that_knows_a_user_of_the_same_name_has_facts_of_its_own(stack, world):
     """Agents of a tenant share its user names, not their facts: what the neighbour says
     about A1's user (the same employer, then another; another manager) neither supersedes

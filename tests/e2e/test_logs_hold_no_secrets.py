@@ -255,3 +255,55 @@ def test_a_mem0_runs_name_in_a_path_is_in_no_log_line_or_audit_entry(stack):
     eventually(lambda: "/v2/entities/run/{withheld}/" in gateway_log.read_text(), timeout=30)
     logs = "".join(p.read_text(errors="replace") for p in (stack.home / "logs").glob("*.log"))
     assert run not in logs
+
+
+def test_a_mem0_run_whose_name_holds_a_slash_is_deleted_by_its_name_and_never_logged(stack):
+    """Mem0 takes any string as a run (or user) id and its client puts the id in the path
+    as it is: `team/alpha` spans two segments, and `%2F` is decoded before routing. Such a
+    run could not be deleted (404 for both), and its name was logged in the path."""
+    tag = uuid.uuid4().hex[:10]  # in the runs' names only (user ids are logged)
+    user = "user-" + uuid.uuid4().hex[:8]
+    correlation = "slash-" + uuid.uuid4().hex[:10]
+    with httpx.Client(
+        base_url=stack.base_url,
+        headers={"Authorization": f"Token {stack.api_key}", "x-correlation-id": correlation},
+        timeout=30,
+    ) as mem0:
+        runs = {
+            f"ward/{tag}a": f"/v2/entities/run/ward/{tag}a/",
+            f"ward/{tag}b": f"/v2/entities/run/ward%2F{tag}b/",
+        }
+        for run in runs:
+            added = mem0.post(
+                "/v3/memories/add/",
+                json={
+                    "messages": [{"role": "user", "content": "I slept badly"}],
+                    "user_id": user,
+                    "run_id": run,
+                    "infer": False,
+                },
+            )
+            assert added.status_code == 200, added.text
+
+        def listed() -> set[str]:
+            page = mem0.post("/v3/memories/", json={"filters": {"user_id": user}}).json()
+            return {m["run_id"] for m in page["results"]}
+
+        eventually(lambda: listed() == set(runs))
+        for path in runs.values():
+            deleted = mem0.delete(path)
+            assert deleted.status_code == 200, (path, deleted.text)
+            assert deleted.json()["deleted"] == 1, (path, deleted.text)
+        assert listed() == set()
+    with stack.client() as api:
+
+        def requests() -> list[dict]:
+            chain = api.get("/v1/audit/events", params={"correlation_id": correlation}).json()
+            return [e for e in chain["events"] if e["data"].get("method") == "DELETE"]
+
+        audited = eventually(lambda: len(requests()) == 2 and requests(), timeout=60)
+    assert {e["data"]["path"].rstrip("/") for e in audited} == {"/v2/entities/run/{withheld}"}
+    gateway_log = stack.home / "logs" / "gateway.log"
+    eventually(lambda: gateway_log.read_text().count("/v2/entities/run/{withheld}") >= 2)
+    logs = "".join(p.read_text(errors="replace") for p in (stack.home / "logs").glob("*.log"))
+    assert tag not in logs

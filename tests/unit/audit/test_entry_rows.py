@@ -2,7 +2,7 @@
 
 import msgspec
 
-from mnemo.audit.entries import entry_row, entry_rows
+from mnemo.audit.entries import AGENT_POSITIONS, POSITIONS, entry_row, entry_rows
 from mnemo.audit.handlers import _shown
 from mnemo.bus import Delivery
 from mnemo.contracts import Headers, IngestMemory, derived_id, new_id, utcnow
@@ -126,7 +126,16 @@ def test_an_entry_kept_before_answers_without_positions_in_a_shared_stream():
     """Entries recorded before positions were left out still hold them: they are not
     answered."""
     kept = {"consumer": "ingest-memory", "stream_sequence": 48213, "global_position": 7}
-    assert _shown(kept) == {"consumer": "ingest-memory"}
+    assert _shown(dict(kept), POSITIONS) == {"consumer": "ingest-memory"}
+
+
+def test_an_agent_key_is_answered_no_version_of_a_stream_its_tenants_agents_share():
+    kept = {"stream_id": "synthesis-facts-t-u", "stream_version": 22, "global_position": 7}
+    assert _shown(dict(kept), POSITIONS) == {
+        "stream_id": "synthesis-facts-t-u",
+        "stream_version": 22,
+    }
+    assert _shown(dict(kept), POSITIONS | AGENT_POSITIONS) == {"stream_id": "synthesis-facts-t-u"}
 
 
 def test_an_indexed_batch_gives_each_memory_its_requests_trace():

@@ -46,6 +46,14 @@ def test_a_withheld_segment_is_shown_as_withheld_and_the_rest_as_it_is():
     assert shown_path(scope) == "/v2/entities/run/{withheld}/"
 
 
+@pytest.mark.parametrize("end", ["/", ""])
+def test_a_withheld_value_of_several_segments_is_withheld_whole(end):
+    """Mem0 takes any string as a run's name: `ward/7/jones` spans three segments."""
+    scope = _scope(f"/v2/entities/run/ward/7/jones{end}")
+    withhold_in_path(scope, "ward/7/jones")
+    assert shown_path(scope) == f"/v2/entities/run/{{withheld}}{end}"
+
+
 async def test_the_span_shows_the_path_as_the_log_line_does():
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

@@ -38,6 +38,12 @@ _WITHHELD = {
 # tenant's would tell it how many of other tenants' came between. Never kept.
 POSITIONS = frozenset({"global_position", "stream_sequence"})
 
+# Positions in a stream every agent of a tenant shares (a user's facts, entities, passes
+# and profile are kept per user, whichever agent's memory they came from): kept, and shown
+# to the tenant's master key, but not to an agent key, which would read in the jump between
+# two of its own how many memories and facts the tenant's other agents gave the same user.
+AGENT_POSITIONS = frozenset({"stream_version"})
+
 # One entry per message (its kind and id): a message delivered again, or read again from
 # the log, is not recorded twice.
 INSERT = """

@@ -5,7 +5,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from mnemo.audit.entries import INSERT, POSITIONS, causal_order, entry_rows
+from mnemo.audit.entries import AGENT_POSITIONS, INSERT, POSITIONS, causal_order, entry_rows
 from mnemo.bus import Delivery
 from mnemo.contracts import AuditEntry, AuditQuery, AuditResult, QueryError
 
@@ -87,6 +87,7 @@ class AuditHandlers:
             query.agent_id,
             query.agent_since,
         )
+        hidden = POSITIONS | AGENT_POSITIONS if query.agent_id is not None else POSITIONS
         async with self._pool.acquire() as conn:
             total = await conn.fetchval(
                 f"{_AGENT_SCOPE} SELECT count(*) FROM audit.entries WHERE {_WHERE}", *args
@@ -98,7 +99,7 @@ class AuditHandlers:
                     f' ORDER BY "timestamp" LIMIT {self._max_chain}',
                     *args,
                 )
-                page = causal_order([_entry(r) for r in rows])[
+                page = causal_order([_entry(r, hidden) for r in rows])[
                     query.offset : query.offset + query.limit
                 ]
             else:
@@ -109,7 +110,7 @@ class AuditHandlers:
                     query.limit,
                     query.offset,
                 )
-                page = [_entry(r) for r in rows]
+                page = [_entry(r, hidden) for r in rows]
         end = query.offset + len(page)
         return AuditResult(
             correlation_id=query.correlation_id,
@@ -119,7 +120,7 @@ class AuditHandlers:
         )
 
 
-def _entry(r: Any) -> AuditEntry:
+def _entry(r: Any, hidden: frozenset[str]) -> AuditEntry:
     return AuditEntry(
         message_id=r["message_id"],
         kind=r["kind"],
@@ -131,16 +132,17 @@ def _entry(r: Any) -> AuditEntry:
         subject=r["subject"],
         recorded_by=SERVICE,
         audited_at=r["audited_at"],
-        data=_shown(msgspec.json.decode(r["data"])),
+        data=_shown(msgspec.json.decode(r["data"]), hidden),
         trace_id=r["trace_id"],
     )
 
 
-def _shown(data: Any) -> Any:
+def _shown(data: Any, hidden: frozenset[str]) -> Any:
     """An entry's data as answered: without a position in a stream every tenant shares (an
     event's global position, a dead letter's stream sequence), which entries written
-    before they were left out still hold (entries.POSITIONS says why)."""
+    before they were left out still hold (entries.POSITIONS says why), nor, to an agent
+    key, one in a stream its tenant's agents share (entries.AGENT_POSITIONS)."""
     if isinstance(data, dict):
-        for name in POSITIONS:
+        for name in hidden:
             data.pop(name, None)
     return data

@@ -15,7 +15,8 @@ _WITHHELD_KEY = "withheld_in_path"
 
 
 def withhold_in_path(scope: Scope, value: str) -> None:
-    """Log, audit and trace this request's path with the segment `value` as `{withheld}`.
+    """Log, audit and trace this request's path with the segment `value` (or the
+    segments, when it holds `/`) as `{withheld}`.
 
     Ids the log keeps in clear (tenant, user, agent, memory) are shown in a path as they
     are; a route whose path names what a user said calls this for it: a Mem0 run's name
@@ -32,4 +33,10 @@ def shown_path(scope: Scope) -> str:
     withheld = (scope.get("state") or {}).get(_WITHHELD_KEY)
     if withheld:
         path = "/".join(WITHHELD if part in withheld else part for part in path.split("/"))
+        # A value of several segments (a Mem0 run named `team/alpha`): as one.
+        for value in withheld:
+            if "/" in value:
+                path = path.replace(f"/{value}/", f"/{WITHHELD}/")
+                if path.endswith(f"/{value}"):
+                    path = path[: -len(value)] + WITHHELD
     return redact(path).text

@@ -24,7 +24,7 @@ async def delete_scope(request: Request, principal: Principal, scope: Scope) -> 
     only_user = scope.user_id is not None and scope == Scope(user_id=scope.user_id)
     if only_user and principal.is_master:
         assert scope.user_id is not None
-        done = await forget_subject(request, principal, scope.user_id)
+        done = await forget_subject(request, principal, scope.user_id, "user_id")
         return done.removed.get("memory.recorded", 0)
     user_id, agent_id = native_scope(principal, scope)
     if agent_id is not None and scope.run_id is None and not scope.post_filtered:

@@ -59,9 +59,13 @@ async def entities(request: Request) -> Response[bytes]:
     return ok({"count": len(results), "next": None, "previous": None, "results": results})
 
 
-@delete("/v2/entities/{kind:str}/{name:str}", status_code=200)
+@delete("/v2/entities/{kind:str}/{name:path}", status_code=200)
 async def delete_entity(request: Request, kind: str, name: str) -> Response[bytes]:
-    """Every memory of the entity (a user's, with a master key: the user forgotten)."""
+    """Every memory of the entity (a user's, with a master key: the user forgotten). The
+    name is the rest of the path: Mem0 takes any string as a user, agent, app or run id,
+    and its client puts the id in the path as it is, so one holding `/` spans segments
+    (`%2F` is decoded before routing too): a name of one segment could not be deleted."""
+    name = name.strip("/")
     if kind == "run":
         # A run is a session: its name is what the client called a conversation, which
         # no log line, span or audit entry keeps.

@@ -460,18 +460,24 @@ async def extend(request: Request, agent_id: str) -> Response[bytes]:
 _FIELD_NAMES = {"userId": "user_id", "sessionId": "session_id", "agentId": "agent_id"}
 
 
-def _item(values: dict[str, Any], agent_id: str) -> IngestRequest:
-    content = text_of(values, "content") or ""
-    # The seed's batch example names it `type`; remember's parameter is `memory_type`.
-    named = "memory_type" if "memory_type" in values or "type" not in values else "type"
-    memory_type = text_of(values, named, required=False, limit=40) or "fact"
+def checked_type(memory_type: str, field: str) -> str:
+    """One of MEMORY_TYPES, or 422 naming `field`: remember stores it, recall filters by it
+    (an unknown one filtered everything out, answering an empty 200)."""
     if memory_type not in MEMORY_TYPES:
         raise Problem(
             422,
             "VALIDATION_ERROR",
-            f"{named} must be one of: {', '.join(MEMORY_TYPES)}",
-            field=named,
+            f"{field} must be one of: {', '.join(MEMORY_TYPES)}",
+            field=field,
         )
+    return memory_type
+
+
+def _item(values: dict[str, Any], agent_id: str) -> IngestRequest:
+    content = text_of(values, "content") or ""
+    # The seed's batch example names it `type`; remember's parameter is `memory_type`.
+    named = "memory_type" if "memory_type" in values or "type" not in values else "type"
+    memory_type = checked_type(text_of(values, named, required=False, limit=40) or "fact", named)
     confidence = number_of(values, "confidence", 1.0, 0.0, 1.0)
     tags = tags_of(values)
     metadata = metadata_of(values)
@@ -610,6 +616,8 @@ async def _recall(request: Request, agent_id: str, *, as_of: bool) -> Response[b
     query = query_param(request, "query", required=True, max_len=MAX_QUERY_CHARS) or ""
     limit = int_param(request, "limit", default=10, low=1, high=RECALL_DEPTH)
     memory_type = query_param(request, "memory_type")
+    if memory_type:
+        checked_type(memory_type, "memory_type")
     when = _when(request, "as_of") if as_of else None
     about = about_param(request)
     # Filtered after the search, the best RECALL_DEPTH matches are read to keep `limit`.

@@ -16,7 +16,7 @@ from mnemo.contracts import DeleteMemory, DropMemories, Dropped, ForgetResult, F
 from mnemo.gateway.auth import Principal, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.validation import as_json, query_param
+from mnemo.gateway.validation import as_json, check_not_wildcard, query_param
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -75,8 +75,12 @@ async def drop_now(
     )
 
 
-async def forget_subject(request: Request, principal: Principal, user_id: str) -> ForgetResult:
-    """Forget `user_id` of the principal's tenant (every surface forgets through here)."""
+async def forget_subject(
+    request: Request, principal: Principal, user_id: str, field: str = "userId"
+) -> ForgetResult:
+    """Forget `user_id` of the principal's tenant (every surface forgets through here, and
+    so no surface forgets "*", which a client may read as everyone: `field` names it)."""
+    check_not_wildcard(user_id, field)
     query = ForgetSubject(tenant_id=principal.tenant_id, user_id=user_id, actor=principal.actor)
     tenant = principal.tenant_id
     result = await deps_of(request).ask(request, "ingest", "forget", query, ForgetResult, tenant)
