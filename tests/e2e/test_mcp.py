@@ -634,3 +634,18 @@ def test_a_failed_tool_call_is_not_kept_for_an_outer_idempotency_key(stack):
     assert not good.json()["result"].get("isError"), good.text
     replayed = call({"userId": user, "content": "kept once"})
     assert replayed.headers.get("idempotent-replayed") == "true"
+
+
+async def test_the_server_tells_its_version_on_stdio_as_over_http(stack):
+    """`serverInfo.version` was the package's on stdio and empty over POST /mcp."""
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {stack.api_key}",
+    }
+    async with raw_stdio(stack) as exchange:
+        on_stdio = (await exchange(json.dumps(INITIALIZE).encode()))["result"]["serverInfo"]
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
+        answer = await http.post("/mcp", json=INITIALIZE, headers=headers)
+        over_http = answer.json()["result"]["serverInfo"]
+    assert on_stdio == over_http and over_http["version"], (on_stdio, over_http)

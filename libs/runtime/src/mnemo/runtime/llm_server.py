@@ -12,13 +12,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import NoReturn
 
 from mnemo.runtime.ports import free_port, port_open
-from mnemo.runtime.process import spawn, stop, stop_orphan, tail, wait_healthy
+from mnemo.runtime.process import mark_start, spawn, stop, stop_orphan, tail, wait_healthy
 
 # Loading 1.1 GB and the warm-up run take a few seconds; far longer on a cold, busy machine.
 START_TIMEOUT = 180.0
@@ -142,10 +141,7 @@ class LlmServer:
         if self.api_key_file is not None:
             # From a file: a key on the command line is visible to every local user.
             command += ["--api-key-file", str(self.api_key_file)]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("a") as log:
-            # Runs append to one file; a marker tells where each start begins.
-            log.write(f"--- mnemo: starting llama-server at {time.strftime('%F %T')}\n")
+        mark_start(self.log_path, "llama-server")
         self._proc = spawn(command, self.log_path, env)
         self._pid_file.parent.mkdir(parents=True, exist_ok=True)
         self._pid_file.write_text(f"{self._proc.pid}\n")

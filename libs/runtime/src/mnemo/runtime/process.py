@@ -1,9 +1,11 @@
 """Child processes with their output in a log file, stopped politely, then firmly."""
 
+import json
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
@@ -60,11 +62,36 @@ def stop(
     return proc.wait()
 
 
+# Runs append to one log file; a line of its own tells where each start begins. JSON, as
+# every line of a service's log is (a file read with `jq` whole).
+_STARTING = '{"event": "process_starting"'
+
+
+def mark_start(log_path: Path, name: str, correlation_id: str = "") -> None:
+    """Append the line that tells where this start of `name` begins in its log."""
+    line = {
+        "event": "process_starting",
+        "process": name,
+        "service": "supervisor",
+        "correlation_id": correlation_id or None,
+        "level": "info",
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a") as log:
+        log.write(json.dumps(line) + "\n")
+
+
 def tail(path: Path, lines: int = 40) -> str:
-    """The last `lines` lines of a log file, or a note that there is none yet."""
+    """The last `lines` lines of a log file written since its last start (what an earlier
+    run wrote would bury why this one stopped), or a note that there is none yet."""
     if not path.exists():
         return f"(no log at {path})"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    kept = path.read_text(errors="replace").splitlines()
+    starts = [i for i, line in enumerate(kept) if line.startswith(_STARTING)]
+    if starts:
+        kept = kept[starts[-1] :]
+    return "\n".join(kept[-lines:])
 
 
 def stop_orphan(pid_file: Path, ours: Callable[[psutil.Process], bool]) -> None:

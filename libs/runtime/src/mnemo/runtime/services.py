@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 
-from mnemo.runtime.process import spawn, stop
+from mnemo.runtime.process import mark_start, spawn, stop
 
 SERVICES = ("ingest", "synthesis", "retrieval", "audit", "gateway")
 RESTART_LIMIT = 5
@@ -29,10 +29,7 @@ class ServiceProcess:
 
     def start(self) -> None:
         self.restart_at = None
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("a") as log:
-            # Runs append to one file; a marker tells where each start begins.
-            log.write(f"--- mnemo: starting mnemo.{self.name} at {time.strftime('%F %T')}\n")
+        mark_start(self.log_path, f"mnemo.{self.name}")
         self.proc = spawn([sys.executable, "-m", f"mnemo.{self.name}"], self.log_path, self.env)
 
     def exit_code(self) -> int | None:

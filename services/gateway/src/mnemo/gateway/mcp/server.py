@@ -21,6 +21,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 
+from mnemo.gateway import VERSION
 from mnemo.gateway.mcp.calls import call_tool
 from mnemo.gateway.mcp.tools import TOOLS
 from mnemo.gateway.secrets import redact_text, redact_value
@@ -64,7 +65,7 @@ def tool_list() -> list[types.Tool]:
     ]
 
 
-def build_server(route: Route, version: str = "") -> Server[Any]:
+def build_server(route: Route) -> Server[Any]:
     tools = tool_list()
 
     async def list_tools(
@@ -81,7 +82,7 @@ def build_server(route: Route, version: str = "") -> Server[Any]:
 
     server: Server[Any] = Server(
         NAME,
-        version=version,
+        version=VERSION,
         instructions=INSTRUCTIONS,
         on_list_tools=list_tools,
         on_call_tool=run_tool,

@@ -4,7 +4,6 @@ MNEMO_GATEWAY_URL with MNEMO_API_KEY, so it is authenticated, limited, isolated 
 audited by the gateway as any other call. stdout carries only the protocol; logs go to
 stderr and never hold the key or what a tool was given."""
 
-import importlib.metadata
 import sys
 
 import anyio
@@ -26,7 +25,7 @@ async def serve(settings: McpStdioSettings, key: str) -> None:
         timeout=settings.mcp_timeout,
     ) as client:
         caller = Caller(client, {})
-        server = build_server(lambda ctx: caller, importlib.metadata.version("mnemo-gateway"))
+        server = build_server(lambda ctx: caller)
         log.info("mcp_stdio_started", gateway=settings.url)
         replies = Replies()
         lines = checked_lines(anyio.wrap_file(sys.stdin.buffer), replies)

@@ -10,13 +10,12 @@ from litestar import Request, Response, get
 from litestar.routes import HTTPRoute
 from swagger_ui_bundle import swagger_ui_path
 
-from mnemo.gateway import openapi, openapi_compat
+from mnemo.gateway import VERSION, openapi, openapi_compat
 from mnemo.gateway.mcp.endpoint import PATH as MCP_PATH
 from mnemo.gateway.mcp.tools import TOOLS
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.validation import as_json
 
-VERSION = "0.1.0"
 _TYPED = re.compile(r"\{(\w+):\w+\}")
 
 # Swagger UI's own files, from the swagger-ui-bundle-v2 wheel: /docs needs no network.
