@@ -7,9 +7,10 @@ command and event are erased from the streams, the read models' tables and the k
 table are rewritten, the vector store is compacted. The user's other memory stays, on
 disk and searchable.
 
-The words are lower case on purpose: a capitalised word may become an entity, and what
-synthesis derives is sealed under the user's key in the log and relayed as it is (see the
-README, "Forgetting"): only the memory's own words are this test's.
+What synthesis drew from a deleted memory (here an employer: a fact's statement and an
+entity's name) leaves the read models with it, and the event stream once every service
+that reads it has (it stays sealed under the user's key in the log: README, "Deleting one
+memory").
 """
 
 import uuid
@@ -33,6 +34,7 @@ def test_a_deleted_memorys_words_leave_every_file(own_nats, own_postgres, tmp_pa
     token = uuid.uuid4().hex[:10]
     native, mem0_word, kept = f"quillonfen{token}", f"marrowdune{token}", f"brandlewick{token}"
     agents_word, agent = f"tamberlode{token}", "eraser-agent-" + token[:6]
+    employer = f"Sorrelgate{token}"  # a fact and an entity synthesis draws
     user = "deleter-" + token[:6]
     stack.start()
     try:
@@ -46,7 +48,7 @@ def test_a_deleted_memorys_words_leave_every_file(own_nats, own_postgres, tmp_pa
             ) as mem0,
         ):
             said = [
-                {"userId": user, "content": f"the word of the day is {native}"},
+                {"userId": user, "content": f"I work at {employer}. The word is {native}"},
                 {"userId": user, "content": f"another word to forget: {mem0_word}"},
                 {"userId": user, "content": f"the word to keep is {kept}"},
                 # An agent's memory: deleting the agent deletes it (no mark of its own).
@@ -56,12 +58,15 @@ def test_a_deleted_memorys_words_leave_every_file(own_nats, own_postgres, tmp_pa
             eventually(lambda: memories(api, user)["total"] == 4, timeout=120)
             for word in (native, mem0_word, kept, agents_word):
                 eventually(lambda w=word: search(api, user, w), timeout=120)
+            facts = {"userId": user}
+            eventually(lambda: employer in api.get("/v1/facts", params=facts).text, timeout=120)
             listed = {m["content"]: m["id"] for m in memories(api, user)["memories"]}
             by_word = {w: next(i for c, i in listed.items() if w in c) for w in (native, mem0_word)}
 
             roots = [nats.data_dir, postgres.data_dir, stack.home]
             assert holding(roots, native) and holding(roots, mem0_word), "premise: on disk"
             assert holding(roots, agents_word), "premise: on disk"
+            assert holding([nats.data_dir], employer), "premise: derived events on the bus"
 
             response = api.delete(f"/v1/memories/{by_word[native]}")
             assert response.status_code == 200, response.text
@@ -74,7 +79,7 @@ def test_a_deleted_memorys_words_leave_every_file(own_nats, own_postgres, tmp_pa
 
             def erased() -> bool:
                 left[:] = []
-                for word in (native, mem0_word, agents_word):
+                for word in (native, mem0_word, agents_word, employer):
                     left.extend(holding(roots, word) + rows_holding(database_url, word))
                 return not left
 

@@ -10,9 +10,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from mnemo.bus import Consumer, erasable_key_value, erase_subject, kv_stream
 from mnemo.bus.dead_letters import DeadLetters
-from mnemo.bus.erasure import subject_sweeps
+from mnemo.bus.erasure import subject_matches, subject_sweeps
 from mnemo.contracts import (
+    EntityExtracted,
     Envelope,
+    ExtractedEntity,
+    ExtractedFact,
+    FactExtracted,
     Headers,
     IngestMemory,
     MemoryDeleted,
@@ -347,3 +351,72 @@ async def test_a_new_life_of_a_deleted_memory_between_two_deletions_stays(
 
     left = {h[Headers.MSG_ID] for h in await _headers(js, topology.evt_stream)}
     assert left == {x_gone.event_id, new_life.event_id, y_gone.event_id}
+
+
+async def test_what_synthesis_drew_from_a_deleted_memory_goes_once_its_readers_took_it(
+    publisher, topology, log_pool
+):
+    """A fact and an entity drawn from X carry X's words (a statement, a name): deleting X
+    erases them from the event stream, but only up to where every durable that reads them
+    has acknowledged (a fact may rest on other memories too, and a read model that has not
+    read it yet would miss it). A reader of facts has taken the fact; a reader of entities
+    has not taken the entity yet: it stays. What another memory Y drew stays."""
+    js = publisher.js
+    user = "u-" + new_id()[:8]
+    x, y = new_id(), new_id()
+    said = ExtractedFact(
+        fact_id=new_id(), attribute="employer", value="Initech", statement="Works at Initech",
+        kind="static", confidence=0.9, span=(0, 10),
+    )  # fmt: skip
+    named = ExtractedEntity(
+        entity_id=new_id(), value="Initech", type="organization", relationship="employer",
+        confidence=0.9,
+    )  # fmt: skip
+    recorded = _event("t", MemoryRecorded(memory_id=x, user_id=user, content="I work at Initech"))
+    fact = _event("t", FactExtracted(memory_id=x, user_id=user, fact=said, extractor="rules"))
+    entity = _event("t", EntityExtracted(memory_id=x, user_id=user, entity=named, extractor="r"))
+    others = _event("t", FactExtracted(memory_id=y, user_id=user, fact=said, extractor="rules"))
+    for event in (recorded, fact, entity, others):
+        await publisher.publish_events([event])
+    readers = {
+        "facts-reader": (topology.evt_subject("*", "fact.extracted"), 2),
+        "entities-reader": (topology.evt_subject("*", "entity.extracted"), 0),
+    }
+    for durable, (subject, taken) in readers.items():
+        config = ConsumerConfig(
+            durable_name=durable, ack_policy=AckPolicy.EXPLICIT, filter_subject=subject
+        )
+        await js.add_consumer(topology.evt_stream, config)
+        sub = await js.pull_subscribe_bind(durable=durable, stream=topology.evt_stream)
+        if taken:
+            for msg in await sub.fetch(taken, timeout=5):
+                await msg.ack_sync()
+    gone = _event("t", MemoryDeleted(memory_id=x, user_id=user))
+    await publisher.publish_events([gone])
+    at = (await js.stream_info(topology.evt_stream)).state.last_seq
+    handed = delivery(
+        gone, topology.evt_subject("t", "memory.deleted"), "t", gone.event_id, at,
+        topology.evt_stream,
+    )  # fmt: skip
+
+    await Eraser(log_pool, publisher).deleted_batch([handed])
+
+    left = {h[Headers.MSG_ID] for h in await _headers(js, topology.evt_stream)}
+    names = {
+        recorded.event_id: "recorded",
+        fact.event_id: "fact",
+        entity.event_id: "entity",
+        others.event_id: "others",
+        gone.event_id: "gone",
+    }
+    assert {names[i] for i in left} == {"entity", "others", "gone"}
+
+
+def test_a_filter_takes_what_nats_would_give_it():
+    assert subject_matches("m.evt.*.fact.extracted", "m.evt.t1.fact.extracted")
+    assert subject_matches("m.evt.>", "m.evt.t1.fact.extracted")
+    assert subject_matches(">", "m.evt.t1.fact.extracted")
+    assert not subject_matches("m.evt.*.memory.recorded", "m.evt.t1.fact.extracted")
+    assert not subject_matches("m.evt.*", "m.evt.t1.fact.extracted")
+    assert not subject_matches("m.evt.t1.fact.extracted.x", "m.evt.t1.fact.extracted")
+    assert not subject_matches("m.evt.t1.>", "m.evt.t1")

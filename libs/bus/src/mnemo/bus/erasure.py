@@ -25,6 +25,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from mnemo.bus.kv import kv_stream
+from mnemo.bus.publisher import DERIVED_WORDS
 from mnemo.contracts import COMMAND_TYPES, Headers, Topology, subject_tag, tenant_tag
 from mnemo.telemetry import get_logger
 
@@ -97,6 +98,7 @@ def memory_sweeps(
     user_id: str,
     through: Mapping[str, Mapping[str, int]],
     dead_through: Mapping[str, Mapping[str, int]],
+    derived_through: Mapping[str, int] | None = None,
 ) -> list[Sweep]:
     """Where the words of the user's deleted memories are kept on the bus: their
     `ingest.memory` commands, `memory.recorded` events and dead letters of those. `through`:
@@ -105,7 +107,13 @@ def memory_sweeps(
     dropped; on the event stream, its deletion's own event (a recording after it is a new
     life of the same id, which stays). `dead_through`: the same for dead letters, by the
     stream their message came from (a dead-lettered command was never recorded: only one
-    a deletion's mark drops may go). A memory or stream not named is not swept."""
+    a deletion's mark drops may go). A memory or stream not named is not swept.
+
+    What synthesis drew from each memory (`DERIVED_WORDS`: a fact's statement, an entity's
+    name) goes from the event stream too, up to the memory's own bound there and no further
+    than `derived_through` gives for its type, up to which every durable reader of that
+    type has taken it: a fact may rest on other memories too, and one not yet read would be
+    missed by the read models that show it (the log keeps it, sealed)."""
     tag = subject_tag(tenant_id, user_id)
 
     def within(bounds: Mapping[str, int], headers: dict[str, str], sequence: int) -> bool:
@@ -126,8 +134,15 @@ def memory_sweeps(
         topology.cmd_stream: topology.cmd_subject("ingest.memory", tenant_id),
         topology.evt_stream: topology.evt_subject(tenant_id, "memory.recorded"),
     }
-    for stream, subject in subjects.items():
-        bounds = {m: b for m, b in (through.get(stream) or {}).items() if b > 0}
+    evt = topology.evt_stream
+    sweeping: list[tuple[str, str, Mapping[str, int]]] = [
+        (stream, subject, through.get(stream) or {}) for stream, subject in subjects.items()
+    ]
+    for kind, read in sorted((derived_through or {}).items()):
+        own = {m: min(b, read) for m, b in (through.get(evt) or {}).items()}
+        sweeping.append((evt, topology.evt_subject(tenant_id, kind), own))
+    for stream, subject, given in sweeping:
+        bounds = {m: b for m, b in given.items() if b > 0}
         if bounds:
             sweeps.append(
                 Sweep(
@@ -141,6 +156,43 @@ def memory_sweeps(
     return sweeps
 
 
+def subject_matches(pattern: str, subject: str) -> bool:
+    """Whether a NATS subject filter (`*` one token, `>` the rest) takes `subject`."""
+    tokens, wanted = pattern.split("."), subject.split(".")
+    for index, token in enumerate(tokens):
+        if token == ">":
+            return len(wanted) > index
+        if index >= len(wanted) or (token != "*" and token != wanted[index]):
+            return False
+    return len(tokens) == len(wanted)
+
+
+async def read_through(
+    js: JetStreamContext, stream: str, subjects: Mapping[str, str]
+) -> dict[str, int]:
+    """For each of `subjects` (by name), the stream sequence up to which every durable
+    consumer that takes it has acknowledged all it takes (the lowest of their ack floors);
+    a subject no durable takes is not named. Ephemeral consumers (a client's event stream)
+    are not waited for."""
+    floors: dict[str, int] = {}
+    offset = 0
+    while True:
+        page = await js.consumers_info(stream, offset)
+        for info in page:
+            config = info.config
+            if not config.durable_name:
+                continue
+            filters = list(config.filter_subjects or []) or [config.filter_subject or ">"]
+            floor = int(info.ack_floor.stream_seq or 0) if info.ack_floor is not None else 0
+            for name, subject in subjects.items():
+                if any(subject_matches(f, subject) for f in filters):
+                    floors[name] = min(floors.get(name, floor), floor)
+        offset += len(page)
+        if not page or len(page) < 256:
+            break
+    return floors
+
+
 async def erase_memories(
     js: JetStreamContext,
     topology: Topology,
@@ -151,8 +203,16 @@ async def erase_memories(
 ) -> dict[str, int]:
     """Erase the messages that carry the deleted memories' words (`memory_sweeps`); how
     many, by stream. Idempotent: a repeat finds nothing more."""
+    derived = {kind: topology.evt_subject(tenant_id, kind) for kind in DERIVED_WORDS}
+    try:
+        floors = await read_through(js, topology.evt_stream, derived)
+    except Exception as exc:  # not known to be read by all: they stay (README)
+        log.warning("ack_floors_unread", stream=topology.evt_stream, error=exc)
+        floors = dict.fromkeys(derived, 0)
+    # A kind no durable reads: nothing waits for it.
+    derived_through = {kind: floors.get(kind, 2**63) for kind in derived}
     erased = await _sweep_all(
-        js, memory_sweeps(topology, tenant_id, user_id, through, dead_through)
+        js, memory_sweeps(topology, tenant_id, user_id, through, dead_through, derived_through)
     )
     memories = {m for bounds in through.values() for m in bounds}
     log.info("memories_erased_from_streams", memories=len(memories), erased=erased)

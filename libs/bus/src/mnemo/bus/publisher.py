@@ -82,6 +82,13 @@ class _JetStream(JetStreamContext):
         await super()._handle_async_reply(msg)
 
 
+# Events that carry one memory's words, tagged with it (`Mnemo-Memory`) so that deleting
+# the memory erases them from the bus: its recording, and what synthesis drew from it alone
+# (a fact's statement, an entity's name; `memory_id` is the memory they were drawn from).
+MEMORY_WORDS = frozenset({"memory.recorded", "fact.extracted", "entity.extracted"})
+DERIVED_WORDS = MEMORY_WORDS - {"memory.recorded"}
+
+
 def message_headers(
     *,
     msg_id: str,
@@ -250,7 +257,7 @@ class Publisher:
                 traceparent=event.traceparent,
                 user_id=getattr(event.data, "user_id", None),
                 memory_id=getattr(event.data, "memory_id", None)
-                if event.event_type == "memory.recorded"
+                if event.event_type in MEMORY_WORDS
                 else None,
             )
             if rest:
