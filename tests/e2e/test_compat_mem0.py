@@ -341,6 +341,32 @@ def test_errors_come_in_mem0_shape(stack, client, acme, user):
         assert missing.headers["content-type"].startswith("application/problem+json")
 
 
+def test_deleting_a_user_named_with_a_slash_forgets_that_user_and_no_other(stack, acme):
+    """The router strips `/` at either end of a path and collapses `//`: a master key's
+    `delete_users` of `erin/` (the client sends `/v2/entities/user/erin//`) forgot `erin`."""
+    erin = "erin-" + uuid.uuid4().hex[:6]
+    token = {"Authorization": f"Token {acme.master}"}
+    names = (erin, f"{erin}/", f"/{erin}", f"{erin}//x", f"{erin}/x")
+    with httpx.Client(base_url=stack.base_url, headers=token, timeout=15) as raw:
+        for name in names:
+            body = {"messages": f"I am {name}", "user_id": name, "infer": False}
+            assert raw.post("/v3/memories/add/", json=body).status_code == 200
+
+        def said() -> set[str]:
+            found = set()
+            for name in names:
+                page = raw.post("/v3/memories/", json={"filters": {"user_id": name}})
+                assert page.status_code == 200, page.text
+                found |= {m["memory"] for m in page.json()["results"]}
+            return found
+
+        eventually(lambda: len(said()) == len(names))
+        for gone, name in enumerate(names[1:], start=1):
+            deleted = raw.delete(f"/v2/entities/user/{name}/")
+            assert deleted.status_code == 200, (name, deleted.text)
+            assert said() == {f"I am {n}" for n in (names[0], *names[gone + 1 :])}, name
+
+
 def test_an_update_refused_for_its_text_names_text(stack, acme, user):
     """An update's words are its `text`: one empty or too long was refused naming
     `messages` (an add's field), which the request did not hold."""

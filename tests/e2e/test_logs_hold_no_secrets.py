@@ -272,6 +272,8 @@ def test_a_mem0_run_whose_name_holds_a_slash_is_deleted_by_its_name_and_never_lo
         runs = {
             f"ward/{tag}a": f"/v2/entities/run/ward/{tag}a/",
             f"ward/{tag}b": f"/v2/entities/run/ward%2F{tag}b/",
+            # The router collapses `//`: the name is read as sent.
+            f"ward//{tag}c": f"/v2/entities/run/ward//{tag}c/",
         }
         for run in runs:
             added = mem0.post(
@@ -301,9 +303,9 @@ def test_a_mem0_run_whose_name_holds_a_slash_is_deleted_by_its_name_and_never_lo
             chain = api.get("/v1/audit/events", params={"correlation_id": correlation}).json()
             return [e for e in chain["events"] if e["data"].get("method") == "DELETE"]
 
-        audited = eventually(lambda: len(requests()) == 2 and requests(), timeout=60)
+        audited = eventually(lambda: len(requests()) == 3 and requests(), timeout=60)
     assert {e["data"]["path"].rstrip("/") for e in audited} == {"/v2/entities/run/{withheld}"}
     gateway_log = stack.home / "logs" / "gateway.log"
-    eventually(lambda: gateway_log.read_text().count("/v2/entities/run/{withheld}") >= 2)
+    eventually(lambda: gateway_log.read_text().count("/v2/entities/run/{withheld}") >= 3)
     logs = "".join(p.read_text(errors="replace") for p in (stack.home / "logs").glob("*.log"))
     assert tag not in logs

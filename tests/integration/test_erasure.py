@@ -6,6 +6,7 @@ own event stay."""
 import contextlib
 
 import msgspec
+import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from mnemo.bus import Consumer, erasable_key_value, erase_subject, kv_stream
@@ -29,7 +30,7 @@ from mnemo.contracts import (
     utcnow,
 )
 from mnemo.eventlog import EventStore, connect, migrate_eventlog
-from mnemo.ingest.erasure import AUDIT_COMMANDS_DURABLE, MEMORY_DURABLE, Eraser
+from mnemo.ingest.erasure import AUDIT_COMMANDS_DURABLE, DERIVED_READERS, MEMORY_DURABLE, Eraser
 
 from .helpers import delivery, new_event
 from .test_bus import spec
@@ -353,14 +354,11 @@ async def test_a_new_life_of_a_deleted_memory_between_two_deletions_stays(
     assert left == {x_gone.event_id, new_life.event_id, y_gone.event_id}
 
 
-async def test_what_synthesis_drew_from_a_deleted_memory_goes_once_its_readers_took_it(
-    publisher, topology, log_pool
-):
-    """A fact and an entity drawn from X carry X's words (a statement, a name): deleting X
-    erases them from the event stream, but only up to where every durable that reads them
-    has acknowledged (a fact may rest on other memories too, and a read model that has not
-    read it yet would miss it). A reader of facts has taken the fact; a reader of entities
-    has not taken the entity yet: it stays. What another memory Y drew stays."""
+async def _derived_world(publisher, topology, log_pool, taken: int | None):
+    """X recorded; a fact and an entity drawn from X; a fact drawn from Y; a fact stated
+    through the API replacing X's (its memory_id is X's); then X deleted and the eraser
+    run. `taken`: how many of the derived events the read models' durable has acknowledged
+    (None: the durable does not exist). The names of the events left in the stream."""
     js = publisher.js
     user = "u-" + new_id()[:8]
     x, y = new_id(), new_id()
@@ -372,25 +370,29 @@ async def test_what_synthesis_drew_from_a_deleted_memory_goes_once_its_readers_t
         entity_id=new_id(), value="Initech", type="organization", relationship="employer",
         confidence=0.9,
     )  # fmt: skip
-    recorded = _event("t", MemoryRecorded(memory_id=x, user_id=user, content="I work at Initech"))
-    fact = _event("t", FactExtracted(memory_id=x, user_id=user, fact=said, extractor="rules"))
-    entity = _event("t", EntityExtracted(memory_id=x, user_id=user, entity=named, extractor="r"))
-    others = _event("t", FactExtracted(memory_id=y, user_id=user, fact=said, extractor="rules"))
-    for event in (recorded, fact, entity, others):
-        await publisher.publish_events([event])
-    readers = {
-        "facts-reader": (topology.evt_subject("*", "fact.extracted"), 2),
-        "entities-reader": (topology.evt_subject("*", "entity.extracted"), 0),
+    events = {
+        "recorded": MemoryRecorded(memory_id=x, user_id=user, content="I work at Initech"),
+        "fact": FactExtracted(memory_id=x, user_id=user, fact=said, extractor="rules"),
+        "entity": EntityExtracted(memory_id=x, user_id=user, entity=named, extractor="rules"),
+        "others": FactExtracted(memory_id=y, user_id=user, fact=said, extractor="rules"),
+        "stated": FactExtracted(memory_id=x, user_id=user, fact=said, extractor="api"),
     }
-    for durable, (subject, taken) in readers.items():
+    sent = {name: _event("t", data) for name, data in events.items()}
+    for event in sent.values():
+        await publisher.publish_events([event])
+    if taken is not None:
         config = ConsumerConfig(
-            durable_name=durable, ack_policy=AckPolicy.EXPLICIT, filter_subject=subject
+            durable_name=DERIVED_READERS[0],
+            ack_policy=AckPolicy.EXPLICIT,
+            filter_subjects=[
+                topology.evt_subject("*", "fact.extracted"),
+                topology.evt_subject("*", "entity.extracted"),
+            ],
         )
         await js.add_consumer(topology.evt_stream, config)
-        sub = await js.pull_subscribe_bind(durable=durable, stream=topology.evt_stream)
-        if taken:
-            for msg in await sub.fetch(taken, timeout=5):
-                await msg.ack_sync()
+        sub = await js.pull_subscribe_bind(durable=DERIVED_READERS[0], stream=topology.evt_stream)
+        for msg in await sub.fetch(taken, timeout=5) if taken else []:
+            await msg.ack_sync()
     gone = _event("t", MemoryDeleted(memory_id=x, user_id=user))
     await publisher.publish_events([gone])
     at = (await js.stream_info(topology.evt_stream)).state.last_seq
@@ -401,15 +403,31 @@ async def test_what_synthesis_drew_from_a_deleted_memory_goes_once_its_readers_t
 
     await Eraser(log_pool, publisher).deleted_batch([handed])
 
-    left = {h[Headers.MSG_ID] for h in await _headers(js, topology.evt_stream)}
-    names = {
-        recorded.event_id: "recorded",
-        fact.event_id: "fact",
-        entity.event_id: "entity",
-        others.event_id: "others",
-        gone.event_id: "gone",
-    }
-    assert {names[i] for i in left} == {"entity", "others", "gone"}
+    names = {e.event_id: name for name, e in sent.items()} | {gone.event_id: "gone"}
+    return {names[h[Headers.MSG_ID]] for h in await _headers(js, topology.evt_stream)}
+
+
+@pytest.mark.parametrize(
+    ("taken", "stays"), [(1, {"entity"}), (4, set())], ids=["fact read", "all read"]
+)
+async def test_what_synthesis_drew_from_a_deleted_memory_goes_once_its_readers_took_it(
+    publisher, topology, log_pool, taken, stays
+):
+    """A fact and an entity drawn from X carry X's words (a statement, a name): deleting X
+    erases them from the event stream, but only up to where the read models' durable has
+    acknowledged (a fact may rest on other memories too, and a read model that has not read
+    it yet would miss it): it took the fact, not yet the entity, which stays. What Y drew
+    stays; so does a fact stated through the API (the caller's words, standing when the
+    memory of the fact it replaced goes)."""
+    left = await _derived_world(publisher, topology, log_pool, taken)
+    assert left == {"others", "stated", "gone"} | stays
+
+
+async def test_without_the_read_models_durable_nothing_drawn_goes(publisher, topology, log_pool):
+    """The durable not there (not made yet, or made anew at an upgrade): nothing tells how
+    far it has read, so what synthesis drew stays; the memory's own recording goes."""
+    left = await _derived_world(publisher, topology, log_pool, taken=None)
+    assert left == {"fact", "entity", "others", "stated", "gone"}
 
 
 def test_a_filter_takes_what_nats_would_give_it():

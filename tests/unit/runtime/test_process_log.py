@@ -28,3 +28,10 @@ def test_a_log_without_a_start_shows_its_last_lines(tmp_path):
     log.write_text("".join(f"line {n}\n" for n in range(100)))
     assert tail(log, 3).splitlines() == ["line 97", "line 98", "line 99"]
     assert "no log" in tail(tmp_path / "missing.log")
+
+
+def test_a_log_from_before_the_json_marker_shows_its_last_runs_lines(tmp_path):
+    log = tmp_path / "gateway.log"
+    log.write_text("--- mnemo: starting mnemo.gateway at 2026-12-01 10:00:00\nold\n" * 30)
+    log.write_text(log.read_text() + "--- mnemo: starting mnemo.gateway at 2026-12-07\nnew\n")
+    assert tail(log).splitlines()[-1] == "new" and "old" not in tail(log)

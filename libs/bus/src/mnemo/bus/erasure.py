@@ -17,7 +17,7 @@ answered, which the services have still to record and index.
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -168,28 +168,25 @@ def subject_matches(pattern: str, subject: str) -> bool:
 
 
 async def read_through(
-    js: JetStreamContext, stream: str, subjects: Mapping[str, str]
+    js: JetStreamContext, stream: str, subjects: Mapping[str, str], durables: Sequence[str]
 ) -> dict[str, int]:
-    """For each of `subjects` (by name), the stream sequence up to which every durable
-    consumer that takes it has acknowledged all it takes (the lowest of their ack floors);
-    a subject no durable takes is not named. Ephemeral consumers (a client's event stream)
-    are not waited for."""
+    """For each of `subjects` (by name), the stream sequence up to which each of `durables`
+    (the consumers that read them, named by who knows them: a listing of the stream's
+    consumers is paged and may leave one out) that takes it has acknowledged all it takes
+    (the lowest of their ack floors); a subject none of them takes is not named. A durable
+    that does not exist (not made yet, or being made anew) holds every subject at 0."""
     floors: dict[str, int] = {}
-    offset = 0
-    while True:
-        page = await js.consumers_info(stream, offset)
-        for info in page:
-            config = info.config
-            if not config.durable_name:
-                continue
-            filters = list(config.filter_subjects or []) or [config.filter_subject or ">"]
-            floor = int(info.ack_floor.stream_seq or 0) if info.ack_floor is not None else 0
-            for name, subject in subjects.items():
-                if any(subject_matches(f, subject) for f in filters):
-                    floors[name] = min(floors.get(name, floor), floor)
-        offset += len(page)
-        if not page or len(page) < 256:
-            break
+    for durable in durables:
+        try:
+            info = await js.consumer_info(stream, durable)
+        except NotFoundError:
+            return dict.fromkeys(subjects, 0)
+        config = info.config
+        filters = list(config.filter_subjects or []) or [config.filter_subject or ">"]
+        floor = int(info.ack_floor.stream_seq or 0) if info.ack_floor is not None else 0
+        for name, subject in subjects.items():
+            if any(subject_matches(f, subject) for f in filters):
+                floors[name] = min(floors.get(name, floor), floor)
     return floors
 
 
@@ -200,12 +197,14 @@ async def erase_memories(
     user_id: str,
     through: Mapping[str, Mapping[str, int]],
     dead_through: Mapping[str, Mapping[str, int]],
+    readers: Sequence[str],
 ) -> dict[str, int]:
     """Erase the messages that carry the deleted memories' words (`memory_sweeps`); how
-    many, by stream. Idempotent: a repeat finds nothing more."""
+    many, by stream. `readers`: the durables that read what synthesis draws (their ack
+    floors bound its erasure). Idempotent: a repeat finds nothing more."""
     derived = {kind: topology.evt_subject(tenant_id, kind) for kind in DERIVED_WORDS}
     try:
-        floors = await read_through(js, topology.evt_stream, derived)
+        floors = await read_through(js, topology.evt_stream, derived, readers)
     except Exception as exc:  # not known to be read by all: they stay (README)
         log.warning("ack_floors_unread", stream=topology.evt_stream, error=exc)
         floors = dict.fromkeys(derived, 0)

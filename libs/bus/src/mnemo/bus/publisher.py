@@ -83,8 +83,10 @@ class _JetStream(JetStreamContext):
 
 
 # Events that carry one memory's words, tagged with it (`Mnemo-Memory`) so that deleting
-# the memory erases them from the bus: its recording, and what synthesis drew from it alone
-# (a fact's statement, an entity's name; `memory_id` is the memory they were drawn from).
+# the memory erases them from the bus: its recording, and what synthesis drew from it (a
+# fact's statement, an entity's name; `memory_id` is the memory they were drawn from). Not
+# a fact stated through the API (extractor "api"): its words are the caller's, its
+# `memory_id` the memory of the fact it replaced, and it stands when that memory goes.
 MEMORY_WORDS = frozenset({"memory.recorded", "fact.extracted", "entity.extracted"})
 DERIVED_WORDS = MEMORY_WORDS - {"memory.recorded"}
 
@@ -258,6 +260,7 @@ class Publisher:
                 user_id=getattr(event.data, "user_id", None),
                 memory_id=getattr(event.data, "memory_id", None)
                 if event.event_type in MEMORY_WORDS
+                and getattr(event.data, "extractor", "") != "api"
                 else None,
             )
             if rest:

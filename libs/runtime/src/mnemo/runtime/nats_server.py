@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import NoReturn
 
 from mnemo.runtime.ports import free_port, port_open
-from mnemo.runtime.process import spawn, stop, stop_orphan, tail, wait_healthy
+from mnemo.runtime.process import mark_start, spawn, stop, stop_orphan, tail, wait_healthy
 
 START_TIMEOUT = 20.0
 # What the command line cannot say (its flags win over the file).
@@ -87,6 +87,7 @@ class NatsServer:
             "--server_name", "mnemo",
             "--pid", str(self._pid_file),
         ]  # fmt: skip
+        mark_start(self.log_path, "nats-server")
         self._proc = spawn(command, self.log_path)
         try:
             self._wait_ready(f"{self.monitor_url}/healthz")

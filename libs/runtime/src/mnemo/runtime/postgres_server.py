@@ -19,7 +19,7 @@ import psutil
 
 from mnemo.runtime.ports import free_port, port_open
 from mnemo.runtime.postgres_owner import SYSTEM_USER, prepare_for_system_user
-from mnemo.runtime.process import spawn, stop, tail
+from mnemo.runtime.process import mark_start, spawn, stop, tail
 
 START_TIMEOUT = 60.0
 # sockaddr_un.sun_path holds 108 bytes; PostgreSQL adds "/.s.PGSQL.<port>" to the folder.
@@ -108,6 +108,7 @@ class PostgresServer:
             "-c", "log_parameter_max_length=0",
             "-c", "log_parameter_max_length_on_error=0",
         ]  # fmt: skip
+        mark_start(self.log_path, "postgres")
         self._proc = spawn(argv, self.log_path, user=self._user, cwd=self.data_dir)
         try:
             self._wait_ready()
@@ -154,6 +155,7 @@ class PostgresServer:
             "--no-locale",
             "--no-instructions",
         ]  # fmt: skip
+        mark_start(self.log_path, "initdb")
         proc = spawn(argv, self.log_path, user=self._user, cwd=self.data_dir)
         if proc.wait() != 0:
             raise PostgresServerError(

@@ -63,17 +63,17 @@ def stop(
 
 
 # Runs append to one log file; a line of its own tells where each start begins. JSON, as
-# every line of a service's log is (a file read with `jq` whole).
-_STARTING = '{"event": "process_starting"'
+# every line of a service's log is (a file read with `jq` whole); logs written before it
+# was JSON hold the plain one.
+_STARTING = ('{"event": "process_starting"', "--- mnemo: starting ")
 
 
-def mark_start(log_path: Path, name: str, correlation_id: str = "") -> None:
+def mark_start(log_path: Path, name: str) -> None:
     """Append the line that tells where this start of `name` begins in its log."""
     line = {
         "event": "process_starting",
         "process": name,
         "service": "supervisor",
-        "correlation_id": correlation_id or None,
         "level": "info",
         "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
     }

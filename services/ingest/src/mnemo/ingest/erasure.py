@@ -34,6 +34,9 @@ MEMORY_DURABLE = f"{SERVICE}-memory"
 # The audit's durable of the command stream (mnemo.audit.bootstrap: "audit-<kind>s").
 AUDIT_COMMANDS_DURABLE = "audit-commands"
 KEY_TABLES = ("mnemo.subject_keys", "mnemo.memory_keys")
+# The durables that read what synthesis draws from a memory (mnemo.synthesis.bootstrap):
+# a deleted memory's facts and entities leave the event stream once they have read them.
+DERIVED_READERS = ("synthesis-read-models",)
 
 
 class Eraser:
@@ -88,7 +91,13 @@ class Eraser:
                 dead_bounds[cmd][memory_id] = max(dead_bounds[cmd].get(memory_id, 0), mark)
         for (tenant_id, user_id), bounds in gone.items():
             await erase_memories(
-                self._publisher.js, topology, tenant_id, user_id, bounds, dead[(tenant_id, user_id)]
+                self._publisher.js,
+                topology,
+                tenant_id,
+                user_id,
+                bounds,
+                dead[(tenant_id, user_id)],
+                DERIVED_READERS,
             )
         if gone:
             self.key_compaction.due()

@@ -2,6 +2,10 @@
 memories (`/v1/entities/`), deleting one (`DELETE /v2/entities/{type}/{name}/`), and a
 user's summary (`/v1/summary/`: the profile synthesis keeps of them)."""
 
+import re
+from typing import Any
+from urllib.parse import unquote
+
 from litestar import Request, Response, delete, get, post
 
 from mnemo.contracts import Profile, ProfileQuery, ScopeList, ScopesQuery
@@ -59,17 +63,32 @@ async def entities(request: Request) -> Response[bytes]:
     return ok({"count": len(results), "next": None, "previous": None, "results": results})
 
 
+# The name as the client sent it: the rest of the raw path (the router's path has `//`
+# collapsed and `/` stripped at either end), less the one `/` Mem0's client ends it with.
+_RAW_NAME = re.compile(rb"^(?:/mem0)?/v2/entities/[^/]+/(.*?)/?$", re.DOTALL)
+
+
+def entity_name(scope: Any, routed: str) -> str:
+    """The entity's name from the raw path: Mem0 takes any string as a user, agent or run
+    id (`alice/`, `a//b` too), and one read from the router's path named another (a master
+    key's delete of `alice/` forgot `alice`)."""
+    raw = scope.get("raw_path")
+    found = _RAW_NAME.match(raw) if isinstance(raw, bytes) else None
+    return unquote(found.group(1).decode("ascii", "replace")) if found else routed.strip("/")
+
+
 @delete("/v2/entities/{kind:str}/{name:path}", status_code=200)
 async def delete_entity(request: Request, kind: str, name: str) -> Response[bytes]:
     """Every memory of the entity (a user's, with a master key: the user forgotten). The
     name is the rest of the path: Mem0 takes any string as a user, agent, app or run id,
     and its client puts the id in the path as it is, so one holding `/` spans segments
     (`%2F` is decoded before routing too): a name of one segment could not be deleted."""
-    name = name.strip("/")
+    name = entity_name(request.scope, name)
     if kind == "run":
         # A run is a session: its name is what the client called a conversation, which
-        # no log line, span or audit entry keeps.
+        # no log line, span or audit entry keeps (in the path as sent, and as routed).
         withhold_in_path(request.scope, name)
+        withhold_in_path(request.scope, "/".join(p for p in name.split("/") if p))
     principal = await authorize(request, "forget")
     field = _TYPES.get(kind)
     if field is None:
