@@ -795,7 +795,7 @@ def _mem0_memory(w: World, who: str, c: httpx.Client) -> None:
     expect(w, who, c.get(f"/v1/memories/{w.memory_id}/", headers=token), tenant=404, agent=404)
 
 
-@case("DELETE /mem0/v1/memories", "DELETE /mem0/v2/entities/{kind:str}/{name:str}")
+@case("DELETE /mem0/v1/memories", "DELETE /mem0/v2/entities/{kind:str}/{name:path}")
 def _mem0_delete(w: World, who: str, c: httpx.Client) -> None:
     # Within the stranger's own reach (its tenant, its agent): nothing of A1's goes.
     empty(w, who, c.delete("/mem0/v1/memories/", params={"user_id": w.user}))
