@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from mnemo.contracts import Envelope, EventData, NewEvent
+from mnemo.contracts import Envelope, EventData, NewEvent, jsonb_json
 from mnemo.eventlog.sealing import open_sealed, sealed_key_id
 from mnemo.telemetry import traceparent_for
 
@@ -25,7 +25,7 @@ COLUMNS = (
 
 
 def encode_data(event: NewEvent) -> bytes:
-    return _encoder.encode(event.data)
+    return jsonb_json(event.data)
 
 
 def encode_metadata(event: NewEvent) -> str:

@@ -55,6 +55,7 @@ from mnemo.contracts import (
     RevokeKey,
     TenantCreated,
     UpdateAgent,
+    jsonb_json,
     key_digest,
     new_id,
     utcnow,
@@ -712,7 +713,7 @@ async def _project(conn: Any, env: Envelope) -> None:
             data.agent_id,
             data.name,
             data.description,
-            msgspec.json.encode(data.metadata).decode(),
+            jsonb_json(data.metadata).decode(),
             at,
         )
     elif isinstance(data, AgentUpdated):
@@ -724,7 +725,7 @@ async def _project(conn: Any, env: Envelope) -> None:
             data.agent_id,
             data.name,
             data.description,
-            msgspec.json.encode(data.metadata).decode(),
+            jsonb_json(data.metadata).decode(),
             at,
         )
     elif isinstance(data, AgentDeleted):

@@ -13,6 +13,7 @@ from mnemo.contracts import (
     MemoryPage,
     MemoryRecorded,
     MemoryView,
+    jsonb_json,
 )
 from mnemo.eventlog import compact, schema_tables
 from mnemo.retrieval.contents import MemoryText
@@ -100,7 +101,7 @@ def _row(envelope: Envelope) -> tuple[Any, ...]:
         memory.source_id,
         memory.session_id,
         memory.agent_id,
-        msgspec.json.encode(memory.metadata).decode(),
+        jsonb_json(memory.metadata).decode(),
         envelope.occurred_at,
         envelope.recorded_at,
         envelope.global_position,
