@@ -4,7 +4,7 @@ user's summary (`/v1/summary/`: the profile synthesis keeps of them)."""
 
 import re
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 from litestar import Request, Response, delete, get, post
 
@@ -74,7 +74,8 @@ def entity_name(scope: Any, routed: str) -> str:
     key's delete of `alice/` forgot `alice`)."""
     raw = scope.get("raw_path")
     found = _RAW_NAME.match(raw) if isinstance(raw, bytes) else None
-    return unquote(found.group(1).decode("ascii", "replace")) if found else routed.strip("/")
+    # The input guard let through only a raw path that is UTF-8 once percent-decoded.
+    return unquote_to_bytes(found.group(1)).decode("utf-8") if found else routed.strip("/")
 
 
 @delete("/v2/entities/{kind:str}/{name:path}", status_code=200)
