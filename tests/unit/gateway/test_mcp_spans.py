@@ -25,7 +25,7 @@ def exported(monkeypatch) -> InMemorySpanExporter:
     return exporter
 
 
-async def _call(method: str, name: str) -> dict[str, Any]:
+async def _call(method: str, name: str, request_id: Any = 7) -> dict[str, Any]:
     from mcp.server.context import ServerRequestContext
 
     [otel, *_] = build_server(lambda ctx: None).middleware  # type: ignore[arg-type,return-value]
@@ -35,12 +35,12 @@ async def _call(method: str, name: str) -> dict[str, Any]:
         protocol_version="2025-06-18",
         method=method,
         params={"name": name, "arguments": {}},
-        request_id=7,
+        request_id=request_id,
     )
     seen: dict[str, Any] = {}
 
     async def call_next(given: Any) -> Any:
-        seen.update(given.params)
+        seen.update(given.params, method=given.method, request_id=given.request_id)
         return {}
 
     await otel(ctx, call_next)
@@ -68,3 +68,20 @@ async def test_mnemos_own_tools_are_named(exported):
     [span] = exported.get_finished_spans()
     assert span.name == "tools/call remember"
     assert span.attributes["gen_ai.tool.name"] == "remember"
+
+
+async def test_a_method_or_a_text_id_the_client_wrote_is_in_no_span(exported):
+    """The method names the span and the JSON-RPC id is an attribute: both are what the
+    client wrote (`{"method": "<my diary…>", "id": "<…>"}`); the call gets them as sent."""
+    seen = await _call(SAID, "remember", request_id=SAID + " (id)")
+    assert seen["method"] == SAID and seen["request_id"] == SAID + " (id)"
+    [span] = exported.get_finished_spans()
+    assert span.name.startswith("unknown")
+    assert [k for k, v in span.attributes.items() if SAID in str(v)] == []
+
+
+async def test_a_known_method_and_a_number_id_are_shown(exported):
+    await _call("tools/list", "remember", request_id=41)
+    [span] = exported.get_finished_spans()
+    assert span.attributes["mcp.method.name"] == "tools/list"
+    assert span.attributes["jsonrpc.request.id"] == "41"

@@ -134,8 +134,8 @@ class CorrelationMiddleware:
             method = str(scope.get("method", ""))
             elapsed_ms = round((time.perf_counter() - clock) * 1000, 2)
             # A path is the caller's to write: a key put in it (`DELETE /v1/keys/mk_…`, the
-            # key for its id) is audited and logged as its placeholder, and a segment a
-            # route withheld (`withhold_in_path`) as `{withheld}`.
+            # key for its id) is audited and logged as its placeholder, and a segment that
+            # names what a user said (`mnemo.gateway.paths`) as `{withheld}`.
             path = shown_path(scope)
             log.info("http_request", method=method, path=path, status=status[0], ms=elapsed_ms)
         tenant = state.get("tenant_id")

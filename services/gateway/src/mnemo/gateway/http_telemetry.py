@@ -89,8 +89,9 @@ def _name_span(span: trace.Span, scope: Scope, method: str) -> None:
 
 
 def _path_as_shown(span: trace.Span, scope: Scope) -> None:
-    """The instrumentation put the raw path in the span's URL and target; a segment the
-    route withheld (`withhold_in_path`) is shown there as in the log line and the audit."""
+    """The instrumentation put the raw path in the span's URL and target; a segment that
+    names what a user said (`mnemo.gateway.paths`) is shown there as in the log line and
+    the audit."""
     raw, shown = str(scope.get("path", "")), shown_path(scope)
     if shown == raw:
         return

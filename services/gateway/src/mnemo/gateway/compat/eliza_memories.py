@@ -18,7 +18,6 @@ from mnemo.gateway.compat.eliza_mapping import (
     to_ingest_command,
 )
 from mnemo.gateway.deps import deps_of
-from mnemo.gateway.paths import withhold_in_path
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.ingest import publish
 from mnemo.gateway.validation import DECIMAL, decode_body, int_param, query_param
@@ -116,8 +115,6 @@ async def room_memories(request: Request, agent_id: str, room_id: str) -> Respon
     """A room's memories, newest first; `before` (ms since 1970) pages back in time as
     ElizaOS's room view does: only those that happened before it, by when they happened
     (it was read and ignored, so a client paging with it got its first page again)."""
-    # A room is a session: its id, which the audit never keeps, is not logged or audited.
-    withhold_in_path(request.scope, room_id)
     before = None
     if request.query_params.get("before") is not None:
         millis = int_param(request, "before", default=0, low=0, high=2**53)

@@ -19,7 +19,6 @@ from mnemo.gateway.compat.eliza_envelope import ok
 from mnemo.gateway.compat.eliza_mapping import check_id
 from mnemo.gateway.compat.eliza_memories import agent_of
 from mnemo.gateway.deps import deps_of
-from mnemo.gateway.paths import withhold_in_path
 from mnemo.gateway.problems import Problem
 
 
@@ -57,8 +56,7 @@ async def agent_rooms(request: Request, agent_id: str) -> Response[bytes]:
 @get("/agents/{agent_id:str}/rooms/{room_id:str}")
 async def agent_room(request: Request, agent_id: str, room_id: str) -> Response[bytes]:
     # A room is a session: its id, which the audit never keeps, is not logged or audited
-    # (as a Mem0 run's name in a path).
-    withhold_in_path(request.scope, room_id)
+    # (as a Mem0 run's name in a path: mnemo.gateway.paths).
     principal, agent = await agent_of(request, agent_id, "memories")
     check_id(room_id, "roomId")
     tenant = principal.tenant_id

@@ -13,7 +13,6 @@ from mnemo.gateway.auth import agent_scope, authorize
 from mnemo.gateway.compat.mem0_deletion import delete_scope
 from mnemo.gateway.compat.mem0_shapes import ok, scope_of
 from mnemo.gateway.deps import deps_of
-from mnemo.gateway.paths import withhold_in_path
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.validation import object_body
 
@@ -85,11 +84,6 @@ async def delete_entity(request: Request, kind: str, name: str) -> Response[byte
     and its client puts the id in the path as it is, so one holding `/` spans segments
     (`%2F` is decoded before routing too): a name of one segment could not be deleted."""
     name = entity_name(request.scope, name)
-    if kind == "run":
-        # A run is a session: its name is what the client called a conversation, which
-        # no log line, span or audit entry keeps (in the path as sent, and as routed).
-        withhold_in_path(request.scope, name)
-        withhold_in_path(request.scope, "/".join(p for p in name.split("/") if p))
     principal = await authorize(request, "forget")
     field = _TYPES.get(kind)
     if field is None:
