@@ -62,6 +62,9 @@ def test_docs_serve_a_ui_and_the_document(stack, document):
     with stack.client() as api:
         ui = api.get("/docs")
     assert ui.status_code == 200 and "openapi.json" in ui.text
+    # No other site may frame it (clickjacking), as the console's pages.
+    assert "frame-ancestors 'none'" in ui.headers["content-security-policy"]
+    assert ui.headers["x-frame-options"] == "DENY"
     assert document["openapi"].startswith("3.1")
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     ingest = document["paths"]["/v1/ingest"]["post"]

@@ -62,9 +62,18 @@ async def openapi_json(request: Request) -> Response[bytes]:
     return Response(as_json(document), media_type="application/json")
 
 
+# The page may not be framed by another site (clickjacking), as the console's may not.
+_UI_HEADERS = {
+    "Content-Security-Policy": "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 @get("/docs")
 async def docs_ui() -> Response[str]:
-    return Response(_UI, media_type="text/html")
+    return Response(_UI, media_type="text/html", headers=_UI_HEADERS)
 
 
 @get("/docs/assets/{name:str}")
