@@ -215,6 +215,21 @@ def test_no_audit_entry_or_error_holds_a_key_put_in_a_path_or_a_correlation_id(s
     assert tenant.agent_key not in logs
 
 
+def mem0_client(stack, correlation: str) -> httpx.Client:
+    """A client of the Mem0 surface (its Token scheme), every call in one correlation."""
+    return httpx.Client(
+        base_url=stack.base_url,
+        headers={"Authorization": f"Token {stack.api_key}", "x-correlation-id": correlation},
+        timeout=30,
+    )
+
+
+def add_to_run(mem0: httpx.Client, user: str, run: str) -> None:
+    body = {"messages": "I slept badly", "user_id": user, "run_id": run, "infer": False}
+    added = mem0.post("/v3/memories/add/", json=body)
+    assert added.status_code == 200, added.text
+
+
 def test_a_mem0_runs_name_in_a_path_is_in_no_log_line_or_audit_entry(stack):
     """A Mem0 run is a session, whose name the audit never keeps (a forget erases it from
     the bus; the audit is never erased): deleting one by its name in the path
@@ -222,21 +237,8 @@ def test_a_mem0_runs_name_in_a_path_is_in_no_log_line_or_audit_entry(stack):
     run = "therapy-with-dr-" + uuid.uuid4().hex[:10]
     user = "user-" + uuid.uuid4().hex[:8]
     correlation = "run-" + uuid.uuid4().hex[:10]
-    with httpx.Client(
-        base_url=stack.base_url,
-        headers={"Authorization": f"Token {stack.api_key}", "x-correlation-id": correlation},
-        timeout=30,
-    ) as mem0:
-        added = mem0.post(
-            "/v3/memories/add/",
-            json={
-                "messages": [{"role": "user", "content": "I slept badly"}],
-                "user_id": user,
-                "run_id": run,
-                "infer": False,
-            },
-        )
-        assert added.status_code == 200, added.text
+    with mem0_client(stack, correlation) as mem0:
+        add_to_run(mem0, user, run)
         for path in (f"/v2/entities/run/{run}/", f"/mem0/v2/entities/run/{run}/"):
             deleted = mem0.delete(path)
             assert deleted.status_code == 200, deleted.text
@@ -273,11 +275,7 @@ def test_a_mem0_run_whose_name_holds_a_slash_is_deleted_by_its_name_and_never_lo
     tag = uuid.uuid4().hex[:10]  # in the runs' names only (user ids are logged)
     user = "user-" + uuid.uuid4().hex[:8]
     correlation = "slash-" + uuid.uuid4().hex[:10]
-    with httpx.Client(
-        base_url=stack.base_url,
-        headers={"Authorization": f"Token {stack.api_key}", "x-correlation-id": correlation},
-        timeout=30,
-    ) as mem0:
+    with mem0_client(stack, correlation) as mem0:
         runs = {
             f"ward/{tag}a": f"/v2/entities/run/ward/{tag}a/",
             f"ward/{tag}b": f"/v2/entities/run/ward%2F{tag}b/",
@@ -285,16 +283,7 @@ def test_a_mem0_run_whose_name_holds_a_slash_is_deleted_by_its_name_and_never_lo
             f"ward//{tag}c": f"/v2/entities/run/ward//{tag}c/",
         }
         for run in runs:
-            added = mem0.post(
-                "/v3/memories/add/",
-                json={
-                    "messages": [{"role": "user", "content": "I slept badly"}],
-                    "user_id": user,
-                    "run_id": run,
-                    "infer": False,
-                },
-            )
-            assert added.status_code == 200, added.text
+            add_to_run(mem0, user, run)
 
         def listed() -> set[str]:
             page = mem0.post("/v3/memories/", json={"filters": {"user_id": user}}).json()

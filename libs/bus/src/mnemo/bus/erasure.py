@@ -24,6 +24,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from mnemo.bus.appends import matches
 from mnemo.bus.kv import kv_stream
 from mnemo.bus.publisher import DERIVED_WORDS
 from mnemo.contracts import COMMAND_TYPES, Headers, Topology, subject_tag, tenant_tag
@@ -156,17 +157,6 @@ def memory_sweeps(
     return sweeps
 
 
-def subject_matches(pattern: str, subject: str) -> bool:
-    """Whether a NATS subject filter (`*` one token, `>` the rest) takes `subject`."""
-    tokens, wanted = pattern.split("."), subject.split(".")
-    for index, token in enumerate(tokens):
-        if token == ">":
-            return len(wanted) > index
-        if index >= len(wanted) or (token != "*" and token != wanted[index]):
-            return False
-    return len(tokens) == len(wanted)
-
-
 async def read_through(
     js: JetStreamContext, stream: str, subjects: Mapping[str, str], durables: Sequence[str]
 ) -> dict[str, int]:
@@ -185,7 +175,7 @@ async def read_through(
         filters = list(config.filter_subjects or []) or [config.filter_subject or ">"]
         floor = int(info.ack_floor.stream_seq or 0) if info.ack_floor is not None else 0
         for name, subject in subjects.items():
-            if any(subject_matches(f, subject) for f in filters):
+            if any(matches(f, subject) for f in filters):
                 floors[name] = min(floors.get(name, floor), floor)
     return floors
 
