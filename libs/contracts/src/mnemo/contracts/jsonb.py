@@ -14,9 +14,10 @@ from typing import Any
 import msgspec
 
 _encoder = msgspec.json.Encoder()
-# A number in exponent form somewhere in the JSON (or text that looks like one: the walk
-# below then changes nothing): most values have none and are encoded once.
-_EXPONENT = re.compile(rb"[0-9][eE][+-]?[0-9]")
+# A number in exponent form: a value (after `:`, `,` or `[`, msgspec writes no spaces)
+# with an `e` before any other character. Text that looks like one (`"a,1e5"`) only costs
+# the walk below, which then changes nothing; ids (`"4e8a…"`, inside quotes) do not.
+_EXPONENT = re.compile(rb"[:,\[]-?[0-9]+(?:\.[0-9]+)?[eE]")
 
 
 def jsonb_json(value: Any) -> bytes:
