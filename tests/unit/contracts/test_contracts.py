@@ -19,8 +19,10 @@ from mnemo.contracts import (
     NewEvent,
     Signal,
     derived_id,
+    joined,
     new_id,
 )
+from mnemo.contracts.ids import MNEMO_NAMESPACE
 from mnemo.contracts.proto import QUERY_TYPES
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
@@ -188,6 +190,30 @@ def test_derived_id_is_deterministic() -> None:
     assert first == derived_id(cause, "fact", "city")
     assert uuid.UUID(first).version == 5
     assert str(uuid.UUID(first)) == first
+
+
+def test_derived_ids_of_parts_holding_the_separator_never_meet() -> None:
+    """A part may hold the separator (a user's id is free text): `botA\\x1fbob` with no
+    agent made the id of agent botA's user bob, and ingest dropped the later one as a
+    duplicate, though answered 202. Every split of a text into parts is another id."""
+    us, rs = "\x1f", "\x1e"
+    pieces = ["", "a", us, rs, rs + us, us + rs, rs + "_", rs + rs, "a" + us + "b"]
+    lists = {(p,) for p in pieces} | {(p, q) for p in pieces for q in pieces}
+    lists |= {(p, q, r) for p in pieces[:5] for q in pieces[:5] for r in pieces[:5]}
+    assert len({derived_id("memory", *parts) for parts in lists}) == len(lists)
+    assert len({joined(parts) for parts in lists}) == len(lists)
+    tenant = "t_1"
+    assert derived_id("memory", tenant, "botA", "bob", "s5") != derived_id(
+        "memory", tenant, "botA" + us + "bob", "s5"
+    )
+
+
+def test_derived_ids_of_plain_parts_are_as_they_always_were() -> None:
+    """Parts without the separator or its escape are joined as they always were: every id
+    derived before (memories' by sourceId, facts', packs') stands."""
+    assert derived_id("memory", "t_1", "alice", "s1") == str(
+        uuid.uuid5(MNEMO_NAMESPACE, "memory\x1ft_1\x1falice\x1fs1")
+    )
 
 
 def test_derived_id_differs_for_different_parts_and_causes() -> None:

@@ -133,6 +133,7 @@ async def test_an_argument_no_request_can_carry_is_a_tool_error_and_nothing_is_s
             ({"userId": "u", "content": "c", "idempotencyKey": "abc\ndef"}, "idempotencyKey"),
             ({"userId": "u", "content": "a\ud800"}, "content"),
             ({"content": "no user"}, "userId"),
+            ({"userId": "u", "content": "c", "bogus": 1}, "bogus"),
         ]:
             result = await call_tool(client, "remember", arguments, {})
             assert result.is_error and result.structured_content is not None

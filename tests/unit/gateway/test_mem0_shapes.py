@@ -1,12 +1,20 @@
 """The Mem0 surface's filters, error shape, and how its requests are told apart."""
 
 import asyncio
+from datetime import UTC, datetime
 
 import msgspec
 import pytest
 
 from mnemo.gateway.compat.mem0 import Mem0Paths
-from mnemo.gateway.compat.mem0_shapes import MEM0_KEY, Scope, mem0_refusal, scope_of
+from mnemo.gateway.compat.mem0_shapes import (
+    MEM0_KEY,
+    Scope,
+    Stored,
+    mem0_refusal,
+    memory_json,
+    scope_of,
+)
 from mnemo.gateway.problems import Problem
 
 
@@ -71,3 +79,21 @@ def test_a_token_key_goes_to_the_mem0_surface_and_a_bearer_key_stays_native():
     assert _seen_path("/v1/memories/m1", b"Bearer mk_x") == "/v1/memories/m1"
     assert _seen_path("/v1/memories/m1", None) == "/v1/memories/m1"
     assert _seen_path("/mem0/v1/ping/", b"Token mk_x") == "/mem0/v1/ping/"
+
+
+@pytest.mark.parametrize(
+    "odd", [{"added": 5}, {"added": [[1]]}, "x", {"app_id": ["a"]}, {"id": 7, "infer": "yes"}]
+)
+def test_a_mem0_key_of_another_shape_is_no_record(odd):
+    """Before every other surface refused `metadata.mem0`, one could write it of any
+    shape: such a memory, still stored, is shown as what it is (it made every Mem0 read
+    of the user a 500)."""
+    when = datetime(2026, 1, 2, tzinfo=UTC)
+    stored = Stored("m-1", "I like kites", {MEM0_KEY: odd}, when, "u-1", None, "s-9")
+    shown = memory_json(stored)
+    assert (shown["id"], shown["memory"], shown["user_id"], shown["run_id"]) == (
+        "m-1",
+        "I like kites",
+        "u-1",
+        "s-9",
+    )

@@ -29,3 +29,17 @@ def test_missing_field_inside_a_batch_item():
 def test_wrong_type_inside_a_batch_item():
     body = b'{"items": [{"userId": "u", "content": "x"}, {"userId": "u", "content": 2}]}'
     assert field_of(error_of(body, BatchRequest)) == "items[1].content"
+
+
+def test_an_unknown_field_is_named() -> None:
+    """msgspec's "unknown field" message names no path: the field was None (an MCP tool's
+    refusal said `"field": null`)."""
+
+    class Strict(msgspec.Struct, forbid_unknown_fields=True):
+        known: int = 0
+
+    class Outer(msgspec.Struct):
+        items: list[Strict]
+
+    assert field_of(error_of(b'{"bogus": 1}', Strict)) == "bogus"
+    assert field_of(error_of(b'{"items": [{}, {"b`x": 1}]}', Outer)) == "items[1].b`x"

@@ -63,7 +63,7 @@ from mnemo.contracts.events import (
     TenantCreated,
 )
 from mnemo.contracts.headers import Headers
-from mnemo.contracts.ids import derived_id, new_id, subject_tag, tenant_tag
+from mnemo.contracts.ids import derived_id, joined, new_id, subject_tag, tenant_tag
 from mnemo.contracts.jsonb import jsonb_json
 from mnemo.contracts.packs import DEFAULT_MAX_TOKENS, PRESETS, PackQuery, PackView
 from mnemo.contracts.queries import (
@@ -243,6 +243,7 @@ __all__ = [
     "UpdateAgent",
     "WithdrawAgent",
     "derived_id",
+    "joined",
     "jsonb_json",
     "key_digest",
     "key_usage_bucket",

@@ -29,11 +29,16 @@ _INTEGER = re.compile(r"-?[0-9]{1,18}")
 DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
+_UNKNOWN = re.compile(r"Object contains unknown field `(.*?)`(?: - at `\$\.[^`]*`)?", re.DOTALL)
+
+
 def field_of(message: str) -> str | None:
-    """The JSON path msgspec names ("items[1].userId"), without the leading "$."."""
+    """The JSON path msgspec names ("items[1].userId"), without the leading "$."; for a
+    field it does not know, that field ("bogus", "items[1].bogus")."""
     at = match.group(1) if (match := _FIELD.search(message)) else None
-    if missing := _MISSING.search(message):
-        return f"{at}.{missing.group(1)}" if at else missing.group(1)
+    named = _MISSING.search(message) or _UNKNOWN.fullmatch(message)
+    if named:
+        return f"{at}.{named.group(1)}" if at else named.group(1)
     return at
 
 

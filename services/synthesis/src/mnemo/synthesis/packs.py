@@ -45,6 +45,7 @@ from mnemo.contracts import (
     SearchResult,
     Topology,
     derived_id,
+    joined,
 )
 from mnemo.embeddings.minilm import bundled_model_dir
 from mnemo.eventlog import EventStore
@@ -269,8 +270,7 @@ def _basis(query: PackQuery, memories: Sequence[MemoryView], content: dict[str, 
     by when it was recorded, and the words compiled. A memory recorded again under its id
     (the same sourceId once it was deleted, or its user forgotten) or an agent made again
     makes another pack; one keyed by ids alone served the deleted words again."""
-    digest = hashlib.sha256()
-    for part in (
+    parts = (
         query.agent_id,
         query.user_id or "",
         query.about or "",
@@ -284,9 +284,10 @@ def _basis(query: PackQuery, memories: Sequence[MemoryView], content: dict[str, 
             sort_keys=True,
             default=str,
         ),
-    ):
-        digest.update(part.encode() + b"\x1f")
-    return digest.hexdigest()
+    )
+    # Each part told apart from the next whatever it holds (`joined`: the user's id and the
+    # query are free text), the trailing separator as packs were always digested.
+    return hashlib.sha256((joined(parts) + "\x1f").encode()).hexdigest()
 
 
 def compile_content(

@@ -38,6 +38,7 @@ from mnemo.contracts import (
     MemoryVersions,
     MemoryVersionsQuery,
     PackView,
+    joined,
 )
 from mnemo.contracts.limits import MAX_METADATA_BYTES, MAX_QUERY_CHARS
 from mnemo.gateway.auth import Principal, agent_scope, authorize, require_master
@@ -287,13 +288,13 @@ async def create_event(request: Request) -> Response[bytes]:
         occurred = body.occurred_at or datetime.now(UTC)
         # An event sent without a key gets one (the seed's answer shows a key it did not
         # send), claimed as a sent one is: sent again with it, the event is a 409. With an
-        # Idempotency-Key it is that key's, so a retry whose kept answer is gone (a forget
-        # erases the tenant's) finds it claimed rather than storing the event again.
-        retry = request.headers.get("idempotency-key")
+        # Idempotency-Key it is fixed by the request's retry seed (the calling key's, as its
+        # kept answers are: another key, or another body, makes its own event), so a retry
+        # whose kept answer is gone (a forget erases the tenant's) finds it claimed rather
+        # than storing the event again.
+        retry = await retry_seed(request, principal)
         dedupe_key = body.dedupe_key or (
-            hashlib.sha256(f"{request.url.path}:{retry}".encode()).hexdigest()[:16]
-            if retry
-            else secrets.token_hex(8)
+            hashlib.sha256(retry.encode()).hexdigest()[:16] if retry else secrets.token_hex(8)
         )
         source_id = "dedupe:" + _digest(principal.tenant_id, body.anima_id, dedupe_key)
         metadata = {
@@ -355,7 +356,7 @@ async def create_event(request: Request) -> Response[bytes]:
 
 
 def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+    return hashlib.sha256(joined(parts).encode()).hexdigest()[:40]
 
 
 async def _claim(

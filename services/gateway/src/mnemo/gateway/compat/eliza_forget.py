@@ -24,8 +24,8 @@ async def delete_memories(request: Request, agent_id: str) -> Response[bytes]:
     entity = entity_param(request)
     deleted = await remove_agent_memories(request, principal, scoped, user_id=entity)
     if entity is None:
-        return ok({"deleted": deleted, "agentId": agent_id})
-    return ok({"deleted": deleted, "agentId": agent_id, "entityId": entity})
+        return ok({"deleted": deleted, "agentId": scoped})
+    return ok({"deleted": deleted, "agentId": scoped, "entityId": entity})
 
 
 @delete(

@@ -46,15 +46,19 @@ class ElizaMemory(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
 
 
 def check_id(value: str | None, field: str) -> str | None:
-    """The id if it is one; a 400 INVALID_ID naming the field if not."""
-    if value is not None and not _ID.match(value):
+    """The id as one spelling (lower case: ElizaOS compares UUIDs whatever their case, and
+    `ABC…` must not be another agent, entity or room than `abc…`, which a forget of one
+    would miss); a 400 INVALID_ID naming the field if it is no UUID."""
+    if value is None:
+        return None
+    if not _ID.match(value):
         raise Problem(
             400,
             "INVALID_ID",
             f"Invalid UUID format: {field}",
             field=field,
         )
-    return value
+    return value.lower()
 
 
 def to_ingest(memory: ElizaMemory, agent_id: str) -> IngestRequest:
@@ -64,14 +68,14 @@ def to_ingest(memory: ElizaMemory, agent_id: str) -> IngestRequest:
         raise Problem(
             400, "INVALID_REQUEST", "content.text must be a non-empty string", field="content.text"
         )
-    for value, field in (
-        (memory.id, "id"),
-        (memory.entity_id, "entityId"),
-        (memory.user_id, "userId"),
-        (memory.room_id, "roomId"),
-        (memory.world_id, "worldId"),
-    ):
-        check_id(value, field)
+    memory = msgspec.structs.replace(
+        memory,
+        id=check_id(memory.id, "id"),
+        entity_id=check_id(memory.entity_id, "entityId"),
+        user_id=check_id(memory.user_id, "userId"),
+        room_id=check_id(memory.room_id, "roomId"),
+        world_id=check_id(memory.world_id, "worldId"),
+    )
     metadata: dict[str, Any] = {}
     rest = _rest(memory)
     if rest:

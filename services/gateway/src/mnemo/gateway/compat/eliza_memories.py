@@ -30,8 +30,7 @@ _LAST_MILLIS = 253_402_300_799_999
 async def agent_of(request: Request, agent_id: str, action: str) -> tuple[Principal, str]:
     """The caller, charged for `action`, and the agent it may reach (else 400 or 404)."""
     principal = await authorize(request, action)
-    check_id(agent_id, "agentId")
-    scoped = agent_scope(principal, agent_id)
+    scoped = agent_scope(principal, check_id(agent_id, "agentId"))
     assert scoped is not None
     return principal, scoped
 
@@ -134,7 +133,7 @@ async def room_memories(request: Request, agent_id: str, room_id: str) -> Respon
 async def create_memory(request: Request, agent_id: str) -> Response[bytes]:
     principal, agent = await agent_of(request, agent_id, "ingest")
     memory = await decode_body(request, ElizaMemory, status=400)
-    if memory.agent_id is not None and memory.agent_id != agent_id:
+    if memory.agent_id is not None and check_id(memory.agent_id, "agentId") != agent:
         raise Problem(
             400,
             "INVALID_REQUEST",

@@ -58,7 +58,7 @@ async def agent_room(request: Request, agent_id: str, room_id: str) -> Response[
     # A room is a session: its id, which the audit never keeps, is not logged or audited
     # (as a Mem0 run's name in a path: mnemo.gateway.paths).
     principal, agent = await agent_of(request, agent_id, "memories")
-    check_id(room_id, "roomId")
+    room_id = check_id(room_id, "roomId") or room_id
     tenant = principal.tenant_id
     query = ListMemoriesQuery(tenant_id=tenant, agent_id=agent, session_id=room_id, limit=1)
     page = await deps_of(request).ask(request, "retrieval", "memories", query, MemoryPage, tenant)

@@ -117,7 +117,7 @@ async def add(request: Request) -> Response[bytes]:
             agent_id=agent_id,
             metadata={**said, **metadata, MEM0_KEY: {**mem0, "added": added}},
         )
-        commands.append(command_of(request, item, principal, index, MEM0_NAMES))
+        commands.append(command_of(request, item, principal, index, MEM0_NAMES, MEM0_KEY))
     # Registered only once every message is valid: a refused add leaves no agent behind.
     if agent_id is not None:
         await ensure_agents(request, principal, {agent_id: "agent_id"})

@@ -158,7 +158,9 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
         metadata={**said, **kept, MEM0_KEY: mem0},
     )
     # The update's words are its `text` (an add's are its `messages`).
-    revision = command_of(request, item, principal, names={**MEM0_NAMES, "content": "text"})
+    revision = command_of(
+        request, item, principal, names={**MEM0_NAMES, "content": "text"}, surface_key=MEM0_KEY
+    )
     made = next((v for v in chain if v.memory_id == revision.memory_id), None)
     if made is not None:
         # This very update, retried (its Idempotency-Key fixes the version's id) once its

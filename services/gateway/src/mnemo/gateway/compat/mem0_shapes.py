@@ -17,10 +17,9 @@ from litestar import Response
 
 from mnemo.contracts.limits import MAX_ID_CHARS
 from mnemo.gateway.problems import Problem
+from mnemo.gateway.routes.ingest import MEM0_KEY
 from mnemo.gateway.validation import WILDCARD, as_json, check_not_wildcard
 
-# The memory metadata key that holds the Mem0 fields (reserved on this surface).
-MEM0_KEY = "mem0"
 ENTITY_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
 # What Mem0 calls a memory's fields, for the native names a refusal may give.
 MEM0_NAMES = {
@@ -150,9 +149,10 @@ class _Mem0Book(msgspec.Struct, forbid_unknown_fields=False):
 
 
 def mem0_of(metadata: dict[str, Any]) -> dict[str, Any]:
-    """The Mem0 surface's own record of a memory (`metadata.mem0`), or {}: another surface
-    may write a `mem0` key of any shape (`{"added": 5}`), which is then no Mem0 record and
-    never read as one (it made every Mem0 read of the user a 500)."""
+    """The Mem0 surface's own record of a memory (`metadata.mem0`), or {}: every other
+    surface refuses the key (`SURFACE_KEYS`), but one could write it of any shape before
+    (`{"added": 5}`), which is then no Mem0 record and never read as one (it made every Mem0
+    read of the user a 500)."""
     found = metadata.get(MEM0_KEY)
     if not isinstance(found, dict):
         return {}

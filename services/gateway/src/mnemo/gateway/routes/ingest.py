@@ -34,6 +34,12 @@ SOURCE_TYPES = {
     "onboarding",
     "meeting",
 }
+# The metadata key the Mem0 surface keeps its own fields under (the id, user, agent, app,
+# run and first time it shows a memory with): only that surface writes it. Sent through any
+# other (a native ingest, MEMANTO, ElizaOS, Elephantasm's meta), it would show one agent's
+# memory as another's, under another memory's id, to a Mem0 client.
+MEM0_KEY = "mem0"
+SURFACE_KEYS = frozenset({MEM0_KEY})
 SOURCE_ID_PATTERN = r"^[A-Za-z0-9:_./\-\u2013]{1,256}$"
 _SOURCE_ID = re.compile(SOURCE_ID_PATTERN)
 
@@ -51,8 +57,17 @@ class IngestRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=False)
     ttl: int | None = None
 
 
-def validate(item: IngestRequest) -> datetime | None:
-    """Check the seed's limits; return the client's timestamp (valid time) if it sent one."""
+def validate(item: IngestRequest, surface_key: str | None = None) -> datetime | None:
+    """Check the seed's limits; return the client's timestamp (valid time) if it sent one.
+    `surface_key`: the one of `SURFACE_KEYS` the calling surface writes itself (the others
+    are refused in the metadata)."""
+    for key in sorted(SURFACE_KEYS & item.metadata.keys() - {surface_key}):
+        raise Problem(
+            400,
+            "INVALID_REQUEST",
+            f"metadata.{key} is kept for the Mem0 surface's own fields",
+            field=f"metadata.{key}",
+        )
     if not item.user_id or len(item.user_id) > MAX_ID_CHARS:
         raise Problem(
             400, "INVALID_REQUEST", f"userId must be 1-{MAX_ID_CHARS} characters", field="userId"
@@ -115,12 +130,16 @@ def validate(item: IngestRequest) -> datetime | None:
 
 
 def to_command(
-    item: IngestRequest, tenant_id: str, actor: str, retry_key: str | None = None
+    item: IngestRequest,
+    tenant_id: str,
+    actor: str,
+    retry_key: str | None = None,
+    surface_key: str | None = None,
 ) -> IngestMemory:
     """The ingest command of `item`. `retry_key` (from an Idempotency-Key) makes the ids of
     an item without a sourceId the same on every retry of the same request, so a retry
-    after a 503 or a lost answer cannot store it twice."""
-    occurred_at = validate(item)
+    after a 503 or a lost answer cannot store it twice. `surface_key`: see `validate`."""
+    occurred_at = validate(item, surface_key)
     if item.source_id is not None:
         # Same tenant + user + sourceId (+ agent, when there is one): same memory and command
         # ids, so it is stored once. The agent is part of it so that one agent's sourceId
@@ -244,17 +263,19 @@ def command_of(
     principal: Principal,
     index: int | None = None,
     names: Mapping[str, str] | None = None,
+    surface_key: str | None = None,
 ) -> IngestMemory:
     """The ingest command of an item the request sends (the `index`th, when it sends
     several), on every surface: its ids fixed by the request's Idempotency-Key, if any, so
     that a retry whose kept answer is gone (a forget erases the tenant's) stores it once.
     `names`: what the surface calls the item's fields (`sessionId` -> `session_id`), so that
-    a refusal names the field as the caller sent it."""
+    a refusal names the field as the caller sent it. `surface_key`: the metadata key of
+    `SURFACE_KEYS` the calling surface writes (none other may be sent)."""
     key = _retry_key(request)
     if key is not None and index is not None:
         key = f"{key}#{index}"
     try:
-        return to_command(item, principal.tenant_id, principal.actor, key)
+        return to_command(item, principal.tenant_id, principal.actor, key, surface_key)
     except Problem as problem:
         field = problem.details.get("field")
         if not names or not isinstance(field, str):
