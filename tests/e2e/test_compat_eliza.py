@@ -392,6 +392,12 @@ def test_deleting_one_memory_and_all_of_an_agents(admin):
     assert gone == {"deleted": True, "id": ids[0]}
     eventually(lambda: {m["id"] for m in listed(admin, agent)} == set(ids[1:]))
     assert data(admin.delete(f"{path}/{ids[0]}"))["deleted"]  # again: the same answer
+    # A parameter the delete does not take (a room, a misspelt entity) is refused: it was
+    # ignored, and every memory of the agent deleted.
+    for name in ("roomId", "entity_id"):
+        refused = admin.delete(path, params={name: str(uuid.uuid4())})
+        assert assert_envelope_error(refused, 400, "INVALID_REQUEST")["details"] == name
+    assert len(listed(admin, agent)) == 2
     everything = data(admin.delete(path))
     assert everything == {"deleted": 2, "agentId": agent}
     eventually(lambda: listed(admin, agent) == [])

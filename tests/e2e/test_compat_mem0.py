@@ -2,6 +2,7 @@
 the gateway with host=. Its telemetry is off (MEM0_TELEMETRY, read when mem0 is first
 imported) and its config directory is a temporary one: nothing leaves the machine."""
 
+import json
 import os
 import tempfile
 import uuid
@@ -232,6 +233,38 @@ def test_delete_all_by_app_deletes_what_was_just_added(client, user):
     assert client.get_all(filters={"user_id": user, "app_id": app})["count"] == 0
     assert client.get_all(filters={"run_id": run})["count"] == 0
     assert client.get_all(filters={"agent_id": agent})["count"] == 1
+
+
+def test_delete_all_deletes_what_its_metadata_and_filters_name_and_no_more(
+    stack, client, acme, user
+):
+    """`delete_all(user_id=…, metadata={…})` (the SDK writes the dict as Python does) and a
+    `filters` parameter narrow the deletion: both were ignored, so the user was forgotten
+    (every memory, and the facts drawn from them). A parameter the route does not take is
+    a 400 naming it, never ignored."""
+    client.add("Hike up Mount Tam on Sunday", user_id=user, metadata={"topic": "hike"}, infer=False)
+    client.add("Swim in the bay", user_id=user, run_id="r9", infer=False)
+    client.add("I work at Initech", user_id=user, infer=False)
+    listed(client, 3, user_id=user)
+    assert client.delete_all(user_id=user, metadata={"topic": "hike"})["deleted"] == 1
+    with as_key(stack, acme.master) as api:
+        raw = api.delete(
+            "/mem0/v1/memories/",
+            params={"user_id": user, "filters": json.dumps({"run_id": "r9"})},
+        )
+        assert raw.status_code == 200 and raw.json()["deleted"] == 1, raw.text
+        for params, field in (
+            ({"user_id": user, "entity_id": "x"}, "entity_id"),
+            ({"user_id": user, "metadata": "topic=hike"}, "metadata"),
+            ({"user_id": user, "filters": "[1]"}, "filters"),
+        ):
+            refused = api.delete("/mem0/v1/memories/", params=params)
+            assert refused.status_code == 400 and refused.json()["field"] == field, refused.text
+        facts = eventually(lambda: api.get("/v1/facts", params={"userId": user}).json()["facts"])
+    client.add("A marker after the deletions", user_id=user, infer=False)
+    memories = [m["memory"] for m in listed(client, 2, user_id=user)["results"]]
+    assert sorted(memories) == ["A marker after the deletions", "I work at Initech"]
+    assert [f["statement"] for f in facts] == ["Works at Initech"]
 
 
 def test_infer_shows_the_facts_synthesis_draws_and_they_change_as_memories(stack, client, user):

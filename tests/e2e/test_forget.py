@@ -121,6 +121,17 @@ def test_forget_needs_a_user_id(api):
     assert_problem(api.delete("/v1/user"), 400, "userId")
 
 
+def test_a_forget_naming_more_than_a_user_is_refused_and_forgets_nothing(api, user_id):
+    """A parameter the forget does not take (`agentId`: "this agent's memories of the
+    user") was ignored, and the user forgotten with every agent: now a 400 naming it."""
+    api.post("/v1/ingest", json={"userId": user_id, "content": "kept whole"})
+    eventually(lambda: memories(api, user_id)["total"] == 1)
+    for path in ("/v1/user", "/v1/memory"):
+        refused = api.delete(path, params={"userId": user_id, "agentId": "support-bot"})
+        assert_problem(refused, 400, "agentId")
+    assert memories(api, user_id)["total"] == 1
+
+
 def test_no_read_after_the_answer_sees_what_was_forgotten_or_deleted(api, user_id):
     """Reads right after DELETE answers, while the read models are still busy with other
     work (a backlog of another user's memories ahead of the forget's event)."""

@@ -95,6 +95,23 @@ def _integral(body: bytes, type_: type[T]) -> T | None:
     return None
 
 
+def only_params(request: Request, allowed: Collection[str]) -> None:
+    """Refuse (400, naming it) a query parameter the route does not take. For a deletion
+    that names what it deletes by its parameters: one it ignored (`metadata`, a narrowing
+    `filters`, a misspelt `entity_id`, an `agentId` beside `userId`) widened it to more
+    than the caller named (a Mem0 `delete_all` of a user's memories with one topic forgot
+    the user)."""
+    for name in request.query_params:
+        if name not in allowed:
+            takes = ", ".join(sorted(allowed)) or "none"
+            raise Problem(
+                400,
+                "INVALID_REQUEST",
+                f"{name!r} is not a parameter of this request (it takes: {takes})",
+                field=name,
+            )
+
+
 def query_param(
     request: Request,
     name: str,

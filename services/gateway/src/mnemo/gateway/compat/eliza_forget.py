@@ -13,6 +13,7 @@ from mnemo.gateway.compat.eliza_envelope import ok
 from mnemo.gateway.compat.eliza_memories import agent_of, entity_param
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.memories import remove_agent_memories, remove_memory
+from mnemo.gateway.validation import only_params
 
 
 @delete(["/agents/{agent_id:str}/memories", "/memory/{agent_id:str}/memories"], status_code=200)
@@ -21,6 +22,9 @@ async def delete_memories(request: Request, agent_id: str) -> Response[bytes]:
     entity's memories held by other agents stay. Forgetting an entity with every agent is
     the native `DELETE /v1/user` (master keys)."""
     principal, scoped = await agent_of(request, agent_id, "forget")
+    # Older clients call the entity userId; nothing else narrows it (a roomId would be
+    # ignored, and every memory of the agent deleted).
+    only_params(request, ("entityId", "userId"))
     entity = entity_param(request)
     deleted = await remove_agent_memories(request, principal, scoped, user_id=entity)
     if entity is None:

@@ -1,12 +1,16 @@
 """Deleting every Mem0 memory of a scope (`DELETE /v1/memories/?user_id=…`, and the
 entities' deletes)."""
 
+import ast
+import json
+from typing import Any
+
 from litestar import Request, Response, delete
 
 from mnemo.contracts import MetadataEquality
 from mnemo.gateway.auth import Principal, agent_scope, authorize
 from mnemo.gateway.compat.mem0_memories import native_scope, records
-from mnemo.gateway.compat.mem0_shapes import MEM0_KEY, Scope, ok, scope_of
+from mnemo.gateway.compat.mem0_shapes import ENTITY_FIELDS, MEM0_KEY, Scope, ok, scope_of
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.forget import forget_subject
 from mnemo.gateway.routes.memories import (
@@ -14,6 +18,7 @@ from mnemo.gateway.routes.memories import (
     remove_memory,
     remove_scope_memories,
 )
+from mnemo.gateway.validation import only_params
 
 
 async def delete_scope(request: Request, principal: Principal, scope: Scope) -> int:
@@ -64,11 +69,52 @@ def _equalities(scope: Scope) -> list[MetadataEquality]:
     return found
 
 
+# What a Mem0 client may send beside the scope: its organization and project, which are
+# the key's own here (a tenant, and its agent or "default": GET /v1/entities says so).
+ACCOUNT_PARAMS = ("org_id", "project_id")
+_DELETE_PARAMS = (*ENTITY_FIELDS, "metadata", "filters", *ACCOUNT_PARAMS)
+# A query parameter holding an object: JSON, or (mem0ai's client, whose httpx writes a dict
+# as Python writes it) a Python literal, read by `ast.literal_eval` up to this many
+# characters.
+_MAX_LITERAL = 8192
+
+
+def object_param(request: Request, name: str) -> dict[str, Any] | None:
+    """Query parameter `name` as an object (None when not sent); anything else is a 400
+    naming it, never a parameter ignored (a delete would then reach more)."""
+    text = request.query_params.get(name)
+    if text is None:
+        return None
+    value: Any = None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        if len(text) <= _MAX_LITERAL:
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                value = None
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise Problem(
+            400, "INVALID_REQUEST", f"{name} must be an object (JSON) of named values", field=name
+        )
+    return value
+
+
 @delete("/v1/memories", status_code=200)
 async def delete_all(request: Request) -> Response[bytes]:
+    """The memories every parameter names, no more: `user_id`, `agent_id`, `app_id`,
+    `run_id`, `metadata` (equalities) and `filters` (as a search takes them, AND only);
+    another parameter is a 400 (one ignored made the delete reach further)."""
     principal = await authorize(request, "forget")
-    params = {k: v for k, v in request.query_params.items() if k != "filters"}
-    scope = scope_of(params)
+    only_params(request, _DELETE_PARAMS)
+    params = {k: request.query_params.get(k) for k in ENTITY_FIELDS}
+    clauses: list[dict[str, Any]] = []
+    if (filters := object_param(request, "filters")) is not None:
+        clauses.append(filters)
+    if (metadata := object_param(request, "metadata")) is not None:
+        clauses.append({"metadata": metadata})
+    scope = scope_of(params, {"AND": clauses} if clauses else None)
     if scope == Scope():
         raise Problem(
             400,

@@ -10,11 +10,11 @@ from litestar import Request, Response, delete, get, post
 
 from mnemo.contracts import Profile, ProfileQuery, ScopeList, ScopesQuery
 from mnemo.gateway.auth import agent_scope, authorize
-from mnemo.gateway.compat.mem0_deletion import delete_scope
+from mnemo.gateway.compat.mem0_deletion import ACCOUNT_PARAMS, delete_scope
 from mnemo.gateway.compat.mem0_shapes import ok, scope_of
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.validation import object_body
+from mnemo.gateway.validation import object_body, only_params
 
 # Mem0's entity types and the scope each names (an app has no counterpart in Mnemo).
 _TYPES = {"user": "user_id", "agent": "agent_id", "run": "run_id"}
@@ -85,6 +85,7 @@ async def delete_entity(request: Request, kind: str, name: str) -> Response[byte
     (`%2F` is decoded before routing too): a name of one segment could not be deleted."""
     name = entity_name(request.scope, name)
     principal = await authorize(request, "forget")
+    only_params(request, ACCOUNT_PARAMS)
     field = _TYPES.get(kind)
     if field is None:
         raise Problem(

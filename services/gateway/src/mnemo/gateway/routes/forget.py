@@ -16,7 +16,7 @@ from mnemo.contracts import DeleteMemory, DropMemories, Dropped, ForgetResult, F
 from mnemo.gateway.auth import Principal, authorize, require_master
 from mnemo.gateway.deps import deps_of
 from mnemo.gateway.problems import Problem
-from mnemo.gateway.validation import as_json, check_not_wildcard, query_param
+from mnemo.gateway.validation import as_json, check_not_wildcard, only_params, query_param
 from mnemo.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -93,6 +93,7 @@ async def _forget(request: Request) -> Response[bytes]:
     principal = await authorize(request, "forget")
     # A user's memories may span agents: forgetting them all is the tenant admin's call.
     require_master(principal)
+    only_params(request, ("userId",))
     user_id = query_param(request, "userId", required=True) or ""
     result = await forget_subject(request, principal, user_id)
     removed = {
