@@ -253,3 +253,73 @@ def test_a_contradiction_sent_again_states_its_fact_once(own, user_id):
         f["statement"] for f in own.get("/v1/facts", params={"userId": user_id}).json()["facts"]
     ]
     assert sorted(statements) == ["Works at Acme", "Works at Initech"]
+
+
+def test_a_retried_deletion_is_replayed_after_a_forget_and_deletes_nothing_after_it(own, user_id):
+    """A forget erases the tenant's kept answers, which may hold what the user said; a
+    deletion's answer holds none, and was erased too: retried, a forget, a memory's
+    deletion or an agent's ran again and deleted what had been accepted since (the user's
+    new life, the memory recorded anew under its sourceId, the agent made again). They
+    are kept apart and replayed; the same key with another method is still a 409."""
+    tag = uuid.uuid4().hex[:8]
+    own.post("/v1/ingest", json={"userId": user_id, "content": "old life in Rome"})
+    sent = own.post(
+        "/v1/ingest", json={"userId": user_id + "-m", "content": "first words", "sourceId": "s1"}
+    )
+    memory = sent.json()["id"]
+    agent = own.post("/v1/agents", json={"id": "gone-" + tag, "name": "gone"}).json()["id"]
+    eventually(lambda: memories(own, user_id)["total"] == 1)
+    eventually(lambda: own.get(f"/v1/memories/{memory}").status_code == 200)
+    deletions = {
+        "forget": ("/v1/user", {"userId": user_id}),
+        "memory": (f"/v1/memories/{memory}", None),
+        "agent": (f"/v1/agents/{agent}", None),
+    }
+
+    def delete(name: str) -> httpx.Response:
+        path, params = deletions[name]
+        answer = own.delete(path, params=params, headers={"Idempotency-Key": f"del-{tag}-{name}"})
+        assert answer.status_code == 200, answer.text
+        return answer
+
+    first = {name: delete(name).json() for name in deletions}
+    mismatch = own.post(
+        "/v1/ingest",
+        json={"userId": user_id, "content": "x"},
+        headers={"Idempotency-Key": f"del-{tag}-forget"},
+    )
+    assert mismatch.status_code == 409, mismatch.text
+    # What came after each deletion: the user's new life, the memory again, the agent again.
+    own.post("/v1/ingest", json={"userId": user_id, "content": "new life in Lisbon"})
+    eventually(
+        lambda: (
+            own.post(
+                "/v1/ingest",
+                json={"userId": user_id + "-m", "content": "said anew", "sourceId": "s1"},
+            ).status_code
+            == 202
+            and own.get(f"/v1/memories/{memory}").status_code == 200
+        )
+    )
+    assert own.post("/v1/agents", json={"id": agent, "name": "again"}).status_code == 201
+    eventually(lambda: memories(own, user_id)["total"] == 1)
+    # A kept answer that may hold words, and another user forgotten: once that answer is
+    # gone, the eraser has swept the tenant's.
+    probe = {"Idempotency-Key": f"probe-{tag}"}
+    own.post("/v1/ingest", json={"userId": user_id + "-p", "content": "probe"}, headers=probe)
+    assert own.delete("/v1/user", params={"userId": "someone-" + tag}).status_code == 200
+    eventually(
+        lambda: (
+            own.post(
+                "/v1/ingest", json={"userId": user_id + "-p", "content": "probe"}, headers=probe
+            ).headers.get("Idempotent-Replayed")
+            != "true"
+        )
+    )
+    for name in deletions:
+        again = delete(name)
+        assert again.headers.get("Idempotent-Replayed") == "true", name
+        assert again.json() == first[name], name
+    assert [m["content"] for m in memories(own, user_id)["memories"]] == ["new life in Lisbon"]
+    assert own.get(f"/v1/memories/{memory}").json()["content"] == "said anew"
+    assert own.get(f"/v1/agents/{agent}").json()["name"] == "again"

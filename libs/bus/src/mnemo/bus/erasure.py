@@ -88,8 +88,10 @@ def subject_sweeps(
         Sweep(topology.ops_stream, [topology.tenant_ops(tenant_id)], about_user),
         Sweep(topology.dlq_stream, [topology.dlq_all], dead_before),
         # A kept answer names no user: all the tenant's go (a retry then runs again, and
-        # its Idempotency-Key still fixes the ids it writes, so nothing is stored twice).
-        Sweep(kv_stream(bucket), [f"$KV.{bucket}.{tenant_tag(tenant_id)}.>"], lambda _: True),
+        # its Idempotency-Key still fixes the ids it writes, so nothing is stored twice),
+        # but a deletion's (`<tenant>.<key>.<hash>.d`: ids and counts, no words), which a
+        # retry must replay: run again, it deleted what came after it.
+        Sweep(kv_stream(bucket), [f"$KV.{bucket}.{tenant_tag(tenant_id)}.*.*"], lambda _: True),
     ]
 
 

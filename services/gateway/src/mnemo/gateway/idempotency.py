@@ -101,12 +101,25 @@ def _problem(
     )
 
 
-def kept_key(tenant: str, credential: str, key: str) -> str:
+def kept_key(tenant: str, credential: str, key: str, method: str = "POST") -> str:
     """Where the answer to `key` sent with `credential` is kept. Under the tenant:
     forgetting a user erases the tenant's kept answers (mnemo.bus.erasure), which may hold
-    what the user said."""
+    what the user said; but not a deletion's (`DELETE`: ids and counts, no words), kept
+    one token deeper (`….d`), past the erasure's reach: a retried deletion whose answer a
+    forget had erased ran again, and deleted what was accepted after the first run (a
+    user's new life, a memory recorded anew under its sourceId, an agent made again)."""
     principal = hashlib.sha256(credential.encode()).hexdigest()[:24]
-    return f"{tenant_tag(tenant)}.{principal}.{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+    kept = f"{tenant_tag(tenant)}.{principal}.{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+    return f"{kept}.d" if method == "DELETE" else kept
+
+
+async def _held(kv: KeyValue, key: str) -> bool:
+    """Whether `key` holds a claim or a kept answer."""
+    try:
+        await kv.get(key)
+    except KeyNotFoundError:
+        return False
+    return True
 
 
 def fingerprint_of(scope: Scope, body: bytes) -> str:
@@ -166,10 +179,23 @@ class IdempotencyMiddleware:
         # Read by the input guard already (a replay); a BodyTimeout is answered 408 by
         # the correlation middleware, as every reader's.
         body = await read_body(receive, timeout=self.body_timeout)
-        entry_key = kept_key(tenant, credential, key)
+        method = scope["method"]
+        entry_key = kept_key(tenant, credential, key, method)
         fingerprint = fingerprint_of(scope, body)
         claim = await self._claim_or_wait(kv, entry_key, fingerprint)
         if isinstance(claim, Claim):
+            # A deletion's answer and any other's are kept apart: the key used with the
+            # other kind of method is a mismatch all the same.
+            other = kept_key(tenant, credential, key, "POST" if method == "DELETE" else "DELETE")
+            if await _held(kv, other):
+                await kv.delete(entry_key, last=claim.revision)
+                detail = "this Idempotency-Key was used with another method, path or body"
+                await _send(
+                    send,
+                    _problem(409, "IDEMPOTENCY_BODY_MISMATCH", detail, scope["path"], self.shapes),
+                    False,
+                )
+                return
             await self._run(scope, body, send, kv, entry_key, fingerprint, claim)
             return
         if claim is None:
