@@ -636,6 +636,56 @@ def test_a_failed_tool_call_is_not_kept_for_an_outer_idempotency_key(stack):
     assert replayed.headers.get("idempotent-replayed") == "true"
 
 
+def test_a_call_retried_with_its_outer_idempotency_key_stores_once_when_its_answer_is_gone(
+    stack,
+):
+    """The POST /mcp's Idempotency-Key fixes the ids its tool writes, as a route's key
+    does: retried once its kept answer was gone (a forget of another user erased the
+    tenant's), `remember` stored the memory a second time. With a tool's own
+    `idempotencyKey` too, that one is sent (both were: one request, two keys)."""
+    with stack.client() as api:
+        own = sign_up(api, "mcp-retry-" + uuid.uuid4().hex[:6])
+    user = "u-" + uuid.uuid4().hex[:8]
+    headers = {
+        "Authorization": f"Bearer {own.master}",
+        "Accept": "application/json, text/event-stream",
+        "Idempotency-Key": "mcp-" + uuid.uuid4().hex,
+    }
+
+    def call(arguments: dict) -> httpx.Response:
+        message = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "remember", "arguments": arguments},
+        }
+        with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+            answer = client.post("/mcp", json=message, headers=headers)
+        assert answer.status_code == 200 and not answer.json()["result"].get("isError"), answer.text
+        return answer
+
+    def stored(answer: httpx.Response) -> str:
+        return answer.json()["result"]["structuredContent"]["id"]
+
+    said = {"userId": user, "content": "I keep bees"}
+    first = stored(call(said))
+    with as_key(stack, own.master) as admin:
+        assert admin.delete("/v1/user", params={"userId": "someone-else"}).status_code == 200
+        again = eventually(
+            lambda: (r := call(said)).headers.get("idempotent-replayed") != "true" and r
+        )
+        assert stored(again) == first
+        named = {**said, "content": "and hives", "idempotencyKey": "own-" + uuid.uuid4().hex}
+        headers["Idempotency-Key"] = "mcp-" + uuid.uuid4().hex
+        call(named)
+        page = eventually(
+            lambda: (
+                (p := admin.get("/v1/memories", params={"userId": user}).json())["total"] == 2 and p
+            )
+        )
+    assert sorted(m["content"] for m in page["memories"]) == ["I keep bees", "and hives"]
+
+
 async def test_the_server_tells_its_version_on_stdio_as_over_http(stack):
     """`serverInfo.version` was the package's on stdio and empty over POST /mcp."""
     headers = {

@@ -105,6 +105,14 @@ def _segment(value: str) -> str:
     return quoted.replace(".", "%2E") if quoted in {".", ".."} else quoted
 
 
+def _merged(headers: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """The call's headers, an argument's (`idempotencyKey`) over the caller's of the same
+    name whatever their case (both were sent: one request with two keys)."""
+    merged = {name.lower(): value for name, value in headers.items()}
+    merged.update((name.lower(), value) for name, value in extra.items())
+    return merged
+
+
 async def call_tool(
     client: httpx.AsyncClient,
     name: str,
@@ -126,7 +134,7 @@ async def call_tool(
         return tool_error(f"invalid arguments: {exc}", field=exc.field, **_REFUSED)
     try:
         request = client.build_request(
-            tool.method, path, json=body, params=params, headers={**headers, **extra}
+            tool.method, path, json=body, params=params, headers=_merged(headers, extra)
         )
     except (ValueError, TypeError, httpx.InvalidURL) as exc:
         # request_of checks what it knows a request cannot carry; this is for what it

@@ -23,6 +23,7 @@ What the SDK reads and what it answers pass one boundary here (`McpEndpoint.serv
 """
 
 import contextlib
+import hashlib
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -89,12 +90,19 @@ class McpEndpoint:
         request = ctx.request
         assert request is not None
         state = request.scope["state"]
+        headers = {
+            "authorization": request.headers["authorization"],
+            "x-correlation-id": state["correlation_id"],
+        }
+        if key := request.headers.get("idempotency-key"):
+            # The call's own key fixes the ids its tool writes, as a route's does: a retry
+            # whose kept answer is gone (a forget erased it, the gateway died first) stored
+            # the memory again. Derived, not the same: the /mcp request holds that one
+            # while its tool call runs. A tool's `idempotencyKey` argument wins.
+            headers["idempotency-key"] = "mcp-" + hashlib.sha256(key.encode()).hexdigest()
         return Caller(
             self.client,
-            {
-                "authorization": request.headers["authorization"],
-                "x-correlation-id": state["correlation_id"],
-            },
+            headers,
             MessageContext(
                 correlation_id=state["correlation_id"],
                 message_id=state["request_id"],
