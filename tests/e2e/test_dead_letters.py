@@ -3,6 +3,7 @@ sees (`mnemo admin dead-letters`), counts (also in /v1/health), replays or drops
 audit shows it."""
 
 import asyncio
+import os
 import subprocess
 import sys
 import uuid
@@ -93,6 +94,40 @@ def test_an_unprocessable_command_is_listed_counted_audited_and_replayable(stack
 def test_replay_and_drop_need_to_be_told_which(stack):
     assert admin(stack, "replay").returncode == 2
     assert admin(stack, "drop").returncode == 2
+
+
+def test_a_consumer_that_is_not_there_is_said_so_and_a_closed_pipe_is_not_the_bus(stack):
+    """`--consumer ingest-commands` (the name the help gave) listed "0 dead letter(s)" and
+    replayed or dropped nothing, rc 0: an operator was told there was nothing to do. And
+    `list | head -1` said NATS could not be reached (a BrokenPipeError)."""
+    for action in ("list", "count", "drop"):
+        wrong = admin(stack, action, "--consumer", "ingest-commands", "--all")
+        assert wrong.returncode == 2 and "ingest-memory" in wrong.stderr, wrong.stderr
+    help_text = subprocess.run(
+        [sys.executable, "-m", "mnemo.runtime", "admin", "dead-letters", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert "ingest-memory" in help_text and "ingest-commands" not in help_text
+    publish_raw(stack, b'{"not": "a command"}', "pipe-" + uuid.uuid4().hex[:6])
+    eventually(lambda: admin(stack, "list").stdout, timeout=90)
+    # A reader that has gone before the first line (as `… | head -1` goes after it).
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        piped = subprocess.run(
+            [sys.executable, "-m", "mnemo.runtime", "admin", "dead-letters", "list"],
+            env=stack.env,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(writer)
+    assert piped.returncode == 0, piped.stderr
+    assert "reach" not in piped.stderr and "BrokenPipe" not in piped.stderr, piped.stderr
 
 
 def test_no_listing_or_audit_quotes_the_value_a_consumer_failed_on(stack, api):

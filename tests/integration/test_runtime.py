@@ -202,7 +202,10 @@ def test_dev_api_key_is_generated_once_and_reused(tmp_path):
     assert dev_api_key(RunSettings(home=str(tmp_path), dev_api_key=chosen)) == chosen
 
 
-async def test_mnemo_servers_prints_urls_and_stops_cleanly(tmp_path, bus_root):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+async def test_mnemo_servers_prints_urls_and_stops_cleanly(tmp_path, bus_root, stop):
+    """SIGHUP too (the terminal closed, an SSH session dropped): it left NATS and
+    PostgreSQL running, with nothing looking after them (`mnemo run` alike)."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -226,7 +229,7 @@ async def test_mnemo_servers_prints_urls_and_stops_cleanly(tmp_path, bus_root):
         await nc.close()
         pg_pid = postmaster_pid(tmp_path / "home" / "postgres")
 
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop)
         assert await asyncio.wait_for(proc.wait(), 60) == 0
         assert not psutil.pid_exists(pg_pid)
         assert (tmp_path / "home" / "logs" / "postgres.log").exists()

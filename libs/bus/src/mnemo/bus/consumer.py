@@ -148,6 +148,15 @@ class Consumer:
         self._stopping = asyncio.Event()
         self._ensured = False  # the durable made (or updated) by this object already
         self._topology = publisher.topology
+        # Each counter's series shown from the start, at 0: an alert on its increase (a
+        # first dead letter) sees none when the series appears at 1.
+        for counter in (
+            MESSAGES_CONSUMED,
+            MESSAGES_FAILED,
+            MESSAGES_DEAD_LETTERED,
+            CONSUMER_PAUSES,
+        ):
+            counter.labels(spec.durable)
         # Failures of each message itself, by message id (bounded: oldest forgotten first).
         self._failures: OrderedDict[str, int] = OrderedDict()
         self._pauses = 0  # consecutive dependency failures

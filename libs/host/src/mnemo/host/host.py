@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Coroutine
@@ -253,9 +254,14 @@ def database_refusal(exc: BaseException) -> str | None:
 
 
 def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run a service's async main; exit code 1 with the reason on a settings error."""
+    """Run a service's async main; exit code 1 with the reason on a settings error. What
+    it writes is its owner's only (umask 077), however it was started: a service's files
+    (the vector store holds sessions' and sources' ids) were readable by every local user
+    when run as the README shows (`python -m mnemo.retrieval rebuild`), outside `mnemo
+    run`, which sets the same umask for what it starts."""
     from mnemo.settings import SettingsError, config_exit
 
+    os.umask(0o077)
     try:
         uvloop.run(main())
     except (SettingsError, MetricsPortUnavailable) as exc:

@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "dead-letters", help="see, count, replay or drop what the consumers gave up on"
     )
     dead.add_argument("action", choices=["list", "count", "replay", "drop"])
-    dead.add_argument("--consumer", help="only this consumer's (e.g. ingest-commands)")
+    dead.add_argument("--consumer", help="only this consumer's (e.g. ingest-memory)")
     dead.add_argument(
         "--seq", type=int, action="append", dest="sequences", metavar="N", help="this entry"
     )

@@ -7,10 +7,13 @@ one again if it still fails), `drop` removes entries for good.
 """
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 
 import nats
+import nats.js.errors
+from nats.js import JetStreamContext
 
 from mnemo.bus.dead_letters import DeadLetter, DeadLetters
 from mnemo.contracts import Topology
@@ -34,6 +37,10 @@ def dead_letters(
     work = {"list": _list, "count": _count, "replay": _replay, "drop": _drop}[action]
     try:
         return asyncio.run(_with_bus(url, settings.bus_root, work, consumer, sequences or []))
+    except BrokenPipeError:
+        # The reader went (`… | head`): not the bus. Quiet, as a pipe's writer is.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (OSError, nats.errors.Error) as exc:
         print(bus_failure(url, exc), file=sys.stderr)
         return 1
@@ -47,11 +54,33 @@ async def _with_bus(
 ) -> int:
     nc = await nats.connect(url, connect_timeout=5, allow_reconnect=False, error_cb=quiet)
     try:
-        return await work(
-            DeadLetters(nc.jetstream(timeout=10), Topology(root=root)), consumer, sequences
-        )
+        js, topology = nc.jetstream(timeout=10), Topology(root=root)
+        store = DeadLetters(js, topology)
+        if consumer is not None:
+            # The durables there are, and any a dead letter still names (one since gone).
+            known = await _consumers(js, topology) | set(await store.counts())
+            if consumer not in known:
+                # Not "0 dead letters": a misspelt name would tell there is nothing to do.
+                named = ", ".join(sorted(known)) or "none yet"
+                print(
+                    f"mnemo admin: no consumer {consumer!r} (consumers: {named})", file=sys.stderr
+                )
+                return 2
+        return await work(store, consumer, sequences)
     finally:
         await nc.close()
+
+
+async def _consumers(js: JetStreamContext, topology: Topology) -> set[str]:
+    """The durable consumers of the streams the services read."""
+    found: set[str] = set()
+    for stream in (topology.cmd_stream, topology.evt_stream, topology.ops_stream):
+        try:
+            infos = await js.consumers_info(stream)
+        except nats.js.errors.NotFoundError:
+            continue
+        found.update(info.name for info in infos if info.config.durable_name)
+    return found
 
 
 def _line(letter: DeadLetter) -> str:
@@ -65,7 +94,7 @@ def _line(letter: DeadLetter) -> str:
 async def _list(store: DeadLetters, consumer: str | None, _: list[int]) -> int:
     found = 0
     async for letter in store.entries(consumer):
-        print(_line(letter))
+        print(_line(letter), flush=True)  # a line at a time, as a reader (`head`) takes them
         found += 1
     print(f"{found} dead letter(s)", file=sys.stderr)
     return 0

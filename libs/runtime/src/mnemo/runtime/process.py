@@ -15,6 +15,11 @@ import psutil
 
 from mnemo.runtime.ports import port_open
 
+# What stops a run cleanly: Ctrl-C, SIGTERM, and the terminal closing (SIGHUP: an SSH
+# session dropped left the servers and services running with nothing looking after them;
+# they run in sessions of their own, so the hang-up reaches only the supervisor).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
 
 def spawn(
     argv: Sequence[str],

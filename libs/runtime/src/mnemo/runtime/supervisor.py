@@ -10,7 +10,7 @@ from types import FrameType
 import httpx
 
 from mnemo.runtime.ports import port_open
-from mnemo.runtime.process import tail
+from mnemo.runtime.process import STOP_SIGNALS, tail
 from mnemo.runtime.run_record import HomeInUse, RunRecord
 from mnemo.runtime.servers import SERVER_ERRORS, Servers, StartupError
 from mnemo.runtime.services import RESTART_LIMIT, RESTART_WINDOW, SERVICES, ServiceProcess
@@ -49,8 +49,8 @@ class Supervisor:
         self._stopping.set()
 
     def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGINT, self.request_stop)
-        signal.signal(signal.SIGTERM, self.request_stop)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self.request_stop)
 
     def run(self) -> int:
         """Start servers and services, wait for health, then watch until told to stop."""
