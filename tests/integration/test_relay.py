@@ -11,6 +11,7 @@ from mnemo.contracts import Envelope, Headers, Topology
 from mnemo.eventlog import EventStore, Relay
 from mnemo.eventlog.codec import encode_data, encode_metadata
 from mnemo.runtime.nats_server import NatsServer
+from mnemo.settings.jetstream import JetStreamSettings
 
 from .helpers import memory_event, stream_messages
 
@@ -176,3 +177,33 @@ async def test_a_leader_connection_that_dies_mid_cleanup_does_not_stop_the_relay
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_relay_that_cannot_publish_says_so_until_it_can(log_pool, nc, bus_root):
+    """The event stream full (it refuses new messages): the relay retried for ever and
+    ingest's health said "ok", while everything downstream waited (a forget's erasing
+    too). `stalled` names it once publishing has failed for long enough, and clears once
+    an operator has made room."""
+    topo = Topology(root=bus_root)
+    await ensure_streams(nc.jetstream(), topo, JetStreamSettings(evt_max_bytes=4096))
+    publisher = Publisher(nc, topo, "ingest", ack_timeout=2.0)
+    relay = Relay(log_pool, publisher, poll_interval=0.2, max_backoff=0.5)
+    relay_task = asyncio.create_task(relay.run())
+    try:
+        store = EventStore(log_pool)
+        for i in range(12):
+            event = memory_event(tenant="full", content=f"words {i} " + "x" * 600)
+            await store.append(f"s-{event.event_id}", [event])
+        await _until(lambda: relay.stalled(after=0.5) is not None, timeout=30)
+        assert "unpublished" in (relay.stalled(after=0.5) or "")
+        assert relay.published < 12
+        await ensure_streams(nc.jetstream(), topo, JetStreamSettings(evt_max_bytes=-1))
+        await _until(lambda: relay.published == 12, timeout=30)
+        assert relay.stalled(after=0.0) is None
+    finally:
+        relay_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay_task
+        for stream in (topo.cmd_stream, topo.evt_stream, topo.ops_stream):
+            with contextlib.suppress(Exception):
+                await nc.jetstream().delete_stream(stream)

@@ -15,6 +15,7 @@ the seconds each batch took (see `mnemo.retrieval.pending`).
 
 import asyncio
 import contextlib
+import time
 from typing import Protocol
 
 import asyncpg
@@ -95,6 +96,21 @@ class Relay:
         # it is read once per leadership rather than once per batch.
         self._position: tuple[str, int] | None = None
         self.published = 0
+        # Since when (monotonic) every publish has failed, and the last failure's name.
+        self._failing_since: float | None = None
+        self._failure = ""
+
+    def stalled(self, after: float) -> str | None:
+        """Why the log's events have not reached the bus for `after` seconds or more
+        (every publish failing: NATS away, or the event stream full and refusing), else
+        None. Everything downstream waits meanwhile, a forget's erasing too (its event
+        does not arrive): health says so rather than "ok"."""
+        if self._failing_since is None:
+            return None
+        waited = time.monotonic() - self._failing_since
+        if waited < after:
+            return None
+        return f"the log's events unpublished for {waited:.0f} s: {self._failure}"
 
     async def run(self) -> None:
         """Relay until cancelled. Survives bus and database outages, resuming from the checkpoint.
@@ -143,9 +159,13 @@ class Relay:
             try:
                 moved = await self.pump()
                 backoff = 0.1
+                self._failing_since = None
             except _GONE:
                 raise
             except Exception as exc:  # the bus raises its own errors while NATS is away
+                if self._failing_since is None:
+                    self._failing_since = time.monotonic()
+                self._failure = type(exc).__name__
                 log.warning("relay_publish_failed", error=exc, backoff=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)

@@ -32,6 +32,10 @@ from mnemo.settings import load_settings
 from mnemo.telemetry.live import Reading
 
 SQL = Path(__file__).parent / "sql"
+# Seconds of failed publishes before the relay makes ingest's health "degraded" (a NATS
+# blip of a few seconds does not; a full event stream, which refuses until an operator
+# makes room, does).
+RELAY_STALLED_AFTER = 10.0
 
 
 async def main() -> None:
@@ -131,4 +135,10 @@ async def main() -> None:
             ]
 
         host.gauges(relay_gauges)
+
+        async def relay_check() -> None:
+            if reason := relay.stalled(after=RELAY_STALLED_AFTER):
+                raise RuntimeError(reason)
+
+        host.health_check("relay", relay_check)
     await host.serve_forever()
