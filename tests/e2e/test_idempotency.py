@@ -323,3 +323,33 @@ def test_a_retried_deletion_is_replayed_after_a_forget_and_deletes_nothing_after
     assert [m["content"] for m in memories(own, user_id)["memories"]] == ["new life in Lisbon"]
     assert own.get(f"/v1/memories/{memory}").json()["content"] == "said anew"
     assert own.get(f"/v1/agents/{agent}").json()["name"] == "again"
+
+
+def test_an_agent_deleted_after_it_was_made_is_not_made_again_by_a_retry(own):
+    """A retry of `POST /v1/agents` (or Elephantasm's `POST /api/animas`) without an id,
+    its kept answer erased by a forget, made the agent its key names again, though it had
+    been deleted since: a deletion brought back. It is answered as it was made."""
+    tag = uuid.uuid4().hex[:8]
+    sends = {
+        "native": ("/v1/agents", {"name": "made then gone " + tag}),
+        "elephantasm": ("/api/animas", {"name": "anima then gone " + tag}),
+    }
+
+    def send(name: str) -> httpx.Response:
+        path, body = sends[name]
+        answer = own.post(path, json=body, headers={"Idempotency-Key": f"gone-{tag}-{name}"})
+        assert answer.status_code == 201, answer.text
+        return answer
+
+    made = {name: send(name).json()["id"] for name in sends}
+    for agent in made.values():
+        assert own.delete(f"/v1/agents/{agent}").status_code == 200
+    assert own.delete("/v1/user", params={"userId": "someone-" + tag}).status_code == 200
+    for name, agent in made.items():
+        again = eventually(
+            lambda n=name: (r := send(n)).headers.get("Idempotent-Replayed") != "true" and r
+        )
+        assert again.json()["id"] == agent, name
+        assert own.get(f"/v1/agents/{agent}").status_code == 404, name
+    names = [a["name"] for a in own.get("/v1/agents", params={"limit": 200}).json()["agents"]]
+    assert not [n for n in names if n.endswith(tag)]

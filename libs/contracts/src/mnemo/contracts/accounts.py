@@ -131,6 +131,10 @@ class CreateAgent(msgspec.Struct, frozen=True, kw_only=True):
     description: str | None = None
     metadata: dict[str, Any] = {}
     actor: str
+    # The id is a retry's (fixed by the request's Idempotency-Key): an agent of that id
+    # made and since deleted is answered as it was made, not made again (a retry whose
+    # kept answer a forget had erased brought a deleted agent back).
+    once: bool = False
 
 
 class UpdateAgent(msgspec.Struct, frozen=True, kw_only=True):

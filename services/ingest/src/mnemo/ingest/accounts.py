@@ -340,6 +340,9 @@ class Accounts:
             existing = state.agents.get(agent_id)
             if existing is not None and not existing.deleted:
                 raise Refused("conflict", f"agent {agent_id!r} exists already", "agentId")
+            if existing is not None and request.once:
+                # A retry of the request that made it, since deleted: what it made.
+                return [], lambda _stored: existing.info
             event = AgentCreated(
                 agent_id=agent_id,
                 name=request.name.strip(),

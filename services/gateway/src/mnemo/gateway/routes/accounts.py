@@ -251,7 +251,10 @@ async def create_once(
     request: Request, principal: Principal, command: CreateAgent, retried: str | None
 ) -> AgentInfo:
     """Make the agent; `retried`: its id is the request's Idempotency-Key's, so that one
-    there already is this request's own agent, made by a run whose answer was lost."""
+    there already is this request's own agent, made by a run whose answer was lost (and
+    one deleted since is answered as made, not made again)."""
+    if retried is not None:
+        command = msgspec.structs.replace(command, once=True)
     try:
         agent = await deps_of(request).ask(
             request, "ingest", "create_agent", command, AgentInfo, command.tenant_id
