@@ -353,3 +353,41 @@ def test_an_agent_deleted_after_it_was_made_is_not_made_again_by_a_retry(own):
         assert own.get(f"/v1/agents/{agent}").status_code == 404, name
     names = [a["name"] for a in own.get("/v1/agents", params={"limit": 200}).json()["agents"]]
     assert not [n for n in names if n.endswith(tag)]
+
+
+def test_an_elephantasm_event_retried_once_its_answer_is_gone_is_answered_as_made(own):
+    """An event sent with an Idempotency-Key (with or without a dedupe_key), retried once
+    a forget had erased its kept answer: it was stored once but answered 409 "already
+    exists", telling the client its write had conflicted. It is answered 201 as made; the
+    same dedupe_key in another request is still a 409."""
+    tag = uuid.uuid4().hex[:8]
+    anima = own.post("/api/animas", json={"name": "events " + tag}).json()["id"]
+    bodies = {
+        "keyless": {"anima_id": anima, "event_type": "message.in", "content": "hello " + tag},
+        "keyed": {
+            "anima_id": anima,
+            "event_type": "message.in",
+            "content": "keyed " + tag,
+            "dedupe_key": "dk-" + tag,
+        },
+    }
+
+    def send(name: str) -> httpx.Response:
+        headers = {"Idempotency-Key": f"ev-{tag}-{name}"}
+        return own.post("/api/events", json=bodies[name], headers=headers)
+
+    first = {name: send(name) for name in bodies}
+    assert [a.status_code for a in first.values()] == [201, 201]
+    assert own.delete("/v1/user", params={"userId": "someone-" + tag}).status_code == 200
+    for name in bodies:
+        again = eventually(
+            lambda n=name: (r := send(n)).headers.get("Idempotent-Replayed") != "true" and r
+        )
+        assert again.status_code == 201, again.text
+        assert again.json()["id"] == first[name].json()["id"]
+    other = own.post("/api/events", json={**bodies["keyed"], "content": "another"})
+    assert other.status_code == 409, other.text
+    page = eventually(
+        lambda: (p := own.get("/v1/memories", params={"userId": anima}).json())["total"] == 2 and p
+    )
+    assert sorted(m["content"] for m in page["memories"]) == ["hello " + tag, "keyed " + tag]

@@ -319,13 +319,18 @@ async def create_event(request: Request) -> Response[bytes]:
         command = command_of(request, item, principal, names=_FIELD_NAMES)
         # Claimed first, so that a 409 means nothing was sent; a publish that fails gives
         # the claim back, so that a retry can work.
-        claim = await _claim(request, principal, anima, source_id, command.memory_id)
+        claim = await _claim(request, principal, anima, source_id, command.memory_id, retry)
         if claim is None:
             raise Problem(409, "CONFLICT", "An event with this dedupe_key already exists")
+        key, revision, fresh = claim
         try:
+            # Sent again when the claim was this very request's (a retry whose kept answer
+            # is gone): its ids are the first run's, so it is stored once, and a first run
+            # that died between its claim and its send is stored now.
             await publish(request, [command])
         except BaseException:
-            await _release(request, *claim)
+            if fresh:
+                await _release(request, key, revision)
             raise
     except Problem as problem:
         return refusal(problem)
@@ -360,26 +365,38 @@ def _digest(*parts: str) -> str:
 
 
 async def _claim(
-    request: Request, principal: Principal, anima: AgentInfo, source_id: str, memory_id: str
-) -> tuple[str, int] | None:
-    """The claim of this dedupe key (its bucket key and revision), on any gateway replica,
-    or None when another event holds it. A key is the anima's as it is now (made again
-    after a deletion, it claims afresh), and its event's once that event's memory is
-    deleted: sent again, it is stored again, as a native sourceId is."""
+    request: Request,
+    principal: Principal,
+    anima: AgentInfo,
+    source_id: str,
+    memory_id: str,
+    retry: str | None,
+) -> tuple[str, int, bool] | None:
+    """The claim of this dedupe key (its bucket key, revision, and whether it is new), on
+    any gateway replica, or None when another event holds it. A key is the anima's as it
+    is now (made again after a deletion, it claims afresh), and its event's once that
+    event's memory is deleted: sent again, it is stored again, as a native sourceId is.
+    `retry`: the request's retry seed (its Idempotency-Key's), kept with the claim, so
+    that the same request retried once its kept answer is gone (a forget erased it) finds
+    its own claim and is answered 201 as it was, not 409."""
     bucket = request.app.state.dedupe
     key = _digest(source_id, anima.created_at.isoformat())
+    value = f"{memory_id}\n{retry}" if retry else memory_id
     try:
-        return key, await bucket.create(key, memory_id.encode())
+        return key, await bucket.create(key, value.encode()), True
     except KeyWrongLastSequenceError:
         pass
     try:
         held = await bucket.get(key)
     except KeyNotFoundError:
         return None  # given back meanwhile: this one is still a duplicate of a send in flight
-    if not await _deleted(request, principal, held.value.decode() if held.value else ""):
+    held_value = held.value.decode() if held.value else ""
+    if retry and held_value == value:
+        return key, held.revision or 0, False
+    if not await _deleted(request, principal, held_value.partition("\n")[0]):
         return None
     try:
-        return key, await bucket.update(key, memory_id.encode(), last=held.revision)
+        return key, await bucket.update(key, value.encode(), last=held.revision), True
     except KeyWrongLastSequenceError:
         return None  # another send of the key took it first
 
