@@ -231,3 +231,32 @@ def test_a_deletion_the_index_has_not_confirmed_is_503_and_asked_again_200(stack
     )
     assert again.json() == {"deleted": True, "id": memory_id, "userId": user_id}
     assert memory_id not in search()
+
+
+def test_a_memory_deleted_the_moment_it_was_accepted_is_deleted(api, user_id):
+    """Deleting an id a 202 had just given, its command still on its way: the deletion
+    answered 404 (no such memory yet), and the memory was recorded after it, though the
+    client had been told it did not exist. The deletion waits for what was accepted before
+    it; an id that is no memory is still a 404, on every surface."""
+    sent = api.post(
+        "/v1/ingest/batch",
+        json={"items": [{"userId": user_id, "content": f"note {i}"} for i in range(20)]},
+    )
+    assert sent.status_code == 202, sent.text
+    answers = [api.delete(f"/v1/memories/{memory}") for memory in sent.json()["ids"]]
+    assert [a.status_code for a in answers] == [200] * 20, [a.text for a in answers]
+    added = api.post(
+        "/mem0/v3/memories/add/",
+        json={"messages": "I like tea", "user_id": user_id, "infer": False},
+    )
+    gone = api.delete(f"/mem0/v1/memories/{added.json()['results'][0]['id']}/")
+    assert gone.status_code == 200, gone.text
+    for path in (f"/v1/memories/{uuid.uuid4()}", f"/mem0/v1/memories/{uuid.uuid4()}/"):
+        assert api.delete(path).status_code == 404
+    api.post("/v1/ingest", json={"userId": user_id, "content": "a marker after them"})
+    page = eventually(
+        lambda: (
+            (p := api.get("/v1/memories", params={"userId": user_id}).json())["total"] >= 1 and p
+        )
+    )
+    assert [m["content"] for m in page["memories"]] == ["a marker after them"]

@@ -65,6 +65,12 @@ async def main() -> None:
         lambda: key_value(js, keys_bucket(host.topology.root), replicas=settings.stream_replicas),
         "keys bucket",
     )
+
+    async def commands_read() -> bool:
+        """Whether every memory command the stream holds has been handled."""
+        info = await js.consumer_info(topology.cmd_stream, MEMORY_DURABLE)
+        return not info.num_pending and not info.num_ack_pending
+
     accounts = Accounts(store, host.pool, keys, settings.key_secret, command_head)
     await accounts.rebuild()
     handlers = IngestHandlers(
@@ -73,6 +79,7 @@ async def main() -> None:
         chunk_overlap=settings.chunk_overlap_chars,
         command_stream=command_stream,
         agents=accounts.agents_of,
+        commands_read=commands_read,
     )
     accounts.sweeping_with(handlers.sweep_agent)
     # A deletion of an agent cut short (its memories not all deleted) is finished.

@@ -1,5 +1,6 @@
 """What ingest does for each command."""
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -69,6 +70,9 @@ def answering_event(
 
 
 _AGAIN_ATTEMPTS = 5
+# Seconds a deletion of an id not recorded yet waits for the memory commands accepted
+# before it to be handled (within the asker's MNEMO_QUERY_TIMEOUT of 5 s).
+_IN_FLIGHT_WAIT = 2.5
 
 
 class _Head:
@@ -130,8 +134,12 @@ class IngestHandlers:
         command_stream: Callable[[], Awaitable[tuple[int, bool]]] | None = None,
         agents: Callable[[Sequence[IngestMemory], Sequence[int]], Awaitable[list[bool]]]
         | None = None,
+        commands_read: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self._store = store
+        # Whether the memory commands accepted until now have all been handled (a deletion
+        # of an id not recorded yet waits for them: it may be one still on its way).
+        self._commands_read = commands_read
         # Which memory commands their agents let through (mnemo.ingest.accounts.agents_of).
         self._agents = agents
         # The command stream's head (where a forget marks its subject forgotten), and
@@ -337,6 +345,24 @@ class IngestHandlers:
         unreadable (its subject forgotten), is not found."""
         return await self._delete(request, _HEAD)
 
+    async def _recorded_soon(self, stream: str) -> bool:
+        """Whether `stream` (a memory's) gets its first event before the memory commands
+        accepted until now are all handled, waiting at most `_IN_FLIGHT_WAIT` seconds."""
+        if self._commands_read is None:
+            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _IN_FLIGHT_WAIT
+        while True:
+            try:
+                done = await self._commands_read()
+            except Exception:  # the bus away: answered as before, not found
+                return False
+            if await self._store.stream_version(stream) >= 0:
+                return True
+            if done or loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+
     async def _delete(
         self, request: DeleteMemory, through: int | _Head | None
     ) -> DeletedMemory | QueryError:
@@ -347,6 +373,7 @@ class IngestHandlers:
             code="not_found", message=f"no memory {request.memory_id!r}", field="memoryId"
         )
         memory_id = request.memory_id
+        waited = False
         for _ in range(_AGAIN_ATTEMPTS * 4):
             stream = memory_stream(request.tenant_id, memory_id)
             version = await self._store.stream_version(stream)
@@ -357,6 +384,13 @@ class IngestHandlers:
                 # Deleted before, its words shredded with it: a repeat answers the same.
                 shredded = shredded_deletion(readable)
                 if shredded is None or not isinstance(shredded.data, MemoryDeleted):
+                    if version < 0 and not waited and memory_id == request.memory_id:
+                        # Unknown yet: it may be one whose 202 was just given, its command
+                        # still on its way (it was not found, and then recorded: a client
+                        # deleting what it had just sent saw 404 and kept it).
+                        waited = True
+                        if await self._recorded_soon(stream):
+                            continue
                     return missing
                 ended = shredded.data
                 if request.agent_id is not None and ended.agent_id != request.agent_id:

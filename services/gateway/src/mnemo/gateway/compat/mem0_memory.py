@@ -223,7 +223,21 @@ async def update_memory(request: Request, memory_id: str) -> Response[bytes]:
 @delete("/v1/memories/{memory_id:str}", status_code=200)
 async def delete_memory(request: Request, memory_id: str) -> Response[bytes]:
     principal = await authorize(request, "forget")
-    found = await found_memory(request, principal, memory_id)
+    try:
+        found = await found_memory(request, principal, memory_id)
+    except Problem as problem:
+        if problem.status != 404:
+            raise
+        # Not recorded yet, perhaps: an add just answered, its message still on its way.
+        # Ingest's deletion waits for what was accepted before it (and answers 404 if it
+        # is no memory after all).
+        try:
+            await remove_memory(request, principal, memory_id, agent_scope(principal, None))
+        except Problem as missing:
+            if missing.status != 404:
+                raise
+            raise Problem(404, "NOT_FOUND", _NOT_FOUND) from None
+        return ok({"message": "Memory deleted successfully!"})
     if isinstance(found, FactChain):
         if not live(found):
             raise Problem(404, "NOT_FOUND", _NOT_FOUND)
