@@ -113,13 +113,13 @@ def kept_key(tenant: str, credential: str, key: str, method: str = "POST") -> st
     return f"{kept}.d" if method == "DELETE" else kept
 
 
-async def _held(kv: KeyValue, key: str) -> bool:
-    """Whether `key` holds a claim or a kept answer."""
+async def _held(kv: KeyValue, key: str) -> Kept | None:
+    """The claim or kept answer `key` holds, if any."""
     try:
-        await kv.get(key)
+        entry = await kv.get(key)
     except KeyNotFoundError:
-        return False
-    return True
+        return None
+    return msgspec.json.decode(entry.value or b"{}", type=Kept)
 
 
 def fingerprint_of(scope: Scope, body: bytes) -> str:
@@ -187,8 +187,14 @@ class IdempotencyMiddleware:
             # A deletion's answer and any other's are kept apart: the key used with the
             # other kind of method is a mismatch all the same.
             other = kept_key(tenant, credential, key, "POST" if method == "DELETE" else "DELETE")
-            if await _held(kv, other):
+            held = await _held(kv, other)
+            if held is not None:
                 await kv.delete(entry_key, last=claim.revision)
+                if held.done and held.fingerprint == fingerprint:
+                    # The same request, its answer kept before deletions' answers were
+                    # kept apart (within 24 hours of that upgrade): replayed.
+                    await _send(send, held, True)
+                    return
                 detail = "this Idempotency-Key was used with another method, path or body"
                 await _send(
                     send,
