@@ -109,7 +109,8 @@ def home_problem(settings: RunSettings) -> str | None:
     try:
         for folder in (settings.home_dir / "run", settings.logs_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        probe = settings.home_dir / "run" / ".writable"
+        # Its own name: two runs started at once on a new home each removed the other's.
+        probe = settings.home_dir / "run" / f".writable-{os.getpid()}"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
