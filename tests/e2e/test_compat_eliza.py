@@ -397,6 +397,11 @@ def test_deleting_one_memory_and_all_of_an_agents(admin):
     for name in ("roomId", "entity_id"):
         refused = admin.delete(path, params={name: str(uuid.uuid4())})
         assert assert_envelope_error(refused, 400, "INVALID_REQUEST")["details"] == name
+    # An empty entity, or two, is no entity (taken as none, every memory went).
+    for params in ({"entityId": ""}, {"entityId": ENTITY, "userId": str(uuid.uuid4())}):
+        refused = admin.delete(path, params=params)
+        assert assert_envelope_error(refused, 400, "INVALID_REQUEST")["details"] == "entityId"
+    assert_envelope_error(admin.delete(f"{path}/not-a-uuid"), 400, "INVALID_ID")
     assert len(listed(admin, agent)) == 2
     everything = data(admin.delete(path))
     assert everything == {"deleted": 2, "agentId": agent}

@@ -257,6 +257,11 @@ def test_delete_all_deletes_what_its_metadata_and_filters_name_and_no_more(
             ({"user_id": user, "entity_id": "x"}, "entity_id"),
             ({"user_id": user, "metadata": "topic=hike"}, "metadata"),
             ({"user_id": user, "filters": "[1]"}, "filters"),
+            # An AND of two users names none (it forgot the second).
+            ({"user_id": user, "filters": json.dumps({"user_id": "bob"})}, "user_id"),
+            ({"user_id": user, "metadata": '{"topic": NaN}'}, "metadata"),
+            ({"user_id": user, "metadata": "[" * 1200}, "metadata"),
+            ({"user_id": user, "metadata": "{'topic': {1, 2}}"}, "metadata"),
         ):
             refused = api.delete("/mem0/v1/memories/", params=params)
             assert refused.status_code == 400 and refused.json()["field"] == field, refused.text

@@ -98,6 +98,7 @@ class Relay:
         self.published = 0
         # Since when (monotonic) every publish has failed, and the last failure's name.
         self._failing_since: float | None = None
+        self._published_then = 0
         self._failure = ""
 
     def stalled(self, after: float) -> str | None:
@@ -144,6 +145,7 @@ class Relay:
         self._wake.set()
 
     async def _lead(self, conn: asyncpg.Connection) -> None:
+        self._failing_since = None  # not leading (or not yet): nothing of ours is stalled
         self._position = None  # another replica may have led, and moved it, meanwhile
         key = int.from_bytes(self._name.encode()[:8].ljust(8, b"\0"), "big", signed=True)
         # Not the leader: wait for the lock, polling (another replica may hold it for long).
@@ -163,8 +165,10 @@ class Relay:
             except _GONE:
                 raise
             except Exception as exc:  # the bus raises its own errors while NATS is away
-                if self._failing_since is None:
+                if self._failing_since is None or self.published != self._published_then:
+                    # Failing from now (a batch published in part is a relay still moving).
                     self._failing_since = time.monotonic()
+                    self._published_then = self.published
                 self._failure = type(exc).__name__
                 log.warning("relay_publish_failed", error=exc, backoff=backoff)
                 await asyncio.sleep(backoff)

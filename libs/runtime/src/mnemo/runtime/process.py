@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,6 +19,15 @@ from mnemo.runtime.ports import port_open
 # session dropped left the servers and services running with nothing looking after them;
 # they run in sessions of their own, so the hang-up reaches only the supervisor).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def on_stop(handler: Callable[[int, Any], None]) -> None:
+    """`handler` for each of STOP_SIGNALS, but a SIGHUP ignored already (`nohup mnemo
+    run &`: the run is meant to outlive the terminal)."""
+    for sig in STOP_SIGNALS:
+        if sig == signal.SIGHUP and signal.getsignal(sig) is signal.SIG_IGN:
+            continue
+        signal.signal(sig, handler)
 
 
 def spawn(

@@ -1,7 +1,6 @@
 """NATS and PostgreSQL for a run: the embedded ones, or those named by MNEMO_*_URL; and
 with MNEMO_LLM=local, the local model server."""
 
-import signal
 import threading
 import time
 from collections import deque
@@ -11,7 +10,7 @@ from mnemo.runtime.llm_server import LlmServer, LlmServerError
 from mnemo.runtime.nats_server import NatsServer, NatsServerError
 from mnemo.runtime.ports import port_open
 from mnemo.runtime.postgres_server import PostgresServer, PostgresServerError
-from mnemo.runtime.process import STOP_SIGNALS
+from mnemo.runtime.process import on_stop
 from mnemo.runtime.run_record import HomeInUse, RunRecord
 from mnemo.runtime.services import RESTART_LIMIT, RESTART_WINDOW
 from mnemo.runtime.settings import (
@@ -144,8 +143,7 @@ def serve_servers(settings: RunSettings) -> int:
     """`mnemo servers`: only NATS and PostgreSQL (and with MNEMO_LLM=local the model
     server), until Ctrl-C, SIGTERM or SIGHUP."""
     stopping = threading.Event()
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, lambda _signum, _frame: stopping.set())
+    on_stop(lambda _signum, _frame: stopping.set())
     keep_home_private(settings)
     record = RunRecord(settings.home_dir / "run")
     try:

@@ -2,7 +2,6 @@
 
 import contextlib
 import os
-import signal
 import threading
 import time
 from types import FrameType
@@ -10,7 +9,7 @@ from types import FrameType
 import httpx
 
 from mnemo.runtime.ports import port_open
-from mnemo.runtime.process import STOP_SIGNALS, tail
+from mnemo.runtime.process import on_stop, tail
 from mnemo.runtime.run_record import HomeInUse, RunRecord
 from mnemo.runtime.servers import SERVER_ERRORS, Servers, StartupError
 from mnemo.runtime.services import RESTART_LIMIT, RESTART_WINDOW, SERVICES, ServiceProcess
@@ -49,8 +48,7 @@ class Supervisor:
         self._stopping.set()
 
     def install_signal_handlers(self) -> None:
-        for sig in STOP_SIGNALS:
-            signal.signal(sig, self.request_stop)
+        on_stop(self.request_stop)
 
     def run(self) -> int:
         """Start servers and services, wait for health, then watch until told to stop."""

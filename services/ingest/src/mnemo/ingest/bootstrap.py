@@ -66,10 +66,11 @@ async def main() -> None:
         "keys bucket",
     )
 
-    async def commands_read() -> bool:
-        """Whether every memory command the stream holds has been handled."""
+    async def commands_read(head: int) -> bool:
+        """Whether every memory command up to stream sequence `head` has been handled."""
         info = await js.consumer_info(topology.cmd_stream, MEMORY_DURABLE)
-        return not info.num_pending and not info.num_ack_pending
+        floor = int(info.ack_floor.stream_seq or 0) if info.ack_floor is not None else 0
+        return floor >= head or (not info.num_pending and not info.num_ack_pending)
 
     accounts = Accounts(store, host.pool, keys, settings.key_secret, command_head)
     await accounts.rebuild()

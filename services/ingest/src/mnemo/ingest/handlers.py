@@ -134,7 +134,7 @@ class IngestHandlers:
         command_stream: Callable[[], Awaitable[tuple[int, bool]]] | None = None,
         agents: Callable[[Sequence[IngestMemory], Sequence[int]], Awaitable[list[bool]]]
         | None = None,
-        commands_read: Callable[[], Awaitable[bool]] | None = None,
+        commands_read: Callable[[int], Awaitable[bool]] | None = None,
     ) -> None:
         self._store = store
         # Whether the memory commands accepted until now have all been handled (a deletion
@@ -348,20 +348,23 @@ class IngestHandlers:
     async def _recorded_soon(self, stream: str) -> bool:
         """Whether `stream` (a memory's) gets its first event before the memory commands
         accepted until now are all handled, waiting at most `_IN_FLIGHT_WAIT` seconds."""
-        if self._commands_read is None:
+        if self._commands_read is None or self._command_stream is None:
             return False
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _IN_FLIGHT_WAIT
-        while True:
-            try:
-                done = await self._commands_read()
-            except Exception:  # the bus away: answered as before, not found
-                return False
-            if await self._store.stream_version(stream) >= 0:
-                return True
-            if done or loop.time() >= deadline:
-                return False
-            await asyncio.sleep(0.05)
+        try:
+            # Those accepted before this deletion only: under a steady load the stream
+            # always holds newer ones, which are not waited for.
+            head = (await self._command_stream())[0]
+            while True:
+                done = await self._commands_read(head)
+                if await self._store.stream_version(stream) >= 0:
+                    return True
+                if done or loop.time() >= deadline:
+                    return False
+                await asyncio.sleep(0.1)
+        except Exception:  # the bus away: answered as before, not found
+            return False
 
     async def _delete(
         self, request: DeleteMemory, through: int | _Head | None

@@ -10,6 +10,7 @@ from litestar import Request, Response, delete, get, post
 
 from mnemo.gateway.auth import authorize
 from mnemo.gateway.compat.eliza_envelope import ok
+from mnemo.gateway.compat.eliza_mapping import check_id
 from mnemo.gateway.compat.eliza_memories import agent_of, entity_param
 from mnemo.gateway.problems import Problem
 from mnemo.gateway.routes.memories import remove_agent_memories, remove_memory
@@ -25,6 +26,11 @@ async def delete_memories(request: Request, agent_id: str) -> Response[bytes]:
     # Older clients call the entity userId; nothing else narrows it (a roomId would be
     # ignored, and every memory of the agent deleted).
     only_params(request, ("entityId", "userId"))
+    sent = [request.query_params.get(name) for name in ("entityId", "userId")]
+    named = {v for v in sent if v is not None}
+    if "" in named or len(named) > 1:
+        # An empty entity (or two) is no entity: taken as none, every memory went.
+        raise Problem(400, "INVALID_REQUEST", "entityId must name one entity", field="entityId")
     entity = entity_param(request)
     deleted = await remove_agent_memories(request, principal, scoped, user_id=entity)
     if entity is None:
@@ -41,6 +47,7 @@ async def delete_memories(request: Request, agent_id: str) -> Response[bytes]:
 )
 async def delete_memory(request: Request, agent_id: str, memory_id: str) -> Response[bytes]:
     principal, scoped = await agent_of(request, agent_id, "forget")
+    memory_id = check_id(memory_id, "memoryId") or memory_id
     done = await remove_memory(request, principal, memory_id, scoped)
     return ok({"deleted": True, "id": done.memory_id})
 

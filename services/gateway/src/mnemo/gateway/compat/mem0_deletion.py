@@ -87,18 +87,42 @@ def object_param(request: Request, name: str) -> dict[str, Any] | None:
         return None
     value: Any = None
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
         if len(text) <= _MAX_LITERAL:
             try:
                 value = ast.literal_eval(text)
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 value = None
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+    if (
+        not isinstance(value, dict)
+        or not all(isinstance(k, str) for k in value)
+        or not _plain(value)
+    ):
         raise Problem(
             400, "INVALID_REQUEST", f"{name} must be an object (JSON) of named values", field=name
         )
     return value
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are no JSON: sent on as null, they matched memories without the key.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Only what JSON holds (a Python literal may be a set, bytes, a complex number)."""
+    if depth > 32:
+        return False
+    if value is None or isinstance(value, str | bool | int):
+        return True
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, list):
+        return all(_plain(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
+    return False
 
 
 @delete("/v1/memories", status_code=200)

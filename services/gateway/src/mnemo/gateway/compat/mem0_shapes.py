@@ -76,11 +76,24 @@ def scope_of(values: dict[str, Any], filters: Any = None, *, wildcard: bool = Fa
     one, and `"*"` is refused: taken as any, a delete would reach everyone."""
     found: dict[str, Any] = {k: values[k] for k in ENTITY_FIELDS if values.get(k) is not None}
     metadata: dict[str, Any] = {}
+
+    def conflicting(field: str) -> Problem:
+        # An AND of two values names nothing: taken as the last, a delete reached another
+        # user (forgot them) than the one named first.
+        return Problem(
+            400, "INVALID_REQUEST", f"{field} is given two different values", field=field
+        )
+
     for clause in _clauses(filters):
         for key, value in clause.items():
             if key == "metadata" and isinstance(value, dict):
-                metadata.update(value)
+                for name, wanted in value.items():
+                    if name in metadata and metadata[name] != wanted:
+                        raise conflicting(f"metadata.{name}")
+                    metadata[name] = wanted
             elif key in ENTITY_FIELDS:
+                if key in found and found[key] != value:
+                    raise conflicting(key)
                 found[key] = value
             else:
                 raise Problem(
