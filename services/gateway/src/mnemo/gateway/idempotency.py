@@ -195,12 +195,7 @@ class IdempotencyMiddleware:
                     # kept apart (within 24 hours of that upgrade): replayed.
                     await _send(send, held, True)
                     return
-                detail = "this Idempotency-Key was used with another method, path or body"
-                await _send(
-                    send,
-                    _problem(409, "IDEMPOTENCY_BODY_MISMATCH", detail, scope["path"], self.shapes),
-                    False,
-                )
+                await self._mismatch(scope, send)
                 return
             await self._run(scope, body, send, kv, entry_key, fingerprint, claim)
             return
@@ -214,14 +209,14 @@ class IdempotencyMiddleware:
             return
         kept = claim
         if kept.fingerprint != fingerprint:
-            detail = "this Idempotency-Key was used with another method, path or body"
-            await _send(
-                send,
-                _problem(409, "IDEMPOTENCY_BODY_MISMATCH", detail, scope["path"], self.shapes),
-                False,
-            )
+            await self._mismatch(scope, send)
         else:
             await _send(send, kept, True)
+
+    async def _mismatch(self, scope: Scope, send: Send) -> None:
+        detail = "this Idempotency-Key was used with another method, path or body"
+        problem = _problem(409, "IDEMPOTENCY_BODY_MISMATCH", detail, scope["path"], self.shapes)
+        await _send(send, problem, False)
 
     def _routed(self, scope: Scope) -> bool:
         """Whether a route takes this method on this path: else the app answers (404, or
