@@ -18,10 +18,11 @@ _ESCAPE = "\x1e"
 
 def joined(parts: Iterable[str]) -> str:
     """`parts` as one text from which they can be told apart again: two different lists
-    of one part or more never give one text, whatever their parts hold. Parts are joined by US (\\x1f); a part
-    holding US or RS (\\x1e) (a user's id may: `botA\\x1fbob` must not read as agent botA's
-    user bob) is written as RS then itself with RS doubled and US as RS + "_". A part
-    holding neither is written as it is, so ids derived before this rule stand."""
+    of one part or more never give one text, whatever their parts hold. Parts are joined
+    by US (\\x1f); a part holding US or RS (\\x1e) (a user's id may: `botA\\x1fbob` must not
+    read as agent botA's user bob) is written as RS then itself with RS doubled and US as
+    RS + "_". A part holding neither is written as it is, so ids derived before this rule
+    stand."""
     return _SEPARATOR.join(_part(part) for part in parts)
 
 
