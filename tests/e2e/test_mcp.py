@@ -597,14 +597,23 @@ async def test_an_error_quotes_a_key_the_caller_sent_as_its_placeholder(stack):
     assert all(a["result"]["isError"] for a in answers[1::2]), answers
 
 
+def _remember_over_http(stack, headers: dict, arguments: dict) -> httpx.Response:
+    """`remember` called by a plain POST /mcp with `headers` (the caller's key, and an
+    Idempotency-Key on the POST itself)."""
+    message = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "remember", "arguments": arguments},
+    }
+    with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+        return client.post("/mcp", json=message, headers=headers)
+
+
 def test_a_failed_tool_call_is_not_kept_for_an_outer_idempotency_key(stack):
     """An Idempotency-Key on the POST /mcp itself: an answer holding a tool error (its call
     to the gateway answered 504 while a service was away, say) was kept and replayed for
     every retry, so the retry never ran. A failed call is run again; a good one replays."""
-    import uuid
-
-    import httpx
-
     # A tenant of its own: another test's forget erases every kept answer of its tenant.
     with stack.client() as api:
         own = sign_up(api, "mcp-kept-" + uuid.uuid4().hex[:6])
@@ -615,14 +624,7 @@ def test_a_failed_tool_call_is_not_kept_for_an_outer_idempotency_key(stack):
     }
 
     def call(arguments: dict) -> httpx.Response:
-        message = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": "remember", "arguments": arguments},
-        }
-        with httpx.Client(base_url=stack.base_url, timeout=30) as client:
-            return client.post("/mcp", json=message, headers=headers)
+        return _remember_over_http(stack, headers, arguments)
 
     failed = call({"content": "no user named"})
     assert failed.status_code == 200 and failed.json()["result"]["isError"], failed.text
@@ -653,14 +655,7 @@ def test_a_call_retried_with_its_outer_idempotency_key_stores_once_when_its_answ
     }
 
     def call(arguments: dict) -> httpx.Response:
-        message = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": "remember", "arguments": arguments},
-        }
-        with httpx.Client(base_url=stack.base_url, timeout=30) as client:
-            answer = client.post("/mcp", json=message, headers=headers)
+        answer = _remember_over_http(stack, headers, arguments)
         assert answer.status_code == 200 and not answer.json()["result"].get("isError"), answer.text
         return answer
 
